@@ -1,0 +1,43 @@
+"""survey-engine: the Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from survey_engine.config import PROJECT_ROOT, Config
+from survey_engine.extensions import db, migrate
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app; `overrides` lets tests point it at their own database."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_relative_config=True,
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_object(Config(app.instance_path))
+    if overrides:
+        app.config.update(overrides)
+
+    # Vietnamese stays readable in JSON, and answers keep the definition's order.
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+
+    from survey_engine import errors, health
+    from survey_engine.api import bp as api_bp
+    from survey_engine.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health.bp)
+    errors.register(app)
+    return app

@@ -1,0 +1,7 @@
+"""JSON API, version 1."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from survey_engine.api import routes  # noqa: E402,F401

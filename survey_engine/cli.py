@@ -1,0 +1,146 @@
+"""The `survey-engine` command: a Flask CLI group with the commands of DESIGN.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import uuid
+from importlib import resources
+from pathlib import Path
+
+import click
+import flask_migrate
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from survey_engine import MIGRATIONS_DIR, create_app
+from survey_engine.ingest import Submission, persist_batch
+from survey_engine.surveys import DefinitionInvalid, definition_for, find_survey, save_definition
+
+DEMO_SLUG = "tro-lai-truong-hoc"
+FAKE_BATCH = 1000
+
+
+@click.group(cls=FlaskGroup, create_app=create_app)
+def cli() -> None:
+    """survey-engine: online surveys at provincial scale."""
+
+
+def main() -> None:
+    cli(prog_name="survey-engine")
+
+
+def _default_host() -> str:
+    return os.environ.get("HOST", "127.0.0.1")
+
+
+def _default_port() -> int:
+    return int(os.environ.get("PORT", "5000"))
+
+
+@cli.command("init-db")
+def init_db() -> None:
+    """Create the schema, or migrate it to the newest version."""
+    flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+    click.echo("database ready: " + current_app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+@cli.command("demo")
+@click.option("--host", default=_default_host, help="host for the printed links")
+@click.option("--port", default=_default_port, type=int, help="port for the printed links")
+def demo(host: str, port: int) -> None:
+    """Create the schema and publish the demo survey; running it again changes nothing."""
+    flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+    text = resources.files("survey_engine").joinpath(f"demo/{DEMO_SLUG}.json").read_text("utf-8")
+    save_definition(json.loads(text), publish=True)
+    base = f"http://{host}:{port}"
+    click.echo(f"demo survey published: {base}/s/{DEMO_SLUG}")
+    click.echo(f"  in English:          {base}/s/{DEMO_SLUG}?lang=en")
+    click.echo(f"  definition (JSON):   {base}/api/v1/surveys/{DEMO_SLUG}")
+
+
+@cli.command("serve")
+@click.option("--host", default=_default_host, show_default="HOST or 127.0.0.1")
+@click.option("--port", default=_default_port, type=int, show_default="PORT or 5000")
+def serve(host: str, port: int) -> None:
+    """Development server. In production use: gunicorn "survey_engine:create_app()"."""
+    from werkzeug.serving import run_simple
+
+    click.echo(f"serving on http://{host}:{port}/ (Ctrl+C stops)")
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--publish", is_flag=True, help="publish it at once (a new version if it exists)")
+def import_definition(file: Path, publish: bool) -> None:
+    """Load a survey definition (JSON, survey-engine/1); prints the slug."""
+    if file.suffix.lower() in (".xlsx", ".xls"):
+        raise click.ClickException("XLSForm import is not available yet; convert to JSON "
+                                   "(docs/survey-format.md)")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file}: not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise click.ClickException(
+            f"{file}: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        ) from None
+    try:
+        survey = save_definition(data, publish=publish)
+    except DefinitionInvalid as invalid:
+        click.echo(f"{file}: {len(invalid.problems)} problem(s):", err=True)
+        for problem in invalid.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    click.echo(survey.slug)
+
+
+@cli.command("export")
+@click.argument("slug")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]),
+              help="default: from the output file's ending, else xlsx")
+@click.option("--lang", help="language of labels and sheet names (default: the survey's)")
+def export(slug: str, output: Path, fmt: str | None, lang: str | None) -> None:
+    """Export responses and tallies to an Excel workbook or a CSV file."""
+    from workers.jobs import export_job
+
+    fmt = fmt or ("csv" if output.suffix.lower() == ".csv" else "xlsx")
+    # Write beside the target and rename, so a failed export never leaves half a file.
+    partial = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        count = export_job(slug, str(partial), fmt, lang)
+        partial.replace(output)
+    except (LookupError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"{count} responses written to {output}")
+
+
+@cli.command("fake-responses")
+@click.argument("slug")
+@click.option("--count", required=True, type=click.IntRange(min=1))
+@click.option("--seed", type=int, help="repeatable answers (ids are always new)")
+def fake_responses(slug: str, count: int, seed: int | None) -> None:
+    """Store COUNT random valid responses (demos, benchmarks)."""
+    from survey_engine.fake import fake_answers
+
+    survey = find_survey(slug)
+    version = survey.published_version() if survey else None
+    if version is None:
+        raise click.ClickException(f"no published survey with slug {slug!r}")
+    definition = definition_for(version)
+    rng = random.Random(seed)
+    stored = 0
+    while stored < count:
+        batch = [
+            Submission(survey.id, version.id, uuid.uuid4(),
+                       fake_answers(definition, rng), source="fake")
+            for _ in range(min(FAKE_BATCH, count - stored))
+        ]
+        stored += len(persist_batch(batch))
+    click.echo(f"{stored} fake responses stored for {slug}")

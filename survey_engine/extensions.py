@@ -1,0 +1,7 @@
+"""Extension objects, created unbound so any module can import them."""
+
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+migrate = Migrate()

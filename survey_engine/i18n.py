@@ -1,0 +1,100 @@
+"""Interface text in Vietnamese and English, and choosing the reader's language.
+
+Survey content carries its own translations; this is only the engine's own words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import request
+
+UI_LANGUAGES = ("vi", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "required": {"vi": "Vui lòng trả lời câu hỏi này.", "en": "Please answer this question."},
+    "unknown_choice": {
+        "vi": "Lựa chọn không hợp lệ: {value}.",
+        "en": "Not one of the choices: {value}.",
+    },
+    "one_choice": {"vi": "Chỉ chọn một phương án.", "en": "Choose only one option."},
+    "not_integer": {"vi": "Vui lòng nhập một số nguyên.", "en": "Please enter a whole number."},
+    "not_decimal": {"vi": "Vui lòng nhập một số.", "en": "Please enter a number."},
+    "not_text": {"vi": "Câu trả lời phải là văn bản.", "en": "The answer must be text."},
+    "too_long": {
+        "vi": "Câu trả lời quá dài (tối đa {limit} ký tự).",
+        "en": "The answer is too long (at most {limit} characters).",
+    },
+    "number_range": {"vi": "Số quá lớn.", "en": "The number is too large."},
+    "unknown_question": {"vi": "Không có câu hỏi này.", "en": "There is no such question."},
+    "not_answerable": {
+        "vi": "Câu hỏi này không nhận câu trả lời.",
+        "en": "This question takes no answer.",
+    },
+    "other_without_other": {
+        "vi": "Chỉ điền khi chọn “Khác”.",
+        "en": "Fill this in only when you choose “Other”.",
+    },
+    "other": {"vi": "Khác", "en": "Other"},
+    "other_specify": {"vi": "Khác (ghi rõ)", "en": "Other (please specify)"},
+    "submit": {"vi": "Gửi phiếu", "en": "Submit"},
+    "required_mark": {"vi": "bắt buộc", "en": "required"},
+    "choose": {"vi": "— Chọn —", "en": "— Choose —"},
+    "errors_title": {
+        "vi": "Phiếu chưa gửi được. Vui lòng sửa {count} lỗi dưới đây.",
+        "en": "Not sent yet. Please fix the {count} problem(s) below.",
+    },
+    "thanks_title": {"vi": "Cảm ơn bạn!", "en": "Thank you!"},
+    "thanks_body": {
+        "vi": "Ý kiến của bạn đã được ghi nhận.",
+        "en": "Your answers have been received.",
+    },
+    "already_sent_title": {"vi": "Phiếu này đã được gửi", "en": "This form was already sent"},
+    "already_sent_body": {
+        "vi": "Phiếu này đã được gửi trước đó với câu trả lời khác; lần gửi sau không được ghi.",
+        "en": "This form was sent before with other answers; the later sending was not stored.",
+    },
+    "new_response": {"vi": "Trả lời phiếu mới", "en": "Answer again"},
+    "closed_title": {"vi": "Khảo sát không nhận trả lời", "en": "Survey not open"},
+    "closed_body": {
+        "vi": "Khảo sát này hiện không nhận câu trả lời.",
+        "en": "This survey is not accepting answers now.",
+    },
+    "not_open_title": {"vi": "Khảo sát chưa mở", "en": "Survey not open yet"},
+    "not_open_body": {
+        "vi": "Khảo sát này chưa bắt đầu nhận trả lời. Vui lòng quay lại sau.",
+        "en": "This survey has not started taking answers yet. Please come back later.",
+    },
+    "full_title": {"vi": "Khảo sát đã đủ số phiếu", "en": "Survey full"},
+    "full_body": {
+        "vi": "Khảo sát đã nhận đủ số phiếu cần thiết. Cảm ơn bạn đã quan tâm.",
+        "en": "This survey has received all the answers it needs. Thank you for your interest.",
+    },
+    "not_found_title": {"vi": "Không tìm thấy khảo sát", "en": "Survey not found"},
+    "not_found_body": {
+        "vi": "Đường dẫn không đúng hoặc khảo sát đã bị xoá.",
+        "en": "The link is wrong or the survey was removed.",
+    },
+    "too_large_title": {"vi": "Nội dung quá lớn", "en": "Too much text"},
+    "too_large_body": {
+        "vi": "Phiếu gửi lên quá lớn. Vui lòng rút ngắn câu trả lời và thử lại.",
+        "en": "The form sent was too large. Please shorten your answers and try again.",
+    },
+    "back": {"vi": "Quay lại", "en": "Go back"},
+    "language": {"vi": "English", "en": "Tiếng Việt"},
+}
+
+
+def message(key: str, lang: str, **values: object) -> str:
+    texts = MESSAGES[key]
+    return texts.get(lang, texts["vi"]).format(**values)
+
+
+def choose_language(available: Iterable[str], default: str) -> str:
+    """`?lang=`, then the browser's Accept-Language, then the survey's default."""
+    available = list(available)
+    asked = request.args.get("lang")
+    if asked in available:
+        return asked
+    best = request.accept_languages.best_match(available)
+    return best or default

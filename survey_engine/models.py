@@ -1,0 +1,86 @@
+"""Database models: a survey, its immutable published versions, and responses."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey_engine.extensions import db
+
+# JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere.
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# SQLite only auto-increments a column declared exactly INTEGER.
+BigID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SurveyStatus:
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+    ARCHIVED = "archived"
+
+
+class Survey(db.Model):
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    title: Mapped[dict | str] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(sa.String(16), default=SurveyStatus.DRAFT)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    versions: Mapped[list[SurveyVersion]] = relationship(
+        back_populates="survey", order_by="SurveyVersion.number"
+    )
+
+    def published_version(self) -> SurveyVersion | None:
+        """The newest published version: the one new responses are checked against."""
+        return db.session.scalar(
+            sa.select(SurveyVersion)
+            .where(SurveyVersion.survey_id == self.id, SurveyVersion.published_at.is_not(None))
+            .order_by(SurveyVersion.number.desc())
+            .limit(1)
+        )
+
+
+class SurveyVersion(db.Model):
+    """A frozen definition. Responses point at the version they answered."""
+
+    __tablename__ = "survey_versions"
+    __table_args__ = (sa.UniqueConstraint("survey_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(sa.Integer)
+    definition: Mapped[dict] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    survey: Mapped[Survey] = relationship(back_populates="versions")
+
+
+class Response(db.Model):
+    __tablename__ = "responses"
+    __table_args__ = (
+        # The final guard against storing one submission twice.
+        sa.UniqueConstraint("survey_id", "submission_id", name="uq_responses_submission"),
+        # Exports and tallies read one survey's responses in id order, in chunks.
+        sa.Index("ix_responses_survey_id_id", "survey_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("survey_versions.id"))
+    submission_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    submitted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    answers: Mapped[dict] = mapped_column(JSONType)
+    source: Mapped[str] = mapped_column(sa.String(16), default="web")
+    meta: Mapped[dict] = mapped_column(JSONType, default=dict)

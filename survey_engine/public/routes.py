@@ -1,0 +1,99 @@
+"""GET shows the questionnaire; POST checks it, hands it to ingest, then 303 or the page again."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import abort, redirect, render_template, request, url_for
+
+from survey_engine.definition import Definition, clean_answers
+from survey_engine.definition.answers import MAX_TEXT_LENGTH
+from survey_engine.i18n import UI_LANGUAGES, choose_language, message
+from survey_engine.ingest import Outcome, Submission, accept
+from survey_engine.models import Survey, SurveyVersion
+from survey_engine.public import bp
+from survey_engine.surveys import definition_for, find_survey, unavailable_reason
+
+# Form fields that are not answers.
+CONTROL_FIELDS = {"submission_id"}
+
+
+def _load(slug: str) -> tuple[Survey, SurveyVersion, Definition]:
+    survey = find_survey(slug)
+    version = survey.published_version() if survey else None
+    if version is None:
+        abort(404)
+    return survey, version, definition_for(version)
+
+
+def _render_form(d: Definition, lang: str, submission_id: str, values: dict | None = None,
+                 errors: dict | None = None, status: int = 200):
+    languages = [code for code in d.languages() if code in UI_LANGUAGES]
+    other_lang = next((code for code in languages if code != lang), None)
+    labels = {q.name: d.text(q.label, lang) for q in d.questions}
+    labels.update({q.other_field: message("other_specify", lang) for q in d.questions if q.other})
+    html = render_template(
+        "public/survey.html", d=d, lang=lang, other_lang=other_lang,
+        submission_id=submission_id, values=values or {}, errors=errors or {}, labels=labels,
+        max_text=MAX_TEXT_LENGTH, ui=lambda key, **kw: message(key, lang, **kw),
+    )
+    return html, status
+
+
+def render_message(lang: str, key: str, status: int, link: dict | None = None):
+    """A page with one message: thanks, closed, not found ... (key_title, key_body)."""
+    return render_template(
+        "public/message.html", lang=lang, heading=message(f"{key}_title", lang),
+        body=message(f"{key}_body", lang), link=link, kind=key,
+    ), status
+
+
+@bp.get("/s/<slug>")
+def questionnaire(slug: str):
+    survey, _version, d = _load(slug)
+    lang = choose_language(d.languages(), d.default_language)
+    reason = unavailable_reason(survey, d)
+    if reason:
+        return render_message(lang, reason, 410)
+    return _render_form(d, lang, str(uuid.uuid4()))
+
+
+@bp.post("/s/<slug>")
+def submit(slug: str):
+    survey, version, d = _load(slug)
+    lang = choose_language(d.languages(), d.default_language)
+    reason = unavailable_reason(survey, d)
+    if reason:
+        return render_message(lang, reason, 410)
+    try:
+        submission_id = uuid.UUID(request.form.get("submission_id", ""))
+    except ValueError:
+        # A page without an id (an old copy, a hand-made form) still counts once.
+        submission_id = uuid.uuid4()
+
+    values: dict = {}
+    for key in request.form:
+        if key in CONTROL_FIELDS:
+            continue
+        question = d.by_name.get(key)
+        sent = request.form.getlist(key)
+        many = question is not None and question.type == "select_multiple"
+        values[key] = sent if many or len(sent) > 1 else sent[0]
+    answers, errors = clean_answers(d, values, lang)
+    if errors:
+        return _render_form(d, lang, str(submission_id), values, errors, status=422)
+
+    outcome = accept(Submission(survey.id, version.id, submission_id, answers, source="web",
+                                meta={"lang": lang}))
+    if outcome is Outcome.CONFLICT:
+        link = {"href": url_for("public.questionnaire", slug=slug, lang=lang),
+                "text": message("new_response", lang)}
+        return render_message(lang, "already_sent", 409, link)
+    return redirect(url_for("public.thanks", slug=slug, lang=lang), code=303)
+
+
+@bp.get("/s/<slug>/thanks")
+def thanks(slug: str):
+    _survey, _version, d = _load(slug)
+    lang = choose_language(d.languages(), d.default_language)
+    return render_message(lang, "thanks", 200)

@@ -1,0 +1,1 @@
+"""Background work: jobs that run in a worker process, or in-process in inline mode."""

@@ -242,7 +242,7 @@ def _question(problems: _Problems, path: str, question: Any, lists: dict[str, se
             problems.add(f"{path}.choices", f"unknown choice list {list_name!r}")
         elif question.get("other") is True and "other" in lists[list_name]:
             problems.add(f"{path}.other", f"list {list_name!r} already has a choice 'other'")
-    else:
+    elif qtype in QUESTION_TYPES:  # an unknown type was reported already
         for key in ("choices", "other"):
             if key in question:
                 problems.add(f"{path}.{key}", f"only select questions take {key!r}")

@@ -1,0 +1,139 @@
+"""JSON API: every status code DESIGN.md promises, and never a 500 for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from survey_engine.extensions import db
+from survey_engine.models import SurveyStatus
+from survey_engine.surveys import find_survey, save_definition
+from tests.conftest import DEMO_SLUG, demo_definition, new_id, stored_responses, valid_answers
+
+URL = f"/api/v1/surveys/{DEMO_SLUG}/responses"
+
+
+def post(client, body, **kwargs):
+    return client.post(URL, json=body, **kwargs)
+
+
+def test_definition_is_public(client):
+    reply = client.get(f"/api/v1/surveys/{DEMO_SLUG}")
+    assert reply.status_code == 200
+    body = reply.get_json()
+    assert body["version"] == 1 and body["status"] == "open"
+    assert body["definition"] == demo_definition()
+    assert "Khảo sát" in reply.get_data(as_text=True)  # not \u-escaped
+    assert client.get("/api/v1/surveys/khong-co").status_code == 404
+
+
+def test_accepted_then_duplicate_then_conflict(client):
+    submission_id = new_id()
+    first = post(client, {"submission_id": submission_id, "answers": valid_answers()})
+    assert first.status_code == 202
+    assert first.get_json() == {"status": "accepted", "submission_id": submission_id}
+    again = post(client, {"submission_id": submission_id, "answers": valid_answers()})
+    assert again.status_code == 202
+    assert again.get_json() == {"status": "accepted", "submission_id": submission_id,
+                                "duplicate": True}
+    other = post(client, {"submission_id": submission_id,
+                          "answers": {**valid_answers(), "support": "no"}})
+    assert other.status_code == 409
+    [response] = stored_responses()
+    assert response.source == "api" and response.answers["support"] == "yes"
+
+
+@pytest.mark.parametrize(("answers", "errors"), [
+    ({"district": "da_lat"}, {"role": "Please answer this question.",
+                              "support": "Please answer this question."}),
+    ({**valid_answers(), "district": "paris"}, {"district": "Not one of the choices: paris."}),
+    ({**valid_answers(), "children": "two"}, {"children": "Please enter a whole number."}),
+    ({**valid_answers(), "favourite": "x"}, {"favourite": "There is no such question."}),
+    ({**valid_answers(), "concerns": "nothing"}, {"concerns": "Not one of the choices: nothing."}),
+])
+def test_invalid_answers_are_422_keyed_by_question_in_the_request_language(
+        client, answers, errors):
+    reply = post(client, {"submission_id": new_id(), "answers": answers},
+                 headers={"Accept-Language": "en"})
+    assert reply.status_code == 422
+    assert reply.get_json() == {"errors": errors}
+    assert stored_responses() == []
+
+
+def test_errors_are_vietnamese_by_default(client):
+    reply = post(client, {"submission_id": new_id(), "answers": {}})
+    assert reply.get_json()["errors"]["district"] == "Vui lòng trả lời câu hỏi này."
+
+
+def test_bad_envelope_is_422_with_each_field(client):
+    reply = post(client, {"submission_id": "12", "answers": [], "extra": 1})
+    assert reply.status_code == 422
+    assert set(reply.get_json()["errors"]) == {"submission_id", "answers", "extra"}
+
+
+def test_malformed_json_is_400(client):
+    reply = client.post(URL, data='{"submission_id": ', content_type="application/json")
+    assert reply.status_code == 400
+    assert reply.get_json() == {"error": "the body is not valid JSON"}
+    reply = client.post(URL, data='["a list"]', content_type="application/json")
+    assert reply.status_code == 400
+
+
+def test_wrong_content_type_is_415(client):
+    reply = client.post(URL, data="district=da_lat",
+                        content_type="application/x-www-form-urlencoded")
+    assert reply.status_code == 415
+    assert "application/json" in reply.get_json()["error"]
+
+
+def test_a_one_megabyte_body_is_413(client):
+    body = json.dumps({"submission_id": new_id(),
+                       "answers": {**valid_answers(), "comment": "x" * 1024 * 1024}})
+    reply = client.post(URL, data=body, content_type="application/json")
+    assert reply.status_code == 413
+    assert reply.is_json
+    assert stored_responses() == []
+
+
+def test_unknown_survey_is_404(client):
+    reply = client.post("/api/v1/surveys/khong-co/responses",
+                        json={"submission_id": new_id(), "answers": {}})
+    assert reply.status_code == 404 and reply.is_json
+
+
+def test_closed_or_unpublished_survey_is_410_or_404(app, client):
+    find_survey(DEMO_SLUG).status = SurveyStatus.CLOSED
+    db.session.commit()
+    reply = post(client, {"submission_id": new_id(), "answers": valid_answers()})
+    assert reply.status_code == 410
+    assert reply.get_json()["reason"] == "closed"
+    draft = {**demo_definition(), "slug": "ban-nhap"}
+    save_definition(draft, publish=False)
+    reply = client.post("/api/v1/surveys/ban-nhap/responses",
+                        json={"submission_id": new_id(), "answers": valid_answers()})
+    assert reply.status_code == 404  # a draft is not public at all
+    assert stored_responses() == []
+
+
+def test_not_yet_open_and_full_surveys_are_410(app, client):
+    later = {**demo_definition(), "slug": "sap-mo",
+             "settings": {"opens_at": "2099-01-01T00:00:00+07:00"}}
+    save_definition(later, publish=True)
+    reply = client.post("/api/v1/surveys/sap-mo/responses",
+                        json={"submission_id": new_id(), "answers": valid_answers()})
+    assert reply.status_code == 410 and reply.get_json()["reason"] == "not_open"
+
+    small = {**demo_definition(), "slug": "it-phieu", "settings": {"max_responses": 1}}
+    save_definition(small, publish=True)
+    url = "/api/v1/surveys/it-phieu/responses"
+    assert client.post(url, json={"submission_id": new_id(),
+                                  "answers": valid_answers()}).status_code == 202
+    reply = client.post(url, json={"submission_id": new_id(), "answers": valid_answers()})
+    assert reply.status_code == 410 and reply.get_json()["reason"] == "full"
+    assert len(stored_responses("it-phieu")) == 1
+
+
+def test_healthz_reports_the_database(client):
+    assert client.get("/healthz").get_json() == {
+        "status": "ok", "database": "ok", "queue": "inline", "backlog": 0}

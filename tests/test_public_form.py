@@ -1,0 +1,132 @@
+"""The questionnaire page without JavaScript: GET, POST, errors that keep every answer."""
+
+from __future__ import annotations
+
+import re
+
+from survey_engine.extensions import db
+from survey_engine.models import SurveyStatus
+from survey_engine.surveys import find_survey
+from tests.conftest import DEMO_SLUG, new_id, stored_responses
+
+URL = f"/s/{DEMO_SLUG}"
+
+
+def form_data(submission_id: str | None = None, **changes) -> dict:
+    data = {"submission_id": submission_id or new_id(), "district": "bao_lam", "role": "pupil",
+            "children": "1", "support": "undecided", "concerns": ["vaccination", "other"],
+            "concerns_other": "Đường xa", "comment": "Mong sớm đi học lại."}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def hidden_submission_id(html: str) -> str:
+    return re.search(r'name="submission_id" value="([0-9a-f-]{36})"', html).group(1)
+
+
+def test_page_is_vietnamese_by_default_with_a_fresh_submission_id(client):
+    first = client.get(URL)
+    second = client.get(URL)
+    html = first.get_data(as_text=True)
+    assert first.status_code == 200
+    assert '<html lang="vi">' in html
+    assert "Khảo sát ý kiến về việc cho học sinh trở lại trường học" in html
+    assert 'name="viewport"' in html and "<script" not in html  # no JS needed
+    assert hidden_submission_id(html) != hidden_submission_id(second.get_data(as_text=True))
+
+
+def test_language_by_query_then_accept_language(client):
+    assert "Which district or city" in client.get(URL + "?lang=en").get_data(as_text=True)
+    html = client.get(URL, headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="en">' in html
+    html = client.get(URL, headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert '<html lang="vi">' in html  # no French: the survey's default
+
+
+def test_valid_post_redirects_to_thanks_and_stores_typed_answers(client):
+    submission_id = new_id()
+    reply = client.post(URL, data=form_data(submission_id))
+    assert reply.status_code == 303
+    assert reply.headers["Location"].endswith(f"{URL}/thanks?lang=vi")
+    assert "Cảm ơn bạn!" in client.get(reply.headers["Location"]).get_data(as_text=True)
+    [response] = stored_responses()
+    assert str(response.submission_id) == submission_id
+    assert response.source == "web"
+    assert response.answers == {
+        "district": "bao_lam", "role": "pupil", "children": 1, "support": "undecided",
+        "concerns": ["vaccination", "other"], "concerns_other": "Đường xa",
+        "comment": "Mong sớm đi học lại."}
+
+
+def test_double_click_or_retried_post_stores_one_response(client):
+    data = form_data(new_id())
+    assert client.post(URL, data=data).status_code == 303
+    assert client.post(URL, data=data).status_code == 303  # the citizen sees thanks again
+    assert len(stored_responses()) == 1
+
+
+def test_same_id_with_other_answers_is_refused_and_not_stored(client):
+    submission_id = new_id()
+    client.post(URL, data=form_data(submission_id))
+    reply = client.post(URL, data=form_data(submission_id, support="no"))
+    assert reply.status_code == 409
+    assert "Phiếu này đã được gửi" in reply.get_data(as_text=True)
+    [response] = stored_responses()
+    assert response.answers["support"] == "undecided"
+
+
+def test_errors_show_at_each_question_and_keep_every_answer(client):
+    submission_id = new_id()
+    data = form_data(submission_id, district=None, support="maybe", children="ba",
+                     comment="<script>alert(1)</script> giữ lại")
+    reply = client.post(URL, data=data)
+    html = reply.get_data(as_text=True)
+    assert reply.status_code == 422
+    assert 'role="alert"' in html and "Vui lòng sửa 3 lỗi" in html
+    assert re.search(r'id="q-district-error">Vui lòng trả lời câu hỏi này.<', html)
+    assert 'id="q-support-error">Lựa chọn không hợp lệ: maybe.<' in html
+    assert 'id="q-children-error">Vui lòng nhập một số nguyên.<' in html
+    assert 'aria-describedby="q-children-hint q-children-error" aria-invalid="true"' in html
+    # Every answer is still there, and the same submission_id, so a fix counts once.
+    assert hidden_submission_id(html) == submission_id
+    assert 'value="ba"' in html
+    assert re.search(r'value="pupil" checked', html)
+    assert re.search(r'value="vaccination" checked', html)
+    assert re.search(r'value="other" checked', html)
+    assert 'value="Đường xa"' in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; giữ lại</textarea>" in html
+    assert stored_responses() == []
+    fixed = client.post(URL, data=form_data(submission_id))
+    assert fixed.status_code == 303 and len(stored_responses()) == 1
+
+
+def test_unknown_question_in_the_form_is_an_error_not_a_crash(client):
+    reply = client.post(URL, data=form_data(age="40"))
+    assert reply.status_code == 422
+    assert "Không có câu hỏi này." in reply.get_data(as_text=True)
+
+
+def test_missing_or_broken_submission_id_still_stores_once(client):
+    data = form_data()
+    data["submission_id"] = "not-a-uuid"
+    assert client.post(URL, data=data).status_code == 303
+    assert len(stored_responses()) == 1
+
+
+def test_a_one_megabyte_body_is_refused_with_413(client):
+    reply = client.post(URL, data=form_data(comment="x" * 1024 * 1024))
+    assert reply.status_code == 413
+    assert "Nội dung quá lớn" in reply.get_data(as_text=True)
+    assert stored_responses() == []
+
+
+def test_unknown_survey_is_404_and_closed_survey_is_410(app, client):
+    assert client.get("/s/khong-co").status_code == 404
+    assert "Không tìm thấy khảo sát" in client.get("/s/khong-co").get_data(as_text=True)
+    find_survey(DEMO_SLUG).status = SurveyStatus.CLOSED
+    db.session.commit()
+    assert client.get(URL).status_code == 410
+    reply = client.post(URL, data=form_data())
+    assert reply.status_code == 410
+    assert "không nhận câu trả lời" in reply.get_data(as_text=True)
+    assert stored_responses() == []

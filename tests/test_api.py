@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
 
 from survey_engine.extensions import db
 from survey_engine.models import SurveyStatus
@@ -137,3 +140,35 @@ def test_not_yet_open_and_full_surveys_are_410(app, client):
 def test_healthz_reports_the_database(client):
     assert client.get("/healthz").get_json() == {
         "status": "ok", "database": "ok", "queue": "inline", "backlog": 0}
+
+
+json_bodies = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answers=st.dictionaries(
+    st.sampled_from(["district", "role", "children", "support", "concerns", "comment"])
+    | st.text(max_size=6), json_bodies, max_size=6),
+    envelope=json_bodies)
+def test_no_body_whatsoever_gives_a_500(client, answers, envelope):
+    for body in ({"submission_id": new_id(), "answers": answers}, envelope):
+        reply = client.post(URL, data=json.dumps(body), content_type="application/json")
+        assert reply.status_code in (202, 400, 422), reply.get_data(as_text=True)
+        assert reply.is_json
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=st.lists(st.tuples(
+    st.sampled_from(["district", "role", "children", "support", "concerns", "concerns_other",
+                     "comment", "submission_id", "thanks_note"]) | st.text(max_size=6),
+    st.text(max_size=20)), max_size=10))
+def test_no_form_whatsoever_gives_a_500(client, fields):
+    reply = client.post(f"/s/{DEMO_SLUG}", data=MultiDict(fields))
+    assert reply.status_code in (303, 409, 422), reply.get_data(as_text=True)[:500]

@@ -38,9 +38,9 @@ def test_unknown_choice_and_text_for_integer():
 
 
 def test_unknown_question_and_answer_to_a_note_are_refused():
-    _, errors = check({**valid_answers(), "age": "40", "thanks_note": "x"}, "en")
+    _, errors = check({**valid_answers(), "age": "40", "privacy_note": "x"}, "en")
     assert errors == {"age": "There is no such question.",
-                      "thanks_note": "This question takes no answer."}
+                      "privacy_note": "This question takes no answer."}
 
 
 def test_select_one_takes_only_one_choice():
@@ -97,7 +97,7 @@ json_values = st.recursive(
 @settings(max_examples=400, deadline=None)
 @given(answers=st.dictionaries(
     st.sampled_from(["district", "role", "children", "support", "concerns", "concerns_other",
-                     "comment", "thanks_note"]) | st.text(max_size=8),
+                     "comment", "privacy_note"]) | st.text(max_size=8),
     json_values, max_size=8))
 def test_any_json_answers_give_clean_answers_or_messages(answers):
     cleaned, errors = check(answers)

@@ -167,7 +167,7 @@ def test_no_body_whatsoever_gives_a_500(client, answers, envelope):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fields=st.lists(st.tuples(
     st.sampled_from(["district", "role", "children", "support", "concerns", "concerns_other",
-                     "comment", "submission_id", "thanks_note"]) | st.text(max_size=6),
+                     "comment", "submission_id", "privacy_note"]) | st.text(max_size=6),
     st.text(max_size=20)), max_size=10))
 def test_no_form_whatsoever_gives_a_500(client, fields):
     reply = client.post(f"/s/{DEMO_SLUG}", data=MultiDict(fields))

@@ -45,7 +45,7 @@ def test_every_problem_is_listed_not_only_the_first():
         "format: must be 'survey-engine/1'",
         "slug: lower-case letters",
         "pages[0].questions[0].type: unknown question type 'geopoint'",
-        "pages[1].questions[0].name: 'district' is already used by pages[0].questions[0]",
+        "pages[1].questions[0].name: 'district' is already used by pages[0].questions[1]",
         "pages[1].questions[1].required: must be true or false",
         "choice_lists.roles[1].name: repeats the choice 'parent'",
         "pages[1].questions[2].label: is required",
@@ -86,12 +86,12 @@ def test_settings_are_checked():
 
 def test_select_needs_choices_and_others_must_not_have_them():
     def change(d):
-        del d["pages"][0]["questions"][0]["choices"]
-        d["pages"][0]["questions"][2]["choices"] = "roles"
+        del d["pages"][0]["questions"][1]["choices"]
+        d["pages"][0]["questions"][3]["choices"] = "roles"
 
     assert broken(change) == [
-        "pages[0].questions[0].choices: the name of a list in choice_lists is required",
-        "pages[0].questions[2].choices: only select questions take 'choices'",
+        "pages[0].questions[1].choices: the name of a list in choice_lists is required",
+        "pages[0].questions[3].choices: only select questions take 'choices'",
     ]
 
 

@@ -32,9 +32,14 @@ def _render_form(d: Definition, lang: str, submission_id: str, values: dict | No
     other_lang = next((code for code in languages if code != lang), None)
     labels = {q.name: d.text(q.label, lang) for q in d.questions}
     labels.update({q.other_field: message("other_specify", lang) for q in d.questions if q.other})
+    # Links in the error summary lead to the first input of each question.
+    field_ids = {q.name: f"f-{q.name}-1" if q.is_select and q.appearance != "minimal"
+                 else f"f-{q.name}" for q in d.questions}
+    field_ids.update({q.other_field: f"f-{q.other_field}" for q in d.questions if q.other})
     html = render_template(
         "public/survey.html", d=d, lang=lang, other_lang=other_lang,
         submission_id=submission_id, values=values or {}, errors=errors or {}, labels=labels,
+        field_ids=field_ids,
         max_text=MAX_TEXT_LENGTH, ui=lambda key, **kw: message(key, lang, **kw),
     )
     return html, status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import request
+from flask import abort, request
 
 from survey_engine.api import bp
 from survey_engine.definition import Definition, clean_answers
@@ -20,11 +20,11 @@ UNAVAILABLE = {
 }
 
 
-def _published(slug: str) -> tuple[Survey, SurveyVersion, Definition] | None:
+def _published(slug: str) -> tuple[Survey, SurveyVersion, Definition]:
     survey = find_survey(slug)
     version = survey.published_version() if survey else None
     if version is None:
-        return None
+        abort(404, "no published survey with this slug")
     return survey, version, definition_for(version)
 
 
@@ -34,10 +34,7 @@ def _error(status: int, text: str, **more):
 
 @bp.get("/surveys/<slug>")
 def definition(slug: str):
-    found = _published(slug)
-    if found is None:
-        return _error(404, "no published survey with this slug")
-    survey, version, d = found
+    survey, version, d = _published(slug)
     reason = unavailable_reason(survey, d)
     body = {"version": version.number, "status": reason or "open", "definition": d.data}
     return body, 200
@@ -45,10 +42,7 @@ def definition(slug: str):
 
 @bp.post("/surveys/<slug>/responses")
 def submit_response(slug: str):
-    found = _published(slug)
-    if found is None:
-        return _error(404, "no published survey with this slug")
-    survey, version, d = found
+    survey, version, d = _published(slug)
     if not request.is_json:
         return _error(415, "send the response as application/json")
     body = request.get_json(silent=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, make_response, redirect, render_template, request, url_for
 
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.definition.answers import MAX_TEXT_LENGTH
@@ -18,12 +19,25 @@ from survey_engine.surveys import definition_for, find_survey, unavailable_reaso
 CONTROL_FIELDS = {"submission_id"}
 
 
-def _load(slug: str) -> tuple[Survey, SurveyVersion, Definition]:
+@dataclass(frozen=True)
+class _Published:
+    survey: Survey
+    version: SurveyVersion
+    d: Definition
+    lang: str
+
+
+def _load(slug: str, must_be_open: bool = True) -> _Published:
+    """The published survey and the reader's language; 404, or a 410 page when closed."""
     survey = find_survey(slug)
     version = survey.published_version() if survey else None
     if version is None:
         abort(404)
-    return survey, version, definition_for(version)
+    d = definition_for(version)
+    lang = choose_language(d.languages(), d.default_language)
+    if must_be_open and (reason := unavailable_reason(survey, d)):
+        abort(make_response(render_message(lang, reason, 410)))
+    return _Published(survey, version, d, lang)
 
 
 def _render_form(d: Definition, lang: str, submission_id: str, values: dict | None = None,
@@ -55,21 +69,14 @@ def render_message(lang: str, key: str, status: int, link: dict | None = None):
 
 @bp.get("/s/<slug>")
 def questionnaire(slug: str):
-    survey, _version, d = _load(slug)
-    lang = choose_language(d.languages(), d.default_language)
-    reason = unavailable_reason(survey, d)
-    if reason:
-        return render_message(lang, reason, 410)
-    return _render_form(d, lang, str(uuid.uuid4()))
+    page = _load(slug)
+    return _render_form(page.d, page.lang, str(uuid.uuid4()))
 
 
 @bp.post("/s/<slug>")
 def submit(slug: str):
-    survey, version, d = _load(slug)
-    lang = choose_language(d.languages(), d.default_language)
-    reason = unavailable_reason(survey, d)
-    if reason:
-        return render_message(lang, reason, 410)
+    page = _load(slug)
+    d, lang = page.d, page.lang
     try:
         submission_id = uuid.UUID(request.form.get("submission_id", ""))
     except ValueError:
@@ -88,8 +95,8 @@ def submit(slug: str):
     if errors:
         return _render_form(d, lang, str(submission_id), values, errors, status=422)
 
-    outcome = accept(Submission(survey.id, version.id, submission_id, answers, source="web",
-                                meta={"lang": lang}))
+    outcome = accept(Submission(page.survey.id, page.version.id, submission_id, answers,
+                                source="web", meta={"lang": lang}))
     if outcome is Outcome.CONFLICT:
         link = {"href": url_for("public.questionnaire", slug=slug, lang=lang),
                 "text": message("new_response", lang)}
@@ -99,6 +106,4 @@ def submit(slug: str):
 
 @bp.get("/s/<slug>/thanks")
 def thanks(slug: str):
-    _survey, _version, d = _load(slug)
-    lang = choose_language(d.languages(), d.default_language)
-    return render_message(lang, "thanks", 200)
+    return render_message(_load(slug, must_be_open=False).lang, "thanks", 200)

@@ -9,13 +9,28 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def database_url(url: str) -> str:
+    """Accept the usual postgresql:// URL and use psycopg 3 for it."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 class Config:
-    """Defaults for the embedded mode: SQLite under instance/, submissions stored inline."""
+    """Defaults for the embedded mode: SQLite under instance/, no Redis (inline mode)."""
 
     def __init__(self, instance_path: str) -> None:
-        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
+        self.SQLALCHEMY_DATABASE_URI = database_url(os.environ.get(
             "DATABASE_URL", "sqlite:///" + str(Path(instance_path) / "survey-engine.sqlite3")
-        )
+        ))
+        # Unset: inline mode, the web process stores each submission itself.
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        # The drain: entries per transaction; how long an entry may sit with a
+        # silent worker before another claims it; deliveries before dead-lettering.
+        self.DRAIN_BATCH_SIZE = int(os.environ.get("DRAIN_BATCH_SIZE", 500))
+        self.DRAIN_CLAIM_IDLE_MS = int(os.environ.get("DRAIN_CLAIM_IDLE_MS", 30_000))
+        self.DRAIN_MAX_DELIVERIES = int(os.environ.get("DRAIN_MAX_DELIVERIES", 5))
         # A random key still works for the public form (it keeps no session);
         # set SECRET_KEY in production so staff sessions survive restarts.
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
@@ -24,4 +39,5 @@ class Config:
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 256 * 1024))
         self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-        self.EXPORT_DIR = os.environ.get("EXPORT_DIR", str(Path(instance_path) / "exports"))
+        # How long a web process trusts its copy of a published survey.
+        self.SURVEY_CACHE_SECONDS = float(os.environ.get("SURVEY_CACHE_SECONDS", 5))

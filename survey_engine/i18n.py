@@ -80,6 +80,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Phiếu gửi lên quá lớn. Vui lòng rút ngắn câu trả lời và thử lại.",
         "en": "The form sent was too large. Please shorten your answers and try again.",
     },
+    "unavailable": {
+        "vi": "Hệ thống đang bận nên phiếu chưa được gửi. Câu trả lời của bạn vẫn còn "
+              "nguyên: vui lòng bấm Gửi phiếu lại sau ít phút.",
+        "en": "The system is busy, so your answers were not sent yet. They are all still "
+              "here: please press Submit again in a few minutes.",
+    },
     "back": {"vi": "Quay lại", "en": "Go back"},
     "language": {"vi": "English", "en": "Tiếng Việt"},
 }

@@ -1,27 +1,42 @@
 """The submission path: accept a checked submission, then persist submissions in batches.
 
     accept(submission)          web tier; returns accepted / duplicate / conflict
-      └─ inline mode (no REDIS_URL): persist_batch([submission])
-      └─ with Redis (issue 3): append to the survey's stream; a worker drains it
-    persist_batch(submissions)  one transaction; a repeated submission_id is skipped
+      ├─ REDIS_URL set: append to the survey's Redis Stream (buffer.py); a worker
+      │  drains it in batches (workers/drain.py) through persist_batch
+      └─ no REDIS_URL, or Redis failing: persist_batch([submission]) right here
+    persist_batch(submissions)  one transaction: insert responses (a repeated
+                                submission_id is skipped) and add them to the tallies
 
 persist_batch is the only writer of responses, whoever calls it, so the unique
 (survey_id, submission_id) constraint is the single, final guard against doubles.
+ACCEPTED is only returned once the submission is in the stream or the database.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import redis
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from survey_engine.buffer import answers_digest, current_buffer
 from survey_engine.extensions import db
-from survey_engine.models import Response
+from survey_engine.models import Response, insert_for
+from survey_engine.surveys import definition_of
+from survey_engine.tallies import TallyKey, keys_of, upsert_counts
+
+log = logging.getLogger(__name__)
+
+
+class StorageUnavailable(Exception):
+    """Neither Redis nor the database can hold the submission now: answer 503."""
 
 
 class Outcome(enum.Enum):
@@ -53,29 +68,69 @@ class Submission:
             "source": self.source, "meta": self.meta, "submitted_at": self.submitted_at,
         }
 
+    def to_json(self) -> str:
+        return json.dumps({
+            "survey_id": self.survey_id, "version_id": self.version_id,
+            "submission_id": str(self.submission_id), "answers": self.answers,
+            "source": self.source, "meta": self.meta,
+            "submitted_at": self.submitted_at.isoformat(),
+        }, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Submission:
+        data = json.loads(text)
+        return cls(
+            survey_id=int(data["survey_id"]), version_id=int(data["version_id"]),
+            submission_id=uuid.UUID(data["submission_id"]), answers=dict(data["answers"]),
+            source=str(data["source"]), meta=dict(data["meta"]),
+            submitted_at=datetime.fromisoformat(data["submitted_at"]),
+        )
+
 
 def accept(submission: Submission) -> Outcome:
-    """Take a submission the caller has checked; an ACCEPTED result is durably held."""
-    inserted = persist_batch([submission])
-    if submission.key in inserted:
-        return Outcome.ACCEPTED
-    return _compare_with_stored(submission)
+    """Take a submission the caller has checked; an ACCEPTED result is durably held.
+
+    Raises StorageUnavailable when it cannot be held anywhere.
+    """
+    buffer = current_buffer()
+    if buffer is not None:
+        try:
+            outcome = buffer.append(submission.survey_id, str(submission.submission_id),
+                                    answers_digest(submission.answers), submission.to_json())
+            return Outcome(outcome)
+        except redis.RedisError as error:
+            log.warning("Redis cannot take submission %s (%s); storing it directly",
+                        submission.submission_id, error)
+    try:
+        inserted = persist_batch([submission])
+        if submission.key in inserted:
+            return Outcome.ACCEPTED
+        return _compare_with_stored(submission)
+    except sa.exc.SQLAlchemyError as error:
+        log.error("database cannot take submission %s: %s", submission.submission_id, error)
+        raise StorageUnavailable from error
 
 
 def persist_batch(submissions: Sequence[Submission]) -> set[tuple[int, uuid.UUID]]:
-    """Insert a batch in one transaction; return the keys that were new."""
-    if not submissions:
+    """Insert a batch and add it to the tallies in one transaction; return the new keys."""
+    unique = list({s.key: s for s in reversed(submissions)}.values())  # first of each id
+    if not unique:
         return set()
     table = Response.__table__
-    dialect = {"postgresql": postgresql, "sqlite": sqlite}[db.engine.dialect.name]
     statement = (
-        dialect.insert(table)
+        insert_for(table)
         .on_conflict_do_nothing(index_elements=["survey_id", "submission_id"])
         .returning(table.c.survey_id, table.c.submission_id)
     )
     try:
-        result = db.session.execute(statement, [s.row() for s in submissions])
+        result = db.session.execute(statement, [s.row() for s in unique])
         inserted = {(row.survey_id, row.submission_id) for row in result}
+        deltas: Counter[TallyKey] = Counter()
+        for s in unique:
+            if s.key in inserted:
+                for question, choice in keys_of(definition_of(s.version_id), s.answers):
+                    deltas[(s.survey_id, s.version_id, question, choice)] += 1
+        upsert_counts(deltas)
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_engine.extensions import db
@@ -19,6 +19,12 @@ BigID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def insert_for(table: sa.Table):
+    """INSERT with ON CONFLICT support, for whichever database is configured."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 class SurveyStatus:
@@ -84,3 +90,21 @@ class Response(db.Model):
     answers: Mapped[dict] = mapped_column(JSONType)
     source: Mapped[str] = mapped_column(sa.String(16), default="web")
     meta: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+
+class Tally(db.Model):
+    """Running counts kept by the persist transaction, so results never scan responses.
+
+    One row per (survey, version, question, choice). Two kinds of special rows:
+    question '' / choice '' counts responses; choice '' counts a question's answers.
+    """
+
+    __tablename__ = "tallies"
+
+    survey_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("surveys.id", ondelete="CASCADE"), primary_key=True
+    )
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("survey_versions.id"), primary_key=True)
+    question: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    choice: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(sa.BigInteger, default=0)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
 import sqlalchemy as sa
+from flask import current_app
 
 from survey_engine.definition import Definition, validate_definition
 from survey_engine.extensions import db
-from survey_engine.models import Response, Survey, SurveyStatus, SurveyVersion
+from survey_engine.models import Survey, SurveyStatus, SurveyVersion, Tally
 
 
 class DefinitionInvalid(ValueError):
@@ -19,41 +22,106 @@ class DefinitionInvalid(ValueError):
 
 
 @lru_cache(maxsize=256)
-def _definition_of(version_id: int, _key: str) -> Definition:
+def _definition_of(version_id: int, _database: str) -> Definition:
     return Definition(db.session.get(SurveyVersion, version_id).definition)
 
 
-def definition_for(version: SurveyVersion) -> Definition:
+def definition_of(version_id: int) -> Definition:
     """Versions are immutable, so a parsed definition is kept per version id.
 
     The database URL is part of the key so two apps in one process (tests) never
     share an entry by coincidence of ids.
     """
-    return _definition_of(version.id, str(db.engine.url))
+    return _definition_of(version_id, str(db.engine.url))
+
+
+def definition_for(version: SurveyVersion) -> Definition:
+    return definition_of(version.id)
 
 
 def find_survey(slug: str) -> Survey | None:
     return db.session.scalar(sa.select(Survey).where(Survey.slug == slug))
 
 
-def unavailable_reason(survey: Survey, definition: Definition,
-                       now: datetime | None = None) -> str | None:
-    """Why a survey takes no answers now ('closed', 'not_open', 'full'), or None."""
+@dataclass(frozen=True)
+class Published:
+    """What the submit path needs of a survey, held in memory between lookups."""
+
+    survey_id: int
+    slug: str
+    status: str
+    version_id: int
+    version_number: int
+    definition: Definition
+
+
+# (database url, slug) -> (monotonic time of lookup, snapshot or None)
+_published_cache: dict[tuple[str, str], tuple[float, Published | None]] = {}
+
+
+def published(slug: str) -> Published | None:
+    """The survey's newest published version, looked up at most every few seconds.
+
+    Every request of a campaign asks this; the cache keeps the database off the hot
+    path, and while the database is unreachable the last known snapshot is served,
+    so submissions keep flowing into the Redis stream.
+    """
+    key = (str(db.engine.url), slug)
+    now = time.monotonic()
+    hit = _published_cache.get(key)
+    if hit and now - hit[0] < current_app.config["SURVEY_CACHE_SECONDS"]:
+        return hit[1]
+    try:
+        survey = find_survey(slug)
+        version = survey.published_version() if survey else None
+        snapshot = None if version is None else Published(
+            survey.id, survey.slug, survey.status, version.id, version.number,
+            definition_for(version))
+    except sa.exc.OperationalError:
+        db.session.rollback()
+        if hit:
+            return hit[1]
+        raise
+    _published_cache[key] = (now, snapshot)
+    return snapshot
+
+
+def forget_published(slug: str) -> None:
+    """Drop this process's snapshot after a change (other processes catch up in seconds)."""
+    _published_cache.pop((str(db.engine.url), slug), None)
+
+
+def set_status(survey: Survey, status: str) -> None:
+    survey.status = status
+    db.session.commit()
+    forget_published(survey.slug)
+
+
+def response_count(survey_id: int) -> int:
+    """Stored responses, from the tallies: a key lookup, not a scan."""
+    return db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Tally.count), 0))
+        .where(Tally.survey_id == survey_id, Tally.question == "", Tally.choice == "")
+    )
+
+
+def unavailable_reason(survey: Published, now: datetime | None = None) -> str | None:
+    """Why a survey takes no answers now ('closed', 'not_open', 'full'), or None.
+
+    With Redis, the count behind 'full' is what the workers have stored, so a burst
+    can overshoot max_responses by the backlog.
+    """
     if survey.status != SurveyStatus.PUBLISHED:
         return "closed"
     now = now or datetime.now(UTC)
-    settings = definition.settings
+    settings = survey.definition.settings
     if settings.get("opens_at") and now < datetime.fromisoformat(settings["opens_at"]):
         return "not_open"
     if settings.get("closes_at") and now >= datetime.fromisoformat(settings["closes_at"]):
         return "closed"
     limit = settings.get("max_responses")
-    if limit is not None:
-        count = db.session.scalar(
-            sa.select(sa.func.count()).select_from(Response).where(Response.survey_id == survey.id)
-        )
-        if count >= limit:
-            return "full"
+    if limit is not None and response_count(survey.survey_id) >= limit:
+        return "full"
     return None
 
 
@@ -86,4 +154,5 @@ def save_definition(data: dict, publish: bool = False) -> Survey:
     if publish:
         survey.status = SurveyStatus.PUBLISHED
     db.session.commit()
+    forget_published(survey.slug)
     return survey

@@ -9,9 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from survey_engine.extensions import db
 from survey_engine.models import SurveyStatus
-from survey_engine.surveys import find_survey, save_definition
+from survey_engine.surveys import find_survey, save_definition, set_status
 from tests.conftest import DEMO_SLUG, demo_definition, new_id, stored_responses, valid_answers
 
 URL = f"/api/v1/surveys/{DEMO_SLUG}/responses"
@@ -106,8 +105,7 @@ def test_unknown_survey_is_404(client):
 
 
 def test_closed_or_unpublished_survey_is_410_or_404(app, client):
-    find_survey(DEMO_SLUG).status = SurveyStatus.CLOSED
-    db.session.commit()
+    set_status(find_survey(DEMO_SLUG), SurveyStatus.CLOSED)
     reply = post(client, {"submission_id": new_id(), "answers": valid_answers()})
     assert reply.status_code == 410
     assert reply.get_json()["reason"] == "closed"

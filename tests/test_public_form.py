@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from survey_engine.extensions import db
 from survey_engine.models import SurveyStatus
-from survey_engine.surveys import find_survey
+from survey_engine.surveys import find_survey, set_status
 from tests.conftest import DEMO_SLUG, new_id, stored_responses
 
 URL = f"/s/{DEMO_SLUG}"
@@ -123,8 +122,7 @@ def test_a_one_megabyte_body_is_refused_with_413(client):
 def test_unknown_survey_is_404_and_closed_survey_is_410(app, client):
     assert client.get("/s/khong-co").status_code == 404
     assert "Không tìm thấy khảo sát" in client.get("/s/khong-co").get_data(as_text=True)
-    find_survey(DEMO_SLUG).status = SurveyStatus.CLOSED
-    db.session.commit()
+    set_status(find_survey(DEMO_SLUG), SurveyStatus.CLOSED)
     assert client.get(URL).status_code == 410
     reply = client.post(URL, data=form_data())
     assert reply.status_code == 410

@@ -7,11 +7,10 @@ import uuid
 from flask import abort, request
 
 from survey_engine.api import bp
-from survey_engine.definition import Definition, clean_answers
+from survey_engine.definition import clean_answers
 from survey_engine.i18n import choose_language
-from survey_engine.ingest import Outcome, Submission, accept
-from survey_engine.models import Survey, SurveyVersion
-from survey_engine.surveys import definition_for, find_survey, unavailable_reason
+from survey_engine.ingest import Outcome, StorageUnavailable, Submission, accept
+from survey_engine.surveys import Published, published, unavailable_reason
 
 UNAVAILABLE = {
     "closed": "this survey is closed",
@@ -20,12 +19,11 @@ UNAVAILABLE = {
 }
 
 
-def _published(slug: str) -> tuple[Survey, SurveyVersion, Definition]:
-    survey = find_survey(slug)
-    version = survey.published_version() if survey else None
-    if version is None:
+def _published(slug: str) -> Published:
+    survey = published(slug)
+    if survey is None:
         abort(404, "no published survey with this slug")
-    return survey, version, definition_for(version)
+    return survey
 
 
 def _error(status: int, text: str, **more):
@@ -34,15 +32,17 @@ def _error(status: int, text: str, **more):
 
 @bp.get("/surveys/<slug>")
 def definition(slug: str):
-    survey, version, d = _published(slug)
-    reason = unavailable_reason(survey, d)
-    body = {"version": version.number, "status": reason or "open", "definition": d.data}
+    survey = _published(slug)
+    reason = unavailable_reason(survey)
+    body = {"version": survey.version_number, "status": reason or "open",
+            "definition": survey.definition.data}
     return body, 200
 
 
 @bp.post("/surveys/<slug>/responses")
 def submit_response(slug: str):
-    survey, version, d = _published(slug)
+    survey = _published(slug)
+    d = survey.definition
     if not request.is_json:
         return _error(415, "send the response as application/json")
     body = request.get_json(silent=True)
@@ -50,7 +50,7 @@ def submit_response(slug: str):
         return _error(400, "the body is not valid JSON")
     if not isinstance(body, dict):
         return _error(400, 'the body must be a JSON object: {"submission_id", "answers"}')
-    reason = unavailable_reason(survey, d)
+    reason = unavailable_reason(survey)
     if reason:
         return _error(410, UNAVAILABLE[reason], reason=reason)
 
@@ -72,8 +72,13 @@ def submit_response(slug: str):
     if errors:
         return {"errors": errors}, 422
 
-    outcome = accept(Submission(survey.id, version.id, submission_id, answers, source="api",
-                                meta={"lang": lang}))
+    try:
+        outcome = accept(Submission(survey.survey_id, survey.version_id, submission_id,
+                                    answers, source="api", meta={"lang": lang}))
+    except StorageUnavailable:
+        reply = {"error": "submissions cannot be stored right now; send the same request "
+                          "again later", "submission_id": str(submission_id)}
+        return reply, 503, {"Retry-After": "30"}
     if outcome is Outcome.CONFLICT:
         return _error(409, "this submission_id was already used with other answers",
                       submission_id=str(submission_id))

@@ -148,7 +148,7 @@ def _integer(value: Any) -> int:
     return value
 
 
-def _decimal(value: Any) -> float | int:
+def _decimal(value: Any) -> float:
     if isinstance(value, bool):
         raise _Invalid("not_decimal")
     if isinstance(value, str):
@@ -163,7 +163,7 @@ def _decimal(value: Any) -> float | int:
         raise _Invalid("not_decimal")
     if abs(value) > 1e15:
         raise _Invalid("number_range")
-    return value
+    return float(value)  # 3 and "3,0" are the same answer, stored the same way
 
 
 def _shown(value: Any) -> str:

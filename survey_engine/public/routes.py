@@ -10,34 +10,32 @@ from flask import abort, make_response, redirect, render_template, request, url_
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.definition.answers import MAX_TEXT_LENGTH
 from survey_engine.i18n import UI_LANGUAGES, choose_language, message
-from survey_engine.ingest import Outcome, Submission, accept
-from survey_engine.models import Survey, SurveyVersion
+from survey_engine.ingest import Outcome, StorageUnavailable, Submission, accept
 from survey_engine.public import bp
-from survey_engine.surveys import definition_for, find_survey, unavailable_reason
+from survey_engine.surveys import Published, published, unavailable_reason
 
 # Form fields that are not answers.
 CONTROL_FIELDS = {"submission_id"}
+RETRY_AFTER_SECONDS = "30"
 
 
 @dataclass(frozen=True)
-class _Published:
-    survey: Survey
-    version: SurveyVersion
+class _Page:
+    survey: Published
     d: Definition
     lang: str
 
 
-def _load(slug: str, must_be_open: bool = True) -> _Published:
+def _load(slug: str, must_be_open: bool = True) -> _Page:
     """The published survey and the reader's language; 404, or a 410 page when closed."""
-    survey = find_survey(slug)
-    version = survey.published_version() if survey else None
-    if version is None:
+    survey = published(slug)
+    if survey is None:
         abort(404)
-    d = definition_for(version)
+    d = survey.definition
     lang = choose_language(d.languages(), d.default_language)
-    if must_be_open and (reason := unavailable_reason(survey, d)):
+    if must_be_open and (reason := unavailable_reason(survey)):
         abort(make_response(render_message(lang, reason, 410)))
-    return _Published(survey, version, d, lang)
+    return _Page(survey, d, lang)
 
 
 def _render_form(d: Definition, lang: str, submission_id: str, values: dict | None = None,
@@ -95,8 +93,14 @@ def submit(slug: str):
     if errors:
         return _render_form(d, lang, str(submission_id), values, errors, status=422)
 
-    outcome = accept(Submission(page.survey.id, page.version.id, submission_id, answers,
-                                source="web", meta={"lang": lang}))
+    try:
+        outcome = accept(Submission(page.survey.survey_id, page.survey.version_id,
+                                    submission_id, answers, source="web", meta={"lang": lang}))
+    except StorageUnavailable:
+        # Nothing was stored: the page comes back with every answer and the same id.
+        html, status = _render_form(d, lang, str(submission_id), values,
+                                    {"": message("unavailable", lang)}, status=503)
+        return html, status, {"Retry-After": RETRY_AFTER_SECONDS}
     if outcome is Outcome.CONFLICT:
         link = {"href": url_for("public.questionnaire", slug=slug, lang=lang),
                 "text": message("new_response", lang)}

@@ -1,0 +1,94 @@
+"""The Redis Stream between accepting a submission and storing it (REDIS_URL set).
+
+Keys carry the survey id as a hash tag, `se:{<survey id>}:...`, so that in a Redis
+Cluster everything of one survey lives on one shard and the accept script, which
+touches three of them, stays legal:
+
+    se:{7}:stream    submissions waiting to be stored (consumer group "persist")
+    se:{7}:ids       submission_id -> digest of its answers: duplicates stop here
+    se:{7}:dead      entries that failed repeatedly, with the reason
+    se:{7}:counters  accepted, duplicates, conflicts, persisted, dead_letters
+    se:surveys       ids of the surveys that have a stream (what workers drain)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import redis
+from flask import Flask, current_app
+
+GROUP = "persist"
+SURVEYS_KEY = "se:surveys"
+
+
+def stream_key(survey_id: int) -> str:
+    return f"se:{{{survey_id}}}:stream"
+
+
+def ids_key(survey_id: int) -> str:
+    return f"se:{{{survey_id}}}:ids"
+
+
+def dead_key(survey_id: int) -> str:
+    return f"se:{{{survey_id}}}:dead"
+
+
+def counters_key(survey_id: int) -> str:
+    return f"se:{{{survey_id}}}:counters"
+
+
+# Atomic: a duplicate or conflicting id never reaches the stream, and an id is only
+# remembered together with its entry.
+ACCEPT_SCRIPT = """
+local seen = redis.call('HGET', KEYS[2], ARGV[1])
+if seen then
+  if seen == ARGV[2] then
+    redis.call('HINCRBY', KEYS[3], 'duplicates', 1)
+    return 'duplicate'
+  end
+  redis.call('HINCRBY', KEYS[3], 'conflicts', 1)
+  return 'conflict'
+end
+redis.call('XADD', KEYS[1], '*', 'submission', ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[3], 'accepted', 1)
+return 'accepted'
+"""
+
+
+def answers_digest(answers: dict) -> str:
+    canonical = json.dumps(answers, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha1(canonical.encode()).hexdigest()
+
+
+def connect(url: str) -> redis.Redis:
+    # Short timeouts: a citizen waiting on a dead Redis is better served by the
+    # database fallback within a second or two than by a hung page.
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1,
+                                health_check_interval=15)
+
+
+class StreamBuffer:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._accept = client.register_script(ACCEPT_SCRIPT)
+
+    def append(self, survey_id: int, submission_id: str, digest: str, payload: str) -> str:
+        """Returns 'accepted' (durably in the stream), 'duplicate' or 'conflict'."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.sadd(SURVEYS_KEY, survey_id)
+        self._accept(keys=[stream_key(survey_id), ids_key(survey_id), counters_key(survey_id)],
+                     args=[submission_id, digest, payload], client=pipe)
+        return pipe.execute()[1].decode()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["stream_buffer"] = (
+        StreamBuffer(connect(app.config["REDIS_URL"])) if app.config["REDIS_URL"] else None
+    )
+
+
+def current_buffer() -> StreamBuffer | None:
+    return current_app.extensions.get("stream_buffer")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import sys
@@ -16,6 +17,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from survey_engine import MIGRATIONS_DIR, create_app
+from survey_engine.extensions import db
 from survey_engine.ingest import Submission, persist_batch
 from survey_engine.surveys import DefinitionInvalid, definition_for, find_survey, save_definition
 
@@ -119,6 +121,73 @@ def export(slug: str, output: Path, fmt: str | None, lang: str | None) -> None:
     finally:
         partial.unlink(missing_ok=True)
     click.echo(f"{count} responses written to {output}")
+
+
+@cli.command("worker")
+@click.option("--burst", is_flag=True, help="store what is buffered, run queued jobs, then exit")
+@click.option("--no-jobs", is_flag=True, help="only drain submissions, run no RQ jobs")
+def worker(burst: bool, no_jobs: bool) -> None:
+    """Drain buffered submissions into the database and run background jobs (needs REDIS_URL)."""
+    from workers.main import run_worker
+
+    if not current_app.config["REDIS_URL"]:
+        raise click.ClickException("REDIS_URL is not set: in inline mode the web process "
+                                   "stores submissions itself and needs no worker")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    run_worker(current_app._get_current_object(), burst=burst, jobs=not no_jobs)
+
+
+@cli.command("recount")
+@click.argument("slug")
+@click.option("--fix", is_flag=True, help="replace the tallies with the recount")
+def recount(slug: str, fix: bool) -> None:
+    """Recount a survey's tallies from its responses and report any difference."""
+    from survey_engine import tallies
+
+    survey = find_survey(slug)
+    if survey is None:
+        raise click.ClickException(f"no survey with slug {slug!r}")
+    definitions = {v.id: definition_for(v) for v in survey.versions}
+    counted = tallies.recount(survey.id, definitions)
+    differences = tallies.differences(tallies.stored_counts(survey.id), counted)
+    responses = sum(n for (_, _, q, c), n in counted.items() if (q, c) == tallies.RESPONSES)
+    if not differences:
+        click.echo(f"{slug}: {responses} responses; tallies match the responses")
+        return
+    click.echo(f"{slug}: {len(differences)} difference(s):")
+    for line in differences:
+        click.echo(f"  {line}")
+    if fix:
+        tallies.replace_counts(survey.id, counted)
+        db.session.commit()
+        click.echo("tallies replaced by the recount")
+    else:
+        sys.exit(1)
+
+
+@cli.command("dead-letters")
+@click.argument("slug")
+@click.option("--replay", is_flag=True, help="put them back in the stream to be stored again")
+def dead_letters(slug: str, replay: bool) -> None:
+    """Show (or replay) submissions that could not be stored."""
+    from survey_engine.buffer import dead_key, stream_key
+    from workers.connection import redis_connection
+
+    survey = find_survey(slug)
+    if survey is None:
+        raise click.ClickException(f"no survey with slug {slug!r}")
+    connection = redis_connection()
+    entries = connection.xrange(dead_key(survey.id))
+    click.echo(f"{slug}: {len(entries)} dead letter(s)")
+    for entry_id, fields in entries:
+        click.echo(f"  {entry_id.decode()}  {fields.get(b'reason', b'').decode()}")
+        if replay:
+            pipe = connection.pipeline(transaction=True)
+            pipe.xadd(stream_key(survey.id), {b"submission": fields.get(b"submission", b"")})
+            pipe.xdel(dead_key(survey.id), entry_id)
+            pipe.execute()
+    if replay and entries:
+        click.echo(f"{len(entries)} put back in the stream")
 
 
 @cli.command("fake-responses")

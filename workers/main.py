@@ -1,0 +1,53 @@
+"""`survey-engine worker`: the drain loop and an RQ worker in one process.
+
+The drain runs in a thread of its own (a loop over the Redis Streams, batches of
+hundreds per transaction: one RQ job per submission could not keep up with a
+burst); RQ's SimpleWorker runs in the main thread, where it can handle signals,
+and takes the other background jobs (exports, recounts). Start as many of these
+processes, on as many machines, as the load needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+from rq import SimpleWorker
+
+from workers.connection import queues, redis_connection
+from workers.drain import Drainer, consumer_name
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(app: Flask, burst: bool = False, jobs: bool = True) -> None:
+    with app.app_context():
+        connection = redis_connection()
+    drainer = Drainer(app, connection)
+    stop = threading.Event()
+    if burst:
+        # Everything buffered is stored first, then queued jobs run, then exit.
+        drainer.run(stop, burst=True)
+        if jobs:
+            _run_jobs(app, connection, burst=True)
+        return
+    thread = threading.Thread(target=drainer.run, args=(stop,), name="drain", daemon=True)
+    thread.start()
+    try:
+        if jobs:
+            _run_jobs(app, connection, burst=False)  # returns on SIGTERM / Ctrl+C
+        else:
+            thread.join()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        thread.join(timeout=30)  # let the current batch commit and be acknowledged
+
+
+def _run_jobs(app: Flask, connection, burst: bool) -> None:
+    with app.app_context():
+        worker = SimpleWorker(queues(connection), connection=connection,
+                              name=f"{consumer_name()}-jobs")
+        worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)

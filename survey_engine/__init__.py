@@ -32,7 +32,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
 
-    from survey_engine import buffer, errors, health
+    from survey_engine import buffer, errors, health, metrics
     from survey_engine.api import bp as api_bp
     from survey_engine.public import bp as public_bp
 
@@ -40,5 +40,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     errors.register(app)
     return app

@@ -1,11 +1,13 @@
-"""GET /healthz: is the database reachable, what buffers submissions, how much waits."""
+"""GET /healthz: can this web node take submissions, and how much is waiting."""
 
 from __future__ import annotations
 
+import redis
 import sqlalchemy as sa
 from flask import Blueprint
 
 from survey_engine.extensions import db
+from survey_engine.metrics import queue_state
 
 bp = Blueprint("health", __name__)
 
@@ -18,8 +20,15 @@ def healthz():
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         database = "unreachable"
-    # Inline mode persists each submission before answering: nothing is ever waiting.
-    healthy = database == "ok"
-    body = {"status": "ok" if healthy else "degraded", "database": database,
-            "queue": "inline", "backlog": 0}
-    return body, 200 if healthy else 503
+    try:
+        state = queue_state()
+        state.pop("surveys", None)
+    except redis.RedisError:
+        state = {"queue": "unreachable"}
+    queue = state.pop("queue")
+    # Either store can hold a submission; the node is only unusable without both.
+    can_accept = database == "ok" or queue == "redis"
+    healthy = database == "ok" and queue in ("redis", "inline")
+    body = {"status": "ok" if healthy else "degraded", "database": database, "queue": queue,
+            **state}
+    return body, 200 if can_accept else 503

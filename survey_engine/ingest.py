@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 import redis
 import sqlalchemy as sa
 
+from survey_engine import metrics
 from survey_engine.buffer import answers_digest, current_buffer
 from survey_engine.extensions import db
 from survey_engine.models import Response, insert_for
@@ -43,6 +44,10 @@ class Outcome(enum.Enum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"  # same id, same answers: already held, nothing new stored
     CONFLICT = "conflict"  # same id, other answers: refused
+
+
+METRIC_OF = {Outcome.ACCEPTED: "accepted", Outcome.DUPLICATE: "duplicates",
+             Outcome.CONFLICT: "conflicts"}
 
 
 @dataclass(frozen=True)
@@ -103,9 +108,12 @@ def accept(submission: Submission) -> Outcome:
                         submission.submission_id, error)
     try:
         inserted = persist_batch([submission])
-        if submission.key in inserted:
-            return Outcome.ACCEPTED
-        return _compare_with_stored(submission)
+        outcome = (Outcome.ACCEPTED if submission.key in inserted
+                   else _compare_with_stored(submission))
+        metrics.count(submission.survey_id, METRIC_OF[outcome])
+        if buffer is not None and outcome is Outcome.ACCEPTED:
+            metrics.count(submission.survey_id, "stored_directly")
+        return outcome
     except sa.exc.SQLAlchemyError as error:
         log.error("database cannot take submission %s: %s", submission.submission_id, error)
         raise StorageUnavailable from error

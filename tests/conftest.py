@@ -1,21 +1,33 @@
-"""Fixtures: an app on a database of its own, with the demo survey published."""
+"""Fixtures: an app on a database of its own, with the demo survey published.
+
+The suite runs on SQLite by default and on PostgreSQL with TEST_DATABASE=postgresql
+(`make test` runs both). Redis tests use db 15 of the Redis at TEST_REDIS_URL.
+A missing service is an error, never a skip.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from importlib import resources
 
 import flask_migrate
 import pytest
+import redis
 import sqlalchemy as sa
 
-from survey_engine import MIGRATIONS_DIR, create_app
+from survey_engine import MIGRATIONS_DIR, create_app, surveys
 from survey_engine.extensions import db
 from survey_engine.models import Response
 from survey_engine.surveys import save_definition
 
 DEMO_SLUG = "tro-lai-truong-hoc"
+BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TABLES = ("tallies", "responses", "survey_versions", "surveys")
 
 
 def demo_definition() -> dict:
@@ -23,14 +35,83 @@ def demo_definition() -> dict:
     return json.loads(text)
 
 
+def fresh_postgres_database(name: str, create: bool = True) -> str:
+    """Drop (and create again) database `name`; returns its URL."""
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def fresh_database_url(tmp_path, name: str) -> str:
+    """An empty database of the backend under test."""
+    if BACKEND == "postgresql":
+        return fresh_postgres_database(name)
+    return f"sqlite:///{tmp_path / (name + '.sqlite3')}"
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> str:
+    name = f"survey_engine_test_{os.getpid()}"
+    url = fresh_postgres_database(name)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+        db.engine.dispose()
+    yield url
+    fresh_postgres_database(name, create=False)
+
+
 @pytest.fixture
-def database_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+def database_url(request, tmp_path) -> str:
+    """A migrated, empty database: a new SQLite file, or the session's PostgreSQL
+    database with every table emptied."""
+    if BACKEND != "postgresql":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    url = request.getfixturevalue("migrated_postgres")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+def make_app(database_url: str, **config):
+    # Ids restart with every test database: forget what earlier tests cached.
+    surveys._published_cache.clear()
+    surveys._definition_of.cache_clear()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
+                      "SURVEY_CACHE_SECONDS": 0, **config})
+    return app
 
 
 @pytest.fixture
 def app(database_url):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+    app = make_app(database_url)
+    with app.app_context():
+        flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+        save_definition(demo_definition(), publish=True)
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def redis_client() -> redis.Redis:
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client.flushdb()  # fails loudly when Redis is not running
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def buffered_app(database_url, redis_client):
+    """The app as in production: submissions go through the Redis stream."""
+    app = make_app(database_url, REDIS_URL=TEST_REDIS_URL, DRAIN_CLAIM_IDLE_MS=0)
     with app.app_context():
         flask_migrate.upgrade(directory=MIGRATIONS_DIR)
         save_definition(demo_definition(), publish=True)

@@ -137,7 +137,8 @@ def test_not_yet_open_and_full_surveys_are_410(app, client):
 
 def test_healthz_reports_the_database(client):
     assert client.get("/healthz").get_json() == {
-        "status": "ok", "database": "ok", "queue": "inline", "backlog": 0}
+        "status": "ok", "database": "ok", "queue": "inline", "backlog": 0,
+        "oldest_pending_seconds": 0, "dead_letters": 0}
 
 
 json_bodies = st.recursive(

@@ -11,9 +11,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from survey_engine.cli import cli
+from survey_engine.config import database_url
 from survey_engine.extensions import db
 from survey_engine.models import Survey, SurveyVersion
-from tests.conftest import demo_definition
+from tests.conftest import demo_definition, fresh_database_url
 
 COMMAND = str(Path(sys.executable).parent / "survey-engine")
 
@@ -28,7 +29,7 @@ def write_json(path: Path, data) -> Path:
 
 
 def test_console_script_creates_schema_and_demo_on_a_fresh_database(tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    env = {**os.environ, "DATABASE_URL": fresh_database_url(tmp_path, "survey_engine_cli_test")}
     init = subprocess.run([COMMAND, "init-db"], env=env, capture_output=True, text=True)
     assert init.returncode == 0, init.stderr
     for _ in range(2):  # the demo is idempotent
@@ -36,7 +37,7 @@ def test_console_script_creates_schema_and_demo_on_a_fresh_database(tmp_path):
                               text=True)
         assert demo.returncode == 0, demo.stderr
         assert "http://127.0.0.1:8123/s/tro-lai-truong-hoc" in demo.stdout
-    engine = sa.create_engine(env["DATABASE_URL"])
+    engine = sa.create_engine(database_url(env["DATABASE_URL"]))
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM surveys")).scalar() == 1
         assert conn.execute(sa.text("SELECT count(*) FROM survey_versions")).scalar() == 1

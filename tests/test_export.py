@@ -141,11 +141,13 @@ def test_export_in_english_uses_english_sheets_and_labels(filled, tmp_path):
 
 
 def test_exporting_an_unknown_survey_fails_cleanly_and_leaves_no_file(app, tmp_path):
-    out = tmp_path / "none.xlsx"
-    result = app.test_cli_runner().invoke(cli, ["export", "khong-co", "-o", str(out)])
+    out_dir = tmp_path / "exports"
+    out_dir.mkdir()
+    result = app.test_cli_runner().invoke(cli, ["export", "khong-co", "-o",
+                                                str(out_dir / "none.xlsx")])
     assert result.exit_code != 0
     assert "no survey with slug 'khong-co'" in result.output
-    assert list(tmp_path.iterdir()) == [tmp_path / "test.sqlite3"]
+    assert list(out_dir.iterdir()) == []  # neither the file nor a partial one
 
 
 def test_empty_survey_exports_headers_and_zero_counts(app, tmp_path):

@@ -6,6 +6,7 @@ import uuid
 
 from flask import abort, request
 
+from survey_engine import metrics
 from survey_engine.api import bp
 from survey_engine.definition import clean_answers
 from survey_engine.i18n import choose_language
@@ -70,6 +71,7 @@ def submit_response(slug: str):
     for key in sorted(unexpected, key=str)[:20]:
         errors[str(key)[:64]] = "unknown property"
     if errors:
+        metrics.count(survey.survey_id, "rejected")
         return {"errors": errors}, 422
 
     try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import abort, make_response, redirect, render_template, request, url_for
 
+from survey_engine import metrics
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.definition.answers import MAX_TEXT_LENGTH
 from survey_engine.i18n import UI_LANGUAGES, choose_language, message
@@ -91,6 +92,7 @@ def submit(slug: str):
         values[key] = sent if many or len(sent) > 1 else sent[0]
     answers, errors = clean_answers(d, values, lang)
     if errors:
+        metrics.count(page.survey.survey_id, "rejected")
         return _render_form(d, lang, str(submission_id), values, errors, status=422)
 
     try:

@@ -13,20 +13,24 @@ import random
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 import unicodedata
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from survey_engine.config import database_url
+from tests.conftest import BACKEND, fresh_database_url, fresh_postgres_database
+
+BROWSER_DATABASE = f"survey_engine_browser_{os.getpid()}"
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +64,7 @@ class Server:
     """A running `make run`: where it answers, its database, and its output."""
 
     base_url: str
-    db_path: Path
+    database_url: str
     process: subprocess.Popen
     log_path: Path
 
@@ -108,18 +112,18 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _start(tmp: Path, port: int) -> tuple[Server, str | None]:
     """Run `make run` on `port`; return the server and None, or why it did not come up."""
-    db_path = tmp / "browser.sqlite3"
+    database = fresh_database_url(tmp, BROWSER_DATABASE)
     log_path = tmp / f"make-run-{port}.log"
     env = {
         **os.environ, "PORT": str(port), "HOST": "127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{db_path}", "PYTHONUNBUFFERED": "1",
+        "DATABASE_URL": database, "PYTHONUNBUFFERED": "1",
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             ["make", "run"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
-    server = Server(f"http://127.0.0.1:{port}", db_path, process, log_path)
+    server = Server(f"http://127.0.0.1:{port}", database, process, log_path)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -133,7 +137,7 @@ def _start(tmp: Path, port: int) -> tuple[Server, str | None]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`make run` on a fresh SQLite file; a port lost to a race is retried, nothing skips."""
+    """`make run` on a fresh database; a port lost to a race is retried, nothing skips."""
     tmp = tmp_path_factory.mktemp("browser")
     tried: set[int] = set()
     for _attempt in range(3):
@@ -151,6 +155,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
     finally:
         _stop(srv.process)
+        if BACKEND == "postgresql":
+            fresh_postgres_database(BROWSER_DATABASE, create=False)
 
 
 @pytest.fixture
@@ -194,22 +200,27 @@ def new_page(browser: Browser, base_url: str) -> Iterator[Callable[..., Page]]:
 # --- helpers ---------------------------------------------------------------------------
 
 
-def stored_rows(db_path: Path) -> list[dict]:
-    """Every stored response, read straight from the file: what the server really kept."""
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as connection:
-        rows = connection.execute(
-            "SELECT submission_id, answers, source FROM responses ORDER BY id"
-        ).fetchall()
+def stored_rows(database: str) -> list[dict]:
+    """Every stored response, read straight from the database: what the server really kept."""
+    engine = sa.create_engine(database_url(database))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT submission_id, answers, source FROM responses ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
     return [
-        {"submission_id": str(sid).replace("-", "").lower(), "answers": json.loads(answers),
+        {"submission_id": str(sid).replace("-", "").lower(),
+         "answers": json.loads(answers) if isinstance(answers, str) else answers,
          "source": source}
         for sid, answers, source in rows
     ]
 
 
-def rows_for(db_path: Path, submission_id: str) -> list[dict]:
+def rows_for(database: str, submission_id: str) -> list[dict]:
     wanted = submission_id.replace("-", "").lower()
-    return [row for row in stored_rows(db_path) if row["submission_id"] == wanted]
+    return [row for row in stored_rows(database) if row["submission_id"] == wanted]
 
 
 def submission_id(page: Page) -> str:
@@ -247,9 +258,9 @@ def fill_vietnamese(page: Page, comment: str, tap: bool = False) -> None:
     page.get_by_label("Ý kiến, kiến nghị khác").press_sequentially(comment)
 
 
-def assert_stored_vietnamese(db_path: Path, sid: str, comment: str) -> None:
+def assert_stored_vietnamese(database: str, sid: str, comment: str) -> None:
     """Exactly one row for this submission, holding the answers given, text in NFC."""
-    rows = rows_for(db_path, sid)
+    rows = rows_for(database, sid)
     assert len(rows) == 1, rows
     answers = rows[0]["answers"]
     assert answers["district"] == "da_lat"
@@ -298,7 +309,7 @@ def test_phone_vietnamese_answer_is_stored(new_page: Callable[..., Page], server
     expect_thanks(page)
     assert page.url.endswith(f"/s/{SLUG}/thanks?lang=vi"), page.url
     assert_no_horizontal_scroll(page)
-    assert_stored_vietnamese(server.db_path, sid, comment)
+    assert_stored_vietnamese(server.database_url, sid, comment)
 
 
 def test_phone_errors_then_fixed(new_page: Callable[..., Page], server: Server) -> None:
@@ -336,14 +347,14 @@ def test_phone_errors_then_fixed(new_page: Callable[..., Page], server: Server) 
     assert_no_horizontal_scroll(page)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "questionnaire-errors.png", full_page=True)
-    assert rows_for(server.db_path, sid) == []
+    assert rows_for(server.database_url, sid) == []
 
     page.locator("#f-district").select_option(label="Huyện Di Linh")
     choose(page, "role", "Giáo viên, cán bộ quản lý")
     choose(page, "support", "Chưa quyết định")
     submit_vi(page)
     expect_thanks(page)
-    rows = rows_for(server.db_path, sid)
+    rows = rows_for(server.database_url, sid)
     assert len(rows) == 1
     assert rows[0]["answers"] == {"district": "di_linh", "role": "teacher",
                                   "support": "undecided", "comment": comment}
@@ -370,7 +381,7 @@ def test_english(new_page: Callable[..., Page], server: Server, locale: str, que
     page.get_by_role("button", name="Submit").click()
 
     expect_thanks(page, "Thank you!", "en")
-    rows = rows_for(server.db_path, sid)
+    rows = rows_for(server.database_url, sid)
     assert len(rows) == 1
     assert rows[0]["answers"] == {
         "district": "bao_loc", "role": "pupil", "support": "no",
@@ -393,7 +404,7 @@ def test_without_javascript(new_page: Callable[..., Page], server: Server) -> No
     fill_vietnamese(page, comment)
     submit_vi(page)
     expect_thanks(page)
-    assert_stored_vietnamese(server.db_path, sid, comment)
+    assert_stored_vietnamese(server.database_url, sid, comment)
 
 
 def test_double_submission_stored_once(new_page: Callable[..., Page], server: Server) -> None:
@@ -417,11 +428,11 @@ def test_double_submission_stored_once(new_page: Callable[..., Page], server: Se
         assert reply.status == 200, reply.text()
         assert "/thanks" in reply.url
         assert "Cảm ơn bạn!" in reply.text()
-    assert_stored_vietnamese(server.db_path, sid, comment)
+    assert_stored_vietnamese(server.database_url, sid, comment)
 
     # The same id with other answers is refused, and the first answer stays.
     changed = urlencode([(k, "no" if k == "support" else v) for k, v in pairs])
     reply = page.request.post(action, data=changed, headers=headers)
     assert reply.status == 409
     assert "Phiếu này đã được gửi" in reply.text()
-    assert_stored_vietnamese(server.db_path, sid, comment)
+    assert_stored_vietnamese(server.database_url, sid, comment)

@@ -53,6 +53,15 @@ def fresh_database_url(tmp_path, name: str) -> str:
     return f"sqlite:///{tmp_path / (name + '.sqlite3')}"
 
 
+@pytest.fixture
+def empty_database_url(tmp_path) -> str:
+    """A database with no tables at all, dropped afterwards."""
+    name = f"survey_engine_empty_{os.getpid()}"
+    yield fresh_database_url(tmp_path, name)
+    if BACKEND == "postgresql":
+        fresh_postgres_database(name, create=False)
+
+
 @pytest.fixture(scope="session")
 def migrated_postgres() -> str:
     name = f"survey_engine_test_{os.getpid()}"

@@ -14,7 +14,7 @@ from survey_engine.cli import cli
 from survey_engine.config import database_url
 from survey_engine.extensions import db
 from survey_engine.models import Survey, SurveyVersion
-from tests.conftest import BACKEND, demo_definition, fresh_database_url, fresh_postgres_database
+from tests.conftest import demo_definition
 
 COMMAND = str(Path(sys.executable).parent / "survey-engine")
 
@@ -28,8 +28,8 @@ def write_json(path: Path, data) -> Path:
     return path
 
 
-def test_console_script_creates_schema_and_demo_on_a_fresh_database(tmp_path):
-    env = {**os.environ, "DATABASE_URL": fresh_database_url(tmp_path, "survey_engine_cli_test")}
+def test_console_script_creates_schema_and_demo_on_a_fresh_database(empty_database_url):
+    env = {**os.environ, "DATABASE_URL": empty_database_url}
     init = subprocess.run([COMMAND, "init-db"], env=env, capture_output=True, text=True)
     assert init.returncode == 0, init.stderr
     for _ in range(2):  # the demo is idempotent
@@ -42,8 +42,6 @@ def test_console_script_creates_schema_and_demo_on_a_fresh_database(tmp_path):
         assert conn.execute(sa.text("SELECT count(*) FROM surveys")).scalar() == 1
         assert conn.execute(sa.text("SELECT count(*) FROM survey_versions")).scalar() == 1
     engine.dispose()
-    if BACKEND == "postgresql":
-        fresh_postgres_database("survey_engine_cli_test", create=False)
 
 
 def test_import_prints_the_slug_and_publishes_versions(app, client, tmp_path):

@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint install install-test chromium services clean
+.PHONY: run up test lint install install-test chromium services clean
 
 # pip runs again only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -37,6 +37,10 @@ services:
 run: install
 	$(BIN)/survey-engine demo --host $(HOST) --port $(PORT)
 	$(BIN)/survey-engine serve --host $(HOST) --port $(PORT)
+
+# Production shape on one machine: Redis with AOF, PostgreSQL, gunicorn, a worker.
+up: install services
+	deploy/up.sh
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from survey_engine.config import PROJECT_ROOT, Config
+from survey_engine.config import PROJECT_ROOT, Config, engine_options
 from survey_engine.extensions import db, migrate
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
@@ -24,6 +24,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.from_object(Config(app.instance_path))
     if overrides:
         app.config.update(overrides)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"])
 
     # Vietnamese stays readable in JSON, and answers keep the definition's order.
     app.json.ensure_ascii = False

@@ -17,6 +17,21 @@ def database_url(url: str) -> str:
     return url
 
 
+def engine_options(url: str, options: dict) -> dict:
+    """PostgreSQL connections that fail fast when the database host goes silent.
+
+    Without this a request (or the drain) waits on a dead host until gunicorn kills
+    the worker: connecting gives up after 2 s, and TCP keepalives / user timeout
+    break an established connection after about 10 s of silence.
+    """
+    if not url.startswith("postgresql"):
+        return options
+    connect_args = {"connect_timeout": 2, "keepalives": 1, "keepalives_idle": 5,
+                    "keepalives_interval": 2, "keepalives_count": 2,
+                    "tcp_user_timeout": 10_000, **options.get("connect_args", {})}
+    return {**options, "connect_args": connect_args}
+
+
 class Config:
     """Defaults for the embedded mode: SQLite under instance/, no Redis (inline mode)."""
 
@@ -38,6 +53,6 @@ class Config:
         # for long comments and refuses anything abusive with 413.
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 256 * 1024))
         self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
         # How long a web process trusts its copy of a published survey.
         self.SURVEY_CACHE_SECONDS = float(os.environ.get("SURVEY_CACHE_SECONDS", 5))

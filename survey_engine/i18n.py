@@ -86,6 +86,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The system is busy, so your answers were not sent yet. They are all still "
               "here: please press Submit again in a few minutes.",
     },
+    "service_unavailable_title": {"vi": "Hệ thống đang bận", "en": "Service busy"},
+    "service_unavailable_body": {
+        "vi": "Hệ thống tạm thời không phục vụ được. Vui lòng thử lại sau ít phút.",
+        "en": "The service is unavailable for a moment. Please try again in a few minutes.",
+    },
     "back": {"vi": "Quay lại", "en": "Go back"},
     "language": {"vi": "English", "en": "Tiếng Việt"},
 }

@@ -40,6 +40,9 @@ class StorageUnavailable(Exception):
     """Neither Redis nor the database can hold the submission now: answer 503."""
 
 
+RETRY_AFTER_SECONDS = "30"  # what a 503 tells the client to wait
+
+
 class Outcome(enum.Enum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"  # same id, same answers: already held, nothing new stored

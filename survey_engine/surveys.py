@@ -80,6 +80,9 @@ def published(slug: str) -> Published | None:
     except sa.exc.OperationalError:
         db.session.rollback()
         if hit:
+            # Ask the database again only after another SURVEY_CACHE_SECONDS: while it
+            # is unreachable, requests must not each wait for a connection to fail.
+            _published_cache[key] = (time.monotonic(), hit[1])
             return hit[1]
         raise
     _published_cache[key] = (now, snapshot)

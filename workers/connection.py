@@ -11,12 +11,22 @@ from survey_engine.buffer import connect
 QUEUE_NAMES = ("default",)
 
 
-def redis_connection() -> redis.Redis:
+def _url() -> str:
     url = current_app.config["REDIS_URL"]
     if not url:
         raise RuntimeError("REDIS_URL is not set: without Redis, submissions are stored by "
                            "the web process itself and jobs run in-process (inline mode)")
-    return connect(url)
+    return url
+
+
+def redis_connection() -> redis.Redis:
+    """For the drain and commands: short timeouts, a dead Redis is noticed at once."""
+    return connect(_url())
+
+
+def jobs_connection() -> redis.Redis:
+    """For RQ, which blocks for minutes waiting for a job: no socket timeout."""
+    return redis.Redis.from_url(_url())
 
 
 def queues(connection: redis.Redis) -> list[Queue]:

@@ -59,6 +59,9 @@ class Drainer:
         self._groups: set[int] = set()
         self._held: dict[int, list[Entry]] = {}  # read, but the database was down
         self._backoff = 0.0
+        # Retry a held batch well within the claim timeout, or other workers would
+        # take it over (and count a delivery) while the database is down.
+        self._max_backoff = max(0.05, min(5.0, self.claim_idle_ms / 3000))
 
     # -- the loop ------------------------------------------------------------------
 
@@ -69,13 +72,18 @@ class Drainer:
                 try:
                     moved = self.drain_once()
                 except DatabaseDown as error:
-                    self._backoff = min(max(self._backoff * 2, 0.2), 5.0)
+                    self._backoff = min(max(self._backoff * 2, 0.2), self._max_backoff)
                     log.warning("database unreachable (%s); retrying in %.1fs", error,
                                 self._backoff)
                     stop.wait(self._backoff)
                     continue
                 except redis.RedisError as error:
                     log.warning("Redis unreachable (%s); retrying in 1s", error)
+                    stop.wait(1.0)
+                    continue
+                except Exception:
+                    # A bug must not silently end the drain while the process lives on.
+                    log.exception("drain pass failed; retrying in 1s")
                     stop.wait(1.0)
                     continue
                 self._backoff = 0.0
@@ -187,13 +195,14 @@ class Drainer:
             return
         try:
             self._persist([s for _, s in submissions])
-            self._done(survey_id, [e for e, _ in submissions])
-            return
         except DatabaseDown as down:
             down.unstored = [e for e, _ in submissions]
             raise
-        except sa.exc.SQLAlchemyError:
+        except Exception:  # bad data of any kind, not only a constraint: sorted out below
             pass
+        else:
+            self._done(survey_id, [e for e, _ in submissions])
+            return
         # One bad entry must not hold up the rest: store them one by one.
         for index, (entry, submission) in enumerate(submissions):
             try:
@@ -201,8 +210,10 @@ class Drainer:
             except DatabaseDown as down:
                 down.unstored = [e for e, _ in submissions[index:]]
                 raise
-            except sa.exc.SQLAlchemyError as error:
-                first_line = str(error).splitlines()[0][:300]
+            except Exception as error:
+                # A constraint, or (SQLite enforces no foreign keys) a version_id whose
+                # definition cannot be found: either way this entry, and only it, is bad.
+                first_line = (str(error).splitlines() or [""])[0][:300]
                 self._bury(survey_id, entry,
                            f"cannot be stored: {error.__class__.__name__}: {first_line}")
                 continue

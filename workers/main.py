@@ -15,7 +15,7 @@ import threading
 from flask import Flask
 from rq import SimpleWorker
 
-from workers.connection import queues, redis_connection
+from workers.connection import jobs_connection, queues, redis_connection
 from workers.drain import Drainer, consumer_name
 
 log = logging.getLogger(__name__)
@@ -24,19 +24,22 @@ log = logging.getLogger(__name__)
 def run_worker(app: Flask, burst: bool = False, jobs: bool = True) -> None:
     with app.app_context():
         connection = redis_connection()
+        # RQ blocks for minutes waiting for a job: with the drain's 2 s socket timeout
+        # every wait timed out and RQ backed off for up to a minute between attempts.
+        jobs_redis = jobs_connection()
     drainer = Drainer(app, connection)
     stop = threading.Event()
     if burst:
         # Everything buffered is stored first, then queued jobs run, then exit.
         drainer.run(stop, burst=True)
         if jobs:
-            _run_jobs(app, connection, burst=True)
+            _run_jobs(app, jobs_redis, burst=True)
         return
     thread = threading.Thread(target=drainer.run, args=(stop,), name="drain", daemon=True)
     thread.start()
     try:
         if jobs:
-            _run_jobs(app, connection, burst=False)  # returns on SIGTERM / Ctrl+C
+            _run_jobs(app, jobs_redis, burst=False)  # returns on SIGTERM / Ctrl+C
         else:
             thread.join()
     except KeyboardInterrupt:

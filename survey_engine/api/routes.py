@@ -10,7 +10,13 @@ from survey_engine import metrics
 from survey_engine.api import bp
 from survey_engine.definition import clean_answers
 from survey_engine.i18n import choose_language
-from survey_engine.ingest import Outcome, StorageUnavailable, Submission, accept
+from survey_engine.ingest import (
+    RETRY_AFTER_SECONDS,
+    Outcome,
+    StorageUnavailable,
+    Submission,
+    accept,
+)
 from survey_engine.surveys import Published, published, unavailable_reason
 
 UNAVAILABLE = {
@@ -80,7 +86,7 @@ def submit_response(slug: str):
     except StorageUnavailable:
         reply = {"error": "submissions cannot be stored right now; send the same request "
                           "again later", "submission_id": str(submission_id)}
-        return reply, 503, {"Retry-After": "30"}
+        return reply, 503, {"Retry-After": RETRY_AFTER_SECONDS}
     if outcome is Outcome.CONFLICT:
         return _error(409, "this submission_id was already used with other answers",
                       submission_id=str(submission_id))

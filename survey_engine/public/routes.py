@@ -11,13 +11,18 @@ from survey_engine import metrics
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.definition.answers import MAX_TEXT_LENGTH
 from survey_engine.i18n import UI_LANGUAGES, choose_language, message
-from survey_engine.ingest import Outcome, StorageUnavailable, Submission, accept
+from survey_engine.ingest import (
+    RETRY_AFTER_SECONDS,
+    Outcome,
+    StorageUnavailable,
+    Submission,
+    accept,
+)
 from survey_engine.public import bp
 from survey_engine.surveys import Published, published, unavailable_reason
 
 # Form fields that are not answers.
 CONTROL_FIELDS = {"submission_id"}
-RETRY_AFTER_SECONDS = "30"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,411 @@
+"""The Redis Stream buffer in one process: accept -> stream -> drain -> store.
+
+The web side goes through Flask's test client, the worker side is a
+workers.drain.Drainer driven by hand (drain_once), so each step of the path and
+each failure it promises to survive can be looked at in between. The same file
+runs on SQLite and on PostgreSQL; the real-process version is test_faults.py.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import flask_migrate
+import pytest
+import redis
+import sqlalchemy as sa
+from flask import Flask
+
+from survey_engine import MIGRATIONS_DIR, tallies
+from survey_engine.buffer import GROUP, SURVEYS_KEY, dead_key, stream_key
+from survey_engine.cli import cli
+from survey_engine.extensions import db
+from survey_engine.ingest import Submission, persist_batch
+from survey_engine.surveys import definition_for, find_survey, save_definition
+from tests.conftest import (
+    DEMO_SLUG,
+    demo_definition,
+    make_app,
+    new_id,
+    stored_responses,
+    valid_answers,
+)
+from workers.drain import Drainer
+
+API = f"/api/v1/surveys/{DEMO_SLUG}/responses"
+FORM = f"/s/{DEMO_SLUG}"
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def survey_id() -> int:
+    return find_survey(DEMO_SLUG).id
+
+
+def stream_client(app: Flask) -> redis.Redis:
+    """The app's own Redis client: the one the accept script runs on."""
+    return app.extensions["stream_buffer"].client
+
+
+def drainer_for(app: Flask, name: str = "test-drainer") -> Drainer:
+    return Drainer(app, stream_client(app), name=name)
+
+
+def submit(client, submission_id: str | None = None, answers: dict | None = None):
+    return client.post(API, json={"submission_id": submission_id or new_id(),
+                                  "answers": answers or valid_answers()})
+
+
+def assert_tallies_equal_recount() -> None:
+    """The tallies table must be what a recount of the responses gives."""
+    survey = find_survey(DEMO_SLUG)
+    definitions = {v.id: definition_for(v) for v in survey.versions}
+    counted = tallies.recount(survey.id, definitions)
+    assert tallies.differences(tallies.stored_counts(survey.id), counted) == []
+
+
+def responses_tally() -> int:
+    """Responses as the tallies count them (the (question '', choice '') rows)."""
+    stored = tallies.stored_counts(survey_id())
+    return sum(n for (_, _, q, c), n in stored.items() if (q, c) == tallies.RESPONSES)
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def database_down() -> Iterator[list[float]]:
+    """Every new connection of this app's engine fails as an unreachable server would;
+    yields the times of the attempts.
+
+    Pooled connections are dropped first, so nothing can slip through an old one.
+    """
+    engine = db.engine
+    attempts: list[float] = []
+
+    def refuse(dialect, _record, _cargs, _cparams):
+        attempts.append(time.monotonic())
+        raise dialect.loaded_dbapi.OperationalError("database unreachable (test)")
+
+    db.session.remove()
+    engine.dispose()
+    sa.event.listen(engine, "do_connect", refuse)
+    try:
+        yield attempts
+    finally:
+        sa.event.remove(engine, "do_connect", refuse)
+        engine.dispose()
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """One sample of the Prometheus text, 0 when the series is absent."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    match = re.search(rf"^survey_engine_{name}\{{{re.escape(wanted)}\}} (\S+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+@pytest.fixture
+def redis_down_app(database_url) -> Iterator[Flask]:
+    """The app with REDIS_URL set, but nothing listens there: Redis is down."""
+    app = make_app(database_url, REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
+    with app.app_context():
+        flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+        save_definition(demo_definition(), publish=True)
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+# -- the happy path ----------------------------------------------------------------------
+
+
+def test_accepted_goes_to_the_stream_and_the_drain_stores_it_with_tallies(buffered_app) -> None:
+    """202 means buffered; the drain stores responses and tallies in one go."""
+    client = buffered_app.test_client()
+    redis_client = stream_client(buffered_app)
+    ids = [new_id() for _ in range(3)]
+    for submission_id in ids:
+        reply = submit(client, submission_id)
+        assert reply.status_code == 202
+        assert reply.get_json() == {"status": "accepted", "submission_id": submission_id}
+    key = stream_key(survey_id())
+    # Accepted means buffered, not stored: nothing is in the database yet.
+    assert redis_client.xlen(key) == 3
+    assert stored_responses() == []
+
+    assert drainer_for(buffered_app).drain_once() == 3
+    assert redis_client.xlen(key) == 0  # acknowledged and deleted
+    assert redis_client.xpending(key, GROUP)["pending"] == 0
+    rows = stored_responses()
+    assert sorted(str(r.submission_id) for r in rows) == sorted(ids)
+    assert all(r.source == "api" and r.answers["support"] == "yes" for r in rows)
+    assert responses_tally() == 3
+    assert_tallies_equal_recount()
+    assert drainer_for(buffered_app).drain_once() == 0  # nothing left
+
+
+def test_duplicate_and_conflict_are_answered_before_the_stream(buffered_app) -> None:
+    """The accept script keeps retries out of the stream, so workers never see them."""
+    client = buffered_app.test_client()
+    redis_client = stream_client(buffered_app)
+    submission_id = new_id()
+    assert submit(client, submission_id).status_code == 202
+    key = stream_key(survey_id())
+    assert redis_client.xlen(key) == 1
+
+    again = submit(client, submission_id)
+    assert again.status_code == 202
+    assert again.get_json() == {"status": "accepted", "submission_id": submission_id,
+                                "duplicate": True}
+    other = submit(client, submission_id, {**valid_answers(), "support": "no"})
+    assert other.status_code == 409
+    assert redis_client.xlen(key) == 1  # neither reached the stream
+
+    drainer_for(buffered_app).drain_once()
+    [row] = stored_responses()
+    assert row.answers["support"] == "yes"
+    # Still a duplicate once stored and gone from the stream.
+    assert submit(client, submission_id).get_json().get("duplicate") is True
+    assert redis_client.xlen(key) == 0
+
+
+def test_a_batch_stored_but_not_acknowledged_is_stored_once_when_claimed(buffered_app) -> None:
+    """A worker that dies between COMMIT and XACK: the next one stores nothing twice."""
+    client = buffered_app.test_client()
+    redis_client = stream_client(buffered_app)
+    for _ in range(4):
+        submit(client)
+    sid = survey_id()
+    key = stream_key(sid)
+    drainer = drainer_for(buffered_app)
+    drainer._ensure_group(sid)
+    reply = redis_client.xreadgroup(GROUP, "dies-after-commit", {key: ">"}, count=10)
+    entries = reply[0][1]
+    assert len(entries) == 4
+    persist_batch([Submission.from_json(fields[b"submission"]) for _, fields in entries])
+    assert len(stored_responses()) == 4
+
+    assert drainer.drain_once() == 4  # claimed (idle >= 0 ms) and stored again: skipped
+    assert redis_client.xlen(key) == 0
+    assert len(stored_responses()) == 4
+    assert responses_tally() == 4
+    assert_tallies_equal_recount()
+
+
+# -- Redis or the database down ----------------------------------------------------------
+
+
+def test_redis_down_falls_back_to_the_database(redis_down_app) -> None:
+    """Without Redis the web tier stores directly, and /metrics says how often."""
+    client = redis_down_app.test_client()
+    before = metric(client.get("/metrics").get_data(as_text=True), "submissions_total",
+                    survey=DEMO_SLUG, outcome="stored_directly")
+    submission_id = new_id()
+    reply = submit(client, submission_id)
+    assert reply.status_code == 202
+    assert reply.get_json() == {"status": "accepted", "submission_id": submission_id}
+    [row] = stored_responses()
+    assert str(row.submission_id) == submission_id
+    assert_tallies_equal_recount()
+    # Without Redis, duplicates and conflicts are judged against the database.
+    assert submit(client, submission_id).get_json().get("duplicate") is True
+    assert submit(client, submission_id, {**valid_answers(), "support": "no"}).status_code == 409
+    assert len(stored_responses()) == 1
+
+    text = client.get("/metrics").get_data(as_text=True)
+    after = metric(text, "submissions_total", survey=DEMO_SLUG, outcome="stored_directly")
+    assert after == before + 1
+    assert 'survey_engine_up{component="redis"} 0' in text
+    assert 'survey_engine_up{component="database"} 1' in text
+    health = client.get("/healthz")
+    assert health.status_code == 200  # the database can still take submissions
+    assert health.get_json()["queue"] == "unreachable"
+
+
+def test_redis_and_database_down_is_503_and_the_form_keeps_every_answer(redis_down_app) -> None:
+    """Nothing can hold the submission: say so (503, Retry-After), lose no typing."""
+    client = redis_down_app.test_client()
+    assert client.get(FORM).status_code == 200  # the survey snapshot is now in memory
+    submission_id = new_id()
+    form = {"submission_id": submission_id, "district": "bao_lam", "role": "teacher",
+            "children": "3", "support": "no", "concerns": ["transport", "other"],
+            "concerns_other": "Đường đèo", "comment": "Xin giữ nguyên ý kiến này."}
+    with database_down():
+        reply = submit(client, submission_id)
+        assert reply.status_code == 503
+        assert reply.headers["Retry-After"].isdigit()
+        assert reply.get_json()["submission_id"] == submission_id
+
+        page = client.post(FORM, data=form)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 503
+        assert page.headers["Retry-After"].isdigit()
+        assert "Hệ thống đang bận" in html
+        assert f'name="submission_id" value="{submission_id}"' in html
+        assert re.search(r'<option value="bao_lam" selected>', html)
+        assert re.search(r'value="teacher" checked', html)
+        assert re.search(r'value="no" checked', html)
+        assert re.search(r'value="transport" checked', html)
+        assert re.search(r'value="other" checked', html)
+        assert 'value="3"' in html
+        assert 'value="Đường đèo"' in html
+        assert "Xin giữ nguyên ý kiến này.</textarea>" in html
+
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert health.get_json()["database"] == "unreachable"
+    assert stored_responses() == []  # a 503 stored nothing
+    assert client.post(FORM, data=form).status_code == 303  # sent again later: it counts
+    assert len(stored_responses()) == 1
+
+
+def test_while_the_database_is_down_the_snapshot_is_served_and_asked_for_rarely(
+        buffered_app) -> None:
+    """Submissions keep flowing into Redis on the last snapshot of the survey, and the
+    database is tried once per SURVEY_CACHE_SECONDS, not by every request (each try
+    can cost a connect timeout when the host is gone)."""
+    client = buffered_app.test_client()
+    assert client.get(FORM).status_code == 200
+    buffered_app.config["SURVEY_CACHE_SECONDS"] = 1.0
+    time.sleep(1.05)  # the snapshot is stale now
+    with database_down() as attempts:
+        assert [submit(client).status_code for _ in range(5)] == [202] * 5
+        assert len(attempts) == 1  # the first request tried; the others trusted the snapshot
+        time.sleep(1.05)
+        assert submit(client).status_code == 202
+        assert len(attempts) == 2
+    assert stream_client(buffered_app).xlen(stream_key(survey_id())) == 6
+
+
+def test_a_process_that_never_saw_the_database_answers_503_not_500(redis_down_app) -> None:
+    """A web worker (re)started during a database outage has no snapshot to serve."""
+    client = redis_down_app.test_client()
+    with database_down():
+        page = client.get(FORM)
+        assert page.status_code == 503 and page.headers["Retry-After"].isdigit()
+        assert "Hệ thống đang bận" in page.get_data(as_text=True)
+        reply = submit(client)
+        assert reply.status_code == 503 and reply.is_json
+        assert reply.headers["Retry-After"].isdigit()
+    assert client.get(FORM).status_code == 200  # and it recovers by itself
+
+
+# -- entries that cannot be stored -------------------------------------------------------
+
+
+def test_an_unreadable_entry_is_dead_lettered_listed_and_replayed(buffered_app) -> None:
+    """A bad entry must not block the stream, and staff can see and replay it."""
+    client = buffered_app.test_client()
+    redis_client = stream_client(buffered_app)
+    submit(client)
+    sid = survey_id()
+    redis_client.sadd(SURVEYS_KEY, sid)
+    bad_id = redis_client.xadd(stream_key(sid), {"submission": "{not json"})
+    submit(client)
+
+    drainer_for(buffered_app).drain_once()
+    assert len(stored_responses()) == 2  # the readable ones are not held up
+    assert redis_client.xlen(stream_key(sid)) == 0
+    [(_, fields)] = redis_client.xrange(dead_key(sid))
+    assert fields[b"submission"] == b"{not json"
+    assert fields[b"original_id"] == bad_id
+    assert fields[b"reason"].startswith(b"unreadable entry")
+
+    runner = buffered_app.test_cli_runner()
+    listed = runner.invoke(cli, ["dead-letters", DEMO_SLUG])
+    assert listed.exit_code == 0, listed.output
+    assert f"{DEMO_SLUG}: 1 dead letter(s)" in listed.output
+    assert "unreadable entry" in listed.output
+
+    replayed = runner.invoke(cli, ["dead-letters", DEMO_SLUG, "--replay"])
+    assert replayed.exit_code == 0, replayed.output
+    assert "1 put back in the stream" in replayed.output
+    assert redis_client.xlen(dead_key(sid)) == 0
+    [(_, fields)] = redis_client.xrange(stream_key(sid))
+    assert fields[b"submission"] == b"{not json"
+
+
+def test_an_entry_delivered_too_often_is_buried(buffered_app) -> None:
+    """An entry that keeps killing workers: every delivery counts, then it is set aside."""
+    client = buffered_app.test_client()
+    redis_client = stream_client(buffered_app)
+    submission_id = new_id()
+    submit(client, submission_id)
+    sid = survey_id()
+    key = stream_key(sid)
+    drainer = drainer_for(buffered_app)
+    drainer._ensure_group(sid)
+    [[_, [(entry_id, _)]]] = redis_client.xreadgroup(GROUP, "crashes", {key: ">"}, count=10)
+    for _ in range(buffered_app.config["DRAIN_MAX_DELIVERIES"]):
+        redis_client.xclaim(key, GROUP, "crashes", min_idle_time=0, message_ids=[entry_id])
+    [pending] = redis_client.xpending_range(key, GROUP, min="-", max="+", count=10)
+    assert pending["times_delivered"] == buffered_app.config["DRAIN_MAX_DELIVERIES"] + 1
+
+    drainer.drain_once()
+    assert redis_client.xlen(key) == 0
+    assert redis_client.xpending(key, GROUP)["pending"] == 0
+    [(_, fields)] = redis_client.xrange(dead_key(sid))
+    assert fields[b"original_id"] == entry_id
+    assert re.match(rb"delivered \d+ times without being stored", fields[b"reason"])
+    assert Submission.from_json(fields[b"submission"]).submission_id == uuid.UUID(submission_id)
+    assert stored_responses() == []
+
+
+def test_a_batch_with_one_bad_reference_stores_the_rest_and_buries_that_one(buffered_app) -> None:
+    """One entry the database refuses (FK; on SQLite, a failed definition lookup)
+    must not hold up the other entries of its batch."""
+    client = buffered_app.test_client()
+    redis_client = stream_client(buffered_app)
+    good = [new_id() for _ in range(3)]
+    submit(client, good[0])
+    submit(client, good[1])
+    sid = survey_id()
+    orphan = Submission(sid, 999_999, uuid.uuid4(), valid_answers())  # no such version
+    redis_client.xadd(stream_key(sid), {"submission": orphan.to_json()})
+    submit(client, good[2])
+
+    assert drainer_for(buffered_app).drain_once() == 4
+    assert sorted(str(r.submission_id) for r in stored_responses()) == sorted(good)
+    assert redis_client.xlen(stream_key(sid)) == 0
+    [(_, fields)] = redis_client.xrange(dead_key(sid))
+    assert Submission.from_json(fields[b"submission"]).submission_id == orphan.submission_id
+    assert fields[b"reason"].startswith(b"cannot be stored")
+    assert responses_tally() == 3
+    assert_tallies_equal_recount()
+
+
+# -- what the operators see ---------------------------------------------------------------
+
+
+def test_healthz_reports_the_queue_backlog_and_oldest_pending(buffered_app) -> None:
+    """Operators see how much waits and for how long, before citizens notice."""
+    client = buffered_app.test_client()
+    # /metrics adds this process's own counts (kept while Redis was down) to Redis's.
+    accepted = metric(client.get("/metrics").get_data(as_text=True), "submissions_total",
+                      survey=DEMO_SLUG, outcome="accepted")
+    submit(client)
+    submit(client)
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["queue"] == "redis"
+    assert body["backlog"] == 2
+    assert 0 <= body["oldest_pending_seconds"] < 60
+    assert body["dead_letters"] == 0
+
+    drainer_for(buffered_app).drain_once()
+    body = client.get("/healthz").get_json()
+    assert body["backlog"] == 0 and body["oldest_pending_seconds"] == 0
+    text = client.get("/metrics").get_data(as_text=True)
+    assert metric(text, "backlog", survey=DEMO_SLUG) == 0
+    assert metric(text, "persisted_total", survey=DEMO_SLUG) == 2
+    assert metric(text, "submissions_total", survey=DEMO_SLUG, outcome="accepted") == accepted + 2

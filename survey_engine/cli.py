@@ -17,7 +17,6 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from survey_engine import MIGRATIONS_DIR, create_app
-from survey_engine.extensions import db
 from survey_engine.ingest import Submission, persist_batch
 from survey_engine.surveys import DefinitionInvalid, definition_for, find_survey, save_definition
 
@@ -142,24 +141,19 @@ def worker(burst: bool, no_jobs: bool) -> None:
 @click.option("--fix", is_flag=True, help="replace the tallies with the recount")
 def recount(slug: str, fix: bool) -> None:
     """Recount a survey's tallies from its responses and report any difference."""
-    from survey_engine import tallies
+    from workers.jobs import recount_job
 
-    survey = find_survey(slug)
-    if survey is None:
-        raise click.ClickException(f"no survey with slug {slug!r}")
-    definitions = {v.id: definition_for(v) for v in survey.versions}
-    counted = tallies.recount(survey.id, definitions)
-    differences = tallies.differences(tallies.stored_counts(survey.id), counted)
-    responses = sum(n for (_, _, q, c), n in counted.items() if (q, c) == tallies.RESPONSES)
-    if not differences:
-        click.echo(f"{slug}: {responses} responses; tallies match the responses")
+    try:
+        result = recount_job(slug, fix)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from None
+    if not result.differences:
+        click.echo(f"{slug}: {result.responses} responses; tallies match the responses")
         return
-    click.echo(f"{slug}: {len(differences)} difference(s):")
-    for line in differences:
+    click.echo(f"{slug}: {len(result.differences)} difference(s):")
+    for line in result.differences:
         click.echo(f"  {line}")
-    if fix:
-        tallies.replace_counts(survey.id, counted)
-        db.session.commit()
+    if result.fixed:
         click.echo("tallies replaced by the recount")
     else:
         sys.exit(1)

@@ -1,23 +1,80 @@
-"""Job functions. Each one runs inside an app context; in inline mode the caller's."""
+"""Background jobs: exports and tally rebuilds.
+
+RQ runs them in `survey-engine worker` (enqueue with `enqueue()`); in inline mode,
+or from the command line, they run in-process. Each runs in an app context: the
+worker's, the caller's, or one it makes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
 from pathlib import Path
+from typing import Any
 
-from flask import has_app_context
+from flask import current_app, has_app_context
 
 from exports import export_survey
-from survey_engine.surveys import find_survey
+from survey_engine import tallies
+from survey_engine.extensions import db
+from survey_engine.surveys import definition_for, find_survey
 
 
-def export_job(slug: str, path: str, fmt: str = "xlsx", lang: str | None = None) -> int:
-    """Export one survey to `path`; returns the number of responses written."""
-    if not has_app_context():
+def in_app_context(job: Callable) -> Callable:
+    @wraps(job)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if has_app_context():
+            return job(*args, **kwargs)
         from survey_engine import create_app
 
         with create_app().app_context():
-            return export_job(slug, path, fmt, lang)
+            return job(*args, **kwargs)
+
+    return run
+
+
+def _survey(slug: str):
     survey = find_survey(slug)
     if survey is None:
         raise LookupError(f"no survey with slug {slug!r}")
-    return export_survey(survey, Path(path), fmt, lang)
+    return survey
+
+
+@in_app_context
+def export_job(slug: str, path: str, fmt: str = "xlsx", lang: str | None = None) -> int:
+    """Export one survey to `path`; returns the number of responses written."""
+    return export_survey(_survey(slug), Path(path), fmt, lang)
+
+
+@dataclass
+class RecountResult:
+    responses: int
+    differences: list[str] = field(default_factory=list)
+    fixed: bool = False
+
+
+@in_app_context
+def recount_job(slug: str, fix: bool = False) -> RecountResult:
+    """Recount the tallies from the responses; with fix, replace them by the recount."""
+    survey = _survey(slug)
+    definitions = {v.id: definition_for(v) for v in survey.versions}
+    counted = tallies.recount(survey.id, definitions)
+    result = RecountResult(
+        responses=sum(n for (_, _, q, c), n in counted.items() if (q, c) == tallies.RESPONSES),
+        differences=tallies.differences(tallies.stored_counts(survey.id), counted),
+    )
+    if fix and result.differences:
+        tallies.replace_counts(survey.id, counted)
+        db.session.commit()
+        result.fixed = True
+    return result
+
+
+def enqueue(job: Callable, *args: Any, **kwargs: Any):
+    """Queue a job for the workers; in inline mode (no REDIS_URL) run it here and now."""
+    if not current_app.config["REDIS_URL"]:
+        return job(*args, **kwargs)
+    from workers.connection import queues, redis_connection
+
+    return queues(redis_connection())[0].enqueue(job, *args, **kwargs)

@@ -53,3 +53,12 @@ test: install-test chromium services lint
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts
+
+# The campaign benchmark of BENCHMARKS.md, a few minutes: 75,000 submissions through
+# gunicorn, Redis and the drain into PostgreSQL, beside a do-nothing Flask endpoint.
+# Debian's wrk drives the load. BENCHMARK_ARGS reaches benchmarks/campaign.py
+# (e.g. BENCHMARK_ARGS="--json result.json"; --help lists the options).
+.PHONY: benchmark
+benchmark: install services
+	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
+	$(BIN)/python benchmarks/campaign.py $(BENCHMARK_ARGS)

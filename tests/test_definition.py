@@ -56,12 +56,25 @@ def test_every_problem_is_listed_not_only_the_first():
 def test_unknown_and_not_yet_supported_properties_are_refused():
     def change(d):
         d["pages"][0]["questions"][0]["colour"] = "red"
-        d["pages"][0]["questions"][1]["relevant"] = "${district} = 'da_lat'"
+        d["pages"][0]["questions"][1]["parameters"] = "randomize=true"
 
     assert broken(change) == [
         "pages[0].questions[0].colour: unknown property",
-        "pages[0].questions[1].relevant: not supported yet by this version of survey-engine",
+        "pages[0].questions[1].parameters: not supported yet by this version of survey-engine",
     ]
+
+
+def test_expressions_are_checked_with_position_and_unknown_question():
+    def change(d):
+        d["pages"][0]["questions"][2]["relevant"] = "${distrct} = 'da_lat'"
+        d["pages"][1]["relevant"] = "${role} = 'parent' and"
+
+    problems = broken(change)
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("pages[0].questions[2].relevant: ")
+    assert "${distrct}" in problems[0] and "character 1" in problems[0]
+    assert problems[1].startswith("pages[1].relevant: ")
+    assert "character" in problems[1]
 
 
 def test_texts_need_the_default_language():
@@ -91,7 +104,7 @@ def test_select_needs_choices_and_others_must_not_have_them():
 
     assert broken(change) == [
         "pages[0].questions[1].choices: the name of a list in choice_lists is required",
-        "pages[0].questions[3].choices: only select questions take 'choices'",
+        "pages[0].questions[3].choices: an integer question does not take 'choices'",
     ]
 
 

@@ -1,9 +1,11 @@
-"""Read-only view of a valid definition: questions in order, choices, texts by language."""
+"""Read-only view of a valid definition: questions in order, choices, texts, parsed logic."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from survey_engine.definition.expressions import parse
 
 OTHER = "other"
 
@@ -19,6 +21,13 @@ class Question:
     other: bool
     choices: tuple[dict, ...]  # empty unless a select; includes 'other' when other=true
     page: str
+    raw: dict = field(default_factory=dict, compare=False)
+    # Parsed expressions (JSON ASTs, see expressions.py), None when absent.
+    relevant: list | None = None
+    constraint: list | None = None
+    choice_filter: list | None = None
+    calculation: list | None = None
+    rows: tuple[dict, ...] = ()  # matrix only
 
     @property
     def is_select(self) -> bool:
@@ -35,6 +44,13 @@ class Question:
     def choice_names(self) -> list[str]:
         return [c["name"] for c in self.choices]
 
+    def choice(self, name: str) -> dict | None:
+        return next((c for c in self.choices if c["name"] == name), None)
+
+
+def _ast(text: str | None) -> list | None:
+    return parse(text) if text else None
+
 
 class Definition:
     """Wraps a definition that validate_definition() accepted."""
@@ -46,6 +62,8 @@ class Definition:
         self.settings: dict = data.get("settings") or {}
         lists = data.get("choice_lists", {})
         self.pages: list[dict] = data["pages"]
+        self.page_relevant: dict[str, list | None] = {
+            page["name"]: _ast(page.get("relevant")) for page in self.pages}
         self.questions: list[Question] = []
         for page in self.pages:
             for q in page["questions"]:
@@ -57,7 +75,10 @@ class Definition:
                 self.questions.append(Question(
                     name=q["name"], type=q["type"], label=q.get("label"), hint=q.get("hint"),
                     required=bool(q.get("required")), appearance=q.get("appearance"),
-                    other=bool(q.get("other")), choices=choices, page=page["name"],
+                    other=bool(q.get("other")), choices=choices, page=page["name"], raw=q,
+                    relevant=_ast(q.get("relevant")), constraint=_ast(q.get("constraint")),
+                    choice_filter=_ast(q.get("choice_filter")),
+                    calculation=_ast(q.get("calculation")), rows=tuple(q.get("rows", ())),
                 ))
         self.by_name: dict[str, Question] = {q.name: q for q in self.questions}
 
@@ -91,3 +112,15 @@ class Definition:
     def pages_with_questions(self) -> list[tuple[dict, list[Question]]]:
         return [(page, [q for q in self.questions if q.page == page["name"]])
                 for page in self.pages]
+
+    def logic(self) -> dict:
+        """What the page's script needs: every parsed expression, nothing else."""
+        questions = {}
+        for q in self.questions:
+            parts = {key: getattr(q, key) for key in
+                     ("relevant", "constraint", "choice_filter", "calculation")
+                     if getattr(q, key) is not None}
+            if parts:
+                questions[q.name] = parts
+        pages = {name: ast for name, ast in self.page_relevant.items() if ast is not None}
+        return {"questions": questions, "pages": pages}

@@ -8,26 +8,50 @@ arrive: the checker never raises on bad input, it returns messages such as
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+
+from survey_engine.definition import expressions
 
 FORMAT = "survey-engine/1"
 
-QUESTION_TYPES = {"select_one", "select_multiple", "text", "integer", "decimal", "note"}
-SELECT_TYPES = {"select_one", "select_multiple"}
-
-# Parts of the format that later versions of the engine implement. Until then a
-# definition using them is refused rather than half-honoured.
-NOT_YET_SUPPORTED = {
-    "relevant", "constraint", "constraint_message", "required_message",
-    "choice_filter", "default", "calculation", "parameters",
+QUESTION_TYPES = {
+    "select_one", "select_multiple", "rank", "matrix", "text", "integer", "decimal",
+    "date", "email", "phone", "rating", "nps", "note", "acknowledge", "hidden", "calculate",
 }
+# Types whose answers come from a choice list.
+SELECT_TYPES = {"select_one", "select_multiple", "rank", "matrix"}
+# Types that need no label: the citizen never sees them.
+UNSEEN_TYPES = {"hidden", "calculate"}
+NUMBER_TYPES = {"integer", "decimal"}
+
+# Parts of XLSForm the engine does not implement: refused rather than half-honoured.
+NOT_YET_SUPPORTED = {"parameters", "repeat_count", "read_only", "trigger"}
 
 SURVEY_KEYS = {"format", "slug", "title", "description", "default_language", "settings",
                "pages", "choice_lists"}
 SETTINGS_KEYS = {"opens_at", "closes_at", "max_responses"}
-PAGE_KEYS = {"name", "title", "questions"}
-QUESTION_KEYS = {"name", "type", "label", "hint", "required", "choices", "appearance", "other"}
+PAGE_KEYS = {"name", "title", "relevant", "questions"}
+QUESTION_KEYS = {
+    "name", "type", "label", "hint", "required", "required_message", "choices", "appearance",
+    "other", "relevant", "constraint", "constraint_message", "choice_filter", "default",
+    "calculation", "min", "max", "min_choices", "max_choices", "scale", "rows",
+}
+# Which properties each type takes beyond the common ones.
+TYPE_KEYS = {
+    "select_one": {"choices", "other", "choice_filter"},
+    "select_multiple": {"choices", "other", "choice_filter", "min_choices", "max_choices"},
+    "rank": {"choices", "choice_filter"},
+    "matrix": {"choices", "rows"},
+    "integer": {"min", "max"},
+    "decimal": {"min", "max"},
+    "date": {"min", "max"},
+    "rating": {"scale"},
+    "calculate": {"calculation"},
+}
+COMMON_KEYS = {"name", "type", "label", "hint", "required", "required_message", "appearance",
+               "relevant", "constraint", "constraint_message", "default"}
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -177,6 +201,10 @@ def _pages(problems: _Problems, pages: Any, lists: dict[str, set],
     if not isinstance(pages, list) or not pages:
         problems.add("pages", "must be a non-empty list of pages")
         return
+    # Expressions may refer to any question, before or after them: names first.
+    known = {q["name"] for page in pages if isinstance(page, dict)
+             for q in (page.get("questions") if isinstance(page.get("questions"), list) else [])
+             if isinstance(q, dict) and isinstance(q.get("name"), str)}
     page_names: set[str] = set()
     question_names: dict[str, str] = {}
     for p, page in enumerate(pages):
@@ -193,21 +221,45 @@ def _pages(problems: _Problems, pages: Any, lists: dict[str, set],
         else:
             page_names.add(name)
         _text(problems, f"{ppath}.title", page.get("title"), default_language)
+        _expression(problems, f"{ppath}.relevant", page.get("relevant"), known)
         questions = page.get("questions")
         if not isinstance(questions, list) or not questions:
             problems.add(f"{ppath}.questions", "must be a non-empty list of questions")
             continue
         for q, question in enumerate(questions):
             _question(problems, f"{ppath}.questions[{q}]", question, lists, question_names,
-                      default_language)
+                      known, default_language)
+
+
+def _expression(problems: _Problems, path: str, text: Any, known: set[str],
+                bare_names: bool = False) -> None:
+    if text is None:
+        return
+    if not isinstance(text, str) or not text.strip():
+        problems.add(path, "an expression such as ${age} >= 18")
+        return
+    for message in expressions.check(text, known, allow_bare_names=bare_names):
+        problems.add(path, message)
 
 
 def _question(problems: _Problems, path: str, question: Any, lists: dict[str, set],
-              seen: dict[str, str], default_language: str) -> None:
+              seen: dict[str, str], known: set[str], default_language: str) -> None:
     if not isinstance(question, dict):
         problems.add(path, "a question is an object with name, type and label")
         return
-    _unknown_keys(problems, path, question, QUESTION_KEYS)
+    qtype = question.get("type")
+    if qtype not in QUESTION_TYPES:
+        problems.add(f"{path}.type", f"unknown question type {qtype!r}; one of "
+                     + ", ".join(sorted(QUESTION_TYPES)))
+        _unknown_keys(problems, path, question, QUESTION_KEYS)
+    else:
+        allowed = COMMON_KEYS | TYPE_KEYS.get(qtype, set())
+        for key in question:
+            if key in QUESTION_KEYS and key not in allowed:
+                article = "an" if qtype[0] in "aeiou" else "a"
+                problems.add(f"{path}.{key}", f"{article} {qtype} question does not take {key!r}")
+        _unknown_keys(problems, path, question, QUESTION_KEYS)
+
     name = question.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         problems.add(f"{path}.name", "letters, digits and '_', starting with a letter, "
@@ -219,30 +271,98 @@ def _question(problems: _Problems, path: str, question: Any, lists: dict[str, se
                 problems.add(f"{path}.name", f"{field!r} is already used by {seen[field]}")
             seen[field] = path
 
-    qtype = question.get("type")
-    if qtype not in QUESTION_TYPES:
-        problems.add(f"{path}.type", f"unknown question type {qtype!r}; one of "
-                     + ", ".join(sorted(QUESTION_TYPES)))
-    _text(problems, f"{path}.label", question.get("label"), default_language, required=True)
-    _text(problems, f"{path}.hint", question.get("hint"), default_language)
+    _text(problems, f"{path}.label", question.get("label"), default_language,
+          required=qtype not in UNSEEN_TYPES)
+    for key in ("hint", "required_message", "constraint_message"):
+        _text(problems, f"{path}.{key}", question.get(key), default_language)
     for flag in ("required", "other"):
         if flag in question and not isinstance(question[flag], bool):
             problems.add(f"{path}.{flag}", f"must be true or false, got {question[flag]!r}")
-    if question.get("required") and qtype == "note":
-        problems.add(f"{path}.required", "a note takes no answer, so it cannot be required")
+    if question.get("required") and qtype in ("note", "calculate"):
+        problems.add(f"{path}.required", f"a {qtype} takes no answer, so it cannot be required")
     appearance = question.get("appearance")
     if appearance is not None and not isinstance(appearance, str):
         problems.add(f"{path}.appearance", "must be a text")
+    _expression(problems, f"{path}.relevant", question.get("relevant"), known)
+    _expression(problems, f"{path}.constraint", question.get("constraint"), known)
+    _expression(problems, f"{path}.choice_filter", question.get("choice_filter"), known,
+                bare_names=True)
+    if qtype == "calculate":
+        if "calculation" not in question:
+            problems.add(f"{path}.calculation", "a calculate question needs a calculation")
+        _expression(problems, f"{path}.calculation", question.get("calculation"), known)
 
+    choice_count = 0
     if qtype in SELECT_TYPES:
         list_name = question.get("choices")
         if not isinstance(list_name, str):
             problems.add(f"{path}.choices", "the name of a list in choice_lists is required")
         elif list_name not in lists:
             problems.add(f"{path}.choices", f"unknown choice list {list_name!r}")
-        elif question.get("other") is True and "other" in lists[list_name]:
-            problems.add(f"{path}.other", f"list {list_name!r} already has a choice 'other'")
-    elif qtype in QUESTION_TYPES:  # an unknown type was reported already
-        for key in ("choices", "other"):
-            if key in question:
-                problems.add(f"{path}.{key}", f"only select questions take {key!r}")
+        else:
+            choice_count = len(lists[list_name])
+            if question.get("other") is True and "other" in lists[list_name]:
+                problems.add(f"{path}.other", f"list {list_name!r} already has a choice 'other'")
+    _limits(problems, path, question, qtype, choice_count)
+    if qtype == "matrix":
+        _rows(problems, f"{path}.rows", question.get("rows"), default_language)
+    default = question.get("default")
+    if default is not None and not isinstance(default, str | int | float | list):
+        problems.add(f"{path}.default", "a text, a number or a list of choice names")
+
+
+def _limits(problems: _Problems, path: str, question: dict, qtype: Any,
+            choice_count: int) -> None:
+    """min/max, min_choices/max_choices and scale: the right kind of value, in order."""
+    low, high = question.get("min"), question.get("max")
+    if qtype in NUMBER_TYPES:
+        for key, value in (("min", low), ("max", high)):
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, int | float)):
+                problems.add(f"{path}.{key}", f"a number, got {value!r}")
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)) \
+                and low > high:
+            problems.add(f"{path}.max", "must not be below min")
+    elif qtype == "date":
+        for key, value in (("min", low), ("max", high)):
+            if value is not None and not (value == "today" or _is_date(value)):
+                problems.add(f"{path}.{key}", f"a date YYYY-MM-DD or 'today', got {value!r}")
+        if _is_date(low) and _is_date(high) and low > high:
+            problems.add(f"{path}.max", "must not be before min")
+    for key in ("min_choices", "max_choices"):
+        value = question.get(key)
+        if value is not None and (type(value) is not int or value < 0
+                                  or (choice_count and value > choice_count)):
+            problems.add(f"{path}.{key}", f"a whole number from 0 to {choice_count or 'the '}"
+                         f"{'' if choice_count else 'number of choices'}, got {value!r}")
+    scale = question.get("scale")
+    if scale is not None and (type(scale) is not int or not 2 <= scale <= 10):
+        problems.add(f"{path}.scale", f"a whole number from 2 to 10, got {scale!r}")
+
+
+def _is_date(value: Any) -> bool:
+    if not isinstance(value, str) or not DATE_RE.match(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _rows(problems: _Problems, path: str, rows: Any, default_language: str) -> None:
+    if not isinstance(rows, list) or not rows:
+        problems.add(path, "a matrix needs a non-empty list of rows: [{name, label}]")
+        return
+    names: set[str] = set()
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            problems.add(f"{path}[{i}]", "a row is an object with name and label")
+            continue
+        name = row.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            problems.add(f"{path}[{i}].name", f"letters, digits and '_', got {name!r}")
+        elif name in names:
+            problems.add(f"{path}[{i}].name", f"repeats the row {name!r}")
+        names.add(str(name))
+        _text(problems, f"{path}[{i}].label", row.get("label"), default_language, required=True)

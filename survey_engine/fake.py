@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 from survey_engine.definition import Definition, clean_answers
+from survey_engine.definition.answers import available_choices, local_today
 from survey_engine.definition.model import OTHER, Question
 
 SAMPLE_TEXTS = [
@@ -14,33 +16,60 @@ SAMPLE_TEXTS = [
     "Đề nghị tiêm vắc-xin cho học sinh trước khi đi học.",
     "Học trực tuyến không hiệu quả ở vùng sâu, vùng xa.",
 ]
+ATTEMPTS = 20
 
 
 def fake_answers(definition: Definition, rng: random.Random) -> dict:
-    """A plausible, valid set of answers; optional questions are skipped now and then."""
-    raw: dict = {}
-    for q in definition.questions:
-        if not q.takes_answer or (not q.required and rng.random() < 0.2):
-            continue
-        raw[q.name] = _answer(q, rng)
-        picked = raw[q.name]
-        if q.other and (picked == OTHER or (isinstance(picked, list) and OTHER in picked)):
-            raw[q.other_field] = rng.choice(SAMPLE_TEXTS)
-    answers, errors = clean_answers(definition, raw, definition.default_language)
-    if errors:  # a bug here would poison every benchmark: fail loudly
-        raise AssertionError(f"fake answers failed validation: {errors}")
-    return answers
+    """A plausible, valid set of answers; optional questions are skipped now and then.
+
+    Choices respect each choice filter given the answers so far; a set that a
+    constraint refuses is drawn again.
+    """
+    for _ in range(ATTEMPTS):
+        raw: dict = {}
+        for q in definition.questions:
+            if q.type in ("note", "calculate", "hidden") or (
+                    not q.required and rng.random() < 0.2):
+                continue
+            raw[q.name] = _answer(q, rng, raw)
+            picked = raw[q.name]
+            if q.other and (picked == OTHER or (isinstance(picked, list) and OTHER in picked)):
+                raw[q.other_field] = rng.choice(SAMPLE_TEXTS)
+        answers, errors = clean_answers(definition, raw, definition.default_language)
+        if not errors:
+            return answers
+    # A bug here would poison every benchmark: fail loudly.
+    raise AssertionError(f"fake answers failed validation: {errors}")
 
 
-def _answer(q: Question, rng: random.Random):
-    names = q.choice_names()
+def _answer(q: Question, rng: random.Random, so_far: dict):
+    choices = [c for c in available_choices(q, so_far) if not c.get("exclusive")]
+    names = [c["name"] for c in choices]
     if q.type == "select_one":
         # Skewed weights, so tallies differ from choice to choice.
         return rng.choices(names, weights=range(len(names), 0, -1))[0]
     if q.type == "select_multiple":
-        return rng.sample(names, rng.randint(1, min(3, len(names))))
-    if q.type == "integer":
-        return rng.randint(0, 4)
-    if q.type == "decimal":
-        return round(rng.uniform(0, 100), 2)
+        most = min(q.raw.get("max_choices") or 3, len(names))
+        least = min(q.raw.get("min_choices") or 1, most)
+        return rng.sample(names, rng.randint(least, most))
+    if q.type == "rank":
+        return rng.sample(q.choice_names(), len(q.choices))
+    if q.type == "matrix":
+        return {row["name"]: rng.choice(q.choice_names()) for row in q.rows}
+    if q.type in ("integer", "decimal"):
+        low, high = q.raw.get("min", 0), q.raw.get("max", 4 if q.type == "integer" else 100)
+        return rng.randint(int(low), int(min(high, low + 4))) if q.type == "integer" \
+            else round(rng.uniform(low, high), 2)
+    if q.type == "rating":
+        return rng.randint(1, q.raw.get("scale", 5))
+    if q.type == "nps":
+        return rng.randint(0, 10)
+    if q.type == "date":
+        return (local_today() - timedelta(days=rng.randint(1, 365))).isoformat()
+    if q.type == "phone":
+        return "09" + "".join(rng.choice("0123456789") for _ in range(8))
+    if q.type == "email":
+        return f"nguoidan{rng.randint(1, 99999)}@example.vn"
+    if q.type == "acknowledge":
+        return "OK"
     return rng.choice(SAMPLE_TEXTS)

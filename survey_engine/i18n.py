@@ -66,6 +66,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unknown_row": {"vi": "Không có dòng này: {value}.", "en": "There is no such row: {value}."},
     "not_acknowledged": {"vi": "Vui lòng đánh dấu để xác nhận.",
                          "en": "Please tick the box to confirm."},
+    "nps_low": {"vi": "0 = chắc chắn không", "en": "0 = not at all likely"},
+    "nps_high": {"vi": "10 = chắc chắn có", "en": "10 = extremely likely"},
     "other": {"vi": "Khác", "en": "Other"},
     "other_specify": {"vi": "Khác (ghi rõ)", "en": "Other (please specify)"},
     "submit": {"vi": "Gửi phiếu", "en": "Submit"},

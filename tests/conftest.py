@@ -135,8 +135,10 @@ def client(app):
 
 
 def valid_answers() -> dict:
-    return {"district": "da_lat", "role": "parent", "children": "2", "support": "yes",
-            "concerns": ["infection", "transport"], "comment": "Cần đảm bảo an toàn."}
+    """A parent in Đà Lạt who wants to be contacted: every page is relevant."""
+    return {"consent": "OK", "district": "da_lat", "commune": "dl_p1", "role": "parent",
+            "children": "2", "support": "yes", "concerns": ["infection", "transport"],
+            "follow_up": "yes", "phone": "0912 345 678", "comment": "Cần đảm bảo an toàn."}
 
 
 def new_id() -> str:

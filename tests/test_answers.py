@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey_engine.definition import Definition, clean_answers
+from survey_engine.definition.answers import local_today
 from tests.conftest import demo_definition, valid_answers
 
 DEMO = Definition(demo_definition())
@@ -26,7 +28,8 @@ def test_valid_answers_are_typed():
 
 def test_missing_required_answers_are_named():
     answers, errors = check({"comment": "chỉ góp ý"})
-    assert set(errors) == {"district", "role", "support"}
+    assert set(errors) == {"consent", "district", "commune", "role", "support"}
+    assert errors["consent"] == "Cần đồng ý để tiếp tục."  # the author's required_message
     assert errors["district"] == "Vui lòng trả lời câu hỏi này."
     assert check({}, "en")[1]["role"] == "Please answer this question."
 
@@ -72,7 +75,8 @@ def test_text_is_normalised_to_nfc_and_empty_answers_are_dropped():
 
 def test_numbers_from_json_and_limits():
     assert check({**valid_answers(), "children": 3})[0]["children"] == 3
-    assert check({**valid_answers(), "children": -1})[0]["children"] == -1
+    _, errors = check({**valid_answers(), "children": -1}, "en")
+    assert errors == {"children": "The smallest number allowed is 0."}
     _, errors = check({**valid_answers(), "children": 2.5}, "en")
     assert errors == {"children": "Please enter a whole number."}
     _, errors = check({**valid_answers(), "children": True}, "en")
@@ -104,3 +108,92 @@ def test_any_json_answers_give_clean_answers_or_messages(answers):
     assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in errors.items())
     if not errors:  # then everything kept is a valid, typed answer, checked again clean
         assert check(cleaned) == (cleaned, {})
+
+
+def test_answers_to_questions_that_do_not_apply_are_dropped():
+    teacher = {**valid_answers(), "role": "teacher", "children": "abc", "levels": ["primary"]}
+    answers, errors = check(teacher)
+    assert errors == {}  # children does not apply to a teacher: even a bad answer is ignored
+    assert "children" not in answers and "levels" not in answers
+    no_contact = {**valid_answers(), "follow_up": "no", "phone": "not a phone"}
+    answers, errors = check(no_contact)
+    assert errors == {} and "phone" not in answers and "comment" not in answers
+
+
+def test_a_required_question_only_counts_where_it_applies():
+    answers, errors = check({**valid_answers(), "phone": None}, "en")
+    assert errors == {"phone": "Please answer this question."}
+    answers, errors = check({**valid_answers(), "phone": None, "follow_up": "no"})
+    assert errors == {}
+
+
+def test_cascading_choice_must_belong_to_the_chosen_district():
+    _, errors = check({**valid_answers(), "district": "bao_loc", "commune": "dl_p1"}, "en")
+    assert errors == {"commune": "Not one of the choices: dl_p1."}
+    answers, errors = check({**valid_answers(), "district": "bao_loc", "commune": "bl_blao"})
+    assert errors == {} and answers["commune"] == "bl_blao"
+
+
+def test_select_multiple_limits_and_exclusive_choice():
+    _, errors = check({**valid_answers(), "concerns": ["infection", "hygiene", "transport",
+                                                       "wellbeing"]}, "en")
+    assert errors == {"concerns": "Choose at most 3 options."}
+    _, errors = check({**valid_answers(), "concerns": ["none", "infection"]}, "en")
+    assert errors == {"concerns": "“none” cannot be chosen together with other options."}
+    assert check({**valid_answers(), "concerns": ["none"]})[1] == {}
+
+
+def test_rank_matrix_scales_and_acknowledge():
+    answers, errors = check({**valid_answers(),
+                             "priorities": {"hygiene": "2", "distancing": "1",
+                                            "ventilation": "4", "catch_up": "3"},
+                             "measures": {"masks": "agree", "testing": "disagree"},
+                             "school_rating": "4", "recommend": 0})
+    assert errors == {}
+    assert answers["priorities"] == ["distancing", "hygiene", "catch_up", "ventilation"]
+    assert answers["measures"] == {"masks": "agree", "testing": "disagree"}
+    assert answers["school_rating"] == 4 and answers["recommend"] == 0
+    _, errors = check({**valid_answers(), "priorities": ["hygiene", "hygiene"],
+                       "measures": {"roof": "agree"}, "school_rating": 6, "recommend": 11,
+                       "consent": "no"}, "en")
+    assert errors == {"consent": "Please tick the box to confirm.",
+                      "measures": "There is no such row: roof.",
+                      "priorities": "Please rank every option.",
+                      "school_rating": "Choose a number from 1 to 5.",
+                      "recommend": "Choose a number from 0 to 10."}
+
+
+def test_dates_emails_and_vietnamese_phone_numbers():
+    today = local_today()
+    answers, errors = check({**valid_answers(), "last_dose": "2022-01-15",
+                             "phone": "+84 (91) 234-5678", "email": "An.Nguyen@Example.VN"})
+    assert errors == {}
+    assert answers["last_dose"] == "2022-01-15"
+    assert answers["phone"] == "+84912345678"
+    assert answers["email"] == "An.Nguyen@example.vn"
+    assert check({**valid_answers(), "phone": "0912.345.678"})[0]["phone"] == "+84912345678"
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    _, errors = check({**valid_answers(), "last_dose": tomorrow, "phone": "12345",
+                       "email": "an@"}, "en")
+    assert errors == {"last_dose": "The date cannot be in the future.",
+                      "phone": "Please enter a Vietnamese phone number, such as 0912 345 678.",
+                      "email": "Please enter a valid email address, such as name@example.com."}
+    _, errors = check({**valid_answers(), "last_dose": "2022-02-30"}, "en")
+    assert errors == {"last_dose": "Please enter a valid date."}
+
+
+def test_calculations_are_computed_here_whatever_the_page_sent():
+    answers, _ = check({**valid_answers(), "concern_count": 99})
+    assert answers["concern_count"] == 2
+    answers, _ = check({**valid_answers(), "concerns": []})
+    assert answers["concern_count"] == 0
+
+
+def test_constraint_with_the_authors_message():
+    definition = demo_definition()
+    children = definition["pages"][0]["questions"][6]
+    children.update(constraint=". != 7", constraint_message={"vi": "Không nhận số 7."})
+    d = Definition(definition)
+    _, errors = clean_answers(d, {**valid_answers(), "children": "7"}, "en")
+    assert errors == {"children": "Không nhận số 7."}  # no English text: the default language
+    assert clean_answers(d, {**valid_answers(), "children": "6"}, "en")[1] == {}

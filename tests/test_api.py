@@ -47,7 +47,9 @@ def test_accepted_then_duplicate_then_conflict(client):
 
 
 @pytest.mark.parametrize(("answers", "errors"), [
-    ({"district": "da_lat"}, {"role": "Please answer this question.",
+    ({"district": "da_lat"}, {"consent": "Please agree to continue.",
+                              "commune": "Please answer this question.",
+                              "role": "Please answer this question.",
                               "support": "Please answer this question."}),
     ({**valid_answers(), "district": "paris"}, {"district": "Not one of the choices: paris."}),
     ({**valid_answers(), "children": "two"}, {"children": "Please enter a whole number."}),

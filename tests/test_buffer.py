@@ -237,9 +237,10 @@ def test_redis_and_database_down_is_503_and_the_form_keeps_every_answer(redis_do
     client = redis_down_app.test_client()
     assert client.get(FORM).status_code == 200  # the survey snapshot is now in memory
     submission_id = new_id()
-    form = {"submission_id": submission_id, "district": "bao_lam", "role": "teacher",
-            "children": "3", "support": "no", "concerns": ["transport", "other"],
-            "concerns_other": "Đường đèo", "comment": "Xin giữ nguyên ý kiến này."}
+    form = {"submission_id": submission_id, "consent": "OK", "district": "bao_lam",
+            "commune": "blm_loc_an", "role": "parent", "children": "3", "support": "no",
+            "concerns": ["transport", "other"], "concerns_other": "Đường đèo",
+            "follow_up": "yes", "phone": "0912345678", "comment": "Xin giữ nguyên ý kiến này."}
     with database_down():
         reply = submit(client, submission_id)
         assert reply.status_code == 503
@@ -253,7 +254,7 @@ def test_redis_and_database_down_is_503_and_the_form_keeps_every_answer(redis_do
         assert "Hệ thống đang bận" in html
         assert f'name="submission_id" value="{submission_id}"' in html
         assert re.search(r'<option value="bao_lam" selected>', html)
-        assert re.search(r'value="teacher" checked', html)
+        assert re.search(r'value="parent" checked', html)
         assert re.search(r'value="no" checked', html)
         assert re.search(r'value="transport" checked', html)
         assert re.search(r'value="other" checked', html)

@@ -65,11 +65,11 @@ def test_import_prints_the_slug_and_publishes_versions(app, client, tmp_path):
 
 def test_import_lists_every_problem_and_stores_nothing(app, tmp_path):
     data = {**demo_definition(), "slug": "Sai Slug", "format": "x"}
-    data["pages"][0]["questions"][1]["choices"] = "khong_co"
+    data["pages"][0]["questions"][3]["choices"] = "khong_co"  # district
     result = invoke(app, "import", str(write_json(tmp_path / "bad.json", data)))
     assert result.exit_code == 1
     assert "3 problem(s)" in result.output
-    assert "pages[0].questions[1].choices: unknown choice list 'khong_co'" in result.output
+    assert "pages[0].questions[3].choices: unknown choice list 'khong_co'" in result.output
     assert "Traceback" not in result.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Survey)) == 1  # demo only
 

@@ -17,26 +17,53 @@ def broken(change) -> list[str]:
     return validate_definition(data)
 
 
+def where(d: dict, name: str) -> tuple[str, dict]:
+    """The path and the dict of the demo's question `name`."""
+    for p, page in enumerate(d["pages"]):
+        for i, question in enumerate(page["questions"]):
+            if question["name"] == name:
+                return f"pages[{p}].questions[{i}]", question
+    raise KeyError(name)
+
+
+DEMO = demo_definition()
+ROLE, _ = where(DEMO, "role")
+DISTRICT, _ = where(DEMO, "district")
+NOTE, _ = where(DEMO, "privacy_note")
+EMAIL, _ = where(DEMO, "email")
+CONCERNS, _ = where(DEMO, "concerns")
+CHILDREN, _ = where(DEMO, "children")
+COMMENT, _ = where(DEMO, "comment")
+
+
 def test_demo_definition_is_valid():
     assert validate_definition(demo_definition()) == []
 
 
+def test_demo_uses_pages_logic_and_many_question_types():
+    d = Definition(demo_definition())
+    types = {q.type for q in d.questions}
+    assert len(d.pages) >= 3 and len(types - {"note", "hidden", "calculate"}) >= 8
+    assert any(q.relevant for q in d.questions) and any(d.page_relevant.values())
+    assert d.by_name["commune"].choice_filter is not None
+
+
 def test_unknown_choice_list_is_named_by_path():
     def change(d):
-        d["pages"][0]["questions"][1]["choices"] = "x"
+        where(d, "role")[1]["choices"] = "x"
 
-    assert broken(change) == ["pages[0].questions[1].choices: unknown choice list 'x'"]
+    assert broken(change) == [f"{ROLE}.choices: unknown choice list 'x'"]
 
 
 def test_every_problem_is_listed_not_only_the_first():
     def change(d):
         d["format"] = "kobo"
         d["slug"] = "Bad Slug"
-        d["pages"][0]["questions"][0]["type"] = "geopoint"
-        d["pages"][1]["questions"][0]["name"] = "district"  # repeats page 0's question
-        d["pages"][1]["questions"][1]["required"] = "yes"
+        where(d, "privacy_note")[1]["type"] = "geopoint"
+        where(d, "email")[1]["name"] = "district"  # repeats page 0's question
+        where(d, "concerns")[1]["required"] = "yes"
         d["choice_lists"]["roles"][1]["name"] = "parent"
-        del d["pages"][1]["questions"][2]["label"]
+        del where(d, "comment")[1]["label"]
 
     problems = broken(change)
     assert len(problems) == 7, problems
@@ -44,35 +71,36 @@ def test_every_problem_is_listed_not_only_the_first():
     for expected in [
         "format: must be 'survey-engine/1'",
         "slug: lower-case letters",
-        "pages[0].questions[0].type: unknown question type 'geopoint'",
-        "pages[1].questions[0].name: 'district' is already used by pages[0].questions[1]",
-        "pages[1].questions[1].required: must be true or false",
+        f"{NOTE}.type: unknown question type 'geopoint'",
+        f"{EMAIL}.name: 'district' is already used by {DISTRICT}",
+        f"{CONCERNS}.required: must be true or false",
         "choice_lists.roles[1].name: repeats the choice 'parent'",
-        "pages[1].questions[2].label: is required",
+        f"{COMMENT}.label: is required",
     ]:
         assert expected in joined
 
 
 def test_unknown_and_not_yet_supported_properties_are_refused():
     def change(d):
-        d["pages"][0]["questions"][0]["colour"] = "red"
-        d["pages"][0]["questions"][1]["parameters"] = "randomize=true"
+        where(d, "district")[1]["colour"] = "red"
+        where(d, "role")[1]["parameters"] = "randomize=true"
 
     assert broken(change) == [
-        "pages[0].questions[0].colour: unknown property",
-        "pages[0].questions[1].parameters: not supported yet by this version of survey-engine",
+        f"{DISTRICT}.colour: unknown property",
+        f"{ROLE}.parameters: not supported yet by this version of survey-engine",
     ]
 
 
 def test_expressions_are_checked_with_position_and_unknown_question():
     def change(d):
-        d["pages"][0]["questions"][2]["relevant"] = "${distrct} = 'da_lat'"
+        where(d, "role")[1]["relevant"] = "${distrct} = 'da_lat'"
         d["pages"][1]["relevant"] = "${role} = 'parent' and"
 
     problems = broken(change)
     assert len(problems) == 2, problems
-    assert problems[0].startswith("pages[0].questions[2].relevant: ")
+    assert problems[0].startswith(f"{ROLE}.relevant: ")
     assert "${distrct}" in problems[0] and "character 1" in problems[0]
+    assert "did you mean '${district}'" in problems[0]
     assert problems[1].startswith("pages[1].relevant: ")
     assert "character" in problems[1]
 
@@ -80,11 +108,11 @@ def test_expressions_are_checked_with_position_and_unknown_question():
 def test_texts_need_the_default_language():
     def change(d):
         d["title"] = {"en": "Only English"}
-        d["pages"][0]["questions"][0]["label"] = {"vi": ""}
+        where(d, "district")[1]["label"] = {"vi": ""}
 
     assert broken(change) == [
         "title: has no text in the default language 'vi'",
-        "pages[0].questions[0].label.vi: must be a non-empty text",
+        f"{DISTRICT}.label.vi: must be a non-empty text",
     ]
 
 
@@ -99,13 +127,30 @@ def test_settings_are_checked():
 
 def test_select_needs_choices_and_others_must_not_have_them():
     def change(d):
-        del d["pages"][0]["questions"][1]["choices"]
-        d["pages"][0]["questions"][3]["choices"] = "roles"
+        del where(d, "district")[1]["choices"]
+        where(d, "children")[1]["choices"] = "roles"
 
     assert broken(change) == [
-        "pages[0].questions[1].choices: the name of a list in choice_lists is required",
-        "pages[0].questions[3].choices: an integer question does not take 'choices'",
+        f"{DISTRICT}.choices: the name of a list in choice_lists is required",
+        f"{CHILDREN}.choices: an integer question does not take 'choices'",
     ]
+
+
+def test_limits_rows_and_scales_are_checked():
+    def change(d):
+        where(d, "children")[1].update(min=5, max=1)
+        where(d, "last_dose")[1]["max"] = "tomorrow"
+        where(d, "concerns")[1]["max_choices"] = 99
+        where(d, "school_rating")[1]["scale"] = 1
+        where(d, "measures")[1]["rows"] = [{"name": "a", "label": "A"}, {"name": "a"}]
+        where(d, "concern_count")[1].pop("calculation")
+
+    problems = "\n".join(broken(change))
+    for expected in ("max: must not be below min", "a date YYYY-MM-DD or 'today'",
+                     "max_choices: a whole number from 0 to 7", "scale: a whole number from 2",
+                     "rows[1].name: repeats the row 'a'", "rows[1].label: is required",
+                     "a calculate question needs a calculation"):
+        assert expected in problems, expected
 
 
 def test_other_adds_a_choice_and_a_text_field():
@@ -127,7 +172,9 @@ json_values = st.recursive(
 @given(path=st.sampled_from([
     ("title",), ("pages",), ("pages", 0), ("pages", 0, "questions"),
     ("pages", 0, "questions", 0), ("pages", 0, "questions", 0, "label"),
-    ("pages", 1, "questions", 1, "choices"), ("choice_lists",), ("choice_lists", "roles"),
+    ("pages", 1, "questions", 1, "choices"), ("pages", 0, "questions", 4, "choice_filter"),
+    ("pages", 1, "questions", 2, "rows"), ("pages", 2, "relevant"),
+    ("choice_lists",), ("choice_lists", "roles"),
     ("choice_lists", "roles", 0), ("settings",), ("settings", "opens_at"),
 ]), value=json_values)
 def test_any_garbage_anywhere_gives_messages_never_an_exception(path, value):

@@ -26,8 +26,12 @@ def run_cli(app, *args):
 
 @pytest.fixture
 def filled(app, client):
-    """The demo with 1000 fake responses plus API answers carrying hostile text."""
+    """The demo with 1000 fake responses, then a version 2 that takes negative numbers,
+    answered through the API with hostile text."""
     run_cli(app, "fake-responses", DEMO_SLUG, "--count", "1000", "--seed", "7")
+    version_2 = demo_definition()
+    version_2["pages"][0]["questions"][6].pop("min")  # children
+    save_definition(version_2, publish=True)
     for text in SENT:
         answers = {**valid_answers(), "comment": text, "children": -1,
                    "concerns": ["other"], "concerns_other": text}

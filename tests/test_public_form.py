@@ -12,9 +12,13 @@ URL = f"/s/{DEMO_SLUG}"
 
 
 def form_data(submission_id: str | None = None, **changes) -> dict:
-    data = {"submission_id": submission_id or new_id(), "district": "bao_lam", "role": "pupil",
-            "children": "1", "support": "undecided", "concerns": ["vaccination", "other"],
-            "concerns_other": "Đường xa", "comment": "Mong sớm đi học lại."}
+    data = {"submission_id": submission_id or new_id(), "consent": "OK", "district": "bao_lam",
+            "commune": "blm_loc_an", "role": "parent", "children": "1", "support": "undecided",
+            "concerns": ["vaccination", "other"], "concerns_other": "Đường xa",
+            "measures[masks]": "agree", "measures[testing]": "neutral",
+            "priorities[hygiene]": "3", "priorities[distancing]": "1",
+            "priorities[ventilation]": "2", "priorities[catch_up]": "4",
+            "follow_up": "yes", "phone": "0987 654 321", "comment": "Mong sớm đi học lại."}
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -52,8 +56,11 @@ def test_valid_post_redirects_to_thanks_and_stores_typed_answers(client):
     assert str(response.submission_id) == submission_id
     assert response.source == "web"
     assert response.answers == {
-        "district": "bao_lam", "role": "pupil", "children": 1, "support": "undecided",
-        "concerns": ["vaccination", "other"], "concerns_other": "Đường xa",
+        "consent": "OK", "district": "bao_lam", "commune": "blm_loc_an", "role": "parent",
+        "children": 1, "support": "undecided", "concerns": ["vaccination", "other"],
+        "concerns_other": "Đường xa", "measures": {"masks": "agree", "testing": "neutral"},
+        "priorities": ["distancing", "ventilation", "hygiene", "catch_up"],
+        "concern_count": 2, "follow_up": "yes", "phone": "+84987654321",
         "comment": "Mong sớm đi học lại."}
 
 
@@ -85,11 +92,13 @@ def test_errors_show_at_each_question_and_keep_every_answer(client):
     assert re.search(r'id="q-district-error">Vui lòng trả lời câu hỏi này.<', html)
     assert 'id="q-support-error">Lựa chọn không hợp lệ: maybe.<' in html
     assert 'id="q-children-error">Vui lòng nhập một số nguyên.<' in html
-    assert 'aria-describedby="q-children-hint q-children-error" aria-invalid="true"' in html
+    assert 'aria-describedby="q-children-error" aria-invalid="true"' in html
     # Every answer is still there, and the same submission_id, so a fix counts once.
     assert hidden_submission_id(html) == submission_id
     assert 'value="ba"' in html
-    assert re.search(r'value="pupil" checked', html)
+    assert re.search(r'value="parent" checked', html)
+    assert re.search(r'<option value="blm_loc_an" selected>', html)
+    assert re.search(r'<option value="2" selected>', html)  # priorities[ventilation]
     assert re.search(r'value="vaccination" checked', html)
     assert re.search(r'value="other" checked', html)
     assert 'value="Đường xa"' in html

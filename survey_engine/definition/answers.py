@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from survey_engine.definition.expressions import evaluate, truthy
+from survey_engine.definition.expressions import evaluate, references, truthy
 from survey_engine.definition.model import OTHER, Definition, Question
 from survey_engine.i18n import message
 
@@ -124,8 +124,12 @@ def available_choices(q: Question, context: dict, today: date | None = None) -> 
 
 def _check_logic(definition: Definition, q: Question, value: Any, context: dict,
                  today: date) -> None:
-    """What depends on other answers: the choice filter and the constraint."""
-    if q.choice_filter is not None:
+    """What depends on other answers: the choice filter and the constraint.
+
+    A filter that follows an unanswered or wrong answer (commune without a valid
+    district) is not checked: that answer's own error is the one to show.
+    """
+    if q.choice_filter is not None and references(q.choice_filter) <= context.keys():
         allowed = {c["name"] for c in available_choices(q, context, today)}
         for picked in value if isinstance(value, list) else [value]:
             if picked not in allowed:

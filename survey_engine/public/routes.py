@@ -19,10 +19,8 @@ from survey_engine.ingest import (
     accept,
 )
 from survey_engine.public import bp
+from survey_engine.public.rendering import PageHelpers, answers_from_form, first_values
 from survey_engine.surveys import Published, published, unavailable_reason
-
-# Form fields that are not answers.
-CONTROL_FIELDS = {"submission_id"}
 
 
 @dataclass(frozen=True)
@@ -50,15 +48,15 @@ def _render_form(d: Definition, lang: str, submission_id: str, values: dict | No
     other_lang = next((code for code in languages if code != lang), None)
     labels = {q.name: d.text(q.label, lang) for q in d.questions}
     labels.update({q.other_field: message("other_specify", lang) for q in d.questions if q.other})
-    # Links in the error summary lead to the first input of each question.
-    field_ids = {q.name: f"f-{q.name}-1" if q.is_select and q.appearance != "minimal"
-                 else f"f-{q.name}" for q in d.questions}
-    field_ids.update({q.other_field: f"f-{q.other_field}" for q in d.questions if q.other})
+    values = values or {}
+    helpers = PageHelpers(d, lang, values)
     html = render_template(
         "public/survey.html", d=d, lang=lang, other_lang=other_lang,
-        submission_id=submission_id, values=values or {}, errors=errors or {}, labels=labels,
-        field_ids=field_ids,
-        max_text=MAX_TEXT_LENGTH, ui=lambda key, **kw: message(key, lang, **kw),
+        submission_id=submission_id, values=values, errors=errors or {}, labels=labels,
+        field_ids=helpers.field_ids(), pipe=helpers.pipe, option_groups=helpers.option_groups,
+        rank_position=helpers.rank_position, date_limit=helpers.date_limit,
+        logic=d.logic(), max_text=MAX_TEXT_LENGTH,
+        ui=lambda key, **kw: message(key, lang, **kw),
     )
     return html, status
 
@@ -74,7 +72,8 @@ def render_message(lang: str, key: str, status: int, link: dict | None = None):
 @bp.get("/s/<slug>")
 def questionnaire(slug: str):
     page = _load(slug)
-    return _render_form(page.d, page.lang, str(uuid.uuid4()))
+    return _render_form(page.d, page.lang, str(uuid.uuid4()),
+                        first_values(page.d, request.args))
 
 
 @bp.post("/s/<slug>")
@@ -87,14 +86,7 @@ def submit(slug: str):
         # A page without an id (an old copy, a hand-made form) still counts once.
         submission_id = uuid.uuid4()
 
-    values: dict = {}
-    for key in request.form:
-        if key in CONTROL_FIELDS:
-            continue
-        question = d.by_name.get(key)
-        sent = request.form.getlist(key)
-        many = question is not None and question.type == "select_multiple"
-        values[key] = sent if many or len(sent) > 1 else sent[0]
+    values = answers_from_form(request.form, d)
     answers, errors = clean_answers(d, values, lang)
     if errors:
         metrics.count(page.survey.survey_id, "rejected")

@@ -23,8 +23,8 @@ META_COLUMNS = ("response_id", "submission_id", "submitted_at", "version", "sour
 class Column:
     header: str
     question: Question | None = None
-    choice: str | None = None  # set on the 0/1 column of one select_multiple choice
-    kind: str = "answer"  # answer | choice_flag | other_text | meta
+    choice: str | None = None  # the choice of a 0/1 column, or the row of a matrix column
+    kind: str = "answer"  # answer | choice_flag | matrix_row | other_text | meta
 
 
 def merged_questions(definitions: list[Definition]) -> list[Question]:
@@ -51,6 +51,10 @@ def _with_choices(question: Question, choices: tuple[dict, ...]) -> Question:
 def columns_for(questions: list[Question]) -> list[Column]:
     columns = [Column(name, kind="meta") for name in META_COLUMNS]
     for q in questions:
+        if q.type == "matrix":  # one column per row: measures/masks
+            columns += [Column(f"{q.name}/{row['name']}", q, row["name"], "matrix_row")
+                        for row in q.rows]
+            continue
         columns.append(Column(q.name, q))
         if q.type == "select_multiple":
             columns += [Column(f"{q.name}/{c['name']}", q, c["name"], "choice_flag")
@@ -91,13 +95,16 @@ class RowMaker:
             value = answers.get(q.name)
             if column.kind == "choice_flag":
                 cells.append(None if value is None else int(column.choice in value))
+            elif column.kind == "matrix_row":
+                picked = value.get(column.choice) if isinstance(value, dict) else None
+                cells.append(self._labels[q.name].get(picked, picked))
             elif column.kind == "other_text":
                 cells.append(answers.get(q.other_field))
             elif value is None:
                 cells.append(None)
             elif q.type == "select_one":
                 cells.append(self._labels[q.name].get(value, value))
-            elif q.type == "select_multiple":
+            elif q.type in ("select_multiple", "rank"):
                 cells.append("; ".join(self._labels[q.name].get(v, v) for v in value))
             else:
                 cells.append(value)

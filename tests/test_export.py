@@ -18,6 +18,11 @@ SENT = ['=HYPERLINK("http://evil.example","click")', "+1", "-1+1", "@SUM(A1)", "
 HOSTILE = [text.strip() for text in SENT]  # answers are stored trimmed
 
 
+LABELS = {"agree": "Đồng ý", "neutral": "Bình thường", "disagree": "Không đồng ý"}
+PRIORITY_LABELS = {"hygiene": "Vệ sinh, khử khuẩn", "distancing": "Giãn cách trong lớp",
+                   "ventilation": "Phòng học thông thoáng", "catch_up": "Phụ đạo bù kiến thức"}
+
+
 def run_cli(app, *args):
     result = app.test_cli_runner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -99,6 +104,11 @@ def test_xlsx_responses_sheet_has_one_row_per_response_and_01_columns(filled, tm
             flag = row[col[f"concerns/{choice}"]]
             assert flag == (None if concerns is None else int(choice in concerns))
         assert row[col["children"]] == answers.get("children")
+        measures = answers.get("measures") or {}
+        assert row[col["measures/masks"]] == LABELS.get(measures.get("masks"))
+        assert row[col["priorities"]] == (
+            "; ".join(PRIORITY_LABELS[p] for p in answers["priorities"])
+            if "priorities" in answers else None)
 
 
 def test_formula_like_text_is_text_and_numbers_stay_numbers(filled, tmp_path):

@@ -16,9 +16,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+$(VENV)/.installed-test: $(VENV)/.installed node_modules/.package-lock.json
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
+
+# axe-core, the accessibility checker the browser tests run in Chromium.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

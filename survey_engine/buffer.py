@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import redis
 from flask import Flask, current_app
@@ -70,18 +71,32 @@ def connect(url: str) -> redis.Redis:
                                 health_check_interval=15)
 
 
+# How often a web process tells the workers again that a survey has a stream.
+REGISTER_EVERY_SECONDS = 10.0
+
+
 class StreamBuffer:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._accept = client.register_script(ACCEPT_SCRIPT)
+        self._registered: dict[int, float] = {}  # survey id -> when SADDed last
 
     def append(self, survey_id: int, submission_id: str, digest: str, payload: str) -> str:
-        """Returns 'accepted' (durably in the stream), 'duplicate' or 'conflict'."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.sadd(SURVEYS_KEY, survey_id)
-        self._accept(keys=[stream_key(survey_id), ids_key(survey_id), counters_key(survey_id)],
-                     args=[submission_id, digest, payload], client=pipe)
-        return pipe.execute()[1].decode()
+        """Returns 'accepted' (durably in the stream), 'duplicate' or 'conflict'.
+
+        One round trip: EVALSHA (redis-py loads the script again after a Redis
+        restart). `se:surveys` lives in another hash slot, so it cannot be in the
+        script; it is refreshed every few seconds instead of on every submission.
+        """
+        now = time.monotonic()
+        if now - self._registered.get(survey_id, -REGISTER_EVERY_SECONDS) \
+                >= REGISTER_EVERY_SECONDS:
+            self.client.sadd(SURVEYS_KEY, survey_id)
+            self._registered[survey_id] = now
+        outcome = self._accept(
+            keys=[stream_key(survey_id), ids_key(survey_id), counters_key(survey_id)],
+            args=[submission_id, digest, payload])
+        return outcome.decode()
 
 
 def init_app(app: Flask) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 
 import sqlalchemy as sa
 from flask import current_app
@@ -21,18 +20,19 @@ class DefinitionInvalid(ValueError):
         self.problems = problems
 
 
-@lru_cache(maxsize=256)
-def _definition_of(version_id: int, _database: str) -> Definition:
-    return Definition(db.session.get(SurveyVersion, version_id).definition)
+def _app_cache(name: str) -> dict:
+    """A dict living on the app: two apps in one process (tests) never share entries."""
+    return current_app.extensions.setdefault(name, {})
 
 
 def definition_of(version_id: int) -> Definition:
-    """Versions are immutable, so a parsed definition is kept per version id.
-
-    The database URL is part of the key so two apps in one process (tests) never
-    share an entry by coincidence of ids.
-    """
-    return _definition_of(version_id, str(db.engine.url))
+    """Versions are immutable, so a parsed definition is kept per version id."""
+    cache = _app_cache("definitions")
+    definition = cache.get(version_id)
+    if definition is None:
+        definition = Definition(db.session.get(SurveyVersion, version_id).definition)
+        cache[version_id] = definition
+    return definition
 
 
 def definition_for(version: SurveyVersion) -> Definition:
@@ -55,10 +55,6 @@ class Published:
     definition: Definition
 
 
-# (database url, slug) -> (monotonic time of lookup, snapshot or None)
-_published_cache: dict[tuple[str, str], tuple[float, Published | None]] = {}
-
-
 def published(slug: str) -> Published | None:
     """The survey's newest published version, looked up at most every few seconds.
 
@@ -66,9 +62,10 @@ def published(slug: str) -> Published | None:
     path, and while the database is unreachable the last known snapshot is served,
     so submissions keep flowing into the Redis stream.
     """
-    key = (str(db.engine.url), slug)
+    cache = _app_cache("published")  # slug -> (monotonic time of lookup, snapshot or None)
+    key = slug
     now = time.monotonic()
-    hit = _published_cache.get(key)
+    hit = cache.get(key)
     if hit and now - hit[0] < current_app.config["SURVEY_CACHE_SECONDS"]:
         return hit[1]
     try:
@@ -82,16 +79,16 @@ def published(slug: str) -> Published | None:
         if hit:
             # Ask the database again only after another SURVEY_CACHE_SECONDS: while it
             # is unreachable, requests must not each wait for a connection to fail.
-            _published_cache[key] = (time.monotonic(), hit[1])
+            cache[key] = (time.monotonic(), hit[1])
             return hit[1]
         raise
-    _published_cache[key] = (now, snapshot)
+    cache[key] = (now, snapshot)
     return snapshot
 
 
 def forget_published(slug: str) -> None:
     """Drop this process's snapshot after a change (other processes catch up in seconds)."""
-    _published_cache.pop((str(db.engine.url), slug), None)
+    _app_cache("published").pop(slug, None)
 
 
 def set_status(survey: Survey, status: str) -> None:

@@ -17,7 +17,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from survey_engine import MIGRATIONS_DIR, create_app, surveys
+from survey_engine import MIGRATIONS_DIR, create_app
 from survey_engine.extensions import db
 from survey_engine.models import Response
 from survey_engine.surveys import save_definition
@@ -89,9 +89,6 @@ def database_url(request, tmp_path) -> str:
 
 
 def make_app(database_url: str, **config):
-    # Ids restart with every test database: forget what earlier tests cached.
-    surveys._published_cache.clear()
-    surveys._definition_of.cache_clear()
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
                       "SURVEY_CACHE_SECONDS": 0, **config})
     return app

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from survey_engine.definition.expressions import evaluate, references, truthy
+from survey_engine.definition.expressions import evaluate, truthy
 from survey_engine.definition.model import OTHER, Definition, Question
 from survey_engine.i18n import message
 
@@ -129,10 +129,11 @@ def _check_logic(definition: Definition, q: Question, value: Any, context: dict,
     A filter that follows an unanswered or wrong answer (commune without a valid
     district) is not checked: that answer's own error is the one to show.
     """
-    if q.choice_filter is not None and references(q.choice_filter) <= context.keys():
-        allowed = {c["name"] for c in available_choices(q, context, today)}
+    if q.choice_filter is not None and q.filter_refs <= context.keys():
         for picked in value if isinstance(value, list) else [value]:
-            if picked not in allowed:
+            choice = q.choice(picked)
+            if picked != OTHER and not truthy(
+                    evaluate(q.choice_filter, context, choice=choice, today=today)):
                 raise _Invalid("unknown_choice", value=_shown(picked))
     if q.constraint is not None:
         if not truthy(evaluate(q.constraint, context, current=value, today=today)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from survey_engine.definition.expressions import parse
+from survey_engine.definition.expressions import parse, references
 
 OTHER = "other"
 
@@ -28,6 +28,7 @@ class Question:
     choice_filter: list | None = None
     calculation: list | None = None
     rows: tuple[dict, ...] = ()  # matrix only
+    filter_refs: frozenset = frozenset()  # the answers choice_filter reads
 
     @property
     def is_select(self) -> bool:
@@ -79,8 +80,10 @@ class Definition:
                     relevant=_ast(q.get("relevant")), constraint=_ast(q.get("constraint")),
                     choice_filter=_ast(q.get("choice_filter")),
                     calculation=_ast(q.get("calculation")), rows=tuple(q.get("rows", ())),
+                    filter_refs=frozenset(references(_ast(q.get("choice_filter")) or [])),
                 ))
         self.by_name: dict[str, Question] = {q.name: q for q in self.questions}
+        self._languages = self._find_languages()
 
     @property
     def title(self) -> Any:
@@ -88,6 +91,9 @@ class Definition:
 
     def languages(self) -> list[str]:
         """Content languages, the default first, found in any translated text."""
+        return self._languages
+
+    def _find_languages(self) -> list[str]:
         found = [self.default_language]
 
         def collect(value: Any) -> None:

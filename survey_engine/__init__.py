@@ -34,11 +34,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
 
-    from survey_engine import buffer, errors, health, metrics
+    from survey_engine import buffer, errors, health, metrics, static_files
     from survey_engine.api import bp as api_bp
     from survey_engine.public import bp as public_bp
 
     buffer.init_app(app)
+    static_files.init_app(app)
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)

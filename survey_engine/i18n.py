@@ -125,6 +125,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The service is unavailable for a moment. Please try again in a few minutes.",
     },
     "back": {"vi": "Quay lại", "en": "Go back"},
+    # The page's script (static/survey.js): one page at a time, saved on the phone.
+    "next": {"vi": "Tiếp tục", "en": "Next"},
+    "progress": {"vi": "Trang {page}/{total}", "en": "Page {page} of {total}"},
+    "errors_page": {
+        "vi": "Vui lòng sửa {count} lỗi dưới đây để tiếp tục.",
+        "en": "Please fix the {count} problem(s) below to continue.",
+    },
+    "saved": {"vi": "Câu trả lời được lưu tạm trên máy này.",
+              "en": "Your answers are saved on this device."},
+    "restored": {"vi": "Đã khôi phục câu trả lời bạn nhập trước đó.",
+                 "en": "Your earlier answers have been restored."},
+    "sending": {"vi": "Đang gửi…", "en": "Sending…"},
+    "offline_retrying": {"vi": "Mất kết nối, đang thử gửi lại…",
+                         "en": "Connection lost, trying to send again…"},
     "language": {"vi": "English", "en": "Tiếng Việt"},
 }
 

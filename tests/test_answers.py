@@ -139,7 +139,7 @@ def test_select_multiple_limits_and_exclusive_choice():
                                                        "wellbeing"]}, "en")
     assert errors == {"concerns": "Choose at most 3 options."}
     _, errors = check({**valid_answers(), "concerns": ["none", "infection"]}, "en")
-    assert errors == {"concerns": "“none” cannot be chosen together with other options."}
+    assert errors == {"concerns": "“No concerns” cannot be chosen together with other options."}
     assert check({**valid_answers(), "concerns": ["none"]})[1] == {}
 
 
@@ -172,6 +172,7 @@ def test_dates_emails_and_vietnamese_phone_numbers():
     assert answers["phone"] == "+84912345678"
     assert answers["email"] == "An.Nguyen@example.vn"
     assert check({**valid_answers(), "phone": "0912.345.678"})[0]["phone"] == "+84912345678"
+    assert "phone" in check({**valid_answers(), "phone": "09١٢٣٤٥٦٧٨"})[1]  # ASCII digits only
     tomorrow = (today + timedelta(days=1)).isoformat()
     _, errors = check({**valid_answers(), "last_dose": tomorrow, "phone": "12345",
                        "email": "an@"}, "en")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from survey_engine.models import SurveyStatus
-from survey_engine.surveys import find_survey, set_status
-from tests.conftest import DEMO_SLUG, new_id, stored_responses
+from survey_engine.surveys import find_survey, save_definition, set_status
+from tests.conftest import DEMO_SLUG, demo_definition, new_id, stored_responses
 
 URL = f"/s/{DEMO_SLUG}"
 
@@ -34,7 +35,13 @@ def test_page_is_vietnamese_by_default_with_a_fresh_submission_id(client):
     assert first.status_code == 200
     assert '<html lang="vi">' in html
     assert "Khảo sát ý kiến về việc cho học sinh trở lại trường học" in html
-    assert 'name="viewport"' in html and "<script" not in html  # no JS needed
+    assert 'name="viewport"' in html
+    # No inline script (a CSP without unsafe-inline): data, and deferred files the form
+    # does not need.
+    scripts = [re.sub(r"\?v=[0-9a-f]{10}", "", attrs)  # a content hash keeps caches right
+               for attrs, _ in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)]
+    assert scripts == [' type="application/json" id="survey-logic"',
+                       ' src="/static/expr.js" defer', ' src="/static/survey.js" defer']
     assert hidden_submission_id(html) != hidden_submission_id(second.get_data(as_text=True))
 
 
@@ -137,3 +144,63 @@ def test_unknown_survey_is_404_and_closed_survey_is_410(app, client):
     assert reply.status_code == 410
     assert "không nhận câu trả lời" in reply.get_data(as_text=True)
     assert stored_responses() == []
+
+
+def page_logic(html: str) -> dict:
+    return json.loads(re.search(r'<script type="application/json" id="survey-logic">(.*?)</script>',
+                                html, re.S).group(1))
+
+
+def test_the_page_ships_its_logic_as_data_in_its_language(client):
+    """What survey.js needs to check like the server: order, types, limits, parsed
+    expressions, the filtered lists' extra columns, messages in the page's language."""
+    logic = page_logic(client.get(URL + "?lang=en").get_data(as_text=True))
+    assert logic["order"][:5] == ["source", "privacy_note", "consent", "district", "commune"]
+    assert logic["questions"]["consent"] == {
+        "type": "acknowledge", "page": "about_you", "required": True,
+        "required_message": "Please agree to continue."}
+    assert logic["questions"]["children"] == {
+        "type": "integer", "page": "about_you", "min": 0, "max": 10,
+        "relevant": ["=", ["ref", "role"], ["str", "parent"]]}
+    assert logic["questions"]["commune"]["list"] == "communes"
+    assert logic["questions"]["commune"]["choice_filter"] == [
+        "=", ["prop", "district"], ["ref", "district"]]
+    communes = demo_definition()["choice_lists"]["communes"]
+    assert logic["choices"] == {"communes": {c["name"]: {"district": c["district"]}
+                                             for c in communes}}
+    assert logic["pages"] == {"contact": ["=", ["ref", "follow_up"], ["str", "yes"]]}
+    assert logic["messages"]["number_max"] == "The largest number allowed is {limit}."
+    assert logic["messages"]["progress"] == "Page {page} of {total}"
+    assert logic["key"] == f"{DEMO_SLUG}:1"
+    vietnamese = page_logic(client.get(URL).get_data(as_text=True))
+    assert vietnamese["messages"]["offline_retrying"] == "Mất kết nối, đang thử gửi lại…"
+    assert vietnamese["questions"]["consent"]["required_message"] == "Cần đồng ý để tiếp tục."
+
+
+def test_piped_answers_show_choice_labels(app, client):
+    """${name} in a text shows the answer as the citizen saw it: a choice by its label."""
+    definition = demo_definition()
+    definition["slug"] = "pipe"
+    definition["pages"][1]["questions"][0]["label"] = {
+        "vi": "Là ${role} ở ${district}, với ${children} con, ${concerns}: bạn đồng ý không?"}
+    save_definition(definition, publish=True)
+    html = client.get("/s/pipe").get_data(as_text=True)
+    assert '<span data-pipe="role"></span>' in html
+    reply = client.post("/s/pipe", data=form_data(
+        district="da_lat", commune="dl_p1", support=None, concerns=["infection", "other"],
+        concerns_other="Xa <trường>"))
+    assert reply.status_code == 422
+    html = reply.get_data(as_text=True)
+    assert ('Là <span data-pipe="role">Phụ huynh học sinh</span> ở <span data-pipe="district">'
+            'Thành phố Đà Lạt</span>, với <span data-pipe="children">1</span> con, '
+            '<span data-pipe="concerns">Nguy cơ lây nhiễm Covid-19, Xa &lt;trường&gt;</span>'
+            ) in html
+
+
+def test_static_files_are_versioned_and_cached_for_a_year(client):
+    html = client.get(URL).get_data(as_text=True)
+    css = re.search(r'href="(/static/survey\.css\?v=[0-9a-f]{10})"', html).group(1)
+    reply = client.get(css)
+    assert reply.status_code == 200
+    assert "max-age=31536000" in reply.headers["Cache-Control"]
+    assert client.get("/favicon.ico").status_code == 204  # no 404 on every visit

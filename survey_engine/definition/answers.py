@@ -32,7 +32,7 @@ INTEGER_RE = re.compile(r"^[+-]?\d{1,20}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 # Vietnamese numbers: 0 + 9 or 10 digits, or +84 / 84 / 0084 instead of the 0.
-PHONE_RE = re.compile(r"^(?:\+84|0084|84|0)([1-9]\d{8,9})$")
+PHONE_RE = re.compile(r"^(?:\+84|0084|84|0)([1-9][0-9]{8,9})$")
 PHONE_NOISE_RE = re.compile(r"[\s.\-()]")
 PROVINCE_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 ACKNOWLEDGED = "OK"
@@ -72,7 +72,7 @@ def clean_answers(
         try:
             typed[q.name] = _clean(q, value, today)
         except _Invalid as problem:
-            type_errors[q.name] = message(problem.key, lang, **problem.values)
+            type_errors[q.name] = _message_for(definition, q, problem, lang)
 
     answers: dict[str, Any] = {}
     context = dict(typed)  # what expressions see: irrelevant answers leave it as we go
@@ -141,12 +141,16 @@ def _check_logic(definition: Definition, q: Question, value: Any, context: dict,
 
 
 def _message_for(definition: Definition, q: Question, problem: _Invalid, lang: str) -> str:
-    """The author's own message for required/constraint when there is one."""
+    """The author's own message for required/constraint when there is one; a choice
+    named in a message is shown by its label."""
     own = {"required": q.raw.get("required_message"),
            "constraint": q.raw.get("constraint_message")}.get(problem.key)
     if own is not None:
         return definition.text(own, lang)
-    return message(problem.key, lang, **problem.values)
+    values = dict(problem.values)
+    if "choice" in values and (choice := q.choice(values["choice"])) is not None:
+        values["choice"] = definition.text(choice.get("label"), lang)
+    return message(problem.key, lang, **values)
 
 
 def _clean_other(question: Question, answers: dict, raw: dict, errors: dict, lang: str) -> None:
@@ -206,7 +210,7 @@ def _clean_select_multiple(q: Question, value: Any, _today: date) -> list[str]:
     ordered = [name for name in q.choice_names() if name in picked]
     exclusive = [c for c in q.choices if c.get("exclusive") and c["name"] in picked]
     if exclusive and len(ordered) > 1:
-        raise _Invalid("exclusive", choice=_shown(exclusive[0]["name"]))
+        raise _Invalid("exclusive", choice=exclusive[0]["name"])
     low, high = q.raw.get("min_choices"), q.raw.get("max_choices")
     if low is not None and len(ordered) < low:
         raise _Invalid("too_few_choices", limit=low)

@@ -119,14 +119,41 @@ class Definition:
         return [(page, [q for q in self.questions if q.page == page["name"]])
                 for page in self.pages]
 
-    def logic(self) -> dict:
-        """What the page's script needs: every parsed expression, nothing else."""
-        questions = {}
+    def logic(self, lang: str | None = None) -> dict:
+        """What the page's script needs to repeat the server's checks (answers.py decides).
+
+        `questions`: every question (in `order`) with its type and page, and only what is
+        set of required, other, the parsed expressions, min/max, min/max_choices and,
+        with `lang`, the author's required/constraint messages in that language.
+        `pages`: the relevant of each page that has one. `choices`: for the lists a
+        choice_filter reads, each choice's extra properties (`{"dl_p1": {"district":
+        "da_lat"}}`; name and label are on the page already).
+        """
+        questions: dict[str, dict] = {}
+        choices: dict[str, dict] = {}
         for q in self.questions:
-            parts = {key: getattr(q, key) for key in
-                     ("relevant", "constraint", "choice_filter", "calculation")
-                     if getattr(q, key) is not None}
-            if parts:
-                questions[q.name] = parts
+            item: dict[str, Any] = {"type": q.type, "page": q.page}
+            if q.required:
+                item["required"] = True
+            if q.other:
+                item["other"] = True
+            for key in ("relevant", "constraint", "choice_filter", "calculation"):
+                if getattr(q, key) is not None:
+                    item[key] = getattr(q, key)
+            for key in ("min", "max", "min_choices", "max_choices"):
+                if q.raw.get(key) is not None:
+                    item[key] = q.raw[key]
+            if lang is not None:
+                for key in ("required_message", "constraint_message"):
+                    if q.raw.get(key) is not None:
+                        item[key] = self.text(q.raw[key], lang)
+            if q.choice_filter is not None:
+                item["list"] = q.raw["choices"]
+                choices[q.raw["choices"]] = {
+                    c["name"]: {k: v for k, v in c.items() if k not in ("name", "label")}
+                    for c in q.choices if c["name"] != OTHER}
+            questions[q.name] = item
         pages = {name: ast for name, ast in self.page_relevant.items() if ast is not None}
-        return {"questions": questions, "pages": pages}
+        # `order`: JSON objects do not keep their order everywhere (Jinja's tojson sorts keys).
+        return {"questions": questions, "order": [q.name for q in self.questions],
+                "pages": pages, "choices": choices}

@@ -41,7 +41,7 @@ QUESTION_KEYS = {
 TYPE_KEYS = {
     "select_one": {"choices", "other", "choice_filter"},
     "select_multiple": {"choices", "other", "choice_filter", "min_choices", "max_choices"},
-    "rank": {"choices", "choice_filter"},
+    "rank": {"choices"},  # every choice is ranked, so none may be filtered away
     "matrix": {"choices", "rows"},
     "integer": {"min", "max"},
     "decimal": {"min", "max"},

@@ -11,6 +11,8 @@ from werkzeug.datastructures import MultiDict
 
 from survey_engine.definition import Definition, Question
 from survey_engine.definition.answers import local_today
+from survey_engine.definition.model import OTHER
+from survey_engine.i18n import message
 
 PIPE_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # `matrix[row]` and `rank[choice]` fields of the form.
@@ -82,12 +84,34 @@ class PageHelpers:
         parts, last = [], 0
         for match in PIPE_RE.finditer(source):
             parts.append(escape(source[last:match.start()]))
-            value = self.values.get(match.group(1))
-            shown = " ".join(value) if isinstance(value, list) else value or ""
+            shown = self.shown_answer(match.group(1))
             parts.append(Markup('<span data-pipe="{}">{}</span>').format(match.group(1), shown))
             last = match.end()
         parts.append(escape(source[last:]))
         return Markup("").join(parts)
+
+    def shown_answer(self, name: str) -> str:
+        """An answer as piped into a text: choices by their label (as survey.js does)."""
+        value = self.values.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        items = [v for v in (value if isinstance(value, list) else [value])
+                 if isinstance(v, str) and v]
+        question = self.d.by_name.get(name)
+        if question is None or not question.is_select:
+            return " ".join(items)
+        shown = []
+        for item in items:
+            choice = question.choice(item)
+            if choice is None:
+                shown.append(item)
+            elif choice["name"] == OTHER and choice["label"] is None:
+                other = self.values.get(question.other_field)
+                shown.append(other if isinstance(other, str) and other.strip()
+                             else message("other", self.lang))
+            else:
+                shown.append(self.d.text(choice.get("label"), self.lang))
+        return ", ".join(shown)
 
     def option_groups(self, q: Question) -> list[tuple[str, list[dict]]] | None:
         """Choices grouped by the question their filter follows (commune by district),

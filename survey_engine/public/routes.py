@@ -42,8 +42,34 @@ def _load(slug: str, must_be_open: bool = True) -> _Page:
     return _Page(survey, d, lang)
 
 
-def _render_form(d: Definition, lang: str, submission_id: str, values: dict | None = None,
+# Messages the page's script shows itself, with their placeholders kept for it to fill.
+CLIENT_MESSAGES: dict[str, tuple[str, ...]] = {
+    "required": (), "one_choice": (), "unknown_choice": ("value",), "not_integer": (),
+    "not_decimal": (), "number_range": (), "number_min": ("limit",), "number_max": ("limit",),
+    "scale_range": ("low", "high"), "not_date": (), "date_min": ("limit",),
+    "date_max": ("limit",), "date_future": (), "not_email": (), "not_phone": (),
+    "too_few_choices": ("limit",), "too_many_choices": ("limit",), "exclusive": ("choice",),
+    "rank_incomplete": (), "rank_positions": (), "matrix_incomplete": (),
+    "not_acknowledged": (), "constraint": (), "errors_title": ("count",),
+    "errors_page": ("count",), "progress": ("page", "total"), "restored": (),
+    "sending": (), "offline_retrying": (),
+}
+
+
+def client_logic(page: _Page) -> dict:
+    """Definition.logic() in the page's language, the interface words the script shows,
+    and the key its saved answers go under (a new version starts afresh)."""
+    logic = page.d.logic(page.lang)
+    logic["messages"] = {
+        key: message(key, page.lang, **{name: "{" + name + "}" for name in placeholders})
+        for key, placeholders in CLIENT_MESSAGES.items()}
+    logic["key"] = f"{page.survey.slug}:{page.survey.version_number}"
+    return logic
+
+
+def _render_form(page: _Page, submission_id: str, values: dict | None = None,
                  errors: dict | None = None, status: int = 200):
+    d, lang = page.d, page.lang
     languages = [code for code in d.languages() if code in UI_LANGUAGES]
     other_lang = next((code for code in languages if code != lang), None)
     labels = {q.name: d.text(q.label, lang) for q in d.questions}
@@ -55,7 +81,7 @@ def _render_form(d: Definition, lang: str, submission_id: str, values: dict | No
         submission_id=submission_id, values=values, errors=errors or {}, labels=labels,
         field_ids=helpers.field_ids(), pipe=helpers.pipe, option_groups=helpers.option_groups,
         rank_position=helpers.rank_position, date_limit=helpers.date_limit,
-        logic=d.logic(), max_text=MAX_TEXT_LENGTH,
+        logic=client_logic(page), max_text=MAX_TEXT_LENGTH,
         ui=lambda key, **kw: message(key, lang, **kw),
     )
     return html, status
@@ -72,8 +98,7 @@ def render_message(lang: str, key: str, status: int, link: dict | None = None):
 @bp.get("/s/<slug>")
 def questionnaire(slug: str):
     page = _load(slug)
-    return _render_form(page.d, page.lang, str(uuid.uuid4()),
-                        first_values(page.d, request.args))
+    return _render_form(page, str(uuid.uuid4()), first_values(page.d, request.args))
 
 
 @bp.post("/s/<slug>")
@@ -90,14 +115,14 @@ def submit(slug: str):
     answers, errors = clean_answers(d, values, lang)
     if errors:
         metrics.count(page.survey.survey_id, "rejected")
-        return _render_form(d, lang, str(submission_id), values, errors, status=422)
+        return _render_form(page, str(submission_id), values, errors, status=422)
 
     try:
         outcome = accept(Submission(page.survey.survey_id, page.survey.version_id,
                                     submission_id, answers, source="web", meta={"lang": lang}))
     except StorageUnavailable:
         # Nothing was stored: the page comes back with every answer and the same id.
-        html, status = _render_form(d, lang, str(submission_id), values,
+        html, status = _render_form(page, str(submission_id), values,
                                     {"": message("unavailable", lang)}, status=503)
         return html, status, {"Retry-After": RETRY_AFTER_SECONDS}
     if outcome is Outcome.CONFLICT:
@@ -105,6 +130,12 @@ def submit(slug: str):
                 "text": message("new_response", lang)}
         return render_message(lang, "already_sent", 409, link)
     return redirect(url_for("public.thanks", slug=slug, lang=lang), code=303)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on every visit: answer at once, and only once a day."""
+    return "", 204, {"Cache-Control": "public, max-age=86400"}
 
 
 @bp.get("/s/<slug>/thanks")

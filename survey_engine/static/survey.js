@@ -1,0 +1,544 @@
+/* survey.js: the questionnaire one page at a time, on top of the server-rendered form
+   (which works without it, all pages on one form). It repeats the server's checks
+   (survey_engine/definition/answers.py, which decides) so that mistakes show before
+   sending: relevance, calculations, choice filters, types, limits, constraints. Answers
+   are kept in localStorage as they are typed, and the submit survives a dropped
+   connection by sending the same submission_id again until the server answers.
+   Plain ES2017, no eval; expressions run in expr.js (window.SurveyExpr). */
+(function () {
+  'use strict';
+  const form = document.querySelector('form.survey-form');
+  const data = document.getElementById('survey-logic');
+  const X = window.SurveyExpr;
+  if (!form || !data || !X || !window.fetch || !window.URLSearchParams) return;
+  const L = JSON.parse(data.textContent), Q = L.questions, M = L.messages;
+  const names = L.order;
+  const $ = id => document.getElementById(id);
+  const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+  const fmt = (key, p) => M[key].replace(/\{(\w+)\}/g, (m, k) => p && has(p, k) ? p[k] : m);
+  const isA = Array.isArray, list = v => v == null ? [] : [].concat(v);
+  const SELECTS = ['select_one', 'select_multiple', 'rank'];
+
+  // --- the form's controls, by question -------------------------------------------
+  const els = {}, opts = {}, labels = {}, groups = {};
+  const nameOf = el => { const m = /^([A-Za-z_]\w*)(\[|$)/.exec(el.name || ''); return m && has(Q, m[1]) ? m[1] : null; };
+  for (const el of form.elements) { const n = nameOf(el); if (n) (els[n] = els[n] || []).push(el); }
+  const other = n => $('f-' + n + '_other');
+  const sections = [...form.querySelectorAll('section[data-page]')];
+  const sectionOf = f => { const w = $('q-' + f); return w && w.closest('section'); };
+  const byId = (s, n) => s.dataset.page === n;
+  for (const n of names) {  // each select's choices and their labels, before any filtering
+    const e = els[n] || [];
+    labels[n] = {};
+    if (Q[n].type === 'rank') opts[n] = e.map(s => /\[(.+)\]$/.exec(s.name)[1]);
+    else if (e[0] && e[0].tagName === 'SELECT') {
+      groups[n] = [...e[0].children].map(c => c.cloneNode(true));
+      opts[n] = [...e[0].options].filter(o => o.value).map(o => { labels[n][o.value] = o.text; return o.value; });
+    } else opts[n] = e.map(i => { const s = i.closest('label'); labels[n][i.value] = s ? s.textContent.trim() : i.value; return i.value; });
+  }
+
+  // --- answers as the server reads them (answers.py) -------------------------------
+  class Bad { constructor(key, p) { this.key = key; this.p = p || {}; } }
+  const bad = (key, p) => { throw new Bad(key, p); };
+  const empty = v => v == null ? true : typeof v === 'string' ? !v.trim()
+    : isA(v) ? v.every(empty) : typeof v === 'object' ? Object.values(v).every(empty) : false;
+  const single = v => { if (!isA(v)) return v; const f = v.filter(x => !empty(x)); if (f.length !== 1) bad('one_choice'); return f[0]; };
+  const text = v => String(v).normalize('NFC').trim();
+  const integer = v => {
+    v = String(v).trim();
+    if (!/^[+-]?\d{1,20}$/.test(v)) bad('not_integer');
+    if (Math.abs(+v) > 9007199254740991) bad('number_range');
+    return +v;
+  };
+  const decimal = v => {
+    let t = String(v).trim();
+    if (t.includes(',') && !t.includes('.')) t = t.replace(/,/g, '.');
+    const x = t.length <= 40 && /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t) ? +t : NaN;
+    if (!isFinite(x)) bad('not_decimal');
+    if (Math.abs(x) > 1e15) bad('number_range');
+    return x;
+  };
+  const shownNumber = x => Number.isInteger(x) ? String(x) : String(x).replace('.', ',');
+  // the province's date (UTC+7 all year), as the server's local_today()
+  const today = () => new Date(Date.now() + 252e5).toISOString().slice(0, 10);
+  const dmy = s => s.split('-').reverse().join('/');
+  const limit = (q, k) => q[k] == null ? null : q[k] === 'today' ? today() : q[k];
+  const clean = (n, q, v) => {
+    switch (q.type) {
+      case 'select_one': return String(single(v));
+      case 'select_multiple': {
+        const picked = list(v).filter(x => !empty(x)), ordered = opts[n].filter(c => picked.includes(c));
+        const ex = (els[n] || []).find(e => e.hasAttribute('data-exclusive') && ordered.includes(e.value));
+        if (ex && ordered.length > 1) bad('exclusive', { choice: ex.value });
+        if (q.min_choices != null && ordered.length < q.min_choices) bad('too_few_choices', { limit: q.min_choices });
+        if (q.max_choices != null && ordered.length > q.max_choices) bad('too_many_choices', { limit: q.max_choices });
+        return ordered;
+      }
+      case 'rank': {
+        const pos = {};
+        for (const c of Object.keys(v)) if (!empty(v[c])) pos[c] = integer(single(v[c]));
+        const sorted = Object.values(pos).sort((a, b) => a - b);
+        if (sorted.some((x, i) => x !== i + 1)) bad('rank_positions');
+        const ranked = Object.keys(pos).sort((a, b) => pos[a] - pos[b]);
+        if (ranked.length !== opts[n].length) bad('rank_incomplete');
+        return ranked;
+      }
+      case 'matrix': {
+        const a = {};
+        for (const r of Object.keys(v)) if (!empty(v[r])) a[r] = String(single(v[r]));
+        if (q.required && Object.keys(a).length < new Set(els[n].map(e => e.name)).size) bad('matrix_incomplete');
+        return a;
+      }
+      case 'integer': case 'decimal': {
+        const x = q.type === 'integer' ? integer(single(v)) : decimal(single(v));
+        if (q.min != null && x < q.min) bad('number_min', { limit: shownNumber(q.min) });
+        if (q.max != null && x > q.max) bad('number_max', { limit: shownNumber(q.max) });
+        return x;
+      }
+      case 'rating': case 'nps': return integer(single(v));  // radios: always in range
+      case 'date': {
+        const t = String(single(v)).trim(), d = new Date(t + 'T00:00:00Z');
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(t) || isNaN(d) || d.toISOString().slice(0, 10) !== t) bad('not_date');
+        const hi = limit(q, 'max'), lo = limit(q, 'min');
+        if (hi && t > hi) bad(q.max === 'today' ? 'date_future' : 'date_max', { limit: dmy(hi) });
+        if (lo && t < lo) bad('date_min', { limit: dmy(lo) });
+        return t;
+      }
+      case 'email': {
+        const t = text(single(v)), at = t.lastIndexOf('@');
+        if (t.length > 254 || !/^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$/u.test(t)) bad('not_email');
+        return t.slice(0, at) + '@' + t.slice(at + 1).toLowerCase();
+      }
+      case 'phone': {
+        const m = /^(?:\+84|0084|84|0)([1-9]\d{8,9})$/.exec(String(single(v)).normalize('NFKC').replace(/[\s.\-()]/g, ''));
+        if (!m) bad('not_phone');
+        return '+84' + m[1];
+      }
+      case 'acknowledge':
+        if (!['OK', 'ok', '1', 'true', 'on'].includes(single(v))) bad('not_acknowledged');
+        return 'OK';
+      default: return text(single(v));
+    }
+  };
+  // a calculation's result as the server stores it (answers._stored_value)
+  const stored = v => typeof v === 'boolean' ? String(v) : typeof v === 'number' ? (isFinite(v) ? v : null)
+    : (isA(v) ? v.join(' ') : v) || null;
+  const refs = (a, out) => {
+    if (isA(a)) {
+      if (a[0] === 'ref') out.push(a[1]);
+      else (a[0] === 'fn' ? list(a[2]) : a.slice(1)).forEach(x => refs(x, out));
+    }
+    return out;
+  };
+  const relevant = (q, ctx) => [L.pages[q.page], q.relevant].every(a => a == null || X.truthy(X.evaluate(a, ctx)));
+  // choices left by the filter; null when it reads an unanswered question (not applied)
+  const allowed = (n, q, ctx) => {
+    if (!refs(q.choice_filter, []).every(r => has(ctx, r))) return null;
+    const props = L.choices[q.list] || {};
+    return opts[n].filter(c => c === 'other' ||
+      X.truthy(X.evaluate(q.choice_filter, ctx, '', Object.assign({ name: c }, props[c]))));
+  };
+  const own = (q, e) => ({ required: q.required_message, constraint: q.constraint_message })[e.key];
+
+  // clean_answers(), in the same order: every answer typed, then relevance, calculations
+  // and checks question by question; the context loses what is not relevant as it goes.
+  function check(v) {
+    const typed = {}, typeErr = {}, R = { v, rel: {}, err: {}, allowed: {} };
+    for (const n of names) {
+      const q = Q[n];
+      if (q.type === 'note' || q.type === 'calculate' || empty(v[n])) continue;
+      try { typed[n] = clean(n, q, v[n]); } catch (e) { if (!(e instanceof Bad)) throw e; typeErr[n] = fmt(e.key, e.p); }
+    }
+    const ctx = R.ctx = Object.assign({}, typed);
+    for (const n of names) {
+      const q = Q[n];
+      if (!(R.rel[n] = relevant(q, ctx))) { delete ctx[n]; continue; }
+      if (q.choice_filter) R.allowed[n] = allowed(n, q, ctx);
+      if (q.type === 'calculate') {
+        const r = stored(X.evaluate(q.calculation, ctx));
+        if (r !== null) ctx[n] = r;
+        continue;
+      }
+      if (q.type === 'note') continue;
+      if (typeErr[n]) { R.err[n] = typeErr[n]; continue; }
+      const val = typed[n], ok = R.allowed[n];
+      let e = null;
+      if (val === undefined) { if (q.required) e = new Bad('required'); else continue; }
+      else if (ok && list(val).some(x => !ok.includes(x))) e = new Bad('unknown_choice', { value: list(val).find(x => !ok.includes(x)) });
+      else if (q.constraint && !X.truthy(X.evaluate(q.constraint, ctx, val))) e = new Bad('constraint');
+      if (e) { delete ctx[n]; R.err[n] = own(q, e) != null ? own(q, e) : fmt(e.key, e.p); continue; }
+      if (q.other && list(val).includes('other') && empty(other(n).value)) R.err[n + '_other'] = fmt('required');
+    }
+    return R;
+  }
+  // the answers the form would send: lists for repeated names, {row: value} for a[row]
+  function raw() {
+    const v = {};
+    for (const n of names) for (const el of els[n] || []) {
+      if ((el.type === 'checkbox' || el.type === 'radio') && !el.checked) continue;
+      const sub = /\[(.+)\]$/.exec(el.name);
+      if (sub) (v[n] = v[n] && !isA(v[n]) ? v[n] : {})[sub[1]] = el.value;
+      else (v[n] = v[n] || []).push(el.value);
+    }
+    return v;
+  }
+  // What is not relevant is disabled, so not sent: check again without it, as the server will.
+  function state() {
+    const v = raw(), first = check(v);
+    for (const n of names) if (!first.rel[n]) delete v[n];
+    return check(v);
+  }
+
+  // --- showing it: relevance, filters, "other", piping, pages -----------------------
+  let R = null, cur = null;
+  function filter() {  // true when a choice that the filter removed was picked: look again
+    let cleared = false;
+    for (const n of names) {
+      if (!Q[n].choice_filter || !R.rel[n] || !els[n]) continue;
+      const ok = R.allowed[n], e = els[n];
+      if (groups[n]) {  // a dropdown: the grouped list when unfiltered, else a flat filtered one
+        const sel = e[0], key = ok ? ok.join(' ') : '*', was = sel.value;
+        if (sel.dataset.f === key) continue;
+        sel.dataset.f = key;
+        sel.textContent = '';
+        for (const c of groups[n]) {
+          if (!ok || (c.tagName === 'OPTION' && !c.value)) sel.appendChild(c.cloneNode(true));
+          else for (const o of c.tagName === 'OPTION' ? [c] : c.children) if (ok.includes(o.value)) sel.appendChild(o.cloneNode(true));
+        }
+        sel.value = was;
+        if (sel.value !== was) { sel.selectedIndex = 0; cleared = true; }
+      } else for (const el of e) {
+        const c = Q[n].type === 'rank' ? /\[(.+)\]$/.exec(el.name)[1] : el.value, out = !!ok && !ok.includes(c);
+        el.dataset.out = out ? '1' : '';
+        el.closest(Q[n].type === 'rank' ? 'li' : 'label').hidden = out;
+        if (out && el.checked) { el.checked = false; cleared = true; }
+        if (out && el.tagName === 'SELECT' && el.value) { el.value = ''; cleared = true; }
+      }
+    }
+    return cleared;
+  }
+  const visible = () => sections.filter(s => s.dataset.on);
+  function update() {
+    for (let i = 0; i < 4; i++) { R = state(); if (!filter()) break; }
+    for (const n of names) {
+      const on = R.rel[n], box = $('q-' + n);
+      if (box) box.hidden = !on;
+      for (const el of els[n] || []) el.disabled = !on || el.dataset.out === '1';
+      if (Q[n].other) {
+        const pick = on && list(R.v[n]).includes('other');
+        $('q-' + n + '_other').hidden = !pick;
+        other(n).disabled = !pick;
+      }
+    }
+    for (const s of sections) s.dataset.on = names.some(n => R.rel[n] && byId(s, Q[n].page) && $('q-' + n)) ? '1' : '';
+    for (const p of document.querySelectorAll('[data-pipe]')) p.textContent = piped(p.dataset.pipe);
+    if (cur) { refresh(); nav(); }
+  }
+  function piped(n) {
+    if (!has(Q, n)) return '';
+    if (Q[n].type === 'calculate') return R.ctx[n] == null ? '' : String(R.ctx[n]);
+    const v = R.v[n];
+    if (v == null || !isA(v)) return '';
+    if (!SELECTS.includes(Q[n].type)) return v.join(' ');
+    return v.map(c => c === 'other' && other(n) && other(n).value.trim() ? other(n).value.trim() : labels[n][c] || c).join(', ');
+  }
+  const progressBox = form.querySelector('.progress'), bar = $('progress'), barText = $('progress-text');
+  const next = form.querySelector('.next'), back = form.querySelector('.back'), submit = form.querySelector('.submit');
+  const status = $('form-status');
+  function nav() {
+    const vis = visible(), i = Math.max(0, vis.indexOf(cur));
+    barText.textContent = fmt('progress', { page: i + 1, total: vis.length });
+    bar.max = vis.length;
+    bar.value = i + 1;
+    back.hidden = i === 0;
+    next.hidden = i >= vis.length - 1;
+    submit.hidden = !next.hidden;
+  }
+  function show(s, focus) {
+    for (const x of sections) x.hidden = x !== s;
+    cur = s;
+    nav();
+    if (focus) {
+      const h = s.querySelector('h2') || s;
+      h.tabIndex = -1;
+      progressBox.scrollIntoView();
+      h.focus({ preventScroll: true });
+      save();
+    }
+  }
+  const go = (s, push) => {
+    clearErrors();
+    show(s, true);
+    // pushed: the entry below is this form's previous page, so Back can be history.back()
+    if (push) history.pushState({ sePage: s.dataset.page, pushed: true }, '');
+    else history.replaceState({ sePage: s.dataset.page }, '');
+  };
+
+  // --- errors: at each field, and a summary linking to them -------------------------
+  const fieldEls = f => has(Q, f) ? els[f] || [] : [other(f.slice(0, -6))];
+  function target(f) {
+    const e = fieldEls(f).find(x => !x.disabled) || fieldEls(f)[0];
+    const w = $('q-' + f), fs = w && w.querySelector('fieldset');
+    return { e, w, desc: fs && has(Q, f) ? fs : e };
+  }
+  function mark(f, msg) {
+    const p = $('q-' + f + '-error'), t = target(f);
+    if (!p) return;
+    p.textContent = msg;
+    p.hidden = false;
+    t.w.classList.add('has-error');
+    for (const el of fieldEls(f)) el.setAttribute('aria-invalid', 'true');
+    const d = (t.desc.getAttribute('aria-describedby') || '').split(' ').filter(x => x && x !== p.id);
+    t.desc.setAttribute('aria-describedby', d.concat(p.id).join(' '));
+  }
+  function unmark(f) {
+    const p = $('q-' + f + '-error'), t = target(f);
+    if (!p || !t.e) return;
+    p.hidden = true;
+    p.textContent = '';
+    t.w.classList.remove('has-error');
+    for (const el of fieldEls(f)) el.removeAttribute('aria-invalid');
+    const d = (t.desc.getAttribute('aria-describedby') || '').split(' ').filter(x => x && x !== p.id);
+    if (d.length) t.desc.setAttribute('aria-describedby', d.join(' ')); else t.desc.removeAttribute('aria-describedby');
+  }
+  const shown = () => [...form.querySelectorAll('p.error[id]:not([hidden])')].map(p => p.id.slice(2, -6));
+  let summary = $('error-summary');
+  function clearErrors() {
+    for (const f of shown()) unmark(f);
+    if (summary) { summary.remove(); summary = null; }
+  }
+  function labelOf(f) {
+    const w = $('q-' + f), l = w && w.querySelector(has(Q, f) ? '.q-label, .acknowledge > span' : 'label');
+    if (!l) return f;
+    const c = l.cloneNode(true);
+    for (const x of c.querySelectorAll('.req, .visually-hidden')) x.remove();
+    return c.textContent.trim();
+  }
+  function showErrors(errs, title) {
+    clearErrors();
+    summary = document.createElement('div');
+    summary.className = 'error-summary';
+    summary.id = 'error-summary';
+    summary.tabIndex = -1;
+    summary.setAttribute('role', 'alert');
+    const p = summary.appendChild(document.createElement('p')).appendChild(document.createElement('strong'));
+    p.textContent = fmt(title, { count: errs.length });
+    const ul = summary.appendChild(document.createElement('ul'));
+    for (const [f, msg] of errs) {
+      mark(f, msg);
+      const li = ul.appendChild(document.createElement('li')), a = li.appendChild(document.createElement('a'));
+      li.dataset.field = f;
+      a.href = '#' + target(f).e.id;
+      a.textContent = labelOf(f);
+      li.appendChild(document.createTextNode(' — ' + msg));
+    }
+    form.parentNode.insertBefore(summary, form);
+    summary.focus();
+  }
+  // A field showing an error is checked again as it changes: fixed, its message goes.
+  function refresh() {
+    for (const f of shown()) {
+      const msg = R.err[f], t = target(f);
+      if (msg && t.e && !t.e.disabled) { if ($('q-' + f + '-error').textContent !== msg) mark(f, msg); continue; }
+      unmark(f);
+      const li = summary && summary.querySelector('li[data-field="' + f + '"]');
+      if (li) li.remove();
+    }
+    if (summary && !summary.querySelector('li')) clearErrors();
+  }
+  const errorsOn = s => {
+    const out = [];
+    for (const n of names) {
+      if (!R.rel[n] || !byId(s, Q[n].page) || !$('q-' + n)) continue;
+      for (const f of [n, n + '_other']) if (R.err[f] && $('q-' + f + '-error')) out.push([f, R.err[f]]);
+    }
+    return out;
+  };
+  document.addEventListener('click', e => {  // a link of the summary: to the field, label in view
+    const a = e.target.closest && e.target.closest('#error-summary a');
+    const el = a && $(a.getAttribute('href').slice(1));
+    if (!el) return;
+    e.preventDefault();
+    el.focus();
+    (el.closest('.question') || el).scrollIntoView();
+  });
+
+  // --- moving between pages ---------------------------------------------------------
+  function forward() {
+    update();
+    const errs = errorsOn(cur), vis = visible();
+    if (errs.length) showErrors(errs, 'errors_page');
+    else if (vis[vis.indexOf(cur) + 1]) go(vis[vis.indexOf(cur) + 1], true);
+  }
+  next.addEventListener('click', forward);
+  back.addEventListener('click', () => {
+    const vis = visible(), s = vis[vis.indexOf(cur) - 1];
+    if (!s) return;
+    if (history.state && history.state.sePage === cur.dataset.page && history.state.pushed) history.back();
+    else go(s, false);
+  });
+  window.addEventListener('popstate', e => {
+    if (ended) return location.reload();  // Back from a message page: the form again
+    if (sending) return;
+    update();
+    const vis = visible(), want = e.state && e.state.sePage;
+    const s = vis.find(x => byId(x, want)) || vis[0];
+    if (s === cur) return;
+    if (vis.indexOf(s) > vis.indexOf(cur) && errorsOn(cur).length) {  // forward: not past errors
+      history.replaceState({ sePage: cur.dataset.page }, '');
+      return showErrors(errorsOn(cur), 'errors_page');
+    }
+    clearErrors();
+    show(s, true);
+  });
+
+  // --- kept on the phone ------------------------------------------------------------
+  const KEY = 'se:' + L.key;
+  let store = null, done = false, touched = false, saveTimer = 0;
+  try { store = window.localStorage; store.getItem(KEY); } catch (e) { store = null; }
+  const sid = form.elements.submission_id;
+  function save() {
+    clearTimeout(saveTimer);
+    if (!store || done || !touched) return;  // only once the citizen has answered something
+    const v = [];
+    for (const el of form.elements) {
+      if (!el.name || el === sid || !el.type || el.tagName === 'BUTTON' || el.value === '') continue;
+      if ((el.type === 'checkbox' || el.type === 'radio') && !el.checked) continue;
+      v.push([el.name, el.value]);
+    }
+    try {
+      store.setItem(KEY, JSON.stringify({ id: sid.value, page: cur && cur.dataset.page, v, t: Date.now() }));
+      $('form-saved').hidden = false;
+    } catch (e) { /* full or refused: the form still works */ }
+  }
+  const forget = () => { done = true; clearTimeout(saveTimer); try { store && store.removeItem(KEY); } catch (e) { /* */ } };
+  function restore() {
+    let s = null;
+    try {
+      s = store && JSON.parse(store.getItem(KEY));
+      for (let i = store ? store.length - 1 : -1; i >= 0; i--) {  // older versions' answers
+        const k = store.key(i);
+        if (k && k !== KEY && k.indexOf(KEY.slice(0, KEY.lastIndexOf(':') + 1)) === 0) store.removeItem(k);
+      }
+    } catch (e) { s = null; }
+    if (!s || !isA(s.v)) return null;
+    const m = {};
+    for (const [n, x] of s.v) (m[n] = m[n] || []).push(x);
+    for (const el of form.elements) {
+      if (!el.name || el === sid || !el.type || el.tagName === 'BUTTON') continue;
+      const got = m[el.name] || [];
+      if (el.type === 'checkbox' || el.type === 'radio') el.checked = got.includes(el.value);
+      else el.value = got.length ? got[0] : '';
+      if (el.tagName === 'SELECT' && el.selectedIndex < 0) el.selectedIndex = 0;
+    }
+    if (/^[0-9a-f-]{36}$/.test(s.id)) sid.value = s.id;
+    return s;
+  }
+
+  // --- answering --------------------------------------------------------------------
+  function changed(e) {
+    const el = e.target, n = nameOf(el);
+    if (e.type === 'change' && n && Q[n].type === 'select_multiple' && el.checked) {
+      // an exclusive choice ("none of these") and the others untick each other
+      const ex = el.hasAttribute('data-exclusive');
+      for (const o of els[n]) if (o !== el && (ex || o.hasAttribute('data-exclusive'))) o.checked = false;
+    }
+    if (e.type === 'change' && n && Q[n].type === 'rank') {
+      // a position already given to another choice: the two swap
+      const prev = el.dataset.prev || '';
+      if (el.value) for (const o of els[n]) if (o !== el && o.value === el.value) { o.value = prev; o.dataset.prev = prev; }
+      el.dataset.prev = el.value;
+    }
+    update();
+    touched = true;
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(save, 300);
+  }
+  form.addEventListener('input', changed);
+  form.addEventListener('change', changed);
+  window.addEventListener('pagehide', save);
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') save(); });
+
+  // --- sending ------------------------------------------------------------------------
+  let sending = false, tries = 0, retry = null;
+  const say = (msg, warn) => { status.textContent = msg; status.classList.toggle('warn', !!warn); };
+  const thanks = url => { try { return new URL(url).pathname === new URL(form.action).pathname + '/thanks'; } catch (e) { return false; } };
+  let ended = false;
+  function page(html) {  // a message page from the server (already sent, closed ...)
+    ended = true;
+    const doc = new DOMParser().parseFromString(html, 'text/html');
+    document.title = doc.title;
+    document.body.replaceWith(document.adoptNode(doc.body));
+    const h = document.querySelector('h1');
+    if (h) { h.tabIndex = -1; h.focus(); }
+  }
+  function serverErrors(html) {  // a 422: its messages at our fields, else its whole page
+    const doc = new DOMParser().parseFromString(html, 'text/html'), errs = [];
+    for (const p of doc.querySelectorAll('p.error[id]:not([hidden])')) {
+      const f = p.id.slice(2, -6), s = sectionOf(f), t = $(p.id) && target(f);
+      if (t && t.e && !t.e.disabled && s && s.dataset.on && p.textContent.trim()) errs.push([f, p.textContent.trim(), s]);
+    }
+    if (!errs.length) return page(html);
+    const s = errs[0][2];
+    if (s !== cur) go(s, false);
+    showErrors(errs.filter(x => x[2] === s).map(x => x.slice(0, 2)), 'errors_title');
+  }
+  async function send(body) {
+    retry = null;
+    sending = true;
+    submit.disabled = true;
+    if (!tries) say(M.sending);
+    let res = null, html = '';
+    const stop = window.AbortController ? new AbortController() : null;
+    const timeout = setTimeout(() => stop && stop.abort(), 60000);
+    try {
+      res = await fetch(form.action, { method: 'POST', body, credentials: 'same-origin', signal: stop && stop.signal });
+      html = await res.text();
+    } catch (e) { res = null; }
+    clearTimeout(timeout);
+    if (res && res.ok && thanks(res.url)) { forget(); location.replace(res.url); return; }
+    if (res && [409, 410].includes(res.status)) forget();  // sent before, or closed: nothing to keep
+    if (!res || res.ok || [429, 502, 503, 504].includes(res.status)) {
+      // Not answered (or not by us): keep everything, send the same again, later.
+      const after = res && +res.headers.get('Retry-After');
+      say(M.offline_retrying, true);
+      retry = () => { clearTimeout(timer); send(body); };
+      const timer = setTimeout(retry, Math.min(30, Math.max(2 ** ++tries, after || 0)) * 1000);
+      return;
+    }
+    sending = false;
+    submit.disabled = false;
+    tries = 0;
+    say('');
+    if (res.status === 422) serverErrors(html); else page(html);
+  }
+  window.addEventListener('online', () => { if (retry) retry(); });
+  form.addEventListener('submit', e => {
+    e.preventDefault();
+    if (sending) return;
+    const vis = visible();
+    if (vis.indexOf(cur) < vis.length - 1) return void forward();  // Enter in a field
+    update();
+    for (const s of vis) {
+      const errs = errorsOn(s);
+      if (errs.length) {
+        if (s !== cur) go(s, false);
+        return showErrors(errs, 'errors_title');
+      }
+    }
+    save();
+    send(new URLSearchParams(new FormData(form)));
+  });
+
+  // --- start ------------------------------------------------------------------------
+  const restored = restore();
+  for (const n of names) if (Q[n].type === 'rank') for (const s of els[n]) s.dataset.prev = s.value;
+  update();
+  const vis = visible(), errs = shown();  // errors from the server come first
+  const first = errs.length ? vis.find(s => s === sectionOf(errs[0]))
+    : restored && vis.find(s => byId(s, restored.page)) || vis.find(s => history.state && byId(s, history.state.sePage));
+  progressBox.hidden = false;
+  show(first || vis[0], false);
+  history.replaceState(Object.assign({}, history.state, { sePage: cur.dataset.page }), '');
+  if (restored) { touched = true; say(M.restored); $('form-saved').hidden = false; }
+})();

@@ -23,4 +23,5 @@ def init_app(app: Flask) -> None:
         return url_for("static", filename=filename, v=versions.get(filename))
 
     app.jinja_env.globals["static_url"] = static_url
-    app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", ONE_YEAR)
+    if app.config.get("SEND_FILE_MAX_AGE_DEFAULT") is None:  # Flask's default: no-cache
+        app.config["SEND_FILE_MAX_AGE_DEFAULT"] = ONE_YEAR

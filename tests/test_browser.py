@@ -1019,3 +1019,31 @@ def test_double_submission_stored_once(new_page: Callable[..., Page], server: Se
     assert reply.status == 409
     assert "Phiếu này đã được gửi" in reply.text()
     assert only_row(server.database_url, sid) == TEACHER_ANSWERS
+
+
+def test_without_javascript_in_english(new_page: Callable[..., Page], server: Server) -> None:
+    """The English interface and content, server-checked, for a teacher who wants no
+    follow-up: questions that do not apply to a teacher are ignored, not required."""
+    page = new_page(java_script_enabled=False, locale="en-US")
+    page.goto(f"/s/{SLUG}")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    sid = submission_id(page)
+    page.get_by_role("button", name="Submit").click()
+    expect(page.get_by_role("alert")).to_contain_text("Please fix the 5 problem(s) below.")
+    expect(page.locator("#q-consent-error")).to_have_text("Please agree to continue.")
+    expect(page.locator("#q-role-error")).to_have_text("Please answer this question.")
+
+    page.get_by_label("I agree to take part").check()
+    page.get_by_label("Which district or city do you live in?").select_option("bao_loc")
+    page.get_by_label("Commune or ward").select_option("bl_blao")
+    choose(page, "role", "Teacher or school staff")
+    page.get_by_label("How many of your children are at school?").fill("3")  # not a parent
+    choose(page, "support", "Undecided")
+    choose(page, "follow_up", "No")
+    page.get_by_label("Phone number").fill("not a number")  # the contact page does not apply
+    page.get_by_role("button", name="Submit").click()
+    expect_thanks(page, "Thank you!", "en")
+    assert only_row(server.database_url, sid) == {
+        "consent": "OK", "district": "bao_loc", "commune": "bl_blao", "role": "teacher",
+        "support": "undecided", "follow_up": "no", "concern_count": 0,
+    }

@@ -66,3 +66,20 @@ clean:
 benchmark: install services
 	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
 	$(BIN)/python benchmarks/campaign.py $(BENCHMARK_ARGS)
+
+# The interface's texts (survey_engine/translations), for developers after adding or
+# changing a _() in a template or an N_() in survey_engine/i18n.py: `make translations`
+# extracts messages.pot (babel.cfg says where from), updates the vi and en catalogs
+# (English is the msgid itself), and compiles them. Translate the new or fuzzy entries of
+# vi/LC_MESSAGES/messages.po, run it again, and commit the .pot, .po and .mo files:
+# `make test` uses the committed .mo, and tests/test_translations.py fails when they
+# and the code disagree.
+TRANSLATIONS := survey_engine/translations
+.PHONY: translations
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg --add-comments=NOTE: --strip-comment-tags \
+	    --add-location=file --project=survey-engine --version=0.1.0 \
+	    --header-comment="# The interface texts of survey-engine (make translations)." \
+	    -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics

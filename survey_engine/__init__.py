@@ -8,7 +8,8 @@ from pathlib import Path
 from flask import Flask
 
 from survey_engine.config import PROJECT_ROOT, Config, engine_options
-from survey_engine.extensions import db, migrate
+from survey_engine.extensions import babel, db, migrate
+from survey_engine.i18n import DEFAULT_LANGUAGE, TRANSLATIONS_DIR, request_language
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
@@ -33,6 +34,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    # The interface's words: templates' _() in the language the routes chose (g.lang).
+    babel.init_app(app, locale_selector=request_language, default_locale=DEFAULT_LANGUAGE,
+                   default_translation_directories=str(TRANSLATIONS_DIR))
 
     from survey_engine import buffer, errors, health, metrics, static_files
     from survey_engine.api import bp as api_bp

@@ -1,158 +1,136 @@
 """Interface text in Vietnamese and English, and choosing the reader's language.
 
 Survey content carries its own translations; this is only the engine's own words.
+They live in gettext catalogs (survey_engine/translations, `make translations`):
+the msgids are the English text, vi/LC_MESSAGES/messages.po holds the Vietnamese.
+
+Templates say `_('Submit')`: Flask-Babel translates them into the request's language,
+which `choose_language` stores in `g.lang` for `request_language`, the locale selector.
+Python code names a message by key, `message('required', lang)`, in an explicit
+language (an API reply, a tally export): the catalogs are loaded once per process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
 
-from flask import request
+import flask_babel
+from babel.support import NullTranslations, Translations
+from flask import g, request
 
 UI_LANGUAGES = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "required": {"vi": "Vui lòng trả lời câu hỏi này.", "en": "Please answer this question."},
-    "unknown_choice": {
-        "vi": "Lựa chọn không hợp lệ: {value}.",
-        "en": "Not one of the choices: {value}.",
-    },
-    "one_choice": {"vi": "Chỉ chọn một phương án.", "en": "Choose only one option."},
-    "not_integer": {"vi": "Vui lòng nhập một số nguyên.", "en": "Please enter a whole number."},
-    "not_decimal": {"vi": "Vui lòng nhập một số.", "en": "Please enter a number."},
-    "not_text": {"vi": "Câu trả lời phải là văn bản.", "en": "The answer must be text."},
-    "too_long": {
-        "vi": "Câu trả lời quá dài (tối đa {limit} ký tự).",
-        "en": "The answer is too long (at most {limit} characters).",
-    },
-    "number_range": {"vi": "Số quá lớn.", "en": "The number is too large."},
-    "unknown_question": {"vi": "Không có câu hỏi này.", "en": "There is no such question."},
-    "not_answerable": {
-        "vi": "Câu hỏi này không nhận câu trả lời.",
-        "en": "This question takes no answer.",
-    },
-    "other_without_other": {
-        "vi": "Chỉ điền khi chọn “Khác”.",
-        "en": "Fill this in only when you choose “Other”.",
-    },
-    "constraint": {"vi": "Câu trả lời không hợp lệ.", "en": "This answer is not valid."},
-    "not_date": {"vi": "Vui lòng nhập ngày hợp lệ.", "en": "Please enter a valid date."},
-    "date_min": {"vi": "Ngày không được trước {limit}.",
-                "en": "The date cannot be before {limit}."},
-    "date_max": {"vi": "Ngày không được sau {limit}.", "en": "The date cannot be after {limit}."},
-    "date_future": {"vi": "Ngày không được ở tương lai.",
-                   "en": "The date cannot be in the future."},
-    "not_email": {"vi": "Vui lòng nhập địa chỉ email hợp lệ, ví dụ ten@example.com.",
-                  "en": "Please enter a valid email address, such as name@example.com."},
-    "not_phone": {"vi": "Vui lòng nhập số điện thoại Việt Nam, ví dụ 0912 345 678.",
-                  "en": "Please enter a Vietnamese phone number, such as 0912 345 678."},
-    "number_min": {"vi": "Số nhỏ nhất là {limit}.",
-                  "en": "The smallest number allowed is {limit}."},
-    "number_max": {"vi": "Số lớn nhất là {limit}.", "en": "The largest number allowed is {limit}."},
-    "scale_range": {"vi": "Chọn một số từ {low} đến {high}.",
-                    "en": "Choose a number from {low} to {high}."},
-    "too_few_choices": {"vi": "Chọn ít nhất {limit} phương án.",
-                        "en": "Choose at least {limit} options."},
-    "too_many_choices": {"vi": "Chọn nhiều nhất {limit} phương án.",
-                         "en": "Choose at most {limit} options."},
-    "exclusive": {"vi": "Phương án “{choice}” không chọn cùng phương án khác.",
-                  "en": "“{choice}” cannot be chosen together with other options."},
-    "rank_incomplete": {"vi": "Vui lòng xếp hạng tất cả các phương án.",
-                        "en": "Please rank every option."},
-    "rank_positions": {"vi": "Mỗi thứ hạng chỉ dùng một lần, từ 1 trở đi.",
-                       "en": "Use each rank once, starting from 1."},
-    "matrix_incomplete": {"vi": "Vui lòng trả lời tất cả các dòng.",
-                          "en": "Please answer every row."},
-    "unknown_row": {"vi": "Không có dòng này: {value}.", "en": "There is no such row: {value}."},
-    "not_acknowledged": {"vi": "Vui lòng đánh dấu để xác nhận.",
-                         "en": "Please tick the box to confirm."},
-    "nps_low": {"vi": "0 = chắc chắn không", "en": "0 = not at all likely"},
-    "nps_high": {"vi": "10 = chắc chắn có", "en": "10 = extremely likely"},
-    "other": {"vi": "Khác", "en": "Other"},
-    "other_specify": {"vi": "Khác (ghi rõ)", "en": "Other (please specify)"},
-    "submit": {"vi": "Gửi phiếu", "en": "Submit"},
-    "required_mark": {"vi": "bắt buộc", "en": "required"},
-    "choose": {"vi": "— Chọn —", "en": "— Choose —"},
-    "errors_title": {
-        "vi": "Phiếu chưa gửi được. Vui lòng sửa {count} lỗi dưới đây.",
-        "en": "Not sent yet. Please fix the {count} problem(s) below.",
-    },
-    "thanks_title": {"vi": "Cảm ơn bạn!", "en": "Thank you!"},
-    "thanks_body": {
-        "vi": "Ý kiến của bạn đã được ghi nhận.",
-        "en": "Your answers have been received.",
-    },
-    "already_sent_title": {"vi": "Phiếu này đã được gửi", "en": "This form was already sent"},
-    "already_sent_body": {
-        "vi": "Phiếu này đã được gửi trước đó với câu trả lời khác; lần gửi sau không được ghi.",
-        "en": "This form was sent before with other answers; the later sending was not stored.",
-    },
-    "new_response": {"vi": "Trả lời phiếu mới", "en": "Answer again"},
-    "closed_title": {"vi": "Khảo sát không nhận trả lời", "en": "Survey not open"},
-    "closed_body": {
-        "vi": "Khảo sát này hiện không nhận câu trả lời.",
-        "en": "This survey is not accepting answers now.",
-    },
-    "not_open_title": {"vi": "Khảo sát chưa mở", "en": "Survey not open yet"},
-    "not_open_body": {
-        "vi": "Khảo sát này chưa bắt đầu nhận trả lời. Vui lòng quay lại sau.",
-        "en": "This survey has not started taking answers yet. Please come back later.",
-    },
-    "full_title": {"vi": "Khảo sát đã đủ số phiếu", "en": "Survey full"},
-    "full_body": {
-        "vi": "Khảo sát đã nhận đủ số phiếu cần thiết. Cảm ơn bạn đã quan tâm.",
-        "en": "This survey has received all the answers it needs. Thank you for your interest.",
-    },
-    "not_found_title": {"vi": "Không tìm thấy khảo sát", "en": "Survey not found"},
-    "not_found_body": {
-        "vi": "Đường dẫn không đúng hoặc khảo sát đã bị xoá.",
-        "en": "The link is wrong or the survey was removed.",
-    },
-    "too_large_title": {"vi": "Nội dung quá lớn", "en": "Too much text"},
-    "too_large_body": {
-        "vi": "Phiếu gửi lên quá lớn. Vui lòng rút ngắn câu trả lời và thử lại.",
-        "en": "The form sent was too large. Please shorten your answers and try again.",
-    },
-    "unavailable": {
-        "vi": "Hệ thống đang bận nên phiếu chưa được gửi. Câu trả lời của bạn vẫn còn "
-              "nguyên: vui lòng bấm Gửi phiếu lại sau ít phút.",
-        "en": "The system is busy, so your answers were not sent yet. They are all still "
-              "here: please press Submit again in a few minutes.",
-    },
-    "service_unavailable_title": {"vi": "Hệ thống đang bận", "en": "Service busy"},
-    "service_unavailable_body": {
-        "vi": "Hệ thống tạm thời không phục vụ được. Vui lòng thử lại sau ít phút.",
-        "en": "The service is unavailable for a moment. Please try again in a few minutes.",
-    },
-    "back": {"vi": "Quay lại", "en": "Go back"},
+
+def N_(text: str) -> str:
+    """Marks a text for `pybabel extract`; it is translated where it is shown."""
+    return text
+
+
+# The texts Python code shows, by key; the templates' own texts are in the templates.
+MESSAGES: dict[str, str] = {
+    "required": N_("Please answer this question."),
+    "unknown_choice": N_("Not one of the choices: %(value)s."),
+    "one_choice": N_("Choose only one option."),
+    "not_integer": N_("Please enter a whole number."),
+    "not_decimal": N_("Please enter a number."),
+    "not_text": N_("The answer must be text."),
+    "too_long": N_("The answer is too long (at most %(limit)s characters)."),
+    "number_range": N_("The number is too large."),
+    "unknown_question": N_("There is no such question."),
+    "not_answerable": N_("This question takes no answer."),
+    "other_without_other": N_("Fill this in only when you choose “Other”."),
+    "constraint": N_("This answer is not valid."),
+    "not_date": N_("Please enter a valid date."),
+    "date_min": N_("The date cannot be before %(limit)s."),
+    "date_max": N_("The date cannot be after %(limit)s."),
+    "date_future": N_("The date cannot be in the future."),
+    "not_email": N_("Please enter a valid email address, such as name@example.com."),
+    "not_phone": N_("Please enter a Vietnamese phone number, such as 0912 345 678."),
+    "number_min": N_("The smallest number allowed is %(limit)s."),
+    "number_max": N_("The largest number allowed is %(limit)s."),
+    "scale_range": N_("Choose a number from %(low)s to %(high)s."),
+    "too_few_choices": N_("Choose at least %(limit)s options."),
+    "too_many_choices": N_("Choose at most %(limit)s options."),
+    "exclusive": N_("“%(choice)s” cannot be chosen together with other options."),
+    "rank_incomplete": N_("Please rank every option."),
+    "rank_positions": N_("Use each rank once, starting from 1."),
+    "matrix_incomplete": N_("Please answer every row."),
+    "unknown_row": N_("There is no such row: %(value)s."),
+    "not_acknowledged": N_("Please tick the box to confirm."),
+    "other": N_("Other"),
+    "other_specify": N_("Other (please specify)"),
+    # The same text as the template's error summary, for the page's script.
+    "errors_title": N_("Not sent yet. Please fix the %(count)s problem(s) below."),
+    "thanks_title": N_("Thank you!"),
+    "thanks_body": N_("Your answers have been received."),
+    "already_sent_title": N_("This form was already sent"),
+    "already_sent_body": N_(
+        "This form was sent before with other answers; the later sending was not stored."),
+    "new_response": N_("Answer again"),
+    "closed_title": N_("Survey not open"),
+    "closed_body": N_("This survey is not accepting answers now."),
+    "not_open_title": N_("Survey not open yet"),
+    "not_open_body": N_(
+        "This survey has not started taking answers yet. Please come back later."),
+    "full_title": N_("Survey full"),
+    "full_body": N_(
+        "This survey has received all the answers it needs. Thank you for your interest."),
+    "not_found_title": N_("Survey not found"),
+    "not_found_body": N_("The link is wrong or the survey was removed."),
+    "too_large_title": N_("Too much text"),
+    "too_large_body": N_(
+        "The form sent was too large. Please shorten your answers and try again."),
+    "unavailable": N_("The system is busy, so your answers were not sent yet. They are all "
+                      "still here: please press Submit again in a few minutes."),
+    "service_unavailable_title": N_("Service busy"),
+    "service_unavailable_body": N_(
+        "The service is unavailable for a moment. Please try again in a few minutes."),
     # The page's script (static/survey.js): one page at a time, saved on the phone.
-    "next": {"vi": "Tiếp tục", "en": "Next"},
-    "progress": {"vi": "Trang {page}/{total}", "en": "Page {page} of {total}"},
-    "errors_page": {
-        "vi": "Vui lòng sửa {count} lỗi dưới đây để tiếp tục.",
-        "en": "Please fix the {count} problem(s) below to continue.",
-    },
-    "saved": {"vi": "Câu trả lời được lưu tạm trên máy này.",
-              "en": "Your answers are saved on this device."},
-    "restored": {"vi": "Đã khôi phục câu trả lời bạn nhập trước đó.",
-                 "en": "Your earlier answers have been restored."},
-    "sending": {"vi": "Đang gửi…", "en": "Sending…"},
-    "offline_retrying": {"vi": "Mất kết nối, đang thử gửi lại…",
-                         "en": "Connection lost, trying to send again…"},
-    "language": {"vi": "English", "en": "Tiếng Việt"},
+    "progress": N_("Page %(page)s of %(total)s"),
+    "errors_page": N_("Please fix the %(count)s problem(s) below to continue."),
+    "restored": N_("Your earlier answers have been restored."),
+    "sending": N_("Sending…"),
+    "offline_retrying": N_("Connection lost, trying to send again…"),
 }
 
 
+def ui_language(lang: str | None) -> str:
+    """The interface's language for a reader's language: Vietnamese unless it is one."""
+    return lang if lang in UI_LANGUAGES else DEFAULT_LANGUAGE
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    """The compiled catalog of an interface language (English: the msgids themselves)."""
+    return Translations.load(str(TRANSLATIONS_DIR), [ui_language(lang)])
+
+
 def message(key: str, lang: str, **values: object) -> str:
-    texts = MESSAGES[key]
-    return texts.get(lang, texts["vi"]).format(**values)
+    """MESSAGES[key] in `lang` (Vietnamese when not an interface language), filled in."""
+    text = translations(ui_language(lang)).gettext(MESSAGES[key])
+    return text % values if values else text
+
+
+def request_language() -> str:
+    """Flask-Babel's locale selector: the language chosen for this request, else Vietnamese."""
+    return ui_language(g.get("lang"))
 
 
 def choose_language(available: Iterable[str], default: str) -> str:
-    """`?lang=`, then the browser's Accept-Language, then the survey's default."""
+    """`?lang=`, then the browser's Accept-Language, then the survey's default.
+
+    The choice becomes the request's language, the one the templates' `_()` speak.
+    """
     available = list(available)
     asked = request.args.get("lang")
     if asked in available:
-        return asked
-    best = request.accept_languages.best_match(available)
-    return best or default
+        lang = asked
+    else:
+        lang = request.accept_languages.best_match(available) or default
+    g.lang = lang
+    flask_babel.refresh()  # a locale already looked up in this app context is dropped
+    return lang

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cache
 
 from flask import abort, make_response, redirect, render_template, request, url_for
 
 from survey_engine import metrics
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.definition.answers import MAX_TEXT_LENGTH
-from survey_engine.i18n import UI_LANGUAGES, choose_language, message
+from survey_engine.i18n import UI_LANGUAGES, choose_language, message, ui_language
 from survey_engine.ingest import (
     RETRY_AFTER_SECONDS,
     Outcome,
@@ -56,13 +57,18 @@ CLIENT_MESSAGES: dict[str, tuple[str, ...]] = {
 }
 
 
+@cache
+def client_messages(lang: str) -> dict[str, str]:
+    """CLIENT_MESSAGES in `lang`; survey.js fills {name}, where the catalogs say %(name)s."""
+    return {key: message(key, lang, **{name: "{" + name + "}" for name in placeholders})
+            for key, placeholders in CLIENT_MESSAGES.items()}
+
+
 def client_logic(page: _Page) -> dict:
     """Definition.logic() in the page's language, the interface words the script shows,
     and the key its saved answers go under (a new version starts afresh)."""
     logic = page.d.logic(page.lang)
-    logic["messages"] = {
-        key: message(key, page.lang, **{name: "{" + name + "}" for name in placeholders})
-        for key, placeholders in CLIENT_MESSAGES.items()}
+    logic["messages"] = client_messages(ui_language(page.lang))
     logic["key"] = f"{page.survey.slug}:{page.survey.version_number}"
     return logic
 
@@ -82,7 +88,6 @@ def _render_form(page: _Page, submission_id: str, values: dict | None = None,
         field_ids=helpers.field_ids(), pipe=helpers.pipe, option_groups=helpers.option_groups,
         rank_position=helpers.rank_position, date_limit=helpers.date_limit,
         logic=client_logic(page), max_text=MAX_TEXT_LENGTH,
-        ui=lambda key, **kw: message(key, lang, **kw),
     )
     return html, status
 

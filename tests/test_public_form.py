@@ -204,3 +204,20 @@ def test_static_files_are_versioned_and_cached_for_a_year(client):
     assert reply.status_code == 200
     assert "max-age=31536000" in reply.headers["Cache-Control"]
     assert client.get("/favicon.ico").status_code == 204  # no 404 on every visit
+
+
+def test_defaults_prefill_the_page_and_hidden_questions_come_from_the_link(app, client):
+    definition = demo_definition()
+    definition["slug"] = "mac-dinh"
+    questions = definition["pages"][0]["questions"]
+    questions[3]["default"] = "lam_ha"  # district
+    questions[7]["default"] = "primary lower_secondary"  # levels: space-separated, as XLSForm
+    save_definition(definition, publish=True)
+    html = client.get("/s/mac-dinh?source=zalo").get_data(as_text=True)
+    assert '<input type="hidden" name="source" value="zalo">' in html
+    assert '<option value="lam_ha" selected>' in html
+    assert re.search(r'value="primary" checked', html)
+    assert re.search(r'value="lower_secondary" checked', html)
+    reply = client.post("/s/mac-dinh", data=form_data(source="zalo"))
+    assert reply.status_code == 303
+    assert stored_responses("mac-dinh")[0].answers["source"] == "zalo"

@@ -89,20 +89,24 @@ def database_url(request, tmp_path) -> str:
 
 
 def make_app(database_url: str, **config):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
+    return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
                       "SURVEY_CACHE_SECONDS": 0, **config})
-    return app
 
 
-@pytest.fixture
-def app(database_url):
-    app = make_app(database_url)
+def seeded_app(database_url: str, **config):
+    """An app in its context, schema migrated, demo published; cleaned up after."""
+    app = make_app(database_url, **config)
     with app.app_context():
         flask_migrate.upgrade(directory=MIGRATIONS_DIR)
         save_definition(demo_definition(), publish=True)
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(database_url):
+    yield from seeded_app(database_url)
 
 
 @pytest.fixture
@@ -117,13 +121,7 @@ def redis_client() -> redis.Redis:
 @pytest.fixture
 def buffered_app(database_url, redis_client):
     """The app as in production: submissions go through the Redis stream."""
-    app = make_app(database_url, REDIS_URL=TEST_REDIS_URL, DRAIN_CLAIM_IDLE_MS=0)
-    with app.app_context():
-        flask_migrate.upgrade(directory=MIGRATIONS_DIR)
-        save_definition(demo_definition(), publish=True)
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+    yield from seeded_app(database_url, REDIS_URL=TEST_REDIS_URL, DRAIN_CLAIM_IDLE_MS=0)
 
 
 @pytest.fixture

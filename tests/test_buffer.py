@@ -15,23 +15,21 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import flask_migrate
 import pytest
 import redis
 import sqlalchemy as sa
 from flask import Flask
 
-from survey_engine import MIGRATIONS_DIR, tallies
+from survey_engine import tallies
 from survey_engine.buffer import GROUP, SURVEYS_KEY, dead_key, stream_key
 from survey_engine.cli import cli
 from survey_engine.extensions import db
 from survey_engine.ingest import Submission, persist_batch
-from survey_engine.surveys import definition_for, find_survey, save_definition
+from survey_engine.surveys import definition_for, find_survey
 from tests.conftest import (
     DEMO_SLUG,
-    demo_definition,
-    make_app,
     new_id,
+    seeded_app,
     stored_responses,
     valid_answers,
 )
@@ -117,13 +115,7 @@ def metric(text: str, name: str, **labels: str) -> float:
 @pytest.fixture
 def redis_down_app(database_url) -> Iterator[Flask]:
     """The app with REDIS_URL set, but nothing listens there: Redis is down."""
-    app = make_app(database_url, REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
-    with app.app_context():
-        flask_migrate.upgrade(directory=MIGRATIONS_DIR)
-        save_definition(demo_definition(), publish=True)
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+    yield from seeded_app(database_url, REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
 
 
 # -- the happy path ----------------------------------------------------------------------

@@ -435,8 +435,10 @@ def recount(database: Database) -> subprocess.CompletedProcess:
 # -- submissions and what came back ---------------------------------------------------------
 
 ANSWER_VARIANTS = [
-    {**valid_answers(), "district": district, "role": role, "support": support}
-    for district in ("da_lat", "bao_loc", "di_linh")
+    {**valid_answers(), "district": district, "commune": commune, "role": role,
+     "support": support}
+    for district, commune in (("da_lat", "dl_p1"), ("bao_loc", "bl_blao"),
+                              ("di_linh", "dli_gia_hiep"))
     for role in ("parent", "pupil", "teacher")
     for support in ("yes", "no", "undecided")
 ]

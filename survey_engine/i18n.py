@@ -21,6 +21,7 @@ from babel.support import NullTranslations, Translations
 from flask import g, request
 
 UI_LANGUAGES = ("vi", "en")
+LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}  # each in its own language
 DEFAULT_LANGUAGE = "vi"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 

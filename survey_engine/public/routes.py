@@ -11,7 +11,7 @@ from flask import abort, make_response, redirect, render_template, request, url_
 from survey_engine import metrics
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.definition.answers import MAX_TEXT_LENGTH
-from survey_engine.i18n import UI_LANGUAGES, choose_language, message, ui_language
+from survey_engine.i18n import LANGUAGE_NAMES, UI_LANGUAGES, choose_language, message, ui_language
 from survey_engine.ingest import (
     RETRY_AFTER_SECONDS,
     Outcome,
@@ -83,7 +83,7 @@ def _render_form(page: _Page, submission_id: str, values: dict | None = None,
     values = values or {}
     helpers = PageHelpers(d, lang, values)
     html = render_template(
-        "public/survey.html", d=d, lang=lang, other_lang=other_lang,
+        "public/survey.html", d=d, lang=lang, other_lang=other_lang, language_names=LANGUAGE_NAMES,
         submission_id=submission_id, values=values, errors=errors or {}, labels=labels,
         field_ids=helpers.field_ids(), pipe=helpers.pipe, option_groups=helpers.option_groups,
         rank_position=helpers.rank_position, date_limit=helpers.date_limit,

@@ -120,9 +120,26 @@ def unavailable_reason(survey: Published, now: datetime | None = None) -> str | 
     if settings.get("closes_at") and now >= datetime.fromisoformat(settings["closes_at"]):
         return "closed"
     limit = settings.get("max_responses")
-    if limit is not None and response_count(survey.survey_id) >= limit:
+    if limit is not None and _recent_response_count(survey.survey_id) >= limit:
         return "full"
     return None
+
+
+def _recent_response_count(survey_id: int) -> int:
+    """response_count, asked at most every SURVEY_CACHE_SECONDS; while the database is
+    unreachable the last count stands (0 if none), so Redis keeps accepting."""
+    cache = _app_cache("response_counts")
+    now = time.monotonic()
+    hit = cache.get(survey_id)
+    if hit and now - hit[0] < current_app.config["SURVEY_CACHE_SECONDS"]:
+        return hit[1]
+    try:
+        count = response_count(survey_id)
+    except sa.exc.OperationalError:
+        db.session.rollback()
+        count = hit[1] if hit else 0
+    cache[survey_id] = (now, count)
+    return count
 
 
 def save_definition(data: dict, publish: bool = False) -> Survey:

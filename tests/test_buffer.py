@@ -25,9 +25,10 @@ from survey_engine.buffer import GROUP, SURVEYS_KEY, dead_key, stream_key
 from survey_engine.cli import cli
 from survey_engine.extensions import db
 from survey_engine.ingest import Submission, persist_batch
-from survey_engine.surveys import definition_for, find_survey
+from survey_engine.surveys import definition_for, find_survey, save_definition
 from tests.conftest import (
     DEMO_SLUG,
+    demo_definition,
     new_id,
     seeded_app,
     stored_responses,
@@ -291,6 +292,20 @@ def test_a_process_that_never_saw_the_database_answers_503_not_500(redis_down_ap
         assert reply.status_code == 503 and reply.is_json
         assert reply.headers["Retry-After"].isdigit()
     assert client.get(FORM).status_code == 200  # and it recovers by itself
+
+
+def test_a_survey_with_a_response_limit_keeps_accepting_while_the_database_is_down(
+        buffered_app) -> None:
+    """The limit's count comes from the database: its last value stands during an outage."""
+    limited = {**demo_definition(), "slug": "gioi-han", "settings": {"max_responses": 100}}
+    save_definition(limited, publish=True)
+    client = buffered_app.test_client()
+    url = "/api/v1/surveys/gioi-han/responses"
+    assert client.post(url, json={"submission_id": new_id(),
+                                  "answers": valid_answers()}).status_code == 202
+    with database_down():
+        reply = client.post(url, json={"submission_id": new_id(), "answers": valid_answers()})
+        assert reply.status_code == 202, reply.get_json()
 
 
 # -- entries that cannot be stored -------------------------------------------------------

@@ -77,12 +77,16 @@ def serve(host: str, port: int) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--publish", is_flag=True, help="publish it at once (a new version if it exists)")
 def import_definition(file: Path, publish: bool) -> None:
-    """Load a survey definition (JSON, survey-engine/1); prints the slug."""
-    if file.suffix.lower() in (".xlsx", ".xls"):
-        raise click.ClickException("XLSForm import is not available yet; convert to JSON "
-                                   "(docs/survey-format.md)")
+    """Load a survey definition (JSON survey-engine/1, or XLSForm .xlsx); prints the slug."""
+    from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
+
     try:
-        data = json.loads(file.read_text(encoding="utf-8-sig"))
+        if file.suffix.lower() in (".xlsx", ".xls"):
+            data = read_xlsform(file)
+        else:
+            data = json.loads(file.read_text(encoding="utf-8-sig"))
+    except XLSFormInvalid as invalid:
+        _print_problems(file, invalid.problems)
     except UnicodeDecodeError:
         raise click.ClickException(f"{file}: not UTF-8 text") from None
     except json.JSONDecodeError as error:
@@ -92,11 +96,43 @@ def import_definition(file: Path, publish: bool) -> None:
     try:
         survey = save_definition(data, publish=publish)
     except DefinitionInvalid as invalid:
-        click.echo(f"{file}: {len(invalid.problems)} problem(s):", err=True)
-        for problem in invalid.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(1)
+        _print_problems(file, invalid.problems)
     click.echo(survey.slug)
+
+
+def _print_problems(file: Path, problems: list[str]) -> None:
+    click.echo(f"{file}: {len(problems)} problem(s):", err=True)
+    for problem in problems:
+        click.echo(f"  {problem}", err=True)
+    sys.exit(1)
+
+
+@cli.command("export-definition")
+@click.argument("slug")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="FILE.xlsx (XLSForm) or FILE.json (survey-engine/1)")
+def export_definition(slug: str, output: Path) -> None:
+    """Write the newest version of a survey's definition as XLSForm or JSON."""
+    from survey_engine.definition.xlsform import write_xlsform
+
+    suffix = output.suffix.lower()
+    if suffix not in (".xlsx", ".json"):
+        raise click.ClickException(f"{output}: the file must end in .xlsx or .json")
+    survey = find_survey(slug)
+    if survey is None or not survey.versions:
+        raise click.ClickException(f"no survey with slug {slug!r}")
+    version = survey.versions[-1]
+    partial = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        if suffix == ".json":
+            partial.write_text(json.dumps(version.definition, ensure_ascii=False, indent=2)
+                               + "\n", encoding="utf-8")
+        else:
+            write_xlsform(version.definition, partial)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"{slug} version {version.number} written to {output}")
 
 
 @cli.command("export")

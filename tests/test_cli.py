@@ -83,7 +83,7 @@ def test_import_refuses_broken_json_and_xlsform_clearly(app, tmp_path):
     xlsx = tmp_path / "form.xlsx"
     xlsx.write_bytes(b"PK")
     result = invoke(app, "import", str(xlsx))
-    assert result.exit_code != 0 and "XLSForm import is not available yet" in result.output
+    assert result.exit_code != 0 and "not an XLSForm workbook (.xlsx)" in result.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SurveyVersion)) == 1
 
 

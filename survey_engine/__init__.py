@@ -38,12 +38,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=request_language, default_locale=DEFAULT_LANGUAGE,
                    default_translation_directories=str(TRANSLATIONS_DIR))
 
-    from survey_engine import buffer, errors, health, metrics, static_files
+    from survey_engine import buffer, errors, health, metrics, security, static_files
     from survey_engine.api import bp as api_bp
     from survey_engine.public import bp as public_bp
 
     buffer.init_app(app)
     static_files.init_app(app)
+    security.init_app(app)
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)

@@ -221,3 +221,15 @@ def test_defaults_prefill_the_page_and_hidden_questions_come_from_the_link(app, 
     reply = client.post("/s/mac-dinh", data=form_data(source="zalo"))
     assert reply.status_code == 303
     assert stored_responses("mac-dinh")[0].answers["source"] == "zalo"
+
+
+def test_every_response_carries_the_security_headers(client):
+    for path in (URL, f"/api/v1/surveys/{DEMO_SLUG}", "/healthz", "/s/khong-co"):
+        headers = client.get(path).headers
+        policy = headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy and "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+    staff = client.get("/admin/").headers
+    assert "frame-ancestors 'none'" in staff["Content-Security-Policy"]

@@ -13,7 +13,8 @@ from survey_engine.definition.schema import validate_definition
 from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform, write_xlsform
 from tests.conftest import demo_definition
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "xlsform"
+# Real XLSForm files from the pyxform project (BSD licence: LICENSE-pyxform beside them).
+TESTDATA = Path(__file__).resolve().parent / "data" / "xlsform"
 
 
 def invoke(app, *args):

@@ -38,7 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=request_language, default_locale=DEFAULT_LANGUAGE,
                    default_translation_directories=str(TRANSLATIONS_DIR))
 
-    from survey_engine import buffer, errors, health, metrics, security, static_files
+    from survey_engine import admin, buffer, errors, health, metrics, security, static_files
     from survey_engine.api import bp as api_bp
     from survey_engine.public import bp as public_bp
 
@@ -49,5 +49,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(admin.bp)
+    admin.init_app(app)
     errors.register(app)
     return app

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import random
+import secrets
 import sys
 import uuid
 from importlib import resources
@@ -17,10 +18,21 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from survey_engine import MIGRATIONS_DIR, create_app
+from survey_engine.auth import (
+    MIN_PASSWORD_LENGTH,
+    AccountError,
+    create_token,
+    create_user,
+    find_user,
+    revoke_token,
+    share_survey,
+)
 from survey_engine.ingest import Submission, persist_batch
+from survey_engine.models import Role
 from survey_engine.surveys import DefinitionInvalid, definition_for, find_survey, save_definition
 
 DEMO_SLUG = "tro-lai-truong-hoc"
+DEMO_ADMIN = "admin@example.org"
 FAKE_BATCH = 1000
 
 
@@ -60,6 +72,14 @@ def demo(host: str, port: int) -> None:
     click.echo(f"demo survey published: {base}/s/{DEMO_SLUG}")
     click.echo(f"  in English:          {base}/s/{DEMO_SLUG}?lang=en")
     click.echo(f"  definition (JSON):   {base}/api/v1/surveys/{DEMO_SLUG}")
+    click.echo(f"staff sign-in:         {base}/admin/login")
+    if find_user(DEMO_ADMIN) is None:
+        password = secrets.token_urlsafe(12)
+        create_user(DEMO_ADMIN, password, Role.ADMIN)
+        click.echo(f"  admin account created: {DEMO_ADMIN}  password: {password}")
+        click.echo("  (shown only this once)")
+    else:
+        click.echo(f"  admin account:       {DEMO_ADMIN} (exists; its password is unchanged)")
 
 
 @cli.command("serve")
@@ -243,3 +263,76 @@ def fake_responses(slug: str, count: int, seed: int | None) -> None:
         ]
         stored += len(persist_batch(batch))
     click.echo(f"{stored} fake responses stored for {slug}")
+
+
+def _read_password() -> str:
+    """Asked twice, hidden, at a terminal; else the first line of stdin (scripts)."""
+    stdin = sys.stdin
+    if stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    line = stdin.readline()
+    return line.rstrip("\r\n")
+
+
+@cli.command("create-user")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(Role.ALL))
+@click.option("--share", "shares", multiple=True, metavar="SLUG",
+              help="share this survey with the account (repeatable)")
+def create_user_command(email: str, role: str, shares: tuple[str, ...]) -> None:
+    """Create a staff account; the password is read from stdin."""
+    surveys = []
+    for slug in shares:
+        survey = find_survey(slug)
+        if survey is None:
+            raise click.ClickException(f"no survey with slug {slug!r}")
+        surveys.append(survey)
+    password = _read_password()
+    if not password:
+        raise click.ClickException("no password on stdin")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(
+            f"the password is too short: at least {MIN_PASSWORD_LENGTH} characters")
+    try:
+        user = create_user(email, password, role)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    for survey in surveys:
+        share_survey(user, survey)
+    shared = f"; shared: {', '.join(shares)}" if shares else ""
+    click.echo(f"{role} account created: {user.email}{shared}")
+
+
+@cli.command("share")
+@click.argument("email")
+@click.argument("slug")
+def share_command(email: str, slug: str) -> None:
+    """Let an editor or analyst see a survey (admins see all)."""
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"no account for {email}")
+    survey = find_survey(slug)
+    if survey is None:
+        raise click.ClickException(f"no survey with slug {slug!r}")
+    share_survey(user, survey)
+    click.echo(f"{slug} shared with {user.email}")
+
+
+@cli.command("create-token")
+@click.argument("email")
+def create_token_command(email: str) -> None:
+    """Print a new personal API token for an account; it is shown only this once."""
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"no account for {email}")
+    click.echo(create_token(user))
+
+
+@cli.command("revoke-token")
+@click.argument("prefix_or_token")
+def revoke_token_command(prefix_or_token: str) -> None:
+    """Revoke a token, given whole or by the prefix shown for it."""
+    count = revoke_token(prefix_or_token)
+    if not count:
+        raise click.ClickException("no such token (or it is already revoked)")
+    click.echo(f"{count} token(s) revoked")

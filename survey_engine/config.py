@@ -54,5 +54,14 @@ class Config:
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 256 * 1024))
         self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+        # Staff sessions: no script can read the cookie, no other site can send it on a
+        # POST; Secure (HTTPS only) when SESSION_COOKIE_SECURE=1, as behind TLS.
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "").lower() in (
+            "1", "true", "yes", "on")
+        # Attempts at POST /admin/login per client address (Flask-Limiter's syntax);
+        # counted in Redis when REDIS_URL is set, else in the process's memory.
+        self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20/minute")
         # How long a web process trusts its copy of a published survey.
         self.SURVEY_CACHE_SECONDS = float(os.environ.get("SURVEY_CACHE_SECONDS", 5))

@@ -1,14 +1,18 @@
-"""Public definition and response submission; status codes as in DESIGN.md."""
+"""Public definition, response submission and staff results; status codes as in DESIGN.md."""
 
 from __future__ import annotations
 
 import uuid
 
+import sqlalchemy as sa
 from flask import abort, request
+from flask_login import current_user
 
 from survey_engine import metrics
 from survey_engine.api import bp
+from survey_engine.auth import may_see, user_for_token
 from survey_engine.definition import clean_answers
+from survey_engine.extensions import db
 from survey_engine.i18n import choose_language
 from survey_engine.ingest import (
     RETRY_AFTER_SECONDS,
@@ -17,7 +21,14 @@ from survey_engine.ingest import (
     Submission,
     accept,
 )
-from survey_engine.surveys import Published, published, unavailable_reason
+from survey_engine.models import Tally
+from survey_engine.surveys import (
+    Published,
+    definition_of,
+    find_survey,
+    published,
+    unavailable_reason,
+)
 
 UNAVAILABLE = {
     "closed": "this survey is closed",
@@ -94,3 +105,54 @@ def submit_response(slug: str):
     if outcome is Outcome.DUPLICATE:
         reply["duplicate"] = True
     return reply, 202
+
+
+def _staff_user():
+    """The caller: a valid `Authorization: Bearer` token, else a staff session.
+
+    A token that is sent but not valid is refused even with a session beside it.
+    """
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return user_for_token(token.strip())
+    return current_user if current_user.is_authenticated else None
+
+
+@bp.get("/surveys/<slug>/results")
+def results(slug: str):
+    """Counts from the tallies table, summed over the survey's versions."""
+    user = _staff_user()
+    if user is None:
+        return (_error(401, "sign in, or send Authorization: Bearer <token>")
+                + ({"WWW-Authenticate": 'Bearer realm="survey-engine"'},))
+    survey = find_survey(slug)
+    if survey is None:
+        return _error(404, "no survey with this slug")
+    if not may_see(user, survey):
+        return _error(403, "this survey is not shared with your account")
+    rows = db.session.execute(
+        sa.select(Tally.question, Tally.choice, sa.func.sum(Tally.count))
+        .where(Tally.survey_id == survey.id)
+        .group_by(Tally.question, Tally.choice)
+        .order_by(Tally.question, Tally.choice))
+    total = 0
+    questions: dict[str, dict] = {}
+    newest = survey.versions[-1] if survey.versions else None
+    if newest is not None:  # every question of the newest version, answered or not yet
+        for q in definition_of(newest.id).questions:
+            if q.takes_answer:
+                questions[q.name] = {"answered": 0, "counts": {}}
+    for question, choice, count in rows:
+        count = int(count or 0)
+        if question == "":
+            total += count
+            continue
+        entry = questions.setdefault(question, {"answered": 0, "counts": {}})
+        if choice == "":
+            entry["answered"] += count
+        else:
+            entry["counts"][choice] = entry["counts"].get(choice, 0) + count
+    return {"survey": survey.slug, "responses": total, "questions": questions}, 200

@@ -1,0 +1,43 @@
+"""Staff side: sign-in, sign-out and the list of surveys a staff member may see."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from survey_engine.extensions import csrf, db, login_manager
+from survey_engine.models import User
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from survey_engine.admin import routes  # noqa: E402
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def init_app(app: Flask) -> None:
+    """Sessions, CSRF and the login rate limit; call after registering the blueprints."""
+    login_manager.init_app(app)
+    login_manager.login_view = "admin.login"
+    login_manager.login_message = None  # the login page says enough
+    csrf.init_app(app)
+    # The citizen's form is anonymous and keeps no session: its submission_id already
+    # makes a replayed or forged POST harmless. The JSON API takes no cookies' word
+    # for a write, so neither needs (or could use) a CSRF token.
+    csrf.exempt("survey_engine.public.routes.submit")
+    csrf.exempt(app.blueprints["api"])
+
+    # Only the login form is limited per address: citizens share carrier-grade NAT,
+    # so the questionnaire and the response API never are.
+    limiter = Limiter(get_remote_address, app=app,
+                      storage_uri=app.config.get("RATELIMIT_STORAGE_URI")
+                      or app.config.get("REDIS_URL") or "memory://",
+                      on_breach=routes.too_many_attempts)
+    app.extensions["login_limiter"] = limiter
+    view = app.view_functions["admin.login"]
+    app.view_functions["admin.login"] = limiter.limit(
+        lambda: app.config["LOGIN_RATE_LIMIT"], methods=["POST"])(view)

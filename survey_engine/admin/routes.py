@@ -1,0 +1,84 @@
+"""GET/POST /admin/login, /admin/logout, and /admin/: the surveys this account may see."""
+
+from __future__ import annotations
+
+import math
+import time
+from urllib.parse import urlsplit
+
+from flask import g, make_response, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from survey_engine.admin import bp
+from survey_engine.auth import check_login, visible_surveys
+from survey_engine.extensions import db
+from survey_engine.i18n import UI_LANGUAGES, choose_language
+
+
+@bp.before_request
+def _language() -> None:
+    choose_language(UI_LANGUAGES, "vi")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect to another host."""
+    if target and target.startswith("/") and not target.startswith("//") \
+            and not urlsplit(target).netloc and "\\" not in target:
+        return target
+    return url_for("admin.index")
+
+
+def _clear_session() -> None:
+    """Empty the session, and forget the CSRF token Flask-WTF keeps in g for it."""
+    session.clear()
+    g.pop("csrf_token", None)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(url_for("admin.index"))
+        return render_template("admin/login.html", lang=g.lang, email="", error=None,
+                               next=request.args.get("next", ""))
+    email = request.form.get("email", "")[:254]
+    password = request.form.get("password", "")[:1024]
+    next_url = request.form.get("next", "")
+    result = check_login(email, password)
+    if result.user is None:
+        minutes = math.ceil(result.locked_for.total_seconds() / 60) if result.locked_for else 0
+        html = render_template("admin/login.html", lang=g.lang, email=email, next=next_url,
+                               error="locked" if minutes else "wrong", minutes=minutes)
+        return html, 200
+    # A new session at sign-in: nothing planted before it (session fixation) survives.
+    _clear_session()
+    login_user(result.user)
+    return redirect(_safe_next(next_url))
+
+
+def too_many_attempts(limit):
+    """Flask-Limiter's on_breach for POST /admin/login: 429 with Retry-After."""
+    retry_after = max(1, int(limit.reset_at - time.time()))
+    choose_language(UI_LANGUAGES, "vi")
+    html = render_template("admin/login.html", lang=g.lang, email="", next="",
+                           error="rate_limited", minutes=math.ceil(retry_after / 60))
+    response = make_response(html, 429)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+@login_required
+def logout():
+    if request.method == "GET":  # a question, so that a link elsewhere cannot sign anyone out
+        return render_template("admin/logout.html", lang=g.lang)
+    logout_user()
+    _clear_session()
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@login_required
+def index():
+    surveys = db.session.scalars(visible_surveys(current_user)).all()
+    return render_template("admin/index.html", lang=g.lang, surveys=surveys, user=current_user)

@@ -53,6 +53,10 @@ class Config:
         # for long comments and refuses anything abusive with 413.
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 256 * 1024))
         self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
+        # Staff uploading a survey definition (JSON or XLSForm) only: workbooks with
+        # long choice lists are easily a few hundred KB.
+        self.ADMIN_UPLOAD_MAX_BYTES = int(os.environ.get("ADMIN_UPLOAD_MAX_BYTES",
+                                                         8 * 1024 * 1024))
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
         # Staff sessions: no script can read the cookie, no other site can send it on a
         # POST; Secure (HTTPS only) when SESSION_COOKIE_SECURE=1, as behind TLS.

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 
 from survey_engine.extensions import csrf, db, login_manager
 from survey_engine.models import User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from survey_engine.admin import routes  # noqa: E402
+from survey_engine.admin import routes, surveys  # noqa: E402
 
 
 @login_manager.user_loader
@@ -21,6 +22,15 @@ def load_user(user_id: str) -> User | None:
 
 def init_app(app: Flask) -> None:
     """Sessions, CSRF and the login rate limit; call after registering the blueprints."""
+    # Registered before CSRF's check, which reads the form: a workbook upload may be
+    # larger than MAX_CONTENT_LENGTH, which stays the limit for the public side and
+    # the API (and for every other admin request).
+    @app.before_request
+    def _admin_upload_limit() -> None:
+        if request.method == "POST" and request.endpoint in surveys.UPLOAD_ENDPOINTS \
+                and current_user.is_authenticated:
+            request.max_content_length = app.config["ADMIN_UPLOAD_MAX_BYTES"]
+
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
     login_manager.login_message = None  # the login page says enough

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from tests.conftest import DEMO_SLUG, fresh_database_url
+from tests.conftest import BACKEND, DEMO_SLUG, fresh_database_url, fresh_postgres_database
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_server
 
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -20,6 +20,8 @@ def base_url(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("a11y")
     with demo_server(fresh_database_url(tmp, "survey_engine_a11y"), tmp / "serve.log") as base:
         yield base
+    if BACKEND == "postgresql":
+        fresh_postgres_database("survey_engine_a11y", create=False)
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -55,6 +57,36 @@ class Published:
     definition: Definition
 
 
+_NOTHING_YET = object()
+
+
+def _recently_loaded(cache_name: str, key: Any, load: Callable[[], Any],
+                     when_unreachable: Any = _NOTHING_YET) -> Any:
+    """load(), asked at most every SURVEY_CACHE_SECONDS per process.
+
+    While the database is unreachable the last value stands (and is not asked for
+    again before another period: each try can cost a connect timeout); with no last
+    value, `when_unreachable`, or the error itself.
+    """
+    cache = _app_cache(cache_name)  # key -> (monotonic time of lookup, value)
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit and now - hit[0] < current_app.config["SURVEY_CACHE_SECONDS"]:
+        return hit[1]
+    try:
+        value = load()
+    except sa.exc.OperationalError:
+        db.session.rollback()
+        if hit:
+            value = hit[1]
+        elif when_unreachable is not _NOTHING_YET:
+            value = when_unreachable
+        else:
+            raise
+    cache[key] = (time.monotonic(), value)
+    return value
+
+
 def published(slug: str) -> Published | None:
     """The survey's newest published version, looked up at most every few seconds.
 
@@ -62,28 +94,14 @@ def published(slug: str) -> Published | None:
     path, and while the database is unreachable the last known snapshot is served,
     so submissions keep flowing into the Redis stream.
     """
-    cache = _app_cache("published")  # slug -> (monotonic time of lookup, snapshot or None)
-    key = slug
-    now = time.monotonic()
-    hit = cache.get(key)
-    if hit and now - hit[0] < current_app.config["SURVEY_CACHE_SECONDS"]:
-        return hit[1]
-    try:
+    def load() -> Published | None:
         survey = find_survey(slug)
         version = survey.published_version() if survey else None
-        snapshot = None if version is None else Published(
+        return None if version is None else Published(
             survey.id, survey.slug, survey.status, version.id, version.number,
             definition_for(version))
-    except sa.exc.OperationalError:
-        db.session.rollback()
-        if hit:
-            # Ask the database again only after another SURVEY_CACHE_SECONDS: while it
-            # is unreachable, requests must not each wait for a connection to fail.
-            cache[key] = (time.monotonic(), hit[1])
-            return hit[1]
-        raise
-    cache[key] = (now, snapshot)
-    return snapshot
+
+    return _recently_loaded("published", slug, load)
 
 
 def forget_published(slug: str) -> None:
@@ -126,20 +144,10 @@ def unavailable_reason(survey: Published, now: datetime | None = None) -> str | 
 
 
 def _recent_response_count(survey_id: int) -> int:
-    """response_count, asked at most every SURVEY_CACHE_SECONDS; while the database is
-    unreachable the last count stands (0 if none), so Redis keeps accepting."""
-    cache = _app_cache("response_counts")
-    now = time.monotonic()
-    hit = cache.get(survey_id)
-    if hit and now - hit[0] < current_app.config["SURVEY_CACHE_SECONDS"]:
-        return hit[1]
-    try:
-        count = response_count(survey_id)
-    except sa.exc.OperationalError:
-        db.session.rollback()
-        count = hit[1] if hit else 0
-    cache[survey_id] = (now, count)
-    return count
+    """response_count, cached like published(); 0 if the database was never reached,
+    so Redis keeps accepting."""
+    return _recently_loaded("response_counts", survey_id,
+                            lambda: response_count(survey_id), when_unreachable=0)
 
 
 def save_definition(data: dict, publish: bool = False) -> Survey:

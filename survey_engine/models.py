@@ -169,3 +169,22 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     user: Mapped[User] = relationship()
+
+
+class AuditEvent(db.Model):
+    """One staff action: who did what to which survey, and when.
+
+    The actor's email and the survey's slug are copied, so the log still reads
+    after an account or a survey is deleted.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    actor: Mapped[str] = mapped_column(sa.String(254))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    survey_slug: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    detail: Mapped[dict] = mapped_column(JSONType, default=dict)

@@ -1,0 +1,43 @@
+"""The audit log: every staff action that creates, publishes, closes, exports or
+deletes something, or changes who may do what.
+
+record() commits its row by itself, after the action it describes has been
+committed: a failed action leaves no entry, and an entry is never lost with a
+rolled-back request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import has_request_context
+from flask_login import current_user
+
+from survey_engine.extensions import db
+from survey_engine.models import AuditEvent, Survey, User
+
+# What the log can say, in the order the audit page offers them as a filter.
+ACTIONS = (
+    "login", "login_failed", "logout",
+    "survey_created", "version_uploaded", "survey_edited", "published", "closed", "reopened",
+    "archived", "duplicated", "deleted", "exported",
+    "user_created", "role_changed", "password_reset", "user_unlocked", "user_deleted",
+    "shared", "unshared", "token_created", "token_revoked",
+)
+COMMAND_LINE = "command line"  # the actor of `survey-engine …` commands
+
+
+def record(action: str, survey: Survey | str | None = None, actor: User | None = None,
+           **detail: Any) -> AuditEvent:
+    """Log `action` by `actor` (default: the signed-in user, else the command line)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    if actor is None and has_request_context() and current_user.is_authenticated:
+        actor = current_user
+    slug = survey.slug if isinstance(survey, Survey) else survey
+    event = AuditEvent(actor_id=actor.id if actor else None,
+                       actor=actor.email if actor else COMMAND_LINE,
+                       action=action, survey_slug=slug, detail=detail)
+    db.session.add(event)
+    db.session.commit()
+    return event

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -64,18 +65,20 @@ def client_messages(lang: str) -> dict[str, str]:
             for key, placeholders in CLIENT_MESSAGES.items()}
 
 
-def client_logic(page: _Page) -> dict:
+def client_logic(d: Definition, lang: str, storage_key: str) -> dict:
     """Definition.logic() in the page's language, the interface words the script shows,
     and the key its saved answers go under (a new version starts afresh)."""
-    logic = page.d.logic(page.lang)
-    logic["messages"] = client_messages(ui_language(page.lang))
-    logic["key"] = f"{page.survey.slug}:{page.survey.version_number}"
+    logic = d.logic(lang)
+    logic["messages"] = client_messages(ui_language(lang))
+    logic["key"] = storage_key
     return logic
 
 
-def _render_form(page: _Page, submission_id: str, values: dict | None = None,
-                 errors: dict | None = None, status: int = 200):
-    d, lang = page.d, page.lang
+def render_survey_page(d: Definition, lang: str, submission_id: str, action: str,
+                       storage_key: str, language_link: Callable[[str], str] | None = None,
+                       values: dict | None = None, errors: dict | None = None,
+                       status: int = 200, preview: bool = False):
+    """The questionnaire as citizens see it; the staff preview draws it the same way."""
     languages = [code for code in d.languages() if code in UI_LANGUAGES]
     other_lang = next((code for code in languages if code != lang), None)
     labels = {q.name: d.text(q.label, lang) for q in d.questions}
@@ -84,12 +87,24 @@ def _render_form(page: _Page, submission_id: str, values: dict | None = None,
     helpers = PageHelpers(d, lang, values)
     html = render_template(
         "public/survey.html", d=d, lang=lang, other_lang=other_lang, language_names=LANGUAGE_NAMES,
+        language_link=language_link, action=action, preview=preview,
         submission_id=submission_id, values=values, errors=errors or {}, labels=labels,
         field_ids=helpers.field_ids(), pipe=helpers.pipe, option_groups=helpers.option_groups,
         rank_position=helpers.rank_position, date_limit=helpers.date_limit,
-        logic=client_logic(page), max_text=MAX_TEXT_LENGTH,
+        logic=client_logic(d, lang, storage_key), max_text=MAX_TEXT_LENGTH,
     )
     return html, status
+
+
+def _render_form(page: _Page, submission_id: str, values: dict | None = None,
+                 errors: dict | None = None, status: int = 200):
+    slug = page.survey.slug
+    return render_survey_page(
+        page.d, page.lang, submission_id,
+        action=url_for("public.questionnaire", slug=slug, lang=page.lang),
+        storage_key=f"{slug}:{page.survey.version_number}",
+        language_link=lambda code: url_for("public.questionnaire", slug=slug, lang=code),
+        values=values, errors=errors, status=status)
 
 
 def render_message(lang: str, key: str, status: int, link: dict | None = None):

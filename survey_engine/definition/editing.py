@@ -1,0 +1,265 @@
+"""The changes the questionnaire builder makes to a definition.
+
+Plain functions on the definition's JSON (a dict the caller has copied): the builder
+applies one, then validate_definition() judges the result as a whole, so a change
+that would break the survey (a rule naming a deleted question, a page left empty)
+is refused with the validator's message and nothing is saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from survey_engine.definition.schema import (
+    COMMON_KEYS,
+    FORMAT,
+    NAME_RE,
+    QUESTION_TYPES,
+    SELECT_TYPES,
+    TYPE_KEYS,
+    UNSEEN_TYPES,
+)
+
+
+class EditRefused(ValueError):
+    """A change that makes no sense on this definition (the message says why)."""
+
+
+def new_definition(slug: str, title: str, language: str, first_question: dict) -> dict:
+    """The smallest survey the format accepts: one page, one question."""
+    data = {"format": FORMAT, "slug": slug, "title": {language: title},
+            "default_language": language, "pages": [], "choice_lists": {}}
+    add_page(data, "page_1", None, first_question)
+    return data
+
+
+def default_language(data: dict) -> str:
+    return data.get("default_language", "vi")
+
+
+def languages(data: dict) -> list[str]:
+    """The default language first, then every other language some text is written in."""
+    found: list[str] = [default_language(data)]
+    for _key, value in iter_texts(data):
+        if isinstance(value, dict):
+            found += [lang for lang in value if lang not in found]
+    return found
+
+
+def unused_name(taken: set[str], base: str) -> str:
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}_{number}" in taken:
+        number += 1
+    return f"{base}_{number}"
+
+
+def question_names(data: dict) -> set[str]:
+    return {q.get("name") for page in data["pages"] for q in page["questions"]}
+
+
+def blank_question(data: dict, qtype: str, name: str, label: str) -> dict:
+    """A new question of `qtype`; a select gets a list of its own to fill in."""
+    if qtype not in QUESTION_TYPES:
+        raise EditRefused(f"unknown question type {qtype!r}")
+    if not NAME_RE.match(name or ""):
+        raise EditRefused(f"{name!r} is not a name: letters, digits and _, starting "
+                          "with a letter or _")
+    if name in question_names(data):
+        raise EditRefused(f"there is already a question named {name!r}")
+    lang = default_language(data)
+    question: dict[str, Any] = {"name": name, "type": qtype}
+    if qtype not in UNSEEN_TYPES:
+        question["label"] = {lang: label or name}
+    if qtype in SELECT_TYPES:
+        lists = data.setdefault("choice_lists", {})
+        list_name = unused_name(set(lists), name)
+        lists[list_name] = [{"name": str(n), "label": {lang: str(n)}} for n in (1, 2)]
+        question["choices"] = list_name
+    if qtype == "matrix":
+        question["rows"] = [{"name": f"row_{n}", "label": {lang: f"{n}"}} for n in (1, 2)]
+    if qtype == "calculate":
+        question["calculation"] = "1"
+    return question
+
+
+# Every type, in the order the builder offers them.
+TYPES_IN_ORDER = ("select_one", "select_multiple", "text", "integer", "decimal", "date",
+                  "email", "phone", "rating", "nps", "rank", "matrix", "acknowledge", "note",
+                  "hidden", "calculate")
+assert set(TYPES_IN_ORDER) == QUESTION_TYPES
+
+
+def keys_for(qtype: str) -> set[str]:
+    return COMMON_KEYS | TYPE_KEYS.get(qtype, set())
+
+
+def add_page(data: dict, name: str, title: str | None, first_question: dict) -> None:
+    if not NAME_RE.match(name or ""):
+        raise EditRefused(f"{name!r} is not a page name: letters, digits and _")
+    if any(page["name"] == name for page in data["pages"]):
+        raise EditRefused(f"there is already a page named {name!r}")
+    page: dict[str, Any] = {"name": name}
+    if title:
+        page["title"] = {default_language(data): title}
+    page["questions"] = [first_question]
+    data["pages"].append(page)
+
+
+def page_index(data: dict, name: str) -> int:
+    for index, page in enumerate(data["pages"]):
+        if page["name"] == name:
+            return index
+    raise EditRefused(f"no page named {name!r}")
+
+
+def question_position(data: dict, name: str) -> tuple[int, int]:
+    for p, page in enumerate(data["pages"]):
+        for q, question in enumerate(page["questions"]):
+            if question.get("name") == name:
+                return p, q
+    raise EditRefused(f"no question named {name!r}")
+
+
+def _move(items: list, index: int, offset: int) -> None:
+    target = index + offset
+    if not 0 <= target < len(items):
+        raise EditRefused("already at the end")
+    items[index], items[target] = items[target], items[index]
+
+
+def move_page(data: dict, name: str, offset: int) -> None:
+    _move(data["pages"], page_index(data, name), offset)
+
+
+def move_question(data: dict, name: str, offset: int) -> None:
+    """Up or down one place; past the top or bottom of its page, onto the next page."""
+    p, q = question_position(data, name)
+    questions = data["pages"][p]["questions"]
+    if 0 <= q + offset < len(questions):
+        _move(questions, q, offset)
+        return
+    if not 0 <= p + offset < len(data["pages"]):
+        raise EditRefused("already at the end")
+    if len(questions) == 1:
+        raise EditRefused("the only question of a page stays on it: move the page instead")
+    question = questions.pop(q)
+    neighbour = data["pages"][p + offset]["questions"]
+    if offset < 0:
+        neighbour.append(question)
+    else:
+        neighbour.insert(0, question)
+
+
+def delete_page(data: dict, name: str) -> None:
+    del data["pages"][page_index(data, name)]
+
+
+def delete_question(data: dict, name: str) -> None:
+    p, q = question_position(data, name)
+    if len(data["pages"][p]["questions"]) == 1:
+        raise EditRefused("a page needs at least one question: delete the page instead")
+    del data["pages"][p]["questions"][q]
+
+
+def replace_question(data: dict, old_name: str, question: dict, page_name: str) -> None:
+    """Put the edited question where it was, or at the end of another page."""
+    p, q = question_position(data, old_name)
+    target = page_index(data, page_name)
+    if target == p:
+        data["pages"][p]["questions"][q] = question
+        return
+    if len(data["pages"][p]["questions"]) == 1:
+        raise EditRefused("the only question of a page stays on it: move the page instead")
+    del data["pages"][p]["questions"][q]
+    data["pages"][target]["questions"].append(question)
+
+
+def list_users(data: dict, list_name: str) -> list[str]:
+    return [q["name"] for page in data["pages"] for q in page["questions"]
+            if q.get("choices") == list_name]
+
+
+# -- texts, for the translation table ------------------------------------------------
+
+TEXT_KEYS = ("label", "hint", "required_message", "constraint_message")
+
+
+def iter_texts(data: dict) -> Iterator[tuple[str, Any]]:
+    """(key, text) of every translatable text, keys as set_text() takes them."""
+    for key in ("title", "description"):
+        if data.get(key) is not None:
+            yield key, data[key]
+    for page in data.get("pages", []):
+        if page.get("title") is not None:
+            yield f"page:{page['name']}:title", page["title"]
+        for question in page.get("questions", []):
+            for key in TEXT_KEYS:
+                if question.get(key) is not None:
+                    yield f"question:{question['name']}:{key}", question[key]
+            for row in question.get("rows") or []:
+                yield f"row:{question['name']}:{row['name']}", row.get("label")
+    for list_name, choices in (data.get("choice_lists") or {}).items():
+        for choice in choices:
+            yield f"choice:{list_name}:{choice['name']}", choice.get("label")
+
+
+def _text_owner(data: dict, key: str) -> tuple[dict, str]:
+    """The object holding the text `key` names, and the property it is under."""
+    kind, _, rest = key.partition(":")
+    if kind in ("title", "description") and not rest:
+        return data, kind
+    owner_name, _, item = rest.partition(":")
+    if kind == "page":
+        return data["pages"][page_index(data, owner_name)], "title"
+    if kind == "question":
+        p, q = question_position(data, owner_name)
+        return data["pages"][p]["questions"][q], item
+    if kind == "row":
+        p, q = question_position(data, owner_name)
+        rows = data["pages"][p]["questions"][q].get("rows") or []
+        return next(r for r in rows if r["name"] == item), "label"
+    if kind == "choice":
+        choices = data.get("choice_lists", {}).get(owner_name, [])
+        return next(c for c in choices if str(c["name"]) == item), "label"
+    raise EditRefused(f"no text {key!r}")
+
+
+def set_text(data: dict, key: str, lang: str, text: str) -> None:
+    """Write (or, when empty, remove) one language of one text."""
+    try:
+        owner, prop = _text_owner(data, key)
+    except (StopIteration, EditRefused) as error:
+        raise EditRefused(f"no text {key!r}") from error
+    value = owner.get(prop)
+    if isinstance(value, str):
+        value = {default_language(data): value}
+    value = dict(value or {})
+    text = text.strip()
+    if text:
+        value[lang] = text
+    else:
+        value.pop(lang, None)
+    if value:
+        owner[prop] = value
+    else:
+        owner.pop(prop, None)
+
+
+def rename_references(data: dict, old: str, new: str) -> None:
+    """`${old}` -> `${new}` in every expression and piped text, after a rename."""
+    pattern = "${" + old + "}"
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(pattern, "${" + new + "}")
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        return value
+
+    if old != new:
+        data["pages"] = walk(data["pages"])

@@ -101,7 +101,8 @@ def test_an_unknown_question_in_an_expression_is_refused_with_its_position(edito
 def test_a_question_is_saved_with_its_translations_side_by_side(editor):
     fields = question_form(editor, "comment")
     fields.update({"label.vi": "Ý kiến khác của bạn", "label.en": "Anything else?",
-                   "hint.vi": "Không bắt buộc", "hint.en": "Optional", "constraint": "string-length(.) <= 500",
+                   "hint.vi": "Không bắt buộc", "hint.en": "Optional",
+                   "constraint": "string-length(.) <= 500",
                    "constraint_message.vi": "Tối đa 500 ký tự"})
     response = editor.post(f"{EDIT}/questions/comment", data=fields)
     assert response.status_code == 302, response.get_data(as_text=True)

@@ -406,37 +406,48 @@ def edit_list(slug: str, name: str):
     if is_new and request.method == "GET" and not request.args.get("new"):
         abort(404)
     choices = lists.get(name, [])
+    # Extra columns: those the choices have, and one just added (still empty).
     columns = sorted({key for c in choices for key in c} - {"name", "label", "exclusive"})
-    errors: dict[str, list[str]] = {}
-    others: list[str] = []
+    columns += [c for c in request.args.getlist("column") if c not in columns]
+    problems: list[str] = []
     if request.method == "POST":
-        form = request.form
-        if new_column := form.get("new_column", "").strip():
-            columns.append(new_column)
-        if form.get("delete_list"):
-            if users := edit.list_users(data, name):
-                others = [_("The list is used by %(questions)s; it cannot be deleted.",
-                            questions=", ".join(users))]
-            else:
-                del lists[name]
-        else:
-            choices = _table_rows(form, "choice", edit.languages(data), columns)
-            lists[name] = choices
-        if not others:
+        problems = _change_list(data, name, columns)
+        if not problems:
             try:
                 save(survey, data, f"choice list {name}")
             except SaveRefused as error:
                 db.session.rollback()
-                errors, others = split_problems(error.problems, f"choice_lists.{name}")
-                others += [p for problems in errors.values() for p in problems]
-            else:
-                flash(_("The choice list %(name)s was saved.", name=name))
-                return redirect(url_for("admin.builder", slug=slug) + "#lists")
+                problems = error.problems
+        if not problems:
+            flash(_("The choice list %(name)s was saved.", name=name))
+            if new_column := request.form.get("new_column", "").strip():
+                # Back to the table, to fill the new column in.
+                return redirect(url_for("admin.edit_list", slug=slug, name=name,
+                                        column=new_column))
+            return redirect(url_for("admin.builder", slug=slug) + "#lists")
+        choices = lists.get(name, choices)
     html = render_template("admin/builder/list.html", **_page_context(survey, data, version),
                            list_name=name, choices=choices, columns=columns, is_new=is_new,
-                           used_by=edit.list_users(data, name), errors=errors, others=others,
+                           used_by=edit.list_users(data, name), others=problems,
                            text=_text_in, blank_rows=3 if choices else 5)
-    return html, 422 if others else 200
+    return html, 422 if problems else 200
+
+
+def _change_list(data: dict, name: str, columns: list[str]) -> list[str]:
+    """Apply the list form to `data`; what is wrong with it, if anything."""
+    form = request.form
+    if new_column := form.get("new_column", "").strip():
+        if not edit.NAME_RE.match(new_column) or new_column in ("name", "label"):
+            return [_("A column name has letters, digits and _, and starts with a letter.")]
+        columns.append(new_column)
+    if form.get("delete_list"):
+        if users := edit.list_users(data, name):
+            return [_("The list is used by %(questions)s; it cannot be deleted.",
+                      questions=", ".join(users))]
+        del data["choice_lists"][name]
+        return []
+    data["choice_lists"][name] = _table_rows(form, "choice", edit.languages(data), columns)
+    return []
 
 
 # -- survey settings and translations ---------------------------------------------------

@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from survey_engine.extensions import db
-from survey_engine.models import ApiToken, Role, Survey, SurveyShare, User
+from survey_engine.models import ApiToken, AuditEvent, Role, Survey, SurveyShare, User
 
 MIN_PASSWORD_LENGTH = 10
 FREE_FAILURES = 5  # wrong passwords in a row before the account waits
@@ -63,10 +63,58 @@ def create_user(email: str, password: str, role: str) -> User:
     return user
 
 
-def share_survey(user: User, survey: Survey) -> None:
-    if db.session.get(SurveyShare, (survey.id, user.id)) is None:
-        db.session.add(SurveyShare(survey_id=survey.id, user_id=user.id))
-        db.session.commit()
+def set_role(user: User, role: str) -> None:
+    if role not in Role.ALL:
+        raise AccountError(f"role must be one of {', '.join(Role.ALL)}")
+    user.role = role
+    db.session.commit()
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(password)
+    db.session.commit()
+
+
+def unlock(user: User) -> None:
+    """Let the account sign in again at once, forgetting its wrong passwords."""
+    user.failed_logins = 0
+    user.locked_until = None
+    db.session.commit()
+
+
+def delete_user(user: User) -> None:
+    """Remove the account with its shares and tokens; its audit entries keep its email.
+
+    Done row by row because SQLite does not enforce the foreign keys' ON DELETE, and a
+    new account reusing the id must not inherit the old one's entries.
+    """
+    for model in (SurveyShare, ApiToken):
+        db.session.execute(sa.delete(model).where(model.user_id == user.id))
+    db.session.execute(sa.update(AuditEvent).where(AuditEvent.actor_id == user.id)
+                       .values(actor_id=None))
+    db.session.delete(user)
+    db.session.commit()
+
+
+def share_survey(user: User, survey: Survey) -> bool:
+    """Returns whether the survey was newly shared (False: it already was)."""
+    if db.session.get(SurveyShare, (survey.id, user.id)) is not None:
+        return False
+    db.session.add(SurveyShare(survey_id=survey.id, user_id=user.id))
+    db.session.commit()
+    return True
+
+
+def unshare_survey(user: User, survey: Survey) -> bool:
+    """Returns whether there was a share to remove."""
+    share = db.session.get(SurveyShare, (survey.id, user.id))
+    if share is None:
+        return False
+    db.session.delete(share)
+    db.session.commit()
+    return True
 
 
 @dataclass(frozen=True)
@@ -128,10 +176,16 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def shown_prefix(token: str) -> str:
+    """The start of a token kept in clear, to tell a person's tokens apart."""
+    return token[:11]
+
+
 def create_token(user: User) -> str:
     """A new token for `user`; the caller shows it once, only its hash is kept."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(24)  # 32 characters after the prefix
-    db.session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), prefix=token[:11]))
+    db.session.add(ApiToken(user_id=user.id, token_hash=token_hash(token),
+                            prefix=shown_prefix(token)))
     db.session.commit()
     return token
 
@@ -150,8 +204,8 @@ def user_for_token(token: str) -> User | None:
     return row.user
 
 
-def revoke_token(prefix_or_token: str) -> int:
-    """Revoke tokens by their shown prefix or the whole token; returns how many."""
+def revoke_token(prefix_or_token: str) -> list[ApiToken]:
+    """Revoke tokens by their shown prefix or the whole token; returns them."""
     rows = db.session.scalars(sa.select(ApiToken).where(
         ApiToken.revoked_at.is_(None),
         sa.or_(ApiToken.prefix == prefix_or_token,
@@ -159,7 +213,7 @@ def revoke_token(prefix_or_token: str) -> int:
     for row in rows:
         row.revoked_at = datetime.now(UTC)
     db.session.commit()
-    return len(rows)
+    return list(rows)
 
 
 def visible_surveys(user: User) -> sa.Select:

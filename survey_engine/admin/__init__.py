@@ -14,7 +14,7 @@ from survey_engine.models import User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from survey_engine.admin import builder, routes, surveys  # noqa: E402, F401  (registers the routes)
+from survey_engine.admin import builder, people, routes, surveys  # noqa: E402, F401  (registers the routes)
 
 
 @login_manager.user_loader
@@ -41,6 +41,8 @@ def init_app(app: Flask) -> None:
     # makes a replayed or forged POST harmless. The JSON API takes no cookies' word
     # for a write, so neither needs (or could use) a CSRF token.
     csrf.exempt("survey_engine.public.routes.submit")
+    # The staff preview checks answers and stores nothing: a forged POST changes nothing.
+    csrf.exempt("survey_engine.admin.builder.preview")
     csrf.exempt(app.blueprints["api"])
 
     # Only the login form is limited per address: citizens share carrier-grade NAT,

@@ -10,7 +10,8 @@ from flask import g, make_response, redirect, render_template, request, session,
 from flask_login import current_user, login_required, login_user, logout_user
 
 from survey_engine.admin import bp
-from survey_engine.auth import check_login, visible_surveys
+from survey_engine.audit import record
+from survey_engine.auth import check_login, normalize_email, visible_surveys
 from survey_engine.extensions import db
 from survey_engine.i18n import UI_LANGUAGES, choose_language
 
@@ -46,6 +47,7 @@ def login():
     next_url = request.form.get("next", "")
     result = check_login(email, password)
     if result.user is None:
+        record("login_failed", email=normalize_email(email))
         minutes = math.ceil(result.locked_for.total_seconds() / 60) if result.locked_for else 0
         html = render_template("admin/login.html", lang=g.lang, email=email, next=next_url,
                                error="locked" if minutes else "wrong", minutes=minutes)
@@ -53,6 +55,7 @@ def login():
     # A new session at sign-in: nothing planted before it (session fixation) survives.
     _clear_session()
     login_user(result.user)
+    record("login", actor=result.user)
     return redirect(_safe_next(next_url))
 
 
@@ -72,6 +75,7 @@ def too_many_attempts(limit):
 def logout():
     if request.method == "GET":  # a question, so that a link elsewhere cannot sign anyone out
         return render_template("admin/logout.html", lang=g.lang)
+    record("logout")
     logout_user()
     _clear_session()
     return redirect(url_for("admin.login"))

@@ -98,6 +98,11 @@ class StreamBuffer:
             args=[submission_id, digest, payload])
         return outcome.decode()
 
+    def forget(self, survey_id: int) -> None:
+        """After a survey is deleted: its keys go, and it is registered afresh if reused."""
+        forget_survey(self.client, survey_id)
+        self._registered.pop(survey_id, None)
+
 
 def init_app(app: Flask) -> None:
     app.extensions["stream_buffer"] = (
@@ -107,3 +112,19 @@ def init_app(app: Flask) -> None:
 
 def current_buffer() -> StreamBuffer | None:
     return current_app.extensions.get("stream_buffer")
+
+
+def waiting(client: redis.Redis, survey_id: int) -> int:
+    """Submissions accepted for a survey but not stored yet: its stream and dead letters."""
+    pipe = client.pipeline(transaction=False)
+    pipe.xlen(stream_key(survey_id))
+    pipe.xlen(dead_key(survey_id))
+    return sum(pipe.execute())
+
+
+def forget_survey(client: redis.Redis, survey_id: int) -> None:
+    """Drop a deleted survey's keys, so nothing drains into a survey that is gone and a
+    reused id (SQLite) starts clean. The four keys share a hash slot; se:surveys does not."""
+    client.delete(stream_key(survey_id), ids_key(survey_id), dead_key(survey_id),
+                  counters_key(survey_id))
+    client.srem(SURVEYS_KEY, survey_id)

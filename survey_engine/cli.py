@@ -18,6 +18,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from survey_engine import MIGRATIONS_DIR, create_app
+from survey_engine.audit import record
 from survey_engine.auth import (
     MIN_PASSWORD_LENGTH,
     AccountError,
@@ -26,6 +27,7 @@ from survey_engine.auth import (
     find_user,
     revoke_token,
     share_survey,
+    shown_prefix,
 )
 from survey_engine.ingest import Submission, persist_batch
 from survey_engine.models import Role
@@ -76,6 +78,7 @@ def demo(host: str, port: int) -> None:
     if find_user(DEMO_ADMIN) is None:
         password = secrets.token_urlsafe(12)
         create_user(DEMO_ADMIN, password, Role.ADMIN)
+        record("user_created", email=DEMO_ADMIN, role=Role.ADMIN)
         click.echo(f"  admin account created: {DEMO_ADMIN}  password: {password}")
         click.echo("  (shown only this once)")
     else:
@@ -113,10 +116,16 @@ def import_definition(file: Path, publish: bool) -> None:
         raise click.ClickException(
             f"{file}: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
         ) from None
+    slug = data.get("slug") if isinstance(data, dict) else None
+    existed = isinstance(slug, str) and find_survey(slug) is not None
     try:
         survey = save_definition(data, publish=publish)
     except DefinitionInvalid as invalid:
         _print_problems(file, invalid.problems)
+    record("version_uploaded" if existed else "survey_created", survey,
+           version=survey.versions[-1].number)
+    if publish:
+        record("published", survey, version=survey.published_version().number)
     click.echo(survey.slug)
 
 
@@ -152,6 +161,7 @@ def export_definition(slug: str, output: Path) -> None:
         partial.replace(output)
     finally:
         partial.unlink(missing_ok=True)
+    record("exported", survey, kind=f"definition{suffix}", version=version.number)
     click.echo(f"{slug} version {version.number} written to {output}")
 
 
@@ -175,6 +185,7 @@ def export(slug: str, output: Path, fmt: str | None, lang: str | None) -> None:
         raise click.ClickException(str(error)) from None
     finally:
         partial.unlink(missing_ok=True)
+    record("exported", slug, kind=f"responses.{fmt}")
     click.echo(f"{count} responses written to {output}")
 
 
@@ -297,8 +308,10 @@ def create_user_command(email: str, role: str, shares: tuple[str, ...]) -> None:
         user = create_user(email, password, role)
     except AccountError as error:
         raise click.ClickException(str(error)) from None
+    record("user_created", email=user.email, role=role)
     for survey in surveys:
-        share_survey(user, survey)
+        if share_survey(user, survey):
+            record("shared", survey, email=user.email)
     shared = f"; shared: {', '.join(shares)}" if shares else ""
     click.echo(f"{role} account created: {user.email}{shared}")
 
@@ -314,7 +327,8 @@ def share_command(email: str, slug: str) -> None:
     survey = find_survey(slug)
     if survey is None:
         raise click.ClickException(f"no survey with slug {slug!r}")
-    share_survey(user, survey)
+    if share_survey(user, survey):
+        record("shared", survey, email=user.email)
     click.echo(f"{slug} shared with {user.email}")
 
 
@@ -325,14 +339,18 @@ def create_token_command(email: str) -> None:
     user = find_user(email)
     if user is None:
         raise click.ClickException(f"no account for {email}")
-    click.echo(create_token(user))
+    token = create_token(user)
+    record("token_created", email=user.email, prefix=shown_prefix(token))
+    click.echo(token)
 
 
 @cli.command("revoke-token")
 @click.argument("prefix_or_token")
 def revoke_token_command(prefix_or_token: str) -> None:
     """Revoke a token, given whole or by the prefix shown for it."""
-    count = revoke_token(prefix_or_token)
-    if not count:
+    rows = revoke_token(prefix_or_token)
+    if not rows:
         raise click.ClickException("no such token (or it is already revoked)")
-    click.echo(f"{count} token(s) revoked")
+    for row in rows:
+        record("token_revoked", email=row.user.email, prefix=row.prefix)
+    click.echo(f"{len(rows)} token(s) revoked")

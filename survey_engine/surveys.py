@@ -109,6 +109,16 @@ def forget_published(slug: str) -> None:
     _app_cache("published").pop(slug, None)
 
 
+def forget_deleted(slug: str, survey_id: int, version_ids: list[int]) -> None:
+    """Drop this process's caches of a deleted survey: SQLite may hand its ids to the next
+    survey, which must not inherit a parsed definition or a response count."""
+    forget_published(slug)
+    _app_cache("response_counts").pop(survey_id, None)
+    definitions = _app_cache("definitions")
+    for version_id in version_ids:
+        definitions.pop(version_id, None)
+
+
 def set_status(survey: Survey, status: str) -> None:
     survey.status = status
     db.session.commit()
@@ -116,11 +126,12 @@ def set_status(survey: Survey, status: str) -> None:
 
 
 def response_count(survey_id: int) -> int:
-    """Stored responses, from the tallies: a key lookup, not a scan."""
-    return db.session.scalar(
+    """Stored responses, from the tallies: a key lookup, not a scan. (PostgreSQL sums a
+    BIGINT to a Decimal, which JSON, e.g. the audit log, cannot take.)"""
+    return int(db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(Tally.count), 0))
         .where(Tally.survey_id == survey_id, Tally.question == "", Tally.choice == "")
-    )
+    ))
 
 
 def unavailable_reason(survey: Published, now: datetime | None = None) -> str | None:

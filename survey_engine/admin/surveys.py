@@ -2,36 +2,65 @@
 
 Who may do what: anyone the survey is shared with (and every admin) sees the page and
 downloads the definition and the responses; editors it is shared with, and admins,
-upload new versions and move it along draft -> published -> closed -> archived.
+upload new versions and move it along draft -> published -> closed -> archived,
+duplicate it, and delete it (one with responses: admins only, typing its slug).
+Every change and download is written to the audit log once it has succeeded.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import json
+import logging
 import os
 import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
+import redis
+import sqlalchemy as sa
+from flask import (
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.utils import secure_filename
 
 from exports import export_survey
+from survey_engine import audit
 from survey_engine.admin import bp
 from survey_engine.auth import may_see, share_survey
+from survey_engine.buffer import current_buffer, waiting
 from survey_engine.definition import validate_definition
+from survey_engine.definition.schema import SLUG_RE
 from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform, write_xlsform
 from survey_engine.extensions import db
-from survey_engine.models import Role, Survey, SurveyStatus, SurveyVersion
+from survey_engine.models import (
+    Response,
+    Role,
+    Survey,
+    SurveyShare,
+    SurveyStatus,
+    SurveyVersion,
+    Tally,
+)
 from survey_engine.surveys import (
     DefinitionInvalid,
     find_survey,
+    forget_deleted,
+    published,
     response_count,
     save_definition,
     set_status,
+    unavailable_reason,
 )
 
 try:
@@ -40,6 +69,8 @@ try:
     LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 except Exception:  # no time zone database on this machine: Vietnam has no DST
     LOCAL_TIME = timezone(timedelta(hours=7), "ICT")
+
+log = logging.getLogger(__name__)
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The endpoints that take a file; admin.init_app lets them exceed MAX_CONTENT_LENGTH.
@@ -147,13 +178,40 @@ def _store(data: dict, survey: Survey | None) -> tuple[Survey | None, list[str]]
 # -- pages --------------------------------------------------------------------------
 
 
+def _setting_time(value: str | None) -> str:
+    return local_time(datetime.fromisoformat(value)) if value else ""
+
+
+def availability(reason: str | None) -> str:
+    """unavailable_reason() in words, for staff."""
+    return {None: _("yes"), "closed": _("no: the survey is closed"),
+            "not_open": _("no: it is not open yet"),
+            "full": _("no: the response limit is reached")}.get(reason, reason)
+
+
+def _schedule(survey: Survey) -> dict | None:
+    """What the public side goes by: the newest published version's schedule and limit."""
+    snapshot = published(survey.slug)
+    if snapshot is None:
+        return None
+    settings = snapshot.definition.settings
+    return {"opens_at": _setting_time(settings.get("opens_at")),
+            "closes_at": _setting_time(settings.get("closes_at")),
+            "max_responses": settings.get("max_responses"),
+            "accepting": availability(unavailable_reason(snapshot))}
+
+
 def _survey_page(survey: Survey, problems: list[str] | None = None, status: int = 200):
     versions = list(reversed(survey.versions))
+    responses = response_count(survey.id)
+    manages = may_manage(current_user, survey)
     html = render_template(
         "admin/survey.html", lang=g.lang, survey=survey, title=title_of(survey, g.lang),
         versions=versions, local_time=local_time, status_name=status_name,
-        responses=response_count(survey.id),
-        may_manage=may_manage(current_user, survey), problems=problems or [],
+        responses=responses, schedule=_schedule(survey),
+        may_manage=manages, problems=problems or [],
+        # The delete page has the last word (buffered responses, the typed slug).
+        may_delete=manages and (current_user.role == Role.ADMIN or responses == 0),
         has_draft=bool(versions) and versions[0].published_at is None,
         has_published=any(v.published_at for v in versions), SurveyStatus=SurveyStatus)
     return html, status
@@ -172,6 +230,7 @@ def new_survey():
             if not problems:
                 if current_user.role != Role.ADMIN:
                     share_survey(current_user, survey)
+                audit.record("survey_created", survey, version=survey.versions[-1].number)
                 flash(_("The survey was created as a draft."))
                 return redirect(url_for("admin.survey", slug=survey.slug))
     html = render_template("admin/new_survey.html", lang=g.lang, problems=problems)
@@ -190,6 +249,7 @@ def survey(slug: str):
     if problems:
         db.session.refresh(survey)
         return _survey_page(survey, problems, 422)
+    audit.record("version_uploaded", survey, version=survey.versions[-1].number)
     flash(_("The new draft version was saved."))
     return redirect(url_for("admin.survey", slug=slug))
 
@@ -207,15 +267,16 @@ def publish(slug: str):
     else:
         # Publishes the newest draft, or (re)publishes the newest version as it is.
         save_definition(newest.definition, publish=True)
+        audit.record("published", survey, version=survey.published_version().number)
         flash(_("The survey is published."))
     return redirect(url_for("admin.survey", slug=slug))
 
 
-# action: (the statuses it starts from, the status it leads to)
+# action: (the statuses it starts from, the status it leads to, its audit action)
 TRANSITIONS = {
-    "close": ((SurveyStatus.PUBLISHED,), SurveyStatus.CLOSED),
-    "reopen": ((SurveyStatus.CLOSED,), SurveyStatus.PUBLISHED),
-    "archive": ((SurveyStatus.CLOSED,), SurveyStatus.ARCHIVED),
+    "close": ((SurveyStatus.PUBLISHED,), SurveyStatus.CLOSED, "closed"),
+    "reopen": ((SurveyStatus.CLOSED,), SurveyStatus.PUBLISHED, "reopened"),
+    "archive": ((SurveyStatus.CLOSED,), SurveyStatus.ARCHIVED, "archived"),
 }
 
 
@@ -223,15 +284,141 @@ TRANSITIONS = {
 @login_required
 def change_status(slug: str, action: str):
     survey = _managed_survey(slug)
-    sources, target = TRANSITIONS[action]
+    sources, target, logged = TRANSITIONS[action]
     if survey.status not in sources:
         flash(_("Not possible while the survey is %(status)s.",
                 status=status_name(survey.status)),
               "error")
     else:
         set_status(survey, target)
+        audit.record(logged, survey)
         flash(_("The survey is now %(status)s.", status=status_name(target)))
     return redirect(url_for("admin.survey", slug=slug))
+
+
+# -- duplicate and delete -----------------------------------------------------------
+
+
+def _with_title(data: dict, title: str) -> dict | str:
+    """The definition's title with `title` in its default language."""
+    old = data.get("title")
+    if not isinstance(old, dict):
+        return title
+    lang = data.get("default_language") or next(iter(old), "vi")
+    return {**old, lang: title}
+
+
+def _copy(version: SurveyVersion, slug: str, title: str) -> tuple[Survey | None, list[str]]:
+    """Save `version`'s definition as a new draft survey at `slug`, or say why not."""
+    if not SLUG_RE.match(slug):
+        return None, [_("The new address must be 1 to 64 lower-case letters, digits and "
+                        "'-', starting and ending with a letter or digit.")]
+    if find_survey(slug) is not None:
+        return None, [_("A survey with the slug %(slug)s already exists.", slug=slug)]
+    data = copy.deepcopy(version.definition)
+    data["slug"] = slug
+    if title:
+        data["title"] = _with_title(data, title)
+    try:
+        return save_definition(data), []
+    except DefinitionInvalid as error:
+        db.session.rollback()
+        return None, error.problems
+
+
+@bp.route("/surveys/<slug>/duplicate", methods=["GET", "POST"])
+@login_required
+def duplicate_survey(slug: str):
+    """A new draft from the newest version: the usual start of next year's round."""
+    source = _managed_survey(slug)
+    newest = _newest_or_404(source)
+    new_slug = request.form.get("slug", "").strip()
+    new_title = request.form.get("title", "").strip()
+    problems: list[str] = []
+    if request.method == "POST":
+        copied, problems = _copy(newest, new_slug, new_title)
+        if copied is not None:
+            if current_user.role != Role.ADMIN:
+                share_survey(current_user, copied)
+            audit.record("duplicated", copied, **{"from": slug, "to": new_slug})
+            flash(_("The copy was created as a draft."))
+            return redirect(url_for("admin.survey", slug=new_slug))
+    html = render_template("admin/duplicate_survey.html", lang=g.lang, survey=source,
+                           title=title_of(source, g.lang), version=newest.number,
+                           new_slug=new_slug, new_title=new_title, problems=problems)
+    return html, 422 if problems else 200
+
+
+def _waiting(survey_id: int) -> int | None:
+    """Submissions in the Redis buffer not stored yet; None when Redis cannot be asked."""
+    buffer = current_buffer()
+    if buffer is None:
+        return 0
+    try:
+        return waiting(buffer.client, survey_id)
+    except redis.RedisError as error:
+        log.warning("cannot count the buffered submissions of survey %s: %s", survey_id, error)
+        return None
+
+
+def _delete(survey: Survey) -> None:
+    """Everything of the survey, in one transaction; SQLite would not cascade."""
+    survey_id, slug = survey.id, survey.slug
+    version_ids = [version.id for version in survey.versions]
+    for model in (Response, Tally, SurveyShare, SurveyVersion):
+        db.session.execute(sa.delete(model).where(model.survey_id == survey_id))
+    db.session.execute(sa.delete(Survey).where(Survey.id == survey_id))
+    db.session.commit()
+    forget_deleted(slug, survey_id, version_ids)
+    buffer = current_buffer()
+    if buffer is not None:
+        try:
+            buffer.forget(survey_id)
+        except redis.RedisError as error:  # the survey is gone; stale keys only cost memory
+            log.warning("deleted survey %s (id %s) but not its Redis keys: %s",
+                        slug, survey_id, error)
+
+
+@bp.route("/surveys/<slug>/delete", methods=["GET", "POST"])
+@login_required
+def delete_survey(slug: str):
+    """Deleting loses answers for good: closed first, and with responses admins only,
+    who type the slug, so a slip of the mouse cannot do it."""
+    survey = _managed_survey(slug)
+    stored = response_count(survey.id)
+    buffered = _waiting(survey.id)
+    # A buffer that cannot be asked may hold answers: the careful path then.
+    has_responses = stored > 0 or buffered != 0
+    is_admin = current_user.role == Role.ADMIN
+    problem, status = None, 200
+    if request.method == "POST":
+        if survey.status == SurveyStatus.PUBLISHED:
+            problem, status = _("Close the survey before deleting it."), 409
+        elif has_responses and not is_admin:
+            abort(403)
+        elif has_responses and request.form.get("confirm_slug", "").strip() != slug:
+            problem, status = _("Type the slug %(slug)s exactly to delete the survey.",
+                                slug=slug), 422
+        elif not has_responses and request.form.get("confirm") != "yes":
+            problem, status = _("Tick the box to confirm the deletion."), 422
+        else:
+            try:
+                _delete(survey)
+            except sa.exc.IntegrityError:  # an answer stored meanwhile points at it
+                db.session.rollback()
+                problem, status = _("Responses arrived while deleting; nothing was "
+                                    "deleted. Please try again."), 409
+            else:
+                responses = stored + (buffered or 0)
+                audit.record("deleted", slug, responses=responses)
+                flash(_("The survey %(slug)s was deleted with its %(count)s responses.",
+                        slug=slug, count=responses))
+                return redirect(url_for("admin.index"))
+    html = render_template(
+        "admin/delete_survey.html", lang=g.lang, survey=survey, title=title_of(survey, g.lang),
+        stored=stored, buffered=buffered, has_responses=has_responses, is_admin=is_admin,
+        is_published=survey.status == SurveyStatus.PUBLISHED, problem=problem)
+    return html, status
 
 
 # -- downloads ----------------------------------------------------------------------
@@ -257,6 +444,7 @@ def definition_json(slug: str):
     survey = _visible_survey(slug)
     version = _newest_or_404(survey)
     body = json.dumps(version.definition, ensure_ascii=False, indent=2) + "\n"
+    audit.record("exported", survey, kind="definition.json", version=version.number)
     return send_file(io.BytesIO(body.encode("utf-8")), mimetype="application/json",
                      as_attachment=True, download_name=f"{slug}-v{version.number}.json")
 
@@ -273,6 +461,7 @@ def definition_xlsx(slug: str):
     except BaseException:
         os.unlink(path)
         raise
+    audit.record("exported", survey, kind="definition.xlsx", version=version.number)
     return _send_temporary(path, f"{slug}-v{version.number}.xlsx", XLSX_MIME)
 
 
@@ -290,5 +479,6 @@ def export_responses(slug: str):
     except BaseException:
         os.unlink(path)
         raise
+    audit.record("exported", survey, kind="responses.xlsx")
     stamp = datetime.now(LOCAL_TIME).strftime("%Y%m%d-%H%M")
     return _send_temporary(path, f"{slug}-responses-{stamp}.xlsx", XLSX_MIME)

@@ -1,0 +1,197 @@
+"""Every staff and API route x {anonymous, analyst, editor, admin, another survey's
+editor}: who is sent to sign in, who is refused, who gets through.
+
+ROUTES must name every rule of the admin and API blueprints (a test checks), so a
+new route cannot ship without its row. Requests that would change something carry
+a body that is refused after the permission check (a missing confirmation, a stale
+revision, a bad name): "gets through" is then that refusal, never a 403.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import g, request_started
+
+from survey_engine.auth import create_token, create_user, find_user, share_survey
+from survey_engine.extensions import db
+from survey_engine.models import ApiToken
+from survey_engine.surveys import find_survey, save_definition
+from tests.conftest import DEMO_SLUG, demo_definition
+from tests.test_staff import PASSWORD, login
+
+OTHER_SLUG = "dat-dai"
+LOGIN = "/admin/login"
+S = f"/admin/surveys/{DEMO_SLUG}"
+ROLES = ("anonymous", "analyst", "editor", "admin", "other_editor")
+
+# Who gets through, besides admins (who always do).
+SIGNED_IN = {"analyst", "editor", "other_editor"}  # any staff account
+CREATOR = {"editor", "other_editor"}  # may create surveys
+READER = {"analyst", "editor"}  # the demo is shared with them
+MANAGER = {"editor"}  # shared with them, and they may change it
+ADMIN = set()
+PUBLIC = {"anonymous", "analyst", "editor", "other_editor"}
+
+# (method, path, who gets through, their status (or {role: status, "*": the others'}),
+# form data). Order matters where a
+# request has an effect on later ones: the token is revoked, the spare account
+# deleted, and the session signed out last.
+ROUTES = [
+    ("GET", LOGIN, PUBLIC, {"anonymous": 200, "*": 302}, None),  # signed in: to /admin/
+    ("POST", LOGIN, PUBLIC, 200, {"email": "nobody@example.org", "password": "x"}),
+    ("GET", "/admin/", SIGNED_IN, 200, None),
+    ("GET", "/admin/password", SIGNED_IN, 200, None),
+    ("POST", "/admin/password", SIGNED_IN, 422, {"password": "", "new_password": ""}),
+    ("GET", "/admin/tokens", SIGNED_IN, 200, None),
+    ("POST", "/admin/tokens", SIGNED_IN, 200, {}),
+    ("POST", "/admin/tokens/{own_token}/revoke", SIGNED_IN, 302, {}),
+    ("GET", "/admin/surveys/new", CREATOR, 200, None),
+    ("POST", "/admin/surveys/new", CREATOR, 422, {}),
+    ("POST", "/admin/surveys/create", CREATOR, 422, {"slug": "Not A Slug", "title": "x"}),
+    ("GET", S, READER, 200, None),
+    ("GET", f"{S}/definition.json", READER, 200, None),
+    ("GET", f"{S}/definition.xlsx", READER, 200, None),
+    ("GET", f"{S}/responses.xlsx", READER, 200, None),
+    ("GET", f"{S}/preview", READER, 200, None),
+    ("POST", f"{S}/preview", READER, 422, {"district": "nowhere"}),
+    ("GET", f"{S}/preview/thanks", READER, 200, None),
+    ("POST", S, MANAGER, 422, {}),  # an upload without a file
+    ("POST", f"{S}/publish", MANAGER, 302, {}),  # published again as it is
+    ("POST", f"{S}/reopen", MANAGER, 302, {}),  # not possible while published
+    ("POST", f"{S}/archive", MANAGER, 302, {}),  # not possible while published
+    ("POST", f"{S}/close", MANAGER, 302, {}),  # closes; reopened by the next row
+    ("POST", f"{S}/reopen", MANAGER, 302, {}),
+    ("GET", f"{S}/duplicate", MANAGER, 200, None),
+    ("POST", f"{S}/duplicate", MANAGER, 422, {"slug": "Not A Slug"}),
+    ("GET", f"{S}/delete", MANAGER, 200, None),
+    ("POST", f"{S}/delete", MANAGER, 409, {}),  # published: close it first
+    ("GET", f"{S}/edit", MANAGER, 200, None),
+    ("POST", f"{S}/edit", MANAGER, 422, {"change": "question_up", "target": "consent"}),
+    ("GET", f"{S}/edit/lists?name=new_list", MANAGER, 302, None),
+    ("GET", f"{S}/edit/lists/roles", MANAGER, 200, None),
+    ("POST", f"{S}/edit/lists/roles", MANAGER, 422, {"new_column": "1 bad"}),
+    ("GET", f"{S}/edit/pages/about_you", MANAGER, 200, None),
+    ("POST", f"{S}/edit/pages/about_you", MANAGER, 422, {"name": "about_you"}),  # stale
+    ("GET", f"{S}/edit/questions/role", MANAGER, 200, None),
+    ("POST", f"{S}/edit/questions/role", MANAGER, 422, {"name": "role", "type": "text"}),
+    ("GET", f"{S}/edit/settings", MANAGER, 200, None),
+    ("POST", f"{S}/edit/settings", MANAGER, 422, {"title.vi": "x"}),
+    ("GET", f"{S}/edit/translations", MANAGER, 200, None),
+    ("POST", f"{S}/edit/translations", MANAGER, 422, {"title|vi": "x"}),
+    ("GET", f"{S}/sharing", MANAGER, 200, None),
+    ("POST", f"{S}/sharing", MANAGER, 422, {"email": "nobody@example.org"}),
+    ("POST", f"{S}/sharing/{{spare}}/remove", MANAGER, 302, {}),
+    ("GET", "/admin/users", ADMIN, 200, None),
+    ("POST", "/admin/users", ADMIN, 422, {"email": "not an email", "role": "analyst",
+                                          "password": "short"}),
+    ("GET", "/admin/users/{spare}", ADMIN, 200, None),
+    ("POST", "/admin/users/{spare}/role", ADMIN, 302, {"role": "emperor"}),
+    ("POST", "/admin/users/{spare}/password", ADMIN, 302, {"password": "short"}),
+    ("POST", "/admin/users/{spare}/unlock", ADMIN, 302, {}),
+    ("GET", "/admin/users/{spare}/delete", ADMIN, 200, None),
+    ("POST", "/admin/users/{spare}/delete", ADMIN, 302, {}),
+    ("GET", "/admin/audit", ADMIN, 200, None),
+    ("GET", f"/api/v1/surveys/{DEMO_SLUG}", PUBLIC, 200, None),
+    ("POST", f"/api/v1/surveys/{DEMO_SLUG}/responses", PUBLIC, 422, "json"),
+    ("GET", f"/api/v1/surveys/{DEMO_SLUG}/results", READER, 200, None),
+    ("GET", "/admin/logout", SIGNED_IN, 200, None),
+    ("POST", "/admin/logout", SIGNED_IN, 302, {}),
+]
+
+
+@pytest.fixture
+def accounts(app):
+    """Every role; the demo shared with the analyst, the editor and a spare account;
+    another survey shared with the other editor; a token for each."""
+    save_definition({**demo_definition(), "slug": OTHER_SLUG}, publish=True)
+    demo, other = find_survey(DEMO_SLUG), find_survey(OTHER_SLUG)
+    for role in ROLES[1:]:
+        user = create_user(f"{role}@example.org", PASSWORD, role.removeprefix("other_"))
+        share_survey(user, other if role == "other_editor" else demo)
+        create_token(user)
+    share_survey(create_user("spare@example.org", PASSWORD, "analyst"), demo)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _each_request_loads_its_own_user(app):
+    """Requests share the test's app context: forget the user Flask-Login keeps in g."""
+    def forget(sender, **extra):
+        g.pop("_login_user", None)
+
+    request_started.connect(forget, app)
+    yield
+    request_started.disconnect(forget, app)
+
+
+def test_every_admin_and_api_route_is_in_the_matrix(app):
+    listed = {(method, re.sub(r"\?.*", "", path)) for method, path, *_ in ROUTES}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] not in ("admin", "api"):
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            pattern = re.sub(r"<[^>]+>", "[^/]+", rule.rule)
+            if rule.endpoint == "admin.change_status":
+                pattern = pattern.replace("[^/]+$", "(close|reopen|archive)$")
+            assert any(m == method and re.fullmatch(pattern, p) for m, p in listed), \
+                f"{method} {rule.rule} ({rule.endpoint}) has no row in ROUTES"
+
+
+def _csrf(client, signed_in: bool) -> str:
+    g.pop("csrf_token", None)
+    html = client.get("/admin/logout" if signed_in else LOGIN).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_role_matrix(accounts, role):
+    client = accounts.test_client()
+    if role != "anonymous":
+        assert login(client, f"{role}@example.org").status_code == 302
+        user = find_user(f"{role}@example.org")
+        own_token = db.session.query(ApiToken).filter_by(user_id=user.id).one().id
+    else:
+        own_token = 1
+    spare = find_user("spare@example.org").id
+    token = _csrf(client, role != "anonymous")  # anonymous too: its POSTs must meet the sign-in, not CSRF
+    for method, path, allowed, status, data in ROUTES:
+        url = path.format(own_token=own_token, spare=spare)
+        if method == "GET":
+            reply = client.get(url)
+        elif data == "json":
+            reply = client.post(url, json={"answers": {"district": "nowhere"}})
+        else:
+            reply = client.post(url, data={"csrf_token": token, **(data or {})})
+        got = reply.status_code, reply.headers.get("Location", "")
+        gets_through = role == "admin" or role in allowed
+        if gets_through:
+            expected = status.get(role, status["*"]) if isinstance(status, dict) else status
+        elif url.startswith("/api/"):
+            expected = 401 if role == "anonymous" else 403
+        elif role == "anonymous":
+            expected = 302
+        else:
+            expected = 403
+        assert got[0] == expected, (role, method, url, got)
+        if expected == 302 and not gets_through:
+            assert got[1].startswith(LOGIN), (role, method, url, got)
+        if gets_through and expected == 302 and url != "/admin/logout":
+            assert not got[1].startswith(LOGIN), (role, method, url, got)
+    # The last row signed the session out.
+    assert client.get("/admin/").headers["Location"].startswith(LOGIN)
+
+
+def test_a_post_without_the_csrf_token_is_refused_on_every_staff_form(accounts):
+    client = accounts.test_client()
+    assert login(client, "admin@example.org").status_code == 302
+    _csrf(client, signed_in=True)  # the session has a token; the requests do not send it
+    for method, path, _allowed, _status, data in ROUTES:
+        if method != "POST" or not path.startswith("/admin/") or path == LOGIN:
+            continue
+        if path.endswith("/preview"):
+            continue  # checks answers, stores nothing: exempt on purpose
+        url = path.format(own_token=1, spare=find_user("spare@example.org").id)
+        reply = client.post(url, data=dict(data) if isinstance(data, dict) else {})
+        assert reply.status_code == 400, (url, reply.status_code)

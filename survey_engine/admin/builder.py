@@ -17,6 +17,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -26,10 +27,10 @@ from survey_engine import audit
 from survey_engine.admin import bp
 from survey_engine.admin.surveys import (
     LOCAL_TIME,
-    _visible_survey,
     may_manage,
     status_name,
     title_of,
+    visible_survey,
 )
 from survey_engine.auth import share_survey
 from survey_engine.definition import Definition, clean_answers, validate_definition
@@ -87,13 +88,16 @@ class SaveRefused(Exception):
 
 def save(survey: Survey, data: dict, change: str) -> None:
     """Store `data` as the draft, if nobody saved in between and the survey is valid."""
-    newest = _newest(survey)
+    # Locked until save_definition commits: two saves from one revision cannot both pass.
+    newest = db.session.scalar(sa.select(SurveyVersion).where(
+        SurveyVersion.id == _newest(survey).id).with_for_update())
     if request.form.get("revision") != revision(newest):
+        db.session.rollback()
         raise SaveRefused([_("Someone saved a change to this survey after you opened this "
                              "page. Nothing was saved; open it again to see their change.")])
-    problems = validate_definition(data)
-    if problems:
-        raise SaveRefused(problems)
+    if data == newest.definition:
+        db.session.rollback()
+        return
     was_published = newest.published_at is not None
     try:
         save_definition(data)
@@ -101,7 +105,7 @@ def save(survey: Survey, data: dict, change: str) -> None:
         db.session.rollback()
         raise SaveRefused(error.problems) from error
     audit.record("survey_edited", survey, change=change)
-    if was_published and _newest(survey).published_at is None:
+    if was_published:
         flash(_("Version %(number)s was started as a draft; the published version keeps "
                 "collecting answers until you publish this one.",
                 number=_newest(survey).number))
@@ -569,7 +573,7 @@ def edit_translations(slug: str):
 @login_required
 def preview(slug: str):
     """The newest version exactly as a citizen sees it; answers are checked, never stored."""
-    survey = _visible_survey(slug)
+    survey = visible_survey(slug)
     version = _newest(survey)
     d = Definition(version.definition)
     lang = choose_language(d.languages(), d.default_language)
@@ -590,7 +594,7 @@ def preview(slug: str):
 @bp.get("/surveys/<slug>/preview/thanks")
 @login_required
 def preview_thanks(slug: str):
-    survey = _visible_survey(slug)
+    survey = visible_survey(slug)
     return render_template("admin/builder/preview_thanks.html", lang=g.lang, survey=survey,
                            title=title_of(survey, g.lang))
 

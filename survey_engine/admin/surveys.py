@@ -106,7 +106,7 @@ def may_manage(user, survey: Survey | None = None) -> bool:
     return user.role == Role.EDITOR and (survey is None or may_see(user, survey))
 
 
-def _visible_survey(slug: str) -> Survey:
+def visible_survey(slug: str) -> Survey:
     survey = find_survey(slug)
     if survey is None:
         abort(404)
@@ -116,7 +116,7 @@ def _visible_survey(slug: str) -> Survey:
 
 
 def _managed_survey(slug: str) -> Survey:
-    survey = _visible_survey(slug)
+    survey = visible_survey(slug)
     if not may_manage(current_user, survey):
         abort(403)
     return survey
@@ -241,7 +241,7 @@ def new_survey():
 @login_required
 def survey(slug: str):
     if request.method == "GET":
-        return _survey_page(_visible_survey(slug))
+        return _survey_page(visible_survey(slug))
     survey = _managed_survey(slug)
     data, problems = read_upload()
     if not problems:
@@ -441,7 +441,7 @@ def _send_temporary(path: str, name: str, mimetype: str):
 @bp.get("/surveys/<slug>/definition.json")
 @login_required
 def definition_json(slug: str):
-    survey = _visible_survey(slug)
+    survey = visible_survey(slug)
     version = _newest_or_404(survey)
     body = json.dumps(version.definition, ensure_ascii=False, indent=2) + "\n"
     audit.record("exported", survey, kind="definition.json", version=version.number)
@@ -452,7 +452,7 @@ def definition_json(slug: str):
 @bp.get("/surveys/<slug>/definition.xlsx")
 @login_required
 def definition_xlsx(slug: str):
-    survey = _visible_survey(slug)
+    survey = visible_survey(slug)
     version = _newest_or_404(survey)
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
@@ -468,7 +468,7 @@ def definition_xlsx(slug: str):
 @bp.get("/surveys/<slug>/responses.xlsx")
 @login_required
 def export_responses(slug: str):
-    survey = _visible_survey(slug)
+    survey = visible_survey(slug)
     if survey.published_version() is None:
         flash(_("There is nothing to export before the survey is published."), "error")
         return redirect(url_for("admin.survey", slug=slug))

@@ -288,3 +288,55 @@ def test_builder_changes_are_in_the_audit_log(editor):
     events = db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.action == "survey_edited")).all()
     assert [(e.actor, e.survey_slug) for e in events] == [("editor@example.org", DEMO_SLUG)]
+
+
+# A property each type takes beyond the common ones, as the form's fields.
+TYPE_FIELDS = {
+    "select_one": {"other": "1", "appearance": "minimal"},
+    "select_multiple": {"min_choices": "1", "max_choices": "2"},
+    "text": {"appearance": "multiline", "constraint": "string-length(.) <= 20"},
+    "integer": {"min": "0", "max": "120"},
+    "decimal": {"min": "0,5", "max": "10"},
+    "date": {"min": "2020-01-01", "max": "today"},
+    "email": {"hint.vi": "Thư điện tử"},
+    "phone": {"required": "1"},
+    "rating": {"scale": "7"},
+    "nps": {"required": "1"},
+    "rank": {"required": "1"},
+    "matrix": {"row-1-name": "speed", "row-1-label.vi": "Tốc độ"},
+    "acknowledge": {"required": "1"},
+    "note": {"hint.vi": "Chỉ để đọc"},
+    "hidden": {},
+    "calculate": {"calculation": "${children} * 2"},
+}
+SAVED = {"select_one": ("other", True), "select_multiple": ("max_choices", 2),
+         "integer": ("max", 120), "decimal": ("min", 0.5), "date": ("max", "today"),
+         "rating": ("scale", 7), "calculate": ("calculation", "${children} * 2"),
+         "text": ("appearance", "multiline"), "phone": ("required", True)}
+
+
+@pytest.mark.parametrize("qtype", sorted(TYPE_FIELDS))
+def test_every_question_type_is_added_edited_and_shown_to_citizens(editor, qtype):
+    from survey_engine.definition.schema import QUESTION_TYPES
+
+    assert set(TYPE_FIELDS) == QUESTION_TYPES  # every type of the format is covered
+    name = f"new_{qtype}"
+    assert submit(editor, EDIT, {"change": "add_question", "target": "about_you",
+                                 "type": qtype, "question_name": name,
+                                 "question_label": f"Câu hỏi {qtype}"}).status_code == 302
+    fields = question_form(editor, name) | TYPE_FIELDS[qtype]
+    if qtype == "matrix":
+        fields["row-1-label.vi"] = "Tốc độ"
+    response = editor.post(f"{EDIT}/questions/{name}", data=fields)
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    db.session.expire_all()
+    saved = question(name)
+    assert saved["type"] == qtype
+    if qtype in SAVED:
+        key, value = SAVED[qtype]
+        assert saved[key] == value
+    if qtype == "matrix":
+        assert saved["rows"][0] == {"name": "speed", "label": {"vi": "Tốc độ"}}
+    # The draft is what the preview shows, as citizens will see it.
+    html = editor.get(f"/admin/surveys/{DEMO_SLUG}/preview").get_data(as_text=True)
+    assert f'id="q-{name}"' in html or qtype in ("hidden", "calculate")

@@ -155,7 +155,8 @@ def test_route_role_matrix(accounts, role):
     else:
         own_token = 1
     spare = find_user("spare@example.org").id
-    token = _csrf(client, role != "anonymous")  # anonymous too: its POSTs must meet the sign-in, not CSRF
+    # Anonymous too has a token: its POSTs must meet the sign-in, not the CSRF check.
+    token = _csrf(client, role != "anonymous")
     for method, path, allowed, status, data in ROUTES:
         url = path.format(own_token=own_token, spare=spare)
         if method == "GET":

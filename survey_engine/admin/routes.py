@@ -10,6 +10,7 @@ from flask import g, make_response, redirect, render_template, request, session,
 from flask_login import current_user, login_required, login_user, logout_user
 
 from survey_engine.admin import bp
+from survey_engine.admin.surveys import status_name
 from survey_engine.audit import record
 from survey_engine.auth import check_login, normalize_email, visible_surveys
 from survey_engine.extensions import db
@@ -85,4 +86,5 @@ def logout():
 @login_required
 def index():
     surveys = db.session.scalars(visible_surveys(current_user)).all()
-    return render_template("admin/index.html", lang=g.lang, surveys=surveys, user=current_user)
+    return render_template("admin/index.html", lang=g.lang, surveys=surveys, user=current_user,
+                           status_name=status_name)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -12,15 +10,17 @@ from exports.columns import RowMaker, merged_questions
 from exports.csv_file import write_csv
 from exports.workbook import write_workbook
 from survey_engine.extensions import db
-from survey_engine.models import Response, Survey, SurveyVersion
+from survey_engine.models import Survey, SurveyVersion
+from survey_engine.results.filters import Filters
+from survey_engine.results.responses import NO_FILTERS, response_chunks
 from survey_engine.surveys import definition_for
 
 FORMATS = ("xlsx", "csv")
-CHUNK_SIZE = 5000
 
 
-def export_survey(survey: Survey, path: Path, fmt: str = "xlsx", lang: str | None = None) -> int:
-    """Write every response of `survey` to `path`; returns how many rows were written."""
+def export_survey(survey: Survey, path: Path, fmt: str = "xlsx", lang: str | None = None,
+                  filters: Filters = NO_FILTERS) -> int:
+    """Write the responses of `survey` the filters keep to `path`; returns how many."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
     versions = db.session.scalars(
@@ -35,19 +35,7 @@ def export_survey(survey: Survey, path: Path, fmt: str = "xlsx", lang: str | Non
     lang = lang or newest.default_language
     rows = RowMaker(newest, merged_questions(definitions), lang)
     rows.version_numbers = {v.id: v.number for v in versions}
-    chunks = _response_chunks(survey.id)
+    chunks = response_chunks(survey.id, filters)
     if fmt == "csv":
         return write_csv(path, rows, chunks)
     return write_workbook(path, newest, rows, chunks, lang)
-
-
-def _response_chunks(survey_id: int) -> Iterator[list[Any]]:
-    """Responses in id order, CHUNK_SIZE at a time, streamed from the database."""
-    statement = (
-        sa.select(Response.id, Response.submission_id, Response.submitted_at,
-                  Response.version_id, Response.source, Response.answers)
-        .where(Response.survey_id == survey_id)
-        .order_by(Response.id)
-        .execution_options(yield_per=CHUNK_SIZE)
-    )
-    yield from db.session.execute(statement).partitions()

@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from survey_engine.definition import Definition, Question
 from survey_engine.definition.model import OTHER
 from survey_engine.i18n import message
+from survey_engine.localtime import to_local
 
-LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 META_COLUMNS = ("response_id", "submission_id", "submitted_at", "version", "source")
 
 
@@ -113,6 +112,4 @@ class RowMaker:
 
 def _local_time(moment: datetime) -> datetime:
     """Excel has no time zones: write the province's wall-clock time, without tzinfo."""
-    if moment.tzinfo is None:  # SQLite returns naive UTC
-        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-    return moment.astimezone(LOCAL_TIME).replace(tzinfo=None)
+    return to_local(moment).replace(tzinfo=None)

@@ -26,7 +26,6 @@ from werkzeug.datastructures import MultiDict
 from survey_engine import audit
 from survey_engine.admin import bp
 from survey_engine.admin.surveys import (
-    LOCAL_TIME,
     may_manage,
     status_name,
     title_of,
@@ -38,6 +37,7 @@ from survey_engine.definition import editing as edit
 from survey_engine.definition.schema import NUMBER_TYPES
 from survey_engine.extensions import db
 from survey_engine.i18n import LANGUAGE_NAMES, choose_language
+from survey_engine.localtime import LOCAL_TIME
 from survey_engine.models import Role, Survey, SurveyStatus, SurveyVersion
 from survey_engine.public.rendering import answers_from_form
 from survey_engine.public.routes import render_survey_page

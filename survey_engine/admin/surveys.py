@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import tempfile
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import redis
@@ -43,6 +43,8 @@ from survey_engine.definition import validate_definition
 from survey_engine.definition.schema import SLUG_RE
 from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform, write_xlsform
 from survey_engine.extensions import db
+from survey_engine.localtime import LOCAL_TIME
+from survey_engine.localtime import local_text as local_time
 from survey_engine.models import (
     Response,
     Role,
@@ -63,27 +65,11 @@ from survey_engine.surveys import (
     unavailable_reason,
 )
 
-try:
-    from zoneinfo import ZoneInfo
-
-    LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
-except Exception:  # no time zone database on this machine: Vietnam has no DST
-    LOCAL_TIME = timezone(timedelta(hours=7), "ICT")
-
 log = logging.getLogger(__name__)
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The endpoints that take a file; admin.init_app lets them exceed MAX_CONTENT_LENGTH.
 UPLOAD_ENDPOINTS = frozenset({"admin.new_survey", "admin.survey"})
-
-
-def local_time(moment: datetime | None) -> str:
-    """A stored (UTC) time as Vietnam reads it; SQLite gives naive UTC datetimes back."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 def title_of(survey: Survey, lang: str) -> str:

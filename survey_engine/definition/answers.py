@@ -18,11 +18,11 @@ import re
 import unicodedata
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from survey_engine.definition.expressions import evaluate, truthy
 from survey_engine.definition.model import OTHER, Definition, Question
 from survey_engine.i18n import message
+from survey_engine.localtime import LOCAL_TIME
 
 MAX_TEXT_LENGTH = 5000
 MAX_HIDDEN_LENGTH = 500
@@ -34,7 +34,6 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 # Vietnamese numbers: 0 + 9 or 10 digits, or +84 / 84 / 0084 instead of the 0.
 PHONE_RE = re.compile(r"^(?:\+84|0084|84|0)([1-9][0-9]{8,9})$")
 PHONE_NOISE_RE = re.compile(r"[\s.\-()]")
-PROVINCE_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 ACKNOWLEDGED = "OK"
 
 
@@ -46,7 +45,7 @@ class _Invalid(Exception):
 
 def local_today() -> date:
     """'today' for min/max and today(): the province's date, not the server's UTC."""
-    return datetime.now(PROVINCE_TIME).date()
+    return datetime.now(LOCAL_TIME).date()
 
 
 def clean_answers(

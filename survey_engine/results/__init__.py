@@ -1,0 +1,1 @@
+"""Results for analysts: filters, statistics and the responses they select."""

@@ -1,0 +1,99 @@
+"""What an analyst narrows the results to: answers to select questions and a date
+range. The dashboard, its cross-tabs and the export apply the same Filters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from survey_engine.definition import Definition
+from survey_engine.localtime import LOCAL_TIME
+
+FILTERABLE_TYPES = ("select_one", "select_multiple")
+
+
+class FilterError(ValueError):
+    """A filter that names no such question or choice, or a date that is not one."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    # (question, the choices any of which it must have), in a stable order
+    choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    since: date | None = None  # first day included, in Vietnam time
+    until: date | None = None  # last day included, in Vietnam time
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any], definition: Definition) -> Filters:
+        """`?f.district=da_lat&f.district=bao_loc&from=2026-11-01&to=2026-11-30`."""
+        getlist = getattr(args, "getlist", lambda key: [args[key]] if key in args else [])
+        picked: dict[str, tuple[str, ...]] = {}
+        for key in args:
+            if not key.startswith("f."):
+                continue
+            name = key[2:]
+            question = definition.by_name.get(name)
+            if question is None or question.type not in FILTERABLE_TYPES:
+                raise FilterError(f"no select question named {name!r}")
+            values = tuple(sorted({v for v in getlist(key) if v}))
+            unknown = set(values) - set(question.choice_names())
+            if unknown:
+                raise FilterError(f"{name}: no choice {sorted(unknown)[0]!r}")
+            if values:
+                picked[name] = values
+        return cls(tuple(sorted(picked.items())), _day(args.get("from")), _day(args.get("to")))
+
+    def to_args(self) -> list[tuple[str, str]]:
+        """The query string that gives these filters back (for links and exports)."""
+        pairs = [(f"f.{name}", value) for name, values in self.choices for value in values]
+        if self.since:
+            pairs.append(("from", self.since.isoformat()))
+        if self.until:
+            pairs.append(("to", self.until.isoformat()))
+        return pairs
+
+    def __bool__(self) -> bool:
+        return bool(self.choices or self.since or self.until)
+
+    def time_bounds(self) -> tuple[datetime | None, datetime | None]:
+        """[start, end) in UTC, for the database to select by submitted_at (SQLite
+        compares the stored UTC wall-clock text, so the bounds must be UTC too)."""
+        def utc(day: date) -> datetime:
+            return datetime.combine(day, time(), LOCAL_TIME).astimezone(UTC)
+
+        return (utc(self.since) if self.since else None,
+                utc(self.until + timedelta(days=1)) if self.until else None)
+
+    def keeps(self, answers: Mapping[str, Any]) -> bool:
+        """Whether a response's answers pass every choice filter."""
+        for name, allowed in self.choices:
+            value = answers.get(name)
+            if isinstance(value, list):
+                if not any(v in allowed for v in value):
+                    return False
+            elif value not in allowed:
+                return False
+        return True
+
+    def describe(self, definition: Definition, lang: str) -> list[str]:
+        """In words, for the export's about sheet and the dashboard's heading."""
+        lines = []
+        for name, values in self.choices:
+            question = definition.by_name[name]
+            labels = [definition.text((question.choice(v) or {}).get("label"), lang) or v
+                      for v in values]
+            lines.append(f"{definition.text(question.label, lang) or name}: {', '.join(labels)}")
+        if self.since or self.until:
+            lines.append(f"{self.since or '…'} – {self.until or '…'}")
+        return lines
+
+
+def _day(text: Any) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(str(text))
+    except ValueError as error:
+        raise FilterError(f"not a date (YYYY-MM-DD): {text!r}") from error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask
 
 from survey_engine.config import PROJECT_ROOT, Config, engine_options
@@ -33,6 +34,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.json.sort_keys = False
 
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            sa.event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     # The interface's words: templates' _() in the language the routes chose (g.lang).
     babel.init_app(app, locale_selector=request_language, default_locale=DEFAULT_LANGUAGE,
@@ -53,3 +57,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     admin.init_app(app)
     errors.register(app)
     return app
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    """The embedded mode's SQLite in WAL mode: an export or a dashboard reading for
+    seconds no longer holds up the submissions being stored meanwhile (readers and
+    the writer stop blocking each other), and a writer waits its turn for up to 5 s
+    instead of failing at once."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

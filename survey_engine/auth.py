@@ -17,7 +17,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from survey_engine.extensions import db
-from survey_engine.models import ApiToken, AuditEvent, Role, Survey, SurveyShare, User
+from survey_engine.models import (
+    ApiToken,
+    AuditEvent,
+    ExportFile,
+    Role,
+    Survey,
+    SurveyShare,
+    User,
+)
 
 MIN_PASSWORD_LENGTH = 10
 FREE_FAILURES = 5  # wrong passwords in a row before the account waits
@@ -85,7 +93,8 @@ def unlock(user: User) -> None:
 
 
 def delete_user(user: User) -> None:
-    """Remove the account with its shares and tokens; its audit entries keep its email.
+    """Remove the account with its shares and tokens; its audit entries and exports keep
+    its email.
 
     Done row by row because SQLite does not enforce the foreign keys' ON DELETE, and a
     new account reusing the id must not inherit the old one's entries.
@@ -94,6 +103,8 @@ def delete_user(user: User) -> None:
         db.session.execute(sa.delete(model).where(model.user_id == user.id))
     db.session.execute(sa.update(AuditEvent).where(AuditEvent.actor_id == user.id)
                        .values(actor_id=None))
+    db.session.execute(sa.update(ExportFile).where(ExportFile.requested_by_id == user.id)
+                       .values(requested_by_id=None))
     db.session.delete(user)
     db.session.commit()
 

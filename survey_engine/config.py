@@ -69,3 +69,8 @@ class Config:
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20/minute")
         # How long a web process trusts its copy of a published survey.
         self.SURVEY_CACHE_SECONDS = float(os.environ.get("SURVEY_CACHE_SECONDS", 5))
+        # Responses exports made from the staff pages: where the files are written (with
+        # several machines, a folder every web node and worker shares) and how long
+        # they are kept for download.
+        self.EXPORT_DIR = os.environ.get("EXPORT_DIR") or str(Path(instance_path) / "exports")
+        self.EXPORT_KEEP_HOURS = float(os.environ.get("EXPORT_KEEP_HOURS", 72))

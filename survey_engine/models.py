@@ -188,3 +188,45 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(sa.String(32))
     survey_slug: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     detail: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+
+class ExportStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    ALL = (QUEUED, RUNNING, DONE, FAILED, EXPIRED)
+    ACTIVE = (QUEUED, RUNNING)
+
+
+class ExportFile(db.Model):
+    """A responses export an analyst asked for: its progress, then its file until it
+    expires. The requester's email is copied, like the audit log's actor, so the list
+    still says who made it after the account is deleted."""
+
+    __tablename__ = "export_files"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed', 'expired')",
+                           name="ck_export_files_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"))
+    requested_by: Mapped[str] = mapped_column(sa.String(254))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(sa.String(16), default=ExportStatus.QUEUED)
+    fmt: Mapped[str] = mapped_column(sa.String(8))
+    # lang, codes, breakdown, and filters as Filters.to_args() query pairs
+    options: Mapped[dict] = mapped_column(JSONType, default=dict)
+    rows_done: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rows_total: Mapped[int] = mapped_column(sa.Integer, default=0)  # responses at start
+    path: Mapped[str] = mapped_column(sa.String(255))  # a file name in EXPORT_DIR
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -27,8 +27,8 @@ BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TABLES = ("audit_events", "api_tokens", "survey_shares", "users", "tallies", "responses",
-          "survey_versions", "surveys")
+TABLES = ("export_files", "audit_events", "api_tokens", "survey_shares", "users", "tallies",
+          "responses", "survey_versions", "surveys")
 
 
 def demo_definition() -> dict:
@@ -106,8 +106,8 @@ def seeded_app(database_url: str, **config):
 
 
 @pytest.fixture
-def app(database_url):
-    yield from seeded_app(database_url)
+def app(database_url, tmp_path):
+    yield from seeded_app(database_url, EXPORT_DIR=str(tmp_path / "exports"))
 
 
 @pytest.fixture
@@ -120,9 +120,10 @@ def redis_client() -> redis.Redis:
 
 
 @pytest.fixture
-def buffered_app(database_url, redis_client):
+def buffered_app(database_url, redis_client, tmp_path):
     """The app as in production: submissions go through the Redis stream."""
-    yield from seeded_app(database_url, REDIS_URL=TEST_REDIS_URL, DRAIN_CLAIM_IDLE_MS=0)
+    yield from seeded_app(database_url, REDIS_URL=TEST_REDIS_URL, DRAIN_CLAIM_IDLE_MS=0,
+                          EXPORT_DIR=str(tmp_path / "exports"))
 
 
 @pytest.fixture

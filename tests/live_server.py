@@ -29,7 +29,8 @@ def free_port() -> int:
 @contextmanager
 def demo_server(database_url: str, log_path: Path) -> Iterator[str]:
     """Seed the demo, serve it, yield the base URL; the server dies with the block."""
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
+           "EXPORT_DIR": str(log_path.parent / "exports")}
     env.pop("REDIS_URL", None)
     subprocess.run([BIN / "survey-engine", "demo"], env=env, check=True, capture_output=True)
     port = free_port()

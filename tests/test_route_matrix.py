@@ -12,11 +12,14 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 from flask import g, request_started
 
+from exports import ExportOptions
 from survey_engine.auth import create_token, create_user, find_user, share_survey
+from survey_engine.export_files import start_export
 from survey_engine.extensions import db
-from survey_engine.models import ApiToken
+from survey_engine.models import ApiToken, ExportFile
 from survey_engine.surveys import find_survey, save_definition
 from tests.conftest import DEMO_SLUG, demo_definition
 from tests.test_staff import PASSWORD, login
@@ -54,6 +57,12 @@ ROUTES = [
     ("GET", f"{S}/definition.json", READER, 200, None),
     ("GET", f"{S}/definition.xlsx", READER, 200, None),
     ("GET", f"{S}/responses.xlsx", READER, 200, None),
+    ("GET", f"{S}/results?f.district=da_lat&row=district&col=support", READER, 200, None),
+    ("GET", f"{S}/results/text/comment?q=an", READER, 200, None),
+    ("GET", f"{S}/exports", READER, 200, None),
+    ("POST", f"{S}/exports", READER, 400, {"fmt": "pdf"}),  # no such format
+    ("GET", "/admin/exports/{export}/progress", READER, 200, None),
+    ("GET", "/admin/exports/{export}/download", READER, 200, None),
     ("GET", f"{S}/preview", READER, 200, None),
     ("POST", f"{S}/preview", READER, 422, {"district": "nowhere"}),
     ("GET", f"{S}/preview/thanks", READER, 200, None),
@@ -104,7 +113,8 @@ ROUTES = [
 @pytest.fixture
 def accounts(app):
     """Every role; the demo shared with the analyst, the editor and a spare account;
-    another survey shared with the other editor; a token for each."""
+    another survey shared with the other editor; a token for each; a finished export
+    of the demo."""
     save_definition({**demo_definition(), "slug": OTHER_SLUG}, publish=True)
     demo, other = find_survey(DEMO_SLUG), find_survey(OTHER_SLUG)
     for role in ROLES[1:]:
@@ -112,6 +122,7 @@ def accounts(app):
         share_survey(user, other if role == "other_editor" else demo)
         create_token(user)
     share_survey(create_user("spare@example.org", PASSWORD, "analyst"), demo)
+    start_export(demo, find_user("admin@example.org"), ExportOptions())  # inline: done
     return app
 
 
@@ -155,10 +166,11 @@ def test_route_role_matrix(accounts, role):
     else:
         own_token = 1
     spare = find_user("spare@example.org").id
+    export = db.session.scalar(sa.select(ExportFile.id))
     # Anonymous too has a token: its POSTs must meet the sign-in, not the CSRF check.
     token = _csrf(client, role != "anonymous")
     for method, path, allowed, status, data in ROUTES:
-        url = path.format(own_token=own_token, spare=spare)
+        url = path.format(own_token=own_token, spare=spare, export=export)
         if method == "GET":
             reply = client.get(url)
         elif data == "json":

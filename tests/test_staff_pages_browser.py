@@ -156,6 +156,12 @@ def _new_token(page: Page, base: str) -> None:
     expect(page.locator("#new-token")).to_be_visible()
 
 
+def _new_export(page: Page, base: str) -> None:
+    page.goto(f"{base}{SURVEY}/exports")
+    page.locator("#new-export + form button[type=submit]").click()
+    expect(page.locator("#exports")).to_be_visible()
+
+
 def _go(path: str) -> Callable[[Page, str], None]:
     return lambda page, base: page.goto(base + path)
 
@@ -185,6 +191,7 @@ SIGNED_IN: dict[str, Callable[[Page, str], None]] = {
     "survey-draft": _go(f"/admin/surveys/{DRAFT}"),
     "delete-draft": _go(f"/admin/surveys/{DRAFT}/delete"),
     "sharing": _go(f"{SURVEY}/sharing"),
+    "exports": _new_export,
     "users": _go("/admin/users"),
     "users-error": _new_account_refused,
     "user": _editor_account,

@@ -16,7 +16,7 @@ from typing import Any
 from flask import current_app, has_app_context
 
 from exports import export_survey
-from survey_engine import tallies
+from survey_engine import export_files, tallies
 from survey_engine.extensions import db
 from survey_engine.surveys import definition_for, find_survey
 
@@ -47,6 +47,15 @@ def export_job(slug: str, path: str, fmt: str = "xlsx", lang: str | None = None)
     return export_survey(_survey(slug), Path(path), fmt, lang)
 
 
+@in_app_context
+def run_export_job(export_id: int) -> str | None:
+    """An export asked for on the staff pages; returns how it ended (its row says more)."""
+    export = export_files.run_export(export_id)
+    status = export.status if export is not None else None
+    db.session.commit()  # end the read: in a worker, the session lives on between jobs
+    return status
+
+
 @dataclass
 class RecountResult:
     responses: int
@@ -71,10 +80,14 @@ def recount_job(slug: str, fix: bool = False) -> RecountResult:
     return result
 
 
-def enqueue(job: Callable, *args: Any, **kwargs: Any):
-    """Queue a job for the workers; in inline mode (no REDIS_URL) run it here and now."""
+def enqueue(job: Callable, *args: Any, job_timeout: int | None = None, **kwargs: Any):
+    """Queue a job for the workers; in inline mode (no REDIS_URL) run it here and now.
+
+    job_timeout: seconds before RQ stops the job (RQ's default: 180).
+    """
     if not current_app.config["REDIS_URL"]:
         return job(*args, **kwargs)
     from workers.connection import queues, redis_connection
 
-    return queues(redis_connection())[0].enqueue(job, *args, **kwargs)
+    return queues(redis_connection())[0].enqueue(job, *args, job_timeout=job_timeout,
+                                                 **kwargs)

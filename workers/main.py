@@ -15,10 +15,26 @@ import threading
 from flask import Flask
 from rq import SimpleWorker
 
+from survey_engine import export_files
+from survey_engine.extensions import db
 from workers.connection import jobs_connection, queues, redis_connection
 from workers.drain import Drainer, consumer_name
 
 log = logging.getLogger(__name__)
+
+
+class JobWorker(SimpleWorker):
+    """RQ's worker; its maintenance tick (at start, then every 10 minutes) also deletes
+    expired export files, so they go even when nobody opens the exports page."""
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        try:
+            export_files.expire_old()
+        except Exception:  # the database may be down: jobs must go on regardless
+            log.exception("could not expire old export files")
+        finally:
+            db.session.remove()  # no transaction left open until the next tick
 
 
 def run_worker(app: Flask, burst: bool = False, jobs: bool = True) -> None:
@@ -51,6 +67,6 @@ def run_worker(app: Flask, burst: bool = False, jobs: bool = True) -> None:
 
 def _run_jobs(app: Flask, connection, burst: bool) -> None:
     with app.app_context():
-        worker = SimpleWorker(queues(connection), connection=connection,
-                              name=f"{consumer_name()}-jobs")
+        worker = JobWorker(queues(connection), connection=connection,
+                           name=f"{consumer_name()}-jobs")
         worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)

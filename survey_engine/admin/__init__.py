@@ -14,7 +14,7 @@ from survey_engine.models import User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from survey_engine.admin import builder, people, routes, surveys  # noqa: E402, F401  (registers the routes)
+from survey_engine.admin import builder, exports, people, results, routes, surveys  # noqa: E402, F401  (registers the routes)
 
 
 @login_manager.user_loader

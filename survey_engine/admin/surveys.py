@@ -35,7 +35,7 @@ from flask_login import current_user, login_required
 from werkzeug.utils import secure_filename
 
 from exports import export_survey
-from survey_engine import audit
+from survey_engine import audit, export_files
 from survey_engine.admin import bp
 from survey_engine.auth import may_see, share_survey
 from survey_engine.buffer import current_buffer, waiting
@@ -46,6 +46,7 @@ from survey_engine.extensions import db
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.localtime import local_text as local_time
 from survey_engine.models import (
+    ExportFile,
     Response,
     Role,
     Survey,
@@ -351,10 +352,13 @@ def _delete(survey: Survey) -> None:
     """Everything of the survey, in one transaction; SQLite would not cascade."""
     survey_id, slug = survey.id, survey.slug
     version_ids = [version.id for version in survey.versions]
-    for model in (Response, Tally, SurveyShare, SurveyVersion):
+    files = export_files.files_of_survey(survey_id)
+    for model in (ExportFile, Response, Tally, SurveyShare, SurveyVersion):
         db.session.execute(sa.delete(model).where(model.survey_id == survey_id))
     db.session.execute(sa.delete(Survey).where(Survey.id == survey_id))
     db.session.commit()
+    for path in files:
+        path.unlink(missing_ok=True)
     forget_deleted(slug, survey_id, version_ids)
     buffer = current_buffer()
     if buffer is not None:

@@ -6,6 +6,7 @@ newest version first, so a question dropped in version 2 keeps its column.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,21 +65,39 @@ def columns_for(questions: list[Question]) -> list[Column]:
 
 
 class RowMaker:
-    """Turns stored responses into lists of cell values in column order."""
+    """Turns stored responses into lists of cell values in column order.
 
-    def __init__(self, definition: Definition, questions: list[Question], lang: str) -> None:
+    Choices are shown by label in `lang`, or with `codes` by name (a name of digits
+    alone, such as XLSForm's "1", as the number it is, so analysts can compute).
+    Each column's getter is made once; row() is the export's hot loop.
+    """
+
+    def __init__(self, definition: Definition, questions: list[Question], lang: str,
+                 codes: bool = False, version_numbers: dict[int, int] | None = None) -> None:
+        self.questions = questions
         self.columns = columns_for(questions)
         self.definition = definition
         self.lang = lang
-        self.version_numbers: dict[int, int] = {}
-        self._labels = {
-            q.name: {c["name"]: self.choice_label(c) for c in q.choices} for q in questions
-        }
+        self.codes = codes
+        self.version_numbers: dict[int, int] = dict(version_numbers or {})
+        self._shown = {q.name: {c["name"]: self.shown_choice(c) for c in q.choices}
+                       for q in questions}
+        self._texts = {name: {code: str(value) for code, value in shown.items()}
+                       for name, shown in self._shown.items()}
+        self._getters = [self._getter(c) for c in self.columns[len(META_COLUMNS):]]
 
     def choice_label(self, choice: dict) -> str:
         if choice["name"] == OTHER and choice.get("label") is None:
             return message("other", self.lang)
         return self.definition.text(choice.get("label"), self.lang)
+
+    def shown_choice(self, choice: dict) -> str | int:
+        """What a cell shows for a choice: its label, or with codes its name."""
+        if not self.codes:
+            return self.choice_label(choice)
+        name = choice["name"]
+        return int(name) if name.isascii() and name.isdigit() and str(int(name)) == name \
+            else name
 
     def row(self, response: Any) -> list[Any]:
         answers = response.answers or {}
@@ -89,25 +108,60 @@ class RowMaker:
             self.version_numbers.get(response.version_id, response.version_id),
             response.source,
         ]
-        for column in self.columns[len(META_COLUMNS):]:
-            q = column.question
-            value = answers.get(q.name)
-            if column.kind == "choice_flag":
-                cells.append(None if value is None else int(column.choice in value))
-            elif column.kind == "matrix_row":
-                picked = value.get(column.choice) if isinstance(value, dict) else None
-                cells.append(self._labels[q.name].get(picked, picked))
-            elif column.kind == "other_text":
-                cells.append(answers.get(q.other_field))
-            elif value is None:
-                cells.append(None)
-            elif q.type == "select_one":
-                cells.append(self._labels[q.name].get(value, value))
-            elif q.type in ("select_multiple", "rank"):
-                cells.append("; ".join(self._labels[q.name].get(v, v) for v in value))
-            else:
-                cells.append(value)
+        cells += [get(answers) for get in self._getters]
         return cells
+
+    def _getter(self, column: Column) -> Callable[[dict], Any]:
+        q = column.question
+        name, choice = q.name, column.choice
+        shown, texts = self._shown[name], self._texts[name]
+
+        def joined(value: Any) -> str:
+            if not isinstance(value, list):
+                value = [value]
+            return "; ".join(texts.get(v, str(v)) for v in value)
+
+        def one(answers: dict) -> Any:
+            value = answers.get(name)
+            if value is None:
+                return None
+            try:
+                return shown.get(value, value)
+            except TypeError:  # a list: an older version had several choices here
+                return joined(value)
+
+        def many(answers: dict) -> Any:
+            value = answers.get(name)
+            return None if value is None else joined(value)
+
+        def flag(answers: dict) -> int | None:
+            value = answers.get(name)
+            if value is None:
+                return None
+            return int(choice in value) if isinstance(value, list) else int(value == choice)
+
+        def matrix_row(answers: dict) -> Any:
+            value = answers.get(name)
+            picked = value.get(choice) if isinstance(value, dict) else None
+            return None if picked is None else shown.get(picked, picked)
+
+        def other_text(answers: dict) -> Any:
+            return answers.get(q.other_field)
+
+        def plain(answers: dict) -> Any:
+            return answers.get(name)
+
+        if column.kind == "choice_flag":
+            return flag
+        if column.kind == "matrix_row":
+            return matrix_row
+        if column.kind == "other_text":
+            return other_text
+        if q.type == "select_one":
+            return one
+        if q.type in ("select_multiple", "rank"):
+            return many
+        return plain
 
 
 def _local_time(moment: datetime) -> datetime:

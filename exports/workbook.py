@@ -1,108 +1,159 @@
-"""The .xlsx export: a summary sheet of tallies and a responses sheet, streamed.
+"""The .xlsx export: summary, cross-tab, responses, codebook and about sheets.
 
-XlsxWriter's constant_memory mode flushes each row as it is written, so memory
-stays flat however many responses there are; the summary sheet is created first
-(so it opens first) and filled in after the responses have been counted.
+XlsxWriter's constant_memory mode flushes each row as it is written, so memory stays
+flat however many responses there are. The responses stream through once: each chunk
+is written to the responses sheet and counted (exports/tallies.py); the summary and
+cross-tab sheets are created first, so they open first, and filled in afterwards
+from the counts; codebook and about come last.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
 
+from exports.about import AboutFacts, write_about
+from exports.cells import Formats, SafeSheet
+from exports.codebook import CodebookSheet
 from exports.columns import RowMaker
-from exports.safe_cells import looks_like_formula
+from exports.crosstab import CrosstabSheet
+from exports.responses_sheet import ResponsesSheets
+from exports.safe_cells import CutCount
+from exports.summary import SummarySheet
 from exports.tallies import Tally
-from survey_engine.definition import Definition
+from survey_engine.definition import Definition, Question
 
+MAX_SHEET_NAME = 31  # Excel's limit
+
+# The workbook's own words (not gettext: the export's language is the analyst's
+# choice, not the interface's). A language without its own words gets English.
 SHEET_NAMES = {
-    "vi": {"summary": "Tổng hợp", "responses": "Phiếu trả lời"},
-    "en": {"summary": "Summary", "responses": "Responses"},
+    "vi": {"summary": "Tổng hợp", "crosstab": "Bảng chéo", "responses": "Phiếu trả lời",
+           "codebook": "Từ điển dữ liệu", "about": "Thông tin"},
+    "en": {"summary": "Summary", "crosstab": "Cross-tab", "responses": "Responses",
+           "codebook": "Codebook", "about": "About"},
 }
 SUMMARY_WORDS = {
-    "vi": {"responses": "Số phiếu", "choice": "Phương án", "count": "Số lượng",
-           "percent": "Tỷ lệ", "answered": "Số người trả lời", "code": "Mã"},
-    "en": {"responses": "Responses", "choice": "Choice", "count": "Count",
-           "percent": "Percent", "answered": "Answered", "code": "Code"},
+    "vi": {
+        "responses": "Số phiếu", "filters": "Bộ lọc", "no_filters": "Không lọc (tất cả phiếu)",
+        "choice": "Phương án", "code": "Mã", "count": "Số lượng",
+        "percent_answered": "% người trả lời", "percent_all": "% tổng số phiếu",
+        "ci_low": "KTC 95% (thấp)", "ci_high": "KTC 95% (cao)",
+        "answered": "Số người trả lời", "not_answered": "Không trả lời",
+        "multiple_note": "Câu hỏi nhiều lựa chọn: tổng các tỷ lệ có thể vượt quá 100%.",
+        "statistic": "Thống kê", "value": "Giá trị", "n": "Số người trả lời",
+        "mean": "Trung bình", "median": "Trung vị", "q1": "Tứ phân vị thứ nhất (Q1)",
+        "q3": "Tứ phân vị thứ ba (Q3)", "min": "Nhỏ nhất", "max": "Lớn nhất",
+        "crosstab_title": "Bảng chéo theo", "total": "Tổng", "column_percent": "% theo cột",
+        "no_answer": "(Không trả lời)",
+        "codebook_name": "Tên cột", "codebook_label": "Nhãn", "codebook_type": "Loại",
+        "codebook_required": "Bắt buộc", "codebook_choice_code": "Mã phương án",
+        "codebook_choice_label": "Nhãn phương án",
+        "codebook_relevant": "Điều kiện hiển thị (relevant)",
+        "codebook_constraint": "Ràng buộc (constraint)",
+        "codebook_choice_filter": "Lọc phương án (choice_filter)",
+        "codebook_calculation": "Công thức (calculation)",
+        "yes": "Có", "no": "Không",
+        "flag_columns": "Một cột cho mỗi phương án: 1 = có chọn, 0 = không chọn",
+        "meta_response_id": "Số thứ tự của phiếu trong cơ sở dữ liệu",
+        "meta_submission_id": "Mã lần gửi do điện thoại tạo (một phiếu chỉ lưu một lần)",
+        "meta_submitted_at": "Thời điểm gửi, giờ Việt Nam (Asia/Ho_Chi_Minh)",
+        "meta_version": "Phiên bản bảng hỏi mà phiếu đã trả lời",
+        "meta_source": "Kênh gửi phiếu (web, api, …)",
+        "about_title": "Về tệp này", "about_survey": "Khảo sát",
+        "about_slug": "Mã khảo sát (slug)", "about_versions": "Phiên bản (ngày xuất bản)",
+        "about_exported": "Số phiếu đã xuất", "about_total": "Tổng số phiếu của khảo sát",
+        "about_exported_at": "Thời điểm xuất (giờ Việt Nam)", "about_language": "Ngôn ngữ",
+        "about_values": "Phương án ghi bằng", "about_labels": "nhãn", "about_codes": "mã",
+        "about_breakdown": "Bảng chéo theo câu hỏi", "about_none": "(không có)",
+        "about_sheets": "Trang phiếu trả lời", "about_requested_by": "Người xuất",
+        "about_cut": "Số ô bị cắt (dài quá 32.767 ký tự, cuối ô ghi “{marker}”)",
+    },
+    "en": {
+        "responses": "Responses", "filters": "Filters", "no_filters": "None (all responses)",
+        "choice": "Choice", "code": "Code", "count": "Count",
+        "percent_answered": "% of answered", "percent_all": "% of all responses",
+        "ci_low": "95% CI (low)", "ci_high": "95% CI (high)",
+        "answered": "Answered", "not_answered": "Not answered",
+        "multiple_note": "Several choices allowed: the percentages can add up to more "
+                         "than 100%.",
+        "statistic": "Statistic", "value": "Value", "n": "Answered",
+        "mean": "Mean", "median": "Median", "q1": "First quartile (Q1)",
+        "q3": "Third quartile (Q3)", "min": "Minimum", "max": "Maximum",
+        "crosstab_title": "Cross-tabulation by", "total": "Total",
+        "column_percent": "Column %", "no_answer": "(No answer)",
+        "codebook_name": "Column", "codebook_label": "Label", "codebook_type": "Type",
+        "codebook_required": "Required", "codebook_choice_code": "Choice code",
+        "codebook_choice_label": "Choice label",
+        "codebook_relevant": "Shown when (relevant)",
+        "codebook_constraint": "Check (constraint)",
+        "codebook_choice_filter": "Choice filter (choice_filter)",
+        "codebook_calculation": "Calculation (calculation)",
+        "yes": "Yes", "no": "No",
+        "flag_columns": "One column per choice: 1 = chosen, 0 = not chosen",
+        "meta_response_id": "The response's number in the database",
+        "meta_submission_id": "The id the phone gave the submission (stored once)",
+        "meta_submitted_at": "Time submitted, Vietnam time (Asia/Ho_Chi_Minh)",
+        "meta_version": "The version of the questionnaire answered",
+        "meta_source": "How it was sent (web, api, …)",
+        "about_title": "About this workbook", "about_survey": "Survey",
+        "about_slug": "Slug", "about_versions": "Versions (published)",
+        "about_exported": "Responses exported", "about_total": "All responses of the survey",
+        "about_exported_at": "Exported at (Vietnam time)", "about_language": "Language",
+        "about_values": "Choices written as", "about_labels": "labels",
+        "about_codes": "codes",
+        "about_breakdown": "Cross-tab by", "about_none": "(none)",
+        "about_sheets": "Responses sheets", "about_requested_by": "Exported by",
+        "about_cut": "Cells cut (longer than 32,767 characters, ending in “{marker}”)",
+    },
 }
 
 
-class _Sheet:
-    """Writes typed cells: numbers as numbers, text always as text, never a formula."""
-
-    def __init__(self, workbook: xlsxwriter.Workbook, worksheet: Any) -> None:
-        self.ws = worksheet
-        self.quoted = workbook.add_format({"quote_prefix": True})
-        self.bold = workbook.add_format({"bold": True})
-        self.when = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        self.percent = workbook.add_format({"num_format": "0.0%"})
-
-    def write(self, row: int, col: int, value: Any, fmt: Any = None) -> None:
-        if value is None:
-            return
-        if isinstance(value, bool):
-            self.ws.write_boolean(row, col, value, fmt)
-        elif isinstance(value, int | float):
-            self.ws.write_number(row, col, value, fmt)
-        elif isinstance(value, datetime):
-            self.ws.write_datetime(row, col, value, fmt or self.when)
-        else:
-            text = str(value)
-            self.ws.write_string(row, col, text, self.quoted if looks_like_formula(text) else fmt)
-
-    def write_row(self, row: int, values: list[Any], fmt: Any = None) -> None:
-        for col, value in enumerate(values):
-            self.write(row, col, value, fmt)
+def words_for(lang: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(sheet names, words) in `lang`, else in English."""
+    return SHEET_NAMES.get(lang, SHEET_NAMES["en"]), SUMMARY_WORDS.get(lang, SUMMARY_WORDS["en"])
 
 
 def write_workbook(path: Path, definition: Definition, rows: RowMaker,
-                   responses: Iterable[list[Any]], lang: str) -> int:
-    """Write the workbook; `responses` yields chunks of stored responses. Returns the count."""
-    names = SHEET_NAMES.get(lang, SHEET_NAMES["vi"])
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+                   responses: Iterable[list[Any]], lang: str,
+                   breakdown: Question | None = None,
+                   about: AboutFacts | None = None) -> int:
+    """Write the workbook; `responses` yields chunks of stored responses. Returns the
+    count. Without `about` (facts only the caller knows) there is no about sheet."""
+    names, words = words_for(lang)
+    questions = rows.questions
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True,
+                                               "nan_inf_to_errors": True})
     try:
-        summary = _Sheet(workbook, workbook.add_worksheet(names["summary"]))
-        data = _Sheet(workbook, workbook.add_worksheet(names["responses"]))
-        data.write_row(0, [c.header for c in rows.columns], data.bold)
-        data.ws.freeze_panes(1, 0)
-        questions = [c.question for c in rows.columns if c.kind == "answer"]
-        tally = Tally(questions)
-        count = 0
+        formats, cuts = Formats(workbook), CutCount()
+
+        def sheet(name: str) -> SafeSheet:
+            return SafeSheet(workbook.add_worksheet(name[:MAX_SHEET_NAME]), formats, cuts)
+
+        summary = SummarySheet(workbook, sheet(names["summary"]), definition, lang, words,
+                               rows.choice_label)
+        crosstab = None
+        if breakdown is not None:
+            crosstab = CrosstabSheet(sheet(f"{names['crosstab']} {breakdown.name}"),
+                                     definition, lang, words, rows.choice_label,
+                                     summary.series_title)
+        data = ResponsesSheets(workbook, formats, cuts, rows, names["responses"])
+        tally = Tally(questions, breakdown)
         for chunk in responses:
-            for response in chunk:
-                count += 1
-                data.write_row(count, rows.row(response))
-            tally.add([r.answers for r in chunk])
-        if count:
-            data.ws.autofilter(0, 0, count, len(rows.columns) - 1)
-        _write_summary(summary, definition, rows, tally, lang)
+            data.add(chunk)
+            tally.add([r.answers or {} for r in chunk])
+        data.close()
+        filter_lines = about.filter_lines if about else []
+        summary.write(tally, filter_lines)
+        if crosstab is not None:
+            crosstab.write(tally, filter_lines)
+        CodebookSheet(sheet(names["codebook"]), definition, lang, words,
+                      rows.choice_label).write(questions)
+        if about is not None:
+            write_about(sheet(names["about"]), about, words, data.count, data.names)
     finally:
         workbook.close()
-    return count
-
-
-def _write_summary(sheet: _Sheet, definition: Definition, rows: RowMaker, tally: Tally,
-                   lang: str) -> None:
-    words = SUMMARY_WORDS.get(lang, SUMMARY_WORDS["vi"])
-    sheet.ws.set_column(0, 0, 48)
-    sheet.ws.set_column(1, 3, 14)
-    sheet.write_row(0, [definition.text(definition.title, lang)], sheet.bold)
-    sheet.write_row(1, [words["responses"], tally.responses])
-    row = 3
-    for q in tally.questions:
-        answered = tally.answered[q.name]
-        sheet.write(row, 0, f"{q.name}: {definition.text(q.label, lang)}", sheet.bold)
-        sheet.write_row(row + 1, [words["choice"], words["count"], words["percent"],
-                                  words["code"]], sheet.bold)
-        row += 2
-        for choice in q.choices:
-            n = tally.counts[q.name].get(choice["name"], 0)
-            sheet.write_row(row, [rows.choice_label(choice), n, None, choice["name"]])
-            sheet.write(row, 2, n / answered if answered else 0, sheet.percent)
-            row += 1
-        sheet.write_row(row, [words["answered"], answered], sheet.bold)
-        row += 2
+    return data.count

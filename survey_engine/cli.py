@@ -170,18 +170,48 @@ def export_definition(slug: str, output: Path) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]),
               help="default: from the output file's ending, else xlsx")
-@click.option("--lang", help="language of labels and sheet names (default: the survey's)")
-def export(slug: str, output: Path, fmt: str | None, lang: str | None) -> None:
+@click.option("--lang", type=click.Choice(["vi", "en"]),
+              help="language of labels and sheet names (default: the survey's)")
+@click.option("--codes", is_flag=True, help="choice codes instead of labels in the responses")
+@click.option("--breakdown", metavar="QUESTION",
+              help="a select question: a cross-tab sheet of every other one by it")
+@click.option("--filter", "filters", multiple=True, metavar="QUESTION=CHOICE",
+              help="only responses with this answer (repeatable; several choices of one "
+                   "question: any of them)")
+@click.option("--from", "since", metavar="YYYY-MM-DD", help="first day, Vietnam time")
+@click.option("--to", "until", metavar="YYYY-MM-DD", help="last day, Vietnam time")
+def export(slug: str, output: Path, fmt: str | None, lang: str | None, codes: bool,
+           breakdown: str | None, filters: tuple[str, ...], since: str | None,
+           until: str | None) -> None:
     """Export responses and tallies to an Excel workbook or a CSV file."""
-    from workers.jobs import export_job
+    from werkzeug.datastructures import MultiDict
+
+    from exports import ExportOptions, export_survey
+    from survey_engine.results.filters import Filters
 
     fmt = fmt or ("csv" if output.suffix.lower() == ".csv" else "xlsx")
+    survey = find_survey(slug)
+    version = survey.published_version() if survey else None
+    if version is None:
+        raise click.ClickException(f"no survey with slug {slug!r}" if survey is None
+                                   else f"survey {slug!r} has no published version")
+    args: MultiDict[str, str] = MultiDict()
+    for text in filters:
+        name, sep, choice = text.partition("=")
+        if not sep or not name or not choice:
+            raise click.BadParameter(f"{text!r} is not QUESTION=CHOICE", param_hint="--filter")
+        args.add(f"f.{name.strip()}", choice.strip())
+    for key, value in (("from", since), ("to", until)):
+        if value:
+            args.add(key, value)
     # Write beside the target and rename, so a failed export never leaves half a file.
     partial = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        count = export_job(slug, str(partial), fmt, lang)
+        options = ExportOptions(fmt=fmt, lang=lang, codes=codes, breakdown=breakdown,
+                                filters=Filters.from_args(args, definition_for(version)))
+        count = export_survey(survey, partial, options=options)
         partial.replace(output)
-    except (LookupError, ValueError) as error:
+    except (LookupError, ValueError) as error:  # FilterError is a ValueError
         raise click.ClickException(str(error)) from None
     finally:
         partial.unlink(missing_ok=True)

@@ -1,0 +1,66 @@
+"""The codebook sheet: what each column of the responses sheet is, so the workbook
+can be read (and analysed in R, Stata or SPSS) without the survey definition.
+
+One row per question (name, label, type, required, the skip and check logic as the
+author wrote it), then one row per choice with its code and label, the question's
+name repeated so that the autofilter finds a question's choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from exports.cells import SafeSheet
+from exports.columns import META_COLUMNS
+from survey_engine.definition import Definition, Question
+from survey_engine.i18n import message
+
+LOGIC = ("relevant", "constraint", "choice_filter", "calculation")
+HEADERS = ("name", "label", "type", "required", "choice_code", "choice_label", *LOGIC)
+WIDTHS = (24, 50, 16, 10, 16, 36, 28, 28, 24, 28)
+
+
+class CodebookSheet:
+    def __init__(self, sheet: SafeSheet, definition: Definition, lang: str,
+                 words: dict[str, str], choice_label: Callable[[dict], str]) -> None:
+        self.sheet = sheet
+        self.definition = definition
+        self.lang = lang
+        self.words = words
+        self.choice_label = choice_label
+
+    def write(self, questions: list[Question]) -> None:
+        ws, words = self.sheet, self.words
+        ws.write_row(0, [words[f"codebook_{h}"] for h in HEADERS], "header")
+        for col, width in enumerate(WIDTHS):
+            ws.ws.set_column(col, col, width, ws.formats.get("wrap") if col in (1, 5) else None)
+        ws.ws.freeze_panes(1, 1)
+        row = 1
+        for name in META_COLUMNS:
+            ws.write_row(row, [name, words[f"meta_{name}"], "meta"])
+            row += 1
+        for q in questions:
+            row = self._question(row, q)
+        ws.ws.autofilter(0, 0, max(row - 1, 1), len(HEADERS) - 1)
+
+    def _question(self, row: int, q: Question) -> int:
+        ws, words, text = self.sheet, self.words, self.definition.text
+        yes_no = words["yes"] if q.required else words["no"]
+        ws.write_row(row, [q.name, text(q.label, self.lang), q.type, yes_no, None, None,
+                           *(q.raw.get(key) for key in LOGIC)])
+        row += 1
+        for matrix_row in q.rows:  # a matrix: one column per row, its choices below
+            ws.write_row(row, [f"{q.name}/{matrix_row['name']}",
+                               text(matrix_row.get("label"), self.lang), "matrix_row"])
+            row += 1
+        for choice in q.choices:
+            ws.write_row(row, [q.name, None, None, None, choice["name"],
+                               self.choice_label(choice)])
+            row += 1
+        if q.type == "select_multiple":
+            ws.write_row(row, [f"{q.name}/…", words["flag_columns"], "0/1"])
+            row += 1
+        if q.other:
+            ws.write_row(row, [q.other_field, message("other_specify", self.lang), "text"])
+            row += 1
+        return row

@@ -26,6 +26,7 @@ from werkzeug.datastructures import MultiDict
 from survey_engine import audit
 from survey_engine.admin import bp
 from survey_engine.admin.surveys import (
+    managed_survey,
     may_manage,
     status_name,
     title_of,
@@ -51,11 +52,7 @@ PROBLEM_RE = re.compile(r"^(?P<path>[^:\s]+): (?P<text>.*)$", re.S)
 
 
 def _editable_survey(slug: str) -> Survey:
-    survey = find_survey(slug)
-    if survey is None:
-        abort(404)
-    if not may_manage(current_user, survey):
-        abort(403)
+    survey = managed_survey(slug)
     if survey.status == SurveyStatus.ARCHIVED:
         flash(_("An archived survey cannot be edited."), "error")
         abort(redirect(url_for("admin.survey", slug=slug)))

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from survey_engine.admin import bp
-from survey_engine.admin.surveys import local_time, may_manage, title_of
+from survey_engine.admin.surveys import local_time, managed_survey, title_of
 from survey_engine.audit import ACTIONS, record
 from survey_engine.auth import (
     MIN_PASSWORD_LENGTH,
@@ -36,8 +36,7 @@ from survey_engine.auth import (
     unshare_survey,
 )
 from survey_engine.extensions import db
-from survey_engine.models import ApiToken, AuditEvent, Role, Survey, SurveyShare, User
-from survey_engine.surveys import find_survey
+from survey_engine.models import ApiToken, AuditEvent, Role, SurveyShare, User
 
 AUDIT_PAGE_SIZE = 50
 
@@ -163,19 +162,10 @@ def delete_account(user_id: int):
 # -- sharing one survey (admins, and editors it is shared with) ---------------------
 
 
-def _shareable_survey(slug: str) -> Survey:
-    survey = find_survey(slug)
-    if survey is None:
-        abort(404)
-    if not may_manage(current_user, survey):
-        abort(403)
-    return survey
-
-
 @bp.route("/surveys/<slug>/sharing", methods=["GET", "POST"])
 @login_required
 def sharing(slug: str):
-    survey = _shareable_survey(slug)
+    survey = managed_survey(slug)
     email, error = "", None
     if request.method == "POST":
         email = request.form.get("email", "")[:254]
@@ -203,7 +193,7 @@ def sharing(slug: str):
 @bp.post("/surveys/<slug>/sharing/<int:user_id>/remove")
 @login_required
 def unshare(slug: str, user_id: int):
-    survey = _shareable_survey(slug)
+    survey = managed_survey(slug)
     account = db.session.get(User, user_id)
     if account is None or not unshare_survey(account, survey):
         abort(404)

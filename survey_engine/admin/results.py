@@ -6,7 +6,8 @@ GET /admin/surveys/<slug>/results/text/<question>  free-text answers, searched a
 Whoever may see the survey (those it is shared with, and admins) may read its results.
 Unfiltered counts come from the tallies table on every request; whatever needs the
 responses themselves is one pass of pandas over them (results/dashboard.py), kept in
-an in-process cache until the survey's response count changes.
+an in-process cache until the survey's response count changes, and then carried on
+over the responses stored since.
 """
 
 from __future__ import annotations
@@ -57,30 +58,33 @@ _cache_lock = threading.Lock()
 # -- the cache -------------------------------------------------------------------------
 
 
-def _cached(key: tuple, compute: Callable[[], Any]) -> Any:
-    """compute(), kept per `key` until the survey's response count (part of every key)
-    moves on. An app's own dict, least recently used dropped first; when a new count
-    comes in, the entries of the old count of that survey go at once."""
+def _cached(key: tuple, count: int, compute: Callable[[Any], Any]) -> Any:
+    """What a view (`key`) shows, kept until the survey's response count moves on.
+    Then compute(previous) makes it anew, `previous` being what the view showed at the
+    older count (None if nothing), for a scan to carry on from; it is replaced, never
+    changed, as other requests may be reading it. An app's own dict, one entry per
+    view, least recently used dropped first."""
     cache: OrderedDict = current_app.extensions.setdefault("results_cache", OrderedDict())
     with _cache_lock:
-        if key in cache:
+        held = cache.get(key)
+        if held is not None:
             cache.move_to_end(key)
-            return cache[key]
-    value = compute()  # outside the lock: two first requests may both compute, once
-    survey, count = key[1], key[4]
+            if held[0] == count:
+                return held[1]
+    # Outside the lock: two requests may both compute it, once.
+    value = compute(held[1] if held else None)
     with _cache_lock:
-        for old in [k for k in cache if k[1] == survey and k[4] != count]:
-            del cache[old]
-        cache[key] = value
+        cache[key] = (count, value)
+        cache.move_to_end(key)
         limit = current_app.config.get("RESULTS_CACHE_ENTRIES", CACHE_ENTRIES)
         while len(cache) > limit:
             cache.popitem(last=False)
     return value
 
 
-def _key(kind: str, survey: Survey, merged: MergedSurvey, count: int, *more: Any) -> tuple:
+def _key(kind: str, survey: Survey, merged: MergedSurvey, *more: Any) -> tuple:
     # created_at: SQLite may give a deleted survey's id to the next one.
-    return (kind, survey.id, survey.created_at, merged.version_ids, count, *more)
+    return (kind, survey.id, survey.created_at, merged.version_ids, *more)
 
 
 # -- reading the request ---------------------------------------------------------------
@@ -231,8 +235,9 @@ def results(slug: str):
     unit = request.args.get("by", "auto")
     unit = unit if unit in ("hour", "day") else "auto"
     count = response_count(survey.id)
-    scan = _cached(_key("scan", survey, merged, count, filters, crosstab),
-                   lambda: scan_responses(survey.id, merged, filters, crosstab))
+    scan = _cached(_key("scan", survey, merged, filters, crosstab), count,
+                   lambda previous: scan_responses(survey.id, merged, filters, crosstab,
+                                                   previous))
     # Unfiltered, the counts are the tallies': current to the last stored response.
     counts = None if filters else tally_counts(survey.id)
     dashboard = build_dashboard(merged, scan, g.lang, count, counts)
@@ -280,8 +285,8 @@ def text_answers_page(slug: str, question: str):
     page = request.args.get("page", "1")
     page = min(max(int(page), 1), MAX_PAGE) if page.isdigit() else 1
     count = response_count(survey.id)
-    answers = _cached(_key("text", survey, merged, count, filters, question, fold(query), page),
-                      lambda: text_answers(survey.id, question, filters, query, page))
+    answers = _cached(_key("text", survey, merged, filters, question, fold(query), page),
+                      count, lambda _: text_answers(survey.id, question, filters, query, page))
     return _render("admin/text_answers.html", survey, merged=merged, problem=None,
                    question=question, label=_field_label(merged, question), filters=filters,
                    query=query, answers=answers, link_args=link_args,

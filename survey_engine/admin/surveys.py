@@ -102,7 +102,7 @@ def visible_survey(slug: str) -> Survey:
     return survey
 
 
-def _managed_survey(slug: str) -> Survey:
+def managed_survey(slug: str) -> Survey:
     survey = visible_survey(slug)
     if not may_manage(current_user, survey):
         abort(403)
@@ -229,7 +229,7 @@ def new_survey():
 def survey(slug: str):
     if request.method == "GET":
         return _survey_page(visible_survey(slug))
-    survey = _managed_survey(slug)
+    survey = managed_survey(slug)
     data, problems = read_upload()
     if not problems:
         _saved, problems = _store(data, survey)
@@ -247,7 +247,7 @@ def survey(slug: str):
 @bp.post("/surveys/<slug>/publish")
 @login_required
 def publish(slug: str):
-    survey = _managed_survey(slug)
+    survey = managed_survey(slug)
     newest = _newest(survey)
     if newest is None or survey.status == SurveyStatus.ARCHIVED:
         flash(_("This survey cannot be published."), "error")
@@ -270,7 +270,7 @@ TRANSITIONS = {
 @bp.post("/surveys/<slug>/<any(close, reopen, archive):action>")
 @login_required
 def change_status(slug: str, action: str):
-    survey = _managed_survey(slug)
+    survey = managed_survey(slug)
     sources, target, logged = TRANSITIONS[action]
     if survey.status not in sources:
         flash(_("Not possible while the survey is %(status)s.",
@@ -317,7 +317,7 @@ def _copy(version: SurveyVersion, slug: str, title: str) -> tuple[Survey | None,
 @login_required
 def duplicate_survey(slug: str):
     """A new draft from the newest version: the usual start of next year's round."""
-    source = _managed_survey(slug)
+    source = managed_survey(slug)
     newest = _newest_or_404(source)
     new_slug = request.form.get("slug", "").strip()
     new_title = request.form.get("title", "").strip()
@@ -374,7 +374,7 @@ def _delete(survey: Survey) -> None:
 def delete_survey(slug: str):
     """Deleting loses answers for good: closed first, and with responses admins only,
     who type the slug, so a slip of the mouse cannot do it."""
-    survey = _managed_survey(slug)
+    survey = managed_survey(slug)
     stored = response_count(survey.id)
     buffered = _waiting(survey.id)
     # A buffer that cannot be asked may hold answers: the careful path then.

@@ -10,6 +10,7 @@ checked is what the request drew.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import random
 import re
@@ -32,8 +33,17 @@ from survey_engine.fake import fake_answers
 from survey_engine.ingest import Submission, persist_batch
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.models import Response
+from survey_engine.results import dashboard as dashboard_module
 from survey_engine.results.charts import Bar, Column, bar_chart, column_chart
-from survey_engine.results.dashboard import fold, quantile, tally_counts
+from survey_engine.results.dashboard import (
+    ResponseScan,
+    build_dashboard,
+    fold,
+    quantile,
+    scan_responses,
+    tally_counts,
+)
+from survey_engine.results.responses import CHUNK_SIZE, NO_FILTERS
 from survey_engine.surveys import definition_for, find_survey, save_definition
 from tests.conftest import DEMO_SLUG, demo_definition
 from tests.test_staff import PASSWORD, login
@@ -329,6 +339,7 @@ def test_the_filter_form_carries_the_filters(analyst):
     ("?row=district", "columns"),
 ])
 def test_bad_filters_are_a_400_that_says_why(analyst, query, words):
+    analyst.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the message asserted in English
     context = page(analyst, query, status=400)
     assert 'role="alert"' in context["html"] and words in context["html"]
     page(analyst, "?f.nope=1", url=f"{TEXT_URL}/comment", status=400)
@@ -408,12 +419,124 @@ def test_the_cache_serves_until_a_new_response_arrives(analyst, monkeypatch, fak
         {c.name: c.of_answered.count for c in before.choices}[answers["support"]] + 1
     # The cache stays bounded, and an old count's entries go when a new one comes.
     cache = analyst.application.extensions["results_cache"]
-    assert all(key[4] == COUNT + 1 for key in cache)
+    assert [count for count, _ in cache.values()] == [COUNT + 1]
     for district in ("bao_loc", "duc_trong", "di_linh", "bao_lam", "lam_ha"):
         page(analyst, f"?f.district={district}")
     monkeypatch.setitem(analyst.application.config, "RESULTS_CACHE_ENTRIES", 3)
     page(analyst, "?f.district=cat_tien")
     assert len(cache) == 3
+
+
+# -- scans carried on from the last one -------------------------------------------------
+
+# Unfiltered; a choice; a cross-tab in a date range; both kinds of filter and a date
+# range the new responses (submitted after LAST) fall outside.
+VIEWS = ("", "?f.district=da_lat", "?from=2026-11-14&row=district&col=support",
+         "?f.role=parent&to=2026-11-15&row=concerns&col=district")
+
+
+def watch_reads(monkeypatch) -> list[tuple[int, list[int]]]:
+    """(after_id, the ids it yielded) of each pass the dashboard makes from now on."""
+    reads: list[tuple[int, list[int]]] = []
+    original = dashboard_module.response_chunks
+
+    def counted(survey_id, filters=NO_FILTERS, chunk_size=CHUNK_SIZE, after_id=0):
+        ids: list[int] = []
+        reads.append((after_id, ids))
+        for chunk in original(survey_id, filters, chunk_size, after_id=after_id):
+            ids.extend(row.id for row in chunk)
+            yield chunk
+
+    monkeypatch.setattr(dashboard_module, "response_chunks", counted)
+    return reads
+
+
+def cached_scans(app) -> dict[tuple, ResponseScan]:
+    return {key: scan for key, (_, scan) in app.extensions["results_cache"].items()
+            if key[0] == "scan"}
+
+
+def state(scan: ResponseScan) -> dict:
+    return {f.name: getattr(scan, f.name) for f in dataclasses.fields(scan)
+            if f.name != "survey"}
+
+
+def assert_as_a_full_scan(app, context: dict) -> None:
+    """The page's numbers, and the scan cached for it, are those of a scan from scratch."""
+    merged, filters, spec = context["merged"], context["filters"], context["crosstab_spec"]
+    survey = find_survey(DEMO_SLUG)
+    fresh = scan_responses(survey.id, merged, filters, spec)
+    counts = None if filters else tally_counts(survey.id)
+    assert context["dashboard"] == build_dashboard(
+        merged, fresh, context["lang"], context["dashboard"].all_responses, counts)
+    [scan] = [scan for key, scan in cached_scans(app).items() if key[4:] == (filters, spec)]
+    assert state(scan) == state(fresh)
+
+
+def newest_response_id() -> int:
+    return db.session.scalar(sa.select(sa.func.max(Response.id)))
+
+
+def test_new_responses_are_counted_on_from_the_last_scan(analyst, monkeypatch, fake_sets):
+    for query in VIEWS:
+        page(analyst, query)
+    app = analyst.application
+    before = {key: (scan, copy.deepcopy(state(scan))) for key, scan in cached_scans(app).items()}
+    assert len(before) == len(VIEWS)
+    last_id = newest_response_id()
+    reads = watch_reads(monkeypatch)
+    new = 150
+    store(fake_sets[:new], start=-new)  # after LAST, so the date ranges tell them apart
+    contexts = [page(analyst, query) for query in VIEWS]
+
+    # Each view read the responses stored since its last pass, and nothing else.
+    assert [after for after, _ in reads] == [last_id] * len(VIEWS)
+    assert reads[0][1] == list(range(last_id + 1, last_id + new + 1))
+    assert all(set(ids) <= set(reads[0][1]) for _, ids in reads)
+    assert reads[-1][1] == []  # the new ones are after its date range
+    assert contexts[0]["dashboard"].responses == COUNT + new
+    # The scans another request may still be reading were copied, not added to.
+    for key, (scan, counted) in before.items():
+        assert state(scan) == counted and cached_scans(app)[key] is not scan
+    for context in contexts:
+        assert_as_a_full_scan(app, context)
+
+
+@pytest.mark.parametrize("change", ["late", "deleted"])
+def test_a_response_committed_late_or_deleted_below_the_last_read_means_a_rescan(
+        analyst, monkeypatch, fake_sets, change):
+    """Two drain workers: the one with the lower ids may commit after a view read past
+    them. A scan carried on from there would miss that response for good."""
+    app = analyst.application
+    # Submitted on 15 November, inside every view's date range.
+    noon = datetime(2026, 11, 15, 12, tzinfo=LOCAL_TIME).astimezone(UTC)
+    below = db.session.scalar(sa.select(sa.func.min(Response.id)).where(
+        Response.submitted_at.between(noon - timedelta(hours=1), noon)))
+    row = dict(db.session.execute(
+        sa.select(Response.__table__).where(Response.id == below)).mappings().one())
+    if change == "late":  # not committed yet when the views are first drawn
+        db.session.execute(sa.delete(Response).where(Response.id == below))
+        db.session.commit()
+    for query in VIEWS:
+        page(analyst, query)
+    reads = watch_reads(monkeypatch)
+    if change == "late":
+        db.session.execute(sa.insert(Response.__table__).values(**row))
+    else:
+        db.session.execute(sa.delete(Response).where(Response.id == below))
+    db.session.commit()
+    store(fake_sets[:1], start=-1)  # and the count moves on
+
+    contexts = [page(analyst, query) for query in VIEWS]
+    assert [after for after, _ in reads] == [0] * len(VIEWS)  # from scratch, every view
+    stored = len(recount_frame())
+    assert stored == (COUNT + 1 if change == "late" else COUNT)
+    for context in contexts:
+        assert_as_a_full_scan(app, context)
+    [unfiltered] = [scan for key, scan in cached_scans(app).items()
+                    if key[4:] == (NO_FILTERS, None)]
+    assert unfiltered.responses == stored
+    assert unfiltered.last_id == newest_response_id() and unfiltered.seen == stored
 
 
 # -- free text -------------------------------------------------------------------------
@@ -516,6 +639,7 @@ def test_before_publishing_there_is_nothing_to_show(filled):
     save_definition({**demo_definition(), "slug": "nhap"})
     share_survey(create_user("nhap@example.org", PASSWORD, "analyst"), find_survey("nhap"))
     client = filled.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     assert login(client, "nhap@example.org").status_code == 302
     reply = client.get("/admin/surveys/nhap/results")
     assert reply.status_code == 200 and "published" in reply.get_data(as_text=True)

@@ -7,6 +7,8 @@ numbers, the time series, completion by page, matrices, ranks, cross-tabs, free 
 is a pass of pandas over the responses, read chunk by chunk through
 `response_chunks`, each chunk reduced to counts before the next is read: the memory
 used grows with the number of distinct answers, never with the number of responses.
+The counts of a pass are kept with the last response id it read, so the next pass
+of the same view reads only the responses stored since (scan_responses).
 
 Everything here returns plain data (numbers, names, labels); the page formats it.
 """
@@ -17,6 +19,7 @@ import math
 import unicodedata
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -33,7 +36,12 @@ from survey_engine.i18n import message
 from survey_engine.localtime import LOCAL_TIME, to_local
 from survey_engine.models import Tally
 from survey_engine.results.filters import FILTERABLE_TYPES, Filters
-from survey_engine.results.responses import NO_FILTERS, response_chunks
+from survey_engine.results.responses import (
+    NO_FILTERS,
+    count_up_to,
+    newest_id,
+    response_chunks,
+)
 from survey_engine.results.stats import wilson_interval
 
 NUMBER_TYPES = ("integer", "decimal", "rating", "nps")
@@ -183,6 +191,12 @@ class ResponseScan:
     cross_rows: Counter = field(default_factory=Counter)  # row choice -> respondents
     cross_cols: Counter = field(default_factory=Counter)  # col choice -> respondents
     cross_total: int = 0  # respondents who answered both
+    last_id: int = 0  # responses up to this id are counted, those after it not
+    seen: int = 0  # count_up_to(last_id) when they were read: see scan_responses
+
+    def copy_for(self, survey: MergedSurvey) -> ResponseScan:
+        """A copy to add to: this one may be cached and read by another request."""
+        return deepcopy(self, {id(self.survey): survey})
 
     def add(self, rows: list[Any]) -> None:
         """Count one chunk of rows (id, submission_id, submitted_at, version_id, source,
@@ -320,11 +334,26 @@ def _hashable(value: Any) -> Any:
 
 
 def scan_responses(survey_id: int, survey: MergedSurvey, filters: Filters = NO_FILTERS,
-                   crosstab: CrossTabSpec | None = None) -> ResponseScan:
-    """One pass over the responses the filters keep, a chunk at a time."""
-    scan = ResponseScan(survey, crosstab)
-    for chunk in response_chunks(survey_id, filters):
-        scan.add(chunk)
+                   crosstab: CrossTabSpec | None = None,
+                   previous: ResponseScan | None = None) -> ResponseScan:
+    """One pass over the responses the filters keep, a chunk at a time. Given
+    `previous`, the same view's scan at an older response count, only the responses
+    stored since it are read, into a copy of it: a live campaign's view costs the new
+    responses, not all of them."""
+    # Ids are handed out in order but committed in any order (two drain workers), so
+    # a response can arrive below previous.last_id after the scan read past it; or
+    # responses were deleted. Either changes the count up to last_id: start over.
+    fresh = previous is None or (
+        count_up_to(survey_id, filters, previous.last_id) != previous.seen)
+    scan = ResponseScan(survey, crosstab) if fresh else previous.copy_for(survey)
+    after = scan.last_id
+    # Counted before the rows are read, never after: a late row the read misses is
+    # then missing from `seen` too, and shows up as a difference next time.
+    last_id = max(newest_id(survey_id), after)
+    seen = scan.seen + count_up_to(survey_id, filters, last_id, after)
+    for chunk in response_chunks(survey_id, filters, after_id=after):
+        scan.add([row for row in chunk if row.id <= last_id])  # later ones: next time
+    scan.last_id, scan.seen = last_id, seen
     return scan
 
 

@@ -19,23 +19,48 @@ CHUNK_SIZE = 5000
 NO_FILTERS = Filters()
 
 
+def _where(survey_id: int, filters: Filters, after_id: int) -> list[sa.ColumnElement[bool]]:
+    """What the database selects by: the survey, the ids after `after_id` and the time
+    bounds (choice filters are applied to the answers in Python)."""
+    conditions = [Response.survey_id == survey_id]
+    if after_id:
+        conditions.append(Response.id > after_id)
+    start, end = filters.time_bounds()
+    if start is not None:
+        conditions.append(Response.submitted_at >= start)
+    if end is not None:
+        conditions.append(Response.submitted_at < end)
+    return conditions
+
+
 def response_chunks(survey_id: int, filters: Filters = NO_FILTERS,
-                    chunk_size: int = CHUNK_SIZE) -> Iterator[list[Any]]:
-    """Rows (id, submission_id, submitted_at, version_id, source, answers) in id order."""
+                    chunk_size: int = CHUNK_SIZE, after_id: int = 0) -> Iterator[list[Any]]:
+    """Rows (id, submission_id, submitted_at, version_id, source, answers) in id order;
+    with `after_id`, only those stored after a scan that read up to it."""
     statement = (
         sa.select(Response.id, Response.submission_id, Response.submitted_at,
                   Response.version_id, Response.source, Response.answers)
-        .where(Response.survey_id == survey_id)
+        .where(*_where(survey_id, filters, after_id))
         .order_by(Response.id)
         .execution_options(yield_per=chunk_size)
     )
-    start, end = filters.time_bounds()
-    if start is not None:
-        statement = statement.where(Response.submitted_at >= start)
-    if end is not None:
-        statement = statement.where(Response.submitted_at < end)
     for part in db.session.execute(statement).partitions():
         if filters.choices:
             part = [row for row in part if filters.keeps(row.answers or {})]
         if part:
             yield part
+
+
+def count_up_to(survey_id: int, filters: Filters, last_id: int, after_id: int = 0) -> int:
+    """Stored responses with after_id < id <= last_id in the filters' time bounds
+    (choices aside): if it moves under a scan that read up to last_id, responses came
+    in late below it or went, and the scan no longer adds up."""
+    return int(db.session.scalar(
+        sa.select(sa.func.count()).select_from(Response)
+        .where(*_where(survey_id, filters, after_id), Response.id <= last_id)) or 0)
+
+
+def newest_id(survey_id: int) -> int:
+    """The highest response id of the survey, 0 when it has none (an index lookup)."""
+    return int(db.session.scalar(
+        sa.select(sa.func.max(Response.id)).where(Response.survey_id == survey_id)) or 0)

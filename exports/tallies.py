@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from survey_engine.definition import Question
+from survey_engine.results.stats import quantile
 
 NUMBER_TYPES = ("integer", "decimal", "rating", "nps")
 NO_ANSWER = None  # the breakdown "choice" of a response that did not answer it
@@ -68,26 +69,8 @@ def summarize(values: Counter) -> NumberSummary | None:
         return None
     table = sorted(values.items())
     total = math.fsum(value * count for value, count in table)
-    median, q1, q3 = (_quantile(table, n, p) for p in (0.5, 0.25, 0.75))
+    median, q1, q3 = (quantile(table, n, p) for p in (0.5, 0.25, 0.75))
     return NumberSummary(n, total / n, median, q1, q3, table[0][0], table[-1][0])
-
-
-def _quantile(table: list[tuple[float, int]], n: int, p: float) -> float:
-    position = (n - 1) * p
-    below = math.floor(position)
-    low = _nth(table, below)
-    high = _nth(table, min(below + 1, n - 1))
-    return low + (position - below) * (high - low)
-
-
-def _nth(table: list[tuple[float, int]], index: int) -> float:
-    """The index-th value (from 0) of the values in sorted order."""
-    seen = 0
-    for value, count in table:
-        seen += count
-        if index < seen:
-            return value
-    return table[-1][0]
 
 
 class Tally:

@@ -39,11 +39,11 @@ from survey_engine.results.dashboard import (
     ResponseScan,
     build_dashboard,
     fold,
-    quantile,
     scan_responses,
     tally_counts,
 )
 from survey_engine.results.responses import CHUNK_SIZE, NO_FILTERS
+from survey_engine.results.stats import quantile
 from survey_engine.surveys import definition_for, find_survey, save_definition
 from tests.conftest import DEMO_SLUG, demo_definition
 from tests.test_staff import PASSWORD, login

@@ -42,7 +42,7 @@ from survey_engine.results.responses import (
     newest_id,
     response_chunks,
 )
-from survey_engine.results.stats import wilson_interval
+from survey_engine.results.stats import quantile, wilson_interval
 
 NUMBER_TYPES = ("integer", "decimal", "rating", "nps")
 TEXT_TYPES = ("text",)
@@ -369,28 +369,6 @@ class NumberSummary:
     median: float
     q3: float
     maximum: float
-
-
-def quantile(frequencies: list[tuple[float, int]], total: int, p: float) -> float:
-    """The p-quantile of values given as sorted (value, count) pairs, interpolated
-    linearly between order statistics exactly as pandas' Series.quantile does: the
-    chunks keep how often each value came, not the values, and lose nothing."""
-    position = (total - 1) * p
-    below = math.floor(position)
-    fraction = position - below
-
-    def nth(k: int) -> float:
-        seen = 0
-        for value, count in frequencies:
-            seen += count
-            if k < seen:
-                return value
-        return frequencies[-1][0]
-
-    low = nth(below)
-    if fraction == 0:
-        return low
-    return low + (nth(below + 1) - low) * fraction
 
 
 def summarize(values: Counter) -> NumberSummary | None:

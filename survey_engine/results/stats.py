@@ -20,4 +20,29 @@ def wilson_interval(count: int, total: int, z: float = Z95) -> tuple[float, floa
     z2 = z * z
     centre = (p + z2 / (2 * total)) / (1 + z2 / total)
     half = z * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total)) / (1 + z2 / total)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0% and 100% the bound is exact: rounding would leave 1e-19 in a workbook cell.
+    low = 0.0 if count == 0 else max(0.0, centre - half)
+    high = 1.0 if count == total else min(1.0, centre + half)
+    return low, high
+
+
+def quantile(frequencies: list[tuple[float, int]], total: int, p: float) -> float:
+    """The p-quantile of values given as sorted (value, count) pairs, interpolated
+    linearly between order statistics exactly as pandas' Series.quantile does: the
+    chunks keep how often each value came, not the values, and lose nothing."""
+    position = (total - 1) * p
+    below = math.floor(position)
+    fraction = position - below
+
+    def nth(k: int) -> float:
+        seen = 0
+        for value, count in frequencies:
+            seen += count
+            if k < seen:
+                return value
+        return frequencies[-1][0]
+
+    low = nth(below)
+    if fraction == 0:
+        return low
+    return low + (nth(below + 1) - low) * fraction

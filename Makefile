@@ -67,6 +67,14 @@ benchmark: install services
 	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
 	$(BIN)/python benchmarks/campaign.py $(BENCHMARK_ARGS)
 
+# The export benchmark of BENCHMARKS.md: our workbook, pandas.to_excel and bare
+# XlsxWriter on the demo with 75,000 responses and a 510-field survey with 132,000
+# (data built once under instance/bench-export, several minutes; then ~20 minutes).
+# EXPORT_BENCHMARK_ARGS reaches benchmarks/export.py (e.g. "--size demo").
+.PHONY: benchmark-export
+benchmark-export: install
+	$(BIN)/python benchmarks/export.py $(EXPORT_BENCHMARK_ARGS)
+
 # The interface's texts (survey_engine/translations), for developers after adding or
 # changing a _() in a template or an N_() in survey_engine/i18n.py: `make translations`
 # extracts messages.pot (babel.cfg says where from), updates the vi and en catalogs

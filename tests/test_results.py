@@ -651,3 +651,13 @@ def test_filters_that_keep_nothing_show_an_empty_page(analyst):
     assert context["dashboard"].responses == 0 and context["dashboard"].all_responses == COUNT
     assert 'id="no-responses"' in context["html"]
     assert context["dashboard"].crosstab.total == 0
+
+
+def test_the_dashboard_offers_an_export_of_what_it_shows(analyst):
+    html = page(analyst, "?f.district=da_lat&from=2020-01-01")["html"]
+    link = re.search(r'id="export-these" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert link.startswith(f"/admin/surveys/{DEMO_SLUG}/exports?")
+    assert "f.district=da_lat" in link and "from=2020-01-01" in link
+    # The exports page carries those filters into the export it starts.
+    form = analyst.get(link).get_data(as_text=True)
+    assert 'name="f.district" value="da_lat"' in form

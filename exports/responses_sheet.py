@@ -2,65 +2,88 @@
 Excel's row limit.
 
 This is the export's hot loop (75,000 responses x 40 columns are 3 million cells), so
-each column's writer is chosen once, by what the column holds, and bound to its
-column; a row is then one call per non-empty cell straight into XlsxWriter.
+the rows bypass XlsxWriter (exports/sheet_xml.py says why): each column's cell maker
+is chosen once, by what the column holds, and bound to its column's letters; a row is
+then one join of a call per non-empty cell, and 500 rows one write to the sheet's rows
+file. XlsxWriter writes each sheet's header row, widths, frozen panes and autofilter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
+from exports import sheet_xml
 from exports.cells import Formats, SafeSheet
 from exports.columns import Column, RowMaker
-from exports.safe_cells import FORMULA_STARTS, MAX_CELL_CHARS, CutCount
+from exports.safe_cells import CutCount
+from exports.sheet_xml import SheetRows, day_tail, moment_tail, number_tail
 
 ROW_LIMIT = 1_048_576  # Excel's rows per sheet, the header included; tests make it small
+WRITE_ROWS = 500  # rows joined for one write: about 0.7 MB of text for the demo
 NUMBER_TYPES = ("integer", "decimal", "rating", "nps")
 WIDTHS = {"response_id": 10, "submission_id": 37, "submitted_at": 19, "version": 9,
           "source": 10}
 
-Writer = Callable[[int, Any], None]
+Cell = Callable[[str, Any], str]  # (row number, value) -> the cell's XML
 
 
 class ResponsesSheets:
-    """Writes rows of `rows.row(response)` over "Responses", "Responses (2)", ..."""
+    """Writes rows of `rows.row(response)` over "Responses", "Responses (2)", ...;
+    their rows go to files in `directory`, for sheet_xml.splice()."""
 
     def __init__(self, workbook: xlsxwriter.Workbook, formats: Formats, cuts: CutCount,
-                 rows: RowMaker, name: str) -> None:
+                 rows: RowMaker, name: str, directory: Path) -> None:
         self.workbook = workbook
         self.formats = formats
         self.cuts = cuts
         self.rows = rows
         self.base_name = name
-        self.names: list[str] = []
+        self.directory = directory
+        self.sheets: list[SheetRows] = []
         self.count = 0  # responses written, over every sheet
         self._sheet: Worksheet | None = None
-        self._row = 0  # the last row written on the current sheet
-        self._writers: list[Writer] = []
+        self._row = 0  # the last row written on the current sheet (0: the header)
+        # One for every column: after its reference, a text's cell is the same anywhere.
+        self._texts = sheet_xml.TextCells(cuts)
+        self._cells = [self._cell(col, column) for col, column in enumerate(rows.columns)]
         self._open_sheet()
+
+    @property
+    def names(self) -> list[str]:
+        return [sheet.name for sheet in self.sheets]
 
     def add(self, chunk: Iterable[Any]) -> None:
         make_row = self.rows.row
         last_row = ROW_LIMIT - 1
-        writers, row = self._writers, self._row
+        cells, row = self._cells, self._row
         start = row
+        lines: list[str] = []
         for response in chunk:
             if row == last_row:
+                self.sheets[-1].write("".join(lines))
+                lines = []
                 self.count += row - start
                 self._row = row
                 self._close_sheet()
                 self._open_sheet()
-                writers, row = self._writers, self._row
-                start = row
+                row = start = self._row
             row += 1
-            for write, value in zip(writers, make_row(response), strict=True):
-                if value is not None:
-                    write(row, value)
+            number = str(row + 1)
+            lines.append('<row r="' + number + '">' + "".join(
+                [cell(number, value)
+                 for cell, value in zip(cells, make_row(response), strict=True)
+                 if value is not None]) + "</row>")
+            if len(lines) == WRITE_ROWS:
+                self.sheets[-1].write("".join(lines))
+                lines = []
+        self.sheets[-1].write("".join(lines))
         self.count += row - start
         self._row = row
 
@@ -68,58 +91,65 @@ class ResponsesSheets:
         self._close_sheet()
 
     def _open_sheet(self) -> None:
-        number = len(self.names) + 1
+        number = len(self.sheets) + 1
         name = self.base_name if number == 1 else f"{self.base_name} ({number})"
-        self.names.append(name)
+        self.sheets.append(SheetRows(name, self.directory / f"rows-{number}.xml"))
         sheet = self.workbook.add_worksheet(name)
         header = SafeSheet(sheet, self.formats, self.cuts)
         header.write_row(0, [c.header for c in self.rows.columns], "header")
+        sheet_xml.use_styles(sheet, [self.formats.get("plain", quoted=True),
+                                     self.formats.get("date"), self.formats.get("datetime")])
         sheet.freeze_panes(1, 1)  # the header row and the response id stay in view
         for col, column in enumerate(self.rows.columns):
             sheet.set_column(col, col, _width(column))
         self._sheet, self._row = sheet, 0
-        self._writers = [self._writer(sheet, col, column)
-                         for col, column in enumerate(self.rows.columns)]
 
     def _close_sheet(self) -> None:
         if self._sheet is not None:
             self._sheet.autofilter(0, 0, max(self._row, 1), len(self.rows.columns) - 1)
+            self.sheets[-1].last_row = self._row + 1
+            self.sheets[-1].close()
+            self._sheet = None
 
-    def _writer(self, sheet: Worksheet, col: int, column: Column) -> Writer:
-        """The function that writes this column's non-empty values to `sheet`."""
-        write_number, write_string = sheet.write_number, sheet.write_string
-        write_datetime = sheet.write_datetime
-        quoted, cuts = self.formats.get("plain", quoted=True), self.cuts
-        when, day = self.formats.get("datetime"), self.formats.get("date")
+    def _cell(self, col: int, column: Column) -> Cell:
+        """The function that makes this column's non-empty cells."""
+        start = f'<c r="{xl_col_to_name(col)}'
+        known, text = self._texts.known.get, self._texts.make
 
-        def text(row: int, value: str) -> None:
-            if len(value) > MAX_CELL_CHARS:
-                value = cuts.fit(value)
-            write_string(row, col, value, quoted if value.startswith(FORMULA_STARTS) else None)
-
-        def any_value(row: int, value: Any) -> None:
+        def any_value(row: str, value: Any) -> str:
             kind = type(value)
             if kind is str:
-                text(row, value)
-            elif kind is int or kind is float:
-                write_number(row, col, value)
-            elif kind is datetime:
-                write_datetime(row, col, value, when)
-            else:  # bool, or what an older version stored as a list or dict
-                text(row, str(value))
+                return f"{start}{row}{known(value) or text(value)}"
+            if kind is int:
+                return f'{start}{row}"><v>{value}</v></c>'
+            if kind is float:
+                return f"{start}{row}{number_tail(value)}"
+            if kind is datetime:
+                return f"{start}{row}{moment_tail(value)}"
+            # bool, or what an older version stored as a list or dict
+            return f"{start}{row}{text(str(value))}"
 
-        def flag(row: int, value: int) -> None:
-            write_number(row, col, value)
+        def flag(row: str, value: int) -> str:
+            return f'{start}{row}"><v>{value}</v></c>'
 
-        def moment(row: int, value: datetime) -> None:
-            write_datetime(row, col, value, when)
+        def moment(row: str, value: datetime) -> str:
+            return f"{start}{row}{moment_tail(value)}"
 
-        def calendar_day(row: int, value: Any) -> None:
+        days: dict[str, str] = {}
+
+        def calendar_day(row: str, value: Any) -> str:
             """A date answer ("2026-03-01") as an Excel date, so it sorts and filters."""
             try:
-                write_datetime(row, col, date.fromisoformat(value), day)
+                return f"{start}{row}{days[value]}"
+            except (KeyError, TypeError):
+                pass
+            try:
+                made = day_tail(date.fromisoformat(value))
             except (TypeError, ValueError):
-                any_value(row, value)
+                return any_value(row, value)
+            if len(days) < sheet_xml.CACHE_SIZE:
+                days[value] = made
+            return f"{start}{row}{made}"
 
         if column.kind == "choice_flag":
             return flag

@@ -6,8 +6,9 @@ live formula in Excel and LibreOffice. In a workbook such text is written as a
 string cell with Excel's quote prefix; in CSV it gets a leading apostrophe.
 Numbers are never touched, so -5 stays a number.
 
-Excel refuses a cell of more than 32,767 characters (XlsxWriter would silently write
-nothing); such text is cut, ends with CUT_MARKER, and the about sheet counts them.
+Excel refuses a cell of more than 32,767 characters (UTF-16 units; XlsxWriter would
+silently truncate it); such text is cut, ends with CUT_MARKER, and the about sheet
+counts them.
 """
 
 from __future__ import annotations
@@ -33,10 +34,22 @@ def csv_safe(value: object) -> object:
 
 
 def fit_cell(text: str) -> str:
-    """`text` as Excel can hold it: unchanged, or cut to the limit with the marker."""
-    if len(text) <= MAX_CELL_CHARS:
+    """`text` as Excel can hold it: unchanged, or cut to the limit with the marker.
+
+    Excel counts UTF-16 units: a character beyond U+FFFF (an emoji) counts twice."""
+    if len(text) <= MAX_CELL_CHARS // 2 or _utf16_units(text) <= MAX_CELL_CHARS:
         return text
-    return text[:MAX_CELL_CHARS - len(CUT_MARKER)] + CUT_MARKER
+    room, end = MAX_CELL_CHARS - len(CUT_MARKER), 0
+    for char in text:
+        room -= 2 if ord(char) > 0xFFFF else 1
+        if room < 0:
+            break
+        end += 1
+    return text[:end] + CUT_MARKER
+
+
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 class CutCount:
@@ -46,7 +59,7 @@ class CutCount:
         self.cells = 0
 
     def fit(self, text: str) -> str:
-        if len(text) <= MAX_CELL_CHARS:
-            return text
-        self.cells += 1
-        return fit_cell(text)
+        fitted = fit_cell(text)
+        if fitted is not text:
+            self.cells += 1
+        return fitted

@@ -1,6 +1,7 @@
 """The .xlsx export: summary, cross-tab, responses, codebook and about sheets.
 
-XlsxWriter's constant_memory mode flushes each row as it is written, so memory stays
+XlsxWriter's constant_memory mode flushes each row as it is written, and the
+responses sheets' rows go to a file as text (exports/sheet_xml.py), so memory stays
 flat however many responses there are. The responses stream through once: each chunk
 is written to the responses sheet and counted (exports/tallies.py); the summary and
 cross-tab sheets are created first, so they open first, and filled in afterwards
@@ -9,6 +10,7 @@ from the counts; codebook and about come last.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from exports.columns import RowMaker
 from exports.crosstab import CrosstabSheet
 from exports.responses_sheet import ResponsesSheets
 from exports.safe_cells import CutCount
+from exports.sheet_xml import splice
 from exports.summary import SummarySheet
 from exports.tallies import Tally
 from survey_engine.definition import Definition, Question
@@ -122,11 +125,26 @@ def write_workbook(path: Path, definition: Definition, rows: RowMaker,
                    breakdown: Question | None = None,
                    about: AboutFacts | None = None) -> int:
     """Write the workbook; `responses` yields chunks of stored responses. Returns the
-    count. Without `about` (facts only the caller knows) there is no about sheet."""
+    count. Without `about` (facts only the caller knows) there is no about sheet.
+
+    XlsxWriter writes the workbook to a temporary file, the responses sheets' rows to
+    files of their own (exports/sheet_xml.py); the two are spliced into `path`."""
+    with tempfile.TemporaryDirectory(prefix="survey-export-") as tmp:
+        book = Path(tmp) / "book.xlsx"
+        data = _write_book(book, Path(tmp), definition, rows, responses, lang, breakdown,
+                           about)
+        splice(book, path, data.sheets)
+    return data.count
+
+
+def _write_book(book: Path, tmp: Path, definition: Definition, rows: RowMaker,
+                responses: Iterable[list[Any]], lang: str, breakdown: Question | None,
+                about: AboutFacts | None) -> ResponsesSheets:
     names, words = words_for(lang)
     questions = rows.questions
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True,
-                                               "nan_inf_to_errors": True})
+    workbook = xlsxwriter.Workbook(str(book), {"constant_memory": True,
+                                               "nan_inf_to_errors": True,
+                                               "tmpdir": str(tmp)})
     try:
         formats, cuts = Formats(workbook), CutCount()
 
@@ -140,12 +158,14 @@ def write_workbook(path: Path, definition: Definition, rows: RowMaker,
             crosstab = CrosstabSheet(sheet(f"{names['crosstab']} {breakdown.name}"),
                                      definition, lang, words, rows.choice_label,
                                      summary.series_title)
-        data = ResponsesSheets(workbook, formats, cuts, rows, names["responses"])
+        data = ResponsesSheets(workbook, formats, cuts, rows, names["responses"], tmp)
         tally = Tally(questions, breakdown)
-        for chunk in responses:
-            data.add(chunk)
-            tally.add([r.answers or {} for r in chunk])
-        data.close()
+        try:
+            for chunk in responses:
+                data.add(chunk)
+                tally.add([r.answers or {} for r in chunk])
+        finally:
+            data.close()
         filter_lines = about.filter_lines if about else []
         summary.write(tally, filter_lines)
         if crosstab is not None:
@@ -156,4 +176,4 @@ def write_workbook(path: Path, definition: Definition, rows: RowMaker,
             write_about(sheet(names["about"]), about, words, data.count, data.names)
     finally:
         workbook.close()
-    return data.count
+    return data

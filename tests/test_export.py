@@ -12,14 +12,15 @@ import zipfile
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from exports import ExportOptions, export_survey
+from exports import ExportOptions, export_survey, sheet_xml
 from exports import responses_sheet as responses_module
-from exports.safe_cells import CUT_MARKER, MAX_CELL_CHARS, csv_safe, looks_like_formula
+from exports.safe_cells import CUT_MARKER, MAX_CELL_CHARS, CutCount, csv_safe, looks_like_formula
 from survey_engine.cli import cli
 from survey_engine.extensions import db
 from survey_engine.ingest import Submission, persist_batch
@@ -372,6 +373,96 @@ def test_a_cell_longer_than_excel_allows_is_cut_visibly_and_counted(app, tmp_pat
     about = dict(workbook[ABOUT].iter_rows(values_only=True, max_col=2))
     label, cut = next((k, v) for k, v in about.items() if k and k.startswith("Số ô bị cắt"))
     assert cut == 2 and CUT_MARKER in label
+
+
+# Excel's own escape in cell text: _xHHHH_ is the character U+HHHH (_x005F_ a "_").
+EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+STRANGE = ["a\x01b\x1fc\x0bd", "x & y < z > w; a <b>tag</b>", "_x0041_ stays as typed",
+           "<r><t>not rich text</t></r>", "  spaces kept  ", "dòng 1\ndòng 2\ttab",
+           "emoji 😀 and \ufffe", '"quoted" \'and\' ]]> end', "-5", "=1+1"]
+
+
+def excel_text(value: str) -> str:
+    """A cell's text as Excel shows it (openpyxl leaves the _xHHHH_ escapes in)."""
+    return EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+
+
+def test_any_text_survives_as_text_in_well_formed_xml(app, tmp_path):
+    """Control characters, markup, Excel's own escapes, whitespace, emoji and a long
+    Vietnamese text: each reads back as it was stored, from XML that parses."""
+    survey = find_survey(DEMO_SLUG)
+    version = survey.published_version()
+    long_text = ("Nhà trường cần bảo đảm khoảng cách, thông gió và rửa tay thường xuyên. "
+                 * 450)[:MAX_CELL_CHARS]
+    texts = {str(uuid.uuid4()): text for text in [*STRANGE, long_text]}
+    persist_batch([Submission(survey.id, version.id, uuid.UUID(sid),
+                              {**valid_answers(), "comment": text, "children": -5,
+                               "last_dose": "2026-02-28"})
+                   for sid, text in texts.items()])
+    out = export(app, tmp_path)
+    with zipfile.ZipFile(out) as package:
+        assert package.testzip() is None
+        sheets = [n for n in package.namelist() if n.startswith("xl/worksheets/sheet")]
+        for name in sheets:
+            package.read(name).decode("utf-8")  # valid UTF-8 ...
+            ElementTree.fromstring(package.read(name))  # ... and well-formed XML
+        data_xml = package.read("xl/worksheets/sheet2.xml")
+    assert b"\x01" not in data_xml and b"_x0001_" in data_xml
+    assert re.search(rb'<dimension ref="A1:[A-Z]+' + str(len(texts) + 1).encode() + b'"/>',
+                     data_xml)
+    workbook = openpyxl.load_workbook(out)  # not read-only: every cell and style is parsed
+    sheet = workbook[RESPONSES]
+    header = [c.value for c in sheet[1]]
+    comment, children, dose, submitted = (header.index(n) + 1 for n in
+                                          ("comment", "children", "last_dose", "submitted_at"))
+    assert sheet.max_row == len(texts) + 1
+    for row in range(2, sheet.max_row + 1):
+        text = texts[sheet.cell(row, header.index("submission_id") + 1).value]
+        cell = sheet.cell(row, comment)
+        assert cell.data_type == "s" and excel_text(cell.value) == text, text
+        assert bool(cell.quotePrefix) == looks_like_formula(text), text
+        number = sheet.cell(row, children)
+        assert number.value == -5 and number.data_type == "n" and not number.quotePrefix
+        day = sheet.cell(row, dose)
+        assert day.value == datetime(2026, 2, 28) and day.number_format == "yyyy-mm-dd"
+        assert isinstance(sheet.cell(row, submitted).value, datetime)
+        assert sheet.cell(row, submitted).number_format == "yyyy-mm-dd hh:mm:ss"
+    # the long text, all of it, unchanged
+    assert long_text in [sheet.cell(row, comment).value for row in range(2, sheet.max_row + 1)]
+
+
+def test_text_cells_are_escaped_as_excel_escapes_them():
+    cuts = CutCount()
+    texts = sheet_xml.TextCells(cuts)
+    for text in [*STRANGE, "\r=2", "\x00"]:
+        xml = f'<c r="A1{texts.make(text)}'.replace(sheet_xml.QUOTED, ' s="1"')
+        cell = ElementTree.fromstring(xml)
+        assert excel_text(cell.findtext("is/t")) == text
+        assert (cell.get("s") == "1") == looks_like_formula(text)
+    assert sheet_xml.escape("a\x01_x0001_&") == "a_x0001__x005F_x0001_&amp;"
+    assert texts.make("short label") is texts.known["short label"]  # made once
+    assert cuts.cells == 0
+    for number, shown in ((12.5, "12.5"), (-5, "-5"), (1e-07, "1e-07"), (2**53, str(2**53))):
+        assert ElementTree.fromstring(f'<c r="A1{sheet_xml.number_tail(number)}')\
+            .findtext("v") == shown
+    assert sheet_xml.number_tail(float("nan")) == '" t="e"><v>#NUM!</v></c>'
+    assert sheet_xml.number_tail(float("-inf")) == '" t="e"><v>#DIV/0!</v></c>'
+    # Excel's serial numbers, its 29 February 1900 included
+    assert sheet_xml.day_tail(date(1900, 2, 28)) == f'"{sheet_xml.DAY}><v>59</v></c>'
+    assert sheet_xml.day_tail(date(1900, 3, 1)) == f'"{sheet_xml.DAY}><v>61</v></c>'
+    assert sheet_xml.moment_tail(datetime(2026, 3, 1, 12)) == \
+        f'"{sheet_xml.MOMENT}><v>46082.5</v></c>'
+
+
+def test_a_cell_is_cut_by_the_utf16_units_excel_counts():
+    cuts = CutCount()
+    emoji = "😀" * 20_000  # 20,000 characters, 40,000 UTF-16 units
+    cut = cuts.fit(emoji)
+    assert cut.endswith(CUT_MARKER) and cuts.cells == 1
+    assert len(cut.encode("utf-16-le")) // 2 <= MAX_CELL_CHARS
+    assert len(cut.encode("utf-16-le")) // 2 > MAX_CELL_CHARS - 2 - len(CUT_MARKER)
+    fits = "😀" * 16_000
+    assert cuts.fit(fits) is fits and cuts.cells == 1
 
 
 # -- formula injection --------------------------------------------------------------

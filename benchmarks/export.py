@@ -179,6 +179,7 @@ def raw_xlsxwriter(slug: str, out: Path) -> tuple[int, int]:
 
     survey, maker = _row_maker(slug)
     workbook = xlsxwriter.Workbook(str(out), {"constant_memory": True})
+    workbook.use_zip64()  # the 510-field sheet's XML passes 4 GiB
     sheet = workbook.add_worksheet()
     sheet.write_row(0, 0, [c.header for c in maker.columns])
     rows = 0
@@ -193,8 +194,19 @@ def raw_xlsxwriter(slug: str, out: Path) -> tuple[int, int]:
 PATH_FUNCTIONS = {"ours": ours, "pandas": pandas_to_excel, "raw": raw_xlsxwriter}
 
 
-def measure(path: str, url: str, slug: str, out: Path, timeout: float) -> dict:
-    """Run one path in a child; its own peak RSS comes from wait4's rusage."""
+def _rss_gib(pid: int) -> float:
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def measure(path: str, url: str, slug: str, out: Path, timeout: float,
+            max_rss_gib: float) -> dict:
+    """Run one path in a child; its own peak RSS comes from wait4's rusage. A child
+    past the time or memory cap is stopped (pandas on the 510-field case would take
+    the whole machine) and reported as such."""
     child = subprocess.Popen(
         [sys.executable, __file__, "--child", path, "--url", url, "--slug", slug,
          "--out", str(out)], stdout=subprocess.PIPE, text=True)
@@ -203,10 +215,13 @@ def measure(path: str, url: str, slug: str, out: Path, timeout: float) -> dict:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)
         if pid:
             break
-        if time.monotonic() > deadline:
+        too_big = _rss_gib(child.pid) > max_rss_gib
+        if too_big or time.monotonic() > deadline:
             child.kill()
             _pid, status, usage = os.wait4(child.pid, 0)
-            return {"failed": f"stopped after {timeout:.0f} s",
+            spent = time.monotonic() - deadline + timeout
+            why = f"over {max_rss_gib:g} GiB" if too_big else "out of time"
+            return {"failed": f"stopped after {spent:.0f} s, {why}",
                     "peak_rss_mib": usage.ru_maxrss / 1024}
         time.sleep(0.2)
     output = child.stdout.read()
@@ -247,6 +262,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="fewer responses, to try the script out")
     parser.add_argument("--timeout", type=float, default=1800,
                         help="seconds after which a path is stopped and reported as such")
+    parser.add_argument("--max-rss-gib", type=float, default=12,
+                        help="a path using more memory than this is stopped and reported")
     parser.add_argument("--child", choices=PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--slug", help=argparse.SUPPRESS)
@@ -271,7 +288,8 @@ def main() -> None:
         results = {}
         for path in PATHS:
             out = args.workdir / f"{size}-{path}.xlsx"
-            results[path] = measure(path, url, SIZES[size][0], out, args.timeout)
+            results[path] = measure(path, url, SIZES[size][0], out, args.timeout,
+                                    args.max_rss_gib)
             out.unlink(missing_ok=True)
             print(f"  {path}: done", flush=True)
         report(size, results)

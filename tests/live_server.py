@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -52,3 +53,31 @@ def demo_server(database_url: str, log_path: Path) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@dataclass
+class DemoSite:
+    """A served demo: its address, its database, and the CLI pointed at that database."""
+
+    base: str
+    database_url: str
+
+    def cli(self, *args: str, stdin: str | None = None) -> None:
+        subprocess.run([BIN / "survey-engine", *args], check=True, capture_output=True,
+                       env={**os.environ, "DATABASE_URL": self.database_url},
+                       input=stdin.encode() if stdin else None)
+
+
+@contextmanager
+def demo_site(folder: Path, name: str) -> Iterator[DemoSite]:
+    """The demo served from a database of its own (of the backend under test),
+    dropped afterwards when it is a PostgreSQL one."""
+    from tests.conftest import BACKEND, fresh_database_url, fresh_postgres_database
+
+    url = fresh_database_url(folder, name)
+    try:
+        with demo_server(url, folder / "server.log") as base:
+            yield DemoSite(base, url)
+    finally:
+        if BACKEND == "postgresql":
+            fresh_postgres_database(name, create=False)

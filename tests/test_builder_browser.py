@@ -7,15 +7,13 @@ The whole staff path through the builder's own forms: no JSON file, no API call.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import openpyxl
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.conftest import BACKEND, fresh_database_url, fresh_postgres_database
-from tests.live_server import BIN, CHROMIUM, CHROMIUM_ARGS, demo_server
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_site
 
 pytestmark = pytest.mark.browser
 
@@ -30,15 +28,9 @@ DESK = {"viewport": {"width": 1280, "height": 900}, "locale": "vi-VN",
 
 @pytest.fixture
 def server(tmp_path):
-    name = f"survey_engine_builder_{os.getpid()}"
-    url = fresh_database_url(tmp_path, name)
-    with demo_server(url, tmp_path / "server.log") as base:
-        env = {**os.environ, "DATABASE_URL": url}
-        subprocess.run([BIN / "survey-engine", "create-user", EDITOR, "--role", "editor"],
-                       input=PASSWORD.encode(), env=env, check=True, capture_output=True)
-        yield base
-    if BACKEND == "postgresql":
-        fresh_postgres_database(name, create=False)
+    with demo_site(tmp_path, f"survey_engine_builder_{os.getpid()}") as site:
+        site.cli("create-user", EDITOR, "--role", "editor", stdin=PASSWORD)
+        yield site.base
 
 
 def shot(page: Page, name: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.conftest import BACKEND, DEMO_SLUG, fresh_database_url, fresh_postgres_database
-from tests.live_server import BIN, CHROMIUM, CHROMIUM_ARGS, demo_server
+from tests.conftest import DEMO_SLUG
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_site
 from tests.test_staff_pages_browser import AXE, overflow, violations
 
 pytestmark = pytest.mark.browser
@@ -32,21 +31,11 @@ RESULTS = f"/admin/surveys/{DEMO_SLUG}/results"
 
 @pytest.fixture
 def server(tmp_path):
-    name = f"survey_engine_results_{os.getpid()}"
-    url = fresh_database_url(tmp_path, name)
-    with demo_server(url, tmp_path / "server.log") as base:
-        env = {**os.environ, "DATABASE_URL": url}
-
-        def cli(*args: str, stdin: str | None = None) -> None:
-            subprocess.run([BIN / "survey-engine", *args], env=env, check=True,
-                           capture_output=True, input=stdin.encode() if stdin else None)
-
-        cli("fake-responses", DEMO_SLUG, "--count", "300", "--seed", "1")
-        cli("create-user", ANALYST, "--role", "analyst", stdin=PASSWORD)
-        cli("share", ANALYST, DEMO_SLUG)
-        yield base, url
-    if BACKEND == "postgresql":
-        fresh_postgres_database(name, create=False)
+    with demo_site(tmp_path, f"survey_engine_results_{os.getpid()}") as site:
+        site.cli("fake-responses", DEMO_SLUG, "--count", "300", "--seed", "1")
+        site.cli("create-user", ANALYST, "--role", "analyst", stdin=PASSWORD)
+        site.cli("share", ANALYST, DEMO_SLUG)
+        yield site.base, site.database_url
 
 
 def stored_answers(url: str) -> list[dict]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,13 +20,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import (
-    BACKEND,
     DEMO_SLUG,
     demo_definition,
-    fresh_database_url,
-    fresh_postgres_database,
 )
-from tests.live_server import BIN, CHROMIUM, CHROMIUM_ARGS, demo_server
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_site
 
 pytestmark = pytest.mark.browser
 
@@ -57,25 +53,15 @@ BUTTONS = ("button, .button, .submit, a.small, input[type=submit], input[type=fi
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("staff-pages")
-    name = f"survey_engine_staffpages_{os.getpid()}"
-    url = fresh_database_url(tmp, name)
-    with demo_server(url, tmp / "server.log") as base:
-        env = {**os.environ, "DATABASE_URL": url}
-
-        def cli(*args: str, stdin: str | None = None) -> None:
-            subprocess.run([BIN / "survey-engine", *args], env=env, check=True,
-                           capture_output=True, input=stdin.encode() if stdin else None)
-
-        cli("create-user", ADMIN, "--role", "admin", stdin=PASSWORD)
-        cli("create-user", EDITOR, "--role", "editor", stdin=PASSWORD)
-        cli("share", EDITOR, DEMO_SLUG)
-        cli("create-token", ADMIN)  # the tokens page has a row to show
+    with demo_site(tmp, f"survey_engine_staffpages_{os.getpid()}") as site:
+        site.cli("create-user", ADMIN, "--role", "admin", stdin=PASSWORD)
+        site.cli("create-user", EDITOR, "--role", "editor", stdin=PASSWORD)
+        site.cli("share", EDITOR, DEMO_SLUG)
+        site.cli("create-token", ADMIN)  # the tokens page has a row to show
         draft = tmp / "draft.json"
         draft.write_text(json.dumps({**demo_definition(), "slug": DRAFT}), "utf-8")
-        cli("import", str(draft))
-        yield base
-    if BACKEND == "postgresql":
-        fresh_postgres_database(name, create=False)
+        site.cli("import", str(draft))
+        yield site.base
 
 
 @pytest.fixture(scope="module")

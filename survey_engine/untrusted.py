@@ -1,0 +1,97 @@
+"""Checks for what a stranger sends before anything else reads it: text and JSON.
+
+A lone surrogate ("\\ud800") is a valid Python str but cannot be encoded as UTF-8, so
+one stored in an answer breaks every CSV export and page that writes it later.
+Unicode non-characters (U+FDD0..U+FDEF, U+xxFFFE/U+xxFFFF) are reserved for a
+program's internal use and never belong in interchanged text. Both are refused at
+every entry, with the position of the first bad character.
+
+JSON nested hundreds deep exhausts Python's recursion in the parser or in any code
+that walks the result; the depth is measured on the raw text, in one linear pass,
+before the text is parsed at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# Deepest nesting of objects/arrays accepted anywhere (answers are 2 deep, a survey
+# definition about 6).
+MAX_JSON_DEPTH = 32
+
+_BAD_CHARACTER = re.compile("[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+                            "\U0001fffe\U0001ffff\U0002fffe\U0002ffff\U0003fffe\U0003ffff"
+                            "\U0004fffe\U0004ffff\U0005fffe\U0005ffff\U0006fffe\U0006ffff"
+                            "\U0007fffe\U0007ffff\U0008fffe\U0008ffff\U0009fffe\U0009ffff"
+                            "\U000afffe\U000affff\U000bfffe\U000bffff\U000cfffe\U000cffff"
+                            "\U000dfffe\U000dffff\U000efffe\U000effff\U000ffffe\U000fffff"
+                            "\U0010fffe\U0010ffff]")
+
+
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than the limit."""
+
+
+def bad_character_at(text: str) -> int | None:
+    """Index of the first surrogate or non-character in `text`, or None if it is clean."""
+    match = _BAD_CHARACTER.search(text)
+    return match.start() if match else None
+
+
+def first_bad_text(value: Any) -> str | None:
+    """The first string inside `value` (str, list, dict keys and values) that holds a
+    bad character, or None. Walks at most as deep as the data (already depth-checked)."""
+    if isinstance(value, str):
+        return value if bad_character_at(value) is not None else None
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        return None
+    for item in items:
+        found = first_bad_text(item)
+        if found is not None:
+            return found
+    return None
+
+
+def safe_text(text: str, replacement: str = "\ufffd") -> str:
+    """`text` with every bad character replaced: for readers of rows stored before these
+    checks existed, so one old row never stops a page or an export."""
+    return _BAD_CHARACTER.sub(replacement, text)
+
+
+def json_depth(text: str | bytes) -> int:
+    """Deepest nesting of [ and { in a JSON text, brackets inside strings not counted."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def load_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """json.loads that refuses nesting deeper than `max_depth` before parsing.
+
+    Raises TooDeep, or ValueError (json.JSONDecodeError, UnicodeDecodeError) for text
+    that is not JSON. NaN and Infinity are not JSON and are refused too.
+    """
+    if json_depth(text) > max_depth:
+        raise TooDeep(f"JSON nested deeper than {max_depth} levels")
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask
 
-from survey_engine.config import PROJECT_ROOT, Config, engine_options
+from survey_engine.config import Config, engine_options
 from survey_engine.extensions import babel, db, migrate
 from survey_engine.i18n import DEFAULT_LANGUAGE, TRANSLATIONS_DIR, request_language
 
@@ -17,11 +17,9 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app; `overrides` lets tests point it at their own database."""
-    app = Flask(
-        __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        instance_relative_config=True,
-    )
+    # templates/: the package's link to the repository's templates/ in a checkout,
+    # the real folder in an installed wheel.
+    app = Flask(__name__, template_folder="templates", instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_object(Config(app.instance_path))
     if overrides:

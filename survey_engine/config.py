@@ -6,8 +6,6 @@ import os
 import secrets
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 def database_url(url: str) -> str:
     """Accept the usual postgresql:// URL and use psycopg 3 for it."""

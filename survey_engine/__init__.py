@@ -50,7 +50,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(metrics.bp)
+    metrics.init_app(app)
     app.register_blueprint(admin.bp)
     admin.init_app(app)
     errors.register(app)

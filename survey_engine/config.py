@@ -72,3 +72,8 @@ class Config:
         # they are kept for download.
         self.EXPORT_DIR = os.environ.get("EXPORT_DIR") or str(Path(instance_path) / "exports")
         self.EXPORT_KEEP_HOURS = float(os.environ.get("EXPORT_KEEP_HOURS", 72))
+        # /metrics (it names every survey with its counts): scrapers connecting from
+        # these networks (comma-separated, CIDR), or sending this bearer token.
+        self.METRICS_ALLOW_NETWORKS = os.environ.get("METRICS_ALLOW_NETWORKS",
+                                                     "127.0.0.0/8,::1/128")
+        self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None

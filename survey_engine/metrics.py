@@ -3,16 +3,25 @@
 With Redis the counters live in each survey's `se:{id}:counters` hash, shared by
 every web process and worker (the accept script and the drain update them). In
 inline mode they are this process's own and restart from zero.
+
+/metrics names every survey with its counts, so it is not public: it answers a
+scraper that shows METRICS_TOKEN as a bearer token, or one connecting from a network
+of METRICS_ALLOW_NETWORKS (loopback by default). A request that came through a
+reverse proxy the app does not trust (TRUSTED_PROXIES unset) carries forwarded
+headers; its real client is unknown, so its address proves nothing and only the
+token lets it in.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
 from collections import Counter
 
 import redis
 import sqlalchemy as sa
-from flask import Blueprint, Response
+from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from survey_engine.buffer import (
     SURVEYS_KEY,
@@ -74,8 +83,50 @@ def queue_state() -> dict:
     }
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+FORWARDED_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """"127.0.0.0/8, ::1" as networks; a clear ValueError names a bad entry."""
+    networks = []
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"METRICS_ALLOW_NETWORKS: not a network: {entry!r}") from None
+    return tuple(networks)
+
+
+def init_app(app: Flask) -> None:
+    """Read the allowed networks once; a bad entry stops the app from starting."""
+    app.extensions["metrics_networks"] = parse_networks(app.config["METRICS_ALLOW_NETWORKS"])
+    app.register_blueprint(bp)
+
+
+def scraper_allowed() -> bool:
+    """A bearer METRICS_TOKEN, or a direct connection from an allowed network."""
+    token = current_app.config.get("METRICS_TOKEN")
+    sent = request.headers.get("Authorization", "")
+    if token and sent.startswith("Bearer ") and hmac.compare_digest(
+            sent[len("Bearer "):].strip().encode(), token.encode()):
+        return True
+    if not current_app.config.get("TRUSTED_PROXIES") and any(
+            header in request.headers for header in FORWARDED_HEADERS):
+        return False
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in network for network in current_app.extensions["metrics_networks"])
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
+    if not scraper_allowed():
+        abort(Response("/metrics needs the METRICS_TOKEN bearer token or an address of "
+                       "METRICS_ALLOW_NETWORKS.\n", status=401, mimetype="text/plain",
+                       headers={"WWW-Authenticate": 'Bearer realm="metrics"'}))
     lines: list[str] = []
 
     def family(name: str, kind: str, text: str) -> None:

@@ -19,9 +19,12 @@ from xml.etree import ElementTree
 import openpyxl
 import pytest
 import sqlalchemy as sa
+import xlsxwriter
 
 from exports import ExportOptions, export_survey, sheet_xml
 from exports import responses_sheet as responses_module
+from exports.cells import Formats
+from exports.columns import Column
 from exports.safe_cells import CUT_MARKER, MAX_CELL_CHARS, CutCount, csv_safe, looks_like_formula
 from survey_engine.cli import cli
 from survey_engine.extensions import db
@@ -390,6 +393,63 @@ def test_rows_beyond_the_row_limit_continue_on_a_next_sheet(app, tmp_path, monke
     assert workbook[SUMMARY]["B2"].value == 120
     about = dict(workbook[ABOUT].iter_rows(values_only=True, max_col=2))
     assert about["Trang phiếu trả lời"] == ", ".join(names)
+
+
+class NumberRows:
+    """A RowMaker of one column whose responses are their own row: the responses
+    sheet's writer at full speed, with nothing else of an export around it."""
+
+    columns = [Column("response_id", kind="meta")]
+
+    @staticmethod
+    def row(response: int) -> list[int]:
+        return [response]
+
+
+def last_row_number(package: zipfile.ZipFile, member: str) -> int:
+    """The r of the sheet's last <row>, read by streaming (the part is ~40 MB)."""
+    tail = b""
+    with package.open(member) as part:
+        while block := part.read(1 << 20):
+            tail = (tail + block)[-4096:]
+    return int(re.findall(rb'<row r="(\d+)"', tail)[-1])
+
+
+def test_excels_real_row_limit_of_1048576_rows_starts_a_next_sheet(tmp_path):
+    """Without patching ROW_LIMIT: 1,048,576 responses fill the first sheet to Excel's
+    last row (1,048,575 and the header) and put the last one on a second sheet.
+
+    A whole export of a million responses takes ~90 s (~11,000 rows/s), so this drives
+    the responses sheets' writer itself with one-column rows (a few seconds); the
+    workbook it makes is spliced and read back as an export's is."""
+    excel_rows = 1_048_576  # Excel's documented limit, written down here on purpose
+    book, out = tmp_path / "book.xlsx", tmp_path / "rows.xlsx"
+    workbook = xlsxwriter.Workbook(str(book), {"constant_memory": True,
+                                               "tmpdir": str(tmp_path)})
+    cuts = CutCount()
+    sheets = responses_module.ResponsesSheets(workbook, Formats(workbook), cuts, NumberRows(),
+                                              RESPONSES, tmp_path)
+    for start in range(1, excel_rows + 1, 65_536):
+        sheets.add(range(start, min(start + 65_536, excel_rows + 1)))
+    sheets.close()
+    workbook.close()
+    sheet_xml.splice(book, out, sheets.sheets, level=1)
+    assert sheets.count == excel_rows
+    assert sheets.names == [RESPONSES, f"{RESPONSES} (2)"]
+
+    read = openpyxl.load_workbook(out, read_only=True)
+    assert read.sheetnames == [RESPONSES, f"{RESPONSES} (2)"]
+    assert read[RESPONSES].max_row == excel_rows  # from the sheet's <dimension>
+    assert [row[0] for row in read[f"{RESPONSES} (2)"].iter_rows(values_only=True)] == [
+        "response_id", excel_rows]
+    read.close()
+    with zipfile.ZipFile(out) as package:
+        first = "xl/worksheets/sheet1.xml"
+        assert last_row_number(package, first) == excel_rows
+        with package.open(first) as part:
+            head = part.read(4096)
+        assert re.search(rb'<dimension ref="A1:[A-Z]+1048576"/>', head)
+        assert b'<row r="2"><c r="A2"><v>1</v></c></row>' in head
 
 
 def test_a_cell_longer_than_excel_allows_is_cut_visibly_and_counted(app, tmp_path):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from datetime import timedelta
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from survey_engine.definition import Definition, clean_answers
@@ -98,16 +99,55 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None)
-@given(answers=st.dictionaries(
+any_answers = st.dictionaries(
     st.sampled_from(["district", "role", "children", "support", "concerns", "concerns_other",
                      "comment", "privacy_note"]) | st.text(max_size=8),
-    json_values, max_size=8))
-def test_any_json_answers_give_clean_answers_or_messages(answers):
-    cleaned, errors = check(answers)
-    assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in errors.items())
-    if not errors:  # then everything kept is a valid, typed answer, checked again clean
-        assert check(cleaned) == (cleaned, {})
+    json_values, max_size=8)
+# Answers a respondent could give: each one valid, in one of several ways.
+valid_variations = st.fixed_dictionaries({}, optional={
+    "support": st.sampled_from(["yes", "no", "undecided"]),
+    "children": st.integers(0, 20) | st.integers(0, 20).map(str),
+    "concerns": st.lists(st.sampled_from(["infection", "vaccination", "hygiene",
+                                          "transport"]), max_size=3, unique=True),
+    "comment": st.text(st.characters(codec="utf-8", categories=["L", "N", "Zs", "P"]),
+                       max_size=40),
+})
+
+
+@st.composite
+def answer_sets(draw) -> dict:
+    """Any JSON at all, or the valid answers varied, some of them dropped or replaced
+    by any JSON: so that both outcomes, messages and clean answers, come up often."""
+    if draw(st.booleans()):
+        return draw(any_answers)
+    answers = {**valid_answers(), **draw(valid_variations)}
+    for key in draw(st.lists(st.sampled_from(sorted(answers)), max_size=2, unique=True)):
+        del answers[key]
+    answers.update(draw(st.dictionaries(st.sampled_from(sorted(answers)) | st.text(max_size=8),
+                                        json_values, max_size=2)))
+    return answers
+
+
+def test_any_json_answers_give_clean_answers_or_messages():
+    outcomes: Counter[str] = Counter()
+
+    @settings(max_examples=400, deadline=None, database=None)
+    @given(answers=answer_sets())
+    def run(answers):
+        cleaned, errors = check(answers)
+        assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in errors.items())
+        if not errors:  # then everything kept is a valid, typed answer, checked again clean
+            assert check(cleaned) == (cleaned, {})
+        outcome = "refused" if errors else "valid"
+        event(outcome)
+        outcomes[outcome] += 1
+
+    run()
+    total = sum(outcomes.values())
+    assert total >= 400
+    # Both branches really ran, each for a good share of the examples.
+    assert outcomes["valid"] >= total / 6, outcomes
+    assert outcomes["refused"] >= total / 6, outcomes
 
 
 def test_answers_to_questions_that_do_not_apply_are_dropped():

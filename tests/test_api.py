@@ -100,6 +100,30 @@ def test_a_one_megabyte_body_is_413(client):
     assert stored_responses() == []
 
 
+def test_a_body_at_the_size_limit_is_taken_and_one_byte_more_is_413(app, client):
+    """The edge of MAX_CONTENT_LENGTH (256 KiB, docs/api.md): a body of exactly the limit
+    is read and stored, one byte more is refused unread."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    assert limit == 256 * 1024
+
+    def body(size: int, submission_id: str) -> bytes:
+        data = json.dumps({"submission_id": submission_id, "answers": valid_answers()},
+                          ensure_ascii=False).encode()
+        return data + b" " * (size - len(data))  # JSON allows trailing whitespace
+
+    over = body(limit + 1, new_id())
+    assert len(over) == limit + 1
+    reply = client.post(URL, data=over, content_type="application/json")
+    assert reply.status_code == 413 and reply.is_json
+    assert stored_responses() == []
+    submission_id = new_id()
+    exact = body(limit, submission_id)
+    assert len(exact) == limit
+    reply = client.post(URL, data=exact, content_type="application/json")
+    assert reply.status_code == 202, reply.get_json()
+    assert [str(r.submission_id) for r in stored_responses()] == [submission_id]
+
+
 def test_unknown_survey_is_404(client):
     reply = client.post("/api/v1/surveys/khong-co/responses",
                         json={"submission_id": new_id(), "answers": {}})
@@ -135,6 +159,34 @@ def test_not_yet_open_and_full_surveys_are_410(app, client):
     reply = client.post(url, json={"submission_id": new_id(), "answers": valid_answers()})
     assert reply.status_code == 410 and reply.get_json()["reason"] == "full"
     assert len(stored_responses("it-phieu")) == 1
+
+
+def definition_status(client, slug: str) -> str:
+    reply = client.get(f"/api/v1/surveys/{slug}")
+    assert reply.status_code == 200
+    return reply.get_json()["status"]
+
+
+def test_definition_status_says_closed_not_open_or_full(app, client):
+    """A client that reads the definition first learns whether the survey takes answers."""
+    assert definition_status(client, DEMO_SLUG) == "open"
+    set_status(find_survey(DEMO_SLUG), SurveyStatus.CLOSED)
+    assert definition_status(client, DEMO_SLUG) == "closed"
+
+    for slug, survey_settings in (("sap-mo", {"opens_at": "2099-01-01T00:00:00+07:00"}),
+                           ("da-dong", {"closes_at": "2020-01-01T00:00:00+07:00"}),
+                           ("dang-mo", {"opens_at": "2020-01-01T00:00:00+07:00",
+                                        "closes_at": "2099-01-01T00:00:00+07:00"}),
+                           ("it-phieu", {"max_responses": 1})):
+        save_definition({**demo_definition(), "slug": slug, "settings": survey_settings},
+                        publish=True)
+    assert definition_status(client, "sap-mo") == "not_open"
+    assert definition_status(client, "da-dong") == "closed"
+    assert definition_status(client, "dang-mo") == "open"
+    assert definition_status(client, "it-phieu") == "open"
+    assert client.post("/api/v1/surveys/it-phieu/responses", json={
+        "submission_id": new_id(), "answers": valid_answers()}).status_code == 202
+    assert definition_status(client, "it-phieu") == "full"
 
 
 def test_healthz_reports_the_database(client):

@@ -27,8 +27,12 @@ from survey_engine.extensions import db
 from survey_engine.ingest import Submission, persist_batch
 from survey_engine.surveys import definition_for, find_survey, save_definition
 from tests.conftest import (
+    BACKEND,
     DEMO_SLUG,
+    POSTGRES_URL,
+    TEST_REDIS_URL,
     demo_definition,
+    make_app,
     new_id,
     seeded_app,
     stored_responses,
@@ -106,11 +110,38 @@ def database_down() -> Iterator[list[float]]:
         engine.dispose()
 
 
+def expire_snapshots(app: Flask) -> None:
+    """Age every survey snapshot and response count this app holds by one
+    SURVEY_CACHE_SECONDS, as the clock would, so that the next request asks the
+    database again."""
+    period = app.config["SURVEY_CACHE_SECONDS"]
+    for name in ("published", "response_counts"):
+        cache = app.extensions.get(name, {})
+        for key, (looked_up, value) in list(cache.items()):
+            cache[key] = (looked_up - period, value)
+
+
+def metrics_text(client) -> str:
+    """GET /metrics as the scraper does: the one place its credentials go."""
+    reply = client.get("/metrics")
+    assert reply.status_code == 200
+    return reply.get_data(as_text=True)
+
+
 def metric(text: str, name: str, **labels: str) -> float:
     """One sample of the Prometheus text, 0 when the series is absent."""
     wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
     match = re.search(rf"^survey_engine_{name}\{{{re.escape(wanted)}\}} (\S+)$", text, re.M)
     return float(match.group(1)) if match else 0.0
+
+
+def unreachable_database_url(tmp_path) -> str:
+    """A database of the backend under test that cannot be reached: a PostgreSQL port
+    nobody listens on, or an SQLite file in a directory that does not exist."""
+    if BACKEND == "postgresql":
+        return sa.make_url(POSTGRES_URL).set(port=closed_port()).render_as_string(
+            hide_password=False)
+    return f"sqlite:///{tmp_path / 'no-such-directory' / 'x.sqlite3'}"
 
 
 @pytest.fixture
@@ -201,7 +232,7 @@ def test_a_batch_stored_but_not_acknowledged_is_stored_once_when_claimed(buffere
 def test_redis_down_falls_back_to_the_database(redis_down_app) -> None:
     """Without Redis the web tier stores directly, and /metrics says how often."""
     client = redis_down_app.test_client()
-    before = metric(client.get("/metrics").get_data(as_text=True), "submissions_total",
+    before = metric(metrics_text(client), "submissions_total",
                     survey=DEMO_SLUG, outcome="stored_directly")
     submission_id = new_id()
     reply = submit(client, submission_id)
@@ -215,7 +246,7 @@ def test_redis_down_falls_back_to_the_database(redis_down_app) -> None:
     assert submit(client, submission_id, {**valid_answers(), "support": "no"}).status_code == 409
     assert len(stored_responses()) == 1
 
-    text = client.get("/metrics").get_data(as_text=True)
+    text = metrics_text(client)
     after = metric(text, "submissions_total", survey=DEMO_SLUG, outcome="stored_directly")
     assert after == before + 1
     assert 'survey_engine_up{component="redis"} 0' in text
@@ -269,13 +300,15 @@ def test_while_the_database_is_down_the_snapshot_is_served_and_asked_for_rarely(
     database is tried once per SURVEY_CACHE_SECONDS, not by every request (each try
     can cost a connect timeout when the host is gone)."""
     client = buffered_app.test_client()
+    # Nothing goes stale by itself during the test, however slow the machine: the
+    # periods pass when the test says so (expire_snapshots), not on the clock.
+    buffered_app.config["SURVEY_CACHE_SECONDS"] = 3600
     assert client.get(FORM).status_code == 200
-    buffered_app.config["SURVEY_CACHE_SECONDS"] = 1.0
-    time.sleep(1.05)  # the snapshot is stale now
+    expire_snapshots(buffered_app)  # the snapshot is stale now
     with database_down() as attempts:
         assert [submit(client).status_code for _ in range(5)] == [202] * 5
         assert len(attempts) == 1  # the first request tried; the others trusted the snapshot
-        time.sleep(1.05)
+        expire_snapshots(buffered_app)  # another period has passed
         assert submit(client).status_code == 202
         assert len(attempts) == 2
     assert stream_client(buffered_app).xlen(stream_key(survey_id())) == 6
@@ -369,6 +402,55 @@ def test_an_entry_delivered_too_often_is_buried(buffered_app) -> None:
     assert stored_responses() == []
 
 
+def bury_by_overdelivery(app: Flask, submission_id: str) -> None:
+    """Submit, then have the entry delivered once too often: the drain buries it."""
+    client = app.test_client()
+    redis_client = stream_client(app)
+    assert submit(client, submission_id).status_code == 202
+    key = stream_key(survey_id())
+    drainer = drainer_for(app)
+    drainer._ensure_group(survey_id())
+    [[_, [(entry_id, _)]]] = redis_client.xreadgroup(GROUP, "crashes", {key: ">"}, count=10)
+    for _ in range(app.config["DRAIN_MAX_DELIVERIES"]):
+        redis_client.xclaim(key, GROUP, "crashes", min_idle_time=0, message_ids=[entry_id])
+    drainer.drain_once()
+    assert redis_client.xlen(key) == 0
+
+
+def test_a_replayed_dead_letter_is_stored_once(buffered_app) -> None:
+    """`dead-letters --replay` puts a buried submission back; the drain stores it, once,
+    with its tallies; replaying a copy of one already stored adds nothing."""
+    redis_client = stream_client(buffered_app)
+    sid = survey_id()
+    submission_id = new_id()
+    bury_by_overdelivery(buffered_app, submission_id)
+    [(_, fields)] = redis_client.xrange(dead_key(sid))
+    assert stored_responses() == []
+
+    runner = buffered_app.test_cli_runner()
+    replayed = runner.invoke(cli, ["dead-letters", DEMO_SLUG, "--replay"])
+    assert replayed.exit_code == 0, replayed.output
+    assert "1 put back in the stream" in replayed.output
+    assert drainer_for(buffered_app, "after-replay").drain_once() == 1
+    [row] = stored_responses()
+    assert str(row.submission_id) == submission_id and row.answers["support"] == "yes"
+    assert redis_client.xlen(stream_key(sid)) == 0
+    assert redis_client.xlen(dead_key(sid)) == 0
+    assert responses_tally() == 1
+    assert_tallies_equal_recount()
+
+    # The same letter again (it was stored, then buried by a worker that never saw
+    # its commit): replayed, it is skipped as stored, not stored twice nor buried.
+    redis_client.xadd(dead_key(sid), fields)
+    assert runner.invoke(cli, ["dead-letters", DEMO_SLUG, "--replay"]).exit_code == 0
+    assert drainer_for(buffered_app, "second-replay").drain_once() == 1
+    assert len(stored_responses()) == 1
+    assert redis_client.xlen(stream_key(sid)) == 0
+    assert redis_client.xlen(dead_key(sid)) == 0
+    assert responses_tally() == 1
+    assert_tallies_equal_recount()
+
+
 def test_a_batch_with_one_bad_reference_stores_the_rest_and_buries_that_one(buffered_app) -> None:
     """One entry the database refuses (FK; on SQLite, a failed definition lookup)
     must not hold up the other entries of its batch."""
@@ -399,7 +481,7 @@ def test_healthz_reports_the_queue_backlog_and_oldest_pending(buffered_app) -> N
     """Operators see how much waits and for how long, before citizens notice."""
     client = buffered_app.test_client()
     # /metrics adds this process's own counts (kept while Redis was down) to Redis's.
-    accepted = metric(client.get("/metrics").get_data(as_text=True), "submissions_total",
+    accepted = metric(metrics_text(client), "submissions_total",
                       survey=DEMO_SLUG, outcome="accepted")
     submit(client)
     submit(client)
@@ -413,7 +495,123 @@ def test_healthz_reports_the_queue_backlog_and_oldest_pending(buffered_app) -> N
     drainer_for(buffered_app).drain_once()
     body = client.get("/healthz").get_json()
     assert body["backlog"] == 0 and body["oldest_pending_seconds"] == 0
-    text = client.get("/metrics").get_data(as_text=True)
+    text = metrics_text(client)
     assert metric(text, "backlog", survey=DEMO_SLUG) == 0
     assert metric(text, "persisted_total", survey=DEMO_SLUG) == 2
     assert metric(text, "submissions_total", survey=DEMO_SLUG, outcome="accepted") == accepted + 2
+
+
+def test_healthz_is_degraded_but_200_while_redis_is_down(redis_down_app) -> None:
+    """Redis refuses connections (nothing listens on its port): the database still
+    takes submissions, so the node stays in service, but says it is degraded."""
+    health = redis_down_app.test_client().get("/healthz")
+    assert health.status_code == 200
+    assert health.get_json() == {"status": "degraded", "database": "ok",
+                                 "queue": "unreachable"}
+
+
+def test_healthz_is_degraded_but_200_while_the_database_is_unreachable(
+        redis_client, tmp_path) -> None:
+    """The database cannot be reached at all: Redis still holds submissions."""
+    app = make_app(unreachable_database_url(tmp_path), REDIS_URL=TEST_REDIS_URL)
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 200
+    assert health.get_json() == {"status": "degraded", "database": "unreachable",
+                                 "queue": "redis", "backlog": 0,
+                                 "oldest_pending_seconds": 0, "dead_letters": 0}
+
+
+def test_healthz_is_degraded_and_503_with_neither_store(tmp_path) -> None:
+    app = make_app(unreachable_database_url(tmp_path),
+                   REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json() == {"status": "degraded", "database": "unreachable",
+                                 "queue": "unreachable"}
+
+
+def series(text: str) -> dict[str, float]:
+    """Every sample of the Prometheus text that names the demo survey or a component,
+    keyed by its series line without the value."""
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("survey_engine_") and (f'survey="{DEMO_SLUG}"' in line
+                                                  or "component=" in line):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+def test_every_metrics_series_counts_what_really_happened(buffered_app) -> None:
+    """Each series /metrics exposes, after real submissions through the API and the
+    form, a real drain and a real dead letter: every number is the one expected."""
+    client = buffered_app.test_client()
+    redis_client = stream_client(buffered_app)
+    sid = survey_id()
+    # Counts this process kept while Redis was down in earlier tests add to Redis's.
+    before = series(metrics_text(client))
+    # A bad entry put in the stream two minutes ago: the oldest one waiting.
+    two_minutes_ago = int(time.time() * 1000) - 120_000
+    redis_client.sadd(SURVEYS_KEY, sid)
+    redis_client.xadd(stream_key(sid), {"submission": "{not json"}, id=f"{two_minutes_ago}-0")
+    ids = [new_id() for _ in range(3)]
+    assert [submit(client, i).status_code for i in ids] == [202] * 3
+    assert submit(client, ids[0]).get_json()["duplicate"] is True
+    assert submit(client, ids[0], {**valid_answers(), "support": "no"}).status_code == 409
+    assert submit(client, answers={"district": "paris"}).status_code == 422
+    assert client.post(FORM, data={"submission_id": new_id(), "district": "paris"}
+                       ).status_code == 422
+
+    text = metrics_text(client)
+    for family, kind in (("submissions_total", "counter"), ("persisted_total", "counter"),
+                         ("responses", "gauge"), ("backlog", "gauge"),
+                         ("oldest_pending_seconds", "gauge"), ("dead_letters", "gauge"),
+                         ("up", "gauge")):
+        assert f"# TYPE survey_engine_{family} {kind}\n" in text, family
+        assert f"# HELP survey_engine_{family} " in text, family
+    waiting = series(text)
+    label = f'survey="{DEMO_SLUG}"'
+
+    def grew(now: dict[str, float], outcome: str) -> float:
+        name = f'survey_engine_submissions_total{{{label},outcome="{outcome}"}}'
+        return now.get(name, 0) - before.get(name, 0)
+
+    assert {o: grew(waiting, o) for o in ("accepted", "duplicates", "conflicts", "rejected",
+                                          "stored_directly")} == {
+        "accepted": 3, "duplicates": 1, "conflicts": 1, "rejected": 2, "stored_directly": 0}
+    assert waiting[f"survey_engine_backlog{{{label}}}"] == 4  # 3 and the bad entry
+    oldest = waiting[f"survey_engine_oldest_pending_seconds{{{label}}}"]
+    assert 120 <= oldest < 120 + 60
+    assert waiting[f"survey_engine_dead_letters{{{label}}}"] == 0
+    assert f"survey_engine_persisted_total{{{label}}}" not in waiting  # nothing stored yet
+    assert f"survey_engine_responses{{{label}}}" not in waiting
+    assert waiting['survey_engine_up{component="database"}'] == 1
+    assert waiting['survey_engine_up{component="redis"}'] == 1
+
+    assert drainer_for(buffered_app).drain_once() == 4
+    drained = series(metrics_text(client))
+    assert drained[f"survey_engine_persisted_total{{{label}}}"] == 3
+    assert drained[f"survey_engine_responses{{{label}}}"] == 3 == len(stored_responses())
+    assert drained[f"survey_engine_backlog{{{label}}}"] == 0
+    assert drained[f"survey_engine_oldest_pending_seconds{{{label}}}"] == 0
+    assert drained[f"survey_engine_dead_letters{{{label}}}"] == 1
+    assert grew(drained, "accepted") == 3  # the drain counts what it stored apart
+
+
+def test_inline_metrics_count_submissions_and_stored_responses(app) -> None:
+    """Without Redis: this process's counters, the tallies, and no Redis component."""
+    client = app.test_client()
+    before = series(metrics_text(client))
+    submission_id = new_id()
+    assert submit(client, submission_id).status_code == 202
+    assert submit(client, submission_id).get_json()["duplicate"] is True
+    assert submit(client, answers={"district": "paris"}).status_code == 422
+    text = metrics_text(client)
+    after = series(text)
+    label = f'survey="{DEMO_SLUG}"'
+    for outcome, grown in (("accepted", 1), ("duplicates", 1), ("rejected", 1)):
+        name = f'survey_engine_submissions_total{{{label},outcome="{outcome}"}}'
+        assert after.get(name, 0) - before.get(name, 0) == grown, outcome
+    assert after[f"survey_engine_responses{{{label}}}"] == 1
+    assert after['survey_engine_up{component="database"}'] == 1
+    assert 'component="redis"' not in text

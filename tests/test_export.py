@@ -5,6 +5,7 @@ tells what it holds (codebook, about sheet)."""
 from __future__ import annotations
 
 import csv
+import math
 import re
 import statistics
 import uuid
@@ -12,14 +13,18 @@ import zipfile
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from statistics import NormalDist
 from xml.etree import ElementTree
 
 import openpyxl
 import pytest
 import sqlalchemy as sa
+import xlsxwriter
 
 from exports import ExportOptions, export_survey, sheet_xml
 from exports import responses_sheet as responses_module
+from exports.cells import Formats
+from exports.columns import Column
 from exports.safe_cells import CUT_MARKER, MAX_CELL_CHARS, CutCount, csv_safe, looks_like_formula
 from survey_engine.cli import cli
 from survey_engine.extensions import db
@@ -27,7 +32,6 @@ from survey_engine.ingest import Submission, persist_batch
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.models import Response
 from survey_engine.results.filters import Filters
-from survey_engine.results.stats import wilson_interval
 from survey_engine.surveys import definition_for, find_survey, save_definition
 from tests.conftest import DEMO_SLUG, demo_definition, new_id, stored_responses, valid_answers
 
@@ -81,6 +85,25 @@ def filled(app, client):
 
 
 # -- counting the stored responses independently of the export ----------------------
+
+Z = NormalDist().inv_cdf(0.975)
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson's score interval in its other algebraic form, z from the normal quantile:
+    computed apart from the product's wilson_interval, so a wrong z or formula there
+    cannot agree with it."""
+    centre = (k + Z * Z / 2) / (n + Z * Z)
+    half = Z * math.sqrt(n) / (n + Z * Z) * math.sqrt(k / n * (1 - k / n) + Z * Z / (4 * n))
+    return centre - half, centre + half
+
+
+def test_the_reference_interval_is_the_published_one():
+    # Brown, Cai & DasGupta (2001)'s examples: 0 of 10, 5 of 10; and 10 of 10.
+    assert wilson(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+
 
 
 def answer_of(response, key: str):
@@ -189,7 +212,7 @@ def test_summary_counts_percentages_and_intervals_equal_a_recount(filled, tmp_pa
             assert row["answered"] == pytest.approx(row["count"] / answered)
             assert row["all"] == pytest.approx(row["count"] / len(stored))
             low, high = row["ci"]
-            assert (low, high) == pytest.approx(wilson_interval(row["count"], answered))
+            assert (low, high) == pytest.approx(wilson(row["count"], answered), abs=1e-12)
             assert low - 1e-12 <= row["answered"] <= high + 1e-12
         assert len(expected) > 1, key  # the fake answers really vary
     assert selects["district"]["choices"]["da_lat"]["label"] == "Thành phố Đà Lạt"
@@ -203,6 +226,23 @@ def test_summary_counts_percentages_and_intervals_equal_a_recount(filled, tmp_pa
             "n": len(values), "mean": statistics.fmean(values), "median": median,
             "q1": q1, "q3": q3, "min": min(values), "max": max(values)}), name
     assert numbers["children"]["min"] == -5  # version 2's negative answers count too
+
+
+def test_summary_intervals_are_the_published_wilson_intervals(app, tmp_path):
+    """5 of 10, 0 of 10 and 10 of 10 answered: the workbook's 95% intervals are the
+    published ones (Brown, Cai & DasGupta 2001), not whatever wilson_interval says."""
+    survey = find_survey(DEMO_SLUG)
+    version = survey.published_version()
+    persist_batch([Submission(survey.id, version.id, uuid.uuid4(),
+                              {**valid_answers(), "support": "yes" if i < 5 else "no"})
+                   for i in range(10)])
+    selects, _ = summary_tables(values_of(export(app, tmp_path))[SUMMARY])
+    support = selects["support"]["choices"]
+    assert support["yes"]["ci"] == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert support["no"]["ci"] == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert support["undecided"]["ci"] == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert selects["district"]["choices"]["da_lat"]["ci"] == pytest.approx((0.7225, 1.0),
+                                                                          abs=1e-4)
 
 
 def test_summary_has_a_native_bar_chart_beside_every_frequency_table(filled, tmp_path):
@@ -355,6 +395,63 @@ def test_rows_beyond_the_row_limit_continue_on_a_next_sheet(app, tmp_path, monke
     assert about["Trang phiếu trả lời"] == ", ".join(names)
 
 
+class NumberRows:
+    """A RowMaker of one column whose responses are their own row: the responses
+    sheet's writer at full speed, with nothing else of an export around it."""
+
+    columns = [Column("response_id", kind="meta")]
+
+    @staticmethod
+    def row(response: int) -> list[int]:
+        return [response]
+
+
+def last_row_number(package: zipfile.ZipFile, member: str) -> int:
+    """The r of the sheet's last <row>, read by streaming (the part is ~40 MB)."""
+    tail = b""
+    with package.open(member) as part:
+        while block := part.read(1 << 20):
+            tail = (tail + block)[-4096:]
+    return int(re.findall(rb'<row r="(\d+)"', tail)[-1])
+
+
+def test_excels_real_row_limit_of_1048576_rows_starts_a_next_sheet(tmp_path):
+    """Without patching ROW_LIMIT: 1,048,576 responses fill the first sheet to Excel's
+    last row (1,048,575 and the header) and put the last one on a second sheet.
+
+    A whole export of a million responses takes ~90 s (~11,000 rows/s), so this drives
+    the responses sheets' writer itself with one-column rows (a few seconds); the
+    workbook it makes is spliced and read back as an export's is."""
+    excel_rows = 1_048_576  # Excel's documented limit, written down here on purpose
+    book, out = tmp_path / "book.xlsx", tmp_path / "rows.xlsx"
+    workbook = xlsxwriter.Workbook(str(book), {"constant_memory": True,
+                                               "tmpdir": str(tmp_path)})
+    cuts = CutCount()
+    sheets = responses_module.ResponsesSheets(workbook, Formats(workbook), cuts, NumberRows(),
+                                              RESPONSES, tmp_path)
+    for start in range(1, excel_rows + 1, 65_536):
+        sheets.add(range(start, min(start + 65_536, excel_rows + 1)))
+    sheets.close()
+    workbook.close()
+    sheet_xml.splice(book, out, sheets.sheets, level=1)
+    assert sheets.count == excel_rows
+    assert sheets.names == [RESPONSES, f"{RESPONSES} (2)"]
+
+    read = openpyxl.load_workbook(out, read_only=True)
+    assert read.sheetnames == [RESPONSES, f"{RESPONSES} (2)"]
+    assert read[RESPONSES].max_row == excel_rows  # from the sheet's <dimension>
+    assert [row[0] for row in read[f"{RESPONSES} (2)"].iter_rows(values_only=True)] == [
+        "response_id", excel_rows]
+    read.close()
+    with zipfile.ZipFile(out) as package:
+        first = "xl/worksheets/sheet1.xml"
+        assert last_row_number(package, first) == excel_rows
+        with package.open(first) as part:
+            head = part.read(4096)
+        assert re.search(rb'<dimension ref="A1:[A-Z]+1048576"/>', head)
+        assert b'<row r="2"><c r="A2"><v>1</v></c></row>' in head
+
+
 def test_a_cell_longer_than_excel_allows_is_cut_visibly_and_counted(app, tmp_path):
     survey = find_survey(DEMO_SLUG)
     long_text = "Ý kiến rất dài. " * 3000  # 48,000 characters: stored by an older check
@@ -380,6 +477,9 @@ EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 STRANGE = ["a\x01b\x1fc\x0bd", "x & y < z > w; a <b>tag</b>", "_x0041_ stays as typed",
            "<r><t>not rich text</t></r>", "  spaces kept  ", "dòng 1\ndòng 2\ttab",
            "emoji 😀 and \ufffe", '"quoted" \'and\' ]]> end', "-5", "=1+1"]
+# Those of them (and of the extra texts below) that Excel would run: written down by
+# hand, not by asking looks_like_formula, so a broken helper cannot agree with itself.
+QUOTED_TEXTS = {"-5", "=1+1", "\r=2"}
 
 
 def excel_text(value: str) -> str:
@@ -420,7 +520,7 @@ def test_any_text_survives_as_text_in_well_formed_xml(app, tmp_path):
         text = texts[sheet.cell(row, header.index("submission_id") + 1).value]
         cell = sheet.cell(row, comment)
         assert cell.data_type == "s" and excel_text(cell.value) == text, text
-        assert bool(cell.quotePrefix) == looks_like_formula(text), text
+        assert bool(cell.quotePrefix) == (text in QUOTED_TEXTS), text
         number = sheet.cell(row, children)
         assert number.value == -5 and number.data_type == "n" and not number.quotePrefix
         day = sheet.cell(row, dose)
@@ -438,7 +538,7 @@ def test_text_cells_are_escaped_as_excel_escapes_them():
         xml = f'<c r="A1{texts.make(text)}'.replace(sheet_xml.QUOTED, ' s="1"')
         cell = ElementTree.fromstring(xml)
         assert excel_text(cell.findtext("is/t")) == text
-        assert (cell.get("s") == "1") == looks_like_formula(text)
+        assert (cell.get("s") == "1") == (text in QUOTED_TEXTS), text
     assert sheet_xml.escape("a\x01_x0001_&") == "a_x0001__x005F_x0001_&amp;"
     assert texts.make("short label") is texts.known["short label"]  # made once
     assert cuts.cells == 0
@@ -511,6 +611,25 @@ def hostile_survey() -> dict:
     return definition
 
 
+CALC = "=cmd|' /C calc'!A0"
+# (sheet, cell, text) of hostile_survey()'s labels in its workbook (200 fake responses,
+# cross-tab by role): the title, the role choices, a matrix row, a scale choice.
+HOSTILE_LABEL_CELLS = [
+    (SUMMARY, "A1", CALC),
+    *((SUMMARY, f"A{row}", text) for row, text in zip(range(67, 71), SENT, strict=False)),
+    (SUMMARY, "A121", SENT[4]),
+    *(("Bảng chéo role", f"{col}4", text) for col, text in zip("CDEF", SENT, strict=False)),
+    ("Bảng chéo role", "A160", SENT[4]),
+    (CODEBOOK, "B9", CALC),  # the district question's label
+    (CODEBOOK, "B59", SENT[0]),  # the role question's label
+    *((CODEBOOK, f"F{row}", text) for row, text in zip(range(60, 64), SENT, strict=False)),
+    (CODEBOOK, "B64", SENT[2]),  # the children question's label
+    (CODEBOOK, "B87", SENT[3]),  # the first matrix row
+    (CODEBOOK, "F90", SENT[4]),  # the first agreement choice
+    (ABOUT, "B2", CALC),
+]
+
+
 def test_hostile_labels_and_title_are_text_in_every_sheet_and_chart(app, tmp_path):
     save_definition(hostile_survey(), publish=True)
     run_cli(app, "fake-responses", "nhan-doc", "--count", "200", "--seed", "1")
@@ -519,7 +638,11 @@ def test_hostile_labels_and_title_are_text_in_every_sheet_and_chart(app, tmp_pat
     workbook = openpyxl.load_workbook(out)
     cells = all_cells(workbook)
     assert cells and all(c.data_type != "f" for c in cells)
+    for sheet, ref, text in HOSTILE_LABEL_CELLS:  # where each one must be, as quoted text
+        cell = workbook[sheet][ref]
+        assert (cell.value, cell.data_type, cell.quotePrefix) == (text, "s", True), (sheet, ref)
     formula_like = [c for c in cells if isinstance(c.value, str) and looks_like_formula(c.value)]
+    assert len(formula_like) >= len(HOSTILE_LABEL_CELLS)
     assert all(c.data_type == "s" and c.quotePrefix for c in formula_like)
     texts_by_sheet = {ws.title: {c.value for row in ws.iter_rows() for c in row
                                  if isinstance(c.value, str)} for ws in workbook}

@@ -358,6 +358,17 @@ def proxy() -> Iterator[Proxy]:
         proxy.close()
 
 
+@pytest.fixture
+def worker_proxy() -> Iterator[Proxy]:
+    """A second proxy, for the drain worker alone: its connection attempts are then
+    told apart from the web tier's."""
+    proxy = Proxy()
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
 # -- the product's processes --------------------------------------------------------------
 
 
@@ -683,16 +694,23 @@ def test_redis_restarted_under_load_loses_and_doubles_nothing(
 @pytest.mark.faults
 @pytest.mark.parametrize("mode", ["refused", "blackhole"])
 def test_database_cut_off_buffers_everything_and_stores_it_once_back(
-        mode, processes, private_redis, make_database, proxy, record_property) -> None:
+        mode, processes, private_redis, make_database, proxy, worker_proxy,
+        record_property) -> None:
     """Refused: connections fail at once. Blackhole: they hang, and only the connect
-    timeout and the snapshot kept while the database is away keep requests short."""
+    timeout and the snapshot kept while the database is away keep requests short.
+
+    No assertion depends on how fast the (shared, busy) machine is: instead of a bound
+    on each request's wall-clock time, what is counted is how often each side tried
+    the database; instead of a pause, the test waits until the worker has tried."""
     database = make_database(f"db_cut_{mode}")
     redis_client = private_redis.client()
     survey_id = database.survey_id
-    env = environment(database.url_via(proxy.port), private_redis.url,
-                      SURVEY_CACHE_SECONDS=1, DRAIN_CLAIM_IDLE_MS=1000)
+    cache_seconds = 1
+    settings = {"SURVEY_CACHE_SECONDS": cache_seconds, "DRAIN_CLAIM_IDLE_MS": 1000}
+    env = environment(database.url_via(proxy.port), private_redis.url, **settings)
     web = start_web(processes, "web", env)
-    worker = start_worker(processes, "worker", env)
+    worker = start_worker(processes, "worker", environment(
+        database.url_via(worker_proxy.port), private_redis.url, **settings))
 
     # Both gunicorn workers hold a snapshot of the survey (the access log says who served).
     page = f"/s/{DEMO_SLUG}"
@@ -708,22 +726,36 @@ def test_database_cut_off_buffers_everything_and_stores_it_once_back(
     wait_for(lambda: database.rows() == 10, 20, "the warm-up submissions to be stored")
 
     proxy.cut(mode)
-    time.sleep(1.5)  # every snapshot is now older than SURVEY_CACHE_SECONDS
+    worker_proxy.cut(mode)
+    # A lower bound, not a race: however busy the machine, every snapshot is at least
+    # this old afterwards, so the burst does ask the database (and finds it gone).
+    time.sleep(cache_seconds * 1.5)
+    tries_before, burst_started = proxy.refused, time.monotonic()
     submit_all(ledger, web.port, new_ids(300))
+    burst = time.monotonic() - burst_started
+    web_tries = proxy.refused - tries_before
     assert ledger.statuses == Counter({202: 310}), ledger.statuses
-    assert ledger.slowest < 8, f"a submission waited {ledger.slowest:.1f}s on the database"
     assert sum(ledger.new.values()) == 310
+    # Each gunicorn worker asks the database at most once per SURVEY_CACHE_SECONDS
+    # (a try may cost libpq up to 3 connections: SSL, then plain, then GSS), not once
+    # per request: 300 requests asking would be 300 tries and more.
+    assert 1 <= web_tries <= 3 * 2 * (burst / cache_seconds + 1), (web_tries, burst)
     status, health = call(web.port, "GET", "/healthz")
     assert status == 200  # Redis can still take submissions
     assert health["database"] == "unreachable" and health["queue"] == "redis"
     assert health["backlog"] == 300
-    time.sleep(1.0)  # give the worker every chance to (wrongly) drop or store something
+    # The worker has tried to store the backlog, again and again, and was refused:
+    # it had every chance to (wrongly) drop or store something.
+    worker_tries = worker_proxy.refused
+    wait_for(lambda: worker_proxy.refused >= worker_tries + 3, 60,
+             "the worker to try the database again", details=processes.tails)
     assert database.rows() == 10  # counted on a direct connection, not through the proxy
     assert redis_client.xlen(stream_key(survey_id)) == 300
     assert redis_client.xlen(dead_key(survey_id)) == 0
     assert worker.poll() is None, processes.tail("worker")
-    refused = proxy.refused
+    refused = proxy.refused + worker_proxy.refused
 
+    worker_proxy.restore()
     proxy.restore()
     restored_at = time.monotonic()
     wait_for(lambda: database.rows() == 310 and redis_client.xlen(stream_key(survey_id)) == 0,
@@ -741,6 +773,8 @@ def test_database_cut_off_buffers_everything_and_stores_it_once_back(
     assert "could not connect to Redis" not in processes.tail("worker", 10_000)
 
     figures = {"connections_stopped_while_cut": refused,
+               "web_tier_connections_during_burst": web_tries,
+               "burst_seconds": round(burst, 2),
                "slowest_submission_seconds": round(ledger.slowest, 2),
                "seconds_to_store_backlog_after_restore": round(catch_up, 2)}
     print(f"database cut off ({mode}): {figures}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlencode
 
 from survey_engine.models import SurveyStatus
 from survey_engine.surveys import find_survey, save_definition, set_status
@@ -133,6 +134,32 @@ def test_a_one_megabyte_body_is_refused_with_413(client):
     assert reply.status_code == 413
     assert "Nội dung quá lớn" in reply.get_data(as_text=True)
     assert stored_responses() == []
+
+
+def test_a_form_at_the_size_limit_is_taken_and_one_byte_more_is_413(app, client):
+    """The edge of MAX_CONTENT_LENGTH (256 KiB): a posted form of exactly the limit is
+    read and stored, one byte more is refused with the page that says so."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    assert limit == 256 * 1024
+
+    def body(size: int, submission_id: str) -> str:
+        data = urlencode(form_data(submission_id), doseq=True)
+        return data + "+" * (size - len(data))  # spaces after the comment: trimmed
+
+    over = body(limit + 1, new_id())
+    assert len(over.encode()) == limit + 1
+    reply = client.post(URL, data=over, content_type="application/x-www-form-urlencoded")
+    assert reply.status_code == 413
+    assert "Nội dung quá lớn" in reply.get_data(as_text=True)
+    assert stored_responses() == []
+    submission_id = new_id()
+    exact = body(limit, submission_id)
+    assert len(exact.encode()) == limit and exact.rsplit("&", 1)[1].startswith("comment=")
+    reply = client.post(URL, data=exact, content_type="application/x-www-form-urlencoded")
+    assert reply.status_code == 303, reply.get_data(as_text=True)[:2000]
+    [response] = stored_responses()
+    assert str(response.submission_id) == submission_id
+    assert response.answers["comment"] == "Mong sớm đi học lại."
 
 
 def test_unknown_survey_is_404_and_closed_survey_is_410(app, client):

@@ -159,7 +159,8 @@ def metrics() -> Response:
 
     family("submissions_total", "counter",
            "Submissions by outcome: accepted, duplicates, conflicts, rejected (invalid), "
-           "stored_directly (Redis was unavailable or inline mode).")
+           "stored_directly (Redis is configured but could not take them; in inline mode "
+           "every submission is stored directly and counted as accepted).")
     for (survey_id, outcome), value in sorted(counters.items()):
         if outcome in OUTCOMES:
             lines.append(f'survey_engine_submissions_total{{{label(survey_id)},'

@@ -30,6 +30,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.utils import secure_filename
@@ -41,7 +42,12 @@ from survey_engine.auth import may_see, share_survey
 from survey_engine.buffer import current_buffer, waiting
 from survey_engine.definition import validate_definition
 from survey_engine.definition.schema import SLUG_RE
-from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform, write_xlsform
+from survey_engine.definition.xlsform import (
+    MAX_LISTED_PROBLEMS,
+    XLSFormInvalid,
+    read_xlsform,
+    write_xlsform,
+)
 from survey_engine.extensions import db
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.localtime import local_text as local_time
@@ -65,6 +71,7 @@ from survey_engine.surveys import (
     set_status,
     unavailable_reason,
 )
+from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json
 
 log = logging.getLogger(__name__)
 
@@ -116,21 +123,48 @@ def _newest(survey: Survey) -> SurveyVersion | None:
 # -- reading an uploaded definition -------------------------------------------------
 
 
+def listed(problems: list[str], total: int | None = None) -> list[str]:
+    """The first MAX_LISTED_PROBLEMS problems, then how many more there are: a page
+    listing 2.1 million problems helps nobody and weighed 162 MB."""
+    total = max(total or 0, len(problems))
+    shown = problems[:MAX_LISTED_PROBLEMS]
+    if total > len(shown):
+        shown.append(_("… and %(count)s more problems.",
+                       count=format_number(total - len(shown))))
+    return shown
+
+
+def decode_json(raw: bytes) -> tuple[object, list[str]]:
+    """A JSON definition file's data, or why it cannot be read (UTF-8, syntax, depth)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return None, [_("The JSON file is not UTF-8 text: byte %(position)s cannot be "
+                        "read; save it as UTF-8.", position=format_number(error.start + 1))]
+    try:
+        return load_json(text), []
+    except TooDeep:
+        return None, [_("The JSON file is nested more than %(depth)s levels deep; a survey "
+                        "definition needs about 6.", depth=MAX_JSON_DEPTH)]
+    except json.JSONDecodeError as error:
+        return None, [_("Not valid JSON: %(error)s (line %(line)s, column %(column)s).",
+                        error=error.msg, line=error.lineno, column=error.colno)]
+    except ValueError as error:  # NaN / Infinity
+        return None, [_("Not valid JSON: %(error)s.", error=str(error))]
+
+
 def read_upload() -> tuple[dict | None, list[str]]:
-    """The definition in the request's file (JSON or .xlsx), or every problem with it."""
+    """The definition in the request's file (JSON or .xlsx), or its first problems and
+    how many more: every limit of the XLSForm reader and of JSON applies."""
     upload = request.files.get("definition")
     if upload is None or not upload.filename:
         return None, [_("Choose a file: a JSON definition or an XLSForm (.xlsx).")]
     suffix = Path(upload.filename).suffix.lower()
     if suffix == ".json":
-        try:
-            data = json.loads(upload.read().decode("utf-8-sig"))
-        except UnicodeDecodeError:
-            return None, [_("The JSON file is not UTF-8 text.")]
-        except json.JSONDecodeError as error:
-            return None, [_("Not valid JSON: %(error)s (line %(line)s, column %(column)s).",
-                            error=error.msg, line=error.lineno, column=error.colno)]
-        return data, validate_definition(data)
+        data, problems = decode_json(upload.read())
+        if problems:
+            return None, problems
+        return data, listed(validate_definition(data))  # type: ignore[return-value]
     if suffix in (".xlsx", ".xls"):
         with tempfile.TemporaryDirectory() as folder:
             # Without a form_id, the slug comes from the file's name.
@@ -140,7 +174,7 @@ def read_upload() -> tuple[dict | None, list[str]]:
             try:
                 return read_xlsform(path), []
             except XLSFormInvalid as error:
-                return None, error.problems
+                return None, listed(error.problems, error.total)
     return None, [_("Only .json and .xlsx files can be uploaded.")]
 
 
@@ -159,7 +193,7 @@ def _store(data: dict, survey: Survey | None) -> tuple[Survey | None, list[str]]
         return save_definition(data), []
     except DefinitionInvalid as error:
         db.session.rollback()
-        return None, error.problems
+        return None, listed(error.problems)
 
 
 # -- pages --------------------------------------------------------------------------

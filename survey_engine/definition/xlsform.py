@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from exports.safe_cells import looks_like_formula
 from survey_engine.definition.schema import FORMAT, LANG_RE, NOT_YET_SUPPORTED, validate_definition
 
 TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message")
@@ -601,9 +603,24 @@ def _languages(definition: dict) -> list[str]:
 
 
 def _sheet(book, title: str, rows: list[list]) -> None:
+    """Writes every text as a text cell: openpyxl would make '=HYPERLINK(...)' a live
+    formula. Text a spreadsheet would read as one (exports.safe_cells: = + - @, tab,
+    CR) also gets Excel's quote prefix, so it stays text when the cell is edited; the
+    value itself is unchanged, so reading the file back gives the same definition."""
     sheet = book.create_sheet(title)
-    for row in rows:
-        sheet.append(row)
+    for number, row in enumerate(rows, start=1):
+        for column, value in enumerate(row, start=1):
+            if value is None:
+                continue
+            cell = sheet.cell(row=number, column=column)
+            if isinstance(value, str):
+                # XML cannot hold most control characters; openpyxl would raise.
+                cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+                cell.data_type = "s"
+                if looks_like_formula(value):
+                    cell.quotePrefix = True
+            else:
+                cell.value = value
 
 
 def write_xlsform(definition: dict, path: str | Path) -> None:

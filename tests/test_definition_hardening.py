@@ -469,3 +469,18 @@ def test_finding10_export_definition_is_inert_and_round_trips(people, tmp_path):
     result = invoke(people, "import", str(out))
     assert result.exit_code == 0
     assert len(find_survey("doc-hai").versions) == 1
+
+
+def test_finding5_upload_over_the_size_limit_says_so_on_the_upload_page(people):  # noqa: F811
+    """Over ADMIN_UPLOAD_MAX_BYTES (8 MiB) the editor saw the citizens' 'shorten your
+    answers' page; now the upload page, with the limit."""
+    client = signed_in(people, "editor@example.org")
+    big = b"{" + b" " * (8 * 1024 * 1024 + 1) + b"}"
+    for url in (NEW, f"/admin/surveys/{DEMO_SLUG}"):
+        reply = upload(client, url, "big.json", big)
+        assert reply.status_code == 413
+        [item] = error_items(reply.get_data(as_text=True))
+        assert re.search(r"\b8 MB\b", item), item
+    assert surveys_count() == 1
+    analyst = signed_in(people, "analyst@example.org")
+    assert upload(analyst, f"/admin/surveys/{DEMO_SLUG}", "big.json", big).status_code == 413

@@ -22,6 +22,7 @@ import redis
 import sqlalchemy as sa
 from flask import (
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -33,6 +34,7 @@ from flask import (
 from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from exports import export_survey
@@ -49,6 +51,7 @@ from survey_engine.definition.xlsform import (
     write_xlsform,
 )
 from survey_engine.extensions import db
+from survey_engine.i18n import UI_LANGUAGES, choose_language
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.localtime import local_text as local_time
 from survey_engine.models import (
@@ -236,6 +239,28 @@ def _survey_page(survey: Survey, problems: list[str] | None = None, status: int 
         has_draft=bool(versions) and versions[0].published_at is None,
         has_published=any(v.published_at for v in versions), SurveyStatus=SurveyStatus)
     return html, status
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(error: RequestEntityTooLarge):
+    """A definition file over ADMIN_UPLOAD_MAX_BYTES: the upload's own page says so, with
+    the limit (elsewhere in the staff pages, the usual 413 page)."""
+    from survey_engine.public.routes import render_message
+
+    lang = choose_language(UI_LANGUAGES, "vi")  # CSRF's check may have run first
+    slug = (request.view_args or {}).get("slug")
+    survey = find_survey(slug) if isinstance(slug, str) else None
+    # Nothing may abort in an error handler: whoever may not upload here gets the
+    # usual page.
+    if request.endpoint not in UPLOAD_ENDPOINTS or not current_user.is_authenticated \
+            or not may_manage(current_user, survey) or (slug is not None and survey is None):
+        return render_message(lang, "too_large", 413)
+    problems = [_("The file is larger than %(size)s MB; at most that much can be uploaded.",
+                  size=format_number(current_app.config["ADMIN_UPLOAD_MAX_BYTES"]
+                                     / (1024 * 1024)))]
+    if survey is None:
+        return render_template("admin/new_survey.html", lang=lang, problems=problems), 413
+    return _survey_page(survey, problems, 413)
 
 
 @bp.route("/surveys/new", methods=["GET", "POST"])

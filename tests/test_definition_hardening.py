@@ -484,3 +484,13 @@ def test_finding5_upload_over_the_size_limit_says_so_on_the_upload_page(people):
     assert surveys_count() == 1
     analyst = signed_in(people, "analyst@example.org")
     assert upload(analyst, f"/admin/surveys/{DEMO_SLUG}", "big.json", big).status_code == 413
+
+
+def test_finding5_reading_time_is_capped(tmp_path, monkeypatch):
+    """The clock is checked on every row; with no time left, the first row stops it
+    (the real limit, 15 s, is documented; waiting for it here would only slow the
+    suite)."""
+    from survey_engine.definition import xlsform
+    monkeypatch.setattr(xlsform, "MAX_SECONDS", 0.0)
+    assert refusal(small_form(tmp_path / "slow.xlsx")).problems == [
+        "survey sheet, row 1: reading took more than 0 seconds; the workbook is too large"]

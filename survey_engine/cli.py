@@ -166,6 +166,7 @@ def _print_problems(file: Path, problems: list[str], total: int | None = None) -
               help="FILE.xlsx (XLSForm) or FILE.json (survey-engine/1)")
 def export_definition(slug: str, output: Path) -> None:
     """Write the newest version of a survey's definition as XLSForm or JSON."""
+    from survey_engine.admin.surveys import definition_bytes
     from survey_engine.definition.xlsform import write_xlsform
 
     suffix = output.suffix.lower()
@@ -178,8 +179,7 @@ def export_definition(slug: str, output: Path) -> None:
     partial = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         if suffix == ".json":
-            partial.write_text(json.dumps(version.definition, ensure_ascii=False, indent=2)
-                               + "\n", encoding="utf-8")
+            partial.write_bytes(definition_bytes(version.definition))
         else:
             write_xlsform(version.definition, partial)
         partial.replace(output)

@@ -494,3 +494,55 @@ def test_finding5_reading_time_is_capped(tmp_path, monkeypatch):
     monkeypatch.setattr(xlsform, "MAX_SECONDS", 0.0)
     assert refusal(small_form(tmp_path / "slow.xlsx")).problems == [
         "survey sheet, row 1: reading took more than 0 seconds; the workbook is too large"]
+
+
+def stored_before_the_checks(definition: dict) -> None:
+    """A new draft of the demo holding `definition` as it is, unchecked: what a database
+    written before these fixes may hold."""
+    survey = find_survey(DEMO_SLUG)
+    db.session.add(SurveyVersion(survey=survey, number=survey.versions[-1].number + 1,
+                                 definition=definition))
+    db.session.commit()
+
+
+def test_finding4_version_stored_with_a_pattern_from_an_answer_still_downloads(people):  # noqa: F811
+    """regex(., ${q1}) was accepted before: such a version still downloads (the file then
+    names the problem when imported) and publishing it is refused with a message."""
+    data = demo_definition()
+    question = next(q for q in data["pages"][0]["questions"] if q["type"] == "text"
+                    or "label" in q)
+    question["constraint"] = "regex(., ${source})"
+    stored_before_the_checks(data)
+    client = signed_in(people, "admin@example.org")
+    reply = client.get(f"/admin/surveys/{DEMO_SLUG}/definition.xlsx")
+    assert reply.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(reply.get_data()))
+    assert "regex(., ${source})" in [c.value for row in book["survey"].iter_rows()
+                                     for c in row]
+    from tests.test_admin_surveys import post
+    reply = post(client, f"/admin/surveys/{DEMO_SLUG}/publish")
+    assert reply.status_code == 302
+    page = client.get(f"/admin/surveys/{DEMO_SLUG}").get_data(as_text=True)
+    assert "the pattern must be a text in quotes" in page
+    db.session.expire_all()
+    assert find_survey(DEMO_SLUG).versions[-1].published_at is None
+
+
+def test_finding3_definition_stored_with_a_lone_surrogate_still_downloads(people, tmp_path):  # noqa: F811
+    """Only SQLite could store one (PostgreSQL's jsonb refuses \\ud800): the downloads
+    write it escaped (JSON) or as U+FFFD (XLSForm) instead of failing."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL never stored a lone surrogate")
+    data = demo_definition()
+    data["title"] = {**data["title"], "vi": "Khảo sát\ud800"}
+    stored_before_the_checks(data)
+    client = signed_in(people, "admin@example.org")
+    reply = client.get(f"/admin/surveys/{DEMO_SLUG}/definition.json")
+    assert reply.status_code == 200 and json.loads(reply.get_data()) == data
+    reply = client.get(f"/admin/surveys/{DEMO_SLUG}/definition.xlsx")
+    assert reply.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(reply.get_data()))
+    assert "Khảo sát\ufffd" in [c.value for row in book["settings"].iter_rows() for c in row]
+    out = tmp_path / "d.json"
+    result = invoke(people, "export-definition", DEMO_SLUG, "-o", str(out))
+    assert result.exit_code == 0 and json.loads(out.read_text("ascii")) == data

@@ -312,7 +312,15 @@ def publish(slug: str):
         flash(_("This survey cannot be published."), "error")
     else:
         # Publishes the newest draft, or (re)publishes the newest version as it is.
-        save_definition(newest.definition, publish=True)
+        try:
+            save_definition(newest.definition, publish=True)
+        except DefinitionInvalid as error:  # stored before a check that now refuses it
+            db.session.rollback()
+            flash(_("This version cannot be published: %(problem)s (%(count)s problem(s) "
+                    "in all). Correct it in the builder or upload a corrected file.",
+                    problem=error.problems[0], count=format_number(len(error.problems))),
+                  "error")
+            return redirect(url_for("admin.survey", slug=slug))
         audit.record("published", survey, version=survey.published_version().number)
         flash(_("The survey is published."))
     return redirect(url_for("admin.survey", slug=slug))
@@ -487,14 +495,23 @@ def _send_temporary(path: str, name: str, mimetype: str):
     return send_file(handle, mimetype=mimetype, as_attachment=True, download_name=name)
 
 
+def definition_bytes(definition: dict) -> bytes:
+    """The definition as UTF-8 JSON; one stored before the checks, holding a lone
+    surrogate, is written with ASCII escapes (still exact JSON) instead of failing."""
+    try:
+        return (json.dumps(definition, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(definition, ensure_ascii=True, indent=2) + "\n").encode("ascii")
+
+
 @bp.get("/surveys/<slug>/definition.json")
 @login_required
 def definition_json(slug: str):
     survey = visible_survey(slug)
     version = _newest_or_404(survey)
-    body = json.dumps(version.definition, ensure_ascii=False, indent=2) + "\n"
     audit.record("exported", survey, kind="definition.json", version=version.number)
-    return send_file(io.BytesIO(body.encode("utf-8")), mimetype="application/json",
+    return send_file(io.BytesIO(definition_bytes(version.definition)),
+                     mimetype="application/json",
                      as_attachment=True, download_name=f"{slug}-v{version.number}.json")
 
 

@@ -22,6 +22,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from exports.safe_cells import looks_like_formula
 from survey_engine.definition.schema import FORMAT, LANG_RE, NOT_YET_SUPPORTED, validate_definition
+from survey_engine.untrusted import safe_text
 
 TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message")
 EXPRESSION_COLUMNS = ("relevant", "constraint", "choice_filter", "calculation")
@@ -623,9 +624,31 @@ def _sheet(book, title: str, rows: list[list]) -> None:
                 cell.value = value
 
 
+_EXPRESSION_PROBLEM = re.compile(r"^[^:]*\.(relevant|constraint|choice_filter|calculation): "
+                                 r"at character \d+: ")
+
+
+def _readable(value: Any) -> Any:
+    """`value` with every surrogate and non-character replaced by U+FFFD (keys too)."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {_readable(key): _readable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_readable(item) for item in value]
+    return value
+
+
 def write_xlsform(definition: dict, path: str | Path) -> None:
-    """Writes a valid definition as an XLSForm workbook (raises ValueError if invalid)."""
-    problems = validate_definition(definition)
+    """Writes a stored definition as an XLSForm workbook (raises ValueError if its
+    structure is invalid).
+
+    A version stored before today's checks may hold text UTF-8 cannot encode (written
+    as U+FFFD) or an expression now refused, such as regex(., ${q1}) (written as it
+    is: importing the file again then names it); neither stops the download."""
+    definition = _readable(definition)
+    problems = [problem for problem in validate_definition(definition)
+                if not _EXPRESSION_PROBLEM.match(problem)]
     if problems:
         raise ValueError("not a valid definition: " + "; ".join(problems))
     order = _languages(definition)

@@ -65,8 +65,11 @@ other items dropped; anything else -> ''. Unknown ``${name}`` -> ''.
   page new RegExp(p, 'u').test(s); a bad pattern is False. Both engines agree on the
   common subset (literals, any Unicode letter such as 'Đà Lạt', classes and ranges like
   [À-ỹ], \\p{L}, ^ $ . | ( ) ? * + {m,n} with n <= 1000, \\d \\w \\b as ASCII).
-  Known differences outside it: \\s (JS also matches Unicode spaces and \\v), '.' and
-  '\\r', and syntax one engine refuses (JS 'u' mode refuses 'a{').
+  check() also refuses what RE2 reads but the page's RegExp(p, 'u') refuses (so every
+  answer would fail in the page and pass on the server): escapes outside that subset
+  ('\\-' outside [...], '\\A', '\\pL', '\\x{41}', ...), inline flags and (?P<n>...),
+  POSIX classes, a '{' that is not a repetition, a lone '}' or ']'. Known differences
+  left: \\s (JS also matches Unicode spaces and \\v), '.' and '\\r'.
 - Unknown functions or missing arguments (only possible in ASTs check() refused)
   evaluate as ''. Evaluation never raises, whatever the answers hold.
 """
@@ -353,6 +356,69 @@ def _suggest(name: str, candidates: Iterable[str], fmt: str) -> str:
     return f"; did you mean {fmt.format(close[0])}?" if close else ""
 
 
+# What both RE2 and the browser's RegExp(p, 'u') read the same way after a backslash;
+# '-' only inside [...]. p{..} takes a general category such as L or Lu.
+_ESCAPES_BOTH = set("^$\\.*+?()[]{}|/dDwWsSfnrtvbB")
+_CATEGORIES = {"L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl",
+               "No", "P", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk",
+               "So", "Z", "Zs", "Zl", "Zp", "C", "Cc", "Cf", "Co"}
+_QUANTIFIER = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
+_PROPERTY = re.compile(r"[pP]\{([A-Za-z]+)\}")
+
+
+def _browser_problem(pattern: str) -> str | None:
+    """Syntax RE2 accepts but the page's RegExp(p, 'u') refuses (so every answer would
+    fail the constraint in the browser and pass on the server), or None."""
+    i, n, in_class = 0, len(pattern), False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            nxt = pattern[i + 1:i + 2]
+            prop = _PROPERTY.match(pattern, i + 1)
+            if nxt in _ESCAPES_BOTH and nxt and not (in_class and nxt in "bB"):
+                i += 2
+            elif nxt == "-" and in_class:
+                i += 2
+            elif nxt == "x" and re.fullmatch(r"[0-9A-Fa-f]{2}", pattern[i + 2:i + 4]):
+                i += 4
+            elif prop and prop.group(1) in _CATEGORIES:
+                i = prop.end()
+            elif nxt in "pP" and nxt:
+                return (f"\\{nxt} takes a Unicode category in braces, such as \\p{{L}} (a "
+                        "letter) or \\p{{Lu}}; browsers read no other form")
+            else:
+                hint = " (inside [...] it may be escaped)" if nxt == "-" else ""
+                return (f"'\\{nxt}' at character {i + 1} is not read the same way by "
+                        f"browsers; write it without the backslash{hint}")
+            continue
+        if in_class:
+            if ch == "[" and pattern.startswith("[:", i):
+                return "classes such as [:alpha:] are not read by browsers; use \\p{L}"
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            i += 2 if pattern[i + 1:i + 2] == "]" else 1  # []..] : the ] is literal in RE2
+            if pattern[i - 1:i] == "]" and i - 1 > 0 and pattern[i - 2] == "[":
+                return "'[]' is read differently by browsers; write \\] for a ]"
+            continue
+        elif ch == "(" and pattern.startswith("(?", i) and not (
+                pattern.startswith("(?:", i) or re.match(r"\(\?<[A-Za-z]", pattern[i:])):
+            return (f"'{pattern[i:i + 3]}' at character {i + 1} is not read by browsers; "
+                    "use (?:...) or (?<name>...)")
+        elif ch == "{":
+            quantifier = _QUANTIFIER.match(pattern, i)
+            if not quantifier:
+                return (f"'{{' at character {i + 1} is not a repetition; write \\{{ for "
+                        "a brace")
+            i = quantifier.end()
+            continue
+        elif ch in "}]":
+            return f"'{ch}' at character {i + 1} has no opening; write \\{ch} for it"
+        i += 1
+    return None
+
+
 def _pattern_problem(node: list) -> str | None:
     """Why regex()'s pattern argument cannot be saved, or None. A pattern computed from
     answers would let a respondent choose it, so only a literal is accepted."""
@@ -371,6 +437,9 @@ def _pattern_problem(node: list) -> str | None:
             reason = reason.decode("utf-8", "replace")
         return (f"regex(): bad pattern {pattern!r}: {reason} (patterns use RE2 syntax: "
                 "no backreferences such as \\1, no lookaround such as (?=...))")
+    browser = _browser_problem(pattern)
+    if browser:
+        return f"regex(): pattern {pattern!r}: {browser}"
     return None
 
 

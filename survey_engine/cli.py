@@ -100,23 +100,42 @@ def serve(host: str, port: int) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--publish", is_flag=True, help="publish it at once (a new version if it exists)")
 def import_definition(file: Path, publish: bool) -> None:
-    """Load a survey definition (JSON survey-engine/1, or XLSForm .xlsx); prints the slug."""
-    from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
+    """Load a survey definition (JSON survey-engine/1, or XLSForm .xlsx); prints the slug.
 
+    The limits of the web upload apply (size, depth, the XLSForm reader's), and the
+    problems are listed the same way: the first 100, then how many more."""
+    from survey_engine.definition import validate_definition
+    from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
+    from survey_engine.untrusted import TooDeep, load_json
+
+    limit = current_app.config["ADMIN_UPLOAD_MAX_BYTES"]
+    if file.suffix.lower() not in (".xlsx", ".xls") and file.stat().st_size > limit:
+        raise click.ClickException(f"{file}: {file.stat().st_size:,} bytes; at most "
+                                   f"{limit:,} are accepted (ADMIN_UPLOAD_MAX_BYTES)")
     try:
         if file.suffix.lower() in (".xlsx", ".xls"):
             data = read_xlsform(file)
         else:
-            data = json.loads(file.read_text(encoding="utf-8-sig"))
+            data = load_json(file.read_bytes().decode("utf-8-sig"))
     except XLSFormInvalid as invalid:
-        _print_problems(file, invalid.problems)
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{file}: not UTF-8 text") from None
+        _print_problems(file, invalid.problems, invalid.total)
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start + 1:,} cannot "
+                                   "be read); save it as UTF-8") from None
+    except TooDeep as error:
+        raise click.ClickException(f"{file}: {error}") from None
     except json.JSONDecodeError as error:
         raise click.ClickException(
             f"{file}: not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
         ) from None
-    slug = data.get("slug") if isinstance(data, dict) else None
+    except ValueError as error:  # NaN / Infinity
+        raise click.ClickException(f"{file}: not valid JSON: {error}") from None
+    # Checked before anything is looked up by the slug: a lone surrogate in it cannot
+    # even be sent to the database.
+    problems = validate_definition(data)
+    if problems:
+        _print_problems(file, problems)
+    slug = data.get("slug")
     existed = isinstance(slug, str) and find_survey(slug) is not None
     try:
         survey = save_definition(data, publish=publish)
@@ -129,10 +148,15 @@ def import_definition(file: Path, publish: bool) -> None:
     click.echo(survey.slug)
 
 
-def _print_problems(file: Path, problems: list[str]) -> None:
-    click.echo(f"{file}: {len(problems)} problem(s):", err=True)
-    for problem in problems:
+def _print_problems(file: Path, problems: list[str], total: int | None = None) -> None:
+    from survey_engine.definition.xlsform import MAX_LISTED_PROBLEMS
+
+    total = max(total or 0, len(problems))
+    click.echo(f"{file}: {total:,} problem(s):", err=True)
+    for problem in problems[:MAX_LISTED_PROBLEMS]:
         click.echo(f"  {problem}", err=True)
+    if total > MAX_LISTED_PROBLEMS:
+        click.echo(f"  … and {total - MAX_LISTED_PROBLEMS:,} more", err=True)
     sys.exit(1)
 
 
@@ -142,6 +166,7 @@ def _print_problems(file: Path, problems: list[str]) -> None:
               help="FILE.xlsx (XLSForm) or FILE.json (survey-engine/1)")
 def export_definition(slug: str, output: Path) -> None:
     """Write the newest version of a survey's definition as XLSForm or JSON."""
+    from survey_engine.admin.surveys import definition_bytes
     from survey_engine.definition.xlsform import write_xlsform
 
     suffix = output.suffix.lower()
@@ -154,8 +179,7 @@ def export_definition(slug: str, output: Path) -> None:
     partial = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         if suffix == ".json":
-            partial.write_text(json.dumps(version.definition, ensure_ascii=False, indent=2)
-                               + "\n", encoding="utf-8")
+            partial.write_bytes(definition_bytes(version.definition))
         else:
             write_xlsform(version.definition, partial)
         partial.replace(output)

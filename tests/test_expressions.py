@@ -194,8 +194,9 @@ def test_check_lists_every_problem_in_order() -> None:
     ("selected(${a})", "at character 1: selected() takes 2 arguments, got 1"),
     ("1 + foo(${a})", "at character 5: unknown function 'foo()'"),
     ("${b} = 1", "at character 1: unknown question '${b}'"),
-    ("regex(${a}, '(')", "at character 1: regex(): bad pattern '(': "
-                         "missing ), unterminated subpattern at position 0"),
+    ("regex(${a}, '(')", "at character 1: regex(): bad pattern '(': missing ): ( "
+                         "(patterns use RE2 syntax: no backreferences such as \\1, no "
+                         "lookaround such as (?=...))"),
 ])
 def test_check_problems(text: str, problem: str) -> None:
     assert check(text, {"a"}) == [problem]
@@ -352,3 +353,60 @@ def random_choice(rnd: random.Random) -> dict[str, Any] | None:
     if rnd.random() < 0.2:
         return None
     return {"name": "c1", "huyen": rnd.choice(_VALUES), "code": rnd.choice(_VALUES)}
+
+
+# ------------------------------------------------------------------ finding 4: ReDoS
+
+CATASTROPHIC = "regex(., '^(a+)+$')"
+
+
+def test_finding4_catastrophic_pattern_is_linear() -> None:
+    """'^(a+)+$' on 27 characters took Python's re 1.9 s, doubling per character; on
+    10,000 it would never finish. Run in a subprocess so a regression fails the test
+    (by its timeout) instead of hanging the suite."""
+    import subprocess
+    import sys
+
+    script = (
+        "from survey_engine.definition.expressions import evaluate, parse\n"
+        f"ast = parse({CATASTROPHIC!r})\n"
+        "print(evaluate(ast, {}, 'a' * 10000 + 'b'), evaluate(ast, {}, 'a' * 10000),\n"
+        "      evaluate(parse(\"regex(., '^(a|aa)+$')\"), {}, 'a' * 10000 + '!'))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, check=True)
+    assert done.stdout.split() == ["False", "True", "False"]
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("regex(., ${a})", "the pattern must be a text in quotes"),
+    ("regex(., concat('^', ${a}))", "the pattern must be a text in quotes"),
+    ("regex(., if(${a}, '^a', '^b'))", "the pattern must be a text in quotes"),
+    ("regex(., '(a)\\1')", "bad pattern '(a)\\\\1': invalid escape sequence"),
+    ("regex(., 'a(?=b)')", "bad pattern 'a(?=b)': invalid perl operator: (?="),
+    ("regex(., '(?<!x)a')", "invalid perl operator"),
+    ("regex(., 'a{1001}')", "invalid repetition size"),
+    ("regex(., '" + "a" * 501 + "')", "the pattern is 501 characters long, at most 500"),
+])
+def test_finding4_pattern_refused_at_save_time(text: str, fragment: str) -> None:
+    problems = check(text, {"a"})
+    assert len(problems) == 1 and problems[0].startswith("at character 1: regex(): "), problems
+    assert fragment in problems[0], problems
+
+
+def test_finding4_literal_patterns_still_accepted() -> None:
+    for text in ("regex(., '^(a+)+$')", "regex(${a}, '^\\p{L}+$')", "regex(., '^0[0-9]{9}$')",
+                 "regex(., '" + "a" * 500 + "')"):
+        assert check(text, {"a"}) == [], text
+
+
+def test_finding4_regex_from_an_answer_refused_in_a_definition() -> None:
+    from survey_engine.definition import validate_definition
+    definition = {"format": "survey-engine/1", "slug": "s", "title": "T", "pages": [
+        {"name": "p", "questions": [
+            {"name": "q1", "type": "text", "label": "Pattern"},
+            {"name": "q2", "type": "text", "label": "Text", "constraint": "regex(., ${q1})"},
+        ]}]}
+    problems = validate_definition(definition)
+    assert problems == ["pages[0].questions[1].constraint: at character 1: regex(): the "
+                        "pattern must be a text in quotes, such as regex(., '^[0-9]{10}$'), "
+                        "not computed from answers or other values"]

@@ -131,3 +131,35 @@ def test_truthy_and_malformed_asts_agree(page: Page) -> None:
                             ["fn", "constructor", []], ["ref", "toString"]]
     items = [[ast, {"a": 1}, None, None] for ast in malformed]
     assert run_in_page(page, items) == [typed(evaluate(ast, {"a": 1})) for ast in malformed]
+
+
+# Patterns staff might write: some both engines read, some only RE2 (refused at save
+# time, or every answer would fail the constraint in the page and pass on the server).
+PATTERNS = [
+    "^[0-9]{10}$", "^0[0-9]{9}$", "^\\d{3}-\\d{4}$", "^\\d{3}\\-\\d{4}$", "[\\-]", "\\.",
+    "\\/", "\\\\", "\\^", "^\\p{L}+$", "[\\p{L} ]", "\\p{Lu}", "\\pL", "\\p{Greek}",
+    "\\x41", "\\x{41}", "\\A", "\\z", "\\a", "\\_", "\\ ", "\\#", "\\:", "\\@", "\\0",
+    "\\cA", "\\u0041", "(?P<n>a)", "(?<n>a)", "(?:a|b)", "(?i)a", "(?s).", "a{", "a{,3}",
+    "a{2,}", "a{2,5}", "x{1000}", "x{1001}", "a}", "a]", "[]a]", "[^]a]", "[[:alpha:]]",
+    "[a-z\\d]", "[\\b]", "\\b", "\\B", "^[À-ỹĐđ ]+$", "^(a+)+$", "a|b", "", "^$", "\\f\\v",
+    "\\t\\n\\r", "[\\^\\]]", "\\{\\}", "(a)\\1", "a(?=b)", "(?<!a)b", "\\Qa\\E", "\\C",
+]
+
+
+def test_finding4_patterns_saved_are_patterns_the_browser_reads(page: Page) -> None:
+    """Every pattern check() accepts compiles in Chromium's RegExp(p, 'u'), and means
+    the same on a few answers; the refused ones say why."""
+    from survey_engine.definition.expressions import check
+
+    compiles = page.evaluate("""ps => ps.map(p => {
+      try { new RegExp(p, 'u'); return true; } catch (e) { return false; } })""", PATTERNS)
+    accepted = {p: check(f"regex(., '{p}')", set()) == [] for p in PATTERNS}
+    wrong = [p for p, ok in zip(PATTERNS, compiles, strict=True) if accepted[p] and not ok]
+    assert not wrong, f"saved but unreadable in the browser: {wrong}"
+    assert sum(accepted.values()) >= 25 and sum(not ok for ok in accepted.values()) >= 25
+    answers = ["", "a", "A", "ab", "123-4567", "0912345678", "Đà Lạt", "Nguyễn Văn Đức",
+               "a\nb", "x" * 1000, "{}", "^]", "\\", "/", "\f\v", "\t\n\r", "-", "."]
+    items = [[parse(f"regex(., '{p}')"), {}, answer, None]
+             for p in PATTERNS if accepted[p] for answer in answers]
+    python = [typed(evaluate(*item)) for item in items]
+    assert run_in_page(page, items) == python

@@ -22,6 +22,7 @@ import redis
 import sqlalchemy as sa
 from flask import (
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -30,8 +31,10 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from exports import export_survey
@@ -41,8 +44,14 @@ from survey_engine.auth import may_see, share_survey
 from survey_engine.buffer import current_buffer, waiting
 from survey_engine.definition import validate_definition
 from survey_engine.definition.schema import SLUG_RE
-from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform, write_xlsform
+from survey_engine.definition.xlsform import (
+    MAX_LISTED_PROBLEMS,
+    XLSFormInvalid,
+    read_xlsform,
+    write_xlsform,
+)
 from survey_engine.extensions import db
+from survey_engine.i18n import UI_LANGUAGES, choose_language
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.localtime import local_text as local_time
 from survey_engine.models import (
@@ -65,6 +74,7 @@ from survey_engine.surveys import (
     set_status,
     unavailable_reason,
 )
+from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json
 
 log = logging.getLogger(__name__)
 
@@ -116,21 +126,48 @@ def _newest(survey: Survey) -> SurveyVersion | None:
 # -- reading an uploaded definition -------------------------------------------------
 
 
+def listed(problems: list[str], total: int | None = None) -> list[str]:
+    """The first MAX_LISTED_PROBLEMS problems, then how many more there are: a page
+    listing 2.1 million problems helps nobody and weighed 162 MB."""
+    total = max(total or 0, len(problems))
+    shown = problems[:MAX_LISTED_PROBLEMS]
+    if total > len(shown):
+        shown.append(_("… and %(count)s more problems.",
+                       count=format_number(total - len(shown))))
+    return shown
+
+
+def decode_json(raw: bytes) -> tuple[object, list[str]]:
+    """A JSON definition file's data, or why it cannot be read (UTF-8, syntax, depth)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return None, [_("The JSON file is not UTF-8 text: byte %(position)s cannot be "
+                        "read; save it as UTF-8.", position=format_number(error.start + 1))]
+    try:
+        return load_json(text), []
+    except TooDeep:
+        return None, [_("The JSON file is nested more than %(depth)s levels deep; a survey "
+                        "definition needs about 6.", depth=MAX_JSON_DEPTH)]
+    except json.JSONDecodeError as error:
+        return None, [_("Not valid JSON: %(error)s (line %(line)s, column %(column)s).",
+                        error=error.msg, line=error.lineno, column=error.colno)]
+    except ValueError as error:  # NaN / Infinity
+        return None, [_("Not valid JSON: %(error)s.", error=str(error))]
+
+
 def read_upload() -> tuple[dict | None, list[str]]:
-    """The definition in the request's file (JSON or .xlsx), or every problem with it."""
+    """The definition in the request's file (JSON or .xlsx), or its first problems and
+    how many more: every limit of the XLSForm reader and of JSON applies."""
     upload = request.files.get("definition")
     if upload is None or not upload.filename:
         return None, [_("Choose a file: a JSON definition or an XLSForm (.xlsx).")]
     suffix = Path(upload.filename).suffix.lower()
     if suffix == ".json":
-        try:
-            data = json.loads(upload.read().decode("utf-8-sig"))
-        except UnicodeDecodeError:
-            return None, [_("The JSON file is not UTF-8 text.")]
-        except json.JSONDecodeError as error:
-            return None, [_("Not valid JSON: %(error)s (line %(line)s, column %(column)s).",
-                            error=error.msg, line=error.lineno, column=error.colno)]
-        return data, validate_definition(data)
+        data, problems = decode_json(upload.read())
+        if problems:
+            return None, problems
+        return data, listed(validate_definition(data))  # type: ignore[return-value]
     if suffix in (".xlsx", ".xls"):
         with tempfile.TemporaryDirectory() as folder:
             # Without a form_id, the slug comes from the file's name.
@@ -140,7 +177,7 @@ def read_upload() -> tuple[dict | None, list[str]]:
             try:
                 return read_xlsform(path), []
             except XLSFormInvalid as error:
-                return None, error.problems
+                return None, listed(error.problems, error.total)
     return None, [_("Only .json and .xlsx files can be uploaded.")]
 
 
@@ -159,7 +196,7 @@ def _store(data: dict, survey: Survey | None) -> tuple[Survey | None, list[str]]
         return save_definition(data), []
     except DefinitionInvalid as error:
         db.session.rollback()
-        return None, error.problems
+        return None, listed(error.problems)
 
 
 # -- pages --------------------------------------------------------------------------
@@ -202,6 +239,28 @@ def _survey_page(survey: Survey, problems: list[str] | None = None, status: int 
         has_draft=bool(versions) and versions[0].published_at is None,
         has_published=any(v.published_at for v in versions), SurveyStatus=SurveyStatus)
     return html, status
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(error: RequestEntityTooLarge):
+    """A definition file over ADMIN_UPLOAD_MAX_BYTES: the upload's own page says so, with
+    the limit (elsewhere in the staff pages, the usual 413 page)."""
+    from survey_engine.public.routes import render_message
+
+    lang = choose_language(UI_LANGUAGES, "vi")  # CSRF's check may have run first
+    slug = (request.view_args or {}).get("slug")
+    survey = find_survey(slug) if isinstance(slug, str) else None
+    # Nothing may abort in an error handler: whoever may not upload here gets the
+    # usual page.
+    if request.endpoint not in UPLOAD_ENDPOINTS or not current_user.is_authenticated \
+            or not may_manage(current_user, survey) or (slug is not None and survey is None):
+        return render_message(lang, "too_large", 413)
+    problems = [_("The file is larger than %(size)s MB; at most that much can be uploaded.",
+                  size=format_number(current_app.config["ADMIN_UPLOAD_MAX_BYTES"]
+                                     / (1024 * 1024)))]
+    if survey is None:
+        return render_template("admin/new_survey.html", lang=lang, problems=problems), 413
+    return _survey_page(survey, problems, 413)
 
 
 @bp.route("/surveys/new", methods=["GET", "POST"])
@@ -253,7 +312,15 @@ def publish(slug: str):
         flash(_("This survey cannot be published."), "error")
     else:
         # Publishes the newest draft, or (re)publishes the newest version as it is.
-        save_definition(newest.definition, publish=True)
+        try:
+            save_definition(newest.definition, publish=True)
+        except DefinitionInvalid as error:  # stored before a check that now refuses it
+            db.session.rollback()
+            flash(_("This version cannot be published: %(problem)s (%(count)s problem(s) "
+                    "in all). Correct it in the builder or upload a corrected file.",
+                    problem=error.problems[0], count=format_number(len(error.problems))),
+                  "error")
+            return redirect(url_for("admin.survey", slug=slug))
         audit.record("published", survey, version=survey.published_version().number)
         flash(_("The survey is published."))
     return redirect(url_for("admin.survey", slug=slug))
@@ -428,14 +495,23 @@ def _send_temporary(path: str, name: str, mimetype: str):
     return send_file(handle, mimetype=mimetype, as_attachment=True, download_name=name)
 
 
+def definition_bytes(definition: dict) -> bytes:
+    """The definition as UTF-8 JSON; one stored before the checks, holding a lone
+    surrogate, is written with ASCII escapes (still exact JSON) instead of failing."""
+    try:
+        return (json.dumps(definition, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(definition, ensure_ascii=True, indent=2) + "\n").encode("ascii")
+
+
 @bp.get("/surveys/<slug>/definition.json")
 @login_required
 def definition_json(slug: str):
     survey = visible_survey(slug)
     version = _newest_or_404(survey)
-    body = json.dumps(version.definition, ensure_ascii=False, indent=2) + "\n"
     audit.record("exported", survey, kind="definition.json", version=version.number)
-    return send_file(io.BytesIO(body.encode("utf-8")), mimetype="application/json",
+    return send_file(io.BytesIO(definition_bytes(version.definition)),
+                     mimetype="application/json",
                      as_attachment=True, download_name=f"{slug}-v{version.number}.json")
 
 

@@ -57,13 +57,19 @@ other items dropped; anything else -> ''. Unknown ``${name}`` -> ''.
   round(-2.5) = -3, but round(1.005, 2) = 1 because 1.005 is 1.00499999999999989...
   today() -> 'YYYY-MM-DD' (here: the `today` argument or the server's local date;
   in the page: the browser's local date).
-- regex(s, p): True when p is found somewhere in string(s). Python runs
-  re.search(p, s, re.ASCII), the page new RegExp(p, 'u').test(s); a bad pattern is
-  False. Both engines agree on the common subset (literals, any Unicode letter such
-  as 'Đà Lạt', classes and ranges like [À-ỹ], ^ $ . | ( ) ? * + {m,n}, \\d \\w \\b
-  as ASCII). Known differences outside it: \\s (JS also matches Unicode spaces), '.'
-  and '\\r', '$' before a final newline (text answers are trimmed), and syntax one
-  engine refuses (JS 'u' mode refuses 'a{', Python refuses (?<n>...)).
+- regex(s, p): True when p is found somewhere in string(s). The pattern must be a
+  string literal (check() refuses regex(., ${q1}): an answer never becomes a
+  pattern), of at most MAX_PATTERN_LENGTH characters, that RE2 compiles (no
+  backreferences, no lookaround). Python runs it with RE2 (google-re2: linear time in
+  the answer's length, whatever the pattern, so '^(a+)+$' cannot stall a worker), the
+  page new RegExp(p, 'u').test(s); a bad pattern is False. Both engines agree on the
+  common subset (literals, any Unicode letter such as 'Đà Lạt', classes and ranges like
+  [À-ỹ], \\p{L}, ^ $ . | ( ) ? * + {m,n} with n <= 1000, \\d \\w \\b as ASCII).
+  check() also refuses what RE2 reads but the page's RegExp(p, 'u') refuses (so every
+  answer would fail in the page and pass on the server): escapes outside that subset
+  ('\\-' outside [...], '\\A', '\\pL', '\\x{41}', ...), inline flags and (?P<n>...),
+  POSIX classes, a '{' that is not a repetition, a lone '}' or ']'. Known differences
+  left: \\s (JS also matches Unicode spaces and \\v), '.' and '\\r'.
 - Unknown functions or missing arguments (only possible in ASTs check() refused)
   evaluate as ''. Evaluation never raises, whatever the answers hold.
 """
@@ -71,12 +77,15 @@ other items dropped; anything else -> ''. Unknown ``${name}`` -> ''.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
+
+import re2
 
 __all__ = ["ExpressionError", "FUNCTIONS", "check", "evaluate", "parse", "references",
            "truthy"]
@@ -90,6 +99,8 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
 BINARY = ("or", "and", "=", "!=", "<", "<=", ">", ">=", "+", "-", "*", "div", "mod")
 MAX_NESTING = 30  # parentheses, calls and unary minus inside each other
 MAX_DEPTH = 100  # operations inside each other: bounds recursion in both evaluators
+# Longest regex() pattern accepted at save time (a phone or ID-number pattern is ~20).
+MAX_PATTERN_LENGTH = 500
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _QUESTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -345,6 +356,93 @@ def _suggest(name: str, candidates: Iterable[str], fmt: str) -> str:
     return f"; did you mean {fmt.format(close[0])}?" if close else ""
 
 
+# What both RE2 and the browser's RegExp(p, 'u') read the same way after a backslash;
+# '-' only inside [...]. p{..} takes a general category such as L or Lu.
+_ESCAPES_BOTH = set("^$\\.*+?()[]{}|/dDwWsSfnrtvbB")
+_CATEGORIES = {"L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl",
+               "No", "P", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk",
+               "So", "Z", "Zs", "Zl", "Zp", "C", "Cc", "Cf", "Co"}
+_QUANTIFIER = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
+_PROPERTY = re.compile(r"[pP]\{([A-Za-z]+)\}")
+
+
+def _browser_problem(pattern: str) -> str | None:
+    """Syntax RE2 accepts but the page's RegExp(p, 'u') refuses (so every answer would
+    fail the constraint in the browser and pass on the server), or None."""
+    i, n, in_class = 0, len(pattern), False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            nxt = pattern[i + 1:i + 2]
+            prop = _PROPERTY.match(pattern, i + 1)
+            if nxt in _ESCAPES_BOTH and nxt and not (in_class and nxt in "bB"):
+                i += 2
+            elif nxt == "-" and in_class:
+                i += 2
+            elif nxt == "x" and re.fullmatch(r"[0-9A-Fa-f]{2}", pattern[i + 2:i + 4]):
+                i += 4
+            elif prop and prop.group(1) in _CATEGORIES:
+                i = prop.end()
+            elif nxt in "pP" and nxt:
+                return (f"\\{nxt} takes a Unicode category in braces, such as \\p{{L}} (a "
+                        "letter) or \\p{{Lu}}; browsers read no other form")
+            else:
+                hint = " (inside [...] it may be escaped)" if nxt == "-" else ""
+                return (f"'\\{nxt}' at character {i + 1} is not read the same way by "
+                        f"browsers; write it without the backslash{hint}")
+            continue
+        if in_class:
+            if ch == "[" and pattern.startswith("[:", i):
+                return "classes such as [:alpha:] are not read by browsers; use \\p{L}"
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            i += 2 if pattern[i + 1:i + 2] == "]" else 1  # []..] : the ] is literal in RE2
+            if pattern[i - 1:i] == "]" and i - 1 > 0 and pattern[i - 2] == "[":
+                return "'[]' is read differently by browsers; write \\] for a ]"
+            continue
+        elif ch == "(" and pattern.startswith("(?", i) and not (
+                pattern.startswith("(?:", i) or re.match(r"\(\?<[A-Za-z]", pattern[i:])):
+            return (f"'{pattern[i:i + 3]}' at character {i + 1} is not read by browsers; "
+                    "use (?:...) or (?<name>...)")
+        elif ch == "{":
+            quantifier = _QUANTIFIER.match(pattern, i)
+            if not quantifier:
+                return (f"'{{' at character {i + 1} is not a repetition; write \\{{ for "
+                        "a brace")
+            i = quantifier.end()
+            continue
+        elif ch in "}]":
+            return f"'{ch}' at character {i + 1} has no opening; write \\{ch} for it"
+        i += 1
+    return None
+
+
+def _pattern_problem(node: list) -> str | None:
+    """Why regex()'s pattern argument cannot be saved, or None. A pattern computed from
+    answers would let a respondent choose it, so only a literal is accepted."""
+    if node[0] != "str":
+        return ("regex(): the pattern must be a text in quotes, such as "
+                "regex(., '^[0-9]{10}$'), not computed from answers or other values")
+    pattern = node[1]
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        return (f"regex(): the pattern is {len(pattern)} characters long, "
+                f"at most {MAX_PATTERN_LENGTH} are accepted")
+    try:
+        _compiled(pattern)
+    except Exception as exc:  # noqa: BLE001 - re2.error, or text UTF-8 cannot hold
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        return (f"regex(): bad pattern {pattern!r}: {reason} (patterns use RE2 syntax: "
+                "no backreferences such as \\1, no lookaround such as (?=...))")
+    browser = _browser_problem(pattern)
+    if browser:
+        return f"regex(): pattern {pattern!r}: {browser}"
+    return None
+
+
 def check(text: str, known_names: set[str], allow_bare_names: bool = False) -> list[str]:
     """Every problem of one expression, each naming its 1-based character position;
     [] when the expression is fine. Never raises."""
@@ -369,11 +467,10 @@ def check(text: str, known_names: set[str], allow_bare_names: bool = False) -> l
         if argc < least or (most is not None and argc > most):
             problems.append(
                 (pos, f"{name}() takes {_arity_text(least, most)}, got {argc}"))
-        elif name == "regex" and args[1][0] == "str":
-            try:
-                re.compile(args[1][1], re.ASCII)
-            except Exception as exc:  # noqa: BLE001 - re raises several kinds
-                problems.append((pos, f"regex(): bad pattern {args[1][1]!r}: {exc}"))
+        elif name == "regex":
+            problem = _pattern_problem(args[1])
+            if problem:
+                problems.append((pos, problem))
     if not allow_bare_names:
         for name, pos in parser.props:
             problems.append((pos, f"bare name '{name}' is only allowed in a choice_filter "
@@ -528,11 +625,28 @@ def _round(x: float, d: float) -> float:
     return _div(s * _floor(abs(x) * p + 0.5), p)
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is a normal outcome, not a log line
+_RE2_OPTIONS.never_capture = True  # only "found or not" is needed
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(pattern: str) -> Any:
+    """The RE2 program of a pattern (raises re2.error); patterns are few, reused."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
 def _regex(s: str, p: str) -> bool:
+    """re2 search: linear in len(s) (no backtracking), unlike re."""
     try:
-        return re.search(p, s, re.ASCII) is not None
-    except Exception:  # noqa: BLE001 - a bad pattern is False, whatever re raises
+        program = _compiled(p)
+    except Exception:  # noqa: BLE001 - a bad pattern is False, whatever re2 raises
         return False
+    # RE2 reads UTF-8, which cannot hold a lone surrogate: such a character (never
+    # accepted in an answer, but evaluation never raises) reads as U+FFFD.
+    s = _SURROGATE.sub("\ufffd", s)
+    return program.search(s) is not None
 
 
 def _call(name: Any, a: list[Value], n: int, today: date | None) -> Value:

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from survey_engine.definition import expressions
+from survey_engine.untrusted import bad_character_at
 
 FORMAT = "survey-engine/1"
 
@@ -73,6 +74,10 @@ def validate_definition(data: Any) -> list[str]:
     if not isinstance(data, dict):
         problems.add("", "a survey definition must be a JSON object")
         return problems.items
+    if _bad_texts(problems, data):
+        # The other checks quote what they find, and a lone surrogate cannot even be
+        # written into a page: these problems come alone, with the text escaped.
+        return problems.items
 
     _unknown_keys(problems, "", data, SURVEY_KEYS)
     if data.get("format") != FORMAT:
@@ -93,6 +98,47 @@ def validate_definition(data: Any) -> list[str]:
     lists = _choice_lists(problems, data.get("choice_lists", {}), default_language)
     _pages(problems, data.get("pages"), lists, default_language)
     return problems.items
+
+
+def shown(text: str) -> str:
+    """`text` with every surrogate and non-character written as \\uXXXX, so that a
+    message quoting it can be printed and stored."""
+    while (at := bad_character_at(text)) is not None:
+        code = ord(text[at])
+        escaped = f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+        text = f"{text[:at]}{escaped}{text[at + 1:]}"
+    return text
+
+
+def _bad_texts(problems: _Problems, data: dict) -> bool:
+    """Adds a problem for every key or text holding a lone surrogate or a Unicode
+    non-character (survey_engine.untrusted): UTF-8 cannot encode the first, the second
+    never belongs in interchanged text, and either would break pages and exports that
+    show the definition. True when there was any."""
+    found = False
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            at = bad_character_at(value)
+            if at is not None:
+                found = True
+                problems.add(path, f"character {at + 1} is U+{ord(value[at]):04X}, which "
+                             "cannot be stored (a lone surrogate or a Unicode non-character): "
+                             f"'{shown(value)[:80]}'")
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                name = key if isinstance(key, str) else str(key)
+                if bad_character_at(name) is not None:
+                    found = True
+                    problems.add(f"{path}.{shown(name)}" if path else shown(name),
+                                 "this name holds a character that cannot be stored "
+                                 "(a lone surrogate or a Unicode non-character)")
+                    continue
+                stack.append((f"{path}.{name}" if path else name, item))
+        elif isinstance(value, list):
+            stack += [(f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value)))]
+    return found
 
 
 def _unknown_keys(problems: _Problems, path: str, obj: dict, allowed: set[str]) -> None:

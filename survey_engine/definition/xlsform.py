@@ -11,13 +11,18 @@ back gives the same definition; survey-engine-only properties use extra columns
 from __future__ import annotations
 
 import re
+import time
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from exports.safe_cells import looks_like_formula
 from survey_engine.definition.schema import FORMAT, LANG_RE, NOT_YET_SUPPORTED, validate_definition
+from survey_engine.untrusted import safe_text
 
 TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message")
 EXPRESSION_COLUMNS = ("relevant", "constraint", "choice_filter", "calculation")
@@ -47,12 +52,84 @@ PAGE_PATH_RE = re.compile(r"^pages\[(\d+)\]")
 CHOICE_PATH_RE = re.compile(r"^choice_lists\.([^.\[]+)\[(\d+)\]")
 
 
-class XLSFormInvalid(ValueError):
-    """The workbook cannot become a definition; `problems` lists every reason."""
+# What reading one uploaded workbook may cost (docs/survey-format.md, "Limits"). A real
+# XLSForm, even with every commune of Viet Nam in a choice list, stays far below them;
+# a zip bomb of 300 KB inflating to 100 MB took 40 s and 1.17 GB before.
+MAX_FILE_BYTES = 8 * 1024 * 1024  # the .xlsx file (the web upload: ADMIN_UPLOAD_MAX_BYTES)
+MAX_UNCOMPRESSED_BYTES = 32 * 1024 * 1024  # all parts together, as the zip directory says
+MAX_COMPRESSION_RATIO = 100  # per part of more than RATIO_CHECKED_ABOVE bytes
+RATIO_CHECKED_ABOVE = 1024 * 1024
+MAX_PARTS = 1000  # files inside the zip
+MAX_ROWS = 50_000  # per sheet, blank rows included
+MAX_CELLS = 1_000_000  # over the whole workbook, blank cells included
+MAX_SECONDS = 15.0  # reading the sheets' rows: well inside gunicorn's 30 s worker timeout
+MAX_LISTED_PROBLEMS = 100  # problems listed; the rest are counted
+# An XML part declaring a DTD can define entities (billion laughs, external files):
+# no spreadsheet program writes one, so any is refused before a parser sees it.
+_DOCTYPE_MARKS = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le",
+                                                                 "utf-16-be"))
+_SCAN_CHUNK = 1024 * 1024
 
-    def __init__(self, problems: list[str]) -> None:
+
+class XLSFormInvalid(ValueError):
+    """The workbook cannot become a definition; `problems` lists the first
+    MAX_LISTED_PROBLEMS reasons, `total` counts them all."""
+
+    def __init__(self, problems: list[str], total: int | None = None) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.total = max(total or 0, len(problems))
+
+    @property
+    def more(self) -> int:
+        """How many problems are not listed."""
+        return self.total - len(self.problems)
+
+
+def check_package(path: Path) -> None:
+    """Refuses a file whose reading would cost too much, or that holds a DTD, before
+    openpyxl reads anything: the sizes come from the zip directory, which also bounds
+    what zipfile will inflate (a part longer than it says fails its check)."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise XLSFormInvalid([f"the file is {size:,} bytes; at most {MAX_FILE_BYTES:,} "
+                              "are accepted"])
+    try:
+        with zipfile.ZipFile(path) as package:
+            parts = package.infolist()
+            if len(parts) > MAX_PARTS:
+                raise XLSFormInvalid([f"the workbook holds {len(parts):,} files; at most "
+                                      f"{MAX_PARTS:,} are accepted"])
+            total = sum(part.file_size for part in parts)
+            if total > MAX_UNCOMPRESSED_BYTES:
+                raise XLSFormInvalid([f"the workbook unpacks to {total:,} bytes; at most "
+                                      f"{MAX_UNCOMPRESSED_BYTES:,} are accepted"])
+            for part in parts:
+                ratio = part.file_size / max(part.compress_size, 1)
+                if part.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_COMPRESSION_RATIO:
+                    raise XLSFormInvalid([
+                        f"{part.filename}: compressed {ratio:,.0f} to 1; at most "
+                        f"{MAX_COMPRESSION_RATIO} to 1 is accepted (a zip bomb?)"])
+            for part in parts:
+                if _declares_dtd(package, part):
+                    raise XLSFormInvalid([
+                        f"{part.filename}: the XML declares a DOCTYPE (entities); "
+                        "spreadsheet programs never write one, so it is refused"])
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError,
+            EOFError, RuntimeError) as error:
+        raise XLSFormInvalid([f"not an XLSForm workbook (.xlsx): {error}"]) from None
+
+
+def _declares_dtd(package: zipfile.ZipFile, part: zipfile.ZipInfo) -> bool:
+    """Whether '<!DOCTYPE' appears in the part (as UTF-8 or UTF-16), read in chunks."""
+    tail = b""
+    with package.open(part) as stream:
+        while chunk := stream.read(_SCAN_CHUNK):
+            window = tail + chunk
+            if any(mark in window for mark in _DOCTYPE_MARKS):
+                return True
+            tail = window[-32:]
+    return False
 
 
 class _Header:
@@ -101,7 +178,10 @@ def _slugify(text: str) -> str:
 class _Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.problems: list[str] = []
+        self.problems: list[str] = []  # the first MAX_LISTED_PROBLEMS
+        self.problem_count = 0
+        self.row_count = self.cell_count = 0
+        self.deadline = time.monotonic() + MAX_SECONDS
         self.question_rows: dict[tuple[int, int], int] = {}
         self.page_rows: dict[int, int] = {}
         self.choice_rows: dict[tuple[str, int], int] = {}
@@ -115,18 +195,46 @@ class _Reader:
             where += f", row {row}"
         if column is not None:
             where += f", column {column}"
-        self.problems.append(f"{where}: {text}")
+        self.add_problem(f"{where}: {text}")
+
+    def add_problem(self, text: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_LISTED_PROBLEMS:
+            self.problems.append(text)
+
+    def invalid(self) -> XLSFormInvalid:
+        return XLSFormInvalid(self.problems, self.problem_count)
 
     # -- sheets ---------------------------------------------------------------------------
 
     def rows(self, sheet) -> tuple[_Header, list[tuple[int, tuple]]]:
-        all_rows = list(sheet.iter_rows(values_only=True))
+        all_rows = list(self.bounded_rows(sheet))
         if not all_rows:
             return _Header(()), []
         header = _Header(all_rows[0])
         body = [(number, row) for number, row in enumerate(all_rows[1:], start=2)
                 if any(_cell_text(cell) is not None for cell in row)]
         return header, body
+
+    def bounded_rows(self, sheet):
+        """The sheet's rows as openpyxl reads them, stopped by MAX_ROWS, MAX_CELLS and
+        MAX_SECONDS. The sheet's own stated size is ignored: a tiny sheet claiming
+        A1:XFD1048576 would otherwise be padded to 17 billion blank cells."""
+        sheet.reset_dimensions()
+        for count, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            self.cell_count += len(row)
+            if count > MAX_ROWS:
+                raise XLSFormInvalid([f"{sheet.title} sheet: more than {MAX_ROWS:,} rows "
+                                      "(blank rows included); at most that many are read"])
+            if self.cell_count > MAX_CELLS:
+                raise XLSFormInvalid([f"{sheet.title} sheet, row {count}: the workbook has "
+                                      f"more than {MAX_CELLS:,} cells (blank cells "
+                                      "included); at most that many are read"])
+            if time.monotonic() > self.deadline:
+                raise XLSFormInvalid([f"{sheet.title} sheet, row {count}: reading took "
+                                      f"more than {MAX_SECONDS:.0f} seconds; the workbook "
+                                      "is too large"])
+            yield row
 
     def cells(self, sheet_name: str, header: _Header, number: int, row: tuple,
               allowed_texts: tuple[str, ...], allowed_plain: tuple[str, ...],
@@ -175,6 +283,7 @@ class _Reader:
         return result
 
     def read(self) -> dict:
+        check_package(self.path)
         try:
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
         except Exception as error:  # openpyxl raises many kinds for a non-workbook
@@ -191,6 +300,10 @@ class _Reader:
                 pages: list = []
             else:
                 pages = self.survey(sheets["survey"])
+        except XLSFormInvalid:
+            raise
+        except Exception as error:  # a sheet's XML openpyxl cannot read (ParseError, ...)
+            raise XLSFormInvalid([f"the workbook cannot be read: {error}"]) from None
         finally:
             book.close()
         definition["pages"] = pages
@@ -207,9 +320,10 @@ class _Reader:
                 lists.pop(name, None)
         if "choice_lists" in definition and not lists:
             del definition["choice_lists"]
-        self.problems += [self.locate(p) for p in validate_definition(definition)]
-        if self.problems:
-            raise XLSFormInvalid(self.problems)
+        for problem in validate_definition(definition):
+            self.add_problem(self.locate(problem))
+        if self.problem_count:
+            raise self.invalid()
         return definition
 
     def matrix_rows(self, pages: list, lists: dict) -> list[dict]:
@@ -490,14 +604,51 @@ def _languages(definition: dict) -> list[str]:
 
 
 def _sheet(book, title: str, rows: list[list]) -> None:
+    """Writes every text as a text cell: openpyxl would make '=HYPERLINK(...)' a live
+    formula. Text a spreadsheet would read as one (exports.safe_cells: = + - @, tab,
+    CR) also gets Excel's quote prefix, so it stays text when the cell is edited; the
+    value itself is unchanged, so reading the file back gives the same definition."""
     sheet = book.create_sheet(title)
-    for row in rows:
-        sheet.append(row)
+    for number, row in enumerate(rows, start=1):
+        for column, value in enumerate(row, start=1):
+            if value is None:
+                continue
+            cell = sheet.cell(row=number, column=column)
+            if isinstance(value, str):
+                # XML cannot hold most control characters; openpyxl would raise.
+                cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+                cell.data_type = "s"
+                if looks_like_formula(value):
+                    cell.quotePrefix = True
+            else:
+                cell.value = value
+
+
+_EXPRESSION_PROBLEM = re.compile(r"^[^:]*\.(relevant|constraint|choice_filter|calculation): "
+                                 r"at character \d+: ")
+
+
+def _readable(value: Any) -> Any:
+    """`value` with every surrogate and non-character replaced by U+FFFD (keys too)."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {_readable(key): _readable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_readable(item) for item in value]
+    return value
 
 
 def write_xlsform(definition: dict, path: str | Path) -> None:
-    """Writes a valid definition as an XLSForm workbook (raises ValueError if invalid)."""
-    problems = validate_definition(definition)
+    """Writes a stored definition as an XLSForm workbook (raises ValueError if its
+    structure is invalid).
+
+    A version stored before today's checks may hold text UTF-8 cannot encode (written
+    as U+FFFD) or an expression now refused, such as regex(., ${q1}) (written as it
+    is: importing the file again then names it); neither stops the download."""
+    definition = _readable(definition)
+    problems = [problem for problem in validate_definition(definition)
+                if not _EXPRESSION_PROBLEM.match(problem)]
     if problems:
         raise ValueError("not a valid definition: " + "; ".join(problems))
     order = _languages(definition)

@@ -202,50 +202,71 @@ def check_login(email: str, password: str, now: datetime | None = None,
     email = normalize_email(email)
     network = request_network() if network is None else network
     key = account_key(email)
-    # The row exists before it is locked (FOR UPDATE on PostgreSQL; SQLite's write
-    # lock): simultaneous guesses are counted one after another.
-    db.session.execute(insert_for(LoginThrottle.__table__)
-                       .values(account_key=key, network=network, failures=0, locks=0)
-                       .on_conflict_do_nothing())
-    throttle = db.session.scalar(sa.select(LoginThrottle).where(
-        LoginThrottle.account_key == key, LoginThrottle.network == network)
-        .with_for_update().execution_options(populate_existing=True))
-    last_failure = _aware(throttle.last_failure_at)
-    if last_failure and last_failure + FORGET_FAILURES_AFTER <= now:
-        throttle.failures, throttle.locks, throttle.locked_until = 0, 0, None
-    locked_until = _aware(throttle.locked_until)
-    if locked_until and locked_until > now:
+    where = (LoginThrottle.account_key == key, LoginThrottle.network == network)
+    locked_for = _wait_left(db.session.scalar(sa.select(LoginThrottle).where(*where)
+                            .execution_options(populate_existing=True)), now, reset=False)
+    if locked_for:
         db.session.rollback()
-        return LoginResult(locked_for=locked_until - now)
-    if locked_until:  # the wait is over: a fresh count (the next wait is longer)
-        throttle.failures, throttle.locked_until = 0, None
-    user = db.session.scalar(sa.select(User).where(User.email == email).with_for_update())
+        return LoginResult(locked_for=locked_for)
+    # The slow hash runs outside any write transaction (on SQLite one would hold up
+    # every submission meanwhile).
+    user = db.session.scalar(sa.select(User).where(User.email == email))
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
         right = user is not None
     except (VerificationError, InvalidHashError):
         right = False
-    if not right:
+    if right:
+        db.session.execute(sa.delete(LoginThrottle).where(*where),  # trusted again
+                           execution_options={"synchronize_session": False})
+        user.failed_logins = 0
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        db.session.commit()
+        return LoginResult(user=user)
+    # Counted in the row, locked (FOR UPDATE on PostgreSQL, SQLite's write lock), so
+    # simultaneous guesses are counted one after another.
+    db.session.execute(insert_for(LoginThrottle.__table__)
+                       .values(account_key=key, network=network, failures=0, locks=0)
+                       .on_conflict_do_nothing())
+    throttle = db.session.scalar(sa.select(LoginThrottle).where(*where).with_for_update()
+                                 .execution_options(populate_existing=True))
+    locked_for = _wait_left(throttle, now)  # a guess sent at the same time set a wait
+    if not locked_for:
         throttle.failures += 1
         throttle.last_failure_at = now
-        wait = None
         if throttle.failures >= FREE_FAILURES:
             throttle.locks += 1
-            wait = lock_duration(throttle.locks)
-            throttle.locked_until = now + wait
-        if user is not None:
-            user.failed_logins += 1
-        db.session.execute(sa.delete(LoginThrottle).where(
-            LoginThrottle.last_failure_at < now - FORGET_FAILURES_AFTER),
-            execution_options={"synchronize_session": False})
-        db.session.commit()
-        return LoginResult(locked_for=wait)
-    db.session.delete(throttle)  # this network is trusted again
-    user.failed_logins = 0
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+            locked_for = lock_duration(throttle.locks)
+            throttle.locked_until = now + locked_for
+    if user is not None:
+        db.session.execute(sa.update(User).where(User.id == user.id)
+                           .values(failed_logins=User.failed_logins + 1))
+    db.session.execute(sa.delete(LoginThrottle).where(
+        LoginThrottle.last_failure_at < now - FORGET_FAILURES_AFTER),
+        execution_options={"synchronize_session": False})
     db.session.commit()
-    return LoginResult(user=user)
+    return LoginResult(locked_for=locked_for)
+
+
+def _wait_left(throttle: LoginThrottle | None, now: datetime,
+               reset: bool = True) -> timedelta | None:
+    """How long this email must still wait on this network. With `reset`, the row's
+    count starts again when its wait is over (the next wait is longer), and all of it
+    after a quiet FORGET_FAILURES_AFTER."""
+    if throttle is None:
+        return None
+    last_failure = _aware(throttle.last_failure_at)
+    if last_failure and last_failure + FORGET_FAILURES_AFTER <= now:
+        if reset:
+            throttle.failures, throttle.locks, throttle.locked_until = 0, 0, None
+        return None
+    locked_until = _aware(throttle.locked_until)
+    if locked_until and locked_until > now:
+        return locked_until - now
+    if locked_until and reset:
+        throttle.failures, throttle.locked_until = 0, None
+    return None
 
 
 def token_hash(token: str) -> str:

@@ -390,3 +390,26 @@ def test_finding12_trusted_proxies_gives_each_client_its_own_login_limit(proxied
 def test_finding12_a_bad_trusted_proxies_is_refused_at_startup(database_url, value):
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES must be a whole number >= 0"):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TRUSTED_PROXIES": value})
+
+
+def test_finding9_waits_grow_per_network_and_a_quiet_day_forgets_them(staff):
+    from survey_engine.auth import check_login
+
+    start = datetime.now(UTC)
+
+    def five_wrong(at: datetime) -> timedelta:
+        results = [check_login(EDITOR, "doan-mo-mat-khau", now=at, network=ATTACKER)
+                   for _ in range(5)]
+        assert [r.locked_for is None for r in results] == [True] * 4 + [False]
+        return results[-1].locked_for
+
+    assert five_wrong(start) == timedelta(minutes=1)
+    assert check_login(EDITOR, PASSWORD, now=start + timedelta(seconds=59),
+                       network=ATTACKER).locked_for == timedelta(seconds=1)
+    assert five_wrong(start + timedelta(minutes=1)) == timedelta(minutes=2)
+    assert five_wrong(start + timedelta(minutes=3)) == timedelta(minutes=4)
+    # Another network, meanwhile, signs in.
+    assert check_login(EDITOR, PASSWORD, now=start + timedelta(minutes=4),
+                       network="198.51.100.20").user is not None
+    # A day without a wrong password from there: the waits start from one minute again.
+    assert five_wrong(start + timedelta(hours=25)) == timedelta(minutes=1)

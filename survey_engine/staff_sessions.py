@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request, session
+from sqlalchemy.orm import joinedload
 
 from survey_engine.extensions import db
 from survey_engine.models import StaffSession, User
@@ -29,7 +30,7 @@ from survey_engine.models import StaffSession, User
 # last_seen_at is written at most this often per session: not one UPDATE per page.
 TOUCH_SECONDS = 60
 # Ended and expired rows are kept this long (the sessions page and the audit log do not
-# need them), then deleted when their account next signs in.
+# need them; an investigation might), then deleted when their account next signs in.
 KEEP_ENDED_DAYS = 30
 
 
@@ -97,9 +98,11 @@ def start_session(user: User, now: datetime | None = None) -> str:
     db.session.add(StaffSession(token_hash=token_hash(token), user_id=user.id,
                                 created_at=now, last_seen_at=now,
                                 device=device_summary(agent), network=request_network()))
+    keep = timedelta(days=KEEP_ENDED_DAYS)
     db.session.execute(sa.delete(StaffSession).where(
         StaffSession.user_id == user.id,
-        StaffSession.last_seen_at < now - timedelta(days=KEEP_ENDED_DAYS)),
+        sa.or_(StaffSession.ended_at < now - keep,
+               StaffSession.last_seen_at < now - _limits()[0] - keep)),
         execution_options={"synchronize_session": False})
     db.session.commit()
     user.session_token = token
@@ -117,8 +120,8 @@ def user_for_session(token: str, now: datetime | None = None) -> User | None:
     if not token or len(token) > 100:
         return None
     now = now or datetime.now(UTC)
-    row = db.session.scalar(sa.select(StaffSession).where(
-        StaffSession.token_hash == token_hash(token)))
+    row = db.session.scalar(sa.select(StaffSession).options(joinedload(StaffSession.user))
+                            .where(StaffSession.token_hash == token_hash(token)))
     if row is None or row.ended_at is not None:
         return None
     if _is_over(row, now):

@@ -259,6 +259,18 @@ def test_finding2_sessions_end_when_idle_or_too_old(staff):
     assert not is_signed_in(busy)
 
 
+def test_finding2_long_ended_sessions_are_deleted_at_the_next_sign_in(staff):
+    old, recent = signed_in(staff, EDITOR), signed_in(staff, EDITOR)
+    post(old, "/admin/logout")
+    post(recent, "/admin/logout")
+    rows = db.session.scalars(sa.select(StaffSession).order_by(StaffSession.id)).all()
+    rows[0].ended_at = datetime.now(UTC) - timedelta(days=31)
+    db.session.commit()
+    signed_in(staff, EDITOR)
+    left = db.session.scalars(sa.select(StaffSession.id).order_by(StaffSession.id)).all()
+    assert left[0] == rows[1].id and len(left) == 2
+
+
 @pytest.mark.parametrize("name, value", [
     ("STAFF_SESSION_IDLE_MINUTES", "0"), ("STAFF_SESSION_IDLE_MINUTES", "abc"),
     ("STAFF_SESSION_MAX_HOURS", "-1"), ("STAFF_SESSION_MAX_HOURS", "inf")])

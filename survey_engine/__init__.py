@@ -7,8 +7,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from survey_engine.config import Config, engine_options
+from survey_engine.config import Config, check_settings, engine_options
 from survey_engine.extensions import babel, db, migrate
 from survey_engine.i18n import DEFAULT_LANGUAGE, TRANSLATIONS_DIR, request_language
 
@@ -24,6 +25,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.from_object(Config(app.instance_path))
     if overrides:
         app.config.update(overrides)
+    check_settings(app.config)
+    if app.config["TRUSTED_PROXIES"]:
+        # Each trusted proxy appends one address: the client is that many from the end.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"])
 

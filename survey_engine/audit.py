@@ -18,7 +18,7 @@ from survey_engine.models import AuditEvent, Survey, User
 
 # What the log can say, in the order the audit page offers them as a filter.
 ACTIONS = (
-    "login", "login_failed", "logout",
+    "login", "login_failed", "logout", "sessions_ended",
     "survey_created", "version_uploaded", "survey_edited", "published", "closed", "reopened",
     "archived", "duplicated", "deleted", "exported",
     "user_created", "role_changed", "password_reset", "password_changed", "user_unlocked",

@@ -1,4 +1,4 @@
-"""Staff accounts: passwords, lockout after failed logins, API tokens, who sees what.
+"""Staff accounts: passwords, sign-in throttling, API tokens, who sees what.
 
 Passwords are hashed with Argon2id (argon2-cffi): memory-hard, so a stolen table
 costs an attacker memory as well as time for every guess, unlike plain SHA or
@@ -21,15 +21,23 @@ from survey_engine.models import (
     ApiToken,
     AuditEvent,
     ExportFile,
+    LoginThrottle,
     Role,
+    StaffSession,
     Survey,
     SurveyShare,
     User,
+    insert_for,
 )
+from survey_engine.staff_sessions import end_sessions, open_sessions, request_network
 
 MIN_PASSWORD_LENGTH = 10
-FREE_FAILURES = 5  # wrong passwords in a row before the account waits
+FREE_FAILURES = 5  # wrong passwords for one email from one network before it waits
 MAX_LOCK_MINUTES = 30
+# A network that stayed quiet this long after its last wrong password starts afresh.
+FORGET_FAILURES_AFTER = timedelta(hours=24)
+# How much each role may do: a change to a lower rank ends the account's sessions.
+ROLE_RANK = {Role.ANALYST: 1, Role.EDITOR: 2, Role.ADMIN: 3}
 TOKEN_PREFIX = "se_"
 
 _hasher = PasswordHasher()
@@ -71,35 +79,49 @@ def create_user(email: str, password: str, role: str) -> User:
     return user
 
 
-def set_role(user: User, role: str) -> None:
+def set_role(user: User, role: str) -> int:
+    """Change the role; a demotion ends every session of the account (signed in
+    again, it gets pages for the new role only). Returns the sessions ended."""
     if role not in Role.ALL:
         raise AccountError(f"role must be one of {', '.join(Role.ALL)}")
+    ended = 0
+    if ROLE_RANK[role] < ROLE_RANK.get(user.role, 0):
+        ended = end_sessions(user, "role_changed")
     user.role = role
     db.session.commit()
+    return ended
 
 
-def set_password(user: User, password: str) -> None:
+def set_password(user: User, password: str, reason: str = "password_reset",
+                 keep_token: str | None = None) -> int:
+    """A new password; every session of the account ends but the one of `keep_token`
+    (the person changing their own). Returns the sessions ended."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = hash_password(password)
+    ended = end_sessions(user, reason, keep_token=keep_token)
     db.session.commit()
+    return ended
 
 
 def unlock(user: User) -> None:
-    """Let the account sign in again at once, forgetting its wrong passwords."""
+    """Let the account sign in again at once from every network, forgetting its wrong
+    passwords."""
     user.failed_logins = 0
-    user.locked_until = None
+    db.session.execute(sa.delete(LoginThrottle).where(
+        LoginThrottle.account_key == account_key(user.email)))
     db.session.commit()
 
 
-def delete_user(user: User) -> None:
-    """Remove the account with its shares and tokens; its audit entries and exports keep
-    its email.
+def delete_user(user: User) -> int:
+    """Remove the account with its sessions, shares and tokens; its audit entries and
+    exports keep its email. Returns the sessions that were still open.
 
     Done row by row because SQLite does not enforce the foreign keys' ON DELETE, and a
     new account reusing the id must not inherit the old one's entries.
     """
-    for model in (SurveyShare, ApiToken):
+    ended = len(open_sessions(user))
+    for model in (SurveyShare, ApiToken, StaffSession):
         db.session.execute(sa.delete(model).where(model.user_id == user.id))
     db.session.execute(sa.update(AuditEvent).where(AuditEvent.actor_id == user.id)
                        .values(actor_id=None))
@@ -107,6 +129,7 @@ def delete_user(user: User) -> None:
                        .values(requested_by_id=None))
     db.session.delete(user)
     db.session.commit()
+    return ended
 
 
 def share_survey(user: User, survey: Survey) -> bool:
@@ -131,14 +154,13 @@ def unshare_survey(user: User, survey: Survey) -> bool:
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None = None
-    locked_for: timedelta | None = None  # set when the account is waiting
+    locked_for: timedelta | None = None  # set while this email waits on this network
 
 
-def lock_duration(failures: int) -> timedelta | None:
-    """1, 2, 4 … minutes from the FREE_FAILURES-th failure on, at most MAX_LOCK_MINUTES."""
-    if failures < FREE_FAILURES:
-        return None
-    return timedelta(minutes=min(2 ** min(failures - FREE_FAILURES, 10), MAX_LOCK_MINUTES))
+def lock_duration(locks: int) -> timedelta:
+    """The n-th wait of one email on one network: 1, 2, 4 … minutes, at most
+    MAX_LOCK_MINUTES."""
+    return timedelta(minutes=min(2 ** min(max(locks, 1) - 1, 10), MAX_LOCK_MINUTES))
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -148,39 +170,103 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def check_login(email: str, password: str, now: datetime | None = None) -> LoginResult:
-    """The account for these credentials, counting failures per account.
+def account_key(email: str) -> str:
+    """What throttles are kept under: the email's SHA-256, for any email typed, so
+    unknown ones are counted like accounts and their text is not stored."""
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()
 
-    While an account waits, its password is not even checked, so guessing cannot go
-    on; other accounts are not affected.
+
+def waiting_networks(user: User, now: datetime | None = None) -> list[LoginThrottle]:
+    """The networks that must wait before trying `user`'s password again."""
+    now = now or datetime.now(UTC)
+    return list(db.session.scalars(
+        sa.select(LoginThrottle)
+        .where(LoginThrottle.account_key == account_key(user.email),
+               LoginThrottle.locked_until > now)
+        .order_by(LoginThrottle.locked_until.desc())))
+
+
+def check_login(email: str, password: str, now: datetime | None = None,
+                network: str | None = None) -> LoginResult:
+    """The account for these credentials, counting wrong passwords per email *and*
+    source network.
+
+    After FREE_FAILURES wrong passwords an email waits on that network only, 1, 2, 4 …
+    minutes (the count starts again after each wait; the waits grow until a quiet day
+    or a sign-in from there): the right password from any other network still works,
+    so a stranger cannot lock a colleague out. While it waits, the password is not
+    even checked. Unknown emails go through the same steps (a dummy hash, a throttle
+    row), so no answer, its status or its time tells whether an account exists.
     """
     now = now or datetime.now(UTC)
-    user = db.session.scalar(
-        sa.select(User).where(User.email == normalize_email(email)).with_for_update())
-    if user is None:
-        try:
-            _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
-        return LoginResult()
-    locked_until = _aware(user.locked_until)
-    if locked_until and locked_until > now:
+    email = normalize_email(email)
+    network = request_network() if network is None else network
+    key = account_key(email)
+    where = (LoginThrottle.account_key == key, LoginThrottle.network == network)
+    locked_for = _wait_left(db.session.scalar(sa.select(LoginThrottle).where(*where)
+                            .execution_options(populate_existing=True)), now, reset=False)
+    if locked_for:
         db.session.rollback()
-        return LoginResult(locked_for=locked_until - now)
+        return LoginResult(locked_for=locked_for)
+    # The slow hash runs outside any write transaction (on SQLite one would hold up
+    # every submission meanwhile).
+    user = db.session.scalar(sa.select(User).where(User.email == email))
     try:
-        _hasher.verify(user.password_hash, password)
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        right = user is not None
     except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        wait = lock_duration(user.failed_logins)
-        user.locked_until = now + wait if wait else None
+        right = False
+    if right:
+        db.session.execute(sa.delete(LoginThrottle).where(*where),  # trusted again
+                           execution_options={"synchronize_session": False})
+        user.failed_logins = 0
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
         db.session.commit()
-        return LoginResult(locked_for=wait)
-    user.failed_logins = 0
-    user.locked_until = None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        return LoginResult(user=user)
+    # Counted in the row, locked (FOR UPDATE on PostgreSQL, SQLite's write lock), so
+    # simultaneous guesses are counted one after another.
+    db.session.execute(insert_for(LoginThrottle.__table__)
+                       .values(account_key=key, network=network, failures=0, locks=0)
+                       .on_conflict_do_nothing())
+    throttle = db.session.scalar(sa.select(LoginThrottle).where(*where).with_for_update()
+                                 .execution_options(populate_existing=True))
+    locked_for = _wait_left(throttle, now)  # a guess sent at the same time set a wait
+    if not locked_for:
+        throttle.failures += 1
+        throttle.last_failure_at = now
+        if throttle.failures >= FREE_FAILURES:
+            throttle.locks += 1
+            locked_for = lock_duration(throttle.locks)
+            throttle.locked_until = now + locked_for
+    if user is not None:
+        db.session.execute(sa.update(User).where(User.id == user.id)
+                           .values(failed_logins=User.failed_logins + 1))
+    db.session.execute(sa.delete(LoginThrottle).where(
+        LoginThrottle.last_failure_at < now - FORGET_FAILURES_AFTER),
+        execution_options={"synchronize_session": False})
     db.session.commit()
-    return LoginResult(user=user)
+    return LoginResult(locked_for=locked_for)
+
+
+def _wait_left(throttle: LoginThrottle | None, now: datetime,
+               reset: bool = True) -> timedelta | None:
+    """How long this email must still wait on this network. With `reset`, the row's
+    count starts again when its wait is over (the next wait is longer), and all of it
+    after a quiet FORGET_FAILURES_AFTER."""
+    if throttle is None:
+        return None
+    last_failure = _aware(throttle.last_failure_at)
+    if last_failure and last_failure + FORGET_FAILURES_AFTER <= now:
+        if reset:
+            throttle.failures, throttle.locks, throttle.locked_until = 0, 0, None
+        return None
+    locked_until = _aware(throttle.locked_until)
+    if locked_until and locked_until > now:
+        return locked_until - now
+    if locked_until and reset:
+        throttle.failures, throttle.locked_until = 0, None
+    return None
 
 
 def token_hash(token: str) -> str:

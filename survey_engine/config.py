@@ -7,6 +7,39 @@ import secrets
 from pathlib import Path
 
 
+class ConfigError(ValueError):
+    """A setting with a value the app cannot run with: refused at startup."""
+
+
+def whole_number(name: str, value: object, minimum: int) -> int:
+    """`value` (from the environment or create_app's overrides) as an int >= minimum,
+    or a ConfigError that names the setting."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) \
+            or int(text) < minimum:
+        raise ConfigError(f"{name} must be a whole number >= {minimum}, not {value!r}")
+    return int(text)
+
+
+def positive_number(name: str, value: object) -> float:
+    """`value` as a finite number > 0, or a ConfigError that names the setting."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        number = float("nan")
+    if isinstance(value, bool) or not 0 < number < float("inf"):
+        raise ConfigError(f"{name} must be a number > 0, not {value!r}")
+    return number
+
+
+def check_settings(config: dict) -> None:
+    """Refuse bad values of the settings read at startup, with a message that says
+    which and why (instead of a failure on the first request that uses them)."""
+    config["TRUSTED_PROXIES"] = whole_number("TRUSTED_PROXIES", config["TRUSTED_PROXIES"], 0)
+    for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
+        config[name] = positive_number(name, config[name])
+
+
 def database_url(url: str) -> str:
     """Accept the usual postgresql:// URL and use psycopg 3 for it."""
     for prefix in ("postgres://", "postgresql://"):
@@ -62,6 +95,15 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "").lower() in (
             "1", "true", "yes", "on")
+        # Staff sessions end after this long without a request, and this long after
+        # signing in whatever happens (signing in again is one form).
+        self.STAFF_SESSION_IDLE_MINUTES = os.environ.get("STAFF_SESSION_IDLE_MINUTES", 120)
+        self.STAFF_SESSION_MAX_HOURS = os.environ.get("STAFF_SESSION_MAX_HOURS", 12)
+        # How many reverse proxies stand in front of the app and append to
+        # X-Forwarded-For/-Proto/-Host (werkzeug's ProxyFix). 0: those headers are
+        # ignored, the client is the connection's peer. Too high a count lets a client
+        # choose its own address (and escape the per-address login limit).
+        self.TRUSTED_PROXIES = os.environ.get("TRUSTED_PROXIES", 0)
         # Attempts at POST /admin/login per client address (Flask-Limiter's syntax);
         # counted in Redis when REDIS_URL is set, else in the process's memory.
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20/minute")

@@ -124,23 +124,72 @@ class User(db.Model):
     __table_args__ = (
         sa.CheckConstraint("email = lower(email)", name="ck_users_email_lower"),
         sa.CheckConstraint("role IN ('admin', 'editor', 'analyst')", name="ck_users_role"),
+        # SQLite would hand a deleted account's id to the next one created.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(16))
+    # Wrong passwords since the last sign-in, from any network (shown to admins; the
+    # waits themselves are per email and network: LoginThrottle).
     failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     # Flask-Login's user interface.
     is_authenticated = True
     is_active = True
     is_anonymous = False
+    # The token of the staff session this object was loaded for (not a column): what
+    # Flask-Login keeps in the cookie, never the user id (see staff_sessions.py).
+    session_token = None
 
     def get_id(self) -> str:
-        return str(self.id)
+        if not self.session_token:
+            raise RuntimeError("sign in through staff_sessions.start_session()")
+        return self.session_token
+
+
+class StaffSession(db.Model):
+    """A signed-in browser: the cookie names it by a random token (only its SHA-256 is
+    stored), so ending the row ends the session wherever the cookie was copied, and a
+    deleted account's cookie can never match the account that comes after it."""
+
+    __tablename__ = "staff_sessions"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # logout, ended_by_owner, password_changed, password_reset, role_changed, expired
+    end_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    device: Mapped[str] = mapped_column(sa.String(100), default="")  # "Firefox · Windows"
+    network: Mapped[str] = mapped_column(sa.String(64), default="")  # where it started
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(db.Model):
+    """Wrong passwords for one email from one network (see auth.check_login).
+
+    Keyed by the SHA-256 of the normalized email, known account or not, so that an
+    unknown email is throttled (and answered) exactly like a known one.
+    """
+
+    __tablename__ = "login_throttles"
+
+    account_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    network: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)  # since the last lock
+    locks: Mapped[int] = mapped_column(sa.Integer, default=0)  # each one longer
+    locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_failure_at: Mapped[datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), index=True)
 
 
 class SurveyShare(db.Model):

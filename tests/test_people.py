@@ -251,7 +251,9 @@ def test_the_last_admin_can_neither_demote_nor_delete_themself(people):
     second = signed_in(people, "admin2@example.org")
     assert post(second, f"{own}/role", {"role": "editor"}).status_code == 302
     assert find_user(ADMIN).role == "editor"
-    assert admin.get("/admin/users").status_code == 403
+    # The demotion ended the first admin's sessions: signed in again, they are an editor.
+    assert admin.get("/admin/users").status_code == 302
+    assert signed_in(people, ADMIN).get("/admin/users").status_code == 403
 
 
 # -- sharing ------------------------------------------------------------------------

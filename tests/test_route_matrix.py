@@ -19,7 +19,7 @@ from exports import ExportOptions
 from survey_engine.auth import create_token, create_user, find_user, share_survey
 from survey_engine.export_files import start_export
 from survey_engine.extensions import db
-from survey_engine.models import ApiToken, ExportFile
+from survey_engine.models import ApiToken, ExportFile, StaffSession
 from survey_engine.surveys import find_survey, save_definition
 from tests.conftest import DEMO_SLUG, demo_definition
 from tests.test_staff import PASSWORD, login
@@ -50,6 +50,9 @@ ROUTES = [
     ("GET", "/admin/tokens", SIGNED_IN, 200, None),
     ("POST", "/admin/tokens", SIGNED_IN, 200, {}),
     ("POST", "/admin/tokens/{own_token}/revoke", SIGNED_IN, 302, {}),
+    ("GET", "/admin/sessions", SIGNED_IN, 200, None),
+    ("POST", "/admin/sessions/{spare_session}/end", SIGNED_IN, 404, {}),  # not their own
+    ("POST", "/admin/sessions/end-others", SIGNED_IN, 302, {}),  # there are none
     ("GET", "/admin/surveys/new", CREATOR, 200, None),
     ("POST", "/admin/surveys/new", CREATOR, 422, {}),
     ("POST", "/admin/surveys/create", CREATOR, 422, {"slug": "Not A Slug", "title": "x"}),
@@ -114,7 +117,7 @@ ROUTES = [
 def accounts(app):
     """Every role; the demo shared with the analyst, the editor and a spare account;
     another survey shared with the other editor; a token for each; a finished export
-    of the demo."""
+    of the demo; a session of the spare account."""
     save_definition({**demo_definition(), "slug": OTHER_SLUG}, publish=True)
     demo, other = find_survey(DEMO_SLUG), find_survey(OTHER_SLUG)
     for role in ROLES[1:]:
@@ -122,6 +125,7 @@ def accounts(app):
         share_survey(user, other if role == "other_editor" else demo)
         create_token(user)
     share_survey(create_user("spare@example.org", PASSWORD, "analyst"), demo)
+    assert login(app.test_client(), "spare@example.org").status_code == 302
     start_export(demo, find_user("admin@example.org"), ExportOptions())  # inline: done
     return app
 
@@ -166,11 +170,14 @@ def test_route_role_matrix(accounts, role):
     else:
         own_token = 1
     spare = find_user("spare@example.org").id
+    spare_session = db.session.scalar(sa.select(StaffSession.id).where(
+        StaffSession.user_id == spare))
     export = db.session.scalar(sa.select(ExportFile.id))
     # Anonymous too has a token: its POSTs must meet the sign-in, not the CSRF check.
     token = _csrf(client, role != "anonymous")
     for method, path, allowed, status, data in ROUTES:
-        url = path.format(own_token=own_token, spare=spare, export=export)
+        url = path.format(own_token=own_token, spare=spare, export=export,
+                          spare_session=spare_session)
         if method == "GET":
             reply = client.get(url)
         elif data == "json":
@@ -205,6 +212,7 @@ def test_a_post_without_the_csrf_token_is_refused_on_every_staff_form(accounts):
             continue
         if path.endswith("/preview"):
             continue  # checks answers, stores nothing: exempt on purpose
-        url = path.format(own_token=1, spare=find_user("spare@example.org").id)
+        url = path.format(own_token=1, spare=find_user("spare@example.org").id,
+                          spare_session=1)
         reply = client.post(url, data=dict(data) if isinstance(data, dict) else {})
         assert reply.status_code == 400, (url, reply.status_code)

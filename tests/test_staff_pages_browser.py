@@ -185,6 +185,7 @@ SIGNED_IN: dict[str, Callable[[Page, str], None]] = {
     "tokens": _go("/admin/tokens"),
     "tokens-new": _new_token,
     "password": _go("/admin/password"),
+    "sessions": _go("/admin/sessions"),
     "audit": _go("/admin/audit"),
     "logout": _go("/admin/logout"),
 }

@@ -9,8 +9,9 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
-from survey_engine.extensions import csrf, db, login_manager
+from survey_engine.extensions import csrf, login_manager
 from survey_engine.models import User
+from survey_engine.staff_sessions import user_for_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -18,8 +19,9 @@ from survey_engine.admin import builder, exports, people, results, routes, surve
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def load_user(session_token: str) -> User | None:
+    """The cookie names a server-side session (User.get_id), never a user id."""
+    return user_for_session(session_token)
 
 
 def init_app(app: Flask) -> None:

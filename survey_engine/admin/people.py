@@ -1,5 +1,6 @@
 """Who may do what, managed in the browser: accounts (admins), who a survey is shared
-with, one's own API tokens and password, and the audit log that records all of it.
+with, one's own API tokens, password and sessions, and the audit log that records all
+of it.
 
 Every change is a POST answered by a redirect and a flash message, so a reload repeats
 nothing (a new API token is the exception: its reply is the one place it is shown).
@@ -14,9 +15,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 
 from survey_engine.admin import bp
+from survey_engine.admin.routes import _clear_session
 from survey_engine.admin.surveys import local_time, managed_survey, title_of
 from survey_engine.audit import ACTIONS, record
 from survey_engine.auth import (
@@ -34,9 +36,17 @@ from survey_engine.auth import (
     shown_prefix,
     unlock,
     unshare_survey,
+    waiting_networks,
 )
 from survey_engine.extensions import db
-from survey_engine.models import ApiToken, AuditEvent, Role, SurveyShare, User
+from survey_engine.models import ApiToken, AuditEvent, Role, StaffSession, SurveyShare, User
+from survey_engine.staff_sessions import (
+    current_session,
+    current_token,
+    end_session,
+    end_sessions,
+    open_sessions,
+)
 
 AUDIT_PAGE_SIZE = 50
 
@@ -54,11 +64,16 @@ def _account(user_id: int) -> User:
     return user
 
 
-def _is_locked(user: User) -> bool:
-    until = user.locked_until
-    if until is not None and until.tzinfo is None:  # SQLite gives naive UTC back
-        until = until.replace(tzinfo=UTC)
-    return until is not None and until > datetime.now(UTC)
+def _locked_until(user: User) -> datetime | None:
+    """Until when some network must wait before trying this account's password."""
+    waiting = waiting_networks(user)
+    return waiting[0].locked_until if waiting else None
+
+
+def _sessions_ended(email: str, count: int, reason: str) -> None:
+    """Audit sessions ended by someone's action (not by sign-out or expiry)."""
+    if count:
+        record("sessions_ended", email=email, count=count, reason=reason)
 
 
 # -- accounts (admins only) ---------------------------------------------------------
@@ -85,7 +100,7 @@ def users():
     accounts = db.session.scalars(sa.select(User).order_by(User.email)).all()
     html = render_template("admin/users.html", lang=g.lang, accounts=accounts, form=form,
                            error=error, roles=Role.ALL, local_time=local_time,
-                           is_locked=_is_locked, min_length=MIN_PASSWORD_LENGTH)
+                           locked_until=_locked_until, min_length=MIN_PASSWORD_LENGTH)
     return html, 422 if error else 200
 
 
@@ -94,7 +109,8 @@ def users():
 def user(user_id: int):
     account = _account(user_id)
     return render_template("admin/user.html", lang=g.lang, account=account, roles=Role.ALL,
-                           local_time=local_time, locked=_is_locked(account),
+                           local_time=local_time, waiting=waiting_networks(account),
+                           sessions=len(open_sessions(account)),
                            min_length=MIN_PASSWORD_LENGTH)
 
 
@@ -108,11 +124,12 @@ def change_role(user_id: int):
         flash(_("You cannot change your own role; another admin can."), "error")
     elif new != old:
         try:
-            set_role(account, new)
+            ended = set_role(account, new)  # a demotion ends the account's sessions
         except AccountError as problem:
             flash(str(problem), "error")
         else:
             record("role_changed", email=account.email, old=old, new=new)
+            _sessions_ended(account.email, ended, "role_changed")
             flash(_("%(email)s is now %(role)s.", email=account.email, role=new))
     return redirect(url_for("admin.user", user_id=user_id))
 
@@ -121,12 +138,17 @@ def change_role(user_id: int):
 @login_required
 def reset_password(user_id: int):
     account = _account(user_id)
+    # Every session of the account ends (whoever knew the old password is out), but
+    # the admin's own one when they reset their own password here.
+    keep = current_token() if account.id == current_user.id else None
     try:
-        set_password(account, request.form.get("password", "")[:1024])
+        ended = set_password(account, request.form.get("password", "")[:1024],
+                             "password_reset", keep_token=keep)
     except AccountError as problem:
         flash(str(problem), "error")
     else:
         record("password_reset", email=account.email)
+        _sessions_ended(account.email, ended, "password_reset")
         flash(_("The password of %(email)s was changed; tell them the new one.",
                 email=account.email))
     return redirect(url_for("admin.user", user_id=user_id))
@@ -153,8 +175,9 @@ def delete_account(user_id: int):
     if request.method == "GET":
         return render_template("admin/delete_user.html", lang=g.lang, account=account)
     email, role = account.email, account.role
-    delete_user(account)
+    ended = delete_user(account)
     record("user_deleted", email=email, role=role)
+    _sessions_ended(email, ended, "user_deleted")
     flash(_("The account %(email)s was deleted.", email=email))
     return redirect(url_for("admin.users"))
 
@@ -258,13 +281,59 @@ def password():
         elif new != request.form.get("confirm_password", ""):
             error = _("The two new passwords are not the same.")
         else:
-            set_password(current_user, new)
+            # Whoever else had a session (a stolen cookie, a forgotten computer) is out.
+            ended = set_password(current_user, new, "password_changed",
+                                 keep_token=current_token())
             record("password_changed")
+            _sessions_ended(current_user.email, ended, "password_changed")
             flash(_("Your password was changed."))
             return redirect(url_for("admin.password"))
     html = render_template("admin/password.html", lang=g.lang, error=error,
                            min_length=MIN_PASSWORD_LENGTH)
     return html, 422 if error else 200
+
+
+@bp.get("/sessions")
+@login_required
+def sessions():
+    rows = open_sessions(current_user)
+    own = current_session()
+    return render_template("admin/sessions.html", lang=g.lang, sessions=rows,
+                           own_id=own.id if own else None, local_time=local_time)
+
+
+def _end_own_session_or_sign_out(row: StaffSession):
+    """After ending `row`: back to the list, or to the sign-in page when it was this
+    browser's own session."""
+    own = current_session()
+    if own is not None and own.id == row.id:
+        logout_user()
+        _clear_session()
+        return redirect(url_for("admin.login"))
+    flash(_("That session was ended: its browser must sign in again."))
+    return redirect(url_for("admin.sessions"))
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@login_required
+def end_own_session(session_id: int):
+    row = db.session.get(StaffSession, session_id)
+    if row is None or row.user_id != current_user.id:
+        abort(404)  # someone else's session: not even its existence is told
+    if row.ended_at is None:
+        end_session(row, "ended_by_owner")
+        _sessions_ended(current_user.email, 1, "ended_by_owner")
+    return _end_own_session_or_sign_out(row)
+
+
+@bp.post("/sessions/end-others")
+@login_required
+def end_other_sessions():
+    ended = end_sessions(current_user, "ended_by_owner", keep_token=current_token())
+    db.session.commit()
+    _sessions_ended(current_user.email, ended, "ended_by_owner")
+    flash(_("Your other sessions were ended: %(count)s.", count=ended))
+    return redirect(url_for("admin.sessions"))
 
 
 # -- the audit log (admins only) ----------------------------------------------------

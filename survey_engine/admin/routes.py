@@ -15,6 +15,7 @@ from survey_engine.audit import record
 from survey_engine.auth import check_login, normalize_email, visible_surveys
 from survey_engine.extensions import db
 from survey_engine.i18n import UI_LANGUAGES, choose_language
+from survey_engine.staff_sessions import current_session, end_session, start_session
 
 
 @bp.before_request
@@ -48,6 +49,8 @@ def login():
     next_url = request.form.get("next", "")
     result = check_login(email, password)
     if result.user is None:
+        # The same page, status and (a dummy hash) time for an unknown email as for a
+        # known one: only the email typed is echoed back.
         record("login_failed", email=normalize_email(email))
         minutes = math.ceil(result.locked_for.total_seconds() / 60) if result.locked_for else 0
         html = render_template("admin/login.html", lang=g.lang, email=email, next=next_url,
@@ -55,6 +58,7 @@ def login():
         return html, 200
     # A new session at sign-in: nothing planted before it (session fixation) survives.
     _clear_session()
+    start_session(result.user)  # the cookie names this session, not the account
     login_user(result.user)
     record("login", actor=result.user)
     return redirect(_safe_next(next_url))
@@ -77,6 +81,9 @@ def logout():
     if request.method == "GET":  # a question, so that a link elsewhere cannot sign anyone out
         return render_template("admin/logout.html", lang=g.lang)
     record("logout")
+    row = current_session()
+    if row is not None:  # ended on the server: a copy of the cookie stops working too
+        end_session(row, "logout")
     logout_user()
     _clear_session()
     return redirect(url_for("admin.login"))

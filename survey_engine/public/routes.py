@@ -11,7 +11,7 @@ from flask import abort, make_response, redirect, render_template, request, url_
 
 from survey_engine import metrics
 from survey_engine.definition import Definition, clean_answers
-from survey_engine.definition.answers import MAX_TEXT_LENGTH
+from survey_engine.definition.answers import MAX_TEXT_LENGTH, printable
 from survey_engine.i18n import LANGUAGE_NAMES, UI_LANGUAGES, choose_language, message, ui_language
 from survey_engine.ingest import (
     RETRY_AFTER_SECONDS,
@@ -83,7 +83,7 @@ def render_survey_page(d: Definition, lang: str, submission_id: str, action: str
     other_lang = next((code for code in languages if code != lang), None)
     labels = {q.name: d.text(q.label, lang) for q in d.questions}
     labels.update({q.other_field: message("other_specify", lang) for q in d.questions if q.other})
-    values = values or {}
+    values = printable(values or {})  # refused text is shown, its bad characters as �
     helpers = PageHelpers(d, lang, values)
     html = render_template(
         "public/survey.html", d=d, lang=lang, other_lang=other_lang, language_names=LANGUAGE_NAMES,

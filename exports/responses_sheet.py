@@ -33,6 +33,8 @@ WIDTHS = {"response_id": 10, "submission_id": 37, "submitted_at": 19, "version":
 
 Cell = Callable[[str, Any], str]  # (row number, value) -> the cell's XML
 
+EXCEL_FIRST_DAY = date(1900, 1, 1)  # the first day an Excel date cell can hold
+
 
 class ResponsesSheets:
     """Writes rows of `rows.row(response)` over "Responses", "Responses (2)", ...;
@@ -144,9 +146,12 @@ class ResponsesSheets:
             except (KeyError, TypeError):
                 pass
             try:
-                made = day_tail(date.fromisoformat(value))
+                day = date.fromisoformat(value)
             except (TypeError, ValueError):
                 return any_value(row, value)
+            if day < EXCEL_FIRST_DAY:  # stored before answers were bounded: Excel has no
+                return any_value(row, value)  # such date (year 1 became -693,594)
+            made = day_tail(day)
             if len(days) < sheet_xml.CACHE_SIZE:
                 days[value] = made
             return f"{start}{row}{made}"

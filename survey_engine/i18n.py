@@ -39,6 +39,8 @@ MESSAGES: dict[str, str] = {
     "not_integer": N_("Please enter a whole number."),
     "not_decimal": N_("Please enter a number."),
     "not_text": N_("The answer must be text."),
+    "bad_character": N_("The answer contains a character that cannot be stored (an invalid "
+                        "or control character). Please type it again."),
     "too_long": N_("The answer is too long (at most %(limit)s characters)."),
     "number_range": N_("The number is too large."),
     "unknown_question": N_("There is no such question."),

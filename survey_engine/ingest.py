@@ -28,10 +28,12 @@ import sqlalchemy as sa
 
 from survey_engine import metrics
 from survey_engine.buffer import answers_digest, current_buffer
+from survey_engine.definition.answers import unstorable
 from survey_engine.extensions import db
 from survey_engine.models import Response, insert_for
 from survey_engine.surveys import definition_of
 from survey_engine.tallies import TallyKey, keys_of, upsert_counts
+from survey_engine.untrusted import load_json
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,13 @@ class Submission:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Submission:
-        data = json.loads(text)
+        """Read a buffered entry back. Raises ValueError (the drain's dead letters) for
+        one that is not JSON, is nested too deep, or holds text no export could write:
+        it may have been buffered by an older release, before these checks."""
+        data = load_json(text)
+        if unstorable(data):
+            raise ValueError("the entry holds unstorable text (a surrogate, non-character "
+                             "or NUL)")
         return cls(
             survey_id=int(data["survey_id"]), version_id=int(data["version_id"]),
             submission_id=uuid.UUID(data["submission_id"]), answers=dict(data["answers"]),

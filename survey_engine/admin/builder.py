@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from survey_engine import audit
+from survey_engine import audit, params
 from survey_engine.admin import bp
 from survey_engine.admin.surveys import (
     managed_survey,
@@ -108,6 +108,17 @@ def save(survey: Survey, data: dict, change: str) -> None:
                 number=_newest(survey).number))
 
 
+def _refuse_fields(problems: list[str], data: dict) -> None:
+    """Refuse a form whose own fields are wrong (`path: text` problems), naming the
+    validator's other problems with them, so every field shows its message at once."""
+    if not problems:
+        return
+    flagged = {problem.split(": ", 1)[0] for problem in problems}
+    others = [problem for problem in validate_definition(data)
+              if problem.split(": ", 1)[0] not in flagged]
+    raise SaveRefused(problems + others)
+
+
 def split_problems(problems: list[str], prefix: str) -> tuple[dict[str, list[str]], list[str]]:
     """Problems under `prefix` by their first key (`label`, `rows` ...); the rest with paths."""
     at_field: dict[str, list[str]] = {}
@@ -140,23 +151,40 @@ def texts_from_form(form: MultiDict, field: str, languages: list[str]) -> dict |
     return value or None
 
 
-def _number(text: str) -> int | float | str:
-    """A number if it reads as one (a decimal comma too); else the text, for the
-    validator to name."""
-    cleaned = text.strip().replace(",", ".")
+# Whole-number fields and their ranges (the validator checks their order and more).
+WHOLE_FIELDS = {"min_choices": (0, 10_000), "max_choices": (0, 10_000), "scale": (2, 10)}
+MAX_RESPONSES_LIMIT = 1_000_000_000
+
+
+def _number(text: str, problems: dict[str, list[str]] | None = None,
+            field: str = "") -> int | float | str:
+    """A finite number if it reads as one (a decimal comma too); else the text, and
+    the problem at `field`: "nan", "inf" and Unicode digits never become numbers."""
     try:
-        number = float(cleaned)
-    except ValueError:
+        number = params.finite_number(text)
+    except params.ParamError as error:
+        if problems is not None:
+            problems.setdefault(field, []).append(str(error))
         return text.strip()
-    return int(number) if number.is_integer() and "." not in cleaned else number
+    cleaned = text.strip().replace(",", ".")
+    return int(number) if number.is_integer() and not set(".eE") & set(cleaned) else number
 
 
-def _whole(text: str) -> int | str:
-    return int(text) if text.strip().lstrip("-").isdigit() else text.strip()
+def _whole(text: str, low: int, high: int, problems: dict[str, list[str]],
+           field: str) -> int | str:
+    """A whole number in [low, high] in ASCII digits; else the text and the problem."""
+    try:
+        return params.whole_number(text, low, high)
+    except params.ParamError as error:
+        problems.setdefault(field, []).append(str(error))
+        return text.strip()
 
 
-def question_from_form(form: MultiDict, languages: list[str]) -> dict:
-    """A question with only the properties its (possibly new) type takes."""
+def question_from_form(form: MultiDict, languages: list[str],
+                       problems: dict[str, list[str]] | None = None) -> dict:
+    """A question with only the properties its (possibly new) type takes; a number
+    field that is not one is kept as typed, its problem added to `problems`."""
+    problems = {} if problems is None else problems
     qtype = form.get("type", "")
     keys = edit.keys_for(qtype)
     question: dict[str, Any] = {"name": form.get("name", "").strip(), "type": qtype}
@@ -173,15 +201,15 @@ def question_from_form(form: MultiDict, languages: list[str]) -> dict:
         question["other"] = True
     for key in ("min", "max"):
         if key in keys and (value := form.get(key, "").strip()):
-            question[key] = _number(value) if qtype in NUMBER_TYPES else value
+            question[key] = _number(value, problems, key) if qtype in NUMBER_TYPES else value
     for key in ("min_choices", "max_choices", "scale"):
         if key in keys and (value := form.get(key, "").strip()):
-            question[key] = _whole(value)
+            question[key] = _whole(value, *WHOLE_FIELDS[key], problems, key)
     if value := form.get("default", "").strip():
         if qtype == "select_multiple":
             question["default"] = re.split(r"[\s,]+", value)
         elif qtype in NUMBER_TYPES or qtype in ("rating", "nps"):
-            question["default"] = _number(value)
+            question["default"] = _number(value, problems, "default")
         else:
             question["default"] = value
     if "rows" in keys:
@@ -194,8 +222,9 @@ def _table_rows(form: MultiDict, prefix: str, languages: list[str],
     """Rows of an editable table (`row-3-name`, `row-3-label.vi` ...): in the order of
     their `position`, without those whose name was emptied or `delete` ticked."""
     rows = []
+    # Row numbers are the page's own: ASCII digits ("row-²-name" is no row of it).
     for index in sorted({int(k.split("-")[1]) for k in form if k.startswith(prefix + "-")
-                         and k.split("-")[1].isdigit()}):
+                         and re.fullmatch(r"[0-9]{1,6}", k.split("-")[1])}):
         key = f"{prefix}-{index}"
         name = form.get(f"{key}-name", "").strip()
         if not name or form.get(f"{key}-delete"):
@@ -210,16 +239,16 @@ def _table_rows(form: MultiDict, prefix: str, languages: list[str],
         if form.get(f"{key}-exclusive"):
             row["exclusive"] = True
         position = form.get(f"{key}-position", "").strip()
-        rows.append((float(position) if _is_number(position) else index + 0.5, index, row))
+        rows.append((_position(position, index), index, row))
     return [row for _p, _i, row in sorted(rows, key=lambda r: (r[0], r[1]))]
 
 
-def _is_number(text: str) -> bool:
+def _position(text: str, index: int) -> float:
+    """Where a row goes: its typed position, or where it stood when that is no number."""
     try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+        return params.finite_number(text)
+    except params.ParamError:
+        return index + 0.5
 
 
 # -- the overview and structural changes --------------------------------------------
@@ -307,9 +336,12 @@ def edit_question(slug: str, name: str):
     others: list[str] = []
     if request.method == "POST":
         languages = edit.languages(data)
-        question = question_from_form(request.form, languages)
+        field_problems: dict[str, list[str]] = {}
+        question = question_from_form(request.form, languages, field_problems)
         page_name = request.form.get("page", page_name)
         try:
+            _refuse_fields([f"pages[{p}].questions[{q}].{field}: {text}"
+                            for field, texts in field_problems.items() for text in texts], data)
             edit.replace_question(data, name, question, page_name)
             if edit.NAME_RE.match(question["name"]):
                 edit.rename_references(data, name, question["name"])
@@ -460,19 +492,22 @@ def local_input(moment: str | None) -> str:
         return ""
     try:
         return datetime.fromisoformat(moment).astimezone(LOCAL_TIME).strftime("%Y-%m-%dT%H:%M")
-    except ValueError:
+    except (ValueError, OverflowError):  # year 1 cannot move to Vietnam time
         return moment
 
 
-def from_local_input(value: str) -> str | None:
-    """A datetime-local value typed in Vietnam time, as ISO 8601 with its offset."""
+def from_local_input(value: str, problems: list[str], field: str) -> str | None:
+    """A datetime-local value typed in Vietnam time, as ISO 8601 with its offset; one
+    that is no time from 1900 to 2100 (year 1 overflows when compared) is kept as
+    typed, its problem added to `problems` as settings.<field>."""
     value = value.strip()
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=LOCAL_TIME).isoformat()
-    except ValueError:
-        return value  # the validator names it
+        return params.local_moment(value).isoformat()
+    except params.ParamError as error:
+        problems.append(f"settings.{field}: {error}")
+        return value
 
 
 SETTINGS_FIELDS = ("title", "description", "default_language", "opens_at", "closes_at",
@@ -510,10 +545,17 @@ def edit_settings(slug: str):
             if data[key] is None:
                 del data[key]
         limit = form.get("max_responses", "").strip()
-        data["settings"] = {"opens_at": from_local_input(form.get("opens_at", "")),
-                            "closes_at": from_local_input(form.get("closes_at", "")),
-                            "max_responses": _whole(limit) if limit else None}
+        problems: list[str] = []
+        limit_problems: dict[str, list[str]] = {}
+        data["settings"] = {
+            "opens_at": from_local_input(form.get("opens_at", ""), problems, "opens_at"),
+            "closes_at": from_local_input(form.get("closes_at", ""), problems, "closes_at"),
+            "max_responses": _whole(limit, 1, MAX_RESPONSES_LIMIT, limit_problems,
+                                    "max_responses") if limit else None}
+        problems += [f"settings.max_responses: {text}"
+                     for text in limit_problems.get("max_responses", [])]
         try:
+            _refuse_fields(problems, data)
             save(survey, data, "settings")
         except SaveRefused as error:
             db.session.rollback()

@@ -40,6 +40,7 @@ from survey_engine.auth import (
 )
 from survey_engine.extensions import db
 from survey_engine.models import ApiToken, AuditEvent, Role, StaffSession, SurveyShare, User
+from survey_engine.params import page_or_400
 from survey_engine.staff_sessions import (
     current_session,
     current_token,
@@ -346,8 +347,7 @@ def audit_log():
     filters = {"survey": request.args.get("survey", "").strip(),
                "action": request.args.get("action", ""),
                "actor": request.args.get("actor", "").strip()}
-    page = request.args.get("page", "1")
-    page = max(int(page), 1) if page.isdigit() else 1
+    page = page_or_400(request.args.get("page"))
     statement = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if filters["survey"]:
         statement = statement.where(AuditEvent.survey_slug == filters["survey"])

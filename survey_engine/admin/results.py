@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from markupsafe import Markup
 
+from survey_engine import params
 from survey_engine.admin import bp
 from survey_engine.admin.surveys import title_of, visible_survey
 from survey_engine.models import Survey
@@ -282,8 +283,13 @@ def text_answers_page(slug: str, question: str):
                        label=_field_label(merged, question), filters=Filters(), query="",
                        link_args=link_args)
     query = request.args.get("q", "").strip()[:MAX_QUERY]
-    page = request.args.get("page", "1")
-    page = min(max(int(page), 1), MAX_PAGE) if page.isdigit() else 1
+    try:
+        page = params.page_number(request.args.get("page"), MAX_PAGE)
+    except params.ParamError as error:
+        return _render("admin/text_answers.html", survey, 400, merged=merged,
+                       problem=str(error), question=question,
+                       label=_field_label(merged, question), filters=filters, query=query,
+                       link_args=link_args)
     count = response_count(survey.id)
     answers = _cached(_key("text", survey, merged, filters, question, fold(query), page),
                       count, lambda _: text_answers(survey.id, question, filters, query, page))

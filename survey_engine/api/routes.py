@@ -29,6 +29,7 @@ from survey_engine.surveys import (
     published,
     unavailable_reason,
 )
+from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json, safe_text
 
 UNAVAILABLE = {
     "closed": "this survey is closed",
@@ -63,8 +64,13 @@ def submit_response(slug: str):
     d = survey.definition
     if not request.is_json:
         return _error(415, "send the response as application/json")
-    body = request.get_json(silent=True)
-    if body is None:
+    try:
+        # Depth-checked before parsing: a body nested hundreds deep is a RecursionError
+        # in json.loads; NaN and Infinity are refused too (untrusted.py).
+        body = load_json(request.get_data(cache=False))
+    except TooDeep:
+        return _error(400, f"the body is nested deeper than {MAX_JSON_DEPTH} levels")
+    except ValueError:
         return _error(400, "the body is not valid JSON")
     if not isinstance(body, dict):
         return _error(400, 'the body must be a JSON object: {"submission_id", "answers"}')
@@ -86,7 +92,7 @@ def submit_response(slug: str):
         errors.update(answer_errors)
     unexpected = set(body) - {"submission_id", "answers"}
     for key in sorted(unexpected, key=str)[:20]:
-        errors[str(key)[:64]] = "unknown property"
+        errors[safe_text(str(key))[:64]] = "unknown property"
     if errors:
         metrics.count(survey.survey_id, "rejected")
         return {"errors": errors}, 422

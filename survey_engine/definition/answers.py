@@ -23,6 +23,7 @@ from survey_engine.definition.expressions import evaluate, truthy
 from survey_engine.definition.model import OTHER, Definition, Question
 from survey_engine.i18n import message
 from survey_engine.localtime import LOCAL_TIME
+from survey_engine.untrusted import bad_character_at, safe_text
 
 MAX_TEXT_LENGTH = 5000
 MAX_HIDDEN_LENGTH = 500
@@ -35,6 +36,9 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 PHONE_RE = re.compile(r"^(?:\+84|0084|84|0)([1-9][0-9]{8,9})$")
 PHONE_NOISE_RE = re.compile(r"[\s.\-()]")
 ACKNOWLEDGED = "OK"
+# Dates an answer may take when its question sets no min/max of its own: a year-1
+# "date" is a typing slip, and Excel would show it as the serial -693,594.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2100, 12, 31)
 
 
 class _Invalid(Exception):
@@ -58,7 +62,8 @@ def clean_answers(
     for key, value in raw.items():
         question = definition.by_name.get(key)
         if question is None and key not in other_fields:
-            errors[str(key)[:64]] = message("unknown_question", lang)
+            errors[safe_text(str(key))[:64]] = message(
+                "bad_character" if unstorable(key) else "unknown_question", lang)
         elif question is not None and question.type == "note" and not _is_empty(value):
             errors[key] = message("not_answerable", lang)
 
@@ -67,6 +72,9 @@ def clean_answers(
     for q in definition.questions:
         value = raw.get(q.name)
         if q.type in ("note", "calculate") or _is_empty(value):
+            continue
+        if unstorable(value):
+            type_errors[q.name] = message("bad_character", lang)
             continue
         try:
             typed[q.name] = _clean(q, value, today)
@@ -104,6 +112,31 @@ def clean_answers(
         if q.other:
             _clean_other(q, answers, raw, errors, lang)
     return answers, errors
+
+
+def unstorable(value: Any) -> bool:
+    """Whether `value` (a str, or lists and dicts of them) holds text no export can
+    write: a lone surrogate or non-character (untrusted.py), or NUL, which PostgreSQL
+    cannot store in JSONB and an XML sheet cannot hold."""
+    if isinstance(value, str):
+        return "\x00" in value or bad_character_at(value) is not None
+    if isinstance(value, dict):
+        return any(unstorable(k) or unstorable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(unstorable(v) for v in value)
+    return False
+
+
+def printable(value: Any) -> Any:
+    """`value` with what unstorable() finds replaced by U+FFFD: for a page that shows
+    refused answers again (a lone surrogate cannot even be sent as UTF-8)."""
+    if isinstance(value, str):
+        return safe_text(value).replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value
 
 
 def _relevant(definition: Definition, q: Question, context: dict, today: date) -> bool:
@@ -279,6 +312,10 @@ def _clean_date(q: Question, value: Any, today: date) -> str:
     except ValueError:
         raise _Invalid("not_date") from None
     low, high = (_limit_date(q.raw.get(key), today) for key in ("min", "max"))
+    if high is None and day > LAST_DAY:
+        raise _Invalid("date_max", limit=LAST_DAY.strftime("%d/%m/%Y"))
+    if low is None and day < FIRST_DAY:
+        raise _Invalid("date_min", limit=FIRST_DAY.strftime("%d/%m/%Y"))
     if high is not None and day > high:
         raise _Invalid("date_future" if q.raw.get("max") == "today" else "date_max",
                        limit=high.strftime("%d/%m/%Y"))
@@ -371,6 +408,8 @@ def _choice(question: Question, value: Any) -> str:
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid("not_text")
+    if unstorable(value):
+        raise _Invalid("bad_character")
     value = _nfc(value)
     if len(value) > MAX_TEXT_LENGTH:
         raise _Invalid("too_long", limit=MAX_TEXT_LENGTH)
@@ -415,5 +454,5 @@ def _shown_number(value: float) -> str:
 
 def _shown(value: Any) -> str:
     """A short, safe rendering of a bad value for the error message."""
-    text = value if isinstance(value, str) else repr(value)
+    text = printable(value if isinstance(value, str) else repr(value))
     return text if len(text) <= 40 else text[:40] + "…"

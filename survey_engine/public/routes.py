@@ -11,7 +11,7 @@ from flask import abort, make_response, redirect, render_template, request, url_
 
 from survey_engine import metrics
 from survey_engine.definition import Definition, clean_answers
-from survey_engine.definition.answers import MAX_TEXT_LENGTH
+from survey_engine.definition.answers import MAX_TEXT_LENGTH, printable, unstorable
 from survey_engine.i18n import LANGUAGE_NAMES, UI_LANGUAGES, choose_language, message, ui_language
 from survey_engine.ingest import (
     RETRY_AFTER_SECONDS,
@@ -83,7 +83,7 @@ def render_survey_page(d: Definition, lang: str, submission_id: str, action: str
     other_lang = next((code for code in languages if code != lang), None)
     labels = {q.name: d.text(q.label, lang) for q in d.questions}
     labels.update({q.other_field: message("other_specify", lang) for q in d.questions if q.other})
-    values = values or {}
+    values = printable(values or {})  # refused text is shown, its bad characters as �
     helpers = PageHelpers(d, lang, values)
     html = render_template(
         "public/survey.html", d=d, lang=lang, other_lang=other_lang, language_names=LANGUAGE_NAMES,
@@ -118,7 +118,11 @@ def render_message(lang: str, key: str, status: int, link: dict | None = None):
 @bp.get("/s/<slug>")
 def questionnaire(slug: str):
     page = _load(slug)
-    return _render_form(page, str(uuid.uuid4()), first_values(page.d, request.args))
+    # A hidden answer from the link (?source=) that could never be stored is left out:
+    # the citizen could not see, let alone correct it.
+    values = {name: value for name, value in first_values(page.d, request.args).items()
+              if not unstorable(value)}
+    return _render_form(page, str(uuid.uuid4()), values)
 
 
 @bp.post("/s/<slug>")

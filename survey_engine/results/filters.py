@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from survey_engine import params
 from survey_engine.definition import Definition
 from survey_engine.localtime import LOCAL_TIME
 
@@ -91,9 +92,11 @@ class Filters:
 
 
 def _day(text: Any) -> date | None:
+    """A day of the range: ASCII digits, 1900 to 2100 (year 1 or 9999 would overflow
+    when made a UTC bound)."""
     if not text:
         return None
     try:
-        return date.fromisoformat(str(text))
-    except ValueError as error:
-        raise FilterError(f"not a date (YYYY-MM-DD): {text!r}") from error
+        return params.day(str(text))
+    except params.ParamError as error:
+        raise FilterError(f"{error} ({str(text)[:40]!r})") from error

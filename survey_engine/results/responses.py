@@ -5,10 +5,11 @@ holds them all in memory."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from survey_engine.definition.answers import printable, unstorable
 from survey_engine.extensions import db
 from survey_engine.models import Response
 from survey_engine.results.filters import Filters
@@ -17,6 +18,48 @@ CHUNK_SIZE = 5000
 
 
 NO_FILTERS = Filters()
+
+
+class _Row(NamedTuple):
+    """A stored row as response_chunks gives it, its answers made printable."""
+
+    id: int
+    submission_id: Any
+    submitted_at: Any
+    version_id: int
+    source: str
+    answers: Any
+
+
+def _printable_rows(part: list[Any]) -> list[Any]:
+    """The rows with any text no file or page can write (a lone surrogate, a
+    non-character, NUL: stored before the answers were checked for them) replaced by
+    U+FFFD, so one such row never stops a page or a province's export."""
+    return [_Row(*row[:5], printable(row.answers)) if _has_bad_text(row.answers) else row
+            for row in part]
+
+
+def _bad(text: str) -> bool:
+    if text.isascii():
+        return "\x00" in text
+    return "\x00" in text or (max(text) >= "\ud800" and unstorable(text))
+
+
+def _has_bad_text(answers: Any) -> bool:
+    """unstorable(answers), fast for what stored answers hold (text, lists of text,
+    a matrix's dict): this runs on every row of every export (~5 µs a row)."""
+    if not isinstance(answers, dict):
+        return unstorable(answers)
+    for value in answers.values():
+        if type(value) is str:
+            if _bad(value):
+                return True
+        elif type(value) is list:
+            if any(_bad(item) if type(item) is str else unstorable(item) for item in value):
+                return True
+        elif isinstance(value, dict | list | tuple) and unstorable(value):
+            return True
+    return False
 
 
 def _where(survey_id: int, filters: Filters, after_id: int) -> list[sa.ColumnElement[bool]]:
@@ -45,6 +88,7 @@ def response_chunks(survey_id: int, filters: Filters = NO_FILTERS,
         .execution_options(yield_per=chunk_size)
     )
     for part in db.session.execute(statement).partitions():
+        part = _printable_rows(part)
         if filters.choices:
             part = [row for row in part if filters.keeps(row.answers or {})]
         if part:

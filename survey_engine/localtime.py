@@ -13,13 +13,25 @@ except Exception:  # no time zone database on this machine: Vietnam has no DST
     LOCAL_TIME = timezone(timedelta(hours=7), "ICT")
 
 
+# The years a typed date or time may take anywhere (answers without limits of their
+# own, filters, the survey's schedule): year 1 is a typing slip that Excel shows as
+# the serial -693,594, and near years 1 and 9999 a change of offset overflows.
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+
+
 def aware(moment: datetime) -> datetime:
     """SQLite gives naive datetimes back; they were stored in UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def to_local(moment: datetime) -> datetime:
-    return aware(moment).astimezone(LOCAL_TIME)
+    """In Vietnam time; a moment at the very edge of the calendar (year 1 or 9999,
+    stored before its years were checked) stays in its own offset rather than
+    overflowing the page that shows it."""
+    try:
+        return aware(moment).astimezone(LOCAL_TIME)
+    except OverflowError:
+        return aware(moment)
 
 
 def local_text(moment: datetime | None) -> str:

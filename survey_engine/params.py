@@ -19,9 +19,8 @@ from datetime import date, datetime
 from flask import abort
 from flask_babel import gettext as _
 
-from survey_engine.localtime import LOCAL_TIME
+from survey_engine.localtime import FIRST_YEAR, LAST_YEAR, LOCAL_TIME
 
-FIRST_YEAR, LAST_YEAR = 1900, 2100
 MAX_PAGE = 100_000  # any deeper offset is a crafted link, and could overflow SQL's bigint
 _WHOLE_RE = re.compile(r"[+-]?[0-9]{1,18}")
 _DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]{1,18}(?:[.,][0-9]{0,18})?|[.,][0-9]{1,18})"

@@ -125,6 +125,16 @@ def test_settings_are_checked():
                               "settings.max_responses: a whole number of at least 1, got 0"]
 
 
+def test_finding7_schedule_years_outside_1900_2100_are_refused():
+    def change(d):
+        d["settings"] = {"opens_at": "0001-01-01T00:00:00+07:00",
+                         "closes_at": "9999-12-31T23:59:59-07:00"}
+
+    assert broken(change) == [
+        "settings.opens_at: a time between 1900 and 2100, got '0001-01-01T00:00:00+07:00'",
+        "settings.closes_at: a time between 1900 and 2100, got '9999-12-31T23:59:59-07:00'"]
+
+
 def test_select_needs_choices_and_others_must_not_have_them():
     def change(d):
         del where(d, "district")[1]["choices"]

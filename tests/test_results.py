@@ -661,3 +661,21 @@ def test_the_dashboard_offers_an_export_of_what_it_shows(analyst):
     # The exports page carries those filters into the export it starts.
     form = analyst.get(link).get_data(as_text=True)
     assert 'name="f.district" value="da_lat"' in form
+
+
+def test_rows_behind_the_tallies_back_leave_the_dashboard_readable(filled, analyst):
+    """Responses restored straight into the table, before `recount --fix`: the tallies
+    count fewer than the rows. The page still draws (no interval where a share would
+    pass 100%); it was a 500 (math domain error in the Wilson interval)."""
+    survey = find_survey(DEMO_SLUG)
+    row = db.session.scalars(sa.select(Response).where(
+        Response.survey_id == survey.id, Response.answers["priorities"].is_not(None)).limit(1)
+    ).one()
+    db.session.execute(sa.insert(Response), [
+        {"survey_id": survey.id, "version_id": row.version_id, "submission_id": uuid.uuid4(),
+         "answers": row.answers, "source": "api", "meta": {}, "submitted_at": row.submitted_at}
+        for _ in range(COUNT + 100)])  # one answer set, more often than all tallied ones
+    db.session.commit()
+    context = page(analyst)
+    assert context["dashboard"].responses == COUNT  # the tallies, not yet recounted
+    assert "<svg" in context["html"]

@@ -351,3 +351,26 @@ def test_an_answer_after_the_limit_is_refused_though_the_page_was_drawn_before(p
     assert response_count(find_survey(DEMO_SLUG).id) == 2
     html = in_english(people, ANALYST).get(PAGE).get_data(as_text=True)
     assert 'id="accepting">no: the response limit is reached' in html
+
+
+@pytest.mark.parametrize(("opens_at", "closes_at", "status"), [
+    ("0001-01-01T00:00:00+07:00", None, 200),  # opened long ago
+    (None, "9999-12-31T23:59:59-07:00", 200),  # closes in the far future
+    (None, "0001-01-01T00:00:00+07:00", 410),  # closed long ago
+])
+def test_finding7_a_schedule_stored_before_its_years_were_checked_never_breaks_a_page(
+        people, opens_at, closes_at, status):
+    """Year 1 or 9999, stored before the schema refused them: shown in Vietnam time,
+    the moment overflowed, and the survey's staff page answered 500 for good."""
+    version = find_survey(DEMO_SLUG).published_version()
+    version.definition = {**version.definition,
+                          "settings": {"opens_at": opens_at, "closes_at": closes_at}}
+    db.session.commit()
+    staff = signed_in(people, ADMIN)
+    for url in (f"/admin/surveys/{DEMO_SLUG}", f"/admin/surveys/{DEMO_SLUG}/edit/settings"):
+        assert staff.get(url).status_code == 200, url
+    client = people.test_client()
+    assert client.get(f"/s/{DEMO_SLUG}").status_code == status
+    reply = client.post(f"/api/v1/surveys/{DEMO_SLUG}/responses",
+                        json={"submission_id": new_id(), "answers": valid_answers()})
+    assert reply.status_code == (202 if status == 200 else 410)

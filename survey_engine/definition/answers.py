@@ -22,7 +22,7 @@ from typing import Any
 from survey_engine.definition.expressions import evaluate, truthy
 from survey_engine.definition.model import OTHER, Definition, Question
 from survey_engine.i18n import message
-from survey_engine.localtime import LOCAL_TIME
+from survey_engine.localtime import FIRST_YEAR, LAST_YEAR, LOCAL_TIME
 from survey_engine.untrusted import bad_character_at, safe_text
 
 MAX_TEXT_LENGTH = 5000
@@ -36,9 +36,8 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 PHONE_RE = re.compile(r"^(?:\+84|0084|84|0)([1-9][0-9]{8,9})$")
 PHONE_NOISE_RE = re.compile(r"[\s.\-()]")
 ACKNOWLEDGED = "OK"
-# Dates an answer may take when its question sets no min/max of its own: a year-1
-# "date" is a typing slip, and Excel would show it as the serial -693,594.
-FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2100, 12, 31)
+# Dates an answer may take when its question sets no min/max of its own.
+FIRST_DAY, LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
 
 
 class _Invalid(Exception):

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from survey_engine.definition import expressions
+from survey_engine.localtime import FIRST_YEAR, LAST_YEAR
 from survey_engine.untrusted import bad_character_at
 
 FORMAT = "survey-engine/1"
@@ -192,6 +193,9 @@ def _settings(problems: _Problems, settings: Any) -> None:
         if moment is None or moment.tzinfo is None:
             problems.add(f"settings.{key}", "an ISO 8601 time with its offset, such as "
                          f"'2026-12-01T08:00:00+07:00', got {value!r}")
+        elif not FIRST_YEAR <= moment.year <= LAST_YEAR:
+            problems.add(f"settings.{key}",
+                         f"a time between {FIRST_YEAR} and {LAST_YEAR}, got {value!r}")
         else:
             moments[key] = moment
     if len(moments) == 2 and moments["closes_at"] <= moments["opens_at"]:

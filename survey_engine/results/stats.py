@@ -13,8 +13,10 @@ def wilson_interval(count: int, total: int, z: float = Z95) -> tuple[float, floa
     Unlike the textbook p ± z·sqrt(p(1-p)/n) it stays inside [0, 1] and is honest
     for small groups and for 0% or 100%: a commune with 3 answers gets a wide
     interval, not a false certainty.
+    A count outside 0..total (responses inserted behind the tallies' back, before a
+    `recount --fix`) has no interval either: None, not a math domain error.
     """
-    if total <= 0:
+    if total <= 0 or not 0 <= count <= total:
         return None
     p = count / total
     z2 = z * z

@@ -8,8 +8,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask
 
+from survey_engine import converters
 from survey_engine.config import PROJECT_ROOT, Config, engine_options
-from survey_engine.converters import IdConverter
 from survey_engine.extensions import babel, db, migrate
 from survey_engine.i18n import DEFAULT_LANGUAGE, TRANSLATIONS_DIR, request_language
 
@@ -47,8 +47,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from survey_engine.api import bp as api_bp
     from survey_engine.public import bp as public_bp
 
-    # Before any rule is added: every <int:...> in a URL is a database id.
-    app.url_map.converters["int"] = IdConverter
+    # Before any rule is added: ids and names in URLs that the database can look up.
+    converters.init_app(app)
     buffer.init_app(app)
     static_files.init_app(app)
     security.init_app(app)

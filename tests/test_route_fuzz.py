@@ -217,6 +217,12 @@ class Call:
     # calls with one each, sent when it fails, to tell which value does it.
     singles: list[Call] = field(default_factory=list)
     revisit: tuple[str, ...] = ()  # pages to open after the call saved something
+    # A route's baseline carries its group's calls for a role it refuses (sign-in,
+    # 401, 403): all its parameters rotated together, every value in each once, as
+    # it reads none of them; the group's calls that fuzz one parameter are skipped.
+    group: int = 0
+    when_refused: list[Call] | None = None
+    skip_if_refused: bool = False
 
 
 def rotations(params: tuple[str, ...], values: list[tuple[str, object]]) -> list[list[Part]]:
@@ -239,6 +245,7 @@ class Builder:
         self.app = app
         self.values = values
         self.role = role
+        self.groups = 0
 
     def fill(self, text: str) -> str:
         if text == "{revision}":
@@ -315,15 +322,28 @@ class Builder:
                         **self._payload(method, inputs, base, changed,
                                         {n: v for n, _i, v in query_parts}))
 
-        # The baseline first: a request that reaches as deep as the view goes.
-        yield make([])
         if inputs.fuzz_roles is not None and self.role not in inputs.fuzz_roles:
             params = ()
-        if params and (first or method != "GET"):
-            yield from self._combined(endpoint, params, hostile, make, inputs.together)
-        if query_params:
-            yield from self._combined(endpoint, query_params, hostile,
-                                      lambda parts: make([], parts))
+        if not first and method == "GET":
+            params = ()
+        self.groups += 1
+        group = self.groups
+        # The baseline first: a request that reaches as deep as the view goes.
+        baseline = make([])
+        baseline.group = group
+        baseline.when_refused = [
+            *(make(parts) for parts in rotations(params, hostile) if params),
+            *(make([], parts) for parts in rotations(query_params, hostile) if query_params)]
+        yield baseline
+        fuzzed = [*(self._combined(endpoint, params, hostile, make, inputs.together)
+                    if params else ()),
+                  *(self._combined(endpoint, query_params, hostile,
+                                   lambda parts: make([], parts)) if query_params else ()),
+                  *(self._file_calls(endpoint, phase, path, inputs)
+                    if inputs.files and method == "POST" else ())]
+        for call in fuzzed:
+            call.group, call.skip_if_refused = group, True
+            yield call
         for name in rule.arguments if first else ():
             for value_id, value in corpus.HOSTILE.items():
                 yield Call((endpoint, f"<{name}>", value_id), phase, method,
@@ -340,8 +360,6 @@ class Builder:
                                **self._payload(method, inputs, base, {}))
         if inputs.json_fields and method == "POST":
             yield from self._json_calls(endpoint, phase, path, inputs)
-        if inputs.files and method == "POST":
-            yield from self._file_calls(endpoint, phase, path, inputs)
 
     def _payload(self, method, inputs, base, changed, query=None) -> dict:
         """Query string (GET) or form body (POST): the baseline with `changed` in it.
@@ -450,6 +468,7 @@ class Runner:
         self.app, self.role, self.builder = app, role, builder
         self.client = _sign_in(app, role)
         self.caught: list[BaseException] = []
+        self.refused_groups: set[int] = set()
 
     def send(self, call: Call) -> Failure | None:
         """The call's failure (5xx, a traceback, JSON with NaN), or None."""
@@ -473,6 +492,9 @@ class Runner:
         RECORD.endpoint_seconds[call.key[0]] += time.perf_counter() - started
         RECORD.requests[self.role] += 1
         self.status = reply.status_code
+        self.refused = reply.status_code in (401, 403) or (
+            300 <= reply.status_code < 400
+            and "/admin/login" in reply.headers.get("Location", ""))
         if len(call.key[1].split("+")) == 1:
             RECORD.exercised.add(call.key)
         problem = None
@@ -489,8 +511,11 @@ class Runner:
         return Failure(call.key, self.role, call.method, url, reply.status_code, problem)
 
     def judge(self, call: Call) -> None:
+        if call.skip_if_refused and call.group in self.refused_groups:
+            return
         failure = self.send(call)
-        if failure is None and call.revisit and 300 <= self.status < 400:
+        status, refused = self.status, self.refused
+        if failure is None and call.revisit and 300 <= status < 400 and not refused:
             # Saved: the pages that show what was saved must still open, not 500 for
             # good (a survey opening in year 1 did).
             for path in call.revisit:
@@ -498,6 +523,10 @@ class Runner:
                 if after is not None:
                     after.problem = f"GET {path} after it: {after.problem}"
                     failure = failure or after
+        if call.when_refused is not None and refused:
+            self.refused_groups.add(call.group)
+            for other in call.when_refused:
+                self.judge(other)
         if failure is None:
             return
         if call.singles:  # which of its values does it?
@@ -732,3 +761,19 @@ def test_new_an_id_in_the_url_beyond_the_id_column_is_a_404(fuzz_app, user_id):
         # The largest id there can be is still looked up: no such account.
         assert client.get("/admin/users/2147483647").status_code == 404
         assert client.get(f"/admin/users/{values['target']}").status_code == 200
+
+
+def test_new_a_nul_in_a_slug_or_name_is_a_404(fuzz_app):
+    """/s/a%00b was a 500 on PostgreSQL (text cannot hold NUL: DataError in
+    find_survey) on every route with a slug or a name in its URL."""
+    _people(fuzz_app)
+    anonymous, admin = fuzz_app.test_client(), _sign_in(fuzz_app, "admin")
+    with fuzz_app.app_context():
+        for path in ("/s/a%00b", "/s/a%00b/thanks", "/api/v1/surveys/a%00b"):
+            assert anonymous.get(path).status_code == 404, path
+        assert anonymous.post("/api/v1/surveys/a%00b/responses", json={}).status_code == 404
+        for path in ("/admin/surveys/a%00b", "/admin/surveys/a%00b/results",
+                     f"/admin/surveys/{DEMO_SLUG}/edit/questions/a%00b",
+                     f"/admin/surveys/{DEMO_SLUG}/results/text/a%00b"):
+            assert admin.get(path).status_code == 404, path
+        assert anonymous.get(f"/s/{DEMO_SLUG}").status_code == 200

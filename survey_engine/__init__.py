@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from survey_engine import converters
 from survey_engine.config import Config, check_settings, engine_options
 from survey_engine.extensions import babel, db, migrate
 from survey_engine.i18n import DEFAULT_LANGUAGE, TRANSLATIONS_DIR, request_language
@@ -50,6 +51,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from survey_engine.api import bp as api_bp
     from survey_engine.public import bp as public_bp
 
+    # Before any rule is added: ids and names in URLs that the database can look up.
+    converters.init_app(app)
     buffer.init_app(app)
     static_files.init_app(app)
     security.init_app(app)

@@ -30,6 +30,7 @@ from survey_engine.models import (
     insert_for,
 )
 from survey_engine.staff_sessions import end_sessions, open_sessions, request_network
+from survey_engine.untrusted import bad_character_at
 
 MIN_PASSWORD_LENGTH = 10
 FREE_FAILURES = 5  # wrong passwords for one email from one network before it waits
@@ -58,13 +59,19 @@ def hash_password(password: str) -> str:
 
 
 def find_user(email: str) -> User | None:
-    return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+    """The account of `email`; None for text no account holds (NUL, which PostgreSQL
+    cannot even compare, a lone surrogate ...)."""
+    email = normalize_email(email)
+    if bad_character_at(email) is not None:
+        return None
+    return db.session.scalar(sa.select(User).where(User.email == email))
 
 
 def create_user(email: str, password: str, role: str) -> User:
     email = normalize_email(email)
     local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
+    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email) \
+            or bad_character_at(email) is not None:
         raise AccountError(f"not an email address: {email!r}")
     if role not in Role.ALL:
         raise AccountError(f"role must be one of {', '.join(Role.ALL)}")
@@ -210,7 +217,7 @@ def check_login(email: str, password: str, now: datetime | None = None,
         return LoginResult(locked_for=locked_for)
     # The slow hash runs outside any write transaction (on SQLite one would hold up
     # every submission meanwhile).
-    user = db.session.scalar(sa.select(User).where(User.email == email))
+    user = find_user(email)
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
         right = user is not None

@@ -14,6 +14,7 @@ from flask import current_app
 from survey_engine.definition import Definition, validate_definition
 from survey_engine.extensions import db
 from survey_engine.models import Survey, SurveyStatus, SurveyVersion, Tally
+from survey_engine.untrusted import bad_character_at
 
 
 class DefinitionInvalid(ValueError):
@@ -42,6 +43,9 @@ def definition_for(version: SurveyVersion) -> Definition:
 
 
 def find_survey(slug: str) -> Survey | None:
+    """None too for text no slug holds (PostgreSQL cannot even compare a NUL)."""
+    if bad_character_at(slug) is not None:
+        return None
     return db.session.scalar(sa.select(Survey).where(Survey.slug == slug))
 
 

@@ -3,7 +3,8 @@
 A lone surrogate ("\\ud800") is a valid Python str but cannot be encoded as UTF-8, so
 one stored in an answer breaks every CSV export and page that writes it later.
 Unicode non-characters (U+FDD0..U+FDEF, U+xxFFFE/U+xxFFFF) are reserved for a
-program's internal use and never belong in interchanged text. Both are refused at
+program's internal use and never belong in interchanged text. NUL cannot be stored
+in PostgreSQL's text or JSON, nor written in an XML sheet. All three are refused at
 every entry, with the position of the first bad character.
 
 JSON nested hundreds deep exhausts Python's recursion in the parser or in any code
@@ -21,16 +22,17 @@ from typing import Any
 # definition about 6).
 MAX_JSON_DEPTH = 32
 
-# Candidates: surrogates, the BMP non-characters, and everything from U+1FFFE on, of
-# which only the last two code points of each plane are non-characters. One class of
-# ranges keeps the scan at C speed (a class listing the 32 astral code points one by
-# one made it 15 times slower).
-_SUSPECT = re.compile("[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff\U0001fffe-\U0010ffff]")
+# Candidates: NUL, surrogates, the BMP non-characters, and everything from U+1FFFE on,
+# of which only the last two code points of each plane are non-characters. One class
+# of ranges keeps the scan at C speed (a class listing the 32 astral code points one
+# by one made it 15 times slower).
+_SUSPECT = re.compile("[\x00\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff\U0001fffe-\U0010ffff]")
 
 
 def _is_bad(char: str) -> bool:
     code = ord(char)
-    return 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+    return (code == 0 or 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF
+            or code & 0xFFFE == 0xFFFE)
 
 
 _STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -42,8 +44,8 @@ class TooDeep(ValueError):
 
 
 def bad_character_at(text: str) -> int | None:
-    """Index of the first surrogate or non-character in `text`, or None if it is clean."""
-    if text.isascii():
+    """Index of the first NUL, surrogate or non-character in `text`, or None."""
+    if text.isascii() and "\x00" not in text:
         return None
     for match in _SUSPECT.finditer(text):
         if _is_bad(match.group()):

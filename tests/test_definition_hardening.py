@@ -328,10 +328,10 @@ def test_finding3_definition_non_character_refused_in_xlsform(people, tmp_path):
     choices.append(["l", "a", "A\U0001fffe"])
     book.save(path)
     assert refusal(path).problems == [
-        "pages[0].questions[0].label: character 4 is U+FDD0, which cannot be stored (a lone "
-        "surrogate or a Unicode non-character): 'Tên\\ufdd0' (survey sheet, row 2)",
-        "choice_lists.l[0].label: character 2 is U+1FFFE, which cannot be stored (a lone "
-        "surrogate or a Unicode non-character): 'A\\U0001fffe' (choices sheet, row 2)"]
+        "pages[0].questions[0].label: character 4 is U+FDD0, which cannot be stored (NUL, a "
+        "lone surrogate or a Unicode non-character): 'Tên\\ufdd0' (survey sheet, row 2)",
+        "choice_lists.l[0].label: character 2 is U+1FFFE, which cannot be stored (NUL, a "
+        "lone surrogate or a Unicode non-character): 'A\\U0001fffe' (choices sheet, row 2)"]
     client = signed_in(people, "editor@example.org")
     reply = upload(client, NEW, "form.xlsx", path.read_bytes())
     assert reply.status_code == 422 and "U+FDD0" in reply.get_data(as_text=True)

@@ -493,3 +493,60 @@ def test_finding7_no_nan_reaches_json():
         value = _number(text, problems, "min")
         assert isinstance(value, str) or math.isfinite(value)
     assert len(problems["min"]) == 7
+
+
+# -- beyond the list: NUL, which PostgreSQL refuses in text and JSON ----------------------
+# Found by the route fuzz on PostgreSQL (a DataError, 500); refused or matched against
+# nothing on both databases.
+
+
+def test_new_nul_in_a_sign_in_email_is_a_wrong_password_not_a_500(app):
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    create_user(ADMIN, PASSWORD, "admin")
+    token = csrf(client, "/admin/login")
+    reply = client.post("/admin/login", data={"email": "admin@example.org\x00",
+                                              "password": PASSWORD, "csrf_token": token})
+    assert reply.status_code == 200
+    assert "The email or the password is wrong." in reply.get_data(as_text=True)
+
+
+def test_new_nul_in_staff_lookups_is_refused_or_matches_nothing(app):
+    admin = staff(app, ADMIN, "admin")
+    sharing = f"/admin/surveys/{DEMO_SLUG}/sharing"
+    shared = admin.post(sharing, data={"email": "x\x00@example.org",
+                                       "csrf_token": csrf(admin, sharing)})
+    assert 400 <= shared.status_code < 500
+    for parameter in ("survey", "action", "actor"):
+        audit = admin.get("/admin/audit", query_string={parameter: "a\x00b"})
+        assert audit.status_code == 200, parameter
+    created = admin.post("/admin/surveys/create",
+                         data={"slug": "a\x00b", "title": "Khảo sát", "language": "vi",
+                               "csrf_token": csrf(admin, "/admin/surveys/new")})
+    assert created.status_code == 422
+    assert find_survey("a\x00b") is None
+
+
+@pytest.mark.parametrize("field", ["title.vi", "title.en"])
+def test_new_nul_in_a_builder_text_is_refused_at_save(app, field):
+    editor = staff(app, EDITOR, "editor")
+    url = f"{EDIT}/settings"
+    html = editor.get(url).get_data(as_text=True)
+    fields = dict(re.findall(r'<input[^>]* name="([^"]+)" value="([^"]*)"', html))
+    reply = editor.post(url, data={**fields, field: "Khảo\x00sát"})
+    assert reply.status_code == 422
+    assert "U+0000" in reply.get_data(as_text=True)
+    db.session.expire_all()
+    assert "\\u0000" not in json.dumps(find_survey(DEMO_SLUG).versions[-1].definition)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e309"])
+def test_new_a_number_that_is_not_finite_never_reaches_a_definition(app, value):
+    from survey_engine.definition import validate_definition
+    from tests.conftest import demo_definition
+
+    data = demo_definition()
+    question = data["pages"][0]["questions"][6]
+    assert question["name"] == "children"  # an integer question
+    question["max"] = float(value)
+    assert any("a finite number" in problem for problem in validate_definition(data))

@@ -23,21 +23,25 @@ PLANE_ENDS = {plane * 0x10000 + end for plane in range(17) for end in (0xFFFE, 0
 
 
 def unicode_says_bad(code: int) -> bool:
-    """Surrogates (Unicode 15, section 3.8) and the 66 non-characters (section 23.7)."""
-    return 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF or code in PLANE_ENDS
+    """NUL (PostgreSQL's text cannot hold it), surrogates (Unicode 15, section 3.8)
+    and the 66 non-characters (section 23.7)."""
+    return code == 0 or 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF \
+        or code in PLANE_ENDS
 
 
 def test_every_code_point_is_judged_as_unicode_says():
     every = "".join(map(chr, range(0x110000)))
-    cleaned = safe_text(every, replacement="\x00")
-    replaced = [code for code, (before, after) in enumerate(zip(every, cleaned, strict=True))
-                if before != after]
+    # Two replacements, so a character equal to one of them is still seen replaced.
+    cleaned = zip(every, safe_text(every, "\ufffd"), safe_text(every, "?"), strict=True)
+    replaced = [code for code, (before, one, other) in enumerate(cleaned)
+                if before != one or before != other]
     expected = [code for code in range(0x110000) if unicode_says_bad(code)]
-    assert len(expected) == 2048 + 66
+    assert len(expected) == 1 + 2048 + 66
     assert replaced == expected
     for code in expected[::50] + expected[-3:]:
         assert bad_character_at("ab" + chr(code)) == 2
     assert bad_character_at("Đà Lạt \U0001f600 ok \ufdd0") == 12
+    assert bad_character_at("plain ascii\x00") == 11
 
 
 def test_safe_text_replaces_only_the_bad_characters():

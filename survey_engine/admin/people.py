@@ -48,6 +48,7 @@ from survey_engine.staff_sessions import (
     end_sessions,
     open_sessions,
 )
+from survey_engine.untrusted import safe_text
 
 AUDIT_PAGE_SIZE = 50
 
@@ -344,9 +345,11 @@ def end_other_sessions():
 @login_required
 def audit_log():
     _require_admin()
-    filters = {"survey": request.args.get("survey", "").strip(),
-               "action": request.args.get("action", ""),
-               "actor": request.args.get("actor", "").strip()}
+    # A character no entry holds (NUL: PostgreSQL cannot even compare it) matches
+    # nothing as U+FFFD.
+    filters = {"survey": safe_text(request.args.get("survey", "")).strip(),
+               "action": safe_text(request.args.get("action", "")),
+               "actor": safe_text(request.args.get("actor", "")).strip()}
     page = page_or_400(request.args.get("page"))
     statement = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if filters["survey"]:

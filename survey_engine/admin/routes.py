@@ -16,6 +16,7 @@ from survey_engine.auth import check_login, normalize_email, visible_surveys
 from survey_engine.extensions import db
 from survey_engine.i18n import UI_LANGUAGES, choose_language
 from survey_engine.staff_sessions import current_session, end_session, start_session
+from survey_engine.untrusted import safe_text
 
 
 @bp.before_request
@@ -51,7 +52,7 @@ def login():
     if result.user is None:
         # The same page, status and (a dummy hash) time for an unknown email as for a
         # known one: only the email typed is echoed back.
-        record("login_failed", email=normalize_email(email))
+        record("login_failed", email=safe_text(normalize_email(email)))
         minutes = math.ceil(result.locked_for.total_seconds() / 60) if result.locked_for else 0
         html = render_template("admin/login.html", lang=g.lang, email=email, next=next_url,
                                error="locked" if minutes else "wrong", minutes=minutes)

@@ -23,7 +23,7 @@ from survey_engine.definition.expressions import evaluate, truthy
 from survey_engine.definition.model import OTHER, Definition, Question
 from survey_engine.i18n import message
 from survey_engine.localtime import FIRST_YEAR, LAST_YEAR, LOCAL_TIME
-from survey_engine.untrusted import bad_character_at, safe_text
+from survey_engine.untrusted import first_bad_text, safe_text
 
 MAX_TEXT_LENGTH = 5000
 MAX_HIDDEN_LENGTH = 500
@@ -115,22 +115,15 @@ def clean_answers(
 
 def unstorable(value: Any) -> bool:
     """Whether `value` (a str, or lists and dicts of them) holds text no export can
-    write: a lone surrogate or non-character (untrusted.py), or NUL, which PostgreSQL
-    cannot store in JSONB and an XML sheet cannot hold."""
-    if isinstance(value, str):
-        return "\x00" in value or bad_character_at(value) is not None
-    if isinstance(value, dict):
-        return any(unstorable(k) or unstorable(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(unstorable(v) for v in value)
-    return False
+    write: NUL, a lone surrogate or a non-character (untrusted.py)."""
+    return first_bad_text(value) is not None
 
 
 def printable(value: Any) -> Any:
     """`value` with what unstorable() finds replaced by U+FFFD: for a page that shows
     refused answers again (a lone surrogate cannot even be sent as UTF-8)."""
     if isinstance(value, str):
-        return safe_text(value).replace("\x00", "\ufffd")
+        return safe_text(value)
     if isinstance(value, dict):
         return {printable(k): printable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

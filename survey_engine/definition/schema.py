@@ -7,6 +7,7 @@ arrive: the checker never raises on bad input, it returns messages such as
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
 from typing import Any
@@ -102,7 +103,7 @@ def validate_definition(data: Any) -> list[str]:
 
 
 def shown(text: str) -> str:
-    """`text` with every surrogate and non-character written as \\uXXXX, so that a
+    """`text` with every NUL, surrogate and non-character written as \\uXXXX, so that a
     message quoting it can be printed and stored."""
     while (at := bad_character_at(text)) is not None:
         code = ord(text[at])
@@ -112,10 +113,11 @@ def shown(text: str) -> str:
 
 
 def _bad_texts(problems: _Problems, data: dict) -> bool:
-    """Adds a problem for every key or text holding a lone surrogate or a Unicode
-    non-character (survey_engine.untrusted): UTF-8 cannot encode the first, the second
-    never belongs in interchanged text, and either would break pages and exports that
-    show the definition. True when there was any."""
+    """Adds a problem for every key or text holding NUL, a lone surrogate or a Unicode
+    non-character (survey_engine.untrusted), and every number that is not finite:
+    PostgreSQL cannot store NUL or NaN in JSON, UTF-8 cannot encode a lone surrogate,
+    a non-character never belongs in interchanged text, and each would break pages and
+    exports that show the definition. True when there was any."""
     found = False
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:
@@ -125,8 +127,11 @@ def _bad_texts(problems: _Problems, data: dict) -> bool:
             if at is not None:
                 found = True
                 problems.add(path, f"character {at + 1} is U+{ord(value[at]):04X}, which "
-                             "cannot be stored (a lone surrogate or a Unicode non-character): "
-                             f"'{shown(value)[:80]}'")
+                             "cannot be stored (NUL, a lone surrogate or a Unicode "
+                             f"non-character): '{shown(value)[:80]}'")
+        elif isinstance(value, float) and not math.isfinite(value):
+            found = True
+            problems.add(path, f"a finite number, got {value!r}")
         elif isinstance(value, dict):
             for key, item in reversed(value.items()):
                 name = key if isinstance(key, str) else str(key)
@@ -134,7 +139,7 @@ def _bad_texts(problems: _Problems, data: dict) -> bool:
                     found = True
                     problems.add(f"{path}.{shown(name)}" if path else shown(name),
                                  "this name holds a character that cannot be stored "
-                                 "(a lone surrogate or a Unicode non-character)")
+                                 "(NUL, a lone surrogate or a Unicode non-character)")
                     continue
                 stack.append((f"{path}.{name}" if path else name, item))
         elif isinstance(value, list):

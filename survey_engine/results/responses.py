@@ -35,31 +35,8 @@ def _printable_rows(part: list[Any]) -> list[Any]:
     """The rows with any text no file or page can write (a lone surrogate, a
     non-character, NUL: stored before the answers were checked for them) replaced by
     U+FFFD, so one such row never stops a page or a province's export."""
-    return [_Row(*row[:5], printable(row.answers)) if _has_bad_text(row.answers) else row
+    return [_Row(*row[:5], printable(row.answers)) if unstorable(row.answers) else row
             for row in part]
-
-
-def _bad(text: str) -> bool:
-    if text.isascii():
-        return "\x00" in text
-    return "\x00" in text or (max(text) >= "\ud800" and unstorable(text))
-
-
-def _has_bad_text(answers: Any) -> bool:
-    """unstorable(answers), fast for what stored answers hold (text, lists of text,
-    a matrix's dict): this runs on every row of every export (~5 µs a row)."""
-    if not isinstance(answers, dict):
-        return unstorable(answers)
-    for value in answers.values():
-        if type(value) is str:
-            if _bad(value):
-                return True
-        elif type(value) is list:
-            if any(_bad(item) if type(item) is str else unstorable(item) for item in value):
-                return True
-        elif isinstance(value, dict | list | tuple) and unstorable(value):
-            return True
-    return False
 
 
 def _where(survey_id: int, filters: Filters, after_id: int) -> list[sa.ColumnElement[bool]]:

@@ -39,7 +39,7 @@ from survey_engine.admin.builder import revision
 from survey_engine.auth import create_token, create_user, find_user, share_survey
 from survey_engine.export_files import start_export
 from survey_engine.extensions import db
-from survey_engine.models import ApiToken, ExportFile, SurveyVersion
+from survey_engine.models import ApiToken, ExportFile, StaffSession, SurveyVersion
 from survey_engine.surveys import find_survey
 from tests import fuzz_corpus as corpus
 from tests.conftest import BACKEND, DEMO_SLUG, demo_definition, seeded_app, valid_answers
@@ -578,6 +578,10 @@ def test_route_fuzz_no_5xx(fuzz_app, role):
     owner = find_user(f"{'admin' if role == 'anonymous' else role}@example.org")
     values["token"] = str(db.session.scalar(
         sa.select(ApiToken.id).where(ApiToken.user_id == owner.id)))
+    # ... and so is the session ended: a second one of the same account.
+    _sign_in(fuzz_app, "admin" if role == "anonymous" else role)
+    values["session"] = str(db.session.scalar(
+        sa.select(sa.func.max(StaffSession.id)).where(StaffSession.user_id == owner.id)))
     before = len(RECORD.unexpected)
     run_role(fuzz_app, role, values)
     RECORD.roles_done.add(role)

@@ -16,6 +16,7 @@ import flask_migrate
 import pytest
 import redis
 import sqlalchemy as sa
+from flask import g, request_started
 
 from survey_engine import MIGRATIONS_DIR, create_app
 from survey_engine.extensions import db
@@ -124,6 +125,18 @@ def buffered_app(database_url, redis_client, tmp_path):
     """The app as in production: submissions go through the Redis stream."""
     yield from seeded_app(database_url, REDIS_URL=TEST_REDIS_URL, DRAIN_CLAIM_IDLE_MS=0,
                           EXPORT_DIR=str(tmp_path / "exports"))
+
+
+def forget_login_user_per_request(app):
+    """For an autouse fixture: requests made inside a test's app context share it, so
+    forget the user Flask-Login keeps in g, and each request loads its own (from its
+    session cookie or token), as in production."""
+    def forget(sender, **extra):
+        g.pop("_login_user", None)
+
+    request_started.connect(forget, app)
+    yield
+    request_started.disconnect(forget, app)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from flask import g, request_started
+from flask import g
 
 from exports import ExportOptions
 from survey_engine.auth import create_token, create_user, find_user, share_survey
@@ -21,7 +21,7 @@ from survey_engine.export_files import start_export
 from survey_engine.extensions import db
 from survey_engine.models import ApiToken, ExportFile, StaffSession
 from survey_engine.surveys import find_survey, save_definition
-from tests.conftest import DEMO_SLUG, demo_definition
+from tests.conftest import DEMO_SLUG, demo_definition, forget_login_user_per_request
 from tests.test_staff import PASSWORD, login
 
 OTHER_SLUG = "dat-dai"
@@ -132,13 +132,7 @@ def accounts(app):
 
 @pytest.fixture(autouse=True)
 def _each_request_loads_its_own_user(app):
-    """Requests share the test's app context: forget the user Flask-Login keeps in g."""
-    def forget(sender, **extra):
-        g.pop("_login_user", None)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
+    yield from forget_login_user_per_request(app)
 
 
 def test_every_admin_and_api_route_is_in_the_matrix(app):

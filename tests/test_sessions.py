@@ -13,15 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from flask import g
-from flask.signals import request_started
 
 from survey_engine import create_app
 from survey_engine.auth import create_user, delete_user, find_user, hash_password
 from survey_engine.config import ConfigError
 from survey_engine.extensions import db
 from survey_engine.models import AuditEvent, LoginThrottle, StaffSession, User
-from tests.conftest import seeded_app
+from tests.conftest import forget_login_user_per_request, seeded_app
 from tests.test_admin_surveys import post
 from tests.test_staff import LOGIN, PASSWORD, csrf_token, login
 
@@ -50,13 +48,7 @@ def staff(app):
 
 @pytest.fixture(autouse=True)
 def _each_request_loads_its_own_user(app):
-    """The test's requests share its app context: forget the user Flask-Login keeps in g."""
-    def forget(sender, **extra):
-        g.pop("_login_user", None)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
+    yield from forget_login_user_per_request(app)
 
 
 def client_from(app, address: str = "127.0.0.1", agent: str | None = None):

@@ -118,6 +118,8 @@ def scraper_allowed() -> bool:
         address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped  # a dual-stack socket's 127.0.0.1
     return any(address in network for network in current_app.extensions["metrics_networks"])
 
 

@@ -24,7 +24,10 @@ def test_finding11_metrics_refused_to_the_public(app):
     # loopback address says nothing of the client.
     forwarded = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"})
     assert forwarded.status_code == 401
-    # Straight from loopback (Prometheus beside the app), the default allow-list.
+    # Straight from loopback (Prometheus beside the app), the default allow-list; a
+    # dual-stack socket gives IPv4 loopback as ::ffff:127.0.0.1.
+    dual_stack = client.get("/metrics", environ_base={"REMOTE_ADDR": "::ffff:127.0.0.1"})
+    assert dual_stack.status_code == 200
     local = client.get("/metrics")
     assert local.status_code == 200 and f'survey="{DEMO_SLUG}"' in local.get_data(as_text=True)
 

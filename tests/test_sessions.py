@@ -271,6 +271,14 @@ def test_finding2_bad_session_limits_are_refused_at_startup(database_url, name, 
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, name: value})
 
 
+def test_finding2_an_idle_limit_shorter_than_the_last_use_note_is_refused(database_url):
+    """Last use is written once a minute: a 1-minute idle limit would end a session in
+    use between two notes."""
+    with pytest.raises(ConfigError, match="STAFF_SESSION_IDLE_MINUTES must be at least 2"):
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url,
+                    "STAFF_SESSION_IDLE_MINUTES": "1"})
+
+
 # -- finding 9: throttled per email and network, the same answer for every email ----
 
 ATTACKER = "203.0.113.66"

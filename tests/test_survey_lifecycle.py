@@ -367,7 +367,9 @@ def test_finding7_a_schedule_stored_before_its_years_were_checked_never_breaks_a
                           "settings": {"opens_at": opens_at, "closes_at": closes_at}}
     db.session.commit()
     staff = signed_in(people, ADMIN)
-    for url in (f"/admin/surveys/{DEMO_SLUG}", f"/admin/surveys/{DEMO_SLUG}/edit/settings"):
+    for url in (f"/admin/surveys/{DEMO_SLUG}", f"/admin/surveys/{DEMO_SLUG}/edit/settings",
+                f"/admin/surveys/{DEMO_SLUG}/definition.xlsx",
+                f"/admin/surveys/{DEMO_SLUG}/definition.json"):
         assert staff.get(url).status_code == 200, url
     client = people.test_client()
     assert client.get(f"/s/{DEMO_SLUG}").status_code == status

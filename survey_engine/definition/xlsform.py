@@ -624,12 +624,16 @@ def _sheet(book, title: str, rows: list[list]) -> None:
                 cell.value = value
 
 
-_EXPRESSION_PROBLEM = re.compile(r"^[^:]*\.(relevant|constraint|choice_filter|calculation): "
-                                 r"at character \d+: ")
+# Problems today's checks find in what an older version could hold: an expression now
+# refused, a schedule outside 1900..2100. They do not stop its download.
+_NEWER_RULE_PROBLEM = re.compile(r"^[^:]*\.(relevant|constraint|choice_filter|calculation): "
+                                 r"at character \d+: "
+                                 r"|^settings\.(opens_at|closes_at): a time between ")
 
 
 def _readable(value: Any) -> Any:
-    """`value` with every surrogate and non-character replaced by U+FFFD (keys too)."""
+    """`value` with every NUL, surrogate and non-character replaced by U+FFFD (keys
+    too)."""
     if isinstance(value, str):
         return safe_text(value)
     if isinstance(value, dict):
@@ -645,10 +649,11 @@ def write_xlsform(definition: dict, path: str | Path) -> None:
 
     A version stored before today's checks may hold text UTF-8 cannot encode (written
     as U+FFFD) or an expression now refused, such as regex(., ${q1}) (written as it
-    is: importing the file again then names it); neither stops the download."""
+    is: importing the file again then names it), or a schedule now out of range;
+    none of it stops the download."""
     definition = _readable(definition)
     problems = [problem for problem in validate_definition(definition)
-                if not _EXPRESSION_PROBLEM.match(problem)]
+                if not _NEWER_RULE_PROBLEM.match(problem)]
     if problems:
         raise ValueError("not a valid definition: " + "; ".join(problems))
     order = _languages(definition)

@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from survey_engine.extensions import db
+from survey_engine.localtime import aware
 from survey_engine.models import (
     ApiToken,
     AuditEvent,
@@ -29,7 +30,12 @@ from survey_engine.models import (
     User,
     insert_for,
 )
-from survey_engine.staff_sessions import end_sessions, open_sessions, request_network
+from survey_engine.staff_sessions import (
+    end_sessions,
+    open_sessions,
+    request_network,
+    token_hash,
+)
 from survey_engine.untrusted import bad_character_at
 
 MIN_PASSWORD_LENGTH = 10
@@ -170,13 +176,6 @@ def lock_duration(locks: int) -> timedelta:
     return timedelta(minutes=min(2 ** min(max(locks, 1) - 1, 10), MAX_LOCK_MINUTES))
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite gives naive datetimes back; they were stored in UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def account_key(email: str) -> str:
     """What throttles are kept under: the email's SHA-256, for any email typed, so
     unknown ones are counted like accounts and their text is not stored."""
@@ -263,21 +262,17 @@ def _wait_left(throttle: LoginThrottle | None, now: datetime,
     after a quiet FORGET_FAILURES_AFTER."""
     if throttle is None:
         return None
-    last_failure = _aware(throttle.last_failure_at)
+    last_failure = aware(throttle.last_failure_at)
     if last_failure and last_failure + FORGET_FAILURES_AFTER <= now:
         if reset:
             throttle.failures, throttle.locks, throttle.locked_until = 0, 0, None
         return None
-    locked_until = _aware(throttle.locked_until)
+    locked_until = aware(throttle.locked_until)
     if locked_until and locked_until > now:
         return locked_until - now
     if locked_until and reset:
         throttle.failures, throttle.locked_until = 0, None
     return None
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def shown_prefix(token: str) -> str:

@@ -19,9 +19,11 @@ except Exception:  # no time zone database on this machine: Vietnam has no DST
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 
 
-def aware(moment: datetime) -> datetime:
+def aware(moment: datetime | None) -> datetime | None:
     """SQLite gives naive datetimes back; they were stored in UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 def to_local(moment: datetime) -> datetime:

@@ -25,6 +25,7 @@ from flask import current_app, has_request_context, request, session
 from sqlalchemy.orm import joinedload
 
 from survey_engine.extensions import db
+from survey_engine.localtime import aware
 from survey_engine.models import StaffSession, User
 
 # last_seen_at is written at most this often per session: not one UPDATE per page.
@@ -35,14 +36,9 @@ KEEP_ENDED_DAYS = 30
 
 
 def token_hash(token: str) -> str:
+    """Session cookies and API tokens are long random strings: a fast SHA-256 of
+    them is enough, and only that is stored."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite gives naive datetimes back; they were stored in UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 def source_network(address: str | None) -> str:
@@ -111,8 +107,8 @@ def start_session(user: User, now: datetime | None = None) -> str:
 
 def _is_over(row: StaffSession, now: datetime) -> bool:
     idle, longest = _limits()
-    return (row.ended_at is not None or _aware(row.last_seen_at) + idle <= now
-            or _aware(row.created_at) + longest <= now)
+    return (row.ended_at is not None or aware(row.last_seen_at) + idle <= now
+            or aware(row.created_at) + longest <= now)
 
 
 def user_for_session(token: str, now: datetime | None = None) -> User | None:
@@ -129,7 +125,7 @@ def user_for_session(token: str, now: datetime | None = None) -> User | None:
         db.session.commit()
         return None
     user = row.user
-    if _aware(row.last_seen_at) + timedelta(seconds=TOUCH_SECONDS) <= now:
+    if aware(row.last_seen_at) + timedelta(seconds=TOUCH_SECONDS) <= now:
         row.last_seen_at = now
         db.session.commit()
     user.session_token = token

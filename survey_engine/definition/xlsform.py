@@ -80,11 +80,6 @@ class XLSFormInvalid(ValueError):
         self.problems = problems
         self.total = max(total or 0, len(problems))
 
-    @property
-    def more(self) -> int:
-        """How many problems are not listed."""
-        return self.total - len(self.problems)
-
 
 def check_package(path: Path) -> None:
     """Refuses a file whose reading would cost too much, or that holds a DTD, before

@@ -345,11 +345,11 @@ class Store:
             (self.survey_id,)).fetchone()[0])
 
     def backlog(self) -> int:
-        from survey_engine.buffer import stream_key
+        from survey_engine.intake.buffer import stream_key
         return self.redis.xlen(stream_key(self.survey_id))
 
     def counters(self) -> dict[str, int]:
-        from survey_engine.buffer import counters_key
+        from survey_engine.intake.buffer import counters_key
         return {k.decode(): int(v)
                 for k, v in self.redis.hgetall(counters_key(self.survey_id)).items()}
 
@@ -412,9 +412,9 @@ def answer_pool(app, count: int, seed: int = 2022) -> tuple[int, int, list[dict]
     Made by the product's own generator (survey_engine.fake), so they follow the demo
     definition whatever it asks; each is checked again as the API would check it.
     """
+    from survey_engine.catalog import definition_of, published
     from survey_engine.definition import clean_answers
-    from survey_engine.fake import fake_answers
-    from survey_engine.surveys import definition_of, published
+    from survey_engine.definition.fake import fake_answers
 
     rng = random.Random(seed)
     with app.app_context():
@@ -433,7 +433,7 @@ def answer_pool(app, count: int, seed: int = 2022) -> tuple[int, int, list[dict]
 def preload_stream(redis_url: str, survey_id: int, version_id: int, pool: list[dict],
                    count: int) -> None:
     """Put `count` new submissions in the stream, through the web tier's accept script."""
-    from survey_engine.buffer import (
+    from survey_engine.intake.buffer import (
         ACCEPT_SCRIPT,
         SURVEYS_KEY,
         answers_digest,
@@ -442,7 +442,7 @@ def preload_stream(redis_url: str, survey_id: int, version_id: int, pool: list[d
         ids_key,
         stream_key,
     )
-    from survey_engine.ingest import Submission
+    from survey_engine.intake.submission import Submission
 
     client = connect(redis_url)
     script = client.register_script(ACCEPT_SCRIPT)

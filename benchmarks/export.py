@@ -89,10 +89,10 @@ def build(size: str, url: str) -> None:
     import sqlalchemy as sa
 
     from survey_engine import MIGRATIONS_DIR, create_app
+    from survey_engine.catalog import definition_for, find_survey, save_definition
+    from survey_engine.definition.fake import fake_answers
     from survey_engine.extensions import db
-    from survey_engine.fake import fake_answers
     from survey_engine.models import Response
-    from survey_engine.surveys import definition_for, find_survey, save_definition
 
     slug, count = SIZES[size]
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
@@ -142,7 +142,7 @@ def run_path(path: str, url: str, slug: str, out: Path) -> dict:
 def _row_maker(slug: str):
     """The same cells every path writes: exports' own RowMaker over every version."""
     from exports.columns import RowMaker, merged_questions
-    from survey_engine.surveys import definition_for, find_survey
+    from survey_engine.catalog import definition_for, find_survey
 
     survey = find_survey(slug)
     versions = [v for v in reversed(survey.versions) if v.published_at]
@@ -154,7 +154,7 @@ def _row_maker(slug: str):
 
 
 def ours(slug: str, out: Path) -> tuple[int, int]:
-    from exports import ExportOptions, export_survey
+    from survey_engine.exporting.survey_file import ExportOptions, export_survey
 
     survey, maker = _row_maker(slug)
     return export_survey(survey, out, options=ExportOptions()), len(maker.columns)

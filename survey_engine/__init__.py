@@ -9,10 +9,14 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from survey_engine import converters
+from survey_engine import admin
+from survey_engine.api import bp as api_bp
 from survey_engine.config import Config, check_settings, engine_options
 from survey_engine.extensions import babel, db, migrate
 from survey_engine.i18n import DEFAULT_LANGUAGE, TRANSLATIONS_DIR, request_language
+from survey_engine.intake import buffer
+from survey_engine.public import bp as public_bp
+from survey_engine.web import converters, errors, health, metrics, security, static_files
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
@@ -46,10 +50,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     # The interface's words: templates' _() in the language the routes chose (g.lang).
     babel.init_app(app, locale_selector=request_language, default_locale=DEFAULT_LANGUAGE,
                    default_translation_directories=str(TRANSLATIONS_DIR))
-
-    from survey_engine import admin, buffer, errors, health, metrics, security, static_files
-    from survey_engine.api import bp as api_bp
-    from survey_engine.public import bp as public_bp
 
     # Before any rule is added: ids and names in URLs that the database can look up.
     converters.init_app(app)

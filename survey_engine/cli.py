@@ -18,8 +18,11 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from survey_engine import MIGRATIONS_DIR, create_app
-from survey_engine.audit import record
-from survey_engine.auth import (
+from survey_engine.catalog import DefinitionInvalid, definition_for, find_survey, save_definition
+from survey_engine.intake.persist import persist_batch
+from survey_engine.intake.submission import Submission
+from survey_engine.models import Role
+from survey_engine.staff.accounts import (
     MIN_PASSWORD_LENGTH,
     AccountError,
     create_token,
@@ -29,9 +32,7 @@ from survey_engine.auth import (
     share_survey,
     shown_prefix,
 )
-from survey_engine.ingest import Submission, persist_batch
-from survey_engine.models import Role
-from survey_engine.surveys import DefinitionInvalid, definition_for, find_survey, save_definition
+from survey_engine.staff.audit import record
 
 DEMO_SLUG = "tro-lai-truong-hoc"
 DEMO_ADMIN = "admin@example.org"
@@ -210,7 +211,7 @@ def export(slug: str, output: Path, fmt: str | None, lang: str | None, codes: bo
     """Export responses and tallies to an Excel workbook or a CSV file."""
     from werkzeug.datastructures import MultiDict
 
-    from exports import ExportOptions, export_survey
+    from survey_engine.exporting.survey_file import ExportOptions, export_survey
     from survey_engine.results.filters import Filters
 
     fmt = fmt or ("csv" if output.suffix.lower() == ".csv" else "xlsx")
@@ -262,7 +263,7 @@ def worker(burst: bool, no_jobs: bool) -> None:
 @click.option("--fix", is_flag=True, help="replace the tallies with the recount")
 def recount(slug: str, fix: bool) -> None:
     """Recount a survey's tallies from its responses and report any difference."""
-    from workers.jobs import recount_job
+    from survey_engine.jobs import recount_job
 
     try:
         result = recount_job(slug, fix)
@@ -285,8 +286,8 @@ def recount(slug: str, fix: bool) -> None:
 @click.option("--replay", is_flag=True, help="put them back in the stream to be stored again")
 def dead_letters(slug: str, replay: bool) -> None:
     """Show (or replay) submissions that could not be stored."""
-    from survey_engine.buffer import dead_key, stream_key
-    from workers.connection import redis_connection
+    from survey_engine.intake.buffer import dead_key, stream_key
+    from survey_engine.queue import redis_connection
 
     survey = find_survey(slug)
     if survey is None:
@@ -311,7 +312,7 @@ def dead_letters(slug: str, replay: bool) -> None:
 @click.option("--seed", type=int, help="repeatable answers (ids are always new)")
 def fake_responses(slug: str, count: int, seed: int | None) -> None:
     """Store COUNT random valid responses (demos, benchmarks)."""
-    from survey_engine.fake import fake_answers
+    from survey_engine.definition.fake import fake_answers
 
     survey = find_survey(slug)
     version = survey.published_version() if survey else None

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from flask import g, request_started
 
 from survey_engine import MIGRATIONS_DIR, create_app
+from survey_engine.catalog import save_definition
 from survey_engine.extensions import db
 from survey_engine.models import Response
-from survey_engine.surveys import save_definition
 
 DEMO_SLUG = "tro-lai-truong-hoc"
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
@@ -156,7 +156,7 @@ def new_id() -> str:
 
 
 def stored_responses(survey_slug: str = DEMO_SLUG) -> list[Response]:
-    from survey_engine.surveys import find_survey
+    from survey_engine.catalog import find_survey
 
     survey = find_survey(survey_slug)
     return db.session.scalars(

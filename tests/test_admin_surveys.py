@@ -15,11 +15,11 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-from survey_engine.auth import create_user, share_survey
+from survey_engine.catalog import find_survey
 from survey_engine.definition.xlsform import read_xlsform
 from survey_engine.extensions import db
 from survey_engine.models import Survey, SurveyShare, SurveyVersion
-from survey_engine.surveys import find_survey
+from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, demo_definition
 from tests.test_staff import PASSWORD, login
 

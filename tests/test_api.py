@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
+from survey_engine.catalog import find_survey, save_definition, set_status
 from survey_engine.models import SurveyStatus
-from survey_engine.surveys import find_survey, save_definition, set_status
 from tests.conftest import DEMO_SLUG, demo_definition, new_id, stored_responses, valid_answers
 
 URL = f"/api/v1/surveys/{DEMO_SLUG}/responses"

@@ -20,12 +20,14 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 
-from survey_engine import tallies
-from survey_engine.buffer import GROUP, SURVEYS_KEY, dead_key, stream_key
+from survey_engine.catalog import definition_for, find_survey, save_definition
 from survey_engine.cli import cli
 from survey_engine.extensions import db
-from survey_engine.ingest import Submission, persist_batch
-from survey_engine.surveys import definition_for, find_survey, save_definition
+from survey_engine.intake import tallies
+from survey_engine.intake.buffer import GROUP, SURVEYS_KEY, dead_key, stream_key
+from survey_engine.intake.drain import Drainer
+from survey_engine.intake.persist import persist_batch
+from survey_engine.intake.submission import Submission
 from tests.conftest import (
     BACKEND,
     DEMO_SLUG,
@@ -38,7 +40,6 @@ from tests.conftest import (
     stored_responses,
     valid_answers,
 )
-from workers.drain import Drainer
 
 API = f"/api/v1/surveys/{DEMO_SLUG}/responses"
 FORM = f"/s/{DEMO_SLUG}"

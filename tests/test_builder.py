@@ -9,9 +9,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from survey_engine.catalog import find_survey
 from survey_engine.extensions import db
 from survey_engine.models import AuditEvent, SurveyVersion
-from survey_engine.surveys import find_survey
 from tests.conftest import DEMO_SLUG
 from tests.test_admin_surveys import people, signed_in  # noqa: F401 (fixture)
 

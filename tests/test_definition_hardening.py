@@ -25,6 +25,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from survey_engine.catalog import find_survey
 from survey_engine.definition.xlsform import (
     MAX_CELLS,
     MAX_COMPRESSION_RATIO,
@@ -36,7 +37,6 @@ from survey_engine.definition.xlsform import (
 )
 from survey_engine.extensions import db
 from survey_engine.models import Survey, SurveyVersion
-from survey_engine.surveys import find_survey
 from tests.conftest import DEMO_SLUG, demo_definition
 from tests.test_admin_surveys import people, signed_in, upload  # noqa: F401 (fixture)
 from tests.test_builder import question_form

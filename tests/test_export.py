@@ -21,18 +21,20 @@ import pytest
 import sqlalchemy as sa
 import xlsxwriter
 
-from exports import ExportOptions, export_survey, sheet_xml
 from exports import responses_sheet as responses_module
+from exports import sheet_xml
 from exports.cells import Formats
 from exports.columns import Column
 from exports.safe_cells import CUT_MARKER, MAX_CELL_CHARS, CutCount, csv_safe, looks_like_formula
+from survey_engine.catalog import definition_for, find_survey, save_definition
 from survey_engine.cli import cli
+from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.extensions import db
-from survey_engine.ingest import Submission, persist_batch
+from survey_engine.intake.persist import persist_batch
+from survey_engine.intake.submission import Submission
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.models import Response
 from survey_engine.results.filters import Filters
-from survey_engine.surveys import definition_for, find_survey, save_definition
 from survey_engine.untrusted import safe_text
 from tests.conftest import DEMO_SLUG, demo_definition, new_id, stored_responses, valid_answers
 

@@ -17,17 +17,17 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-import exports
-from exports import ExportOptions
-from survey_engine import export_files
-from survey_engine.auth import create_user, find_user, share_survey
+from survey_engine.catalog import find_survey, save_definition
 from survey_engine.cli import cli
-from survey_engine.export_files import expire_old, path_of, start_export
+from survey_engine.exporting import files as export_files
+from survey_engine.exporting import survey_file
+from survey_engine.exporting.files import expire_old, path_of, start_export
+from survey_engine.exporting.survey_file import ExportOptions
 from survey_engine.extensions import db
 from survey_engine.localtime import aware, local_text
 from survey_engine.models import AuditEvent, ExportFile, ExportStatus, utcnow
 from survey_engine.results.responses import response_chunks
-from survey_engine.surveys import find_survey, save_definition
+from survey_engine.staff.accounts import create_user, find_user, share_survey
 from tests.conftest import DEMO_SLUG, demo_definition, stored_responses
 from tests.test_staff import PASSWORD, login
 from workers.main import run_worker
@@ -142,7 +142,7 @@ def test_a_bad_form_is_refused_with_a_message_and_starts_nothing(app, form, says
 def test_queued_export_runs_in_the_worker_and_reports_progress(buffered_app, monkeypatch):
     fake_responses(buffered_app, 120)
     client = analyst_client(buffered_app)
-    monkeypatch.setattr(exports, "response_chunks",
+    monkeypatch.setattr(survey_file, "response_chunks",
                         functools.partial(response_chunks, chunk_size=25))
     monkeypatch.setattr(export_files, "PROGRESS_EVERY", 0)
     seen: list[int] = []  # rows_done as another connection (the polling page) sees it

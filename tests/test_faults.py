@@ -38,9 +38,9 @@ import redis
 import sqlalchemy as sa
 
 from survey_engine import MIGRATIONS_DIR, create_app
-from survey_engine.buffer import GROUP, counters_key, dead_key, stream_key
+from survey_engine.catalog import save_definition
 from survey_engine.extensions import db
-from survey_engine.surveys import save_definition
+from survey_engine.intake.buffer import GROUP, counters_key, dead_key, stream_key
 from tests.conftest import DEMO_SLUG, demo_definition, fresh_postgres_database, valid_answers
 
 ROOT = Path(__file__).resolve().parent.parent

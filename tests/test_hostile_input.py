@@ -23,13 +23,13 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from survey_engine.auth import create_user, share_survey
-from survey_engine.buffer import answers_digest, dead_key
+from survey_engine.catalog import find_survey
 from survey_engine.cli import cli
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.extensions import db
+from survey_engine.intake.buffer import answers_digest, dead_key
 from survey_engine.models import AuditEvent, Response
-from survey_engine.surveys import find_survey
+from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import BACKEND, DEMO_SLUG, new_id, stored_responses, valid_answers
 from tests.test_buffer import drainer_for, stream_client
 from tests.test_staff import PASSWORD, login

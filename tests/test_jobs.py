@@ -6,8 +6,8 @@ import openpyxl
 from rq.job import JobStatus
 
 from survey_engine.cli import cli
+from survey_engine.queue import enqueue
 from tests.conftest import DEMO_SLUG
-from workers.jobs import enqueue, export_job, recount_job
 from workers.main import run_worker
 
 
@@ -15,8 +15,8 @@ def test_worker_runs_queued_export_and_recount_jobs(buffered_app, tmp_path):
     runner = buffered_app.test_cli_runner()
     assert runner.invoke(cli, ["fake-responses", DEMO_SLUG, "--count", "300"]).exit_code == 0
     out = tmp_path / "queued.xlsx"
-    export = enqueue(export_job, DEMO_SLUG, str(out))
-    recount = enqueue(recount_job, DEMO_SLUG)
+    export = enqueue("survey_engine.jobs.export_job", DEMO_SLUG, str(out))
+    recount = enqueue("survey_engine.jobs.recount_job", DEMO_SLUG)
     assert export.get_status() == JobStatus.QUEUED and not out.exists()
 
     run_worker(buffered_app, burst=True)
@@ -31,5 +31,5 @@ def test_worker_runs_queued_export_and_recount_jobs(buffered_app, tmp_path):
 
 def test_without_redis_a_job_runs_at_once(app, tmp_path):
     out = tmp_path / "inline.xlsx"
-    assert enqueue(export_job, DEMO_SLUG, str(out)) == 0
+    assert enqueue("survey_engine.jobs.export_job", DEMO_SLUG, str(out)) == 0
     assert out.exists()

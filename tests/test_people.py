@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from flask import g
 from flask.signals import request_started
 
-from survey_engine.auth import create_user, find_user, share_survey
+from survey_engine.catalog import find_survey
 from survey_engine.extensions import db
 from survey_engine.models import ApiToken, AuditEvent, User
-from survey_engine.surveys import find_survey
+from survey_engine.staff.accounts import create_user, find_user, share_survey
 from tests.conftest import DEMO_SLUG
 from tests.test_admin_surveys import post, signed_in, token_of
 from tests.test_staff import PASSWORD, invoke, login

@@ -6,8 +6,8 @@ import json
 import re
 from urllib.parse import urlencode
 
+from survey_engine.catalog import find_survey, save_definition, set_status
 from survey_engine.models import SurveyStatus
-from survey_engine.surveys import find_survey, save_definition, set_status
 from tests.conftest import DEMO_SLUG, demo_definition, new_id, stored_responses
 
 URL = f"/s/{DEMO_SLUG}"

@@ -26,11 +26,12 @@ import sqlalchemy as sa
 from flask import template_rendered
 
 from survey_engine.admin import results as results_routes
-from survey_engine.auth import create_user, share_survey
+from survey_engine.catalog import definition_for, find_survey, save_definition
 from survey_engine.definition import Definition
+from survey_engine.definition.fake import fake_answers
 from survey_engine.extensions import db
-from survey_engine.fake import fake_answers
-from survey_engine.ingest import Submission, persist_batch
+from survey_engine.intake.persist import persist_batch
+from survey_engine.intake.submission import Submission
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.models import Response
 from survey_engine.results import dashboard as dashboard_module
@@ -44,7 +45,7 @@ from survey_engine.results.dashboard import (
 )
 from survey_engine.results.responses import CHUNK_SIZE, NO_FILTERS
 from survey_engine.results.stats import quantile
-from survey_engine.surveys import definition_for, find_survey, save_definition
+from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, demo_definition
 from tests.test_staff import PASSWORD, login
 

@@ -34,13 +34,13 @@ from flask import Flask, got_request_exception
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exports import ExportOptions
 from survey_engine.admin.builder import revision
-from survey_engine.auth import create_token, create_user, find_user, share_survey
-from survey_engine.export_files import start_export
+from survey_engine.catalog import find_survey
+from survey_engine.exporting.files import start_export
+from survey_engine.exporting.survey_file import ExportOptions
 from survey_engine.extensions import db
 from survey_engine.models import ApiToken, ExportFile, StaffSession, SurveyVersion
-from survey_engine.surveys import find_survey
+from survey_engine.staff.accounts import create_token, create_user, find_user, share_survey
 from tests import fuzz_corpus as corpus
 from tests.conftest import BACKEND, DEMO_SLUG, demo_definition, seeded_app, valid_answers
 

@@ -15,12 +15,12 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-from exports import ExportOptions
-from survey_engine.auth import create_token, create_user, find_user, share_survey
-from survey_engine.export_files import start_export
+from survey_engine.catalog import find_survey, save_definition
+from survey_engine.exporting.files import start_export
+from survey_engine.exporting.survey_file import ExportOptions
 from survey_engine.extensions import db
 from survey_engine.models import ApiToken, ExportFile, StaffSession
-from survey_engine.surveys import find_survey, save_definition
+from survey_engine.staff.accounts import create_token, create_user, find_user, share_survey
 from tests.conftest import DEMO_SLUG, demo_definition, forget_login_user_per_request
 from tests.test_staff import PASSWORD, login
 

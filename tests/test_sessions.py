@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from survey_engine import create_app
-from survey_engine.auth import create_user, delete_user, find_user, hash_password
 from survey_engine.config import ConfigError
 from survey_engine.extensions import db
 from survey_engine.models import AuditEvent, LoginThrottle, StaffSession, User
+from survey_engine.staff.accounts import create_user, delete_user, find_user, hash_password
 from tests.conftest import forget_login_user_per_request, seeded_app
 from tests.test_admin_surveys import post
 from tests.test_staff import LOGIN, PASSWORD, csrf_token, login
@@ -405,7 +405,7 @@ def test_finding12_a_bad_trusted_proxies_is_refused_at_startup(database_url, val
 
 
 def test_finding9_waits_grow_per_network_and_a_quiet_day_forgets_them(staff):
-    from survey_engine.auth import check_login
+    from survey_engine.staff.accounts import check_login
 
     start = datetime.now(UTC)
 

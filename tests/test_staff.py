@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-from survey_engine.auth import create_token, create_user, find_user, share_survey
+from survey_engine.catalog import find_survey, save_definition
 from survey_engine.cli import cli
 from survey_engine.extensions import db
 from survey_engine.models import ApiToken, LoginThrottle, User
-from survey_engine.surveys import find_survey, save_definition
+from survey_engine.staff.accounts import create_token, create_user, find_user, share_survey
 from tests.conftest import DEMO_SLUG, demo_definition, new_id, seeded_app, valid_answers
 from tests.test_public_form import form_data
 
@@ -165,7 +165,7 @@ def test_lockout_after_five_failures_is_per_account_and_grows(app):
 
 
 def test_lock_grows_to_at_most_thirty_minutes():
-    from survey_engine.auth import lock_duration
+    from survey_engine.staff.accounts import lock_duration
 
     assert [lock_duration(n).seconds // 60 for n in (1, 2, 3, 4, 5, 6, 40)] == [
         1, 2, 4, 8, 16, 30, 30]

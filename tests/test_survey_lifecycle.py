@@ -8,11 +8,11 @@ import pytest
 import sqlalchemy as sa
 from flask import g, url_for
 
-from survey_engine.auth import create_user, find_user, share_survey
-from survey_engine.buffer import SURVEYS_KEY, counters_key, dead_key, ids_key, stream_key
+from survey_engine.catalog import find_survey, response_count, save_definition
 from survey_engine.extensions import db
+from survey_engine.intake.buffer import SURVEYS_KEY, counters_key, dead_key, ids_key, stream_key
 from survey_engine.models import AuditEvent, Response, SurveyShare, SurveyVersion, Tally, User
-from survey_engine.surveys import find_survey, response_count, save_definition
+from survey_engine.staff.accounts import create_user, find_user, share_survey
 from tests.conftest import DEMO_SLUG, demo_definition, new_id, seeded_app, valid_answers
 from tests.test_admin_surveys import (
     DRAFT_SLUG,

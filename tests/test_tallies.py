@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 import flask_migrate
 import sqlalchemy as sa
 
-from survey_engine import MIGRATIONS_DIR, tallies
+from survey_engine import MIGRATIONS_DIR
+from survey_engine.catalog import definition_for, find_survey, published
 from survey_engine.cli import cli
 from survey_engine.extensions import db
-from survey_engine.ingest import Submission, persist_batch
+from survey_engine.intake import tallies
+from survey_engine.intake.persist import persist_batch
+from survey_engine.intake.submission import Submission
 from survey_engine.models import Tally
-from survey_engine.surveys import definition_for, find_survey, published
 from tests.conftest import DEMO_SLUG, demo_definition, make_app
 
 

@@ -15,10 +15,10 @@ import threading
 from flask import Flask
 from rq import SimpleWorker
 
-from survey_engine import export_files
+from survey_engine.exporting import files as export_files
 from survey_engine.extensions import db
-from workers.connection import jobs_connection, queues, redis_connection
-from workers.drain import Drainer, consumer_name
+from survey_engine.intake.drain import Drainer, consumer_name
+from survey_engine.queue import jobs_connection, queues, redis_connection
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,16 @@ log = logging.getLogger(__name__)
 class JobWorker(SimpleWorker):
     """RQ's worker; its maintenance tick (at start, then every 10 minutes) also deletes
     expired export files, so they go even when nobody opens the exports page."""
+
+    def __init__(self, app: Flask, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = app
+
+    def perform_job(self, *args, **kwargs) -> bool:
+        """Jobs are plain functions of survey_engine.jobs: each gets an app context of
+        its own here (and its database session is removed when it ends)."""
+        with self.app.app_context():
+            return super().perform_job(*args, **kwargs)
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
@@ -67,6 +77,6 @@ def run_worker(app: Flask, burst: bool = False, jobs: bool = True) -> None:
 
 def _run_jobs(app: Flask, connection, burst: bool) -> None:
     with app.app_context():
-        worker = JobWorker(queues(connection), connection=connection,
+        worker = JobWorker(app, queues(connection), connection=connection,
                            name=f"{consumer_name()}-jobs")
         worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)

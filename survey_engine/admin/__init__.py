@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from functools import partial
 
-from flask import Blueprint, Flask, request
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
+from survey_engine.admin import builder, exports, people, results, routes, surveys  # noqa: F401  (registers the routes)
+from survey_engine.admin.blueprint import bp
 from survey_engine.extensions import csrf, login_manager
 from survey_engine.models import User
-from survey_engine.staff_sessions import user_for_session
+from survey_engine.staff.sessions import user_for_session
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-from survey_engine.admin import builder, exports, people, results, routes, surveys  # noqa: E402, F401  (registers the routes)
+__all__ = ["bp", "init_app"]
 
 
 @login_manager.user_loader

@@ -23,8 +23,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from survey_engine import audit, params
-from survey_engine.admin import bp
+from survey_engine import params
+from survey_engine.admin.blueprint import bp
 from survey_engine.admin.surveys import (
     managed_survey,
     may_manage,
@@ -32,7 +32,7 @@ from survey_engine.admin.surveys import (
     title_of,
     visible_survey,
 )
-from survey_engine.auth import share_survey
+from survey_engine.catalog import DefinitionInvalid, find_survey, save_definition
 from survey_engine.definition import Definition, clean_answers, validate_definition
 from survey_engine.definition import editing as edit
 from survey_engine.definition.schema import NUMBER_TYPES
@@ -42,7 +42,8 @@ from survey_engine.localtime import LOCAL_TIME
 from survey_engine.models import Role, Survey, SurveyStatus, SurveyVersion
 from survey_engine.public.rendering import answers_from_form
 from survey_engine.public.routes import render_survey_page
-from survey_engine.surveys import DefinitionInvalid, find_survey, save_definition
+from survey_engine.staff import audit
+from survey_engine.staff.accounts import share_survey
 
 APPEARANCES = ("", "minimal", "likert", "multiline")
 PROBLEM_RE = re.compile(r"^(?P<path>[^:\s]+): (?P<text>.*)$", re.S)

@@ -11,19 +11,19 @@ from flask import abort, current_app, g, redirect, render_template, request, sen
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from exports import FORMATS, ExportOptions
-from survey_engine import export_files
-from survey_engine.admin import bp
+from survey_engine.admin.blueprint import bp
 from survey_engine.admin.surveys import XLSX_MIME, title_of, visible_survey
-from survey_engine.auth import may_see
+from survey_engine.catalog import definition_for
 from survey_engine.definition import Definition
+from survey_engine.exporting import files as export_files
+from survey_engine.exporting.survey_file import FORMATS, ExportOptions
 from survey_engine.extensions import db
 from survey_engine.i18n import LANGUAGE_NAMES
 from survey_engine.localtime import local_text
 from survey_engine.models import ExportFile, ExportStatus, Survey
 from survey_engine.results.filters import FilterError, Filters
 from survey_engine.results.responses import NO_FILTERS
-from survey_engine.surveys import definition_for
+from survey_engine.staff.accounts import may_see
 
 MIMETYPES = {"xlsx": XLSX_MIME, "csv": "text/csv"}
 

@@ -17,11 +17,13 @@ from flask import abort, flash, g, make_response, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
-from survey_engine.admin import bp
+from survey_engine.admin.blueprint import bp
 from survey_engine.admin.routes import _clear_session
 from survey_engine.admin.surveys import local_time, managed_survey, title_of
-from survey_engine.audit import ACTIONS, record
-from survey_engine.auth import (
+from survey_engine.extensions import db
+from survey_engine.models import ApiToken, AuditEvent, Role, StaffSession, SurveyShare, User
+from survey_engine.params import page_or_400
+from survey_engine.staff.accounts import (
     MIN_PASSWORD_LENGTH,
     AccountError,
     check_login,
@@ -38,10 +40,8 @@ from survey_engine.auth import (
     unshare_survey,
     waiting_networks,
 )
-from survey_engine.extensions import db
-from survey_engine.models import ApiToken, AuditEvent, Role, StaffSession, SurveyShare, User
-from survey_engine.params import page_or_400
-from survey_engine.staff_sessions import (
+from survey_engine.staff.audit import ACTIONS, record
+from survey_engine.staff.sessions import (
     current_session,
     current_token,
     end_session,

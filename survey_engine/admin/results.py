@@ -26,8 +26,9 @@ from flask_login import login_required
 from markupsafe import Markup
 
 from survey_engine import params
-from survey_engine.admin import bp
+from survey_engine.admin.blueprint import bp
 from survey_engine.admin.surveys import title_of, visible_survey
+from survey_engine.catalog import definition_of, response_count
 from survey_engine.models import Survey
 from survey_engine.results.charts import Bar, Column, bar_chart, column_chart
 from survey_engine.results.dashboard import (
@@ -45,7 +46,6 @@ from survey_engine.results.dashboard import (
     time_series,
 )
 from survey_engine.results.filters import FILTERABLE_TYPES, FilterError, Filters
-from survey_engine.surveys import definition_of, response_count
 
 CACHE_ENTRIES = 32  # RESULTS_CACHE_ENTRIES overrides; each entry is counters, not rows
 MAX_QUERY = 200

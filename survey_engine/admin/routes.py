@@ -9,13 +9,13 @@ from urllib.parse import urlsplit
 from flask import g, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from survey_engine.admin import bp
+from survey_engine.admin.blueprint import bp
 from survey_engine.admin.surveys import status_name
-from survey_engine.audit import record
-from survey_engine.auth import check_login, normalize_email, visible_surveys
 from survey_engine.extensions import db
 from survey_engine.i18n import UI_LANGUAGES, choose_language
-from survey_engine.staff_sessions import current_session, end_session, start_session
+from survey_engine.staff.accounts import check_login, normalize_email, visible_surveys
+from survey_engine.staff.audit import record
+from survey_engine.staff.sessions import current_session, end_session, start_session
 from survey_engine.untrusted import safe_text
 
 

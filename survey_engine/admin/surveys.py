@@ -37,11 +37,17 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
-from exports import export_survey
-from survey_engine import audit, export_files
-from survey_engine.admin import bp
-from survey_engine.auth import may_see, share_survey
-from survey_engine.buffer import current_buffer, waiting
+from survey_engine.admin.blueprint import bp
+from survey_engine.catalog import (
+    DefinitionInvalid,
+    find_survey,
+    forget_deleted,
+    published,
+    response_count,
+    save_definition,
+    set_status,
+    unavailable_reason,
+)
 from survey_engine.definition import validate_definition
 from survey_engine.definition.schema import SLUG_RE
 from survey_engine.definition.xlsform import (
@@ -50,8 +56,11 @@ from survey_engine.definition.xlsform import (
     read_xlsform,
     write_xlsform,
 )
+from survey_engine.exporting import files as export_files
+from survey_engine.exporting.survey_file import export_survey
 from survey_engine.extensions import db
 from survey_engine.i18n import UI_LANGUAGES, choose_language
+from survey_engine.intake.buffer import current_buffer, waiting
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.localtime import local_text as local_time
 from survey_engine.models import (
@@ -64,16 +73,8 @@ from survey_engine.models import (
     SurveyVersion,
     Tally,
 )
-from survey_engine.surveys import (
-    DefinitionInvalid,
-    find_survey,
-    forget_deleted,
-    published,
-    response_count,
-    save_definition,
-    set_status,
-    unavailable_reason,
-)
+from survey_engine.staff import audit
+from survey_engine.staff.accounts import may_see, share_survey
 from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json
 
 log = logging.getLogger(__name__)

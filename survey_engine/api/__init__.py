@@ -1,7 +1,6 @@
 """JSON API, version 1."""
 
-from flask import Blueprint
+from survey_engine.api import routes  # noqa: F401  (registers the routes)
+from survey_engine.api.blueprint import bp
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from survey_engine.api import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -8,27 +8,20 @@ import sqlalchemy as sa
 from flask import abort, request
 from flask_login import current_user
 
-from survey_engine import metrics
-from survey_engine.api import bp
-from survey_engine.auth import may_see, user_for_token
-from survey_engine.definition import clean_answers
-from survey_engine.extensions import db
-from survey_engine.i18n import choose_language
-from survey_engine.ingest import (
-    RETRY_AFTER_SECONDS,
-    Outcome,
-    StorageUnavailable,
-    Submission,
-    accept,
-)
-from survey_engine.models import Tally
-from survey_engine.surveys import (
+from survey_engine.api.blueprint import bp
+from survey_engine.catalog import (
     Published,
     definition_of,
     find_survey,
     published,
     unavailable_reason,
 )
+from survey_engine.extensions import db
+from survey_engine.i18n import choose_language
+from survey_engine.intake.submission import RETRY_AFTER_SECONDS
+from survey_engine.intake.submit import Result, submit
+from survey_engine.models import Tally
+from survey_engine.staff.accounts import may_see, user_for_token
 from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json, safe_text
 
 UNAVAILABLE = {
@@ -61,7 +54,6 @@ def definition(slug: str):
 @bp.post("/surveys/<slug>/responses")
 def submit_response(slug: str):
     survey = _published(slug)
-    d = survey.definition
     if not request.is_json:
         return _error(415, "send the response as application/json")
     try:
@@ -74,41 +66,36 @@ def submit_response(slug: str):
         return _error(400, "the body is not valid JSON")
     if not isinstance(body, dict):
         return _error(400, 'the body must be a JSON object: {"submission_id", "answers"}')
-    reason = unavailable_reason(survey)
-    if reason:
-        return _error(410, UNAVAILABLE[reason], reason=reason)
-
-    lang = choose_language(d.languages(), d.default_language)
     errors: dict[str, str] = {}
     try:
         submission_id = uuid.UUID(str(body.get("submission_id")))
     except ValueError:
+        submission_id = None
         errors["submission_id"] = "must be a UUID made by the client, such as uuid4()"
     answers = body.get("answers")
     if not isinstance(answers, dict):
+        answers = None
         errors["answers"] = "must be an object of {question name: answer}"
-    else:
-        answers, answer_errors = clean_answers(d, answers, lang)
-        errors.update(answer_errors)
     unexpected = set(body) - {"submission_id", "answers"}
     for key in sorted(unexpected, key=str)[:20]:
         errors[safe_text(str(key))[:64]] = "unknown property"
-    if errors:
-        metrics.count(survey.survey_id, "rejected")
-        return {"errors": errors}, 422
 
-    try:
-        outcome = accept(Submission(survey.survey_id, survey.version_id, submission_id,
-                                    answers, source="api", meta={"lang": lang}))
-    except StorageUnavailable:
+    d = survey.definition
+    lang = choose_language(d.languages(), d.default_language)
+    submitted = submit(survey, submission_id, answers, lang, source="api", problems=errors)
+    if submitted.result is Result.CLOSED:
+        return _error(410, UNAVAILABLE[submitted.reason], reason=submitted.reason)
+    if submitted.result is Result.REJECTED:
+        return {"errors": submitted.errors}, 422
+    if submitted.result is Result.UNAVAILABLE:
         reply = {"error": "submissions cannot be stored right now; send the same request "
                           "again later", "submission_id": str(submission_id)}
         return reply, 503, {"Retry-After": RETRY_AFTER_SECONDS}
-    if outcome is Outcome.CONFLICT:
+    if submitted.result is Result.CONFLICT:
         return _error(409, "this submission_id was already used with other answers",
                       submission_id=str(submission_id))
     reply = {"status": "accepted", "submission_id": str(submission_id)}
-    if outcome is Outcome.DUPLICATE:
+    if submitted.result is Result.DUPLICATE:
         reply["duplicate"] = True
     return reply, 202
 

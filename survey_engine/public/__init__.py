@@ -1,7 +1,6 @@
 """The citizen's side: questionnaire pages that work without JavaScript."""
 
-from flask import Blueprint
+from survey_engine.public import routes  # noqa: F401  (registers the routes)
+from survey_engine.public.blueprint import bp
 
-bp = Blueprint("public", __name__)
-
-from survey_engine.public import routes  # noqa: E402,F401
+__all__ = ["bp"]

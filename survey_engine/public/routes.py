@@ -1,4 +1,4 @@
-"""GET shows the questionnaire; POST checks it, hands it to ingest, then 303 or the page again."""
+"""GET shows the questionnaire; POST hands it to intake.submit, then 303 or the page again."""
 
 from __future__ import annotations
 
@@ -9,20 +9,15 @@ from functools import cache
 
 from flask import abort, make_response, redirect, render_template, request, url_for
 
-from survey_engine import metrics
-from survey_engine.definition import Definition, clean_answers
+from survey_engine.catalog import Published, published, unavailable_reason
+from survey_engine.definition import Definition
 from survey_engine.definition.answers import MAX_TEXT_LENGTH, printable, unstorable
 from survey_engine.i18n import LANGUAGE_NAMES, UI_LANGUAGES, choose_language, message, ui_language
-from survey_engine.ingest import (
-    RETRY_AFTER_SECONDS,
-    Outcome,
-    StorageUnavailable,
-    Submission,
-    accept,
-)
-from survey_engine.public import bp
+from survey_engine.intake.submission import RETRY_AFTER_SECONDS
+from survey_engine.intake.submit import Result
+from survey_engine.intake.submit import submit as submit_answers
+from survey_engine.public.blueprint import bp
 from survey_engine.public.rendering import PageHelpers, answers_from_form, first_values
-from survey_engine.surveys import Published, published, unavailable_reason
 
 
 @dataclass(frozen=True)
@@ -128,28 +123,25 @@ def questionnaire(slug: str):
 @bp.post("/s/<slug>")
 def submit(slug: str):
     page = _load(slug)
-    d, lang = page.d, page.lang
+    lang = page.lang
     try:
         submission_id = uuid.UUID(request.form.get("submission_id", ""))
     except ValueError:
         # A page without an id (an old copy, a hand-made form) still counts once.
         submission_id = uuid.uuid4()
 
-    values = answers_from_form(request.form, d)
-    answers, errors = clean_answers(d, values, lang)
-    if errors:
-        metrics.count(page.survey.survey_id, "rejected")
-        return _render_form(page, str(submission_id), values, errors, status=422)
-
-    try:
-        outcome = accept(Submission(page.survey.survey_id, page.survey.version_id,
-                                    submission_id, answers, source="web", meta={"lang": lang}))
-    except StorageUnavailable:
+    values = answers_from_form(request.form, page.d)
+    submitted = submit_answers(page.survey, submission_id, values, lang, source="web")
+    if submitted.result is Result.CLOSED:
+        return render_message(lang, submitted.reason, 410)
+    if submitted.result is Result.REJECTED:
+        return _render_form(page, str(submission_id), values, submitted.errors, status=422)
+    if submitted.result is Result.UNAVAILABLE:
         # Nothing was stored: the page comes back with every answer and the same id.
         html, status = _render_form(page, str(submission_id), values,
                                     {"": message("unavailable", lang)}, status=503)
         return html, status, {"Retry-After": RETRY_AFTER_SECONDS}
-    if outcome is Outcome.CONFLICT:
+    if submitted.result is Result.CONFLICT:
         link = {"href": url_for("public.questionnaire", slug=slug, lang=lang),
                 "text": message("new_response", lang)}
         return render_message(lang, "already_sent", 409, link)

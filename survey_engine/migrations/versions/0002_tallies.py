@@ -35,7 +35,7 @@ def upgrade():
 
 def _count_existing_responses(tallies):
     from survey_engine.definition import Definition
-    from survey_engine.tallies import keys_of
+    from survey_engine.intake.tallies import keys_of
 
     bind = op.get_bind()
     meta = sa.MetaData()

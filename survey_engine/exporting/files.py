@@ -23,13 +23,14 @@ from flask import current_app
 from rq.timeouts import JobTimeoutException
 from werkzeug.datastructures import MultiDict
 
-from exports import ExportOptions, export_survey
-from survey_engine import audit
+from survey_engine.catalog import definition_for, response_count
+from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.extensions import db
 from survey_engine.localtime import aware, to_local
 from survey_engine.models import ExportFile, ExportStatus, Survey, User, utcnow
+from survey_engine.queue import enqueue
 from survey_engine.results.filters import Filters
-from survey_engine.surveys import definition_for, response_count
+from survey_engine.staff import audit
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,6 @@ def stored_options(options: ExportOptions) -> dict:
 
 def start_export(survey: Survey, user: User, options: ExportOptions) -> ExportFile:
     """A row for the export, and its job queued (inline mode: run before returning)."""
-    from workers.jobs import enqueue, run_export_job  # workers.jobs imports this module
-
     now = utcnow()
     export = ExportFile(
         survey_id=survey.id, requested_by_id=user.id, requested_by=user.email, created_at=now,
@@ -83,7 +82,7 @@ def start_export(survey: Survey, user: User, options: ExportOptions) -> ExportFi
     db.session.add(export)
     db.session.commit()
     try:
-        enqueue(run_export_job, export.id, job_timeout=JOB_TIMEOUT)
+        enqueue("survey_engine.jobs.run_export_job", export.id, job_timeout=JOB_TIMEOUT)
     except redis.RedisError as error:
         log.error("cannot queue export %s: %s", export.id, error)
         _finish(export, ExportStatus.FAILED,

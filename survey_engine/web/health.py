@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import Blueprint
 
 from survey_engine.extensions import db
-from survey_engine.metrics import queue_state
+from survey_engine.intake.counters import queue_state
 
 bp = Blueprint("health", __name__)
 

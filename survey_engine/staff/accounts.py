@@ -30,12 +30,7 @@ from survey_engine.models import (
     User,
     insert_for,
 )
-from survey_engine.staff_sessions import (
-    end_sessions,
-    open_sessions,
-    request_network,
-    token_hash,
-)
+from survey_engine.staff.sessions import end_sessions, open_sessions, request_network, token_hash
 from survey_engine.untrusted import bad_character_at
 
 MIN_PASSWORD_LENGTH = 10

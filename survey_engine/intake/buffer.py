@@ -43,6 +43,13 @@ def counters_key(survey_id: int) -> str:
 # Atomic: a duplicate or conflicting id never reaches the stream, and an id is only
 # remembered together with its entry.
 ACCEPT_SCRIPT = """
+-- KEYS[1]  se:{survey}:stream    the stream the drain reads
+-- KEYS[2]  se:{survey}:ids       submission_id -> digest of its answers
+-- KEYS[3]  se:{survey}:counters  accepted, duplicates, conflicts
+-- ARGV[1]  submission_id
+-- ARGV[2]  digest of the answers (answers_digest)
+-- ARGV[3]  the submission as JSON (Submission.to_json)
+-- returns  'accepted' | 'duplicate' | 'conflict'
 local seen = redis.call('HGET', KEYS[2], ARGV[1])
 if seen then
   if seen == ARGV[2] then

@@ -1,8 +1,4 @@
-"""Counters of the submit path and the queue's state, for /metrics and /healthz.
-
-With Redis the counters live in each survey's `se:{id}:counters` hash, shared by
-every web process and worker (the accept script and the drain update them). In
-inline mode they are this process's own and restart from zero.
+"""/metrics: the submit path's counters (intake/counters.py) for a scraper.
 
 /metrics names every survey with its counts, so it is not public: it answers a
 scraper that shows METRICS_TOKEN as a bearer token, or one connecting from a network
@@ -16,72 +12,20 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import time
 from collections import Counter
 
 import redis
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
-from survey_engine.buffer import (
-    SURVEYS_KEY,
-    counters_key,
-    current_buffer,
-    dead_key,
-    stream_key,
-)
 from survey_engine.extensions import db
+from survey_engine.intake.buffer import (
+    current_buffer,
+)
+from survey_engine.intake.counters import OUTCOMES, local_counts, queue_state
 from survey_engine.models import Survey, Tally
 
 bp = Blueprint("metrics", __name__)
-
-OUTCOMES = ("accepted", "duplicates", "conflicts", "rejected", "stored_directly")
-_local: Counter[tuple[int, str]] = Counter()
-
-
-def count(survey_id: int, outcome: str) -> None:
-    """Count an outcome the accept script does not count itself."""
-    buffer = current_buffer()
-    if buffer is None:
-        _local[(survey_id, outcome)] += 1
-        return
-    try:
-        buffer.client.hincrby(counters_key(survey_id), outcome, 1)
-    except redis.RedisError:
-        _local[(survey_id, outcome)] += 1
-
-
-def queue_state() -> dict:
-    """Backlog, oldest waiting entry and dead letters over all surveys' streams."""
-    buffer = current_buffer()
-    if buffer is None:
-        return {"queue": "inline", "backlog": 0, "oldest_pending_seconds": 0, "dead_letters": 0}
-    client = buffer.client
-    per_survey = {}
-    now_ms = time.time() * 1000
-    for raw in client.smembers(SURVEYS_KEY):
-        survey_id = int(raw)
-        pipe = client.pipeline(transaction=False)
-        pipe.xlen(stream_key(survey_id))
-        pipe.xrange(stream_key(survey_id), count=1)
-        pipe.xlen(dead_key(survey_id))
-        pipe.hgetall(counters_key(survey_id))
-        backlog, first, dead, counters = pipe.execute()
-        oldest = (now_ms - int(first[0][0].split(b"-")[0])) / 1000 if first else 0.0
-        per_survey[survey_id] = {
-            "backlog": backlog, "oldest_pending_seconds": max(oldest, 0.0),
-            "dead_letters": dead,
-            "counters": {k.decode(): int(v) for k, v in counters.items()},
-        }
-    return {
-        "queue": "redis",
-        "backlog": sum(s["backlog"] for s in per_survey.values()),
-        "oldest_pending_seconds": max((s["oldest_pending_seconds"]
-                                       for s in per_survey.values()), default=0.0),
-        "dead_letters": sum(s["dead_letters"] for s in per_survey.values()),
-        "surveys": per_survey,
-    }
-
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 FORWARDED_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
@@ -154,7 +98,7 @@ def metrics() -> Response:
     def label(survey_id: int) -> str:
         return f'survey="{slugs.get(survey_id, survey_id)}"'
 
-    counters: Counter[tuple[int, str]] = Counter(_local)
+    counters: Counter[tuple[int, str]] = Counter(local_counts)
     for survey_id, survey in state.get("surveys", {}).items():
         for outcome, value in survey["counters"].items():
             counters[(survey_id, outcome)] += value

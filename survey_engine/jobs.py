@@ -1,37 +1,20 @@
 """Background jobs: exports and tally rebuilds.
 
-RQ runs them in `survey-engine worker` (enqueue with `enqueue()`); in inline mode,
-or from the command line, they run in-process. Each runs in an app context: the
-worker's, the caller's, or one it makes.
+Queued by dotted name (survey_engine.queue.enqueue("survey_engine.jobs.run_export_job",
+...)); RQ runs them in `survey-engine worker`, which gives each job an app context; in
+inline mode, or from the command line, they run in the caller's app context.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
-from flask import current_app, has_app_context
-
-from exports import export_survey
-from survey_engine import export_files, tallies
+from survey_engine.catalog import definition_for, find_survey
+from survey_engine.exporting import files as export_files
+from survey_engine.exporting.survey_file import export_survey
 from survey_engine.extensions import db
-from survey_engine.surveys import definition_for, find_survey
-
-
-def in_app_context(job: Callable) -> Callable:
-    @wraps(job)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        if has_app_context():
-            return job(*args, **kwargs)
-        from survey_engine import create_app
-
-        with create_app().app_context():
-            return job(*args, **kwargs)
-
-    return run
+from survey_engine.intake import tallies
 
 
 def _survey(slug: str):
@@ -41,13 +24,11 @@ def _survey(slug: str):
     return survey
 
 
-@in_app_context
 def export_job(slug: str, path: str, fmt: str = "xlsx", lang: str | None = None) -> int:
     """Export one survey to `path`; returns the number of responses written."""
     return export_survey(_survey(slug), Path(path), fmt, lang)
 
 
-@in_app_context
 def run_export_job(export_id: int) -> str | None:
     """An export asked for on the staff pages; returns how it ended (its row says more)."""
     export = export_files.run_export(export_id)
@@ -63,7 +44,6 @@ class RecountResult:
     fixed: bool = False
 
 
-@in_app_context
 def recount_job(slug: str, fix: bool = False) -> RecountResult:
     """Recount the tallies from the responses; with fix, replace them by the recount."""
     survey = _survey(slug)
@@ -78,16 +58,3 @@ def recount_job(slug: str, fix: bool = False) -> RecountResult:
         db.session.commit()
         result.fixed = True
     return result
-
-
-def enqueue(job: Callable, *args: Any, job_timeout: int | None = None, **kwargs: Any):
-    """Queue a job for the workers; in inline mode (no REDIS_URL) run it here and now.
-
-    job_timeout: seconds before RQ stops the job (RQ's default: 180).
-    """
-    if not current_app.config["REDIS_URL"]:
-        return job(*args, **kwargs)
-    from workers.connection import queues, redis_connection
-
-    return queues(redis_connection())[0].enqueue(job, *args, job_timeout=job_timeout,
-                                                 **kwargs)

@@ -29,9 +29,10 @@ import redis
 import sqlalchemy as sa
 from flask import Flask
 
-from survey_engine.buffer import GROUP, SURVEYS_KEY, counters_key, dead_key, stream_key
 from survey_engine.extensions import db
-from survey_engine.ingest import Submission, persist_batch
+from survey_engine.intake.buffer import GROUP, SURVEYS_KEY, counters_key, dead_key, stream_key
+from survey_engine.intake.persist import persist_batch
+from survey_engine.intake.submission import Submission
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,98 @@
+"""Exports of a survey's responses: .xlsx (tallies + raw data) and .csv."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from exports.about import AboutFacts
+from exports.columns import RowMaker, merged_questions
+from exports.csv_file import write_csv
+from exports.workbook import write_workbook
+from survey_engine.catalog import definition_for
+from survey_engine.definition import Question
+from survey_engine.extensions import db
+from survey_engine.models import Response, Survey, SurveyVersion
+from survey_engine.results.filters import Filters
+from survey_engine.results.responses import NO_FILTERS, response_chunks
+
+FORMATS = ("xlsx", "csv")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What the analyst chose: the dashboard's filters apply to the export too."""
+
+    fmt: str = "xlsx"
+    lang: str | None = None  # sheet names, headers and labels; default: the survey's
+    filters: Filters = NO_FILTERS
+    codes: bool = False  # choice names (codes) instead of labels in the responses sheet
+    breakdown: str | None = None  # a select question: one cross-tab sheet by it
+    requested_by: str | None = None  # who asked, named on the about sheet
+
+
+def export_survey(survey: Survey, path: Path, fmt: str = "xlsx", lang: str | None = None,
+                  filters: Filters = NO_FILTERS,
+                  progress: Callable[[int], None] | None = None,
+                  options: ExportOptions | None = None) -> int:
+    """Write the responses of `survey` the filters keep to `path`; returns how many.
+
+    `progress(rows_written)` is called after each chunk, for the export page's bar.
+    Raises ValueError for a format, breakdown or survey that cannot be exported.
+    """
+    options = options or ExportOptions(fmt, lang, filters)
+    if options.fmt not in FORMATS:
+        raise ValueError(f"unknown export format {options.fmt!r}; one of {', '.join(FORMATS)}")
+    versions = db.session.scalars(
+        sa.select(SurveyVersion)
+        .where(SurveyVersion.survey_id == survey.id, SurveyVersion.published_at.is_not(None))
+        .order_by(SurveyVersion.number.desc())
+    ).all()
+    if not versions:
+        raise ValueError(f"survey {survey.slug!r} has no published version")
+    definitions = [definition_for(v) for v in versions]
+    newest = definitions[0]
+    lang = options.lang or newest.default_language
+    questions = merged_questions(definitions)
+    breakdown = _breakdown(options.breakdown, questions)
+    rows = RowMaker(newest, questions, lang, codes=options.codes,
+                    version_numbers={v.id: v.number for v in versions})
+    chunks = _counted(response_chunks(survey.id, options.filters), progress)
+    if options.fmt == "csv":
+        return write_csv(path, rows, chunks)
+    about = AboutFacts(
+        title=newest.text(newest.title, lang), slug=survey.slug,
+        versions=[(v.number, v.published_at) for v in versions],
+        filter_lines=options.filters.describe(newest, lang), exported_at=datetime.now(UTC),
+        lang=lang, codes=options.codes, count_all=lambda: _count_all(survey.id),
+        breakdown=breakdown.name if breakdown else None, requested_by=options.requested_by)
+    return write_workbook(path, newest, rows, chunks, lang, breakdown, about)
+
+
+def _breakdown(name: str | None, questions: list[Question]) -> Question | None:
+    if not name:
+        return None
+    question = next((q for q in questions if q.name == name), None)
+    if question is None or not question.is_select:
+        raise ValueError(f"breakdown: no select question named {name!r}")
+    return question
+
+
+def _count_all(survey_id: int) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Response).where(Response.survey_id == survey_id))
+
+
+def _counted(chunks: Iterator[list[Any]], progress: Callable[[int], None] | None
+             ) -> Iterator[list[Any]]:
+    done = 0
+    for chunk in chunks:
+        yield chunk
+        done += len(chunk)
+        if progress is not None:
+            progress(done)

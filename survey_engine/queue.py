@@ -1,0 +1,55 @@
+"""Background jobs by name: queued for the workers, or run here in inline mode.
+
+Web code and services name a job by its dotted path ("survey_engine.jobs.run_export_job")
+and never import the worker: the worker imports them, not the other way round. The
+Redis connections and RQ queues of a worker are made here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from flask import current_app
+from rq import Queue
+from rq.utils import import_attribute
+
+from survey_engine.intake.buffer import connect
+
+QUEUE_NAMES = ("default",)
+
+
+def _url() -> str:
+    url = current_app.config["REDIS_URL"]
+    if not url:
+        raise RuntimeError("REDIS_URL is not set: without Redis, submissions are stored by "
+                           "the web process itself and jobs run in-process (inline mode)")
+    return url
+
+
+def redis_connection() -> redis.Redis:
+    """For the drain and commands: short timeouts, a dead Redis is noticed at once."""
+    return connect(_url())
+
+
+def jobs_connection() -> redis.Redis:
+    """For RQ, which blocks for minutes waiting for a job: no socket timeout."""
+    return redis.Redis.from_url(_url())
+
+
+def queues(connection: redis.Redis) -> list[Queue]:
+    return [Queue(name, connection=connection) for name in QUEUE_NAMES]
+
+
+def enqueue(job: str, *args: Any, job_timeout: int | None = None, **kwargs: Any) -> Any:
+    """Queue the job named `job` (a dotted path in survey_engine.jobs); in inline mode (no
+    REDIS_URL) run it here and now and return its result.
+
+    job_timeout: seconds before RQ stops the job (RQ's default: 180).
+    """
+    if not job.startswith("survey_engine.jobs."):
+        raise ValueError(f"not a job of survey_engine.jobs: {job!r}")
+    if not current_app.config["REDIS_URL"]:
+        return import_attribute(job)(*args, **kwargs)
+    return queues(redis_connection())[0].enqueue(job, *args, job_timeout=job_timeout,
+                                                 **kwargs)

@@ -46,8 +46,14 @@ run: install
 up: install services
 	deploy/up.sh
 
+# Lint: ruff's rules and its formatting, mypy over survey_engine, workers and exports,
+# and the layer contracts of pyproject.toml (docs/architecture.md). The same four run
+# as pre-commit hooks (.pre-commit-config.yaml) for a developer who installs them.
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The suite runs twice: on SQLite (the embedded default) and on PostgreSQL. Fault
 # tests start their own processes against PostgreSQL and Redis, so they run once.

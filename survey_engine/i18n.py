@@ -31,6 +31,15 @@ def N_(text: str) -> str:
     return text
 
 
+def NP_(context: str, text: str) -> tuple[str, str]:
+    """Marks a text in a context (babel.cfg: `NP_:1c,2`); `pgettext` translates the pair.
+
+    The context keeps apart texts that read the same in English and not in Vietnamese
+    (the workbook's "Responses": a sheet's name, a count's label).
+    """
+    return context, text
+
+
 # The texts Python code shows, by key; the templates' own texts are in the templates.
 MESSAGES: dict[str, str] = {
     "required": N_("Please answer this question."),
@@ -110,6 +119,12 @@ def ui_language(lang: str | None) -> str:
 def translations(lang: str) -> NullTranslations:
     """The compiled catalog of an interface language (English: the msgids themselves)."""
     return Translations.load(str(TRANSLATIONS_DIR), [ui_language(lang)])
+
+
+def file_translations(lang: str) -> NullTranslations:
+    """The catalog of a file's language (an export's: the analyst's choice, which need not
+    be the interface's); English, the msgids themselves, for a language without one."""
+    return translations(lang) if lang in UI_LANGUAGES else NullTranslations()
 
 
 def message(key: str, lang: str, **values: object) -> str:

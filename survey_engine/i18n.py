@@ -12,6 +12,7 @@ language (an API reply, a tally export): the catalogs are loaded once per proces
 
 from __future__ import annotations
 
+import gettext
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -121,9 +122,12 @@ def translations(lang: str) -> NullTranslations:
     return Translations.load(str(TRANSLATIONS_DIR), [ui_language(lang)])
 
 
-def file_translations(lang: str) -> NullTranslations:
+def file_translations(lang: str) -> gettext.NullTranslations:
     """The catalog of a file's language (an export's: the analyst's choice, which need not
-    be the interface's); English, the msgids themselves, for a language without one."""
+    be the interface's); English, the msgids themselves, for a language without one.
+
+    Typed as the standard library's catalog, whose pgettext gives a str (Babel's own
+    annotation adds `object` for a sentinel it never returns)."""
     return translations(lang) if lang in UI_LANGUAGES else NullTranslations()
 
 

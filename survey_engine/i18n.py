@@ -8,6 +8,8 @@ Templates say `_('Submit')`: Flask-Babel translates them into the request's lang
 which `choose_language` stores in `g.lang` for `request_language`, the locale selector.
 Python code names a message by key, `message('required', lang)`, in an explicit
 language (an API reply, a tally export): the catalogs are loaded once per process.
+The workbook's words are NP_(context, text) pairs (exports/workbook.py), looked up in
+the export's language through `file_translations`.
 """
 
 from __future__ import annotations

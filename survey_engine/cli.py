@@ -1,4 +1,4 @@
-"""The `survey-engine` command: a Flask CLI group with the commands of DESIGN.md."""
+"""The `survey-engine` command: a Flask CLI group with the commands of README.md."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import sys
 import uuid
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 import click
 import flask_migrate
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
 from survey_engine import MIGRATIONS_DIR, create_app
@@ -94,7 +95,13 @@ def serve(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     click.echo(f"serving on http://{host}:{port}/ (Ctrl+C stops)")
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    run_simple(host, port, _real_app(), threaded=True)
+
+
+def _real_app() -> Flask:
+    """The app behind the current_app proxy, for a server or worker that outlives the
+    command's app context. (Flask types the proxy as the app itself, hence the ignore.)"""
+    return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
 @cli.command("import")
@@ -145,7 +152,10 @@ def import_definition(file: Path, publish: bool) -> None:
     record("version_uploaded" if existed else "survey_created", survey,
            version=survey.versions[-1].number)
     if publish:
-        record("published", survey, version=survey.published_version().number)
+        published = survey.published_version()
+        if published is None:  # save_definition(publish=True) just published it
+            raise click.ClickException(f"{survey.slug} was not published")
+        record("published", survey, version=published.number)
     click.echo(survey.slug)
 
 
@@ -217,7 +227,7 @@ def export(slug: str, output: Path, fmt: str | None, lang: str | None, codes: bo
     fmt = fmt or ("csv" if output.suffix.lower() == ".csv" else "xlsx")
     survey = find_survey(slug)
     version = survey.published_version() if survey else None
-    if version is None:
+    if survey is None or version is None:
         raise click.ClickException(f"no survey with slug {slug!r}" if survey is None
                                    else f"survey {slug!r} has no published version")
     args: MultiDict[str, str] = MultiDict()
@@ -255,7 +265,7 @@ def worker(burst: bool, no_jobs: bool) -> None:
         raise click.ClickException("REDIS_URL is not set: in inline mode the web process "
                                    "stores submissions itself and needs no worker")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run_worker(current_app._get_current_object(), burst=burst, jobs=not no_jobs)
+    run_worker(_real_app(), burst=burst, jobs=not no_jobs)
 
 
 @cli.command("recount")
@@ -293,7 +303,9 @@ def dead_letters(slug: str, replay: bool) -> None:
     if survey is None:
         raise click.ClickException(f"no survey with slug {slug!r}")
     connection = redis_connection()
-    entries = connection.xrange(dead_key(survey.id))
+    # redis-py types the reply for every protocol and decoding; this client speaks RESP2
+    # and keeps bytes.
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], connection.xrange(dead_key(survey.id)))
     click.echo(f"{slug}: {len(entries)} dead letter(s)")
     for entry_id, fields in entries:
         click.echo(f"  {entry_id.decode()}  {fields.get(b'reason', b'').decode()}")
@@ -316,7 +328,7 @@ def fake_responses(slug: str, count: int, seed: int | None) -> None:
 
     survey = find_survey(slug)
     version = survey.published_version() if survey else None
-    if version is None:
+    if survey is None or version is None:
         raise click.ClickException(f"no published survey with slug {slug!r}")
     definition = definition_for(version)
     rng = random.Random(seed)

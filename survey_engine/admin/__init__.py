@@ -55,9 +55,8 @@ def init_app(app: Flask) -> None:
                       on_breach=routes.too_many_attempts)
     app.extensions["login_limiter"] = limiter
     _limit_only_admin_requests(app, limiter)
-    view = app.view_functions["admin.login"]
-    app.view_functions["admin.login"] = limiter.limit(
-        lambda: app.config["LOGIN_RATE_LIMIT"], methods=["POST"])(view)
+    app.view_functions["admin.login"] = limiter.limit(  # the view the blueprint registered
+        lambda: app.config["LOGIN_RATE_LIMIT"], methods=["POST"])(routes.login)
 
 
 def _limit_only_admin_requests(app: Flask, limiter: Limiter) -> None:

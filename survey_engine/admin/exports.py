@@ -115,7 +115,7 @@ def start_export(slug: str):
 def _visible_export(export_id: int) -> tuple[ExportFile, Survey]:
     export = db.session.get(ExportFile, export_id)
     survey = db.session.get(Survey, export.survey_id) if export is not None else None
-    if survey is None:
+    if export is None or survey is None:
         abort(404)
     if not may_see(current_user, survey):
         abort(403)

@@ -172,7 +172,8 @@ def _message_for(definition: Definition, q: Question, problem: _Invalid, lang: s
     if own is not None:
         return definition.text(own, lang)
     values = dict(problem.values)
-    if "choice" in values and (choice := q.choice(values["choice"])) is not None:
+    name = values.get("choice")
+    if isinstance(name, str) and (choice := q.choice(name)) is not None:
         values["choice"] = definition.text(choice.get("label"), lang)
     return message(problem.key, lang, **values)
 
@@ -253,7 +254,7 @@ def _clean_rank(q: Question, value: Any, _today: date) -> list[str]:
             positions[_choice(q, name)] = _integer(_single(position))
         if sorted(positions.values()) != list(range(1, len(positions) + 1)):
             raise _Invalid("rank_positions")
-        value = sorted(positions, key=positions.get)
+        value = sorted(positions, key=lambda name: positions[name])
     if not isinstance(value, list):
         raise _Invalid("rank_incomplete")
     ranked = [_choice(q, v) for v in value]

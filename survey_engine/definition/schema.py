@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from survey_engine.definition import expressions
 from survey_engine.localtime import FIRST_YEAR, LAST_YEAR
@@ -258,7 +258,7 @@ def _pages(problems: _Problems, pages: Any, lists: dict[str, set],
         return
     # Expressions may refer to any question, before or after them: names first.
     known = {q["name"] for page in pages if isinstance(page, dict)
-             for q in (page.get("questions") if isinstance(page.get("questions"), list) else [])
+             for q in _list_or_empty(page.get("questions"))
              if isinstance(q, dict) and isinstance(q.get("name"), str)}
     page_names: set[str] = set()
     question_names: dict[str, str] = {}
@@ -375,8 +375,7 @@ def _limits(problems: _Problems, path: str, question: dict, qtype: Any,
             if value is not None and (isinstance(value, bool)
                                       or not isinstance(value, int | float)):
                 problems.add(f"{path}.{key}", f"a number, got {value!r}")
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)) \
-                and low > high:
+        if _is_number(low) and _is_number(high) and low > high:
             problems.add(f"{path}.max", "must not be below min")
     elif qtype == "date":
         for key, value in (("min", low), ("max", high)):
@@ -395,7 +394,16 @@ def _limits(problems: _Problems, path: str, question: dict, qtype: Any,
         problems.add(f"{path}.scale", f"a whole number from 2 to 10, got {scale!r}")
 
 
-def _is_date(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number: int or float, and not a bool (which Python counts as an int)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _list_or_empty(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _is_date(value: Any) -> TypeGuard[str]:
     if not isinstance(value, str) or not DATE_RE.match(value):
         return False
     try:

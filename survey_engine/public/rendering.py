@@ -44,8 +44,8 @@ def first_values(d: Definition, args: MultiDict) -> dict[str, Any]:
     """A fresh page: defaults, and hidden questions filled from the link (?source=zalo)."""
     values: dict[str, Any] = {}
     for q in d.questions:
-        if q.type == "hidden" and args.get(q.name):
-            values[q.name] = args.get(q.name)[:500]
+        if q.type == "hidden" and (given := args.get(q.name)):
+            values[q.name] = given[:500]
         elif q.raw.get("default") is not None:
             default = q.raw["default"]
             if q.type == "select_multiple" and isinstance(default, str):
@@ -120,7 +120,8 @@ class PageHelpers:
         if not (isinstance(ast, list) and len(ast) == 3 and ast[0] == "="):
             return None
         sides = {part[0]: part[1] for part in ast[1:] if isinstance(part, list)}
-        parent = self.d.by_name.get(sides.get("ref"))
+        ref = sides.get("ref")
+        parent = self.d.by_name.get(ref) if isinstance(ref, str) else None
         prop = sides.get("prop")
         if parent is None or prop is None:
             return None
@@ -136,8 +137,11 @@ class PageHelpers:
         if isinstance(value, list) and choice in value:
             return value.index(choice) + 1
         if isinstance(value, dict):
+            position = value.get(choice)
+            if position is None:
+                return None
             try:
-                return int(value.get(choice))
+                return int(position)
             except (TypeError, ValueError):
                 return None
         return None

@@ -133,7 +133,7 @@ def submit(slug: str):
     values = answers_from_form(request.form, page.d)
     submitted = submit_answers(page.survey, submission_id, values, lang, source="web")
     if submitted.result is Result.CLOSED:
-        return render_message(lang, submitted.reason, 410)
+        return render_message(lang, submitted.reason or "closed", 410)
     if submitted.result is Result.REJECTED:
         return _render_form(page, str(submission_id), values, submitted.errors, status=422)
     if submitted.result is Result.UNAVAILABLE:

@@ -217,7 +217,7 @@ def check_login(email: str, password: str, now: datetime | None = None,
         right = user is not None
     except (VerificationError, InvalidHashError):
         right = False
-    if right:
+    if right and user is not None:
         db.session.execute(sa.delete(LoginThrottle).where(*where),  # trusted again
                            execution_options={"synchronize_session": False})
         user.failed_logins = 0
@@ -230,8 +230,8 @@ def check_login(email: str, password: str, now: datetime | None = None,
     db.session.execute(insert_for(LoginThrottle.__table__)
                        .values(account_key=key, network=network, failures=0, locks=0)
                        .on_conflict_do_nothing())
-    throttle = db.session.scalar(sa.select(LoginThrottle).where(*where).with_for_update()
-                                 .execution_options(populate_existing=True))
+    throttle = db.session.scalars(sa.select(LoginThrottle).where(*where).with_for_update()
+                                  .execution_options(populate_existing=True)).one()
     locked_for = _wait_left(throttle, now)  # a guess sent at the same time set a wait
     if not locked_for:
         throttle.failures += 1

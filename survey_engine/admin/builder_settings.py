@@ -7,16 +7,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from survey_engine.admin import builder_drafts as drafts
 from survey_engine.admin.blueprint import bp
-from survey_engine.admin.builder_drafts import (
-    SaveRefused,
-    editable_survey,
-    page_context,
-    refuse_fields,
-    save,
-    text_in,
-    working_copy,
-)
 from survey_engine.admin.builder_forms import (
     MAX_RESPONSES_LIMIT,
     from_local_input,
@@ -32,8 +24,8 @@ from survey_engine.extensions import db
 @bp.route("/surveys/<slug>/edit/settings", methods=["GET", "POST"])
 @login_required
 def edit_settings(slug: str):
-    survey = editable_survey(slug)
-    data, version = working_copy(survey)
+    survey = drafts.editable_survey(slug)
+    data, version = drafts.working_copy(survey)
     errors: dict[str, list[str]] = {}
     others: list[str] = []
     if request.method == "POST":
@@ -55,9 +47,9 @@ def edit_settings(slug: str):
         problems += [f"settings.max_responses: {text}"
                      for text in limit_problems.get("max_responses", [])]
         try:
-            refuse_fields(problems, data)
-            save(survey, data, "settings")
-        except SaveRefused as error:
+            drafts.refuse_fields(problems, data)
+            drafts.save(survey, data, "settings")
+        except drafts.SaveRefused as error:
             db.session.rollback()
             errors, others = settings_problems(error.problems)
         else:
@@ -65,8 +57,8 @@ def edit_settings(slug: str):
             return redirect(url_for("admin.builder", slug=slug))
     settings = data.get("settings") or {}
     html = render_template(
-        "admin/builder/settings.html", **page_context(survey, data, version),
-        errors=errors, others=others, text=text_in,
+        "admin/builder/settings.html", **drafts.page_context(survey, data, version),
+        errors=errors, others=others, text=drafts.text_in,
         opens_at=local_input(settings.get("opens_at")),
         closes_at=local_input(settings.get("closes_at")),
         max_responses=settings.get("max_responses") or "")
@@ -77,8 +69,8 @@ def edit_settings(slug: str):
 @login_required
 def edit_translations(slug: str):
     """Every text of the survey in a table, one column per language, side by side."""
-    survey = editable_survey(slug)
-    data, version = working_copy(survey)
+    survey = drafts.editable_survey(slug)
+    data, version = drafts.working_copy(survey)
     languages = edit.languages(data)
     added = request.values.get("add_language", "").strip().lower()
     if added and added not in languages:
@@ -91,15 +83,15 @@ def edit_translations(slug: str):
                     field = f"{key}|{lang}"
                     if field in request.form:
                         edit.set_text(data, key, lang, request.form[field])
-            save(survey, data, "translations")
-        except (SaveRefused, edit.EditRefused) as error:
+            drafts.save(survey, data, "translations")
+        except (drafts.SaveRefused, edit.EditRefused) as error:
             db.session.rollback()
             others = getattr(error, "problems", [str(error)])
         else:
             flash(_("The translations were saved."))
             return redirect(url_for("admin.edit_translations", slug=slug))
     html = render_template("admin/builder/translations.html",
-                           **{**page_context(survey, data, version), "languages": languages},
-                           texts=list(edit.iter_texts(data)), others=others, text=text_in,
+                           **{**drafts.page_context(survey, data, version), "languages": languages},
+                           texts=list(edit.iter_texts(data)), others=others, text=drafts.text_in,
                            added=added)
     return html, 422 if others else 200

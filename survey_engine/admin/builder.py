@@ -40,7 +40,6 @@ from survey_engine.models import Survey, SurveyVersion
 APPEARANCES = ("", "minimal", "likert", "multiline")
 
 
-
 # -- the overview and structural changes --------------------------------------------
 
 

@@ -34,6 +34,8 @@ from survey_engine.staff import audit
 
 
 def editable_survey(slug: str) -> Survey:
+    """The survey at `slug` if this account may change it and it is not archived (that
+    one: back to its page with a message)."""
     survey = managed_survey(slug)
     if survey.status == SurveyStatus.ARCHIVED:
         flash(_("An archived survey cannot be edited."), "error")
@@ -49,11 +51,14 @@ def revision(version: SurveyVersion) -> str:
 
 
 def working_copy(survey: Survey) -> tuple[dict, SurveyVersion]:
+    """A copy of the newest version's definition to change, and that version."""
     version = newest_or_404(survey)
     return copy.deepcopy(version.definition), version
 
 
 class SaveRefused(Exception):
+    """Nothing was saved; `problems` says why (the validator's, or a newer save)."""
+
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
@@ -96,6 +101,7 @@ def refuse_fields(problems: list[str], data: dict) -> None:
 
 
 def page_context(survey: Survey, data: dict, version: SurveyVersion) -> dict[str, Any]:
+    """What every builder page's template reads."""
     return {"lang": g.lang, "survey": survey, "data": data, "title": title_of(survey, g.lang),
             "revision": revision(version), "version": version,
             "languages": edit.languages(data), "language_names": LANGUAGE_NAMES,

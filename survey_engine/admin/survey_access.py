@@ -11,13 +11,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from survey_engine.catalog import find_survey
-from survey_engine.models import Role, Survey, SurveyStatus, SurveyVersion
+from survey_engine.models import Role, Survey, SurveyStatus, SurveyVersion, User
 from survey_engine.staff.accounts import may_see
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def title_of(survey: Survey, lang: str) -> str:
+    """The survey's title in `lang`, else in its first language, else its slug."""
     title = survey.title
     if isinstance(title, dict):
         return title.get(lang) or next(iter(title.values()), survey.slug)
@@ -25,12 +26,13 @@ def title_of(survey: Survey, lang: str) -> str:
 
 
 def status_name(status: str) -> str:
+    """A status as the staff pages name it, in their language."""
     return {SurveyStatus.DRAFT: _("draft"), SurveyStatus.PUBLISHED: _("published"),
             SurveyStatus.CLOSED: _("closed"), SurveyStatus.ARCHIVED: _("archived")}.get(
                 status, status)
 
 
-def may_manage(user, survey: Survey | None = None) -> bool:
+def may_manage(user: User, survey: Survey | None = None) -> bool:
     """Upload and lifecycle: admins, and editors (for a survey: one shared with them)."""
     if user.role == Role.ADMIN:
         return True
@@ -38,6 +40,7 @@ def may_manage(user, survey: Survey | None = None) -> bool:
 
 
 def visible_survey(slug: str) -> Survey:
+    """The survey at `slug`, if the signed-in account may see it; else 404 or 403."""
     survey = find_survey(slug)
     if survey is None:
         abort(404)
@@ -47,6 +50,7 @@ def visible_survey(slug: str) -> Survey:
 
 
 def managed_survey(slug: str) -> Survey:
+    """The survey at `slug`, if the signed-in account may change it; else 404 or 403."""
     survey = visible_survey(slug)
     if not may_manage(current_user, survey):
         abort(403)

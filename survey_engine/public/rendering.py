@@ -150,7 +150,8 @@ class PageHelpers:
         return local_today().isoformat() if limit == "today" else limit
 
 
-def render_message(lang: str, key: str, status: int, link: dict | None = None):
+def render_message(lang: str, key: str, status: int,
+                   link: dict | None = None) -> tuple[str, int]:
     """A page with one message: thanks, closed, not found ... (key_title, key_body)."""
     return render_template(
         "public/message.html", lang=lang, heading=message(f"{key}_title", lang),

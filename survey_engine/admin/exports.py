@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from survey_engine.admin.blueprint import bp
-from survey_engine.admin.surveys import XLSX_MIME, title_of, visible_survey
+from survey_engine.admin.survey_access import XLSX_MIME, title_of, visible_survey
 from survey_engine.catalog import definition_for
 from survey_engine.definition import Definition
 from survey_engine.exporting import files as export_files

@@ -1,11 +1,14 @@
 """What the questionnaire template needs beyond the definition: field ids, piped
-labels, grouped options, and reading the posted form back into answers."""
+labels, grouped options, and reading the posted form back into answers; and the pages
+of one message (thanks, closed, an error), which the staff side and the error
+handlers draw too."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from flask import render_template
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
@@ -149,3 +152,12 @@ class PageHelpers:
     @staticmethod
     def date_limit(limit: str | None) -> str | None:
         return local_today().isoformat() if limit == "today" else limit
+
+
+def render_message(lang: str, key: str, status: int,
+                   link: dict | None = None) -> tuple[str, int]:
+    """A page with one message: thanks, closed, not found ... (key_title, key_body)."""
+    return render_template(
+        "public/message.html", lang=lang, heading=message(f"{key}_title", lang),
+        body=message(f"{key}_body", lang), link=link, kind=key,
+    ), status

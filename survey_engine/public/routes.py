@@ -17,7 +17,12 @@ from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Result
 from survey_engine.intake.submit import submit as submit_answers
 from survey_engine.public.blueprint import bp
-from survey_engine.public.rendering import PageHelpers, answers_from_form, first_values
+from survey_engine.public.rendering import (
+    PageHelpers,
+    answers_from_form,
+    first_values,
+    render_message,
+)
 
 
 @dataclass(frozen=True)
@@ -100,14 +105,6 @@ def _render_form(page: _Page, submission_id: str, values: dict | None = None,
         storage_key=f"{slug}:{page.survey.version_number}",
         language_link=lambda code: url_for("public.questionnaire", slug=slug, lang=code),
         values=values, errors=errors, status=status)
-
-
-def render_message(lang: str, key: str, status: int, link: dict | None = None):
-    """A page with one message: thanks, closed, not found ... (key_title, key_body)."""
-    return render_template(
-        "public/message.html", lang=lang, heading=message(f"{key}_title", lang),
-        body=message(f"{key}_body", lang), link=link, kind=key,
-    ), status
 
 
 @bp.get("/s/<slug>")

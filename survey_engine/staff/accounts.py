@@ -52,6 +52,7 @@ class AccountError(ValueError):
 
 
 def normalize_email(email: str) -> str:
+    """The one form of an email every lookup, throttle key and audit line uses."""
     return email.strip().lower()
 
 
@@ -225,6 +226,14 @@ def check_login(email: str, password: str, now: datetime | None = None,
             user.password_hash = hash_password(password)
         db.session.commit()
         return LoginResult(user=user)
+    return LoginResult(locked_for=_count_failure(key, network, user, now))
+
+
+def _count_failure(key: str, network: str, user: User | None,
+                   now: datetime) -> timedelta | None:
+    """One more wrong password for this email on this network (and its account, if
+    any); the wait it starts, if it starts one. Committed."""
+    where = (LoginThrottle.account_key == key, LoginThrottle.network == network)
     # Counted in the row, locked (FOR UPDATE on PostgreSQL, SQLite's write lock), so
     # simultaneous guesses are counted one after another.
     db.session.execute(insert_for(LoginThrottle.__table__)
@@ -247,7 +256,7 @@ def check_login(email: str, password: str, now: datetime | None = None,
         LoginThrottle.last_failure_at < now - FORGET_FAILURES_AFTER),
         execution_options={"synchronize_session": False})
     db.session.commit()
-    return LoginResult(locked_for=locked_for)
+    return locked_for
 
 
 def _wait_left(throttle: LoginThrottle | None, now: datetime,

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from survey_engine.extensions import db
 from survey_engine.i18n import UI_LANGUAGES, choose_language
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
-from survey_engine.public.routes import render_message
+from survey_engine.public.rendering import render_message
 
 PAGE_KEYS = {404: "not_found", 413: "too_large", 503: "service_unavailable"}
 

@@ -158,7 +158,7 @@ class User(Model):
 
     def get_id(self) -> str:
         if not self.session_token:
-            raise RuntimeError("sign in through staff_sessions.start_session()")
+            raise RuntimeError("sign in through staff.sessions.start_session()")
         return self.session_token
 
 

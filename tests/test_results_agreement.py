@@ -226,8 +226,8 @@ class _Figures(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         a = dict(attrs)
-        if a.get("id") == "response-count":
-            self.responses = int(a["data-count"])
+        if "data-responses" in a:
+            self.responses = int(a["data-responses"])
         if a.get("id") == "crosstab-count":
             self._in_crosstab = True
         if tag == "article" and a.get("id", "").startswith("q-"):

@@ -72,28 +72,17 @@ def picks(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _text(value: Any) -> str | None:
+    """A choice name as text (None stays None)."""
+    return value if type(value) is str or value is None else str(value)
+
+
 def _all_picks(values: list[Any]) -> list[str]:
     """The choices of every answer in `values`, in one list (one Counter update)."""
     chosen = [v for v in values if type(v) is str]
     if len(chosen) < len(values):
         chosen += [c for v in values if type(v) is not str for c in picks(v)]
     return chosen
-
-
-def _picks_of(column: list[Any]) -> list[tuple[str, ...] | list[str]]:
-    """picks() of each answer, cheaply for the common cases of one text and none."""
-    return [(v,) if type(v) is str else () if v is None else picks(v) for v in column]
-
-
-def _pairs(wheres: list, column: list[Any]) -> list[tuple[str, str]]:
-    """(breakdown choice, choice) of each choice of each answer in `column`, by the
-    breakdown choices (`wheres`) of its response."""
-    pairs = [(where[0], v) for where, v in zip(wheres, column, strict=True)
-             if type(v) is str and len(where) == 1]
-    pairs += [(b, c) for where, v in zip(wheres, column, strict=True)
-              if v is not None and (type(v) is not str or len(where) != 1)
-              for b in where for c in picks(v)]
-    return pairs
 
 
 def series_keys(survey: MergedSurvey) -> list[str]:
@@ -187,13 +176,15 @@ class Accumulator:
             by_version.setdefault(version_id, []).append(given)
         for version_id, part in by_version.items():
             definition = self.survey.definition_for(version_id)
-            given = [{k for k, v in a.items() if v is not None} for a in part]
+            # The keys of the answers given (stored answers rarely hold a None).
+            given = [a if None not in a.values() else {k: v for k, v in a.items()
+                                                       if v is not None} for a in part]
             for page, questions in definition.pages_with_questions():
                 name = page["name"]
                 asked = {q.name for q in questions if q.type not in NOT_ASKED}
                 if asked:
                     self.page_answered[name] += sum(
-                        1 for keys in given if not asked.isdisjoint(keys))
+                        1 for a in given if not asked.isdisjoint(a))
                 rule = definition.page_relevant.get(name)
                 self.reached[name] += len(part) if rule is None else _count_true(rule, part)
 
@@ -226,16 +217,14 @@ class Accumulator:
         positions = self.rank_positions.setdefault(name, Counter())
         ranked = self.rank_counts.setdefault(name, Counter())
         first = self.rank_first.setdefault(name, Counter())
-        for order in given:
-            if type(order) is not list:
-                continue
-            for position, choice in enumerate(order):
-                if choice is None:
-                    continue
-                positions[str(choice)] += position + 1
-                ranked[str(choice)] += 1
-                if position == 0:
-                    first[str(choice)] += 1
+        places = Counter((position, choice) for order in given if type(order) is list
+                         for position, choice in enumerate(map(_text, order))
+                         if choice is not None)
+        for (position, choice), n in places.items():
+            positions[str(choice)] += (position + 1) * n
+            ranked[str(choice)] += n
+            if position == 0:
+                first[str(choice)] += n
 
     def _add_crosstab(self, answers: list[dict]) -> None:
         """Respondents who answered both questions; a select_multiple's respondent
@@ -254,17 +243,46 @@ class Accumulator:
     def _add_breakdown(self, answers: list[dict]) -> None:
         """The workbook's cross-tab sheet: every select question and matrix row by the
         breakdown's choices, NO_ANSWER for responses that skipped it."""
-        wheres = [p or [NO_ANSWER] for p in _picks_of([a.get(self.breakdown)
-                                                       for a in answers])]
-        self.by_breakdown.update(b for where in wheres for b in where)
+        where = [a.get(self.breakdown) for a in answers]
+        single = all(type(b) is str or b is None for b in where)
+        if single:  # the usual breakdown, a select_one: (where, answer) pairs counted in C
+            where = [NO_ANSWER if b is None else b for b in where]
+            self.by_breakdown.update(where)
+            parts = None
+        else:
+            parts = _parts(self.breakdown, answers)
+            for b, part in parts.items():
+                self.by_breakdown[b] += len(part)
         for key in series_keys(self.survey):
             if key == self.breakdown:
                 continue
+            cells = self.breakdown_cells.setdefault(key, Counter())
+            answered = self.breakdown_answered.setdefault(key, Counter())
             column = _series_column(key, answers)
-            self.breakdown_answered.setdefault(key, Counter()).update(
-                b for where, v in zip(wheres, column, strict=True) if v is not None
-                for b in where)
-            self.breakdown_cells.setdefault(key, Counter()).update(_pairs(wheres, column))
+            try:
+                pairs = Counter(zip(where, column, strict=True)) if single else None
+            except TypeError:  # lists (select_multiple) in the column
+                pairs = None
+            if pairs is not None:
+                for (b, value), n in pairs.items():
+                    if value is not None:
+                        answered[b] += n
+                        cells.update({(b, c): n for c in picks(value)})
+                continue
+            parts = parts or _parts(self.breakdown, answers)
+            for b, part in parts.items():
+                given = [v for v in _series_column(key, part) if v is not None]
+                answered[b] += len(given)
+                cells.update((b, c) for c in _all_picks(given))
+
+
+def _parts(breakdown: str, answers: list[dict]) -> dict[str, list[dict]]:
+    """The answer sets by breakdown choice; a response in each choice it names."""
+    parts: dict[str, list[dict]] = {}
+    for a in answers:
+        for b in picks(a.get(breakdown)) or (NO_ANSWER,):
+            parts.setdefault(b, []).append(a)
+    return parts
 
 
 def _series_column(key: str, answers: list[dict]) -> list[Any]:

@@ -156,15 +156,6 @@ class ResponsesSheets:
                 days[value] = made
             return f"{start}{row}{made}"
 
-        def figure(row: str, value: Any) -> str:
-            """A number question's answer: a text an older version stored ("12") is
-            written as the number the summary counted it as (families.number_of)."""
-            if type(value) is str:
-                read = number_of(value)
-                if read is not None:
-                    return f"{start}{row}{number_tail(read)}"
-            return any_value(row, value)
-
         if column.kind == "choice_flag":
             return flag
         if column.header == "submitted_at" and column.kind == "meta":
@@ -172,8 +163,22 @@ class ResponsesSheets:
         if column.kind == "answer" and column.question.type == "date":
             return calendar_day
         if column.kind == "answer" and column.question.type in NUMBER:
-            return figure
+            return _figure(start, any_value)
         return any_value
+
+
+def _figure(start: str, any_value: Cell) -> Cell:
+    """A number question's cells: a text an older version stored ("12") is written as
+    the number the summary counted it as (families.number_of), other texts as text."""
+
+    def figure(row: str, value: Any) -> str:
+        if type(value) is str:
+            read = number_of(value)
+            if read is not None:
+                return f"{start}{row}{number_tail(read)}"
+        return any_value(row, value)
+
+    return figure
 
 
 def _width(column: Column) -> float:

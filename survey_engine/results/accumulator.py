@@ -61,14 +61,14 @@ class CrossTabSpec:
 
 def picks(value: Any) -> list[str]:
     """The choices an answer names: a list's items, or the answer itself; none for no
-    answer or a matrix's dict. Not by the question's type: an older version may have
-    had it the other way."""
+    answer, an empty text or a matrix's dict. Not by the question's type: an older
+    version may have had it the other way."""
     if type(value) is str:
-        return [value]
+        return [value] if value else []
     if value is None or type(value) is dict:
         return []
     if type(value) is list:
-        return [v if type(v) is str else str(v) for v in value if v is not None]
+        return [v if type(v) is str else str(v) for v in value if v is not None and v != ""]
     return [str(value)]
 
 
@@ -79,7 +79,7 @@ def _text(value: Any) -> str | None:
 
 def _all_picks(values: list[Any]) -> list[str]:
     """The choices of every answer in `values`, in one list (one Counter update)."""
-    chosen = [v for v in values if type(v) is str]
+    chosen = [v for v in values if type(v) is str and v]
     if len(chosen) < len(values):
         chosen += [c for v in values if type(v) is not str for c in picks(v)]
     return chosen

@@ -76,7 +76,8 @@ def export_survey(survey: Survey, path: Path, fmt: str = "xlsx", lang: str | Non
         breakdown=breakdown.name if breakdown else None, requested_by=options.requested_by)
     # The summary and cross-tab sheets' figures: each chunk is counted as it goes by
     # to be written, by the accumulator the dashboard and the results API read.
-    counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None)
+    counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None,
+                          views=False)
     return write_workbook(path, newest, rows, _fed(chunks, counted), lang,
                           lambda: workbook_figures(counted), breakdown, about)
 

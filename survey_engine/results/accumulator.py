@@ -49,6 +49,7 @@ from survey_engine.results.responses import (
 )
 
 NO_ANSWER = ""  # the breakdown "choice" of a response that did not answer it
+SHEETS = SELECT | NUMBER | MATRIX  # the families the workbook's sheets show
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ class Accumulator:
     survey: MergedSurvey = field(repr=False, compare=False)
     crosstab: CrossTabSpec | None = None
     breakdown: str | None = None  # the workbook's cross-tab sheet: a select question
+    # Pages, hours, ranks, dates and 'other' texts too: the dashboard shows them, the
+    # workbook (False) does not, and is written the faster for not counting them.
+    views: bool = True
     responses: int = 0
     # ('', '') responses, (q, '') answered q, (q, choice) chose it: the tallies' shape
     counts: Counter = field(default_factory=Counter)
@@ -143,21 +147,25 @@ class Accumulator:
         answers = [row.answers or {} for row in rows]
         self.responses += len(rows)
         self.counts[("", "")] += len(rows)
-        self._add_times([row.submitted_at for row in rows])
-        self._add_pages([row.version_id for row in rows], answers)
+        if self.views:
+            self._add_times([row.submitted_at for row in rows])
+            self._add_pages([row.version_id for row in rows], answers)
+        columns: dict[str, list[Any]] = {}  # kept for the breakdown's pass
         for q in self.survey.questions:
             name = q.name
-            given = [v for a in answers if (v := a.get(name)) is not None]
+            column = columns[name] = [a.get(name) for a in answers]
+            given = [v for v in column if v is not None]
             if given:
                 self.counts[(q.name, "")] += len(given)
-                self._add_question(q, given)
-        for name, q in self.survey.other_fields.items():
+                if self.views or q.type in SHEETS:
+                    self._add_question(q, given)
+        for name, q in self.survey.other_fields.items() if self.views else ():
             self.other_texts[q.name] += sum(
                 1 for a in answers if a.get(name) is not None and str(a[name]).strip())
         if self.crosstab is not None:
             self._add_crosstab(answers)
         if self.breakdown is not None:
-            self._add_breakdown(answers)
+            self._add_breakdown(answers, columns)
 
     def _add_times(self, moments: list[datetime]) -> None:
         local = [to_local(moment) for moment in moments]
@@ -240,10 +248,10 @@ class Accumulator:
             self.cross_cols.update(cols)
             self.cross_cells.update((x, y) for x in rows for y in cols)
 
-    def _add_breakdown(self, answers: list[dict]) -> None:
+    def _add_breakdown(self, answers: list[dict], columns: dict[str, list[Any]]) -> None:
         """The workbook's cross-tab sheet: every select question and matrix row by the
         breakdown's choices, NO_ANSWER for responses that skipped it."""
-        where = [a.get(self.breakdown) for a in answers]
+        where = columns[self.breakdown]
         single = all(type(b) is str or b is None for b in where)
         if single:  # the usual breakdown, a select_one: (where, answer) pairs counted in C
             where = [NO_ANSWER if b is None else b for b in where]
@@ -258,7 +266,9 @@ class Accumulator:
                 continue
             cells = self.breakdown_cells.setdefault(key, Counter())
             answered = self.breakdown_answered.setdefault(key, Counter())
-            column = _series_column(key, answers)
+            name, _, row = key.partition("/")
+            column = columns[name] if not row else [
+                grid.get(row) if type(grid) is dict else None for grid in columns[name]]
             try:
                 pairs = Counter(zip(where, column, strict=True)) if single else None
             except TypeError:  # lists (select_multiple) in the column

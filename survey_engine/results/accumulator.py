@@ -168,10 +168,12 @@ class Accumulator:
             self._add_breakdown(answers, columns)
 
     def _add_times(self, moments: list[datetime]) -> None:
-        local = [to_local(moment) for moment in moments]
-        self.hours.update(m.replace(minute=0, second=0, microsecond=0, tzinfo=None)
-                          for m in local)
-        first, last = min(local), max(local)
+        # Hours are floored as stored (UTC, naive on SQLite), then each distinct hour
+        # made local once: Vietnam is a whole number of hours ahead of UTC.
+        for hour, n in Counter(m.replace(minute=0, second=0, microsecond=0)
+                               for m in moments).items():
+            self.hours[to_local(hour).replace(tzinfo=None)] += n
+        first, last = to_local(min(moments)), to_local(max(moments))
         self.first = first if self.first is None else min(self.first, first)
         self.last = last if self.last is None else max(self.last, last)
 

@@ -1,4 +1,5 @@
-"""The analysts' results dashboard (admin/results.py, results/dashboard.py, charts.py).
+"""The analysts' results dashboard (admin/results.py, results/accumulator.py,
+results/dashboard.py, charts.py).
 
 Every number the page shows is checked against a recount done here with pandas,
 straight from the responses table: counts, their 95% intervals (against a Wilson
@@ -30,21 +31,17 @@ from survey_engine.catalog import definition_for, find_survey, save_definition
 from survey_engine.definition import Definition
 from survey_engine.definition.fake import fake_answers
 from survey_engine.extensions import db
+from survey_engine.figures import quantile
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.models import Response
-from survey_engine.results import dashboard as dashboard_module
+from survey_engine.results import accumulator as accumulator_module
+from survey_engine.results.accumulator import Accumulator, accumulate
 from survey_engine.results.charts import Bar, Column, bar_chart, column_chart
-from survey_engine.results.dashboard import (
-    ResponseScan,
-    build_dashboard,
-    fold,
-    scan_responses,
-    tally_counts,
-)
+from survey_engine.results.dashboard import build_dashboard, tally_counts
 from survey_engine.results.responses import CHUNK_SIZE, NO_FILTERS
-from survey_engine.results.stats import quantile
+from survey_engine.results.text_answers import fold
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, demo_definition
 from tests.test_staff import PASSWORD, login
@@ -396,13 +393,13 @@ def test_unfiltered_counts_come_from_the_tallies(analyst):
 
 def test_the_cache_serves_until_a_new_response_arrives(analyst, monkeypatch, fake_sets):
     calls: list[tuple] = []
-    scan = results_routes.scan_responses
+    scan = results_routes.accumulate
 
     def counted(*args, **kwargs):
         calls.append(args)
         return scan(*args, **kwargs)
 
-    monkeypatch.setattr(results_routes, "scan_responses", counted)
+    monkeypatch.setattr(results_routes, "accumulate", counted)
     query = "?f.district=da_lat"
     first = page(analyst, query)["dashboard"]
     assert page(analyst, query)["dashboard"].responses == first.responses
@@ -439,7 +436,7 @@ VIEWS = ("", "?f.district=da_lat", "?from=2026-11-14&row=district&col=support",
 def watch_reads(monkeypatch) -> list[tuple[int, list[int]]]:
     """(after_id, the ids it yielded) of each pass the dashboard makes from now on."""
     reads: list[tuple[int, list[int]]] = []
-    original = dashboard_module.response_chunks
+    original = accumulator_module.response_chunks
 
     def counted(survey_id, filters=NO_FILTERS, chunk_size=CHUNK_SIZE, after_id=0):
         ids: list[int] = []
@@ -448,16 +445,16 @@ def watch_reads(monkeypatch) -> list[tuple[int, list[int]]]:
             ids.extend(row.id for row in chunk)
             yield chunk
 
-    monkeypatch.setattr(dashboard_module, "response_chunks", counted)
+    monkeypatch.setattr(accumulator_module, "response_chunks", counted)
     return reads
 
 
-def cached_scans(app) -> dict[tuple, ResponseScan]:
+def cached_scans(app) -> dict[tuple, Accumulator]:
     return {key: scan for key, (_, scan) in app.extensions["results_cache"].items()
-            if key[0] == "scan"}
+            if key[0] == "counts"}
 
 
-def state(scan: ResponseScan) -> dict:
+def state(scan: Accumulator) -> dict:
     return {f.name: getattr(scan, f.name) for f in dataclasses.fields(scan)
             if f.name != "survey"}
 
@@ -466,7 +463,7 @@ def assert_as_a_full_scan(app, context: dict) -> None:
     """The page's numbers, and the scan cached for it, are those of a scan from scratch."""
     merged, filters, spec = context["merged"], context["filters"], context["crosstab_spec"]
     survey = find_survey(DEMO_SLUG)
-    fresh = scan_responses(survey.id, merged, filters, spec)
+    fresh = accumulate(survey.id, merged, filters, spec)
     counts = None if filters else tally_counts(survey.id)
     assert context["dashboard"] == build_dashboard(
         merged, fresh, context["lang"], context["dashboard"].all_responses, counts)

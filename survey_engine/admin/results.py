@@ -5,7 +5,7 @@ GET /admin/surveys/<slug>/results/text/<question>  free-text answers, searched a
 
 Whoever may see the survey (those it is shared with, and admins) may read its results.
 Unfiltered counts come from the tallies table on every request; whatever needs the
-responses themselves is one pass of pandas over them (results/dashboard.py), kept in
+responses themselves is counted by the accumulator (results/accumulator.py), kept in
 an in-process cache until the survey's response count changes, and then carried on
 over the responses stored since.
 """
@@ -28,29 +28,28 @@ from markupsafe import Markup
 from survey_engine import params
 from survey_engine.admin.blueprint import bp
 from survey_engine.admin.surveys import title_of, visible_survey
-from survey_engine.catalog import definition_of, response_count
+from survey_engine.catalog import response_count
+from survey_engine.definition.families import SELECT
+from survey_engine.definition.merged import MergedSurvey
+from survey_engine.figures import Share
 from survey_engine.models import Survey
+from survey_engine.results.accumulator import CrossTabSpec, accumulate
 from survey_engine.results.charts import Bar, Column, bar_chart, column_chart
 from survey_engine.results.dashboard import (
-    CrossTabSpec,
     Dashboard,
-    MergedSurvey,
     QuestionResult,
-    Share,
-    TimeSeries,
     build_dashboard,
-    fold,
-    scan_responses,
     tally_counts,
-    text_answers,
-    time_series,
 )
-from survey_engine.results.filters import FILTERABLE_TYPES, FilterError, Filters
+from survey_engine.results.filters import FilterError, Filters
+from survey_engine.results.over_time import TimeSeries, time_series
+from survey_engine.results.report import merged_survey
+from survey_engine.results.text_answers import fold, text_answers
 
 CACHE_ENTRIES = 32  # RESULTS_CACHE_ENTRIES overrides; each entry is counters, not rows
 MAX_QUERY = 200
 MAX_BARS = 15  # a chart with more bars than this shows the most frequent ones
-# Paging keeps the newest page * 50 matches while it reads (dashboard.text_answers):
+# Paging keeps the newest page * 50 matches while it reads (results/text_answers.py):
 # a bound on that memory; searching narrows further than a thousand pages would.
 MAX_PAGE = 1000
 _cache_lock = threading.Lock()
@@ -91,15 +90,6 @@ def _key(kind: str, survey: Survey, merged: MergedSurvey, *more: Any) -> tuple:
 # -- reading the request ---------------------------------------------------------------
 
 
-def merged_survey(survey: Survey) -> MergedSurvey | None:
-    """The published versions, newest first; None before the first is published."""
-    versions = sorted((v for v in survey.versions if v.published_at is not None),
-                      key=lambda v: v.number, reverse=True)
-    if not versions:
-        return None
-    return MergedSurvey({v.id: definition_of(v.id) for v in versions})
-
-
 def _filters(merged: MergedSurvey) -> Filters:
     filters = Filters.from_args(request.args, merged)
     if filters.since and filters.until and filters.since > filters.until:
@@ -116,7 +106,7 @@ def _crosstab(merged: MergedSurvey) -> CrossTabSpec | None:
         raise FilterError(_("Choose a question for the rows and one for the columns."))
     for name in (row, col):
         question = merged.by_name.get(name)
-        if question is None or question.type not in FILTERABLE_TYPES:
+        if question is None or question.type not in SELECT:
             raise FilterError(_("A cross-tab needs two select questions; %(name)s is not one.",
                                 name=repr(name)))
     if row == col:
@@ -236,12 +226,12 @@ def results(slug: str):
     unit = request.args.get("by", "auto")
     unit = unit if unit in ("hour", "day") else "auto"
     count = response_count(survey.id)
-    scan = _cached(_key("scan", survey, merged, filters, crosstab), count,
-                   lambda previous: scan_responses(survey.id, merged, filters, crosstab,
-                                                   previous))
+    counted = _cached(_key("counts", survey, merged, filters, crosstab), count,
+                      lambda previous: accumulate(survey.id, merged, filters, crosstab,
+                                                  previous))
     # Unfiltered, the counts are the tallies': current to the last stored response.
     counts = None if filters else tally_counts(survey.id)
-    dashboard = build_dashboard(merged, scan, g.lang, count, counts)
+    dashboard = build_dashboard(merged, counted, g.lang, count, counts)
     series = time_series(dashboard.hours, unit)
     charts = {result.name: _question_chart(result) for result in dashboard.questions}
     keep = {"row": crosstab.row, "col": crosstab.col} if crosstab else {}

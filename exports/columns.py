@@ -27,6 +27,11 @@ class Column:
     choice: str | None = None  # the choice of a 0/1 column, or the row of a matrix column
     kind: str = "answer"  # answer | choice_flag | matrix_row | other_text | meta
 
+    @property
+    def question_type(self) -> str:
+        """The question's type; '' for a meta column, which has no question."""
+        return self.question.type if self.question is not None else ""
+
 
 def columns_for(questions: list[Question]) -> list[Column]:
     columns = [Column(name, kind="meta") for name in META_COLUMNS]
@@ -93,6 +98,8 @@ class RowMaker:
 
     def _getter(self, column: Column) -> Callable[[dict], Any]:
         q = column.question
+        if q is None:
+            raise ValueError(f"column {column.header!r} names no question")
         name, choice = q.name, column.choice
         shown, texts = self._shown[name], self._texts[name]
 

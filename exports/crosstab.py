@@ -55,6 +55,8 @@ class CrosstabSheet:
 
     def _columns(self, figures: WorkbookFigures) -> list[tuple[Any, str]]:
         """(code, label) of the breakdown's columns."""
+        if figures.breakdown is None:
+            raise ValueError("a cross-tab sheet needs a breakdown question")
         columns = choice_rows(figures.breakdown, figures.by_breakdown, self.choice_label)
         columns = [(code, label) for code, label in columns if code != NO_ANSWER]
         if figures.by_breakdown.get(NO_ANSWER):

@@ -160,9 +160,9 @@ class ResponsesSheets:
             return flag
         if column.header == "submitted_at" and column.kind == "meta":
             return moment
-        if column.kind == "answer" and column.question.type == "date":
+        if column.kind == "answer" and column.question_type == "date":
             return calendar_day
-        if column.kind == "answer" and column.question.type in NUMBER:
+        if column.kind == "answer" and column.question_type in NUMBER:
             return _figure(start, any_value)
         return any_value
 
@@ -186,11 +186,11 @@ def _width(column: Column) -> float:
         return WIDTHS.get(column.header, 12)
     if column.kind == "choice_flag":
         least = 8
-    elif column.question.type in NUMBER:
+    elif column.question_type in NUMBER:
         least = 10
-    elif column.question.type == "date":
+    elif column.question_type == "date":
         least = 12
-    elif column.question.type in ("text", "select_multiple", "rank") \
+    elif column.question_type in ("text", "select_multiple", "rank") \
             or column.kind == "other_text":
         least = 30
     else:

@@ -169,7 +169,7 @@ def _sheet_members(package: zipfile.ZipFile) -> dict[str, str]:
     members = {}
     for sheet in workbook.iter(f"{_MAIN}sheet"):
         target = targets[sheet.get(_REL)]
-        members[sheet.get("name")] = target[1:] if target.startswith("/") else f"xl/{target}"
+        members[sheet.get("name", "")] = target[1:] if target.startswith("/") else f"xl/{target}"
     return members
 
 

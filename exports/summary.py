@@ -11,7 +11,7 @@ label itself: XlsxWriter takes a title such as "=cmd|'/C calc'!A0" for a formula
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import xlsxwriter
@@ -131,7 +131,7 @@ class SummarySheet:
         return row + 2 + len(NUMBER_STATISTICS) + 1
 
 
-def choice_rows(question: Question, counts: dict, label: Callable[[dict], str]
+def choice_rows(question: Question, counts: Mapping[str, Any], label: Callable[[dict], str]
                 ) -> list[tuple[Any, str]]:
     """(code, label) of every choice, then of any code an answer has that the choice
     list does not (a choice dropped from the definition), so no count goes unseen."""

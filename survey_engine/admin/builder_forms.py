@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from survey_engine import params
 from survey_engine.definition import editing as edit
-from survey_engine.definition.schema import NUMBER_TYPES
+from survey_engine.definition.families import NUMBER, TYPED_NUMBER
 from survey_engine.localtime import LOCAL_TIME
 
 PROBLEM_RE = re.compile(r"^(?P<path>[^:\s]+): (?P<text>.*)$", re.S)
@@ -87,14 +87,14 @@ def question_from_form(form: MultiDict, languages: list[str],
     for key in ("min", "max"):
         if key in keys and (value := form.get(key, "").strip()):
             question[key] = (number_from_text(value, problems, key)
-                             if qtype in NUMBER_TYPES else value)
+                             if qtype in TYPED_NUMBER else value)
     for key in ("min_choices", "max_choices", "scale"):
         if key in keys and (value := form.get(key, "").strip()):
             question[key] = whole_from_text(value, *WHOLE_FIELDS[key], problems, key)
     if value := form.get("default", "").strip():
         if qtype == "select_multiple":
             question["default"] = re.split(r"[\s,]+", value)
-        elif qtype in NUMBER_TYPES or qtype in ("rating", "nps"):
+        elif qtype in NUMBER:
             question["default"] = number_from_text(value, problems, "default")
         else:
             question["default"] = value

@@ -25,7 +25,6 @@ QUESTION_TYPES = {
 }
 # The families are defined once, in families.py. admin/builder.py (split elsewhere)
 # still imports this name: the numbers min/max apply to.
-NUMBER_TYPES = TYPED_NUMBER
 
 # Parts of XLSForm the engine does not implement: refused rather than half-honoured.
 NOT_YET_SUPPORTED = {"parameters", "repeat_count", "read_only", "trigger"}

@@ -3,6 +3,8 @@ results API read, in the shape exports/ takes (it may not import the services)."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from exports import figures as sheets
 from survey_engine.definition.families import NUMBER
 from survey_engine.figures import summarize
@@ -28,7 +30,7 @@ def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
             answered[s.key] = counted.counts.get((s.key, ""), 0)
         else:
             name, row = s.question.name, s.row["name"]
-            cells = counted.matrix_cells.get(name, {})
+            cells: Mapping[tuple[str, str], int] = counted.matrix_cells.get(name, {})
             counts[s.key] = {c: n for (r, c), n in cells.items() if r == row}
             answered[s.key] = counted.matrix_rows.get(name, {}).get(row, 0)
     numbers = [(q, summarize(counted.values.get(q.name, {}))) for q in survey.questions

@@ -190,14 +190,14 @@ class Accumulator:
         for version_id, part in by_version.items():
             definition = self.survey.definition_for(version_id)
             # The keys of the answers given (stored answers rarely hold a None).
-            given = [a if None not in a.values() else {k: v for k, v in a.items()
-                                                       if v is not None} for a in part]
+            present = [a if None not in a.values() else {k: v for k, v in a.items()
+                                                         if v is not None} for a in part]
             for page, questions in definition.pages_with_questions():
                 name = page["name"]
                 asked = {q.name for q in questions if q.type not in NOT_ASKED}
                 if asked:
                     self.page_answered[name] += sum(
-                        1 for a in given if not asked.isdisjoint(a))
+                        1 for a in present if not asked.isdisjoint(a))
                 rule = definition.page_relevant.get(name)
                 self.reached[name] += len(part) if rule is None else _count_true(rule, part)
 
@@ -242,6 +242,8 @@ class Accumulator:
     def _add_crosstab(self, answers: list[dict]) -> None:
         """Respondents who answered both questions; a select_multiple's respondent
         counts once under each choice they picked."""
+        if self.crosstab is None:
+            return
         row, col = self.crosstab.row, self.crosstab.col
         for a in answers:
             r, c = a.get(row), a.get(col)
@@ -256,18 +258,21 @@ class Accumulator:
     def _add_breakdown(self, answers: list[dict], columns: dict[str, list[Any]]) -> None:
         """The workbook's cross-tab sheet: every select question and matrix row by the
         breakdown's choices, NO_ANSWER for responses that skipped it."""
-        where = columns[self.breakdown]
+        breakdown = self.breakdown
+        if breakdown is None:
+            return
+        where = columns[breakdown]
         single = all(type(b) is str or b is None for b in where)
         if single:  # the usual breakdown, a select_one: (where, answer) pairs counted in C
             where = [NO_ANSWER if b is None else b for b in where]
             self.by_breakdown.update(where)
             parts = None
         else:
-            parts = _parts(self.breakdown, answers)
+            parts = _parts(breakdown, answers)
             for b, part in parts.items():
                 self.by_breakdown[b] += len(part)
         for key in series_keys(self.survey):
-            if key == self.breakdown:
+            if key == breakdown:
                 continue
             cells = self.breakdown_cells.setdefault(key, Counter())
             answered = self.breakdown_answered.setdefault(key, Counter())
@@ -284,7 +289,7 @@ class Accumulator:
                         answered[b] += n
                         cells.update({(b, c): n for c in picks(value)})
                 continue
-            parts = parts or _parts(self.breakdown, answers)
+            parts = parts or _parts(breakdown, answers)
             for b, part in parts.items():
                 given = [v for v in _series_column(key, part) if v is not None]
                 answered[b] += len(given)
@@ -344,7 +349,8 @@ def accumulate(survey_id: int, survey: MergedSurvey, filters: Filters = NO_FILTE
     # responses were deleted. Either changes the count up to last_id: start over.
     fresh = previous is None or (
         count_up_to(survey_id, filters, previous.last_id) != previous.seen)
-    counts = Accumulator(survey, crosstab) if fresh else previous.copy_for(survey)
+    counts = (previous.copy_for(survey) if previous is not None and not fresh
+              else Accumulator(survey, crosstab))
     after = counts.last_id
     # Counted before the rows are read, never after: a late row the read misses is
     # then missing from `seen` too, and shows up as a difference next time.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -152,8 +152,8 @@ def build_dashboard(survey: MergedSurvey, acc: Accumulator, lang: str,
 def _question(survey: MergedSurvey, q: Question, counts: Counter, acc: Accumulator,
               total: int, lang: str) -> QuestionResult:
     answered = counts.get((q.name, ""), 0)
-    base = {"name": q.name, "label": survey.label(q, lang), "type": q.type,
-            "answered": Share(answered, total)}
+    base = QuestionResult(name=q.name, label=survey.label(q, lang), type=q.type, kind="count",
+                          answered=Share(answered, total))
     if q.type in SELECT:
         # A choice that is in the answers but no longer in any version still shows.
         labels = survey.choice_labels(
@@ -161,14 +161,14 @@ def _question(survey: MergedSurvey, q: Question, counts: Counter, acc: Accumulat
         choices = tuple(ChoiceCount(name, label, Share(counts.get((q.name, name), 0), answered),
                                     Share(counts.get((q.name, name), 0), total))
                         for name, label in labels.items())
-        return QuestionResult(kind="choices", choices=choices,
-                              other_texts=acc.other_texts[q.name], **base)
+        return replace(base, kind="choices", choices=choices,
+                       other_texts=acc.other_texts[q.name])
     if q.type in NUMBER:
         values = acc.values.get(q.name, Counter())
-        return QuestionResult(kind="numbers", numbers=summarize(values),
-                              distribution=_distribution(q, values, total), **base)
+        return replace(base, kind="numbers", numbers=summarize(values),
+                       distribution=_distribution(q, values, total))
     if q.type in TEXT:
-        return QuestionResult(kind="text", **base)
+        return replace(base, kind="text")
     if q.type in MATRIX:
         cells = acc.matrix_cells.get(q.name, Counter())
         rows_answered = acc.matrix_rows.get(q.name, Counter())
@@ -181,7 +181,7 @@ def _question(survey: MergedSurvey, q: Question, counts: Counter, acc: Accumulat
                                         Share(cells[(row["name"], c["name"])], total))
                             for c in q.choices))
             for row in q.rows)
-        return QuestionResult(kind="matrix", matrix=rows, **base)
+        return replace(base, kind="matrix", matrix=rows)
     if q.type in RANK:
         positions = acc.rank_positions.get(q.name, Counter())
         ranked = acc.rank_counts.get(q.name, Counter())
@@ -191,11 +191,11 @@ def _question(survey: MergedSurvey, q: Question, counts: Counter, acc: Accumulat
                           else None, Share(first[c["name"]], answered))
                  for c in q.choices]
         items.sort(key=lambda item: (item.mean_position is None, item.mean_position or 0))
-        return QuestionResult(kind="rank", rank=tuple(items), **base)
+        return replace(base, kind="rank", rank=tuple(items))
     if q.type in DATE:
         seen = acc.dates.get(q.name)
-        return QuestionResult(kind="date", dates=tuple(seen) if seen else None, **base)
-    return QuestionResult(kind="count", **base)
+        return replace(base, kind="date", dates=(seen[0], seen[1]) if seen else None)
+    return base
 
 
 def _distribution(q: Question, values: Counter, total: int) -> tuple[ChoiceCount, ...]:

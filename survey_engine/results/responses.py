@@ -4,7 +4,7 @@ holds them all in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -31,11 +31,12 @@ class _Row(NamedTuple):
     answers: Any
 
 
-def _printable_rows(part: list[Any]) -> list[Any]:
+def _printable_rows(part: Sequence[Any]) -> list[Any]:
     """The rows with any text no file or page can write (a lone surrogate, a
     non-character, NUL: stored before the answers were checked for them) replaced by
     U+FFFD, so one such row never stops a page or a province's export."""
-    return [_Row(*row[:5], printable(row.answers)) if unstorable(row.answers) else row
+    return [_Row(row.id, row.submission_id, row.submitted_at, row.version_id, row.source,
+                 printable(row.answers)) if unstorable(row.answers) else row
             for row in part]
 
 

@@ -7,7 +7,9 @@ Whoever may see the survey (those it is shared with, and admins) may read its re
 Unfiltered counts come from the tallies table on every request; whatever needs the
 responses themselves is one pass of pandas over them (results/dashboard.py), kept in
 an in-process cache until the survey's response count changes, and then carried on
-over the responses stored since.
+over the responses stored since, from the state saved in the database
+(results/saved.py) after a restart. More than RESULTS_REQUEST_SCAN_ROWS to read is
+left to a job: the page shows the tallies' counts and how far the job has come.
 """
 
 from __future__ import annotations
@@ -28,26 +30,31 @@ from markupsafe import Markup
 from survey_engine import params
 from survey_engine.admin.blueprint import bp
 from survey_engine.admin.surveys import title_of, visible_survey
-from survey_engine.catalog import definition_of, response_count
+from survey_engine.catalog import response_count
+from survey_engine.jobs import merged_survey
 from survey_engine.models import Survey
+from survey_engine.queue import enqueue_background
 from survey_engine.results.charts import Bar, Column, bar_chart, column_chart
 from survey_engine.results.dashboard import (
     CrossTabSpec,
     Dashboard,
     MergedSurvey,
     QuestionResult,
+    ResponseScan,
     Share,
     TimeSeries,
     build_dashboard,
     fold,
-    scan_responses,
     tally_counts,
     text_answers,
     time_series,
 )
 from survey_engine.results.filters import FILTERABLE_TYPES, FilterError, Filters
+from survey_engine.results.saved import Counting, View, prepare
 
 CACHE_ENTRIES = 32  # RESULTS_CACHE_ENTRIES overrides; each entry is counters, not rows
+COUNT_JOB_TIMEOUT = 3 * 3600  # seconds: a million responses take about a minute
+REFRESH_SECONDS = 5  # a page that says "Counting…" asks again after this long
 MAX_QUERY = 200
 MAX_BARS = 15  # a chart with more bars than this shows the most frequent ones
 # Paging keeps the newest page * 50 matches while it reads (dashboard.text_answers):
@@ -74,6 +81,8 @@ def _cached(key: tuple, count: int, compute: Callable[[Any], Any]) -> Any:
                 return held[1]
     # Outside the lock: two requests may both compute it, once.
     value = compute(held[1] if held else None)
+    if isinstance(value, Counting):  # not ready: ask again next time
+        return value
     with _cache_lock:
         cache[key] = (count, value)
         cache.move_to_end(key)
@@ -89,15 +98,6 @@ def _key(kind: str, survey: Survey, merged: MergedSurvey, *more: Any) -> tuple:
 
 
 # -- reading the request ---------------------------------------------------------------
-
-
-def merged_survey(survey: Survey) -> MergedSurvey | None:
-    """The published versions, newest first; None before the first is published."""
-    versions = sorted((v for v in survey.versions if v.published_at is not None),
-                      key=lambda v: v.number, reverse=True)
-    if not versions:
-        return None
-    return MergedSurvey({v.id: definition_of(v.id) for v in versions})
 
 
 def _filters(merged: MergedSurvey) -> Filters:
@@ -220,6 +220,22 @@ def _render(template: str, survey: Survey, status: int = 200, **context: Any):
     return html, status
 
 
+def _scan(survey: Survey, merged: MergedSurvey, view: View,
+          count: int) -> tuple[ResponseScan, Counting | None]:
+    """The view's scan, from this process's cache, the saved state and the responses
+    stored since; or, when more than RESULTS_REQUEST_SCAN_ROWS are left to read, an
+    empty scan and how far the job counting them has come (queued here if need be)."""
+    budget = current_app.config["RESULTS_REQUEST_SCAN_ROWS"]
+    got = _cached(_key("scan", survey, merged, view.filters, view.crosstab), count,
+                  lambda previous: prepare(survey.id, merged, view, previous, budget))
+    if not isinstance(got, Counting):
+        return got, None
+    if got.start_job:
+        enqueue_background("survey_engine.jobs.count_results_job", survey.id, view.to_json(),
+                           job_timeout=COUNT_JOB_TIMEOUT)
+    return ResponseScan(merged, view.crosstab), got
+
+
 @bp.get("/surveys/<slug>/results")
 @login_required
 def results(slug: str):
@@ -236,9 +252,7 @@ def results(slug: str):
     unit = request.args.get("by", "auto")
     unit = unit if unit in ("hour", "day") else "auto"
     count = response_count(survey.id)
-    scan = _cached(_key("scan", survey, merged, filters, crosstab), count,
-                   lambda previous: scan_responses(survey.id, merged, filters, crosstab,
-                                                   previous))
+    scan, counting = _scan(survey, merged, View(filters, crosstab), count)
     # Unfiltered, the counts are the tallies': current to the last stored response.
     counts = None if filters else tally_counts(survey.id)
     dashboard = build_dashboard(merged, scan, g.lang, count, counts)
@@ -249,9 +263,10 @@ def results(slug: str):
     return _render(
         "admin/results.html", survey, merged=merged, problem=None, filters=filters,
         crosstab_spec=crosstab, unit=unit, dashboard=dashboard, series=series,
+        counting=counting, refresh_seconds=REFRESH_SECONDS,
         charts=charts, max_bars=MAX_BARS,
         series_chart=_series_chart(series) if series.points else None,
-        pages_chart=_pages_chart(dashboard) if dashboard.responses else None,
+        pages_chart=_pages_chart(dashboard) if dashboard.responses and not counting else None,
         selects=merged.select_questions(), text_fields=merged.text_fields(),
         described=filters.describe(merged, g.lang), link_args=link_args,
         clear_url=url_for("admin.results", slug=slug, **keep, **by),

@@ -132,6 +132,6 @@ class Config:
         # responses not yet counted, more is counted by a job while the page shows its
         # progress; the workers read on at most RESULTS_TICK_ROWS between drain batches;
         # a job saves its progress every RESULTS_JOB_STEP_ROWS.
-        self.RESULTS_REQUEST_SCAN_ROWS = os.environ.get("RESULTS_REQUEST_SCAN_ROWS", 100_000)
+        self.RESULTS_REQUEST_SCAN_ROWS = os.environ.get("RESULTS_REQUEST_SCAN_ROWS", 30_000)
         self.RESULTS_TICK_ROWS = os.environ.get("RESULTS_TICK_ROWS", 2_000)
         self.RESULTS_JOB_STEP_ROWS = os.environ.get("RESULTS_JOB_STEP_ROWS", 50_000)

@@ -36,7 +36,6 @@ from survey_engine.results.responses import count_up_to, newest_id, response_chu
 # The fields a caller gives back, never saved: the survey, and the view it counts.
 CONTEXT_FIELDS = ("survey", "crosstab")
 SHAPE = shape(ResponseScan)
-REQUEST_SCAN_ROWS = 100_000  # RESULTS_REQUEST_SCAN_ROWS: more is left to a job
 JOB_STALE = timedelta(minutes=10)  # a job not heard of for this long is queued again
 KEEP_CONTINUING = timedelta(days=30)  # states used since then are carried on by workers
 
@@ -207,7 +206,8 @@ def _claim_job(survey_id: int, merged: MergedSurvey, view: View, row: ResultStat
             ResultState.id == row.id,
             sa.or_(ResultState.queued_at.is_(None),
                    sa.and_(ResultState.queued_at < stale, ResultState.updated_at < stale)))
-        .values(queued_at=datetime.now(UTC), used_at=datetime.now(UTC)))
+        .values(queued_at=datetime.now(UTC), used_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False))
     return claimed.rowcount == 1
 
 

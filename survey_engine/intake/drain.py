@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 Entry = tuple[bytes, dict[bytes, bytes]]
 CATCH_UP_PAUSE = 0.25  # seconds a caught-up drain waits before reading again
 IDLE_EVERY = 1.0  # seconds between two idle() calls when caught up
-IDLE_EVERY_IN_BACKLOG = 5.0  # and during a backlog
+IDLE_EVERY_IN_BACKLOG = 10.0  # and during a backlog
 
 
 def consumer_name() -> str:

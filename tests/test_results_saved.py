@@ -228,6 +228,18 @@ def test_the_workers_read_on_saved_views_a_bounded_share_at_a_time(analyst, fake
                                                    view.crosstab))
 
 
+def test_the_drain_reads_on_between_batches_without_any_request(
+        analyst, database_url, redis_client, fake_sets):  # noqa: F811 (fixture)
+    page(analyst)
+    before = saved_states()[""].last_id
+    store(fake_sets[:150], start=-150)
+    app = make_app(database_url, REDIS_URL=TEST_REDIS_URL)
+    run_worker(app, burst=True, jobs=False)  # its idle share, when caught up
+    row = saved_states()[""]
+    assert row.seen == COUNT + 150 and row.last_id > before
+    assert row.last_id == db.session.scalar(sa.select(sa.func.max(Response.id)))
+
+
 # -- too much to read in a request -----------------------------------------------------
 
 

@@ -57,7 +57,11 @@ def encode(value: Any) -> Any:
         return {"f": repr(value)} if not math.isfinite(value) else {"f": value}
     if isinstance(value, datetime):
         zone = getattr(value.tzinfo, "key", None)
-        return {"dt": value.isoformat(), "tz": zone} if zone else {"dt": value.isoformat()}
+        if zone is None:
+            return {"dt": value.isoformat()}
+        # A zone's wall time as it is (with fold), not its offset: a time in a gap of
+        # the zone (Vietnam moved its clocks in 1947) would come back another hour.
+        return {"dt": value.replace(tzinfo=None).isoformat(), "tz": zone, "fold": value.fold}
     if isinstance(value, date):
         return {"d": value.isoformat()}
     if isinstance(value, tuple):
@@ -77,14 +81,15 @@ def decode(value: Any) -> Any:
         return value
     if isinstance(value, list):
         return [decode(v) for v in value]
-    if not isinstance(value, dict) or len(value) not in (1, 2):
+    if not isinstance(value, dict) or len(value) not in (1, 3):
         raise CodecError(f"not an encoded value: {value!r:.80}")
     if "f" in value:
         return float(value["f"])
     if "dt" in value:
         moment = datetime.fromisoformat(value["dt"])
         zone = value.get("tz")
-        return moment.astimezone(ZoneInfo(zone)) if zone else moment
+        return moment.replace(tzinfo=ZoneInfo(zone), fold=value.get("fold", 0)) if zone \
+            else moment
     if "d" in value:
         return date.fromisoformat(value["d"])
     if "t" in value:

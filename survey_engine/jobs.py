@@ -113,7 +113,7 @@ def advance_saved_results(max_rows: int) -> int:
         merged, view = found
         step = saved.advance(survey_id, merged, view, saved.load(survey_id, merged, view),
                              max_rows=left)
-        saved.save(survey_id, merged, view, step.scan)
+        saved.save(survey_id, merged, view, step.scan, used=False)
         db.session.commit()
         left -= max(step.read, 1)
         if left <= 0:

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from survey_engine.catalog import find_survey, save_definition, set_status
 from survey_engine.extensions import db
 from survey_engine.jobs import advance_saved_results, merged_survey
-from survey_engine.localtime import LOCAL_TIME
+from survey_engine.localtime import LOCAL_TIME, aware
 from survey_engine.models import Response, ResultState
 from survey_engine.results import saved as saved_module
 from survey_engine.results.codec import decode, decode_state, encode, encode_state
@@ -226,6 +226,25 @@ def test_the_workers_read_on_saved_views_a_bounded_share_at_a_time(analyst, fake
         scan = saved_module.load(survey.id, merged, view)
         assert state(scan) == state(scan_responses(survey.id, merged, view.filters,
                                                    view.crosstab))
+
+
+def test_the_workers_leave_views_nobody_asked_for_in_a_month(analyst, fake_sets):  # noqa: F811
+    page(analyst)
+    page(analyst, VIEWS[1])
+    long_ago = datetime.now(UTC) - timedelta(days=31)
+    db.session.execute(sa.update(ResultState).where(ResultState.view_key != "")
+                       .values(used_at=long_ago))
+    db.session.commit()
+    before = {key: row.last_id for key, row in saved_states().items()}
+    store(fake_sets[:10], start=-10)
+    advance_saved_results(1000)
+    after = {key: (row.last_id, row.used_at) for key, row in saved_states().items()}
+    [old_key] = [key for key in before if key]
+    assert after[old_key][0] == before[old_key]  # left as it was
+    assert after[""][0] > before[""]
+    page(analyst, VIEWS[1])  # asked for again: read on, and used now
+    row = saved_states()[old_key]
+    assert row.last_id == after[""][0] and aware(row.used_at) > long_ago + timedelta(days=30)
 
 
 def test_the_drain_reads_on_between_batches_without_any_request(

@@ -106,9 +106,10 @@ def load(survey_id: int, merged: MergedSurvey, view: View) -> ResponseScan | Non
 
 
 def save(survey_id: int, merged: MergedSurvey, view: View, scan: ResponseScan,
-         queued: bool | None = None) -> None:
+         queued: bool | None = None, used: bool = True) -> None:
     """Insert or replace the view's state (in the caller's transaction). queued: True
-    marks a job as counting it, False clears the mark, None leaves it."""
+    marks a job as counting it, False clears the mark, None leaves it; used: a page
+    asked for it now (the workers carry on the views used lately only)."""
     now = datetime.now(UTC)
     values = {"survey_id": survey_id, "view_key": view.key, "view": view.to_json(),
               "versions": list(merged.version_ids), "shape": SHAPE,
@@ -120,6 +121,8 @@ def save(survey_id: int, merged: MergedSurvey, view: View, scan: ResponseScan,
               if name not in ("survey_id", "view_key", "queued_at", "used_at")}
     if queued is not None:
         update["queued_at"] = statement.excluded.queued_at
+    if used:
+        update["used_at"] = statement.excluded.used_at
     db.session.execute(statement.on_conflict_do_update(
         index_elements=["survey_id", "view_key"], set_=update))
 
@@ -175,9 +178,10 @@ def prepare(survey_id: int, merged: MergedSurvey, view: View,
     most `budget` responses are left to read (then saved); otherwise how far the job
     counting it has come."""
     row = _row(survey_id, view)
-    scan = previous.copy_for(merged) if previous is not None else None
-    if _usable(row, merged) and (scan is None or row.last_id > scan.last_id):
+    if _usable(row, merged) and (previous is None or row.last_id > previous.last_id):
         scan = decoded(row, merged, view)
+    else:
+        scan = previous.copy_for(merged) if previous is not None else None
     if not still_valid(survey_id, view, scan):
         scan = None
     after = scan.last_id if scan is not None else 0
@@ -217,7 +221,7 @@ def count_view(survey_id: int, merged: MergedSurvey, view: View, step: int) -> R
     scan = load(survey_id, merged, view)
     while True:
         scan, done, _ = advance(survey_id, merged, view, scan, max_rows=step)
-        save(survey_id, merged, view, scan, queued=False if done else None)
+        save(survey_id, merged, view, scan, queued=False if done else None, used=False)
         db.session.commit()
         if done:
             return scan

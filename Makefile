@@ -46,8 +46,14 @@ run: install
 up: install services
 	deploy/up.sh
 
+# Lint: ruff's rules and its formatting, mypy over survey_engine, workers and exports,
+# and the layer contracts of pyproject.toml (docs/architecture.md). The same four run
+# as pre-commit hooks (.pre-commit-config.yaml) for a developer who installs them.
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The suite runs twice: on SQLite (the embedded default) and on PostgreSQL. Fault
 # tests start their own processes against PostgreSQL and Redis, so they run once.
@@ -76,7 +82,8 @@ benchmark-export: install
 	$(BIN)/python benchmarks/export.py $(EXPORT_BENCHMARK_ARGS)
 
 # The interface's texts (survey_engine/translations), for developers after adding or
-# changing a _() in a template or an N_() in survey_engine/i18n.py: `make translations`
+# changing a _() in a template, an N_() in survey_engine/i18n.py or one of the
+# workbook's NP_() words in exports/workbook.py: `make translations`
 # extracts messages.pot (babel.cfg says where from), updates the vi and en catalogs
 # (English is the msgid itself), and compiles them. Translate the new or fuzzy entries of
 # vi/LC_MESSAGES/messages.po, run it again, and commit the .pot, .po and .mo files:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from survey_engine import admin
@@ -19,6 +20,13 @@ from survey_engine.public import bp as public_bp
 from survey_engine.web import converters, errors, health, metrics, security, static_files
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+
+class ReadableJSON(DefaultJSONProvider):
+    """Vietnamese stays readable in JSON, and answers keep the definition's order."""
+
+    ensure_ascii = False
+    sort_keys = False
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -34,13 +42,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     if app.config["TRUSTED_PROXIES"]:
         # Each trusted proxy appends one address: the client is that many from the end.
         hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Flask's documented way to wrap the WSGI app; mypy sees a method replaced.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"])
 
-    # Vietnamese stays readable in JSON, and answers keep the definition's order.
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    app.json = ReadableJSON(app)
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

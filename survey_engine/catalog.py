@@ -33,7 +33,10 @@ def definition_of(version_id: int) -> Definition:
     cache = _app_cache("definitions")
     definition = cache.get(version_id)
     if definition is None:
-        definition = Definition(db.session.get(SurveyVersion, version_id).definition)
+        version = db.session.get(SurveyVersion, version_id)
+        if version is None:
+            raise LookupError(f"no survey version {version_id}")
+        definition = Definition(version.definition)
         cache[version_id] = definition
     return definition
 
@@ -101,7 +104,7 @@ def published(slug: str) -> Published | None:
     def load() -> Published | None:
         survey = find_survey(slug)
         version = survey.published_version() if survey else None
-        return None if version is None else Published(
+        return None if survey is None or version is None else Published(
             survey.id, survey.slug, survey.status, version.id, version.number,
             definition_for(version))
 
@@ -132,10 +135,10 @@ def set_status(survey: Survey, status: str) -> None:
 def response_count(survey_id: int) -> int:
     """Stored responses, from the tallies: a key lookup, not a scan. (PostgreSQL sums a
     BIGINT to a Decimal, which JSON, e.g. the audit log, cannot take.)"""
-    return int(db.session.scalar(
+    return int(db.session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(Tally.count), 0))
         .where(Tally.survey_id == survey_id, Tally.question == "", Tally.choice == "")
-    ))
+    ).scalar_one())
 
 
 def unavailable_reason(survey: Published, now: datetime | None = None) -> str | None:

@@ -1,4 +1,4 @@
-"""The `survey-engine` command: a Flask CLI group with the commands of DESIGN.md."""
+"""The `survey-engine` command: a Flask CLI group with the commands of README.md."""
 
 from __future__ import annotations
 
@@ -11,17 +11,31 @@ import sys
 import uuid
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 import click
 import flask_migrate
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup
+from werkzeug.datastructures import MultiDict
+from werkzeug.serving import run_simple
 
 from survey_engine import MIGRATIONS_DIR, create_app
 from survey_engine.catalog import DefinitionInvalid, definition_for, find_survey, save_definition
+from survey_engine.definition import validate_definition
+from survey_engine.definition.fake import fake_answers
+from survey_engine.definition.json_file import definition_bytes
+from survey_engine.definition.problems import ProblemList
+from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
+from survey_engine.definition.xlsform_writer import write_xlsform
+from survey_engine.exporting.survey_file import ExportOptions, export_survey
+from survey_engine.intake.buffer import dead_key, stream_key
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
+from survey_engine.jobs import recount_job
 from survey_engine.models import Role
+from survey_engine.queue import redis_connection
+from survey_engine.results.filters import Filters
 from survey_engine.staff.accounts import (
     MIN_PASSWORD_LENGTH,
     AccountError,
@@ -33,6 +47,8 @@ from survey_engine.staff.accounts import (
     shown_prefix,
 )
 from survey_engine.staff.audit import record
+from survey_engine.untrusted import TooDeep, load_json
+from workers.main import run_worker
 
 DEMO_SLUG = "tro-lai-truong-hoc"
 DEMO_ADMIN = "admin@example.org"
@@ -91,10 +107,14 @@ def demo(host: str, port: int) -> None:
 @click.option("--port", default=_default_port, type=int, show_default="PORT or 5000")
 def serve(host: str, port: int) -> None:
     """Development server. In production use: gunicorn "survey_engine:create_app()"."""
-    from werkzeug.serving import run_simple
-
     click.echo(f"serving on http://{host}:{port}/ (Ctrl+C stops)")
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    run_simple(host, port, _real_app(), threaded=True)
+
+
+def _real_app() -> Flask:
+    """The app behind the current_app proxy, for a server or worker that outlives the
+    command's app context. (Flask types the proxy as the app itself, hence the ignore.)"""
+    return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
 @cli.command("import")
@@ -105,10 +125,6 @@ def import_definition(file: Path, publish: bool) -> None:
 
     The limits of the web upload apply (size, depth, the XLSForm reader's), and the
     problems are listed the same way: the first 100, then how many more."""
-    from survey_engine.definition import validate_definition
-    from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
-    from survey_engine.untrusted import TooDeep, load_json
-
     limit = current_app.config["ADMIN_UPLOAD_MAX_BYTES"]
     if file.suffix.lower() not in (".xlsx", ".xls") and file.stat().st_size > limit:
         raise click.ClickException(f"{file}: {file.stat().st_size:,} bytes; at most "
@@ -145,19 +161,21 @@ def import_definition(file: Path, publish: bool) -> None:
     record("version_uploaded" if existed else "survey_created", survey,
            version=survey.versions[-1].number)
     if publish:
-        record("published", survey, version=survey.published_version().number)
+        published = survey.published_version()
+        if published is None:  # save_definition(publish=True) just published it
+            raise click.ClickException(f"{survey.slug} was not published")
+        record("published", survey, version=published.number)
     click.echo(survey.slug)
 
 
 def _print_problems(file: Path, problems: list[str], total: int | None = None) -> None:
-    from survey_engine.definition.xlsform import MAX_LISTED_PROBLEMS
-
-    total = max(total or 0, len(problems))
-    click.echo(f"{file}: {total:,} problem(s):", err=True)
-    for problem in problems[:MAX_LISTED_PROBLEMS]:
+    """The first problems and how many more, as the upload page lists them; exit 1."""
+    found = ProblemList(problems, total)
+    click.echo(f"{file}: {found.total:,} problem(s):", err=True)
+    for problem in found.listed:
         click.echo(f"  {problem}", err=True)
-    if total > MAX_LISTED_PROBLEMS:
-        click.echo(f"  … and {total - MAX_LISTED_PROBLEMS:,} more", err=True)
+    if found.more:
+        click.echo(f"  … and {found.more:,} more", err=True)
     sys.exit(1)
 
 
@@ -167,9 +185,6 @@ def _print_problems(file: Path, problems: list[str], total: int | None = None) -
               help="FILE.xlsx (XLSForm) or FILE.json (survey-engine/1)")
 def export_definition(slug: str, output: Path) -> None:
     """Write the newest version of a survey's definition as XLSForm or JSON."""
-    from survey_engine.admin.surveys import definition_bytes
-    from survey_engine.definition.xlsform import write_xlsform
-
     suffix = output.suffix.lower()
     if suffix not in (".xlsx", ".json"):
         raise click.ClickException(f"{output}: the file must end in .xlsx or .json")
@@ -209,15 +224,10 @@ def export(slug: str, output: Path, fmt: str | None, lang: str | None, codes: bo
            breakdown: str | None, filters: tuple[str, ...], since: str | None,
            until: str | None) -> None:
     """Export responses and tallies to an Excel workbook or a CSV file."""
-    from werkzeug.datastructures import MultiDict
-
-    from survey_engine.exporting.survey_file import ExportOptions, export_survey
-    from survey_engine.results.filters import Filters
-
     fmt = fmt or ("csv" if output.suffix.lower() == ".csv" else "xlsx")
     survey = find_survey(slug)
     version = survey.published_version() if survey else None
-    if version is None:
+    if survey is None or version is None:
         raise click.ClickException(f"no survey with slug {slug!r}" if survey is None
                                    else f"survey {slug!r} has no published version")
     args: MultiDict[str, str] = MultiDict()
@@ -249,13 +259,11 @@ def export(slug: str, output: Path, fmt: str | None, lang: str | None, codes: bo
 @click.option("--no-jobs", is_flag=True, help="only drain submissions, run no RQ jobs")
 def worker(burst: bool, no_jobs: bool) -> None:
     """Drain buffered submissions into the database and run background jobs (needs REDIS_URL)."""
-    from workers.main import run_worker
-
     if not current_app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set: in inline mode the web process "
                                    "stores submissions itself and needs no worker")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run_worker(current_app._get_current_object(), burst=burst, jobs=not no_jobs)
+    run_worker(_real_app(), burst=burst, jobs=not no_jobs)
 
 
 @cli.command("recount")
@@ -263,8 +271,6 @@ def worker(burst: bool, no_jobs: bool) -> None:
 @click.option("--fix", is_flag=True, help="replace the tallies with the recount")
 def recount(slug: str, fix: bool) -> None:
     """Recount a survey's tallies from its responses and report any difference."""
-    from survey_engine.jobs import recount_job
-
     try:
         result = recount_job(slug, fix)
     except LookupError as error:
@@ -286,14 +292,13 @@ def recount(slug: str, fix: bool) -> None:
 @click.option("--replay", is_flag=True, help="put them back in the stream to be stored again")
 def dead_letters(slug: str, replay: bool) -> None:
     """Show (or replay) submissions that could not be stored."""
-    from survey_engine.intake.buffer import dead_key, stream_key
-    from survey_engine.queue import redis_connection
-
     survey = find_survey(slug)
     if survey is None:
         raise click.ClickException(f"no survey with slug {slug!r}")
     connection = redis_connection()
-    entries = connection.xrange(dead_key(survey.id))
+    # redis-py types the reply for every protocol and decoding; this client speaks RESP2
+    # and keeps bytes.
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], connection.xrange(dead_key(survey.id)))
     click.echo(f"{slug}: {len(entries)} dead letter(s)")
     for entry_id, fields in entries:
         click.echo(f"  {entry_id.decode()}  {fields.get(b'reason', b'').decode()}")
@@ -312,11 +317,9 @@ def dead_letters(slug: str, replay: bool) -> None:
 @click.option("--seed", type=int, help="repeatable answers (ids are always new)")
 def fake_responses(slug: str, count: int, seed: int | None) -> None:
     """Store COUNT random valid responses (demos, benchmarks)."""
-    from survey_engine.definition.fake import fake_answers
-
     survey = find_survey(slug)
     version = survey.published_version() if survey else None
-    if version is None:
+    if survey is None or version is None:
         raise click.ClickException(f"no published survey with slug {slug!r}")
     definition = definition_for(version)
     rng = random.Random(seed)

@@ -8,10 +8,13 @@ Templates say `_('Submit')`: Flask-Babel translates them into the request's lang
 which `choose_language` stores in `g.lang` for `request_language`, the locale selector.
 Python code names a message by key, `message('required', lang)`, in an explicit
 language (an API reply, a tally export): the catalogs are loaded once per process.
+The workbook's words are NP_(context, text) pairs (exports/workbook.py), looked up in
+the export's language through `file_translations`.
 """
 
 from __future__ import annotations
 
+import gettext
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -29,6 +32,15 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 def N_(text: str) -> str:
     """Marks a text for `pybabel extract`; it is translated where it is shown."""
     return text
+
+
+def NP_(context: str, text: str) -> tuple[str, str]:
+    """Marks a text in a context (babel.cfg: `NP_:1c,2`); `pgettext` translates the pair.
+
+    The context keeps apart texts that read the same in English and not in Vietnamese
+    (the workbook's "Responses": a sheet's name, a count's label).
+    """
+    return context, text
 
 
 # The texts Python code shows, by key; the templates' own texts are in the templates.
@@ -110,6 +122,15 @@ def ui_language(lang: str | None) -> str:
 def translations(lang: str) -> NullTranslations:
     """The compiled catalog of an interface language (English: the msgids themselves)."""
     return Translations.load(str(TRANSLATIONS_DIR), [ui_language(lang)])
+
+
+def file_translations(lang: str) -> gettext.NullTranslations:
+    """The catalog of a file's language (an export's: the analyst's choice, which need not
+    be the interface's); English, the msgids themselves, for a language without one.
+
+    Typed as the standard library's catalog, whose pgettext gives a str (Babel's own
+    annotation adds `object` for a sentinel it never returns)."""
+    return translations(lang) if lang in UI_LANGUAGES else NullTranslations()
 
 
 def message(key: str, lang: str, **values: object) -> str:

@@ -3,8 +3,10 @@ keeps UTC."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import overload
 
+LOCAL_TIME: tzinfo
 try:
     from zoneinfo import ZoneInfo
 
@@ -19,6 +21,10 @@ except Exception:  # no time zone database on this machine: Vietnam has no DST
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 
 
+@overload
+def aware(moment: datetime) -> datetime: ...
+@overload
+def aware(moment: None) -> None: ...
 def aware(moment: datetime | None) -> datetime | None:
     """SQLite gives naive datetimes back; they were stored in UTC."""
     if moment is not None and moment.tzinfo is None:

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey_engine.extensions import db
+
+if TYPE_CHECKING:
+    # db.Model is made at run time (a declarative base with Flask-SQLAlchemy's bind and
+    # table-name rules), so a type checker cannot see it; it reads the columns' Mapped[]
+    # types through SQLAlchemy's own declarative base instead.
+    from sqlalchemy.orm import DeclarativeBase as Model
+else:
+    Model = db.Model
 
 # JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere.
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -21,7 +30,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def insert_for(table: sa.Table):
+def insert_for(table: sa.FromClause) -> postgresql.Insert | sqlite.Insert:
     """INSERT with ON CONFLICT support, for whichever database is configured."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
@@ -34,7 +43,7 @@ class SurveyStatus:
     ARCHIVED = "archived"
 
 
-class Survey(db.Model):
+class Survey(Model):
     __tablename__ = "surveys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,7 +66,7 @@ class Survey(db.Model):
         )
 
 
-class SurveyVersion(db.Model):
+class SurveyVersion(Model):
     """A frozen definition. Responses point at the version they answered."""
 
     __tablename__ = "survey_versions"
@@ -73,7 +82,7 @@ class SurveyVersion(db.Model):
     survey: Mapped[Survey] = relationship(back_populates="versions")
 
 
-class Response(db.Model):
+class Response(Model):
     __tablename__ = "responses"
     __table_args__ = (
         # The final guard against storing one submission twice.
@@ -92,7 +101,7 @@ class Response(db.Model):
     meta: Mapped[dict] = mapped_column(JSONType, default=dict)
 
 
-class Tally(db.Model):
+class Tally(Model):
     """Running counts kept by the persist transaction, so results never scan responses.
 
     One row per (survey, version, question, choice). Two kinds of special rows:
@@ -117,7 +126,7 @@ class Role:
     ALL = (ADMIN, EDITOR, ANALYST)
 
 
-class User(db.Model):
+class User(Model):
     """A staff account. Citizens answering surveys have none."""
 
     __tablename__ = "users"
@@ -142,8 +151,10 @@ class User(db.Model):
     is_active = True
     is_anonymous = False
     # The token of the staff session this object was loaded for (not a column): what
-    # Flask-Login keeps in the cookie, never the user id (see staff_sessions.py).
-    session_token = None
+    # Flask-Login keeps in the cookie, never the user id (see staff/sessions.py). Its
+    # annotation is for the type checker; SQLAlchemy is told it maps nothing.
+    __allow_unmapped__ = True
+    session_token: str | None = None
 
     def get_id(self) -> str:
         if not self.session_token:
@@ -151,7 +162,7 @@ class User(db.Model):
         return self.session_token
 
 
-class StaffSession(db.Model):
+class StaffSession(Model):
     """A signed-in browser: the cookie names it by a random token (only its SHA-256 is
     stored), so ending the row ends the session wherever the cookie was copied, and a
     deleted account's cookie can never match the account that comes after it."""
@@ -174,7 +185,7 @@ class StaffSession(db.Model):
     user: Mapped[User] = relationship()
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """Wrong passwords for one email from one network (see auth.check_login).
 
     Keyed by the SHA-256 of the normalized email, known account or not, so that an
@@ -192,7 +203,7 @@ class LoginThrottle(db.Model):
         sa.DateTime(timezone=True), index=True)
 
 
-class SurveyShare(db.Model):
+class SurveyShare(Model):
     """An editor or analyst may see this survey (admins see every survey)."""
 
     __tablename__ = "survey_shares"
@@ -203,7 +214,7 @@ class SurveyShare(db.Model):
         sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A personal API token; only its SHA-256 is stored, its prefix is for display."""
 
     __tablename__ = "api_tokens"
@@ -220,7 +231,7 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One staff action: who did what to which survey, and when.
 
     The actor's email and the survey's slug are copied, so the log still reads
@@ -249,7 +260,7 @@ class ExportStatus:
     ACTIVE = (QUEUED, RUNNING)
 
 
-class ExportFile(db.Model):
+class ExportFile(Model):
     """A responses export an analyst asked for: its progress, then its file until it
     expires. The requester's email is copied, like the audit log's actor, so the list
     still says who made it after the account is deleted."""

@@ -99,8 +99,10 @@ def load_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     Raises TooDeep, or ValueError (json.JSONDecodeError, UnicodeDecodeError) for text
     that is not JSON. NaN and Infinity are not JSON and are refused too.
     """
-    brackets = text.count("[" if isinstance(text, str) else b"[") + \
-        text.count("{" if isinstance(text, str) else b"{")
+    if isinstance(text, str):
+        brackets = text.count("[") + text.count("{")
+    else:
+        brackets = text.count(b"[") + text.count(b"{")
     if brackets > max_depth and json_depth(text) > max_depth:  # counting is 50x faster
         raise TooDeep(f"JSON nested deeper than {max_depth} levels")
     return json.loads(text, parse_constant=_refuse_constant)

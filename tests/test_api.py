@@ -1,4 +1,4 @@
-"""JSON API: every status code DESIGN.md promises, and never a 500 for bad input."""
+"""JSON API: every status code docs/api.md promises, and never a 500 for bad input."""
 
 from __future__ import annotations
 

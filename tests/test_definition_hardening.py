@@ -26,15 +26,9 @@ import pytest
 import sqlalchemy as sa
 
 from survey_engine.catalog import find_survey
-from survey_engine.definition.xlsform import (
-    MAX_CELLS,
-    MAX_COMPRESSION_RATIO,
-    MAX_ROWS,
-    MAX_UNCOMPRESSED_BYTES,
-    XLSFormInvalid,
-    read_xlsform,
-    write_xlsform,
-)
+from survey_engine.definition.xlsform import MAX_CELLS, MAX_ROWS, XLSFormInvalid, read_xlsform
+from survey_engine.definition.xlsform_package import MAX_COMPRESSION_RATIO, MAX_UNCOMPRESSED_BYTES
+from survey_engine.definition.xlsform_writer import write_xlsform
 from survey_engine.extensions import db
 from survey_engine.models import Survey, SurveyVersion
 from tests.conftest import DEMO_SLUG, demo_definition

@@ -487,10 +487,10 @@ def test_finding8_a_stored_year_one_is_text_in_the_workbook_not_a_serial(app, tm
 
 def test_finding7_no_nan_reaches_json():
     """The builder's number reader: what it makes is finite or stays text."""
-    from survey_engine.admin.builder import _number
+    from survey_engine.admin.builder_forms import number_from_text
     problems: dict[str, list[str]] = {}
     for text in ("nan", "NaN", "inf", "-inf", "1e999", "²", "٣"):
-        value = _number(text, problems, "min")
+        value = number_from_text(text, problems, "min")
         assert isinstance(value, str) or math.isfinite(value)
     assert len(problems["min"]) == 7
 

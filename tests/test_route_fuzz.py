@@ -34,7 +34,7 @@ from flask import Flask, got_request_exception
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from survey_engine.admin.builder import revision
+from survey_engine.admin.builder_drafts import revision
 from survey_engine.catalog import find_survey
 from survey_engine.exporting.files import start_export
 from survey_engine.exporting.survey_file import ExportOptions

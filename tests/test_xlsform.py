@@ -10,7 +10,8 @@ import pytest
 
 from survey_engine.cli import cli
 from survey_engine.definition.schema import validate_definition
-from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform, write_xlsform
+from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
+from survey_engine.definition.xlsform_writer import write_xlsform
 from tests.conftest import demo_definition
 
 # Real XLSForm files from the pyxform project (BSD licence: LICENSE-pyxform beside them).

@@ -9,7 +9,18 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
-from survey_engine.admin import builder, exports, people, results, routes, surveys  # noqa: F401  (registers the routes)
+from survey_engine.admin import (  # noqa: F401  (registers the routes)
+    builder,
+    builder_settings,
+    exports,
+    people,
+    preview,
+    results,
+    routes,
+    survey_files,
+    survey_lifecycle,
+    surveys,
+)
 from survey_engine.admin.blueprint import bp
 from survey_engine.extensions import csrf, login_manager
 from survey_engine.models import User
@@ -44,7 +55,7 @@ def init_app(app: Flask) -> None:
     # for a write, so neither needs (or could use) a CSRF token.
     csrf.exempt("survey_engine.public.routes.submit")
     # The staff preview checks answers and stores nothing: a forged POST changes nothing.
-    csrf.exempt("survey_engine.admin.builder.preview")
+    csrf.exempt("survey_engine.admin.preview.preview")
     csrf.exempt(app.blueprints["api"])
 
     # Only the login form is limited per address: citizens share carrier-grade NAT,
@@ -55,9 +66,8 @@ def init_app(app: Flask) -> None:
                       on_breach=routes.too_many_attempts)
     app.extensions["login_limiter"] = limiter
     _limit_only_admin_requests(app, limiter)
-    view = app.view_functions["admin.login"]
-    app.view_functions["admin.login"] = limiter.limit(
-        lambda: app.config["LOGIN_RATE_LIMIT"], methods=["POST"])(view)
+    app.view_functions["admin.login"] = limiter.limit(  # the view the blueprint registered
+        lambda: app.config["LOGIN_RATE_LIMIT"], methods=["POST"])(routes.login)
 
 
 def _limit_only_admin_requests(app: Flask, limiter: Limiter) -> None:

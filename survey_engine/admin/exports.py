@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from survey_engine.admin.blueprint import bp
-from survey_engine.admin.surveys import XLSX_MIME, title_of, visible_survey
+from survey_engine.admin.survey_access import XLSX_MIME, title_of, visible_survey
 from survey_engine.catalog import definition_for
 from survey_engine.definition import Definition
 from survey_engine.exporting import files as export_files
@@ -115,7 +115,7 @@ def start_export(slug: str):
 def _visible_export(export_id: int) -> tuple[ExportFile, Survey]:
     export = db.session.get(ExportFile, export_id)
     survey = db.session.get(Survey, export.survey_id) if export is not None else None
-    if survey is None:
+    if export is None or survey is None:
         abort(404)
     if not may_see(current_user, survey):
         abort(403)

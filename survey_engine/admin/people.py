@@ -18,9 +18,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
 from survey_engine.admin.blueprint import bp
-from survey_engine.admin.routes import _clear_session
-from survey_engine.admin.surveys import local_time, managed_survey, title_of
+from survey_engine.admin.survey_access import managed_survey, title_of
 from survey_engine.extensions import db
+from survey_engine.localtime import local_text as local_time
 from survey_engine.models import ApiToken, AuditEvent, Role, StaffSession, SurveyShare, User
 from survey_engine.params import page_or_400
 from survey_engine.staff.accounts import (
@@ -42,6 +42,7 @@ from survey_engine.staff.accounts import (
 )
 from survey_engine.staff.audit import ACTIONS, record
 from survey_engine.staff.sessions import (
+    clear_browser_session,
     current_session,
     current_token,
     end_session,
@@ -310,7 +311,7 @@ def _end_own_session_or_sign_out(row: StaffSession):
     own = current_session()
     if own is not None and own.id == row.id:
         logout_user()
-        _clear_session()
+        clear_browser_session()
         return redirect(url_for("admin.login"))
     flash(_("That session was ended: its browser must sign in again."))
     return redirect(url_for("admin.sessions"))

@@ -6,16 +6,21 @@ import math
 import time
 from urllib.parse import urlsplit
 
-from flask import g, make_response, redirect, render_template, request, session, url_for
+from flask import g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from survey_engine.admin.blueprint import bp
-from survey_engine.admin.surveys import status_name
+from survey_engine.admin.survey_access import status_name
 from survey_engine.extensions import db
 from survey_engine.i18n import UI_LANGUAGES, choose_language
 from survey_engine.staff.accounts import check_login, normalize_email, visible_surveys
 from survey_engine.staff.audit import record
-from survey_engine.staff.sessions import current_session, end_session, start_session
+from survey_engine.staff.sessions import (
+    clear_browser_session,
+    current_session,
+    end_session,
+    start_session,
+)
 from survey_engine.untrusted import safe_text
 
 
@@ -30,12 +35,6 @@ def _safe_next(target: str | None) -> str:
             and not urlsplit(target).netloc and "\\" not in target:
         return target
     return url_for("admin.index")
-
-
-def _clear_session() -> None:
-    """Empty the session, and forget the CSRF token Flask-WTF keeps in g for it."""
-    session.clear()
-    g.pop("csrf_token", None)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -58,7 +57,7 @@ def login():
                                error="locked" if minutes else "wrong", minutes=minutes)
         return html, 200
     # A new session at sign-in: nothing planted before it (session fixation) survives.
-    _clear_session()
+    clear_browser_session()
     start_session(result.user)  # the cookie names this session, not the account
     login_user(result.user)
     record("login", actor=result.user)
@@ -86,7 +85,7 @@ def logout():
     if row is not None:  # ended on the server: a copy of the cookie stops working too
         end_session(row, "logout")
     logout_user()
-    _clear_session()
+    clear_browser_session()
     return redirect(url_for("admin.login"))
 
 

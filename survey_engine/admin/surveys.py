@@ -1,36 +1,20 @@
-"""One survey for staff: its page, lifecycle buttons, definition uploads and downloads.
+"""One survey for staff: its page, and a new survey or version from an uploaded file
+(or, for the builder, from a slug and a title).
 
-Who may do what: anyone the survey is shared with (and every admin) sees the page and
-downloads the definition and the responses; editors it is shared with, and admins,
-upload new versions and move it along draft -> published -> closed -> archived,
-duplicate it, and delete it (one with responses: admins only, typing its slug).
-Every change and download is written to the audit log once it has succeeded.
+Who may do what: anyone the survey is shared with (and every admin) sees the page;
+editors it is shared with, and admins, upload new versions. The lifecycle buttons are
+in survey_lifecycle.py, the downloads in survey_files.py, who may see what in
+survey_access.py. Every upload is written to the audit log once it has succeeded.
 """
 
 from __future__ import annotations
 
-import copy
-import io
 import json
-import logging
-import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
 
-import redis
-import sqlalchemy as sa
-from flask import (
-    abort,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    url_for,
-)
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -38,91 +22,37 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from survey_engine.admin.blueprint import bp
+from survey_engine.admin.survey_access import (
+    managed_survey,
+    may_manage,
+    status_name,
+    title_of,
+    visible_survey,
+)
 from survey_engine.catalog import (
     DefinitionInvalid,
     find_survey,
-    forget_deleted,
     published,
     response_count,
     save_definition,
-    set_status,
     unavailable_reason,
 )
+from survey_engine.definition import editing as edit
 from survey_engine.definition import validate_definition
-from survey_engine.definition.schema import SLUG_RE
-from survey_engine.definition.xlsform import (
-    MAX_LISTED_PROBLEMS,
-    XLSFormInvalid,
-    read_xlsform,
-    write_xlsform,
-)
-from survey_engine.exporting import files as export_files
-from survey_engine.exporting.survey_file import export_survey
+from survey_engine.definition.problems import ProblemList
+from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
 from survey_engine.extensions import db
 from survey_engine.i18n import UI_LANGUAGES, choose_language
-from survey_engine.intake.buffer import current_buffer, waiting
-from survey_engine.localtime import LOCAL_TIME
 from survey_engine.localtime import local_text as local_time
-from survey_engine.models import (
-    ExportFile,
-    Response,
-    ResultState,
-    Role,
-    Survey,
-    SurveyShare,
-    SurveyStatus,
-    SurveyVersion,
-    Tally,
-)
+from survey_engine.models import Role, Survey, SurveyStatus
+from survey_engine.public.rendering import render_message
 from survey_engine.staff import audit
-from survey_engine.staff.accounts import may_see, share_survey
+from survey_engine.staff.accounts import share_survey
 from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json
 
-log = logging.getLogger(__name__)
-
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The endpoints that take a file; admin.init_app lets them exceed MAX_CONTENT_LENGTH.
 UPLOAD_ENDPOINTS = frozenset({"admin.new_survey", "admin.survey"})
 
-
-def title_of(survey: Survey, lang: str) -> str:
-    title = survey.title
-    if isinstance(title, dict):
-        return title.get(lang) or next(iter(title.values()), survey.slug)
-    return title or survey.slug
-
-
-def status_name(status: str) -> str:
-    return {SurveyStatus.DRAFT: _("draft"), SurveyStatus.PUBLISHED: _("published"),
-            SurveyStatus.CLOSED: _("closed"), SurveyStatus.ARCHIVED: _("archived")}.get(
-                status, status)
-
-
-def may_manage(user, survey: Survey | None = None) -> bool:
-    """Upload and lifecycle: admins, and editors (for a survey: one shared with them)."""
-    if user.role == Role.ADMIN:
-        return True
-    return user.role == Role.EDITOR and (survey is None or may_see(user, survey))
-
-
-def visible_survey(slug: str) -> Survey:
-    survey = find_survey(slug)
-    if survey is None:
-        abort(404)
-    if not may_see(current_user, survey):
-        abort(403)
-    return survey
-
-
-def managed_survey(slug: str) -> Survey:
-    survey = visible_survey(slug)
-    if not may_manage(current_user, survey):
-        abort(403)
-    return survey
-
-
-def _newest(survey: Survey) -> SurveyVersion | None:
-    return survey.versions[-1] if survey.versions else None
 
 
 # -- reading an uploaded definition -------------------------------------------------
@@ -131,11 +61,10 @@ def _newest(survey: Survey) -> SurveyVersion | None:
 def listed(problems: list[str], total: int | None = None) -> list[str]:
     """The first MAX_LISTED_PROBLEMS problems, then how many more there are: a page
     listing 2.1 million problems helps nobody and weighed 162 MB."""
-    total = max(total or 0, len(problems))
-    shown = problems[:MAX_LISTED_PROBLEMS]
-    if total > len(shown):
-        shown.append(_("… and %(count)s more problems.",
-                       count=format_number(total - len(shown))))
+    found = ProblemList(problems, total)
+    shown = found.listed
+    if found.more:
+        shown.append(_("… and %(count)s more problems.", count=format_number(found.more)))
     return shown
 
 
@@ -201,6 +130,7 @@ def _store(data: dict, survey: Survey | None) -> tuple[Survey | None, list[str]]
         return None, listed(error.problems)
 
 
+
 # -- pages --------------------------------------------------------------------------
 
 
@@ -247,8 +177,6 @@ def _survey_page(survey: Survey, problems: list[str] | None = None, status: int 
 def upload_too_large(error: RequestEntityTooLarge):
     """A definition file over ADMIN_UPLOAD_MAX_BYTES: the upload's own page says so, with
     the limit (elsewhere in the staff pages, the usual 413 page)."""
-    from survey_engine.public.routes import render_message
-
     lang = choose_language(UI_LANGUAGES, "vi")  # CSRF's check may have run first
     slug = (request.view_args or {}).get("slug")
     survey = find_survey(slug) if isinstance(slug, str) else None
@@ -302,251 +230,29 @@ def survey(slug: str):
     return redirect(url_for("admin.survey", slug=slug))
 
 
-# -- lifecycle ----------------------------------------------------------------------
-
-
-@bp.post("/surveys/<slug>/publish")
+@bp.post("/surveys/create")
 @login_required
-def publish(slug: str):
-    survey = managed_survey(slug)
-    newest = _newest(survey)
-    if newest is None or survey.status == SurveyStatus.ARCHIVED:
-        flash(_("This survey cannot be published."), "error")
-    else:
-        # Publishes the newest draft, or (re)publishes the newest version as it is.
-        try:
-            save_definition(newest.definition, publish=True)
-        except DefinitionInvalid as error:  # stored before a check that now refuses it
-            db.session.rollback()
-            flash(_("This version cannot be published: %(problem)s (%(count)s problem(s) "
-                    "in all). Correct it in the builder or upload a corrected file.",
-                    problem=error.problems[0], count=format_number(len(error.problems))),
-                  "error")
-            return redirect(url_for("admin.survey", slug=slug))
-        audit.record("published", survey, version=survey.published_version().number)
-        flash(_("The survey is published."))
-    return redirect(url_for("admin.survey", slug=slug))
-
-
-# action: (the statuses it starts from, the status it leads to, its audit action)
-TRANSITIONS = {
-    "close": ((SurveyStatus.PUBLISHED,), SurveyStatus.CLOSED, "closed"),
-    "reopen": ((SurveyStatus.CLOSED,), SurveyStatus.PUBLISHED, "reopened"),
-    "archive": ((SurveyStatus.CLOSED,), SurveyStatus.ARCHIVED, "archived"),
-}
-
-
-@bp.post("/surveys/<slug>/<any(close, reopen, archive):action>")
-@login_required
-def change_status(slug: str, action: str):
-    survey = managed_survey(slug)
-    sources, target, logged = TRANSITIONS[action]
-    if survey.status not in sources:
-        flash(_("Not possible while the survey is %(status)s.",
-                status=status_name(survey.status)),
-              "error")
-    else:
-        set_status(survey, target)
-        audit.record(logged, survey)
-        flash(_("The survey is now %(status)s.", status=status_name(target)))
-    return redirect(url_for("admin.survey", slug=slug))
-
-
-# -- duplicate and delete -----------------------------------------------------------
-
-
-def _with_title(data: dict, title: str) -> dict | str:
-    """The definition's title with `title` in its default language."""
-    old = data.get("title")
-    if not isinstance(old, dict):
-        return title
-    lang = data.get("default_language") or next(iter(old), "vi")
-    return {**old, lang: title}
-
-
-def _copy(version: SurveyVersion, slug: str, title: str) -> tuple[Survey | None, list[str]]:
-    """Save `version`'s definition as a new draft survey at `slug`, or say why not."""
-    if not SLUG_RE.match(slug):
-        return None, [_("The new address must be 1 to 64 lower-case letters, digits and "
-                        "'-', starting and ending with a letter or digit.")]
+def create_survey():
+    """A new draft from a slug and a title; the builder takes it from there."""
+    if not may_manage(current_user):
+        abort(403)
+    form = request.form
+    slug = form.get("slug", "").strip()
+    language = form.get("language", "vi")
     if find_survey(slug) is not None:
-        return None, [_("A survey with the slug %(slug)s already exists.", slug=slug)]
-    data = copy.deepcopy(version.definition)
-    data["slug"] = slug
-    if title:
-        data["title"] = _with_title(data, title)
-    try:
-        return save_definition(data), []
-    except DefinitionInvalid as error:
-        db.session.rollback()
-        return None, error.problems
-
-
-@bp.route("/surveys/<slug>/duplicate", methods=["GET", "POST"])
-@login_required
-def duplicate_survey(slug: str):
-    """A new draft from the newest version: the usual start of next year's round."""
-    source = managed_survey(slug)
-    newest = _newest_or_404(source)
-    new_slug = request.form.get("slug", "").strip()
-    new_title = request.form.get("title", "").strip()
-    problems: list[str] = []
-    if request.method == "POST":
-        copied, problems = _copy(newest, new_slug, new_title)
-        if copied is not None:
-            if current_user.role != Role.ADMIN:
-                share_survey(current_user, copied)
-            audit.record("duplicated", copied, **{"from": slug, "to": new_slug})
-            flash(_("The copy was created as a draft."))
-            return redirect(url_for("admin.survey", slug=new_slug))
-    html = render_template("admin/duplicate_survey.html", lang=g.lang, survey=source,
-                           title=title_of(source, g.lang), version=newest.number,
-                           new_slug=new_slug, new_title=new_title, problems=problems)
-    return html, 422 if problems else 200
-
-
-def _waiting(survey_id: int) -> int | None:
-    """Submissions in the Redis buffer not stored yet; None when Redis cannot be asked."""
-    buffer = current_buffer()
-    if buffer is None:
-        return 0
-    try:
-        return waiting(buffer.client, survey_id)
-    except redis.RedisError as error:
-        log.warning("cannot count the buffered submissions of survey %s: %s", survey_id, error)
-        return None
-
-
-def _delete(survey: Survey) -> None:
-    """Everything of the survey, in one transaction; SQLite would not cascade."""
-    survey_id, slug = survey.id, survey.slug
-    version_ids = [version.id for version in survey.versions]
-    files = export_files.files_of_survey(survey_id)
-    for model in (ResultState, ExportFile, Response, Tally, SurveyShare, SurveyVersion):
-        db.session.execute(sa.delete(model).where(model.survey_id == survey_id))
-    db.session.execute(sa.delete(Survey).where(Survey.id == survey_id))
-    db.session.commit()
-    for path in files:
-        path.unlink(missing_ok=True)
-    forget_deleted(slug, survey_id, version_ids)
-    buffer = current_buffer()
-    if buffer is not None:
-        try:
-            buffer.forget(survey_id)
-        except redis.RedisError as error:  # the survey is gone; stale keys only cost memory
-            log.warning("deleted survey %s (id %s) but not its Redis keys: %s",
-                        slug, survey_id, error)
-
-
-@bp.route("/surveys/<slug>/delete", methods=["GET", "POST"])
-@login_required
-def delete_survey(slug: str):
-    """Deleting loses answers for good: closed first, and with responses admins only,
-    who type the slug, so a slip of the mouse cannot do it."""
-    survey = managed_survey(slug)
-    stored = response_count(survey.id)
-    buffered = _waiting(survey.id)
-    # A buffer that cannot be asked may hold answers: the careful path then.
-    has_responses = stored > 0 or buffered != 0
-    is_admin = current_user.role == Role.ADMIN
-    problem, status = None, 200
-    if request.method == "POST":
-        if survey.status == SurveyStatus.PUBLISHED:
-            problem, status = _("Close the survey before deleting it."), 409
-        elif has_responses and not is_admin:
-            abort(403)
-        elif has_responses and request.form.get("confirm_slug", "").strip() != slug:
-            problem, status = _("Type the slug %(slug)s exactly to delete the survey.",
-                                slug=slug), 422
-        elif not has_responses and request.form.get("confirm") != "yes":
-            problem, status = _("Tick the box to confirm the deletion."), 422
-        else:
-            try:
-                _delete(survey)
-            except sa.exc.IntegrityError:  # an answer stored meanwhile points at it
-                db.session.rollback()
-                problem, status = _("Responses arrived while deleting; nothing was "
-                                    "deleted. Please try again."), 409
-            else:
-                responses = stored + (buffered or 0)
-                audit.record("deleted", slug, responses=responses)
-                flash(_("The survey %(slug)s was deleted with its %(count)s responses.",
-                        slug=slug, count=responses))
-                return redirect(url_for("admin.index"))
-    html = render_template(
-        "admin/delete_survey.html", lang=g.lang, survey=survey, title=title_of(survey, g.lang),
-        stored=stored, buffered=buffered, has_responses=has_responses, is_admin=is_admin,
-        is_published=survey.status == SurveyStatus.PUBLISHED, problem=problem)
-    return html, status
-
-
-# -- downloads ----------------------------------------------------------------------
-
-
-def _newest_or_404(survey: Survey) -> SurveyVersion:
-    newest = _newest(survey)
-    if newest is None:
-        abort(404)
-    return newest
-
-
-def _send_temporary(path: str, name: str, mimetype: str):
-    """Send a file this request wrote, and remove it (POSIX: the open file stays readable)."""
-    handle = open(path, "rb")  # noqa: SIM115 - closed by the response
-    os.unlink(path)
-    return send_file(handle, mimetype=mimetype, as_attachment=True, download_name=name)
-
-
-def definition_bytes(definition: dict) -> bytes:
-    """The definition as UTF-8 JSON; one stored before the checks, holding a lone
-    surrogate, is written with ASCII escapes (still exact JSON) instead of failing."""
-    try:
-        return (json.dumps(definition, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-    except UnicodeEncodeError:
-        return (json.dumps(definition, ensure_ascii=True, indent=2) + "\n").encode("ascii")
-
-
-@bp.get("/surveys/<slug>/definition.json")
-@login_required
-def definition_json(slug: str):
-    survey = visible_survey(slug)
-    version = _newest_or_404(survey)
-    audit.record("exported", survey, kind="definition.json", version=version.number)
-    return send_file(io.BytesIO(definition_bytes(version.definition)),
-                     mimetype="application/json",
-                     as_attachment=True, download_name=f"{slug}-v{version.number}.json")
-
-
-@bp.get("/surveys/<slug>/definition.xlsx")
-@login_required
-def definition_xlsx(slug: str):
-    survey = visible_survey(slug)
-    version = _newest_or_404(survey)
-    fd, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(fd)
-    try:
-        write_xlsform(version.definition, path)
-    except BaseException:
-        os.unlink(path)
-        raise
-    audit.record("exported", survey, kind="definition.xlsx", version=version.number)
-    return _send_temporary(path, f"{slug}-v{version.number}.xlsx", XLSX_MIME)
-
-
-@bp.get("/surveys/<slug>/responses.xlsx")
-@login_required
-def export_responses(slug: str):
-    survey = visible_survey(slug)
-    if survey.published_version() is None:
-        flash(_("There is nothing to export before the survey is published."), "error")
-        return redirect(url_for("admin.survey", slug=slug))
-    fd, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(fd)
-    try:
-        export_survey(survey, Path(path), "xlsx")  # in the survey's own language
-    except BaseException:
-        os.unlink(path)
-        raise
-    audit.record("exported", survey, kind="responses.xlsx")
-    stamp = datetime.now(LOCAL_TIME).strftime("%Y%m%d-%H%M")
-    return _send_temporary(path, f"{slug}-responses-{stamp}.xlsx", XLSX_MIME)
+        problems = [_("A survey with the slug %(slug)s already exists.", slug=slug)]
+    else:
+        first = {"name": "q1", "type": "text",
+                 "label": {language: form.get("first_question", "").strip() or "?"}}
+        data = edit.new_definition(slug, form.get("title", "").strip(), language, first)
+        problems = validate_definition(data)
+    if problems:
+        html = render_template("admin/new_survey.html", lang=g.lang, problems=[],
+                               create_problems=problems, form=form)
+        return html, 422
+    survey = save_definition(data)
+    if current_user.role != Role.ADMIN:
+        share_survey(current_user, survey)
+    audit.record("survey_created", survey, via="builder")
+    flash(_("The survey was created as a draft; now add its questions."))
+    return redirect(url_for("admin.builder", slug=slug))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from survey_engine.definition import expressions
 from survey_engine.localtime import FIRST_YEAR, LAST_YEAR
@@ -258,7 +258,7 @@ def _pages(problems: _Problems, pages: Any, lists: dict[str, set],
         return
     # Expressions may refer to any question, before or after them: names first.
     known = {q["name"] for page in pages if isinstance(page, dict)
-             for q in (page.get("questions") if isinstance(page.get("questions"), list) else [])
+             for q in _list_or_empty(page.get("questions"))
              if isinstance(q, dict) and isinstance(q.get("name"), str)}
     page_names: set[str] = set()
     question_names: dict[str, str] = {}
@@ -303,29 +303,8 @@ def _question(problems: _Problems, path: str, question: Any, lists: dict[str, se
         problems.add(path, "a question is an object with name, type and label")
         return
     qtype = question.get("type")
-    if qtype not in QUESTION_TYPES:
-        problems.add(f"{path}.type", f"unknown question type {qtype!r}; one of "
-                     + ", ".join(sorted(QUESTION_TYPES)))
-        _unknown_keys(problems, path, question, QUESTION_KEYS)
-    else:
-        allowed = COMMON_KEYS | TYPE_KEYS.get(qtype, set())
-        for key in question:
-            if key in QUESTION_KEYS and key not in allowed:
-                article = "an" if qtype[0] in "aeiou" else "a"
-                problems.add(f"{path}.{key}", f"{article} {qtype} question does not take {key!r}")
-        _unknown_keys(problems, path, question, QUESTION_KEYS)
-
-    name = question.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        problems.add(f"{path}.name", "letters, digits and '_', starting with a letter, "
-                     f"up to 64 characters, got {name!r}")
-    else:
-        taken = [name] + ([f"{name}_other"] if question.get("other") is True else [])
-        for field in taken:
-            if field in seen:
-                problems.add(f"{path}.name", f"{field!r} is already used by {seen[field]}")
-            seen[field] = path
-
+    _question_keys(problems, path, question, qtype)
+    _question_name(problems, path, question, seen)
     _text(problems, f"{path}.label", question.get("label"), default_language,
           required=qtype not in UNSEEN_TYPES)
     for key in ("hint", "required_message", "constraint_message"):
@@ -347,23 +326,58 @@ def _question(problems: _Problems, path: str, question: Any, lists: dict[str, se
             problems.add(f"{path}.calculation", "a calculate question needs a calculation")
         _expression(problems, f"{path}.calculation", question.get("calculation"), known)
 
-    choice_count = 0
-    if qtype in SELECT_TYPES:
-        list_name = question.get("choices")
-        if not isinstance(list_name, str):
-            problems.add(f"{path}.choices", "the name of a list in choice_lists is required")
-        elif list_name not in lists:
-            problems.add(f"{path}.choices", f"unknown choice list {list_name!r}")
-        else:
-            choice_count = len(lists[list_name])
-            if question.get("other") is True and "other" in lists[list_name]:
-                problems.add(f"{path}.other", f"list {list_name!r} already has a choice 'other'")
+    choice_count = _choice_list(problems, path, question, lists) if qtype in SELECT_TYPES else 0
     _limits(problems, path, question, qtype, choice_count)
     if qtype == "matrix":
         _rows(problems, f"{path}.rows", question.get("rows"), default_language)
     default = question.get("default")
     if default is not None and not isinstance(default, str | int | float | list):
         problems.add(f"{path}.default", "a text, a number or a list of choice names")
+
+
+def _question_keys(problems: _Problems, path: str, question: dict, qtype: Any) -> None:
+    """A known type, and only the properties that type takes."""
+    if qtype not in QUESTION_TYPES:
+        problems.add(f"{path}.type", f"unknown question type {qtype!r}; one of "
+                     + ", ".join(sorted(QUESTION_TYPES)))
+        _unknown_keys(problems, path, question, QUESTION_KEYS)
+    else:
+        allowed = COMMON_KEYS | TYPE_KEYS.get(qtype, set())
+        for key in question:
+            if key in QUESTION_KEYS and key not in allowed:
+                article = "an" if qtype[0] in "aeiou" else "a"
+                problems.add(f"{path}.{key}", f"{article} {qtype} question does not take {key!r}")
+        _unknown_keys(problems, path, question, QUESTION_KEYS)
+
+
+def _question_name(problems: _Problems, path: str, question: dict,
+                   seen: dict[str, str]) -> None:
+    """A valid name, unused so far (nor its `_other` field); noted in `seen`."""
+    name = question.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.add(f"{path}.name", "letters, digits and '_', starting with a letter, "
+                     f"up to 64 characters, got {name!r}")
+    else:
+        taken = [name] + ([f"{name}_other"] if question.get("other") is True else [])
+        for field in taken:
+            if field in seen:
+                problems.add(f"{path}.name", f"{field!r} is already used by {seen[field]}")
+            seen[field] = path
+
+
+def _choice_list(problems: _Problems, path: str, question: dict,
+                 lists: dict[str, set]) -> int:
+    """A select question's list: named, known, without a second 'other'; its length."""
+    list_name = question.get("choices")
+    if not isinstance(list_name, str):
+        problems.add(f"{path}.choices", "the name of a list in choice_lists is required")
+    elif list_name not in lists:
+        problems.add(f"{path}.choices", f"unknown choice list {list_name!r}")
+    else:
+        if question.get("other") is True and "other" in lists[list_name]:
+            problems.add(f"{path}.other", f"list {list_name!r} already has a choice 'other'")
+        return len(lists[list_name])
+    return 0
 
 
 def _limits(problems: _Problems, path: str, question: dict, qtype: Any,
@@ -375,8 +389,7 @@ def _limits(problems: _Problems, path: str, question: dict, qtype: Any,
             if value is not None and (isinstance(value, bool)
                                       or not isinstance(value, int | float)):
                 problems.add(f"{path}.{key}", f"a number, got {value!r}")
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)) \
-                and low > high:
+        if _is_number(low) and _is_number(high) and low > high:
             problems.add(f"{path}.max", "must not be below min")
     elif qtype == "date":
         for key, value in (("min", low), ("max", high)):
@@ -395,7 +408,16 @@ def _limits(problems: _Problems, path: str, question: dict, qtype: Any,
         problems.add(f"{path}.scale", f"a whole number from 2 to 10, got {scale!r}")
 
 
-def _is_date(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number: int or float, and not a bool (which Python counts as an int)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _list_or_empty(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _is_date(value: Any) -> TypeGuard[str]:
     if not isinstance(value, str) or not DATE_RE.match(value):
         return False
     try:

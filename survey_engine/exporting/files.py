@@ -116,7 +116,7 @@ def save_progress(export_id: int, rows: int) -> None:
     if db.engine.dialect.name == "sqlite":
         connection = db.session.connection()
         connection.execute(statement)
-        connection.connection.dbapi_connection.commit()
+        connection.connection.commit()  # the pool's proxy of the DBAPI connection
     else:
         with db.engine.begin() as connection:
             connection.execute(statement)
@@ -152,7 +152,9 @@ def _reason(error: BaseException) -> str:
 def run_export(export_id: int) -> ExportFile | None:
     """Write the file of a queued export, counting rows as it goes; audit when done."""
     export = db.session.get(ExportFile, export_id)
-    survey = db.session.get(Survey, export.survey_id) if export is not None else None
+    if export is None:
+        return None
+    survey = db.session.get(Survey, export.survey_id)
     if survey is None or export.status != ExportStatus.QUEUED:
         return export  # its survey was deleted, or it ran or expired already
     slug = survey.slug  # for the log, even once the session has lost its objects

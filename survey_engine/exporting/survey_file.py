@@ -84,8 +84,9 @@ def _breakdown(name: str | None, questions: list[Question]) -> Question | None:
 
 
 def _count_all(survey_id: int) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Response).where(Response.survey_id == survey_id))
+    return db.session.execute(
+        sa.select(sa.func.count()).select_from(Response).where(Response.survey_id == survey_id)
+    ).scalar_one()
 
 
 def _counted(chunks: Iterator[list[Any]], progress: Callable[[int], None] | None

@@ -35,9 +35,9 @@ def accept(submission: Submission) -> Outcome:
     buffer = current_buffer()
     if buffer is not None:
         try:
-            outcome = buffer.append(submission.survey_id, str(submission.submission_id),
-                                    answers_digest(submission.answers), submission.to_json())
-            return Outcome(outcome)
+            held = buffer.append(submission.survey_id, str(submission.submission_id),
+                                 answers_digest(submission.answers), submission.to_json())
+            return Outcome(held)
         except redis.RedisError as error:
             log.warning("Redis cannot take submission %s (%s); storing it directly",
                         submission.submission_id, error)

@@ -29,10 +29,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import cast
 
 import redis
 import sqlalchemy as sa
 from flask import Flask
+from redis.typing import EncodableT, FieldT
 
 from survey_engine.extensions import db
 from survey_engine.intake.buffer import GROUP, SURVEYS_KEY, counters_key, dead_key, stream_key
@@ -42,6 +44,10 @@ from survey_engine.intake.submission import Submission
 log = logging.getLogger(__name__)
 
 Entry = tuple[bytes, dict[bytes, bytes]]
+# redis-py types a stream reply for every protocol and decoding a client may speak; the
+# buffer's client speaks RESP2 and keeps bytes, so XREADGROUP answers this (an entry
+# trimmed away meanwhile comes with None for its fields).
+StreamsReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes] | None]]]]
 CATCH_UP_PAUSE = 0.25  # seconds a caught-up drain waits before reading again
 IDLE_EVERY = 1.0  # seconds between two idle() calls when caught up
 IDLE_EVERY_IN_BACKLOG = 10.0  # and during a backlog
@@ -176,7 +182,8 @@ class Drainer:
 
     def _read_new(self, key: str) -> list[Entry]:
         try:
-            reply = self.client.xreadgroup(GROUP, self.name, {key: ">"}, count=self.batch_size)
+            reply = cast(StreamsReply, self.client.xreadgroup(
+                GROUP, self.name, {key: ">"}, count=self.batch_size))
         except redis.ResponseError as error:
             if "NOGROUP" in str(error):  # Redis lost the group (restored without it)
                 self._groups.clear()
@@ -199,7 +206,7 @@ class Drainer:
         ids = [entry_id for entry_id, _ in entries]
         pending = self.client.xpending_range(key, GROUP, min=min(ids), max=max(ids),
                                              count=len(ids), consumername=self.name)
-        times = {p["message_id"]: p["times_delivered"] for p in pending}
+        times = {p["message_id"]: int(p["times_delivered"]) for p in pending}
         keep = []
         for entry in entries:
             if times.get(entry[0], 0) > self.max_deliveries:
@@ -274,8 +281,10 @@ class Drainer:
         entry_id, fields = entry
         log.error("dead letter %s in survey %s: %s", entry_id, survey_id, reason)
         pipe = self.client.pipeline(transaction=True)
-        pipe.xadd(dead_key(survey_id), {**fields, b"reason": reason.encode(),
-                                        b"original_id": entry_id, b"at": str(time.time())})
+        letter: dict[FieldT, EncodableT] = {name: value for name, value in fields.items()}
+        letter.update({b"reason": reason.encode(), b"original_id": entry_id,
+                       b"at": str(time.time())})
+        pipe.xadd(dead_key(survey_id), letter)
         pipe.xack(stream_key(survey_id), GROUP, entry_id)
         pipe.xdel(stream_key(survey_id), entry_id)
         pipe.hincrby(counters_key(survey_id), "dead_letters", 1)

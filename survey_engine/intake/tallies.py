@@ -57,8 +57,9 @@ def stored_counts(survey_id: int) -> Counter[TallyKey]:
         sa.select(Tally.survey_id, Tally.version_id, Tally.question, Tally.choice, Tally.count)
         .where(Tally.survey_id == survey_id)
     )
-    return Counter({(r.survey_id, r.version_id, r.question, r.choice): r.count
-                    for r in rows if r.count})
+    # Unpacked by position: a Row's .count is also tuple.count to a type checker.
+    return Counter({(survey, version, question, choice): count
+                    for survey, version, question, choice, count in rows if count})
 
 
 def recount(survey_id: int, definitions: dict[int, Definition]) -> Counter[TallyKey]:

@@ -1,11 +1,14 @@
 """What the questionnaire template needs beyond the definition: field ids, piped
-labels, grouped options, and reading the posted form back into answers."""
+labels, grouped options, and reading the posted form back into answers; and the pages
+of one message (thanks, closed, an error), which the staff side and the error
+handlers draw too."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from flask import render_template
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
@@ -44,8 +47,8 @@ def first_values(d: Definition, args: MultiDict) -> dict[str, Any]:
     """A fresh page: defaults, and hidden questions filled from the link (?source=zalo)."""
     values: dict[str, Any] = {}
     for q in d.questions:
-        if q.type == "hidden" and args.get(q.name):
-            values[q.name] = args.get(q.name)[:500]
+        if q.type == "hidden" and (given := args.get(q.name)):
+            values[q.name] = given[:500]
         elif q.raw.get("default") is not None:
             default = q.raw["default"]
             if q.type == "select_multiple" and isinstance(default, str):
@@ -120,7 +123,8 @@ class PageHelpers:
         if not (isinstance(ast, list) and len(ast) == 3 and ast[0] == "="):
             return None
         sides = {part[0]: part[1] for part in ast[1:] if isinstance(part, list)}
-        parent = self.d.by_name.get(sides.get("ref"))
+        ref = sides.get("ref")
+        parent = self.d.by_name.get(ref) if isinstance(ref, str) else None
         prop = sides.get("prop")
         if parent is None or prop is None:
             return None
@@ -136,8 +140,11 @@ class PageHelpers:
         if isinstance(value, list) and choice in value:
             return value.index(choice) + 1
         if isinstance(value, dict):
+            position = value.get(choice)
+            if position is None:
+                return None
             try:
-                return int(value.get(choice))
+                return int(position)
             except (TypeError, ValueError):
                 return None
         return None
@@ -145,3 +152,12 @@ class PageHelpers:
     @staticmethod
     def date_limit(limit: str | None) -> str | None:
         return local_today().isoformat() if limit == "today" else limit
+
+
+def render_message(lang: str, key: str, status: int,
+                   link: dict | None = None) -> tuple[str, int]:
+    """A page with one message: thanks, closed, not found ... (key_title, key_body)."""
+    return render_template(
+        "public/message.html", lang=lang, heading=message(f"{key}_title", lang),
+        body=message(f"{key}_body", lang), link=link, kind=key,
+    ), status

@@ -17,7 +17,12 @@ from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Result
 from survey_engine.intake.submit import submit as submit_answers
 from survey_engine.public.blueprint import bp
-from survey_engine.public.rendering import PageHelpers, answers_from_form, first_values
+from survey_engine.public.rendering import (
+    PageHelpers,
+    answers_from_form,
+    first_values,
+    render_message,
+)
 
 
 @dataclass(frozen=True)
@@ -102,14 +107,6 @@ def _render_form(page: _Page, submission_id: str, values: dict | None = None,
         values=values, errors=errors, status=status)
 
 
-def render_message(lang: str, key: str, status: int, link: dict | None = None):
-    """A page with one message: thanks, closed, not found ... (key_title, key_body)."""
-    return render_template(
-        "public/message.html", lang=lang, heading=message(f"{key}_title", lang),
-        body=message(f"{key}_body", lang), link=link, kind=key,
-    ), status
-
-
 @bp.get("/s/<slug>")
 def questionnaire(slug: str):
     page = _load(slug)
@@ -133,7 +130,7 @@ def submit(slug: str):
     values = answers_from_form(request.form, page.d)
     submitted = submit_answers(page.survey, submission_id, values, lang, source="web")
     if submitted.result is Result.CLOSED:
-        return render_message(lang, submitted.reason, 410)
+        return render_message(lang, submitted.reason or "closed", 410)
     if submitted.result is Result.REJECTED:
         return _render_form(page, str(submission_id), values, submitted.errors, status=422)
     if submitted.result is Result.UNAVAILABLE:

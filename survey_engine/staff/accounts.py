@@ -52,6 +52,7 @@ class AccountError(ValueError):
 
 
 def normalize_email(email: str) -> str:
+    """The one form of an email every lookup, throttle key and audit line uses."""
     return email.strip().lower()
 
 
@@ -217,7 +218,7 @@ def check_login(email: str, password: str, now: datetime | None = None,
         right = user is not None
     except (VerificationError, InvalidHashError):
         right = False
-    if right:
+    if right and user is not None:
         db.session.execute(sa.delete(LoginThrottle).where(*where),  # trusted again
                            execution_options={"synchronize_session": False})
         user.failed_logins = 0
@@ -225,13 +226,21 @@ def check_login(email: str, password: str, now: datetime | None = None,
             user.password_hash = hash_password(password)
         db.session.commit()
         return LoginResult(user=user)
+    return LoginResult(locked_for=_count_failure(key, network, user, now))
+
+
+def _count_failure(key: str, network: str, user: User | None,
+                   now: datetime) -> timedelta | None:
+    """One more wrong password for this email on this network (and its account, if
+    any); the wait it starts, if it starts one. Committed."""
+    where = (LoginThrottle.account_key == key, LoginThrottle.network == network)
     # Counted in the row, locked (FOR UPDATE on PostgreSQL, SQLite's write lock), so
     # simultaneous guesses are counted one after another.
     db.session.execute(insert_for(LoginThrottle.__table__)
                        .values(account_key=key, network=network, failures=0, locks=0)
                        .on_conflict_do_nothing())
-    throttle = db.session.scalar(sa.select(LoginThrottle).where(*where).with_for_update()
-                                 .execution_options(populate_existing=True))
+    throttle = db.session.scalars(sa.select(LoginThrottle).where(*where).with_for_update()
+                                  .execution_options(populate_existing=True)).one()
     locked_for = _wait_left(throttle, now)  # a guess sent at the same time set a wait
     if not locked_for:
         throttle.failures += 1
@@ -247,7 +256,7 @@ def check_login(email: str, password: str, now: datetime | None = None,
         LoginThrottle.last_failure_at < now - FORGET_FAILURES_AFTER),
         execution_options={"synchronize_session": False})
     db.session.commit()
-    return LoginResult(locked_for=locked_for)
+    return locked_for
 
 
 def _wait_left(throttle: LoginThrottle | None, now: datetime,

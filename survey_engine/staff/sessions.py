@@ -21,7 +21,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context, request, session
+from flask import current_app, g, has_request_context, request, session
 from sqlalchemy.orm import joinedload
 
 from survey_engine.extensions import db
@@ -136,6 +136,13 @@ def current_token() -> str | None:
     """The token of the request's own session (what Flask-Login keeps in the cookie)."""
     token = session.get("_user_id") if has_request_context() else None
     return token if isinstance(token, str) else None
+
+
+def clear_browser_session() -> None:
+    """Empty this browser's Flask session, and forget the CSRF token Flask-WTF keeps in
+    g for it: at sign-in (nothing planted before survives) and at sign-out."""
+    session.clear()
+    g.pop("csrf_token", None)
 
 
 def current_session() -> StaffSession | None:

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from survey_engine.extensions import db
 from survey_engine.i18n import UI_LANGUAGES, choose_language
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
-from survey_engine.public.routes import render_message
+from survey_engine.public.rendering import render_message
 
 PAGE_KEYS = {404: "not_found", 413: "too_large", 503: "service_unavailable"}
 
@@ -21,15 +21,15 @@ def register(app: Flask) -> None:
         db.session.rollback()
         return http_error(ServiceUnavailable(
             "the database cannot be reached; send the same request again later",
-            retry_after=RETRY_AFTER_SECONDS))
+            retry_after=int(RETRY_AFTER_SECONDS)))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         headers = {k: v for k, v in error.get_headers() if k == "Retry-After"}
         if request.path.startswith("/api/"):
             return {"error": error.description}, error.code, headers
-        key = PAGE_KEYS.get(error.code)
-        if key is None:
+        key = PAGE_KEYS.get(error.code) if error.code is not None else None
+        if key is None or error.code is None:
             return error
         html, status = render_message(choose_language(UI_LANGUAGES, "vi"), key, error.code)
         return html, status, headers

@@ -73,62 +73,72 @@ def metrics() -> Response:
         abort(Response("/metrics needs the METRICS_TOKEN bearer token or an address of "
                        "METRICS_ALLOW_NETWORKS.\n", status=401, mimetype="text/plain",
                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'}))
-    lines: list[str] = []
-
-    def family(name: str, kind: str, text: str) -> None:
-        lines.extend([f"# HELP survey_engine_{name} {text}", f"# TYPE survey_engine_{name} {kind}"])
-
-    slugs: dict[int, str] = {}
-    stored: dict[int, int] = {}
-    try:
-        slugs = dict(db.session.execute(sa.select(Survey.id, Survey.slug)).all())
-        stored = dict(db.session.execute(
-            sa.select(Tally.survey_id, sa.func.sum(Tally.count))
-            .where(Tally.question == "", Tally.choice == "").group_by(Tally.survey_id)).all())
-        database_up = 1
-    except sa.exc.SQLAlchemyError:
-        db.session.rollback()
-        database_up = 0
+    slugs, stored, database_up = _database_figures()
     try:
         state = queue_state()
         redis_up = 1
     except redis.RedisError:
         state, redis_up = {"surveys": {}}, 0
-
-    def label(survey_id: int) -> str:
-        return f'survey="{slugs.get(survey_id, survey_id)}"'
-
-    counters: Counter[tuple[int, str]] = Counter(local_counts)
-    for survey_id, survey in state.get("surveys", {}).items():
-        for outcome, value in survey["counters"].items():
-            counters[(survey_id, outcome)] += value
-
-    family("submissions_total", "counter",
-           "Submissions by outcome: accepted, duplicates, conflicts, rejected (invalid), "
-           "stored_directly (Redis is configured but could not take them; in inline mode "
-           "every submission is stored directly and counted as accepted).")
-    for (survey_id, outcome), value in sorted(counters.items()):
-        if outcome in OUTCOMES:
-            lines.append(f'survey_engine_submissions_total{{{label(survey_id)},'
-                         f'outcome="{outcome}"}} {value}')
-    family("persisted_total", "counter", "Submissions stored by the drain workers.")
-    for (survey_id, outcome), value in sorted(counters.items()):
-        if outcome == "persisted":
-            lines.append(f"survey_engine_persisted_total{{{label(survey_id)}}} {value}")
-    family("responses", "gauge", "Responses stored in the database (from the tallies).")
-    for survey_id, value in sorted(stored.items()):
-        lines.append(f"survey_engine_responses{{{label(survey_id)}}} {value}")
-    for name, key, text in (
-        ("backlog", "backlog", "Submissions buffered in Redis, not yet stored."),
-        ("oldest_pending_seconds", "oldest_pending_seconds",
-         "Age of the oldest buffered submission."),
-        ("dead_letters", "dead_letters", "Submissions that could not be stored."),
-    ):
-        family(name, "gauge", text)
-        for survey_id, survey in sorted(state.get("surveys", {}).items()):
-            lines.append(f"survey_engine_{name}{{{label(survey_id)}}} {survey[key]}")
-    family("up", "gauge", "Whether this web process reaches its database and Redis.")
+    lines = _survey_lines(slugs, stored, state.get("surveys", {}))
+    lines += _family("up", "gauge", "Whether this web process reaches its database and Redis.")
     lines.append(f'survey_engine_up{{component="database"}} {database_up}')
     if current_buffer() is not None:
         lines.append(f'survey_engine_up{{component="redis"}} {redis_up}')
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+
+
+def _family(name: str, kind: str, text: str) -> list[str]:
+    """The HELP and TYPE lines that open one metric family."""
+    return [f"# HELP survey_engine_{name} {text}", f"# TYPE survey_engine_{name} {kind}"]
+
+
+def _database_figures() -> tuple[dict[int, str], dict[int, int], int]:
+    """Each survey's slug and stored responses (from the tallies), and 1 if the database
+    answered; a database that cannot be reached gives nothing and 0, never a 500."""
+    try:
+        slugs = dict(db.session.execute(sa.select(Survey.id, Survey.slug)).all())
+        stored = dict(db.session.execute(
+            sa.select(Tally.survey_id, sa.func.sum(Tally.count))
+            .where(Tally.question == "", Tally.choice == "").group_by(Tally.survey_id)).all())
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return {}, {}, 0
+    return slugs, stored, 1
+
+
+def _survey_lines(slugs: dict[int, str], stored: dict[int, int],
+                  buffered: dict[int, dict]) -> list[str]:
+    """The per-survey families: this process's counters with the buffer's, the stored
+    responses, and the buffer's backlog, oldest pending age and dead letters."""
+    def label(survey_id: int) -> str:
+        return f'survey="{slugs.get(survey_id, survey_id)}"'
+
+    counters: Counter[tuple[int, str]] = Counter(local_counts)
+    for survey_id, survey in buffered.items():
+        for outcome, value in survey["counters"].items():
+            counters[(survey_id, outcome)] += value
+    lines = _family("submissions_total", "counter",
+                    "Submissions by outcome: accepted, duplicates, conflicts, rejected "
+                    "(invalid), stored_directly (Redis is configured but could not take "
+                    "them; in inline mode every submission is stored directly and counted "
+                    "as accepted).")
+    for (survey_id, outcome), value in sorted(counters.items()):
+        if outcome in OUTCOMES:
+            lines.append(f'survey_engine_submissions_total{{{label(survey_id)},'
+                         f'outcome="{outcome}"}} {value}')
+    lines += _family("persisted_total", "counter", "Submissions stored by the drain workers.")
+    for (survey_id, outcome), value in sorted(counters.items()):
+        if outcome == "persisted":
+            lines.append(f"survey_engine_persisted_total{{{label(survey_id)}}} {value}")
+    lines += _family("responses", "gauge", "Responses stored in the database (from the tallies).")
+    for survey_id, value in sorted(stored.items()):
+        lines.append(f"survey_engine_responses{{{label(survey_id)}}} {value}")
+    for name, text in (
+        ("backlog", "Submissions buffered in Redis, not yet stored."),
+        ("oldest_pending_seconds", "Age of the oldest buffered submission."),
+        ("dead_letters", "Submissions that could not be stored."),
+    ):
+        lines += _family(name, "gauge", text)
+        for survey_id, survey in sorted(buffered.items()):
+            lines.append(f"survey_engine_{name}{{{label(survey_id)}}} {survey[name]}")
+    return lines

@@ -15,6 +15,8 @@ ONE_YEAR = 365 * 24 * 3600
 
 
 def init_app(app: Flask) -> None:
+    if app.static_folder is None:  # create_app always gives it one
+        raise RuntimeError("the app has no static folder")
     folder = Path(app.static_folder)
     versions = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:10]
                 for path in folder.iterdir() if path.is_file()}

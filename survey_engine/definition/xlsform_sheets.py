@@ -1,0 +1,79 @@
+"""XLSForm's sheets as survey-engine reads and writes them: the columns it knows, the
+language columns' codes, a cell's text. Shared by the reader (xlsform.py) and the
+writer (xlsform_writer.py), so that a written file reads back the same.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from survey_engine.definition.schema import LANG_RE
+
+TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message")
+EXPRESSION_COLUMNS = ("relevant", "constraint", "choice_filter", "calculation")
+# Columns only survey-engine understands (no XLSForm equivalent).
+EXTRA_COLUMNS = ("min", "max", "min_choices", "max_choices", "scale", "matrix_rows")
+PLAIN_COLUMNS = ("appearance", "default") + EXPRESSION_COLUMNS + EXTRA_COLUMNS
+SIMPLE_TYPES = {"note", "text", "integer", "decimal", "date", "calculate", "hidden",
+                "acknowledge", "email", "phone", "rating", "nps"}
+SELECT_ALIASES = {"select_one": "select_one", "select one": "select_one",
+                  "select_multiple": "select_multiple",
+                  "select all that apply": "select_multiple",
+                  "rank": "rank", "matrix": "matrix"}
+SELECT_RE = re.compile(r"^(select_one|select one|select_multiple|select all that apply|rank|"
+                       r"matrix)(?:\s+from)?\s+(\S+)(\s+or_other)?$")
+MEDIA_COLUMNS = {"image", "audio", "video", "big-image", "media"}
+SETTINGS_TEXTS = ("form_title", "description")
+SETTINGS_PLAIN = ("form_id", "default_language", "version", "opens_at", "closes_at",
+                  "max_responses")
+TRUE_WORDS = {"yes", "true", "true()", "1"}
+FALSE_WORDS = {"no", "false", "false()", "0"}
+LANGUAGE_NAMES = {"vi": "Vietnamese", "en": "English", "fr": "French", "zh": "Chinese",
+                  "km": "Khmer", "lo": "Lao", "th": "Thai", "es": "Spanish", "de": "German",
+                  "ja": "Japanese", "ko": "Korean", "ru": "Russian", "pt": "Portuguese"}
+LANGUAGE_CODES = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
+QUESTION_PATH_RE = re.compile(r"^pages\[(\d+)\]\.questions\[(\d+)\]")
+PAGE_PATH_RE = re.compile(r"^pages\[(\d+)\]")
+CHOICE_PATH_RE = re.compile(r"^choice_lists\.([^.\[]+)\[(\d+)\]")
+
+
+class Header:
+    """One sheet's header row: base column name and language (or None) per column."""
+
+    def __init__(self, cells: tuple) -> None:
+        self.columns: list[tuple[str, str | None, str] | None] = []
+        for cell in cells:
+            if cell is None or not str(cell).strip():
+                self.columns.append(None)
+                continue
+            raw = str(cell).strip()
+            base, sep, lang = raw.partition("::") if "::" in raw else raw.partition(":")
+            base = base.strip().lower().replace(" ", "_")
+            self.columns.append((base, lang.strip() if sep else None, raw))
+
+
+def language_code(spec: str) -> str | None:
+    """'Vietnamese (vi)' or 'vi' -> 'vi'; a bare language name has no code -> None."""
+    match = re.search(r"\(([^()]+)\)\s*$", spec)
+    code = (match.group(1) if match else spec).strip()
+    if LANG_RE.match(code):
+        return code
+    if LANG_RE.match(code.lower()) and not match:
+        return code.lower()
+    return LANGUAGE_CODES.get(code.lower())
+
+
+def cell_text(value: Any) -> str | None:
+    """A cell's value as stripped text (whole floats without .0, dates in ISO), or None."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    return text or None

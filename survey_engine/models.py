@@ -292,7 +292,7 @@ class ExportFile(Model):
     expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
-class ResultState(db.Model):
+class ResultState(Model):
     """A results view's counts as far as they were read (results/saved.py): what the
     dashboard carries on from after a restart instead of reading every response again.
 

@@ -21,11 +21,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard, cast
 
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
+from survey_engine.definition import Definition
 from survey_engine.extensions import db
 from survey_engine.models import Response, ResultState, insert_for
 from survey_engine.results.codec import decode_state, encode_state, shape
@@ -63,8 +64,9 @@ class View:
     @classmethod
     def from_json(cls, data: dict[str, Any], merged: MergedSurvey) -> View:
         """The view again; FilterError if the survey no longer has its questions."""
+        # MergedSurvey quacks like a Definition for Filters (as on the dashboard).
         filters = Filters.from_args(MultiDict([tuple(p) for p in data.get("args", [])]),
-                                    merged)
+                                    cast(Definition, merged))
         spec = data.get("crosstab")
         return cls(filters, CrossTabSpec(*spec) if spec else None)
 
@@ -88,7 +90,8 @@ def _row(survey_id: int, view: View) -> ResultState | None:
         ResultState.survey_id == survey_id, ResultState.view_key == view.key))
 
 
-def _usable(row: ResultState | None, merged: MergedSurvey) -> bool:
+def _usable(row: ResultState | None, merged: MergedSurvey) -> TypeGuard[ResultState]:
+    """Whether `row` was saved for these published versions and this accumulator."""
     return (row is not None and row.shape == SHAPE
             and list(row.versions) == list(merged.version_ids))
 
@@ -165,8 +168,8 @@ def advance(survey_id: int, merged: MergedSurvey, view: View, scan: ResponseScan
         for chunk in chunks:
             scan.add([row for row in chunk if row.id <= upto])
             if chunk[-1].id >= upto:
-                break
-        chunks.close()
+                break  # the generator (and its cursor) is closed when it goes
+        del chunks
     scan.last_id, scan.seen = upto, seen
     return Step(scan, upto >= newest, read)
 
@@ -178,6 +181,7 @@ def prepare(survey_id: int, merged: MergedSurvey, view: View,
     most `budget` responses are left to read (then saved); otherwise how far the job
     counting it has come."""
     row = _row(survey_id, view)
+    scan: ResponseScan | None
     if _usable(row, merged) and (previous is None or row.last_id > previous.last_id):
         scan = decoded(row, merged, view)
     else:
@@ -188,10 +192,10 @@ def prepare(survey_id: int, merged: MergedSurvey, view: View,
     newest = newest_id(survey_id)
     left = count_up_to(survey_id, view.filters, newest, after) if newest > after else 0
     if left <= budget:
-        scan = advance(survey_id, merged, view, scan, checked=True).scan
-        save(survey_id, merged, view, scan)
+        current = advance(survey_id, merged, view, scan, checked=True).scan
+        save(survey_id, merged, view, current)
         db.session.commit()
-        return scan
+        return current
     counted = scan.seen if scan is not None else 0
     start = _claim_job(survey_id, merged, view, row, scan)
     db.session.commit()
@@ -205,13 +209,13 @@ def _claim_job(survey_id: int, merged: MergedSurvey, view: View, row: ResultStat
         save(survey_id, merged, view, scan or ResponseScan(merged, view.crosstab), queued=True)
         return True
     stale = datetime.now(UTC) - JOB_STALE
-    claimed = db.session.execute(
+    claimed = cast(sa.CursorResult, db.session.execute(
         sa.update(ResultState).where(
             ResultState.id == row.id,
             sa.or_(ResultState.queued_at.is_(None),
                    sa.and_(ResultState.queued_at < stale, ResultState.updated_at < stale)))
         .values(queued_at=datetime.now(UTC), used_at=datetime.now(UTC))
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     return claimed.rowcount == 1
 
 

@@ -141,8 +141,9 @@ def run_path(path: str, url: str, slug: str, out: Path) -> dict:
 
 def _row_maker(slug: str):
     """The same cells every path writes: exports' own RowMaker over every version."""
-    from exports.columns import RowMaker, merged_questions
+    from exports.columns import RowMaker
     from survey_engine.catalog import definition_for, find_survey
+    from survey_engine.definition.merged import merged_questions
 
     survey = find_survey(slug)
     versions = [v for v in reversed(survey.versions) if v.published_at]

@@ -13,7 +13,7 @@ write), then VACUUM ANALYZE (what autovacuum does after a load).
 Every measurement runs in a fresh process (a restart: empty caches), signed in as an
 admin through the test client (the request's own work, no gunicorn):
 
-  before   today's path: scan_responses in the request, no saved state: the first
+  before   today's path: accumulate() in the request, no saved state: the first
            unfiltered view, a second one, a filtered view (f.district=da_lat);
   cold     the new path with nothing saved yet (just deployed): the first unfiltered and
            the filtered view, which (over RESULTS_REQUEST_SCAN_ROWS) ask for a job and
@@ -54,10 +54,11 @@ from survey_engine.definition import Definition  # noqa: E402
 from survey_engine.definition.fake import fake_answers  # noqa: E402
 from survey_engine.extensions import db  # noqa: E402
 from survey_engine.intake import tallies  # noqa: E402
-from survey_engine.jobs import count_results_job, merged_survey  # noqa: E402
+from survey_engine.jobs import count_results_job  # noqa: E402
 from survey_engine.models import ResultState  # noqa: E402
-from survey_engine.results.dashboard import scan_responses  # noqa: E402
+from survey_engine.results.accumulator import accumulate  # noqa: E402
 from survey_engine.results.filters import Filters  # noqa: E402
+from survey_engine.results.report import merged_survey  # noqa: E402
 from survey_engine.results.saved import View  # noqa: E402
 from survey_engine.staff.accounts import create_user  # noqa: E402
 from tests.conftest import demo_definition  # noqa: E402
@@ -159,7 +160,7 @@ def measure(mode: str, size: int) -> dict:
             db.session.commit()
         if mode == "before":  # today's code: the whole scan in the request
             def prepare(survey_id, merged, view, previous, budget):
-                return scan_responses(survey_id, merged, view.filters, view.crosstab, previous)
+                return accumulate(survey_id, merged, view.filters, view.crosstab, previous)
             results_routes.prepare = prepare
         if mode == "cold":  # the job is measured on its own ("job"), not here
             results_routes.enqueue_background = lambda *args, **kwargs: None

@@ -1,7 +1,8 @@
 """What an export's columns are, and turning one stored response into a row of them.
 
-Responses of several versions export together: questions are merged by name,
-newest version first, so a question dropped in version 2 keeps its column.
+Responses of several versions export together: the questions come merged by name
+(survey_engine/definition/merged.py), so a question dropped in version 2 keeps its
+column.
 """
 
 from __future__ import annotations
@@ -25,27 +26,6 @@ class Column:
     question: Question | None = None
     choice: str | None = None  # the choice of a 0/1 column, or the row of a matrix column
     kind: str = "answer"  # answer | choice_flag | matrix_row | other_text | meta
-
-
-def merged_questions(definitions: list[Definition]) -> list[Question]:
-    """Questions of all versions, by name; the newest version's order and choices win."""
-    seen: dict[str, Question] = {}
-    for definition in definitions:  # newest first
-        for question in definition.questions:
-            if question.name not in seen:
-                seen[question.name] = question
-            elif question.is_select:
-                newest = seen[question.name]
-                extra = tuple(c for c in question.choices
-                              if c["name"] not in newest.choice_names())
-                if extra:
-                    seen[question.name] = _with_choices(newest, newest.choices + extra)
-    return [q for q in seen.values() if q.takes_answer]
-
-
-def _with_choices(question: Question, choices: tuple[dict, ...]) -> Question:
-    fields = {**question.__dict__, "choices": choices}
-    return Question(**fields)
 
 
 def columns_for(questions: list[Question]) -> list[Column]:

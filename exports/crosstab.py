@@ -1,6 +1,6 @@
 """The cross-tab sheet: every select question (and matrix row) by the breakdown the
 analyst chose (a district, a role), as counts with row and column totals and then as
-column percentages, from the per-chunk counts of Tally.
+column percentages, from the figures the export service counted.
 
 Columns are the breakdown's choices, then "(no answer)" when some responses skipped
 the breakdown, then the total. With a multiple-choice breakdown a response counts in
@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from exports.cells import SafeSheet
+from exports.figures import NO_ANSWER, Series, WorkbookFigures
 from exports.summary import choice_rows
-from exports.tallies import NO_ANSWER, Series, Tally
 from survey_engine.definition import Definition
 
 FIRST_COUNT_COLUMN = 2  # after the choice's label and code
@@ -31,10 +31,10 @@ class CrosstabSheet:
         self.choice_label = choice_label
         self.series_title = series_title
 
-    def write(self, tally: Tally, filter_lines: list[str]) -> None:
-        ws, words, breakdown = self.sheet, self.words, tally.breakdown
+    def write(self, figures: WorkbookFigures, filter_lines: list[str]) -> None:
+        ws, words, breakdown = self.sheet, self.words, figures.breakdown
         assert breakdown is not None
-        columns = self._columns(tally)
+        columns = self._columns(figures)
         last = FIRST_COUNT_COLUMN + len(columns)  # the total column
         ws.ws.set_column(0, 0, 45)
         ws.ws.set_column(1, 1, 12)
@@ -46,18 +46,18 @@ class CrosstabSheet:
         # The breakdown's columns once at the top, frozen, with each column's responses.
         self._header(3, words["choice"], columns)
         ws.write_row(4, [words["responses"], None], "total")
-        ws.write_row(4, [tally.by_breakdown.get(code, 0) for code, _ in columns]
-                     + [tally.responses], "count_total", first_col=FIRST_COUNT_COLUMN)
+        ws.write_row(4, [figures.by_breakdown.get(code, 0) for code, _ in columns]
+                     + [figures.responses], "count_total", first_col=FIRST_COUNT_COLUMN)
         ws.ws.freeze_panes(4, FIRST_COUNT_COLUMN)
         row = 6
-        for series in tally.crossed_series():
-            row = self._table(row, series, tally, columns)
+        for series in figures.crossed_series():
+            row = self._table(row, series, figures, columns)
 
-    def _columns(self, tally: Tally) -> list[tuple[Any, str]]:
+    def _columns(self, figures: WorkbookFigures) -> list[tuple[Any, str]]:
         """(code, label) of the breakdown's columns."""
-        columns = choice_rows(tally.breakdown, tally.by_breakdown, self.choice_label)
-        columns = [(code, label) for code, label in columns if code is not NO_ANSWER]
-        if tally.by_breakdown.get(NO_ANSWER):
+        columns = choice_rows(figures.breakdown, figures.by_breakdown, self.choice_label)
+        columns = [(code, label) for code, label in columns if code != NO_ANSWER]
+        if figures.by_breakdown.get(NO_ANSWER):
             columns.append((NO_ANSWER, self.words["no_answer"]))
         return columns
 
@@ -65,23 +65,25 @@ class CrosstabSheet:
         self.sheet.write_row(row, [first, self.words["code"], *(label for _, label in columns),
                                    self.words["total"]], "header")
 
-    def _table(self, row: int, series: Series, tally: Tally,
+    def _table(self, row: int, series: Series, figures: WorkbookFigures,
                columns: list[tuple[Any, str]]) -> int:
         ws, words = self.sheet, self.words
-        cross, answered = tally.cross[series.key], tally.cross_answered[series.key]
+        cross = figures.cross.get(series.key, {})
+        answered = figures.cross_answered.get(series.key, {})
+        counts, total = figures.counts.get(series.key, {}), figures.answered.get(series.key, 0)
         codes = [code for code, _ in columns]
-        choices = choice_rows(series.question, tally.counts[series.key], self.choice_label)
+        choices = choice_rows(series.question, counts, self.choice_label)
         ws.write(row, 0, self.series_title(series), "bold")
         self._header(row + 1, words["choice"], columns)
         row += 2
         for code, label in choices:
             ws.write_row(row, [label, code])
             ws.write_row(row, [cross.get((b, code), 0) for b in codes]
-                         + [tally.counts[series.key].get(code, 0)], "count",
+                         + [counts.get(code, 0)], "count",
                          first_col=FIRST_COUNT_COLUMN)
             row += 1
         ws.write_row(row, [words["answered"], None], "total")
-        ws.write_row(row, [answered.get(b, 0) for b in codes] + [tally.answered[series.key]],
+        ws.write_row(row, [answered.get(b, 0) for b in codes] + [total],
                      "count_total", first_col=FIRST_COUNT_COLUMN)
         row += 1
         self._header(row, words["column_percent"], columns)
@@ -89,8 +91,7 @@ class CrosstabSheet:
         for code, label in choices:
             ws.write_row(row, [label, code])
             shares = [_share(cross.get((b, code), 0), answered.get(b, 0)) for b in codes]
-            shares.append(_share(tally.counts[series.key].get(code, 0),
-                                 tally.answered[series.key]))
+            shares.append(_share(counts.get(code, 0), total))
             ws.write_row(row, shares, "percent", first_col=FIRST_COUNT_COLUMN)
             row += 1
         return row + 1

@@ -24,10 +24,10 @@ from exports.cells import Formats, SafeSheet
 from exports.columns import Column, RowMaker
 from exports.safe_cells import CutCount
 from exports.sheet_xml import SheetRows, day_tail, moment_tail, number_tail
+from survey_engine.definition.families import NUMBER, number_of
 
 ROW_LIMIT = 1_048_576  # Excel's rows per sheet, the header included; tests make it small
 WRITE_ROWS = 500  # rows joined for one write: about 0.7 MB of text for the demo
-NUMBER_TYPES = ("integer", "decimal", "rating", "nps")
 WIDTHS = {"response_id": 10, "submission_id": 37, "submitted_at": 19, "version": 9,
           "source": 10}
 
@@ -162,7 +162,23 @@ class ResponsesSheets:
             return moment
         if column.kind == "answer" and column.question.type == "date":
             return calendar_day
+        if column.kind == "answer" and column.question.type in NUMBER:
+            return _figure(start, any_value)
         return any_value
+
+
+def _figure(start: str, any_value: Cell) -> Cell:
+    """A number question's cells: a text an older version stored ("12") is written as
+    the number the summary counted it as (families.number_of), other texts as text."""
+
+    def figure(row: str, value: Any) -> str:
+        if type(value) is str:
+            read = number_of(value)
+            if read is not None:
+                return f"{start}{row}{number_tail(read)}"
+        return any_value(row, value)
+
+    return figure
 
 
 def _width(column: Column) -> float:
@@ -170,7 +186,7 @@ def _width(column: Column) -> float:
         return WIDTHS.get(column.header, 12)
     if column.kind == "choice_flag":
         least = 8
-    elif column.question.type in NUMBER_TYPES:
+    elif column.question.type in NUMBER:
         least = 10
     elif column.question.type == "date":
         least = 12

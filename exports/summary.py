@@ -1,7 +1,7 @@
 """The summary sheet: one frequency table per select question (and matrix row) with a
 native bar chart beside it, and the usual statistics of each number question.
 
-Written after the responses have streamed by, from the running counts of Tally, row
+Written after the responses have streamed by, from the figures counted meanwhile, row
 after row (constant_memory allows no going back up a sheet). Charts read their data
 from the table's cells; in constant_memory XlsxWriter cannot read those cells back,
 so the values are handed to the chart as its cache too, for viewers that do not
@@ -17,9 +17,9 @@ from typing import Any
 import xlsxwriter
 
 from exports.cells import SafeSheet
-from exports.tallies import NumberSummary, Series, Tally, summarize
+from exports.figures import Series, WorkbookFigures
 from survey_engine.definition import Definition, Question
-from survey_engine.results.stats import wilson_interval
+from survey_engine.figures import NumberSummary, wilson_interval
 
 CHART_COLUMN = 8  # column I: beside the seven columns of a table
 ROW_PIXELS = 20  # Excel's default row height
@@ -39,20 +39,20 @@ class SummarySheet:
         self.words = words
         self.choice_label = choice_label
 
-    def write(self, tally: Tally, filter_lines: list[str]) -> None:
+    def write(self, figures: WorkbookFigures, filter_lines: list[str]) -> None:
         ws, words = self.sheet, self.words
         ws.ws.set_column(0, 0, 50)
         ws.ws.set_column(1, 1, 14)
         ws.ws.set_column(2, 6, 13)
         ws.write(0, 0, self.definition.text(self.definition.title, self.lang), "title")
-        ws.write_row(1, [words["responses"], tally.responses], "bold")
+        ws.write_row(1, [words["responses"], figures.responses], "bold")
         ws.write_row(2, [words["filters"], "; ".join(filter_lines) or words["no_filters"]])
         ws.ws.freeze_panes(3, 0)
         row = 4
-        for series in tally.series:
-            row = self._select_table(row, series, tally)
-        for question in tally.numbers:
-            row = self._number_table(row, question, summarize(tally.values[question.name]))
+        for series in figures.series:
+            row = self._select_table(row, series, figures)
+        for question, stats in figures.numbers:
+            row = self._number_table(row, question, stats)
 
     def series_title(self, series: Series) -> str:
         text = self.definition.text
@@ -61,10 +61,10 @@ class SummarySheet:
             title += f" – {text(series.row.get('label'), self.lang)}"
         return title
 
-    def _select_table(self, row: int, series: Series, tally: Tally) -> int:
+    def _select_table(self, row: int, series: Series, figures: WorkbookFigures) -> int:
         ws, words = self.sheet, self.words
-        counts, answered, everyone = tally.counts[series.key], tally.answered[series.key], \
-            tally.responses
+        counts, answered = figures.counts.get(series.key, {}), figures.answered.get(series.key, 0)
+        everyone = figures.responses
         first = row
         title = self.sheet.cuts.fit(self.series_title(series))
         ws.write(row, 0, title, "bold")
@@ -123,7 +123,7 @@ class SummarySheet:
                  "bold")
         ws.write_row(row + 1, [words["statistic"], words["code"], words["value"]], "header")
         values: dict[str, Any] = {"n": 0} if stats is None else {
-            "n": stats.n, "mean": stats.mean, "median": stats.median, "q1": stats.q1,
+            "n": stats.count, "mean": stats.mean, "median": stats.median, "q1": stats.q1,
             "q3": stats.q3, "min": stats.minimum, "max": stats.maximum}
         for offset, key in enumerate(NUMBER_STATISTICS, 2):
             ws.write_row(row + offset, [words[key], key])
@@ -137,5 +137,5 @@ def choice_rows(question: Question, counts: dict, label: Callable[[dict], str]
     list does not (a choice dropped from the definition), so no count goes unseen."""
     rows: list[tuple[Any, str]] = [(c["name"], label(c)) for c in question.choices]
     known = {code for code, _ in rows}
-    extra = sorted((code for code in counts if code not in known and code is not None), key=str)
+    extra = sorted((code for code in counts if code not in known and code), key=str)
     return rows + [(code, str(code)) for code in extra]

@@ -3,15 +3,15 @@
 XlsxWriter's constant_memory mode flushes each row as it is written, and the
 responses sheets' rows go to a file as text (exports/sheet_xml.py), so memory stays
 flat however many responses there are. The responses stream through once: each chunk
-is written to the responses sheet and counted (exports/tallies.py); the summary and
+is written to the responses sheet while the caller counts it; the summary and
 cross-tab sheets are created first, so they open first, and filled in afterwards
-from the counts; codebook and about come last.
+from the figures the caller hands in then (`figures()`); codebook and about come last.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,11 @@ from exports.cells import Formats, SafeSheet
 from exports.codebook import CodebookSheet
 from exports.columns import RowMaker
 from exports.crosstab import CrosstabSheet
+from exports.figures import WorkbookFigures
 from exports.responses_sheet import ResponsesSheets
 from exports.safe_cells import CutCount
 from exports.sheet_xml import splice
 from exports.summary import SummarySheet
-from exports.tallies import Tally
 from survey_engine.definition import Definition, Question
 from survey_engine.i18n import NP_, file_translations
 
@@ -118,23 +118,27 @@ def words_for(lang: str) -> tuple[dict[str, str], dict[str, str]]:
 
 def write_workbook(path: Path, definition: Definition, rows: RowMaker,
                    responses: Iterable[list[Any]], lang: str,
+                   figures: Callable[[], WorkbookFigures],
                    breakdown: Question | None = None,
                    about: AboutFacts | None = None) -> int:
-    """Write the workbook; `responses` yields chunks of stored responses. Returns the
-    count. Without `about` (facts only the caller knows) there is no about sheet.
+    """Write the workbook; `responses` yields chunks of stored responses, `figures()`
+    the counts of those chunks once they are all read (by `breakdown` too, when given:
+    then there is a cross-tab sheet). Returns the count. Without `about` (facts only the
+    caller knows) there is no about sheet.
 
     XlsxWriter writes the workbook to a temporary file, the responses sheets' rows to
     files of their own (exports/sheet_xml.py); the two are spliced into `path`."""
     with tempfile.TemporaryDirectory(prefix="survey-export-") as tmp:
         book = Path(tmp) / "book.xlsx"
-        data = _write_book(book, Path(tmp), definition, rows, responses, lang, breakdown,
-                           about)
+        data = _write_book(book, Path(tmp), definition, rows, responses, lang, figures,
+                           breakdown, about)
         splice(book, path, data.sheets)
     return data.count
 
 
 def _write_book(book: Path, tmp: Path, definition: Definition, rows: RowMaker,
-                responses: Iterable[list[Any]], lang: str, breakdown: Question | None,
+                responses: Iterable[list[Any]], lang: str,
+                figures: Callable[[], WorkbookFigures], breakdown: Question | None,
                 about: AboutFacts | None) -> ResponsesSheets:
     names, words = words_for(lang)
     questions = rows.questions
@@ -155,17 +159,16 @@ def _write_book(book: Path, tmp: Path, definition: Definition, rows: RowMaker,
                                      definition, lang, words, rows.choice_label,
                                      summary.series_title)
         data = ResponsesSheets(workbook, formats, cuts, rows, names["responses"], tmp)
-        tally = Tally(questions, breakdown)
         try:
             for chunk in responses:
                 data.add(chunk)
-                tally.add([r.answers or {} for r in chunk])
         finally:
             data.close()
+        counted = figures()
         filter_lines = about.filter_lines if about else []
-        summary.write(tally, filter_lines)
+        summary.write(counted, filter_lines)
         if crosstab is not None:
-            crosstab.write(tally, filter_lines)
+            crosstab.write(counted, filter_lines)
         CodebookSheet(sheet(names["codebook"]), definition, lang, words,
                       rows.choice_label).write(questions)
         if about is not None:

@@ -42,7 +42,7 @@ def check_settings(config: dict) -> None:
         config[name] = whole_number(name, config[name], 1)
     for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
         config[name] = positive_number(name, config[name])
-    # A session's last use is noted once a minute (staff_sessions.TOUCH_SECONDS): a
+    # A session's last use is noted once a minute (staff/sessions.py TOUCH_SECONDS): a
     # shorter idle limit would end sessions in use.
     if config["STAFF_SESSION_IDLE_MINUTES"] < 2:
         raise ConfigError("STAFF_SESSION_IDLE_MINUTES must be at least 2, not "

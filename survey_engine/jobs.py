@@ -12,15 +12,16 @@ from pathlib import Path
 
 from flask import current_app
 
-from survey_engine.catalog import definition_for, definition_of, find_survey
+from survey_engine.catalog import definition_for, find_survey
+from survey_engine.definition.merged import MergedSurvey
 from survey_engine.exporting import files as export_files
 from survey_engine.exporting.survey_file import export_survey
 from survey_engine.extensions import db
 from survey_engine.intake import tallies
 from survey_engine.models import Survey
 from survey_engine.results import saved
-from survey_engine.results.dashboard import MergedSurvey
 from survey_engine.results.filters import FilterError
+from survey_engine.results.report import merged_survey
 
 
 def _survey(slug: str):
@@ -64,15 +65,6 @@ def recount_job(slug: str, fix: bool = False) -> RecountResult:
         db.session.commit()
         result.fixed = True
     return result
-
-
-def merged_survey(survey: Survey) -> MergedSurvey | None:
-    """The published versions, newest first; None before the first is published."""
-    versions = sorted((v for v in survey.versions if v.published_at is not None),
-                      key=lambda v: v.number, reverse=True)
-    if not versions:
-        return None
-    return MergedSurvey({v.id: definition_of(v.id) for v in versions})
 
 
 def _saved_view(survey_id: int, view_json: dict,

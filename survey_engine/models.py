@@ -158,7 +158,7 @@ class User(Model):
 
     def get_id(self) -> str:
         if not self.session_token:
-            raise RuntimeError("sign in through staff_sessions.start_session()")
+            raise RuntimeError("sign in through staff.sessions.start_session()")
         return self.session_token
 
 
@@ -300,7 +300,7 @@ class ResultState(Model):
     of the view's filters and cross-tab (`view`, to rebuild it). `state` holds the
     accumulator's fields as JSON (results/codec.py), valid for the published versions
     `versions` and the accumulator's `shape` only; `last_id` and `seen` as in
-    scan_responses. `queued_at`: a job is counting this view (results are not read here).
+    accumulate(). `queued_at`: a job is counting this view (results are not read here).
     """
 
     __tablename__ = "result_states"

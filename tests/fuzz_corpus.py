@@ -233,7 +233,8 @@ ROUTES: dict[str, list[Inputs]] = {
     "api.submit_response": [Inputs(_DEMO, json_fields=ANSWER_NAMES, phase=1,
                                    together=tuple(f"answers.{n}" for n in ANSWER_NAMES
                                                   if n not in TEXT_ANSWERS))],
-    "api.results": [Inputs(_DEMO, headers=("Authorization",))],
+    # The dashboard's filters, read by the same Filters.from_args.
+    "api.results": [Inputs(_DEMO, args=FILTER_ARGS, headers=("Authorization",))],
     # -- sign-in, one's own account
     "admin.login": [Inputs(args=("next", "lang"), form=("email", "password", "next"),
                            base_form={"email": "locked@example.org", "password": "wrong-pw"},

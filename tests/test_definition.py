@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey_engine.definition import Definition, validate_definition
+from survey_engine.definition.families import number_of
 from tests.conftest import demo_definition
 
 
@@ -202,3 +203,12 @@ def test_any_garbage_anywhere_gives_messages_never_an_exception(path, value):
 def test_a_definition_that_is_not_an_object_is_refused(value):
     problems = validate_definition(value)
     assert problems  # nothing but a full definition object is accepted
+
+
+def test_a_number_stored_as_text_counts_only_when_it_reads_as_a_decimal():
+    for value, number in ((12, 12.0), (2.5, 2.5), ("12", 12.0), (" 4 ", 4.0), ("-1", -1.0),
+                          ("+.5", 0.5), ("3.", 3.0)):
+        assert number_of(value) == number, value
+    for value in (True, False, None, "", "nhiều", "1e3", "NaN", "inf", "1,5", "3 con",
+                  "١٢", float("nan"), float("inf"), [1], {"a": 1}):
+        assert number_of(value) is None, value

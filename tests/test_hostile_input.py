@@ -269,7 +269,7 @@ def test_finding3_stored_bad_row_every_reader_survives(app, tmp_path):
             assert clean(text) in cells, fmt
         assert not any(re.search("[\ud800-\udfff\x00\uffff\ufdd0]", c) for c in cells)
 
-    for fmt in ("csv", "xlsx"):  # the export page (export_files.py)
+    for fmt in ("csv", "xlsx"):  # the export page (exporting/files.py)
         url = f"/admin/surveys/{DEMO_SLUG}/exports"
         reply = analyst.post(url, data={"csrf_token": csrf(analyst, url), "fmt": fmt})
         assert reply.status_code == 303

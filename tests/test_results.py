@@ -1,4 +1,5 @@
-"""The analysts' results dashboard (admin/results.py, results/dashboard.py, charts.py).
+"""The analysts' results dashboard (admin/results.py, results/accumulator.py,
+results/dashboard.py, charts.py).
 
 Every number the page shows is checked against a recount done here with pandas,
 straight from the responses table: counts, their 95% intervals (against a Wilson
@@ -30,21 +31,17 @@ from survey_engine.catalog import definition_for, find_survey, save_definition
 from survey_engine.definition import Definition
 from survey_engine.definition.fake import fake_answers
 from survey_engine.extensions import db
+from survey_engine.figures import quantile
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.models import Response
 from survey_engine.results import saved as saved_module
+from survey_engine.results.accumulator import Accumulator, accumulate
 from survey_engine.results.charts import Bar, Column, bar_chart, column_chart
-from survey_engine.results.dashboard import (
-    ResponseScan,
-    build_dashboard,
-    fold,
-    scan_responses,
-    tally_counts,
-)
+from survey_engine.results.dashboard import build_dashboard, tally_counts
 from survey_engine.results.responses import CHUNK_SIZE, NO_FILTERS
-from survey_engine.results.stats import quantile
+from survey_engine.results.text_answers import fold
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, demo_definition
 from tests.test_staff import PASSWORD, login
@@ -452,12 +449,12 @@ def watch_reads(monkeypatch) -> list[tuple[int, list[int]]]:
     return reads
 
 
-def cached_scans(app) -> dict[tuple, ResponseScan]:
+def cached_scans(app) -> dict[tuple, Accumulator]:
     return {key: scan for key, (_, scan) in app.extensions["results_cache"].items()
-            if key[0] == "scan"}
+            if key[0] == "counts"}
 
 
-def state(scan: ResponseScan) -> dict:
+def state(scan: Accumulator) -> dict:
     return {f.name: getattr(scan, f.name) for f in dataclasses.fields(scan)
             if f.name != "survey"}
 
@@ -466,7 +463,7 @@ def assert_as_a_full_scan(app, context: dict) -> None:
     """The page's numbers, and the scan cached for it, are those of a scan from scratch."""
     merged, filters, spec = context["merged"], context["filters"], context["crosstab_spec"]
     survey = find_survey(DEMO_SLUG)
-    fresh = scan_responses(survey.id, merged, filters, spec)
+    fresh = accumulate(survey.id, merged, filters, spec)
     counts = None if filters else tally_counts(survey.id)
     assert context["dashboard"] == build_dashboard(
         merged, fresh, context["lang"], context["dashboard"].all_responses, counts)

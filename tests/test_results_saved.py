@@ -2,7 +2,7 @@
 a restarted app carries on from them, the workers read on between drain batches, a
 view with too much to read is counted by a job while the page says how far.
 
-Each check compares with a scan from scratch (scan_responses) over the same responses,
+Each check compares with a scan from scratch (accumulate) over the same responses,
 and counts the rows read through saved.response_chunks.
 """
 
@@ -20,19 +20,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey_engine.catalog import find_survey, save_definition, set_status
+from survey_engine.definition.merged import MergedSurvey
 from survey_engine.extensions import db
-from survey_engine.jobs import advance_saved_results, merged_survey
+from survey_engine.jobs import advance_saved_results
 from survey_engine.localtime import LOCAL_TIME, aware
 from survey_engine.models import Response, ResultState
 from survey_engine.results import saved as saved_module
+from survey_engine.results.accumulator import Accumulator, accumulate
 from survey_engine.results.codec import decode, decode_state, encode, encode_state
-from survey_engine.results.dashboard import (
-    MergedSurvey,
-    ResponseScan,
-    build_dashboard,
-    scan_responses,
-    tally_counts,
-)
+from survey_engine.results.dashboard import build_dashboard, tally_counts
+from survey_engine.results.report import merged_survey
 from survey_engine.results.saved import View
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, TEST_REDIS_URL, demo_definition, make_app
@@ -61,9 +58,9 @@ def restarted(database_url: str, **config):
     return app, client
 
 
-def full_scan(context: dict) -> ResponseScan:
+def full_scan(context: dict) -> Accumulator:
     survey = find_survey(DEMO_SLUG)
-    return scan_responses(survey.id, context["merged"], context["filters"],
+    return accumulate(survey.id, context["merged"], context["filters"],
                           context["crosstab_spec"])
 
 
@@ -88,9 +85,9 @@ def test_a_scan_comes_back_from_json_as_it_was(filled, fake_sets):  # noqa: F811
     survey = find_survey(DEMO_SLUG)
     merged = merged_survey(survey)
     for view in (View(), View(crosstab=saved_module.CrossTabSpec("district", "support"))):
-        scan = scan_responses(survey.id, merged, view.filters, view.crosstab)
+        scan = accumulate(survey.id, merged, view.filters, view.crosstab)
         text = json.dumps(encode_state(scan, omit=saved_module.CONTEXT_FIELDS))
-        back = decode_state(ResponseScan, json.loads(text), survey=merged,
+        back = decode_state(Accumulator, json.loads(text), survey=merged,
                             crosstab=view.crosstab)
         assert state(back) == state(scan)
         assert back.first.tzinfo == scan.first.tzinfo == LOCAL_TIME
@@ -224,7 +221,7 @@ def test_the_workers_read_on_saved_views_a_bounded_share_at_a_time(analyst, fake
     for row in states.values():
         view = View.from_json(row.view, merged)
         scan = saved_module.load(survey.id, merged, view)
-        assert state(scan) == state(scan_responses(survey.id, merged, view.filters,
+        assert state(scan) == state(accumulate(survey.id, merged, view.filters,
                                                    view.crosstab))
 
 

@@ -108,6 +108,8 @@ ROUTES = [
     ("GET", f"/api/v1/surveys/{DEMO_SLUG}", PUBLIC, 200, None),
     ("POST", f"/api/v1/surveys/{DEMO_SLUG}/responses", PUBLIC, 422, "json"),
     ("GET", f"/api/v1/surveys/{DEMO_SLUG}/results", READER, 200, None),
+    ("GET", f"/api/v1/surveys/{DEMO_SLUG}/results?f.district=da_lat&from=2026-11-01", READER,
+     200, None),
     ("GET", "/admin/logout", SIGNED_IN, 200, None),
     ("POST", "/admin/logout", SIGNED_IN, 302, {}),
 ]

@@ -67,8 +67,8 @@ class SaveRefused(Exception):
 def save(survey: Survey, data: dict, change: str) -> None:
     """Store `data` as the draft, if nobody saved in between and the survey is valid."""
     # Locked until save_definition commits: two saves from one revision cannot both pass.
-    newest = db.session.scalar(sa.select(SurveyVersion).where(
-        SurveyVersion.id == newest_or_404(survey).id).with_for_update())
+    newest = db.session.execute(sa.select(SurveyVersion).where(
+        SurveyVersion.id == newest_or_404(survey).id).with_for_update()).scalar_one()
     if request.form.get("revision") != revision(newest):
         db.session.rollback()
         raise SaveRefused([_("Someone saved a change to this survey after you opened this "

@@ -9,6 +9,7 @@ so each rule of reading a field is one function that can be tested on its own.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -103,7 +104,7 @@ def question_from_form(form: MultiDict, languages: list[str],
 
 
 def table_rows(form: MultiDict, prefix: str, languages: list[str],
-                extra_columns: list[str] = ()) -> list[dict]:
+                extra_columns: Sequence[str] = ()) -> list[dict]:
     """Rows of an editable table (`row-3-name`, `row-3-label.vi` ...): in the order of
     their `position`, without those whose name was emptied or `delete` ticked."""
     rows = []
@@ -142,9 +143,8 @@ def split_problems(problems: list[str], prefix: str) -> tuple[dict[str, list[str
     elsewhere: list[str] = []
     for problem in problems:
         match = PROBLEM_RE.match(problem)
-        path = match["path"] if match else ""
-        if prefix and path.startswith(prefix + "."):
-            field = re.split(r"[.\[]", path[len(prefix) + 1:])[0]
+        if match and prefix and match["path"].startswith(prefix + "."):
+            field = re.split(r"[.\[]", match["path"][len(prefix) + 1:])[0]
             at_field.setdefault(field, []).append(match["text"])
         else:
             elsewhere.append(problem)
@@ -157,9 +157,8 @@ def settings_problems(problems: list[str]) -> tuple[dict[str, list[str]], list[s
     elsewhere: list[str] = []
     for problem in problems:
         match = PROBLEM_RE.match(problem)
-        path = match["path"].removeprefix("settings.") if match else ""
-        field = re.split(r"[.\[]", path)[0]
-        if field in SETTINGS_FIELDS:
+        field = re.split(r"[.\[]", match["path"].removeprefix("settings."))[0] if match else ""
+        if match and field in SETTINGS_FIELDS:
             at_field.setdefault(field, []).append(match["text"])
         else:
             elsewhere.append(problem)

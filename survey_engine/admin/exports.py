@@ -1,6 +1,6 @@
 """A survey's exports for staff: start one in the background, follow its progress,
 download the finished file until it expires. Anyone who may see the survey may
-(analysts above all); the files are in survey_engine.export_files.
+(analysts above all); the files are in survey_engine/exporting/files.py.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ checked, never stored (so its POST needs no CSRF token: admin.init_app exempts i
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from flask import g, redirect, render_template, request, url_for
@@ -25,17 +26,19 @@ def preview(slug: str):
     version = newest_or_404(survey)
     d = Definition(version.definition)
     lang = choose_language(d.languages(), d.default_language)
-    page = {"action": url_for("admin.preview", slug=slug, lang=lang),
-            "storage_key": f"preview:{slug}:{revision(version)}",
-            "language_link": lambda code: url_for("admin.preview", slug=slug, lang=code),
-            "preview": True}
+    page = functools.partial(
+        render_survey_page, d, lang,
+        action=url_for("admin.preview", slug=slug, lang=lang),
+        storage_key=f"preview:{slug}:{revision(version)}",
+        language_link=lambda code: url_for("admin.preview", slug=slug, lang=code),
+        preview=True)
     if request.method == "GET":
-        return render_survey_page(d, lang, str(uuid.uuid4()), **page)
+        return page(str(uuid.uuid4()))
     values = answers_from_form(request.form, d)
     _answers, errors = clean_answers(d, values, lang)
     if errors:
-        return render_survey_page(d, lang, request.form.get("submission_id", ""), **page,
-                                  values=values, errors=errors, status=422)
+        return page(request.form.get("submission_id", ""), values=values, errors=errors,
+                    status=422)
     return redirect(url_for("admin.preview_thanks", slug=slug, lang=lang), code=303)
 
 

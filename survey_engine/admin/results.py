@@ -5,7 +5,7 @@ GET /admin/surveys/<slug>/results/text/<question>  free-text answers, searched a
 
 Whoever may see the survey (those it is shared with, and admins) may read its results.
 Unfiltered counts come from the tallies table on every request; whatever needs the
-responses themselves is one pass of pandas over them (results/dashboard.py), kept in
+responses themselves is counted by the accumulator (results/accumulator.py), kept in
 an in-process cache until the survey's response count changes, and then carried on
 over the responses stored since, from the state saved in the database
 (results/saved.py) after a restart. More than RESULTS_REQUEST_SCAN_ROWS to read is
@@ -31,33 +31,31 @@ from survey_engine import params
 from survey_engine.admin.blueprint import bp
 from survey_engine.admin.surveys import title_of, visible_survey
 from survey_engine.catalog import response_count
-from survey_engine.jobs import merged_survey
+from survey_engine.definition.families import SELECT
+from survey_engine.definition.merged import MergedSurvey
+from survey_engine.figures import Share
 from survey_engine.models import Survey
 from survey_engine.queue import enqueue_background
+from survey_engine.results.accumulator import Accumulator, CrossTabSpec
 from survey_engine.results.charts import Bar, Column, bar_chart, column_chart
 from survey_engine.results.dashboard import (
-    CrossTabSpec,
     Dashboard,
-    MergedSurvey,
     QuestionResult,
-    ResponseScan,
-    Share,
-    TimeSeries,
     build_dashboard,
-    fold,
     tally_counts,
-    text_answers,
-    time_series,
 )
-from survey_engine.results.filters import FILTERABLE_TYPES, FilterError, Filters
+from survey_engine.results.filters import FilterError, Filters
+from survey_engine.results.over_time import TimeSeries, time_series
+from survey_engine.results.report import merged_survey
 from survey_engine.results.saved import Counting, View, prepare
+from survey_engine.results.text_answers import fold, text_answers
 
 CACHE_ENTRIES = 32  # RESULTS_CACHE_ENTRIES overrides; each entry is counters, not rows
 COUNT_JOB_TIMEOUT = 3 * 3600  # seconds: a million responses take about a minute
 REFRESH_SECONDS = 5  # a page that says "Counting…" asks again after this long
 MAX_QUERY = 200
 MAX_BARS = 15  # a chart with more bars than this shows the most frequent ones
-# Paging keeps the newest page * 50 matches while it reads (dashboard.text_answers):
+# Paging keeps the newest page * 50 matches while it reads (results/text_answers.py):
 # a bound on that memory; searching narrows further than a thousand pages would.
 MAX_PAGE = 1000
 _cache_lock = threading.Lock()
@@ -116,7 +114,7 @@ def _crosstab(merged: MergedSurvey) -> CrossTabSpec | None:
         raise FilterError(_("Choose a question for the rows and one for the columns."))
     for name in (row, col):
         question = merged.by_name.get(name)
-        if question is None or question.type not in FILTERABLE_TYPES:
+        if question is None or question.type not in SELECT:
             raise FilterError(_("A cross-tab needs two select questions; %(name)s is not one.",
                                 name=repr(name)))
     if row == col:
@@ -221,19 +219,19 @@ def _render(template: str, survey: Survey, status: int = 200, **context: Any):
 
 
 def _scan(survey: Survey, merged: MergedSurvey, view: View,
-          count: int) -> tuple[ResponseScan, Counting | None]:
+          count: int) -> tuple[Accumulator, Counting | None]:
     """The view's scan, from this process's cache, the saved state and the responses
     stored since; or, when more than RESULTS_REQUEST_SCAN_ROWS are left to read, an
-    empty scan and how far the job counting them has come (queued here if need be)."""
+    empty accumulator and how far the job counting them has come (queued here if need be)."""
     budget = current_app.config["RESULTS_REQUEST_SCAN_ROWS"]
-    got = _cached(_key("scan", survey, merged, view.filters, view.crosstab), count,
+    got = _cached(_key("counts", survey, merged, view.filters, view.crosstab), count,
                   lambda previous: prepare(survey.id, merged, view, previous, budget))
     if not isinstance(got, Counting):
         return got, None
     if got.start_job:
         enqueue_background("survey_engine.jobs.count_results_job", survey.id, view.to_json(),
                            job_timeout=COUNT_JOB_TIMEOUT)
-    return ResponseScan(merged, view.crosstab), got
+    return Accumulator(merged, view.crosstab), got
 
 
 @bp.get("/surveys/<slug>/results")
@@ -252,10 +250,10 @@ def results(slug: str):
     unit = request.args.get("by", "auto")
     unit = unit if unit in ("hour", "day") else "auto"
     count = response_count(survey.id)
-    scan, counting = _scan(survey, merged, View(filters, crosstab), count)
+    counted, counting = _scan(survey, merged, View(filters, crosstab), count)
     # Unfiltered, the counts are the tallies': current to the last stored response.
     counts = None if filters else tally_counts(survey.id)
-    dashboard = build_dashboard(merged, scan, g.lang, count, counts)
+    dashboard = build_dashboard(merged, counted, g.lang, count, counts)
     series = time_series(dashboard.hours, unit)
     charts = {result.name: _question_chart(result) for result in dashboard.questions}
     keep = {"row": crosstab.row, "col": crosstab.col} if crosstab else {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from typing import Any
 
 import redis
 import sqlalchemy as sa
@@ -72,7 +73,8 @@ def publish(slug: str):
                     problem=error.problems[0], count=format_number(len(error.problems))),
                   "error")
             return redirect(url_for("admin.survey", slug=slug))
-        audit.record("published", survey, version=survey.published_version().number)
+        published = survey.published_version()  # just published: None only if the row went
+        audit.record("published", survey, version=published.number if published else None)
         flash(_("The survey is published."))
     return redirect(url_for("admin.survey", slug=slug))
 
@@ -146,7 +148,8 @@ def duplicate_survey(slug: str):
         if copied is not None:
             if current_user.role != Role.ADMIN:
                 share_survey(current_user, copied)
-            audit.record("duplicated", copied, **{"from": slug, "to": new_slug})
+            detail: dict[str, Any] = {"from": slug, "to": new_slug}  # "from" is a keyword
+            audit.record("duplicated", copied, **detail)
             flash(_("The copy was created as a draft."))
             return redirect(url_for("admin.survey", slug=new_slug))
     html = render_template("admin/duplicate_survey.html", lang=g.lang, survey=source,

@@ -98,7 +98,8 @@ def read_upload() -> tuple[dict | None, list[str]]:
         data, problems = decode_json(upload.read())
         if problems:
             return None, problems
-        return data, listed(validate_definition(data))  # type: ignore[return-value]
+        # Anything but an object is a problem of validate_definition's, so no data.
+        return (data if isinstance(data, dict) else None), listed(validate_definition(data))
     if suffix in (".xlsx", ".xls"):
         with tempfile.TemporaryDirectory() as folder:
             # Without a form_id, the slug comes from the file's name.
@@ -115,7 +116,8 @@ def read_upload() -> tuple[dict | None, list[str]]:
 def _store(data: dict, survey: Survey | None) -> tuple[Survey | None, list[str]]:
     """Save `data` as a draft version; for a new survey its slug must be free."""
     slug = data.get("slug")
-    if survey is None and find_survey(slug) is not None:
+    # A slug that is no text is the validator's to refuse, in save_definition below.
+    if survey is None and isinstance(slug, str) and find_survey(slug) is not None:
         return None, [_("A survey with the slug %(slug)s already exists; upload the new "
                         "version on its page.", slug=slug)]
     if survey is not None and slug != survey.slug:
@@ -140,7 +142,9 @@ def _setting_time(value: str | None) -> str:
 
 def availability(reason: str | None) -> str:
     """unavailable_reason() in words, for staff."""
-    return {None: _("yes"), "closed": _("no: the survey is closed"),
+    if reason is None:
+        return _("yes")
+    return {"closed": _("no: the survey is closed"),
             "not_open": _("no: it is not open yet"),
             "full": _("no: the response limit is reached")}.get(reason, reason)
 
@@ -201,9 +205,9 @@ def new_survey():
     problems: list[str] = []
     if request.method == "POST":
         data, problems = read_upload()
-        if not problems:
+        if data is not None and not problems:
             survey, problems = _store(data, None)
-            if not problems:
+            if survey is not None:
                 if current_user.role != Role.ADMIN:
                     share_survey(current_user, survey)
                 audit.record("survey_created", survey, version=survey.versions[-1].number)
@@ -220,7 +224,7 @@ def survey(slug: str):
         return _survey_page(visible_survey(slug))
     survey = managed_survey(slug)
     data, problems = read_upload()
-    if not problems:
+    if data is not None and not problems:
         _saved, problems = _store(data, survey)
     if problems:
         db.session.refresh(survey)

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import uuid
 
-import sqlalchemy as sa
 from flask import abort, request
 from flask_login import current_user
 
 from survey_engine.api.blueprint import bp
 from survey_engine.catalog import (
     Published,
-    definition_of,
     find_survey,
     published,
     unavailable_reason,
 )
-from survey_engine.extensions import db
 from survey_engine.i18n import choose_language
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Result, submit
-from survey_engine.models import Tally
+from survey_engine.results.filters import FilterError
+from survey_engine.results.report import (
+    merged_survey,
+    read_filters,
+    results_json,
+    survey_dashboard,
+)
 from survey_engine.staff.accounts import may_see, user_for_token
 from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json, safe_text
 
@@ -116,7 +119,8 @@ def _staff_user():
 
 @bp.get("/surveys/<slug>/results")
 def results(slug: str):
-    """Counts from the tallies table, summed over the survey's versions."""
+    """The dashboard's figures as JSON, under the dashboard's filters (f.<question>,
+    from, to): the same accumulator, so the same numbers (docs/api.md)."""
     user = _staff_user()
     if user is None:
         return (_error(401, "sign in, or send Authorization: Bearer <token>")
@@ -126,26 +130,13 @@ def results(slug: str):
         return _error(404, "no survey with this slug")
     if not may_see(user, survey):
         return _error(403, "this survey is not shared with your account")
-    rows = db.session.execute(
-        sa.select(Tally.question, Tally.choice, sa.func.sum(Tally.count))
-        .where(Tally.survey_id == survey.id)
-        .group_by(Tally.question, Tally.choice)
-        .order_by(Tally.question, Tally.choice))
-    total = 0
-    questions: dict[str, dict] = {}
-    newest = survey.versions[-1] if survey.versions else None
-    if newest is not None:  # every question of the newest version, answered or not yet
-        for q in definition_of(newest.id).questions:
-            if q.takes_answer:
-                questions[q.name] = {"answered": 0, "counts": {}}
-    for question, choice, count in rows:
-        count = int(count or 0)
-        if question == "":
-            total += count
-            continue
-        entry = questions.setdefault(question, {"answered": 0, "counts": {}})
-        if choice == "":
-            entry["answered"] += count
-        else:
-            entry["counts"][choice] = entry["counts"].get(choice, 0) + count
-    return {"survey": survey.slug, "responses": total, "questions": questions}, 200
+    merged = merged_survey(survey)
+    if merged is None:
+        return {"survey": survey.slug, "responses": 0, "questions": {}}, 200
+    try:
+        filters = read_filters(request.args, merged)
+    except FilterError as error:
+        return _error(400, str(error))
+    lang = choose_language(merged.newest.languages(), merged.default_language)
+    dashboard = survey_dashboard(survey, merged, filters, lang)
+    return results_json(survey.slug, merged, filters, dashboard), 200

@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from survey_engine.definition.families import CHOICE_LIST, UNSEEN
 from survey_engine.definition.schema import (
     COMMON_KEYS,
     FORMAT,
     NAME_RE,
     QUESTION_TYPES,
-    SELECT_TYPES,
     TYPE_KEYS,
-    UNSEEN_TYPES,
 )
 
 
@@ -71,9 +70,9 @@ def blank_question(data: dict, qtype: str, name: str, label: str) -> dict:
         raise EditRefused(f"there is already a question named {name!r}")
     lang = default_language(data)
     question: dict[str, Any] = {"name": name, "type": qtype}
-    if qtype not in UNSEEN_TYPES:
+    if qtype not in UNSEEN:
         question["label"] = {lang: label or name}
-    if qtype in SELECT_TYPES:
+    if qtype in CHOICE_LIST:
         lists = data.setdefault("choice_lists", {})
         list_name = unused_name(set(lists), name)
         lists[list_name] = [{"name": str(n), "label": {lang: str(n)}} for n in (1, 2)]

@@ -75,12 +75,12 @@ def _tokens(text: str) -> list[_Token]:
         elif ch in _DIGITS or (ch == "." and text[i + 1:i + 2] in _DIGITS):
             m = _NUMBER_LITERAL.match(text, i)
             assert m is not None
-            value = float(m.group())
-            if math.isinf(value):
+            number: float = float(m.group())
+            if math.isinf(number):
                 raise ExpressionError("number too large", pos)
-            if value.is_integer() and abs(value) < 2 ** 53:
-                value = int(value)  # compact AST: 3, not 3.0
-            out.append(_Token("num", value, pos, m.group()))
+            if number.is_integer() and abs(number) < 2 ** 53:
+                number = int(number)  # compact AST: 3, not 3.0
+            out.append(_Token("num", number, pos, m.group()))
             i = m.end()
         elif ch == ".":
             out.append(_Token("cur", None, pos, "."))

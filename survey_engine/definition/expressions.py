@@ -124,13 +124,14 @@ def _suggest(name: str, candidates: Iterable[str], fmt: str) -> str:
 
 
 
-def check(text: str, known_names: set[str], allow_bare_names: bool = False) -> list[str]:
+def check(text: object, known_names: set[str], allow_bare_names: bool = False) -> list[str]:
     """Every problem of one expression, each naming its 1-based character position;
-    [] when the expression is fine. Never raises."""
+    [] when the expression is fine. Never raises, not even for a value that is no text
+    (a definition comes from JSON)."""
     try:
-        parser = Parser(text) if isinstance(text, str) else None
-        if parser is None:
+        if not isinstance(text, str):
             raise ExpressionError("an expression must be a text", 1)
+        parser = Parser(text)
         parser.parse()
     except ExpressionError as exc:
         return [str(exc)]

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.definition.answers import available_choices, local_today
+from survey_engine.definition.families import NOT_ASKED, TYPED_NUMBER
 from survey_engine.definition.model import OTHER, Question
 
 SAMPLE_TEXTS = [
@@ -28,7 +29,7 @@ def fake_answers(definition: Definition, rng: random.Random) -> dict:
     for _ in range(ATTEMPTS):
         raw: dict = {}
         for q in definition.questions:
-            if q.type in ("note", "calculate", "hidden") or (
+            if q.type in NOT_ASKED or (
                     not q.required and rng.random() < 0.2):
                 continue
             raw[q.name] = _answer(q, rng, raw)
@@ -56,7 +57,7 @@ def _answer(q: Question, rng: random.Random, so_far: dict):
         return rng.sample(q.choice_names(), len(q.choices))
     if q.type == "matrix":
         return {row["name"]: rng.choice(q.choice_names()) for row in q.rows}
-    if q.type in ("integer", "decimal"):
+    if q.type in TYPED_NUMBER:
         low, high = q.raw.get("min", 0), q.raw.get("max", 4 if q.type == "integer" else 100)
         return rng.randint(int(low), int(min(high, low + 4))) if q.type == "integer" \
             else round(rng.uniform(low, high), 2)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from survey_engine.definition.expressions import parse, references
+from survey_engine.definition.families import SELECT
 
 OTHER = "other"
 
@@ -32,7 +33,7 @@ class Question:
 
     @property
     def is_select(self) -> bool:
-        return self.type in ("select_one", "select_multiple")
+        return self.type in SELECT
 
     @property
     def takes_answer(self) -> bool:

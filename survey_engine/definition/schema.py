@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, TypeGuard
 
 from survey_engine.definition import expressions
+from survey_engine.definition.families import CHOICE_LIST, TYPED_NUMBER, UNSEEN
 from survey_engine.localtime import FIRST_YEAR, LAST_YEAR
 from survey_engine.untrusted import bad_character_at
 
@@ -22,11 +23,9 @@ QUESTION_TYPES = {
     "select_one", "select_multiple", "rank", "matrix", "text", "integer", "decimal",
     "date", "email", "phone", "rating", "nps", "note", "acknowledge", "hidden", "calculate",
 }
-# Types whose answers come from a choice list.
-SELECT_TYPES = {"select_one", "select_multiple", "rank", "matrix"}
-# Types that need no label: the citizen never sees them.
-UNSEEN_TYPES = {"hidden", "calculate"}
-NUMBER_TYPES = {"integer", "decimal"}
+# The families are defined once, in families.py. admin/builder.py (split elsewhere)
+# still imports this name: the numbers min/max apply to.
+NUMBER_TYPES = TYPED_NUMBER
 
 # Parts of XLSForm the engine does not implement: refused rather than half-honoured.
 NOT_YET_SUPPORTED = {"parameters", "repeat_count", "read_only", "trigger"}
@@ -306,7 +305,7 @@ def _question(problems: _Problems, path: str, question: Any, lists: dict[str, se
     _question_keys(problems, path, question, qtype)
     _question_name(problems, path, question, seen)
     _text(problems, f"{path}.label", question.get("label"), default_language,
-          required=qtype not in UNSEEN_TYPES)
+          required=qtype not in UNSEEN)
     for key in ("hint", "required_message", "constraint_message"):
         _text(problems, f"{path}.{key}", question.get(key), default_language)
     for flag in ("required", "other"):
@@ -326,7 +325,7 @@ def _question(problems: _Problems, path: str, question: Any, lists: dict[str, se
             problems.add(f"{path}.calculation", "a calculate question needs a calculation")
         _expression(problems, f"{path}.calculation", question.get("calculation"), known)
 
-    choice_count = _choice_list(problems, path, question, lists) if qtype in SELECT_TYPES else 0
+    choice_count = _choice_list(problems, path, question, lists) if qtype in CHOICE_LIST else 0
     _limits(problems, path, question, qtype, choice_count)
     if qtype == "matrix":
         _rows(problems, f"{path}.rows", question.get("rows"), default_language)
@@ -384,7 +383,7 @@ def _limits(problems: _Problems, path: str, question: dict, qtype: Any,
             choice_count: int) -> None:
     """min/max, min_choices/max_choices and scale: the right kind of value, in order."""
     low, high = question.get("min"), question.get("max")
-    if qtype in NUMBER_TYPES:
+    if qtype in TYPED_NUMBER:
         for key, value in (("min", low), ("max", high)):
             if value is not None and (isinstance(value, bool)
                                       or not isinstance(value, int | float)):

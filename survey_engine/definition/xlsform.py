@@ -118,7 +118,10 @@ class _Reader:
         plain: dict[str, Any] = {}
         extras: dict[str, Any] = {}
         for column, value in zip(header.columns, row, strict=False):
-            if column is None or cell_text(value) is None:
+            if column is None:
+                continue
+            text = cell_text(value)
+            if text is None:
                 continue
             base, lang, raw = column
             if base in allowed_texts:
@@ -134,7 +137,7 @@ class _Reader:
                         continue
                     if code not in self.languages:
                         self.languages.append(code)
-                texts.setdefault(base, {})[code] = cell_text(value)
+                texts.setdefault(base, {})[code] = text
             elif lang is None and base in allowed_plain:
                 plain[base] = value
             elif base in NOT_YET_SUPPORTED:

@@ -149,7 +149,7 @@ def _language_columns(base: str, texts: list[Any], order: list[str]) -> list[tup
     """Header cells and language keys (None: a plain text) for one text property."""
     plain = any(isinstance(t, str) for t in texts)
     codes = [code for code in order if any(isinstance(t, dict) and code in t for t in texts)]
-    columns = [(base, None)] if plain else []
+    columns: list[tuple[str, str | None]] = [(base, None)] if plain else []
     for code in codes:
         columns.append((f"{base}::{LANGUAGE_NAMES.get(code, code)} ({code})", code))
     return columns

@@ -1,4 +1,4 @@
-"""Exports of a survey's responses: .xlsx (tallies + raw data) and .csv."""
+"""Exports of a survey's responses: .xlsx (figures + raw data) and .csv."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from exports.about import AboutFacts
-from exports.columns import RowMaker, merged_questions
+from exports.columns import RowMaker
 from exports.csv_file import write_csv
 from exports.workbook import write_workbook
 from survey_engine.catalog import definition_for
 from survey_engine.definition import Question
+from survey_engine.definition.merged import MergedSurvey
+from survey_engine.exporting.figures import workbook_figures
 from survey_engine.extensions import db
 from survey_engine.models import Response, Survey, SurveyVersion
+from survey_engine.results.accumulator import Accumulator
 from survey_engine.results.filters import Filters
 from survey_engine.results.responses import NO_FILTERS, response_chunks
 
@@ -55,10 +58,10 @@ def export_survey(survey: Survey, path: Path, fmt: str = "xlsx", lang: str | Non
     ).all()
     if not versions:
         raise ValueError(f"survey {survey.slug!r} has no published version")
-    definitions = [definition_for(v) for v in versions]
-    newest = definitions[0]
+    merged = MergedSurvey({v.id: definition_for(v) for v in versions})
+    newest = merged.newest
     lang = options.lang or newest.default_language
-    questions = merged_questions(definitions)
+    questions = merged.questions
     breakdown = _breakdown(options.breakdown, questions)
     rows = RowMaker(newest, questions, lang, codes=options.codes,
                     version_numbers={v.id: v.number for v in versions})
@@ -71,7 +74,12 @@ def export_survey(survey: Survey, path: Path, fmt: str = "xlsx", lang: str | Non
         filter_lines=options.filters.describe(newest, lang), exported_at=datetime.now(UTC),
         lang=lang, codes=options.codes, count_all=lambda: _count_all(survey.id),
         breakdown=breakdown.name if breakdown else None, requested_by=options.requested_by)
-    return write_workbook(path, newest, rows, chunks, lang, breakdown, about)
+    # The summary and cross-tab sheets' figures: each chunk is counted as it goes by
+    # to be written, by the accumulator the dashboard and the results API read.
+    counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None,
+                          views=False)
+    return write_workbook(path, newest, rows, _fed(chunks, counted), lang,
+                          lambda: workbook_figures(counted), breakdown, about)
 
 
 def _breakdown(name: str | None, questions: list[Question]) -> Question | None:
@@ -87,6 +95,12 @@ def _count_all(survey_id: int) -> int:
     return db.session.execute(
         sa.select(sa.func.count()).select_from(Response).where(Response.survey_id == survey_id)
     ).scalar_one()
+
+
+def _fed(chunks: Iterator[list[Any]], counted: Accumulator) -> Iterator[list[Any]]:
+    for chunk in chunks:
+        counted.add(chunk)
+        yield chunk
 
 
 def _counted(chunks: Iterator[list[Any]], progress: Callable[[int], None] | None

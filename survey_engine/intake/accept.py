@@ -1,15 +1,9 @@
-"""The submission path: accept a checked submission, then persist submissions in batches.
+"""Hand over a checked submission: ACCEPTED only once it is held somewhere.
 
-    accept(submission)          web tier; returns accepted / duplicate / conflict
-      ├─ REDIS_URL set: append to the survey's Redis Stream (buffer.py); a worker
-      │  drains it in batches (workers/drain.py) through persist_batch
+    accept(submission)
+      ├─ REDIS_URL set: the accept script appends it to the survey's Redis Stream
+      │  (buffer.py); a worker drains it in batches (drain.py) through persist_batch
       └─ no REDIS_URL, or Redis failing: persist_batch([submission]) right here
-    persist_batch(submissions)  one transaction: insert responses (a repeated
-                                submission_id is skipped) and add them to the tallies
-
-persist_batch is the only writer of responses, whoever calls it, so the unique
-(survey_id, submission_id) constraint is the single, final guard against doubles.
-ACCEPTED is only returned once the submission is in the stream or the database.
 """
 
 from __future__ import annotations

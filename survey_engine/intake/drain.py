@@ -2,7 +2,7 @@
 
 Each worker process runs one Drainer. For every survey stream it reads up to
 DRAIN_BATCH_SIZE entries through the consumer group "persist", stores them with
-ingest.persist_batch (one transaction: responses + tallies), and only then
+persist.persist_batch (one transaction: responses + tallies), and only then
 XACKs and deletes them. Whatever happens in between, an entry stays pending:
 
 - this worker fails to reach the database: it holds on to the batch (re-claiming

@@ -10,9 +10,8 @@ from typing import Any
 
 from survey_engine import params
 from survey_engine.definition import Definition
+from survey_engine.definition.families import SELECT
 from survey_engine.localtime import LOCAL_TIME
-
-FILTERABLE_TYPES = ("select_one", "select_multiple")
 
 
 class FilterError(ValueError):
@@ -36,7 +35,7 @@ class Filters:
                 continue
             name = key[2:]
             question = definition.by_name.get(name)
-            if question is None or question.type not in FILTERABLE_TYPES:
+            if question is None or question.type not in SELECT:
                 raise FilterError(f"no select question named {name!r}")
             values = tuple(sorted({v for v in getlist(key) if v}))
             unknown = set(values) - set(question.choice_names())

@@ -1,8 +1,8 @@
 """The results dashboard's counts, saved in the database per survey and view, so no
 request has to read every response again after a restart.
 
-A view's scan (dashboard.ResponseScan) is saved in result_states with the response id
-it read up to (`last_id`) and how many responses it saw (`seen`), as scan_responses
+A view's scan (accumulator.Accumulator) is saved in result_states with the response id
+it read up to (`last_id`) and how many responses it saw (`seen`), as accumulate()
 keeps them. Whoever reads on from there saves again: the dashboard request for the
 few responses stored since, the workers between drain batches (jobs.advance_saved_results),
 and a job (jobs.count_results_job) when more than RESULTS_REQUEST_SCAN_ROWS responses
@@ -27,16 +27,17 @@ import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
 from survey_engine.definition import Definition
+from survey_engine.definition.merged import MergedSurvey
 from survey_engine.extensions import db
 from survey_engine.models import Response, ResultState, insert_for
+from survey_engine.results.accumulator import Accumulator, CrossTabSpec
 from survey_engine.results.codec import decode_state, encode_state, shape
-from survey_engine.results.dashboard import CrossTabSpec, MergedSurvey, ResponseScan
 from survey_engine.results.filters import Filters
 from survey_engine.results.responses import count_up_to, newest_id, response_chunks
 
 # The fields a caller gives back, never saved: the survey, and the view it counts.
 CONTEXT_FIELDS = ("survey", "crosstab")
-SHAPE = shape(ResponseScan)
+SHAPE = shape(Accumulator)
 JOB_STALE = timedelta(minutes=10)  # a job not heard of for this long is queued again
 KEEP_CONTINUING = timedelta(days=30)  # states used since then are carried on by workers
 
@@ -96,19 +97,19 @@ def _usable(row: ResultState | None, merged: MergedSurvey) -> TypeGuard[ResultSt
             and list(row.versions) == list(merged.version_ids))
 
 
-def decoded(row: ResultState, merged: MergedSurvey, view: View) -> ResponseScan:
-    scan = decode_state(ResponseScan, row.state, survey=merged, crosstab=view.crosstab)
+def decoded(row: ResultState, merged: MergedSurvey, view: View) -> Accumulator:
+    scan = decode_state(Accumulator, row.state, survey=merged, crosstab=view.crosstab)
     scan.last_id, scan.seen = int(row.last_id), int(row.seen)
     return scan
 
 
-def load(survey_id: int, merged: MergedSurvey, view: View) -> ResponseScan | None:
+def load(survey_id: int, merged: MergedSurvey, view: View) -> Accumulator | None:
     """The saved scan of this view, if it was made for these versions."""
     row = _row(survey_id, view)
     return decoded(row, merged, view) if row is not None and _usable(row, merged) else None
 
 
-def save(survey_id: int, merged: MergedSurvey, view: View, scan: ResponseScan,
+def save(survey_id: int, merged: MergedSurvey, view: View, scan: Accumulator,
          queued: bool | None = None, used: bool = True) -> None:
     """Insert or replace the view's state (in the caller's transaction). queued: True
     marks a job as counting it, False clears the mark, None leaves it; used: a page
@@ -130,7 +131,7 @@ def save(survey_id: int, merged: MergedSurvey, view: View, scan: ResponseScan,
         index_elements=["survey_id", "view_key"], set_=update))
 
 
-def still_valid(survey_id: int, view: View, scan: ResponseScan | None) -> bool:
+def still_valid(survey_id: int, view: View, scan: Accumulator | None) -> bool:
     """Whether the responses up to scan.last_id are those it saw (none deleted, none
     committed late below it): else it must start over."""
     return scan is not None and count_up_to(survey_id, view.filters, scan.last_id) == scan.seen
@@ -143,24 +144,24 @@ def _nth_id_after(survey_id: int, after_id: int, n: int) -> int | None:
 
 
 class Step(NamedTuple):
-    scan: ResponseScan
+    scan: Accumulator
     done: bool  # it reached the newest response
     read: int  # responses read from the database
 
 
-def advance(survey_id: int, merged: MergedSurvey, view: View, scan: ResponseScan | None,
+def advance(survey_id: int, merged: MergedSurvey, view: View, scan: Accumulator | None,
             max_rows: int | None = None, checked: bool = False) -> Step:
     """Read on from `scan` (a scan of its own, not shared), at most `max_rows` stored
-    responses. As scan_responses, but in bounded steps; `checked`: still_valid was
+    responses. As accumulate(), but in bounded steps; `checked`: still_valid was
     just asked."""
     if scan is None or not (checked or still_valid(survey_id, view, scan)):
-        scan = ResponseScan(merged, view.crosstab)
+        scan = Accumulator(merged, view.crosstab)
     after = scan.last_id
     newest = max(newest_id(survey_id), after)
     upto = newest
     if max_rows is not None and newest > after:
         upto = min(newest, _nth_id_after(survey_id, after, max_rows) or newest)
-    # Counted before the rows are read, as in scan_responses.
+    # Counted before the rows are read, as in accumulate().
     read = count_up_to(survey_id, view.filters, upto, after)  # what the SQL selects
     seen = scan.seen + read
     if upto > after:
@@ -175,13 +176,13 @@ def advance(survey_id: int, merged: MergedSurvey, view: View, scan: ResponseScan
 
 
 def prepare(survey_id: int, merged: MergedSurvey, view: View,
-            previous: ResponseScan | None, budget: int) -> ResponseScan | Counting:
+            previous: Accumulator | None, budget: int) -> Accumulator | Counting:
     """What a request shows for the view: its scan, read on from `previous` (this
     process's, at an older count) or the saved state, whichever went further, when at
     most `budget` responses are left to read (then saved); otherwise how far the job
     counting it has come."""
     row = _row(survey_id, view)
-    scan: ResponseScan | None
+    scan: Accumulator | None
     if _usable(row, merged) and (previous is None or row.last_id > previous.last_id):
         scan = decoded(row, merged, view)
     else:
@@ -203,10 +204,10 @@ def prepare(survey_id: int, merged: MergedSurvey, view: View,
 
 
 def _claim_job(survey_id: int, merged: MergedSurvey, view: View, row: ResultState | None,
-               scan: ResponseScan | None) -> bool:
+               scan: Accumulator | None) -> bool:
     """Mark the view as counted by a job; False if a job already is (heard of lately)."""
     if row is None or not _usable(row, merged):
-        save(survey_id, merged, view, scan or ResponseScan(merged, view.crosstab), queued=True)
+        save(survey_id, merged, view, scan or Accumulator(merged, view.crosstab), queued=True)
         return True
     stale = datetime.now(UTC) - JOB_STALE
     claimed = cast(sa.CursorResult, db.session.execute(
@@ -219,7 +220,7 @@ def _claim_job(survey_id: int, merged: MergedSurvey, view: View, row: ResultStat
     return claimed.rowcount == 1
 
 
-def count_view(survey_id: int, merged: MergedSurvey, view: View, step: int) -> ResponseScan:
+def count_view(survey_id: int, merged: MergedSurvey, view: View, step: int) -> Accumulator:
     """A job's work: read the view to the newest response, `step` responses at a time,
     saving after each step (the page shows the progress, a new job resumes there)."""
     scan = load(survey_id, merged, view)

@@ -1,8 +1,16 @@
-"""Small statistics the dashboard and the workbook share."""
+"""The figures every output shows, computed one way: a share with its 95% Wilson
+interval, and the statistics of numbers from their value -> count table.
+
+Pure values and arithmetic, no queries: the dashboard, the results API (through
+survey_engine/results) and the workbook (exports/, which may import nothing of the
+services) all take their figures from here.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
@@ -48,3 +56,46 @@ def quantile(frequencies: list[tuple[float, int]], total: int, p: float) -> floa
     if fraction == 0:
         return low
     return low + (nth(below + 1) - low) * fraction
+
+
+@dataclass(frozen=True)
+class Share:
+    """`count` out of `total`, with its 95% Wilson interval: every proportion shown
+    carries one, because a district with 12 answers is not a district with 12,000."""
+
+    count: int
+    total: int
+
+    @property
+    def ratio(self) -> float | None:
+        return self.count / self.total if self.total else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        return wilson_interval(self.count, self.total)
+
+
+@dataclass(frozen=True)
+class NumberSummary:
+    count: int  # answers that are numbers (families.number_of)
+    mean: float
+    minimum: float
+    q1: float
+    median: float
+    q3: float
+    maximum: float
+
+
+def summarize(values: Mapping[float, int]) -> NumberSummary | None:
+    """Exact statistics of the values counted (None when there are none); quartiles
+    interpolated linearly between the two nearest values, as pandas, numpy.percentile
+    and Excel's QUARTILE.INC do."""
+    total = sum(values.values())
+    if not total:
+        return None
+    frequencies = sorted((value, count) for value, count in values.items() if count)
+    mean = math.fsum(value * count for value, count in frequencies) / total
+    return NumberSummary(
+        count=total, mean=mean, minimum=frequencies[0][0],
+        q1=quantile(frequencies, total, 0.25), median=quantile(frequencies, total, 0.5),
+        q3=quantile(frequencies, total, 0.75), maximum=frequencies[-1][0])

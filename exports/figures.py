@@ -1,0 +1,60 @@
+"""The figures the summary and cross-tab sheets are written from, handed in by the
+export service (survey_engine/exporting) once the responses have streamed by: counts
+only, counted elsewhere (survey_engine/results/accumulator.py), so the sheets show
+what the dashboard and the results API show."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from survey_engine.definition import Question
+from survey_engine.definition.families import MATRIX, SELECT
+from survey_engine.figures import NumberSummary
+
+NO_ANSWER = ""  # the breakdown column of the responses that did not answer it
+
+
+@dataclass(frozen=True)
+class Series:
+    """One frequency table: a select question, or one row of a matrix question."""
+
+    key: str  # the responses sheet's column: "district", "measures/masks"
+    question: Question
+    row: dict | None = None  # the matrix row
+
+    @property
+    def multiple(self) -> bool:
+        return self.question.type == "select_multiple"
+
+
+def select_series(questions: Iterable[Question]) -> list[Series]:
+    series: list[Series] = []
+    for q in questions:
+        if q.type in SELECT:
+            series.append(Series(q.name, q))
+        elif q.type in MATRIX:
+            series += [Series(f"{q.name}/{row['name']}", q, row) for row in q.rows]
+    return series
+
+
+@dataclass(frozen=True)
+class WorkbookFigures:
+    """Per series (its key) the count of each choice and of the respondents who
+    answered; the statistics of each number question; with a breakdown, the same
+    counts per breakdown choice (NO_ANSWER included)."""
+
+    responses: int
+    series: list[Series]
+    counts: Mapping[str, Mapping[str, int]]
+    answered: Mapping[str, int]
+    numbers: list[tuple[Question, NumberSummary | None]]
+    breakdown: Question | None = None
+    by_breakdown: Mapping[str, int] = field(default_factory=dict)
+    cross: Mapping[str, Mapping[tuple[str, str], int]] = field(default_factory=dict)
+    cross_answered: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    def crossed_series(self) -> Iterator[Series]:
+        """Every series but the breakdown itself."""
+        return (s for s in self.series
+                if self.breakdown is None or s.key != self.breakdown.name)

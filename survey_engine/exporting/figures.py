@@ -1,0 +1,44 @@
+"""The workbook's figures from the accumulator: the counts the dashboard and the
+results API read, in the shape exports/ takes (it may not import the services)."""
+
+from __future__ import annotations
+
+from exports import figures as sheets
+from survey_engine.definition.families import NUMBER
+from survey_engine.figures import summarize
+from survey_engine.results import accumulator
+from survey_engine.results.accumulator import Accumulator
+
+
+def _column(code: str) -> str:
+    return sheets.NO_ANSWER if code == accumulator.NO_ANSWER else code
+
+
+def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
+    """Per select question and matrix row its choices and answered, per number question
+    its statistics, and by the breakdown (if the accumulator had one) the same."""
+    survey = counted.survey
+    series = sheets.select_series(survey.questions)
+    counts: dict[str, dict[str, int]] = {}
+    answered: dict[str, int] = {}
+    for s in series:
+        if s.row is None:
+            counts[s.key] = {c: n for (q, c), n in counted.counts.items()
+                             if q == s.key and c}
+            answered[s.key] = counted.counts.get((s.key, ""), 0)
+        else:
+            name, row = s.question.name, s.row["name"]
+            cells = counted.matrix_cells.get(name, {})
+            counts[s.key] = {c: n for (r, c), n in cells.items() if r == row}
+            answered[s.key] = counted.matrix_rows.get(name, {}).get(row, 0)
+    numbers = [(q, summarize(counted.values.get(q.name, {}))) for q in survey.questions
+               if q.type in NUMBER]
+    breakdown = survey.by_name.get(counted.breakdown) if counted.breakdown else None
+    return sheets.WorkbookFigures(
+        responses=counted.responses, series=series, counts=counts, answered=answered,
+        numbers=numbers, breakdown=breakdown,
+        by_breakdown={_column(b): n for b, n in counted.by_breakdown.items()},
+        cross={key: {(_column(b), c): n for (b, c), n in cells.items()}
+               for key, cells in counted.breakdown_cells.items()},
+        cross_answered={key: {_column(b): n for b, n in by.items()}
+                        for key, by in counted.breakdown_answered.items()})

@@ -1,0 +1,115 @@
+"""The results a survey's staff may read, for the dashboard and the results API alike:
+the published versions merged, the filters read and checked, one Dashboard built from
+the tallies (unfiltered) and the accumulator, and that Dashboard as JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from survey_engine.catalog import definition_of, response_count
+from survey_engine.definition.merged import MergedSurvey
+from survey_engine.figures import NumberSummary, Share
+from survey_engine.models import Survey
+from survey_engine.results.accumulator import accumulate
+from survey_engine.results.dashboard import (
+    ChoiceCount,
+    Dashboard,
+    QuestionResult,
+    build_dashboard,
+    tally_counts,
+)
+from survey_engine.results.filters import FilterError, Filters
+
+
+def merged_survey(survey: Survey) -> MergedSurvey | None:
+    """The published versions, newest first; None before the first is published."""
+    versions = sorted((v for v in survey.versions if v.published_at is not None),
+                      key=lambda v: v.number, reverse=True)
+    if not versions:
+        return None
+    return MergedSurvey({v.id: definition_of(v.id) for v in versions})
+
+
+def read_filters(args: Mapping[str, Any], merged: MergedSurvey) -> Filters:
+    """The dashboard's query arguments (f.<question>, from, to) as Filters; FilterError
+    says what is wrong with them."""
+    filters = Filters.from_args(args, merged)
+    if filters.since and filters.until and filters.since > filters.until:
+        raise FilterError(f"the first day ({filters.since.isoformat()}) is after the last "
+                          f"({filters.until.isoformat()})")
+    return filters
+
+
+def survey_dashboard(survey: Survey, merged: MergedSurvey, filters: Filters,
+                     lang: str) -> Dashboard:
+    """What the dashboard shows of `survey` under `filters`, counted afresh."""
+    counts = None if filters else tally_counts(survey.id)
+    return build_dashboard(merged, accumulate(survey.id, merged, filters), lang,
+                           response_count(survey.id), counts)
+
+
+def share_json(share: Share) -> dict[str, Any]:
+    """A share with its 95% Wilson interval; ratio and bounds null when total is 0."""
+    bounds = share.interval
+    return {"count": share.count, "total": share.total, "ratio": share.ratio,
+            "ci_low": bounds[0] if bounds else None, "ci_high": bounds[1] if bounds else None}
+
+
+def _numbers_json(numbers: NumberSummary | None) -> dict[str, Any] | None:
+    if numbers is None:
+        return None
+    return {"count": numbers.count, "mean": numbers.mean, "min": numbers.minimum,
+            "q1": numbers.q1, "median": numbers.median, "q3": numbers.q3,
+            "max": numbers.maximum}
+
+
+def _choices_json(choices: tuple[ChoiceCount, ...]) -> dict[str, Any]:
+    return {c.name: {"label": c.label, "of_answered": share_json(c.of_answered),
+                     "of_all": share_json(c.of_all)} for c in choices}
+
+
+def question_json(result: QuestionResult) -> dict[str, Any]:
+    """One question's figures: `answered` and `counts` as always, then what the
+    dashboard shows of its kind."""
+    item: dict[str, Any] = {
+        "answered": result.answered.count,
+        "counts": {c.name: c.of_answered.count for c in result.choices
+                   if c.of_answered.count},
+        "type": result.type, "kind": result.kind, "label": result.label,
+        "answered_share": share_json(result.answered),
+    }
+    if result.kind == "choices":
+        item["choices"] = _choices_json(result.choices)
+        item["other_texts"] = result.other_texts
+    elif result.kind == "numbers":
+        item["numbers"] = _numbers_json(result.numbers)
+        if result.distribution:
+            item["distribution"] = _choices_json(result.distribution)
+    elif result.kind == "matrix":
+        item["matrix"] = {row.name: {"label": row.label, "answered": row.answered,
+                                     "choices": _choices_json(row.cells)}
+                          for row in result.matrix}
+    elif result.kind == "rank":
+        item["rank"] = {r.name: {"label": r.label, "mean_position": r.mean_position,
+                                 "first": share_json(r.first)} for r in result.rank}
+    elif result.kind == "date" and result.dates:
+        item["dates"] = {"earliest": result.dates[0], "latest": result.dates[1]}
+    return item
+
+
+def results_json(slug: str, merged: MergedSurvey, filters: Filters,
+                 dashboard: Dashboard) -> dict[str, Any]:
+    """The results API's answer: every question of the merged versions (answered or
+    not yet), the filters applied, and the dashboard's figures."""
+    questions = {q.name: {"answered": 0, "counts": {}} for q in merged.questions}
+    questions.update({result.name: question_json(result) for result in dashboard.questions})
+    return {
+        "survey": slug, "responses": dashboard.responses,
+        "all_responses": dashboard.all_responses,
+        "filters": [[name, value] for name, value in filters.to_args()],
+        "questions": questions,
+        "pages": {page.name: {"reached": share_json(page.reached),
+                              "answered": share_json(page.answered)}
+                  for page in dashboard.pages},
+    }

@@ -26,7 +26,6 @@ import pytest
 import sqlalchemy as sa
 from flask import template_rendered
 
-from survey_engine.admin import results as results_routes
 from survey_engine.catalog import definition_for, find_survey, save_definition
 from survey_engine.definition import Definition
 from survey_engine.definition.fake import fake_answers
@@ -36,6 +35,7 @@ from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.models import Response
+from survey_engine.results import live as live_module
 from survey_engine.results import saved as saved_module
 from survey_engine.results.accumulator import Accumulator, accumulate
 from survey_engine.results.charts import Bar, Column, bar_chart, column_chart
@@ -393,13 +393,13 @@ def test_unfiltered_counts_come_from_the_tallies(analyst):
 
 def test_the_cache_serves_until_a_new_response_arrives(analyst, monkeypatch, fake_sets):
     calls: list[tuple] = []
-    prepare = results_routes.prepare
+    prepare = live_module.prepare
 
     def counted(*args, **kwargs):
         calls.append(args)
         return prepare(*args, **kwargs)
 
-    monkeypatch.setattr(results_routes, "prepare", counted)
+    monkeypatch.setattr(live_module, "prepare", counted)
     query = "?f.district=da_lat"
     first = page(analyst, query)["dashboard"]
     assert page(analyst, query)["dashboard"].responses == first.responses

@@ -29,7 +29,7 @@ from survey_engine.results import saved as saved_module
 from survey_engine.results.accumulator import Accumulator, accumulate
 from survey_engine.results.codec import decode, decode_state, encode, encode_state
 from survey_engine.results.dashboard import build_dashboard, tally_counts
-from survey_engine.results.report import merged_survey
+from survey_engine.results.report import merged_survey, results_json
 from survey_engine.results.saved import View
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, TEST_REDIS_URL, demo_definition, make_app
@@ -319,6 +319,50 @@ def test_a_job_half_way_shows_its_progress_and_a_stale_one_is_queued_again(
         for thread in app.extensions["background_jobs"]:
             thread.join(60)
         assert_as_a_full_scan(page(client))
+
+
+API = f"/api/v1/surveys/{DEMO_SLUG}/results"
+
+
+def test_the_api_over_budget_answers_202_with_the_tallies_until_the_job_is_done(
+        database_url, redis_client, monkeypatch, filled):  # noqa: F811 (fixture)
+    """The results API reads through the dashboard's cache and saved state, within the
+    same budget: over it, 202 with what the tallies know and the job's progress."""
+    app, client = restarted(database_url, REDIS_URL=TEST_REDIS_URL,
+                            RESULTS_REQUEST_SCAN_ROWS=1000, RESULTS_JOB_STEP_ROWS=500)
+    with app.app_context():
+        reads = watch_reads(monkeypatch)
+        reply = client.get(API)
+        assert reply.status_code == 202 and reply.headers["Retry-After"] == "5"
+        body = reply.get_json()
+        assert (body["status"], body["complete"]) == ("counting", False)
+        assert body["progress"] == {"counted": 0, "total": COUNT, "ratio": 0.0}
+        tallies = tally_counts(find_survey(DEMO_SLUG).id)
+        assert body["responses"] == COUNT and body["pages"] == {}
+        district = body["questions"]["district"]
+        assert district["answered"] == tallies[("district", "")]
+        assert district["counts"] == {choice: n for (q, choice), n in tallies.items()
+                                      if q == "district" and choice and n}
+        filtered = client.get(API + "?f.district=da_lat")
+        assert filtered.status_code == 202
+        assert filtered.get_json()["responses"] is None
+        assert filtered.get_json()["questions"] == {}
+        assert reads == []  # no request read a response: the jobs will
+        assert redis_client.llen("rq:queue:default") == 2
+        run_worker(app, burst=True)
+        assert reads
+        reads.clear()
+
+        done = client.get(API)
+        assert done.status_code == 200 and "Retry-After" not in done.headers
+        body = done.get_json()
+        assert (body["status"], body["complete"]) == ("complete", True)
+        assert "progress" not in body and body["pages"]
+        context = page(client)  # the dashboard: from the same cache, nothing read again
+        assert_as_a_full_scan(context)
+        assert body == results_json(DEMO_SLUG, context["merged"], context["filters"],
+                                    context["dashboard"])
+        assert reads == []  # the API and the page: the saved state, nothing read again
 
 
 def test_deleting_the_survey_deletes_its_saved_states(analyst, database_url, fake_sets):  # noqa: F811 (fixture)

@@ -11,6 +11,7 @@ from typing import Any
 from survey_engine import params
 from survey_engine.definition import Definition
 from survey_engine.definition.families import SELECT
+from survey_engine.definition.merged import MergedSurvey
 from survey_engine.localtime import LOCAL_TIME
 
 
@@ -26,7 +27,8 @@ class Filters:
     until: date | None = None  # last day included, in Vietnam time
 
     @classmethod
-    def from_args(cls, args: Mapping[str, Any], definition: Definition) -> Filters:
+    def from_args(cls, args: Mapping[str, Any],
+                  definition: Definition | MergedSurvey) -> Filters:
         """`?f.district=da_lat&f.district=bao_loc&from=2026-11-01&to=2026-11-30`."""
         getlist = getattr(args, "getlist", lambda key: [args[key]] if key in args else [])
         picked: dict[str, tuple[str, ...]] = {}
@@ -77,7 +79,7 @@ class Filters:
                 return False
         return True
 
-    def describe(self, definition: Definition, lang: str) -> list[str]:
+    def describe(self, definition: Definition | MergedSurvey, lang: str) -> list[str]:
         """In words, for the export's about sheet and the dashboard's heading."""
         lines = []
         for name, values in self.choices:

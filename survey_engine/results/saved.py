@@ -26,7 +26,6 @@ from typing import Any, NamedTuple, TypeGuard, cast
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
-from survey_engine.definition import Definition
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.extensions import db
 from survey_engine.models import Response, ResultState, insert_for
@@ -65,9 +64,8 @@ class View:
     @classmethod
     def from_json(cls, data: dict[str, Any], merged: MergedSurvey) -> View:
         """The view again; FilterError if the survey no longer has its questions."""
-        # MergedSurvey quacks like a Definition for Filters (as on the dashboard).
         filters = Filters.from_args(MultiDict([tuple(p) for p in data.get("args", [])]),
-                                    cast(Definition, merged))
+                                    merged)
         spec = data.get("crosstab")
         return cls(filters, CrossTabSpec(*spec) if spec else None)
 

@@ -36,6 +36,10 @@ def check_settings(config: dict) -> None:
     """Refuse bad values of the settings read at startup, with a message that says
     which and why (instead of a failure on the first request that uses them)."""
     config["TRUSTED_PROXIES"] = whole_number("TRUSTED_PROXIES", config["TRUSTED_PROXIES"], 0)
+    config["RESULTS_REQUEST_SCAN_ROWS"] = whole_number(
+        "RESULTS_REQUEST_SCAN_ROWS", config["RESULTS_REQUEST_SCAN_ROWS"], 0)
+    for name in ("RESULTS_TICK_ROWS", "RESULTS_JOB_STEP_ROWS"):
+        config[name] = whole_number(name, config[name], 1)
     for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
         config[name] = positive_number(name, config[name])
     # A session's last use is noted once a minute (staff/sessions.py TOUCH_SECONDS): a
@@ -124,3 +128,10 @@ class Config:
         self.METRICS_ALLOW_NETWORKS = os.environ.get("METRICS_ALLOW_NETWORKS",
                                                      "127.0.0.0/8,::1/128")
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+        # The results dashboard (results/saved.py): a request reads at most this many
+        # responses not yet counted, more is counted by a job while the page shows its
+        # progress; the workers read on at most RESULTS_TICK_ROWS between drain batches;
+        # a job saves its progress every RESULTS_JOB_STEP_ROWS.
+        self.RESULTS_REQUEST_SCAN_ROWS = os.environ.get("RESULTS_REQUEST_SCAN_ROWS", 30_000)
+        self.RESULTS_TICK_ROWS = os.environ.get("RESULTS_TICK_ROWS", 2_000)
+        self.RESULTS_JOB_STEP_ROWS = os.environ.get("RESULTS_JOB_STEP_ROWS", 50_000)

@@ -1,4 +1,4 @@
-"""Background jobs: exports and tally rebuilds.
+"""Background jobs: exports, tally rebuilds and the results dashboard's counts.
 
 Queued by dotted name (survey_engine.queue.enqueue("survey_engine.jobs.run_export_job",
 ...)); RQ runs them in `survey-engine worker`, which gives each job an app context; in
@@ -10,11 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask import current_app
+
 from survey_engine.catalog import definition_for, find_survey
+from survey_engine.definition.merged import MergedSurvey
 from survey_engine.exporting import files as export_files
 from survey_engine.exporting.survey_file import export_survey
 from survey_engine.extensions import db
 from survey_engine.intake import tallies
+from survey_engine.models import Survey
+from survey_engine.results import saved
+from survey_engine.results.filters import FilterError
+from survey_engine.results.report import merged_survey
 
 
 def _survey(slug: str):
@@ -58,3 +65,50 @@ def recount_job(slug: str, fix: bool = False) -> RecountResult:
         db.session.commit()
         result.fixed = True
     return result
+
+
+def _saved_view(survey_id: int, view_json: dict,
+                key: str | None = None) -> tuple[MergedSurvey, saved.View] | None:
+    survey = db.session.get(Survey, survey_id)
+    merged = merged_survey(survey) if survey is not None else None
+    if merged is None:
+        return None
+    try:
+        return merged, saved.View.from_json(view_json, merged)
+    except FilterError:  # a filtered question or choice no version has any more
+        if key is not None:
+            saved.forget(survey_id, key)
+        return None
+
+
+def count_results_job(survey_id: int, view_json: dict) -> int | None:
+    """Count one dashboard view to the newest response, saving as it goes (the page
+    shows how far); returns the responses it saw, None if the survey or view is gone."""
+    found = _saved_view(survey_id, view_json)
+    if found is None:
+        return None
+    merged, view = found
+    step = current_app.config["RESULTS_JOB_STEP_ROWS"]
+    scan = saved.count_view(survey_id, merged, view, step)
+    db.session.commit()
+    return scan.seen
+
+
+def advance_saved_results(max_rows: int) -> int:
+    """The workers' share between drain batches: read on the saved views that responses
+    were stored after, at most about `max_rows` responses in all; returns how many."""
+    left = max_rows
+    for survey_id, key, _ in saved.behind():
+        found = _saved_view(survey_id, saved.view_of(survey_id, key) or {}, key)
+        if found is None:
+            continue
+        merged, view = found
+        step = saved.advance(survey_id, merged, view, saved.load(survey_id, merged, view),
+                             max_rows=left)
+        saved.save(survey_id, merged, view, step.scan, used=False)
+        db.session.commit()
+        left -= max(step.read, 1)
+        if left <= 0:
+            break
+    db.session.commit()
+    return max_rows - left

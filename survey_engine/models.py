@@ -290,3 +290,32 @@ class ExportFile(Model):
     size: Mapped[int | None] = mapped_column(sa.BigInteger)
     error: Mapped[str | None] = mapped_column(sa.Text)
     expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class ResultState(Model):
+    """A results view's counts as far as they were read (results/saved.py): what the
+    dashboard carries on from after a restart instead of reading every response again.
+
+    One row per survey and view: view_key '' is the unfiltered view, others the SHA-256
+    of the view's filters and cross-tab (`view`, to rebuild it). `state` holds the
+    accumulator's fields as JSON (results/codec.py), valid for the published versions
+    `versions` and the accumulator's `shape` only; `last_id` and `seen` as in
+    accumulate(). `queued_at`: a job is counting this view (results are not read here).
+    """
+
+    __tablename__ = "result_states"
+    __table_args__ = (sa.UniqueConstraint("survey_id", "view_key",
+                                          name="uq_result_states_view"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))
+    view_key: Mapped[str] = mapped_column(sa.String(64))
+    view: Mapped[dict] = mapped_column(JSONType, default=dict)
+    versions: Mapped[list] = mapped_column(JSONType, default=list)
+    shape: Mapped[str] = mapped_column(sa.String(64))
+    state: Mapped[dict] = mapped_column(JSONType, default=dict)
+    last_id: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    seen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    used_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

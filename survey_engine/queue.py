@@ -7,16 +7,20 @@ Redis connections and RQ queues of a worker are made here too.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 import redis
-from flask import current_app
+from flask import Flask, current_app
 from rq import Queue
 from rq.utils import import_attribute
 
+from survey_engine.extensions import db
 from survey_engine.intake.buffer import connect
 
 QUEUE_NAMES = ("default",)
+log = logging.getLogger(__name__)
 
 
 def _url() -> str:
@@ -53,3 +57,32 @@ def enqueue(job: str, *args: Any, job_timeout: int | None = None, **kwargs: Any)
         return import_attribute(job)(*args, **kwargs)
     return queues(redis_connection())[0].enqueue(job, *args, job_timeout=job_timeout,
                                                  **kwargs)
+
+
+def enqueue_background(job: str, *args: Any, job_timeout: int | None = None,
+                       **kwargs: Any) -> Any:
+    """As enqueue, but in inline mode the job runs in a thread of this process, not in
+    the request: for jobs that may take minutes (counting a million responses), which
+    save their own progress, so a process that ends mid-way loses nothing but time.
+    The thread is kept in app.extensions["background_jobs"] (tests join it)."""
+    if current_app.config["REDIS_URL"]:
+        return enqueue(job, *args, job_timeout=job_timeout, **kwargs)
+    if not job.startswith("survey_engine.jobs."):
+        raise ValueError(f"not a job of survey_engine.jobs: {job!r}")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=_run_in_thread, args=(app, job, args, kwargs),
+                              name=job.rsplit(".", 1)[-1], daemon=True)
+    threads = app.extensions.setdefault("background_jobs", [])
+    threads[:] = [t for t in threads if t.is_alive()] + [thread]
+    thread.start()
+    return thread
+
+
+def _run_in_thread(app: Flask, job: str, args: tuple, kwargs: dict) -> None:
+    with app.app_context():
+        try:
+            import_attribute(job)(*args, **kwargs)
+        except Exception:
+            log.exception("background job %s failed", job)
+        finally:
+            db.session.remove()

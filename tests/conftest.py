@@ -28,8 +28,9 @@ BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TABLES = ("login_throttles", "staff_sessions", "export_files", "audit_events", "api_tokens",
-          "survey_shares", "users", "tallies", "responses", "survey_versions", "surveys")
+TABLES = ("result_states", "login_throttles", "staff_sessions", "export_files", "audit_events",
+          "api_tokens", "survey_shares", "users", "tallies", "responses", "survey_versions",
+          "surveys")
 
 
 def demo_definition() -> dict:

@@ -26,7 +26,6 @@ import pytest
 import sqlalchemy as sa
 from flask import template_rendered
 
-from survey_engine.admin import results as results_routes
 from survey_engine.catalog import definition_for, find_survey, save_definition
 from survey_engine.definition import Definition
 from survey_engine.definition.fake import fake_answers
@@ -36,7 +35,8 @@ from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.models import Response
-from survey_engine.results import accumulator as accumulator_module
+from survey_engine.results import live as live_module
+from survey_engine.results import saved as saved_module
 from survey_engine.results.accumulator import Accumulator, accumulate
 from survey_engine.results.charts import Bar, Column, bar_chart, column_chart
 from survey_engine.results.dashboard import build_dashboard, tally_counts
@@ -393,13 +393,13 @@ def test_unfiltered_counts_come_from_the_tallies(analyst):
 
 def test_the_cache_serves_until_a_new_response_arrives(analyst, monkeypatch, fake_sets):
     calls: list[tuple] = []
-    scan = results_routes.accumulate
+    prepare = live_module.prepare
 
     def counted(*args, **kwargs):
         calls.append(args)
-        return scan(*args, **kwargs)
+        return prepare(*args, **kwargs)
 
-    monkeypatch.setattr(results_routes, "accumulate", counted)
+    monkeypatch.setattr(live_module, "prepare", counted)
     query = "?f.district=da_lat"
     first = page(analyst, query)["dashboard"]
     assert page(analyst, query)["dashboard"].responses == first.responses
@@ -436,7 +436,7 @@ VIEWS = ("", "?f.district=da_lat", "?from=2026-11-14&row=district&col=support",
 def watch_reads(monkeypatch) -> list[tuple[int, list[int]]]:
     """(after_id, the ids it yielded) of each pass the dashboard makes from now on."""
     reads: list[tuple[int, list[int]]] = []
-    original = accumulator_module.response_chunks
+    original = saved_module.response_chunks
 
     def counted(survey_id, filters=NO_FILTERS, chunk_size=CHUNK_SIZE, after_id=0):
         ids: list[int] = []
@@ -445,7 +445,7 @@ def watch_reads(monkeypatch) -> list[tuple[int, list[int]]]:
             ids.extend(row.id for row in chunk)
             yield chunk
 
-    monkeypatch.setattr(accumulator_module, "response_chunks", counted)
+    monkeypatch.setattr(saved_module, "response_chunks", counted)
     return reads
 
 

@@ -2,8 +2,9 @@
 
 The drain runs in a thread of its own (a loop over the Redis Streams, batches of
 hundreds per transaction: one RQ job per submission could not keep up with a
-burst); RQ's SimpleWorker runs in the main thread, where it can handle signals,
-and takes the other background jobs (exports, recounts). Start as many of these
+burst), and between batches reads on the results dashboard's saved counts; RQ's
+SimpleWorker runs in the main thread, where it can handle signals, and takes the
+other background jobs (exports, recounts, counting results). Start as many of these
 processes, on as many machines, as the load needs.
 """
 
@@ -18,6 +19,7 @@ from rq import SimpleWorker
 from survey_engine.exporting import files as export_files
 from survey_engine.extensions import db
 from survey_engine.intake.drain import Drainer, consumer_name
+from survey_engine.jobs import advance_saved_results
 from survey_engine.queue import jobs_connection, queues, redis_connection
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,8 @@ def run_worker(app: Flask, burst: bool = False, jobs: bool = True) -> None:
         # RQ blocks for minutes waiting for a job: with the drain's 2 s socket timeout
         # every wait timed out and RQ backed off for up to a minute between attempts.
         jobs_redis = jobs_connection()
-    drainer = Drainer(app, connection)
+    rows = app.config["RESULTS_TICK_ROWS"]
+    drainer = Drainer(app, connection, idle=lambda: advance_saved_results(rows))
     stop = threading.Event()
     if burst:
         # Everything buffered is stored first, then queued jobs run, then exit.

@@ -5,21 +5,19 @@ GET /admin/surveys/<slug>/results/text/<question>  free-text answers, searched a
 
 Whoever may see the survey (those it is shared with, and admins) may read its results.
 Unfiltered counts come from the tallies table on every request; whatever needs the
-responses themselves is counted by the accumulator (results/accumulator.py), kept in
-an in-process cache until the survey's response count changes, and then carried on
-over the responses stored since.
+responses themselves is counted by the accumulator (results/accumulator.py), through
+the cache and saved state the results API reads too (results/live.py). More than
+RESULTS_REQUEST_SCAN_ROWS to read is left to a job: the page shows the tallies' counts
+and how far the job has come.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from babel.dates import format_skeleton
-from flask import abort, current_app, g, render_template, request, url_for
+from flask import abort, g, render_template, request, url_for
 from flask_babel import format_decimal, format_percent, get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -33,7 +31,7 @@ from survey_engine.definition.families import SELECT
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.figures import Share
 from survey_engine.models import Survey
-from survey_engine.results.accumulator import CrossTabSpec, accumulate
+from survey_engine.results.accumulator import CrossTabSpec
 from survey_engine.results.charts import Bar, Column, bar_chart, column_chart
 from survey_engine.results.dashboard import (
     Dashboard,
@@ -42,49 +40,18 @@ from survey_engine.results.dashboard import (
     tally_counts,
 )
 from survey_engine.results.filters import FilterError, Filters
+from survey_engine.results.live import cache_key, cached, counted_view
 from survey_engine.results.over_time import TimeSeries, time_series
 from survey_engine.results.report import merged_survey
+from survey_engine.results.saved import View
 from survey_engine.results.text_answers import fold, text_answers
 
-CACHE_ENTRIES = 32  # RESULTS_CACHE_ENTRIES overrides; each entry is counters, not rows
+REFRESH_SECONDS = 5  # a page that says "Counting…" asks again after this long
 MAX_QUERY = 200
 MAX_BARS = 15  # a chart with more bars than this shows the most frequent ones
 # Paging keeps the newest page * 50 matches while it reads (results/text_answers.py):
 # a bound on that memory; searching narrows further than a thousand pages would.
 MAX_PAGE = 1000
-_cache_lock = threading.Lock()
-
-
-# -- the cache -------------------------------------------------------------------------
-
-
-def _cached(key: tuple, count: int, compute: Callable[[Any], Any]) -> Any:
-    """What a view (`key`) shows, kept until the survey's response count moves on.
-    Then compute(previous) makes it anew, `previous` being what the view showed at the
-    older count (None if nothing), for a scan to carry on from; it is replaced, never
-    changed, as other requests may be reading it. An app's own dict, one entry per
-    view, least recently used dropped first."""
-    cache: OrderedDict = current_app.extensions.setdefault("results_cache", OrderedDict())
-    with _cache_lock:
-        held = cache.get(key)
-        if held is not None:
-            cache.move_to_end(key)
-            if held[0] == count:
-                return held[1]
-    # Outside the lock: two requests may both compute it, once.
-    value = compute(held[1] if held else None)
-    with _cache_lock:
-        cache[key] = (count, value)
-        cache.move_to_end(key)
-        limit = current_app.config.get("RESULTS_CACHE_ENTRIES", CACHE_ENTRIES)
-        while len(cache) > limit:
-            cache.popitem(last=False)
-    return value
-
-
-def _key(kind: str, survey: Survey, merged: MergedSurvey, *more: Any) -> tuple:
-    # created_at: SQLite may give a deleted survey's id to the next one.
-    return (kind, survey.id, survey.created_at, merged.version_ids, *more)
 
 
 # -- reading the request ---------------------------------------------------------------
@@ -226,22 +193,21 @@ def results(slug: str):
     unit = request.args.get("by", "auto")
     unit = unit if unit in ("hour", "day") else "auto"
     count = response_count(survey.id)
-    counted = _cached(_key("counts", survey, merged, filters, crosstab), count,
-                      lambda previous: accumulate(survey.id, merged, filters, crosstab,
-                                                  previous))
+    counted, counting = counted_view(survey, merged, View(filters, crosstab), count)
     # Unfiltered, the counts are the tallies': current to the last stored response.
     counts = None if filters else tally_counts(survey.id)
     dashboard = build_dashboard(merged, counted, g.lang, count, counts)
     series = time_series(dashboard.hours, unit)
     charts = {result.name: _question_chart(result) for result in dashboard.questions}
-    keep = {"row": crosstab.row, "col": crosstab.col} if crosstab else {}
-    by = {"by": unit} if unit != "auto" else {}
+    keep: dict[str, Any] = {"row": crosstab.row, "col": crosstab.col} if crosstab else {}
+    by: dict[str, Any] = {"by": unit} if unit != "auto" else {}
     return _render(
         "admin/results.html", survey, merged=merged, problem=None, filters=filters,
         crosstab_spec=crosstab, unit=unit, dashboard=dashboard, series=series,
+        counting=counting, refresh_seconds=REFRESH_SECONDS,
         charts=charts, max_bars=MAX_BARS,
         series_chart=_series_chart(series) if series.points else None,
-        pages_chart=_pages_chart(dashboard) if dashboard.responses else None,
+        pages_chart=_pages_chart(dashboard) if dashboard.responses and not counting else None,
         selects=merged.select_questions(), text_fields=merged.text_fields(),
         described=filters.describe(merged, g.lang), link_args=link_args,
         clear_url=url_for("admin.results", slug=slug, **keep, **by),
@@ -281,8 +247,8 @@ def text_answers_page(slug: str, question: str):
                        label=_field_label(merged, question), filters=filters, query=query,
                        link_args=link_args)
     count = response_count(survey.id)
-    answers = _cached(_key("text", survey, merged, filters, question, fold(query), page),
-                      count, lambda _: text_answers(survey.id, question, filters, query, page))
+    answers = cached(cache_key("text", survey, merged, filters, question, fold(query), page),
+                     count, lambda _: text_answers(survey.id, question, filters, query, page))
     return _render("admin/text_answers.html", survey, merged=merged, problem=None,
                    question=question, label=_field_label(merged, question), filters=filters,
                    query=query, answers=answers, link_args=link_args,

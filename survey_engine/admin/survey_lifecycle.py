@@ -41,6 +41,7 @@ from survey_engine.intake.buffer import current_buffer, waiting
 from survey_engine.models import (
     ExportFile,
     Response,
+    ResultState,
     Role,
     Survey,
     SurveyShare,
@@ -174,7 +175,7 @@ def _delete(survey: Survey) -> None:
     survey_id, slug = survey.id, survey.slug
     version_ids = [version.id for version in survey.versions]
     files = export_files.files_of_survey(survey_id)
-    for model in (ExportFile, Response, Tally, SurveyShare, SurveyVersion):
+    for model in (ResultState, ExportFile, Response, Tally, SurveyShare, SurveyVersion):
         db.session.execute(sa.delete(model).where(model.survey_id == survey_id))
     db.session.execute(sa.delete(Survey).where(Survey.id == survey_id))
     db.session.commit()

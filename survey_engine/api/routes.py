@@ -1,4 +1,4 @@
-"""Public definition, response submission and staff results; status codes as in DESIGN.md."""
+"""Public definition, response submission and staff results; status codes as in docs/api.md."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from survey_engine.results.report import (
 )
 from survey_engine.staff.accounts import may_see, user_for_token
 from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json, safe_text
+
+COUNTING_RETRY_SECONDS = 5  # results still being counted: when to ask again
 
 UNAVAILABLE = {
     "closed": "this survey is closed",
@@ -87,17 +89,18 @@ def submit_response(slug: str):
     lang = choose_language(d.languages(), d.default_language)
     submitted = submit(survey, submission_id, answers, lang, source="api", problems=errors)
     if submitted.result is Result.CLOSED:
-        return _error(410, UNAVAILABLE[submitted.reason], reason=submitted.reason)
+        reason = submitted.reason or "closed"
+        return _error(410, UNAVAILABLE[reason], reason=reason)
     if submitted.result is Result.REJECTED:
         return {"errors": submitted.errors}, 422
     if submitted.result is Result.UNAVAILABLE:
-        reply = {"error": "submissions cannot be stored right now; send the same request "
-                          "again later", "submission_id": str(submission_id)}
-        return reply, 503, {"Retry-After": RETRY_AFTER_SECONDS}
+        busy = {"error": "submissions cannot be stored right now; send the same request "
+                         "again later", "submission_id": str(submission_id)}
+        return busy, 503, {"Retry-After": RETRY_AFTER_SECONDS}
     if submitted.result is Result.CONFLICT:
         return _error(409, "this submission_id was already used with other answers",
                       submission_id=str(submission_id))
-    reply = {"status": "accepted", "submission_id": str(submission_id)}
+    reply: dict[str, str | bool] = {"status": "accepted", "submission_id": str(submission_id)}
     if submitted.result is Result.DUPLICATE:
         reply["duplicate"] = True
     return reply, 202
@@ -120,7 +123,8 @@ def _staff_user():
 @bp.get("/surveys/<slug>/results")
 def results(slug: str):
     """The dashboard's figures as JSON, under the dashboard's filters (f.<question>,
-    from, to): the same accumulator, so the same numbers (docs/api.md)."""
+    from, to): the same accumulator and cache, so the same numbers (docs/api.md); 202
+    with what the tallies know while a job counts more than a request may read."""
     user = _staff_user()
     if user is None:
         return (_error(401, "sign in, or send Authorization: Bearer <token>")
@@ -132,11 +136,15 @@ def results(slug: str):
         return _error(403, "this survey is not shared with your account")
     merged = merged_survey(survey)
     if merged is None:
-        return {"survey": survey.slug, "responses": 0, "questions": {}}, 200
+        return {"survey": survey.slug, "status": "complete", "complete": True,
+                "responses": 0, "questions": {}}, 200
     try:
         filters = read_filters(request.args, merged)
     except FilterError as error:
         return _error(400, str(error))
     lang = choose_language(merged.newest.languages(), merged.default_language)
-    dashboard = survey_dashboard(survey, merged, filters, lang)
-    return results_json(survey.slug, merged, filters, dashboard), 200
+    dashboard, counting = survey_dashboard(survey, merged, filters, lang)
+    body = results_json(survey.slug, merged, filters, dashboard, counting)
+    if counting is not None:  # a job counts the rest: ask again in a while
+        return body, 202, {"Retry-After": str(COUNTING_RETRY_SECONDS)}
+    return body, 200

@@ -15,6 +15,10 @@ XACKs and deletes them. Whatever happens in between, an entry stays pending:
   where `survey-engine dead-letters` shows and replays it.
 
 A repeated delivery is harmless: persist_batch skips a submission_id it has stored.
+
+Between batches the drain may run `idle` (the worker gives it the results dashboard's
+share: jobs.advance_saved_results): once a second when caught up, once every
+IDLE_EVERY_IN_BACKLOG seconds during a backlog, each call bounded by the caller.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import cast
 
 import redis
@@ -44,6 +49,8 @@ Entry = tuple[bytes, dict[bytes, bytes]]
 # trimmed away meanwhile comes with None for its fields).
 StreamsReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes] | None]]]]
 CATCH_UP_PAUSE = 0.25  # seconds a caught-up drain waits before reading again
+IDLE_EVERY = 1.0  # seconds between two idle() calls when caught up
+IDLE_EVERY_IN_BACKLOG = 10.0  # and during a backlog
 
 
 def consumer_name() -> str:
@@ -57,8 +64,11 @@ class DatabaseDown(Exception):
 
 
 class Drainer:
-    def __init__(self, app: Flask, client: redis.Redis, name: str | None = None) -> None:
+    def __init__(self, app: Flask, client: redis.Redis, name: str | None = None,
+                 idle: Callable[[], object] | None = None) -> None:
         self.app = app
+        self.idle = idle
+        self._idle_at = 0.0
         self.client = client
         self.name = name or consumer_name()
         self.batch_size = app.config["DRAIN_BATCH_SIZE"]
@@ -95,6 +105,7 @@ class Drainer:
                     stop.wait(1.0)
                     continue
                 self._backoff = 0.0
+                self._maybe_idle(backlog=moved >= self.batch_size // 2)
                 if moved >= self.batch_size // 2:
                     continue  # a backlog: straight on
                 if moved and not burst:
@@ -103,8 +114,24 @@ class Drainer:
                     stop.wait(CATCH_UP_PAUSE)
                     continue
                 if burst and self.backlog() == 0:
+                    self._idle_at = 0.0  # a burst ends with idle's share done
+                    self._maybe_idle(backlog=False)
                     return
                 stop.wait(0.05 if not burst else 0.2)
+
+    def _maybe_idle(self, backlog: bool) -> None:
+        """Run idle() if it is time; its failures are logged, never the drain's."""
+        now = time.monotonic()
+        if self.idle is None or now - self._idle_at < (
+                IDLE_EVERY_IN_BACKLOG if backlog else IDLE_EVERY):
+            return
+        self._idle_at = now
+        try:
+            self.idle()
+        except Exception:
+            log.exception("idle work between drain batches failed")
+        finally:
+            db.session.remove()
 
     def drain_once(self) -> int:
         """One pass over every survey's stream; returns how many entries were handled."""

@@ -1,6 +1,7 @@
 """The results a survey's staff may read, for the dashboard and the results API alike:
 the published versions merged, the filters read and checked, one Dashboard built from
-the tallies (unfiltered) and the accumulator, and that Dashboard as JSON."""
+the tallies (unfiltered) and the accumulator (through results/live.py: the dashboard's
+cache and saved state, within the request's budget), and that Dashboard as JSON."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from survey_engine.catalog import definition_of, response_count
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.figures import NumberSummary, Share
 from survey_engine.models import Survey
-from survey_engine.results.accumulator import accumulate
 from survey_engine.results.dashboard import (
     ChoiceCount,
     Dashboard,
@@ -20,6 +20,8 @@ from survey_engine.results.dashboard import (
     tally_counts,
 )
 from survey_engine.results.filters import FilterError, Filters
+from survey_engine.results.live import counted_view
+from survey_engine.results.saved import Counting, View
 
 
 def merged_survey(survey: Survey) -> MergedSurvey | None:
@@ -42,11 +44,14 @@ def read_filters(args: Mapping[str, Any], merged: MergedSurvey) -> Filters:
 
 
 def survey_dashboard(survey: Survey, merged: MergedSurvey, filters: Filters,
-                     lang: str) -> Dashboard:
-    """What the dashboard shows of `survey` under `filters`, counted afresh."""
+                     lang: str) -> tuple[Dashboard, Counting | None]:
+    """What the dashboard shows of `survey` under `filters`, and None; or, while a job
+    counts more than a request may read (RESULTS_REQUEST_SCAN_ROWS), a Dashboard of the
+    tallies' counts only (nothing filtered) and how far the job has come."""
+    count = response_count(survey.id)
+    counted, counting = counted_view(survey, merged, View(filters), count)
     counts = None if filters else tally_counts(survey.id)
-    return build_dashboard(merged, accumulate(survey.id, merged, filters), lang,
-                           response_count(survey.id), counts)
+    return build_dashboard(merged, counted, lang, count, counts), counting
 
 
 def share_json(share: Share) -> dict[str, Any]:
@@ -99,16 +104,31 @@ def question_json(result: QuestionResult) -> dict[str, Any]:
 
 
 def results_json(slug: str, merged: MergedSurvey, filters: Filters,
-                 dashboard: Dashboard) -> dict[str, Any]:
+                 dashboard: Dashboard, counting: Counting | None = None) -> dict[str, Any]:
     """The results API's answer: every question of the merged versions (answered or
-    not yet), the filters applied, and the dashboard's figures."""
-    questions = {q.name: {"answered": 0, "counts": {}} for q in merged.questions}
+    not yet), the filters applied, and the dashboard's figures; while a job counts
+    (`counting`), `complete` false, its progress, and only what the tallies know
+    (`answered` and `counts`, unfiltered; nothing under filters)."""
+    questions: dict[str, Any] = {q.name: {"answered": 0, "counts": {}} for q in merged.questions}
+    head: dict[str, Any] = {
+        "survey": slug, "status": "complete", "complete": True,
+        "responses": dashboard.responses, "all_responses": dashboard.all_responses,
+        "filters": [[name, value] for name, value in filters.to_args()],
+    }
+    if counting is not None:
+        head.update(status="counting", complete=False,
+                    progress={"counted": counting.counted, "total": counting.total,
+                              "ratio": round(counting.ratio, 4)})
+        if filters:
+            head["responses"] = None
+            return {**head, "questions": {}, "pages": {}}
+        questions.update({result.name: {"answered": result.answered.count,
+                                        "counts": question_json(result)["counts"]}
+                          for result in dashboard.questions})
+        return {**head, "questions": questions, "pages": {}}
     questions.update({result.name: question_json(result) for result in dashboard.questions})
     return {
-        "survey": slug, "responses": dashboard.responses,
-        "all_responses": dashboard.all_responses,
-        "filters": [[name, value] for name, value in filters.to_args()],
-        "questions": questions,
+        **head, "questions": questions,
         "pages": {page.name: {"reached": share_json(page.reached),
                               "answered": share_json(page.answered)}
                   for page in dashboard.pages},

@@ -44,9 +44,18 @@ def main() -> None:
     definition = Definition(data)
     rng = random.Random(1)
     start = datetime(2026, 11, 1, tzinfo=UTC)
-    rows = [Row(i + 1, uuid.uuid4(), start + timedelta(minutes=i), 1, "fake",
-                fake_answers(definition, rng)) for i in range(size)]
-    chunks = [rows[i:i + 5000] for i in range(0, size, 5000)]
+    rows = [
+        Row(
+            i + 1,
+            uuid.uuid4(),
+            start + timedelta(minutes=i),
+            1,
+            "fake",
+            fake_answers(definition, rng),
+        )
+        for i in range(size)
+    ]
+    chunks = [rows[i : i + 5000] for i in range(0, size, 5000)]
     survey = MergedSurvey({1: definition})
 
     def count(breakdown: str | None) -> None:

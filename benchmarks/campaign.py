@@ -69,42 +69,74 @@ TARGET_SECONDS = 60.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--submissions", type=int, default=75_000, help="new submission ids")
-    p.add_argument("--dup-every", type=int, default=20,
-                   help="one retried duplicate after every N new ones (20 = 5%%)")
-    p.add_argument("--noop-requests", type=int, default=30_000,
-                   help="requests per do-nothing measurement")
-    p.add_argument("--threads", type=int, default=1,
-                   help="wrk threads (one keeps up; more end unevenly, see campaign.lua)")
+    p.add_argument(
+        "--dup-every",
+        type=int,
+        default=20,
+        help="one retried duplicate after every N new ones (20 = 5%%)",
+    )
+    p.add_argument(
+        "--noop-requests", type=int, default=30_000, help="requests per do-nothing measurement"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="wrk threads (one keeps up; more end unevenly, see campaign.lua)",
+    )
     p.add_argument("--connections", type=int, default=16, help="wrk connections")
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn -w")
     p.add_argument("--worker-class", default="sync", help="gunicorn -k")
-    p.add_argument("--web-app", default="survey_engine:create_app()",
-                   help="the gunicorn app (to compare a variant; PYTHONPATH reaches it)")
-    p.add_argument("--worker-command", default="survey-engine worker",
-                   help="command of a drain worker process (a bare name runs from .venv/bin)")
-    p.add_argument("--drain-workers", type=int, default=1,
-                   help="survey-engine worker processes during the campaign")
-    p.add_argument("--capacity-workers", default="1,2",
-                   help="worker counts for the drain-capacity phase ('' skips it)")
+    p.add_argument(
+        "--web-app",
+        default="survey_engine:create_app()",
+        help="the gunicorn app (to compare a variant; PYTHONPATH reaches it)",
+    )
+    p.add_argument(
+        "--worker-command",
+        default="survey-engine worker",
+        help="command of a drain worker process (a bare name runs from .venv/bin)",
+    )
+    p.add_argument(
+        "--drain-workers",
+        type=int,
+        default=1,
+        help="survey-engine worker processes during the campaign",
+    )
+    p.add_argument(
+        "--capacity-workers",
+        default="1,2",
+        help="worker counts for the drain-capacity phase ('' skips it)",
+    )
     p.add_argument("--capacity-rows", type=int, default=75_000)
-    p.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432",
-                   help="PostgreSQL server (a database of its own is created there)")
+    p.add_argument(
+        "--pg",
+        default="postgresql://postgres@127.0.0.1:5432",
+        help="PostgreSQL server (a database of its own is created there)",
+    )
     p.add_argument("--database", default="survey_engine_bench")
     p.add_argument("--redis-port", type=int, default=6479)
     p.add_argument("--web-port", type=int, default=8481)
     p.add_argument("--noop-port", type=int, default=8482)
-    p.add_argument("--deadline", type=float, default=300.0,
-                   help="give up waiting for rows this many seconds after the first request")
+    p.add_argument(
+        "--deadline",
+        type=float,
+        default=300.0,
+        help="give up waiting for rows this many seconds after the first request",
+    )
     p.add_argument("--json", type=Path, help="also write the results here")
-    p.add_argument("--keep", action="store_true",
-                   help="keep the database and the temp dir (logs) afterwards")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the database and the temp dir (logs) afterwards"
+    )
     return p.parse_args(argv)
 
 
 # -- processes ---------------------------------------------------------------------------
+
 
 class Processes:
     """Everything this script starts, each in a session of its own, stopped in reverse."""
@@ -113,13 +145,15 @@ class Processes:
         self.logdir = logdir
         self.started: list[tuple[str, subprocess.Popen]] = []
 
-    def start(self, name: str, argv: list[str], env: dict | None = None,
-              **kwargs) -> subprocess.Popen:
+    def start(
+        self, name: str, argv: list[str], env: dict | None = None, **kwargs
+    ) -> subprocess.Popen:
         if "stdout" not in kwargs:
             log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 (closed by Popen's end)
             kwargs.update(stdout=log, stderr=subprocess.STDOUT)
-        proc = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True,
-                                stdin=subprocess.DEVNULL, **kwargs)
+        proc = subprocess.Popen(
+            argv, env=env, cwd=ROOT, start_new_session=True, stdin=subprocess.DEVNULL, **kwargs
+        )
         self.started.append((name, proc))
         return proc
 
@@ -166,11 +200,13 @@ def http_ok(url: str) -> bool:
 
 def port_free(port: int) -> bool:
     import socket
+
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 # -- /proc -------------------------------------------------------------------------------
+
 
 def _stat_fields(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat") as f:
@@ -221,8 +257,15 @@ def machine_cpu() -> tuple[float, float]:
     return total - idle, total
 
 
-TCP_COUNTERS = ("ListenOverflows", "ListenDrops", "TCPSynRetrans", "TCPReqQFullDrop",
-                "TCPTimeWaitOverflow", "AttemptFails", "RetransSegs")
+TCP_COUNTERS = (
+    "ListenOverflows",
+    "ListenDrops",
+    "TCPSynRetrans",
+    "TCPReqQFullDrop",
+    "TCPTimeWaitOverflow",
+    "AttemptFails",
+    "RetransSegs",
+)
 
 
 def tcp_counters() -> dict[str, int]:
@@ -258,9 +301,10 @@ class CpuMeter:
         busy0, total0 = self.machine_start
         busy1, total1 = machine_cpu()
         wall = time.monotonic() - self.wall_start
-        result = {name: round(sum(max(cpu_seconds(p) - self.start.get(p, 0.0), 0.0)
-                                  for p in pids), 2)
-                  for name, pids in groups.items()}
+        result = {
+            name: round(sum(max(cpu_seconds(p) - self.start.get(p, 0.0), 0.0) for p in pids), 2)
+            for name, pids in groups.items()
+        }
         result["_wall_seconds"] = round(wall, 2)
         result["_machine_busy_cpu_seconds"] = round((busy1 - busy0) / CLK_TCK, 2)
         result["_machine_cores"] = os.cpu_count()
@@ -270,19 +314,38 @@ class CpuMeter:
 
 # -- wrk ---------------------------------------------------------------------------------
 
-def run_wrk(procs: Processes, args: argparse.Namespace, port: int, unique: int,
-            dup_every: int, label: str) -> dict:
+
+def run_wrk(
+    procs: Processes, args: argparse.Namespace, port: int, unique: int, dup_every: int, label: str
+) -> dict:
     tag = random.randrange(1, 2**31)
     cap = max(120, int(unique / 300))
-    argv = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{cap}s",
-            "--timeout", "30s", "-s", str(BENCH / "campaign.lua"),
-            f"http://127.0.0.1:{port}{SUBMIT_PATH}", "--",
-            str(tag), str(unique), str(args.threads), str(dup_every), str(args.answers_file)]
+    argv = [
+        "wrk",
+        "-t",
+        str(args.threads),
+        "-c",
+        str(args.connections),
+        "-d",
+        f"{cap}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(BENCH / "campaign.lua"),
+        f"http://127.0.0.1:{port}{SUBMIT_PATH}",
+        "--",
+        str(tag),
+        str(unique),
+        str(args.threads),
+        str(dup_every),
+        str(args.answers_file),
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     tcp_before = tcp_counters()
     started = time.monotonic()
-    proc = procs.start(f"wrk-{label}", argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True)
+    proc = procs.start(
+        f"wrk-{label}", argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     lines: list[str] = []
     done_threads = 0
     for line in proc.stdout:
@@ -297,8 +360,9 @@ def run_wrk(procs: Processes, args: argparse.Namespace, port: int, unique: int,
     tcp_after = tcp_counters()
     result_lines = [x for x in lines if x.startswith("WRK_RESULT ")]
     if not result_lines:
-        raise RuntimeError(f"wrk gave no result (exit {proc.returncode}):\n"
-                           + "".join(lines) + stderr)
+        raise RuntimeError(
+            f"wrk gave no result (exit {proc.returncode}):\n" + "".join(lines) + stderr
+        )
     result = json.loads(result_lines[-1].split(" ", 1)[1])
     threads = result["threads"]
     first = min(t["first_us"] for t in threads) / 1e6
@@ -317,14 +381,19 @@ def run_wrk(procs: Processes, args: argparse.Namespace, port: int, unique: int,
         for status, n in t["other"].items():
             other[status] = other.get(status, 0) + n
     result["other_statuses"] = other
-    result["tcp_counters"] = {k: tcp_after[k] - tcp_before.get(k, 0) for k in tcp_after
-                              if tcp_after[k] != tcp_before.get(k, 0)}
-    result["cpu_seconds"] = round((after.ru_utime + after.ru_stime)
-                                  - (before.ru_utime + before.ru_stime), 2)
+    result["tcp_counters"] = {
+        k: tcp_after[k] - tcp_before.get(k, 0)
+        for k in tcp_after
+        if tcp_after[k] != tcp_before.get(k, 0)
+    }
+    result["cpu_seconds"] = round(
+        (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 2
+    )
     return result
 
 
 # -- the database and the stream -----------------------------------------------------------
+
 
 class Store:
     """Counts in PostgreSQL and Redis, read by the benchmark's own connections."""
@@ -335,29 +404,41 @@ class Store:
         self.survey_id = survey_id
 
     def rows(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM responses WHERE survey_id = %s",
-                                 (self.survey_id,)).fetchone()[0]
+        return self.conn.execute(
+            "SELECT count(*) FROM responses WHERE survey_id = %s", (self.survey_id,)
+        ).fetchone()[0]
 
     def tallied(self) -> int:
-        return int(self.conn.execute(
-            "SELECT coalesce(sum(count), 0) FROM tallies "
-            "WHERE survey_id = %s AND question = '' AND choice = ''",
-            (self.survey_id,)).fetchone()[0])
+        return int(
+            self.conn.execute(
+                "SELECT coalesce(sum(count), 0) FROM tallies "
+                "WHERE survey_id = %s AND question = '' AND choice = ''",
+                (self.survey_id,),
+            ).fetchone()[0]
+        )
 
     def backlog(self) -> int:
         from survey_engine.intake.buffer import stream_key
+
         return self.redis.xlen(stream_key(self.survey_id))
 
     def counters(self) -> dict[str, int]:
         from survey_engine.intake.buffer import counters_key
-        return {k.decode(): int(v)
-                for k, v in self.redis.hgetall(counters_key(self.survey_id)).items()}
+
+        return {
+            k.decode(): int(v) for k, v in self.redis.hgetall(counters_key(self.survey_id)).items()
+        }
 
     def backend_pids(self, database: str, exclude: tuple[int, ...] = ()) -> list[int]:
         """PostgreSQL backends of the product's processes (not this script's own)."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (database,)) if r[0] not in exclude]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+            if r[0] not in exclude
+        ]
 
 
 class Poller(threading.Thread):
@@ -402,8 +483,9 @@ def product_app(database_url: str, redis_url: str):
     from survey_engine import create_app
     from survey_engine.config import database_url as sqlalchemy_url
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": sqlalchemy_url(database_url),
-                       "REDIS_URL": redis_url})
+    return create_app(
+        {"SQLALCHEMY_DATABASE_URI": sqlalchemy_url(database_url), "REDIS_URL": redis_url}
+    )
 
 
 def answer_pool(app, count: int, seed: int = 2022) -> tuple[int, int, list[dict]]:
@@ -430,8 +512,9 @@ def answer_pool(app, count: int, seed: int = 2022) -> tuple[int, int, list[dict]
     return survey.survey_id, survey.version_id, pool
 
 
-def preload_stream(redis_url: str, survey_id: int, version_id: int, pool: list[dict],
-                   count: int) -> None:
+def preload_stream(
+    redis_url: str, survey_id: int, version_id: int, pool: list[dict], count: int
+) -> None:
     """Put `count` new submissions in the stream, through the web tier's accept script."""
     from survey_engine.intake.buffer import (
         ACCEPT_SCRIPT,
@@ -452,10 +535,12 @@ def preload_stream(redis_url: str, survey_id: int, version_id: int, pool: list[d
         pipe = client.pipeline(transaction=False)
         for i in range(start, min(start + 1000, count)):
             a = pool[i % len(pool)]
-            s = Submission(survey_id, version_id, uuid.uuid4(), a, source="api",
-                           meta={"lang": "vi"})
-            script(keys=keys, args=[str(s.submission_id), answers_digest(a), s.to_json()],
-                   client=pipe)
+            s = Submission(
+                survey_id, version_id, uuid.uuid4(), a, source="api", meta={"lang": "vi"}
+            )
+            script(
+                keys=keys, args=[str(s.submission_id), answers_digest(a), s.to_json()], client=pipe
+            )
         replies = pipe.execute()
         if any(r != b"accepted" for r in replies):
             raise RuntimeError("preloading the stream: a submission was not accepted")
@@ -463,6 +548,7 @@ def preload_stream(redis_url: str, survey_id: int, version_id: int, pool: list[d
 
 
 # -- the run -------------------------------------------------------------------------------
+
 
 def machine_description() -> dict:
     model = "?"
@@ -473,43 +559,66 @@ def machine_description() -> dict:
                 break
     with open("/proc/meminfo") as f:
         mem_kib = int(f.readline().split()[1])
-    return {"cores": os.cpu_count(), "cpu": model, "ram_gib": round(mem_kib / 2**20, 1),
-            "kernel": os.uname().release,
-            "date": datetime.now().astimezone().isoformat(timespec="seconds")}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "ram_gib": round(mem_kib / 2**20, 1),
+        "kernel": os.uname().release,
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
 
 
 def versions() -> dict:
     from importlib.metadata import version
-    out = {name: version(name) for name in ("flask", "gunicorn", "sqlalchemy", "psycopg",
-                                             "redis")}
+
+    out = {name: version(name) for name in ("flask", "gunicorn", "sqlalchemy", "psycopg", "redis")}
     out["python"] = sys.version.split()[0]
-    out["survey-engine"] = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip() or "?"
-    out["wrk"] = subprocess.run(["wrk", "-v"], capture_output=True, text=True
-                                ).stdout.split("[")[0].replace("wrk", "").strip()
-    out["redis-server"] = subprocess.run(["redis-server", "--version"], capture_output=True,
-                                         text=True).stdout.split()[2].removeprefix("v=")
+    out["survey-engine"] = (
+        subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        or "?"
+    )
+    out["wrk"] = (
+        subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+        .stdout.split("[")[0]
+        .replace("wrk", "")
+        .strip()
+    )
+    out["redis-server"] = (
+        subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
+        .stdout.split()[2]
+        .removeprefix("v=")
+    )
     return out
 
 
 def run(args: argparse.Namespace, procs: Processes, logdir: Path) -> dict:
     for tool in ("wrk", "redis-server"):
         if not shutil.which(tool):
-            raise SystemExit(f"{tool} is not installed (make benchmark installs wrk; "
-                             "redis-server comes with Debian's redis-server package)")
+            raise SystemExit(
+                f"{tool} is not installed (make benchmark installs wrk; "
+                "redis-server comes with Debian's redis-server package)"
+            )
     for port in (args.redis_port, args.web_port, args.noop_port):
         if not port_free(port):
             raise SystemExit(f"port {port} is in use; choose another with the options")
 
-    results: dict = {"machine": machine_description(), "versions": versions(),
-                     "settings": {k: (str(v) if isinstance(v, Path) else v)
-                                  for k, v in vars(args).items()}}
+    results: dict = {
+        "machine": machine_description(),
+        "versions": versions(),
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
     results["settings"]["answer_sets"] = 5000
     database_url = f"{args.pg}/{args.database}"
     redis_url = f"redis://127.0.0.1:{args.redis_port}/0"
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "SECRET_KEY": "benchmark", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "benchmark",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("FLASK_APP", None)
 
     say(f"logs in {logdir}")
@@ -517,28 +626,48 @@ def run(args: argparse.Namespace, procs: Processes, logdir: Path) -> dict:
     reset_database(args.pg, args.database)
     redis_dir = logdir / "redis"
     redis_dir.mkdir()
-    redis_proc = procs.start("redis", [
-        "redis-server", "--bind", "127.0.0.1", "--port", str(args.redis_port),
-        "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-        "--dir", str(redis_dir), "--daemonize", "no", "--protected-mode", "yes"])
+    redis_proc = procs.start(
+        "redis",
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(args.redis_port),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--dir",
+            str(redis_dir),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+        ],
+    )
     client = redis.Redis.from_url(redis_url)
     wait_until(client.ping, 10, "redis-server")
 
-    demo = subprocess.run([str(BIN / "survey-engine"), "demo"], env=env, cwd=ROOT,
-                          capture_output=True, text=True)
+    demo = subprocess.run(
+        [str(BIN / "survey-engine"), "demo"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
     if demo.returncode:
         raise RuntimeError("survey-engine demo failed:\n" + demo.stdout + demo.stderr)
     with psycopg.connect(database_url) as conn:
         results["versions"]["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
     survey_id, version_id, pool = answer_pool(product_app(database_url, redis_url), 5000)
     answers_file = logdir / "answers.jsonl"
-    answers_file.write_text("".join(json.dumps(a, ensure_ascii=False, separators=(",", ":"))
-                                    + "\n" for a in pool), encoding="utf-8")
+    answers_file.write_text(
+        "".join(json.dumps(a, ensure_ascii=False, separators=(",", ":")) + "\n" for a in pool),
+        encoding="utf-8",
+    )
     args.answers_file = answers_file  # every run_wrk sends these
     lines = answers_file.read_bytes().splitlines()
     # {"submission_id":"<36>","answers":<set>}
-    results["settings"]["body_bytes_mean"] = round(
-        sum(len(x) for x in lines) / len(lines) + 56, 1)
+    results["settings"]["body_bytes_mean"] = round(sum(len(x) for x in lines) / len(lines) + 56, 1)
 
     def preload(count: int) -> None:
         preload_stream(redis_url, survey_id, version_id, pool, count)
@@ -546,13 +675,32 @@ def run(args: argparse.Namespace, procs: Processes, logdir: Path) -> dict:
     def store() -> Store:
         return Store(database_url, redis.Redis.from_url(redis_url), survey_id)
 
-    gunicorn = [str(BIN / "gunicorn"), "-w", str(args.web_workers), "-k", args.worker_class,
-                "--log-level", "warning"]
-    web = procs.start("gunicorn-survey-engine", [
-        *gunicorn, "-b", f"127.0.0.1:{args.web_port}", args.web_app], env=env)
-    noop = procs.start("gunicorn-noop", [
-        *gunicorn, "-b", f"127.0.0.1:{args.noop_port}", "--chdir", str(BENCH),
-        "noop_app:create_app()"], env=env)
+    gunicorn = [
+        str(BIN / "gunicorn"),
+        "-w",
+        str(args.web_workers),
+        "-k",
+        args.worker_class,
+        "--log-level",
+        "warning",
+    ]
+    web = procs.start(
+        "gunicorn-survey-engine",
+        [*gunicorn, "-b", f"127.0.0.1:{args.web_port}", args.web_app],
+        env=env,
+    )
+    noop = procs.start(
+        "gunicorn-noop",
+        [
+            *gunicorn,
+            "-b",
+            f"127.0.0.1:{args.noop_port}",
+            "--chdir",
+            str(BENCH),
+            "noop_app:create_app()",
+        ],
+        env=env,
+    )
     web_url = f"http://127.0.0.1:{args.web_port}"
     noop_url = f"http://127.0.0.1:{args.noop_port}"
     wait_until(lambda: http_ok(web_url + "/healthz"), 30, "gunicorn (survey-engine)")
@@ -568,49 +716,62 @@ def run(args: argparse.Namespace, procs: Processes, logdir: Path) -> dict:
 
     # 2. the campaign
     unique = args.submissions
-    say(f"2/5 campaign: {unique:,} submissions + 1 retry per {args.dup_every} "
-        f"({args.drain_workers} worker process(es) draining)")
+    say(
+        f"2/5 campaign: {unique:,} submissions + 1 retry per {args.dup_every} "
+        f"({args.drain_workers} worker process(es) draining)"
+    )
     base = store()
     poller = Poller(store, 0.5, with_rows=True)
     poller.start()
     poller.ready.wait(10)
     mine = (poller.backend_pid,)
     meter = CpuMeter()
-    meter.begin({"gunicorn (survey-engine)": tree(web.pid), "redis-server": [redis_proc.pid],
-                 "postgres backends": base.backend_pids(args.database, mine)})
-    drainers = [procs.start(f"worker-{i}", worker_argv(args), env=env)
-                for i in range(args.drain_workers)]
+    meter.begin(
+        {
+            "gunicorn (survey-engine)": tree(web.pid),
+            "redis-server": [redis_proc.pid],
+            "postgres backends": base.backend_pids(args.database, mine),
+        }
+    )
+    drainers = [
+        procs.start(f"worker-{i}", worker_argv(args), env=env) for i in range(args.drain_workers)
+    ]
     campaign = run_wrk(procs, args, args.web_port, unique, args.dup_every, "campaign")
     accepted = campaign["accepted"]
     deadline = campaign["first_request"] + args.deadline
     while time.monotonic() < deadline:
-        if poller.samples and poller.samples[-1][1] >= accepted and \
-                poller.samples[-1][2] >= accepted:
+        if (
+            poller.samples
+            and poller.samples[-1][1] >= accepted
+            and poller.samples[-1][2] >= accepted
+        ):
             break
         time.sleep(0.1)
     poller.stop.set()
     poller.join()
-    groups = {"gunicorn (survey-engine)": tree(web.pid),
-              "survey-engine worker": [p for d in drainers for p in tree(d.pid)],
-              "redis-server": [redis_proc.pid],
-              "postgres backends": base.backend_pids(args.database, mine)}
+    groups = {
+        "gunicorn (survey-engine)": tree(web.pid),
+        "survey-engine worker": [p for d in drainers for p in tree(d.pid)],
+        "redis-server": [redis_proc.pid],
+        "postgres backends": base.backend_pids(args.database, mine),
+    }
     cpu = meter.end(groups)
     cpu["wrk"] = campaign["cpu_seconds"]
     rss = {
         "gunicorn master": peak_rss_mib(web.pid),
-        **{f"gunicorn worker {i + 1}": peak_rss_mib(p)
-           for i, p in enumerate(children(web.pid))},
-        **{f"survey-engine worker {i + 1}": peak_rss_mib(d.pid)
-           for i, d in enumerate(drainers)},
+        **{f"gunicorn worker {i + 1}": peak_rss_mib(p) for i, p in enumerate(children(web.pid))},
+        **{f"survey-engine worker {i + 1}": peak_rss_mib(d.pid) for i, d in enumerate(drainers)},
         "redis-server": peak_rss_mib(redis_proc.pid),
-        "postgres backend (largest)": max((peak_rss_mib(p) or 0)
-                                          for p in base.backend_pids(args.database, mine)),
+        "postgres backend (largest)": max(
+            (peak_rss_mib(p) or 0) for p in base.backend_pids(args.database, mine)
+        ),
     }
     for d in drainers:
         procs.stop(d)
     rows, tallied, counters = base.rows(), base.tallied(), base.counters()
-    results["campaign"] = summarize_campaign(campaign, poller.samples, rows, tallied,
-                                             counters, cpu, rss)
+    results["campaign"] = summarize_campaign(
+        campaign, poller.samples, rows, tallied, counters, cpu, rss
+    )
 
     # 3. the do-nothing endpoint again
     say(f"3/5 do-nothing endpoint again: {args.noop_requests:,} requests")
@@ -623,16 +784,25 @@ def run(args: argparse.Namespace, procs: Processes, logdir: Path) -> dict:
     # 4. drain capacity on a backlog
     results["capacity"] = []
     for n in [int(x) for x in args.capacity_workers.split(",") if x.strip()]:
-        say(f"4/5 drain capacity: {args.capacity_rows:,} submissions in the stream, "
-            f"{n} worker process(es)")
+        say(
+            f"4/5 drain capacity: {args.capacity_rows:,} submissions in the stream, "
+            f"{n} worker process(es)"
+        )
         results["capacity"].append(measure_capacity(procs, args, env, store, preload, n))
 
     # 5. tallies equal a recount
     say("5/5 recount")
-    recount = subprocess.run([str(BIN / "survey-engine"), "recount", SLUG], env=env, cwd=ROOT,
-                             capture_output=True, text=True)
-    results["recount"] = {"ok": recount.returncode == 0,
-                          "output": (recount.stdout + recount.stderr).strip()}
+    recount = subprocess.run(
+        [str(BIN / "survey-engine"), "recount", SLUG],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    results["recount"] = {
+        "ok": recount.returncode == 0,
+        "output": (recount.stdout + recount.stderr).strip(),
+    }
     results["final_rows"] = base.rows()
     base.conn.close()
     return results
@@ -651,12 +821,18 @@ def measure_noop(procs: Processes, args: argparse.Namespace, noop: subprocess.Po
     result = run_wrk(procs, args, args.noop_port, args.noop_requests, args.dup_every, "noop")
     cpu = meter.end()
     cpu["wrk"] = result["cpu_seconds"]
-    return {"requests": result["received"], "ok": result["accepted"] + result["duplicate"],
-            "other_statuses": result["other_statuses"], "errors": result["errors"],
-            "complete": result["complete"], "seconds": round(result["seconds"], 3),
-            "requests_per_second": round(result["received"] / result["seconds"], 1),
-            "latency_ms": latency_ms(result), "tcp_counters": result["tcp_counters"],
-            "cpu_seconds": cpu}
+    return {
+        "requests": result["received"],
+        "ok": result["accepted"] + result["duplicate"],
+        "other_statuses": result["other_statuses"],
+        "errors": result["errors"],
+        "complete": result["complete"],
+        "seconds": round(result["seconds"], 3),
+        "requests_per_second": round(result["received"] / result["seconds"], 1),
+        "latency_ms": latency_ms(result),
+        "tcp_counters": result["tcp_counters"],
+        "cpu_seconds": cpu,
+    }
 
 
 def latency_ms(result: dict) -> dict:
@@ -664,36 +840,51 @@ def latency_ms(result: dict) -> dict:
     return {k: round(lat[k] / 1000, 2) for k in ("p50", "p90", "p99", "max", "mean")}
 
 
-def summarize_campaign(w: dict, samples: list, rows: int, tallied: int, counters: dict,
-                       cpu: dict, rss: dict) -> dict:
+def summarize_campaign(
+    w: dict, samples: list, rows: int, tallied: int, counters: dict, cpu: dict, rss: dict
+) -> dict:
     t0 = w["first_request"]
-    done_at = next((t for t, tal, r, _ in samples
-                    if tal >= w["accepted"] and r is not None and r >= w["accepted"]), None)
+    done_at = next(
+        (
+            t
+            for t, tal, r, _ in samples
+            if tal >= w["accepted"] and r is not None and r >= w["accepted"]
+        ),
+        None,
+    )
     first_row_at = next((t for t, tal, _, _ in samples if tal > 0), None)
     web_seconds = w["seconds"]
     drain_rate = None
     if done_at is not None and first_row_at is not None and done_at > first_row_at:
         drain_rate = round(w["accepted"] / (done_at - first_row_at), 1)
     return {
-        "requests": w["received"], "accepted": w["accepted"], "duplicates": w["duplicate"],
-        "other_statuses": w["other_statuses"], "errors": w["errors"],
-        "overflow_requests": w["overflow"], "complete": w["complete"],
+        "requests": w["received"],
+        "accepted": w["accepted"],
+        "duplicates": w["duplicate"],
+        "other_statuses": w["other_statuses"],
+        "errors": w["errors"],
+        "overflow_requests": w["overflow"],
+        "complete": w["complete"],
         "web_seconds": round(web_seconds, 3),
         "accepted_per_second": round(w["accepted"] / web_seconds, 1),
         "requests_per_second": round(w["received"] / web_seconds, 1),
-        "latency_ms": latency_ms(w), "tcp_counters": w["tcp_counters"],
+        "latency_ms": latency_ms(w),
+        "tcp_counters": w["tcp_counters"],
         "seconds_until_stored_and_tallied": None if done_at is None else round(done_at - t0, 2),
         "drain_rows_per_second_during_campaign": drain_rate,
         "peak_backlog": max((b for *_, b in samples), default=0),
-        "rows_stored": rows, "tallied": tallied, "redis_counters": counters,
+        "rows_stored": rows,
+        "tallied": tallied,
+        "redis_counters": counters,
         "timeline": [(round(t - t0, 2), tal, r, b) for t, tal, r, b in samples],
-        "cpu_seconds": cpu, "peak_rss_mib": {k: None if v is None else round(v, 1)
-                                             for k, v in rss.items()},
+        "cpu_seconds": cpu,
+        "peak_rss_mib": {k: None if v is None else round(v, 1) for k, v in rss.items()},
     }
 
 
-def measure_capacity(procs: Processes, args: argparse.Namespace, env: dict, store_factory,
-                     preload, workers: int) -> dict:
+def measure_capacity(
+    procs: Processes, args: argparse.Namespace, env: dict, store_factory, preload, workers: int
+) -> dict:
     store = store_factory()
     before = store.tallied()
     preload(args.capacity_rows)
@@ -705,8 +896,10 @@ def measure_capacity(procs: Processes, args: argparse.Namespace, env: dict, stor
     meter = CpuMeter()
     meter.begin({"postgres backends": store.backend_pids(args.database, mine)})
     started = time.monotonic()
-    drainers = [procs.start(f"capacity-{workers}-worker-{i}", worker_argv(args), env=env)
-                for i in range(workers)]
+    drainers = [
+        procs.start(f"capacity-{workers}-worker-{i}", worker_argv(args), env=env)
+        for i in range(workers)
+    ]
     deadline = started + args.deadline
     while time.monotonic() < deadline:
         if poller.samples and poller.samples[-1][1] >= target:
@@ -722,24 +915,37 @@ def measure_capacity(procs: Processes, args: argparse.Namespace, env: dict, stor
     rate = None
     if first is not None and done is not None and done > first:
         rate = round((target - first_count) / (done - first), 1)
-    cpu = meter.end({"survey-engine worker": [p for d in drainers for p in tree(d.pid)],
-                     "postgres backends": store.backend_pids(args.database, mine)})
-    rss = {f"survey-engine worker {i + 1}": round(peak_rss_mib(d.pid) or 0, 1)
-           for i, d in enumerate(drainers)}
+    cpu = meter.end(
+        {
+            "survey-engine worker": [p for d in drainers for p in tree(d.pid)],
+            "postgres backends": store.backend_pids(args.database, mine),
+        }
+    )
+    rss = {
+        f"survey-engine worker {i + 1}": round(peak_rss_mib(d.pid) or 0, 1)
+        for i, d in enumerate(drainers)
+    }
     for d in drainers:
         procs.stop(d)
     rows = store.rows()
     store.conn.close()
-    return {"workers": workers, "rows": args.capacity_rows,
-            "stored": (samples[-1][1] - before) if samples else 0,
-            "rows_per_second": rate,
-            "seconds_from_start": None if done is None else round(done - started, 2),
-            "seconds_first_to_last_batch": None if (done is None or first is None)
-            else round(done - first, 2),
-            "worker_cpu_seconds": cpu, "peak_rss_mib": rss, "rows_total_after": rows}
+    return {
+        "workers": workers,
+        "rows": args.capacity_rows,
+        "stored": (samples[-1][1] - before) if samples else 0,
+        "rows_per_second": rate,
+        "seconds_from_start": None if done is None else round(done - started, 2),
+        "seconds_first_to_last_batch": None
+        if (done is None or first is None)
+        else round(done - first, 2),
+        "worker_cpu_seconds": cpu,
+        "peak_rss_mib": rss,
+        "rows_total_after": rows,
+    }
 
 
 # -- the report ------------------------------------------------------------------------------
+
 
 def say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
@@ -760,10 +966,12 @@ def verdicts(r: dict) -> dict:
         "drain_rows_per_second": best_drain,
         "drain_met": best_drain >= TARGET_DRAIN,
         "seconds": seconds,
-        "seconds_met": seconds is not None and seconds <= TARGET_SECONDS
+        "seconds_met": seconds is not None
+        and seconds <= TARGET_SECONDS
         and c["accepted"] == r["settings"]["submissions"],
-        "rows_equal_accepted": (c["rows_stored"] == c["accepted"] == c["tallied"]
-                                == c["redis_counters"].get("accepted")),
+        "rows_equal_accepted": (
+            c["rows_stored"] == c["accepted"] == c["tallied"] == c["redis_counters"].get("accepted")
+        ),
     }
 
 
@@ -799,24 +1007,44 @@ def report(r: dict) -> str:
         row("requests", n(before["requests"]), n(c["requests"]), n(after["requests"])),
         row("new submissions accepted (202)", "", n(c["accepted"]), ""),
         row("retries answered 202 duplicate", "", n(c["duplicates"]), ""),
-        row("other statuses / socket errors", fmt_errors(before), fmt_errors(c),
-            fmt_errors(after)),
-        row("requests/s", n(before["requests_per_second"]), n(c["requests_per_second"]),
-            n(after["requests_per_second"])),
+        row("other statuses / socket errors", fmt_errors(before), fmt_errors(c), fmt_errors(after)),
+        row(
+            "requests/s",
+            n(before["requests_per_second"]),
+            n(c["requests_per_second"]),
+            n(after["requests_per_second"]),
+        ),
         row("accepted/s (new submissions)", "", n(c["accepted_per_second"]), ""),
-        row("accepted/s : do-nothing req/s (mean)", "", f"{v['ratio']:.2f}", "",
-            f"target >= {TARGET_RATIO}: {ok(v['ratio_met'])}"),
+        row(
+            "accepted/s : do-nothing req/s (mean)",
+            "",
+            f"{v['ratio']:.2f}",
+            "",
+            f"target >= {TARGET_RATIO}: {ok(v['ratio_met'])}",
+        ),
         row("requests/s : do-nothing req/s", "", f"{v['ratio_requests']:.2f}", ""),
         row("latency p50 / p99, ms", lat(before), lat(c), lat(after)),
-        row("latency max, ms", n(before["latency_ms"]["max"]), n(c["latency_ms"]["max"]),
-            n(after["latency_ms"]["max"])),
-        *[f"  WARNING: {label}: wrk got no response to some planned requests and ran to its "
-          "-d cap; its rates are wrong" for label, x in
-          (("do-nothing (before)", before), ("campaign", c), ("do-nothing (after)", after))
-          if not x["complete"]],
+        row(
+            "latency max, ms",
+            n(before["latency_ms"]["max"]),
+            n(c["latency_ms"]["max"]),
+            n(after["latency_ms"]["max"]),
+        ),
+        *[
+            f"  WARNING: {label}: wrk got no response to some planned requests and ran to its "
+            "-d cap; its rates are wrong"
+            for label, x in (
+                ("do-nothing (before)", before),
+                ("campaign", c),
+                ("do-nothing (after)", after),
+            )
+            if not x["complete"]
+        ],
         "  TCP counters that moved (machine-wide): "
-        + "; ".join(f"{label} {x['tcp_counters'] or '-'}"
-                    for label, x in (("before", before), ("campaign", c), ("after", after))),
+        + "; ".join(
+            f"{label} {x['tcp_counters'] or '-'}"
+            for label, x in (("before", before), ("campaign", c), ("after", after))
+        ),
         "",
         "drain and storage",
         f"  first request to all {n(c['accepted'])} stored and tallied: "
@@ -835,43 +1063,57 @@ def report(r: dict) -> str:
             f"  drain capacity, {cap['workers']} worker process(es), {n(cap['rows'])} "
             f"waiting: {n(cap['rows_per_second'])} rows/s "
             f"({n(cap['seconds_first_to_last_batch'], '{:.1f}')} s first to last batch, "
-            f"{n(cap['seconds_from_start'], '{:.1f}')} s from process start)")
-    lines.append(f"  drain rows/s (best): {n(v['drain_rows_per_second'])}   "
-                 f"target >= {TARGET_DRAIN:,}: {ok(v['drain_met'])}")
+            f"{n(cap['seconds_from_start'], '{:.1f}')} s from process start)"
+        )
+    lines.append(
+        f"  drain rows/s (best): {n(v['drain_rows_per_second'])}   "
+        f"target >= {TARGET_DRAIN:,}: {ok(v['drain_met'])}"
+    )
     lines.append(f"  recount: {r['recount']['output']}")
     lines += ["", "peak RSS (VmHWM), MiB"]
     for name, mib in c["peak_rss_mib"].items():
         lines.append(f"  {name:<44}{n(mib, '{:.1f}'):>8}")
     for cap in r["capacity"]:
         for name, mib in cap["peak_rss_mib"].items():
-            lines.append(f"  {name + ' (capacity run, ' + str(cap['workers']) + ')':<44}"
-                         f"{n(mib, '{:.1f}'):>8}")
+            lines.append(
+                f"  {name + ' (capacity run, ' + str(cap['workers']) + ')':<44}"
+                f"{n(mib, '{:.1f}'):>8}"
+            )
     cpu = c["cpu_seconds"]
-    lines += ["", f"CPU seconds, campaign ({cpu['_wall_seconds']:.1f} s wall from start to "
-                  f"all stored; machine busy {cpu['_machine_busy_percent']}% of "
-                  f"{cpu['_machine_cores']} cores = {cpu['_machine_busy_cpu_seconds']:.1f} "
-                  "CPU s, other users included)"]
+    lines += [
+        "",
+        f"CPU seconds, campaign ({cpu['_wall_seconds']:.1f} s wall from start to "
+        f"all stored; machine busy {cpu['_machine_busy_percent']}% of "
+        f"{cpu['_machine_cores']} cores = {cpu['_machine_busy_cpu_seconds']:.1f} "
+        "CPU s, other users included)",
+    ]
     for name, sec in cpu.items():
         if not name.startswith("_"):
             per = sec / c["requests"] * 1e6 if c["requests"] else 0
             lines.append(f"  {name:<40}{sec:>8.1f} s {per:>7.0f} µs per request")
     ours = sum(sec for name, sec in cpu.items() if not name.startswith("_"))
-    lines.append(f"  {'all of the above':<40}{ours:>8.1f} s; the rest of the machine's "
-                 f"{cpu['_machine_busy_cpu_seconds']:.1f} busy CPU s: "
-                 f"{cpu['_machine_busy_cpu_seconds'] - ours:.1f} s (other users, kernel)")
+    lines.append(
+        f"  {'all of the above':<40}{ours:>8.1f} s; the rest of the machine's "
+        f"{cpu['_machine_busy_cpu_seconds']:.1f} busy CPU s: "
+        f"{cpu['_machine_busy_cpu_seconds'] - ours:.1f} s (other users, kernel)"
+    )
     for label, x in (("before", before), ("after", after)):
         g = x["cpu_seconds"]["gunicorn (do-nothing)"]
-        lines.append(f"  do-nothing ({label}): gunicorn {g:.1f} s = "
-                     f"{g / x['requests'] * 1e6:.0f} µs per request; wrk "
-                     f"{x['cpu_seconds']['wrk']:.1f} s; machine busy "
-                     f"{x['cpu_seconds']['_machine_busy_percent']}%")
+        lines.append(
+            f"  do-nothing ({label}): gunicorn {g:.1f} s = "
+            f"{g / x['requests'] * 1e6:.0f} µs per request; wrk "
+            f"{x['cpu_seconds']['wrk']:.1f} s; machine busy "
+            f"{x['cpu_seconds']['_machine_busy_percent']}%"
+        )
     for cap in r["capacity"]:
         w = cap["worker_cpu_seconds"]
-        lines.append(f"  drain capacity, {cap['workers']} worker(s): worker "
-                     f"{w['survey-engine worker']:.1f} s = "
-                     f"{w['survey-engine worker'] / cap['rows'] * 1e6:.0f} µs per row; "
-                     f"postgres {w['postgres backends']:.1f} s; machine busy "
-                     f"{w['_machine_busy_percent']}%")
+        lines.append(
+            f"  drain capacity, {cap['workers']} worker(s): worker "
+            f"{w['survey-engine worker']:.1f} s = "
+            f"{w['survey-engine worker'] / cap['rows'] * 1e6:.0f} µs per row; "
+            f"postgres {w['postgres backends']:.1f} s; machine busy "
+            f"{w['_machine_busy_percent']}%"
+        )
     lines.append("")
     return "\n".join(lines)
 

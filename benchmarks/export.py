@@ -47,8 +47,10 @@ INSERT_BATCH = 2_000
 def kobo_definition() -> dict:
     """510 fields as a big household survey has them: choices, numbers, dates, text."""
     kinds = ["select_one"] * 5 + ["integer"] * 2 + ["decimal", "date", "text"]
-    lists = {"yes_no": [{"name": n, "label": {"vi": t}} for n, t in (("1", "Có"), ("0", "Không"))],
-             "scale": [{"name": str(n), "label": {"vi": f"Mức {n}"}} for n in range(1, 6)]}
+    lists = {
+        "yes_no": [{"name": n, "label": {"vi": t}} for n, t in (("1", "Có"), ("0", "Không"))],
+        "scale": [{"name": str(n), "label": {"vi": f"Mức {n}"}} for n in range(1, 6)],
+    }
     questions = []
     for i in range(KOBO_FIELDS):
         kind = kinds[i % len(kinds)]
@@ -56,11 +58,18 @@ def kobo_definition() -> dict:
         if kind == "select_one":
             question["choices"] = "yes_no" if i % 2 else "scale"
         questions.append(question)
-    pages = [{"name": f"p{n}", "questions": questions[n * 30:(n + 1) * 30]}
-             for n in range((KOBO_FIELDS + 29) // 30)]
-    return {"format": "survey-engine/1", "slug": SIZES["kobo"][0],
-            "title": {"vi": "Khảo sát hộ gia đình (510 trường)"}, "default_language": "vi",
-            "pages": pages, "choice_lists": lists}
+    pages = [
+        {"name": f"p{n}", "questions": questions[n * 30 : (n + 1) * 30]}
+        for n in range((KOBO_FIELDS + 29) // 30)
+    ]
+    return {
+        "format": "survey-engine/1",
+        "slug": SIZES["kobo"][0],
+        "title": {"vi": "Khảo sát hộ gia đình (510 trường)"},
+        "default_language": "vi",
+        "pages": pages,
+        "choice_lists": lists,
+    }
 
 
 def kobo_answers(rng: random.Random, today: datetime) -> dict:
@@ -78,8 +87,9 @@ def kobo_answers(rng: random.Random, today: datetime) -> dict:
         elif kind == 8:
             answers[f"f{i:03d}"] = (today - timedelta(days=rng.randint(0, 900))).date().isoformat()
         else:
-            answers[f"f{i:03d}"] = rng.choice(("Không có ý kiến", "Đồng ý với phương án",
-                                               "Cần thêm thông tin về dự án"))
+            answers[f"f{i:03d}"] = rng.choice(
+                ("Không có ý kiến", "Đồng ý với phương án", "Cần thêm thông tin về dự án")
+            )
     return answers
 
 
@@ -99,8 +109,9 @@ def build(size: str, url: str) -> None:
     with app.app_context():
         flask_migrate.upgrade(directory=MIGRATIONS_DIR)
         if size == "demo":
-            definition = json.loads((ROOT / "survey_engine/demo/tro-lai-truong-hoc.json")
-                                    .read_text("utf-8"))
+            definition = json.loads(
+                (ROOT / "survey_engine/demo/tro-lai-truong-hoc.json").read_text("utf-8")
+            )
         else:
             definition = kobo_definition()
         survey = save_definition(definition, publish=True)
@@ -113,15 +124,23 @@ def build(size: str, url: str) -> None:
             rows = []
             for n in range(first, min(first + INSERT_BATCH, count)):
                 answers = fake_answers(parsed, rng) if size == "demo" else kobo_answers(rng, now)
-                rows.append({"survey_id": survey.id, "version_id": version.id,
-                             "submission_id": uuid.UUID(int=rng.getrandbits(128)),
-                             "submitted_at": now - timedelta(seconds=count - n),
-                             "answers": answers, "source": "web", "meta": {}})
+                rows.append(
+                    {
+                        "survey_id": survey.id,
+                        "version_id": version.id,
+                        "submission_id": uuid.UUID(int=rng.getrandbits(128)),
+                        "submitted_at": now - timedelta(seconds=count - n),
+                        "answers": answers,
+                        "source": "web",
+                        "meta": {},
+                    }
+                )
             db.session.execute(sa.insert(Response), rows)
             db.session.commit()
         assert find_survey(slug) is not None
-        print(f"  built {size}: {count:,} responses in {time.monotonic() - started:.0f} s",
-              flush=True)
+        print(
+            f"  built {size}: {count:,} responses in {time.monotonic() - started:.0f} s", flush=True
+        )
 
 
 # -- the three paths (each runs in its own child process) -----------------------------
@@ -135,8 +154,7 @@ def run_path(path: str, url: str, slug: str, out: Path) -> dict:
         started = time.perf_counter()
         rows, columns = PATH_FUNCTIONS[path](slug, out)
         seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": rows, "cells": rows * columns,
-            "bytes": out.stat().st_size}
+    return {"seconds": seconds, "rows": rows, "cells": rows * columns, "bytes": out.stat().st_size}
 
 
 def _row_maker(slug: str):
@@ -148,8 +166,7 @@ def _row_maker(slug: str):
     survey = find_survey(slug)
     versions = [v for v in reversed(survey.versions) if v.published_at]
     definitions = [definition_for(v) for v in versions]
-    maker = RowMaker(definitions[0], merged_questions(definitions),
-                     definitions[0].default_language)
+    maker = RowMaker(definitions[0], merged_questions(definitions), definitions[0].default_language)
     maker.version_numbers = {v.id: v.number for v in versions}
     return survey, maker
 
@@ -203,14 +220,26 @@ def _rss_gib(pid: int) -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**30
 
 
-def measure(path: str, url: str, slug: str, out: Path, timeout: float,
-            max_rss_gib: float) -> dict:
+def measure(path: str, url: str, slug: str, out: Path, timeout: float, max_rss_gib: float) -> dict:
     """Run one path in a child; its own peak RSS comes from wait4's rusage. A child
     past the time or memory cap is stopped (pandas on the 510-field case would take
     the whole machine) and reported as such."""
     child = subprocess.Popen(
-        [sys.executable, __file__, "--child", path, "--url", url, "--slug", slug,
-         "--out", str(out)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            path,
+            "--url",
+            url,
+            "--slug",
+            slug,
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + timeout
     while True:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -222,8 +251,10 @@ def measure(path: str, url: str, slug: str, out: Path, timeout: float,
             _pid, status, usage = os.wait4(child.pid, 0)
             spent = time.monotonic() - deadline + timeout
             why = f"over {max_rss_gib:g} GiB" if too_big else "out of time"
-            return {"failed": f"stopped after {spent:.0f} s, {why}",
-                    "peak_rss_mib": usage.ru_maxrss / 1024}
+            return {
+                "failed": f"stopped after {spent:.0f} s, {why}",
+                "peak_rss_mib": usage.ru_maxrss / 1024,
+            }
         time.sleep(0.2)
     output = child.stdout.read()
     if status != 0:
@@ -236,16 +267,19 @@ def measure(path: str, url: str, slug: str, out: Path, timeout: float,
 def report(size: str, results: dict[str, dict]) -> None:
     slug, count = SIZES[size]
     print(f"\n{size}: {slug}, {count:,} responses")
-    print(f"  {'path':<8} {'seconds':>9} {'rows/s':>9} {'cells/s':>11} {'peak RSS':>10}"
-          f" {'file':>9}")
+    print(
+        f"  {'path':<8} {'seconds':>9} {'rows/s':>9} {'cells/s':>11} {'peak RSS':>10} {'file':>9}"
+    )
     for path in PATHS:
         r = results[path]
         if "failed" in r:
             print(f"  {path:<8} {r['failed']:>40}  peak RSS {r['peak_rss_mib']:,.0f} MiB")
             continue
-        print(f"  {path:<8} {r['seconds']:>9.1f} {r['rows'] / r['seconds']:>9,.0f}"
-              f" {r['cells'] / r['seconds']:>11,.0f} {r['peak_rss_mib']:>6,.0f} MiB"
-              f" {r['bytes'] / 2**20:>5,.0f} MiB")
+        print(
+            f"  {path:<8} {r['seconds']:>9.1f} {r['rows'] / r['seconds']:>9,.0f}"
+            f" {r['cells'] / r['seconds']:>11,.0f} {r['peak_rss_mib']:>6,.0f} MiB"
+            f" {r['bytes'] / 2**20:>5,.0f} MiB"
+        )
     ours_ = results["ours"]
     if "failed" not in ours_:
         for other in ("pandas", "raw"):
@@ -261,10 +295,18 @@ def main() -> None:
     parser.add_argument("--size", choices=("demo", "kobo", "both"), default="both")
     parser.add_argument("--workdir", type=Path, default=ROOT / "instance" / "bench-export")
     parser.add_argument("--rows", type=int, help="fewer responses, to try the script out")
-    parser.add_argument("--timeout", type=float, default=1800,
-                        help="seconds after which a path is stopped and reported as such")
-    parser.add_argument("--max-rss-gib", type=float, default=12,
-                        help="a path using more memory than this is stopped and reported")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="seconds after which a path is stopped and reported as such",
+    )
+    parser.add_argument(
+        "--max-rss-gib",
+        type=float,
+        default=12,
+        help="a path using more memory than this is stopped and reported",
+    )
     parser.add_argument("--child", choices=PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--slug", help=argparse.SUPPRESS)
@@ -278,7 +320,7 @@ def main() -> None:
             SIZES[size] = (slug, args.rows)
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cores; {datetime.now():%Y-%m-%d %H:%M}")
-    for size in (("demo", "kobo") if args.size == "both" else (args.size,)):
+    for size in ("demo", "kobo") if args.size == "both" else (args.size,):
         name = f"{size}-{SIZES[size][1]}"
         database = args.workdir / f"{name}.sqlite3"
         url = f"sqlite:///{database}"
@@ -289,8 +331,7 @@ def main() -> None:
         results = {}
         for path in PATHS:
             out = args.workdir / f"{size}-{path}.xlsx"
-            results[path] = measure(path, url, SIZES[size][0], out, args.timeout,
-                                    args.max_rss_gib)
+            results[path] = measure(path, url, SIZES[size][0], out, args.timeout, args.max_rss_gib)
             out.unlink(missing_ok=True)
             print(f"  {path}: done", flush=True)
         report(size, results)

@@ -55,27 +55,40 @@ def checked(text: str):
 
 def bodies() -> dict[str, str]:
     rng = random.Random(7)
-    demo = {"submission_id": "0b0c9e5e-3d52-4c33-9a0a-6f6f1b0a2f11", "answers": {
-        "consent": "OK", "district": "da_lat", "commune": "dl_p1", "role": "parent",
-        "children": "2", "support": "yes", "concerns": ["infection", "transport"],
-        "follow_up": "yes", "phone": "0912 345 678",
-        "comment": "Cần đảm bảo an toàn cho các cháu khi trở lại trường."}}
+    demo = {
+        "submission_id": "0b0c9e5e-3d52-4c33-9a0a-6f6f1b0a2f11",
+        "answers": {
+            "consent": "OK",
+            "district": "da_lat",
+            "commune": "dl_p1",
+            "role": "parent",
+            "children": "2",
+            "support": "yes",
+            "concerns": ["infection", "transport"],
+            "follow_up": "yes",
+            "phone": "0912 345 678",
+            "comment": "Cần đảm bảo an toàn cho các cháu khi trở lại trường.",
+        },
+    }
     words = ["trường", "học", "sinh", "an", "toàn", "Đà", "Lạt", "phụ", "huynh", "\"x\""]
     long_comment = " ".join(rng.choice(words) for _ in range(40_000))[:120_000]
     large = {**demo, "answers": {**demo["answers"], "comment": long_comment}}
-    return {"demo submission": json.dumps(demo, ensure_ascii=False),
-            "120,000-char comment": json.dumps(large, ensure_ascii=False)}
+    return {
+        "demo submission": json.dumps(demo, ensure_ascii=False),
+        "120,000-char comment": json.dumps(large, ensure_ascii=False),
+    }
 
 
 def main() -> None:
-    print(f"# {platform.node()} · {platform.processor() or platform.machine()} · "
-          f"Python {platform.python_version()} · {time.strftime('%Y-%m-%d')}")
+    print(
+        f"# {platform.node()} · {platform.processor() or platform.machine()} · "
+        f"Python {platform.python_version()} · {time.strftime('%Y-%m-%d')}"
+    )
     print(f"{'body':<22} {'bytes':>8} {'json.loads µs':>14} {'checked µs':>11} {'ratio':>6}")
     for name, text in bodies().items():
         base = per_call_us(json.loads, text)
         ours = per_call_us(checked, text)
-        print(f"{name:<22} {len(text.encode()):>8} {base:>14.1f} {ours:>11.1f} "
-              f"{ours / base:>6.2f}")
+        print(f"{name:<22} {len(text.encode()):>8} {base:>14.1f} {ours:>11.1f} {ours / base:>6.2f}")
 
     try:
         import re2

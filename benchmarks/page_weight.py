@@ -47,25 +47,37 @@ def survey_text_bytes(page) -> int:
 def measure() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         database = f"sqlite:///{tmp}/weight.sqlite3"
-        with demo_server(database, Path(tmp) / "serve.log") as base, \
-                sync_playwright() as playwright:
+        with (
+            demo_server(database, Path(tmp) / "serve.log") as base,
+            sync_playwright() as playwright,
+        ):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_context(viewport={"width": 360, "height": 740}, locale="vi-VN",
-                                       is_mobile=True).new_page()
+            page = browser.new_context(
+                viewport={"width": 360, "height": 740}, locale="vi-VN", is_mobile=True
+            ).new_page()
             responses = []
             page.on("response", lambda response: responses.append(response))
             page.goto(f"{base}/s/{SLUG}", wait_until="networkidle")
             rows = []
             for response in responses:
                 body = response.body()
-                rows.append({"url": response.url, "type": response.request.resource_type,
-                             "raw": len(body), "gzip": gz(body)})
+                rows.append(
+                    {
+                        "url": response.url,
+                        "type": response.request.resource_type,
+                        "raw": len(body),
+                        "gzip": gz(body),
+                    }
+                )
             text = survey_text_bytes(page)
             browser.close()
     origin = urlsplit(base).netloc
-    return {"rows": rows, "survey_text_gzip": text,
-            "third_party": [r["url"] for r in rows if urlsplit(r["url"]).netloc != origin],
-            "fonts": [r["url"] for r in rows if r["type"] == "font"]}
+    return {
+        "rows": rows,
+        "survey_text_gzip": text,
+        "third_party": [r["url"] for r in rows if urlsplit(r["url"]).netloc != origin],
+        "fonts": [r["url"] for r in rows if r["type"] == "font"],
+    }
 
 
 def main() -> int:
@@ -78,13 +90,14 @@ def main() -> int:
     print()
     print(f"total transferred (gzip):             {total / 1024:6.1f} KB")
     print(f"the survey's own text (gzip, aside):  {result['survey_text_gzip'] / 1024:6.1f} KB")
-    print(f"survey-engine's own weight:           {own / 1024:6.1f} KB   "
-          f"(budget {BUDGET_KB:.0f} KB: {'met' if own / 1024 <= BUDGET_KB else 'NOT met'})")
+    print(
+        f"survey-engine's own weight:           {own / 1024:6.1f} KB   "
+        f"(budget {BUDGET_KB:.0f} KB: {'met' if own / 1024 <= BUDGET_KB else 'NOT met'})"
+    )
     for name, kb in OTHERS.items():
         print(f"{name + ' (published)':<38}{kb:6.1f} KB   ({kb / (own / 1024):.0f}x ours)")
     print(f"third-party requests: {len(result['third_party'])}  web fonts: {len(result['fonts'])}")
-    return 0 if own / 1024 <= BUDGET_KB and not result["third_party"] and not result["fonts"] \
-        else 1
+    return 0 if own / 1024 <= BUDGET_KB and not result["third_party"] and not result["fonts"] else 1
 
 
 if __name__ == "__main__":

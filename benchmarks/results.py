@@ -83,17 +83,24 @@ def stored(size: int) -> int | None:
     """Responses in the kept database, None if there is none."""
     engine = sa.create_engine(BASE_URL + "postgres", isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                             {"n": f"bench_results_{size}"})
+        exists = conn.scalar(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": f"bench_results_{size}"}
+        )
     engine.dispose()
     if not exists:
         return None
     engine = sa.create_engine(db_url(size))
     try:
         with engine.connect() as conn:
-            return int(conn.scalar(sa.text(
-                "SELECT coalesce(sum(count), 0) FROM tallies WHERE question = '' "
-                "AND choice = ''")) or 0)
+            return int(
+                conn.scalar(
+                    sa.text(
+                        "SELECT coalesce(sum(count), 0) FROM tallies WHERE question = '' "
+                        "AND choice = ''"
+                    )
+                )
+                or 0
+            )
     except sa.exc.DBAPIError:
         return None
     finally:
@@ -123,11 +130,22 @@ def build(size: int) -> float:
         step = SPAN / size
         raw = db.engine.raw_connection()
         with raw.cursor() as cursor:
-            with cursor.copy("COPY responses (survey_id, version_id, submission_id, "
-                             "submitted_at, answers, source, meta) FROM STDIN") as copy:
+            with cursor.copy(
+                "COPY responses (survey_id, version_id, submission_id, "
+                "submitted_at, answers, source, meta) FROM STDIN"
+            ) as copy:
                 for i in range(size):
-                    copy.write_row((survey.id, version.id, uuid.uuid4(),
-                                    LAST - step * (size - i), texts[i % SETS], "fake", "{}"))
+                    copy.write_row(
+                        (
+                            survey.id,
+                            version.id,
+                            uuid.uuid4(),
+                            LAST - step * (size - i),
+                            texts[i % SETS],
+                            "fake",
+                            "{}",
+                        )
+                    )
         raw.commit()
         raw.close()
         uses = Counter(i % SETS for i in range(size))
@@ -159,14 +177,17 @@ def measure(mode: str, size: int) -> dict:
             db.session.execute(sa.delete(ResultState).where(ResultState.survey_id == survey.id))
             db.session.commit()
         if mode == "before":  # today's code: the whole scan in the request
+
             def prepare(survey_id, merged, view, previous, budget):
                 return accumulate(survey_id, merged, view.filters, view.crosstab, previous)
+
             results_live.prepare = prepare
         if mode == "cold":  # the job is measured on its own ("job"), not here
             results_live.enqueue_background = lambda *args, **kwargs: None
         if mode == "job":
-            filtered = Filters.from_args(MultiDict([("f.district", "da_lat")]),
-                                         merged_survey(survey))
+            filtered = Filters.from_args(
+                MultiDict([("f.district", "da_lat")]), merged_survey(survey)
+            )
             for name, view in (("unfiltered", View()), ("filtered", View(filtered))):
                 started, cpu = time.perf_counter(), time.process_time()
                 count_results_job(survey.id, view.to_json())
@@ -178,8 +199,9 @@ def measure(mode: str, size: int) -> dict:
     client = app.test_client()
     page = client.get("/admin/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    reply = client.post("/admin/login", data={"email": ADMIN, "password": PASSWORD,
-                                              "csrf_token": token})
+    reply = client.post(
+        "/admin/login", data={"email": ADMIN, "password": PASSWORD, "csrf_token": token}
+    )
     assert reply.status_code == 302, reply.status_code
     url = f"/admin/surveys/{SLUG}/results"
     for name, query in (("first", ""), ("second", ""), ("filtered", FILTER)):
@@ -195,8 +217,12 @@ def measure(mode: str, size: int) -> dict:
 
 
 def child(mode: str, size: int) -> dict:
-    reply = subprocess.run([sys.executable, __file__, "--child", mode, "--sizes", str(size)],
-                           capture_output=True, text=True, cwd=ROOT)
+    reply = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--sizes", str(size)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if reply.returncode:
         raise RuntimeError(f"{mode} {size} failed:\n{reply.stderr[-3000:]}")
     return json.loads(reply.stdout.strip().splitlines()[-1])
@@ -212,22 +238,32 @@ def seconds(run: dict, name: str) -> str:
 
 def table(rows: list[dict]) -> str:
     out = io.StringIO()
-    out.write("| responses | path | first unfiltered view | second view | filtered view "
-              "| peak RSS |\n|---|---|---|---|---|---|\n")
+    out.write(
+        "| responses | path | first unfiltered view | second view | filtered view "
+        "| peak RSS |\n|---|---|---|---|---|---|\n"
+    )
     for row in rows:
         size = f"{row['size']:,}"
         b, c, j, a = row["before"], row["cold"], row["job"], row["after"]
-        out.write(f"| {size} | today: full scan in the request | {seconds(b, 'first')} | "
-                  f"{seconds(b, 'second')} | {seconds(b, 'filtered')} | "
-                  f"{b['rss_mib']:.1f} MiB |\n")
-        out.write(f"| {size} | new, nothing saved yet | {seconds(c, 'first')} | "
-                  f"{seconds(c, 'second')} | {seconds(c, 'filtered')} | "
-                  f"{c['rss_mib']:.1f} MiB |\n")
-        out.write(f"| {size} | the job (worker) | {j['unfiltered']:.2f} s | | "
-                  f"{j['filtered']:.2f} s | {j['rss_mib']:.1f} MiB |\n")
-        out.write(f"| {size} | new, restarted with saved state | {seconds(a, 'first')} | "
-                  f"{seconds(a, 'second')} | {seconds(a, 'filtered')} | "
-                  f"{a['rss_mib']:.1f} MiB |\n")
+        out.write(
+            f"| {size} | today: full scan in the request | {seconds(b, 'first')} | "
+            f"{seconds(b, 'second')} | {seconds(b, 'filtered')} | "
+            f"{b['rss_mib']:.1f} MiB |\n"
+        )
+        out.write(
+            f"| {size} | new, nothing saved yet | {seconds(c, 'first')} | "
+            f"{seconds(c, 'second')} | {seconds(c, 'filtered')} | "
+            f"{c['rss_mib']:.1f} MiB |\n"
+        )
+        out.write(
+            f"| {size} | the job (worker) | {j['unfiltered']:.2f} s | | "
+            f"{j['filtered']:.2f} s | {j['rss_mib']:.1f} MiB |\n"
+        )
+        out.write(
+            f"| {size} | new, restarted with saved state | {seconds(a, 'first')} | "
+            f"{seconds(a, 'second')} | {seconds(a, 'filtered')} | "
+            f"{a['rss_mib']:.1f} MiB |\n"
+        )
     return out.getvalue()
 
 

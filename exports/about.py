@@ -30,18 +30,29 @@ class AboutFacts:
     requested_by: str | None = None
 
 
-def write_about(sheet: SafeSheet, facts: AboutFacts, words: dict[str, str], exported: int,
-                responses_sheets: list[str]) -> None:
+def write_about(
+    sheet: SafeSheet,
+    facts: AboutFacts,
+    words: dict[str, str],
+    exported: int,
+    responses_sheets: list[str],
+) -> None:
     """Label in column A, value in B (and when each version was published in C)."""
     sheet.ws.set_column(0, 0, 44)
     sheet.ws.set_column(1, 1, 60)
     sheet.ws.set_column(2, 2, 19)
-    rows: list[tuple[Any, ...]] = [(words["about_survey"], facts.title),
-                                   (words["about_slug"], facts.slug)]
-    rows += [(words["about_versions"] if i == 0 else None, number, _local(published))
-             for i, (number, published) in enumerate(facts.versions)]
-    rows += [(words["filters"] if i == 0 else None, line)
-             for i, line in enumerate(facts.filter_lines or [words["no_filters"]])]
+    rows: list[tuple[Any, ...]] = [
+        (words["about_survey"], facts.title),
+        (words["about_slug"], facts.slug),
+    ]
+    rows += [
+        (words["about_versions"] if i == 0 else None, number, _local(published))
+        for i, (number, published) in enumerate(facts.versions)
+    ]
+    rows += [
+        (words["filters"] if i == 0 else None, line)
+        for i, line in enumerate(facts.filter_lines or [words["no_filters"]])
+    ]
     rows += [
         (words["about_exported"], exported),
         (words["about_total"], facts.count_all()),

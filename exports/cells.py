@@ -74,11 +74,13 @@ class SafeSheet:
         elif isinstance(value, int | float):
             self.ws.write_number(row, col, value, self.formats.get(style))
         elif isinstance(value, datetime):
-            self.ws.write_datetime(row, col, value,
-                                   self.formats.get("datetime" if style == "plain" else style))
+            self.ws.write_datetime(
+                row, col, value, self.formats.get("datetime" if style == "plain" else style)
+            )
         elif isinstance(value, date):
-            self.ws.write_datetime(row, col, value,
-                                   self.formats.get("date" if style == "plain" else style))
+            self.ws.write_datetime(
+                row, col, value, self.formats.get("date" if style == "plain" else style)
+            )
         else:
             self.write_text(row, col, str(value), style)
 
@@ -86,7 +88,8 @@ class SafeSheet:
         text = self.cuts.fit(text)
         self.ws.write_string(row, col, text, self.formats.get(style, looks_like_formula(text)))
 
-    def write_row(self, row: int, values: Iterable[Any], style: str = "plain",
-                  first_col: int = 0) -> None:
+    def write_row(
+        self, row: int, values: Iterable[Any], style: str = "plain", first_col: int = 0
+    ) -> None:
         for col, value in enumerate(values, first_col):
             self.write(row, col, value, style)

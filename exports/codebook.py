@@ -21,8 +21,14 @@ WIDTHS = (24, 50, 16, 10, 16, 36, 28, 28, 24, 28)
 
 
 class CodebookSheet:
-    def __init__(self, sheet: SafeSheet, definition: Definition, lang: str,
-                 words: dict[str, str], choice_label: Callable[[dict], str]) -> None:
+    def __init__(
+        self,
+        sheet: SafeSheet,
+        definition: Definition,
+        lang: str,
+        words: dict[str, str],
+        choice_label: Callable[[dict], str],
+    ) -> None:
         self.sheet = sheet
         self.definition = definition
         self.lang = lang
@@ -46,16 +52,31 @@ class CodebookSheet:
     def _question(self, row: int, q: Question) -> int:
         ws, words, text = self.sheet, self.words, self.definition.text
         yes_no = words["yes"] if q.required else words["no"]
-        ws.write_row(row, [q.name, text(q.label, self.lang), q.type, yes_no, None, None,
-                           *(q.raw.get(key) for key in LOGIC)])
+        ws.write_row(
+            row,
+            [
+                q.name,
+                text(q.label, self.lang),
+                q.type,
+                yes_no,
+                None,
+                None,
+                *(q.raw.get(key) for key in LOGIC),
+            ],
+        )
         row += 1
         for matrix_row in q.rows:  # a matrix: one column per row, its choices below
-            ws.write_row(row, [f"{q.name}/{matrix_row['name']}",
-                               text(matrix_row.get("label"), self.lang), "matrix_row"])
+            ws.write_row(
+                row,
+                [
+                    f"{q.name}/{matrix_row['name']}",
+                    text(matrix_row.get("label"), self.lang),
+                    "matrix_row",
+                ],
+            )
             row += 1
         for choice in q.choices:
-            ws.write_row(row, [q.name, None, None, None, choice["name"],
-                               self.choice_label(choice)])
+            ws.write_row(row, [q.name, None, None, None, choice["name"], self.choice_label(choice)])
             row += 1
         if q.type == "select_multiple":
             ws.write_row(row, [f"{q.name}/…", words["flag_columns"], "0/1"])

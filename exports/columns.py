@@ -37,13 +37,15 @@ def columns_for(questions: list[Question]) -> list[Column]:
     columns = [Column(name, kind="meta") for name in META_COLUMNS]
     for q in questions:
         if q.type == "matrix":  # one column per row: measures/masks
-            columns += [Column(f"{q.name}/{row['name']}", q, row["name"], "matrix_row")
-                        for row in q.rows]
+            columns += [
+                Column(f"{q.name}/{row['name']}", q, row["name"], "matrix_row") for row in q.rows
+            ]
             continue
         columns.append(Column(q.name, q))
         if q.type == "select_multiple":
-            columns += [Column(f"{q.name}/{c['name']}", q, c["name"], "choice_flag")
-                        for c in q.choices]
+            columns += [
+                Column(f"{q.name}/{c['name']}", q, c["name"], "choice_flag") for c in q.choices
+            ]
         if q.other:
             columns.append(Column(q.other_field, q, kind="other_text"))
     return columns
@@ -57,19 +59,28 @@ class RowMaker:
     Each column's getter is made once; row() is the export's hot loop.
     """
 
-    def __init__(self, definition: Definition, questions: list[Question], lang: str,
-                 codes: bool = False, version_numbers: dict[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        definition: Definition,
+        questions: list[Question],
+        lang: str,
+        codes: bool = False,
+        version_numbers: dict[int, int] | None = None,
+    ) -> None:
         self.questions = questions
         self.columns = columns_for(questions)
         self.definition = definition
         self.lang = lang
         self.codes = codes
         self.version_numbers: dict[int, int] = dict(version_numbers or {})
-        self._shown = {q.name: {c["name"]: self.shown_choice(c) for c in q.choices}
-                       for q in questions}
-        self._texts = {name: {code: str(value) for code, value in shown.items()}
-                       for name, shown in self._shown.items()}
-        self._getters = [self._getter(c) for c in self.columns[len(META_COLUMNS):]]
+        self._shown = {
+            q.name: {c["name"]: self.shown_choice(c) for c in q.choices} for q in questions
+        }
+        self._texts = {
+            name: {code: str(value) for code, value in shown.items()}
+            for name, shown in self._shown.items()
+        }
+        self._getters = [self._getter(c) for c in self.columns[len(META_COLUMNS) :]]
 
     def choice_label(self, choice: dict) -> str:
         if choice["name"] == OTHER and choice.get("label") is None:
@@ -81,8 +92,7 @@ class RowMaker:
         if not self.codes:
             return self.choice_label(choice)
         name = choice["name"]
-        return int(name) if name.isascii() and name.isdigit() and str(int(name)) == name \
-            else name
+        return int(name) if name.isascii() and name.isdigit() and str(int(name)) == name else name
 
     def row(self, response: Any) -> list[Any]:
         answers = response.answers or {}

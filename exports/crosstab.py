@@ -21,9 +21,15 @@ FIRST_COUNT_COLUMN = 2  # after the choice's label and code
 
 
 class CrosstabSheet:
-    def __init__(self, sheet: SafeSheet, definition: Definition, lang: str,
-                 words: dict[str, str], choice_label: Callable[[dict], str],
-                 series_title: Callable[[Series], str]) -> None:
+    def __init__(
+        self,
+        sheet: SafeSheet,
+        definition: Definition,
+        lang: str,
+        words: dict[str, str],
+        choice_label: Callable[[dict], str],
+        series_title: Callable[[Series], str],
+    ) -> None:
         self.sheet = sheet
         self.definition = definition
         self.lang = lang
@@ -39,15 +45,21 @@ class CrosstabSheet:
         ws.ws.set_column(0, 0, 45)
         ws.ws.set_column(1, 1, 12)
         ws.ws.set_column(FIRST_COUNT_COLUMN, last, 13)
-        title = f"{words['crosstab_title']} {breakdown.name}: " \
-                f"{self.definition.text(breakdown.label, self.lang)}"
+        title = (
+            f"{words['crosstab_title']} {breakdown.name}: "
+            f"{self.definition.text(breakdown.label, self.lang)}"
+        )
         ws.write(0, 0, title, "title")
         ws.write_row(1, [words["filters"], "; ".join(filter_lines) or words["no_filters"]])
         # The breakdown's columns once at the top, frozen, with each column's responses.
         self._header(3, words["choice"], columns)
         ws.write_row(4, [words["responses"], None], "total")
-        ws.write_row(4, [figures.by_breakdown.get(code, 0) for code, _ in columns]
-                     + [figures.responses], "count_total", first_col=FIRST_COUNT_COLUMN)
+        ws.write_row(
+            4,
+            [figures.by_breakdown.get(code, 0) for code, _ in columns] + [figures.responses],
+            "count_total",
+            first_col=FIRST_COUNT_COLUMN,
+        )
         ws.ws.freeze_panes(4, FIRST_COUNT_COLUMN)
         row = 6
         for series in figures.crossed_series():
@@ -64,11 +76,15 @@ class CrosstabSheet:
         return columns
 
     def _header(self, row: int, first: str, columns: list[tuple[Any, str]]) -> None:
-        self.sheet.write_row(row, [first, self.words["code"], *(label for _, label in columns),
-                                   self.words["total"]], "header")
+        self.sheet.write_row(
+            row,
+            [first, self.words["code"], *(label for _, label in columns), self.words["total"]],
+            "header",
+        )
 
-    def _table(self, row: int, series: Series, figures: WorkbookFigures,
-               columns: list[tuple[Any, str]]) -> int:
+    def _table(
+        self, row: int, series: Series, figures: WorkbookFigures, columns: list[tuple[Any, str]]
+    ) -> int:
         ws, words = self.sheet, self.words
         cross = figures.cross.get(series.key, {})
         answered = figures.cross_answered.get(series.key, {})
@@ -80,13 +96,20 @@ class CrosstabSheet:
         row += 2
         for code, label in choices:
             ws.write_row(row, [label, code])
-            ws.write_row(row, [cross.get((b, code), 0) for b in codes]
-                         + [counts.get(code, 0)], "count",
-                         first_col=FIRST_COUNT_COLUMN)
+            ws.write_row(
+                row,
+                [cross.get((b, code), 0) for b in codes] + [counts.get(code, 0)],
+                "count",
+                first_col=FIRST_COUNT_COLUMN,
+            )
             row += 1
         ws.write_row(row, [words["answered"], None], "total")
-        ws.write_row(row, [answered.get(b, 0) for b in codes] + [total],
-                     "count_total", first_col=FIRST_COUNT_COLUMN)
+        ws.write_row(
+            row,
+            [answered.get(b, 0) for b in codes] + [total],
+            "count_total",
+            first_col=FIRST_COUNT_COLUMN,
+        )
         row += 1
         self._header(row, words["column_percent"], columns)
         row += 1

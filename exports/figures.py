@@ -56,5 +56,4 @@ class WorkbookFigures:
 
     def crossed_series(self) -> Iterator[Series]:
         """Every series but the breakdown itself."""
-        return (s for s in self.series
-                if self.breakdown is None or s.key != self.breakdown.name)
+        return (s for s in self.series if self.breakdown is None or s.key != self.breakdown.name)

@@ -28,8 +28,7 @@ from survey_engine.definition.families import NUMBER, number_of
 
 ROW_LIMIT = 1_048_576  # Excel's rows per sheet, the header included; tests make it small
 WRITE_ROWS = 500  # rows joined for one write: about 0.7 MB of text for the demo
-WIDTHS = {"response_id": 10, "submission_id": 37, "submitted_at": 19, "version": 9,
-          "source": 10}
+WIDTHS = {"response_id": 10, "submission_id": 37, "submitted_at": 19, "version": 9, "source": 10}
 
 Cell = Callable[[str, Any], str]  # (row number, value) -> the cell's XML
 
@@ -40,8 +39,15 @@ class ResponsesSheets:
     """Writes rows of `rows.row(response)` over "Responses", "Responses (2)", ...;
     their rows go to files in `directory`, for sheet_xml.splice()."""
 
-    def __init__(self, workbook: xlsxwriter.Workbook, formats: Formats, cuts: CutCount,
-                 rows: RowMaker, name: str, directory: Path) -> None:
+    def __init__(
+        self,
+        workbook: xlsxwriter.Workbook,
+        formats: Formats,
+        cuts: CutCount,
+        rows: RowMaker,
+        name: str,
+        directory: Path,
+    ) -> None:
         self.workbook = workbook
         self.formats = formats
         self.cuts = cuts
@@ -78,10 +84,19 @@ class ResponsesSheets:
                 row = start = self._row
             row += 1
             number = str(row + 1)
-            lines.append('<row r="' + number + '">' + "".join(
-                [cell(number, value)
-                 for cell, value in zip(cells, make_row(response), strict=True)
-                 if value is not None]) + "</row>")
+            lines.append(
+                '<row r="'
+                + number
+                + '">'
+                + "".join(
+                    [
+                        cell(number, value)
+                        for cell, value in zip(cells, make_row(response), strict=True)
+                        if value is not None
+                    ]
+                )
+                + "</row>"
+            )
             if len(lines) == WRITE_ROWS:
                 self.sheets[-1].write("".join(lines))
                 lines = []
@@ -99,8 +114,14 @@ class ResponsesSheets:
         sheet = self.workbook.add_worksheet(name)
         header = SafeSheet(sheet, self.formats, self.cuts)
         header.write_row(0, [c.header for c in self.rows.columns], "header")
-        sheet_xml.use_styles(sheet, [self.formats.get("plain", quoted=True),
-                                     self.formats.get("date"), self.formats.get("datetime")])
+        sheet_xml.use_styles(
+            sheet,
+            [
+                self.formats.get("plain", quoted=True),
+                self.formats.get("date"),
+                self.formats.get("datetime"),
+            ],
+        )
         sheet.freeze_panes(1, 1)  # the header row and the response id stay in view
         for col, column in enumerate(self.rows.columns):
             sheet.set_column(col, col, _width(column))
@@ -190,8 +211,7 @@ def _width(column: Column) -> float:
         least = 10
     elif column.question_type == "date":
         least = 12
-    elif column.question_type in ("text", "select_multiple", "rank") \
-            or column.kind == "other_text":
+    elif column.question_type in ("text", "select_multiple", "rank") or column.kind == "other_text":
         least = 30
     else:
         least = 20

@@ -57,8 +57,9 @@ _NUMBER_ERRORS = {"nan": "#NUM!", "inf": "#DIV/0!", "-inf": "#DIV/0!"}  # as Xls
 
 def escape(text: str) -> str:
     """Text as a <t> element holds it, escaped as XlsxWriter escapes it."""
-    text = _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_",
-                        _LITERAL_ESCAPE.sub(r"_x005F\1", text))
+    text = _CONTROL.sub(
+        lambda m: f"_x{ord(m.group()):04X}_", _LITERAL_ESCAPE.sub(r"_x005F\1", text)
+    )
     text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -140,12 +141,13 @@ _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
 
-def splice(book: Path, out: Path, sheets: list[SheetRows],
-           level: int = COMPRESS_LEVEL) -> None:
+def splice(book: Path, out: Path, sheets: list[SheetRows], level: int = COMPRESS_LEVEL) -> None:
     """Copy XlsxWriter's `book` to `out`, with the rows of `sheets` in their sheets."""
     try:
-        with zipfile.ZipFile(book) as source, \
-                zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as target:
+        with (
+            zipfile.ZipFile(book) as source,
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as target,
+        ):
             members = _sheet_members(source)
             rows = {members[sheet.name]: sheet for sheet in sheets}
             for info in source.infolist():
@@ -154,8 +156,7 @@ def splice(book: Path, out: Path, sheets: list[SheetRows],
                     with source.open(info) as reader, target.open(info.filename, "w") as writer:
                         shutil.copyfileobj(reader, writer, BLOCK)
                 else:
-                    _write_sheet(source.read(info).decode("utf-8"), sheet, target,
-                                 info.filename)
+                    _write_sheet(source.read(info).decode("utf-8"), sheet, target, info.filename)
     except BaseException:
         out.unlink(missing_ok=True)
         raise
@@ -182,16 +183,21 @@ def _write_sheet(xml: str, sheet: SheetRows, target: zipfile.ZipFile, member: st
     styles = re.findall(r'<c r="[A-Z]+2" s="(\d+)"/>', xml[header_end:data_end])
     if len(styles) != len(MARKERS):
         raise ValueError(f"{member}: no cells of use_styles() after the header row")
-    replace = [(marker.encode(), f' s="{style}"'.encode())
-               for marker, style in zip(MARKERS, styles, strict=True)]
-    head, found = re.subn(r'(<dimension ref="A1:[A-Z]+)\d+"',
-                          rf'\g<1>{sheet.last_row}"', xml[:header_end], count=1)
+    replace = [
+        (marker.encode(), f' s="{style}"'.encode())
+        for marker, style in zip(MARKERS, styles, strict=True)
+    ]
+    head, found = re.subn(
+        r'(<dimension ref="A1:[A-Z]+)\d+"', rf'\g<1>{sheet.last_row}"', xml[:header_end], count=1
+    )
     if not found:
         raise ValueError(f"{member}: no dimension to widen")
     size = sheet.path.stat().st_size
     # Each marker grows by a few bytes: twice the rows is more than the sheet can be.
-    with target.open(member, "w", force_zip64=2 * size > zipfile.ZIP64_LIMIT) as writer, \
-            open(sheet.path, "rb") as rows:
+    with (
+        target.open(member, "w", force_zip64=2 * size > zipfile.ZIP64_LIMIT) as writer,
+        open(sheet.path, "rb") as rows,
+    ):
         writer.write(head.encode("utf-8"))
         while block := rows.read(BLOCK):
             for marker, style in replace:

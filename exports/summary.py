@@ -29,9 +29,15 @@ NUMBER_STATISTICS = ("n", "mean", "median", "q1", "q3", "min", "max")
 
 
 class SummarySheet:
-    def __init__(self, workbook: xlsxwriter.Workbook, sheet: SafeSheet, definition: Definition,
-                 lang: str, words: dict[str, str],
-                 choice_label: Callable[[dict], str]) -> None:
+    def __init__(
+        self,
+        workbook: xlsxwriter.Workbook,
+        sheet: SafeSheet,
+        definition: Definition,
+        lang: str,
+        words: dict[str, str],
+        choice_label: Callable[[dict], str],
+    ) -> None:
         self.workbook = workbook
         self.sheet = sheet
         self.definition = definition
@@ -68,9 +74,19 @@ class SummarySheet:
         first = row
         title = self.sheet.cuts.fit(self.series_title(series))
         ws.write(row, 0, title, "bold")
-        ws.write_row(row + 1, [words["choice"], words["code"], words["count"],
-                               words["percent_answered"], words["percent_all"],
-                               words["ci_low"], words["ci_high"]], "header")
+        ws.write_row(
+            row + 1,
+            [
+                words["choice"],
+                words["code"],
+                words["count"],
+                words["percent_answered"],
+                words["percent_all"],
+                words["ci_low"],
+                words["ci_high"],
+            ],
+            "header",
+        )
         row += 2
         choices = choice_rows(series.question, counts, self.choice_label)
         for code, label in choices:
@@ -78,14 +94,22 @@ class SummarySheet:
             ws.write_row(row, [label, code])
             ws.write(row, 2, n, "count")
             interval = wilson_interval(n, answered)
-            ws.write_row(row, [n / answered if answered else None,
-                               n / everyone if everyone else None,
-                               *(interval or (None, None))], "percent", first_col=3)
+            ws.write_row(
+                row,
+                [
+                    n / answered if answered else None,
+                    n / everyone if everyone else None,
+                    *(interval or (None, None)),
+                ],
+                "percent",
+                first_col=3,
+            )
             row += 1
         ws.write_row(row, [words["answered"], None], "total")
         ws.write(row, 2, answered, "count_total")
-        ws.write_row(row, [None, answered / everyone if everyone else None], "percent_total",
-                     first_col=3)
+        ws.write_row(
+            row, [None, answered / everyone if everyone else None], "percent_total", first_col=3
+        )
         ws.write(row + 1, 0, words["not_answered"])
         ws.write(row + 1, 2, everyone - answered, "count")
         ws.write(row + 1, 4, (everyone - answered) / everyone if everyone else None, "percent")
@@ -94,45 +118,73 @@ class SummarySheet:
             ws.write(row, 0, words["multiple_note"])
             row += 1
         rows = max(row - first + 1, MIN_BLOCK_ROWS)
-        self._chart(first, title, rows, [label for _, label in choices],
-                    [counts.get(code, 0) for code, _ in choices])
+        self._chart(
+            first,
+            title,
+            rows,
+            [label for _, label in choices],
+            [counts.get(code, 0) for code, _ in choices],
+        )
         return first + rows + 1
 
-    def _chart(self, title_row: int, title: str, rows: int, labels: list[str],
-               counts: list[int]) -> None:
+    def _chart(
+        self, title_row: int, title: str, rows: int, labels: list[str], counts: list[int]
+    ) -> None:
         name, first, last = self.sheet.name, title_row + 2, title_row + 1 + len(labels)
         chart = self.workbook.add_chart({"type": "bar"})
-        chart.add_series({
-            "categories": [name, first, 0, last, 0], "categories_data": labels,
-            "values": [name, first, 2, last, 2], "values_data": counts,
-            "data_labels": {"value": True}, "fill": {"color": "#2F6DB5"}, "gap": 60,
-        })
-        chart.set_title({"name": [name, title_row, 0], "data": [title],
-                         "overlay": False, "name_font": {"size": 11, "bold": True}})
+        chart.add_series(
+            {
+                "categories": [name, first, 0, last, 0],
+                "categories_data": labels,
+                "values": [name, first, 2, last, 2],
+                "values_data": counts,
+                "data_labels": {"value": True},
+                "fill": {"color": "#2F6DB5"},
+                "gap": 60,
+            }
+        )
+        chart.set_title(
+            {
+                "name": [name, title_row, 0],
+                "data": [title],
+                "overlay": False,
+                "name_font": {"size": 11, "bold": True},
+            }
+        )
         chart.set_legend({"none": True})
         chart.set_y_axis({"reverse": True})  # a bar chart lists its first category last
         chart.set_x_axis({"min": 0, "major_gridlines": {"visible": True}})
         chart.set_size({"width": CHART_WIDTH, "height": rows * ROW_PIXELS})
-        self.sheet.ws.insert_chart(title_row, CHART_COLUMN, chart,
-                                   {"object_position": 3})
+        self.sheet.ws.insert_chart(title_row, CHART_COLUMN, chart, {"object_position": 3})
 
-    def _number_table(self, row: int, question: Question,
-                      stats: NumberSummary | None) -> int:
+    def _number_table(self, row: int, question: Question, stats: NumberSummary | None) -> int:
         ws, words = self.sheet, self.words
-        ws.write(row, 0, f"{question.name}: {self.definition.text(question.label, self.lang)}",
-                 "bold")
+        ws.write(
+            row, 0, f"{question.name}: {self.definition.text(question.label, self.lang)}", "bold"
+        )
         ws.write_row(row + 1, [words["statistic"], words["code"], words["value"]], "header")
-        values: dict[str, Any] = {"n": 0} if stats is None else {
-            "n": stats.count, "mean": stats.mean, "median": stats.median, "q1": stats.q1,
-            "q3": stats.q3, "min": stats.minimum, "max": stats.maximum}
+        values: dict[str, Any] = (
+            {"n": 0}
+            if stats is None
+            else {
+                "n": stats.count,
+                "mean": stats.mean,
+                "median": stats.median,
+                "q1": stats.q1,
+                "q3": stats.q3,
+                "min": stats.minimum,
+                "max": stats.maximum,
+            }
+        )
         for offset, key in enumerate(NUMBER_STATISTICS, 2):
             ws.write_row(row + offset, [words[key], key])
             ws.write(row + offset, 2, values.get(key), "count" if key == "n" else "decimal")
         return row + 2 + len(NUMBER_STATISTICS) + 1
 
 
-def choice_rows(question: Question, counts: Mapping[str, Any], label: Callable[[dict], str]
-                ) -> list[tuple[Any, str]]:
+def choice_rows(
+    question: Question, counts: Mapping[str, Any], label: Callable[[dict], str]
+) -> list[tuple[Any, str]]:
     """(code, label) of every choice, then of any code an answer has that the choice
     list does not (a choice dropped from the definition), so no count goes unseen."""
     rows: list[tuple[Any, str]] = [(c["name"], label(c)) for c in question.choices]

@@ -56,8 +56,9 @@ SUMMARY_WORDS = {
     "ci_high": NP_("workbook", "95%% CI (high)"),
     "answered": NP_("workbook", "Answered"),
     "not_answered": NP_("workbook", "Not answered"),
-    "multiple_note": NP_("workbook", "Several choices allowed: the percentages can add up to "
-                         "more than 100%%."),
+    "multiple_note": NP_(
+        "workbook", "Several choices allowed: the percentages can add up to more than 100%%."
+    ),
     "statistic": NP_("workbook", "Statistic"),
     "value": NP_("workbook", "Value"),
     "n": NP_("workbook", "Answered"),
@@ -112,15 +113,22 @@ def words_for(lang: str) -> tuple[dict[str, str], dict[str, str]]:
     """(sheet names, words) in the export's language, the analyst's choice rather than the
     interface's; English for a language without a catalog."""
     catalog = file_translations(lang)
-    return ({key: catalog.pgettext(*text) % {} for key, text in SHEET_NAMES.items()},
-            {key: catalog.pgettext(*text) % {} for key, text in SUMMARY_WORDS.items()})
+    return (
+        {key: catalog.pgettext(*text) % {} for key, text in SHEET_NAMES.items()},
+        {key: catalog.pgettext(*text) % {} for key, text in SUMMARY_WORDS.items()},
+    )
 
 
-def write_workbook(path: Path, definition: Definition, rows: RowMaker,
-                   responses: Iterable[list[Any]], lang: str,
-                   figures: Callable[[], WorkbookFigures],
-                   breakdown: Question | None = None,
-                   about: AboutFacts | None = None) -> int:
+def write_workbook(
+    path: Path,
+    definition: Definition,
+    rows: RowMaker,
+    responses: Iterable[list[Any]],
+    lang: str,
+    figures: Callable[[], WorkbookFigures],
+    breakdown: Question | None = None,
+    about: AboutFacts | None = None,
+) -> int:
     """Write the workbook; `responses` yields chunks of stored responses, `figures()`
     the counts of those chunks once they are all read (by `breakdown` too, when given:
     then there is a cross-tab sheet). Returns the count. Without `about` (facts only the
@@ -130,34 +138,48 @@ def write_workbook(path: Path, definition: Definition, rows: RowMaker,
     files of their own (exports/sheet_xml.py); the two are spliced into `path`."""
     with tempfile.TemporaryDirectory(prefix="survey-export-") as tmp:
         book = Path(tmp) / "book.xlsx"
-        data = _write_book(book, Path(tmp), definition, rows, responses, lang, figures,
-                           breakdown, about)
+        data = _write_book(
+            book, Path(tmp), definition, rows, responses, lang, figures, breakdown, about
+        )
         splice(book, path, data.sheets)
     return data.count
 
 
-def _write_book(book: Path, tmp: Path, definition: Definition, rows: RowMaker,
-                responses: Iterable[list[Any]], lang: str,
-                figures: Callable[[], WorkbookFigures], breakdown: Question | None,
-                about: AboutFacts | None) -> ResponsesSheets:
+def _write_book(
+    book: Path,
+    tmp: Path,
+    definition: Definition,
+    rows: RowMaker,
+    responses: Iterable[list[Any]],
+    lang: str,
+    figures: Callable[[], WorkbookFigures],
+    breakdown: Question | None,
+    about: AboutFacts | None,
+) -> ResponsesSheets:
     names, words = words_for(lang)
     questions = rows.questions
-    workbook = xlsxwriter.Workbook(str(book), {"constant_memory": True,
-                                               "nan_inf_to_errors": True,
-                                               "tmpdir": str(tmp)})
+    workbook = xlsxwriter.Workbook(
+        str(book), {"constant_memory": True, "nan_inf_to_errors": True, "tmpdir": str(tmp)}
+    )
     try:
         formats, cuts = Formats(workbook), CutCount()
 
         def sheet(name: str) -> SafeSheet:
             return SafeSheet(workbook.add_worksheet(name[:MAX_SHEET_NAME]), formats, cuts)
 
-        summary = SummarySheet(workbook, sheet(names["summary"]), definition, lang, words,
-                               rows.choice_label)
+        summary = SummarySheet(
+            workbook, sheet(names["summary"]), definition, lang, words, rows.choice_label
+        )
         crosstab = None
         if breakdown is not None:
-            crosstab = CrosstabSheet(sheet(f"{names['crosstab']} {breakdown.name}"),
-                                     definition, lang, words, rows.choice_label,
-                                     summary.series_title)
+            crosstab = CrosstabSheet(
+                sheet(f"{names['crosstab']} {breakdown.name}"),
+                definition,
+                lang,
+                words,
+                rows.choice_label,
+                summary.series_title,
+            )
         data = ResponsesSheets(workbook, formats, cuts, rows, names["responses"], tmp)
         try:
             for chunk in responses:
@@ -169,8 +191,9 @@ def _write_book(book: Path, tmp: Path, definition: Definition, rows: RowMaker,
         summary.write(counted, filter_lines)
         if crosstab is not None:
             crosstab.write(counted, filter_lines)
-        CodebookSheet(sheet(names["codebook"]), definition, lang, words,
-                      rows.choice_label).write(questions)
+        CodebookSheet(sheet(names["codebook"]), definition, lang, words, rows.choice_label).write(
+            questions
+        )
         if about is not None:
             write_about(sheet(names["about"]), about, words, data.count, data.names)
     finally:

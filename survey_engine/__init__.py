@@ -44,9 +44,11 @@ def create_app(overrides: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         # Flask's documented way to wrap the WSGI app; mypy sees a method replaced.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
-        app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    )
 
     app.json = ReadableJSON(app)
 
@@ -56,8 +58,12 @@ def create_app(overrides: dict | None = None) -> Flask:
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     # The interface's words: templates' _() in the language the routes chose (g.lang).
-    babel.init_app(app, locale_selector=request_language, default_locale=DEFAULT_LANGUAGE,
-                   default_translation_directories=str(TRANSLATIONS_DIR))
+    babel.init_app(
+        app,
+        locale_selector=request_language,
+        default_locale=DEFAULT_LANGUAGE,
+        default_translation_directories=str(TRANSLATIONS_DIR),
+    )
 
     # Before any rule is added: ids and names in URLs that the database can look up.
     converters.init_app(app)

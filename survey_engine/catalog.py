@@ -67,8 +67,9 @@ class Published:
 _NOTHING_YET = object()
 
 
-def _recently_loaded(cache_name: str, key: Any, load: Callable[[], Any],
-                     when_unreachable: Any = _NOTHING_YET) -> Any:
+def _recently_loaded(
+    cache_name: str, key: Any, load: Callable[[], Any], when_unreachable: Any = _NOTHING_YET
+) -> Any:
     """load(), asked at most every SURVEY_CACHE_SECONDS per process.
 
     While the database is unreachable the last value stands (and is not asked for
@@ -101,12 +102,22 @@ def published(slug: str) -> Published | None:
     path, and while the database is unreachable the last known snapshot is served,
     so submissions keep flowing into the Redis stream.
     """
+
     def load() -> Published | None:
         survey = find_survey(slug)
         version = survey.published_version() if survey else None
-        return None if survey is None or version is None else Published(
-            survey.id, survey.slug, survey.status, version.id, version.number,
-            definition_for(version))
+        return (
+            None
+            if survey is None or version is None
+            else Published(
+                survey.id,
+                survey.slug,
+                survey.status,
+                version.id,
+                version.number,
+                definition_for(version),
+            )
+        )
 
     return _recently_loaded("published", slug, load)
 
@@ -135,10 +146,13 @@ def set_status(survey: Survey, status: str) -> None:
 def response_count(survey_id: int) -> int:
     """Stored responses, from the tallies: a key lookup, not a scan. (PostgreSQL sums a
     BIGINT to a Decimal, which JSON, e.g. the audit log, cannot take.)"""
-    return int(db.session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(Tally.count), 0))
-        .where(Tally.survey_id == survey_id, Tally.question == "", Tally.choice == "")
-    ).scalar_one())
+    return int(
+        db.session.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(Tally.count), 0)).where(
+                Tally.survey_id == survey_id, Tally.question == "", Tally.choice == ""
+            )
+        ).scalar_one()
+    )
 
 
 def unavailable_reason(survey: Published, now: datetime | None = None) -> str | None:
@@ -164,8 +178,9 @@ def unavailable_reason(survey: Published, now: datetime | None = None) -> str | 
 def _recent_response_count(survey_id: int) -> int:
     """response_count, cached like published(); 0 if the database was never reached,
     so Redis keeps accepting."""
-    return _recently_loaded("response_counts", survey_id,
-                            lambda: response_count(survey_id), when_unreachable=0)
+    return _recently_loaded(
+        "response_counts", survey_id, lambda: response_count(survey_id), when_unreachable=0
+    )
 
 
 def save_definition(data: dict, publish: bool = False) -> Survey:
@@ -188,8 +203,9 @@ def save_definition(data: dict, publish: bool = False) -> Survey:
             latest.definition = data  # a draft is still editable
             version = latest
         else:
-            version = SurveyVersion(survey=survey, number=(latest.number + 1 if latest else 1),
-                                    definition=data)
+            version = SurveyVersion(
+                survey=survey, number=(latest.number + 1 if latest else 1), definition=data
+            )
             db.session.add(version)
         survey.title = data["title"]
         if publish:

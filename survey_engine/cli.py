@@ -127,8 +127,10 @@ def import_definition(file: Path, publish: bool) -> None:
     problems are listed the same way: the first 100, then how many more."""
     limit = current_app.config["ADMIN_UPLOAD_MAX_BYTES"]
     if file.suffix.lower() not in (".xlsx", ".xls") and file.stat().st_size > limit:
-        raise click.ClickException(f"{file}: {file.stat().st_size:,} bytes; at most "
-                                   f"{limit:,} are accepted (ADMIN_UPLOAD_MAX_BYTES)")
+        raise click.ClickException(
+            f"{file}: {file.stat().st_size:,} bytes; at most "
+            f"{limit:,} are accepted (ADMIN_UPLOAD_MAX_BYTES)"
+        )
     try:
         if file.suffix.lower() in (".xlsx", ".xls"):
             data = read_xlsform(file)
@@ -137,8 +139,9 @@ def import_definition(file: Path, publish: bool) -> None:
     except XLSFormInvalid as invalid:
         _print_problems(file, invalid.problems, invalid.total)
     except UnicodeDecodeError as error:
-        raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start + 1:,} cannot "
-                                   "be read); save it as UTF-8") from None
+        raise click.ClickException(
+            f"{file}: not UTF-8 text (byte {error.start + 1:,} cannot be read); save it as UTF-8"
+        ) from None
     except TooDeep as error:
         raise click.ClickException(f"{file}: {error}") from None
     except json.JSONDecodeError as error:
@@ -158,8 +161,11 @@ def import_definition(file: Path, publish: bool) -> None:
         survey = save_definition(data, publish=publish)
     except DefinitionInvalid as invalid:
         _print_problems(file, invalid.problems)
-    record("version_uploaded" if existed else "survey_created", survey,
-           version=survey.versions[-1].number)
+    record(
+        "version_uploaded" if existed else "survey_created",
+        survey,
+        version=survey.versions[-1].number,
+    )
     if publish:
         published = survey.published_version()
         if published is None:  # save_definition(publish=True) just published it
@@ -181,8 +187,13 @@ def _print_problems(file: Path, problems: list[str], total: int | None = None) -
 
 @cli.command("export-definition")
 @click.argument("slug")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="FILE.xlsx (XLSForm) or FILE.json (survey-engine/1)")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FILE.xlsx (XLSForm) or FILE.json (survey-engine/1)",
+)
 def export_definition(slug: str, output: Path) -> None:
     """Write the newest version of a survey's definition as XLSForm or JSON."""
     suffix = output.suffix.lower()
@@ -208,28 +219,54 @@ def export_definition(slug: str, output: Path) -> None:
 @cli.command("export")
 @click.argument("slug")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]),
-              help="default: from the output file's ending, else xlsx")
-@click.option("--lang", type=click.Choice(["vi", "en"]),
-              help="language of labels and sheet names (default: the survey's)")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["xlsx", "csv"]),
+    help="default: from the output file's ending, else xlsx",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["vi", "en"]),
+    help="language of labels and sheet names (default: the survey's)",
+)
 @click.option("--codes", is_flag=True, help="choice codes instead of labels in the responses")
-@click.option("--breakdown", metavar="QUESTION",
-              help="a select question: a cross-tab sheet of every other one by it")
-@click.option("--filter", "filters", multiple=True, metavar="QUESTION=CHOICE",
-              help="only responses with this answer (repeatable; several choices of one "
-                   "question: any of them)")
+@click.option(
+    "--breakdown",
+    metavar="QUESTION",
+    help="a select question: a cross-tab sheet of every other one by it",
+)
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="QUESTION=CHOICE",
+    help="only responses with this answer (repeatable; several choices of one "
+    "question: any of them)",
+)
 @click.option("--from", "since", metavar="YYYY-MM-DD", help="first day, Vietnam time")
 @click.option("--to", "until", metavar="YYYY-MM-DD", help="last day, Vietnam time")
-def export(slug: str, output: Path, fmt: str | None, lang: str | None, codes: bool,
-           breakdown: str | None, filters: tuple[str, ...], since: str | None,
-           until: str | None) -> None:
+def export(
+    slug: str,
+    output: Path,
+    fmt: str | None,
+    lang: str | None,
+    codes: bool,
+    breakdown: str | None,
+    filters: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+) -> None:
     """Export responses and tallies to an Excel workbook or a CSV file."""
     fmt = fmt or ("csv" if output.suffix.lower() == ".csv" else "xlsx")
     survey = find_survey(slug)
     version = survey.published_version() if survey else None
     if survey is None or version is None:
-        raise click.ClickException(f"no survey with slug {slug!r}" if survey is None
-                                   else f"survey {slug!r} has no published version")
+        raise click.ClickException(
+            f"no survey with slug {slug!r}"
+            if survey is None
+            else f"survey {slug!r} has no published version"
+        )
     args: MultiDict[str, str] = MultiDict()
     for text in filters:
         name, sep, choice = text.partition("=")
@@ -242,8 +279,13 @@ def export(slug: str, output: Path, fmt: str | None, lang: str | None, codes: bo
     # Write beside the target and rename, so a failed export never leaves half a file.
     partial = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        options = ExportOptions(fmt=fmt, lang=lang, codes=codes, breakdown=breakdown,
-                                filters=Filters.from_args(args, definition_for(version)))
+        options = ExportOptions(
+            fmt=fmt,
+            lang=lang,
+            codes=codes,
+            breakdown=breakdown,
+            filters=Filters.from_args(args, definition_for(version)),
+        )
         count = export_survey(survey, partial, options=options)
         partial.replace(output)
     except (LookupError, ValueError) as error:  # FilterError is a ValueError
@@ -260,8 +302,10 @@ def export(slug: str, output: Path, fmt: str | None, lang: str | None, codes: bo
 def worker(burst: bool, no_jobs: bool) -> None:
     """Drain buffered submissions into the database and run background jobs (needs REDIS_URL)."""
     if not current_app.config["REDIS_URL"]:
-        raise click.ClickException("REDIS_URL is not set: in inline mode the web process "
-                                   "stores submissions itself and needs no worker")
+        raise click.ClickException(
+            "REDIS_URL is not set: in inline mode the web process "
+            "stores submissions itself and needs no worker"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     run_worker(_real_app(), burst=burst, jobs=not no_jobs)
 
@@ -326,8 +370,9 @@ def fake_responses(slug: str, count: int, seed: int | None) -> None:
     stored = 0
     while stored < count:
         batch = [
-            Submission(survey.id, version.id, uuid.uuid4(),
-                       fake_answers(definition, rng), source="fake")
+            Submission(
+                survey.id, version.id, uuid.uuid4(), fake_answers(definition, rng), source="fake"
+            )
             for _ in range(min(FAKE_BATCH, count - stored))
         ]
         stored += len(persist_batch(batch))
@@ -346,8 +391,13 @@ def _read_password() -> str:
 @cli.command("create-user")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(Role.ALL))
-@click.option("--share", "shares", multiple=True, metavar="SLUG",
-              help="share this survey with the account (repeatable)")
+@click.option(
+    "--share",
+    "shares",
+    multiple=True,
+    metavar="SLUG",
+    help="share this survey with the account (repeatable)",
+)
 def create_user_command(email: str, role: str, shares: tuple[str, ...]) -> None:
     """Create a staff account; the password is read from stdin."""
     surveys = []
@@ -361,7 +411,8 @@ def create_user_command(email: str, role: str, shares: tuple[str, ...]) -> None:
         raise click.ClickException("no password on stdin")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(
-            f"the password is too short: at least {MIN_PASSWORD_LENGTH} characters")
+            f"the password is too short: at least {MIN_PASSWORD_LENGTH} characters"
+        )
     try:
         user = create_user(email, password, role)
     except AccountError as error:

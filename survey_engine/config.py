@@ -15,8 +15,7 @@ def whole_number(name: str, value: object, minimum: int) -> int:
     """`value` (from the environment or create_app's overrides) as an int >= minimum,
     or a ConfigError that names the setting."""
     text = str(value).strip()
-    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) \
-            or int(text) < minimum:
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or int(text) < minimum:
         raise ConfigError(f"{name} must be a whole number >= {minimum}, not {value!r}")
     return int(text)
 
@@ -37,7 +36,8 @@ def check_settings(config: dict) -> None:
     which and why (instead of a failure on the first request that uses them)."""
     config["TRUSTED_PROXIES"] = whole_number("TRUSTED_PROXIES", config["TRUSTED_PROXIES"], 0)
     config["RESULTS_REQUEST_SCAN_ROWS"] = whole_number(
-        "RESULTS_REQUEST_SCAN_ROWS", config["RESULTS_REQUEST_SCAN_ROWS"], 0)
+        "RESULTS_REQUEST_SCAN_ROWS", config["RESULTS_REQUEST_SCAN_ROWS"], 0
+    )
     for name in ("RESULTS_TICK_ROWS", "RESULTS_JOB_STEP_ROWS"):
         config[name] = whole_number(name, config[name], 1)
     for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
@@ -45,15 +45,17 @@ def check_settings(config: dict) -> None:
     # A session's last use is noted once a minute (staff/sessions.py TOUCH_SECONDS): a
     # shorter idle limit would end sessions in use.
     if config["STAFF_SESSION_IDLE_MINUTES"] < 2:
-        raise ConfigError("STAFF_SESSION_IDLE_MINUTES must be at least 2, not "
-                          f"{config['STAFF_SESSION_IDLE_MINUTES']!r}")
+        raise ConfigError(
+            "STAFF_SESSION_IDLE_MINUTES must be at least 2, not "
+            f"{config['STAFF_SESSION_IDLE_MINUTES']!r}"
+        )
 
 
 def database_url(url: str) -> str:
     """Accept the usual postgresql:// URL and use psycopg 3 for it."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -66,9 +68,15 @@ def engine_options(url: str, options: dict) -> dict:
     """
     if not url.startswith("postgresql"):
         return options
-    connect_args = {"connect_timeout": 2, "keepalives": 1, "keepalives_idle": 5,
-                    "keepalives_interval": 2, "keepalives_count": 2,
-                    "tcp_user_timeout": 10_000, **options.get("connect_args", {})}
+    connect_args = {
+        "connect_timeout": 2,
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+        "tcp_user_timeout": 10_000,
+        **options.get("connect_args", {}),
+    }
     return {**options, "connect_args": connect_args}
 
 
@@ -76,9 +84,11 @@ class Config:
     """Defaults for the embedded mode: SQLite under instance/, no Redis (inline mode)."""
 
     def __init__(self, instance_path: str) -> None:
-        self.SQLALCHEMY_DATABASE_URI = database_url(os.environ.get(
-            "DATABASE_URL", "sqlite:///" + str(Path(instance_path) / "survey-engine.sqlite3")
-        ))
+        self.SQLALCHEMY_DATABASE_URI = database_url(
+            os.environ.get(
+                "DATABASE_URL", "sqlite:///" + str(Path(instance_path) / "survey-engine.sqlite3")
+            )
+        )
         # Unset: inline mode, the web process stores each submission itself.
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         # The drain: entries per transaction; how long an entry may sit with a
@@ -95,15 +105,18 @@ class Config:
         self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH
         # Staff uploading a survey definition (JSON or XLSForm) only: workbooks with
         # long choice lists are easily a few hundred KB.
-        self.ADMIN_UPLOAD_MAX_BYTES = int(os.environ.get("ADMIN_UPLOAD_MAX_BYTES",
-                                                         8 * 1024 * 1024))
+        self.ADMIN_UPLOAD_MAX_BYTES = int(os.environ.get("ADMIN_UPLOAD_MAX_BYTES", 8 * 1024 * 1024))
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
         # Staff sessions: no script can read the cookie, no other site can send it on a
         # POST; Secure (HTTPS only) when SESSION_COOKIE_SECURE=1, as behind TLS.
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "").lower() in (
-            "1", "true", "yes", "on")
+            "1",
+            "true",
+            "yes",
+            "on",
+        )
         # Staff sessions end after this long without a request, and this long after
         # signing in whatever happens (signing in again is one form).
         self.STAFF_SESSION_IDLE_MINUTES = os.environ.get("STAFF_SESSION_IDLE_MINUTES", 120)
@@ -125,8 +138,9 @@ class Config:
         self.EXPORT_KEEP_HOURS = float(os.environ.get("EXPORT_KEEP_HOURS", 72))
         # /metrics (it names every survey with its counts): scrapers connecting from
         # these networks (comma-separated, CIDR), or sending this bearer token.
-        self.METRICS_ALLOW_NETWORKS = os.environ.get("METRICS_ALLOW_NETWORKS",
-                                                     "127.0.0.0/8,::1/128")
+        self.METRICS_ALLOW_NETWORKS = os.environ.get(
+            "METRICS_ALLOW_NETWORKS", "127.0.0.0/8,::1/128"
+        )
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
         # The results dashboard (results/saved.py): a request reads at most this many
         # responses not yet counted, more is counted by a job while the page shows its

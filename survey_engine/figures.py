@@ -96,6 +96,11 @@ def summarize(values: Mapping[float, int]) -> NumberSummary | None:
     frequencies = sorted((value, count) for value, count in values.items() if count)
     mean = math.fsum(value * count for value, count in frequencies) / total
     return NumberSummary(
-        count=total, mean=mean, minimum=frequencies[0][0],
-        q1=quantile(frequencies, total, 0.25), median=quantile(frequencies, total, 0.5),
-        q3=quantile(frequencies, total, 0.75), maximum=frequencies[-1][0])
+        count=total,
+        mean=mean,
+        minimum=frequencies[0][0],
+        q1=quantile(frequencies, total, 0.25),
+        median=quantile(frequencies, total, 0.5),
+        q3=quantile(frequencies, total, 0.75),
+        maximum=frequencies[-1][0],
+    )

@@ -51,8 +51,10 @@ MESSAGES: dict[str, str] = {
     "not_integer": N_("Please enter a whole number."),
     "not_decimal": N_("Please enter a number."),
     "not_text": N_("The answer must be text."),
-    "bad_character": N_("The answer contains a character that cannot be stored (an invalid "
-                        "or control character). Please type it again."),
+    "bad_character": N_(
+        "The answer contains a character that cannot be stored (an invalid "
+        "or control character). Please type it again."
+    ),
     "too_long": N_("The answer is too long (at most %(limit)s characters)."),
     "number_range": N_("The number is too large."),
     "unknown_question": N_("There is no such question."),
@@ -84,26 +86,29 @@ MESSAGES: dict[str, str] = {
     "thanks_body": N_("Your answers have been received."),
     "already_sent_title": N_("This form was already sent"),
     "already_sent_body": N_(
-        "This form was sent before with other answers; the later sending was not stored."),
+        "This form was sent before with other answers; the later sending was not stored."
+    ),
     "new_response": N_("Answer again"),
     "closed_title": N_("Survey not open"),
     "closed_body": N_("This survey is not accepting answers now."),
     "not_open_title": N_("Survey not open yet"),
-    "not_open_body": N_(
-        "This survey has not started taking answers yet. Please come back later."),
+    "not_open_body": N_("This survey has not started taking answers yet. Please come back later."),
     "full_title": N_("Survey full"),
     "full_body": N_(
-        "This survey has received all the answers it needs. Thank you for your interest."),
+        "This survey has received all the answers it needs. Thank you for your interest."
+    ),
     "not_found_title": N_("Survey not found"),
     "not_found_body": N_("The link is wrong or the survey was removed."),
     "too_large_title": N_("Too much text"),
-    "too_large_body": N_(
-        "The form sent was too large. Please shorten your answers and try again."),
-    "unavailable": N_("The system is busy, so your answers were not sent yet. They are all "
-                      "still here: please press Submit again in a few minutes."),
+    "too_large_body": N_("The form sent was too large. Please shorten your answers and try again."),
+    "unavailable": N_(
+        "The system is busy, so your answers were not sent yet. They are all "
+        "still here: please press Submit again in a few minutes."
+    ),
     "service_unavailable_title": N_("Service busy"),
     "service_unavailable_body": N_(
-        "The service is unavailable for a moment. Please try again in a few minutes."),
+        "The service is unavailable for a moment. Please try again in a few minutes."
+    ),
     # The page's script (static/survey.js): one page at a time, saved on the phone.
     "progress": N_("Page %(page)s of %(total)s"),
     "errors_page": N_("Please fix the %(count)s problem(s) below to continue."),

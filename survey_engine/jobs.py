@@ -67,8 +67,9 @@ def recount_job(slug: str, fix: bool = False) -> RecountResult:
     return result
 
 
-def _saved_view(survey_id: int, view_json: dict,
-                key: str | None = None) -> tuple[MergedSurvey, saved.View] | None:
+def _saved_view(
+    survey_id: int, view_json: dict, key: str | None = None
+) -> tuple[MergedSurvey, saved.View] | None:
     survey = db.session.get(Survey, survey_id)
     merged = merged_survey(survey) if survey is not None else None
     if merged is None:
@@ -103,8 +104,9 @@ def advance_saved_results(max_rows: int) -> int:
         if found is None:
             continue
         merged, view = found
-        step = saved.advance(survey_id, merged, view, saved.load(survey_id, merged, view),
-                             max_rows=left)
+        step = saved.advance(
+            survey_id, merged, view, saved.load(survey_id, merged, view), max_rows=left
+        )
         saved.save(survey_id, merged, view, step.scan, used=False)
         db.session.commit()
         left -= max(step.read, 1)

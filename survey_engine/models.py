@@ -172,8 +172,7 @@ class StaffSession(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
@@ -199,8 +198,7 @@ class LoginThrottle(Model):
     failures: Mapped[int] = mapped_column(sa.Integer, default=0)  # since the last lock
     locks: Mapped[int] = mapped_column(sa.Integer, default=0)  # each one longer
     locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    last_failure_at: Mapped[datetime | None] = mapped_column(
-        sa.DateTime(timezone=True), index=True)
+    last_failure_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
 
 
 class SurveyShare(Model):
@@ -209,9 +207,11 @@ class SurveyShare(Model):
     __tablename__ = "survey_shares"
 
     survey_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("surveys.id", ondelete="CASCADE"), primary_key=True)
+        sa.ForeignKey("surveys.id", ondelete="CASCADE"), primary_key=True
+    )
     user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class ApiToken(Model):
@@ -220,8 +220,7 @@ class ApiToken(Model):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     prefix: Mapped[str] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
@@ -243,7 +242,8 @@ class AuditEvent(Model):
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     actor: Mapped[str] = mapped_column(sa.String(254))
     action: Mapped[str] = mapped_column(sa.String(32))
     survey_slug: Mapped[str | None] = mapped_column(sa.String(64), index=True)
@@ -267,15 +267,19 @@ class ExportFile(Model):
 
     __tablename__ = "export_files"
     __table_args__ = (
-        sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed', 'expired')",
-                           name="ck_export_files_status"),
+        sa.CheckConstraint(
+            "status IN ('queued', 'running', 'done', 'failed', 'expired')",
+            name="ck_export_files_status",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     survey_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("surveys.id", ondelete="CASCADE"), index=True
+    )
     requested_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"))
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     requested_by: Mapped[str] = mapped_column(sa.String(254))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
@@ -304,8 +308,7 @@ class ResultState(Model):
     """
 
     __tablename__ = "result_states"
-    __table_args__ = (sa.UniqueConstraint("survey_id", "view_key",
-                                          name="uq_result_states_view"),)
+    __table_args__ = (sa.UniqueConstraint("survey_id", "view_key", name="uq_result_states_view"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))

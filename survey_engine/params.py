@@ -23,8 +23,10 @@ from survey_engine.localtime import FIRST_YEAR, LAST_YEAR, LOCAL_TIME
 
 MAX_PAGE = 100_000  # any deeper offset is a crafted link, and could overflow SQL's bigint
 _WHOLE_RE = re.compile(r"[+-]?[0-9]{1,18}")
-_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]{1,18}(?:[.,][0-9]{0,18})?|[.,][0-9]{1,18})"
-                         r"(?:[eE][+-]?[0-9]{1,3})?")
+_DECIMAL_RE = re.compile(
+    r"[+-]?(?:[0-9]{1,18}(?:[.,][0-9]{0,18})?|[.,][0-9]{1,18})"
+    r"(?:[eE][+-]?[0-9]{1,3})?"
+)
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LOCAL_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?")
 
@@ -37,8 +39,9 @@ def whole_number(text: str | None, low: int, high: int) -> int:
     """An integer in [low, high] written with ASCII digits (and an optional sign)."""
     text = (text or "").strip()
     if not _WHOLE_RE.fullmatch(text):
-        raise ParamError(_("Enter a whole number from %(low)s to %(high)s, in digits 0-9.",
-                           low=low, high=high))
+        raise ParamError(
+            _("Enter a whole number from %(low)s to %(high)s, in digits 0-9.", low=low, high=high)
+        )
     number = int(text)
     if not low <= number <= high:
         raise ParamError(_("Enter a whole number from %(low)s to %(high)s.", low=low, high=high))
@@ -79,8 +82,9 @@ def finite_number(text: str | None) -> float:
 
 def _check_year(year: int) -> None:
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise ParamError(_("Enter a date between %(first)s and %(last)s.",
-                           first=FIRST_YEAR, last=LAST_YEAR))
+        raise ParamError(
+            _("Enter a date between %(first)s and %(last)s.", first=FIRST_YEAR, last=LAST_YEAR)
+        )
 
 
 def day(text: str | None) -> date:

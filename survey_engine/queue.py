@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 def _url() -> str:
     url = current_app.config["REDIS_URL"]
     if not url:
-        raise RuntimeError("REDIS_URL is not set: without Redis, submissions are stored by "
-                           "the web process itself and jobs run in-process (inline mode)")
+        raise RuntimeError(
+            "REDIS_URL is not set: without Redis, submissions are stored by "
+            "the web process itself and jobs run in-process (inline mode)"
+        )
     return url
 
 
@@ -55,12 +57,10 @@ def enqueue(job: str, *args: Any, job_timeout: int | None = None, **kwargs: Any)
         raise ValueError(f"not a job of survey_engine.jobs: {job!r}")
     if not current_app.config["REDIS_URL"]:
         return import_attribute(job)(*args, **kwargs)
-    return queues(redis_connection())[0].enqueue(job, *args, job_timeout=job_timeout,
-                                                 **kwargs)
+    return queues(redis_connection())[0].enqueue(job, *args, job_timeout=job_timeout, **kwargs)
 
 
-def enqueue_background(job: str, *args: Any, job_timeout: int | None = None,
-                       **kwargs: Any) -> Any:
+def enqueue_background(job: str, *args: Any, job_timeout: int | None = None, **kwargs: Any) -> Any:
     """As enqueue, but in inline mode the job runs in a thread of this process, not in
     the request: for jobs that may take minutes (counting a million responses), which
     save their own progress, so a process that ends mid-way loses nothing but time.
@@ -70,8 +70,12 @@ def enqueue_background(job: str, *args: Any, job_timeout: int | None = None,
     if not job.startswith("survey_engine.jobs."):
         raise ValueError(f"not a job of survey_engine.jobs: {job!r}")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=_run_in_thread, args=(app, job, args, kwargs),
-                              name=job.rsplit(".", 1)[-1], daemon=True)
+    thread = threading.Thread(
+        target=_run_in_thread,
+        args=(app, job, args, kwargs),
+        name=job.rsplit(".", 1)[-1],
+        daemon=True,
+    )
     threads = app.extensions.setdefault("background_jobs", [])
     threads[:] = [t for t in threads if t.is_alive()] + [thread]
     thread.start()

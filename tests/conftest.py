@@ -25,12 +25,24 @@ from survey_engine.models import Response
 
 DEMO_SLUG = "tro-lai-truong-hoc"
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TABLES = ("result_states", "login_throttles", "staff_sessions", "export_files", "audit_events",
-          "api_tokens", "survey_shares", "users", "tallies", "responses", "survey_versions",
-          "surveys")
+TABLES = (
+    "result_states",
+    "login_throttles",
+    "staff_sessions",
+    "export_files",
+    "audit_events",
+    "api_tokens",
+    "survey_shares",
+    "users",
+    "tallies",
+    "responses",
+    "survey_versions",
+    "surveys",
+)
 
 
 def demo_definition() -> dict:
@@ -92,8 +104,14 @@ def database_url(request, tmp_path) -> str:
 
 
 def make_app(database_url: str, **config):
-    return create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
-                      "SURVEY_CACHE_SECONDS": 0, **config})
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "TESTING": True,
+            "SURVEY_CACHE_SECONDS": 0,
+            **config,
+        }
+    )
 
 
 def seeded_app(database_url: str, **config):
@@ -124,14 +142,19 @@ def redis_client() -> redis.Redis:
 @pytest.fixture
 def buffered_app(database_url, redis_client, tmp_path):
     """The app as in production: submissions go through the Redis stream."""
-    yield from seeded_app(database_url, REDIS_URL=TEST_REDIS_URL, DRAIN_CLAIM_IDLE_MS=0,
-                          EXPORT_DIR=str(tmp_path / "exports"))
+    yield from seeded_app(
+        database_url,
+        REDIS_URL=TEST_REDIS_URL,
+        DRAIN_CLAIM_IDLE_MS=0,
+        EXPORT_DIR=str(tmp_path / "exports"),
+    )
 
 
 def forget_login_user_per_request(app):
     """For an autouse fixture: requests made inside a test's app context share it, so
     forget the user Flask-Login keeps in g, and each request loads its own (from its
     session cookie or token), as in production."""
+
     def forget(sender, **extra):
         g.pop("_login_user", None)
 
@@ -147,9 +170,18 @@ def client(app):
 
 def valid_answers() -> dict:
     """A parent in Đà Lạt who wants to be contacted: every page is relevant."""
-    return {"consent": "OK", "district": "da_lat", "commune": "dl_p1", "role": "parent",
-            "children": "2", "support": "yes", "concerns": ["infection", "transport"],
-            "follow_up": "yes", "phone": "0912 345 678", "comment": "Cần đảm bảo an toàn."}
+    return {
+        "consent": "OK",
+        "district": "da_lat",
+        "commune": "dl_p1",
+        "role": "parent",
+        "children": "2",
+        "support": "yes",
+        "concerns": ["infection", "transport"],
+        "follow_up": "yes",
+        "phone": "0912 345 678",
+        "comment": "Cần đảm bảo an toàn.",
+    }
 
 
 def new_id() -> str:

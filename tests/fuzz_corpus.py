@@ -102,8 +102,11 @@ LIST_VALUE = ("1", "2")
 # Raw text, so that NaN, Infinity, 1e309, huge integers and lone surrogates reach the
 # server exactly as a hand-made client would send them.
 JSON_HOSTILE: dict[str, str] = {
-    **{key: json.dumps(value) for key, value in HOSTILE.items() if isinstance(value, str)
-       and not key.startswith("deep_")},
+    **{
+        key: json.dumps(value)
+        for key, value in HOSTILE.items()
+        if isinstance(value, str) and not key.startswith("deep_")
+    },
     "raw_NaN": "NaN",
     "raw_Infinity": "Infinity",
     "raw_negative_Infinity": "-Infinity",
@@ -196,16 +199,46 @@ _REV = {"revision": "{revision}"}
 
 # Answers of the demo survey, as its form sends them (public.submit, admin.preview).
 ANSWER_FIELDS = (
-    "submission_id", "source", "privacy_note", "consent", "district", "commune", "role",
-    "children", "levels", "support", "concerns", "concerns_other", "measures[masks]",
-    "measures[half_classes]", "priorities[hygiene]", "priorities[catch_up]", "last_dose",
-    "school_rating", "recommend", "follow_up", "concern_count", "phone", "email", "comment",
+    "submission_id",
+    "source",
+    "privacy_note",
+    "consent",
+    "district",
+    "commune",
+    "role",
+    "children",
+    "levels",
+    "support",
+    "concerns",
+    "concerns_other",
+    "measures[masks]",
+    "measures[half_classes]",
+    "priorities[hygiene]",
+    "priorities[catch_up]",
+    "last_dose",
+    "school_rating",
+    "recommend",
+    "follow_up",
+    "concern_count",
+    "phone",
+    "email",
+    "comment",
 )
-VALID_FORM = {"consent": "OK", "district": "da_lat", "commune": "dl_p1", "role": "parent",
-              "children": "2", "support": "yes", "concerns": ("infection", "transport"),
-              "follow_up": "yes", "phone": "0912 345 678", "comment": "Cần đảm bảo an toàn."}
-ANSWER_NAMES = tuple(name for name in ANSWER_FIELDS if name != "submission_id"
-                     and "[" not in name) + ("measures", "priorities", "no_such_question")
+VALID_FORM = {
+    "consent": "OK",
+    "district": "da_lat",
+    "commune": "dl_p1",
+    "role": "parent",
+    "children": "2",
+    "support": "yes",
+    "concerns": ("infection", "transport"),
+    "follow_up": "yes",
+    "phone": "0912 345 678",
+    "comment": "Cần đảm bảo an toàn.",
+}
+ANSWER_NAMES = tuple(
+    name for name in ANSWER_FIELDS if name != "submission_id" and "[" not in name
+) + ("measures", "priorities", "no_such_question")
 # Free text: most hostile strings are valid answers, so each is sent alone, the other
 # answers valid, to reach where answers are stored; the others are fuzzed together.
 TEXT_ANSWERS = ("source", "comment")
@@ -214,15 +247,32 @@ FILTER_ARGS = ("f.district", "f.role", "f.concerns", "f.comment", "f.nothing", "
 # The export form's filters go through the same Filters.from_args as the dashboard's.
 EXPORT_FILTER_ARGS = ("f.district", "from", "to")
 
-_QUESTION_TEXTS = ("label.vi", "label.en", "hint.vi", "required_message.vi",
-                   "constraint_message.vi", "required", "relevant", "constraint", "default")
+_QUESTION_TEXTS = (
+    "label.vi",
+    "label.en",
+    "hint.vi",
+    "required_message.vi",
+    "constraint_message.vi",
+    "required",
+    "relevant",
+    "constraint",
+    "default",
+)
 _QUESTION_COMMON = ("name", "type", "page", "revision", *_QUESTION_TEXTS)
 
 ROUTES: dict[str, list[Inputs]] = {
     # -- public side
     "public.questionnaire": [Inputs(_DEMO, args=("source", "lang"))],
-    "public.submit": [Inputs(_DEMO, form=ANSWER_FIELDS, base_form=VALID_FORM, args=("lang",),
-                             together=TOGETHER_ANSWERS, phase=1)],
+    "public.submit": [
+        Inputs(
+            _DEMO,
+            form=ANSWER_FIELDS,
+            base_form=VALID_FORM,
+            args=("lang",),
+            together=TOGETHER_ANSWERS,
+            phase=1,
+        )
+    ],
     "public.thanks": [Inputs(_DEMO, args=("lang",))],
     "public.favicon": [Inputs()],
     "static": [Inputs({"filename": "survey.css"}, args=("v",))],
@@ -230,162 +280,386 @@ ROUTES: dict[str, list[Inputs]] = {
     "metrics.metrics": [Inputs(headers=("Authorization",))],
     # -- API
     "api.definition": [Inputs(_DEMO)],
-    "api.submit_response": [Inputs(_DEMO, json_fields=ANSWER_NAMES, phase=1,
-                                   together=tuple(f"answers.{n}" for n in ANSWER_NAMES
-                                                  if n not in TEXT_ANSWERS))],
+    "api.submit_response": [
+        Inputs(
+            _DEMO,
+            json_fields=ANSWER_NAMES,
+            phase=1,
+            together=tuple(f"answers.{n}" for n in ANSWER_NAMES if n not in TEXT_ANSWERS),
+        )
+    ],
     # The dashboard's filters, read by the same Filters.from_args.
     "api.results": [Inputs(_DEMO, args=FILTER_ARGS, headers=("Authorization",))],
     # -- sign-in, one's own account
-    "admin.login": [Inputs(args=("next", "lang"), form=("email", "password", "next"),
-                           base_form={"email": "locked@example.org", "password": "wrong-pw"},
-                           together=("email", "password", "next"),
-                           # Each POST checks an Argon2 hash (~0.1-0.3 s): the form does
-                           # the same for everyone, so anonymous alone fuzzes it.
-                           fuzz_roles=("anonymous",))],
+    "admin.login": [
+        Inputs(
+            args=("next", "lang"),
+            form=("email", "password", "next"),
+            base_form={"email": "locked@example.org", "password": "wrong-pw"},
+            together=("email", "password", "next"),
+            # Each POST checks an Argon2 hash (~0.1-0.3 s): the form does
+            # the same for everyone, so anonymous alone fuzzes it.
+            fuzz_roles=("anonymous",),
+        )
+    ],
     "admin.logout": [Inputs(phase=4)],
     "admin.index": [Inputs(args=("lang",))],
-    "admin.password": [Inputs(form=("password", "new_password", "confirm_password"),
-                              base_form={"password": "{password}",
-                                         "new_password": "{password}",
-                                         "confirm_password": "{password}"},
-                              together=("password", "new_password", "confirm_password"),
-                              phase=3)],
+    "admin.password": [
+        Inputs(
+            form=("password", "new_password", "confirm_password"),
+            base_form={
+                "password": "{password}",
+                "new_password": "{password}",
+                "confirm_password": "{password}",
+            },
+            together=("password", "new_password", "confirm_password"),
+            phase=3,
+        )
+    ],
     "admin.tokens": [Inputs(phase=1)],
     "admin.sessions": [Inputs()],
     "admin.end_own_session": [Inputs({"session_id": "{session}"}, phase=3)],
     "admin.end_other_sessions": [Inputs(phase=3)],
     "admin.revoke_own_token": [Inputs({"token_id": "{token}"}, phase=2)],
     # -- accounts (admins)
-    "admin.users": [Inputs(form=("email", "role", "password"),
-                           base_form={"email": "new@example.org", "role": "analyst",
-                                      "password": "short"}, phase=1)],
+    "admin.users": [
+        Inputs(
+            form=("email", "role", "password"),
+            base_form={"email": "new@example.org", "role": "analyst", "password": "short"},
+            phase=1,
+        )
+    ],
     "admin.user": [Inputs({"user_id": "{target}"})],
-    "admin.change_role": [Inputs({"user_id": "{target}"}, form=("role",),
-                                 base_form={"role": "editor"}, phase=1)],
-    "admin.reset_password": [Inputs({"user_id": "{target}"}, form=("password",),
-                                    base_form={"password": "short"}, phase=1)],
+    "admin.change_role": [
+        Inputs({"user_id": "{target}"}, form=("role",), base_form={"role": "editor"}, phase=1)
+    ],
+    "admin.reset_password": [
+        Inputs(
+            {"user_id": "{target}"}, form=("password",), base_form={"password": "short"}, phase=1
+        )
+    ],
     "admin.unlock_user": [Inputs({"user_id": "{target}"}, phase=1)],
     "admin.delete_account": [Inputs({"user_id": "{target}"}, phase=3)],
-    "admin.audit_log": [Inputs(args=("survey", "action", "actor", "page"),
-                               base_args={"action": "login"})],
+    "admin.audit_log": [
+        Inputs(args=("survey", "action", "actor", "page"), base_args={"action": "login"})
+    ],
     # -- surveys
     "admin.new_survey": [Inputs(files=("definition",), phase=1)],
-    "admin.create_survey": [Inputs(form=("slug", "title", "language", "first_question"),
-                                   base_form={"slug": DEMO_SLUG, "title": "x",
-                                              "language": "vi"}, phase=1)],
+    "admin.create_survey": [
+        Inputs(
+            form=("slug", "title", "language", "first_question"),
+            base_form={"slug": DEMO_SLUG, "title": "x", "language": "vi"},
+            phase=1,
+        )
+    ],
     "admin.survey": [Inputs(_DEMO, files=("definition",), phase=1)],
     "admin.definition_json": [Inputs(_DEMO)],
     "admin.definition_xlsx": [Inputs(_DEMO)],
     "admin.export_responses": [Inputs(_DEMO)],
-    "admin.duplicate_survey": [Inputs(_DEMO, form=("slug", "title"),
-                                      base_form={"slug": "ban-sao", "title": "Bản sao"},
-                                      phase=1)],
-    "admin.publish": [Inputs(_DEMO, phase=2, revisit=(
-        "/s/{slug}", "/api/v1/surveys/{slug}", "/admin/surveys/{slug}"))],
-    "admin.change_status": [Inputs({**_DEMO, "action": "close"}, phase=2),
-                            Inputs({**_DEMO, "action": "reopen"}, phase=2),
-                            Inputs({**_DEMO, "action": "archive"}, phase=2)],
-    "admin.delete_survey": [Inputs(_DEMO, form=("confirm", "confirm_slug"),
-                                   base_form={"confirm": "yes", "confirm_slug": "{slug}"},
-                                   phase=2)],
-    "admin.sharing": [Inputs(_DEMO, form=("email",), base_form={"email": "{sharee}"},
-                             phase=1)],
+    "admin.duplicate_survey": [
+        Inputs(
+            _DEMO,
+            form=("slug", "title"),
+            base_form={"slug": "ban-sao", "title": "Bản sao"},
+            phase=1,
+        )
+    ],
+    "admin.publish": [
+        Inputs(
+            _DEMO, phase=2, revisit=("/s/{slug}", "/api/v1/surveys/{slug}", "/admin/surveys/{slug}")
+        )
+    ],
+    "admin.change_status": [
+        Inputs({**_DEMO, "action": "close"}, phase=2),
+        Inputs({**_DEMO, "action": "reopen"}, phase=2),
+        Inputs({**_DEMO, "action": "archive"}, phase=2),
+    ],
+    "admin.delete_survey": [
+        Inputs(
+            _DEMO,
+            form=("confirm", "confirm_slug"),
+            base_form={"confirm": "yes", "confirm_slug": "{slug}"},
+            phase=2,
+        )
+    ],
+    "admin.sharing": [Inputs(_DEMO, form=("email",), base_form={"email": "{sharee}"}, phase=1)],
     "admin.unshare": [Inputs({**_DEMO, "user_id": "{sharee_id}"}, phase=1)],
     # -- results and exports
-    "admin.results": [Inputs(_DEMO, args=(*FILTER_ARGS, "row", "col", "by"),
-                             base_args={"row": "district", "col": "support"})],
-    "admin.text_answers": [Inputs({**_DEMO, "question": "comment"},
-                                  args=(*FILTER_ARGS, "q", "page"))],
+    "admin.results": [
+        Inputs(
+            _DEMO,
+            args=(*FILTER_ARGS, "row", "col", "by"),
+            base_args={"row": "district", "col": "support"},
+        )
+    ],
+    "admin.text_answers": [
+        Inputs({**_DEMO, "question": "comment"}, args=(*FILTER_ARGS, "q", "page"))
+    ],
     "admin.exports": [Inputs(_DEMO, args=EXPORT_FILTER_ARGS)],
-    "admin.start_export": [Inputs(_DEMO, form=("fmt", "lang", "breakdown", "codes",
-                                               *EXPORT_FILTER_ARGS),
-                                  base_form={"fmt": "csv"}, phase=1)],
+    "admin.start_export": [
+        Inputs(
+            _DEMO,
+            form=("fmt", "lang", "breakdown", "codes", *EXPORT_FILTER_ARGS),
+            base_form={"fmt": "csv"},
+            phase=1,
+        )
+    ],
     "admin.export_progress": [Inputs({"export_id": "{export}"})],
     "admin.download_export": [Inputs({"export_id": "{export}"})],
     # -- builder
     "admin.builder": [Inputs(_DEMO)],
     "admin.change_structure": [
-        Inputs(_DEMO, form=("change", "target", "type", "question_name", "question_label",
-                            "page_name", "page_title", "revision"),
-               base_form={**_REV, "change": "add_question", "target": "contact",
-                          "type": "text", "question_name": "fuzz_q"}, phase=1),
-        Inputs(_DEMO, form=("change", "target"),
-               base_form={**_REV, "change": "question_down", "target": "comment"}, phase=1),
+        Inputs(
+            _DEMO,
+            form=(
+                "change",
+                "target",
+                "type",
+                "question_name",
+                "question_label",
+                "page_name",
+                "page_title",
+                "revision",
+            ),
+            base_form={
+                **_REV,
+                "change": "add_question",
+                "target": "contact",
+                "type": "text",
+                "question_name": "fuzz_q",
+            },
+            phase=1,
+        ),
+        Inputs(
+            _DEMO,
+            form=("change", "target"),
+            base_form={**_REV, "change": "question_down", "target": "comment"},
+            phase=1,
+        ),
     ],
     "admin.new_list": [Inputs(_DEMO, args=("name",))],
     "admin.edit_list": [
-        Inputs({**_DEMO, "name": "districts"}, args=("new", "column"),
-               form=("choice-0-name", "choice-0-label.vi", "choice-0-label.en",
-                     "choice-0-position", "choice-0-exclusive", "choice-0-delete",
-                     "choice-0-x-district", "choice-99999999999999999999-name",
-                     "new_column", "delete_list", "revision"),
-               together=("choice-0-label.vi", "choice-0-label.en", "choice-0-position",
-                         "choice-0-exclusive", "choice-0-x-district"),
-               base_form={**_REV, "choice-0-name": "da_lat", "choice-0-label.vi": "Đà Lạt",
-                          "choice-0-position": "1"}, phase=1),
-        Inputs({**_DEMO, "name": "communes"},
-               form=("choice-0-name", "choice-0-x-district", "choice-0-position"),
-               base_form={**_REV, "choice-0-name": "dl_p1", "choice-0-x-district": "da_lat",
-                          "choice-0-label.vi": "Phường 1"}, phase=1),
+        Inputs(
+            {**_DEMO, "name": "districts"},
+            args=("new", "column"),
+            form=(
+                "choice-0-name",
+                "choice-0-label.vi",
+                "choice-0-label.en",
+                "choice-0-position",
+                "choice-0-exclusive",
+                "choice-0-delete",
+                "choice-0-x-district",
+                "choice-99999999999999999999-name",
+                "new_column",
+                "delete_list",
+                "revision",
+            ),
+            together=(
+                "choice-0-label.vi",
+                "choice-0-label.en",
+                "choice-0-position",
+                "choice-0-exclusive",
+                "choice-0-x-district",
+            ),
+            base_form={
+                **_REV,
+                "choice-0-name": "da_lat",
+                "choice-0-label.vi": "Đà Lạt",
+                "choice-0-position": "1",
+            },
+            phase=1,
+        ),
+        Inputs(
+            {**_DEMO, "name": "communes"},
+            form=("choice-0-name", "choice-0-x-district", "choice-0-position"),
+            base_form={
+                **_REV,
+                "choice-0-name": "dl_p1",
+                "choice-0-x-district": "da_lat",
+                "choice-0-label.vi": "Phường 1",
+            },
+            phase=1,
+        ),
     ],
-    "admin.edit_page": [Inputs({**_DEMO, "name": "opinion"},
-                               form=("name", "title.vi", "title.en", "relevant", "revision"),
-                               base_form={**_REV, "name": "opinion", "title.vi": "Ý kiến"},
-                               phase=1)],
+    "admin.edit_page": [
+        Inputs(
+            {**_DEMO, "name": "opinion"},
+            form=("name", "title.vi", "title.en", "relevant", "revision"),
+            base_form={**_REV, "name": "opinion", "title.vi": "Ý kiến"},
+            phase=1,
+        )
+    ],
     "admin.edit_question": [
-        Inputs({**_DEMO, "name": "children"}, form=(*_QUESTION_COMMON, "min", "max"),
-               together=(*_QUESTION_TEXTS, "min", "max"),
-               base_form={**_REV, "name": "children", "type": "integer", "page": "about_you",
-                          "label.vi": "Số con", "min": "0", "max": "10"}, phase=1),
-        Inputs({**_DEMO, "name": "school_rating"}, form=("scale", "default"),
-               base_form={**_REV, "name": "school_rating", "type": "rating",
-                          "page": "opinion", "label.vi": "Đánh giá", "scale": "5"}, phase=1),
-        Inputs({**_DEMO, "name": "concerns"},
-               form=("min_choices", "max_choices", "choices", "other", "choice_filter",
-                     "appearance", "default"),
-               together=("min_choices", "max_choices", "other", "choice_filter", "appearance",
-                         "default"),
-               base_form={**_REV, "name": "concerns", "type": "select_multiple",
-                          "page": "opinion", "label.vi": "Lo ngại", "choices": "concerns",
-                          "max_choices": "3"}, phase=1),
-        Inputs({**_DEMO, "name": "measures"},
-               form=("row-0-name", "row-0-label.vi", "row-0-position", "rows"),
-               base_form={**_REV, "name": "measures", "type": "matrix", "page": "opinion",
-                          "label.vi": "Biện pháp", "choices": "agreement",
-                          "row-0-name": "masks", "row-0-label.vi": "Khẩu trang"}, phase=1),
-        Inputs({**_DEMO, "name": "last_dose"}, form=("min", "max", "default"),
-               base_form={**_REV, "name": "last_dose", "type": "date", "page": "opinion",
-                          "label.vi": "Ngày", "max": "today"}, phase=1),
-        Inputs({**_DEMO, "name": "concern_count"}, form=("calculation",),
-               base_form={**_REV, "name": "concern_count", "type": "calculate",
-                          "page": "opinion", "calculation": "1"}, phase=1),
+        Inputs(
+            {**_DEMO, "name": "children"},
+            form=(*_QUESTION_COMMON, "min", "max"),
+            together=(*_QUESTION_TEXTS, "min", "max"),
+            base_form={
+                **_REV,
+                "name": "children",
+                "type": "integer",
+                "page": "about_you",
+                "label.vi": "Số con",
+                "min": "0",
+                "max": "10",
+            },
+            phase=1,
+        ),
+        Inputs(
+            {**_DEMO, "name": "school_rating"},
+            form=("scale", "default"),
+            base_form={
+                **_REV,
+                "name": "school_rating",
+                "type": "rating",
+                "page": "opinion",
+                "label.vi": "Đánh giá",
+                "scale": "5",
+            },
+            phase=1,
+        ),
+        Inputs(
+            {**_DEMO, "name": "concerns"},
+            form=(
+                "min_choices",
+                "max_choices",
+                "choices",
+                "other",
+                "choice_filter",
+                "appearance",
+                "default",
+            ),
+            together=(
+                "min_choices",
+                "max_choices",
+                "other",
+                "choice_filter",
+                "appearance",
+                "default",
+            ),
+            base_form={
+                **_REV,
+                "name": "concerns",
+                "type": "select_multiple",
+                "page": "opinion",
+                "label.vi": "Lo ngại",
+                "choices": "concerns",
+                "max_choices": "3",
+            },
+            phase=1,
+        ),
+        Inputs(
+            {**_DEMO, "name": "measures"},
+            form=("row-0-name", "row-0-label.vi", "row-0-position", "rows"),
+            base_form={
+                **_REV,
+                "name": "measures",
+                "type": "matrix",
+                "page": "opinion",
+                "label.vi": "Biện pháp",
+                "choices": "agreement",
+                "row-0-name": "masks",
+                "row-0-label.vi": "Khẩu trang",
+            },
+            phase=1,
+        ),
+        Inputs(
+            {**_DEMO, "name": "last_dose"},
+            form=("min", "max", "default"),
+            base_form={
+                **_REV,
+                "name": "last_dose",
+                "type": "date",
+                "page": "opinion",
+                "label.vi": "Ngày",
+                "max": "today",
+            },
+            phase=1,
+        ),
+        Inputs(
+            {**_DEMO, "name": "concern_count"},
+            form=("calculation",),
+            base_form={
+                **_REV,
+                "name": "concern_count",
+                "type": "calculate",
+                "page": "opinion",
+                "calculation": "1",
+            },
+            phase=1,
+        ),
     ],
-    "admin.edit_settings": [Inputs(_DEMO, form=("default_language", "title.vi", "title.en",
-                                                "description.vi", "opens_at", "closes_at",
-                                                "max_responses", "revision"),
-                                   together=("title.vi", "title.en", "description.vi"),
-                                   revisit=("/admin/surveys/{slug}/preview",
-                                            "/admin/surveys/{slug}/edit"),
-                                   base_form={**_REV, "default_language": "vi",
-                                              "title.vi": "Trở lại trường học",
-                                              "max_responses": "100"}, phase=1)],
-    "admin.edit_translations": [Inputs(_DEMO, args=("add_language",),
-                                       form=("add_language", "only_add", "title|vi",
-                                             "title|en", "question:district:label|en",
-                                             "choice:districts:da_lat|vi", "revision"),
-                                       base_form={**_REV, "title|en": "Back to school"},
-                                       together=("title|vi", "title|en",
-                                                 "question:district:label|en",
-                                                 "choice:districts:da_lat|vi"),
-                                       phase=1)],
-    "admin.preview": [Inputs(_DEMO, args=("lang",), form=ANSWER_FIELDS,
-                             base_form=VALID_FORM, together=TOGETHER_ANSWERS)],
+    "admin.edit_settings": [
+        Inputs(
+            _DEMO,
+            form=(
+                "default_language",
+                "title.vi",
+                "title.en",
+                "description.vi",
+                "opens_at",
+                "closes_at",
+                "max_responses",
+                "revision",
+            ),
+            together=("title.vi", "title.en", "description.vi"),
+            revisit=("/admin/surveys/{slug}/preview", "/admin/surveys/{slug}/edit"),
+            base_form={
+                **_REV,
+                "default_language": "vi",
+                "title.vi": "Trở lại trường học",
+                "max_responses": "100",
+            },
+            phase=1,
+        )
+    ],
+    "admin.edit_translations": [
+        Inputs(
+            _DEMO,
+            args=("add_language",),
+            form=(
+                "add_language",
+                "only_add",
+                "title|vi",
+                "title|en",
+                "question:district:label|en",
+                "choice:districts:da_lat|vi",
+                "revision",
+            ),
+            base_form={**_REV, "title|en": "Back to school"},
+            together=(
+                "title|vi",
+                "title|en",
+                "question:district:label|en",
+                "choice:districts:da_lat|vi",
+            ),
+            phase=1,
+        )
+    ],
+    "admin.preview": [
+        Inputs(
+            _DEMO,
+            args=("lang",),
+            form=ANSWER_FIELDS,
+            base_form=VALID_FORM,
+            together=TOGETHER_ANSWERS,
+        )
+    ],
     "admin.preview_thanks": [Inputs(_DEMO, args=("lang",))],
 }
 
 # Uploads: (file name, content) for file fields; the content's hostile values too.
-UPLOAD_NAMES = ("definition.json", "definition.xlsx", "definition.xls", "../../x.json",
-                "\u202ejson.xlsx", ".json", "x.JSON", "x" * 300 + ".json")
+UPLOAD_NAMES = (
+    "definition.json",
+    "definition.xlsx",
+    "definition.xls",
+    "../../x.json",
+    "\u202ejson.xlsx",
+    ".json",
+    "x.JSON",
+    "x" * 300 + ".json",
+)
 UPLOAD_CONTENTS: dict[str, bytes] = {
     "json_deep_600": _deep(600).encode(),
     "json_deep_5000": _deep(5000).encode(),

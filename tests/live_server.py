@@ -15,9 +15,16 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-proxy-server"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-proxy-server",
+]
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -30,14 +37,22 @@ def free_port() -> int:
 @contextmanager
 def demo_server(database_url: str, log_path: Path) -> Iterator[str]:
     """Seed the demo, serve it, yield the base URL; the server dies with the block."""
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
-           "EXPORT_DIR": str(log_path.parent / "exports")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PYTHONUNBUFFERED": "1",
+        "EXPORT_DIR": str(log_path.parent / "exports"),
+    }
     env.pop("REDIS_URL", None)
     subprocess.run([BIN / "survey-engine", "demo"], env=env, check=True, capture_output=True)
     port = free_port()
     with log_path.open("wb") as log:
-        server = subprocess.Popen([BIN / "survey-engine", "serve", "--port", str(port)],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [BIN / "survey-engine", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -63,9 +78,13 @@ class DemoSite:
     database_url: str
 
     def cli(self, *args: str, stdin: str | None = None) -> None:
-        subprocess.run([BIN / "survey-engine", *args], check=True, capture_output=True,
-                       env={**os.environ, "DATABASE_URL": self.database_url},
-                       input=stdin.encode() if stdin else None)
+        subprocess.run(
+            [BIN / "survey-engine", *args],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "DATABASE_URL": self.database_url},
+            input=stdin.encode() if stdin else None,
+        )
 
 
 @contextmanager

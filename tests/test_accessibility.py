@@ -35,19 +35,27 @@ def browser():
 
 def violations(page: Page) -> list[str]:
     page.add_script_tag(path=str(AXE))
-    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-                           TAGS)
-    return [f"{v['id']} ({v['impact']}): {v['help']} -> "
-            + "; ".join(n["target"][0] for n in v["nodes"][:5])
-            for v in result["violations"]]
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} -> "
+        + "; ".join(n["target"][0] for n in v["nodes"][:5])
+        for v in result["violations"]
+    ]
 
 
 def phone(browser, javascript: bool = True, locale: str = "vi-VN") -> Page:
     """A phone; without `javascript` the page's own scripts never load (axe itself
     still runs, which it could not with JavaScript switched off in the browser)."""
     # bypass_csp: the page's own policy would (rightly) refuse axe's injected script.
-    context = browser.new_context(viewport={"width": 360, "height": 740}, locale=locale,
-                                  is_mobile=True, has_touch=True, bypass_csp=True)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        locale=locale,
+        is_mobile=True,
+        has_touch=True,
+        bypass_csp=True,
+    )
     if not javascript:
         context.route("**/static/*.js*", lambda route: route.abort())
     return context.new_page()
@@ -55,8 +63,7 @@ def phone(browser, javascript: bool = True, locale: str = "vi-VN") -> Page:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
-def test_the_questionnaire_has_no_violation_empty_and_with_errors(browser, base_url,
-                                                                  javascript):
+def test_the_questionnaire_has_no_violation_empty_and_with_errors(browser, base_url, javascript):
     page = phone(browser, javascript)
     page.goto(f"{base_url}/s/{DEMO_SLUG}?source=zalo")
     assert violations(page) == []
@@ -97,8 +104,11 @@ def _answer_visible(page: Page) -> None:
     for position, select in enumerate(page.locator("select:visible").all()):
         options = select.locator("option:not([value=''])")
         if options.count():  # a ranking gets 1, 2, 3 ... in turn
-            pick = min(position, options.count() - 1) if "[" in (select.get_attribute(
-                "name") or "") else 0
+            pick = (
+                min(position, options.count() - 1)
+                if "[" in (select.get_attribute("name") or "")
+                else 0
+            )
             select.select_option(options.nth(pick).get_attribute("value"))
     for group in page.locator("fieldset:visible").all():
         choices = group.locator("label:has(input[type=radio]):visible")

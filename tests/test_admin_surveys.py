@@ -45,8 +45,9 @@ def post(client, url: str, data: dict | None = None, **kwargs):
 
 
 def upload(client, url: str, name: str, content: bytes):
-    return post(client, url, {"definition": (io.BytesIO(content), name)},
-                content_type="multipart/form-data")
+    return post(
+        client, url, {"definition": (io.BytesIO(content), name)}, content_type="multipart/form-data"
+    )
 
 
 def draft_definition(slug: str = DRAFT_SLUG) -> dict:
@@ -57,8 +58,12 @@ def draft_definition(slug: str = DRAFT_SLUG) -> dict:
 def people(app):
     """Editor and analyst the demo is shared with, an editor it is not, an admin."""
     survey = find_survey(DEMO_SLUG)
-    for email, role in (("editor@example.org", "editor"), ("analyst@example.org", "analyst"),
-                        ("other@example.org", "editor"), ("admin@example.org", "admin")):
+    for email, role in (
+        ("editor@example.org", "editor"),
+        ("analyst@example.org", "analyst"),
+        ("other@example.org", "editor"),
+        ("admin@example.org", "admin"),
+    ):
         user = create_user(email, PASSWORD, role)
         if email in ("editor@example.org", "analyst@example.org"):
             share_survey(user, survey)
@@ -72,8 +77,12 @@ def versions_count() -> int:
 GETS = [PAGE, f"{PAGE}/definition.xlsx", f"{PAGE}/definition.json", f"{PAGE}/responses.xlsx"]
 POSTS = [f"{PAGE}/close", f"{PAGE}/publish", f"{PAGE}/archive", f"{PAGE}/reopen"]
 # who -> (GET status, lifecycle and upload POST status, may create surveys)
-MATRIX = {"editor@example.org": (200, 302, True), "analyst@example.org": (200, 403, False),
-          "other@example.org": (403, 403, True), "admin@example.org": (200, 302, True)}
+MATRIX = {
+    "editor@example.org": (200, 302, True),
+    "analyst@example.org": (200, 403, False),
+    "other@example.org": (403, 403, True),
+    "admin@example.org": (200, 302, True),
+}
 
 
 def test_anonymous_is_sent_to_login(people):
@@ -100,8 +109,9 @@ def test_role_matrix(people, email):
     content = json.dumps(demo_definition()).encode()
     reply = upload(client, PAGE, "demo.json", content)
     assert reply.status_code == post_status
-    reply = upload(client, "/admin/surveys/new",
-                   f"{email}.json", json.dumps(draft_definition()).encode())
+    reply = upload(
+        client, "/admin/surveys/new", f"{email}.json", json.dumps(draft_definition()).encode()
+    )
     if creates:
         assert reply.status_code == 302
         assert reply.headers["Location"] == f"/admin/surveys/{DRAFT_SLUG}"
@@ -144,14 +154,16 @@ def test_bad_json_lists_every_problem_and_stores_nothing(people):
 
 def test_upload_xlsform_then_publish_close_archive(people):
     client = signed_in(people, "editor@example.org")
-    reply = upload(client, "/admin/surveys/new", "or_other.xlsx",
-                   (DATA / "or_other.xlsx").read_bytes())
+    reply = upload(
+        client, "/admin/surveys/new", "or_other.xlsx", (DATA / "or_other.xlsx").read_bytes()
+    )
     assert reply.status_code == 302, reply.get_data(as_text=True)
     slug = reply.headers["Location"].rsplit("/", 1)[1]
     survey = find_survey(slug)
     assert survey.status == "draft" and len(survey.versions) == 1
-    editor_id = db.session.scalar(sa.select(SurveyShare.user_id).where(
-        SurveyShare.survey_id == survey.id))
+    editor_id = db.session.scalar(
+        sa.select(SurveyShare.user_id).where(SurveyShare.survey_id == survey.id)
+    )
     assert editor_id is not None
     assert client.get(f"/s/{slug}").status_code == 404  # nothing published yet
 
@@ -182,8 +194,11 @@ def test_upload_xlsform_then_publish_close_archive(people):
 def test_new_draft_version_on_the_survey_page(people):
     client = signed_in(people, "admin@example.org")
     changed = demo_definition()
-    changed["title"] = {**changed["title"], "vi": "Tiêu đề mới"} \
-        if isinstance(changed["title"], dict) else "Tiêu đề mới"
+    changed["title"] = (
+        {**changed["title"], "vi": "Tiêu đề mới"}
+        if isinstance(changed["title"], dict)
+        else "Tiêu đề mới"
+    )
     reply = upload(client, PAGE, "demo.json", json.dumps(changed).encode())
     assert reply.status_code == 302
     survey = find_survey(DEMO_SLUG)
@@ -206,8 +221,9 @@ def test_post_without_csrf_token_is_refused(people):
     people.config["WTF_CSRF_ENABLED"] = True
     client = signed_in(people, "admin@example.org")
     assert client.post(f"{PAGE}/close").status_code == 400
-    reply = client.post(PAGE, data={"definition": (io.BytesIO(b"{}"), "x.json")},
-                        content_type="multipart/form-data")
+    reply = client.post(
+        PAGE, data={"definition": (io.BytesIO(b"{}"), "x.json")}, content_type="multipart/form-data"
+    )
     assert reply.status_code == 400
     db.session.expire_all()
     assert find_survey(DEMO_SLUG).status == "published"

@@ -37,14 +37,18 @@ def test_missing_required_answers_are_named():
 
 def test_unknown_choice_and_text_for_integer():
     _, errors = check({**valid_answers(), "district": "ha_noi", "children": "hai"})
-    assert errors == {"district": "Lựa chọn không hợp lệ: ha_noi.",
-                      "children": "Vui lòng nhập một số nguyên."}
+    assert errors == {
+        "district": "Lựa chọn không hợp lệ: ha_noi.",
+        "children": "Vui lòng nhập một số nguyên.",
+    }
 
 
 def test_unknown_question_and_answer_to_a_note_are_refused():
     _, errors = check({**valid_answers(), "age": "40", "privacy_note": "x"}, "en")
-    assert errors == {"age": "There is no such question.",
-                      "privacy_note": "This question takes no answer."}
+    assert errors == {
+        "age": "There is no such question.",
+        "privacy_note": "This question takes no answer.",
+    }
 
 
 def test_select_one_takes_only_one_choice():
@@ -93,25 +97,46 @@ def test_overlong_text_is_refused():
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
-                                                                 max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=10,
 )
 
 
 any_answers = st.dictionaries(
-    st.sampled_from(["district", "role", "children", "support", "concerns", "concerns_other",
-                     "comment", "privacy_note"]) | st.text(max_size=8),
-    json_values, max_size=8)
+    st.sampled_from(
+        [
+            "district",
+            "role",
+            "children",
+            "support",
+            "concerns",
+            "concerns_other",
+            "comment",
+            "privacy_note",
+        ]
+    )
+    | st.text(max_size=8),
+    json_values,
+    max_size=8,
+)
 # Answers a respondent could give: each one valid, in one of several ways.
-valid_variations = st.fixed_dictionaries({}, optional={
-    "support": st.sampled_from(["yes", "no", "undecided"]),
-    "children": st.integers(0, 20) | st.integers(0, 20).map(str),
-    "concerns": st.lists(st.sampled_from(["infection", "vaccination", "hygiene",
-                                          "transport"]), max_size=3, unique=True),
-    "comment": st.text(st.characters(codec="utf-8", categories=["L", "N", "Zs", "P"]),
-                       max_size=40),
-})
+valid_variations = st.fixed_dictionaries(
+    {},
+    optional={
+        "support": st.sampled_from(["yes", "no", "undecided"]),
+        "children": st.integers(0, 20) | st.integers(0, 20).map(str),
+        "concerns": st.lists(
+            st.sampled_from(["infection", "vaccination", "hygiene", "transport"]),
+            max_size=3,
+            unique=True,
+        ),
+        "comment": st.text(
+            st.characters(codec="utf-8", categories=["L", "N", "Zs", "P"]), max_size=40
+        ),
+    },
+)
 
 
 @st.composite
@@ -123,8 +148,13 @@ def answer_sets(draw) -> dict:
     answers = {**valid_answers(), **draw(valid_variations)}
     for key in draw(st.lists(st.sampled_from(sorted(answers)), max_size=2, unique=True)):
         del answers[key]
-    answers.update(draw(st.dictionaries(st.sampled_from(sorted(answers)) | st.text(max_size=8),
-                                        json_values, max_size=2)))
+    answers.update(
+        draw(
+            st.dictionaries(
+                st.sampled_from(sorted(answers)) | st.text(max_size=8), json_values, max_size=2
+            )
+        )
+    )
     return answers
 
 
@@ -175,8 +205,9 @@ def test_cascading_choice_must_belong_to_the_chosen_district():
 
 
 def test_select_multiple_limits_and_exclusive_choice():
-    _, errors = check({**valid_answers(), "concerns": ["infection", "hygiene", "transport",
-                                                       "wellbeing"]}, "en")
+    _, errors = check(
+        {**valid_answers(), "concerns": ["infection", "hygiene", "transport", "wellbeing"]}, "en"
+    )
     assert errors == {"concerns": "Choose at most 3 options."}
     _, errors = check({**valid_answers(), "concerns": ["none", "infection"]}, "en")
     assert errors == {"concerns": "“No concerns” cannot be chosen together with other options."}
@@ -184,29 +215,49 @@ def test_select_multiple_limits_and_exclusive_choice():
 
 
 def test_rank_matrix_scales_and_acknowledge():
-    answers, errors = check({**valid_answers(),
-                             "priorities": {"hygiene": "2", "distancing": "1",
-                                            "ventilation": "4", "catch_up": "3"},
-                             "measures": {"masks": "agree", "testing": "disagree"},
-                             "school_rating": "4", "recommend": 0})
+    answers, errors = check(
+        {
+            **valid_answers(),
+            "priorities": {"hygiene": "2", "distancing": "1", "ventilation": "4", "catch_up": "3"},
+            "measures": {"masks": "agree", "testing": "disagree"},
+            "school_rating": "4",
+            "recommend": 0,
+        }
+    )
     assert errors == {}
     assert answers["priorities"] == ["distancing", "hygiene", "catch_up", "ventilation"]
     assert answers["measures"] == {"masks": "agree", "testing": "disagree"}
     assert answers["school_rating"] == 4 and answers["recommend"] == 0
-    _, errors = check({**valid_answers(), "priorities": ["hygiene", "hygiene"],
-                       "measures": {"roof": "agree"}, "school_rating": 6, "recommend": 11,
-                       "consent": "no"}, "en")
-    assert errors == {"consent": "Please tick the box to confirm.",
-                      "measures": "There is no such row: roof.",
-                      "priorities": "Please rank every option.",
-                      "school_rating": "Choose a number from 1 to 5.",
-                      "recommend": "Choose a number from 0 to 10."}
+    _, errors = check(
+        {
+            **valid_answers(),
+            "priorities": ["hygiene", "hygiene"],
+            "measures": {"roof": "agree"},
+            "school_rating": 6,
+            "recommend": 11,
+            "consent": "no",
+        },
+        "en",
+    )
+    assert errors == {
+        "consent": "Please tick the box to confirm.",
+        "measures": "There is no such row: roof.",
+        "priorities": "Please rank every option.",
+        "school_rating": "Choose a number from 1 to 5.",
+        "recommend": "Choose a number from 0 to 10.",
+    }
 
 
 def test_dates_emails_and_vietnamese_phone_numbers():
     today = local_today()
-    answers, errors = check({**valid_answers(), "last_dose": "2022-01-15",
-                             "phone": "+84 (91) 234-5678", "email": "An.Nguyen@Example.VN"})
+    answers, errors = check(
+        {
+            **valid_answers(),
+            "last_dose": "2022-01-15",
+            "phone": "+84 (91) 234-5678",
+            "email": "An.Nguyen@Example.VN",
+        }
+    )
     assert errors == {}
     assert answers["last_dose"] == "2022-01-15"
     assert answers["phone"] == "+84912345678"
@@ -214,11 +265,14 @@ def test_dates_emails_and_vietnamese_phone_numbers():
     assert check({**valid_answers(), "phone": "0912.345.678"})[0]["phone"] == "+84912345678"
     assert "phone" in check({**valid_answers(), "phone": "09١٢٣٤٥٦٧٨"})[1]  # ASCII digits only
     tomorrow = (today + timedelta(days=1)).isoformat()
-    _, errors = check({**valid_answers(), "last_dose": tomorrow, "phone": "12345",
-                       "email": "an@"}, "en")
-    assert errors == {"last_dose": "The date cannot be in the future.",
-                      "phone": "Please enter a Vietnamese phone number, such as 0912 345 678.",
-                      "email": "Please enter a valid email address, such as name@example.com."}
+    _, errors = check(
+        {**valid_answers(), "last_dose": tomorrow, "phone": "12345", "email": "an@"}, "en"
+    )
+    assert errors == {
+        "last_dose": "The date cannot be in the future.",
+        "phone": "Please enter a Vietnamese phone number, such as 0912 345 678.",
+        "email": "Please enter a valid email address, such as name@example.com.",
+    }
     _, errors = check({**valid_answers(), "last_dose": "2022-02-30"}, "en")
     assert errors == {"last_dose": "Please enter a valid date."}
 

@@ -37,29 +37,44 @@ def test_accepted_then_duplicate_then_conflict(client):
     assert first.get_json() == {"status": "accepted", "submission_id": submission_id}
     again = post(client, {"submission_id": submission_id, "answers": valid_answers()})
     assert again.status_code == 202
-    assert again.get_json() == {"status": "accepted", "submission_id": submission_id,
-                                "duplicate": True}
-    other = post(client, {"submission_id": submission_id,
-                          "answers": {**valid_answers(), "support": "no"}})
+    assert again.get_json() == {
+        "status": "accepted",
+        "submission_id": submission_id,
+        "duplicate": True,
+    }
+    other = post(
+        client, {"submission_id": submission_id, "answers": {**valid_answers(), "support": "no"}}
+    )
     assert other.status_code == 409
     [response] = stored_responses()
     assert response.source == "api" and response.answers["support"] == "yes"
 
 
-@pytest.mark.parametrize(("answers", "errors"), [
-    ({"district": "da_lat"}, {"consent": "Please agree to continue.",
-                              "commune": "Please answer this question.",
-                              "role": "Please answer this question.",
-                              "support": "Please answer this question."}),
-    ({**valid_answers(), "district": "paris"}, {"district": "Not one of the choices: paris."}),
-    ({**valid_answers(), "children": "two"}, {"children": "Please enter a whole number."}),
-    ({**valid_answers(), "favourite": "x"}, {"favourite": "There is no such question."}),
-    ({**valid_answers(), "concerns": "nothing"}, {"concerns": "Not one of the choices: nothing."}),
-])
-def test_invalid_answers_are_422_keyed_by_question_in_the_request_language(
-        client, answers, errors):
-    reply = post(client, {"submission_id": new_id(), "answers": answers},
-                 headers={"Accept-Language": "en"})
+@pytest.mark.parametrize(
+    ("answers", "errors"),
+    [
+        (
+            {"district": "da_lat"},
+            {
+                "consent": "Please agree to continue.",
+                "commune": "Please answer this question.",
+                "role": "Please answer this question.",
+                "support": "Please answer this question.",
+            },
+        ),
+        ({**valid_answers(), "district": "paris"}, {"district": "Not one of the choices: paris."}),
+        ({**valid_answers(), "children": "two"}, {"children": "Please enter a whole number."}),
+        ({**valid_answers(), "favourite": "x"}, {"favourite": "There is no such question."}),
+        (
+            {**valid_answers(), "concerns": "nothing"},
+            {"concerns": "Not one of the choices: nothing."},
+        ),
+    ],
+)
+def test_invalid_answers_are_422_keyed_by_question_in_the_request_language(client, answers, errors):
+    reply = post(
+        client, {"submission_id": new_id(), "answers": answers}, headers={"Accept-Language": "en"}
+    )
     assert reply.status_code == 422
     assert reply.get_json() == {"errors": errors}
     assert stored_responses() == []
@@ -85,15 +100,17 @@ def test_malformed_json_is_400(client):
 
 
 def test_wrong_content_type_is_415(client):
-    reply = client.post(URL, data="district=da_lat",
-                        content_type="application/x-www-form-urlencoded")
+    reply = client.post(
+        URL, data="district=da_lat", content_type="application/x-www-form-urlencoded"
+    )
     assert reply.status_code == 415
     assert "application/json" in reply.get_json()["error"]
 
 
 def test_a_one_megabyte_body_is_413(client):
-    body = json.dumps({"submission_id": new_id(),
-                       "answers": {**valid_answers(), "comment": "x" * 1024 * 1024}})
+    body = json.dumps(
+        {"submission_id": new_id(), "answers": {**valid_answers(), "comment": "x" * 1024 * 1024}}
+    )
     reply = client.post(URL, data=body, content_type="application/json")
     assert reply.status_code == 413
     assert reply.is_json
@@ -107,8 +124,9 @@ def test_a_body_at_the_size_limit_is_taken_and_one_byte_more_is_413(app, client)
     assert limit == 256 * 1024
 
     def body(size: int, submission_id: str) -> bytes:
-        data = json.dumps({"submission_id": submission_id, "answers": valid_answers()},
-                          ensure_ascii=False).encode()
+        data = json.dumps(
+            {"submission_id": submission_id, "answers": valid_answers()}, ensure_ascii=False
+        ).encode()
         return data + b" " * (size - len(data))  # JSON allows trailing whitespace
 
     over = body(limit + 1, new_id())
@@ -125,8 +143,9 @@ def test_a_body_at_the_size_limit_is_taken_and_one_byte_more_is_413(app, client)
 
 
 def test_unknown_survey_is_404(client):
-    reply = client.post("/api/v1/surveys/khong-co/responses",
-                        json={"submission_id": new_id(), "answers": {}})
+    reply = client.post(
+        "/api/v1/surveys/khong-co/responses", json={"submission_id": new_id(), "answers": {}}
+    )
     assert reply.status_code == 404 and reply.is_json
 
 
@@ -137,25 +156,34 @@ def test_closed_or_unpublished_survey_is_410_or_404(app, client):
     assert reply.get_json()["reason"] == "closed"
     draft = {**demo_definition(), "slug": "ban-nhap"}
     save_definition(draft, publish=False)
-    reply = client.post("/api/v1/surveys/ban-nhap/responses",
-                        json={"submission_id": new_id(), "answers": valid_answers()})
+    reply = client.post(
+        "/api/v1/surveys/ban-nhap/responses",
+        json={"submission_id": new_id(), "answers": valid_answers()},
+    )
     assert reply.status_code == 404  # a draft is not public at all
     assert stored_responses() == []
 
 
 def test_not_yet_open_and_full_surveys_are_410(app, client):
-    later = {**demo_definition(), "slug": "sap-mo",
-             "settings": {"opens_at": "2099-01-01T00:00:00+07:00"}}
+    later = {
+        **demo_definition(),
+        "slug": "sap-mo",
+        "settings": {"opens_at": "2099-01-01T00:00:00+07:00"},
+    }
     save_definition(later, publish=True)
-    reply = client.post("/api/v1/surveys/sap-mo/responses",
-                        json={"submission_id": new_id(), "answers": valid_answers()})
+    reply = client.post(
+        "/api/v1/surveys/sap-mo/responses",
+        json={"submission_id": new_id(), "answers": valid_answers()},
+    )
     assert reply.status_code == 410 and reply.get_json()["reason"] == "not_open"
 
     small = {**demo_definition(), "slug": "it-phieu", "settings": {"max_responses": 1}}
     save_definition(small, publish=True)
     url = "/api/v1/surveys/it-phieu/responses"
-    assert client.post(url, json={"submission_id": new_id(),
-                                  "answers": valid_answers()}).status_code == 202
+    assert (
+        client.post(url, json={"submission_id": new_id(), "answers": valid_answers()}).status_code
+        == 202
+    )
     reply = client.post(url, json={"submission_id": new_id(), "answers": valid_answers()})
     assert reply.status_code == 410 and reply.get_json()["reason"] == "full"
     assert len(stored_responses("it-phieu")) == 1
@@ -173,42 +201,64 @@ def test_definition_status_says_closed_not_open_or_full(app, client):
     set_status(find_survey(DEMO_SLUG), SurveyStatus.CLOSED)
     assert definition_status(client, DEMO_SLUG) == "closed"
 
-    for slug, survey_settings in (("sap-mo", {"opens_at": "2099-01-01T00:00:00+07:00"}),
-                           ("da-dong", {"closes_at": "2020-01-01T00:00:00+07:00"}),
-                           ("dang-mo", {"opens_at": "2020-01-01T00:00:00+07:00",
-                                        "closes_at": "2099-01-01T00:00:00+07:00"}),
-                           ("it-phieu", {"max_responses": 1})):
-        save_definition({**demo_definition(), "slug": slug, "settings": survey_settings},
-                        publish=True)
+    for slug, survey_settings in (
+        ("sap-mo", {"opens_at": "2099-01-01T00:00:00+07:00"}),
+        ("da-dong", {"closes_at": "2020-01-01T00:00:00+07:00"}),
+        (
+            "dang-mo",
+            {"opens_at": "2020-01-01T00:00:00+07:00", "closes_at": "2099-01-01T00:00:00+07:00"},
+        ),
+        ("it-phieu", {"max_responses": 1}),
+    ):
+        save_definition(
+            {**demo_definition(), "slug": slug, "settings": survey_settings}, publish=True
+        )
     assert definition_status(client, "sap-mo") == "not_open"
     assert definition_status(client, "da-dong") == "closed"
     assert definition_status(client, "dang-mo") == "open"
     assert definition_status(client, "it-phieu") == "open"
-    assert client.post("/api/v1/surveys/it-phieu/responses", json={
-        "submission_id": new_id(), "answers": valid_answers()}).status_code == 202
+    assert (
+        client.post(
+            "/api/v1/surveys/it-phieu/responses",
+            json={"submission_id": new_id(), "answers": valid_answers()},
+        ).status_code
+        == 202
+    )
     assert definition_status(client, "it-phieu") == "full"
 
 
 def test_healthz_reports_the_database(client):
     assert client.get("/healthz").get_json() == {
-        "status": "ok", "database": "ok", "queue": "inline", "backlog": 0,
-        "oldest_pending_seconds": 0, "dead_letters": 0}
+        "status": "ok",
+        "database": "ok",
+        "queue": "inline",
+        "backlog": 0,
+        "oldest_pending_seconds": 0,
+        "dead_letters": 0,
+    }
 
 
 json_bodies = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=10,
 )
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(answers=st.dictionaries(
-    st.sampled_from(["district", "role", "children", "support", "concerns", "comment"])
-    | st.text(max_size=6), json_bodies, max_size=6),
-    envelope=json_bodies)
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    answers=st.dictionaries(
+        st.sampled_from(["district", "role", "children", "support", "concerns", "comment"])
+        | st.text(max_size=6),
+        json_bodies,
+        max_size=6,
+    ),
+    envelope=json_bodies,
+)
 def test_no_body_whatsoever_gives_a_500(client, answers, envelope):
     for body in ({"submission_id": new_id(), "answers": answers}, envelope):
         reply = client.post(URL, data=json.dumps(body), content_type="application/json")
@@ -216,12 +266,31 @@ def test_no_body_whatsoever_gives_a_500(client, answers, envelope):
         assert reply.is_json
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(fields=st.lists(st.tuples(
-    st.sampled_from(["district", "role", "children", "support", "concerns", "concerns_other",
-                     "comment", "submission_id", "privacy_note"]) | st.text(max_size=6),
-    st.text(max_size=20)), max_size=10))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fields=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "district",
+                    "role",
+                    "children",
+                    "support",
+                    "concerns",
+                    "concerns_other",
+                    "comment",
+                    "submission_id",
+                    "privacy_note",
+                ]
+            )
+            | st.text(max_size=6),
+            st.text(max_size=20),
+        ),
+        max_size=10,
+    )
+)
 def test_no_form_whatsoever_gives_a_500(client, fields):
     reply = client.post(f"/s/{DEMO_SLUG}", data=MultiDict(fields))
     assert reply.status_code in (303, 409, 422), reply.get_data(as_text=True)[:500]

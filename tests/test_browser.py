@@ -44,16 +44,24 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 SLUG = "tro-lai-truong-hoc"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     # Loopback only, even if the environment names a proxy.
     "--no-proxy-server",
 ]
 PORTS = range(5100, 5200)
 START_TIMEOUT = 60.0
 PHONE = {
-    "viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True,
-    "device_scale_factor": 2, "locale": "vi-VN",
+    "viewport": {"width": 360, "height": 740},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+    "locale": "vi-VN",
 }
 REQUIRED_VI = "Vui lòng trả lời câu hỏi này."
 TITLE_VI = "Khảo sát ý kiến về việc cho học sinh trở lại trường học"
@@ -119,13 +127,21 @@ def _start(tmp: Path, port: int) -> tuple[Server, str | None]:
     database = fresh_database_url(tmp, BROWSER_DATABASE)
     log_path = tmp / f"make-run-{port}.log"
     env = {
-        **os.environ, "PORT": str(port), "HOST": "127.0.0.1",
-        "DATABASE_URL": database, "PYTHONUNBUFFERED": "1",
+        **os.environ,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "DATABASE_URL": database,
+        "PYTHONUNBUFFERED": "1",
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            ["make", "run"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            ["make", "run"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     server = Server(f"http://127.0.0.1:{port}", database, process, log_path)
     deadline = time.monotonic() + START_TIMEOUT
@@ -167,8 +183,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def base_url(server: Server) -> str:
     """The server's address, after checking it is still alive (a crash fails, not hangs)."""
     if server.process.poll() is not None:
-        pytest.fail(f"the server died (status {server.process.returncode}):\n{server.output()}",
-                    pytrace=False)
+        pytest.fail(
+            f"the server died (status {server.process.returncode}):\n{server.output()}",
+            pytrace=False,
+        )
     return server.base_url
 
 
@@ -177,7 +195,9 @@ def browser() -> Iterator[Browser]:
     """Debian's headless Chromium: downloading Playwright's own browser does not work here."""
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
         )
         try:
             yield chromium
@@ -215,9 +235,11 @@ def stored_rows(database: str) -> list[dict]:
     finally:
         engine.dispose()
     return [
-        {"submission_id": str(sid).replace("-", "").lower(),
-         "answers": json.loads(answers) if isinstance(answers, str) else answers,
-         "source": source}
+        {
+            "submission_id": str(sid).replace("-", "").lower(),
+            "answers": json.loads(answers) if isinstance(answers, str) else answers,
+            "source": source,
+        }
         for sid, answers, source in rows
     ]
 
@@ -284,8 +306,9 @@ def expect_page(page: Page, number: int, total: int, heading: str, lang: str = "
     expect(page.locator("section.survey-page:visible h2")).to_have_text(heading)
 
 
-def expect_thanks(page: Page, heading: str = "Cảm ơn bạn!", lang: str = "vi",
-                  slug: str = SLUG) -> None:
+def expect_thanks(
+    page: Page, heading: str = "Cảm ơn bạn!", lang: str = "vi", slug: str = SLUG
+) -> None:
     expect(page).to_have_url(re.compile(rf"/s/{slug}/thanks(\?lang=(vi|en))?$"))
     expect(page.locator("h1")).to_have_text(heading)
     expect(page.locator("html")).to_have_attribute("lang", lang)
@@ -309,9 +332,16 @@ def teacher_who_says_no(page: Page) -> None:
     choose(page, "follow_up", "Không")
 
 
-TEACHER_ANSWERS = {"consent": "OK", "district": "don_duong", "commune": "dd_ka_don",
-                   "role": "teacher", "support": "no", "concerns": ["transport"],
-                   "follow_up": "no", "concern_count": 1}
+TEACHER_ANSWERS = {
+    "consent": "OK",
+    "district": "don_duong",
+    "commune": "dd_ka_don",
+    "role": "teacher",
+    "support": "no",
+    "concerns": ["transport"],
+    "follow_up": "no",
+    "concern_count": 1,
+}
 
 
 def only_row(database: str, sid: str) -> dict:
@@ -370,13 +400,14 @@ def test_parent_answers_every_page(new_page: Callable[..., Page], server: Server
     commune = page.get_by_label("Xã/phường/thị trấn")
     district.select_option(label="Thành phố Đà Lạt")
     expect(commune.locator("option")).to_have_text(
-        ["— Chọn —", "Phường 1", "Phường 2", "Phường 3", "Phường 8", "Xã Xuân Trường",
-         "Xã Tà Nung"])
+        ["— Chọn —", "Phường 1", "Phường 2", "Phường 3", "Phường 8", "Xã Xuân Trường", "Xã Tà Nung"]
+    )
     expect(commune.locator("optgroup")).to_have_count(0)
     commune.select_option(label="Phường 8")
     district.select_option(label="Thành phố Bảo Lộc")
     expect(commune.locator("option")).to_have_text(
-        ["— Chọn —", "Phường 1", "Phường B'Lao", "Phường Lộc Phát", "Xã Lộc Châu"])
+        ["— Chọn —", "Phường 1", "Phường B'Lao", "Phường Lộc Phát", "Xã Lộc Châu"]
+    )
     expect(commune).to_have_value("")
     commune.select_option(label="Phường B'Lao")
     # Fixed answers lose their message at once.
@@ -426,8 +457,12 @@ def test_parent_answers_every_page(new_page: Callable[..., Page], server: Server
     rate_row(page, "Đeo khẩu trang trong lớp", "Đồng ý")
     rate_row(page, "Xét nghiệm định kỳ", "Bình thường")
     # Ranking: giving a position already taken swaps the two.
-    for label, position in (("Phòng học thông thoáng", "1"), ("Giãn cách trong lớp", "2"),
-                            ("Vệ sinh, khử khuẩn", "3"), ("Phụ đạo bù kiến thức", "4")):
+    for label, position in (
+        ("Phòng học thông thoáng", "1"),
+        ("Giãn cách trong lớp", "2"),
+        ("Vệ sinh, khử khuẩn", "3"),
+        ("Phụ đạo bù kiến thức", "4"),
+    ):
         page.get_by_label(label, exact=True).select_option(position)
     page.get_by_label("Vệ sinh, khử khuẩn", exact=True).select_option("2")
     expect(page.get_by_label("Giãn cách trong lớp", exact=True)).to_have_value("3")
@@ -475,7 +510,8 @@ def test_parent_answers_every_page(new_page: Callable[..., Page], server: Server
     phone = page.get_by_label("Số điện thoại")
     phone.fill("12345")
     expect(page.locator("#q-phone-error")).to_have_text(
-        "Vui lòng nhập số điện thoại Việt Nam, ví dụ 0912 345 678.")
+        "Vui lòng nhập số điện thoại Việt Nam, ví dụ 0912 345 678."
+    )
     phone.fill("0912 345 678")
     expect(page.locator("#q-phone-error")).to_be_hidden()
     page.get_by_label("Email (không bắt buộc)").fill("Lan@Example.VN")
@@ -492,19 +528,29 @@ def test_parent_answers_every_page(new_page: Callable[..., Page], server: Server
     assert page.url.endswith(f"/s/{SLUG}/thanks?lang=vi"), page.url
     assert page.evaluate("localStorage.length") == 0  # nothing left on a shared phone
     assert only_row(server.database_url, sid) == {
-        "consent": "OK", "district": "bao_loc", "commune": "bl_blao", "role": "parent",
-        "children": 2, "levels": ["primary", "lower_secondary"], "support": "yes",
-        "concerns": ["infection", "transport", "other"], "concerns_other": "Thiếu giáo viên",
+        "consent": "OK",
+        "district": "bao_loc",
+        "commune": "bl_blao",
+        "role": "parent",
+        "children": 2,
+        "levels": ["primary", "lower_secondary"],
+        "support": "yes",
+        "concerns": ["infection", "transport", "other"],
+        "concerns_other": "Thiếu giáo viên",
         "measures": {"masks": "agree", "testing": "neutral"},
         "priorities": ["ventilation", "hygiene", "distancing", "catch_up"],
-        "last_dose": "2021-11-15", "school_rating": 4, "recommend": 9, "follow_up": "yes",
-        "concern_count": 3, "phone": "+84912345678", "email": "Lan@example.vn",
+        "last_dose": "2021-11-15",
+        "school_rating": 4,
+        "recommend": 9,
+        "follow_up": "yes",
+        "concern_count": 3,
+        "phone": "+84912345678",
+        "email": "Lan@example.vn",
         "comment": unicodedata.normalize("NFC", comment),
     }
 
 
-def test_teacher_skips_children_and_contact(new_page: Callable[..., Page],
-                                             server: Server) -> None:
+def test_teacher_skips_children_and_contact(new_page: Callable[..., Page], server: Server) -> None:
     """Answers to questions that stop applying are not sent: children after the role
     changes, the phone after follow-up turns to no; the contact page is skipped."""
     page = new_page()
@@ -539,8 +585,9 @@ def test_teacher_skips_children_and_contact(new_page: Callable[..., Page],
     assert only_row(server.database_url, sid) == TEACHER_ANSWERS
 
 
-@pytest.mark.parametrize(("locale", "query"), [("en-US", ""), ("vi-VN", "?lang=en")],
-                         ids=["accept-language", "query"])
+@pytest.mark.parametrize(
+    ("locale", "query"), [("en-US", ""), ("vi-VN", "?lang=en")], ids=["accept-language", "query"]
+)
 def test_english(new_page: Callable[..., Page], server: Server, locale: str, query: str) -> None:
     """English comes from the browser's language or from ?lang=en: the survey's texts, the
     script's own words and messages, through to the thanks."""
@@ -572,16 +619,24 @@ def test_english(new_page: Callable[..., Page], server: Server, locale: str, que
     page.get_by_label("Email (optional)").fill("not an email")
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("#q-email-error")).to_have_text(
-        "Please enter a valid email address, such as name@example.com.")
+        "Please enter a valid email address, such as name@example.com."
+    )
     page.get_by_label("Email (optional)").fill("")
     page.get_by_label("Other comments or suggestions").fill("More time for homework, please.")
     page.get_by_role("button", name="Submit").click()
 
     expect_thanks(page, "Thank you!", "en")
     assert only_row(server.database_url, sid) == {
-        "consent": "OK", "district": "bao_loc", "commune": "bl_loc_phat", "role": "pupil",
-        "support": "no", "concerns": ["learning_gap"], "follow_up": "yes", "concern_count": 1,
-        "phone": "+84912345678", "comment": "More time for homework, please.",
+        "consent": "OK",
+        "district": "bao_loc",
+        "commune": "bl_loc_phat",
+        "role": "pupil",
+        "support": "no",
+        "concerns": ["learning_gap"],
+        "follow_up": "yes",
+        "concern_count": 1,
+        "phone": "+84912345678",
+        "comment": "More time for homework, please.",
     }
 
 
@@ -613,8 +668,11 @@ def test_reload_restores_answers_and_page(new_page: Callable[..., Page], server:
     assert submission_id(page) == sid
     expect(page.get_by_role("radio", name="Chưa quyết định")).to_be_checked()
     expect(page.get_by_label("Khác (ghi rõ)")).to_have_value("Đường xa")
-    expect(page.get_by_role("group", name="Chia lớp học hai ca")
-           .get_by_role("radio", name="Không đồng ý")).to_be_checked()
+    expect(
+        page.get_by_role("group", name="Chia lớp học hai ca").get_by_role(
+            "radio", name="Không đồng ý"
+        )
+    ).to_be_checked()
     expect(page.get_by_label("Phòng học thông thoáng", exact=True)).to_have_value("1")
     expect(page.locator("#f-school_rating-5")).to_be_checked()
     expect(page.locator("#f-follow_up-1")).to_be_checked()
@@ -633,20 +691,33 @@ def test_reload_restores_answers_and_page(new_page: Callable[..., Page], server:
     again.close()
 
     page.get_by_role("button", name="Tiếp tục").click()
-    for label, position in (("Vệ sinh, khử khuẩn", "2"), ("Giãn cách trong lớp", "3"),
-                            ("Phụ đạo bù kiến thức", "4")):
+    for label, position in (
+        ("Vệ sinh, khử khuẩn", "2"),
+        ("Giãn cách trong lớp", "3"),
+        ("Phụ đạo bù kiến thức", "4"),
+    ):
         page.get_by_label(label, exact=True).select_option(position)
     next_page(page)
     page.get_by_label("Số điện thoại").fill("0912345678")
     submit_vi(page)
     expect_thanks(page)
     assert only_row(server.database_url, sid) == {
-        "source": "zalo", "consent": "OK", "district": "da_lat", "commune": "dl_ta_nung",
-        "role": "parent", "children": 1, "levels": ["preschool"], "support": "undecided",
-        "concerns": ["other"], "concerns_other": "Đường xa",
+        "source": "zalo",
+        "consent": "OK",
+        "district": "da_lat",
+        "commune": "dl_ta_nung",
+        "role": "parent",
+        "children": 1,
+        "levels": ["preschool"],
+        "support": "undecided",
+        "concerns": ["other"],
+        "concerns_other": "Đường xa",
         "measures": {"half_classes": "disagree"},
         "priorities": ["ventilation", "hygiene", "distancing", "catch_up"],
-        "school_rating": 5, "follow_up": "yes", "concern_count": 1, "phone": "+84912345678",
+        "school_rating": 5,
+        "follow_up": "yes",
+        "concern_count": 1,
+        "phone": "+84912345678",
     }
     # Sent: the next visit is a new, empty response.
     page.goto(f"/s/{SLUG}")
@@ -656,8 +727,9 @@ def test_reload_restores_answers_and_page(new_page: Callable[..., Page], server:
 
 
 @pytest.mark.parametrize("failure", ["answer-lost", "busy-503"])
-def test_failed_submit_is_sent_again_and_stored_once(new_page: Callable[..., Page],
-                                                     server: Server, failure: str) -> None:
+def test_failed_submit_is_sent_again_and_stored_once(
+    new_page: Callable[..., Page], server: Server, failure: str
+) -> None:
     """The first POST's answer is lost on the way back (the server did store it), or the
     server says 503 (it could not store it now): the page says so, sends the same again
     by itself, and exactly one response is stored."""
@@ -690,8 +762,9 @@ def test_failed_submit_is_sent_again_and_stored_once(new_page: Callable[..., Pag
     assert only_row(server.database_url, sid) == TEACHER_ANSWERS
 
 
-def test_changed_after_a_lost_answer_is_refused_not_stored(new_page: Callable[..., Page],
-                                                          server: Server) -> None:
+def test_changed_after_a_lost_answer_is_refused_not_stored(
+    new_page: Callable[..., Page], server: Server
+) -> None:
     """Stored, the answer lost, the page reloaded (same submission_id) and an answer
     changed: the server refuses it (409), the page says so and forgets the saved answers."""
     page = new_page()
@@ -722,8 +795,9 @@ def test_changed_after_a_lost_answer_is_refused_not_stored(new_page: Callable[..
     assert submission_id(page) != sid
 
 
-def test_offline_submit_waits_for_the_network(new_page: Callable[..., Page],
-                                              server: Server) -> None:
+def test_offline_submit_waits_for_the_network(
+    new_page: Callable[..., Page], server: Server
+) -> None:
     """Offline when pressing Submit: nothing lost, sent as soon as the phone is back online."""
     page = new_page()
     page.goto(f"/s/{SLUG}")
@@ -740,8 +814,9 @@ def test_offline_submit_waits_for_the_network(new_page: Callable[..., Page],
     assert only_row(server.database_url, sid) == TEACHER_ANSWERS
 
 
-def test_server_refusal_is_shown_at_its_question(new_page: Callable[..., Page],
-                                                 server: Server) -> None:
+def test_server_refusal_is_shown_at_its_question(
+    new_page: Callable[..., Page], server: Server
+) -> None:
     """What only the server catches (here a commune changed on the way) comes back as a
     422; the script shows its message at the question, on that question's page."""
     page = new_page()
@@ -802,8 +877,9 @@ def test_keyboard_and_zoom(new_page: Callable[..., Page], server: Server) -> Non
     page.locator("#f-recommend-0").focus()
     page.keyboard.press("ArrowRight")
     expect(page.locator("#f-recommend-1")).to_be_checked()
-    outline = page.eval_on_selector("#f-recommend-1 + span",
-                                    "span => getComputedStyle(span).outlineStyle")
+    outline = page.eval_on_selector(
+        "#f-recommend-1 + span", "span => getComputedStyle(span).outlineStyle"
+    )
     assert outline == "solid", "the focused scale point must show it"
     choose(page, "follow_up", "Có")
     next_page(page)
@@ -820,27 +896,35 @@ def test_keyboard_and_zoom(new_page: Callable[..., Page], server: Server) -> Non
     about_you(wide, "Thành phố Đà Lạt", "Phường 2", "Học sinh")
     next_page(wide)
     matrix = wide.locator("#q-measures")
-    boxes = [matrix.get_by_role("group", name=row).get_by_role("radio", name="Đồng ý", exact=True)
-             .bounding_box() for row in ("Đeo khẩu trang trong lớp", "Chia lớp học hai ca")]
+    boxes = [
+        matrix.get_by_role("group", name=row)
+        .get_by_role("radio", name="Đồng ý", exact=True)
+        .bounding_box()
+        for row in ("Đeo khẩu trang trong lớp", "Chia lớp học hai ca")
+    ]
     assert abs(boxes[0]["x"] - boxes[1]["x"]) < 1, "matrix columns line up on a wide screen"
     assert boxes[0]["y"] < boxes[1]["y"]
     assert_no_horizontal_scroll(wide, 800)
     screenshot(wide, "js-page2-wide.png")
 
 
-STRICT_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-              "connect-src 'self'; form-action 'self'; base-uri 'none'")
+STRICT_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'"
+)
 
 
-def test_works_under_a_strict_content_security_policy(new_page: Callable[..., Page],
-                                                      server: Server) -> None:
+def test_works_under_a_strict_content_security_policy(
+    new_page: Callable[..., Page], server: Server
+) -> None:
     """No inline script or style, no eval: the policy planned for production breaks nothing."""
     page = new_page()
 
     def with_policy(route) -> None:
         reply = route.fetch()
-        route.fulfill(response=reply, headers={**reply.headers,
-                                               "content-security-policy": STRICT_CSP})
+        route.fulfill(
+            response=reply, headers={**reply.headers, "content-security-policy": STRICT_CSP}
+        )
 
     page.route(f"**/s/{SLUG}", with_policy)
     console: list[str] = []
@@ -862,29 +946,65 @@ def test_works_under_a_strict_content_security_policy(new_page: Callable[..., Pa
 
 
 LOGIC_SURVEY = {
-    "format": "survey-engine/1", "slug": "thu-logic", "title": {"vi": "Thử logic"},
-    "pages": [{"name": "p1", "title": {"vi": "Trái cây"}, "questions": [
-        {"name": "name", "type": "text", "required": True, "label": {"vi": "Tên của bạn"},
-         "constraint": "string-length(.) >= 2",
-         "constraint_message": {"vi": "Tên có ít nhất 2 ký tự."}},
-        {"name": "fruits", "type": "select_multiple", "choices": "fruits",
-         "label": {"vi": "Bạn thích quả nào?"}},
-        {"name": "n_fruits", "type": "calculate", "calculation": "count-selected(${fruits})"},
-        {"name": "favourite", "type": "select_one", "choices": "fruits",
-         "choice_filter": "selected(${fruits}, name)", "relevant": "${n_fruits} > 1",
-         "label": {"vi": "${name} ơi, trong ${n_fruits} loại, loại nào ngon nhất?"}},
-        {"name": "weight", "type": "decimal", "min": 0.5, "max": 2.5,
-         "relevant": "${favourite} != ''",
-         "label": {"vi": "Mỗi lần mua bao nhiêu kg ${favourite}?"}},
-    ]}],
-    "choice_lists": {"fruits": [{"name": "xoai", "label": {"vi": "Xoài"}},
-                                {"name": "cam", "label": {"vi": "Cam"}},
-                                {"name": "chuoi", "label": {"vi": "Chuối"}}]},
+    "format": "survey-engine/1",
+    "slug": "thu-logic",
+    "title": {"vi": "Thử logic"},
+    "pages": [
+        {
+            "name": "p1",
+            "title": {"vi": "Trái cây"},
+            "questions": [
+                {
+                    "name": "name",
+                    "type": "text",
+                    "required": True,
+                    "label": {"vi": "Tên của bạn"},
+                    "constraint": "string-length(.) >= 2",
+                    "constraint_message": {"vi": "Tên có ít nhất 2 ký tự."},
+                },
+                {
+                    "name": "fruits",
+                    "type": "select_multiple",
+                    "choices": "fruits",
+                    "label": {"vi": "Bạn thích quả nào?"},
+                },
+                {
+                    "name": "n_fruits",
+                    "type": "calculate",
+                    "calculation": "count-selected(${fruits})",
+                },
+                {
+                    "name": "favourite",
+                    "type": "select_one",
+                    "choices": "fruits",
+                    "choice_filter": "selected(${fruits}, name)",
+                    "relevant": "${n_fruits} > 1",
+                    "label": {"vi": "${name} ơi, trong ${n_fruits} loại, loại nào ngon nhất?"},
+                },
+                {
+                    "name": "weight",
+                    "type": "decimal",
+                    "min": 0.5,
+                    "max": 2.5,
+                    "relevant": "${favourite} != ''",
+                    "label": {"vi": "Mỗi lần mua bao nhiêu kg ${favourite}?"},
+                },
+            ],
+        }
+    ],
+    "choice_lists": {
+        "fruits": [
+            {"name": "xoai", "label": {"vi": "Xoài"}},
+            {"name": "cam", "label": {"vi": "Cam"}},
+            {"name": "chuoi", "label": {"vi": "Chuối"}},
+        ]
+    },
 }
 
 
-def test_piping_calculation_and_filtered_radios(new_page: Callable[..., Page], server: Server,
-                                                tmp_path: Path) -> None:
+def test_piping_calculation_and_filtered_radios(
+    new_page: Callable[..., Page], server: Server, tmp_path: Path
+) -> None:
     """Answers piped into later labels as they are typed; a calculation (computed in the
     page only for this) decides relevance; radios filtered by an earlier answer, a picked
     one cleared when it goes; the author's constraint message; a decimal with a comma."""
@@ -892,8 +1012,12 @@ def test_piping_calculation_and_filtered_radios(new_page: Callable[..., Page], s
     definition.write_text(json.dumps(LOGIC_SURVEY), "utf-8")
     imported = subprocess.run(
         [str(REPO_ROOT / ".venv/bin/survey-engine"), "import", str(definition), "--publish"],
-        cwd=REPO_ROOT, env={**os.environ, "DATABASE_URL": server.database_url},
-        capture_output=True, text=True, timeout=60)
+        cwd=REPO_ROOT,
+        env={**os.environ, "DATABASE_URL": server.database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert imported.returncode == 0, imported.stderr
     page = new_page()
     page.goto("/s/thu-logic")
@@ -930,8 +1054,12 @@ def test_piping_calculation_and_filtered_radios(new_page: Callable[..., Page], s
     submit_vi(page)
     expect_thanks(page, slug="thu-logic")
     assert only_row(server.database_url, sid) == {
-        "name": "Lan", "fruits": ["xoai", "chuoi"], "n_fruits": 2, "favourite": "xoai",
-        "weight": 1.25}
+        "name": "Lan",
+        "fruits": ["xoai", "chuoi"],
+        "n_fruits": 2,
+        "favourite": "xoai",
+        "weight": 1.25,
+    }
 
 
 # --- without JavaScript: one long form --------------------------------------------------
@@ -982,11 +1110,20 @@ def test_without_javascript(new_page: Callable[..., Page], server: Server) -> No
     submit_vi(page)
     expect_thanks(page)
     assert only_row(server.database_url, sid) == {
-        "consent": "OK", "district": "da_lat", "commune": "dl_p8", "role": "parent",
-        "children": 2, "levels": ["primary"], "support": "yes",
-        "concerns": ["infection", "other"], "concerns_other": "Thiếu giáo viên",
-        "measures": {"masks": "agree"}, "follow_up": "yes", "concern_count": 2,
-        "phone": "+84987654321", "comment": comment,
+        "consent": "OK",
+        "district": "da_lat",
+        "commune": "dl_p8",
+        "role": "parent",
+        "children": 2,
+        "levels": ["primary"],
+        "support": "yes",
+        "concerns": ["infection", "other"],
+        "concerns_other": "Thiếu giáo viên",
+        "measures": {"masks": "agree"},
+        "follow_up": "yes",
+        "concern_count": 2,
+        "phone": "+84987654321",
+        "comment": comment,
     }
 
 
@@ -1044,6 +1181,11 @@ def test_without_javascript_in_english(new_page: Callable[..., Page], server: Se
     page.get_by_role("button", name="Submit").click()
     expect_thanks(page, "Thank you!", "en")
     assert only_row(server.database_url, sid) == {
-        "consent": "OK", "district": "bao_loc", "commune": "bl_blao", "role": "teacher",
-        "support": "undecided", "follow_up": "no", "concern_count": 0,
+        "consent": "OK",
+        "district": "bao_loc",
+        "commune": "bl_blao",
+        "role": "teacher",
+        "support": "undecided",
+        "follow_up": "no",
+        "concern_count": 0,
     }

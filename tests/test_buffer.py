@@ -62,8 +62,10 @@ def drainer_for(app: Flask, name: str = "test-drainer") -> Drainer:
 
 
 def submit(client, submission_id: str | None = None, answers: dict | None = None):
-    return client.post(API, json={"submission_id": submission_id or new_id(),
-                                  "answers": answers or valid_answers()})
+    return client.post(
+        API,
+        json={"submission_id": submission_id or new_id(), "answers": answers or valid_answers()},
+    )
 
 
 def assert_tallies_equal_recount() -> None:
@@ -140,8 +142,9 @@ def unreachable_database_url(tmp_path) -> str:
     """A database of the backend under test that cannot be reached: a PostgreSQL port
     nobody listens on, or an SQLite file in a directory that does not exist."""
     if BACKEND == "postgresql":
-        return sa.make_url(POSTGRES_URL).set(port=closed_port()).render_as_string(
-            hide_password=False)
+        return (
+            sa.make_url(POSTGRES_URL).set(port=closed_port()).render_as_string(hide_password=False)
+        )
     return f"sqlite:///{tmp_path / 'no-such-directory' / 'x.sqlite3'}"
 
 
@@ -190,8 +193,11 @@ def test_duplicate_and_conflict_are_answered_before_the_stream(buffered_app) -> 
 
     again = submit(client, submission_id)
     assert again.status_code == 202
-    assert again.get_json() == {"status": "accepted", "submission_id": submission_id,
-                                "duplicate": True}
+    assert again.get_json() == {
+        "status": "accepted",
+        "submission_id": submission_id,
+        "duplicate": True,
+    }
     other = submit(client, submission_id, {**valid_answers(), "support": "no"})
     assert other.status_code == 409
     assert redis_client.xlen(key) == 1  # neither reached the stream
@@ -233,8 +239,9 @@ def test_a_batch_stored_but_not_acknowledged_is_stored_once_when_claimed(buffere
 def test_redis_down_falls_back_to_the_database(redis_down_app) -> None:
     """Without Redis the web tier stores directly, and /metrics says how often."""
     client = redis_down_app.test_client()
-    before = metric(metrics_text(client), "submissions_total",
-                    survey=DEMO_SLUG, outcome="stored_directly")
+    before = metric(
+        metrics_text(client), "submissions_total", survey=DEMO_SLUG, outcome="stored_directly"
+    )
     submission_id = new_id()
     reply = submit(client, submission_id)
     assert reply.status_code == 202
@@ -262,10 +269,20 @@ def test_redis_and_database_down_is_503_and_the_form_keeps_every_answer(redis_do
     client = redis_down_app.test_client()
     assert client.get(FORM).status_code == 200  # the survey snapshot is now in memory
     submission_id = new_id()
-    form = {"submission_id": submission_id, "consent": "OK", "district": "bao_lam",
-            "commune": "blm_loc_an", "role": "parent", "children": "3", "support": "no",
-            "concerns": ["transport", "other"], "concerns_other": "Đường đèo",
-            "follow_up": "yes", "phone": "0912345678", "comment": "Xin giữ nguyên ý kiến này."}
+    form = {
+        "submission_id": submission_id,
+        "consent": "OK",
+        "district": "bao_lam",
+        "commune": "blm_loc_an",
+        "role": "parent",
+        "children": "3",
+        "support": "no",
+        "concerns": ["transport", "other"],
+        "concerns_other": "Đường đèo",
+        "follow_up": "yes",
+        "phone": "0912345678",
+        "comment": "Xin giữ nguyên ý kiến này.",
+    }
     with database_down():
         reply = submit(client, submission_id)
         assert reply.status_code == 503
@@ -296,7 +313,8 @@ def test_redis_and_database_down_is_503_and_the_form_keeps_every_answer(redis_do
 
 
 def test_while_the_database_is_down_the_snapshot_is_served_and_asked_for_rarely(
-        buffered_app) -> None:
+    buffered_app,
+) -> None:
     """Submissions keep flowing into Redis on the last snapshot of the survey, and the
     database is tried once per SURVEY_CACHE_SECONDS, not by every request (each try
     can cost a connect timeout when the host is gone)."""
@@ -329,14 +347,17 @@ def test_a_process_that_never_saw_the_database_answers_503_not_500(redis_down_ap
 
 
 def test_a_survey_with_a_response_limit_keeps_accepting_while_the_database_is_down(
-        buffered_app) -> None:
+    buffered_app,
+) -> None:
     """The limit's count comes from the database: its last value stands during an outage."""
     limited = {**demo_definition(), "slug": "gioi-han", "settings": {"max_responses": 100}}
     save_definition(limited, publish=True)
     client = buffered_app.test_client()
     url = "/api/v1/surveys/gioi-han/responses"
-    assert client.post(url, json={"submission_id": new_id(),
-                                  "answers": valid_answers()}).status_code == 202
+    assert (
+        client.post(url, json={"submission_id": new_id(), "answers": valid_answers()}).status_code
+        == 202
+    )
     with database_down():
         reply = client.post(url, json={"submission_id": new_id(), "answers": valid_answers()})
         assert reply.status_code == 202, reply.get_json()
@@ -482,8 +503,9 @@ def test_healthz_reports_the_queue_backlog_and_oldest_pending(buffered_app) -> N
     """Operators see how much waits and for how long, before citizens notice."""
     client = buffered_app.test_client()
     # /metrics adds this process's own counts (kept while Redis was down) to Redis's.
-    accepted = metric(metrics_text(client), "submissions_total",
-                      survey=DEMO_SLUG, outcome="accepted")
+    accepted = metric(
+        metrics_text(client), "submissions_total", survey=DEMO_SLUG, outcome="accepted"
+    )
     submit(client)
     submit(client)
     body = client.get("/healthz").get_json()
@@ -507,28 +529,37 @@ def test_healthz_is_degraded_but_200_while_redis_is_down(redis_down_app) -> None
     takes submissions, so the node stays in service, but says it is degraded."""
     health = redis_down_app.test_client().get("/healthz")
     assert health.status_code == 200
-    assert health.get_json() == {"status": "degraded", "database": "ok",
-                                 "queue": "unreachable"}
+    assert health.get_json() == {"status": "degraded", "database": "ok", "queue": "unreachable"}
 
 
 def test_healthz_is_degraded_but_200_while_the_database_is_unreachable(
-        redis_client, tmp_path) -> None:
+    redis_client, tmp_path
+) -> None:
     """The database cannot be reached at all: Redis still holds submissions."""
     app = make_app(unreachable_database_url(tmp_path), REDIS_URL=TEST_REDIS_URL)
     health = app.test_client().get("/healthz")
     assert health.status_code == 200
-    assert health.get_json() == {"status": "degraded", "database": "unreachable",
-                                 "queue": "redis", "backlog": 0,
-                                 "oldest_pending_seconds": 0, "dead_letters": 0}
+    assert health.get_json() == {
+        "status": "degraded",
+        "database": "unreachable",
+        "queue": "redis",
+        "backlog": 0,
+        "oldest_pending_seconds": 0,
+        "dead_letters": 0,
+    }
 
 
 def test_healthz_is_degraded_and_503_with_neither_store(tmp_path) -> None:
-    app = make_app(unreachable_database_url(tmp_path),
-                   REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
+    app = make_app(
+        unreachable_database_url(tmp_path), REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0"
+    )
     health = app.test_client().get("/healthz")
     assert health.status_code == 503
-    assert health.get_json() == {"status": "degraded", "database": "unreachable",
-                                 "queue": "unreachable"}
+    assert health.get_json() == {
+        "status": "degraded",
+        "database": "unreachable",
+        "queue": "unreachable",
+    }
 
 
 def series(text: str) -> dict[str, float]:
@@ -536,8 +567,9 @@ def series(text: str) -> dict[str, float]:
     keyed by its series line without the value."""
     samples = {}
     for line in text.splitlines():
-        if line.startswith("survey_engine_") and (f'survey="{DEMO_SLUG}"' in line
-                                                  or "component=" in line):
+        if line.startswith("survey_engine_") and (
+            f'survey="{DEMO_SLUG}"' in line or "component=" in line
+        ):
             name, value = line.rsplit(" ", 1)
             samples[name] = float(value)
     return samples
@@ -560,14 +592,20 @@ def test_every_metrics_series_counts_what_really_happened(buffered_app) -> None:
     assert submit(client, ids[0]).get_json()["duplicate"] is True
     assert submit(client, ids[0], {**valid_answers(), "support": "no"}).status_code == 409
     assert submit(client, answers={"district": "paris"}).status_code == 422
-    assert client.post(FORM, data={"submission_id": new_id(), "district": "paris"}
-                       ).status_code == 422
+    assert (
+        client.post(FORM, data={"submission_id": new_id(), "district": "paris"}).status_code == 422
+    )
 
     text = metrics_text(client)
-    for family, kind in (("submissions_total", "counter"), ("persisted_total", "counter"),
-                         ("responses", "gauge"), ("backlog", "gauge"),
-                         ("oldest_pending_seconds", "gauge"), ("dead_letters", "gauge"),
-                         ("up", "gauge")):
+    for family, kind in (
+        ("submissions_total", "counter"),
+        ("persisted_total", "counter"),
+        ("responses", "gauge"),
+        ("backlog", "gauge"),
+        ("oldest_pending_seconds", "gauge"),
+        ("dead_letters", "gauge"),
+        ("up", "gauge"),
+    ):
         assert f"# TYPE survey_engine_{family} {kind}\n" in text, family
         assert f"# HELP survey_engine_{family} " in text, family
     waiting = series(text)
@@ -577,9 +615,10 @@ def test_every_metrics_series_counts_what_really_happened(buffered_app) -> None:
         name = f'survey_engine_submissions_total{{{label},outcome="{outcome}"}}'
         return now.get(name, 0) - before.get(name, 0)
 
-    assert {o: grew(waiting, o) for o in ("accepted", "duplicates", "conflicts", "rejected",
-                                          "stored_directly")} == {
-        "accepted": 3, "duplicates": 1, "conflicts": 1, "rejected": 2, "stored_directly": 0}
+    assert {
+        o: grew(waiting, o)
+        for o in ("accepted", "duplicates", "conflicts", "rejected", "stored_directly")
+    } == {"accepted": 3, "duplicates": 1, "conflicts": 1, "rejected": 2, "stored_directly": 0}
     assert waiting[f"survey_engine_backlog{{{label}}}"] == 4  # 3 and the bad entry
     oldest = waiting[f"survey_engine_oldest_pending_seconds{{{label}}}"]
     assert 120 <= oldest < 120 + 60

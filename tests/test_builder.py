@@ -20,8 +20,10 @@ EDIT = f"/admin/surveys/{DEMO_SLUG}/edit"
 
 def hidden(html: str) -> dict:
     """The csrf_token and revision a builder page carries."""
-    return {name: re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
-            for name in ("csrf_token", "revision")}
+    return {
+        name: re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+        for name in ("csrf_token", "revision")
+    }
 
 
 def submit(client, url: str, data: dict, page: str | None = None):
@@ -40,17 +42,28 @@ def questions(version: SurveyVersion | None = None) -> list[str]:
 
 
 def question(name: str) -> dict:
-    return next(q for page in newest().definition["pages"] for q in page["questions"]
-                if q["name"] == name)
+    return next(
+        q for page in newest().definition["pages"] for q in page["questions"] if q["name"] == name
+    )
 
 
 def question_form(client, name: str) -> dict:
     """Every field of the question form as the page fills it in."""
     html = client.get(f"{EDIT}/questions/{name}").get_data(as_text=True)
-    fields = dict(re.findall(r'<input type="(?:text|number|hidden)"[^>]*?name="([^"]+)"'
-                             r'[^>]*?value="([^"]*)"', html))
-    fields |= dict(re.findall(r'<input type="(?:text|number|hidden)"[^>]*?id="[^"]*" '
-                              r'name="([^"]+)" value="([^"]*)"', html))
+    fields = dict(
+        re.findall(
+            r'<input type="(?:text|number|hidden)"[^>]*?name="([^"]+)"'
+            r'[^>]*?value="([^"]*)"',
+            html,
+        )
+    )
+    fields |= dict(
+        re.findall(
+            r'<input type="(?:text|number|hidden)"[^>]*?id="[^"]*" '
+            r'name="([^"]+)" value="([^"]*)"',
+            html,
+        )
+    )
     for select in re.finditer(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
         chosen = re.search(r'<option value="([^"]*)" selected', select.group(2))
         fields[select.group(1)] = chosen.group(1) if chosen else ""
@@ -59,20 +72,29 @@ def question_form(client, name: str) -> dict:
             fields[box.group(1)] = "1"
     for area in re.finditer(r'<textarea name="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S):
         fields[area.group(1)] = area.group(2)
-    return {key: value.replace("&#39;", "'").replace("&amp;", "&").replace("&#34;", '"')
-            .replace("&lt;", "<").replace("&gt;", ">") for key, value in fields.items()}
+    return {
+        key: value.replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .replace("&#34;", '"')
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        for key, value in fields.items()
+    }
 
 
 @pytest.fixture
-def editor(people):  # noqa: F811
+def editor(people):
     return signed_in(people, "editor@example.org")
 
 
 def test_editing_a_published_survey_starts_a_draft_and_leaves_the_published_version(editor):
     published = newest()
     before = published.definition
-    response = submit(editor, f"{EDIT}/pages/about_you",
-                      {"name": "about_you", "title.vi": "Về bạn", "title.en": "About you"})
+    response = submit(
+        editor,
+        f"{EDIT}/pages/about_you",
+        {"name": "about_you", "title.vi": "Về bạn", "title.en": "About you"},
+    )
     assert response.status_code == 302
     db.session.expire_all()
     draft = newest()
@@ -100,10 +122,16 @@ def test_an_unknown_question_in_an_expression_is_refused_with_its_position(edito
 
 def test_a_question_is_saved_with_its_translations_side_by_side(editor):
     fields = question_form(editor, "comment")
-    fields.update({"label.vi": "Ý kiến khác của bạn", "label.en": "Anything else?",
-                   "hint.vi": "Không bắt buộc", "hint.en": "Optional",
-                   "constraint": "string-length(.) <= 500",
-                   "constraint_message.vi": "Tối đa 500 ký tự"})
+    fields.update(
+        {
+            "label.vi": "Ý kiến khác của bạn",
+            "label.en": "Anything else?",
+            "hint.vi": "Không bắt buộc",
+            "hint.en": "Optional",
+            "constraint": "string-length(.) <= 500",
+            "constraint_message.vi": "Tối đa 500 ký tự",
+        }
+    )
     response = editor.post(f"{EDIT}/questions/comment", data=fields)
     assert response.status_code == 302, response.get_data(as_text=True)
     db.session.expire_all()
@@ -114,8 +142,9 @@ def test_a_question_is_saved_with_its_translations_side_by_side(editor):
 
 
 def test_renaming_a_question_updates_the_rules_that_name_it(editor):
-    uses = [q["name"] for q in newest().definition["pages"][0]["questions"]
-            if "${district}" in str(q)]
+    uses = [
+        q["name"] for q in newest().definition["pages"][0]["questions"] if "${district}" in str(q)
+    ]
     assert uses  # the commune's choice filter
     fields = question_form(editor, "district")
     fields["name"] = "huyen"
@@ -127,9 +156,17 @@ def test_renaming_a_question_updates_the_rules_that_name_it(editor):
 
 
 def test_add_move_and_delete_questions_and_pages(editor):
-    response = submit(editor, EDIT, {"change": "add_question", "target": "about_you",
-                                     "type": "matrix", "question_name": "grid",
-                                     "question_label": "Đánh giá"})
+    response = submit(
+        editor,
+        EDIT,
+        {
+            "change": "add_question",
+            "target": "about_you",
+            "type": "matrix",
+            "question_name": "grid",
+            "question_label": "Đánh giá",
+        },
+    )
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"{EDIT}/questions/grid")
     db.session.expire_all()
@@ -142,10 +179,21 @@ def test_add_move_and_delete_questions_and_pages(editor):
     db.session.expire_all()
     assert questions().index("grid") == order.index("grid") - 1
 
-    assert submit(editor, EDIT, {"change": "add_page", "page_name": "last",
-                                 "page_title": "Cuối", "type": "text",
-                                 "question_name": "final", "question_label": "Cuối cùng?"}
-                  ).status_code == 302
+    assert (
+        submit(
+            editor,
+            EDIT,
+            {
+                "change": "add_page",
+                "page_name": "last",
+                "page_title": "Cuối",
+                "type": "text",
+                "question_name": "final",
+                "question_label": "Cuối cùng?",
+            },
+        ).status_code
+        == 302
+    )
     db.session.expire_all()
     pages = [p["name"] for p in newest().definition["pages"]]
     assert pages[-1] == "last"
@@ -170,11 +218,12 @@ def test_deleting_a_question_other_rules_need_is_refused(editor):
 
 
 def test_a_bad_name_or_type_for_a_new_question_is_refused(editor):
-    for data in ({"type": "text", "question_name": "1abc"},
-                 {"type": "bogus", "question_name": "ok_name"},
-                 {"type": "text", "question_name": "district"}):
-        response = submit(editor, EDIT, {"change": "add_question", "target": "about_you",
-                                         **data})
+    for data in (
+        {"type": "text", "question_name": "1abc"},
+        {"type": "bogus", "question_name": "ok_name"},
+        {"type": "text", "question_name": "district"},
+    ):
+        response = submit(editor, EDIT, {"change": "add_question", "target": "about_you", **data})
         assert response.status_code == 422, data
     db.session.expire_all()
     assert newest().published_at is not None  # not even a draft was started
@@ -192,8 +241,11 @@ def test_choice_list_editing_adds_reorders_and_filters(editor):
         for lang, text in choice["label"].items():
             data[f"choice-{i}-label.{lang}"] = text
     n = len(choices) + 1
-    data |= {f"choice-{n}-name": "official", f"choice-{n}-label.vi": "Cán bộ",
-             f"choice-{n}-position": "0"}
+    data |= {
+        f"choice-{n}-name": "official",
+        f"choice-{n}-label.vi": "Cán bộ",
+        f"choice-{n}-position": "0",
+    }
     assert submit(editor, url, data).status_code == 302
     db.session.expire_all()
     saved = [c["name"] for c in newest().definition["choice_lists"]["roles"]]
@@ -208,18 +260,34 @@ def test_choice_list_editing_adds_reorders_and_filters(editor):
 
 def test_settings_schedule_is_typed_and_shown_in_vietnam_time(editor):
     url = f"{EDIT}/settings"
-    response = submit(editor, url, {"title.vi": "Khảo sát", "default_language": "vi",
-                                    "opens_at": "2026-12-01T08:00", "closes_at": "",
-                                    "max_responses": "500"})
+    response = submit(
+        editor,
+        url,
+        {
+            "title.vi": "Khảo sát",
+            "default_language": "vi",
+            "opens_at": "2026-12-01T08:00",
+            "closes_at": "",
+            "max_responses": "500",
+        },
+    )
     assert response.status_code == 302
     db.session.expire_all()
     settings = newest().definition["settings"]
     assert settings["opens_at"] == "2026-12-01T08:00:00+07:00"
     assert settings["max_responses"] == 500
     assert 'value="2026-12-01T08:00"' in editor.get(url).get_data(as_text=True)
-    response = submit(editor, url, {"title.vi": "Khảo sát", "default_language": "vi",
-                                    "opens_at": "2026-12-01T08:00",
-                                    "closes_at": "2026-11-30T08:00", "max_responses": "0"})
+    response = submit(
+        editor,
+        url,
+        {
+            "title.vi": "Khảo sát",
+            "default_language": "vi",
+            "opens_at": "2026-12-01T08:00",
+            "closes_at": "2026-11-30T08:00",
+            "max_responses": "0",
+        },
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="closes_at-error"' in html and 'id="max_responses-error"' in html
@@ -229,21 +297,25 @@ def test_translations_table_adds_a_language(editor):
     url = f"{EDIT}/translations"
     html = editor.get(url + "?add_language=fr").get_data(as_text=True)
     assert 'name="title|fr"' in html
-    response = submit(editor, url, {"add_language": "fr", "title|fr": "Enquête",
-                                    "question:comment:label|fr": "Autre chose ?"},
-                      page=url + "?add_language=fr")
+    response = submit(
+        editor,
+        url,
+        {"add_language": "fr", "title|fr": "Enquête", "question:comment:label|fr": "Autre chose ?"},
+        page=url + "?add_language=fr",
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert newest().definition["title"]["fr"] == "Enquête"
     assert question("comment")["label"]["fr"] == "Autre chose ?"
 
 
-def test_a_save_over_a_newer_change_is_refused(editor, people):  # noqa: F811
+def test_a_save_over_a_newer_change_is_refused(editor, people):
     stale = editor.get(f"{EDIT}/pages/about_you").get_data(as_text=True)
     other = signed_in(people, "admin@example.org")
     submit(other, f"{EDIT}/pages/about_you", {"name": "about_you", "title.vi": "Của admin"})
-    response = editor.post(f"{EDIT}/pages/about_you",
-                           data={**hidden(stale), "name": "about_you", "title.vi": "Cũ"})
+    response = editor.post(
+        f"{EDIT}/pages/about_you", data={**hidden(stale), "name": "about_you", "title.vi": "Cũ"}
+    )
     assert response.status_code == 422
     db.session.expire_all()
     assert newest().definition["pages"][0]["title"]["vi"] == "Của admin"
@@ -255,6 +327,7 @@ def test_preview_checks_answers_and_stores_nothing(editor):
     assert "preview-banner" in html and f'action="{url}?lang=vi"' in html
     assert editor.post(url + "?lang=vi", data={"district": "nowhere"}).status_code == 422
     from tests.conftest import stored_responses, valid_answers
+
     response = editor.post(url + "?lang=vi", data=valid_answers())
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/preview/thanks?lang=vi")
@@ -264,29 +337,43 @@ def test_preview_checks_answers_and_stores_nothing(editor):
 def test_create_a_survey_from_scratch(editor):
     html = editor.get("/admin/surveys/new").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-    response = editor.post("/admin/surveys/create", data={
-        "csrf_token": token, "slug": "y-kien-dat-dai", "title": "Ý kiến về đất đai",
-        "language": "vi", "first_question": "Bạn sống ở đâu?"})
+    response = editor.post(
+        "/admin/surveys/create",
+        data={
+            "csrf_token": token,
+            "slug": "y-kien-dat-dai",
+            "title": "Ý kiến về đất đai",
+            "language": "vi",
+            "first_question": "Bạn sống ở đâu?",
+        },
+    )
     assert response.status_code == 302
     survey = find_survey("y-kien-dat-dai")
     assert survey.status == "draft" and survey.versions[0].published_at is None
     assert editor.get("/admin/surveys/y-kien-dat-dai/edit").status_code == 200  # shared
-    response = editor.post("/admin/surveys/create", data={
-        "csrf_token": token, "slug": "Bad Slug", "title": "x", "first_question": "y"})
+    response = editor.post(
+        "/admin/surveys/create",
+        data={"csrf_token": token, "slug": "Bad Slug", "title": "x", "first_question": "y"},
+    )
     assert response.status_code == 422 and "slug" in response.get_data(as_text=True)
 
 
-def test_who_may_use_the_builder(people):  # noqa: F811
+def test_who_may_use_the_builder(people):
     assert people.test_client().get(EDIT).status_code == 302
-    for email, expected in (("analyst@example.org", 403), ("other@example.org", 403),
-                            ("admin@example.org", 200), ("editor@example.org", 200)):
+    for email, expected in (
+        ("analyst@example.org", 403),
+        ("other@example.org", 403),
+        ("admin@example.org", 200),
+        ("editor@example.org", 200),
+    ):
         assert signed_in(people, email).get(EDIT).status_code == expected, email
 
 
 def test_builder_changes_are_in_the_audit_log(editor):
     submit(editor, f"{EDIT}/pages/about_you", {"name": "about_you", "title.vi": "Về bạn"})
-    events = db.session.scalars(sa.select(AuditEvent).where(
-        AuditEvent.action == "survey_edited")).all()
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "survey_edited")
+    ).all()
     assert [(e.actor, e.survey_slug) for e in events] == [("editor@example.org", DEMO_SLUG)]
 
 
@@ -309,10 +396,17 @@ TYPE_FIELDS = {
     "hidden": {},
     "calculate": {"calculation": "${children} * 2"},
 }
-SAVED = {"select_one": ("other", True), "select_multiple": ("max_choices", 2),
-         "integer": ("max", 120), "decimal": ("min", 0.5), "date": ("max", "today"),
-         "rating": ("scale", 7), "calculate": ("calculation", "${children} * 2"),
-         "text": ("appearance", "multiline"), "phone": ("required", True)}
+SAVED = {
+    "select_one": ("other", True),
+    "select_multiple": ("max_choices", 2),
+    "integer": ("max", 120),
+    "decimal": ("min", 0.5),
+    "date": ("max", "today"),
+    "rating": ("scale", 7),
+    "calculate": ("calculation", "${children} * 2"),
+    "text": ("appearance", "multiline"),
+    "phone": ("required", True),
+}
 
 
 @pytest.mark.parametrize("qtype", sorted(TYPE_FIELDS))
@@ -321,9 +415,20 @@ def test_every_question_type_is_added_edited_and_shown_to_citizens(editor, qtype
 
     assert set(TYPE_FIELDS) == QUESTION_TYPES  # every type of the format is covered
     name = f"new_{qtype}"
-    assert submit(editor, EDIT, {"change": "add_question", "target": "about_you",
-                                 "type": qtype, "question_name": name,
-                                 "question_label": f"Câu hỏi {qtype}"}).status_code == 302
+    assert (
+        submit(
+            editor,
+            EDIT,
+            {
+                "change": "add_question",
+                "target": "about_you",
+                "type": qtype,
+                "question_name": name,
+                "question_label": f"Câu hỏi {qtype}",
+            },
+        ).status_code
+        == 302
+    )
     fields = question_form(editor, name) | TYPE_FIELDS[qtype]
     if qtype == "matrix":
         fields["row-1-label.vi"] = "Tốc độ"

@@ -20,10 +20,13 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SLUG = "y-kien-dat-dai"
 EDITOR, PASSWORD = "bien-tap@example.org", "mat khau dai du 10"
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True,
-         "locale": "vi-VN"}
-DESK = {"viewport": {"width": 1280, "height": 900}, "locale": "vi-VN",
-        "accept_downloads": True}
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "vi-VN",
+}
+DESK = {"viewport": {"width": 1280, "height": 900}, "locale": "vi-VN", "accept_downloads": True}
 
 
 @pytest.fixture
@@ -81,8 +84,15 @@ def publish(page: Page, base: str) -> None:
     expect(page.locator("#status")).to_have_text("đã công bố")
 
 
-def answer(browser, base: str, district: str, commune: str, support: str,
-           phone: str | None = None, comment: str | None = None) -> None:
+def answer(
+    browser,
+    base: str,
+    district: str,
+    commune: str,
+    support: str,
+    phone: str | None = None,
+    comment: str | None = None,
+) -> None:
     """A citizen on a phone, through every page the answers lead to."""
     context = browser.new_context(**PHONE)
     page = context.new_page()
@@ -142,8 +152,16 @@ def test_an_editor_builds_publishes_and_revises_a_survey(server, tmp_path):
         shot(page, "expression-error")
         page.fill("#f-choice_filter", "district = ${district}")
         save_question(page)
-        fill_list(page, "commune", [("p1", "Phường 1", "da_lat"), ("p2", "Phường 2", "da_lat"),
-                                    ("b1", "Phường B'Lao", "bao_loc")], column="district")
+        fill_list(
+            page,
+            "commune",
+            [
+                ("p1", "Phường 1", "da_lat"),
+                ("p2", "Phường 2", "da_lat"),
+                ("b1", "Phường B'Lao", "bao_loc"),
+            ],
+            column="district",
+        )
 
         # Page 2: support and a matrix.
         page.goto(f"{base}/admin/surveys/{SLUG}/edit")

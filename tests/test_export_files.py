@@ -38,8 +38,7 @@ OTHER_SLUG = "dat-dai"
 
 
 def fake_responses(app, count: int) -> None:
-    result = app.test_cli_runner().invoke(cli, ["fake-responses", DEMO_SLUG, "--count",
-                                                str(count)])
+    result = app.test_cli_runner().invoke(cli, ["fake-responses", DEMO_SLUG, "--count", str(count)])
     assert result.exit_code == 0, result.output
 
 
@@ -96,8 +95,7 @@ def test_inline_export_is_listed_with_who_and_when_and_downloads(app):
     assert f'filename={DEMO_SLUG}-{stamp}.xlsx' in download.headers["Content-Disposition"]
     workbook = openpyxl.load_workbook(io.BytesIO(download.data), read_only=True)
     assert len(workbook.sheetnames) >= 2
-    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "exported")
-                               ).one()
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "exported")).one()
     assert event.actor == ANALYST and event.survey_slug == DEMO_SLUG
     assert event.detail == {"kind": "responses.xlsx", "rows": 30, "export": export.id}
 
@@ -121,13 +119,16 @@ def test_the_dashboards_filters_and_choices_apply_to_the_export(app):
     assert download.headers["Content-Disposition"].endswith(".csv")
 
 
-@pytest.mark.parametrize("form, says", [
-    ({"fmt": "pdf"}, "Choose a format"),
-    ({"f.comment": "x"}, "The filters cannot be applied"),
-    ({"from": "yesterday"}, "The filters cannot be applied"),
-    ({"breakdown": "comment"}, "select question"),
-    ({"lang": "fr"}, "no texts in the language fr"),
-])
+@pytest.mark.parametrize(
+    "form, says",
+    [
+        ({"fmt": "pdf"}, "Choose a format"),
+        ({"f.comment": "x"}, "The filters cannot be applied"),
+        ({"from": "yesterday"}, "The filters cannot be applied"),
+        ({"breakdown": "comment"}, "select question"),
+        ({"lang": "fr"}, "no texts in the language fr"),
+    ],
+)
 def test_a_bad_form_is_refused_with_a_message_and_starts_nothing(app, form, says):
     client = analyst_client(app)
     reply = ask(client, **form)
@@ -142,8 +143,9 @@ def test_a_bad_form_is_refused_with_a_message_and_starts_nothing(app, form, says
 def test_queued_export_runs_in_the_worker_and_reports_progress(buffered_app, monkeypatch):
     fake_responses(buffered_app, 120)
     client = analyst_client(buffered_app)
-    monkeypatch.setattr(survey_file, "response_chunks",
-                        functools.partial(response_chunks, chunk_size=25))
+    monkeypatch.setattr(
+        survey_file, "response_chunks", functools.partial(response_chunks, chunk_size=25)
+    )
     monkeypatch.setattr(export_files, "PROGRESS_EVERY", 0)
     seen: list[int] = []  # rows_done as another connection (the polling page) sees it
     original = export_files.save_progress
@@ -151,8 +153,9 @@ def test_queued_export_runs_in_the_worker_and_reports_progress(buffered_app, mon
     def watched(export_id: int, rows: int) -> None:
         original(export_id, rows)
         with db.engine.connect() as other:
-            seen.append(other.scalar(sa.select(ExportFile.rows_done)
-                                     .where(ExportFile.id == export_id)))
+            seen.append(
+                other.scalar(sa.select(ExportFile.rows_done).where(ExportFile.id == export_id))
+            )
 
     monkeypatch.setattr(export_files, "save_progress", watched)
 
@@ -164,7 +167,11 @@ def test_queued_export_runs_in_the_worker_and_reports_progress(buffered_app, mon
     assert f'data-progress="/admin/exports/{export.id}/progress"' in html
     assert client.get(f"/admin/exports/{export.id}/download").status_code == 404
     assert client.get(f"/admin/exports/{export.id}/progress").json == {
-        "status": "queued", "rows_done": 0, "rows_total": 0, "percent": 0}
+        "status": "queued",
+        "rows_done": 0,
+        "rows_total": 0,
+        "percent": 0,
+    }
 
     run_worker(buffered_app, burst=True)
 
@@ -172,7 +179,11 @@ def test_queued_export_runs_in_the_worker_and_reports_progress(buffered_app, mon
     export = only_export()
     assert (export.status, export.rows_done, export.rows_total) == ("done", 120, 120)
     assert client.get(f"/admin/exports/{export.id}/progress").json == {
-        "status": "done", "rows_done": 120, "rows_total": 120, "percent": 100}
+        "status": "done",
+        "rows_done": 120,
+        "rows_total": 120,
+        "percent": 100,
+    }
     assert files_in(buffered_app) == [export.path]
     assert export.size == path_of(export).stat().st_size
     download = client.get(f"/admin/exports/{export.id}/download")
@@ -201,8 +212,14 @@ def test_a_failed_export_says_why_and_leaves_no_file(request, monkeypatch, mode)
     assert "No space left on device" in client.get(LIST).get_data(as_text=True)
     assert client.get(f"/admin/exports/{export.id}/download").status_code == 404
     assert client.get(f"/admin/exports/{export.id}/progress").json["status"] == "failed"
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
-                             .where(AuditEvent.action == "exported")) == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "exported")
+        )
+        == 0
+    )
 
 
 # -- expiry, lost workers, who may download ------------------------------------------
@@ -253,13 +270,25 @@ def test_the_worker_expires_old_files_without_anyone_opening_the_page(buffered_a
 def test_an_export_whose_worker_died_is_shown_failed(app):
     client = analyst_client(app)
     survey, user = find_survey(DEMO_SLUG), find_user(ANALYST)
-    started = {"lost": utcnow() - timedelta(seconds=export_files.JOB_TIMEOUT + 120),
-               "busy": utcnow() - timedelta(minutes=5)}
+    started = {
+        "lost": utcnow() - timedelta(seconds=export_files.JOB_TIMEOUT + 120),
+        "busy": utcnow() - timedelta(minutes=5),
+    }
     for name, at in started.items():
-        db.session.add(ExportFile(survey_id=survey.id, requested_by_id=user.id,
-                                  requested_by=user.email, status=ExportStatus.RUNNING,
-                                  fmt="xlsx", options={}, rows_done=10, rows_total=100,
-                                  path=f"export-{name}.xlsx", started_at=at))
+        db.session.add(
+            ExportFile(
+                survey_id=survey.id,
+                requested_by_id=user.id,
+                requested_by=user.email,
+                status=ExportStatus.RUNNING,
+                fmt="xlsx",
+                options={},
+                rows_done=10,
+                rows_total=100,
+                path=f"export-{name}.xlsx",
+                started_at=at,
+            )
+        )
     db.session.commit()
     lost, busy = db.session.scalars(sa.select(ExportFile.id).order_by(ExportFile.id))
 
@@ -271,18 +300,26 @@ def test_an_export_whose_worker_died_is_shown_failed(app):
     assert export_files.STOPPED in html
     assert db.session.get(ExportFile, busy).status == "running"
     assert client.get(f"/admin/exports/{busy}/progress").json == {
-        "status": "running", "rows_done": 10, "rows_total": 100, "percent": 10}
+        "status": "running",
+        "rows_done": 10,
+        "rows_total": 100,
+        "percent": 10,
+    }
 
 
 def test_another_surveys_staff_cannot_see_or_download_its_exports(app):
-    start_export(find_survey(DEMO_SLUG), create_user("a@example.org", PASSWORD, "admin"),
-                 ExportOptions())
+    start_export(
+        find_survey(DEMO_SLUG), create_user("a@example.org", PASSWORD, "admin"), ExportOptions()
+    )
     export = only_export()
     save_definition({**demo_definition(), "slug": OTHER_SLUG}, publish=True)
     outsider = analyst_client(app, "khac@example.org", OTHER_SLUG)
 
-    for url in (LIST, f"/admin/exports/{export.id}/progress",
-                f"/admin/exports/{export.id}/download"):
+    for url in (
+        LIST,
+        f"/admin/exports/{export.id}/progress",
+        f"/admin/exports/{export.id}/download",
+    ):
         assert outsider.get(url).status_code == 403, url
     assert outsider.get("/admin/exports/999999/download").status_code == 404
     g.pop("_login_user", None)  # the clients share the test's app context
@@ -299,8 +336,9 @@ def test_deleting_a_survey_deletes_its_export_files(app):
     page = f"/admin/surveys/{DEMO_SLUG}"
     assert admin.post(f"{page}/close", data={"csrf_token": token(admin)}).status_code == 302
 
-    reply = admin.post(f"{page}/delete", data={"csrf_token": token(admin),
-                                               "confirm_slug": DEMO_SLUG})
+    reply = admin.post(
+        f"{page}/delete", data={"csrf_token": token(admin), "confirm_slug": DEMO_SLUG}
+    )
 
     assert reply.status_code == 302
     assert files_in(app) == []

@@ -36,7 +36,8 @@ from survey_engine.definition.expressions import (
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES: list[dict[str, Any]] = json.loads(
-    (Path(__file__).with_name("expression_cases.json")).read_text("utf-8"))
+    (Path(__file__).with_name("expression_cases.json")).read_text("utf-8")
+)
 # The language in four modules: expressions.py and its expression_*.py neighbours.
 EXPRESSIONS_PY = sorted((ROOT / "survey_engine" / "definition").glob("expression*.py"))
 EXPR_JS = ROOT / "survey_engine" / "static" / "expr.js"
@@ -72,13 +73,27 @@ def case_id(case: dict) -> str:
 
 # --------------------------------------------------------------- the shared table
 
+
 def test_table_covers_the_language() -> None:
     assert len(CASES) >= 80
     text = " ".join(case["expr"] for case in CASES)
     for fn in FUNCTIONS:
         assert f"{fn}(" in text, fn
-    for op in (" = ", " != ", " < ", " <= ", " > ", " >= ", " and ", " or ", " + ", " - ",
-               " * ", " div ", " mod "):
+    for op in (
+        " = ",
+        " != ",
+        " < ",
+        " <= ",
+        " > ",
+        " >= ",
+        " and ",
+        " or ",
+        " + ",
+        " - ",
+        " * ",
+        " div ",
+        " mod ",
+    ):
         assert op in text, op
     for marker in ("${", "'", '"', "(", "."):
         assert marker in text
@@ -98,8 +113,11 @@ def test_asts_are_json_and_compact() -> None:
     assert parse("${a} + 1") == ["+", ["ref", "a"], ["num", 1]]
     assert parse("huyen = ${d}") == ["=", ["prop", "huyen"], ["ref", "d"]]
     assert parse("-.") == ["neg", ["cur"]]
-    assert parse("not(selected(${r}, \"x\"))") == \
-        ["fn", "not", [["fn", "selected", [["ref", "r"], ["str", "x"]]]]]
+    assert parse("not(selected(${r}, \"x\"))") == [
+        "fn",
+        "not",
+        [["fn", "selected", [["ref", "r"], ["str", "x"]]]],
+    ]
     assert parse("a and b or c") == ["or", ["and", ["prop", "a"], ["prop", "b"]], ["prop", "c"]]
     assert parse("2.50") == ["num", 2.5]
     assert parse("x-1 - 1") == ["-", ["prop", "x-1"], ["num", 1]]
@@ -138,31 +156,35 @@ def test_no_eval_anywhere() -> None:
 
 # ------------------------------------------------------------------------ errors
 
-@pytest.mark.parametrize(("text", "message", "position"), [
-    ("(1 + 2", "expected ')', got the end of the expression", 7),
-    ("", "empty expression", 1),
-    ("   ", "empty expression", 1),
-    ("1 +", "expected a value, got the end of the expression", 4),
-    ("1 == 2", "expected a value, got '='", 4),
-    ("${a} ${b}", "expected an operator, got '${b}'", 6),
-    ("1 2", "expected an operator, got '2'", 3),
-    ("'abc", "unterminated string: no closing '", 1),
-    ("concat(\"a', 'b')", "unterminated string: no closing \"", 8),
-    ("${1a} = 1", "expected a question name after '${'", 3),
-    ("${a b}", "expected '}' after the question name", 4),
-    ("${a", "expected '}' after the question name", 4),
-    ("1 # 2", "unexpected character '#'", 3),
-    ("${q} = Đà", "unexpected character 'Đ'", 8),
-    ("${q} = \u2018x\u2019", "unexpected character '\u2018' (use straight quotes ' or \")", 8),
-    ("round(1 2)", "expected ',' or ')', got '2'", 9),
-    ("round(1,", "expected a value, got the end of the expression", 9),
-    ("concat(1, 2", "expected ',' or ')', got the end of the expression", 12),
-    ("()", "expected a value, got ')'", 2),
-    (") + 1", "expected a value, got ')'", 1),
-    ("9" * 400, "number too large", 1),
-    ("(" * 31 + "1" + ")" * 31, "nested too deeply (more than 30 levels)", 31),
-    ("1" + " + 1" * 101, "expression too complex (more than 100 nested operations)", 403),
-])
+
+@pytest.mark.parametrize(
+    ("text", "message", "position"),
+    [
+        ("(1 + 2", "expected ')', got the end of the expression", 7),
+        ("", "empty expression", 1),
+        ("   ", "empty expression", 1),
+        ("1 +", "expected a value, got the end of the expression", 4),
+        ("1 == 2", "expected a value, got '='", 4),
+        ("${a} ${b}", "expected an operator, got '${b}'", 6),
+        ("1 2", "expected an operator, got '2'", 3),
+        ("'abc", "unterminated string: no closing '", 1),
+        ("concat(\"a', 'b')", "unterminated string: no closing \"", 8),
+        ("${1a} = 1", "expected a question name after '${'", 3),
+        ("${a b}", "expected '}' after the question name", 4),
+        ("${a", "expected '}' after the question name", 4),
+        ("1 # 2", "unexpected character '#'", 3),
+        ("${q} = Đà", "unexpected character 'Đ'", 8),
+        ("${q} = \u2018x\u2019", "unexpected character '\u2018' (use straight quotes ' or \")", 8),
+        ("round(1 2)", "expected ',' or ')', got '2'", 9),
+        ("round(1,", "expected a value, got the end of the expression", 9),
+        ("concat(1, 2", "expected ',' or ')', got the end of the expression", 12),
+        ("()", "expected a value, got ')'", 2),
+        (") + 1", "expected a value, got ')'", 1),
+        ("9" * 400, "number too large", 1),
+        ("(" * 31 + "1" + ")" * 31, "nested too deeply (more than 30 levels)", 31),
+        ("1" + " + 1" * 101, "expression too complex (more than 100 nested operations)", 403),
+    ],
+)
 def test_syntax_errors(text: str, message: str, position: int) -> None:
     with pytest.raises(ExpressionError) as info:
         parse(text)
@@ -189,17 +211,23 @@ def test_check_lists_every_problem_in_order() -> None:
     ]
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("if(${a}, 1)", "at character 1: if() takes 3 arguments, got 2"),
-    ("not(${a}, 1)", "at character 1: not() takes 1 argument, got 2"),
-    ("concat()", "at character 1: concat() takes at least 1 argument, got 0"),
-    ("selected(${a})", "at character 1: selected() takes 2 arguments, got 1"),
-    ("1 + foo(${a})", "at character 5: unknown function 'foo()'"),
-    ("${b} = 1", "at character 1: unknown question '${b}'"),
-    ("regex(${a}, '(')", "at character 1: regex(): bad pattern '(': missing ): ( "
-                         "(patterns use RE2 syntax: no backreferences such as \\1, no "
-                         "lookaround such as (?=...))"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("if(${a}, 1)", "at character 1: if() takes 3 arguments, got 2"),
+        ("not(${a}, 1)", "at character 1: not() takes 1 argument, got 2"),
+        ("concat()", "at character 1: concat() takes at least 1 argument, got 0"),
+        ("selected(${a})", "at character 1: selected() takes 2 arguments, got 1"),
+        ("1 + foo(${a})", "at character 5: unknown function 'foo()'"),
+        ("${b} = 1", "at character 1: unknown question '${b}'"),
+        (
+            "regex(${a}, '(')",
+            "at character 1: regex(): bad pattern '(': missing ): ( "
+            "(patterns use RE2 syntax: no backreferences such as \\1, no "
+            "lookaround such as (?=...))",
+        ),
+    ],
+)
 def test_check_problems(text: str, problem: str) -> None:
     assert check(text, {"a"}) == [problem]
 
@@ -213,27 +241,78 @@ def test_check_accepts_good_expressions() -> None:
     assert check(". > 0", set()) == []
     for case in CASES:  # every case is a valid expression (the bad regex aside)
         problems = check(case["expr"], set(), allow_bare_names=True)
-        assert [p for p in problems if "unknown question" not in p
-                and "bad pattern" not in p] == [], case
+        assert [
+            p for p in problems if "unknown question" not in p and "bad pattern" not in p
+        ] == [], case
 
 
 # --------------------------------------------------------- random and hostile input
 
-ALPHABET = ["${a}", "${b}", "${m}", "${zz}", ".", "huyen", "1", "0", "2.5", ".5", "'x'",
-            "''", "'Đà Lạt'", "(", ")", ",", "=", "!=", "<", "<=", ">", ">=", "+", "-",
-            "*", "div", "mod", "and", "or", "not(", "selected(", "count-selected(",
-            "string-length(", "regex(", "if(", "coalesce(", "today(", "number(", "int(",
-            "round(", "concat(", "'", "\"", "${", "}", "$"]
+ALPHABET = [
+    "${a}",
+    "${b}",
+    "${m}",
+    "${zz}",
+    ".",
+    "huyen",
+    "1",
+    "0",
+    "2.5",
+    ".5",
+    "'x'",
+    "''",
+    "'Đà Lạt'",
+    "(",
+    ")",
+    ",",
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "div",
+    "mod",
+    "and",
+    "or",
+    "not(",
+    "selected(",
+    "count-selected(",
+    "string-length(",
+    "regex(",
+    "if(",
+    "coalesce(",
+    "today(",
+    "number(",
+    "int(",
+    "round(",
+    "concat(",
+    "'",
+    "\"",
+    "${",
+    "}",
+    "$",
+]
 
-JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8),
-                         st.floats(allow_nan=False, allow_infinity=False))
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
-    max_leaves=8)
-ANSWERS = st.dictionaries(st.sampled_from(["a", "b", "m", "huyen", "x"]), JSON_VALUES,
-                          max_size=5)
-FAST = settings(max_examples=300, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=8),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+ANSWERS = st.dictionaries(st.sampled_from(["a", "b", "m", "huyen", "x"]), JSON_VALUES, max_size=5)
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def assert_value(result: Any) -> None:
@@ -244,8 +323,9 @@ def assert_value(result: Any) -> None:
 
 @FAST
 @given(st.text(max_size=80), ANSWERS, JSON_VALUES, JSON_VALUES)
-def test_arbitrary_text_parses_or_fails_cleanly(text: str, answers: dict, current: Any,
-                                                choice: Any) -> None:
+def test_arbitrary_text_parses_or_fails_cleanly(
+    text: str, answers: dict, current: Any, choice: Any
+) -> None:
     try:
         ast = parse(text)
     except ExpressionError as exc:
@@ -257,10 +337,12 @@ def test_arbitrary_text_parses_or_fails_cleanly(text: str, answers: dict, curren
 
 
 @FAST
-@given(st.lists(st.sampled_from(ALPHABET), min_size=1, max_size=14), ANSWERS,
-       JSON_VALUES, JSON_VALUES)
-def test_token_soup_never_raises(tokens: list[str], answers: dict, current: Any,
-                                 choice: Any) -> None:
+@given(
+    st.lists(st.sampled_from(ALPHABET), min_size=1, max_size=14), ANSWERS, JSON_VALUES, JSON_VALUES
+)
+def test_token_soup_never_raises(
+    tokens: list[str], answers: dict, current: Any, choice: Any
+) -> None:
     text = " ".join(tokens)
     assert isinstance(check(text, {"a", "b"}, allow_bare_names=True), list)
     try:
@@ -272,13 +354,13 @@ def test_token_soup_never_raises(tokens: list[str], answers: dict, current: Any,
 
 
 @FAST
-@given(st.integers(0, 2 ** 32), ANSWERS, JSON_VALUES, JSON_VALUES)
-def test_generated_expressions_evaluate(seed: int, answers: dict, current: Any,
-                                        choice: Any) -> None:
+@given(st.integers(0, 2**32), ANSWERS, JSON_VALUES, JSON_VALUES)
+def test_generated_expressions_evaluate(
+    seed: int, answers: dict, current: Any, choice: Any
+) -> None:
     text = random_expression(random.Random(seed))
     ast = parse(text)
-    assert check(text, {"a", "b", "m", "n", "zz"}, allow_bare_names=True) == [] or \
-        "regex" in text
+    assert check(text, {"a", "b", "m", "n", "zz"}, allow_bare_names=True) == [] or "regex" in text
     assert_value(evaluate(ast, answers, current, choice, date(2024, 1, 31)))
 
 
@@ -293,10 +375,17 @@ def test_malformed_asts_evaluate_to_something(ast: Any, answers: dict) -> None:
 
 def test_hostile_answers() -> None:
     ast = parse("concat(${a}, count-selected(${a}), ${a} + 1, string-length(${a}))")
-    for value in (10 ** 400, -(10 ** 400), {"x": 1}, [None, {"a": 1}, 3, "x", True],
-                  float("inf"), "\ud800", "\x00"):
+    for value in (
+        10**400,
+        -(10**400),
+        {"x": 1},
+        [None, {"a": 1}, 3, "x", True],
+        float("inf"),
+        "\ud800",
+        "\x00",
+    ):
         assert_value(evaluate(ast, {"a": value}))
-    assert evaluate(parse("${a}"), {"a": 10 ** 400}) == float("inf")
+    assert evaluate(parse("${a}"), {"a": 10**400}) == float("inf")
     assert evaluate(parse("${a}"), {"a": [1, "x", None, 2.5, True]}) == ["1", "x", "2.5"]
     assert evaluate(parse("${constructor}"), {}) == ""
     assert evaluate(parse("huyen"), {}, choice=["not", "a", "dict"]) == ""  # type: ignore[arg-type]
@@ -307,19 +396,100 @@ def test_hostile_answers() -> None:
 # answers, mixing every operator and function (but not today(), which depends on
 # the moment of evaluation in each language).
 
-_ATOMS = ["${a}", "${b}", "${m}", "${n}", "${zz}", ".", "huyen", "code", "0", "1", "2",
-          "3", "2.5", "0.1", ".5", "1000000", "'a'", "''", "' 4 '", "'3'", "'x y'",
-          "'Đà Lạt'", "'2024-01-31'", "'2023-12-01'", "'NaN'", "'true'", "'1e3'", "'-.5'",
-          "'😀'"]
-_PATTERNS = ["'^[0-9]+$'", "'Đà'", "'^.{2,5}$'", "'a|b'", "'('", "'\\d'", "'^[À-ỹ ]+$'",
-             "'ạ'", "'^$'", "'[a-z]'", "'^\\w+$'", "'^.$'", "'^.{2}$'"]
+_ATOMS = [
+    "${a}",
+    "${b}",
+    "${m}",
+    "${n}",
+    "${zz}",
+    ".",
+    "huyen",
+    "code",
+    "0",
+    "1",
+    "2",
+    "3",
+    "2.5",
+    "0.1",
+    ".5",
+    "1000000",
+    "'a'",
+    "''",
+    "' 4 '",
+    "'3'",
+    "'x y'",
+    "'Đà Lạt'",
+    "'2024-01-31'",
+    "'2023-12-01'",
+    "'NaN'",
+    "'true'",
+    "'1e3'",
+    "'-.5'",
+    "'😀'",
+]
+_PATTERNS = [
+    "'^[0-9]+$'",
+    "'Đà'",
+    "'^.{2,5}$'",
+    "'a|b'",
+    "'('",
+    "'\\d'",
+    "'^[À-ỹ ]+$'",
+    "'ạ'",
+    "'^$'",
+    "'[a-z]'",
+    "'^\\w+$'",
+    "'^.$'",
+    "'^.{2}$'",
+]
 _BINARY = ["or", "and", "=", "!=", "<", "<=", ">", ">=", "+", "-", "*", "div", "mod"]
-_CALLS = {"not": 1, "selected": 2, "count-selected": 1, "string-length": 1, "if": 3,
-          "coalesce": 2, "number": 1, "int": 1, "round": 2, "concat": 3}
-_VALUES = [None, "", "a", "b", "x y", "3", " 4 ", "2.5", "-0", "Đà Lạt", "Lâm Đồng",
-           "2024-01-31", "2023-12-01", "abc", "0", "true", "😀x", 0, 1, -1.5, 2.5, 3, 1e21,
-           9007199254740991, 0.1, -0.0, True, False, [], ["a"], ["a", "b"], ["3"],
-           ["x", "y", "z"]]
+_CALLS = {
+    "not": 1,
+    "selected": 2,
+    "count-selected": 1,
+    "string-length": 1,
+    "if": 3,
+    "coalesce": 2,
+    "number": 1,
+    "int": 1,
+    "round": 2,
+    "concat": 3,
+}
+_VALUES = [
+    None,
+    "",
+    "a",
+    "b",
+    "x y",
+    "3",
+    " 4 ",
+    "2.5",
+    "-0",
+    "Đà Lạt",
+    "Lâm Đồng",
+    "2024-01-31",
+    "2023-12-01",
+    "abc",
+    "0",
+    "true",
+    "😀x",
+    0,
+    1,
+    -1.5,
+    2.5,
+    3,
+    1e21,
+    9007199254740991,
+    0.1,
+    -0.0,
+    True,
+    False,
+    [],
+    ["a"],
+    ["a", "b"],
+    ["3"],
+    ["x", "y", "z"],
+]
 
 
 def random_expression(rnd: random.Random, depth: int = 4) -> str:
@@ -347,8 +517,7 @@ def random_expression(rnd: random.Random, depth: int = 4) -> str:
 
 
 def random_answers(rnd: random.Random) -> dict[str, Any]:
-    return {name: rnd.choice(_VALUES) for name in ("a", "b", "m", "n")
-            if rnd.random() < 0.85}
+    return {name: rnd.choice(_VALUES) for name in ("a", "b", "m", "n") if rnd.random() < 0.85}
 
 
 def random_choice(rnd: random.Random) -> dict[str, Any] | None:
@@ -373,22 +542,32 @@ def test_finding4_catastrophic_pattern_is_linear() -> None:
         "from survey_engine.definition.expressions import evaluate, parse\n"
         f"ast = parse({CATASTROPHIC!r})\n"
         "print(evaluate(ast, {}, 'a' * 10000 + 'b'), evaluate(ast, {}, 'a' * 10000),\n"
-        "      evaluate(parse(\"regex(., '^(a|aa)+$')\"), {}, 'a' * 10000 + '!'))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT, check=True)
+        "      evaluate(parse(\"regex(., '^(a|aa)+$')\"), {}, 'a' * 10000 + '!'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=True,
+    )
     assert done.stdout.split() == ["False", "True", "False"]
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("regex(., ${a})", "the pattern must be a text in quotes"),
-    ("regex(., concat('^', ${a}))", "the pattern must be a text in quotes"),
-    ("regex(., if(${a}, '^a', '^b'))", "the pattern must be a text in quotes"),
-    ("regex(., '(a)\\1')", "bad pattern '(a)\\\\1': invalid escape sequence"),
-    ("regex(., 'a(?=b)')", "bad pattern 'a(?=b)': invalid perl operator: (?="),
-    ("regex(., '(?<!x)a')", "invalid perl operator"),
-    ("regex(., 'a{1001}')", "invalid repetition size"),
-    ("regex(., '" + "a" * 501 + "')", "the pattern is 501 characters long, at most 500"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("regex(., ${a})", "the pattern must be a text in quotes"),
+        ("regex(., concat('^', ${a}))", "the pattern must be a text in quotes"),
+        ("regex(., if(${a}, '^a', '^b'))", "the pattern must be a text in quotes"),
+        ("regex(., '(a)\\1')", "bad pattern '(a)\\\\1': invalid escape sequence"),
+        ("regex(., 'a(?=b)')", "bad pattern 'a(?=b)': invalid perl operator: (?="),
+        ("regex(., '(?<!x)a')", "invalid perl operator"),
+        ("regex(., 'a{1001}')", "invalid repetition size"),
+        ("regex(., '" + "a" * 501 + "')", "the pattern is 501 characters long, at most 500"),
+    ],
+)
 def test_finding4_pattern_refused_at_save_time(text: str, fragment: str) -> None:
     problems = check(text, {"a"})
     assert len(problems) == 1 and problems[0].startswith("at character 1: regex(): "), problems
@@ -396,19 +575,40 @@ def test_finding4_pattern_refused_at_save_time(text: str, fragment: str) -> None
 
 
 def test_finding4_literal_patterns_still_accepted() -> None:
-    for text in ("regex(., '^(a+)+$')", "regex(${a}, '^\\p{L}+$')", "regex(., '^0[0-9]{9}$')",
-                 "regex(., '" + "a" * 500 + "')"):
+    for text in (
+        "regex(., '^(a+)+$')",
+        "regex(${a}, '^\\p{L}+$')",
+        "regex(., '^0[0-9]{9}$')",
+        "regex(., '" + "a" * 500 + "')",
+    ):
         assert check(text, {"a"}) == [], text
 
 
 def test_finding4_regex_from_an_answer_refused_in_a_definition() -> None:
     from survey_engine.definition import validate_definition
-    definition = {"format": "survey-engine/1", "slug": "s", "title": "T", "pages": [
-        {"name": "p", "questions": [
-            {"name": "q1", "type": "text", "label": "Pattern"},
-            {"name": "q2", "type": "text", "label": "Text", "constraint": "regex(., ${q1})"},
-        ]}]}
+
+    definition = {
+        "format": "survey-engine/1",
+        "slug": "s",
+        "title": "T",
+        "pages": [
+            {
+                "name": "p",
+                "questions": [
+                    {"name": "q1", "type": "text", "label": "Pattern"},
+                    {
+                        "name": "q2",
+                        "type": "text",
+                        "label": "Text",
+                        "constraint": "regex(., ${q1})",
+                    },
+                ],
+            }
+        ],
+    }
     problems = validate_definition(definition)
-    assert problems == ["pages[0].questions[1].constraint: at character 1: regex(): the "
-                        "pattern must be a text in quotes, such as regex(., '^[0-9]{10}$'), "
-                        "not computed from answers or other values"]
+    assert problems == [
+        "pages[0].questions[1].constraint: at character 1: regex(): the "
+        "pattern must be a text in quotes, such as regex(., '^[0-9]{10}$'), "
+        "not computed from answers or other values"
+    ]

@@ -49,8 +49,14 @@ GUNICORN = str(BIN / "gunicorn")
 COMMAND = str(BIN / "survey-engine")
 API = f"/api/v1/surveys/{DEMO_SLUG}/responses"
 REDIS_PORTS = range(6400, 6500)
-SETTINGS = ("DATABASE_URL", "REDIS_URL", "SURVEY_CACHE_SECONDS", "DRAIN_BATCH_SIZE",
-            "DRAIN_CLAIM_IDLE_MS", "DRAIN_MAX_DELIVERIES")
+SETTINGS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SURVEY_CACHE_SECONDS",
+    "DRAIN_BATCH_SIZE",
+    "DRAIN_CLAIM_IDLE_MS",
+    "DRAIN_MAX_DELIVERIES",
+)
 
 
 # -- processes ---------------------------------------------------------------------------
@@ -65,9 +71,15 @@ class Processes:
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
         with open(self.logs / f"{name}.log", "ab") as log:  # the child keeps its own copy
-            proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                args,
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.started.append((name, proc))
         return proc
 
@@ -122,8 +134,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str,
-              interval: float = 0.1, details: Callable[[], str] = lambda: "") -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+    details: Callable[[], str] = lambda: "",
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -159,17 +176,34 @@ class RedisServer:
             if not self.port and not _can_bind(port):
                 continue
             self.starts += 1
-            self.proc = self.processes.start(f"redis-{port}-{self.starts}", [
-                "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-                "--dir", str(self.directory), "--daemonize", "no",
-            ], dict(os.environ))
+            self.proc = self.processes.start(
+                f"redis-{port}-{self.starts}",
+                [
+                    "redis-server",
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                    "--save",
+                    "",
+                    "--dir",
+                    str(self.directory),
+                    "--daemonize",
+                    "no",
+                ],
+                dict(os.environ),
+            )
             if self._ready(port):
                 self.port = port
                 return
             Processes.kill(self.proc)
-        pytest.fail("could not start a redis-server on a port of 6400-6499\n"
-                    + self.processes.tails())
+        pytest.fail(
+            "could not start a redis-server on a port of 6400-6499\n" + self.processes.tails()
+        )
 
     def _ready(self, port: int) -> bool:
         client = redis.Redis(port=port, socket_timeout=1)
@@ -223,8 +257,9 @@ class Database:
 
     def stored_ids(self) -> Counter[str]:
         with self.engine.connect() as conn:
-            result = conn.execute(sa.text(
-                "SELECT submission_id::text, count(*) FROM responses GROUP BY 1"))
+            result = conn.execute(
+                sa.text("SELECT submission_id::text, count(*) FROM responses GROUP BY 1")
+            )
             return Counter(dict(result.all()))
 
     def url_via(self, port: int) -> str:
@@ -245,8 +280,9 @@ def make_database() -> Iterator[Callable[[str], Database]]:
             survey_id = save_definition(demo_definition(), publish=True).id
             db.session.remove()
             db.engine.dispose()
-        database = Database(name, url, sa.create_engine(url, isolation_level="AUTOCOMMIT"),
-                            survey_id)
+        database = Database(
+            name, url, sa.create_engine(url, isolation_level="AUTOCOMMIT"), survey_id
+        )
         made.append(database)
         return database
 
@@ -398,11 +434,23 @@ def start_web(processes: Processes, name: str, env: dict, workers: int = 2) -> W
     """gunicorn as in production; returns once /healthz answers."""
     port = free_port()
     access_log = processes.logs / f"{name}-access.log"
-    proc = processes.start(name, [
-        GUNICORN, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--no-control-socket",
-        "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(m)s %(U)s %(s)s",
-        "survey_engine:create_app()",
-    ], env)
+    proc = processes.start(
+        name,
+        [
+            GUNICORN,
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--no-control-socket",
+            "--access-logfile",
+            str(access_log),
+            "--access-logformat",
+            "%(p)s %(m)s %(U)s %(s)s",
+            "survey_engine:create_app()",
+        ],
+        env,
+    )
 
     def ready() -> bool:
         if proc.poll() is not None:
@@ -420,14 +468,14 @@ def start_worker(processes: Processes, name: str, env: dict, *args: str) -> subp
     return processes.start(name, [COMMAND, "worker", *args], env)
 
 
-def call(port: int, method: str, path: str, body: dict | None = None,
-         timeout: float = 20) -> tuple[int, dict | str]:
+def call(
+    port: int, method: str, path: str, body: dict | None = None, timeout: float = 20
+) -> tuple[int, dict | str]:
     """One HTTP request on loopback (plain http.client: no proxies, no extra packages)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"Content-Type": "application/json"} if body is not None else {}
-        conn.request(method, path, body=None if body is None else json.dumps(body),
-                     headers=headers)
+        conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
         reply = conn.getresponse()
         data = reply.read().decode("utf-8", errors="replace")
         if reply.getheader("Content-Type", "").startswith("application/json"):
@@ -439,17 +487,25 @@ def call(port: int, method: str, path: str, body: dict | None = None,
 
 def recount(database: Database) -> subprocess.CompletedProcess:
     env = environment(database.url)
-    return subprocess.run([COMMAND, "recount", DEMO_SLUG], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [COMMAND, "recount", DEMO_SLUG],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 # -- submissions and what came back ---------------------------------------------------------
 
 ANSWER_VARIANTS = [
-    {**valid_answers(), "district": district, "commune": commune, "role": role,
-     "support": support}
-    for district, commune in (("da_lat", "dl_p1"), ("bao_loc", "bl_blao"),
-                              ("di_linh", "dli_gia_hiep"))
+    {**valid_answers(), "district": district, "commune": commune, "role": role, "support": support}
+    for district, commune in (
+        ("da_lat", "dl_p1"),
+        ("bao_loc", "bl_blao"),
+        ("di_linh", "dli_gia_hiep"),
+    )
     for role in ("parent", "pupil", "teacher")
     for support in ("yes", "no", "undecided")
 ]
@@ -539,13 +595,15 @@ def backlog(client: redis.Redis, survey_id: int) -> int:
 
 @pytest.mark.faults
 def test_worker_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing(
-        processes, private_redis, make_database, record_property) -> None:
+    processes, private_redis, make_database, record_property
+) -> None:
     """A worker may die anywhere; its batch must neither vanish nor be stored twice."""
     database = make_database("kill_worker")
     redis_client = private_redis.client()
     key = stream_key(database.survey_id)
-    env = environment(database.url, private_redis.url, DRAIN_BATCH_SIZE=200,
-                      DRAIN_CLAIM_IDLE_MS=1000)
+    env = environment(
+        database.url, private_redis.url, DRAIN_BATCH_SIZE=200, DRAIN_CLAIM_IDLE_MS=1000
+    )
     web = start_web(processes, "web", env)
 
     # A burst while no worker runs: everything waits in the stream.
@@ -561,7 +619,8 @@ def test_worker_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing(
     probe = sa.text(
         "SELECT (SELECT count(*) FROM responses), (SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        " AND backend_xid IS NOT NULL)")
+        " AND backend_xid IS NOT NULL)"
+    )
     rows_at_kill = -1
     with database.engine.connect() as conn:
         deadline = time.monotonic() + 60
@@ -575,7 +634,8 @@ def test_worker_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing(
                 break
     assert 0 < rows_at_kill < 3000, (
         f"never caught worker A inside a batch (rows {database.rows()}, "
-        f"exit {worker_a.poll()})\n{processes.tail('worker-a')}")
+        f"exit {worker_a.poll()})\n{processes.tail('worker-a')}"
+    )
     worker_a.wait(timeout=10)
     # PostgreSQL rolls back the open transaction once it sees the client gone.
     with database.engine.connect() as conn:
@@ -600,8 +660,11 @@ def test_worker_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing(
     assert_recount_matches(database, 3000)
     assert call(web.port, "GET", "/healthz")[1]["backlog"] == 0
 
-    figures = {"rows_at_kill": rows_at_kill, "rows_after_kill": rows_after_kill,
-               "pending_left_by_a": left_pending}
+    figures = {
+        "rows_at_kill": rows_at_kill,
+        "rows_after_kill": rows_after_kill,
+        "pending_left_by_a": left_pending,
+    }
     print(f"kill -9 in a batch: {figures}")
     for name, value in figures.items():
         record_property(name, value)
@@ -613,13 +676,15 @@ def test_worker_killed_in_the_middle_of_a_batch_loses_and_doubles_nothing(
 
 @pytest.mark.faults
 def test_redis_restarted_under_load_loses_and_doubles_nothing(
-        processes, private_redis, make_database, record_property) -> None:
+    processes, private_redis, make_database, record_property
+) -> None:
     """Acknowledged XADDs survive kill -9 (AOF, fsync always); the outage falls back to
     the database; nothing is lost, doubled, or answered with a 500."""
     database = make_database("redis_restart")
     redis_client = private_redis.client()
-    env = environment(database.url, private_redis.url, DRAIN_BATCH_SIZE=100,
-                      DRAIN_CLAIM_IDLE_MS=1000)
+    env = environment(
+        database.url, private_redis.url, DRAIN_BATCH_SIZE=100, DRAIN_CLAIM_IDLE_MS=1000
+    )
     web = start_web(processes, "web", env)
     worker = start_worker(processes, "worker", env)
 
@@ -662,10 +727,15 @@ def test_redis_restarted_under_load_loses_and_doubles_nothing(
     assert backlog_after_restart >= backlog_at_kill  # nothing acknowledged was lost
     assert not ledger.unexpected({202, 503}), (ledger.statuses, processes.tails())
     assert worker.poll() is None, processes.tail("worker")
-    wait_for(lambda: backlog(redis_client, database.survey_id) == 0
-             and database.rows() >= len(ledger.accepted), 45,
-             "the worker to drain the stream after the restart",
-             details=lambda: f"{database.rows()} rows\n{processes.tails()}")
+    wait_for(
+        lambda: (
+            backlog(redis_client, database.survey_id) == 0
+            and database.rows() >= len(ledger.accepted)
+        ),
+        45,
+        "the worker to drain the stream after the restart",
+        details=lambda: f"{database.rows()} rows\n{processes.tails()}",
+    )
     assert redis_client.xlen(dead_key(database.survey_id)) == 0
     stored = assert_stored_exactly_once(database, ledger)
     assert_recount_matches(database, sum(stored.values()))
@@ -673,14 +743,17 @@ def test_redis_restarted_under_load_loses_and_doubles_nothing(
     # The accept script counts what went through Redis; the rest the web tier stored.
     through_redis = int(redis_client.hget(counters_key(database.survey_id), "accepted") or 0)
 
-    figures = {"requests": sum(ledger.statuses.values()), "accepted": len(ledger.accepted),
-               "unavailable_503": ledger.statuses[503],
-               "requests_while_redis_down": during_outage,
-               "backlog_at_kill": backlog_at_kill,
-               "backlog_after_restart": backlog_after_restart,
-               "redis_outage_seconds": round(outage, 2),
-               "stored_directly_by_web_tier": len(ledger.accepted) - through_redis,
-               "rows": sum(stored.values())}
+    figures = {
+        "requests": sum(ledger.statuses.values()),
+        "accepted": len(ledger.accepted),
+        "unavailable_503": ledger.statuses[503],
+        "requests_while_redis_down": during_outage,
+        "backlog_at_kill": backlog_at_kill,
+        "backlog_after_restart": backlog_after_restart,
+        "redis_outage_seconds": round(outage, 2),
+        "stored_directly_by_web_tier": len(ledger.accepted) - through_redis,
+        "rows": sum(stored.values()),
+    }
     print(f"Redis restart under load: {figures}")
     for name, value in figures.items():
         record_property(name, value)
@@ -694,8 +767,8 @@ def test_redis_restarted_under_load_loses_and_doubles_nothing(
 @pytest.mark.faults
 @pytest.mark.parametrize("mode", ["refused", "blackhole"])
 def test_database_cut_off_buffers_everything_and_stores_it_once_back(
-        mode, processes, private_redis, make_database, proxy, worker_proxy,
-        record_property) -> None:
+    mode, processes, private_redis, make_database, proxy, worker_proxy, record_property
+) -> None:
     """Refused: connections fail at once. Blackhole: they hang, and only the connect
     timeout and the snapshot kept while the database is away keep requests short.
 
@@ -709,8 +782,11 @@ def test_database_cut_off_buffers_everything_and_stores_it_once_back(
     settings = {"SURVEY_CACHE_SECONDS": cache_seconds, "DRAIN_CLAIM_IDLE_MS": 1000}
     env = environment(database.url_via(proxy.port), private_redis.url, **settings)
     web = start_web(processes, "web", env)
-    worker = start_worker(processes, "worker", environment(
-        database.url_via(worker_proxy.port), private_redis.url, **settings))
+    worker = start_worker(
+        processes,
+        "worker",
+        environment(database.url_via(worker_proxy.port), private_redis.url, **settings),
+    )
 
     # Both gunicorn workers hold a snapshot of the survey (the access log says who served).
     page = f"/s/{DEMO_SLUG}"
@@ -747,8 +823,12 @@ def test_database_cut_off_buffers_everything_and_stores_it_once_back(
     # The worker has tried to store the backlog, again and again, and was refused:
     # it had every chance to (wrongly) drop or store something.
     worker_tries = worker_proxy.refused
-    wait_for(lambda: worker_proxy.refused >= worker_tries + 3, 60,
-             "the worker to try the database again", details=processes.tails)
+    wait_for(
+        lambda: worker_proxy.refused >= worker_tries + 3,
+        60,
+        "the worker to try the database again",
+        details=processes.tails,
+    )
     assert database.rows() == 10  # counted on a direct connection, not through the proxy
     assert redis_client.xlen(stream_key(survey_id)) == 300
     assert redis_client.xlen(dead_key(survey_id)) == 0
@@ -758,9 +838,12 @@ def test_database_cut_off_buffers_everything_and_stores_it_once_back(
     worker_proxy.restore()
     proxy.restore()
     restored_at = time.monotonic()
-    wait_for(lambda: database.rows() == 310 and redis_client.xlen(stream_key(survey_id)) == 0,
-             30, "the backlog to be stored after the database came back",
-             details=lambda: f"{database.rows()} rows\n{processes.tails()}")
+    wait_for(
+        lambda: database.rows() == 310 and redis_client.xlen(stream_key(survey_id)) == 0,
+        30,
+        "the backlog to be stored after the database came back",
+        details=lambda: f"{database.rows()} rows\n{processes.tails()}",
+    )
     catch_up = time.monotonic() - restored_at
     assert redis_client.xlen(dead_key(survey_id)) == 0  # nothing dead-lettered
     stored = assert_stored_exactly_once(database, ledger)
@@ -772,11 +855,13 @@ def test_database_cut_off_buffers_everything_and_stores_it_once_back(
     # did, every few seconds, while it shared the drain's 2 s socket timeout).
     assert "could not connect to Redis" not in processes.tail("worker", 10_000)
 
-    figures = {"connections_stopped_while_cut": refused,
-               "web_tier_connections_during_burst": web_tries,
-               "burst_seconds": round(burst, 2),
-               "slowest_submission_seconds": round(ledger.slowest, 2),
-               "seconds_to_store_backlog_after_restore": round(catch_up, 2)}
+    figures = {
+        "connections_stopped_while_cut": refused,
+        "web_tier_connections_during_burst": web_tries,
+        "burst_seconds": round(burst, 2),
+        "slowest_submission_seconds": round(ledger.slowest, 2),
+        "seconds_to_store_backlog_after_restore": round(catch_up, 2),
+    }
     print(f"database cut off ({mode}): {figures}")
     for name, value in figures.items():
         record_property(name, value)
@@ -813,7 +898,8 @@ def assert_one_new_two_duplicates(ledger: Ledger, rounds: int) -> None:
 
 @pytest.mark.faults
 def test_the_same_submission_three_times_at_once_is_stored_once(
-        processes, private_redis, make_database) -> None:
+    processes, private_redis, make_database
+) -> None:
     """A double tap on a slow network: three copies race through different web
     processes; the accept script (Redis) or the unique key (inline) lets one in."""
     rounds = 20
@@ -827,9 +913,12 @@ def test_the_same_submission_three_times_at_once_is_stored_once(
 
     ledger = race_duplicates(buffered_web.port, rounds)
     assert_one_new_two_duplicates(ledger, rounds)
-    wait_for(lambda: buffered.rows() == rounds
-             and backlog(redis_client, buffered.survey_id) == 0, 30,
-             "the worker to store the raced submissions", details=processes.tails)
+    wait_for(
+        lambda: buffered.rows() == rounds and backlog(redis_client, buffered.survey_id) == 0,
+        30,
+        "the worker to store the raced submissions",
+        details=processes.tails,
+    )
     assert_stored_exactly_once(buffered, ledger)
     assert_recount_matches(buffered, rounds)
 

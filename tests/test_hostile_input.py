@@ -50,9 +50,12 @@ REPLACEMENT = "\ufffd"
 def raw_post(client, body: dict, lang: str = "en"):
     """POST `body` as JSON with every non-ASCII character \\u-escaped, as a client in
     another language sends it: "\\ud800" then decodes to a lone surrogate."""
-    return client.post(API, data=json.dumps(body, ensure_ascii=True),
-                       content_type="application/json",
-                       headers={"Accept-Language": lang})
+    return client.post(
+        API,
+        data=json.dumps(body, ensure_ascii=True),
+        content_type="application/json",
+        headers={"Accept-Language": lang},
+    )
 
 
 def staff(app, email: str, role: str):
@@ -78,39 +81,43 @@ def nothing_stored() -> bool:
 # -- finding 3: unencodable text refused at every entry -----------------------------------
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"comment": "an toàn\ud800"}, "comment"),  # lone surrogate
-    ({"comment": "\udfff"}, "comment"),
-    ({"comment": "nội dung\uffff"}, "comment"),  # non-characters
-    ({"comment": "\ufdd0"}, "comment"),
-    ({"comment": "x\U0010fffe"}, "comment"),
-    ({"comment": "trước\x00sau"}, "comment"),  # NUL: PostgreSQL's JSONB cannot hold it
-    ({"email": "ten\ud800@example.vn"}, "email"),
-    ({"district": "da_lat\ud800"}, "district"),
-    ({"concerns": ["infection", "transport\uffff"]}, "concerns"),
-    ({"concerns": ["other"], "concerns_other": "khác\ud800"}, "concerns_other"),
-    ({"measures": {"masks": "agree\ud800"}}, "measures"),
-    ({"source": "zalo\ufdd0"}, "source"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"comment": "an toàn\ud800"}, "comment"),  # lone surrogate
+        ({"comment": "\udfff"}, "comment"),
+        ({"comment": "nội dung\uffff"}, "comment"),  # non-characters
+        ({"comment": "\ufdd0"}, "comment"),
+        ({"comment": "x\U0010fffe"}, "comment"),
+        ({"comment": "trước\x00sau"}, "comment"),  # NUL: PostgreSQL's JSONB cannot hold it
+        ({"email": "ten\ud800@example.vn"}, "email"),
+        ({"district": "da_lat\ud800"}, "district"),
+        ({"concerns": ["infection", "transport\uffff"]}, "concerns"),
+        ({"concerns": ["other"], "concerns_other": "khác\ud800"}, "concerns_other"),
+        ({"measures": {"masks": "agree\ud800"}}, "measures"),
+        ({"source": "zalo\ufdd0"}, "source"),
+    ],
+)
 def test_finding3_unencodable_text_refused_in_api(client, change, field):
-    reply = raw_post(client, {"submission_id": new_id(), "answers": {**valid_answers(),
-                                                                     **change}})
+    reply = raw_post(client, {"submission_id": new_id(), "answers": {**valid_answers(), **change}})
     assert reply.status_code == 422, reply.get_data(as_text=True)
     assert BAD_CHARACTER_EN in reply.get_json()["errors"][field]
     assert nothing_stored()
 
 
 def test_finding3_unencodable_answer_key_and_submission_id_refused_in_api(client):
-    reply = raw_post(client, {"submission_id": new_id(),
-                              "answers": {**valid_answers(), "comment\ud800": "x"}}, "vi")
+    reply = raw_post(
+        client,
+        {"submission_id": new_id(), "answers": {**valid_answers(), "comment\ud800": "x"}},
+        "vi",
+    )
     assert reply.status_code == 422
     errors = reply.get_json()["errors"]
     assert errors == {f"comment{REPLACEMENT}": errors[f"comment{REPLACEMENT}"]}
     assert BAD_CHARACTER_VI in errors[f"comment{REPLACEMENT}"]  # the request's language
     reply = raw_post(client, {"submission_id": new_id() + "\ud800", "answers": valid_answers()})
     assert reply.status_code == 422 and "submission_id" in reply.get_json()["errors"]
-    reply = raw_post(client, {"submission_id": new_id(), "answers": valid_answers(),
-                              "x\ud800": 1})
+    reply = raw_post(client, {"submission_id": new_id(), "answers": valid_answers(), "x\ud800": 1})
     assert reply.status_code == 422
     assert reply.get_json()["errors"] == {f"x{REPLACEMENT}": "unknown property"}
     assert nothing_stored()
@@ -118,8 +125,10 @@ def test_finding3_unencodable_answer_key_and_submission_id_refused_in_api(client
 
 def test_finding3_unencodable_text_refused_through_redis(buffered_app):
     client = buffered_app.test_client()
-    reply = raw_post(client, {"submission_id": new_id(),
-                              "answers": {**valid_answers(), "comment": "a\ud800\x00"}})
+    reply = raw_post(
+        client,
+        {"submission_id": new_id(), "answers": {**valid_answers(), "comment": "a\ud800\x00"}},
+    )
     assert reply.status_code == 422
     assert BAD_CHARACTER_EN in reply.get_json()["errors"]["comment"]
     assert stream_client(buffered_app).xlen(dead_key(find_survey(DEMO_SLUG).id)) == 0
@@ -135,9 +144,17 @@ def buffer_raw_entry(app, text: str) -> None:
 
 def entry_text(answers: dict) -> str:
     survey = find_survey(DEMO_SLUG)
-    return json.dumps({"survey_id": survey.id, "version_id": survey.versions[-1].id,
-                       "submission_id": new_id(), "answers": answers, "source": "api",
-                       "meta": {}, "submitted_at": datetime.now(UTC).isoformat()})
+    return json.dumps(
+        {
+            "survey_id": survey.id,
+            "version_id": survey.versions[-1].id,
+            "submission_id": new_id(),
+            "answers": answers,
+            "source": "api",
+            "meta": {},
+            "submitted_at": datetime.now(UTC).isoformat(),
+        }
+    )
 
 
 def test_finding3_unencodable_text_in_the_redis_buffer_is_a_dead_letter(buffered_app):
@@ -160,11 +177,19 @@ def test_finding3_unencodable_text_refused_in_the_form(client, value):
     submission_id = re.search(r'name="submission_id" value="([^"]+)"', html).group(1)
     fields = {**valid_answers(), "submission_id": submission_id}
     fields.pop("concerns")
-    body = "&".join(f"{k}={v}" for k, v in
-                    {**{k: str(v).replace(" ", "+") for k, v in fields.items()},
-                     "concerns": "infection"}.items() if k != "comment")
-    reply = client.post(FORM + "?lang=en", data=f"{body}&comment=y{value}",
-                        content_type="application/x-www-form-urlencoded")
+    body = "&".join(
+        f"{k}={v}"
+        for k, v in {
+            **{k: str(v).replace(" ", "+") for k, v in fields.items()},
+            "concerns": "infection",
+        }.items()
+        if k != "comment"
+    )
+    reply = client.post(
+        FORM + "?lang=en",
+        data=f"{body}&comment=y{value}",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert reply.status_code == 422
     page = reply.get_data(as_text=True)
     assert BAD_CHARACTER_EN in page
@@ -197,8 +222,11 @@ def test_finding3_unencodable_text_refused_in_the_builder_preview(app):
 
 # What each database can hold: PostgreSQL's JSONB refuses lone surrogates and NUL
 # (asserted below), so there the stored bad text is a non-character.
-STORED_BAD = ["x\ud800y", "a\x00b", "c\uffffd", "e\ufdd0f"] if BACKEND != "postgresql" \
+STORED_BAD = (
+    ["x\ud800y", "a\x00b", "c\uffffd", "e\ufdd0f"]
+    if BACKEND != "postgresql"
     else ["c\uffffd", "e\ufdd0f"]
+)
 
 
 def insert_bad_rows(app) -> list[str]:
@@ -209,9 +237,17 @@ def insert_bad_rows(app) -> list[str]:
     texts = []
     for n, text in enumerate(STORED_BAD):
         answers = {**valid_answers(), "comment": f"cũ {n} {text}", "email": f"{text}@x.vn"}
-        db.session.execute(sa.insert(Response).values(
-            survey_id=survey.id, version_id=version.id, submission_id=uuid.uuid4(),
-            answers=answers, source="api", meta={}, submitted_at=datetime.now(UTC)))
+        db.session.execute(
+            sa.insert(Response).values(
+                survey_id=survey.id,
+                version_id=version.id,
+                submission_id=uuid.uuid4(),
+                answers=answers,
+                source="api",
+                meta={},
+                submitted_at=datetime.now(UTC),
+            )
+        )
         texts.append(answers["comment"])
     db.session.commit()
     result = app.test_cli_runner().invoke(cli, ["recount", DEMO_SLUG, "--fix"])
@@ -229,17 +265,25 @@ def test_finding3_postgresql_cannot_store_surrogates_or_nul(app):
     survey = find_survey(DEMO_SLUG)
     for text in ("x\ud800y", "a\x00b"):
         with pytest.raises(sa.exc.DBAPIError):
-            db.session.execute(sa.insert(Response).values(
-                survey_id=survey.id, version_id=survey.versions[-1].id,
-                submission_id=uuid.uuid4(), answers={"comment": text}, source="api",
-                meta={}, submitted_at=datetime.now(UTC)))
+            db.session.execute(
+                sa.insert(Response).values(
+                    survey_id=survey.id,
+                    version_id=survey.versions[-1].id,
+                    submission_id=uuid.uuid4(),
+                    answers={"comment": text},
+                    source="api",
+                    meta={},
+                    submitted_at=datetime.now(UTC),
+                )
+            )
         db.session.rollback()
 
 
 def test_finding3_stored_bad_row_every_reader_survives(app, tmp_path):
     client = app.test_client()
-    assert raw_post(client, {"submission_id": new_id(), "answers": valid_answers()}
-                    ).status_code == 202
+    assert (
+        raw_post(client, {"submission_id": new_id(), "answers": valid_answers()}).status_code == 202
+    )
     texts = insert_bad_rows(app)
     analyst = staff(app, ANALYST, "analyst")
 
@@ -255,16 +299,21 @@ def test_finding3_stored_bad_row_every_reader_survives(app, tmp_path):
 
     for fmt in ("csv", "xlsx"):  # the CLI export
         out = tmp_path / f"out.{fmt}"
-        result = app.test_cli_runner().invoke(cli, ["export", DEMO_SLUG, "-o", str(out)],
-                                              catch_exceptions=False)
+        result = app.test_cli_runner().invoke(
+            cli, ["export", DEMO_SLUG, "-o", str(out)], catch_exceptions=False
+        )
         assert result.exit_code == 0, result.output
         if fmt == "csv":
-            cells = [c for row in csv.reader(io.StringIO(out.read_text("utf-8-sig")))
-                     for c in row]
+            cells = [c for row in csv.reader(io.StringIO(out.read_text("utf-8-sig"))) for c in row]
         else:
             book = openpyxl.load_workbook(out, read_only=True)
-            cells = [c for sheet in book for row in sheet.iter_rows(values_only=True)
-                     for c in row if isinstance(c, str)]
+            cells = [
+                c
+                for sheet in book
+                for row in sheet.iter_rows(values_only=True)
+                for c in row
+                if isinstance(c, str)
+            ]
         for text in texts:
             assert clean(text) in cells, fmt
         assert not any(re.search("[\ud800-\udfff\x00\uffff\ufdd0]", c) for c in cells)
@@ -273,8 +322,11 @@ def test_finding3_stored_bad_row_every_reader_survives(app, tmp_path):
         url = f"/admin/surveys/{DEMO_SLUG}/exports"
         reply = analyst.post(url, data={"csrf_token": csrf(analyst, url), "fmt": fmt})
         assert reply.status_code == 303
-        event = db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action == "exported").order_by(AuditEvent.id.desc())).first()
+        event = db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.action == "exported")
+            .order_by(AuditEvent.id.desc())
+        ).first()
         assert event.detail["rows"] == 1 + len(texts)
         download = analyst.get(f"/admin/exports/{event.detail['export']}/download")
         assert download.status_code == 200
@@ -304,8 +356,9 @@ def test_finding6_deep_json_in_the_redis_buffer_is_a_dead_letter(buffered_app):
     deep = "[" * 1000 + "]" * 1000
     good = entry_text(valid_answers())
     buffer_raw_entry(buffered_app, good.replace('"meta": {}', f'"meta": {{"x": {deep}}}'))
-    reply = buffered_app.test_client().post(API, data="{" * 600 + "}" * 600,
-                                            content_type="application/json")
+    reply = buffered_app.test_client().post(
+        API, data="{" * 600 + "}" * 600, content_type="application/json"
+    )
     assert reply.status_code == 400
     buffer_raw_entry(buffered_app, good)
     drainer_for(buffered_app).drain_once()  # no RecursionError out of the drain
@@ -346,29 +399,33 @@ def test_finding7_date_parameters_are_a_400_with_a_message(app, key, value):
             continue
         assert reply.status_code == 400, url
         html = reply.get_data(as_text=True)
-        assert ("Enter a date between 1900 and 2100" in html
-                or "Enter a date as YYYY-MM-DD" in html), url
+        assert (
+            "Enter a date between 1900 and 2100" in html or "Enter a date as YYYY-MM-DD" in html
+        ), url
     assert analyst.get(f"{RESULTS}?{key}=2026-11-01").status_code == 200
 
 
 def question_form(client, name: str) -> dict:
     from tests.test_builder import question_form as form_of
+
     return form_of(client, name)
 
 
-@pytest.mark.parametrize(("question", "field", "value", "says"), [
-    ("school_rating", "scale", "²", "Enter a whole number from 2 to 10, in digits 0-9"),
-    ("school_rating", "scale", "٧", "Enter a whole number from 2 to 10, in digits 0-9"),
-    ("school_rating", "scale", "99999999999999999999", "in digits 0-9"),
-    ("concerns", "min_choices", "١", "Enter a whole number from 0 to 10000"),
-    ("concerns", "max_choices", "²", "Enter a whole number from 0 to 10000"),
-    ("children", "min", "nan", "Enter a number in digits 0-9"),
-    ("children", "max", "inf", "Enter a number in digits 0-9"),
-    ("children", "max", "1e999", "The number is too large"),
-    ("children", "max", "٣", "Enter a number in digits 0-9"),
-])
-def test_finding7_builder_number_fields_refused_at_the_field(app, question, field, value,
-                                                             says):
+@pytest.mark.parametrize(
+    ("question", "field", "value", "says"),
+    [
+        ("school_rating", "scale", "²", "Enter a whole number from 2 to 10, in digits 0-9"),
+        ("school_rating", "scale", "٧", "Enter a whole number from 2 to 10, in digits 0-9"),
+        ("school_rating", "scale", "99999999999999999999", "in digits 0-9"),
+        ("concerns", "min_choices", "١", "Enter a whole number from 0 to 10000"),
+        ("concerns", "max_choices", "²", "Enter a whole number from 0 to 10000"),
+        ("children", "min", "nan", "Enter a number in digits 0-9"),
+        ("children", "max", "inf", "Enter a number in digits 0-9"),
+        ("children", "max", "1e999", "The number is too large"),
+        ("children", "max", "٣", "Enter a number in digits 0-9"),
+    ],
+)
+def test_finding7_builder_number_fields_refused_at_the_field(app, question, field, value, says):
     editor = staff(app, EDITOR, "editor")
     url = f"{EDIT}/questions/{question}"
     before = find_survey(DEMO_SLUG).versions[-1].definition
@@ -384,21 +441,32 @@ def test_finding7_builder_number_fields_refused_at_the_field(app, question, fiel
     assert "Infinity" not in reply.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("field", "value", "says"), [
-    ("opens_at", "0001-01-01T00:00", "Enter a date between 1900 and 2100"),
-    ("closes_at", "9999-12-31T23:59", "Enter a date between 1900 and 2100"),
-    ("opens_at", "２０２６-12-01T08:00", "Enter a date and time"),
-    ("max_responses", "²", "Enter a whole number from 1 to 1000000000"),
-    ("max_responses", "99999999999999999999", "Enter a whole number from 1 to 1000000000"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("opens_at", "0001-01-01T00:00", "Enter a date between 1900 and 2100"),
+        ("closes_at", "9999-12-31T23:59", "Enter a date between 1900 and 2100"),
+        ("opens_at", "２０２６-12-01T08:00", "Enter a date and time"),
+        ("max_responses", "²", "Enter a whole number from 1 to 1000000000"),
+        ("max_responses", "99999999999999999999", "Enter a whole number from 1 to 1000000000"),
+    ],
+)
 def test_finding7_builder_settings_refused_at_the_field(app, field, value, says):
     editor = staff(app, EDITOR, "editor")
     url = f"{EDIT}/settings"
-    fields = {"title.vi": "Khảo sát", "default_language": "vi", "opens_at": "",
-              "closes_at": "", "max_responses": "", field: value}
+    fields = {
+        "title.vi": "Khảo sát",
+        "default_language": "vi",
+        "opens_at": "",
+        "closes_at": "",
+        "max_responses": "",
+        field: value,
+    }
     html = editor.get(url).get_data(as_text=True)
-    hidden = {name: re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
-              for name in ("csrf_token", "revision")}
+    hidden = {
+        name: re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+        for name in ("csrf_token", "revision")
+    }
     reply = editor.post(url, data={**hidden, **fields})
     assert reply.status_code == 422
     html = reply.get_data(as_text=True)
@@ -413,15 +481,27 @@ def test_finding7_builder_list_rows_with_unicode_digits(app):
     editor = staff(app, EDITOR, "editor")
     url = f"{EDIT}/lists/agreement"
     html = editor.get(url).get_data(as_text=True)
-    hidden = {name: re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
-              for name in ("csrf_token", "revision")}
+    hidden = {
+        name: re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+        for name in ("csrf_token", "revision")
+    }
     rows = dict(re.findall(r'name="(choice-\d+-[^"]+)" value="([^"]*)"', html))
-    reply = editor.post(url, data={**hidden, **rows, "choice-²-name": "sneaky",
-                                   "choice-٣-name": "sneaky2", "choice-0-position": "nan"})
+    reply = editor.post(
+        url,
+        data={
+            **hidden,
+            **rows,
+            "choice-²-name": "sneaky",
+            "choice-٣-name": "sneaky2",
+            "choice-0-position": "nan",
+        },
+    )
     assert reply.status_code in (302, 422)
     db.session.expire_all()
-    names = [c["name"] for c in find_survey(DEMO_SLUG).versions[-1]
-             .definition["choice_lists"]["agreement"]]
+    names = [
+        c["name"]
+        for c in find_survey(DEMO_SLUG).versions[-1].definition["choice_lists"]["agreement"]
+    ]
     assert "sneaky" not in names and "sneaky2" not in names
 
 
@@ -429,18 +509,29 @@ def test_finding7_builder_list_rows_with_unicode_digits(app):
 
 
 def dated_definition(**limits) -> dict:
-    return {"format": "survey-engine/1", "slug": "ngay-thang", "title": "Ngày",
-            "default_language": "vi",
-            "pages": [{"name": "p1", "questions": [
-                {"name": "day", "type": "date", "label": "Ngày", **limits}]}]}
+    return {
+        "format": "survey-engine/1",
+        "slug": "ngay-thang",
+        "title": "Ngày",
+        "default_language": "vi",
+        "pages": [
+            {
+                "name": "p1",
+                "questions": [{"name": "day", "type": "date", "label": "Ngày", **limits}],
+            }
+        ],
+    }
 
 
-@pytest.mark.parametrize(("value", "says"), [
-    ("0001-01-01", "The date cannot be before 01/01/1900."),
-    ("1899-12-31", "The date cannot be before 01/01/1900."),
-    ("2101-01-01", "The date cannot be after 31/12/2100."),
-    ("9999-12-31", "The date cannot be after 31/12/2100."),
-])
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("0001-01-01", "The date cannot be before 01/01/1900."),
+        ("1899-12-31", "The date cannot be before 01/01/1900."),
+        ("2101-01-01", "The date cannot be after 31/12/2100."),
+        ("9999-12-31", "The date cannot be after 31/12/2100."),
+    ],
+)
 def test_finding8_dates_outside_1900_2100_are_refused(value, says):
     definition = Definition(dated_definition())
     answers, errors = clean_answers(definition, {"day": value}, "en")
@@ -451,17 +542,21 @@ def test_finding8_dates_outside_1900_2100_are_refused(value, says):
 
 def test_finding8_a_questions_own_limits_allow_older_dates():
     assert clean_answers(Definition(dated_definition()), {"day": "1850-06-01"}, "en")[1] == {
-        "day": "The date cannot be before 01/01/1900."}  # without limits of its own
+        "day": "The date cannot be before 01/01/1900."
+    }  # without limits of its own
     definition = Definition(dated_definition(min="1800-01-01", max="2200-12-31"))
     assert clean_answers(definition, {"day": "1850-06-01"}, "en") == ({"day": "1850-06-01"}, {})
     assert clean_answers(definition, {"day": "2150-06-01"}, "en") == ({"day": "2150-06-01"}, {})
     assert clean_answers(definition, {"day": "1799-12-31"}, "en")[1] == {
-        "day": "The date cannot be before 01/01/1800."}
+        "day": "The date cannot be before 01/01/1800."
+    }
 
 
 def test_finding8_year_one_refused_in_api(client):
-    reply = raw_post(client, {"submission_id": new_id(),
-                              "answers": {**valid_answers(), "last_dose": "0001-01-01"}})
+    reply = raw_post(
+        client,
+        {"submission_id": new_id(), "answers": {**valid_answers(), "last_dose": "0001-01-01"}},
+    )
     assert reply.status_code == 422
     assert reply.get_json()["errors"] == {"last_dose": "The date cannot be before 01/01/1900."}
     assert nothing_stored()
@@ -469,14 +564,22 @@ def test_finding8_year_one_refused_in_api(client):
 
 def test_finding8_a_stored_year_one_is_text_in_the_workbook_not_a_serial(app, tmp_path):
     survey = find_survey(DEMO_SLUG)
-    db.session.execute(sa.insert(Response).values(
-        survey_id=survey.id, version_id=survey.versions[-1].id, submission_id=uuid.uuid4(),
-        answers={**valid_answers(), "last_dose": "0001-01-01"}, source="api", meta={},
-        submitted_at=datetime.now(UTC)))
+    db.session.execute(
+        sa.insert(Response).values(
+            survey_id=survey.id,
+            version_id=survey.versions[-1].id,
+            submission_id=uuid.uuid4(),
+            answers={**valid_answers(), "last_dose": "0001-01-01"},
+            source="api",
+            meta={},
+            submitted_at=datetime.now(UTC),
+        )
+    )
     db.session.commit()
     out = tmp_path / "out.xlsx"
-    result = app.test_cli_runner().invoke(cli, ["export", DEMO_SLUG, "-o", str(out),
-                                                "--codes"], catch_exceptions=False)
+    result = app.test_cli_runner().invoke(
+        cli, ["export", DEMO_SLUG, "-o", str(out), "--codes"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     book = openpyxl.load_workbook(out, read_only=True)
     values = [c for sheet in book for row in sheet.iter_rows(values_only=True) for c in row]
@@ -488,6 +591,7 @@ def test_finding8_a_stored_year_one_is_text_in_the_workbook_not_a_serial(app, tm
 def test_finding7_no_nan_reaches_json():
     """The builder's number reader: what it makes is finite or stays text."""
     from survey_engine.admin.builder_forms import number_from_text
+
     problems: dict[str, list[str]] = {}
     for text in ("nan", "NaN", "inf", "-inf", "1e999", "²", "٣"):
         value = number_from_text(text, problems, "min")
@@ -505,8 +609,10 @@ def test_new_nul_in_a_sign_in_email_is_a_wrong_password_not_a_500(app):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     create_user(ADMIN, PASSWORD, "admin")
     token = csrf(client, "/admin/login")
-    reply = client.post("/admin/login", data={"email": "admin@example.org\x00",
-                                              "password": PASSWORD, "csrf_token": token})
+    reply = client.post(
+        "/admin/login",
+        data={"email": "admin@example.org\x00", "password": PASSWORD, "csrf_token": token},
+    )
     assert reply.status_code == 200
     assert "The email or the password is wrong." in reply.get_data(as_text=True)
 
@@ -514,15 +620,22 @@ def test_new_nul_in_a_sign_in_email_is_a_wrong_password_not_a_500(app):
 def test_new_nul_in_staff_lookups_is_refused_or_matches_nothing(app):
     admin = staff(app, ADMIN, "admin")
     sharing = f"/admin/surveys/{DEMO_SLUG}/sharing"
-    shared = admin.post(sharing, data={"email": "x\x00@example.org",
-                                       "csrf_token": csrf(admin, sharing)})
+    shared = admin.post(
+        sharing, data={"email": "x\x00@example.org", "csrf_token": csrf(admin, sharing)}
+    )
     assert 400 <= shared.status_code < 500
     for parameter in ("survey", "action", "actor"):
         audit = admin.get("/admin/audit", query_string={parameter: "a\x00b"})
         assert audit.status_code == 200, parameter
-    created = admin.post("/admin/surveys/create",
-                         data={"slug": "a\x00b", "title": "Khảo sát", "language": "vi",
-                               "csrf_token": csrf(admin, "/admin/surveys/new")})
+    created = admin.post(
+        "/admin/surveys/create",
+        data={
+            "slug": "a\x00b",
+            "title": "Khảo sát",
+            "language": "vi",
+            "csrf_token": csrf(admin, "/admin/surveys/new"),
+        },
+    )
     assert created.status_code == 422
     assert find_survey("a\x00b") is None
 

@@ -60,26 +60,39 @@ CIRCLES = textwrap.dedent("""
 
 
 def _circles(tree: Path) -> list[str]:
-    run = subprocess.run([sys.executable, "-c", CIRCLES, *PACKAGES], cwd=tree,
-                         env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", CIRCLES, *PACKAGES],
+        cwd=tree,
+        env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     return [line for line in run.stdout.splitlines() if line.startswith("circle:")]
 
 
 def _contracts(tree: Path) -> subprocess.CompletedProcess:
     lint = Path(sys.executable).parent / "lint-imports"
-    return subprocess.run([str(lint), str(tree / "pyproject.toml"), "--no-cache"], cwd=tree,
-                          env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(lint), str(tree / "pyproject.toml"), "--no-cache"],
+        cwd=tree,
+        env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _copy(tmp_path: Path) -> Path:
     tree = tmp_path / "tree"
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, tree / package, symlinks=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "translations",
-                                                      "static", "migrations"))
+        shutil.copytree(
+            ROOT / package,
+            tree / package,
+            symlinks=True,
+            ignore=shutil.ignore_patterns("__pycache__", "translations", "static", "migrations"),
+        )
     shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
     return tree
 
@@ -98,14 +111,18 @@ def test_a_planted_circle_is_found_even_behind_a_lazy_import(tmp_path):
     tree = _copy(tmp_path)
     models = tree / "survey_engine" / "models.py"
     # The domain reaching back up into a view, the way lazy imports used to hide it.
-    models.write_text(models.read_text() + textwrap.dedent("""
+    models.write_text(
+        models.read_text()
+        + textwrap.dedent("""
 
         def _planted():
             from survey_engine.admin import results  # noqa: F401
-    """))
+    """)
+    )
     circles = _circles(tree)
-    assert circles and any("survey_engine.models" in c and "survey_engine.admin.results" in c
-                           for c in circles), circles
+    assert circles and any(
+        "survey_engine.models" in c and "survey_engine.admin.results" in c for c in circles
+    ), circles
 
 
 def test_a_service_importing_the_web_breaks_a_contract(tmp_path):

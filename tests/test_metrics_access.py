@@ -13,8 +13,10 @@ MONITORING = {"REMOTE_ADDR": "10.20.0.5"}
 
 def test_finding11_metrics_refused_to_the_public(app):
     client = app.test_client()
-    sent = client.post(f"/api/v1/surveys/{DEMO_SLUG}/responses",
-                       json={"submission_id": new_id(), "answers": valid_answers()})
+    sent = client.post(
+        f"/api/v1/surveys/{DEMO_SLUG}/responses",
+        json={"submission_id": new_id(), "answers": valid_answers()},
+    )
     assert sent.status_code == 202
     reply = client.get("/metrics", environ_base=OUTSIDER)
     assert reply.status_code == 401
@@ -37,11 +39,13 @@ def test_finding11_metrics_token_and_allowed_networks(app):
     app.extensions["metrics_networks"] = ()  # nothing allowed by address
     client = app.test_client()
     assert client.get("/metrics").status_code == 401
-    wrong = client.get("/metrics", environ_base=OUTSIDER,
-                       headers={"Authorization": "Bearer s3cret-scraper-tokeX"})
+    wrong = client.get(
+        "/metrics", environ_base=OUTSIDER, headers={"Authorization": "Bearer s3cret-scraper-tokeX"}
+    )
     assert wrong.status_code == 401
-    right = client.get("/metrics", environ_base=OUTSIDER,
-                       headers={"Authorization": "Bearer s3cret-scraper-token"})
+    right = client.get(
+        "/metrics", environ_base=OUTSIDER, headers={"Authorization": "Bearer s3cret-scraper-token"}
+    )
     assert right.status_code == 200 and "survey_engine_up" in right.get_data(as_text=True)
 
 

@@ -21,16 +21,24 @@ from tests.test_staff import PASSWORD, invoke, login
 NEW_PASSWORD = "mat-khau-moi-dai-hon"
 SHARING = f"/admin/surveys/{DEMO_SLUG}/sharing"
 RESULTS = f"/api/v1/surveys/{DEMO_SLUG}/results"
-ADMIN, EDITOR, ANALYST, OTHER = ("admin@example.org", "editor@example.org",
-                                 "analyst@example.org", "other@example.org")
+ADMIN, EDITOR, ANALYST, OTHER = (
+    "admin@example.org",
+    "editor@example.org",
+    "analyst@example.org",
+    "other@example.org",
+)
 
 
 @pytest.fixture
 def people(app):
     """Editor and analyst the demo is shared with, an editor it is not, an admin."""
     demo = find_survey(DEMO_SLUG)
-    for email, role in ((EDITOR, "editor"), (ANALYST, "analyst"), (OTHER, "editor"),
-                        (ADMIN, "admin")):
+    for email, role in (
+        (EDITOR, "editor"),
+        (ANALYST, "analyst"),
+        (OTHER, "editor"),
+        (ADMIN, "admin"),
+    ):
         user = create_user(email, PASSWORD, role)
         if email in (EDITOR, ANALYST):
             share_survey(user, demo)
@@ -41,6 +49,7 @@ def people(app):
 def _each_request_loads_its_own_user(app):
     """The test's requests share its app context, hence `g`: without this, the user
     Flask-Login keeps in g would carry over from one test client to the next."""
+
     def forget(sender, **extra):
         g.pop("_login_user", None)
 
@@ -65,8 +74,9 @@ def user_id(email: str) -> int:
 
 def events(action: str) -> list[AuditEvent]:
     db.session.expire_all()
-    return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)
-                              .order_by(AuditEvent.id)).all()
+    return db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+    ).all()
 
 
 def bearer(token: str) -> dict:
@@ -86,8 +96,12 @@ def new_token(client) -> str:
 
 PAGES = ["/admin/users", "/admin/audit", SHARING, "/admin/tokens", "/admin/password"]
 # who -> status of each of PAGES
-MATRIX = {ADMIN: (200, 200, 200, 200, 200), EDITOR: (403, 403, 200, 200, 200),
-          ANALYST: (403, 403, 403, 200, 200), OTHER: (403, 403, 403, 200, 200)}
+MATRIX = {
+    ADMIN: (200, 200, 200, 200, 200),
+    EDITOR: (403, 403, 200, 200, 200),
+    ANALYST: (403, 403, 403, 200, 200),
+    OTHER: (403, 403, 403, 200, 200),
+}
 
 
 def test_anonymous_is_sent_to_login(people):
@@ -97,11 +111,27 @@ def test_anonymous_is_sent_to_login(people):
         reply = client.get(url)
         assert reply.status_code == 302 and "/admin/login" in reply.headers["Location"], url
     token = token_of(client, "/admin/login")
-    for url in ["/admin/users", f"{account}/role", f"{account}/password", f"{account}/unlock",
-                f"{account}/delete", SHARING, f"{SHARING}/{user_id(EDITOR)}/remove",
-                "/admin/tokens", "/admin/tokens/1/revoke", "/admin/password"]:
-        reply = client.post(url, data={"csrf_token": token, "role": "admin",
-                                       "email": "x@example.org", "password": PASSWORD})
+    for url in [
+        "/admin/users",
+        f"{account}/role",
+        f"{account}/password",
+        f"{account}/unlock",
+        f"{account}/delete",
+        SHARING,
+        f"{SHARING}/{user_id(EDITOR)}/remove",
+        "/admin/tokens",
+        "/admin/tokens/1/revoke",
+        "/admin/password",
+    ]:
+        reply = client.post(
+            url,
+            data={
+                "csrf_token": token,
+                "role": "admin",
+                "email": "x@example.org",
+                "password": PASSWORD,
+            },
+        )
         assert reply.status_code == 302 and "/admin/login" in reply.headers["Location"], url
     assert find_user(EDITOR).role == "editor" and find_user("x@example.org") is None
 
@@ -117,8 +147,14 @@ def test_role_matrix(people, email):
     assert client.get(f"{analyst}/delete").status_code == (200 if is_admin else 403)
     if not is_admin:  # and nothing changes behind the 403
         assert post(client, f"{analyst}/role", {"role": "admin"}).status_code == 403
-        assert post(client, "/admin/users", {"email": "x@example.org", "role": "admin",
-                                             "password": PASSWORD}).status_code == 403
+        assert (
+            post(
+                client,
+                "/admin/users",
+                {"email": "x@example.org", "role": "admin", "password": PASSWORD},
+            ).status_code
+            == 403
+        )
         assert post(client, f"{analyst}/delete").status_code == 403
         assert find_user(ANALYST).role == "analyst" and find_user("x@example.org") is None
     share = post(client, SHARING, {"email": OTHER})
@@ -141,8 +177,11 @@ def test_index_links_to_the_pages_each_role_may_open(people):
 
 def test_admin_creates_an_account_that_can_sign_in(people):
     admin = admin_client(people)
-    reply = post(admin, "/admin/users", {"email": " Mai@Example.org ", "role": "analyst",
-                                         "password": PASSWORD})
+    reply = post(
+        admin,
+        "/admin/users",
+        {"email": " Mai@Example.org ", "role": "analyst", "password": PASSWORD},
+    )
     assert reply.status_code == 302
     page = html_of(admin.get("/admin/users"))
     assert "The account mai@example.org was created." in page and "mai@example.org" in page
@@ -154,12 +193,15 @@ def test_admin_creates_an_account_that_can_sign_in(people):
     assert PASSWORD not in json.dumps(event.detail)
 
 
-@pytest.mark.parametrize("form, message", [
-    ({"email": EDITOR, "role": "editor", "password": PASSWORD}, "already exists"),
-    ({"email": "ngan@example.org", "role": "editor", "password": "ngan"}, "at least 10"),
-    ({"email": "khong-phai-email", "role": "editor", "password": PASSWORD}, "not an email"),
-    ({"email": "ngan@example.org", "role": "boss", "password": PASSWORD}, "role must be"),
-])
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"email": EDITOR, "role": "editor", "password": PASSWORD}, "already exists"),
+        ({"email": "ngan@example.org", "role": "editor", "password": "ngan"}, "at least 10"),
+        ({"email": "khong-phai-email", "role": "editor", "password": PASSWORD}, "not an email"),
+        ({"email": "ngan@example.org", "role": "boss", "password": PASSWORD}, "role must be"),
+    ],
+)
 def test_a_refused_account_says_why_and_stores_nothing(people, form, message):
     admin = admin_client(people)
     before = db.session.scalar(sa.select(sa.func.count()).select_from(User))
@@ -335,12 +377,12 @@ def test_nobody_revokes_someone_elses_token(people):
 
 def test_change_own_password(people):
     editor = english(signed_in(people, EDITOR))
-    form = {"password": PASSWORD, "new_password": NEW_PASSWORD,
-            "confirm_password": NEW_PASSWORD}
-    for wrong, message in (({"password": "khong-dung-dau"}, "current password is wrong"),
-                           ({"confirm_password": NEW_PASSWORD + "x"}, "not the same"),
-                           ({"new_password": "ngan", "confirm_password": "ngan"},
-                            "at least 10 characters")):
+    form = {"password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    for wrong, message in (
+        ({"password": "khong-dung-dau"}, "current password is wrong"),
+        ({"confirm_password": NEW_PASSWORD + "x"}, "not the same"),
+        ({"new_password": "ngan", "confirm_password": "ngan"}, "at least 10 characters"),
+    ):
         reply = post(editor, "/admin/password", {**form, **wrong})
         assert reply.status_code == 422 and message in html_of(reply), wrong
     assert login(people.test_client(), EDITOR, PASSWORD).status_code == 302  # unchanged
@@ -359,14 +401,18 @@ def test_posts_without_csrf_token_are_refused(people):
     people.config["WTF_CSRF_ENABLED"] = True
     admin = signed_in(people, ADMIN)
     analyst = f"/admin/users/{user_id(ANALYST)}"
-    for url, data in (("/admin/users", {"email": "x@example.org", "role": "admin",
-                                        "password": PASSWORD}),
-                      (f"{analyst}/role", {"role": "admin"}),
-                      (f"{analyst}/password", {"password": NEW_PASSWORD}),
-                      (f"{analyst}/delete", {}), (SHARING, {"email": OTHER}),
-                      ("/admin/tokens", {}),
-                      ("/admin/password", {"password": PASSWORD, "new_password": NEW_PASSWORD,
-                                           "confirm_password": NEW_PASSWORD})):
+    for url, data in (
+        ("/admin/users", {"email": "x@example.org", "role": "admin", "password": PASSWORD}),
+        (f"{analyst}/role", {"role": "admin"}),
+        (f"{analyst}/password", {"password": NEW_PASSWORD}),
+        (f"{analyst}/delete", {}),
+        (SHARING, {"email": OTHER}),
+        ("/admin/tokens", {}),
+        (
+            "/admin/password",
+            {"password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+        ),
+    ):
         assert admin.post(url, data=data).status_code == 400, url
     assert find_user("x@example.org") is None and find_user(ANALYST).role == "analyst"
     assert login(people.test_client(), ANALYST).status_code == 302
@@ -401,8 +447,10 @@ def test_audit_page_lists_newest_first_and_filters(people):
     assert "Time (Vietnam time)" in html
     # Newest first: the admin's sign-in, the share, the editor's sign-in, the failure.
     rows = html.split("<tbody>")[1].split("<tr>")[1:]
-    assert [next(a for a in ("login_failed", "login", "shared") if f">{a}</span>" in row)
-            for row in rows] == ["login", "shared", "login", "login_failed"]
+    assert [
+        next(a for a in ("login_failed", "login", "shared") if f">{a}</span>" in row)
+        for row in rows
+    ] == ["login", "shared", "login", "login_failed"]
     assert "email: ai@example.org" in rows[3] and "anonymous" in rows[3]
 
     def shown(**query) -> str:
@@ -415,13 +463,17 @@ def test_audit_page_lists_newest_first_and_filters(people):
     assert ADMIN not in by_editor and "login_failed" not in by_editor
     assert ">shared</span>" in shown(survey=DEMO_SLUG)
     assert "Nothing in the log matches." in html_of(
-        admin.get("/admin/audit", query_string={"survey": "khong-co"}))
+        admin.get("/admin/audit", query_string={"survey": "khong-co"})
+    )
 
 
 def test_audit_page_shows_fifty_a_page(people):
     for number in range(60):
-        db.session.add(AuditEvent(actor="command line", action="exported",
-                                  survey_slug=DEMO_SLUG, detail={"n": number}))
+        db.session.add(
+            AuditEvent(
+                actor="command line", action="exported", survey_slug=DEMO_SLUG, detail={"n": number}
+            )
+        )
     db.session.commit()
     admin = admin_client(people)
     first = html_of(admin.get("/admin/audit?action=exported"))
@@ -433,8 +485,16 @@ def test_audit_page_shows_fifty_a_page(people):
 
 
 def test_command_line_actions_are_logged(people):
-    made = invoke(people, "create-user", "mai@example.org", "--role", "analyst",
-                  "--share", DEMO_SLUG, input=PASSWORD + "\n")
+    made = invoke(
+        people,
+        "create-user",
+        "mai@example.org",
+        "--role",
+        "analyst",
+        "--share",
+        DEMO_SLUG,
+        input=PASSWORD + "\n",
+    )
     assert made.exit_code == 0, made.output
     assert invoke(people, "share", OTHER, DEMO_SLUG).exit_code == 0
     assert invoke(people, "share", OTHER, DEMO_SLUG).exit_code == 0  # already: no entry
@@ -446,7 +506,8 @@ def test_command_line_actions_are_logged(people):
     assert created.detail == {"email": "mai@example.org", "role": "analyst"}
     assert [(e.actor, e.survey_slug, e.detail) for e in events("shared")] == [
         ("command line", DEMO_SLUG, {"email": "mai@example.org"}),
-        ("command line", DEMO_SLUG, {"email": OTHER})]
+        ("command line", DEMO_SLUG, {"email": OTHER}),
+    ]
     for action in ("token_created", "token_revoked"):
         [event] = events(action)
         assert event.actor == "command line"

@@ -14,13 +14,26 @@ URL = f"/s/{DEMO_SLUG}"
 
 
 def form_data(submission_id: str | None = None, **changes) -> dict:
-    data = {"submission_id": submission_id or new_id(), "consent": "OK", "district": "bao_lam",
-            "commune": "blm_loc_an", "role": "parent", "children": "1", "support": "undecided",
-            "concerns": ["vaccination", "other"], "concerns_other": "Đường xa",
-            "measures[masks]": "agree", "measures[testing]": "neutral",
-            "priorities[hygiene]": "3", "priorities[distancing]": "1",
-            "priorities[ventilation]": "2", "priorities[catch_up]": "4",
-            "follow_up": "yes", "phone": "0987 654 321", "comment": "Mong sớm đi học lại."}
+    data = {
+        "submission_id": submission_id or new_id(),
+        "consent": "OK",
+        "district": "bao_lam",
+        "commune": "blm_loc_an",
+        "role": "parent",
+        "children": "1",
+        "support": "undecided",
+        "concerns": ["vaccination", "other"],
+        "concerns_other": "Đường xa",
+        "measures[masks]": "agree",
+        "measures[testing]": "neutral",
+        "priorities[hygiene]": "3",
+        "priorities[distancing]": "1",
+        "priorities[ventilation]": "2",
+        "priorities[catch_up]": "4",
+        "follow_up": "yes",
+        "phone": "0987 654 321",
+        "comment": "Mong sớm đi học lại.",
+    }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -39,10 +52,15 @@ def test_page_is_vietnamese_by_default_with_a_fresh_submission_id(client):
     assert 'name="viewport"' in html
     # No inline script (a CSP without unsafe-inline): data, and deferred files the form
     # does not need.
-    scripts = [re.sub(r"\?v=[0-9a-f]{10}", "", attrs)  # a content hash keeps caches right
-               for attrs, _ in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)]
-    assert scripts == [' type="application/json" id="survey-logic"',
-                       ' src="/static/expr.js" defer', ' src="/static/survey.js" defer']
+    scripts = [
+        re.sub(r"\?v=[0-9a-f]{10}", "", attrs)  # a content hash keeps caches right
+        for attrs, _ in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    ]
+    assert scripts == [
+        ' type="application/json" id="survey-logic"',
+        ' src="/static/expr.js" defer',
+        ' src="/static/survey.js" defer',
+    ]
     assert hidden_submission_id(html) != hidden_submission_id(second.get_data(as_text=True))
 
 
@@ -64,12 +82,21 @@ def test_valid_post_redirects_to_thanks_and_stores_typed_answers(client):
     assert str(response.submission_id) == submission_id
     assert response.source == "web"
     assert response.answers == {
-        "consent": "OK", "district": "bao_lam", "commune": "blm_loc_an", "role": "parent",
-        "children": 1, "support": "undecided", "concerns": ["vaccination", "other"],
-        "concerns_other": "Đường xa", "measures": {"masks": "agree", "testing": "neutral"},
+        "consent": "OK",
+        "district": "bao_lam",
+        "commune": "blm_loc_an",
+        "role": "parent",
+        "children": 1,
+        "support": "undecided",
+        "concerns": ["vaccination", "other"],
+        "concerns_other": "Đường xa",
+        "measures": {"masks": "agree", "testing": "neutral"},
         "priorities": ["distancing", "ventilation", "hygiene", "catch_up"],
-        "concern_count": 2, "follow_up": "yes", "phone": "+84987654321",
-        "comment": "Mong sớm đi học lại."}
+        "concern_count": 2,
+        "follow_up": "yes",
+        "phone": "+84987654321",
+        "comment": "Mong sớm đi học lại.",
+    }
 
 
 def test_double_click_or_retried_post_stores_one_response(client):
@@ -91,8 +118,13 @@ def test_same_id_with_other_answers_is_refused_and_not_stored(client):
 
 def test_errors_show_at_each_question_and_keep_every_answer(client):
     submission_id = new_id()
-    data = form_data(submission_id, district=None, support="maybe", children="ba",
-                     comment="<script>alert(1)</script> giữ lại")
+    data = form_data(
+        submission_id,
+        district=None,
+        support="maybe",
+        children="ba",
+        comment="<script>alert(1)</script> giữ lại",
+    )
     reply = client.post(URL, data=data)
     html = reply.get_data(as_text=True)
     assert reply.status_code == 422
@@ -174,8 +206,11 @@ def test_unknown_survey_is_404_and_closed_survey_is_410(app, client):
 
 
 def page_logic(html: str) -> dict:
-    return json.loads(re.search(r'<script type="application/json" id="survey-logic">(.*?)</script>',
-                                html, re.S).group(1))
+    return json.loads(
+        re.search(
+            r'<script type="application/json" id="survey-logic">(.*?)</script>', html, re.S
+        ).group(1)
+    )
 
 
 def test_the_page_ships_its_logic_as_data_in_its_language(client):
@@ -184,17 +219,28 @@ def test_the_page_ships_its_logic_as_data_in_its_language(client):
     logic = page_logic(client.get(URL + "?lang=en").get_data(as_text=True))
     assert logic["order"][:5] == ["source", "privacy_note", "consent", "district", "commune"]
     assert logic["questions"]["consent"] == {
-        "type": "acknowledge", "page": "about_you", "required": True,
-        "required_message": "Please agree to continue."}
+        "type": "acknowledge",
+        "page": "about_you",
+        "required": True,
+        "required_message": "Please agree to continue.",
+    }
     assert logic["questions"]["children"] == {
-        "type": "integer", "page": "about_you", "min": 0, "max": 10,
-        "relevant": ["=", ["ref", "role"], ["str", "parent"]]}
+        "type": "integer",
+        "page": "about_you",
+        "min": 0,
+        "max": 10,
+        "relevant": ["=", ["ref", "role"], ["str", "parent"]],
+    }
     assert logic["questions"]["commune"]["list"] == "communes"
     assert logic["questions"]["commune"]["choice_filter"] == [
-        "=", ["prop", "district"], ["ref", "district"]]
+        "=",
+        ["prop", "district"],
+        ["ref", "district"],
+    ]
     communes = demo_definition()["choice_lists"]["communes"]
-    assert logic["choices"] == {"communes": {c["name"]: {"district": c["district"]}
-                                             for c in communes}}
+    assert logic["choices"] == {
+        "communes": {c["name"]: {"district": c["district"]} for c in communes}
+    }
     assert logic["pages"] == {"contact": ["=", ["ref", "follow_up"], ["str", "yes"]]}
     assert logic["messages"]["number_max"] == "The largest number allowed is {limit}."
     assert logic["messages"]["progress"] == "Page {page} of {total}"
@@ -209,19 +255,28 @@ def test_piped_answers_show_choice_labels(app, client):
     definition = demo_definition()
     definition["slug"] = "pipe"
     definition["pages"][1]["questions"][0]["label"] = {
-        "vi": "Là ${role} ở ${district}, với ${children} con, ${concerns}: bạn đồng ý không?"}
+        "vi": "Là ${role} ở ${district}, với ${children} con, ${concerns}: bạn đồng ý không?"
+    }
     save_definition(definition, publish=True)
     html = client.get("/s/pipe").get_data(as_text=True)
     assert '<span data-pipe="role"></span>' in html
-    reply = client.post("/s/pipe", data=form_data(
-        district="da_lat", commune="dl_p1", support=None, concerns=["infection", "other"],
-        concerns_other="Xa <trường>"))
+    reply = client.post(
+        "/s/pipe",
+        data=form_data(
+            district="da_lat",
+            commune="dl_p1",
+            support=None,
+            concerns=["infection", "other"],
+            concerns_other="Xa <trường>",
+        ),
+    )
     assert reply.status_code == 422
     html = reply.get_data(as_text=True)
-    assert ('Là <span data-pipe="role">Phụ huynh học sinh</span> ở <span data-pipe="district">'
-            'Thành phố Đà Lạt</span>, với <span data-pipe="children">1</span> con, '
-            '<span data-pipe="concerns">Nguy cơ lây nhiễm Covid-19, Xa &lt;trường&gt;</span>'
-            ) in html
+    assert (
+        'Là <span data-pipe="role">Phụ huynh học sinh</span> ở <span data-pipe="district">'
+        'Thành phố Đà Lạt</span>, với <span data-pipe="children">1</span> con, '
+        '<span data-pipe="concerns">Nguy cơ lây nhiễm Covid-19, Xa &lt;trường&gt;</span>'
+    ) in html
 
 
 def test_static_files_are_versioned_and_cached_for_a_year(client):

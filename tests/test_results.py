@@ -68,12 +68,19 @@ def fake_sets() -> list[dict]:
 def store(answer_sets: list[dict], version=None, start: int = 0) -> None:
     survey = find_survey(DEMO_SLUG)
     version = version or survey.published_version()
-    batch = [Submission(survey.id, version.id, uuid.uuid4(), answers, source="fake",
-                        submitted_at=(LAST - timedelta(minutes=(start + i) * 4.8))
-                        .astimezone(UTC))
-             for i, answers in enumerate(answer_sets)]
+    batch = [
+        Submission(
+            survey.id,
+            version.id,
+            uuid.uuid4(),
+            answers,
+            source="fake",
+            submitted_at=(LAST - timedelta(minutes=(start + i) * 4.8)).astimezone(UTC),
+        )
+        for i, answers in enumerate(answer_sets)
+    ]
     for i in range(0, len(batch), 1000):
-        persist_batch(batch[i:i + 1000])
+        persist_batch(batch[i : i + 1000])
 
 
 @pytest.fixture
@@ -120,7 +127,9 @@ def recount_frame() -> pd.DataFrame:
     survey = find_survey(DEMO_SLUG)
     rows = db.session.execute(
         sa.select(Response.id, Response.submitted_at, Response.answers)
-        .where(Response.survey_id == survey.id).order_by(Response.id)).all()
+        .where(Response.survey_id == survey.id)
+        .order_by(Response.id)
+    ).all()
     frame = pd.DataFrame([row.answers for row in rows])
     frame["_id"] = [row.id for row in rows]
     local = pd.to_datetime(pd.Series([row.submitted_at for row in rows]), utc=True)
@@ -206,7 +215,8 @@ def test_quantiles_from_frequencies_are_pandas_quantiles():
         frequencies = sorted(pd.Series(values).value_counts().items())
         for p in (0, 0.1, 0.25, 0.5, 0.75, 0.9, 1):
             assert quantile(frequencies, size, p) == pytest.approx(
-                pd.Series(values).quantile(p), abs=1e-12)
+                pd.Series(values).quantile(p), abs=1e-12
+            )
 
 
 def test_time_series_pages_matrix_and_rank_equal_a_recount(analyst):
@@ -216,14 +226,18 @@ def test_time_series_pages_matrix_and_rank_equal_a_recount(analyst):
     days = frame["_day"].value_counts()
     assert series.unit == "day"
     assert {moment.date(): n for moment, n in series.points if n} == {
-        day: int(n) for day, n in days.items()}
+        day: int(n) for day, n in days.items()
+    }
     hourly = page(analyst, "?by=hour")["series"]
     assert sum(n for _, n in hourly.points) == COUNT
     assert {m: n for m, n in hourly.points if n} == {
-        h.to_pydatetime(): int(n) for h, n in frame["_hour"].value_counts().items()}
+        h.to_pydatetime(): int(n) for h, n in frame["_hour"].value_counts().items()
+    }
     # No hour is missing between the first and the last: a quiet hour is a 0.
-    assert all(b[0] - a[0] == timedelta(hours=1)
-               for a, b in zip(hourly.points, hourly.points[1:], strict=False))
+    assert all(
+        b[0] - a[0] == timedelta(hours=1)
+        for a, b in zip(hourly.points, hourly.points[1:], strict=False)
+    )
 
     pages = {p.name: p for p in dashboard.pages}
     assert pages["about_you"].reached.count == COUNT
@@ -285,13 +299,16 @@ def test_the_page_shows_the_numbers_it_counted(analyst):
 # -- filters ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", [
-    "?f.district=da_lat",
-    "?f.district=da_lat&f.district=bao_loc&f.support=no",
-    "?f.concerns=transport",
-    "?from=2026-11-14&to=2026-11-16",
-    "?f.role=parent&from=2026-11-18",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?f.district=da_lat",
+        "?f.district=da_lat&f.district=bao_loc&f.support=no",
+        "?f.concerns=transport",
+        "?from=2026-11-14&to=2026-11-16",
+        "?f.role=parent&from=2026-11-18",
+    ],
+)
 def test_filters_change_the_counts_as_the_recount_does(analyst, query):
     dashboard = page(analyst, query)["dashboard"]
     assert not dashboard.from_tallies and dashboard.all_responses == COUNT
@@ -300,8 +317,9 @@ def test_filters_change_the_counts_as_the_recount_does(analyst, query):
     for key in dict.fromkeys(re.findall(r"[?&]f\.(\w+)=", query)):
         values = re.findall(rf"f\.{key}=(\w+)", query)
         if key == "concerns":
-            keep &= frame[key].map(lambda v, values=values: isinstance(v, list)
-                                   and any(x in values for x in v))
+            keep &= frame[key].map(
+                lambda v, values=values: isinstance(v, list) and any(x in values for x in v)
+            )
         else:
             keep &= frame[key].isin(values)
     since = re.search(r"from=([\d-]+)", query)
@@ -315,7 +333,8 @@ def test_filters_change_the_counts_as_the_recount_does(analyst, query):
     assert_counts_equal(dashboard, expected)
     numbers = {q.name: q.numbers for q in dashboard.questions}
     assert numbers["school_rating"].mean == pytest.approx(
-        pd.to_numeric(expected["school_rating"].dropna()).mean())
+        pd.to_numeric(expected["school_rating"].dropna()).mean()
+    )
 
 
 def test_the_filter_form_carries_the_filters(analyst):
@@ -326,16 +345,19 @@ def test_the_filter_form_carries_the_filters(analyst):
     assert '<input type="hidden" name="row" value="district">' in html  # filter form
 
 
-@pytest.mark.parametrize("query, words", [
-    ("?f.nope=1", "nope"),
-    ("?f.comment=x", "comment"),
-    ("?f.district=nowhere", "nowhere"),
-    ("?from=yesterday", "yesterday"),
-    ("?from=2026-11-20&to=2026-11-01", "2026-11-20"),
-    ("?row=district&col=comment", "comment"),
-    ("?row=district&col=district", "different"),
-    ("?row=district", "columns"),
-])
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ("?f.nope=1", "nope"),
+        ("?f.comment=x", "comment"),
+        ("?f.district=nowhere", "nowhere"),
+        ("?from=yesterday", "yesterday"),
+        ("?from=2026-11-20&to=2026-11-01", "2026-11-20"),
+        ("?row=district&col=comment", "comment"),
+        ("?row=district&col=district", "different"),
+        ("?row=district", "columns"),
+    ],
+)
 def test_bad_filters_are_a_400_that_says_why(analyst, query, words):
     analyst.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the message asserted in English
     context = page(analyst, query, status=400)
@@ -385,10 +407,12 @@ def test_unfiltered_counts_come_from_the_tallies(analyst):
     assert {c.name: c.of_answered.count for c in district.choices}["da_lat"] == da_lat
     numbers = {q.name: q.numbers for q in dashboard.questions}  # these are the scan's
     assert numbers["school_rating"].count == int(
-        frame.loc[frame["district"] != "da_lat", "school_rating"].notna().sum())
+        frame.loc[frame["district"] != "da_lat", "school_rating"].notna().sum()
+    )
     assert page(analyst, "?f.district=da_lat")["dashboard"].responses == 0
     assert page(analyst, "?f.district=bao_loc")["dashboard"].responses == int(
-        (frame["district"] == "bao_loc").sum())
+        (frame["district"] == "bao_loc").sum()
+    )
 
 
 def test_the_cache_serves_until_a_new_response_arrives(analyst, monkeypatch, fake_sets):
@@ -413,8 +437,9 @@ def test_the_cache_serves_until_a_new_response_arrives(analyst, monkeypatch, fak
     assert second.all_responses == COUNT + 1
     support = {q.name: q for q in second.questions}["support"]
     before = {q.name: q for q in first.questions}["support"]
-    assert {c.name: c.of_answered.count for c in support.choices}[answers["support"]] == \
-        {c.name: c.of_answered.count for c in before.choices}[answers["support"]] + 1
+    assert {c.name: c.of_answered.count for c in support.choices}[answers["support"]] == {
+        c.name: c.of_answered.count for c in before.choices
+    }[answers["support"]] + 1
     # The cache stays bounded, and an old count's entries go when a new one comes.
     cache = analyst.application.extensions["results_cache"]
     assert [count for count, _ in cache.values()] == [COUNT + 1]
@@ -429,8 +454,12 @@ def test_the_cache_serves_until_a_new_response_arrives(analyst, monkeypatch, fak
 
 # Unfiltered; a choice; a cross-tab in a date range; both kinds of filter and a date
 # range the new responses (submitted after LAST) fall outside.
-VIEWS = ("", "?f.district=da_lat", "?from=2026-11-14&row=district&col=support",
-         "?f.role=parent&to=2026-11-15&row=concerns&col=district")
+VIEWS = (
+    "",
+    "?f.district=da_lat",
+    "?from=2026-11-14&row=district&col=support",
+    "?f.role=parent&to=2026-11-15&row=concerns&col=district",
+)
 
 
 def watch_reads(monkeypatch) -> list[tuple[int, list[int]]]:
@@ -450,13 +479,15 @@ def watch_reads(monkeypatch) -> list[tuple[int, list[int]]]:
 
 
 def cached_scans(app) -> dict[tuple, Accumulator]:
-    return {key: scan for key, (_, scan) in app.extensions["results_cache"].items()
-            if key[0] == "counts"}
+    return {
+        key: scan
+        for key, (_, scan) in app.extensions["results_cache"].items()
+        if key[0] == "counts"
+    }
 
 
 def state(scan: Accumulator) -> dict:
-    return {f.name: getattr(scan, f.name) for f in dataclasses.fields(scan)
-            if f.name != "survey"}
+    return {f.name: getattr(scan, f.name) for f in dataclasses.fields(scan) if f.name != "survey"}
 
 
 def assert_as_a_full_scan(app, context: dict) -> None:
@@ -466,7 +497,8 @@ def assert_as_a_full_scan(app, context: dict) -> None:
     fresh = accumulate(survey.id, merged, filters, spec)
     counts = None if filters else tally_counts(survey.id)
     assert context["dashboard"] == build_dashboard(
-        merged, fresh, context["lang"], context["dashboard"].all_responses, counts)
+        merged, fresh, context["lang"], context["dashboard"].all_responses, counts
+    )
     [scan] = [scan for key, scan in cached_scans(app).items() if key[4:] == (filters, spec)]
     assert state(scan) == state(fresh)
 
@@ -502,16 +534,23 @@ def test_new_responses_are_counted_on_from_the_last_scan(analyst, monkeypatch, f
 
 @pytest.mark.parametrize("change", ["late", "deleted"])
 def test_a_response_committed_late_or_deleted_below_the_last_read_means_a_rescan(
-        analyst, monkeypatch, fake_sets, change):
+    analyst, monkeypatch, fake_sets, change
+):
     """Two drain workers: the one with the lower ids may commit after a view read past
     them. A scan carried on from there would miss that response for good."""
     app = analyst.application
     # Submitted on 15 November, inside every view's date range.
     noon = datetime(2026, 11, 15, 12, tzinfo=LOCAL_TIME).astimezone(UTC)
-    below = db.session.scalar(sa.select(sa.func.min(Response.id)).where(
-        Response.submitted_at.between(noon - timedelta(hours=1), noon)))
-    row = dict(db.session.execute(
-        sa.select(Response.__table__).where(Response.id == below)).mappings().one())
+    below = db.session.scalar(
+        sa.select(sa.func.min(Response.id)).where(
+            Response.submitted_at.between(noon - timedelta(hours=1), noon)
+        )
+    )
+    row = dict(
+        db.session.execute(sa.select(Response.__table__).where(Response.id == below))
+        .mappings()
+        .one()
+    )
     if change == "late":  # not committed yet when the views are first drawn
         db.session.execute(sa.delete(Response).where(Response.id == below))
         db.session.commit()
@@ -531,8 +570,9 @@ def test_a_response_committed_late_or_deleted_below_the_last_read_means_a_rescan
     assert stored == (COUNT + 1 if change == "late" else COUNT)
     for context in contexts:
         assert_as_a_full_scan(app, context)
-    [unfiltered] = [scan for key, scan in cached_scans(app).items()
-                    if key[4:] == (NO_FILTERS, None)]
+    [unfiltered] = [
+        scan for key, scan in cached_scans(app).items() if key[4:] == (NO_FILTERS, None)
+    ]
     assert unfiltered.responses == stored
     assert unfiltered.last_id == newest_response_id() and unfiltered.seen == stored
 
@@ -550,13 +590,13 @@ def test_text_answers_are_searched_without_tone_marks_and_paged(analyst):
     assert answers.total == len(matching) > 50
     assert [a.response_id for a in answers.items] == sorted(matching["_id"], reverse=True)[:50]
     last = page(analyst, f"?q=dam+bao&page={answers.pages}", url=f"{TEXT_URL}/comment")
-    assert [a.response_id for a in last["answers"].items] == sorted(
-        matching["_id"], reverse=True)[(answers.pages - 1) * 50:]
+    assert [a.response_id for a in last["answers"].items] == sorted(matching["_id"], reverse=True)[
+        (answers.pages - 1) * 50 :
+    ]
     everything = page(analyst, "", url=f"{TEXT_URL}/comment")["answers"]
     assert everything.total == len(comments)
     filtered = page(analyst, "?f.district=da_lat", url=f"{TEXT_URL}/comment")["answers"]
-    assert filtered.total == int(frame.loc[frame["district"] == "da_lat", "comment"]
-                                 .notna().sum())
+    assert filtered.total == int(frame.loc[frame["district"] == "da_lat", "comment"].notna().sum())
     assert 'rel="next"' in first["html"]
     other = page(analyst, "", url=f"{TEXT_URL}/concerns_other")["answers"]
     assert other.total == int(frame["concerns_other"].notna().sum()) > 0
@@ -568,8 +608,9 @@ def test_text_answers_are_searched_without_tone_marks_and_paged(analyst):
 def test_several_published_versions_count_together(analyst, fake_sets):
     data = copy.deepcopy(demo_definition())
     data["choice_lists"]["support"].append({"name": "later", "label": {"vi": "Để sau"}})
-    data["pages"][1]["questions"] = [q for q in data["pages"][1]["questions"]
-                                     if q["name"] != "recommend"]
+    data["pages"][1]["questions"] = [
+        q for q in data["pages"][1]["questions"] if q["name"] != "recommend"
+    ]
     save_definition(data, publish=True)
     survey = find_survey(DEMO_SLUG)
     v2 = survey.published_version()
@@ -602,15 +643,22 @@ def test_several_published_versions_count_together(analyst, fake_sets):
 
 def test_labels_and_answers_are_escaped_in_svg_and_html(analyst):
     data = copy.deepcopy(demo_definition())
-    data["choice_lists"]["districts"][0]["label"] = {"vi": "<script>alert('x')</script>",
-                                                     "en": "<b>Da Lat</b>"}
+    data["choice_lists"]["districts"][0]["label"] = {
+        "vi": "<script>alert('x')</script>",
+        "en": "<b>Da Lat</b>",
+    }
     data["pages"][0]["questions"][3]["label"] = {"vi": 'Huyện "<img src=x onerror=alert(1)>"'}
     save_definition(data, publish=True)
     survey = find_survey(DEMO_SLUG)
     version = survey.published_version()
-    answers = {**fake_answers(definition_for(version), random.Random(1)),
-               "district": "da_lat", "commune": "dl_p1", "follow_up": "yes",
-               "phone": "0912345678", "comment": "<script>alert('comment')</script>"}
+    answers = {
+        **fake_answers(definition_for(version), random.Random(1)),
+        "district": "da_lat",
+        "commune": "dl_p1",
+        "follow_up": "yes",
+        "phone": "0912345678",
+        "comment": "<script>alert('comment')</script>",
+    }
     store([answers], version, start=COUNT)
     html = page(analyst, "?row=district&col=support")["html"]
     assert "<script>" not in html and "<img src=x" not in html
@@ -622,9 +670,15 @@ def test_labels_and_answers_are_escaped_in_svg_and_html(analyst):
 
 
 def test_charts_escape_and_describe_themselves():
-    svg = bar_chart('x"><script>', "<t>", "<d>",
-                    [Bar("<script>alert(1)</script>", 0.5, (0.4, 0.6), "50%", "<1 of 2>"),
-                     Bar("", None, None, "–")])
+    svg = bar_chart(
+        'x"><script>',
+        "<t>",
+        "<d>",
+        [
+            Bar("<script>alert(1)</script>", 0.5, (0.4, 0.6), "50%", "<1 of 2>"),
+            Bar("", None, None, "–"),
+        ],
+    )
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert 'role="img"' in svg and "<title id=" in svg and "&lt;t&gt;" in svg
     assert 'id="x---script-"' in svg
@@ -666,13 +720,26 @@ def test_rows_behind_the_tallies_back_leave_the_dashboard_readable(filled, analy
     count fewer than the rows. The page still draws (no interval where a share would
     pass 100%); it was a 500 (math domain error in the Wilson interval)."""
     survey = find_survey(DEMO_SLUG)
-    row = db.session.scalars(sa.select(Response).where(
-        Response.survey_id == survey.id, Response.answers["priorities"].is_not(None)).limit(1)
+    row = db.session.scalars(
+        sa.select(Response)
+        .where(Response.survey_id == survey.id, Response.answers["priorities"].is_not(None))
+        .limit(1)
     ).one()
-    db.session.execute(sa.insert(Response), [
-        {"survey_id": survey.id, "version_id": row.version_id, "submission_id": uuid.uuid4(),
-         "answers": row.answers, "source": "api", "meta": {}, "submitted_at": row.submitted_at}
-        for _ in range(COUNT + 100)])  # one answer set, more often than all tallied ones
+    db.session.execute(
+        sa.insert(Response),
+        [
+            {
+                "survey_id": survey.id,
+                "version_id": row.version_id,
+                "submission_id": uuid.uuid4(),
+                "answers": row.answers,
+                "source": "api",
+                "meta": {},
+                "submitted_at": row.submitted_at,
+            }
+            for _ in range(COUNT + 100)
+        ],
+    )  # one answer set, more often than all tallied ones
     db.session.commit()
     context = page(analyst)
     assert context["dashboard"].responses == COUNT  # the tallies, not yet recounted

@@ -61,10 +61,17 @@ Z = statistics.NormalDist().inv_cdf(0.975)
 
 def _store(version, answer_sets: list[dict], start: int) -> None:
     survey = find_survey(DEMO_SLUG)
-    batch = [Submission(survey.id, version.id, uuid.uuid4(), answers, source="fake",
-                        submitted_at=(LAST - timedelta(minutes=(start + i) * 13))
-                        .astimezone(UTC))
-             for i, answers in enumerate(answer_sets)]
+    batch = [
+        Submission(
+            survey.id,
+            version.id,
+            uuid.uuid4(),
+            answers,
+            source="fake",
+            submitted_at=(LAST - timedelta(minutes=(start + i) * 13)).astimezone(UTC),
+        )
+        for i, answers in enumerate(answer_sets)
+    ]
     persist_batch(batch)
 
 
@@ -83,8 +90,7 @@ def three_versions(app):
     """Version 1 as the demo, 2 with `children` as free text, 3 an integer again."""
     rng = random.Random(20261204)
     survey = find_survey(DEMO_SLUG)
-    _store(survey.published_version(), _answers(survey.published_version(),
-                                                PER_VERSION[0], rng), 0)
+    _store(survey.published_version(), _answers(survey.published_version(), PER_VERSION[0], rng), 0)
     as_text = copy.deepcopy(demo_definition())
     children = as_text["pages"][0]["questions"][6]
     assert children["name"] == "children"
@@ -135,8 +141,9 @@ def as_number(value) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value) if math.isfinite(value) else None
-    if isinstance(value, str) and re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", value.strip(),
-                                               re.ASCII):
+    if isinstance(value, str) and re.fullmatch(
+        r"[+-]?(\d+(\.\d*)?|\.\d+)", value.strip(), re.ASCII
+    ):
         return float(value.strip())
     return None
 
@@ -150,9 +157,16 @@ def choices_of(value) -> list[str]:
 def recount(query: str) -> dict:
     responses = [r for r in stored_responses() if kept(r, query)]
     answers = [r.answers for r in responses]
-    figures: dict = {"responses": len(responses), "answered": Counter(), "choices": {},
-                     "numbers": {}, "matrix": {}, "rank": {}, "by_district": {},
-                     "crosstab": Counter()}
+    figures: dict = {
+        "responses": len(responses),
+        "answered": Counter(),
+        "choices": {},
+        "numbers": {},
+        "matrix": {},
+        "rank": {},
+        "by_district": {},
+        "crosstab": Counter(),
+    }
     for a in answers:
         figures["answered"].update(name for name, value in a.items() if value is not None)
     for name in SELECTS:
@@ -176,8 +190,10 @@ def recount(query: str) -> dict:
         figures["by_district"][district] = {
             "responses": len(part),
             "answered": Counter(n for a in part for n, v in a.items() if v is not None),
-            "choices": {name: Counter(c for a in part for c in choices_of(a.get(name)))
-                        for name in SELECTS}}
+            "choices": {
+                name: Counter(c for a in part for c in choices_of(a.get(name))) for name in SELECTS
+            },
+        }
     return figures
 
 
@@ -190,10 +206,18 @@ def wilson(k: int, n: int) -> tuple[float, float]:
 
 
 def summary_of(values: list[float]) -> dict[str, float]:
-    q1, median, q3 = (statistics.quantiles(values, n=4, method="inclusive")
-                      if len(values) > 1 else values * 3)
-    return {"count": len(values), "mean": statistics.fmean(values), "median": median,
-            "q1": q1, "q3": q3, "min": min(values), "max": max(values)}
+    q1, median, q3 = (
+        statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+    )
+    return {
+        "count": len(values),
+        "mean": statistics.fmean(values),
+        "median": median,
+        "q1": q1,
+        "q3": q3,
+        "min": min(values),
+        "max": max(values),
+    }
 
 
 def same(value, expected) -> bool:
@@ -267,9 +291,15 @@ def dashboard_figures(client, query: str) -> _Figures:
 
 
 def _attr_share(where: str, a: dict, k: int, n: int) -> None:
-    check_share(where, int(a["data-count"]), int(a["data-total"]),
-                float(a["data-low"]) if a["data-low"] else None,
-                float(a["data-high"]) if a["data-high"] else None, k, n)
+    check_share(
+        where,
+        int(a["data-count"]),
+        int(a["data-total"]),
+        float(a["data-low"]) if a["data-low"] else None,
+        float(a["data-high"]) if a["data-high"] else None,
+        k,
+        n,
+    )
 
 
 def check_dashboard(page: _Figures, expected: dict) -> None:
@@ -279,8 +309,7 @@ def check_dashboard(page: _Figures, expected: dict) -> None:
         _attr_share(f"dashboard {name}", q["share"], expected["answered"][name], total)
     for name in SELECTS:
         answered = expected["answered"][name]
-        shown = {c: a for c, a in page.questions[name]["choices"].items()
-                 if int(a["data-count"])}
+        shown = {c: a for c, a in page.questions[name]["choices"].items() if int(a["data-count"])}
         assert set(shown) == set(expected["choices"][name]), name
         for choice, k in expected["choices"][name].items():
             _attr_share(f"dashboard {name}={choice}", shown[choice], k, answered)
@@ -293,13 +322,13 @@ def check_dashboard(page: _Figures, expected: dict) -> None:
         shown = page.questions[MATRIX]["rows"][row]
         assert shown["answered"] == sum(cells.values()), row
         for choice, k in cells.items():
-            _attr_share(f"dashboard {MATRIX}/{row}={choice}", shown["cells"][choice], k,
-                        shown["answered"])
+            _attr_share(
+                f"dashboard {MATRIX}/{row}={choice}", shown["cells"][choice], k, shown["answered"]
+            )
     ranked = page.questions[RANK]["choices"]
     for choice, (n, positions, first) in expected["rank"].items():
         assert same(float(ranked[choice]["data-mean"]), positions / n), choice
-        _attr_share(f"dashboard rank {choice}", ranked[choice], first,
-                    expected["answered"][RANK])
+        _attr_share(f"dashboard rank {choice}", ranked[choice], first, expected["answered"][RANK])
     assert page.crosstab and len(page.crosstab) == len(set(page.crosstab))
     assert {key: n for key, n in page.crosstab.items() if n} == dict(expected["crosstab"])
 
@@ -308,8 +337,7 @@ def check_dashboard(page: _Figures, expected: dict) -> None:
 
 
 def _json_share(where: str, share: dict, k: int, n: int) -> None:
-    check_share(where, share["count"], share["total"], share["ci_low"], share["ci_high"],
-                k, n)
+    check_share(where, share["count"], share["total"], share["ci_low"], share["ci_high"], k, n)
     assert share["ratio"] == (k / n if n else None), where
 
 
@@ -324,10 +352,8 @@ def check_api(body: dict, expected: dict) -> None:
         q, answered = body["questions"][name], expected["answered"][name]
         assert q["counts"] == dict(expected["choices"][name]), name
         for choice, k in expected["choices"][name].items():
-            _json_share(f"api {name}={choice}", q["choices"][choice]["of_answered"], k,
-                        answered)
-            _json_share(f"api {name}={choice} of all", q["choices"][choice]["of_all"], k,
-                        total)
+            _json_share(f"api {name}={choice}", q["choices"][choice]["of_answered"], k, answered)
+            _json_share(f"api {name}={choice} of all", q["choices"][choice]["of_all"], k, total)
     for name in NUMBERS:
         numbers = body["questions"][name]["numbers"]
         for key, value in summary_of(expected["numbers"][name]).items():
@@ -336,8 +362,12 @@ def check_api(body: dict, expected: dict) -> None:
         shown = body["questions"][MATRIX]["matrix"][row]
         assert shown["answered"] == sum(cells.values()), row
         for choice, k in cells.items():
-            _json_share(f"api {MATRIX}/{row}={choice}",
-                        shown["choices"][choice]["of_answered"], k, shown["answered"])
+            _json_share(
+                f"api {MATRIX}/{row}={choice}",
+                shown["choices"][choice]["of_answered"],
+                k,
+                shown["answered"],
+            )
     for choice, (n, positions, first) in expected["rank"].items():
         shown = body["questions"][RANK]["rank"][choice]
         assert same(shown["mean_position"], positions / n), choice
@@ -351,13 +381,18 @@ def check_workbook(path: Path, expected: dict) -> None:
     workbook = openpyxl.load_workbook(path, read_only=True)
     summary, cross = workbook.worksheets[0], workbook.worksheets[1]
     assert [c.value for c in next(summary.iter_rows(min_row=2, max_row=2))][:2] == [
-        "Số phiếu", expected["responses"]]
+        "Số phiếu",
+        expected["responses"],
+    ]
     selects, numbers = summary_tables(summary)
     total = expected["responses"]
-    tables = {**{name: (expected["choices"][name], expected["answered"][name])
-                 for name in SELECTS},
-              **{f"{MATRIX}/{row}": (cells, sum(cells.values()))
-                 for row, cells in expected["matrix"].items()}}
+    tables = {
+        **{name: (expected["choices"][name], expected["answered"][name]) for name in SELECTS},
+        **{
+            f"{MATRIX}/{row}": (cells, sum(cells.values()))
+            for row, cells in expected["matrix"].items()
+        },
+    }
     for key, (counts, answered) in tables.items():
         table = selects[key]
         assert (table["answered"], table["not_answered"]) == (answered, total - answered), key
@@ -365,8 +400,7 @@ def check_workbook(path: Path, expected: dict) -> None:
         assert set(shown) == set(counts), key
         for code, k in counts.items():
             cell = shown[code]
-            check_share(f"workbook {key}={code}", cell["count"], answered, *cell["ci"],
-                        k, answered)
+            check_share(f"workbook {key}={code}", cell["count"], answered, *cell["ci"], k, answered)
             assert same(cell["answered"], k / answered) and same(cell["all"], k / total)
     for name in NUMBERS:
         want = summary_of(expected["numbers"][name])
@@ -386,13 +420,13 @@ def check_crosstab(tables: dict, expected: dict) -> None:
         table = tables[name]
         columns = [by.get(d) for d in districts]
         answered = [c["answered"][name] if c else 0 for c in columns]
-        assert table["answered"][:len(districts)] == answered, name
+        assert table["answered"][: len(districts)] == answered, name
         assert table["answered"][-1] == expected["answered"][name], name
         for code, row in table["counts"].items():
             counts = [c["choices"][name][code] if c else 0 for c in columns]
             assert row == counts + [expected["choices"][name][code]], (name, code)
             shares = [k / n if n else None for k, n in zip(counts, answered, strict=True)]
-            assert table["percent"][code][:len(districts)] == pytest.approx(shares), name
+            assert table["percent"][code][: len(districts)] == pytest.approx(shares), name
 
 
 # -- all of them, under each filter ----------------------------------------------------
@@ -421,8 +455,11 @@ def test_every_output_shows_the_recounted_figures(three_versions, tmp_path, quer
 
 def test_the_old_texts_count_as_numbers_only_when_they_read_as_one(three_versions):
     expected = recount("")
-    texts = [r.answers["children"] for r in stored_responses()
-             if isinstance(r.answers.get("children"), str)]
+    texts = [
+        r.answers["children"]
+        for r in stored_responses()
+        if isinstance(r.answers.get("children"), str)
+    ]
     assert {"12", " 4 ", "nhiều"} <= set(texts)
     numbers = expected["numbers"]["children"]
     assert 12.0 in numbers and 4.0 in numbers and 1000.0 not in numbers
@@ -434,8 +471,13 @@ def test_the_old_texts_count_as_numbers_only_when_they_read_as_one(three_version
 
 
 def test_a_bad_filter_is_a_400_json_error(three_versions):
-    for query in ("f.nothing=1", "f.district=atlantis", "from=2026-13-01",
-                  "from=2026-11-20&to=2026-11-01", "f.comment=x"):
+    for query in (
+        "f.nothing=1",
+        "f.district=atlantis",
+        "from=2026-13-01",
+        "from=2026-11-20&to=2026-11-01",
+        "f.comment=x",
+    ):
         reply = three_versions.get(f"/api/v1/surveys/{DEMO_SLUG}/results?{query}")
         assert reply.status_code == 400, query
         assert reply.is_json and reply.get_json()["error"], query

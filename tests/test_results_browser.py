@@ -23,8 +23,13 @@ pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 ANALYST, PASSWORD = "phan-tich-vien@example.org", "mat khau dai du 10"
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True,
-         "locale": "vi-VN", "bypass_csp": True}
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "vi-VN",
+    "bypass_csp": True,
+}
 DESK = {"viewport": {"width": 1280, "height": 900}, "locale": "en-US", "bypass_csp": True}
 RESULTS = f"/admin/surveys/{DEMO_SLUG}/results"
 

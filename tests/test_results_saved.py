@@ -60,8 +60,7 @@ def restarted(database_url: str, **config):
 
 def full_scan(context: dict) -> Accumulator:
     survey = find_survey(DEMO_SLUG)
-    return accumulate(survey.id, context["merged"], context["filters"],
-                          context["crosstab_spec"])
+    return accumulate(survey.id, context["merged"], context["filters"], context["crosstab_spec"])
 
 
 def assert_as_a_full_scan(context: dict) -> None:
@@ -70,7 +69,8 @@ def assert_as_a_full_scan(context: dict) -> None:
     counts = None if context["filters"] else tally_counts(find_survey(DEMO_SLUG).id)
     assert context["counting"] is None
     assert context["dashboard"] == build_dashboard(
-        context["merged"], fresh, context["lang"], context["dashboard"].all_responses, counts)
+        context["merged"], fresh, context["lang"], context["dashboard"].all_responses, counts
+    )
 
 
 def saved_states() -> dict[str, ResultState]:
@@ -81,14 +81,13 @@ def saved_states() -> dict[str, ResultState]:
 # -- the codec -------------------------------------------------------------------------
 
 
-def test_a_scan_comes_back_from_json_as_it_was(filled, fake_sets):  # noqa: F811 (fixture)
+def test_a_scan_comes_back_from_json_as_it_was(filled, fake_sets):
     survey = find_survey(DEMO_SLUG)
     merged = merged_survey(survey)
     for view in (View(), View(crosstab=saved_module.CrossTabSpec("district", "support"))):
         scan = accumulate(survey.id, merged, view.filters, view.crosstab)
         text = json.dumps(encode_state(scan, omit=saved_module.CONTEXT_FIELDS))
-        back = decode_state(Accumulator, json.loads(text), survey=merged,
-                            crosstab=view.crosstab)
+        back = decode_state(Accumulator, json.loads(text), survey=merged, crosstab=view.crosstab)
         assert state(back) == state(scan)
         assert back.first.tzinfo == scan.first.tzinfo == LOCAL_TIME
         # Float keys stay floats, datetime keys datetimes, tuple keys tuples.
@@ -104,13 +103,22 @@ KEYS = st.one_of(
     st.tuples(st.text(max_size=4), st.text(max_size=4)),
 )
 VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8),
-              st.datetimes(timezones=st.sampled_from([None, UTC, LOCAL_TIME]))),
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(KEYS, inner, max_size=4),
-                            st.builds(Counter, st.dictionaries(KEYS, st.integers(), max_size=4)),
-                            st.tuples(inner, inner)),
-    max_leaves=12)
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=8),
+        st.datetimes(timezones=st.sampled_from([None, UTC, LOCAL_TIME])),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(KEYS, inner, max_size=4),
+        st.builds(Counter, st.dictionaries(KEYS, st.integers(), max_size=4)),
+        st.tuples(inner, inner),
+    ),
+    max_leaves=12,
+)
 
 
 def same(a, b) -> bool:
@@ -125,7 +133,8 @@ def same(a, b) -> bool:
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):
         return len(a) == len(b) and all(
-            any(same(k, j) for j in b) and same(v, b[k]) for k, v in a.items())
+            any(same(k, j) for j in b) and same(v, b[k]) for k, v in a.items()
+        )
     return a == b
 
 
@@ -151,7 +160,8 @@ def test_the_codec_follows_the_fields_of_whatever_dataclass():
 
 
 def test_a_restarted_app_shows_every_view_from_saved_state_without_reading_old_responses(
-        analyst, database_url, monkeypatch, fake_sets):  # noqa: F811 (fixture)
+    analyst, database_url, monkeypatch, fake_sets
+):
     for query in VIEWS:
         page(analyst, query)
     states = saved_states()
@@ -179,8 +189,13 @@ def test_a_restarted_app_shows_every_view_from_saved_state_without_reading_old_r
 
 
 @pytest.mark.parametrize("change", ["new version", "deleted"])
-def test_a_new_version_or_deleted_responses_start_over(analyst, database_url, monkeypatch,  # noqa: F811 (fixture)
-                                                       fake_sets, change):  # noqa: F811 (fixture)
+def test_a_new_version_or_deleted_responses_start_over(
+    analyst,
+    database_url,
+    monkeypatch,
+    fake_sets,
+    change,
+):
     page(analyst)
     if change == "new version":
         definition = demo_definition()
@@ -204,7 +219,7 @@ def test_a_new_version_or_deleted_responses_start_over(analyst, database_url, mo
 # -- the workers read on ---------------------------------------------------------------
 
 
-def test_the_workers_read_on_saved_views_a_bounded_share_at_a_time(analyst, fake_sets):  # noqa: F811 (fixture)
+def test_the_workers_read_on_saved_views_a_bounded_share_at_a_time(analyst, fake_sets):
     for query in VIEWS[:2]:
         page(analyst, query)
     before = saved_states()[""].last_id
@@ -221,16 +236,16 @@ def test_the_workers_read_on_saved_views_a_bounded_share_at_a_time(analyst, fake
     for row in states.values():
         view = View.from_json(row.view, merged)
         scan = saved_module.load(survey.id, merged, view)
-        assert state(scan) == state(accumulate(survey.id, merged, view.filters,
-                                                   view.crosstab))
+        assert state(scan) == state(accumulate(survey.id, merged, view.filters, view.crosstab))
 
 
-def test_the_workers_leave_views_nobody_asked_for_in_a_month(analyst, fake_sets):  # noqa: F811
+def test_the_workers_leave_views_nobody_asked_for_in_a_month(analyst, fake_sets):
     page(analyst)
     page(analyst, VIEWS[1])
     long_ago = datetime.now(UTC) - timedelta(days=31)
-    db.session.execute(sa.update(ResultState).where(ResultState.view_key != "")
-                       .values(used_at=long_ago))
+    db.session.execute(
+        sa.update(ResultState).where(ResultState.view_key != "").values(used_at=long_ago)
+    )
     db.session.commit()
     before = {key: row.last_id for key, row in saved_states().items()}
     store(fake_sets[:10], start=-10)
@@ -245,7 +260,8 @@ def test_the_workers_leave_views_nobody_asked_for_in_a_month(analyst, fake_sets)
 
 
 def test_the_drain_reads_on_between_batches_without_any_request(
-        analyst, database_url, redis_client, fake_sets):  # noqa: F811 (fixture)
+    analyst, database_url, redis_client, fake_sets
+):
     page(analyst)
     before = saved_states()[""].last_id
     store(fake_sets[:150], start=-150)
@@ -260,9 +276,11 @@ def test_the_drain_reads_on_between_batches_without_any_request(
 
 
 def test_an_unfiltered_view_over_budget_shows_the_tallies_and_is_counted_by_a_job(
-        database_url, redis_client, filled):  # noqa: F811 (fixture)
-    share = dict(REDIS_URL=TEST_REDIS_URL, RESULTS_REQUEST_SCAN_ROWS=1000,
-                 RESULTS_JOB_STEP_ROWS=700)
+    database_url, redis_client, filled
+):
+    share = dict(
+        REDIS_URL=TEST_REDIS_URL, RESULTS_REQUEST_SCAN_ROWS=1000, RESULTS_JOB_STEP_ROWS=700
+    )
     app, client = restarted(database_url, **share)
     with app.app_context():
         context = page(client)
@@ -285,10 +303,10 @@ def test_an_unfiltered_view_over_budget_shows_the_tallies_and_is_counted_by_a_jo
 
 
 def test_a_filtered_view_over_budget_says_so_until_the_job_in_a_thread_is_done(
-        database_url, filled):  # noqa: F811 (fixture)
+    database_url, filled
+):
     """Inline mode (no Redis): the job runs in a thread of the web process."""
-    app, client = restarted(database_url, RESULTS_REQUEST_SCAN_ROWS=1000,
-                            RESULTS_JOB_STEP_ROWS=500)
+    app, client = restarted(database_url, RESULTS_REQUEST_SCAN_ROWS=1000, RESULTS_JOB_STEP_ROWS=500)
     with app.app_context():
         context = page(client, "?f.district=da_lat")
         assert context["counting"] is not None and context["counting"].total == COUNT
@@ -299,8 +317,7 @@ def test_a_filtered_view_over_budget_says_so_until_the_job_in_a_thread_is_done(
         assert_as_a_full_scan(page(client, "?f.district=da_lat"))
 
 
-def test_a_job_half_way_shows_its_progress_and_a_stale_one_is_queued_again(
-        database_url, filled):  # noqa: F811 (fixture)
+def test_a_job_half_way_shows_its_progress_and_a_stale_one_is_queued_again(database_url, filled):
     survey = find_survey(DEMO_SLUG)
     merged: MergedSurvey = merged_survey(survey)
     step = saved_module.advance(survey.id, merged, View(), None, max_rows=1200)
@@ -311,9 +328,12 @@ def test_a_job_half_way_shows_its_progress_and_a_stale_one_is_queued_again(
         counting = page(client)["counting"]
         assert (counting.counted, counting.total, counting.start_job) == (1200, COUNT, False)
         assert "background_jobs" not in app.extensions  # the job in charge is not doubled
-        db.session.execute(sa.update(ResultState).values(
-            queued_at=datetime.now(UTC) - timedelta(hours=1),
-            updated_at=datetime.now(UTC) - timedelta(hours=1)))
+        db.session.execute(
+            sa.update(ResultState).values(
+                queued_at=datetime.now(UTC) - timedelta(hours=1),
+                updated_at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        )
         db.session.commit()
         assert page(client)["counting"].start_job  # nothing heard for an hour: again
         for thread in app.extensions["background_jobs"]:
@@ -325,11 +345,16 @@ API = f"/api/v1/surveys/{DEMO_SLUG}/results"
 
 
 def test_the_api_over_budget_answers_202_with_the_tallies_until_the_job_is_done(
-        database_url, redis_client, monkeypatch, filled):  # noqa: F811 (fixture)
+    database_url, redis_client, monkeypatch, filled
+):
     """The results API reads through the dashboard's cache and saved state, within the
     same budget: over it, 202 with what the tallies know and the job's progress."""
-    app, client = restarted(database_url, REDIS_URL=TEST_REDIS_URL,
-                            RESULTS_REQUEST_SCAN_ROWS=1000, RESULTS_JOB_STEP_ROWS=500)
+    app, client = restarted(
+        database_url,
+        REDIS_URL=TEST_REDIS_URL,
+        RESULTS_REQUEST_SCAN_ROWS=1000,
+        RESULTS_JOB_STEP_ROWS=500,
+    )
     with app.app_context():
         reads = watch_reads(monkeypatch)
         reply = client.get(API)
@@ -341,8 +366,9 @@ def test_the_api_over_budget_answers_202_with_the_tallies_until_the_job_is_done(
         assert body["responses"] == COUNT and body["pages"] == {}
         district = body["questions"]["district"]
         assert district["answered"] == tallies[("district", "")]
-        assert district["counts"] == {choice: n for (q, choice), n in tallies.items()
-                                      if q == "district" and choice and n}
+        assert district["counts"] == {
+            choice: n for (q, choice), n in tallies.items() if q == "district" and choice and n
+        }
         filtered = client.get(API + "?f.district=da_lat")
         assert filtered.status_code == 202
         assert filtered.get_json()["responses"] is None
@@ -360,12 +386,13 @@ def test_the_api_over_budget_answers_202_with_the_tallies_until_the_job_is_done(
         assert "progress" not in body and body["pages"]
         context = page(client)  # the dashboard: from the same cache, nothing read again
         assert_as_a_full_scan(context)
-        assert body == results_json(DEMO_SLUG, context["merged"], context["filters"],
-                                    context["dashboard"])
+        assert body == results_json(
+            DEMO_SLUG, context["merged"], context["filters"], context["dashboard"]
+        )
         assert reads == []  # the API and the page: the saved state, nothing read again
 
 
-def test_deleting_the_survey_deletes_its_saved_states(analyst, database_url, fake_sets):  # noqa: F811 (fixture)
+def test_deleting_the_survey_deletes_its_saved_states(analyst, database_url, fake_sets):
     page(analyst)
     assert saved_states()
     survey = find_survey(DEMO_SLUG)
@@ -375,7 +402,9 @@ def test_deleting_the_survey_deletes_its_saved_states(analyst, database_url, fak
     client = analyst.application.test_client()
     assert login(client, admin_email).status_code == 302
     set_status(survey, "closed")
-    reply = client.post(f"/admin/surveys/{DEMO_SLUG}/delete",
-                        data={"confirm_slug": DEMO_SLUG, "csrf_token": csrf_token(client)})
+    reply = client.post(
+        f"/admin/surveys/{DEMO_SLUG}/delete",
+        data={"confirm_slug": DEMO_SLUG, "csrf_token": csrf_token(client)},
+    )
     assert reply.status_code == 302, reply.get_data(as_text=True)[:500]
     assert saved_states() == {}

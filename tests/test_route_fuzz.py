@@ -65,8 +65,10 @@ class Failure:
 
     def line(self) -> str:
         endpoint, param, value = self.key
-        return (f"{self.status} {self.method} {self.url[:120]} [{self.role}] "
-                f"{endpoint} {param}={value}: {self.problem}")
+        return (
+            f"{self.status} {self.method} {self.url[:120]} [{self.role}] "
+            f"{endpoint} {param}={value}: {self.problem}"
+        )
 
 
 @dataclass
@@ -92,11 +94,14 @@ class _Summary:
         write = terminalreporter.write_line
         terminalreporter.section(f"route fuzz ({BACKEND})")
         total = sum(RECORD.requests.values())
-        per_role = ", ".join(f"{role} {n} in {RECORD.seconds[role]:.0f} s"
-                             for role, n in RECORD.requests.items())
+        per_role = ", ".join(
+            f"{role} {n} in {RECORD.seconds[role]:.0f} s" for role, n in RECORD.requests.items()
+        )
         write(f"route fuzz: {total} requests sent ({per_role})")
-        slowest = ", ".join(f"{endpoint} {seconds:.1f} s" for endpoint, seconds
-                            in RECORD.endpoint_seconds.most_common(6))
+        slowest = ", ".join(
+            f"{endpoint} {seconds:.1f} s"
+            for endpoint, seconds in RECORD.endpoint_seconds.most_common(6)
+        )
         write(f"route fuzz: slowest endpoints: {slowest}")
         if RECORD.known_hits:
             write(f"route fuzz: {len(RECORD.known_hits)} known 5xx (KNOWN_5XX, issue 10):")
@@ -105,13 +110,25 @@ class _Summary:
         if path := os.environ.get("ROUTE_FUZZ_FAILURES"):  # every failure, for triage
             with open(path, "w", encoding="utf-8", errors="replace") as out:
                 for failure in [*RECORD.known_hits.values(), *RECORD.unexpected]:
-                    out.write("\t".join([*failure.key, failure.role, str(failure.status),
-                                          failure.problem, failure.url[:300]]) + "\n")
+                    out.write(
+                        "\t".join(
+                            [
+                                *failure.key,
+                                failure.role,
+                                str(failure.status),
+                                failure.problem,
+                                failure.url[:300],
+                            ]
+                        )
+                        + "\n"
+                    )
         groups = distinct(RECORD.unexpected)
         if groups:
-            write(f"route fuzz: {len(RECORD.unexpected)} failures not in KNOWN_5XX, "
-                  f"{len(groups)} distinct (endpoint, exception):")
-        for (count, failure) in groups:
+            write(
+                f"route fuzz: {len(RECORD.unexpected)} failures not in KNOWN_5XX, "
+                f"{len(groups)} distinct (endpoint, exception):"
+            )
+        for count, failure in groups:
             write(f"  NEW x{count} {failure.line()}")
 
 
@@ -120,8 +137,14 @@ def known_entry(key: tuple[str, str, str]) -> tuple[str, str, str] | None:
     if key in KNOWN:
         return key
     endpoint, param, value = key
-    return next((entry for entry in KNOWN if entry[0] == endpoint
-                 and entry[2] == value and fnmatch(param, entry[1])), None)
+    return next(
+        (
+            entry
+            for entry in KNOWN
+            if entry[0] == endpoint and entry[2] == value and fnmatch(param, entry[1])
+        ),
+        None,
+    )
 
 
 def distinct(failures: list[Failure]) -> list[tuple[int, Failure]]:
@@ -148,9 +171,13 @@ def _summary(request):
 def fuzz_app(database_url, tmp_path):
     """The demo app with CSRF off, the login limit out of the way, and exceptions
     turned into 500 responses as in production (TESTING would raise them)."""
-    yield from seeded_app(database_url, EXPORT_DIR=str(tmp_path / "exports"),
-                          WTF_CSRF_ENABLED=False, LOGIN_RATE_LIMIT="1000000/minute",
-                          PROPAGATE_EXCEPTIONS=False)
+    yield from seeded_app(
+        database_url,
+        EXPORT_DIR=str(tmp_path / "exports"),
+        WTF_CSRF_ENABLED=False,
+        LOGIN_RATE_LIMIT="1000000/minute",
+        PROPAGATE_EXCEPTIONS=False,
+    )
 
 
 def _people(app: Flask) -> dict[str, str]:
@@ -168,22 +195,29 @@ def _people(app: Flask) -> dict[str, str]:
         create_token(user)
     client = app.test_client()
     for _ in range(3):
-        reply = client.post(f"/api/v1/surveys/{DEMO_SLUG}/responses",
-                            json={"submission_id": str(uuid.uuid4()),
-                                  "answers": valid_answers()})
+        reply = client.post(
+            f"/api/v1/surveys/{DEMO_SLUG}/responses",
+            json={"submission_id": str(uuid.uuid4()), "answers": valid_answers()},
+        )
         assert reply.status_code == 202, reply.get_json()
     start_export(demo, admin, ExportOptions())  # inline: finished at once
-    return {"slug": DEMO_SLUG, "target": str(target.id), "sharee": "sharee@example.org",
-            "sharee_id": str(sharee.id), "password": PASSWORD,
-            "export": str(db.session.scalar(sa.select(ExportFile.id)))}
+    return {
+        "slug": DEMO_SLUG,
+        "target": str(target.id),
+        "sharee": "sharee@example.org",
+        "sharee_id": str(sharee.id),
+        "password": PASSWORD,
+        "export": str(db.session.scalar(sa.select(ExportFile.id))),
+    }
 
 
 def _sign_in(app: Flask, role: str):
     client = app.test_client()
     if role != "anonymous":
         with app.app_context():
-            reply = client.post("/admin/login", data={"email": f"{role}@example.org",
-                                                      "password": PASSWORD})
+            reply = client.post(
+                "/admin/login", data={"email": f"{role}@example.org", "password": PASSWORD}
+            )
         assert reply.status_code == 302, reply.get_data(as_text=True)[:500]
     return client
 
@@ -197,8 +231,12 @@ def _raw(value: str | bytes) -> bytes:
 
 
 def _encode(pairs: list[tuple[str, str | bytes]]) -> bytes:
-    return b"&".join(quote_from_bytes(_raw(k), safe="").encode() + b"="
-                     + quote_from_bytes(_raw(v), safe="").encode() for k, v in pairs)
+    return b"&".join(
+        quote_from_bytes(_raw(k), safe="").encode()
+        + b"="
+        + quote_from_bytes(_raw(v), safe="").encode()
+        for k, v in pairs
+    )
 
 
 Part = tuple[str, str, "str | bytes | tuple[str, ...]"]  # (parameter, value id, value)
@@ -262,12 +300,16 @@ class Builder:
             if survey is None:
                 return "gone"
             newest = db.session.scalars(
-                sa.select(SurveyVersion).where(SurveyVersion.survey_id == survey.id)
-                .order_by(SurveyVersion.number.desc()).limit(1)).first()
+                sa.select(SurveyVersion)
+                .where(SurveyVersion.survey_id == survey.id)
+                .order_by(SurveyVersion.number.desc())
+                .limit(1)
+            ).first()
             return revision(newest)
 
-    def path(self, rule, url: dict[str, str], hostile: tuple[str, str | bytes] | None = None
-             ) -> str:
+    def path(
+        self, rule, url: dict[str, str], hostile: tuple[str, str | bytes] | None = None
+    ) -> str:
         def part(match: re.Match) -> str:
             name = match.group(1).split(":")[-1]
             if hostile is not None and hostile[0] == name:
@@ -282,8 +324,14 @@ class Builder:
                 for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                     yield from self._route_calls(rule, inputs, method, first=variant == 0)
 
-    def _combined(self, endpoint: str, params: tuple[str, ...], values: list, make,
-                  together: tuple[str, ...] = ()) -> Iterator[Call]:
+    def _combined(
+        self,
+        endpoint: str,
+        params: tuple[str, ...],
+        values: list,
+        make,
+        together: tuple[str, ...] = (),
+    ) -> Iterator[Call]:
         """Every value in every parameter: alone, or rotated for those `together`;
         and the KNOWN_5XX cases alone (to tell a known 5xx from a fixed one)."""
         grouped = tuple(name for name in params if name in together)
@@ -302,8 +350,7 @@ class Builder:
                 if known[0] == endpoint and fnmatch(name, known[1]) and known[2] in by_id:
                     yield make([(name, known[2], by_id[known[2]])])
 
-    def _route_calls(self, rule, inputs: corpus.Inputs, method: str, first: bool
-                     ) -> Iterator[Call]:
+    def _route_calls(self, rule, inputs: corpus.Inputs, method: str, first: bool) -> Iterator[Call]:
         """`first`: the rule's first Inputs, which also fuzzes its URL and headers."""
         endpoint, phase = rule.endpoint, inputs.phase
         path = self.path(rule, inputs.url)
@@ -313,18 +360,28 @@ class Builder:
         else:
             # POST views read their form; a POST-only rule's query string too.
             params, base = inputs.form, inputs.base_form
-        query_params = (*inputs.args, *corpus.COMMON_ARGS) \
-            if method == "POST" and "GET" not in rule.methods and inputs.args else ()
+        query_params = (
+            (*inputs.args, *corpus.COMMON_ARGS)
+            if method == "POST" and "GET" not in rule.methods and inputs.args
+            else ()
+        )
 
-        revisit = () if method == "GET" else (
-            *((path,) if "GET" in rule.methods else ()), *inputs.revisit)
+        revisit = (
+            ()
+            if method == "GET"
+            else (*((path,) if "GET" in rule.methods else ()), *inputs.revisit)
+        )
 
         def make(parts: list[Part], query_parts: list[Part] = ()) -> Call:
             changed = {name: value for name, _id, value in parts}
-            return Call(_parts_key(endpoint, [*parts, *query_parts]), phase, method, path,
-                        revisit=revisit,
-                        **self._payload(method, inputs, base, changed,
-                                        {n: v for n, _i, v in query_parts}))
+            return Call(
+                _parts_key(endpoint, [*parts, *query_parts]),
+                phase,
+                method,
+                path,
+                revisit=revisit,
+                **self._payload(method, inputs, base, changed, {n: v for n, _i, v in query_parts}),
+            )
 
         if inputs.fuzz_roles is not None and self.role not in inputs.fuzz_roles:
             params = ()
@@ -337,31 +394,52 @@ class Builder:
         baseline.group = group
         baseline.when_refused = [
             *(make(parts) for parts in rotations(params, hostile) if params),
-            *(make([], parts) for parts in rotations(query_params, hostile) if query_params)]
+            *(make([], parts) for parts in rotations(query_params, hostile) if query_params),
+        ]
         yield baseline
-        fuzzed = [*(self._combined(endpoint, params, hostile, make, inputs.together)
-                    if params else ()),
-                  *(self._combined(endpoint, query_params, hostile,
-                                   lambda parts: make([], parts)) if query_params else ()),
-                  *(self._file_calls(endpoint, phase, path, inputs)
-                    if inputs.files and method == "POST" else ())]
+        fuzzed = [
+            *(self._combined(endpoint, params, hostile, make, inputs.together) if params else ()),
+            *(
+                self._combined(endpoint, query_params, hostile, lambda parts: make([], parts))
+                if query_params
+                else ()
+            ),
+            *(
+                self._file_calls(endpoint, phase, path, inputs)
+                if inputs.files and method == "POST"
+                else ()
+            ),
+        ]
         for call in fuzzed:
             call.group, call.skip_if_refused = group, True
             yield call
         for name in rule.arguments if first else ():
             for value_id, value in corpus.HOSTILE.items():
-                yield Call((endpoint, f"<{name}>", value_id), phase, method,
-                           self.path(rule, inputs.url, (name, value)),
-                           **self._payload(method, inputs, base, {}))
+                yield Call(
+                    (endpoint, f"<{name}>", value_id),
+                    phase,
+                    method,
+                    self.path(rule, inputs.url, (name, value)),
+                    **self._payload(method, inputs, base, {}),
+                )
         for header in inputs.headers if first else ():
             for value_id, value in corpus.HOSTILE.items():
-                if isinstance(value, bytes) or not value.isascii() or "\n" in value \
-                        or "\x00" in value:
+                if (
+                    isinstance(value, bytes)
+                    or not value.isascii()
+                    or "\n" in value
+                    or "\x00" in value
+                ):
                     continue  # not a header value HTTP can carry
                 for sent in (value, f"Bearer {value}"):
-                    yield Call((endpoint, f"header:{header}", value_id), phase, method, path,
-                               headers={header: sent},
-                               **self._payload(method, inputs, base, {}))
+                    yield Call(
+                        (endpoint, f"header:{header}", value_id),
+                        phase,
+                        method,
+                        path,
+                        headers={header: sent},
+                        **self._payload(method, inputs, base, {}),
+                    )
         if inputs.json_fields and method == "POST":
             yield from self._json_calls(endpoint, phase, path, inputs)
 
@@ -374,20 +452,31 @@ class Builder:
             return {"query": pairs}
         if inputs.json_fields:
             return {"body": b"{}", "content_type": "application/json", "query": query}
-        return {"body": pairs, "content_type": "application/x-www-form-urlencoded",
-                "query": query}
+        return {"body": pairs, "content_type": "application/x-www-form-urlencoded", "query": query}
 
     def _json_calls(self, endpoint, phase, path, inputs) -> Iterator[Call]:
         """Whole bodies; then the id and every answer with every JSON value, rotated."""
-        valid = {name: json.dumps(value, ensure_ascii=False)
-                 for name, value in valid_answers().items()}
+        valid = {
+            name: json.dumps(value, ensure_ascii=False) for name, value in valid_answers().items()
+        }
         for value_id, raw in corpus.BODY_HOSTILE.items():
-            yield Call((endpoint, "body", value_id), phase, "POST", path, body=raw,
-                       content_type="application/json")
+            yield Call(
+                (endpoint, "body", value_id),
+                phase,
+                "POST",
+                path,
+                body=raw,
+                content_type="application/json",
+            )
         for value_id, raw in corpus.JSON_HOSTILE.items():
-            yield Call((endpoint, "body", value_id), phase, "POST", path,
-                       body=raw.encode("utf-8", "surrogatepass"),
-                       content_type="application/json")
+            yield Call(
+                (endpoint, "body", value_id),
+                phase,
+                "POST",
+                path,
+                body=raw.encode("utf-8", "surrogatepass"),
+                content_type="application/json",
+            )
 
         def make(parts: list[Part]) -> Call:
             answers = dict(valid)
@@ -399,29 +488,56 @@ class Builder:
                     answers[name.removeprefix("answers.")] = raw
             pairs = ", ".join(f"{json.dumps(k)}: {v}" for k, v in answers.items())
             text = f'{{"submission_id": {sid}, "answers": {{{pairs}}}}}'
-            return Call(_parts_key(endpoint, parts), phase, "POST", path,
-                        body=text.encode("utf-8", "surrogatepass"),
-                        content_type="application/json")
+            return Call(
+                _parts_key(endpoint, parts),
+                phase,
+                "POST",
+                path,
+                body=text.encode("utf-8", "surrogatepass"),
+                content_type="application/json",
+            )
 
         fields = ("submission_id", *(f"answers.{name}" for name in inputs.json_fields))
-        yield from self._combined(endpoint, fields, list(corpus.JSON_HOSTILE.items()), make,
-                                  inputs.together)
-        yield Call((endpoint, "content-type", "form"), phase, "POST", path,
-                   body=b"answers=x", content_type="application/x-www-form-urlencoded")
+        yield from self._combined(
+            endpoint, fields, list(corpus.JSON_HOSTILE.items()), make, inputs.together
+        )
+        yield Call(
+            (endpoint, "content-type", "form"),
+            phase,
+            "POST",
+            path,
+            body=b"answers=x",
+            content_type="application/x-www-form-urlencoded",
+        )
 
     def _file_calls(self, endpoint, phase, path, inputs) -> Iterator[Call]:
         demo = json.dumps(demo_definition()).encode()
         for name in inputs.files:
             for file_name in corpus.UPLOAD_NAMES:
-                yield Call((endpoint, f"file:{name}", f"name {file_name[:20]}"), phase,
-                           "POST", path, files={name: (demo, file_name)})
+                yield Call(
+                    (endpoint, f"file:{name}", f"name {file_name[:20]}"),
+                    phase,
+                    "POST",
+                    path,
+                    files={name: (demo, file_name)},
+                )
             for value_id, content in corpus.UPLOAD_CONTENTS.items():
                 for suffix in (".json", ".xlsx"):
-                    yield Call((endpoint, f"file:{name}", f"{value_id}{suffix}"), phase,
-                               "POST", path, files={name: (content, "upload" + suffix)})
+                    yield Call(
+                        (endpoint, f"file:{name}", f"{value_id}{suffix}"),
+                        phase,
+                        "POST",
+                        path,
+                        files={name: (content, "upload" + suffix)},
+                    )
             for value_id, value in corpus.HOSTILE.items():
-                yield Call((endpoint, f"file:{name}", value_id), phase, "POST", path,
-                           files={name: (_raw(value), "upload.json")})
+                yield Call(
+                    (endpoint, f"file:{name}", value_id),
+                    phase,
+                    "POST",
+                    path,
+                    files={name: (_raw(value), "upload.json")},
+                )
 
 
 class _LazyPairs:
@@ -447,10 +563,16 @@ class _LazyPairs:
 
 def _exception_line(error: BaseException) -> str:
     """The exception and the innermost frame of our code it came from."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if "survey_engine" in f.filename or "/exports/" in f.filename]
-    where = f" at {frames[-1].filename.split('/')[-1]}:{frames[-1].lineno} " \
-            f"({frames[-1].name})" if frames else ""
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if "survey_engine" in f.filename or "/exports/" in f.filename
+    ]
+    where = (
+        f" at {frames[-1].filename.split('/')[-1]}:{frames[-1].lineno} ({frames[-1].name})"
+        if frames
+        else ""
+    )
     return f"{type(error).__name__}: {str(error)[:160]}{where}"
 
 
@@ -477,14 +599,15 @@ class Runner:
     def send(self, call: Call) -> Failure | None:
         """The call's failure (5xx, a traceback, JSON with NaN), or None."""
         self.caught.clear()
-        query = call.query.encode(self.builder) if isinstance(call.query, _LazyPairs) \
-            else call.query
-        body = call.body.encode(self.builder) if isinstance(call.body, _LazyPairs) \
-            else call.body
+        query = (
+            call.query.encode(self.builder) if isinstance(call.query, _LazyPairs) else call.query
+        )
+        body = call.body.encode(self.builder) if isinstance(call.body, _LazyPairs) else call.body
         kwargs = {"query_string": query.decode("ascii"), "headers": call.headers}
         if call.files is not None:
-            kwargs["data"] = {k: (io.BytesIO(content), name)
-                              for k, (content, name) in call.files.items()}
+            kwargs["data"] = {
+                k: (io.BytesIO(content), name) for k, (content, name) in call.files.items()
+            }
         elif body is not None:
             kwargs.update(data=body, content_type=call.content_type)
         started = time.perf_counter()
@@ -497,14 +620,17 @@ class Runner:
         RECORD.requests[self.role] += 1
         self.status = reply.status_code
         self.refused = reply.status_code in (401, 403) or (
-            300 <= reply.status_code < 400
-            and "/admin/login" in reply.headers.get("Location", ""))
+            300 <= reply.status_code < 400 and "/admin/login" in reply.headers.get("Location", "")
+        )
         if len(call.key[1].split("+")) == 1:
             RECORD.exercised.add(call.key)
         problem = None
         if reply.status_code >= 500:
-            problem = _exception_line(self.caught[0]) if self.caught \
+            problem = (
+                _exception_line(self.caught[0])
+                if self.caught
                 else f"no exception seen: {text[:100]!r}"
+            )
         elif TRACEBACK_RE.search(text):
             problem = "a traceback in the body"
         elif reply.mimetype == "application/json":
@@ -576,20 +702,25 @@ def test_route_fuzz_no_5xx(fuzz_app, role):
     values = _people(fuzz_app)
     # The token revoked is the signed-in account's own (anonymous: someone else's).
     owner = find_user(f"{'admin' if role == 'anonymous' else role}@example.org")
-    values["token"] = str(db.session.scalar(
-        sa.select(ApiToken.id).where(ApiToken.user_id == owner.id)))
+    values["token"] = str(
+        db.session.scalar(sa.select(ApiToken.id).where(ApiToken.user_id == owner.id))
+    )
     # ... and so is the session ended: a second one of the same account.
     _sign_in(fuzz_app, "admin" if role == "anonymous" else role)
-    values["session"] = str(db.session.scalar(
-        sa.select(sa.func.max(StaffSession.id)).where(StaffSession.user_id == owner.id)))
+    values["session"] = str(
+        db.session.scalar(
+            sa.select(sa.func.max(StaffSession.id)).where(StaffSession.user_id == owner.id)
+        )
+    )
     before = len(RECORD.unexpected)
     run_role(fuzz_app, role, values)
     RECORD.roles_done.add(role)
     mine = RECORD.unexpected[before:]
     groups = distinct(mine)
-    assert not mine, (f"{len(mine)} responses with a 5xx, a traceback or bad JSON "
-                      f"({len(groups)} distinct):\n"
-                      + "\n".join(f"x{n} {f.line()}" for n, f in groups))
+    assert not mine, (
+        f"{len(mine)} responses with a 5xx, a traceback or bad JSON "
+        f"({len(groups)} distinct):\n" + "\n".join(f"x{n} {f.line()}" for n, f in groups)
+    )
 
 
 def test_every_endpoint_has_fuzz_inputs(fuzz_app):
@@ -602,8 +733,9 @@ def test_every_endpoint_has_fuzz_inputs(fuzz_app):
     assert not stale, f"ROUTES names endpoints the app no longer has: {stale}"
     for rule in fuzz_app.url_map.iter_rules():
         for inputs in corpus.ROUTES[rule.endpoint]:
-            assert set(rule.arguments) <= set(inputs.url), \
+            assert set(rule.arguments) <= set(inputs.url), (
                 f"{rule.endpoint}: no value for {set(rule.arguments) - set(inputs.url)}"
+            )
     for key in KNOWN:
         assert key[0] in endpoints, f"KNOWN_5XX names no endpoint of the app: {key}"
 
@@ -625,8 +757,9 @@ def _join_object(pairs: dict[str, str]) -> str:
 
 ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=30)  # surrogates too
 JSON_LEAVES = st.one_of(
-    st.just("null"), st.sampled_from(["true", "false"]),
-    st.integers(min_value=-(10 ** 40), max_value=10 ** 40).map(str),
+    st.just("null"),
+    st.sampled_from(["true", "false"]),
+    st.integers(min_value=-(10**40), max_value=10**40).map(str),
     st.floats().map(json.dumps),  # NaN, Infinity and -Infinity as raw text
     st.sampled_from(["1e309", "-1e309", "5e-324", "-0", "1E400"]),
     ANY_TEXT.map(_string),
@@ -634,15 +767,22 @@ JSON_LEAVES = st.one_of(
 )
 JSON_VALUES = st.recursive(
     JSON_LEAVES,
-    lambda children: st.one_of(st.lists(children, max_size=4).map(_join_list),
-                               st.dictionaries(ANY_TEXT, children, max_size=4)
-                               .map(_join_object)),
-    max_leaves=12)
-DEEP_JSON = st.builds(lambda depth, opener, inner: (
-    opener * depth + inner + ("]" if opener == "[" else "}") * depth),
-    st.integers(min_value=100, max_value=6000), st.just("["), JSON_LEAVES) | st.builds(
+    lambda children: st.one_of(
+        st.lists(children, max_size=4).map(_join_list),
+        st.dictionaries(ANY_TEXT, children, max_size=4).map(_join_object),
+    ),
+    max_leaves=12,
+)
+DEEP_JSON = st.builds(
+    lambda depth, opener, inner: opener * depth + inner + ("]" if opener == "[" else "}") * depth,
+    st.integers(min_value=100, max_value=6000),
+    st.just("["),
+    JSON_LEAVES,
+) | st.builds(
     lambda depth, inner: '{"a":' * depth + inner + "}" * depth,
-    st.integers(min_value=100, max_value=6000), JSON_LEAVES)
+    st.integers(min_value=100, max_value=6000),
+    JSON_LEAVES,
+)
 QUESTION_NAMES = tuple(name for name in corpus.ANSWER_NAMES)
 
 
@@ -650,11 +790,13 @@ QUESTION_NAMES = tuple(name for name in corpus.ANSWER_NAMES)
 def near_valid_bodies(draw) -> str:
     """The demo's valid answers with some questions given values of other types, some
     left out, and now and then a hostile id or an unknown property."""
-    answers = {name: json.dumps(value, ensure_ascii=False)
-               for name, value in valid_answers().items()}
+    answers = {
+        name: json.dumps(value, ensure_ascii=False) for name, value in valid_answers().items()
+    }
     for name in draw(st.lists(st.sampled_from(QUESTION_NAMES), max_size=4, unique=True)):
-        answers[name] = draw(st.one_of(JSON_VALUES, DEEP_JSON) if draw(st.booleans())
-                             else JSON_VALUES)
+        answers[name] = draw(
+            st.one_of(JSON_VALUES, DEEP_JSON) if draw(st.booleans()) else JSON_VALUES
+        )
     for name in draw(st.lists(st.sampled_from(sorted(answers)), max_size=3, unique=True)):
         answers.pop(name, None)
     sid = draw(st.one_of(st.uuids().map(lambda u: _string(str(u))), JSON_VALUES))
@@ -662,8 +804,12 @@ def near_valid_bodies(draw) -> str:
     return _join_object({"submission_id": sid, "answers": _join_object(answers), **extra})
 
 
-API_BODIES = st.one_of(near_valid_bodies(), JSON_VALUES, DEEP_JSON,
-                       JSON_VALUES.map(lambda v: _join_object({"answers": v})))
+API_BODIES = st.one_of(
+    near_valid_bodies(),
+    JSON_VALUES,
+    DEEP_JSON,
+    JSON_VALUES.map(lambda v: _join_object({"answers": v})),
+)
 
 
 def _classify(body: str) -> str:
@@ -699,28 +845,44 @@ def test_api_bodies_fuzzed_by_hypothesis(api_fuzz_app):
     client = app.test_client()
     url = f"/api/v1/surveys/{DEMO_SLUG}/responses"
     caught: list[BaseException] = []
-    got_request_exception.connect(lambda s, exception, **e: caught.append(exception), app,
-                                  weak=False)
+    got_request_exception.connect(
+        lambda s, exception, **e: caught.append(exception), app, weak=False
+    )
     seen: Counter = Counter()
     started = time.perf_counter()
 
-    @settings(max_examples=250, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                     HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=250,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    )
     @given(API_BODIES)
     def check(body: str) -> None:
         caught.clear()
         with app.app_context():
-            reply = client.post(url, data=body.encode("utf-8", "surrogatepass"),
-                                content_type="application/json")
+            reply = client.post(
+                url, data=body.encode("utf-8", "surrogatepass"), content_type="application/json"
+            )
         RECORD.requests["api (Hypothesis)"] += 1
         seen[reply.status_code] += 1
         text = reply.get_data(as_text=True)
         if reply.status_code >= 500:
             kind = _classify(body)
             key = ("api.submit_response", "body", kind)
-            failure = Failure(key, "anonymous", "POST", url, reply.status_code,
-                              _exception_line(caught[0]) if caught else text[:100])
+            failure = Failure(
+                key,
+                "anonymous",
+                "POST",
+                url,
+                reply.status_code,
+                _exception_line(caught[0]) if caught else text[:100],
+            )
             if key in KNOWN:
                 RECORD.known_hits.setdefault(key, failure)
                 return
@@ -744,17 +906,18 @@ def test_known_5xx_still_fail():
     if RECORD.roles_done != set(ROLES):
         pytest.skip("needs the fuzz of every role in this run")
     sent = {entry for key in RECORD.exercised if (entry := known_entry(key)) is not None}
-    fixed = sorted(key for key in KNOWN
-                   if key in sent and key not in RECORD.known_hits)
-    assert not fixed, ("fixed: remove these from KNOWN_5XX in tests/fuzz_corpus.py:\n"
-                       + "\n".join(f"{key}: {KNOWN[key]}" for key in fixed))
+    fixed = sorted(key for key in KNOWN if key in sent and key not in RECORD.known_hits)
+    assert not fixed, "fixed: remove these from KNOWN_5XX in tests/fuzz_corpus.py:\n" + "\n".join(
+        f"{key}: {KNOWN[key]}" for key in fixed
+    )
 
 
 # -- 5xx the fuzz found outside the issue's list, fixed here ---------------------------
 
 
-@pytest.mark.parametrize("user_id", ["99999999999999999999", "9223372036854775808",
-                                     "2147483648", "٣", "５"])
+@pytest.mark.parametrize(
+    "user_id", ["99999999999999999999", "9223372036854775808", "2147483648", "٣", "５"]
+)
 def test_new_an_id_in_the_url_beyond_the_id_column_is_a_404(fuzz_app, user_id):
     """/admin/users/99999999999999999999 was a 500 (SQLite OverflowError, PostgreSQL
     integer out of range) on every <int:...> route; Unicode digits ("٣") were taken
@@ -762,11 +925,16 @@ def test_new_an_id_in_the_url_beyond_the_id_column_is_a_404(fuzz_app, user_id):
     values = _people(fuzz_app)
     client = _sign_in(fuzz_app, "admin")
     with fuzz_app.app_context():
-        for path in (f"/admin/users/{user_id}", f"/admin/exports/{user_id}/progress",
-                     f"/admin/exports/{user_id}/download"):
+        for path in (
+            f"/admin/users/{user_id}",
+            f"/admin/exports/{user_id}/progress",
+            f"/admin/exports/{user_id}/download",
+        ):
             assert client.get(path).status_code == 404, path
-        for path in (f"/admin/users/{user_id}/unlock",
-                     f"/admin/surveys/{DEMO_SLUG}/sharing/{user_id}/remove"):
+        for path in (
+            f"/admin/users/{user_id}/unlock",
+            f"/admin/surveys/{DEMO_SLUG}/sharing/{user_id}/remove",
+        ):
             assert client.post(path).status_code == 404, path
         # The largest id there can be is still looked up: no such account.
         assert client.get("/admin/users/2147483647").status_code == 404
@@ -782,8 +950,11 @@ def test_new_a_nul_in_a_slug_or_name_is_a_404(fuzz_app):
         for path in ("/s/a%00b", "/s/a%00b/thanks", "/api/v1/surveys/a%00b"):
             assert anonymous.get(path).status_code == 404, path
         assert anonymous.post("/api/v1/surveys/a%00b/responses", json={}).status_code == 404
-        for path in ("/admin/surveys/a%00b", "/admin/surveys/a%00b/results",
-                     f"/admin/surveys/{DEMO_SLUG}/edit/questions/a%00b",
-                     f"/admin/surveys/{DEMO_SLUG}/results/text/a%00b"):
+        for path in (
+            "/admin/surveys/a%00b",
+            "/admin/surveys/a%00b/results",
+            f"/admin/surveys/{DEMO_SLUG}/edit/questions/a%00b",
+            f"/admin/surveys/{DEMO_SLUG}/results/text/a%00b",
+        ):
             assert admin.get(path).status_code == 404, path
         assert anonymous.get(f"/s/{DEMO_SLUG}").status_code == 200

@@ -96,8 +96,13 @@ ROUTES = [
     ("POST", f"{S}/sharing", MANAGER, 422, {"email": "nobody@example.org"}),
     ("POST", f"{S}/sharing/{{spare}}/remove", MANAGER, 302, {}),
     ("GET", "/admin/users", ADMIN, 200, None),
-    ("POST", "/admin/users", ADMIN, 422, {"email": "not an email", "role": "analyst",
-                                          "password": "short"}),
+    (
+        "POST",
+        "/admin/users",
+        ADMIN,
+        422,
+        {"email": "not an email", "role": "analyst", "password": "short"},
+    ),
     ("GET", "/admin/users/{spare}", ADMIN, 200, None),
     ("POST", "/admin/users/{spare}/role", ADMIN, 302, {"role": "emperor"}),
     ("POST", "/admin/users/{spare}/password", ADMIN, 302, {"password": "short"}),
@@ -108,8 +113,13 @@ ROUTES = [
     ("GET", f"/api/v1/surveys/{DEMO_SLUG}", PUBLIC, 200, None),
     ("POST", f"/api/v1/surveys/{DEMO_SLUG}/responses", PUBLIC, 422, "json"),
     ("GET", f"/api/v1/surveys/{DEMO_SLUG}/results", READER, 200, None),
-    ("GET", f"/api/v1/surveys/{DEMO_SLUG}/results?f.district=da_lat&from=2026-11-01", READER,
-     200, None),
+    (
+        "GET",
+        f"/api/v1/surveys/{DEMO_SLUG}/results?f.district=da_lat&from=2026-11-01",
+        READER,
+        200,
+        None,
+    ),
     ("GET", "/admin/logout", SIGNED_IN, 200, None),
     ("POST", "/admin/logout", SIGNED_IN, 302, {}),
 ]
@@ -146,8 +156,9 @@ def test_every_admin_and_api_route_is_in_the_matrix(app):
             pattern = re.sub(r"<[^>]+>", "[^/]+", rule.rule)
             if rule.endpoint == "admin.change_status":
                 pattern = pattern.replace("[^/]+$", "(close|reopen|archive)$")
-            assert any(m == method and re.fullmatch(pattern, p) for m, p in listed), \
+            assert any(m == method and re.fullmatch(pattern, p) for m, p in listed), (
                 f"{method} {rule.rule} ({rule.endpoint}) has no row in ROUTES"
+            )
 
 
 def _csrf(client, signed_in: bool) -> str:
@@ -166,14 +177,16 @@ def test_route_role_matrix(accounts, role):
     else:
         own_token = 1
     spare = find_user("spare@example.org").id
-    spare_session = db.session.scalar(sa.select(StaffSession.id).where(
-        StaffSession.user_id == spare))
+    spare_session = db.session.scalar(
+        sa.select(StaffSession.id).where(StaffSession.user_id == spare)
+    )
     export = db.session.scalar(sa.select(ExportFile.id))
     # Anonymous too has a token: its POSTs must meet the sign-in, not the CSRF check.
     token = _csrf(client, role != "anonymous")
     for method, path, allowed, status, data in ROUTES:
-        url = path.format(own_token=own_token, spare=spare, export=export,
-                          spare_session=spare_session)
+        url = path.format(
+            own_token=own_token, spare=spare, export=export, spare_session=spare_session
+        )
         if method == "GET":
             reply = client.get(url)
         elif data == "json":
@@ -208,7 +221,6 @@ def test_a_post_without_the_csrf_token_is_refused_on_every_staff_form(accounts):
             continue
         if path.endswith("/preview"):
             continue  # checks answers, stores nothing: exempt on purpose
-        url = path.format(own_token=1, spare=find_user("spare@example.org").id,
-                          spare_session=1)
+        url = path.format(own_token=1, spare=find_user("spare@example.org").id, spare_session=1)
         reply = client.post(url, data=dict(data) if isinstance(data, dict) else {})
         assert reply.status_code == 400, (url, reply.status_code)

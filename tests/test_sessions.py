@@ -26,16 +26,19 @@ from tests.test_staff import LOGIN, PASSWORD, csrf_token, login
 ADMIN, EDITOR, ANALYST = "admin@example.org", "editor@example.org", "analyst@example.org"
 NEW_PASSWORD = "mat-khau-moi-dai-hon"
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
-PHONE = ("Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 (KHTML, like Gecko) "
-         "Chrome/131.0.0.0 Mobile Safari/537.36")
+PHONE = (
+    "Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36"
+)
 
 
 @pytest.fixture
 def app(database_url, tmp_path):
     """The login rate limit out of the way: these tests sign in often from one address
     (the limit itself is tested below and in test_staff.py)."""
-    yield from seeded_app(database_url, EXPORT_DIR=str(tmp_path / "exports"),
-                          LOGIN_RATE_LIMIT="1000/minute")
+    yield from seeded_app(
+        database_url, EXPORT_DIR=str(tmp_path / "exports"), LOGIN_RATE_LIMIT="1000/minute"
+    )
 
 
 @pytest.fixture
@@ -83,9 +86,14 @@ def is_signed_in(client) -> bool:
 
 def ended_events() -> list[dict]:
     db.session.expire_all()
-    return [event.detail | {"by": event.actor} for event in db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.action == "sessions_ended")
-        .order_by(AuditEvent.id))]
+    return [
+        event.detail | {"by": event.actor}
+        for event in db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.action == "sessions_ended")
+            .order_by(AuditEvent.id)
+        )
+    ]
 
 
 # -- finding 1: a cookie names a session, never a (reusable) user id ----------------
@@ -99,8 +107,15 @@ def test_finding1_a_deleted_accounts_cookie_does_not_sign_in_as_the_next_account
     delete_user(gone)
     # The next account gets the same id, as SQLite used to give it (and as a restore
     # or a hand-made INSERT can on PostgreSQL).
-    db.session.add(User(id=gone_id, email="new-admin@example.org", role="admin",
-                        password_hash=hash_password(PASSWORD), failed_logins=0))
+    db.session.add(
+        User(
+            id=gone_id,
+            email="new-admin@example.org",
+            role="admin",
+            password_hash=hash_password(PASSWORD),
+            failed_logins=0,
+        )
+    )
     db.session.commit()
     assert not is_signed_in(old_cookie)
     assert old_cookie.get("/admin/users").status_code == 302
@@ -144,13 +159,17 @@ def test_finding2_a_password_change_keeps_this_session_and_ends_the_others(staff
     here = signed_in(staff, EDITOR)
     there = signed_in(staff, EDITOR, address="198.51.100.20")
     thief = copy_of(staff, there)
-    reply = post(here, "/admin/password", {"password": PASSWORD, "new_password": NEW_PASSWORD,
-                                           "confirm_password": NEW_PASSWORD})
+    reply = post(
+        here,
+        "/admin/password",
+        {"password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
     assert reply.status_code == 302
     assert is_signed_in(here)
     assert not is_signed_in(there) and not is_signed_in(thief)
-    assert ended_events() == [{"email": EDITOR, "count": 1, "reason": "password_changed",
-                               "by": EDITOR}]
+    assert ended_events() == [
+        {"email": EDITOR, "count": 1, "reason": "password_changed", "by": EDITOR}
+    ]
 
 
 def test_finding2_an_admin_reset_ends_every_session_of_the_account(staff):
@@ -161,8 +180,9 @@ def test_finding2_an_admin_reset_ends_every_session_of_the_account(staff):
     assert not is_signed_in(editor) and not is_signed_in(phone)
     assert is_signed_in(admin)
     assert is_signed_in(signed_in(staff, EDITOR, NEW_PASSWORD))
-    assert ended_events() == [{"email": EDITOR, "count": 2, "reason": "password_reset",
-                               "by": ADMIN}]
+    assert ended_events() == [
+        {"email": EDITOR, "count": 2, "reason": "password_reset", "by": ADMIN}
+    ]
 
 
 def test_finding2_deleting_an_account_ends_every_session(staff):
@@ -171,11 +191,15 @@ def test_finding2_deleting_an_account_ends_every_session(staff):
     admin = signed_in(staff, ADMIN)
     assert post(admin, f"/admin/users/{find_user(EDITOR).id}/delete").status_code == 302
     assert not is_signed_in(editor) and not is_signed_in(thief)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(StaffSession)
-                             .where(StaffSession.user_id.not_in(
-                                 sa.select(User.id)))) == 0
-    assert ended_events() == [{"email": EDITOR, "count": 1, "reason": "user_deleted",
-                               "by": ADMIN}]
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(StaffSession)
+            .where(StaffSession.user_id.not_in(sa.select(User.id)))
+        )
+        == 0
+    )
+    assert ended_events() == [{"email": EDITOR, "count": 1, "reason": "user_deleted", "by": ADMIN}]
 
 
 def test_finding2_a_demotion_ends_every_session_a_promotion_none(staff):
@@ -186,11 +210,14 @@ def test_finding2_a_demotion_ends_every_session_a_promotion_none(staff):
     url = "/admin/users/{}/role"
     assert post(admin, url.format(find_user(ANALYST).id), {"role": "editor"}).status_code == 302
     assert is_signed_in(analyst)  # more rights: nothing to end
-    assert post(admin, url.format(find_user("admin2@example.org").id),
-                {"role": "analyst"}).status_code == 302
+    assert (
+        post(admin, url.format(find_user("admin2@example.org").id), {"role": "analyst"}).status_code
+        == 302
+    )
     assert not is_signed_in(second)
-    assert ended_events() == [{"email": "admin2@example.org", "count": 1,
-                               "reason": "role_changed", "by": ADMIN}]
+    assert ended_events() == [
+        {"email": "admin2@example.org", "count": 1, "reason": "role_changed", "by": ADMIN}
+    ]
 
 
 def test_finding2_the_sessions_page_lists_and_ends_ones_own_sessions(staff):
@@ -208,8 +235,9 @@ def test_finding2_the_sessions_page_lists_and_ends_ones_own_sessions(staff):
     assert "Chrome · Android" in html and "2001:db8:5:6::/64" in html
     assert "/admin/sessions" in laptop.get("/admin/").get_data(as_text=True)
 
-    phone_row = db.session.scalar(sa.select(StaffSession).where(
-        StaffSession.network == "2001:db8:5:6::/64"))
+    phone_row = db.session.scalar(
+        sa.select(StaffSession).where(StaffSession.network == "2001:db8:5:6::/64")
+    )
     assert post(admin, f"/admin/sessions/{phone_row.id}/end").status_code == 404  # not theirs
     assert is_signed_in(phone)
     reply = post(laptop, f"/admin/sessions/{phone_row.id}/end")
@@ -218,8 +246,7 @@ def test_finding2_the_sessions_page_lists_and_ends_ones_own_sessions(staff):
 
     assert post(laptop, "/admin/sessions/end-others").status_code == 302
     assert not is_signed_in(tablet) and is_signed_in(laptop)
-    own = db.session.scalar(sa.select(StaffSession).where(
-        StaffSession.network == "203.0.113.7"))
+    own = db.session.scalar(sa.select(StaffSession).where(StaffSession.network == "203.0.113.7"))
     reply = post(laptop, f"/admin/sessions/{own.id}/end")
     assert reply.headers["Location"] == LOGIN and not is_signed_in(laptop)
     assert [e["reason"] for e in ended_events()] == ["ended_by_owner"] * 3
@@ -263,9 +290,15 @@ def test_finding2_long_ended_sessions_are_deleted_at_the_next_sign_in(staff):
     assert left[0] == rows[1].id and len(left) == 2
 
 
-@pytest.mark.parametrize("name, value", [
-    ("STAFF_SESSION_IDLE_MINUTES", "0"), ("STAFF_SESSION_IDLE_MINUTES", "abc"),
-    ("STAFF_SESSION_MAX_HOURS", "-1"), ("STAFF_SESSION_MAX_HOURS", "inf")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("STAFF_SESSION_IDLE_MINUTES", "0"),
+        ("STAFF_SESSION_IDLE_MINUTES", "abc"),
+        ("STAFF_SESSION_MAX_HOURS", "-1"),
+        ("STAFF_SESSION_MAX_HOURS", "inf"),
+    ],
+)
 def test_finding2_bad_session_limits_are_refused_at_startup(database_url, name, value):
     with pytest.raises(ConfigError, match=f"{name} must be a number > 0"):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, name: value})
@@ -275,8 +308,7 @@ def test_finding2_an_idle_limit_shorter_than_the_last_use_note_is_refused(databa
     """Last use is written once a minute: a 1-minute idle limit would end a session in
     use between two notes."""
     with pytest.raises(ConfigError, match="STAFF_SESSION_IDLE_MINUTES must be at least 2"):
-        create_app({"SQLALCHEMY_DATABASE_URI": database_url,
-                    "STAFF_SESSION_IDLE_MINUTES": "1"})
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url, "STAFF_SESSION_IDLE_MINUTES": "1"})
 
 
 # -- finding 9: throttled per email and network, the same answer for every email ----
@@ -307,8 +339,9 @@ def test_finding9_a_waiting_account_still_signs_in_from_another_network(staff):
 def test_finding9_the_count_starts_again_when_a_wait_ends(staff):
     for _ in range(5):
         login(client_from(staff, ATTACKER), EDITOR, "doan-mo-mat-khau")
-    db.session.execute(sa.update(LoginThrottle).values(
-        locked_until=datetime.now(UTC) - timedelta(seconds=1)))
+    db.session.execute(
+        sa.update(LoginThrottle).values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+    )
     db.session.commit()
     # One more wrong password after the wait is the first of a new count, not a new wait
     # (one try per wait no longer keeps an account locked).
@@ -329,8 +362,10 @@ def test_finding9_known_and_unknown_emails_get_the_same_answers(staff):
     known, unknown = EDITOR, "khach1@example.org"  # the same length
     assert len(known) == len(unknown) and find_user(unknown) is None
     for attempt in range(1, 8):
-        answers = [_answer(login(client_from(staff, ATTACKER), email, "doan-mo-mat-khau"),
-                           email) for email in (known, unknown)]
+        answers = [
+            _answer(login(client_from(staff, ATTACKER), email, "doan-mo-mat-khau"), email)
+            for email in (known, unknown)
+        ]
         assert answers[0] == answers[1], attempt
         waiting = "1 phút" in answers[0][2]
         assert waiting == (attempt >= 5), attempt
@@ -367,8 +402,14 @@ def _login_from(app, forwarded_for: str):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = "10.0.0.2"  # the proxy
     client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
-    return client.post(LOGIN, data={"email": "ai@example.org", "password": "sai-mat-khau",
-                                    "csrf_token": csrf_token(client)})
+    return client.post(
+        LOGIN,
+        data={
+            "email": "ai@example.org",
+            "password": "sai-mat-khau",
+            "csrf_token": csrf_token(client),
+        },
+    )
 
 
 def test_finding12_forwarded_for_is_ignored_without_trusted_proxies(direct_app):
@@ -390,8 +431,9 @@ def test_finding12_trusted_proxies_gives_each_client_its_own_login_limit(proxied
     # Sessions and throttles see the client's address too.
     create_user(EDITOR, PASSWORD, "editor")
     client = proxied_app.test_client()
-    client.environ_base.update(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.77",
-                               HTTP_X_FORWARDED_PROTO="https")
+    client.environ_base.update(
+        REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.77", HTTP_X_FORWARDED_PROTO="https"
+    )
     assert login(client, EDITOR).status_code == 400  # HTTPS: CSRF wants a same-site Referer
     client.environ_base["HTTP_REFERER"] = "https://localhost/admin/login"
     assert login(client, EDITOR).status_code == 302
@@ -410,18 +452,24 @@ def test_finding9_waits_grow_per_network_and_a_quiet_day_forgets_them(staff):
     start = datetime.now(UTC)
 
     def five_wrong(at: datetime) -> timedelta:
-        results = [check_login(EDITOR, "doan-mo-mat-khau", now=at, network=ATTACKER)
-                   for _ in range(5)]
+        results = [
+            check_login(EDITOR, "doan-mo-mat-khau", now=at, network=ATTACKER) for _ in range(5)
+        ]
         assert [r.locked_for is None for r in results] == [True] * 4 + [False]
         return results[-1].locked_for
 
     assert five_wrong(start) == timedelta(minutes=1)
-    assert check_login(EDITOR, PASSWORD, now=start + timedelta(seconds=59),
-                       network=ATTACKER).locked_for == timedelta(seconds=1)
+    assert check_login(
+        EDITOR, PASSWORD, now=start + timedelta(seconds=59), network=ATTACKER
+    ).locked_for == timedelta(seconds=1)
     assert five_wrong(start + timedelta(minutes=1)) == timedelta(minutes=2)
     assert five_wrong(start + timedelta(minutes=3)) == timedelta(minutes=4)
     # Another network, meanwhile, signs in.
-    assert check_login(EDITOR, PASSWORD, now=start + timedelta(minutes=4),
-                       network="198.51.100.20").user is not None
+    assert (
+        check_login(
+            EDITOR, PASSWORD, now=start + timedelta(minutes=4), network="198.51.100.20"
+        ).user
+        is not None
+    )
     # A day without a wrong password from there: the waits start from one minute again.
     assert five_wrong(start + timedelta(hours=25)) == timedelta(minutes=1)

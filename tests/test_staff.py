@@ -42,8 +42,9 @@ def csrf_token(client) -> str:
 
 
 def login(client, email: str, password: str = PASSWORD):
-    return client.post(LOGIN, data={"email": email, "password": password,
-                                    "csrf_token": csrf_token(client)})
+    return client.post(
+        LOGIN, data={"email": email, "password": password, "csrf_token": csrf_token(client)}
+    )
 
 
 def results_url(slug: str = DEMO_SLUG) -> str:
@@ -55,18 +56,28 @@ def test_create_user_and_token_from_the_command_line(app):
     assert short.exit_code == 1 and "at least 10 characters" in short.output
     bad_role = invoke(app, "create-user", "a@example.org", "--role", "boss", input=PASSWORD)
     assert bad_role.exit_code == 2
-    bad_email = invoke(app, "create-user", "khong-phai-email", "--role", "editor",
-                       input=PASSWORD + "\n")
+    bad_email = invoke(
+        app, "create-user", "khong-phai-email", "--role", "editor", input=PASSWORD + "\n"
+    )
     assert bad_email.exit_code == 1 and "not an email address" in bad_email.output
 
-    made = invoke(app, "create-user", "Lan.Nguyen@Example.ORG", "--role", "analyst",
-                  "--share", DEMO_SLUG, input=PASSWORD + "\n")
+    made = invoke(
+        app,
+        "create-user",
+        "Lan.Nguyen@Example.ORG",
+        "--role",
+        "analyst",
+        "--share",
+        DEMO_SLUG,
+        input=PASSWORD + "\n",
+    )
     assert made.exit_code == 0, made.output
     user = find_user("lan.nguyen@example.org")
     assert user.email == "lan.nguyen@example.org" and user.role == "analyst"
     assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
-    again = invoke(app, "create-user", "LAN.NGUYEN@example.org", "--role", "admin",
-                   input=PASSWORD + "\n")
+    again = invoke(
+        app, "create-user", "LAN.NGUYEN@example.org", "--role", "admin", input=PASSWORD + "\n"
+    )
     assert again.exit_code == 1 and "already exists" in again.output
 
     result = invoke(app, "create-token", "lan.nguyen@example.org")
@@ -118,8 +129,12 @@ def test_login_page_sign_in_and_failure(app, client):
 
 def test_next_goes_only_to_this_site(app, client):
     create_user("lan@example.org", PASSWORD, "admin")
-    data = {"email": "lan@example.org", "password": PASSWORD, "csrf_token": csrf_token(client),
-            "next": "//evil.example/x"}
+    data = {
+        "email": "lan@example.org",
+        "password": PASSWORD,
+        "csrf_token": csrf_token(client),
+        "next": "//evil.example/x",
+    }
     assert client.post(LOGIN, data=data).headers["Location"] == "/admin/"
     client.post("/admin/logout", data={"csrf_token": csrf_token(client)})
     data = {**data, "next": results_url(), "csrf_token": csrf_token(client)}
@@ -128,8 +143,11 @@ def test_next_goes_only_to_this_site(app, client):
 
 def end_the_waits() -> None:
     """As if every wait of the login throttles had run out."""
-    db.session.execute(sa.update(LoginThrottle).where(LoginThrottle.locked_until.is_not(None))
-                       .values(locked_until=datetime.now(UTC) - timedelta(seconds=1)))
+    db.session.execute(
+        sa.update(LoginThrottle)
+        .where(LoginThrottle.locked_until.is_not(None))
+        .values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+    )
     db.session.commit()
 
 
@@ -168,7 +186,14 @@ def test_lock_grows_to_at_most_thirty_minutes():
     from survey_engine.staff.accounts import lock_duration
 
     assert [lock_duration(n).seconds // 60 for n in (1, 2, 3, 4, 5, 6, 40)] == [
-        1, 2, 4, 8, 16, 30, 30]
+        1,
+        2,
+        4,
+        8,
+        16,
+        30,
+        30,
+    ]
 
 
 def test_csrf_refuses_a_login_without_token_but_not_the_citizen_form(app):
@@ -186,8 +211,10 @@ def test_csrf_refuses_a_login_without_token_but_not_the_citizen_form(app):
 
     citizen = app.test_client(use_cookies=False)
     assert citizen.post(f"/s/{DEMO_SLUG}", data=form_data()).status_code == 303
-    reply = citizen.post(f"/api/v1/surveys/{DEMO_SLUG}/responses",
-                         json={"submission_id": new_id(), "answers": valid_answers()})
+    reply = citizen.post(
+        f"/api/v1/surveys/{DEMO_SLUG}/responses",
+        json={"submission_id": new_id(), "answers": valid_answers()},
+    )
     assert reply.status_code == 202
 
 
@@ -262,8 +289,13 @@ def session_client(app, role: str):
     return client
 
 
-SEES = {"anonymous": (), "analyst": (DEMO_SLUG,), "editor": (DEMO_SLUG,),
-        "admin": (DEMO_SLUG, OTHER_SLUG), "other_editor": (OTHER_SLUG,)}
+SEES = {
+    "anonymous": (),
+    "analyst": (DEMO_SLUG,),
+    "editor": (DEMO_SLUG,),
+    "admin": (DEMO_SLUG, OTHER_SLUG),
+    "other_editor": (OTHER_SLUG,),
+}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -303,8 +335,12 @@ def test_route_role_matrix(app, staff, role):
 
 def test_bad_and_revoked_tokens_are_refused(app, staff):
     client = app.test_client()
-    for header in ("Bearer se_nothing-like-a-real-token-at-all", "Bearer ", "Basic abc",
-                   f"Token {staff['admin']}"):
+    for header in (
+        "Bearer se_nothing-like-a-real-token-at-all",
+        "Bearer ",
+        "Basic abc",
+        f"Token {staff['admin']}",
+    ):
         reply = client.get(results_url(), headers={"Authorization": header})
         assert reply.status_code == 401, header
     good = {"Authorization": f"Bearer {staff['admin']}"}
@@ -322,27 +358,38 @@ def test_bad_and_revoked_tokens_are_refused(app, staff):
 def test_results_count_the_submitted_answers(app, staff):
     client = app.test_client()
     first = valid_answers()
-    second = {**valid_answers(), "district": "bao_lam", "commune": "blm_loc_an",
-              "concerns": ["transport"], "follow_up": "no", "phone": None}
+    second = {
+        **valid_answers(),
+        "district": "bao_lam",
+        "commune": "blm_loc_an",
+        "concerns": ["transport"],
+        "follow_up": "no",
+        "phone": None,
+    }
     second = {k: v for k, v in second.items() if v is not None}
     for answers in (first, second):
-        reply = client.post(f"/api/v1/surveys/{DEMO_SLUG}/responses",
-                            json={"submission_id": new_id(), "answers": answers})
+        reply = client.post(
+            f"/api/v1/surveys/{DEMO_SLUG}/responses",
+            json={"submission_id": new_id(), "answers": answers},
+        )
         assert reply.status_code == 202, reply.get_json()
     assert client.post(f"/s/{DEMO_SLUG}", data=form_data()).status_code == 303
 
-    body = client.get(results_url(), headers={"Authorization": f"Bearer {staff['analyst']}"}
-                      ).get_json()
+    body = client.get(
+        results_url(), headers={"Authorization": f"Bearer {staff['analyst']}"}
+    ).get_json()
     assert body["responses"] == 3
     q = body["questions"]
     assert q["district"] == {"answered": 3, "counts": {"bao_lam": 2, "da_lat": 1}}
     assert q["concerns"]["answered"] == 3
-    assert q["concerns"]["counts"] == {"infection": 1, "transport": 2, "vaccination": 1,
-                                       "other": 1}
+    assert q["concerns"]["counts"] == {"infection": 1, "transport": 2, "vaccination": 1, "other": 1}
     assert q["follow_up"]["counts"] == {"yes": 2, "no": 1}
     assert q["phone"]["answered"] == 2 and q["phone"]["counts"] == {}
 
-    empty = client.get(results_url(OTHER_SLUG), headers={"Authorization":
-                                                         f"Bearer {staff['admin']}"}).get_json()
+    empty = client.get(
+        results_url(OTHER_SLUG), headers={"Authorization": f"Bearer {staff['admin']}"}
+    ).get_json()
     assert empty["responses"] == 0 and empty["questions"]["district"] == {
-        "answered": 0, "counts": {}}
+        "answered": 0,
+        "counts": {},
+    }

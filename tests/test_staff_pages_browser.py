@@ -35,10 +35,14 @@ ADMIN, EDITOR = "quan-tri@example.org", "bien-tap-vien-khao-sat@example.org"
 PASSWORD = "mat khau dai du 10"
 # bypass_csp: the pages' own policy would (rightly) refuse axe's injected script.
 SIZES = {
-    "phone": {"viewport": {"width": 360, "height": 740}, "is_mobile": True,
-              "has_touch": True, "locale": "vi-VN", "bypass_csp": True},
-    "desk": {"viewport": {"width": 1280, "height": 900}, "locale": "vi-VN",
-             "bypass_csp": True},
+    "phone": {
+        "viewport": {"width": 360, "height": 740},
+        "is_mobile": True,
+        "has_touch": True,
+        "locale": "vi-VN",
+        "bypass_csp": True,
+    },
+    "desk": {"viewport": {"width": 1280, "height": 900}, "locale": "vi-VN", "bypass_csp": True},
 }
 SURVEY = f"/admin/surveys/{DEMO_SLUG}"
 DRAFT = "ban-nhap-chua-cong-bo"  # a copy of the demo, never published, no responses
@@ -46,8 +50,9 @@ EDIT = f"{SURVEY}/edit"
 SELECT_QUESTION, MATRIX_QUESTION = "district", "measures"  # in the demo survey
 FIRST_PAGE, A_LIST = "about_you", "districts"
 # What a thumb presses: buttons, links styled as buttons, the builder's small buttons.
-BUTTONS = ("button, .button, .submit, a.small, input[type=submit], input[type=file], "
-           "details.add > summary")
+BUTTONS = (
+    "button, .button, .submit, a.small, input[type=submit], input[type=file], details.add > summary"
+)
 
 
 @pytest.fixture(scope="module")
@@ -197,8 +202,9 @@ SIGNED_IN: dict[str, Callable[[Page, str], None]] = {
 def violations(page: Page) -> list[str]:
     """axe-core's WCAG 2.1 A/AA violations, one readable line per element."""
     page.add_script_tag(path=str(AXE))
-    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-                           TAGS)
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
     lines = []
     for v in result["violations"]:
         lines.append(f"{v['id']} ({v['impact']}): {v['help']}")
@@ -248,7 +254,8 @@ def check(page: Page, name: str, size: str) -> None:
     measured = overflow(page)
     assert measured["scrollWidth"] <= width, (
         f"{name} at {width} px scrolls sideways ({measured['scrollWidth']} px): "
-        + "; ".join(measured["out"]))
+        + "; ".join(measured["out"])
+    )
     if size == "phone":
         tiny = small_buttons(page)
         assert not tiny, f"{name}: buttons smaller than 44 px: " + "; ".join(tiny)

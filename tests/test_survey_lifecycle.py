@@ -27,8 +27,12 @@ from tests.test_cli import invoke, write_json
 from tests.test_staff import PASSWORD
 
 COPY_SLUG = "tro-lai-truong-hoc-2027"
-ADMIN, EDITOR, ANALYST, OTHER = ("admin@example.org", "editor@example.org",
-                                 "analyst@example.org", "other@example.org")
+ADMIN, EDITOR, ANALYST, OTHER = (
+    "admin@example.org",
+    "editor@example.org",
+    "analyst@example.org",
+    "other@example.org",
+)
 
 
 def in_english(app, email: str):
@@ -39,8 +43,10 @@ def in_english(app, email: str):
 
 
 def answer(client, slug: str = DEMO_SLUG):
-    return client.post(f"/api/v1/surveys/{slug}/responses",
-                       json={"submission_id": new_id(), "answers": valid_answers()})
+    return client.post(
+        f"/api/v1/surveys/{slug}/responses",
+        json={"submission_id": new_id(), "answers": valid_answers()},
+    )
 
 
 def close_demo(client) -> None:
@@ -49,38 +55,59 @@ def close_demo(client) -> None:
 
 def rows_of(survey_id: int) -> dict[str, int]:
     """How many rows of each table still belong to the survey."""
-    return {model.__tablename__: db.session.scalar(
-                sa.select(sa.func.count()).select_from(model)
-                .where(model.survey_id == survey_id))
-            for model in (Response, Tally, SurveyVersion, SurveyShare)}
+    return {
+        model.__tablename__: db.session.scalar(
+            sa.select(sa.func.count()).select_from(model).where(model.survey_id == survey_id)
+        )
+        for model in (Response, Tally, SurveyVersion, SurveyShare)
+    }
 
 
-SURVEY_ACTIONS = ("survey_created", "version_uploaded", "published", "closed", "reopened",
-                  "archived", "duplicated", "deleted", "exported")
+SURVEY_ACTIONS = (
+    "survey_created",
+    "version_uploaded",
+    "published",
+    "closed",
+    "reopened",
+    "archived",
+    "duplicated",
+    "deleted",
+    "exported",
+)
 
 
 def audit_trail() -> list[tuple[str, str, str | None, dict]]:
     """The log of survey actions (sign-ins and shares are logged too, elsewhere)."""
-    events = db.session.scalars(sa.select(AuditEvent).where(
-        AuditEvent.action.in_(SURVEY_ACTIONS)).order_by(AuditEvent.id)).all()
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action.in_(SURVEY_ACTIONS)).order_by(AuditEvent.id)
+    ).all()
     return [(e.actor, e.action, e.survey_slug, e.detail) for e in events]
 
 
 def shared_with(slug: str) -> set[str]:
-    return set(db.session.scalars(
-        sa.select(User.email).join(SurveyShare, SurveyShare.user_id == User.id)
-        .where(SurveyShare.survey_id == find_survey(slug).id)))
+    return set(
+        db.session.scalars(
+            sa.select(User.email)
+            .join(SurveyShare, SurveyShare.user_id == User.id)
+            .where(SurveyShare.survey_id == find_survey(slug).id)
+        )
+    )
 
 
 def add_staff(app):
     """The accounts of test_admin_surveys' `people` fixture, for any app: the demo is
     shared with the editor and the analyst, not with the other editor."""
     survey = find_survey(DEMO_SLUG)
-    for email, role in ((EDITOR, "editor"), (ANALYST, "analyst"), (OTHER, "editor"),
-                        (ADMIN, "admin")):
+    for email, role in (
+        (EDITOR, "editor"),
+        (ANALYST, "analyst"),
+        (OTHER, "editor"),
+        (ADMIN, "admin"),
+    ):
         user = create_user(email, PASSWORD, role)
         if email in (EDITOR, ANALYST):
             share_survey(user, survey)
+
     # The tests' requests share the test's app context, so Flask-Login's user in g
     # would leak from one client to the next: each request loads its own, as in production.
     @app.before_request
@@ -118,8 +145,9 @@ def test_duplicate_makes_a_new_draft_of_the_newest_version_shared_with_the_edito
     stored = version.definition
     assert stored["slug"] == COPY_SLUG
     assert stored["title"] == {**newest["title"], newest["default_language"]: "Năm học 2027"}
-    assert {k: v for k, v in stored.items() if k not in ("slug", "title")} == \
-        {k: v for k, v in newest.items() if k not in ("slug", "title")}
+    assert {k: v for k, v in stored.items() if k not in ("slug", "title")} == {
+        k: v for k, v in newest.items() if k not in ("slug", "title")
+    }
     assert shared_with(COPY_SLUG) == {EDITOR}  # nobody the original was shared with
     assert editor.get(f"/s/{COPY_SLUG}").status_code == 404  # a draft is not public
     # the original is untouched
@@ -138,13 +166,17 @@ def test_duplicate_refuses_taken_or_bad_slugs_and_people_who_may_not_manage(peop
         assert reply.status_code == 422, bad
         assert "lower-case letters" in reply.get_data(as_text=True)
     assert in_english(people, ANALYST).get(f"{PAGE}/duplicate").status_code == 403
-    assert post(in_english(people, ANALYST), f"{PAGE}/duplicate",
-                {"slug": COPY_SLUG}).status_code == 403
-    assert post(in_english(people, OTHER), f"{PAGE}/duplicate",
-                {"slug": COPY_SLUG}).status_code == 403
+    assert (
+        post(in_english(people, ANALYST), f"{PAGE}/duplicate", {"slug": COPY_SLUG}).status_code
+        == 403
+    )
+    assert (
+        post(in_english(people, OTHER), f"{PAGE}/duplicate", {"slug": COPY_SLUG}).status_code == 403
+    )
     assert find_survey(COPY_SLUG) is None
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(SurveyVersion)) \
-        == versions_before
+    assert (
+        db.session.scalar(sa.select(sa.func.count()).select_from(SurveyVersion)) == versions_before
+    )
 
 
 def test_an_admin_copy_is_shared_with_nobody(people):
@@ -170,8 +202,12 @@ def test_a_published_survey_must_be_closed_before_it_is_deleted(people):
 
 def test_an_editor_deletes_a_survey_without_responses_after_confirming(people):
     editor = in_english(people, EDITOR)
-    assert upload(editor, "/admin/surveys/new", "d.json",
-                  json.dumps(draft_definition()).encode()).status_code == 302
+    assert (
+        upload(
+            editor, "/admin/surveys/new", "d.json", json.dumps(draft_definition()).encode()
+        ).status_code
+        == 302
+    )
     page = f"/admin/surveys/{DRAFT_SLUG}"
     assert f'href="{page}/delete"' in editor.get(page).get_data(as_text=True)
     assert 'name="confirm"' in editor.get(f"{page}/delete").get_data(as_text=True)
@@ -198,8 +234,10 @@ def test_a_survey_with_responses_is_deleted_only_by_an_admin_typing_its_slug(peo
 
     assert f'href="{PAGE}/delete"' not in editor.get(PAGE).get_data(as_text=True)
     assert "only an admin" in editor.get(f"{PAGE}/delete").get_data(as_text=True)
-    assert post(editor, f"{PAGE}/delete", {"confirm_slug": DEMO_SLUG,
-                                           "confirm": "yes"}).status_code == 403
+    assert (
+        post(editor, f"{PAGE}/delete", {"confirm_slug": DEMO_SLUG, "confirm": "yes"}).status_code
+        == 403
+    )
     for wrong in ("", "yes", DEMO_SLUG.upper(), DEMO_SLUG + "-"):
         reply = post(admin, f"{PAGE}/delete", {"confirm_slug": wrong, "confirm": "yes"})
         assert reply.status_code == 422, wrong
@@ -210,8 +248,12 @@ def test_a_survey_with_responses_is_deleted_only_by_an_admin_typing_its_slug(peo
     assert reply.status_code == 302 and reply.headers["Location"] == "/admin/"
     db.session.expire_all()
     assert find_survey(DEMO_SLUG) is None
-    assert rows_of(survey_id) == {"responses": 0, "tallies": 0, "survey_versions": 0,
-                                  "survey_shares": 0}
+    assert rows_of(survey_id) == {
+        "responses": 0,
+        "tallies": 0,
+        "survey_versions": 0,
+        "survey_shares": 0,
+    }
     assert admin.get(f"/s/{DEMO_SLUG}").status_code == 404
     assert admin.get(f"/api/v1/surveys/{DEMO_SLUG}").status_code == 404
 
@@ -236,8 +278,12 @@ def test_buffered_submissions_count_as_responses_and_their_keys_go(buffered_app,
     assert post(editor, f"{PAGE}/delete", {"confirm": "yes"}).status_code == 403
     assert "Waiting in the buffer: 1" in admin.get(f"{PAGE}/delete").get_data(as_text=True)
     assert post(admin, f"{PAGE}/delete", {"confirm_slug": DEMO_SLUG}).status_code == 302
-    for key in (stream_key(survey_id), ids_key(survey_id), dead_key(survey_id),
-                counters_key(survey_id)):
+    for key in (
+        stream_key(survey_id),
+        ids_key(survey_id),
+        dead_key(survey_id),
+        counters_key(survey_id),
+    ):
         assert not redis_client.exists(key), key
     assert not redis_client.sismember(SURVEYS_KEY, survey_id)
     [deleted] = [e for e in audit_trail() if e[1] == "deleted"]
@@ -246,8 +292,11 @@ def test_buffered_submissions_count_as_responses_and_their_keys_go(buffered_app,
 
 def test_a_delete_goes_through_while_redis_is_down(database_url):
     """Redis cannot say what is buffered: only an admin typing the slug may delete."""
-    app_iter = seeded_app(database_url, REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0",
-                          RATELIMIT_STORAGE_URI="memory://")
+    app_iter = seeded_app(
+        database_url,
+        REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0",
+        RATELIMIT_STORAGE_URI="memory://",
+    )
     app = next(app_iter)
     try:
         add_staff(app)
@@ -300,11 +349,14 @@ def test_import_and_export_commands_are_logged_as_the_command_line(app, tmp_path
     data = {**demo_definition(), "slug": "dat-dai"}
     assert invoke(app, "import", str(write_json(tmp_path / "s.json", data))).exit_code == 0
     data["title"] = {"vi": "Đất đai"}
-    assert invoke(app, "import", str(write_json(tmp_path / "s.json", data)),
-                  "--publish").exit_code == 0
+    assert (
+        invoke(app, "import", str(write_json(tmp_path / "s.json", data)), "--publish").exit_code
+        == 0
+    )
     assert invoke(app, "export", "dat-dai", "-o", str(tmp_path / "r.csv")).exit_code == 0
-    assert invoke(app, "export-definition", "dat-dai",
-                  "-o", str(tmp_path / "d.json")).exit_code == 0
+    assert (
+        invoke(app, "export-definition", "dat-dai", "-o", str(tmp_path / "d.json")).exit_code == 0
+    )
     assert invoke(app, "import", str(tmp_path / "missing.json")).exit_code != 0
     assert audit_trail() == [
         ("command line", "survey_created", "dat-dai", {"version": 1}),
@@ -319,8 +371,11 @@ def test_import_and_export_commands_are_logged_as_the_command_line(app, tmp_path
 
 
 def test_the_survey_page_shows_the_schedule_in_vietnam_time(people):
-    settings = {"opens_at": "2098-12-01T01:00:00+00:00",
-                "closes_at": "2099-01-31T23:30:00+07:00", "max_responses": 5000}
+    settings = {
+        "opens_at": "2098-12-01T01:00:00+00:00",
+        "closes_at": "2099-01-31T23:30:00+07:00",
+        "max_responses": 5000,
+    }
     save_definition({**demo_definition(), "settings": settings}, publish=True)
     html = in_english(people, ANALYST).get(PAGE).get_data(as_text=True)
     assert "2098-12-01 08:00 (Vietnam time)" in html
@@ -353,26 +408,37 @@ def test_an_answer_after_the_limit_is_refused_though_the_page_was_drawn_before(p
     assert 'id="accepting">no: the response limit is reached' in html
 
 
-@pytest.mark.parametrize(("opens_at", "closes_at", "status"), [
-    ("0001-01-01T00:00:00+07:00", None, 200),  # opened long ago
-    (None, "9999-12-31T23:59:59-07:00", 200),  # closes in the far future
-    (None, "0001-01-01T00:00:00+07:00", 410),  # closed long ago
-])
+@pytest.mark.parametrize(
+    ("opens_at", "closes_at", "status"),
+    [
+        ("0001-01-01T00:00:00+07:00", None, 200),  # opened long ago
+        (None, "9999-12-31T23:59:59-07:00", 200),  # closes in the far future
+        (None, "0001-01-01T00:00:00+07:00", 410),  # closed long ago
+    ],
+)
 def test_finding7_a_schedule_stored_before_its_years_were_checked_never_breaks_a_page(
-        people, opens_at, closes_at, status):
+    people, opens_at, closes_at, status
+):
     """Year 1 or 9999, stored before the schema refused them: shown in Vietnam time,
     the moment overflowed, and the survey's staff page answered 500 for good."""
     version = find_survey(DEMO_SLUG).published_version()
-    version.definition = {**version.definition,
-                          "settings": {"opens_at": opens_at, "closes_at": closes_at}}
+    version.definition = {
+        **version.definition,
+        "settings": {"opens_at": opens_at, "closes_at": closes_at},
+    }
     db.session.commit()
     staff = signed_in(people, ADMIN)
-    for url in (f"/admin/surveys/{DEMO_SLUG}", f"/admin/surveys/{DEMO_SLUG}/edit/settings",
-                f"/admin/surveys/{DEMO_SLUG}/definition.xlsx",
-                f"/admin/surveys/{DEMO_SLUG}/definition.json"):
+    for url in (
+        f"/admin/surveys/{DEMO_SLUG}",
+        f"/admin/surveys/{DEMO_SLUG}/edit/settings",
+        f"/admin/surveys/{DEMO_SLUG}/definition.xlsx",
+        f"/admin/surveys/{DEMO_SLUG}/definition.json",
+    ):
         assert staff.get(url).status_code == 200, url
     client = people.test_client()
     assert client.get(f"/s/{DEMO_SLUG}").status_code == status
-    reply = client.post(f"/api/v1/surveys/{DEMO_SLUG}/responses",
-                        json={"submission_id": new_id(), "answers": valid_answers()})
+    reply = client.post(
+        f"/api/v1/surveys/{DEMO_SLUG}/responses",
+        json={"submission_id": new_id(), "answers": valid_answers()},
+    )
     assert reply.status_code == (202 if status == 200 else 410)

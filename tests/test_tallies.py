@@ -21,27 +21,42 @@ from tests.conftest import DEMO_SLUG, demo_definition, make_app
 
 def counts_match(survey) -> list[str]:
     definitions = {v.id: definition_for(v) for v in survey.versions}
-    return tallies.differences(tallies.stored_counts(survey.id),
-                               tallies.recount(survey.id, definitions))
+    return tallies.differences(
+        tallies.stored_counts(survey.id), tallies.recount(survey.id, definitions)
+    )
 
 
 def submission(answers: dict, submission_id: uuid.UUID | None = None) -> Submission:
     survey = published(DEMO_SLUG)
-    return Submission(survey.survey_id, survey.version_id, submission_id or uuid.uuid4(),
-                      answers)
+    return Submission(survey.survey_id, survey.version_id, submission_id or uuid.uuid4(), answers)
 
 
 def tally(question: str, choice: str) -> int:
-    return db.session.scalar(sa.select(sa.func.sum(Tally.count)).where(
-        Tally.question == question, Tally.choice == choice)) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.sum(Tally.count)).where(
+                Tally.question == question, Tally.choice == choice
+            )
+        )
+        or 0
+    )
 
 
 def test_persist_counts_each_new_response_once(app):
     repeated = uuid.uuid4()
-    answers = {"district": "da_lat", "role": "parent", "support": "yes",
-               "concerns": ["infection", "transport"]}
-    inserted = persist_batch([submission(answers, repeated), submission(answers, repeated),
-                              submission({**answers, "district": "bao_loc"})])
+    answers = {
+        "district": "da_lat",
+        "role": "parent",
+        "support": "yes",
+        "concerns": ["infection", "transport"],
+    }
+    inserted = persist_batch(
+        [
+            submission(answers, repeated),
+            submission(answers, repeated),
+            submission({**answers, "district": "bao_loc"}),
+        ]
+    )
     assert len(inserted) == 2
     persist_batch([submission(answers, repeated)])  # a redelivery changes nothing
     assert tally("", "") == 2
@@ -58,9 +73,11 @@ def test_recount_command_reports_and_fixes_differences(app):
     assert result.exit_code == 0, result.output
     assert "700 responses; tallies match" in result.output
 
-    db.session.execute(sa.update(Tally).where(Tally.question == "role",
-                                              Tally.choice == "pupil")
-                       .values(count=Tally.count + 5))
+    db.session.execute(
+        sa.update(Tally)
+        .where(Tally.question == "role", Tally.choice == "pupil")
+        .values(count=Tally.count + 5)
+    )
     db.session.commit()
     result = runner.invoke(cli, ["recount", DEMO_SLUG])
     assert result.exit_code == 1
@@ -75,26 +92,58 @@ def test_upgrading_an_existing_database_counts_its_responses(empty_database_url)
     with app.app_context():
         flask_migrate.upgrade(directory=MIGRATIONS_DIR, revision="0001")
         definition = demo_definition()
-        db.session.execute(sa.text(
-            "INSERT INTO surveys (id, slug, title, status, created_at) "
-            "VALUES (1, :slug, '{}', 'published', CURRENT_TIMESTAMP)"), {"slug": DEMO_SLUG})
-        versions = sa.table("survey_versions", sa.column("id"), sa.column("survey_id"),
-                            sa.column("number"), sa.column("definition", sa.JSON),
-                            sa.column("created_at"), sa.column("published_at"))
-        db.session.execute(versions.insert().values(
-            id=1, survey_id=1, number=1, definition=definition,
-            created_at=sa.func.now(), published_at=sa.func.now()))
-        responses = sa.table("responses", sa.column("survey_id"), sa.column("version_id"),
-                             sa.column("submission_id", sa.Uuid),
-                             sa.column("submitted_at", sa.DateTime(timezone=True)),
-                             sa.column("answers", sa.JSON), sa.column("source"),
-                             sa.column("meta", sa.JSON))
+        db.session.execute(
+            sa.text(
+                "INSERT INTO surveys (id, slug, title, status, created_at) "
+                "VALUES (1, :slug, '{}', 'published', CURRENT_TIMESTAMP)"
+            ),
+            {"slug": DEMO_SLUG},
+        )
+        versions = sa.table(
+            "survey_versions",
+            sa.column("id"),
+            sa.column("survey_id"),
+            sa.column("number"),
+            sa.column("definition", sa.JSON),
+            sa.column("created_at"),
+            sa.column("published_at"),
+        )
+        db.session.execute(
+            versions.insert().values(
+                id=1,
+                survey_id=1,
+                number=1,
+                definition=definition,
+                created_at=sa.func.now(),
+                published_at=sa.func.now(),
+            )
+        )
+        responses = sa.table(
+            "responses",
+            sa.column("survey_id"),
+            sa.column("version_id"),
+            sa.column("submission_id", sa.Uuid),
+            sa.column("submitted_at", sa.DateTime(timezone=True)),
+            sa.column("answers", sa.JSON),
+            sa.column("source"),
+            sa.column("meta", sa.JSON),
+        )
         roles = ["parent", "pupil", "parent", "teacher"]
-        db.session.execute(responses.insert(), [
-            {"survey_id": 1, "version_id": 1, "submission_id": uuid.uuid4(),
-             "submitted_at": datetime.now(UTC), "source": "web", "meta": {},
-             "answers": {"district": "da_lat", "role": role, "support": "yes"}}
-            for role in roles])
+        db.session.execute(
+            responses.insert(),
+            [
+                {
+                    "survey_id": 1,
+                    "version_id": 1,
+                    "submission_id": uuid.uuid4(),
+                    "submitted_at": datetime.now(UTC),
+                    "source": "web",
+                    "meta": {},
+                    "answers": {"district": "da_lat", "role": role, "support": "yes"},
+                }
+                for role in roles
+            ],
+        )
         db.session.commit()
 
         flask_migrate.upgrade(directory=MIGRATIONS_DIR)

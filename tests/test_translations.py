@@ -41,16 +41,22 @@ def ids(catalog) -> set[str]:
 def mo_content(fileobj) -> dict:
     """What a .mo holds: its metadata and every (context, msgid) -> msgstr."""
     catalog = read_mo(fileobj)
-    return {"headers": catalog.mime_headers,
-            "messages": {(m.context, m.id): m.string for m in catalog if m.id}}
+    return {
+        "headers": catalog.mime_headers,
+        "messages": {(m.context, m.id): m.string for m in catalog if m.id},
+    }
 
 
 def code_msgids() -> set[str]:
     """What `pybabel extract -F babel.cfg .` finds in the code today."""
     with (ROOT / "babel.cfg").open() as f:
         method_map, options_map = parse_mapping_cfg(f)
-    return {msgid for _file, _line, msgid, _comments, _context
-            in extract_from_dir(str(ROOT), method_map, options_map)}
+    return {
+        msgid
+        for _file, _line, msgid, _comments, _context in extract_from_dir(
+            str(ROOT), method_map, options_map
+        )
+    }
 
 
 def test_the_catalogs_hold_exactly_the_texts_of_the_code():
@@ -67,8 +73,9 @@ def test_every_text_has_its_vietnamese_with_the_same_placeholders():
         if not m.id:
             continue
         assert m.string and not m.fuzzy, f"no Vietnamese for {m.id!r}"
-        assert sorted(PLACEHOLDER_RE.findall(m.string)) == sorted(
-            PLACEHOLDER_RE.findall(m.id)), m.id
+        assert sorted(PLACEHOLDER_RE.findall(m.string)) == sorted(PLACEHOLDER_RE.findall(m.id)), (
+            m.id
+        )
     assert [(m.id, errors) for m, errors in catalog.check()] == []
 
 
@@ -84,10 +91,12 @@ def test_the_committed_mo_is_the_compiled_po(lang):
 
 def test_message_in_either_language_and_vietnamese_otherwise():
     assert message("too_long", "en", limit=500) == (
-        "The answer is too long (at most 500 characters).")
+        "The answer is too long (at most 500 characters)."
+    )
     assert message("too_long", "vi", limit=500) == "Câu trả lời quá dài (tối đa 500 ký tự)."
-    assert message("required", "fr") == message("required", "vi") == (
-        "Vui lòng trả lời câu hỏi này.")
+    assert (
+        message("required", "fr") == message("required", "vi") == ("Vui lòng trả lời câu hỏi này.")
+    )
     assert message("thanks_title", "en") == "Thank you!"
 
 

@@ -25,16 +25,18 @@ PLANE_ENDS = {plane * 0x10000 + end for plane in range(17) for end in (0xFFFE, 0
 def unicode_says_bad(code: int) -> bool:
     """NUL (PostgreSQL's text cannot hold it), surrogates (Unicode 15, section 3.8)
     and the 66 non-characters (section 23.7)."""
-    return code == 0 or 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF \
-        or code in PLANE_ENDS
+    return code == 0 or 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF or code in PLANE_ENDS
 
 
 def test_every_code_point_is_judged_as_unicode_says():
     every = "".join(map(chr, range(0x110000)))
     # Two replacements, so a character equal to one of them is still seen replaced.
     cleaned = zip(every, safe_text(every, "\ufffd"), safe_text(every, "?"), strict=True)
-    replaced = [code for code, (before, one, other) in enumerate(cleaned)
-                if before != one or before != other]
+    replaced = [
+        code
+        for code, (before, one, other) in enumerate(cleaned)
+        if before != one or before != other
+    ]
     expected = [code for code in range(0x110000) if unicode_says_bad(code)]
     assert len(expected) == 1 + 2048 + 66
     assert replaced == expected
@@ -61,9 +63,12 @@ def real_depth(value) -> int:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab\u00e0'),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(alphabet='[]{}"\\a', max_size=3), children, max_size=3),
-    max_leaves=40)
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet='[]{}"\\a', max_size=3), children, max_size=3)
+    ),
+    max_leaves=40,
+)
 
 
 @settings(max_examples=300, derandomize=True, deadline=None)

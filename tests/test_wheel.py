@@ -35,14 +35,30 @@ from tests.live_server import free_port
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
-COPY_IGNORED = shutil.ignore_patterns(".git", ".venv", "node_modules", "instance", "build",
-                                      "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-                                      ".ruff_cache", "test-artifacts")
+COPY_IGNORED = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "node_modules",
+    "instance",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "test-artifacts",
+)
 
 
 def run(*command, **options) -> subprocess.CompletedProcess:
-    return subprocess.run([str(part) for part in command], check=True, capture_output=True,
-                          text=True, timeout=300, **options)
+    return subprocess.run(
+        [str(part) for part in command],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **options,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,24 +67,48 @@ def installed_wheel(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
     source = work / "source"
     shutil.copytree(REPOSITORY, source, symlinks=True, ignore=COPY_IGNORED)
-    run(PYTHON, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-        "-w", work / "dist", source)
+    run(
+        PYTHON,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        work / "dist",
+        source,
+    )
     wheel = next((work / "dist").glob("survey_engine-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for needed in ("survey_engine/templates/public/survey.html",
-                   "survey_engine/templates/admin/login.html",
-                   "survey_engine/static/survey.css",
-                   "survey_engine/translations/vi/LC_MESSAGES/messages.mo",
-                   "survey_engine/migrations/env.py",
-                   "survey_engine/demo/tro-lai-truong-hoc.json"):
+    for needed in (
+        "survey_engine/templates/public/survey.html",
+        "survey_engine/templates/admin/login.html",
+        "survey_engine/static/survey.css",
+        "survey_engine/translations/vi/LC_MESSAGES/messages.mo",
+        "survey_engine/migrations/env.py",
+        "survey_engine/demo/tro-lai-truong-hoc.json",
+    ):
         assert needed in names, f"{needed} missing from the wheel"
 
     venv = work / "venv"
     run(PYTHON, "-m", "venv", "--without-pip", venv)
-    run(PYTHON, "-m", "pip", "--python", venv / "bin" / "python", "install", "--quiet",
-        "--no-deps", wheel)
-    new_site = Path(run(venv / "bin" / "python", "-c",
-                        "import sysconfig; print(sysconfig.get_path('purelib'))").stdout.strip())
+    run(
+        PYTHON,
+        "-m",
+        "pip",
+        "--python",
+        venv / "bin" / "python",
+        "install",
+        "--quiet",
+        "--no-deps",
+        wheel,
+    )
+    new_site = Path(
+        run(
+            venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"
+        ).stdout.strip()
+    )
     # The dependencies, not the project: a bare path line runs no .pth file of that
     # folder, so the checkout's editable-install hook stays out.
     (new_site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
@@ -76,10 +116,18 @@ def installed_wheel(tmp_path_factory) -> Path:
 
 
 def wheel_env(database_url: str, work: Path) -> dict:
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("PYTHONPATH", "REDIS_URL", "FLASK_APP")}
-    return {**env, "DATABASE_URL": database_url, "EXPORT_DIR": str(work / "exports"),
-            "PYTHONUNBUFFERED": "1", "SECRET_KEY": "wheel-test"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "REDIS_URL", "FLASK_APP")
+    }
+    return {
+        **env,
+        "DATABASE_URL": database_url,
+        "EXPORT_DIR": str(work / "exports"),
+        "PYTHONUNBUFFERED": "1",
+        "SECRET_KEY": "wheel-test",
+    }
 
 
 class Browser:
@@ -89,7 +137,8 @@ class Browser:
         self.base = base
         self.opener = urllib.request.build_opener(
             urllib.request.ProxyHandler({}),
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+        )
 
     def get(self, path: str) -> tuple[int, bytes, dict]:
         with self.opener.open(self.base + path, timeout=30) as reply:
@@ -103,10 +152,15 @@ class Browser:
 
 
 def test_finding13_the_installed_wheel_serves_the_questionnaire_staff_pages_and_exports(
-        installed_wheel, tmp_path):
+    installed_wheel, tmp_path
+):
     bin_dir = installed_wheel
-    where = run(bin_dir / "python", "-c", "import survey_engine; print(survey_engine.__file__)",
-                cwd=tmp_path).stdout.strip()
+    where = run(
+        bin_dir / "python",
+        "-c",
+        "import survey_engine; print(survey_engine.__file__)",
+        cwd=tmp_path,
+    ).stdout.strip()
     assert Path(where).is_relative_to(bin_dir.parent), where  # the wheel, not the checkout
 
     if BACKEND == "postgresql":
@@ -122,8 +176,13 @@ def test_finding13_the_installed_wheel_serves_the_questionnaire_staff_pages_and_
 
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen([cli, "serve", "--port", str(port)], cwd=tmp_path, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [cli, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     browser = Browser(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 30
@@ -132,8 +191,9 @@ def test_finding13_the_installed_wheel_serves_the_questionnaire_staff_pages_and_
                 browser.get("/healthz")
                 break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, \
-                    (tmp_path / "serve.log").read_text()
+                assert server.poll() is None and time.monotonic() < deadline, (
+                    tmp_path / "serve.log"
+                ).read_text()
                 time.sleep(0.2)
 
         status, page, _ = browser.get(f"/s/{DEMO_SLUG}")
@@ -143,8 +203,9 @@ def test_finding13_the_installed_wheel_serves_the_questionnaire_staff_pages_and_
         stylesheet = re.search(r'href="(/static/survey\.css[^"]*)"', html).group(1)
         assert browser.get(stylesheet.replace("&amp;", "&"))[0] == 200
 
-        status, page = browser.post_form("/admin/login", {"email": "admin@example.org",
-                                                          "password": password})
+        status, page = browser.post_form(
+            "/admin/login", {"email": "admin@example.org", "password": password}
+        )
         assert status == 200 and DEMO_SLUG.encode() in page  # the staff overview
         assert "Đăng xuất".encode() in page  # in Vietnamese: translations shipped
 
@@ -154,8 +215,9 @@ def test_finding13_the_installed_wheel_serves_the_questionnaire_staff_pages_and_
         status, body, headers = browser.get(link)
         assert status == 200 and ".xlsx" in headers["Content-Disposition"]
         workbook = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
-        responses = workbook[next(n for n in workbook.sheetnames if "respon" in n.lower()
-                                  or "trả lời" in n.lower())]
+        responses = workbook[
+            next(n for n in workbook.sheetnames if "respon" in n.lower() or "trả lời" in n.lower())
+        ]
         assert responses.max_row == 26  # the header and the 25 responses
     finally:
         server.terminate()

@@ -54,31 +54,60 @@ def test_demo_definition_round_trips(tmp_path):
 
 def test_plain_texts_and_loose_questions_round_trip(tmp_path):
     definition = {
-        "format": "survey-engine/1", "slug": "nho", "title": "Nhỏ",
-        "pages": [{"name": "p", "questions": [
-            {"name": "age", "type": "integer", "label": "Tuổi", "min": 0, "max": 120,
-             "required": False, "default": 30},
-            {"name": "fruit", "type": "select_multiple", "choices": "fruit", "label": "Quả",
-             "default": ["a", "b"], "min_choices": 1},
-            {"name": "stars", "type": "rating", "scale": 7, "label": "Sao"},
-        ]}],
-        "choice_lists": {"fruit": [{"name": "a", "label": "A", "exclusive": True},
-                                   {"name": "b", "label": "B", "weight": 2.5}]},
+        "format": "survey-engine/1",
+        "slug": "nho",
+        "title": "Nhỏ",
+        "pages": [
+            {
+                "name": "p",
+                "questions": [
+                    {
+                        "name": "age",
+                        "type": "integer",
+                        "label": "Tuổi",
+                        "min": 0,
+                        "max": 120,
+                        "required": False,
+                        "default": 30,
+                    },
+                    {
+                        "name": "fruit",
+                        "type": "select_multiple",
+                        "choices": "fruit",
+                        "label": "Quả",
+                        "default": ["a", "b"],
+                        "min_choices": 1,
+                    },
+                    {"name": "stars", "type": "rating", "scale": 7, "label": "Sao"},
+                ],
+            }
+        ],
+        "choice_lists": {
+            "fruit": [
+                {"name": "a", "label": "A", "exclusive": True},
+                {"name": "b", "label": "B", "weight": 2.5},
+            ]
+        },
     }
     write_xlsform(definition, tmp_path / "nho.xlsx")
     assert read_xlsform(tmp_path / "nho.xlsx") == definition
 
 
 def test_questions_outside_groups_form_their_own_pages(tmp_path):
-    path = workbook(tmp_path / "loose.xlsx", {
-        "survey": [["type", "name", "label", "required", "relevant"],
-                   ["text", "a", "A", "yes", None],
-                   ["begin group", "g", "Group", None, "${a} != ''"],
-                   ["note", "n", "Note", None, None],
-                   ["end group"],
-                   ["acknowledge", "ok", "OK", "TRUE()", None]],
-        "settings": [["form_title", "form_id"], ["Loose", "Loose_Form"]],
-    })
+    path = workbook(
+        tmp_path / "loose.xlsx",
+        {
+            "survey": [
+                ["type", "name", "label", "required", "relevant"],
+                ["text", "a", "A", "yes", None],
+                ["begin group", "g", "Group", None, "${a} != ''"],
+                ["note", "n", "Note", None, None],
+                ["end group"],
+                ["acknowledge", "ok", "OK", "TRUE()", None],
+            ],
+            "settings": [["form_title", "form_id"], ["Loose", "Loose_Form"]],
+        },
+    )
     definition = read_xlsform(path)
     assert definition["slug"] == "loose-form" and definition["title"] == "Loose"
     assert [p["name"] for p in definition["pages"]] == ["page_1", "g", "page_3"]
@@ -89,14 +118,18 @@ def test_questions_outside_groups_form_their_own_pages(tmp_path):
 
 # What each pyxform test file gives, with the actual reasons.
 
+
 def test_or_other_imports():
     definition = read_xlsform(TESTDATA / "or_other.xlsx")
     assert validate_definition(definition) == []
     first, second = definition["pages"][0]["questions"]
     assert first["other"] is True and first["choices"] == "colors"
     assert second["choice_filter"] == "pastel=yes"
-    assert definition["choice_lists"]["colors"][3] == {"name": "mauve", "label": "mauve",
-                                                       "pastel": "yes"}
+    assert definition["choice_lists"]["colors"][3] == {
+        "name": "mauve",
+        "label": "mauve",
+        "pastel": "yes",
+    }
 
 
 def test_text_and_integer_imports_with_english_as_the_only_language():
@@ -116,7 +149,8 @@ def test_yes_or_no_question_imports_old_select_syntax():
 
 def test_group_is_refused_for_phone_number():
     assert problems_of(TESTDATA / "group.xlsx") == [
-        "survey sheet, row 4, column type: 'phone number' is not supported"]
+        "survey sheet, row 4, column type: 'phone number' is not supported"
+    ]
 
 
 def test_choice_filter_test_is_refused_for_duplicates():
@@ -124,7 +158,8 @@ def test_choice_filter_test_is_refused_for_duplicates():
     assert problems == [
         "settings sheet, row 2, column allow_choice_duplicates: column "
         "'allow_choice_duplicates' is not supported",
-        "choice_lists.counties[2].name: repeats the choice 'king' (choices sheet, row 6)"]
+        "choice_lists.counties[2].name: repeats the choice 'king' (choices sheet, row 6)",
+    ]
 
 
 def test_case_insensitivity_is_refused_for_external_sheets_and_types():
@@ -134,15 +169,18 @@ def test_case_insensitivity_is_refused_for_external_sheets_and_types():
         "ENTITIES sheet: this sheet is not supported",
         "OSM sheet: this sheet is not supported",
         "survey sheet, row 3, column type: 'select_one_external c1' is not supported",
-        "survey sheet, row 4, column type: 'osm c1' is not supported"]
+        "survey sheet, row 4, column type: 'osm c1' is not supported",
+    ]
 
 
 def test_field_list_is_refused_for_missing_default_language_texts():
     problems = problems_of(TESTDATA / "field-list.xlsx")
     # English labels on the survey sheet, a plain + Chinese label on the choices sheet:
     # two languages and no default_language, so the default 'vi' has no texts.
-    assert "pages[0].questions[0].label: has no text in the default language 'vi' " \
-           "(survey sheet, row 3)" in problems
+    assert (
+        "pages[0].questions[0].label: has no text in the default language 'vi' "
+        "(survey sheet, row 3)" in problems
+    )
     assert all("default language 'vi'" in p for p in problems)
 
 
@@ -166,29 +204,44 @@ def test_xlsform_spec_test_is_refused_with_every_reason():
         "survey sheet, row 57, column buttonText: column 'buttonText' is not supported",
     ]:
         assert expected in problems
-    assert any(p.startswith("pages[1].questions[13].name: letters, digits and '_'")
-               and p.endswith("(survey sheet, row 21)") for p in problems)
+    assert any(
+        p.startswith("pages[1].questions[13].name: letters, digits and '_'")
+        and p.endswith("(survey sheet, row 21)")
+        for p in problems
+    )
 
 
 def test_every_shared_test_file_is_covered():
     files = {p.name for p in TESTDATA.glob("*.xlsx")}
-    assert files == {"or_other.xlsx", "text_and_integer.xlsx", "yes_or_no_question.xlsx",
-                     "group.xlsx", "choice_filter_test.xlsx", "case_insensitivity.xlsx",
-                     "field-list.xlsx", "xlsform_spec_test.xlsx"}
+    assert files == {
+        "or_other.xlsx",
+        "text_and_integer.xlsx",
+        "yes_or_no_question.xlsx",
+        "group.xlsx",
+        "choice_filter_test.xlsx",
+        "case_insensitivity.xlsx",
+        "field-list.xlsx",
+        "xlsform_spec_test.xlsx",
+    }
 
 
 def test_bad_workbook_lists_every_problem_with_its_position(tmp_path):
-    path = workbook(tmp_path / "bad.xlsx", {
-        "survey": [["type", "name", "label", "image"],
-                   ["text", "name", "Tên", None],
-                   ["geopoint", "where", "Ở đâu", None],
-                   ["begin repeat", "kids", "Con", None],
-                   ["integer", "age", "Tuổi", "a.jpg"],
-                   ["end repeat"],
-                   ["select_one khong_co", "pick", "Chọn", None]],
-        "choices": [["list_name", "name", "label"], ["co", "x", "X"]],
-        "settings": [["form_title", "form_id"], ["Sai", "sai"]],
-    })
+    path = workbook(
+        tmp_path / "bad.xlsx",
+        {
+            "survey": [
+                ["type", "name", "label", "image"],
+                ["text", "name", "Tên", None],
+                ["geopoint", "where", "Ở đâu", None],
+                ["begin repeat", "kids", "Con", None],
+                ["integer", "age", "Tuổi", "a.jpg"],
+                ["end repeat"],
+                ["select_one khong_co", "pick", "Chọn", None],
+            ],
+            "choices": [["list_name", "name", "label"], ["co", "x", "X"]],
+            "settings": [["form_title", "form_id"], ["Sai", "sai"]],
+        },
+    )
     problems = problems_of(path)
     assert problems == [
         "survey sheet, row 3, column type: 'geopoint' is not supported",
@@ -208,6 +261,7 @@ def test_not_a_workbook_is_refused(tmp_path):
 
 # The command line.
 
+
 def test_cli_imports_xlsx_and_prints_the_slug(app, client, tmp_path):
     result = invoke(app, "import", str(TESTDATA / "or_other.xlsx"), "--publish")
     assert result.exit_code == 0, result.output
@@ -221,8 +275,7 @@ def test_cli_refuses_a_bad_xlsx_and_stores_nothing(app, tmp_path):
     assert "1 problem(s)" in result.output
     assert "survey sheet, row 4, column type: 'phone number' is not supported" in result.output
     assert "Traceback" not in result.output
-    assert invoke(app, "export-definition", "group", "-o",
-                  str(tmp_path / "g.json")).exit_code != 0
+    assert invoke(app, "export-definition", "group", "-o", str(tmp_path / "g.json")).exit_code != 0
 
 
 @pytest.mark.parametrize("ending", [".xlsx", ".json"])
@@ -242,8 +295,7 @@ def test_export_definition_then_import_gives_the_same_survey(app, client, tmp_pa
 
 
 def test_export_definition_refuses_other_endings_and_unknown_surveys(app, tmp_path):
-    result = invoke(app, "export-definition", "tro-lai-truong-hoc", "-o",
-                    str(tmp_path / "x.csv"))
+    result = invoke(app, "export-definition", "tro-lai-truong-hoc", "-o", str(tmp_path / "x.csv"))
     assert result.exit_code != 0 and ".xlsx or .json" in result.output
     result = invoke(app, "export-definition", "khong-co", "-o", str(tmp_path / "x.json"))
     assert result.exit_code != 0 and "no survey" in result.output

@@ -80,6 +80,7 @@ def run_worker(app: Flask, burst: bool = False, jobs: bool = True) -> None:
 
 def _run_jobs(app: Flask, connection, burst: bool) -> None:
     with app.app_context():
-        worker = JobWorker(app, queues(connection), connection=connection,
-                           name=f"{consumer_name()}-jobs")
+        worker = JobWorker(
+            app, queues(connection), connection=connection, name=f"{consumer_name()}-jobs"
+        )
         worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)

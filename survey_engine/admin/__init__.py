@@ -37,13 +37,17 @@ def load_user(session_token: str) -> User | None:
 
 def init_app(app: Flask) -> None:
     """Sessions, CSRF and the login rate limit; call after registering the blueprints."""
+
     # Registered before CSRF's check, which reads the form: a workbook upload may be
     # larger than MAX_CONTENT_LENGTH, which stays the limit for the public side and
     # the API (and for every other admin request).
     @app.before_request
     def _admin_upload_limit() -> None:
-        if request.method == "POST" and request.endpoint in surveys.UPLOAD_ENDPOINTS \
-                and current_user.is_authenticated:
+        if (
+            request.method == "POST"
+            and request.endpoint in surveys.UPLOAD_ENDPOINTS
+            and current_user.is_authenticated
+        ):
             request.max_content_length = app.config["ADMIN_UPLOAD_MAX_BYTES"]
 
     login_manager.init_app(app)
@@ -60,14 +64,19 @@ def init_app(app: Flask) -> None:
 
     # Only the login form is limited per address: citizens share carrier-grade NAT,
     # so the questionnaire and the response API never are.
-    limiter = Limiter(get_remote_address, app=app,
-                      storage_uri=app.config.get("RATELIMIT_STORAGE_URI")
-                      or app.config.get("REDIS_URL") or "memory://",
-                      on_breach=routes.too_many_attempts)
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=app.config.get("RATELIMIT_STORAGE_URI")
+        or app.config.get("REDIS_URL")
+        or "memory://",
+        on_breach=routes.too_many_attempts,
+    )
     app.extensions["login_limiter"] = limiter
     _limit_only_admin_requests(app, limiter)
     app.view_functions["admin.login"] = limiter.limit(  # the view the blueprint registered
-        lambda: app.config["LOGIN_RATE_LIMIT"], methods=["POST"])(routes.login)
+        lambda: app.config["LOGIN_RATE_LIMIT"], methods=["POST"]
+    )(routes.login)
 
 
 def _limit_only_admin_requests(app: Flask, limiter: Limiter) -> None:
@@ -76,8 +85,11 @@ def _limit_only_admin_requests(app: Flask, limiter: Limiter) -> None:
     hooks run for the admin blueprint alone."""
     check = limiter._check_request_limit
     app.before_request_funcs[None].remove(check)
-    inject = [f for f in app.after_request_funcs[None]
-              if isinstance(f, partial) and getattr(f, "args", None) == (limiter,)]
+    inject = [
+        f
+        for f in app.after_request_funcs[None]
+        if isinstance(f, partial) and getattr(f, "args", None) == (limiter,)
+    ]
     for hook in inject:
         app.after_request_funcs[None].remove(hook)
     admin = app.blueprints["admin"]

@@ -51,17 +51,33 @@ def builder(slug: str):
     return _overview(survey, data, version)
 
 
-def _overview(survey: Survey, data: dict, version: SurveyVersion,
-              problems: list[str] | None = None, status: int = 200):
-    html = render_template("admin/builder/overview.html",
-                           **page_context(survey, data, version),
-                           d=Definition(data), problems=problems or [],
-                           types=edit.TYPES_IN_ORDER)
+def _overview(
+    survey: Survey,
+    data: dict,
+    version: SurveyVersion,
+    problems: list[str] | None = None,
+    status: int = 200,
+):
+    html = render_template(
+        "admin/builder/overview.html",
+        **page_context(survey, data, version),
+        d=Definition(data),
+        problems=problems or [],
+        types=edit.TYPES_IN_ORDER,
+    )
     return html, status
 
 
-STRUCTURE_CHANGES = ("add_page", "add_question", "page_up", "page_down", "delete_page",
-                     "question_up", "question_down", "delete_question")
+STRUCTURE_CHANGES = (
+    "add_page",
+    "add_question",
+    "page_up",
+    "page_down",
+    "delete_page",
+    "question_up",
+    "question_down",
+    "delete_question",
+)
 
 
 @bp.post("/surveys/<slug>/edit")
@@ -75,15 +91,25 @@ def change_structure(slug: str):
     target = form.get("target", "")
     try:
         if change == "add_page":
-            question = edit.blank_question(data, form.get("type", ""),
-                                           form.get("question_name", "").strip(),
-                                           form.get("question_label", "").strip())
-            edit.add_page(data, form.get("page_name", "").strip(),
-                          form.get("page_title", "").strip() or None, question)
+            question = edit.blank_question(
+                data,
+                form.get("type", ""),
+                form.get("question_name", "").strip(),
+                form.get("question_label", "").strip(),
+            )
+            edit.add_page(
+                data,
+                form.get("page_name", "").strip(),
+                form.get("page_title", "").strip() or None,
+                question,
+            )
         elif change == "add_question":
-            question = edit.blank_question(data, form.get("type", ""),
-                                           form.get("question_name", "").strip(),
-                                           form.get("question_label", "").strip())
+            question = edit.blank_question(
+                data,
+                form.get("type", ""),
+                form.get("question_name", "").strip(),
+                form.get("question_label", "").strip(),
+            )
             data["pages"][edit.page_index(data, target)]["questions"].append(question)
         elif change in ("page_up", "page_down"):
             edit.move_page(data, target, -1 if change == "page_up" else 1)
@@ -100,13 +126,14 @@ def change_structure(slug: str):
         return _overview(survey, working_copy(survey)[0], version, [str(error)], 422)
     except SaveRefused as error:
         db.session.rollback()
-        return _overview(survey, working_copy(survey)[0], version,
-                         [_("Not saved:")] + error.problems, 422)
+        return _overview(
+            survey, working_copy(survey)[0], version, [_("Not saved:")] + error.problems, 422
+        )
     if change in ("add_question", "add_page"):
-        return redirect(url_for("admin.edit_question", slug=slug,
-                                name=form.get("question_name", "").strip()))
+        return redirect(
+            url_for("admin.edit_question", slug=slug, name=form.get("question_name", "").strip())
+        )
     return redirect(url_for("admin.builder", slug=slug) + f"#{target}")
-
 
 
 # -- one question ---------------------------------------------------------------------
@@ -130,13 +157,18 @@ def edit_question(slug: str, name: str):
         question = question_from_form(request.form, languages, field_problems)
         page_name = request.form.get("page", page_name)
         try:
-            refuse_fields([f"pages[{p}].questions[{q}].{field}: {text}"
-                            for field, texts in field_problems.items() for text in texts], data)
+            refuse_fields(
+                [
+                    f"pages[{p}].questions[{q}].{field}: {text}"
+                    for field, texts in field_problems.items()
+                    for text in texts
+                ],
+                data,
+            )
             edit.replace_question(data, name, question, page_name)
             if edit.NAME_RE.match(question["name"]):
                 edit.rename_references(data, name, question["name"])
-            p, q = edit.question_position(data, question["name"]) \
-                if question["name"] else (p, q)
+            p, q = edit.question_position(data, question["name"]) if question["name"] else (p, q)
             save(survey, data, f"question {question['name']}")
         except edit.EditRefused as error:
             others = [str(error)]
@@ -144,19 +176,30 @@ def edit_question(slug: str, name: str):
             db.session.rollback()
             errors, others = split_problems(error.problems, f"pages[{p}].questions[{q}]")
             shown = edit.keys_for(question.get("type", "")) | {"page"}
-            others += [f"{field}: {text}" for field, texts in errors.items()
-                       if field not in shown for text in texts]
+            others += [
+                f"{field}: {text}"
+                for field, texts in errors.items()
+                if field not in shown
+                for text in texts
+            ]
         else:
             flash(_("The question %(name)s was saved.", name=question["name"]))
             return redirect(url_for("admin.builder", slug=slug) + f"#q-{question['name']}")
     html = render_template(
-        "admin/builder/question.html", **page_context(survey, data, version),
-        question=question, old_name=name, page_name=page_name, errors=errors, others=others,
-        types=edit.TYPES_IN_ORDER, keys=edit.keys_for(question.get("type", "")),
-        appearances=APPEARANCES, lists=sorted((data.get("choice_lists") or {}).keys()),
-        text=text_in)
+        "admin/builder/question.html",
+        **page_context(survey, data, version),
+        question=question,
+        old_name=name,
+        page_name=page_name,
+        errors=errors,
+        others=others,
+        types=edit.TYPES_IN_ORDER,
+        keys=edit.keys_for(question.get("type", "")),
+        appearances=APPEARANCES,
+        lists=sorted((data.get("choice_lists") or {}).keys()),
+        text=text_in,
+    )
     return html, 422 if errors or others else 200
-
 
 
 # -- one page ---------------------------------------------------------------------------
@@ -176,11 +219,18 @@ def edit_page(slug: str, name: str):
     others: list[str] = []
     if request.method == "POST":
         form = request.form
-        page = {"name": form.get("name", "").strip(), **{
-            key: value for key, value in (
-                ("title", texts_from_form(form, "title", edit.languages(data))),
-                ("relevant", form.get("relevant", "").strip())) if value},
-            "questions": page["questions"]}
+        page = {
+            "name": form.get("name", "").strip(),
+            **{
+                key: value
+                for key, value in (
+                    ("title", texts_from_form(form, "title", edit.languages(data))),
+                    ("relevant", form.get("relevant", "").strip()),
+                )
+                if value
+            },
+            "questions": page["questions"],
+        }
         data["pages"][index] = page
         try:
             save(survey, data, f"page {page['name']}")
@@ -190,11 +240,16 @@ def edit_page(slug: str, name: str):
         else:
             flash(_("The page %(name)s was saved.", name=page["name"]))
             return redirect(url_for("admin.builder", slug=slug) + f"#{page['name']}")
-    html = render_template("admin/builder/page.html", **page_context(survey, data, version),
-                           page=page, old_name=name, errors=errors, others=others,
-                           text=text_in)
+    html = render_template(
+        "admin/builder/page.html",
+        **page_context(survey, data, version),
+        page=page,
+        old_name=name,
+        errors=errors,
+        others=others,
+        text=text_in,
+    )
     return html, 422 if errors or others else 200
-
 
 
 # -- choice lists ---------------------------------------------------------------------
@@ -240,14 +295,21 @@ def edit_list(slug: str, name: str):
             flash(_("The choice list %(name)s was saved.", name=name))
             if new_column := request.form.get("new_column", "").strip():
                 # Back to the table, to fill the new column in.
-                return redirect(url_for("admin.edit_list", slug=slug, name=name,
-                                        column=new_column))
+                return redirect(url_for("admin.edit_list", slug=slug, name=name, column=new_column))
             return redirect(url_for("admin.builder", slug=slug) + "#lists")
         choices = lists.get(name, choices)
-    html = render_template("admin/builder/list.html", **page_context(survey, data, version),
-                           list_name=name, choices=choices, columns=columns, is_new=is_new,
-                           used_by=edit.list_users(data, name), others=problems,
-                           text=text_in, blank_rows=3 if choices else 5)
+    html = render_template(
+        "admin/builder/list.html",
+        **page_context(survey, data, version),
+        list_name=name,
+        choices=choices,
+        columns=columns,
+        is_new=is_new,
+        used_by=edit.list_users(data, name),
+        others=problems,
+        text=text_in,
+        blank_rows=3 if choices else 5,
+    )
     return html, 422 if problems else 200
 
 
@@ -260,8 +322,12 @@ def _change_list(data: dict, name: str, columns: list[str]) -> list[str]:
         columns.append(new_column)
     if form.get("delete_list"):
         if users := edit.list_users(data, name):
-            return [_("The list is used by %(questions)s; it cannot be deleted.",
-                      questions=", ".join(users))]
+            return [
+                _(
+                    "The list is used by %(questions)s; it cannot be deleted.",
+                    questions=", ".join(users),
+                )
+            ]
         del data["choice_lists"][name]
         return []
     data["choice_lists"][name] = table_rows(form, "choice", edit.languages(data), columns)

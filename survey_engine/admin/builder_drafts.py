@@ -67,12 +67,21 @@ class SaveRefused(Exception):
 def save(survey: Survey, data: dict, change: str) -> None:
     """Store `data` as the draft, if nobody saved in between and the survey is valid."""
     # Locked until save_definition commits: two saves from one revision cannot both pass.
-    newest = db.session.execute(sa.select(SurveyVersion).where(
-        SurveyVersion.id == newest_or_404(survey).id).with_for_update()).scalar_one()
+    newest = db.session.execute(
+        sa.select(SurveyVersion)
+        .where(SurveyVersion.id == newest_or_404(survey).id)
+        .with_for_update()
+    ).scalar_one()
     if request.form.get("revision") != revision(newest):
         db.session.rollback()
-        raise SaveRefused([_("Someone saved a change to this survey after you opened this "
-                             "page. Nothing was saved; open it again to see their change.")])
+        raise SaveRefused(
+            [
+                _(
+                    "Someone saved a change to this survey after you opened this "
+                    "page. Nothing was saved; open it again to see their change."
+                )
+            ]
+        )
     if data == newest.definition:
         db.session.rollback()
         return
@@ -84,9 +93,13 @@ def save(survey: Survey, data: dict, change: str) -> None:
         raise SaveRefused(error.problems) from error
     audit.record("survey_edited", survey, change=change)
     if was_published:
-        flash(_("Version %(number)s was started as a draft; the published version keeps "
+        flash(
+            _(
+                "Version %(number)s was started as a draft; the published version keeps "
                 "collecting answers until you publish this one.",
-                number=newest_or_404(survey).number))
+                number=newest_or_404(survey).number,
+            )
+        )
 
 
 def refuse_fields(problems: list[str], data: dict) -> None:
@@ -95,17 +108,25 @@ def refuse_fields(problems: list[str], data: dict) -> None:
     if not problems:
         return
     flagged = {problem.split(": ", 1)[0] for problem in problems}
-    others = [problem for problem in validate_definition(data)
-              if problem.split(": ", 1)[0] not in flagged]
+    others = [
+        problem for problem in validate_definition(data) if problem.split(": ", 1)[0] not in flagged
+    ]
     raise SaveRefused(problems + others)
 
 
 def page_context(survey: Survey, data: dict, version: SurveyVersion) -> dict[str, Any]:
     """What every builder page's template reads."""
-    return {"lang": g.lang, "survey": survey, "data": data, "title": title_of(survey, g.lang),
-            "revision": revision(version), "version": version,
-            "languages": edit.languages(data), "language_names": LANGUAGE_NAMES,
-            "status_name": status_name}
+    return {
+        "lang": g.lang,
+        "survey": survey,
+        "data": data,
+        "title": title_of(survey, g.lang),
+        "revision": revision(version),
+        "version": version,
+        "languages": edit.languages(data),
+        "language_names": LANGUAGE_NAMES,
+        "status_name": status_name,
+    }
 
 
 def text_in(value: Any, lang: str, default_language: str) -> str:

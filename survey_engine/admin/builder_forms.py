@@ -30,8 +30,14 @@ WHOLE_FIELDS = {"min_choices": (0, 10_000), "max_choices": (0, 10_000), "scale":
 MAX_RESPONSES_LIMIT = 1_000_000_000
 
 
-SETTINGS_FIELDS = ("title", "description", "default_language", "opens_at", "closes_at",
-                   "max_responses")
+SETTINGS_FIELDS = (
+    "title",
+    "description",
+    "default_language",
+    "opens_at",
+    "closes_at",
+    "max_responses",
+)
 
 
 def texts_from_form(form: MultiDict, field: str, languages: list[str]) -> dict | None:
@@ -41,8 +47,9 @@ def texts_from_form(form: MultiDict, field: str, languages: list[str]) -> dict |
     return value or None
 
 
-def number_from_text(text: str, problems: dict[str, list[str]] | None = None,
-            field: str = "") -> int | float | str:
+def number_from_text(
+    text: str, problems: dict[str, list[str]] | None = None, field: str = ""
+) -> int | float | str:
     """A finite number if it reads as one (a decimal comma too); else the text, and
     the problem at `field`: "nan", "inf" and Unicode digits never become numbers."""
     try:
@@ -55,8 +62,9 @@ def number_from_text(text: str, problems: dict[str, list[str]] | None = None,
     return int(number) if number.is_integer() and not set(".eE") & set(cleaned) else number
 
 
-def whole_from_text(text: str, low: int, high: int, problems: dict[str, list[str]],
-           field: str) -> int | str:
+def whole_from_text(
+    text: str, low: int, high: int, problems: dict[str, list[str]], field: str
+) -> int | str:
     """A whole number in [low, high] in ASCII digits; else the text and the problem."""
     try:
         return params.whole_number(text, low, high)
@@ -65,8 +73,9 @@ def whole_from_text(text: str, low: int, high: int, problems: dict[str, list[str
         return text.strip()
 
 
-def question_from_form(form: MultiDict, languages: list[str],
-                       problems: dict[str, list[str]] | None = None) -> dict:
+def question_from_form(
+    form: MultiDict, languages: list[str], problems: dict[str, list[str]] | None = None
+) -> dict:
     """A question with only the properties its (possibly new) type takes; a number
     field that is not one is kept as typed, its problem added to `problems`."""
     problems = {} if problems is None else problems
@@ -78,16 +87,16 @@ def question_from_form(form: MultiDict, languages: list[str],
             question[key] = text
     if form.get("required"):
         question["required"] = True
-    for key in ("relevant", "constraint", "choice_filter", "calculation", "appearance",
-                "choices"):
+    for key in ("relevant", "constraint", "choice_filter", "calculation", "appearance", "choices"):
         if key in keys and (value := form.get(key, "").strip()):
             question[key] = value
     if "other" in keys and form.get("other"):
         question["other"] = True
     for key in ("min", "max"):
         if key in keys and (value := form.get(key, "").strip()):
-            question[key] = (number_from_text(value, problems, key)
-                             if qtype in TYPED_NUMBER else value)
+            question[key] = (
+                number_from_text(value, problems, key) if qtype in TYPED_NUMBER else value
+            )
     for key in ("min_choices", "max_choices", "scale"):
         if key in keys and (value := form.get(key, "").strip()):
             question[key] = whole_from_text(value, *WHOLE_FIELDS[key], problems, key)
@@ -103,14 +112,20 @@ def question_from_form(form: MultiDict, languages: list[str],
     return question
 
 
-def table_rows(form: MultiDict, prefix: str, languages: list[str],
-                extra_columns: Sequence[str] = ()) -> list[dict]:
+def table_rows(
+    form: MultiDict, prefix: str, languages: list[str], extra_columns: Sequence[str] = ()
+) -> list[dict]:
     """Rows of an editable table (`row-3-name`, `row-3-label.vi` ...): in the order of
     their `position`, without those whose name was emptied or `delete` ticked."""
     rows = []
     # Row numbers are the page's own: ASCII digits ("row-²-name" is no row of it).
-    for index in sorted({int(k.split("-")[1]) for k in form if k.startswith(prefix + "-")
-                         and re.fullmatch(r"[0-9]{1,6}", k.split("-")[1])}):
+    for index in sorted(
+        {
+            int(k.split("-")[1])
+            for k in form
+            if k.startswith(prefix + "-") and re.fullmatch(r"[0-9]{1,6}", k.split("-")[1])
+        }
+    ):
         key = f"{prefix}-{index}"
         name = form.get(f"{key}-name", "").strip()
         if not name or form.get(f"{key}-delete"):
@@ -144,7 +159,7 @@ def split_problems(problems: list[str], prefix: str) -> tuple[dict[str, list[str
     for problem in problems:
         match = PROBLEM_RE.match(problem)
         if match and prefix and match["path"].startswith(prefix + "."):
-            field = re.split(r"[.\[]", match["path"][len(prefix) + 1:])[0]
+            field = re.split(r"[.\[]", match["path"][len(prefix) + 1 :])[0]
             at_field.setdefault(field, []).append(match["text"])
         else:
             elsewhere.append(problem)

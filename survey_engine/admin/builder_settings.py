@@ -42,10 +42,15 @@ def edit_settings(slug: str):
         data["settings"] = {
             "opens_at": from_local_input(form.get("opens_at", ""), problems, "opens_at"),
             "closes_at": from_local_input(form.get("closes_at", ""), problems, "closes_at"),
-            "max_responses": whole_from_text(limit, 1, MAX_RESPONSES_LIMIT, limit_problems,
-                                    "max_responses") if limit else None}
-        problems += [f"settings.max_responses: {text}"
-                     for text in limit_problems.get("max_responses", [])]
+            "max_responses": whole_from_text(
+                limit, 1, MAX_RESPONSES_LIMIT, limit_problems, "max_responses"
+            )
+            if limit
+            else None,
+        }
+        problems += [
+            f"settings.max_responses: {text}" for text in limit_problems.get("max_responses", [])
+        ]
         try:
             drafts.refuse_fields(problems, data)
             drafts.save(survey, data, "settings")
@@ -57,11 +62,15 @@ def edit_settings(slug: str):
             return redirect(url_for("admin.builder", slug=slug))
     settings = data.get("settings") or {}
     html = render_template(
-        "admin/builder/settings.html", **drafts.page_context(survey, data, version),
-        errors=errors, others=others, text=drafts.text_in,
+        "admin/builder/settings.html",
+        **drafts.page_context(survey, data, version),
+        errors=errors,
+        others=others,
+        text=drafts.text_in,
         opens_at=local_input(settings.get("opens_at")),
         closes_at=local_input(settings.get("closes_at")),
-        max_responses=settings.get("max_responses") or "")
+        max_responses=settings.get("max_responses") or "",
+    )
     return html, 422 if errors or others else 200
 
 
@@ -90,8 +99,12 @@ def edit_translations(slug: str):
         else:
             flash(_("The translations were saved."))
             return redirect(url_for("admin.edit_translations", slug=slug))
-    html = render_template("admin/builder/translations.html",
-                           **{**drafts.page_context(survey, data, version), "languages": languages},
-                           texts=list(edit.iter_texts(data)), others=others, text=drafts.text_in,
-                           added=added)
+    html = render_template(
+        "admin/builder/translations.html",
+        **{**drafts.page_context(survey, data, version), "languages": languages},
+        texts=list(edit.iter_texts(data)),
+        others=others,
+        text=drafts.text_in,
+        added=added,
+    )
     return html, 422 if others else 200

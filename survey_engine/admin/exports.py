@@ -53,8 +53,13 @@ def read_options(form: Mapping, definition: Definition) -> ExportOptions:
         filters = Filters.from_args(form, definition)
     except FilterError as error:
         raise BadRequest(_("The filters cannot be applied: %(reason)s", reason=error)) from None
-    return ExportOptions(fmt=fmt, lang=lang, filters=filters,
-                         codes=form.get("codes") in ("1", "on", "yes"), breakdown=breakdown)
+    return ExportOptions(
+        fmt=fmt,
+        lang=lang,
+        filters=filters,
+        codes=form.get("codes") in ("1", "on", "yes"),
+        breakdown=breakdown,
+    )
 
 
 def size_text(size: int | None) -> str:
@@ -62,23 +67,34 @@ def size_text(size: int | None) -> str:
         return ""
     if size < 1024:
         return f"{size} B"
-    return f"{size / 1024:.1f} KB" if size < 1024 ** 2 else f"{size / 1024 ** 2:.1f} MB"
+    return f"{size / 1024:.1f} KB" if size < 1024**2 else f"{size / 1024**2:.1f} MB"
 
 
-def _page(survey: Survey, problem: str | None = None, status: int = 200,
-          filters: Filters = NO_FILTERS):
+def _page(
+    survey: Survey, problem: str | None = None, status: int = 200, filters: Filters = NO_FILTERS
+):
     definition = _definition(survey)
     rows = export_files.exports_of(survey)
     html = render_template(
-        "admin/exports.html", lang=g.lang, survey=survey, title=title_of(survey, g.lang),
-        definition=definition, exports=rows, problem=problem, filters=filters,
+        "admin/exports.html",
+        lang=g.lang,
+        survey=survey,
+        title=title_of(survey, g.lang),
+        definition=definition,
+        exports=rows,
+        problem=problem,
+        filters=filters,
         filter_lines=filters.describe(definition, g.lang) if definition else [],
-        select_questions=[q for q in definition.questions if q.is_select] if definition
-        else [], language_names=LANGUAGE_NAMES, local_time=local_text, size_text=size_text,
-        percent=export_files.percent, S=ExportStatus,
+        select_questions=[q for q in definition.questions if q.is_select] if definition else [],
+        language_names=LANGUAGE_NAMES,
+        local_time=local_text,
+        size_text=size_text,
+        percent=export_files.percent,
+        S=ExportStatus,
         keep_hours=f"{current_app.config['EXPORT_KEEP_HOURS']:g}",
         running=any(e.status in ExportStatus.ACTIVE for e in rows),
-        download_name=lambda export: export_files.download_name(export, survey))
+        download_name=lambda export: export_files.download_name(export, survey),
+    )
     return html, status
 
 
@@ -91,8 +107,7 @@ def exports(slug: str):
     try:
         filters = Filters.from_args(request.args, definition) if definition else NO_FILTERS
     except FilterError as error:
-        return _page(survey, _("The filters cannot be applied: %(reason)s", reason=error),
-                     400)
+        return _page(survey, _("The filters cannot be applied: %(reason)s", reason=error), 400)
     return _page(survey, filters=filters)
 
 
@@ -102,8 +117,7 @@ def start_export(slug: str):
     survey = visible_survey(slug)
     definition = _definition(survey)
     if definition is None:
-        return _page(survey, _("There is nothing to export before the survey is published."),
-                     409)
+        return _page(survey, _("There is nothing to export before the survey is published."), 409)
     try:
         options = read_options(request.form, definition)
     except BadRequest as error:
@@ -128,8 +142,12 @@ def export_progress(export_id: int):
     """For exports.js, which moves the page's bars while exports run."""
     export, _survey = _visible_export(export_id)
     export_files.fail_stale([export])
-    body = {"status": export.status, "rows_done": export.rows_done,
-            "rows_total": export.rows_total, "percent": export_files.percent(export)}
+    body = {
+        "status": export.status,
+        "rows_done": export.rows_done,
+        "rows_total": export.rows_total,
+        "percent": export_files.percent(export),
+    }
     return body, 200, {"Cache-Control": "no-store"}
 
 
@@ -139,6 +157,9 @@ def download_export(export_id: int):
     export, survey = _visible_export(export_id)
     if not export_files.is_available(export):
         abort(404)
-    return send_file(export_files.path_of(export), mimetype=MIMETYPES[export.fmt],
-                     as_attachment=True,
-                     download_name=export_files.download_name(export, survey))
+    return send_file(
+        export_files.path_of(export),
+        mimetype=MIMETYPES[export.fmt],
+        as_attachment=True,
+        download_name=export_files.download_name(export, survey),
+    )

@@ -89,11 +89,9 @@ def users():
     form = {"email": "", "role": Role.EDITOR}
     error = None
     if request.method == "POST":
-        form = {"email": request.form.get("email", "")[:254],
-                "role": request.form.get("role", "")}
+        form = {"email": request.form.get("email", "")[:254], "role": request.form.get("role", "")}
         try:
-            user = create_user(form["email"], request.form.get("password", "")[:1024],
-                               form["role"])
+            user = create_user(form["email"], request.form.get("password", "")[:1024], form["role"])
         except AccountError as problem:
             error = str(problem)
         else:
@@ -101,9 +99,17 @@ def users():
             flash(_("The account %(email)s was created.", email=user.email))
             return redirect(url_for("admin.users"))
     accounts = db.session.scalars(sa.select(User).order_by(User.email)).all()
-    html = render_template("admin/users.html", lang=g.lang, accounts=accounts, form=form,
-                           error=error, roles=Role.ALL, local_time=local_time,
-                           locked_until=_locked_until, min_length=MIN_PASSWORD_LENGTH)
+    html = render_template(
+        "admin/users.html",
+        lang=g.lang,
+        accounts=accounts,
+        form=form,
+        error=error,
+        roles=Role.ALL,
+        local_time=local_time,
+        locked_until=_locked_until,
+        min_length=MIN_PASSWORD_LENGTH,
+    )
     return html, 422 if error else 200
 
 
@@ -111,10 +117,16 @@ def users():
 @login_required
 def user(user_id: int):
     account = _account(user_id)
-    return render_template("admin/user.html", lang=g.lang, account=account, roles=Role.ALL,
-                           local_time=local_time, waiting=waiting_networks(account),
-                           sessions=len(open_sessions(account)),
-                           min_length=MIN_PASSWORD_LENGTH)
+    return render_template(
+        "admin/user.html",
+        lang=g.lang,
+        account=account,
+        roles=Role.ALL,
+        local_time=local_time,
+        waiting=waiting_networks(account),
+        sessions=len(open_sessions(account)),
+        min_length=MIN_PASSWORD_LENGTH,
+    )
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -145,15 +157,17 @@ def reset_password(user_id: int):
     # the admin's own one when they reset their own password here.
     keep = current_token() if account.id == current_user.id else None
     try:
-        ended = set_password(account, request.form.get("password", "")[:1024],
-                             "password_reset", keep_token=keep)
+        ended = set_password(
+            account, request.form.get("password", "")[:1024], "password_reset", keep_token=keep
+        )
     except AccountError as problem:
         flash(str(problem), "error")
     else:
         record("password_reset", email=account.email)
         _sessions_ended(account.email, ended, "password_reset")
-        flash(_("The password of %(email)s was changed; tell them the new one.",
-                email=account.email))
+        flash(
+            _("The password of %(email)s was changed; tell them the new one.", email=account.email)
+        )
     return redirect(url_for("admin.user", user_id=user_id))
 
 
@@ -197,22 +211,31 @@ def sharing(slug: str):
         email = request.form.get("email", "")[:254]
         account = find_user(email)
         if account is None:
-            error = _("There is no staff account with the email %(email)s.",
-                      email=normalize_email(email))
+            error = _(
+                "There is no staff account with the email %(email)s.", email=normalize_email(email)
+            )
         elif account.role == Role.ADMIN:
-            error = _("%(email)s is an admin and already sees every survey.",
-                      email=account.email)
+            error = _("%(email)s is an admin and already sees every survey.", email=account.email)
         else:
             if share_survey(account, survey):
                 record("shared", survey, email=account.email)
             flash(_("%(email)s can now see this survey.", email=account.email))
             return redirect(url_for("admin.sharing", slug=slug))
     shared_with = db.session.scalars(
-        sa.select(User).join(SurveyShare, SurveyShare.user_id == User.id)
-        .where(SurveyShare.survey_id == survey.id).order_by(User.email)).all()
-    html = render_template("admin/sharing.html", lang=g.lang, survey=survey,
-                           title=title_of(survey, g.lang), shared_with=shared_with,
-                           email=email, error=error)
+        sa.select(User)
+        .join(SurveyShare, SurveyShare.user_id == User.id)
+        .where(SurveyShare.survey_id == survey.id)
+        .order_by(User.email)
+    ).all()
+    html = render_template(
+        "admin/sharing.html",
+        lang=g.lang,
+        survey=survey,
+        title=title_of(survey, g.lang),
+        shared_with=shared_with,
+        email=email,
+        error=error,
+    )
     return html, 422 if error else 200
 
 
@@ -240,11 +263,20 @@ def tokens():
     if request.method == "POST":
         new_token = create_token(current_user)
         record("token_created", email=current_user.email, prefix=shown_prefix(new_token))
-    rows = db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == current_user.id)
-                              .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())).all()
-    response = make_response(render_template(
-        "admin/tokens.html", lang=g.lang, tokens=rows, new_token=new_token,
-        local_time=local_time))
+    rows = db.session.scalars(
+        sa.select(ApiToken)
+        .where(ApiToken.user_id == current_user.id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    ).all()
+    response = make_response(
+        render_template(
+            "admin/tokens.html",
+            lang=g.lang,
+            tokens=rows,
+            new_token=new_token,
+            local_time=local_time,
+        )
+    )
     if new_token:  # shown this once: no cache may keep it
         response.headers["Cache-Control"] = "no-store"
     return response
@@ -273,26 +305,29 @@ def password():
         # Checked like a sign-in, so wrong guesses count towards the account's lock.
         check = check_login(current_user.email, request.form.get("password", "")[:1024])
         if check.locked_for:
-            error = _("Too many wrong passwords: this account can try again in "
-                      "%(minutes)s minute(s).",
-                      minutes=math.ceil(check.locked_for.total_seconds() / 60))
+            error = _(
+                "Too many wrong passwords: this account can try again in %(minutes)s minute(s).",
+                minutes=math.ceil(check.locked_for.total_seconds() / 60),
+            )
         elif check.user is None:
             error = _("The current password is wrong.")
         elif len(new) < MIN_PASSWORD_LENGTH:
-            error = _("The new password must have at least %(count)s characters.",
-                      count=MIN_PASSWORD_LENGTH)
+            error = _(
+                "The new password must have at least %(count)s characters.",
+                count=MIN_PASSWORD_LENGTH,
+            )
         elif new != request.form.get("confirm_password", ""):
             error = _("The two new passwords are not the same.")
         else:
             # Whoever else had a session (a stolen cookie, a forgotten computer) is out.
-            ended = set_password(current_user, new, "password_changed",
-                                 keep_token=current_token())
+            ended = set_password(current_user, new, "password_changed", keep_token=current_token())
             record("password_changed")
             _sessions_ended(current_user.email, ended, "password_changed")
             flash(_("Your password was changed."))
             return redirect(url_for("admin.password"))
-    html = render_template("admin/password.html", lang=g.lang, error=error,
-                           min_length=MIN_PASSWORD_LENGTH)
+    html = render_template(
+        "admin/password.html", lang=g.lang, error=error, min_length=MIN_PASSWORD_LENGTH
+    )
     return html, 422 if error else 200
 
 
@@ -301,8 +336,13 @@ def password():
 def sessions():
     rows = open_sessions(current_user)
     own = current_session()
-    return render_template("admin/sessions.html", lang=g.lang, sessions=rows,
-                           own_id=own.id if own else None, local_time=local_time)
+    return render_template(
+        "admin/sessions.html",
+        lang=g.lang,
+        sessions=rows,
+        own_id=own.id if own else None,
+        local_time=local_time,
+    )
 
 
 def _end_own_session_or_sign_out(row: StaffSession):
@@ -348,9 +388,11 @@ def audit_log():
     _require_admin()
     # A character no entry holds (NUL: PostgreSQL cannot even compare it) matches
     # nothing as U+FFFD.
-    filters = {"survey": safe_text(request.args.get("survey", "")).strip(),
-               "action": safe_text(request.args.get("action", "")),
-               "actor": safe_text(request.args.get("actor", "")).strip()}
+    filters = {
+        "survey": safe_text(request.args.get("survey", "")).strip(),
+        "action": safe_text(request.args.get("action", "")),
+        "actor": safe_text(request.args.get("actor", "")).strip(),
+    }
     page = page_or_400(request.args.get("page"))
     statement = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if filters["survey"]:
@@ -360,9 +402,18 @@ def audit_log():
     if filters["actor"]:
         statement = statement.where(AuditEvent.actor == normalize_email(filters["actor"]))
     # One row more than a page says whether an older page exists, without a count.
-    rows = db.session.scalars(statement.offset((page - 1) * AUDIT_PAGE_SIZE)
-                              .limit(AUDIT_PAGE_SIZE + 1)).all()
+    rows = db.session.scalars(
+        statement.offset((page - 1) * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE + 1)
+    ).all()
     active = {key: value for key, value in filters.items() if value}
-    return render_template("admin/audit.html", lang=g.lang, events=rows[:AUDIT_PAGE_SIZE],
-                           filters=filters, actions=ACTIONS, page=page, active=active,
-                           has_older=len(rows) > AUDIT_PAGE_SIZE, local_time=local_time)
+    return render_template(
+        "admin/audit.html",
+        lang=g.lang,
+        events=rows[:AUDIT_PAGE_SIZE],
+        filters=filters,
+        actions=ACTIONS,
+        page=page,
+        active=active,
+        has_older=len(rows) > AUDIT_PAGE_SIZE,
+        local_time=local_time,
+    )

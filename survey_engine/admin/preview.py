@@ -27,18 +27,20 @@ def preview(slug: str):
     d = Definition(version.definition)
     lang = choose_language(d.languages(), d.default_language)
     page = functools.partial(
-        render_survey_page, d, lang,
+        render_survey_page,
+        d,
+        lang,
         action=url_for("admin.preview", slug=slug, lang=lang),
         storage_key=f"preview:{slug}:{revision(version)}",
         language_link=lambda code: url_for("admin.preview", slug=slug, lang=code),
-        preview=True)
+        preview=True,
+    )
     if request.method == "GET":
         return page(str(uuid.uuid4()))
     values = answers_from_form(request.form, d)
     _answers, errors = clean_answers(d, values, lang)
     if errors:
-        return page(request.form.get("submission_id", ""), values=values, errors=errors,
-                    status=422)
+        return page(request.form.get("submission_id", ""), values=values, errors=errors, status=422)
     return redirect(url_for("admin.preview_thanks", slug=slug, lang=lang), code=303)
 
 
@@ -46,5 +48,9 @@ def preview(slug: str):
 @login_required
 def preview_thanks(slug: str):
     survey = visible_survey(slug)
-    return render_template("admin/builder/preview_thanks.html", lang=g.lang, survey=survey,
-                           title=title_of(survey, g.lang))
+    return render_template(
+        "admin/builder/preview_thanks.html",
+        lang=g.lang,
+        survey=survey,
+        title=title_of(survey, g.lang),
+    )

@@ -60,8 +60,13 @@ MAX_PAGE = 1000
 def _filters(merged: MergedSurvey) -> Filters:
     filters = Filters.from_args(request.args, merged)
     if filters.since and filters.until and filters.since > filters.until:
-        raise FilterError(_("The first day (%(since)s) is after the last (%(until)s).",
-                            since=filters.since.isoformat(), until=filters.until.isoformat()))
+        raise FilterError(
+            _(
+                "The first day (%(since)s) is after the last (%(until)s).",
+                since=filters.since.isoformat(),
+                until=filters.until.isoformat(),
+            )
+        )
     return filters
 
 
@@ -74,8 +79,9 @@ def _crosstab(merged: MergedSurvey) -> CrossTabSpec | None:
     for name in (row, col):
         question = merged.by_name.get(name)
         if question is None or question.type not in SELECT:
-            raise FilterError(_("A cross-tab needs two select questions; %(name)s is not one.",
-                                name=repr(name)))
+            raise FilterError(
+                _("A cross-tab needs two select questions; %(name)s is not one.", name=repr(name))
+            )
     if row == col:
         raise FilterError(_("Choose two different questions for the cross-tab."))
     return CrossTabSpec(row, col)
@@ -123,12 +129,25 @@ def _tick(moment: datetime, unit: str) -> str:
 
 
 def _bars(result_id: str, title: str, shares: list[tuple[str, Share]]) -> Markup:
-    bars = [Bar(label, share.ratio, share.interval, percent(share.ratio),
-                _("%(count)s of %(total)s, 95%% CI %(interval)s", count=number(share.count),
-                  total=number(share.total), interval=interval(share)))
-            for label, share in shares]
-    desc = _("Bars: the share of each answer, with a line across the bar for its "
-             "confidence interval (95%).")
+    bars = [
+        Bar(
+            label,
+            share.ratio,
+            share.interval,
+            percent(share.ratio),
+            _(
+                "%(count)s of %(total)s, 95%% CI %(interval)s",
+                count=number(share.count),
+                total=number(share.total),
+                interval=interval(share),
+            ),
+        )
+        for label, share in shares
+    ]
+    desc = _(
+        "Bars: the share of each answer, with a line across the bar for its "
+        "confidence interval (95%)."
+    )
     return bar_chart(f"chart-{result_id}", title, desc, bars)
 
 
@@ -141,22 +160,33 @@ def _question_chart(result: QuestionResult) -> Markup | None:
     title = result.label
     if len(rows) > MAX_BARS:
         rows = sorted(rows, key=lambda row: -row.of_answered.count)[:MAX_BARS]
-        title = _("%(question)s: the %(count)s most frequent answers",
-                  question=result.label, count=MAX_BARS)
+        title = _(
+            "%(question)s: the %(count)s most frequent answers",
+            question=result.label,
+            count=MAX_BARS,
+        )
     return _bars(result.name, title, [(row.label, row.of_answered) for row in rows])
 
 
 def _series_chart(series: TimeSeries) -> Markup:
     unit_text = _("per hour") if series.unit == "hour" else _("per day")
     fmt = "%Y-%m-%d %H:00" if series.unit == "hour" else "%Y-%m-%d"
-    columns = [Column(n, f"{moment.strftime(fmt)}: {number(n)}", _tick(moment, series.unit))
-               for moment, n in series.points]
-    return column_chart("chart-over-time", _("Responses %(unit)s", unit=unit_text),
-                        _("Columns: responses %(unit)s, Vietnam time, from %(first)s to "
-                          "%(last)s.", unit=unit_text,
-                          first=series.points[0][0].strftime(fmt) if series.points else "",
-                          last=series.points[-1][0].strftime(fmt) if series.points else ""),
-                        columns, number)
+    columns = [
+        Column(n, f"{moment.strftime(fmt)}: {number(n)}", _tick(moment, series.unit))
+        for moment, n in series.points
+    ]
+    return column_chart(
+        "chart-over-time",
+        _("Responses %(unit)s", unit=unit_text),
+        _(
+            "Columns: responses %(unit)s, Vietnam time, from %(first)s to %(last)s.",
+            unit=unit_text,
+            first=series.points[0][0].strftime(fmt) if series.points else "",
+            last=series.points[-1][0].strftime(fmt) if series.points else "",
+        ),
+        columns,
+        number,
+    )
 
 
 def _pages_chart(dashboard: Dashboard) -> Markup:
@@ -171,9 +201,16 @@ def _pages_chart(dashboard: Dashboard) -> Markup:
 
 
 def _render(template: str, survey: Survey, status: int = 200, **context: Any):
-    html = render_template(template, lang=g.lang, survey=survey,
-                           title=title_of(survey, g.lang), number=number,
-                           percent=percent, interval=interval, **context)
+    html = render_template(
+        template,
+        lang=g.lang,
+        survey=survey,
+        title=title_of(survey, g.lang),
+        number=number,
+        percent=percent,
+        interval=interval,
+        **context,
+    )
     return html, status
 
 
@@ -188,8 +225,16 @@ def results(slug: str):
         filters = _filters(merged)
         crosstab = _crosstab(merged)
     except FilterError as error:
-        return _render("admin/results.html", survey, 400, merged=merged, problem=str(error),
-                       filters=Filters(), crosstab_spec=None, unit="auto")
+        return _render(
+            "admin/results.html",
+            survey,
+            400,
+            merged=merged,
+            problem=str(error),
+            filters=Filters(),
+            crosstab_spec=None,
+            unit="auto",
+        )
     unit = request.args.get("by", "auto")
     unit = unit if unit in ("hour", "day") else "auto"
     count = response_count(survey.id)
@@ -202,18 +247,31 @@ def results(slug: str):
     keep: dict[str, Any] = {"row": crosstab.row, "col": crosstab.col} if crosstab else {}
     by: dict[str, Any] = {"by": unit} if unit != "auto" else {}
     return _render(
-        "admin/results.html", survey, merged=merged, problem=None, filters=filters,
-        crosstab_spec=crosstab, unit=unit, dashboard=dashboard, series=series,
-        counting=counting, refresh_seconds=REFRESH_SECONDS,
-        charts=charts, max_bars=MAX_BARS,
+        "admin/results.html",
+        survey,
+        merged=merged,
+        problem=None,
+        filters=filters,
+        crosstab_spec=crosstab,
+        unit=unit,
+        dashboard=dashboard,
+        series=series,
+        counting=counting,
+        refresh_seconds=REFRESH_SECONDS,
+        charts=charts,
+        max_bars=MAX_BARS,
         series_chart=_series_chart(series) if series.points else None,
         pages_chart=_pages_chart(dashboard) if dashboard.responses and not counting else None,
-        selects=merged.select_questions(), text_fields=merged.text_fields(),
-        described=filters.describe(merged, g.lang), link_args=link_args,
+        selects=merged.select_questions(),
+        text_fields=merged.text_fields(),
+        described=filters.describe(merged, g.lang),
+        link_args=link_args,
         clear_url=url_for("admin.results", slug=slug, **keep, **by),
-        unit_url=lambda value: url_for("admin.results", slug=slug,
-                                       **link_args(filters, **keep, by=value)),
-        local_time=lambda moment: moment.strftime("%Y-%m-%d %H:%M") if moment else "")
+        unit_url=lambda value: url_for(
+            "admin.results", slug=slug, **link_args(filters, **keep, by=value)
+        ),
+        local_time=lambda moment: moment.strftime("%Y-%m-%d %H:%M") if moment else "",
+    )
 
 
 def _field_label(merged: MergedSurvey, name: str) -> str:
@@ -234,23 +292,50 @@ def text_answers_page(slug: str, question: str):
     try:
         filters = _filters(merged)
     except FilterError as error:
-        return _render("admin/text_answers.html", survey, 400, merged=merged,
-                       problem=str(error), question=question,
-                       label=_field_label(merged, question), filters=Filters(), query="",
-                       link_args=link_args)
+        return _render(
+            "admin/text_answers.html",
+            survey,
+            400,
+            merged=merged,
+            problem=str(error),
+            question=question,
+            label=_field_label(merged, question),
+            filters=Filters(),
+            query="",
+            link_args=link_args,
+        )
     query = request.args.get("q", "").strip()[:MAX_QUERY]
     try:
         page = params.page_number(request.args.get("page"), MAX_PAGE)
     except params.ParamError as error:
-        return _render("admin/text_answers.html", survey, 400, merged=merged,
-                       problem=str(error), question=question,
-                       label=_field_label(merged, question), filters=filters, query=query,
-                       link_args=link_args)
+        return _render(
+            "admin/text_answers.html",
+            survey,
+            400,
+            merged=merged,
+            problem=str(error),
+            question=question,
+            label=_field_label(merged, question),
+            filters=filters,
+            query=query,
+            link_args=link_args,
+        )
     count = response_count(survey.id)
-    answers = cached(cache_key("text", survey, merged, filters, question, fold(query), page),
-                     count, lambda _: text_answers(survey.id, question, filters, query, page))
-    return _render("admin/text_answers.html", survey, merged=merged, problem=None,
-                   question=question, label=_field_label(merged, question), filters=filters,
-                   query=query, answers=answers, link_args=link_args,
-                   described=filters.describe(merged, g.lang))
-
+    answers = cached(
+        cache_key("text", survey, merged, filters, question, fold(query), page),
+        count,
+        lambda _: text_answers(survey.id, question, filters, query, page),
+    )
+    return _render(
+        "admin/text_answers.html",
+        survey,
+        merged=merged,
+        problem=None,
+        question=question,
+        label=_field_label(merged, question),
+        filters=filters,
+        query=query,
+        answers=answers,
+        link_args=link_args,
+        described=filters.describe(merged, g.lang),
+    )

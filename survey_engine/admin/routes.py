@@ -31,8 +31,13 @@ def _language() -> None:
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: never an open redirect to another host."""
-    if target and target.startswith("/") and not target.startswith("//") \
-            and not urlsplit(target).netloc and "\\" not in target:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+        and "\\" not in target
+    ):
         return target
     return url_for("admin.index")
 
@@ -42,8 +47,9 @@ def login():
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(url_for("admin.index"))
-        return render_template("admin/login.html", lang=g.lang, email="", error=None,
-                               next=request.args.get("next", ""))
+        return render_template(
+            "admin/login.html", lang=g.lang, email="", error=None, next=request.args.get("next", "")
+        )
     email = request.form.get("email", "")[:254]
     password = request.form.get("password", "")[:1024]
     next_url = request.form.get("next", "")
@@ -53,8 +59,14 @@ def login():
         # known one: only the email typed is echoed back.
         record("login_failed", email=safe_text(normalize_email(email)))
         minutes = math.ceil(result.locked_for.total_seconds() / 60) if result.locked_for else 0
-        html = render_template("admin/login.html", lang=g.lang, email=email, next=next_url,
-                               error="locked" if minutes else "wrong", minutes=minutes)
+        html = render_template(
+            "admin/login.html",
+            lang=g.lang,
+            email=email,
+            next=next_url,
+            error="locked" if minutes else "wrong",
+            minutes=minutes,
+        )
         return html, 200
     # A new session at sign-in: nothing planted before it (session fixation) survives.
     clear_browser_session()
@@ -68,8 +80,14 @@ def too_many_attempts(limit):
     """Flask-Limiter's on_breach for POST /admin/login: 429 with Retry-After."""
     retry_after = max(1, int(limit.reset_at - time.time()))
     choose_language(UI_LANGUAGES, "vi")
-    html = render_template("admin/login.html", lang=g.lang, email="", next="",
-                           error="rate_limited", minutes=math.ceil(retry_after / 60))
+    html = render_template(
+        "admin/login.html",
+        lang=g.lang,
+        email="",
+        next="",
+        error="rate_limited",
+        minutes=math.ceil(retry_after / 60),
+    )
     response = make_response(html, 429)
     response.headers["Retry-After"] = str(retry_after)
     return response
@@ -93,5 +111,6 @@ def logout():
 @login_required
 def index():
     surveys = db.session.scalars(visible_surveys(current_user)).all()
-    return render_template("admin/index.html", lang=g.lang, surveys=surveys, user=current_user,
-                           status_name=status_name)
+    return render_template(
+        "admin/index.html", lang=g.lang, surveys=surveys, user=current_user, status_name=status_name
+    )

@@ -27,9 +27,12 @@ def title_of(survey: Survey, lang: str) -> str:
 
 def status_name(status: str) -> str:
     """A status as the staff pages name it, in their language."""
-    return {SurveyStatus.DRAFT: _("draft"), SurveyStatus.PUBLISHED: _("published"),
-            SurveyStatus.CLOSED: _("closed"), SurveyStatus.ARCHIVED: _("archived")}.get(
-                status, status)
+    return {
+        SurveyStatus.DRAFT: _("draft"),
+        SurveyStatus.PUBLISHED: _("published"),
+        SurveyStatus.CLOSED: _("closed"),
+        SurveyStatus.ARCHIVED: _("archived"),
+    }.get(status, status)
 
 
 def may_manage(user: User, survey: Survey | None = None) -> bool:

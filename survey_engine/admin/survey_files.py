@@ -38,9 +38,12 @@ def definition_json(slug: str):
     survey = visible_survey(slug)
     version = newest_or_404(survey)
     audit.record("exported", survey, kind="definition.json", version=version.number)
-    return send_file(io.BytesIO(definition_bytes(version.definition)),
-                     mimetype="application/json",
-                     as_attachment=True, download_name=f"{slug}-v{version.number}.json")
+    return send_file(
+        io.BytesIO(definition_bytes(version.definition)),
+        mimetype="application/json",
+        as_attachment=True,
+        download_name=f"{slug}-v{version.number}.json",
+    )
 
 
 @bp.get("/surveys/<slug>/definition.xlsx")

@@ -68,10 +68,15 @@ def publish(slug: str):
             save_definition(newest.definition, publish=True)
         except DefinitionInvalid as error:  # stored before a check that now refuses it
             db.session.rollback()
-            flash(_("This version cannot be published: %(problem)s (%(count)s problem(s) "
+            flash(
+                _(
+                    "This version cannot be published: %(problem)s (%(count)s problem(s) "
                     "in all). Correct it in the builder or upload a corrected file.",
-                    problem=error.problems[0], count=format_number(len(error.problems))),
-                  "error")
+                    problem=error.problems[0],
+                    count=format_number(len(error.problems)),
+                ),
+                "error",
+            )
             return redirect(url_for("admin.survey", slug=slug))
         published = survey.published_version()  # just published: None only if the row went
         audit.record("published", survey, version=published.number if published else None)
@@ -93,15 +98,15 @@ def change_status(slug: str, action: str):
     survey = managed_survey(slug)
     sources, target, logged = TRANSITIONS[action]
     if survey.status not in sources:
-        flash(_("Not possible while the survey is %(status)s.",
-                status=status_name(survey.status)),
-              "error")
+        flash(
+            _("Not possible while the survey is %(status)s.", status=status_name(survey.status)),
+            "error",
+        )
     else:
         set_status(survey, target)
         audit.record(logged, survey)
         flash(_("The survey is now %(status)s.", status=status_name(target)))
     return redirect(url_for("admin.survey", slug=slug))
-
 
 
 # -- duplicate and delete -----------------------------------------------------------
@@ -119,8 +124,12 @@ def _with_title(data: dict, title: str) -> dict | str:
 def _copy(version: SurveyVersion, slug: str, title: str) -> tuple[Survey | None, list[str]]:
     """Save `version`'s definition as a new draft survey at `slug`, or say why not."""
     if not SLUG_RE.match(slug):
-        return None, [_("The new address must be 1 to 64 lower-case letters, digits and "
-                        "'-', starting and ending with a letter or digit.")]
+        return None, [
+            _(
+                "The new address must be 1 to 64 lower-case letters, digits and "
+                "'-', starting and ending with a letter or digit."
+            )
+        ]
     if find_survey(slug) is not None:
         return None, [_("A survey with the slug %(slug)s already exists.", slug=slug)]
     data = copy.deepcopy(version.definition)
@@ -152,9 +161,16 @@ def duplicate_survey(slug: str):
             audit.record("duplicated", copied, **detail)
             flash(_("The copy was created as a draft."))
             return redirect(url_for("admin.survey", slug=new_slug))
-    html = render_template("admin/duplicate_survey.html", lang=g.lang, survey=source,
-                           title=title_of(source, g.lang), version=newest.number,
-                           new_slug=new_slug, new_title=new_title, problems=problems)
+    html = render_template(
+        "admin/duplicate_survey.html",
+        lang=g.lang,
+        survey=source,
+        title=title_of(source, g.lang),
+        version=newest.number,
+        new_slug=new_slug,
+        new_title=new_title,
+        problems=problems,
+    )
     return html, 422 if problems else 200
 
 
@@ -187,8 +203,9 @@ def _delete(survey: Survey) -> None:
         try:
             buffer.forget(survey_id)
         except redis.RedisError as error:  # the survey is gone; stale keys only cost memory
-            log.warning("deleted survey %s (id %s) but not its Redis keys: %s",
-                        slug, survey_id, error)
+            log.warning(
+                "deleted survey %s (id %s) but not its Redis keys: %s", slug, survey_id, error
+            )
 
 
 @bp.route("/surveys/<slug>/delete", methods=["GET", "POST"])
@@ -209,8 +226,10 @@ def delete_survey(slug: str):
         elif has_responses and not is_admin:
             abort(403)
         elif has_responses and request.form.get("confirm_slug", "").strip() != slug:
-            problem, status = _("Type the slug %(slug)s exactly to delete the survey.",
-                                slug=slug), 422
+            problem, status = (
+                _("Type the slug %(slug)s exactly to delete the survey.", slug=slug),
+                422,
+            )
         elif not has_responses and request.form.get("confirm") != "yes":
             problem, status = _("Tick the box to confirm the deletion."), 422
         else:
@@ -218,16 +237,31 @@ def delete_survey(slug: str):
                 _delete(survey)
             except sa.exc.IntegrityError:  # an answer stored meanwhile points at it
                 db.session.rollback()
-                problem, status = _("Responses arrived while deleting; nothing was "
-                                    "deleted. Please try again."), 409
+                problem, status = (
+                    _("Responses arrived while deleting; nothing was deleted. Please try again."),
+                    409,
+                )
             else:
                 responses = stored + (buffered or 0)
                 audit.record("deleted", slug, responses=responses)
-                flash(_("The survey %(slug)s was deleted with its %(count)s responses.",
-                        slug=slug, count=responses))
+                flash(
+                    _(
+                        "The survey %(slug)s was deleted with its %(count)s responses.",
+                        slug=slug,
+                        count=responses,
+                    )
+                )
                 return redirect(url_for("admin.index"))
     html = render_template(
-        "admin/delete_survey.html", lang=g.lang, survey=survey, title=title_of(survey, g.lang),
-        stored=stored, buffered=buffered, has_responses=has_responses, is_admin=is_admin,
-        is_published=survey.status == SurveyStatus.PUBLISHED, problem=problem)
+        "admin/delete_survey.html",
+        lang=g.lang,
+        survey=survey,
+        title=title_of(survey, g.lang),
+        stored=stored,
+        buffered=buffered,
+        has_responses=has_responses,
+        is_admin=is_admin,
+        is_published=survey.status == SurveyStatus.PUBLISHED,
+        problem=problem,
+    )
     return html, status

@@ -54,7 +54,6 @@ from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json
 UPLOAD_ENDPOINTS = frozenset({"admin.new_survey", "admin.survey"})
 
 
-
 # -- reading an uploaded definition -------------------------------------------------
 
 
@@ -73,16 +72,32 @@ def decode_json(raw: bytes) -> tuple[object, list[str]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        return None, [_("The JSON file is not UTF-8 text: byte %(position)s cannot be "
-                        "read; save it as UTF-8.", position=format_number(error.start + 1))]
+        return None, [
+            _(
+                "The JSON file is not UTF-8 text: byte %(position)s cannot be "
+                "read; save it as UTF-8.",
+                position=format_number(error.start + 1),
+            )
+        ]
     try:
         return load_json(text), []
     except TooDeep:
-        return None, [_("The JSON file is nested more than %(depth)s levels deep; a survey "
-                        "definition needs about 6.", depth=MAX_JSON_DEPTH)]
+        return None, [
+            _(
+                "The JSON file is nested more than %(depth)s levels deep; a survey "
+                "definition needs about 6.",
+                depth=MAX_JSON_DEPTH,
+            )
+        ]
     except json.JSONDecodeError as error:
-        return None, [_("Not valid JSON: %(error)s (line %(line)s, column %(column)s).",
-                        error=error.msg, line=error.lineno, column=error.colno)]
+        return None, [
+            _(
+                "Not valid JSON: %(error)s (line %(line)s, column %(column)s).",
+                error=error.msg,
+                line=error.lineno,
+                column=error.colno,
+            )
+        ]
     except ValueError as error:  # NaN / Infinity
         return None, [_("Not valid JSON: %(error)s.", error=str(error))]
 
@@ -118,11 +133,17 @@ def _store(data: dict, survey: Survey | None) -> tuple[Survey | None, list[str]]
     slug = data.get("slug")
     # A slug that is no text is the validator's to refuse, in save_definition below.
     if survey is None and isinstance(slug, str) and find_survey(slug) is not None:
-        return None, [_("A survey with the slug %(slug)s already exists; upload the new "
-                        "version on its page.", slug=slug)]
+        return None, [
+            _(
+                "A survey with the slug %(slug)s already exists; upload the new "
+                "version on its page.",
+                slug=slug,
+            )
+        ]
     if survey is not None and slug != survey.slug:
-        return None, [_("The file is for the survey %(other)s, not %(slug)s.",
-                        other=slug, slug=survey.slug)]
+        return None, [
+            _("The file is for the survey %(other)s, not %(slug)s.", other=slug, slug=survey.slug)
+        ]
     if survey is not None and survey.status == SurveyStatus.ARCHIVED:
         return None, [_("An archived survey takes no new versions.")]
     try:
@@ -130,7 +151,6 @@ def _store(data: dict, survey: Survey | None) -> tuple[Survey | None, list[str]]
     except DefinitionInvalid as error:
         db.session.rollback()
         return None, listed(error.problems)
-
 
 
 # -- pages --------------------------------------------------------------------------
@@ -144,9 +164,11 @@ def availability(reason: str | None) -> str:
     """unavailable_reason() in words, for staff."""
     if reason is None:
         return _("yes")
-    return {"closed": _("no: the survey is closed"),
-            "not_open": _("no: it is not open yet"),
-            "full": _("no: the response limit is reached")}.get(reason, reason)
+    return {
+        "closed": _("no: the survey is closed"),
+        "not_open": _("no: it is not open yet"),
+        "full": _("no: the response limit is reached"),
+    }.get(reason, reason)
 
 
 def _schedule(survey: Survey) -> dict | None:
@@ -155,10 +177,12 @@ def _schedule(survey: Survey) -> dict | None:
     if snapshot is None:
         return None
     settings = snapshot.definition.settings
-    return {"opens_at": _setting_time(settings.get("opens_at")),
-            "closes_at": _setting_time(settings.get("closes_at")),
-            "max_responses": settings.get("max_responses"),
-            "accepting": availability(unavailable_reason(snapshot))}
+    return {
+        "opens_at": _setting_time(settings.get("opens_at")),
+        "closes_at": _setting_time(settings.get("closes_at")),
+        "max_responses": settings.get("max_responses"),
+        "accepting": availability(unavailable_reason(snapshot)),
+    }
 
 
 def _survey_page(survey: Survey, problems: list[str] | None = None, status: int = 200):
@@ -166,14 +190,23 @@ def _survey_page(survey: Survey, problems: list[str] | None = None, status: int 
     responses = response_count(survey.id)
     manages = may_manage(current_user, survey)
     html = render_template(
-        "admin/survey.html", lang=g.lang, survey=survey, title=title_of(survey, g.lang),
-        versions=versions, local_time=local_time, status_name=status_name,
-        responses=responses, schedule=_schedule(survey),
-        may_manage=manages, problems=problems or [],
+        "admin/survey.html",
+        lang=g.lang,
+        survey=survey,
+        title=title_of(survey, g.lang),
+        versions=versions,
+        local_time=local_time,
+        status_name=status_name,
+        responses=responses,
+        schedule=_schedule(survey),
+        may_manage=manages,
+        problems=problems or [],
         # The delete page has the last word (buffered responses, the typed slug).
         may_delete=manages and (current_user.role == Role.ADMIN or responses == 0),
         has_draft=bool(versions) and versions[0].published_at is None,
-        has_published=any(v.published_at for v in versions), SurveyStatus=SurveyStatus)
+        has_published=any(v.published_at for v in versions),
+        SurveyStatus=SurveyStatus,
+    )
     return html, status
 
 
@@ -186,12 +219,19 @@ def upload_too_large(error: RequestEntityTooLarge):
     survey = find_survey(slug) if isinstance(slug, str) else None
     # Nothing may abort in an error handler: whoever may not upload here gets the
     # usual page.
-    if request.endpoint not in UPLOAD_ENDPOINTS or not current_user.is_authenticated \
-            or not may_manage(current_user, survey) or (slug is not None and survey is None):
+    if (
+        request.endpoint not in UPLOAD_ENDPOINTS
+        or not current_user.is_authenticated
+        or not may_manage(current_user, survey)
+        or (slug is not None and survey is None)
+    ):
         return render_message(lang, "too_large", 413)
-    problems = [_("The file is larger than %(size)s MB; at most that much can be uploaded.",
-                  size=format_number(current_app.config["ADMIN_UPLOAD_MAX_BYTES"]
-                                     / (1024 * 1024)))]
+    problems = [
+        _(
+            "The file is larger than %(size)s MB; at most that much can be uploaded.",
+            size=format_number(current_app.config["ADMIN_UPLOAD_MAX_BYTES"] / (1024 * 1024)),
+        )
+    ]
     if survey is None:
         return render_template("admin/new_survey.html", lang=lang, problems=problems), 413
     return _survey_page(survey, problems, 413)
@@ -246,13 +286,17 @@ def create_survey():
     if find_survey(slug) is not None:
         problems = [_("A survey with the slug %(slug)s already exists.", slug=slug)]
     else:
-        first = {"name": "q1", "type": "text",
-                 "label": {language: form.get("first_question", "").strip() or "?"}}
+        first = {
+            "name": "q1",
+            "type": "text",
+            "label": {language: form.get("first_question", "").strip() or "?"},
+        }
         data = edit.new_definition(slug, form.get("title", "").strip(), language, first)
         problems = validate_definition(data)
     if problems:
-        html = render_template("admin/new_survey.html", lang=g.lang, problems=[],
-                               create_problems=problems, form=form)
+        html = render_template(
+            "admin/new_survey.html", lang=g.lang, problems=[], create_problems=problems, form=form
+        )
         return html, 422
     survey = save_definition(data)
     if current_user.role != Role.ADMIN:

@@ -51,8 +51,11 @@ def _error(status: int, text: str, **more):
 def definition(slug: str):
     survey = _published(slug)
     reason = unavailable_reason(survey)
-    body = {"version": survey.version_number, "status": reason or "open",
-            "definition": survey.definition.data}
+    body = {
+        "version": survey.version_number,
+        "status": reason or "open",
+        "definition": survey.definition.data,
+    }
     return body, 200
 
 
@@ -94,12 +97,17 @@ def submit_response(slug: str):
     if submitted.result is Result.REJECTED:
         return {"errors": submitted.errors}, 422
     if submitted.result is Result.UNAVAILABLE:
-        busy = {"error": "submissions cannot be stored right now; send the same request "
-                         "again later", "submission_id": str(submission_id)}
+        busy = {
+            "error": "submissions cannot be stored right now; send the same request again later",
+            "submission_id": str(submission_id),
+        }
         return busy, 503, {"Retry-After": RETRY_AFTER_SECONDS}
     if submitted.result is Result.CONFLICT:
-        return _error(409, "this submission_id was already used with other answers",
-                      submission_id=str(submission_id))
+        return _error(
+            409,
+            "this submission_id was already used with other answers",
+            submission_id=str(submission_id),
+        )
     reply: dict[str, str | bool] = {"status": "accepted", "submission_id": str(submission_id)}
     if submitted.result is Result.DUPLICATE:
         reply["duplicate"] = True
@@ -127,8 +135,9 @@ def results(slug: str):
     with what the tallies know while a job counts more than a request may read."""
     user = _staff_user()
     if user is None:
-        return (_error(401, "sign in, or send Authorization: Bearer <token>")
-                + ({"WWW-Authenticate": 'Bearer realm="survey-engine"'},))
+        return _error(401, "sign in, or send Authorization: Bearer <token>") + (
+            {"WWW-Authenticate": 'Bearer realm="survey-engine"'},
+        )
     survey = find_survey(slug)
     if survey is None:
         return _error(404, "no survey with this slug")
@@ -136,8 +145,13 @@ def results(slug: str):
         return _error(403, "this survey is not shared with your account")
     merged = merged_survey(survey)
     if merged is None:
-        return {"survey": survey.slug, "status": "complete", "complete": True,
-                "responses": 0, "questions": {}}, 200
+        return {
+            "survey": survey.slug,
+            "status": "complete",
+            "complete": True,
+            "responses": 0,
+            "questions": {},
+        }, 200
     try:
         filters = read_filters(request.args, merged)
     except FilterError as error:

@@ -162,8 +162,10 @@ def _clean_date(q: Question, value: Any, today: date) -> str:
     if low is None and day < FIRST_DAY:
         raise Invalid("date_min", limit=FIRST_DAY.strftime("%d/%m/%Y"))
     if high is not None and day > high:
-        raise Invalid("date_future" if q.raw.get("max") == "today" else "date_max",
-                       limit=high.strftime("%d/%m/%Y"))
+        raise Invalid(
+            "date_future" if q.raw.get("max") == "today" else "date_max",
+            limit=high.strftime("%d/%m/%Y"),
+        )
     if low is not None and day < low:
         raise Invalid("date_min", limit=low.strftime("%d/%m/%Y"))
     return day.isoformat()

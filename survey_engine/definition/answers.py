@@ -35,8 +35,14 @@ from survey_engine.localtime import LOCAL_TIME
 from survey_engine.untrusted import safe_text
 
 # The public side and intake/ read these from here (answer_types.py holds the last two).
-__all__ = ["MAX_TEXT_LENGTH", "available_choices", "clean_answers", "local_today", "printable",
-           "unstorable"]
+__all__ = [
+    "MAX_TEXT_LENGTH",
+    "available_choices",
+    "clean_answers",
+    "local_today",
+    "printable",
+    "unstorable",
+]
 
 
 def local_today() -> date:
@@ -84,8 +90,7 @@ def clean_answers(
     return answers, errors
 
 
-def _unexpected_fields(definition: Definition, raw: dict[str, Any],
-                       lang: str) -> dict[str, str]:
+def _unexpected_fields(definition: Definition, raw: dict[str, Any], lang: str) -> dict[str, str]:
     """Errors for fields no question has, and for an answer to a note."""
     errors: dict[str, str] = {}
     other_fields = {q.other_field: q for q in definition.questions if q.other}
@@ -93,14 +98,16 @@ def _unexpected_fields(definition: Definition, raw: dict[str, Any],
         question = definition.by_name.get(key)
         if question is None and key not in other_fields:
             errors[safe_text(str(key))[:64]] = message(
-                "bad_character" if unstorable(key) else "unknown_question", lang)
+                "bad_character" if unstorable(key) else "unknown_question", lang
+            )
         elif question is not None and question.type == "note" and not is_empty(value):
             errors[key] = message("not_answerable", lang)
     return errors
 
 
-def _typed(definition: Definition, raw: dict[str, Any], lang: str,
-           today: date) -> tuple[dict[str, Any], dict[str, str]]:
+def _typed(
+    definition: Definition, raw: dict[str, Any], lang: str, today: date
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Each non-empty answer as its type's value, or the message why it is none."""
     typed: dict[str, Any] = {}
     type_errors: dict[str, str] = {}
@@ -129,12 +136,16 @@ def available_choices(q: Question, context: dict, today: date | None = None) -> 
     """The choices left by the question's choice_filter ('other' always stays)."""
     if q.choice_filter is None:
         return list(q.choices)
-    return [c for c in q.choices if c["name"] == OTHER
-            or truthy(evaluate(q.choice_filter, context, choice=c, today=today))]
+    return [
+        c
+        for c in q.choices
+        if c["name"] == OTHER or truthy(evaluate(q.choice_filter, context, choice=c, today=today))
+    ]
 
 
-def _check_logic(definition: Definition, q: Question, value: Any, context: dict,
-                 today: date) -> None:
+def _check_logic(
+    definition: Definition, q: Question, value: Any, context: dict, today: date
+) -> None:
     """What depends on other answers: the choice filter and the constraint.
 
     A filter that follows an unanswered or wrong answer (commune without a valid
@@ -144,7 +155,8 @@ def _check_logic(definition: Definition, q: Question, value: Any, context: dict,
         for picked in value if isinstance(value, list) else [value]:
             choice = q.choice(picked)
             if picked != OTHER and not truthy(
-                    evaluate(q.choice_filter, context, choice=choice, today=today)):
+                evaluate(q.choice_filter, context, choice=choice, today=today)
+            ):
                 raise Invalid("unknown_choice", value=shown(picked))
     if q.constraint is not None:
         if not truthy(evaluate(q.constraint, context, current=value, today=today)):
@@ -154,8 +166,10 @@ def _check_logic(definition: Definition, q: Question, value: Any, context: dict,
 def _message_for(definition: Definition, q: Question, problem: Invalid, lang: str) -> str:
     """The author's own message for required/constraint when there is one; a choice
     named in a message is shown by its label."""
-    own = {"required": q.raw.get("required_message"),
-           "constraint": q.raw.get("constraint_message")}.get(problem.key)
+    own = {
+        "required": q.raw.get("required_message"),
+        "constraint": q.raw.get("constraint_message"),
+    }.get(problem.key)
     if own is not None:
         return definition.text(own, lang)
     values = dict(problem.values)

@@ -27,8 +27,14 @@ class EditRefused(ValueError):
 
 def new_definition(slug: str, title: str, language: str, first_question: dict) -> dict:
     """The smallest survey the format accepts: one page, one question."""
-    data = {"format": FORMAT, "slug": slug, "title": {language: title},
-            "default_language": language, "pages": [], "choice_lists": {}}
+    data = {
+        "format": FORMAT,
+        "slug": slug,
+        "title": {language: title},
+        "default_language": language,
+        "pages": [],
+        "choice_lists": {},
+    }
     add_page(data, "page_1", None, first_question)
     return data
 
@@ -64,8 +70,9 @@ def blank_question(data: dict, qtype: str, name: str, label: str) -> dict:
     if qtype not in QUESTION_TYPES:
         raise EditRefused(f"unknown question type {qtype!r}")
     if not NAME_RE.match(name or ""):
-        raise EditRefused(f"{name!r} is not a name: letters, digits and _, starting "
-                          "with a letter or _")
+        raise EditRefused(
+            f"{name!r} is not a name: letters, digits and _, starting with a letter or _"
+        )
     if name in question_names(data):
         raise EditRefused(f"there is already a question named {name!r}")
     lang = default_language(data)
@@ -85,9 +92,24 @@ def blank_question(data: dict, qtype: str, name: str, label: str) -> dict:
 
 
 # Every type, in the order the builder offers them.
-TYPES_IN_ORDER = ("select_one", "select_multiple", "text", "integer", "decimal", "date",
-                  "email", "phone", "rating", "nps", "rank", "matrix", "acknowledge", "note",
-                  "hidden", "calculate")
+TYPES_IN_ORDER = (
+    "select_one",
+    "select_multiple",
+    "text",
+    "integer",
+    "decimal",
+    "date",
+    "email",
+    "phone",
+    "rating",
+    "nps",
+    "rank",
+    "matrix",
+    "acknowledge",
+    "note",
+    "hidden",
+    "calculate",
+)
 assert set(TYPES_IN_ORDER) == QUESTION_TYPES
 
 
@@ -177,8 +199,12 @@ def replace_question(data: dict, old_name: str, question: dict, page_name: str) 
 
 
 def list_users(data: dict, list_name: str) -> list[str]:
-    return [q["name"] for page in data["pages"] for q in page["questions"]
-            if q.get("choices") == list_name]
+    return [
+        q["name"]
+        for page in data["pages"]
+        for q in page["questions"]
+        if q.get("choices") == list_name
+    ]
 
 
 # -- texts, for the translation table ------------------------------------------------

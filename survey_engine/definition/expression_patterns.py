@@ -28,9 +28,43 @@ def compiled(pattern: str) -> Any:
 # What both RE2 and the browser's RegExp(p, 'u') read the same way after a backslash;
 # '-' only inside [...]. p{..} takes a general category such as L or Lu.
 _ESCAPES_BOTH = set("^$\\.*+?()[]{}|/dDwWsSfnrtvbB")
-_CATEGORIES = {"L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl",
-               "No", "P", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk",
-               "So", "Z", "Zs", "Zl", "Zp", "C", "Cc", "Cf", "Co"}
+_CATEGORIES = {
+    "L",
+    "Lu",
+    "Ll",
+    "Lt",
+    "Lm",
+    "Lo",
+    "M",
+    "Mn",
+    "Mc",
+    "Me",
+    "N",
+    "Nd",
+    "Nl",
+    "No",
+    "P",
+    "Pc",
+    "Pd",
+    "Ps",
+    "Pe",
+    "Pi",
+    "Pf",
+    "Po",
+    "S",
+    "Sm",
+    "Sc",
+    "Sk",
+    "So",
+    "Z",
+    "Zs",
+    "Zl",
+    "Zp",
+    "C",
+    "Cc",
+    "Cf",
+    "Co",
+}
 _QUANTIFIER = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 _PROPERTY = re.compile(r"[pP]\{([A-Za-z]+)\}")
 
@@ -42,23 +76,27 @@ def _browser_problem(pattern: str) -> str | None:
     while i < n:
         ch = pattern[i]
         if ch == "\\":
-            nxt = pattern[i + 1:i + 2]
+            nxt = pattern[i + 1 : i + 2]
             prop = _PROPERTY.match(pattern, i + 1)
             if nxt in _ESCAPES_BOTH and nxt and not (in_class and nxt in "bB"):
                 i += 2
             elif nxt == "-" and in_class:
                 i += 2
-            elif nxt == "x" and re.fullmatch(r"[0-9A-Fa-f]{2}", pattern[i + 2:i + 4]):
+            elif nxt == "x" and re.fullmatch(r"[0-9A-Fa-f]{2}", pattern[i + 2 : i + 4]):
                 i += 4
             elif prop and prop.group(1) in _CATEGORIES:
                 i = prop.end()
             elif nxt in "pP" and nxt:
-                return (f"\\{nxt} takes a Unicode category in braces, such as \\p{{L}} (a "
-                        "letter) or \\p{{Lu}}; browsers read no other form")
+                return (
+                    f"\\{nxt} takes a Unicode category in braces, such as \\p{{L}} (a "
+                    "letter) or \\p{{Lu}}; browsers read no other form"
+                )
             else:
                 hint = " (inside [...] it may be escaped)" if nxt == "-" else ""
-                return (f"'\\{nxt}' at character {i + 1} is not read the same way by "
-                        f"browsers; write it without the backslash{hint}")
+                return (
+                    f"'\\{nxt}' at character {i + 1} is not read the same way by "
+                    f"browsers; write it without the backslash{hint}"
+                )
             continue
         if in_class:
             if ch == "[" and pattern.startswith("[:", i):
@@ -67,19 +105,23 @@ def _browser_problem(pattern: str) -> str | None:
                 in_class = False
         elif ch == "[":
             in_class = True
-            i += 2 if pattern[i + 1:i + 2] == "]" else 1  # []..] : the ] is literal in RE2
-            if pattern[i - 1:i] == "]" and i - 1 > 0 and pattern[i - 2] == "[":
+            i += 2 if pattern[i + 1 : i + 2] == "]" else 1  # []..] : the ] is literal in RE2
+            if pattern[i - 1 : i] == "]" and i - 1 > 0 and pattern[i - 2] == "[":
                 return "'[]' is read differently by browsers; write \\] for a ]"
             continue
-        elif ch == "(" and pattern.startswith("(?", i) and not (
-                pattern.startswith("(?:", i) or re.match(r"\(\?<[A-Za-z]", pattern[i:])):
-            return (f"'{pattern[i:i + 3]}' at character {i + 1} is not read by browsers; "
-                    "use (?:...) or (?<name>...)")
+        elif (
+            ch == "("
+            and pattern.startswith("(?", i)
+            and not (pattern.startswith("(?:", i) or re.match(r"\(\?<[A-Za-z]", pattern[i:]))
+        ):
+            return (
+                f"'{pattern[i : i + 3]}' at character {i + 1} is not read by browsers; "
+                "use (?:...) or (?<name>...)"
+            )
         elif ch == "{":
             quantifier = _QUANTIFIER.match(pattern, i)
             if not quantifier:
-                return (f"'{{' at character {i + 1} is not a repetition; write \\{{ for "
-                        "a brace")
+                return f"'{{' at character {i + 1} is not a repetition; write \\{{ for a brace"
             i = quantifier.end()
             continue
         elif ch in "}]":
@@ -92,20 +134,26 @@ def pattern_problem(node: list) -> str | None:
     """Why regex()'s pattern argument cannot be saved, or None. A pattern computed from
     answers would let a respondent choose it, so only a literal is accepted."""
     if node[0] != "str":
-        return ("regex(): the pattern must be a text in quotes, such as "
-                "regex(., '^[0-9]{10}$'), not computed from answers or other values")
+        return (
+            "regex(): the pattern must be a text in quotes, such as "
+            "regex(., '^[0-9]{10}$'), not computed from answers or other values"
+        )
     pattern = node[1]
     if len(pattern) > MAX_PATTERN_LENGTH:
-        return (f"regex(): the pattern is {len(pattern)} characters long, "
-                f"at most {MAX_PATTERN_LENGTH} are accepted")
+        return (
+            f"regex(): the pattern is {len(pattern)} characters long, "
+            f"at most {MAX_PATTERN_LENGTH} are accepted"
+        )
     try:
         compiled(pattern)
     except Exception as exc:  # noqa: BLE001 - re2.error, or text UTF-8 cannot hold
         reason = exc.args[0] if exc.args else exc
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
-        return (f"regex(): bad pattern {pattern!r}: {reason} (patterns use RE2 syntax: "
-                "no backreferences such as \\1, no lookaround such as (?=...))")
+        return (
+            f"regex(): bad pattern {pattern!r}: {reason} (patterns use RE2 syntax: "
+            "no backreferences such as \\1, no lookaround such as (?=...))"
+        )
     browser = _browser_problem(pattern)
     if browser:
         return f"regex(): pattern {pattern!r}: {browser}"

@@ -22,8 +22,7 @@ _QUESTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER_LITERAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _SYMBOLS = ("<=", ">=", "!=", "=", "<", ">", "+", "-", "*", "(", ")", ",")
 _CURLY_QUOTES = "\u2018\u2019\u201c\u201d"
-_LEVELS = (("or",), ("and",), ("=", "!="), ("<", "<=", ">", ">="), ("+", "-"),
-           ("*", "div", "mod"))
+_LEVELS = (("or",), ("and",), ("=", "!="), ("<", "<=", ">", ">="), ("+", "-"), ("*", "div", "mod"))
 _WORD_OPERATORS = {"or", "and", "div", "mod"}
 _DIGITS = set("0123456789")
 
@@ -38,6 +37,7 @@ class ExpressionError(ValueError):
 
 
 # --------------------------------------------------------------------------- parsing
+
 
 class _Token:
     __slots__ = ("kind", "value", "pos", "text")
@@ -61,8 +61,8 @@ def _tokens(text: str) -> list[_Token]:
             end = text.find(ch, i + 1)
             if end < 0:
                 raise ExpressionError(f"unterminated string: no closing {ch}", pos)
-            value = unicodedata.normalize("NFC", text[i + 1:end])
-            out.append(_Token("str", value, pos, text[i:end + 1]))
+            value = unicodedata.normalize("NFC", text[i + 1 : end])
+            out.append(_Token("str", value, pos, text[i : end + 1]))
             i = end + 1
         elif ch == "$" and text.startswith("${", i):
             m = _QUESTION.match(text, i + 2)
@@ -70,15 +70,15 @@ def _tokens(text: str) -> list[_Token]:
                 raise ExpressionError("expected a question name after '${'", i + 3)
             if not text.startswith("}", m.end()):
                 raise ExpressionError("expected '}' after the question name", m.end() + 1)
-            out.append(_Token("ref", m.group(), pos, text[i:m.end() + 1]))
+            out.append(_Token("ref", m.group(), pos, text[i : m.end() + 1]))
             i = m.end() + 1
-        elif ch in _DIGITS or (ch == "." and text[i + 1:i + 2] in _DIGITS):
+        elif ch in _DIGITS or (ch == "." and text[i + 1 : i + 2] in _DIGITS):
             m = _NUMBER_LITERAL.match(text, i)
             assert m is not None
             number: float = float(m.group())
             if math.isinf(number):
                 raise ExpressionError("number too large", pos)
-            if number.is_integer() and abs(number) < 2 ** 53:
+            if number.is_integer() and abs(number) < 2**53:
                 number = int(number)  # compact AST: 3, not 3.0
             out.append(_Token("num", number, pos, m.group()))
             i = m.end()
@@ -126,15 +126,15 @@ class Parser:
         depth = 1 + max((self.depth.get(id(c), 0) for c in children), default=-1)
         if depth > MAX_DEPTH:
             raise ExpressionError(
-                f"expression too complex (more than {MAX_DEPTH} nested operations)", pos)
+                f"expression too complex (more than {MAX_DEPTH} nested operations)", pos
+            )
         self.depth[id(node)] = depth
         return node
 
     def enter(self, pos: int) -> None:
         self.nesting += 1
         if self.nesting > MAX_NESTING:
-            raise ExpressionError(
-                f"nested too deeply (more than {MAX_NESTING} levels)", pos)
+            raise ExpressionError(f"nested too deeply (more than {MAX_NESTING} levels)", pos)
 
     def parse(self) -> list:
         first = self.peek()

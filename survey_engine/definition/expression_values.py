@@ -36,9 +36,11 @@ def _data(v: Any) -> Value:
     if isinstance(v, (int, float)):
         return _float(v)
     if isinstance(v, list):
-        return [e if isinstance(e, str) else _num_str(_float(e)) for e in v
-                if isinstance(e, str) or (isinstance(e, (int, float))
-                                          and not isinstance(e, bool))]
+        return [
+            e if isinstance(e, str) else _num_str(_float(e))
+            for e in v
+            if isinstance(e, str) or (isinstance(e, (int, float)) and not isinstance(e, bool))
+        ]
     return ""
 
 
@@ -66,8 +68,13 @@ def _num_str(x: float) -> str:
         out = "0." + "0" * -n + digits
     else:
         e = n - 1
-        out = digits[0] + ("." + digits[1:] if k > 1 else "") + \
-            "e" + ("+" if e >= 0 else "-") + str(abs(e))
+        out = (
+            digits[0]
+            + ("." + digits[1:] if k > 1 else "")
+            + "e"
+            + ("+" if e >= 0 else "-")
+            + str(abs(e))
+        )
     return sign + out
 
 
@@ -219,8 +226,7 @@ def _eval(node: Any, answers: Any, current: Any, choice: Any, today: date | None
     x = node[1] if len(node) > 1 else None
     y = node[2] if len(node) > 2 else None
     if t == "num":
-        return _float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) \
-            else math.nan
+        return _float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else math.nan
     if t == "str":
         return x if isinstance(x, str) else ""
     if t == "ref":
@@ -265,8 +271,13 @@ def _eval(node: Any, answers: Any, current: Any, choice: Any, today: date | None
     return _mod(p, q)
 
 
-def evaluate(ast: Any, answers: dict[str, Any], current: Any = None,
-             choice: dict[str, Any] | None = None, today: date | None = None) -> Value:
+def evaluate(
+    ast: Any,
+    answers: dict[str, Any],
+    current: Any = None,
+    choice: dict[str, Any] | None = None,
+    today: date | None = None,
+) -> Value:
     """Evaluate a parsed expression: a str, float, bool or list of names.
 
     `answers` maps question names to JSON answers, `current` is the value of `.`,

@@ -95,33 +95,52 @@ from survey_engine.definition.expression_syntax import (
 )
 from survey_engine.definition.expression_values import Value, evaluate, truthy
 
-__all__ = ["BINARY", "ExpressionError", "FUNCTIONS", "MAX_DEPTH", "MAX_NESTING",
-           "MAX_PATTERN_LENGTH", "Value", "check", "evaluate", "parse", "references",
-           "truthy"]
+__all__ = [
+    "BINARY",
+    "ExpressionError",
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_NESTING",
+    "MAX_PATTERN_LENGTH",
+    "Value",
+    "check",
+    "evaluate",
+    "parse",
+    "references",
+    "truthy",
+]
 
 # name -> (least, most) number of arguments; most None = any number.
 FUNCTIONS: dict[str, tuple[int, int | None]] = {
-    "not": (1, 1), "selected": (2, 2), "count-selected": (1, 1), "string-length": (1, 1),
-    "regex": (2, 2), "if": (3, 3), "coalesce": (2, 2), "today": (0, 0), "number": (1, 1),
-    "int": (1, 1), "round": (1, 2), "concat": (1, None),
+    "not": (1, 1),
+    "selected": (2, 2),
+    "count-selected": (1, 1),
+    "string-length": (1, 1),
+    "regex": (2, 2),
+    "if": (3, 3),
+    "coalesce": (2, 2),
+    "today": (0, 0),
+    "number": (1, 1),
+    "int": (1, 1),
+    "round": (1, 2),
+    "concat": (1, None),
 }
 
 
 def _arity_text(least: int, most: int | None) -> str:
     def plural(n: int) -> str:
         return f"{n} argument" + ("" if n == 1 else "s")
+
     if most is None:
         return f"at least {plural(least)}"
     if least == most:
         return "no arguments" if least == 0 else plural(least)
-    return f"{least} or {plural(most)}" if most == least + 1 else \
-        f"{least} to {plural(most)}"
+    return f"{least} or {plural(most)}" if most == least + 1 else f"{least} to {plural(most)}"
 
 
 def _suggest(name: str, candidates: Iterable[str], fmt: str) -> str:
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
     return f"; did you mean {fmt.format(close[0])}?" if close else ""
-
 
 
 def check(text: object, known_names: set[str], allow_bare_names: bool = False) -> list[str]:
@@ -147,15 +166,18 @@ def check(text: object, known_names: set[str], allow_bare_names: bool = False) -
             continue
         least, most = FUNCTIONS[name]
         if argc < least or (most is not None and argc > most):
-            problems.append(
-                (pos, f"{name}() takes {_arity_text(least, most)}, got {argc}"))
+            problems.append((pos, f"{name}() takes {_arity_text(least, most)}, got {argc}"))
         elif name == "regex":
             problem = pattern_problem(args[1])
             if problem:
                 problems.append((pos, problem))
     if not allow_bare_names:
         for name, pos in parser.props:
-            problems.append((pos, f"bare name '{name}' is only allowed in a choice_filter "
-                                  f"(for the answer to a question write ${{{name}}})"))
+            problems.append(
+                (
+                    pos,
+                    f"bare name '{name}' is only allowed in a choice_filter "
+                    f"(for the answer to a question write ${{{name}}})",
+                )
+            )
     return [f"at character {pos}: {msg}" for pos, msg in sorted(problems)]
-

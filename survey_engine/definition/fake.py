@@ -29,8 +29,7 @@ def fake_answers(definition: Definition, rng: random.Random) -> dict:
     for _ in range(ATTEMPTS):
         raw: dict = {}
         for q in definition.questions:
-            if q.type in NOT_ASKED or (
-                    not q.required and rng.random() < 0.2):
+            if q.type in NOT_ASKED or (not q.required and rng.random() < 0.2):
                 continue
             raw[q.name] = _answer(q, rng, raw)
             picked = raw[q.name]
@@ -59,8 +58,11 @@ def _answer(q: Question, rng: random.Random, so_far: dict):
         return {row["name"]: rng.choice(q.choice_names()) for row in q.rows}
     if q.type in TYPED_NUMBER:
         low, high = q.raw.get("min", 0), q.raw.get("max", 4 if q.type == "integer" else 100)
-        return rng.randint(int(low), int(min(high, low + 4))) if q.type == "integer" \
+        return (
+            rng.randint(int(low), int(min(high, low + 4)))
+            if q.type == "integer"
             else round(rng.uniform(low, high), 2)
+        )
     if q.type == "rating":
         return rng.randint(1, q.raw.get("scale", 5))
     if q.type == "nps":

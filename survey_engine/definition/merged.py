@@ -26,8 +26,7 @@ def merged_questions(definitions: list[Definition]) -> list[Question]:
                 seen[question.name] = question
             elif question.is_select:
                 newest = seen[question.name]
-                extra = tuple(c for c in question.choices
-                              if c["name"] not in newest.choice_names())
+                extra = tuple(c for c in question.choices if c["name"] not in newest.choice_names())
                 if extra:
                     seen[question.name] = _with_choices(newest, newest.choices + extra)
     return [q for q in seen.values() if q.takes_answer]
@@ -51,7 +50,8 @@ class MergedSurvey:
         self.by_name: dict[str, Question] = {q.name: q for q in self.questions}
         self.pages = self._merged_pages()
         self.other_fields: dict[str, Question] = {
-            q.other_field: q for q in self.questions if q.is_select and q.other}
+            q.other_field: q for q in self.questions if q.is_select and q.other
+        }
 
     def _merged_pages(self) -> list[dict]:
         seen: dict[str, dict] = {}
@@ -75,17 +75,21 @@ class MergedSurvey:
             return message("other", lang)
         return self.text(choice.get("label"), lang) or choice["name"]
 
-    def choice_labels(self, question: Question, lang: str,
-                      extra: Iterable[str] = ()) -> dict[str, str]:
+    def choice_labels(
+        self, question: Question, lang: str, extra: Iterable[str] = ()
+    ) -> dict[str, str]:
         """{choice: label} in the list's order, then `extra` names (answers no version
         lists any more). Labels two choices share (Phường 1 of Đà Lạt and of Bảo Lộc)
         get the choice's name after them, so a chart never shows the same bar twice."""
         names = question.choice_names() + [n for n in extra if question.choice(n) is None]
-        labels = {name: self.choice_label(question.choice(name) or {"name": name}, lang)
-                  for name in names}
+        labels = {
+            name: self.choice_label(question.choice(name) or {"name": name}, lang) for name in names
+        }
         seen = Counter(labels.values())
-        return {name: f"{label} ({name})" if seen[label] > 1 else label
-                for name, label in labels.items()}
+        return {
+            name: f"{label} ({name})" if seen[label] > 1 else label
+            for name, label in labels.items()
+        }
 
     def select_questions(self) -> list[Question]:
         """What filters and cross-tabs take: select_one and select_multiple questions."""

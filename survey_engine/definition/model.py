@@ -65,7 +65,8 @@ class Definition:
         lists = data.get("choice_lists", {})
         self.pages: list[dict] = data["pages"]
         self.page_relevant: dict[str, list | None] = {
-            page["name"]: _ast(page.get("relevant")) for page in self.pages}
+            page["name"]: _ast(page.get("relevant")) for page in self.pages
+        }
         self.questions: list[Question] = []
         for page in self.pages:
             for q in page["questions"]:
@@ -74,15 +75,26 @@ class Definition:
                 )
                 if q.get("other"):
                     choices += ({"name": OTHER, "label": None},)
-                self.questions.append(Question(
-                    name=q["name"], type=q["type"], label=q.get("label"), hint=q.get("hint"),
-                    required=bool(q.get("required")), appearance=q.get("appearance"),
-                    other=bool(q.get("other")), choices=choices, page=page["name"], raw=q,
-                    relevant=_ast(q.get("relevant")), constraint=_ast(q.get("constraint")),
-                    choice_filter=_ast(q.get("choice_filter")),
-                    calculation=_ast(q.get("calculation")), rows=tuple(q.get("rows", ())),
-                    filter_refs=frozenset(references(_ast(q.get("choice_filter")) or [])),
-                ))
+                self.questions.append(
+                    Question(
+                        name=q["name"],
+                        type=q["type"],
+                        label=q.get("label"),
+                        hint=q.get("hint"),
+                        required=bool(q.get("required")),
+                        appearance=q.get("appearance"),
+                        other=bool(q.get("other")),
+                        choices=choices,
+                        page=page["name"],
+                        raw=q,
+                        relevant=_ast(q.get("relevant")),
+                        constraint=_ast(q.get("constraint")),
+                        choice_filter=_ast(q.get("choice_filter")),
+                        calculation=_ast(q.get("calculation")),
+                        rows=tuple(q.get("rows", ())),
+                        filter_refs=frozenset(references(_ast(q.get("choice_filter")) or [])),
+                    )
+                )
         self.by_name: dict[str, Question] = {q.name: q for q in self.questions}
         self._languages = self._find_languages()
 
@@ -117,8 +129,9 @@ class Definition:
         return value.get(lang) or value.get(self.default_language) or next(iter(value.values()))
 
     def pages_with_questions(self) -> list[tuple[dict, list[Question]]]:
-        return [(page, [q for q in self.questions if q.page == page["name"]])
-                for page in self.pages]
+        return [
+            (page, [q for q in self.questions if q.page == page["name"]]) for page in self.pages
+        ]
 
     def logic(self, lang: str | None = None) -> dict:
         """What the page's script needs to repeat the server's checks (answers.py decides).
@@ -152,9 +165,15 @@ class Definition:
                 item["list"] = q.raw["choices"]
                 choices[q.raw["choices"]] = {
                     c["name"]: {k: v for k, v in c.items() if k not in ("name", "label")}
-                    for c in q.choices if c["name"] != OTHER}
+                    for c in q.choices
+                    if c["name"] != OTHER
+                }
             questions[q.name] = item
         pages = {name: ast for name, ast in self.page_relevant.items() if ast is not None}
         # `order`: JSON objects do not keep their order everywhere (Jinja's tojson sorts keys).
-        return {"questions": questions, "order": [q.name for q in self.questions],
-                "pages": pages, "choices": choices}
+        return {
+            "questions": questions,
+            "order": [q.name for q in self.questions],
+            "pages": pages,
+            "choices": choices,
+        }

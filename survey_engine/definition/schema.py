@@ -20,8 +20,22 @@ from survey_engine.untrusted import bad_character_at
 FORMAT = "survey-engine/1"
 
 QUESTION_TYPES = {
-    "select_one", "select_multiple", "rank", "matrix", "text", "integer", "decimal",
-    "date", "email", "phone", "rating", "nps", "note", "acknowledge", "hidden", "calculate",
+    "select_one",
+    "select_multiple",
+    "rank",
+    "matrix",
+    "text",
+    "integer",
+    "decimal",
+    "date",
+    "email",
+    "phone",
+    "rating",
+    "nps",
+    "note",
+    "acknowledge",
+    "hidden",
+    "calculate",
 }
 # The families are defined once, in families.py. admin/builder.py (split elsewhere)
 # still imports this name: the numbers min/max apply to.
@@ -29,14 +43,40 @@ QUESTION_TYPES = {
 # Parts of XLSForm the engine does not implement: refused rather than half-honoured.
 NOT_YET_SUPPORTED = {"parameters", "repeat_count", "read_only", "trigger"}
 
-SURVEY_KEYS = {"format", "slug", "title", "description", "default_language", "settings",
-               "pages", "choice_lists"}
+SURVEY_KEYS = {
+    "format",
+    "slug",
+    "title",
+    "description",
+    "default_language",
+    "settings",
+    "pages",
+    "choice_lists",
+}
 SETTINGS_KEYS = {"opens_at", "closes_at", "max_responses"}
 PAGE_KEYS = {"name", "title", "relevant", "questions"}
 QUESTION_KEYS = {
-    "name", "type", "label", "hint", "required", "required_message", "choices", "appearance",
-    "other", "relevant", "constraint", "constraint_message", "choice_filter", "default",
-    "calculation", "min", "max", "min_choices", "max_choices", "scale", "rows",
+    "name",
+    "type",
+    "label",
+    "hint",
+    "required",
+    "required_message",
+    "choices",
+    "appearance",
+    "other",
+    "relevant",
+    "constraint",
+    "constraint_message",
+    "choice_filter",
+    "default",
+    "calculation",
+    "min",
+    "max",
+    "min_choices",
+    "max_choices",
+    "scale",
+    "rows",
 }
 # Which properties each type takes beyond the common ones.
 TYPE_KEYS = {
@@ -50,8 +90,19 @@ TYPE_KEYS = {
     "rating": {"scale"},
     "calculate": {"calculation"},
 }
-COMMON_KEYS = {"name", "type", "label", "hint", "required", "required_message", "appearance",
-               "relevant", "constraint", "constraint_message", "default"}
+COMMON_KEYS = {
+    "name",
+    "type",
+    "label",
+    "hint",
+    "required",
+    "required_message",
+    "appearance",
+    "relevant",
+    "constraint",
+    "constraint_message",
+    "default",
+}
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -84,8 +135,9 @@ def validate_definition(data: Any) -> list[str]:
         problems.add("format", f"must be {FORMAT!r}, got {data.get('format')!r}")
     slug = data.get("slug")
     if not isinstance(slug, str) or not SLUG_RE.match(slug):
-        problems.add("slug", "lower-case letters, digits and '-', 1 to 64 characters, "
-                     f"got {slug!r}")
+        problems.add(
+            "slug", f"lower-case letters, digits and '-', 1 to 64 characters, got {slug!r}"
+        )
 
     default_language = data.get("default_language", "vi")
     if not isinstance(default_language, str) or not LANG_RE.match(default_language):
@@ -106,7 +158,7 @@ def shown(text: str) -> str:
     while (at := bad_character_at(text)) is not None:
         code = ord(text[at])
         escaped = f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-        text = f"{text[:at]}{escaped}{text[at + 1:]}"
+        text = f"{text[:at]}{escaped}{text[at + 1 :]}"
     return text
 
 
@@ -124,9 +176,12 @@ def _bad_texts(problems: _Problems, data: dict) -> bool:
             at = bad_character_at(value)
             if at is not None:
                 found = True
-                problems.add(path, f"character {at + 1} is U+{ord(value[at]):04X}, which "
-                             "cannot be stored (NUL, a lone surrogate or a Unicode "
-                             f"non-character): '{shown(value)[:80]}'")
+                problems.add(
+                    path,
+                    f"character {at + 1} is U+{ord(value[at]):04X}, which "
+                    "cannot be stored (NUL, a lone surrogate or a Unicode "
+                    f"non-character): '{shown(value)[:80]}'",
+                )
         elif isinstance(value, float) and not math.isfinite(value):
             found = True
             problems.add(path, f"a finite number, got {value!r}")
@@ -135,9 +190,11 @@ def _bad_texts(problems: _Problems, data: dict) -> bool:
                 name = key if isinstance(key, str) else str(key)
                 if bad_character_at(name) is not None:
                     found = True
-                    problems.add(f"{path}.{shown(name)}" if path else shown(name),
-                                 "this name holds a character that cannot be stored "
-                                 "(NUL, a lone surrogate or a Unicode non-character)")
+                    problems.add(
+                        f"{path}.{shown(name)}" if path else shown(name),
+                        "this name holds a character that cannot be stored "
+                        "(NUL, a lone surrogate or a Unicode non-character)",
+                    )
                     continue
                 stack.append((f"{path}.{name}" if path else name, item))
         elif isinstance(value, list):
@@ -154,8 +211,9 @@ def _unknown_keys(problems: _Problems, path: str, obj: dict, allowed: set[str]) 
             problems.add(f"{prefix}{key}", "unknown property")
 
 
-def _text(problems: _Problems, path: str, value: Any, default_language: str,
-          required: bool = False) -> None:
+def _text(
+    problems: _Problems, path: str, value: Any, default_language: str, required: bool = False
+) -> None:
     """A label, hint or message: a non-empty string or {language: text}."""
     if value is None:
         if required:
@@ -194,11 +252,15 @@ def _settings(problems: _Problems, settings: Any) -> None:
         except ValueError:
             moment = None
         if moment is None or moment.tzinfo is None:
-            problems.add(f"settings.{key}", "an ISO 8601 time with its offset, such as "
-                         f"'2026-12-01T08:00:00+07:00', got {value!r}")
+            problems.add(
+                f"settings.{key}",
+                "an ISO 8601 time with its offset, such as "
+                f"'2026-12-01T08:00:00+07:00', got {value!r}",
+            )
         elif not FIRST_YEAR <= moment.year <= LAST_YEAR:
-            problems.add(f"settings.{key}",
-                         f"a time between {FIRST_YEAR} and {LAST_YEAR}, got {value!r}")
+            problems.add(
+                f"settings.{key}", f"a time between {FIRST_YEAR} and {LAST_YEAR}, got {value!r}"
+            )
         else:
             moments[key] = moment
     if len(moments) == 2 and moments["closes_at"] <= moments["opens_at"]:
@@ -231,33 +293,39 @@ def _choice_lists(problems: _Problems, lists: Any, default_language: str) -> dic
             if isinstance(name, int) and not isinstance(name, bool):
                 name = str(name)
             if not isinstance(name, str) or not CHOICE_NAME_RE.match(name):
-                problems.add(f"{cpath}.name", "letters, digits, '_', '-' and '.', "
-                             f"up to 64 characters, got {name!r}")
+                problems.add(
+                    f"{cpath}.name",
+                    f"letters, digits, '_', '-' and '.', up to 64 characters, got {name!r}",
+                )
             elif name in names:
                 problems.add(f"{cpath}.name", f"repeats the choice {name!r}")
             else:
                 names.add(name)
-            _text(problems, f"{cpath}.label", choice.get("label"), default_language,
-                  required=True)
+            _text(problems, f"{cpath}.label", choice.get("label"), default_language, required=True)
             for key, value in choice.items():
                 if key not in ("name", "label") and not (
                     value is None or isinstance(value, str | int | float | bool)
                 ):
-                    problems.add(f"{cpath}.{key}", "an extra choice property must be a "
-                                 "text, number or true/false")
+                    problems.add(
+                        f"{cpath}.{key}",
+                        "an extra choice property must be a text, number or true/false",
+                    )
         found[list_name] = names
     return found
 
 
-def _pages(problems: _Problems, pages: Any, lists: dict[str, set],
-           default_language: str) -> None:
+def _pages(problems: _Problems, pages: Any, lists: dict[str, set], default_language: str) -> None:
     if not isinstance(pages, list) or not pages:
         problems.add("pages", "must be a non-empty list of pages")
         return
     # Expressions may refer to any question, before or after them: names first.
-    known = {q["name"] for page in pages if isinstance(page, dict)
-             for q in _list_or_empty(page.get("questions"))
-             if isinstance(q, dict) and isinstance(q.get("name"), str)}
+    known = {
+        q["name"]
+        for page in pages
+        if isinstance(page, dict)
+        for q in _list_or_empty(page.get("questions"))
+        if isinstance(q, dict) and isinstance(q.get("name"), str)
+    }
     page_names: set[str] = set()
     question_names: dict[str, str] = {}
     for p, page in enumerate(pages):
@@ -280,12 +348,20 @@ def _pages(problems: _Problems, pages: Any, lists: dict[str, set],
             problems.add(f"{ppath}.questions", "must be a non-empty list of questions")
             continue
         for q, question in enumerate(questions):
-            _question(problems, f"{ppath}.questions[{q}]", question, lists, question_names,
-                      known, default_language)
+            _question(
+                problems,
+                f"{ppath}.questions[{q}]",
+                question,
+                lists,
+                question_names,
+                known,
+                default_language,
+            )
 
 
-def _expression(problems: _Problems, path: str, text: Any, known: set[str],
-                bare_names: bool = False) -> None:
+def _expression(
+    problems: _Problems, path: str, text: Any, known: set[str], bare_names: bool = False
+) -> None:
     if text is None:
         return
     if not isinstance(text, str) or not text.strip():
@@ -295,16 +371,28 @@ def _expression(problems: _Problems, path: str, text: Any, known: set[str],
         problems.add(path, message)
 
 
-def _question(problems: _Problems, path: str, question: Any, lists: dict[str, set],
-              seen: dict[str, str], known: set[str], default_language: str) -> None:
+def _question(
+    problems: _Problems,
+    path: str,
+    question: Any,
+    lists: dict[str, set],
+    seen: dict[str, str],
+    known: set[str],
+    default_language: str,
+) -> None:
     if not isinstance(question, dict):
         problems.add(path, "a question is an object with name, type and label")
         return
     qtype = question.get("type")
     _question_keys(problems, path, question, qtype)
     _question_name(problems, path, question, seen)
-    _text(problems, f"{path}.label", question.get("label"), default_language,
-          required=qtype not in UNSEEN)
+    _text(
+        problems,
+        f"{path}.label",
+        question.get("label"),
+        default_language,
+        required=qtype not in UNSEEN,
+    )
     for key in ("hint", "required_message", "constraint_message"):
         _text(problems, f"{path}.{key}", question.get(key), default_language)
     for flag in ("required", "other"):
@@ -317,8 +405,9 @@ def _question(problems: _Problems, path: str, question: Any, lists: dict[str, se
         problems.add(f"{path}.appearance", "must be a text")
     _expression(problems, f"{path}.relevant", question.get("relevant"), known)
     _expression(problems, f"{path}.constraint", question.get("constraint"), known)
-    _expression(problems, f"{path}.choice_filter", question.get("choice_filter"), known,
-                bare_names=True)
+    _expression(
+        problems, f"{path}.choice_filter", question.get("choice_filter"), known, bare_names=True
+    )
     if qtype == "calculate":
         if "calculation" not in question:
             problems.add(f"{path}.calculation", "a calculate question needs a calculation")
@@ -336,8 +425,10 @@ def _question(problems: _Problems, path: str, question: Any, lists: dict[str, se
 def _question_keys(problems: _Problems, path: str, question: dict, qtype: Any) -> None:
     """A known type, and only the properties that type takes."""
     if qtype not in QUESTION_TYPES:
-        problems.add(f"{path}.type", f"unknown question type {qtype!r}; one of "
-                     + ", ".join(sorted(QUESTION_TYPES)))
+        problems.add(
+            f"{path}.type",
+            f"unknown question type {qtype!r}; one of " + ", ".join(sorted(QUESTION_TYPES)),
+        )
         _unknown_keys(problems, path, question, QUESTION_KEYS)
     else:
         allowed = COMMON_KEYS | TYPE_KEYS.get(qtype, set())
@@ -348,13 +439,14 @@ def _question_keys(problems: _Problems, path: str, question: dict, qtype: Any) -
         _unknown_keys(problems, path, question, QUESTION_KEYS)
 
 
-def _question_name(problems: _Problems, path: str, question: dict,
-                   seen: dict[str, str]) -> None:
+def _question_name(problems: _Problems, path: str, question: dict, seen: dict[str, str]) -> None:
     """A valid name, unused so far (nor its `_other` field); noted in `seen`."""
     name = question.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
-        problems.add(f"{path}.name", "letters, digits and '_', starting with a letter, "
-                     f"up to 64 characters, got {name!r}")
+        problems.add(
+            f"{path}.name",
+            f"letters, digits and '_', starting with a letter, up to 64 characters, got {name!r}",
+        )
     else:
         taken = [name] + ([f"{name}_other"] if question.get("other") is True else [])
         for field in taken:
@@ -363,8 +455,7 @@ def _question_name(problems: _Problems, path: str, question: dict,
             seen[field] = path
 
 
-def _choice_list(problems: _Problems, path: str, question: dict,
-                 lists: dict[str, set]) -> int:
+def _choice_list(problems: _Problems, path: str, question: dict, lists: dict[str, set]) -> int:
     """A select question's list: named, known, without a second 'other'; its length."""
     list_name = question.get("choices")
     if not isinstance(list_name, str):
@@ -378,14 +469,14 @@ def _choice_list(problems: _Problems, path: str, question: dict,
     return 0
 
 
-def _limits(problems: _Problems, path: str, question: dict, qtype: Any,
-            choice_count: int) -> None:
+def _limits(problems: _Problems, path: str, question: dict, qtype: Any, choice_count: int) -> None:
     """min/max, min_choices/max_choices and scale: the right kind of value, in order."""
     low, high = question.get("min"), question.get("max")
     if qtype in TYPED_NUMBER:
         for key, value in (("min", low), ("max", high)):
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, int | float)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
                 problems.add(f"{path}.{key}", f"a number, got {value!r}")
         if _is_number(low) and _is_number(high) and low > high:
             problems.add(f"{path}.max", "must not be below min")
@@ -397,10 +488,14 @@ def _limits(problems: _Problems, path: str, question: dict, qtype: Any,
             problems.add(f"{path}.max", "must not be before min")
     for key in ("min_choices", "max_choices"):
         value = question.get(key)
-        if value is not None and (type(value) is not int or value < 0
-                                  or (choice_count and value > choice_count)):
-            problems.add(f"{path}.{key}", f"a whole number from 0 to {choice_count or 'the '}"
-                         f"{'' if choice_count else 'number of choices'}, got {value!r}")
+        if value is not None and (
+            type(value) is not int or value < 0 or (choice_count and value > choice_count)
+        ):
+            problems.add(
+                f"{path}.{key}",
+                f"a whole number from 0 to {choice_count or 'the '}"
+                f"{'' if choice_count else 'number of choices'}, got {value!r}",
+            )
     scale = question.get("scale")
     if scale is not None and (type(scale) is not int or not 2 <= scale <= 10):
         problems.add(f"{path}.scale", f"a whole number from 2 to 10, got {scale!r}")

@@ -86,8 +86,11 @@ class _Reader:
         if not all_rows:
             return Header(()), []
         header = Header(all_rows[0])
-        body = [(number, row) for number, row in enumerate(all_rows[1:], start=2)
-                if any(cell_text(cell) is not None for cell in row)]
+        body = [
+            (number, row)
+            for number, row in enumerate(all_rows[1:], start=2)
+            if any(cell_text(cell) is not None for cell in row)
+        ]
         return header, body
 
     def bounded_rows(self, sheet):
@@ -98,21 +101,40 @@ class _Reader:
         for count, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             self.cell_count += len(row)
             if count > MAX_ROWS:
-                raise XLSFormInvalid([f"{sheet.title} sheet: more than {MAX_ROWS:,} rows "
-                                      "(blank rows included); at most that many are read"])
+                raise XLSFormInvalid(
+                    [
+                        f"{sheet.title} sheet: more than {MAX_ROWS:,} rows "
+                        "(blank rows included); at most that many are read"
+                    ]
+                )
             if self.cell_count > MAX_CELLS:
-                raise XLSFormInvalid([f"{sheet.title} sheet, row {count}: the workbook has "
-                                      f"more than {MAX_CELLS:,} cells (blank cells "
-                                      "included); at most that many are read"])
+                raise XLSFormInvalid(
+                    [
+                        f"{sheet.title} sheet, row {count}: the workbook has "
+                        f"more than {MAX_CELLS:,} cells (blank cells "
+                        "included); at most that many are read"
+                    ]
+                )
             if time.monotonic() > self.deadline:
-                raise XLSFormInvalid([f"{sheet.title} sheet, row {count}: reading took "
-                                      f"more than {MAX_SECONDS:.0f} seconds; the workbook "
-                                      "is too large"])
+                raise XLSFormInvalid(
+                    [
+                        f"{sheet.title} sheet, row {count}: reading took "
+                        f"more than {MAX_SECONDS:.0f} seconds; the workbook "
+                        "is too large"
+                    ]
+                )
             yield row
 
-    def cells(self, sheet_name: str, header: Header, number: int, row: tuple,
-              allowed_texts: tuple[str, ...], allowed_plain: tuple[str, ...],
-              extra_ok: bool = False) -> tuple[dict, dict, dict]:
+    def cells(
+        self,
+        sheet_name: str,
+        header: Header,
+        number: int,
+        row: tuple,
+        allowed_texts: tuple[str, ...],
+        allowed_plain: tuple[str, ...],
+        extra_ok: bool = False,
+    ) -> tuple[dict, dict, dict]:
         """(texts {base: {lang|None: text}}, plain {base: value}, extras {base: value})."""
         texts: dict[str, dict[str | None, str]] = {}
         plain: dict[str, Any] = {}
@@ -131,9 +153,13 @@ class _Reader:
                     if code is None:
                         if raw not in self.bad_languages:
                             self.bad_languages.add(raw)
-                            self.problem(sheet_name, 1, raw,
-                                         f"unknown language {lang!r}: write its code, "
-                                         f"e.g. '{base}::English (en)'")
+                            self.problem(
+                                sheet_name,
+                                1,
+                                raw,
+                                f"unknown language {lang!r}: write its code, "
+                                f"e.g. '{base}::English (en)'",
+                            )
                         continue
                     if code not in self.languages:
                         self.languages.append(code)
@@ -141,8 +167,9 @@ class _Reader:
             elif lang is None and base in allowed_plain:
                 plain[base] = value
             elif base in NOT_YET_SUPPORTED:
-                self.problem(sheet_name, number, raw,
-                             f"{base!r} is not supported yet by survey-engine")
+                self.problem(
+                    sheet_name, number, raw, f"{base!r} is not supported yet by survey-engine"
+                )
             elif extra_ok and lang is None and base not in MEDIA_COLUMNS:
                 extras[base] = value
             else:
@@ -184,8 +211,11 @@ class _Reader:
         finally:
             book.close()
         definition["pages"] = pages
-        if "default_language" not in definition and self.languages[:1] != ["vi"] \
-                and len(self.languages) == 1:
+        if (
+            "default_language" not in definition
+            and self.languages[:1] != ["vi"]
+            and len(self.languages) == 1
+        ):
             definition["default_language"] = self.languages[0]  # the only language used
         matrix_rows = self.matrix_rows(pages, lists)
         if lists:
@@ -216,8 +246,9 @@ class _Reader:
         """Adds the sheet and row to a path-style problem of validate_definition."""
         match = QUESTION_PATH_RE.match(problem)
         if match and (int(match[1]), int(match[2])) in self.question_rows:
-            return f"{problem} (survey sheet, row " \
-                   f"{self.question_rows[int(match[1]), int(match[2])]})"
+            return (
+                f"{problem} (survey sheet, row {self.question_rows[int(match[1]), int(match[2])]})"
+            )
         match = PAGE_PATH_RE.match(problem)
         if match and int(match[1]) in self.page_rows:
             return f"{problem} (survey sheet, row {self.page_rows[int(match[1])]})"
@@ -235,17 +266,21 @@ class _Reader:
             header, body = self.rows(sheet)
             header_bases = {c[0] for c in header.columns if c is not None}
             for number, row in body[:1]:
-                texts, plain, _ = self.cells("settings", header, number, row,
-                                             SETTINGS_TEXTS, SETTINGS_PLAIN)
+                texts, plain, _ = self.cells(
+                    "settings", header, number, row, SETTINGS_TEXTS, SETTINGS_PLAIN
+                )
             for number, _ in body[1:]:
                 self.problem("settings", number, None, "only one row of settings is read")
         language = cell_text(plain.get("default_language"))
         if language is not None:
             code = language_code(language)
             if code is None:
-                self.problem("settings", 2, "default_language",
-                             f"{language!r} is not a language code such as 'vi' or "
-                             "'English (en)'")
+                self.problem(
+                    "settings",
+                    2,
+                    "default_language",
+                    f"{language!r} is not a language code such as 'vi' or 'English (en)'",
+                )
             else:
                 definition["default_language"] = self.default_language = code
         form_id = cell_text(plain.get("form_id")) or self.path.stem
@@ -259,8 +294,11 @@ class _Reader:
         for key in ("opens_at", "closes_at", "max_responses"):
             if key in header_bases:
                 value = plain.get(key)
-                window[key] = (value if key == "max_responses" and not isinstance(value, str)
-                               else cell_text(value))
+                window[key] = (
+                    value
+                    if key == "max_responses" and not isinstance(value, str)
+                    else cell_text(value)
+                )
         if window:
             definition["settings"] = window
         return definition
@@ -271,20 +309,21 @@ class _Reader:
             return lists
         header, body = self.rows(sheet)
         for number, row in body:
-            texts, plain, extras = self.cells("choices", header, number, row, ("label",),
-                                              ("list_name", "name"), extra_ok=True)
+            texts, plain, extras = self.cells(
+                "choices", header, number, row, ("label",), ("list_name", "name"), extra_ok=True
+            )
             list_name, name = cell_text(plain.get("list_name")), cell_text(plain.get("name"))
             if list_name is None or name is None:
-                self.problem("choices", number, "list_name" if list_name is None else "name",
-                             "is empty")
+                self.problem(
+                    "choices", number, "list_name" if list_name is None else "name", "is empty"
+                )
                 continue
             choice: dict[str, Any] = {"name": name}
             label = self.text(texts.get("label"))
             if label is not None:
                 choice["label"] = label
             for key, value in extras.items():
-                choice[key] = (value if isinstance(value, bool | int | float)
-                               else cell_text(value))
+                choice[key] = value if isinstance(value, bool | int | float) else cell_text(value)
             choices = lists.setdefault(list_name, [])
             self.choice_rows[list_name, len(choices)] = number
             choices.append(choice)
@@ -297,8 +336,14 @@ class _Reader:
         current: dict | None = None  # the page questions go to
         loose: dict | None = None  # the page of questions outside any group
         for number, row in body:
-            texts, plain, _ = self.cells("survey", header, number, row, TEXT_COLUMNS,
-                                         ("type", "name", "required") + PLAIN_COLUMNS)
+            texts, plain, _ = self.cells(
+                "survey",
+                header,
+                number,
+                row,
+                TEXT_COLUMNS,
+                ("type", "name", "required") + PLAIN_COLUMNS,
+            )
             raw_type = cell_text(plain.get("type"))
             if raw_type is None:
                 self.problem("survey", number, "type", "is empty")
@@ -307,13 +352,20 @@ class _Reader:
             name = cell_text(plain.get("name"))
             if kind in ("begin group", "begin repeat"):
                 if kind == "begin repeat":
-                    self.problem("survey", number, "type",
-                                 "repeats are not supported (a survey-engine survey has no "
-                                 "repeated parts)")
+                    self.problem(
+                        "survey",
+                        number,
+                        "type",
+                        "repeats are not supported (a survey-engine survey has no repeated parts)",
+                    )
                 elif stack:
-                    self.problem("survey", number, "type",
-                                 "a group inside a group is not supported (groups are pages, "
-                                 "one level only)")
+                    self.problem(
+                        "survey",
+                        number,
+                        "type",
+                        "a group inside a group is not supported (groups are pages, "
+                        "one level only)",
+                    )
                 stack.append((kind.split()[1], number))
                 if len(stack) == 1 and kind == "begin group":
                     current = self.page(number, name, texts, plain)
@@ -367,12 +419,17 @@ class _Reader:
             elif key == "appearance" and cell_text(value) == "field-list":
                 pass  # a page already shows its questions together
             else:
-                self.problem("survey", number, key,
-                             f"{cell_text(value)!r} is not supported on a group (page)")
+                self.problem(
+                    "survey",
+                    number,
+                    key,
+                    f"{cell_text(value)!r} is not supported on a group (page)",
+                )
         return page
 
-    def question(self, number: int, kind: str, raw_type: str, name: str | None,
-                 texts: dict, plain: dict) -> dict | None:
+    def question(
+        self, number: int, kind: str, raw_type: str, name: str | None, texts: dict, plain: dict
+    ) -> dict | None:
         question: dict[str, Any] = {"name": name}
         kind = re.sub(r"\s+", " ", raw_type.strip().lower())
         match = SELECT_RE.match(kind)
@@ -394,15 +451,22 @@ class _Reader:
             if key in ("type", "name"):
                 continue
             if key == "required":
-                word = str(value).strip().lstrip("=").lower() if not isinstance(value, bool) \
+                word = (
+                    str(value).strip().lstrip("=").lower()
+                    if not isinstance(value, bool)
                     else str(value).lower()
+                )
                 if word in TRUE_WORDS:
                     question["required"] = True
                 elif word in FALSE_WORDS:
                     question["required"] = False
                 else:
-                    self.problem("survey", number, "required",
-                                 f"{value!r}: only yes/no (true()/false()) is supported")
+                    self.problem(
+                        "survey",
+                        number,
+                        "required",
+                        f"{value!r}: only yes/no (true()/false()) is supported",
+                    )
             elif key == "default":
                 question["default"] = self.default(qtype, value)
             elif key in ("min", "max", "scale", "min_choices", "max_choices"):
@@ -439,6 +503,7 @@ def read_xlsform(path: str | Path) -> dict:
     """The survey-engine/1 definition of an XLSForm workbook; raises XLSFormInvalid."""
     path = Path(path)
     if path.suffix.lower() == ".xls":
-        raise XLSFormInvalid([f"{path.name}: the old .xls format is not supported; "
-                              "save the workbook as .xlsx"])
+        raise XLSFormInvalid(
+            [f"{path.name}: the old .xls format is not supported; save the workbook as .xlsx"]
+        )
     return _Reader(path).read()

@@ -19,8 +19,7 @@ RATIO_CHECKED_ABOVE = 1024 * 1024
 MAX_PARTS = 1000  # files inside the zip
 # An XML part declaring a DTD can define entities (billion laughs, external files):
 # no spreadsheet program writes one, so any is refused before a parser sees it.
-_DOCTYPE_MARKS = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le",
-                                                                 "utf-16-be"))
+_DOCTYPE_MARKS = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
 _SCAN_CHUNK = 1024 * 1024
 
 
@@ -40,31 +39,49 @@ def check_package(path: Path) -> None:
     what zipfile will inflate (a part longer than it says fails its check)."""
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise XLSFormInvalid([f"the file is {size:,} bytes; at most {MAX_FILE_BYTES:,} "
-                              "are accepted"])
+        raise XLSFormInvalid(
+            [f"the file is {size:,} bytes; at most {MAX_FILE_BYTES:,} are accepted"]
+        )
     try:
         with zipfile.ZipFile(path) as package:
             parts = package.infolist()
             if len(parts) > MAX_PARTS:
-                raise XLSFormInvalid([f"the workbook holds {len(parts):,} files; at most "
-                                      f"{MAX_PARTS:,} are accepted"])
+                raise XLSFormInvalid(
+                    [f"the workbook holds {len(parts):,} files; at most {MAX_PARTS:,} are accepted"]
+                )
             total = sum(part.file_size for part in parts)
             if total > MAX_UNCOMPRESSED_BYTES:
-                raise XLSFormInvalid([f"the workbook unpacks to {total:,} bytes; at most "
-                                      f"{MAX_UNCOMPRESSED_BYTES:,} are accepted"])
+                raise XLSFormInvalid(
+                    [
+                        f"the workbook unpacks to {total:,} bytes; at most "
+                        f"{MAX_UNCOMPRESSED_BYTES:,} are accepted"
+                    ]
+                )
             for part in parts:
                 ratio = part.file_size / max(part.compress_size, 1)
                 if part.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_COMPRESSION_RATIO:
-                    raise XLSFormInvalid([
-                        f"{part.filename}: compressed {ratio:,.0f} to 1; at most "
-                        f"{MAX_COMPRESSION_RATIO} to 1 is accepted (a zip bomb?)"])
+                    raise XLSFormInvalid(
+                        [
+                            f"{part.filename}: compressed {ratio:,.0f} to 1; at most "
+                            f"{MAX_COMPRESSION_RATIO} to 1 is accepted (a zip bomb?)"
+                        ]
+                    )
             for part in parts:
                 if _declares_dtd(package, part):
-                    raise XLSFormInvalid([
-                        f"{part.filename}: the XML declares a DOCTYPE (entities); "
-                        "spreadsheet programs never write one, so it is refused"])
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError,
-            EOFError, RuntimeError) as error:
+                    raise XLSFormInvalid(
+                        [
+                            f"{part.filename}: the XML declares a DOCTYPE (entities); "
+                            "spreadsheet programs never write one, so it is refused"
+                        ]
+                    )
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        OSError,
+        EOFError,
+        RuntimeError,
+    ) as error:
         raise XLSFormInvalid([f"not an XLSForm workbook (.xlsx): {error}"]) from None
 
 

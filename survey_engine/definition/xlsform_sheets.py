@@ -16,23 +16,59 @@ EXPRESSION_COLUMNS = ("relevant", "constraint", "choice_filter", "calculation")
 # Columns only survey-engine understands (no XLSForm equivalent).
 EXTRA_COLUMNS = ("min", "max", "min_choices", "max_choices", "scale", "matrix_rows")
 PLAIN_COLUMNS = ("appearance", "default") + EXPRESSION_COLUMNS + EXTRA_COLUMNS
-SIMPLE_TYPES = {"note", "text", "integer", "decimal", "date", "calculate", "hidden",
-                "acknowledge", "email", "phone", "rating", "nps"}
-SELECT_ALIASES = {"select_one": "select_one", "select one": "select_one",
-                  "select_multiple": "select_multiple",
-                  "select all that apply": "select_multiple",
-                  "rank": "rank", "matrix": "matrix"}
-SELECT_RE = re.compile(r"^(select_one|select one|select_multiple|select all that apply|rank|"
-                       r"matrix)(?:\s+from)?\s+(\S+)(\s+or_other)?$")
+SIMPLE_TYPES = {
+    "note",
+    "text",
+    "integer",
+    "decimal",
+    "date",
+    "calculate",
+    "hidden",
+    "acknowledge",
+    "email",
+    "phone",
+    "rating",
+    "nps",
+}
+SELECT_ALIASES = {
+    "select_one": "select_one",
+    "select one": "select_one",
+    "select_multiple": "select_multiple",
+    "select all that apply": "select_multiple",
+    "rank": "rank",
+    "matrix": "matrix",
+}
+SELECT_RE = re.compile(
+    r"^(select_one|select one|select_multiple|select all that apply|rank|"
+    r"matrix)(?:\s+from)?\s+(\S+)(\s+or_other)?$"
+)
 MEDIA_COLUMNS = {"image", "audio", "video", "big-image", "media"}
 SETTINGS_TEXTS = ("form_title", "description")
-SETTINGS_PLAIN = ("form_id", "default_language", "version", "opens_at", "closes_at",
-                  "max_responses")
+SETTINGS_PLAIN = (
+    "form_id",
+    "default_language",
+    "version",
+    "opens_at",
+    "closes_at",
+    "max_responses",
+)
 TRUE_WORDS = {"yes", "true", "true()", "1"}
 FALSE_WORDS = {"no", "false", "false()", "0"}
-LANGUAGE_NAMES = {"vi": "Vietnamese", "en": "English", "fr": "French", "zh": "Chinese",
-                  "km": "Khmer", "lo": "Lao", "th": "Thai", "es": "Spanish", "de": "German",
-                  "ja": "Japanese", "ko": "Korean", "ru": "Russian", "pt": "Portuguese"}
+LANGUAGE_NAMES = {
+    "vi": "Vietnamese",
+    "en": "English",
+    "fr": "French",
+    "zh": "Chinese",
+    "km": "Khmer",
+    "lo": "Lao",
+    "th": "Thai",
+    "es": "Spanish",
+    "de": "German",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ru": "Russian",
+    "pt": "Portuguese",
+}
 LANGUAGE_CODES = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
 QUESTION_PATH_RE = re.compile(r"^pages\[(\d+)\]\.questions\[(\d+)\]")
 PAGE_PATH_RE = re.compile(r"^pages\[(\d+)\]")

@@ -29,8 +29,11 @@ def write_xlsform(definition: dict, path: str | Path) -> None:
     is: importing the file again then names it), or a schedule now out of range;
     none of it stops the download."""
     definition = _readable(definition)
-    problems = [problem for problem in validate_definition(definition)
-                if not _NEWER_RULE_PROBLEM.match(problem)]
+    problems = [
+        problem
+        for problem in validate_definition(definition)
+        if not _NEWER_RULE_PROBLEM.match(problem)
+    ]
     if problems:
         raise ValueError("not a valid definition: " + "; ".join(problems))
     order = _languages(definition)
@@ -46,8 +49,10 @@ def write_xlsform(definition: dict, path: str | Path) -> None:
 def _lists_with_matrix_rows(definition: dict) -> tuple[dict[str, list[dict]], dict[int, str]]:
     """The choice lists, plus one list per matrix question holding its rows (XLSForm
     has no rows column); and, by id() of each matrix question, its rows' list name."""
-    lists = {name: [dict(c) for c in choices]
-             for name, choices in definition.get("choice_lists", {}).items()}
+    lists = {
+        name: [dict(c) for c in choices]
+        for name, choices in definition.get("choice_lists", {}).items()
+    }
     matrix_lists: dict[int, str] = {}
     for question in (q for page in definition["pages"] for q in page["questions"]):
         if question["type"] == "matrix":
@@ -69,27 +74,39 @@ def _survey_rows(definition: dict, order: list[str], matrix_lists: dict[int, str
         values = [q.get(key) for q in questions if q.get(key) is not None]
         if key == "label":
             values += [p["title"] for p in pages if "title" in p]
-        text_columns += [(key, header, code)
-                         for header, code in _language_columns(key, values, order)]
-    plain = [key for key in ("required",) + PLAIN_COLUMNS
-             if any(key in q for q in questions)
-             or (key == "relevant" and any("relevant" in p for p in pages))
-             or (key == "matrix_rows" and matrix_lists)]
+        text_columns += [
+            (key, header, code) for header, code in _language_columns(key, values, order)
+        ]
+    plain = [
+        key
+        for key in ("required",) + PLAIN_COLUMNS
+        if any(key in q for q in questions)
+        or (key == "relevant" and any("relevant" in p for p in pages))
+        or (key == "matrix_rows" and matrix_lists)
+    ]
     rows: list[list] = [["type", "name"] + [h for _, h, _ in text_columns] + plain]
     for page in pages:
         row = ["begin group", page["name"]]
-        row += [_text_cell(page.get("title"), code) if key == "label" else None
-                for key, _, code in text_columns]
+        row += [
+            _text_cell(page.get("title"), code) if key == "label" else None
+            for key, _, code in text_columns
+        ]
         row += [page.get("relevant") if key == "relevant" else None for key in plain]
         rows.append(row)
-        rows += [_question_row(question, text_columns, plain, matrix_lists)
-                 for question in page["questions"]]
+        rows += [
+            _question_row(question, text_columns, plain, matrix_lists)
+            for question in page["questions"]
+        ]
         rows.append(["end group"])
     return rows
 
 
-def _question_row(question: dict, text_columns: list[tuple[str, str, Any]], plain: list[str],
-                  matrix_lists: dict[int, str]) -> list:
+def _question_row(
+    question: dict,
+    text_columns: list[tuple[str, str, Any]],
+    plain: list[str],
+    matrix_lists: dict[int, str],
+) -> list:
     """One question's row of the survey sheet."""
     qtype = question["type"]
     if "choices" in question:
@@ -111,17 +128,20 @@ def _question_row(question: dict, text_columns: list[tuple[str, str, Any]], plai
 def _choice_rows(lists: dict[str, list[dict]], order: list[str]) -> list[list]:
     """The choices sheet: a row per choice, a column per property any choice has."""
     all_choices = [c for choices in lists.values() for c in choices]
-    label_columns = _language_columns("label", [c["label"] for c in all_choices if "label" in c],
-                                      order)
+    label_columns = _language_columns(
+        "label", [c["label"] for c in all_choices if "label" in c], order
+    )
     properties: list[str] = []
     for choice in all_choices:
         properties += [k for k in choice if k not in ("name", "label") and k not in properties]
     rows: list[list] = [["list_name", "name"] + [h for h, _ in label_columns] + properties]
     for list_name, choices in lists.items():
         for choice in choices:
-            rows.append([list_name, choice["name"]]
-                        + [_text_cell(choice.get("label"), code) for _, code in label_columns]
-                        + [choice.get(key) for key in properties])
+            rows.append(
+                [list_name, choice["name"]]
+                + [_text_cell(choice.get("label"), code) for _, code in label_columns]
+                + [choice.get(key) for key in properties]
+            )
     return rows
 
 
@@ -201,9 +221,11 @@ def _sheet(book, title: str, rows: list[list]) -> None:
 
 # Problems today's checks find in what an older version could hold: an expression now
 # refused, a schedule outside 1900..2100. They do not stop its download.
-_NEWER_RULE_PROBLEM = re.compile(r"^[^:]*\.(relevant|constraint|choice_filter|calculation): "
-                                 r"at character \d+: "
-                                 r"|^settings\.(opens_at|closes_at): a time between ")
+_NEWER_RULE_PROBLEM = re.compile(
+    r"^[^:]*\.(relevant|constraint|choice_filter|calculation): "
+    r"at character \d+: "
+    r"|^settings\.(opens_at|closes_at): a time between "
+)
 
 
 def _readable(value: Any) -> Any:

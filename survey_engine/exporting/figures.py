@@ -25,22 +25,31 @@ def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
     answered: dict[str, int] = {}
     for s in series:
         if s.row is None:
-            counts[s.key] = {c: n for (q, c), n in counted.counts.items()
-                             if q == s.key and c}
+            counts[s.key] = {c: n for (q, c), n in counted.counts.items() if q == s.key and c}
             answered[s.key] = counted.counts.get((s.key, ""), 0)
         else:
             name, row = s.question.name, s.row["name"]
             cells: Mapping[tuple[str, str], int] = counted.matrix_cells.get(name, {})
             counts[s.key] = {c: n for (r, c), n in cells.items() if r == row}
             answered[s.key] = counted.matrix_rows.get(name, {}).get(row, 0)
-    numbers = [(q, summarize(counted.values.get(q.name, {}))) for q in survey.questions
-               if q.type in NUMBER]
+    numbers = [
+        (q, summarize(counted.values.get(q.name, {}))) for q in survey.questions if q.type in NUMBER
+    ]
     breakdown = survey.by_name.get(counted.breakdown) if counted.breakdown else None
     return sheets.WorkbookFigures(
-        responses=counted.responses, series=series, counts=counts, answered=answered,
-        numbers=numbers, breakdown=breakdown,
+        responses=counted.responses,
+        series=series,
+        counts=counts,
+        answered=answered,
+        numbers=numbers,
+        breakdown=breakdown,
         by_breakdown={_column(b): n for b, n in counted.by_breakdown.items()},
-        cross={key: {(_column(b), c): n for (b, c), n in cells.items()}
-               for key, cells in counted.breakdown_cells.items()},
-        cross_answered={key: {_column(b): n for b, n in by.items()}
-                        for key, by in counted.breakdown_answered.items()})
+        cross={
+            key: {(_column(b), c): n for (b, c), n in cells.items()}
+            for key, cells in counted.breakdown_cells.items()
+        },
+        cross_answered={
+            key: {_column(b): n for b, n in by.items()}
+            for key, by in counted.breakdown_answered.items()
+        },
+    )

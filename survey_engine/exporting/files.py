@@ -66,27 +66,42 @@ def _keep() -> timedelta:
 
 
 def stored_options(options: ExportOptions) -> dict:
-    return {"lang": options.lang, "codes": options.codes, "breakdown": options.breakdown,
-            "filters": [list(pair) for pair in options.filters.to_args()]}
+    return {
+        "lang": options.lang,
+        "codes": options.codes,
+        "breakdown": options.breakdown,
+        "filters": [list(pair) for pair in options.filters.to_args()],
+    }
 
 
 def start_export(survey: Survey, user: User, options: ExportOptions) -> ExportFile:
     """A row for the export, and its job queued (inline mode: run before returning)."""
     now = utcnow()
     export = ExportFile(
-        survey_id=survey.id, requested_by_id=user.id, requested_by=user.email, created_at=now,
-        status=ExportStatus.QUEUED, fmt=options.fmt, options=stored_options(options),
-        rows_done=0, rows_total=0, path=f"{PREFIX}{secrets.token_hex(8)}.{options.fmt}",
+        survey_id=survey.id,
+        requested_by_id=user.id,
+        requested_by=user.email,
+        created_at=now,
+        status=ExportStatus.QUEUED,
+        fmt=options.fmt,
+        options=stored_options(options),
+        rows_done=0,
+        rows_total=0,
+        path=f"{PREFIX}{secrets.token_hex(8)}.{options.fmt}",
         # A job still queued this long after is lost (or useless): expire_old ends it.
-        expires_at=now + _keep())
+        expires_at=now + _keep(),
+    )
     db.session.add(export)
     db.session.commit()
     try:
         enqueue("survey_engine.jobs.run_export_job", export.id, job_timeout=JOB_TIMEOUT)
     except redis.RedisError as error:
         log.error("cannot queue export %s: %s", export.id, error)
-        _finish(export, ExportStatus.FAILED,
-                error=f"The job queue cannot be reached ({error}); try again later.")
+        _finish(
+            export,
+            ExportStatus.FAILED,
+            error=f"The job queue cannot be reached ({error}); try again later.",
+        )
     db.session.refresh(export)  # inline mode: it has run
     return export
 
@@ -100,10 +115,16 @@ def _options(export: ExportFile, survey: Survey) -> ExportOptions:
     version = survey.published_version()
     if version is None:
         raise ValueError("the survey has no published version")
-    filters = Filters.from_args(MultiDict([tuple(p) for p in stored.get("filters", [])]),
-                                definition_for(version))
-    return ExportOptions(fmt=export.fmt, lang=stored.get("lang"), filters=filters,
-                         codes=bool(stored.get("codes")), breakdown=stored.get("breakdown"))
+    filters = Filters.from_args(
+        MultiDict([tuple(p) for p in stored.get("filters", [])]), definition_for(version)
+    )
+    return ExportOptions(
+        fmt=export.fmt,
+        lang=stored.get("lang"),
+        filters=filters,
+        codes=bool(stored.get("codes")),
+        breakdown=stored.get("breakdown"),
+    )
 
 
 def save_progress(export_id: int, rows: int) -> None:
@@ -165,8 +186,9 @@ def run_export(export_id: int) -> ExportFile | None:
     partial = final.with_name(final.name + ".partial")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        rows = export_survey(survey, partial, options=_options(export, survey),
-                             progress=_progress(export_id))
+        rows = export_survey(
+            survey, partial, options=_options(export, survey), progress=_progress(export_id)
+        )
         partial.replace(final)
     except BaseException as error:
         db.session.rollback()
@@ -178,12 +200,23 @@ def run_export(export_id: int) -> ExportFile | None:
             raise  # a worker being shut down: let it go
         return export
     now = utcnow()
-    _finish(export, ExportStatus.DONE, now, rows_done=rows, size=final.stat().st_size,
-            expires_at=now + _keep())
-    requester = db.session.get(User, export.requested_by_id) if export.requested_by_id \
-        else None
-    audit.record("exported", survey, actor=requester, kind=f"responses.{export.fmt}",
-                 rows=rows, export=export.id)
+    _finish(
+        export,
+        ExportStatus.DONE,
+        now,
+        rows_done=rows,
+        size=final.stat().st_size,
+        expires_at=now + _keep(),
+    )
+    requester = db.session.get(User, export.requested_by_id) if export.requested_by_id else None
+    audit.record(
+        "exported",
+        survey,
+        actor=requester,
+        kind=f"responses.{export.fmt}",
+        rows=rows,
+        export=export.id,
+    )
     return export
 
 
@@ -198,8 +231,11 @@ def is_stale(export: ExportFile, now: datetime) -> bool:
     database unreachable when the failure was to be written. Its bar would otherwise
     wait for ever. (An inline export has no such limit; if one ever ran that long and
     then finished, it would still mark itself done.)"""
-    return (export.status == ExportStatus.RUNNING and export.started_at is not None
-            and aware(export.started_at) < now - timedelta(seconds=JOB_TIMEOUT + 60))
+    return (
+        export.status == ExportStatus.RUNNING
+        and export.started_at is not None
+        and aware(export.started_at) < now - timedelta(seconds=JOB_TIMEOUT + 60)
+    )
 
 
 def fail_stale(exports: list[ExportFile], now: datetime | None = None) -> None:
@@ -217,11 +253,15 @@ def expire_old(now: datetime | None = None) -> int:
     temporary file). Returns how many rows expired."""
     now = now or utcnow()
     running = db.session.scalars(
-        sa.select(ExportFile).where(ExportFile.status == ExportStatus.RUNNING)).all()
+        sa.select(ExportFile).where(ExportFile.status == ExportStatus.RUNNING)
+    ).all()
     fail_stale(list(running), now)
-    due = db.session.scalars(sa.select(ExportFile).where(
-        ExportFile.status.in_((ExportStatus.QUEUED, ExportStatus.DONE)),
-        ExportFile.expires_at <= now)).all()
+    due = db.session.scalars(
+        sa.select(ExportFile).where(
+            ExportFile.status.in_((ExportStatus.QUEUED, ExportStatus.DONE)),
+            ExportFile.expires_at <= now,
+        )
+    ).all()
     for export in due:
         path_of(export).unlink(missing_ok=True)
         export.status = ExportStatus.EXPIRED
@@ -235,8 +275,11 @@ def _sweep(now: datetime) -> None:
     folder = Path(current_app.config["EXPORT_DIR"])
     if not folder.is_dir():
         return
-    kept = db.session.scalars(sa.select(ExportFile.path).where(
-        ExportFile.status.in_(ExportStatus.ACTIVE + (ExportStatus.DONE,)))).all()
+    kept = db.session.scalars(
+        sa.select(ExportFile.path).where(
+            ExportFile.status.in_(ExportStatus.ACTIVE + (ExportStatus.DONE,))
+        )
+    ).all()
     offered = {name for path in kept for name in (path, path + ".partial")}
     cutoff = (now - _keep()).timestamp()
     for entry in folder.iterdir():
@@ -252,19 +295,32 @@ def _sweep(now: datetime) -> None:
 def is_available(export: ExportFile, now: datetime | None = None) -> bool:
     """Done, not expired (even if expire_old has not run yet), and its file there."""
     now = now or utcnow()
-    return (export.status == ExportStatus.DONE and export.expires_at is not None
-            and aware(export.expires_at) > now and path_of(export).is_file())
+    return (
+        export.status == ExportStatus.DONE
+        and export.expires_at is not None
+        and aware(export.expires_at) > now
+        and path_of(export).is_file()
+    )
 
 
 def exports_of(survey: Survey, limit: int = 100) -> list[ExportFile]:
     """The survey's exports, newest first, after bringing them up to date."""
     expire_old()
-    return list(db.session.scalars(
-        sa.select(ExportFile).where(ExportFile.survey_id == survey.id)
-        .order_by(ExportFile.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            sa.select(ExportFile)
+            .where(ExportFile.survey_id == survey.id)
+            .order_by(ExportFile.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def files_of_survey(survey_id: int) -> list[Path]:
     """For deleting a survey: its export files hold answers and must go with it."""
-    return [Path(current_app.config["EXPORT_DIR"]) / name for name in db.session.scalars(
-        sa.select(ExportFile.path).where(ExportFile.survey_id == survey_id))]
+    return [
+        Path(current_app.config["EXPORT_DIR"]) / name
+        for name in db.session.scalars(
+            sa.select(ExportFile.path).where(ExportFile.survey_id == survey_id)
+        )
+    ]

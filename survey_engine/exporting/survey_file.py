@@ -39,10 +39,15 @@ class ExportOptions:
     requested_by: str | None = None  # who asked, named on the about sheet
 
 
-def export_survey(survey: Survey, path: Path, fmt: str = "xlsx", lang: str | None = None,
-                  filters: Filters = NO_FILTERS,
-                  progress: Callable[[int], None] | None = None,
-                  options: ExportOptions | None = None) -> int:
+def export_survey(
+    survey: Survey,
+    path: Path,
+    fmt: str = "xlsx",
+    lang: str | None = None,
+    filters: Filters = NO_FILTERS,
+    progress: Callable[[int], None] | None = None,
+    options: ExportOptions | None = None,
+) -> int:
     """Write the responses of `survey` the filters keep to `path`; returns how many.
 
     `progress(rows_written)` is called after each chunk, for the export page's bar.
@@ -63,23 +68,41 @@ def export_survey(survey: Survey, path: Path, fmt: str = "xlsx", lang: str | Non
     lang = options.lang or newest.default_language
     questions = merged.questions
     breakdown = _breakdown(options.breakdown, questions)
-    rows = RowMaker(newest, questions, lang, codes=options.codes,
-                    version_numbers={v.id: v.number for v in versions})
+    rows = RowMaker(
+        newest,
+        questions,
+        lang,
+        codes=options.codes,
+        version_numbers={v.id: v.number for v in versions},
+    )
     chunks = _counted(response_chunks(survey.id, options.filters), progress)
     if options.fmt == "csv":
         return write_csv(path, rows, chunks)
     about = AboutFacts(
-        title=newest.text(newest.title, lang), slug=survey.slug,
+        title=newest.text(newest.title, lang),
+        slug=survey.slug,
         versions=[(v.number, v.published_at) for v in versions],
-        filter_lines=options.filters.describe(newest, lang), exported_at=datetime.now(UTC),
-        lang=lang, codes=options.codes, count_all=lambda: _count_all(survey.id),
-        breakdown=breakdown.name if breakdown else None, requested_by=options.requested_by)
+        filter_lines=options.filters.describe(newest, lang),
+        exported_at=datetime.now(UTC),
+        lang=lang,
+        codes=options.codes,
+        count_all=lambda: _count_all(survey.id),
+        breakdown=breakdown.name if breakdown else None,
+        requested_by=options.requested_by,
+    )
     # The summary and cross-tab sheets' figures: each chunk is counted as it goes by
     # to be written, by the accumulator the dashboard and the results API read.
-    counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None,
-                          views=False)
-    return write_workbook(path, newest, rows, _fed(chunks, counted), lang,
-                          lambda: workbook_figures(counted), breakdown, about)
+    counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None, views=False)
+    return write_workbook(
+        path,
+        newest,
+        rows,
+        _fed(chunks, counted),
+        lang,
+        lambda: workbook_figures(counted),
+        breakdown,
+        about,
+    )
 
 
 def _breakdown(name: str | None, questions: list[Question]) -> Question | None:
@@ -103,8 +126,9 @@ def _fed(chunks: Iterator[list[Any]], counted: Accumulator) -> Iterator[list[Any
         yield chunk
 
 
-def _counted(chunks: Iterator[list[Any]], progress: Callable[[int], None] | None
-             ) -> Iterator[list[Any]]:
+def _counted(
+    chunks: Iterator[list[Any]], progress: Callable[[int], None] | None
+) -> Iterator[list[Any]]:
     done = 0
     for chunk in chunks:
         yield chunk

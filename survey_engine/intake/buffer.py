@@ -74,8 +74,9 @@ def answers_digest(answers: dict) -> str:
 def connect(url: str) -> redis.Redis:
     # Short timeouts: a citizen waiting on a dead Redis is better served by the
     # database fallback within a second or two than by a hung page.
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1,
-                                health_check_interval=15)
+    return redis.Redis.from_url(
+        url, socket_timeout=2, socket_connect_timeout=1, health_check_interval=15
+    )
 
 
 # How often a web process tells the workers again that a survey has a stream.
@@ -96,13 +97,13 @@ class StreamBuffer:
         script; it is refreshed every few seconds instead of on every submission.
         """
         now = time.monotonic()
-        if now - self._registered.get(survey_id, -REGISTER_EVERY_SECONDS) \
-                >= REGISTER_EVERY_SECONDS:
+        if now - self._registered.get(survey_id, -REGISTER_EVERY_SECONDS) >= REGISTER_EVERY_SECONDS:
             self.client.sadd(SURVEYS_KEY, survey_id)
             self._registered[survey_id] = now
         outcome = self._accept(
             keys=[stream_key(survey_id), ids_key(survey_id), counters_key(survey_id)],
-            args=[submission_id, digest, payload])
+            args=[submission_id, digest, payload],
+        )
         return outcome.decode()
 
     def forget(self, survey_id: int) -> None:
@@ -132,6 +133,7 @@ def waiting(client: redis.Redis, survey_id: int) -> int:
 def forget_survey(client: redis.Redis, survey_id: int) -> None:
     """Drop a deleted survey's keys, so nothing drains into a survey that is gone and a
     reused id (SQLite) starts clean. The four keys share a hash slot; se:surveys does not."""
-    client.delete(stream_key(survey_id), ids_key(survey_id), dead_key(survey_id),
-                  counters_key(survey_id))
+    client.delete(
+        stream_key(survey_id), ids_key(survey_id), dead_key(survey_id), counters_key(survey_id)
+    )
     client.srem(SURVEYS_KEY, survey_id)

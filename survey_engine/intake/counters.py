@@ -54,15 +54,17 @@ def queue_state() -> dict:
         backlog, first, dead, counters = pipe.execute()
         oldest = (now_ms - int(first[0][0].split(b"-")[0])) / 1000 if first else 0.0
         per_survey[survey_id] = {
-            "backlog": backlog, "oldest_pending_seconds": max(oldest, 0.0),
+            "backlog": backlog,
+            "oldest_pending_seconds": max(oldest, 0.0),
             "dead_letters": dead,
             "counters": {k.decode(): int(v) for k, v in counters.items()},
         }
     return {
         "queue": "redis",
         "backlog": sum(s["backlog"] for s in per_survey.values()),
-        "oldest_pending_seconds": max((s["oldest_pending_seconds"]
-                                       for s in per_survey.values()), default=0.0),
+        "oldest_pending_seconds": max(
+            (s["oldest_pending_seconds"] for s in per_survey.values()), default=0.0
+        ),
         "dead_letters": sum(s["dead_letters"] for s in per_survey.values()),
         "surveys": per_survey,
     }

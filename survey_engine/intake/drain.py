@@ -64,8 +64,13 @@ class DatabaseDown(Exception):
 
 
 class Drainer:
-    def __init__(self, app: Flask, client: redis.Redis, name: str | None = None,
-                 idle: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        client: redis.Redis,
+        name: str | None = None,
+        idle: Callable[[], object] | None = None,
+    ) -> None:
         self.app = app
         self.idle = idle
         self._idle_at = 0.0
@@ -91,8 +96,9 @@ class Drainer:
                     moved = self.drain_once()
                 except DatabaseDown as error:
                     self._backoff = min(max(self._backoff * 2, 0.2), self._max_backoff)
-                    log.warning("database unreachable (%s); retrying in %.1fs", error,
-                                self._backoff)
+                    log.warning(
+                        "database unreachable (%s); retrying in %.1fs", error, self._backoff
+                    )
                     stop.wait(self._backoff)
                     continue
                 except redis.RedisError as error:
@@ -123,7 +129,8 @@ class Drainer:
         """Run idle() if it is time; its failures are logged, never the drain's."""
         now = time.monotonic()
         if self.idle is None or now - self._idle_at < (
-                IDLE_EVERY_IN_BACKLOG if backlog else IDLE_EVERY):
+            IDLE_EVERY_IN_BACKLOG if backlog else IDLE_EVERY
+        ):
             return
         self._idle_at = now
         try:
@@ -141,8 +148,7 @@ class Drainer:
             del self._held[survey_id]
             self._store(survey_id, entries)
             moved += len(entries)
-        return moved + sum(self.drain_survey(int(sid))
-                           for sid in self.client.smembers(SURVEYS_KEY))
+        return moved + sum(self.drain_survey(int(sid)) for sid in self.client.smembers(SURVEYS_KEY))
 
     def drain_survey(self, survey_id: int) -> int:
         key = stream_key(survey_id)
@@ -159,8 +165,9 @@ class Drainer:
 
     def backlog(self) -> int:
         """Entries not yet stored, over all surveys (read, pending or new)."""
-        return sum(self.client.xlen(stream_key(int(sid)))
-                   for sid in self.client.smembers(SURVEYS_KEY))
+        return sum(
+            self.client.xlen(stream_key(int(sid))) for sid in self.client.smembers(SURVEYS_KEY)
+        )
 
     # -- reading -------------------------------------------------------------------
 
@@ -177,25 +184,42 @@ class Drainer:
 
     def _keep_claimed(self, survey_id: int, entries: list[Entry]) -> None:
         """Reset the idle time of held entries, without counting a delivery."""
-        self.client.xclaim(stream_key(survey_id), GROUP, self.name, min_idle_time=0,
-                           message_ids=[entry_id for entry_id, _ in entries], justid=True)
+        self.client.xclaim(
+            stream_key(survey_id),
+            GROUP,
+            self.name,
+            min_idle_time=0,
+            message_ids=[entry_id for entry_id, _ in entries],
+            justid=True,
+        )
 
     def _read_new(self, key: str) -> list[Entry]:
         try:
-            reply = cast(StreamsReply, self.client.xreadgroup(
-                GROUP, self.name, {key: ">"}, count=self.batch_size))
+            reply = cast(
+                StreamsReply,
+                self.client.xreadgroup(GROUP, self.name, {key: ">"}, count=self.batch_size),
+            )
         except redis.ResponseError as error:
             if "NOGROUP" in str(error):  # Redis lost the group (restored without it)
                 self._groups.clear()
                 return []
             raise
-        return [(entry_id, fields) for _, items in reply for entry_id, fields in items
-                if fields is not None]
+        return [
+            (entry_id, fields)
+            for _, items in reply
+            for entry_id, fields in items
+            if fields is not None
+        ]
 
     def _claim(self, key: str) -> list[Entry]:
         _next, claimed, *_ = self.client.xautoclaim(
-            key, GROUP, self.name, min_idle_time=self.claim_idle_ms, start_id="0-0",
-            count=self.batch_size)
+            key,
+            GROUP,
+            self.name,
+            min_idle_time=self.claim_idle_ms,
+            start_id="0-0",
+            count=self.batch_size,
+        )
         if claimed:
             log.info("claimed %d entries of %s left by a silent worker", len(claimed), key)
         return [(entry_id, fields) for entry_id, fields in claimed if fields is not None]
@@ -204,14 +228,16 @@ class Drainer:
         """Entries delivered too often (they keep killing workers) go to the dead letters."""
         key = stream_key(survey_id)
         ids = [entry_id for entry_id, _ in entries]
-        pending = self.client.xpending_range(key, GROUP, min=min(ids), max=max(ids),
-                                             count=len(ids), consumername=self.name)
+        pending = self.client.xpending_range(
+            key, GROUP, min=min(ids), max=max(ids), count=len(ids), consumername=self.name
+        )
         times = {p["message_id"]: int(p["times_delivered"]) for p in pending}
         keep = []
         for entry in entries:
             if times.get(entry[0], 0) > self.max_deliveries:
-                self._bury(survey_id, entry,
-                           f"delivered {times[entry[0]]} times without being stored")
+                self._bury(
+                    survey_id, entry, f"delivered {times[entry[0]]} times without being stored"
+                )
             else:
                 keep.append(entry)
         return keep
@@ -255,8 +281,9 @@ class Drainer:
                 # A constraint, or (SQLite enforces no foreign keys) a version_id whose
                 # definition cannot be found: either way this entry, and only it, is bad.
                 first_line = (str(error).splitlines() or [""])[0][:300]
-                self._bury(survey_id, entry,
-                           f"cannot be stored: {error.__class__.__name__}: {first_line}")
+                self._bury(
+                    survey_id, entry, f"cannot be stored: {error.__class__.__name__}: {first_line}"
+                )
                 continue
             self._done(survey_id, [entry])
 
@@ -282,8 +309,9 @@ class Drainer:
         log.error("dead letter %s in survey %s: %s", entry_id, survey_id, reason)
         pipe = self.client.pipeline(transaction=True)
         letter: dict[FieldT, EncodableT] = {name: value for name, value in fields.items()}
-        letter.update({b"reason": reason.encode(), b"original_id": entry_id,
-                       b"at": str(time.time())})
+        letter.update(
+            {b"reason": reason.encode(), b"original_id": entry_id, b"at": str(time.time())}
+        )
         pipe.xadd(dead_key(survey_id), letter)
         pipe.xack(stream_key(survey_id), GROUP, entry_id)
         pipe.xdel(stream_key(survey_id), entry_id)

@@ -25,8 +25,11 @@ class Outcome(enum.Enum):
     CONFLICT = "conflict"  # same id, other answers: refused
 
 
-METRIC_OF = {Outcome.ACCEPTED: "accepted", Outcome.DUPLICATE: "duplicates",
-             Outcome.CONFLICT: "conflicts"}
+METRIC_OF = {
+    Outcome.ACCEPTED: "accepted",
+    Outcome.DUPLICATE: "duplicates",
+    Outcome.CONFLICT: "conflicts",
+}
 
 
 @dataclass(frozen=True)
@@ -47,18 +50,29 @@ class Submission:
 
     def row(self) -> dict:
         return {
-            "survey_id": self.survey_id, "version_id": self.version_id,
-            "submission_id": self.submission_id, "answers": self.answers,
-            "source": self.source, "meta": self.meta, "submitted_at": self.submitted_at,
+            "survey_id": self.survey_id,
+            "version_id": self.version_id,
+            "submission_id": self.submission_id,
+            "answers": self.answers,
+            "source": self.source,
+            "meta": self.meta,
+            "submitted_at": self.submitted_at,
         }
 
     def to_json(self) -> str:
-        return json.dumps({
-            "survey_id": self.survey_id, "version_id": self.version_id,
-            "submission_id": str(self.submission_id), "answers": self.answers,
-            "source": self.source, "meta": self.meta,
-            "submitted_at": self.submitted_at.isoformat(),
-        }, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(
+            {
+                "survey_id": self.survey_id,
+                "version_id": self.version_id,
+                "submission_id": str(self.submission_id),
+                "answers": self.answers,
+                "source": self.source,
+                "meta": self.meta,
+                "submitted_at": self.submitted_at.isoformat(),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Submission:
@@ -67,11 +81,13 @@ class Submission:
         it may have been buffered by an older release, before these checks."""
         data = load_json(text)
         if unstorable(data):
-            raise ValueError("the entry holds unstorable text (a surrogate, non-character "
-                             "or NUL)")
+            raise ValueError("the entry holds unstorable text (a surrogate, non-character or NUL)")
         return cls(
-            survey_id=int(data["survey_id"]), version_id=int(data["version_id"]),
-            submission_id=uuid.UUID(data["submission_id"]), answers=dict(data["answers"]),
-            source=str(data["source"]), meta=dict(data["meta"]),
+            survey_id=int(data["survey_id"]),
+            version_id=int(data["version_id"]),
+            submission_id=uuid.UUID(data["submission_id"]),
+            answers=dict(data["answers"]),
+            source=str(data["source"]),
+            meta=dict(data["meta"]),
             submitted_at=datetime.fromisoformat(data["submitted_at"]),
         )

@@ -33,8 +33,11 @@ class Result(enum.Enum):
     UNAVAILABLE = "unavailable"  # neither Redis nor the database can hold it now
 
 
-OUTCOME_RESULT = {Outcome.ACCEPTED: Result.ACCEPTED, Outcome.DUPLICATE: Result.DUPLICATE,
-                  Outcome.CONFLICT: Result.CONFLICT}
+OUTCOME_RESULT = {
+    Outcome.ACCEPTED: Result.ACCEPTED,
+    Outcome.DUPLICATE: Result.DUPLICATE,
+    Outcome.CONFLICT: Result.CONFLICT,
+}
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,14 @@ class Submitted:
     reason: str | None = None  # closed | not_open | full, when CLOSED
 
 
-def submit(survey: Published, submission_id: uuid.UUID | None, answers: dict | None,
-           lang: str, source: str, problems: dict[str, str] | None = None) -> Submitted:
+def submit(
+    survey: Published,
+    submission_id: uuid.UUID | None,
+    answers: dict | None,
+    lang: str,
+    source: str,
+    problems: dict[str, str] | None = None,
+) -> Submitted:
     """Check and hand over one citizen's answers to `survey`'s published version.
 
     `problems` are the caller's own findings about the request (a malformed id, an
@@ -56,15 +65,24 @@ def submit(survey: Published, submission_id: uuid.UUID | None, answers: dict | N
     reason = unavailable_reason(survey)
     if reason:
         return Submitted(Result.CLOSED, reason=reason)
-    cleaned, errors = ({}, {}) if answers is None else clean_answers(survey.definition,
-                                                                      answers, lang)
+    cleaned, errors = (
+        ({}, {}) if answers is None else clean_answers(survey.definition, answers, lang)
+    )
     errors = {**(problems or {}), **errors}
     if errors or submission_id is None or answers is None:
         counters.count(survey.survey_id, "rejected")
         return Submitted(Result.REJECTED, cleaned, errors)
     try:
-        outcome = accept(Submission(survey.survey_id, survey.version_id, submission_id,
-                                    cleaned, source=source, meta={"lang": lang}))
+        outcome = accept(
+            Submission(
+                survey.survey_id,
+                survey.version_id,
+                submission_id,
+                cleaned,
+                source=source,
+                meta={"lang": lang},
+            )
+        )
     except StorageUnavailable:
         return Submitted(Result.UNAVAILABLE, cleaned)
     return Submitted(OUTCOME_RESULT[outcome], cleaned)

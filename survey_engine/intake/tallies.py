@@ -47,19 +47,27 @@ def upsert_counts(deltas: Counter[TallyKey]) -> None:
         index_elements=["survey_id", "version_id", "question", "choice"],
         set_={"count": table.c.count + statement.excluded.count},
     )
-    rows = [{"survey_id": s, "version_id": v, "question": q, "choice": c, "count": n}
-            for (s, v, q, c), n in sorted(deltas.items())]
+    rows = [
+        {"survey_id": s, "version_id": v, "question": q, "choice": c, "count": n}
+        for (s, v, q, c), n in sorted(deltas.items())
+    ]
     db.session.execute(statement, rows)
 
 
 def stored_counts(survey_id: int) -> Counter[TallyKey]:
     rows = db.session.execute(
-        sa.select(Tally.survey_id, Tally.version_id, Tally.question, Tally.choice, Tally.count)
-        .where(Tally.survey_id == survey_id)
+        sa.select(
+            Tally.survey_id, Tally.version_id, Tally.question, Tally.choice, Tally.count
+        ).where(Tally.survey_id == survey_id)
     )
     # Unpacked by position: a Row's .count is also tuple.count to a type checker.
-    return Counter({(survey, version, question, choice): count
-                    for survey, version, question, choice, count in rows if count})
+    return Counter(
+        {
+            (survey, version, question, choice): count
+            for survey, version, question, choice, count in rows
+            if count
+        }
+    )
 
 
 def recount(survey_id: int, definitions: dict[int, Definition]) -> Counter[TallyKey]:
@@ -78,9 +86,12 @@ def recount(survey_id: int, definitions: dict[int, Definition]) -> Counter[Tally
 
 def differences(stored: Counter[TallyKey], counted: Counter[TallyKey]) -> list[str]:
     keys: Iterable[TallyKey] = sorted(set(stored) | set(counted))
-    return [f"version {v} {q or '(responses)'}{'=' + c if c else ''}: "
-            f"table {stored.get((s, v, q, c), 0)}, responses {counted.get((s, v, q, c), 0)}"
-            for s, v, q, c in keys if stored.get((s, v, q, c), 0) != counted.get((s, v, q, c), 0)]
+    return [
+        f"version {v} {q or '(responses)'}{'=' + c if c else ''}: "
+        f"table {stored.get((s, v, q, c), 0)}, responses {counted.get((s, v, q, c), 0)}"
+        for s, v, q, c in keys
+        if stored.get((s, v, q, c), 0) != counted.get((s, v, q, c), 0)
+    ]
 
 
 def replace_counts(survey_id: int, counted: Counter[TallyKey]) -> None:

@@ -86,7 +86,7 @@ class PageHelpers:
         source = self.d.text(text, self.lang)
         parts, last = [], 0
         for match in PIPE_RE.finditer(source):
-            parts.append(escape(source[last:match.start()]))
+            parts.append(escape(source[last : match.start()]))
             shown = self.shown_answer(match.group(1))
             parts.append(Markup('<span data-pipe="{}">{}</span>').format(match.group(1), shown))
             last = match.end()
@@ -98,8 +98,9 @@ class PageHelpers:
         value = self.values.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
-        items = [v for v in (value if isinstance(value, list) else [value])
-                 if isinstance(v, str) and v]
+        items = [
+            v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v
+        ]
         question = self.d.by_name.get(name)
         if question is None or not question.is_select:
             return " ".join(items)
@@ -110,8 +111,11 @@ class PageHelpers:
                 shown.append(item)
             elif choice["name"] == OTHER and choice["label"] is None:
                 other = self.values.get(question.other_field)
-                shown.append(other if isinstance(other, str) and other.strip()
-                             else message("other", self.lang))
+                shown.append(
+                    other
+                    if isinstance(other, str) and other.strip()
+                    else message("other", self.lang)
+                )
             else:
                 shown.append(self.d.text(choice.get("label"), self.lang))
         return ", ".join(shown)
@@ -154,10 +158,13 @@ class PageHelpers:
         return local_today().isoformat() if limit == "today" else limit
 
 
-def render_message(lang: str, key: str, status: int,
-                   link: dict | None = None) -> tuple[str, int]:
+def render_message(lang: str, key: str, status: int, link: dict | None = None) -> tuple[str, int]:
     """A page with one message: thanks, closed, not found ... (key_title, key_body)."""
     return render_template(
-        "public/message.html", lang=lang, heading=message(f"{key}_title", lang),
-        body=message(f"{key}_body", lang), link=link, kind=key,
+        "public/message.html",
+        lang=lang,
+        heading=message(f"{key}_title", lang),
+        body=message(f"{key}_body", lang),
+        link=link,
+        kind=key,
     ), status

@@ -46,23 +46,45 @@ def _load(slug: str, must_be_open: bool = True) -> _Page:
 
 # Messages the page's script shows itself, with their placeholders kept for it to fill.
 CLIENT_MESSAGES: dict[str, tuple[str, ...]] = {
-    "required": (), "one_choice": (), "unknown_choice": ("value",), "not_integer": (),
-    "not_decimal": (), "number_range": (), "number_min": ("limit",), "number_max": ("limit",),
-    "scale_range": ("low", "high"), "not_date": (), "date_min": ("limit",),
-    "date_max": ("limit",), "date_future": (), "not_email": (), "not_phone": (),
-    "too_few_choices": ("limit",), "too_many_choices": ("limit",), "exclusive": ("choice",),
-    "rank_incomplete": (), "rank_positions": (), "matrix_incomplete": (),
-    "not_acknowledged": (), "constraint": (), "errors_title": ("count",),
-    "errors_page": ("count",), "progress": ("page", "total"), "restored": (),
-    "sending": (), "offline_retrying": (),
+    "required": (),
+    "one_choice": (),
+    "unknown_choice": ("value",),
+    "not_integer": (),
+    "not_decimal": (),
+    "number_range": (),
+    "number_min": ("limit",),
+    "number_max": ("limit",),
+    "scale_range": ("low", "high"),
+    "not_date": (),
+    "date_min": ("limit",),
+    "date_max": ("limit",),
+    "date_future": (),
+    "not_email": (),
+    "not_phone": (),
+    "too_few_choices": ("limit",),
+    "too_many_choices": ("limit",),
+    "exclusive": ("choice",),
+    "rank_incomplete": (),
+    "rank_positions": (),
+    "matrix_incomplete": (),
+    "not_acknowledged": (),
+    "constraint": (),
+    "errors_title": ("count",),
+    "errors_page": ("count",),
+    "progress": ("page", "total"),
+    "restored": (),
+    "sending": (),
+    "offline_retrying": (),
 }
 
 
 @cache
 def client_messages(lang: str) -> dict[str, str]:
     """CLIENT_MESSAGES in `lang`; survey.js fills {name}, where the catalogs say %(name)s."""
-    return {key: message(key, lang, **{name: "{" + name + "}" for name in placeholders})
-            for key, placeholders in CLIENT_MESSAGES.items()}
+    return {
+        key: message(key, lang, **{name: "{" + name + "}" for name in placeholders})
+        for key, placeholders in CLIENT_MESSAGES.items()
+    }
 
 
 def client_logic(d: Definition, lang: str, storage_key: str) -> dict:
@@ -74,10 +96,18 @@ def client_logic(d: Definition, lang: str, storage_key: str) -> dict:
     return logic
 
 
-def render_survey_page(d: Definition, lang: str, submission_id: str, action: str,
-                       storage_key: str, language_link: Callable[[str], str] | None = None,
-                       values: dict | None = None, errors: dict | None = None,
-                       status: int = 200, preview: bool = False):
+def render_survey_page(
+    d: Definition,
+    lang: str,
+    submission_id: str,
+    action: str,
+    storage_key: str,
+    language_link: Callable[[str], str] | None = None,
+    values: dict | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+    preview: bool = False,
+):
     """The questionnaire as citizens see it; the staff preview draws it the same way."""
     languages = [code for code in d.languages() if code in UI_LANGUAGES]
     other_lang = next((code for code in languages if code != lang), None)
@@ -86,25 +116,48 @@ def render_survey_page(d: Definition, lang: str, submission_id: str, action: str
     values = printable(values or {})  # refused text is shown, its bad characters as �
     helpers = PageHelpers(d, lang, values)
     html = render_template(
-        "public/survey.html", d=d, lang=lang, other_lang=other_lang, language_names=LANGUAGE_NAMES,
-        language_link=language_link, action=action, preview=preview,
-        submission_id=submission_id, values=values, errors=errors or {}, labels=labels,
-        field_ids=helpers.field_ids(), pipe=helpers.pipe, option_groups=helpers.option_groups,
-        rank_position=helpers.rank_position, date_limit=helpers.date_limit,
-        logic=client_logic(d, lang, storage_key), max_text=MAX_TEXT_LENGTH,
+        "public/survey.html",
+        d=d,
+        lang=lang,
+        other_lang=other_lang,
+        language_names=LANGUAGE_NAMES,
+        language_link=language_link,
+        action=action,
+        preview=preview,
+        submission_id=submission_id,
+        values=values,
+        errors=errors or {},
+        labels=labels,
+        field_ids=helpers.field_ids(),
+        pipe=helpers.pipe,
+        option_groups=helpers.option_groups,
+        rank_position=helpers.rank_position,
+        date_limit=helpers.date_limit,
+        logic=client_logic(d, lang, storage_key),
+        max_text=MAX_TEXT_LENGTH,
     )
     return html, status
 
 
-def _render_form(page: _Page, submission_id: str, values: dict | None = None,
-                 errors: dict | None = None, status: int = 200):
+def _render_form(
+    page: _Page,
+    submission_id: str,
+    values: dict | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+):
     slug = page.survey.slug
     return render_survey_page(
-        page.d, page.lang, submission_id,
+        page.d,
+        page.lang,
+        submission_id,
         action=url_for("public.questionnaire", slug=slug, lang=page.lang),
         storage_key=f"{slug}:{page.survey.version_number}",
         language_link=lambda code: url_for("public.questionnaire", slug=slug, lang=code),
-        values=values, errors=errors, status=status)
+        values=values,
+        errors=errors,
+        status=status,
+    )
 
 
 @bp.get("/s/<slug>")
@@ -112,8 +165,11 @@ def questionnaire(slug: str):
     page = _load(slug)
     # A hidden answer from the link (?source=) that could never be stored is left out:
     # the citizen could not see, let alone correct it.
-    values = {name: value for name, value in first_values(page.d, request.args).items()
-              if not unstorable(value)}
+    values = {
+        name: value
+        for name, value in first_values(page.d, request.args).items()
+        if not unstorable(value)
+    }
     return _render_form(page, str(uuid.uuid4()), values)
 
 
@@ -135,12 +191,15 @@ def submit(slug: str):
         return _render_form(page, str(submission_id), values, submitted.errors, status=422)
     if submitted.result is Result.UNAVAILABLE:
         # Nothing was stored: the page comes back with every answer and the same id.
-        html, status = _render_form(page, str(submission_id), values,
-                                    {"": message("unavailable", lang)}, status=503)
+        html, status = _render_form(
+            page, str(submission_id), values, {"": message("unavailable", lang)}, status=503
+        )
         return html, status, {"Retry-After": RETRY_AFTER_SECONDS}
     if submitted.result is Result.CONFLICT:
-        link = {"href": url_for("public.questionnaire", slug=slug, lang=lang),
-                "text": message("new_response", lang)}
+        link = {
+            "href": url_for("public.questionnaire", slug=slug, lang=lang),
+            "text": message("new_response", lang),
+        }
         return render_message(lang, "already_sent", 409, link)
     return redirect(url_for("public.thanks", slug=slug, lang=lang), code=303)
 

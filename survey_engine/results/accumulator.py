@@ -164,7 +164,8 @@ class Accumulator:
                     self._add_question(q, given)
         for name, q in self.survey.other_fields.items() if self.views else ():
             self.other_texts[q.name] += sum(
-                1 for a in answers if a.get(name) is not None and str(a[name]).strip())
+                1 for a in answers if a.get(name) is not None and str(a[name]).strip()
+            )
         if self.crosstab is not None:
             self._add_crosstab(answers)
         if self.breakdown is not None:
@@ -173,8 +174,9 @@ class Accumulator:
     def _add_times(self, moments: list[datetime]) -> None:
         # Hours are floored as stored (UTC, naive on SQLite), then each distinct hour
         # made local once: Vietnam is a whole number of hours ahead of UTC.
-        for hour, n in Counter(m.replace(minute=0, second=0, microsecond=0)
-                               for m in moments).items():
+        for hour, n in Counter(
+            m.replace(minute=0, second=0, microsecond=0) for m in moments
+        ).items():
             self.hours[to_local(hour).replace(tzinfo=None)] += n
         first, last = to_local(min(moments)), to_local(max(moments))
         self.first = first if self.first is None else min(self.first, first)
@@ -190,14 +192,15 @@ class Accumulator:
         for version_id, part in by_version.items():
             definition = self.survey.definition_for(version_id)
             # The keys of the answers given (stored answers rarely hold a None).
-            present = [a if None not in a.values() else {k: v for k, v in a.items()
-                                                         if v is not None} for a in part]
+            present = [
+                a if None not in a.values() else {k: v for k, v in a.items() if v is not None}
+                for a in part
+            ]
             for page, questions in definition.pages_with_questions():
                 name = page["name"]
                 asked = {q.name for q in questions if q.type not in NOT_ASKED}
                 if asked:
-                    self.page_answered[name] += sum(
-                        1 for a in present if not asked.isdisjoint(a))
+                    self.page_answered[name] += sum(1 for a in present if not asked.isdisjoint(a))
                 rule = definition.page_relevant.get(name)
                 self.reached[name] += len(part) if rule is None else _count_true(rule, part)
 
@@ -208,7 +211,8 @@ class Accumulator:
         elif q.type in NUMBER:
             numbers = (number_of(value) for value in given)
             self.values.setdefault(name, Counter()).update(
-                number for number in numbers if number is not None)
+                number for number in numbers if number is not None
+            )
         elif q.type in MATRIX:
             cells = self.matrix_cells.setdefault(name, Counter())
             answered = self.matrix_rows.setdefault(name, Counter())
@@ -223,16 +227,21 @@ class Accumulator:
             days = [str(value) for value in given]
             low, high = min(days), max(days)
             seen = self.dates.get(name)
-            self.dates[name] = [low, high] if seen is None else [
-                min(seen[0], low), max(seen[1], high)]
+            self.dates[name] = (
+                [low, high] if seen is None else [min(seen[0], low), max(seen[1], high)]
+            )
 
     def _add_rank(self, name: str, given: list[Any]) -> None:
         positions = self.rank_positions.setdefault(name, Counter())
         ranked = self.rank_counts.setdefault(name, Counter())
         first = self.rank_first.setdefault(name, Counter())
-        places = Counter((position, choice) for order in given if type(order) is list
-                         for position, choice in enumerate(map(_text, order))
-                         if choice is not None)
+        places = Counter(
+            (position, choice)
+            for order in given
+            if type(order) is list
+            for position, choice in enumerate(map(_text, order))
+            if choice is not None
+        )
         for (position, choice), n in places.items():
             positions[str(choice)] += (position + 1) * n
             ranked[str(choice)] += n
@@ -277,8 +286,11 @@ class Accumulator:
             cells = self.breakdown_cells.setdefault(key, Counter())
             answered = self.breakdown_answered.setdefault(key, Counter())
             name, _, row = key.partition("/")
-            column = columns[name] if not row else [
-                grid.get(row) if type(grid) is dict else None for grid in columns[name]]
+            column = (
+                columns[name]
+                if not row
+                else [grid.get(row) if type(grid) is dict else None for grid in columns[name]]
+            )
             try:
                 pairs = Counter(zip(where, column, strict=True)) if single else None
             except TypeError:  # lists (select_multiple) in the column
@@ -337,9 +349,13 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def accumulate(survey_id: int, survey: MergedSurvey, filters: Filters = NO_FILTERS,
-               crosstab: CrossTabSpec | None = None,
-               previous: Accumulator | None = None) -> Accumulator:
+def accumulate(
+    survey_id: int,
+    survey: MergedSurvey,
+    filters: Filters = NO_FILTERS,
+    crosstab: CrossTabSpec | None = None,
+    previous: Accumulator | None = None,
+) -> Accumulator:
     """One pass over the responses the filters keep, a chunk at a time. Given
     `previous`, the same view's counts at an older response count, only the responses
     stored since it are read, into a copy of it: a live campaign's view costs the new
@@ -347,10 +363,12 @@ def accumulate(survey_id: int, survey: MergedSurvey, filters: Filters = NO_FILTE
     # Ids are handed out in order but committed in any order (two drain workers), so
     # a response can arrive below previous.last_id after the pass read past it; or
     # responses were deleted. Either changes the count up to last_id: start over.
-    fresh = previous is None or (
-        count_up_to(survey_id, filters, previous.last_id) != previous.seen)
-    counts = (previous.copy_for(survey) if previous is not None and not fresh
-              else Accumulator(survey, crosstab))
+    fresh = previous is None or (count_up_to(survey_id, filters, previous.last_id) != previous.seen)
+    counts = (
+        previous.copy_for(survey)
+        if previous is not None and not fresh
+        else Accumulator(survey, crosstab)
+    )
     after = counts.last_id
     # Counted before the rows are read, never after: a late row the read misses is
     # then missing from `seen` too, and shows up as a difference next time.

@@ -63,7 +63,7 @@ def _wrap(label: str) -> list[str]:
     lines = textwrap.wrap(label, LABEL_CHARS, break_long_words=True) or [""]
     if len(lines) > LABEL_LINES:
         lines = lines[:LABEL_LINES]
-        lines[-1] = lines[-1][:LABEL_CHARS - 1].rstrip() + "…"
+        lines[-1] = lines[-1][: LABEL_CHARS - 1].rstrip() + "…"
     return lines
 
 
@@ -91,16 +91,22 @@ def bar_chart(chart_id: str, title: str, desc: str, bars: Sequence[Bar]) -> Mark
             parts.append(f"<title>{escape(bar.label)}: {escape(bar.detail)}</title>")
         for line in lines:
             y += LINE
-            parts.append(f'<text x="0" y="{y - 4}" font-size="{FONT_SIZE}" '
-                         f'fill="{TEXT_COLOUR}">{escape(line)}</text>')
+            parts.append(
+                f'<text x="0" y="{y - 4}" font-size="{FONT_SIZE}" '
+                f'fill="{TEXT_COLOUR}">{escape(line)}</text>'
+            )
         top = y + 2
         middle = top + BAR_HEIGHT / 2
-        parts.append(f'<rect class="track" x="0" y="{top}" width="{_num(TRACK_END)}%" '
-                     f'height="{BAR_HEIGHT}" fill="{TRACK_COLOUR}"/>')
+        parts.append(
+            f'<rect class="track" x="0" y="{top}" width="{_num(TRACK_END)}%" '
+            f'height="{BAR_HEIGHT}" fill="{TRACK_COLOUR}"/>'
+        )
         if bar.ratio:
             width = max(0.0, min(1.0, bar.ratio)) * TRACK_END
-            parts.append(f'<rect class="value" x="0" y="{top}" width="{_num(width)}%" '
-                         f'height="{BAR_HEIGHT}" fill="{BAR_COLOUR}"/>')
+            parts.append(
+                f'<rect class="value" x="0" y="{top}" width="{_num(width)}%" '
+                f'height="{BAR_HEIGHT}" fill="{BAR_COLOUR}"/>'
+            )
         if bar.interval is not None:
             low, high = (max(0.0, min(1.0, v)) * TRACK_END for v in bar.interval)
             parts.append(
@@ -110,9 +116,12 @@ def bar_chart(chart_id: str, title: str, desc: str, bars: Sequence[Bar]) -> Mark
                 f'<line x1="{_num(low)}%" x2="{_num(low)}%" y1="{top + 5}" '
                 f'y2="{top + BAR_HEIGHT - 5}"/>'
                 f'<line x1="{_num(high)}%" x2="{_num(high)}%" y1="{top + 5}" '
-                f'y2="{top + BAR_HEIGHT - 5}"/></g>')
-        parts.append(f'<text x="100%" y="{_num(middle + 5)}" text-anchor="end" '
-                     f'font-size="{FONT_SIZE}" fill="{TEXT_COLOUR}">{escape(bar.text)}</text>')
+                f'y2="{top + BAR_HEIGHT - 5}"/></g>'
+            )
+        parts.append(
+            f'<text x="100%" y="{_num(middle + 5)}" text-anchor="end" '
+            f'font-size="{FONT_SIZE}" fill="{TEXT_COLOUR}">{escape(bar.text)}</text>'
+        )
         parts.append("</g>")
         y = top + BAR_HEIGHT + BAR_GAP
     height = y
@@ -136,8 +145,14 @@ AXIS_ROOM = 26  # under the plot, for the ticks' text
 EDGE = 12.0  # % from either side where a tick's text would be cut in half if centred
 
 
-def column_chart(chart_id: str, title: str, desc: str, columns: Sequence[Column],
-                 number: Callable[[float], str] = str, max_ticks: int = 4) -> Markup:
+def column_chart(
+    chart_id: str,
+    title: str,
+    desc: str,
+    columns: Sequence[Column],
+    number: Callable[[float], str] = str,
+    max_ticks: int = 4,
+) -> Markup:
     """Columns over time, evenly spaced: gridlines at 0, half and the top, their
     numbers written above them at the left, and at most `max_ticks` labels under the
     axis so they never run into each other on a phone."""
@@ -147,10 +162,14 @@ def column_chart(chart_id: str, title: str, desc: str, columns: Sequence[Column]
     parts: list[str] = []
     for fraction in (0.5, 1.0):
         y = bottom - PLOT_HEIGHT * fraction
-        parts.append(f'<line class="grid" x1="0" x2="100%" y1="{_num(y)}" y2="{_num(y)}" '
-                     f'stroke="{GRID_COLOUR}" stroke-width="1"/>')
-        parts.append(f'<text x="0" y="{_num(y - 5)}" font-size="{SMALL_FONT}" '
-                     f'fill="{TEXT_COLOUR}">{escape(number(top * fraction))}</text>')
+        parts.append(
+            f'<line class="grid" x1="0" x2="100%" y1="{_num(y)}" y2="{_num(y)}" '
+            f'stroke="{GRID_COLOUR}" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="0" y="{_num(y - 5)}" font-size="{SMALL_FONT}" '
+            f'fill="{TEXT_COLOUR}">{escape(number(top * fraction))}</text>'
+        )
     if n:
         slot = 100 / n
         width = min(slot * 0.8, 8.0)
@@ -159,20 +178,28 @@ def column_chart(chart_id: str, title: str, desc: str, columns: Sequence[Column]
                 continue
             h = PLOT_HEIGHT * column.value / top
             x = i * slot + (slot - width) / 2
-            parts.append(f'<rect class="value" x="{_num(x)}%" y="{_num(bottom - h)}" '
-                         f'width="{_num(width)}%" height="{_num(h)}" fill="{BAR_COLOUR}">'
-                         f"<title>{escape(column.detail)}</title></rect>")
-        ticks = sorted({round(k * (n - 1) / (max_ticks - 1)) for k in range(max_ticks)}
-                       if n > max_ticks else range(n))
+            parts.append(
+                f'<rect class="value" x="{_num(x)}%" y="{_num(bottom - h)}" '
+                f'width="{_num(width)}%" height="{_num(h)}" fill="{BAR_COLOUR}">'
+                f"<title>{escape(column.detail)}</title></rect>"
+            )
+        ticks = sorted(
+            {round(k * (n - 1) / (max_ticks - 1)) for k in range(max_ticks)}
+            if n > max_ticks
+            else range(n)
+        )
         for i in ticks:
             x = (i + 0.5) * slot  # under the column; at an edge, kept inside the chart
             anchor = "start" if x < EDGE else "end" if x > 100 - EDGE else "middle"
             x = 0.0 if anchor == "start" else 100.0 if anchor == "end" else x
-            parts.append(f'<text x="{_num(x)}%" y="{bottom + 18}" text-anchor="{anchor}" '
-                         f'font-size="{SMALL_FONT}" fill="{TEXT_COLOUR}">'
-                         f"{escape(columns[i].tick)}</text>")
-    parts.append(f'<line class="axis" x1="0" x2="100%" y1="{bottom}" y2="{bottom}" '
-                 f'stroke="{TEXT_COLOUR}" stroke-width="1"/>')
+            parts.append(
+                f'<text x="{_num(x)}%" y="{bottom + 18}" text-anchor="{anchor}" '
+                f'font-size="{SMALL_FONT}" fill="{TEXT_COLOUR}">'
+                f"{escape(columns[i].tick)}</text>"
+            )
+    parts.append(
+        f'<line class="axis" x1="0" x2="100%" y1="{bottom}" y2="{bottom}" '
+        f'stroke="{TEXT_COLOUR}" stroke-width="1"/>'
+    )
     height = bottom + AXIS_ROOM
-    return Markup("\n".join(_open(chart_id, "columns", height, title, desc) + parts
-                            + ["</svg>"]))
+    return Markup("\n".join(_open(chart_id, "columns", height, title, desc) + parts + ["</svg>"]))

@@ -34,8 +34,9 @@ def shape(cls: type) -> str:
 def encode_state(obj: Any, omit: tuple[str, ...] = ()) -> dict[str, Any]:
     """{field: encoded value} of a dataclass instance, but the `omit` fields (those the
     caller gives back when decoding: the survey, the view)."""
-    return {f.name: encode(getattr(obj, f.name))
-            for f in dataclasses.fields(obj) if f.name not in omit}
+    return {
+        f.name: encode(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name not in omit
+    }
 
 
 def decode_state(cls: type[T], data: dict[str, Any], **given: Any) -> T:
@@ -88,8 +89,7 @@ def decode(value: Any) -> Any:
     if "dt" in value:
         moment = datetime.fromisoformat(value["dt"])
         zone = value.get("tz")
-        return moment.replace(tzinfo=ZoneInfo(zone), fold=value.get("fold", 0)) if zone \
-            else moment
+        return moment.replace(tzinfo=ZoneInfo(zone), fold=value.get("fold", 0)) if zone else moment
     if "d" in value:
         return date.fromisoformat(value["d"])
     if "t" in value:

@@ -36,9 +36,9 @@ def tally_counts(survey_id: int) -> Counter[tuple[str, str]]:
     rows = db.session.execute(
         sa.select(Tally.question, Tally.choice, sa.func.sum(Tally.count))
         .where(Tally.survey_id == survey_id)
-        .group_by(Tally.question, Tally.choice))
+        .group_by(Tally.question, Tally.choice)
+    )
     return Counter({(question, choice): int(count or 0) for question, choice, count in rows})
-
 
 
 @dataclass(frozen=True)
@@ -127,69 +127,116 @@ class Dashboard:
     crosstab: CrossTab | None
 
 
-def build_dashboard(survey: MergedSurvey, acc: Accumulator, lang: str,
-                    all_responses: int, counts: Counter | None = None) -> Dashboard:
+def build_dashboard(
+    survey: MergedSurvey,
+    acc: Accumulator,
+    lang: str,
+    all_responses: int,
+    counts: Counter | None = None,
+) -> Dashboard:
     """Put the numbers together: `counts` from the tallies (unfiltered) or, when None,
     the accumulator's own (filtered); everything else from the accumulator."""
     from_tallies = counts is not None
     counts = counts if counts is not None else acc.counts
     total = counts.get(("", ""), 0)
     # A hidden or calculated field nobody's answers filled is noise, not a result.
-    questions = tuple(_question(survey, q, counts, acc, total, lang)
-                      for q in survey.questions
-                      if q.type not in NOT_ASKED or counts.get((q.name, "")))
+    questions = tuple(
+        _question(survey, q, counts, acc, total, lang)
+        for q in survey.questions
+        if q.type not in NOT_ASKED or counts.get((q.name, ""))
+    )
     pages = tuple(
-        PageResult(page["name"], survey.text(page.get("title"), lang) or page["name"],
-                   Share(acc.reached[page["name"]], acc.responses),
-                   Share(acc.page_answered[page["name"]], acc.responses))
-        for page in survey.pages)
+        PageResult(
+            page["name"],
+            survey.text(page.get("title"), lang) or page["name"],
+            Share(acc.reached[page["name"]], acc.responses),
+            Share(acc.page_answered[page["name"]], acc.responses),
+        )
+        for page in survey.pages
+    )
     return Dashboard(
-        responses=total, all_responses=all_responses, from_tallies=from_tallies,
-        questions=questions, pages=pages, hours=dict(acc.hours), first=acc.first,
-        last=acc.last, crosstab=_crosstab(survey, acc, lang))
+        responses=total,
+        all_responses=all_responses,
+        from_tallies=from_tallies,
+        questions=questions,
+        pages=pages,
+        hours=dict(acc.hours),
+        first=acc.first,
+        last=acc.last,
+        crosstab=_crosstab(survey, acc, lang),
+    )
 
 
-def _question(survey: MergedSurvey, q: Question, counts: Counter, acc: Accumulator,
-              total: int, lang: str) -> QuestionResult:
+def _question(
+    survey: MergedSurvey, q: Question, counts: Counter, acc: Accumulator, total: int, lang: str
+) -> QuestionResult:
     answered = counts.get((q.name, ""), 0)
-    base = QuestionResult(name=q.name, label=survey.label(q, lang), type=q.type, kind="count",
-                          answered=Share(answered, total))
+    base = QuestionResult(
+        name=q.name,
+        label=survey.label(q, lang),
+        type=q.type,
+        kind="count",
+        answered=Share(answered, total),
+    )
     if q.type in SELECT:
         # A choice that is in the answers but no longer in any version still shows.
         labels = survey.choice_labels(
-            q, lang, sorted(c for (name, c) in counts if name == q.name and c))
-        choices = tuple(ChoiceCount(name, label, Share(counts.get((q.name, name), 0), answered),
-                                    Share(counts.get((q.name, name), 0), total))
-                        for name, label in labels.items())
-        return replace(base, kind="choices", choices=choices,
-                       other_texts=acc.other_texts[q.name])
+            q, lang, sorted(c for (name, c) in counts if name == q.name and c)
+        )
+        choices = tuple(
+            ChoiceCount(
+                name,
+                label,
+                Share(counts.get((q.name, name), 0), answered),
+                Share(counts.get((q.name, name), 0), total),
+            )
+            for name, label in labels.items()
+        )
+        return replace(base, kind="choices", choices=choices, other_texts=acc.other_texts[q.name])
     if q.type in NUMBER:
         values = acc.values.get(q.name, Counter())
-        return replace(base, kind="numbers", numbers=summarize(values),
-                       distribution=_distribution(q, values, total))
+        return replace(
+            base,
+            kind="numbers",
+            numbers=summarize(values),
+            distribution=_distribution(q, values, total),
+        )
     if q.type in TEXT:
         return replace(base, kind="text")
     if q.type in MATRIX:
         cells = acc.matrix_cells.get(q.name, Counter())
         rows_answered = acc.matrix_rows.get(q.name, Counter())
         rows = tuple(
-            MatrixRow(row["name"], survey.text(row.get("label"), lang) or row["name"],
-                      rows_answered[row["name"]],
-                      tuple(ChoiceCount(c["name"], survey.choice_label(c, lang),
-                                        Share(cells[(row["name"], c["name"])],
-                                              rows_answered[row["name"]]),
-                                        Share(cells[(row["name"], c["name"])], total))
-                            for c in q.choices))
-            for row in q.rows)
+            MatrixRow(
+                row["name"],
+                survey.text(row.get("label"), lang) or row["name"],
+                rows_answered[row["name"]],
+                tuple(
+                    ChoiceCount(
+                        c["name"],
+                        survey.choice_label(c, lang),
+                        Share(cells[(row["name"], c["name"])], rows_answered[row["name"]]),
+                        Share(cells[(row["name"], c["name"])], total),
+                    )
+                    for c in q.choices
+                ),
+            )
+            for row in q.rows
+        )
         return replace(base, kind="matrix", matrix=rows)
     if q.type in RANK:
         positions = acc.rank_positions.get(q.name, Counter())
         ranked = acc.rank_counts.get(q.name, Counter())
         first = acc.rank_first.get(q.name, Counter())
-        items = [RankItem(c["name"], survey.choice_label(c, lang),
-                          positions[c["name"]] / ranked[c["name"]] if ranked[c["name"]]
-                          else None, Share(first[c["name"]], answered))
-                 for c in q.choices]
+        items = [
+            RankItem(
+                c["name"],
+                survey.choice_label(c, lang),
+                positions[c["name"]] / ranked[c["name"]] if ranked[c["name"]] else None,
+                Share(first[c["name"]], answered),
+            )
+            for c in q.choices
+        ]
         items.sort(key=lambda item: (item.mean_position is None, item.mean_position or 0))
         return replace(base, kind="rank", rank=tuple(items))
     if q.type in DATE:
@@ -213,8 +260,15 @@ def _distribution(q: Question, values: Counter, total: int) -> tuple[ChoiceCount
     else:
         return ()
     answered = sum(values.values())
-    return tuple(ChoiceCount(str(p), str(p), Share(values.get(float(p), 0), answered),
-                             Share(values.get(float(p), 0), total)) for p in points)
+    return tuple(
+        ChoiceCount(
+            str(p),
+            str(p),
+            Share(values.get(float(p), 0), answered),
+            Share(values.get(float(p), 0), total),
+        )
+        for p in points
+    )
 
 
 def _crosstab(survey: MergedSurvey, acc: Accumulator, lang: str) -> CrossTab | None:
@@ -226,8 +280,15 @@ def _crosstab(survey: MergedSurvey, acc: Accumulator, lang: str) -> CrossTab | N
     def choices(q: Question, seen: Iterable[str]) -> tuple[tuple[str, str], ...]:
         return tuple(survey.choice_labels(q, lang, sorted(seen)).items())
 
-    return CrossTab(row=row, col=col, row_label=survey.label(row, lang),
-                    col_label=survey.label(col, lang),
-                    rows=choices(row, acc.cross_rows), cols=choices(col, acc.cross_cols),
-                    cells=dict(acc.cross_cells), row_totals=dict(acc.cross_rows),
-                    col_totals=dict(acc.cross_cols), total=acc.cross_total)
+    return CrossTab(
+        row=row,
+        col=col,
+        row_label=survey.label(row, lang),
+        col_label=survey.label(col, lang),
+        rows=choices(row, acc.cross_rows),
+        cols=choices(col, acc.cross_cols),
+        cells=dict(acc.cross_cells),
+        row_totals=dict(acc.cross_rows),
+        col_totals=dict(acc.cross_cols),
+        total=acc.cross_total,
+    )

@@ -27,8 +27,7 @@ class Filters:
     until: date | None = None  # last day included, in Vietnam time
 
     @classmethod
-    def from_args(cls, args: Mapping[str, Any],
-                  definition: Definition | MergedSurvey) -> Filters:
+    def from_args(cls, args: Mapping[str, Any], definition: Definition | MergedSurvey) -> Filters:
         """`?f.district=da_lat&f.district=bao_loc&from=2026-11-01&to=2026-11-30`."""
         getlist = getattr(args, "getlist", lambda key: [args[key]] if key in args else [])
         picked: dict[str, tuple[str, ...]] = {}
@@ -62,11 +61,14 @@ class Filters:
     def time_bounds(self) -> tuple[datetime | None, datetime | None]:
         """[start, end) in UTC, for the database to select by submitted_at (SQLite
         compares the stored UTC wall-clock text, so the bounds must be UTC too)."""
+
         def utc(day: date) -> datetime:
             return datetime.combine(day, time(), LOCAL_TIME).astimezone(UTC)
 
-        return (utc(self.since) if self.since else None,
-                utc(self.until + timedelta(days=1)) if self.until else None)
+        return (
+            utc(self.since) if self.since else None,
+            utc(self.until + timedelta(days=1)) if self.until else None,
+        )
 
     def keeps(self, answers: Mapping[str, Any]) -> bool:
         """Whether a response's answers pass every choice filter."""
@@ -84,8 +86,9 @@ class Filters:
         lines = []
         for name, values in self.choices:
             question = definition.by_name[name]
-            labels = [definition.text((question.choice(v) or {}).get("label"), lang) or v
-                      for v in values]
+            labels = [
+                definition.text((question.choice(v) or {}).get("label"), lang) or v for v in values
+            ]
             lines.append(f"{definition.text(question.label, lang) or name}: {', '.join(labels)}")
         if self.since or self.until:
             lines.append(f"{self.since or '…'} – {self.until or '…'}")

@@ -61,18 +61,26 @@ def cache_key(kind: str, survey: Survey, merged: MergedSurvey, *more: Any) -> tu
     return (kind, survey.id, survey.created_at, merged.version_ids, *more)
 
 
-def counted_view(survey: Survey, merged: MergedSurvey, view: View,
-                 count: int) -> tuple[Accumulator, Counting | None]:
+def counted_view(
+    survey: Survey, merged: MergedSurvey, view: View, count: int
+) -> tuple[Accumulator, Counting | None]:
     """The view's accumulator, from this process's cache, the saved state and the
     responses stored since (`count`: the survey's response count now); or, when more
     than RESULTS_REQUEST_SCAN_ROWS are left to read, an empty accumulator and how far
     the job counting them has come (queued here if none is)."""
     budget = current_app.config["RESULTS_REQUEST_SCAN_ROWS"]
-    got = cached(cache_key("counts", survey, merged, view.filters, view.crosstab), count,
-                 lambda previous: prepare(survey.id, merged, view, previous, budget))
+    got = cached(
+        cache_key("counts", survey, merged, view.filters, view.crosstab),
+        count,
+        lambda previous: prepare(survey.id, merged, view, previous, budget),
+    )
     if not isinstance(got, Counting):
         return got, None
     if got.start_job:
-        enqueue_background("survey_engine.jobs.count_results_job", survey.id, view.to_json(),
-                           job_timeout=COUNT_JOB_TIMEOUT)
+        enqueue_background(
+            "survey_engine.jobs.count_results_job",
+            survey.id,
+            view.to_json(),
+            job_timeout=COUNT_JOB_TIMEOUT,
+        )
     return Accumulator(merged, view.crosstab), got

@@ -33,7 +33,11 @@ def time_series(hours: Mapping[datetime, int], unit: str = "auto") -> TimeSeries
     for hour, n in hours.items():
         days[hour.date()] += n
     first, last = min(days), max(days)
-    points = tuple((datetime.combine(first + timedelta(days=i), datetime.min.time()),
-                    days.get(first + timedelta(days=i), 0))
-                   for i in range((last - first).days + 1))
+    points = tuple(
+        (
+            datetime.combine(first + timedelta(days=i), datetime.min.time()),
+            days.get(first + timedelta(days=i), 0),
+        )
+        for i in range((last - first).days + 1)
+    )
     return TimeSeries(unit, points)

@@ -26,8 +26,11 @@ from survey_engine.results.saved import Counting, View
 
 def merged_survey(survey: Survey) -> MergedSurvey | None:
     """The published versions, newest first; None before the first is published."""
-    versions = sorted((v for v in survey.versions if v.published_at is not None),
-                      key=lambda v: v.number, reverse=True)
+    versions = sorted(
+        (v for v in survey.versions if v.published_at is not None),
+        key=lambda v: v.number,
+        reverse=True,
+    )
     if not versions:
         return None
     return MergedSurvey({v.id: definition_of(v.id) for v in versions})
@@ -38,13 +41,16 @@ def read_filters(args: Mapping[str, Any], merged: MergedSurvey) -> Filters:
     says what is wrong with them."""
     filters = Filters.from_args(args, merged)
     if filters.since and filters.until and filters.since > filters.until:
-        raise FilterError(f"the first day ({filters.since.isoformat()}) is after the last "
-                          f"({filters.until.isoformat()})")
+        raise FilterError(
+            f"the first day ({filters.since.isoformat()}) is after the last "
+            f"({filters.until.isoformat()})"
+        )
     return filters
 
 
-def survey_dashboard(survey: Survey, merged: MergedSurvey, filters: Filters,
-                     lang: str) -> tuple[Dashboard, Counting | None]:
+def survey_dashboard(
+    survey: Survey, merged: MergedSurvey, filters: Filters, lang: str
+) -> tuple[Dashboard, Counting | None]:
     """What the dashboard shows of `survey` under `filters`, and None; or, while a job
     counts more than a request may read (RESULTS_REQUEST_SCAN_ROWS), a Dashboard of the
     tallies' counts only (nothing filtered) and how far the job has come."""
@@ -57,21 +63,38 @@ def survey_dashboard(survey: Survey, merged: MergedSurvey, filters: Filters,
 def share_json(share: Share) -> dict[str, Any]:
     """A share with its 95% Wilson interval; ratio and bounds null when total is 0."""
     bounds = share.interval
-    return {"count": share.count, "total": share.total, "ratio": share.ratio,
-            "ci_low": bounds[0] if bounds else None, "ci_high": bounds[1] if bounds else None}
+    return {
+        "count": share.count,
+        "total": share.total,
+        "ratio": share.ratio,
+        "ci_low": bounds[0] if bounds else None,
+        "ci_high": bounds[1] if bounds else None,
+    }
 
 
 def _numbers_json(numbers: NumberSummary | None) -> dict[str, Any] | None:
     if numbers is None:
         return None
-    return {"count": numbers.count, "mean": numbers.mean, "min": numbers.minimum,
-            "q1": numbers.q1, "median": numbers.median, "q3": numbers.q3,
-            "max": numbers.maximum}
+    return {
+        "count": numbers.count,
+        "mean": numbers.mean,
+        "min": numbers.minimum,
+        "q1": numbers.q1,
+        "median": numbers.median,
+        "q3": numbers.q3,
+        "max": numbers.maximum,
+    }
 
 
 def _choices_json(choices: tuple[ChoiceCount, ...]) -> dict[str, Any]:
-    return {c.name: {"label": c.label, "of_answered": share_json(c.of_answered),
-                     "of_all": share_json(c.of_all)} for c in choices}
+    return {
+        c.name: {
+            "label": c.label,
+            "of_answered": share_json(c.of_answered),
+            "of_all": share_json(c.of_all),
+        }
+        for c in choices
+    }
 
 
 def question_json(result: QuestionResult) -> dict[str, Any]:
@@ -79,9 +102,10 @@ def question_json(result: QuestionResult) -> dict[str, Any]:
     dashboard shows of its kind."""
     item: dict[str, Any] = {
         "answered": result.answered.count,
-        "counts": {c.name: c.of_answered.count for c in result.choices
-                   if c.of_answered.count},
-        "type": result.type, "kind": result.kind, "label": result.label,
+        "counts": {c.name: c.of_answered.count for c in result.choices if c.of_answered.count},
+        "type": result.type,
+        "kind": result.kind,
+        "label": result.label,
         "answered_share": share_json(result.answered),
     }
     if result.kind == "choices":
@@ -92,44 +116,77 @@ def question_json(result: QuestionResult) -> dict[str, Any]:
         if result.distribution:
             item["distribution"] = _choices_json(result.distribution)
     elif result.kind == "matrix":
-        item["matrix"] = {row.name: {"label": row.label, "answered": row.answered,
-                                     "choices": _choices_json(row.cells)}
-                          for row in result.matrix}
+        item["matrix"] = {
+            row.name: {
+                "label": row.label,
+                "answered": row.answered,
+                "choices": _choices_json(row.cells),
+            }
+            for row in result.matrix
+        }
     elif result.kind == "rank":
-        item["rank"] = {r.name: {"label": r.label, "mean_position": r.mean_position,
-                                 "first": share_json(r.first)} for r in result.rank}
+        item["rank"] = {
+            r.name: {
+                "label": r.label,
+                "mean_position": r.mean_position,
+                "first": share_json(r.first),
+            }
+            for r in result.rank
+        }
     elif result.kind == "date" and result.dates:
         item["dates"] = {"earliest": result.dates[0], "latest": result.dates[1]}
     return item
 
 
-def results_json(slug: str, merged: MergedSurvey, filters: Filters,
-                 dashboard: Dashboard, counting: Counting | None = None) -> dict[str, Any]:
+def results_json(
+    slug: str,
+    merged: MergedSurvey,
+    filters: Filters,
+    dashboard: Dashboard,
+    counting: Counting | None = None,
+) -> dict[str, Any]:
     """The results API's answer: every question of the merged versions (answered or
     not yet), the filters applied, and the dashboard's figures; while a job counts
     (`counting`), `complete` false, its progress, and only what the tallies know
     (`answered` and `counts`, unfiltered; nothing under filters)."""
     questions: dict[str, Any] = {q.name: {"answered": 0, "counts": {}} for q in merged.questions}
     head: dict[str, Any] = {
-        "survey": slug, "status": "complete", "complete": True,
-        "responses": dashboard.responses, "all_responses": dashboard.all_responses,
+        "survey": slug,
+        "status": "complete",
+        "complete": True,
+        "responses": dashboard.responses,
+        "all_responses": dashboard.all_responses,
         "filters": [[name, value] for name, value in filters.to_args()],
     }
     if counting is not None:
-        head.update(status="counting", complete=False,
-                    progress={"counted": counting.counted, "total": counting.total,
-                              "ratio": round(counting.ratio, 4)})
+        head.update(
+            status="counting",
+            complete=False,
+            progress={
+                "counted": counting.counted,
+                "total": counting.total,
+                "ratio": round(counting.ratio, 4),
+            },
+        )
         if filters:
             head["responses"] = None
             return {**head, "questions": {}, "pages": {}}
-        questions.update({result.name: {"answered": result.answered.count,
-                                        "counts": question_json(result)["counts"]}
-                          for result in dashboard.questions})
+        questions.update(
+            {
+                result.name: {
+                    "answered": result.answered.count,
+                    "counts": question_json(result)["counts"],
+                }
+                for result in dashboard.questions
+            }
+        )
         return {**head, "questions": questions, "pages": {}}
     questions.update({result.name: question_json(result) for result in dashboard.questions})
     return {
-        **head, "questions": questions,
-        "pages": {page.name: {"reached": share_json(page.reached),
-                              "answered": share_json(page.answered)}
-                  for page in dashboard.pages},
+        **head,
+        "questions": questions,
+        "pages": {
+            page.name: {"reached": share_json(page.reached), "answered": share_json(page.answered)}
+            for page in dashboard.pages
+        },
     }

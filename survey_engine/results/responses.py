@@ -35,9 +35,19 @@ def _printable_rows(part: Sequence[Any]) -> list[Any]:
     """The rows with any text no file or page can write (a lone surrogate, a
     non-character, NUL: stored before the answers were checked for them) replaced by
     U+FFFD, so one such row never stops a page or a province's export."""
-    return [_Row(row.id, row.submission_id, row.submitted_at, row.version_id, row.source,
-                 printable(row.answers)) if unstorable(row.answers) else row
-            for row in part]
+    return [
+        _Row(
+            row.id,
+            row.submission_id,
+            row.submitted_at,
+            row.version_id,
+            row.source,
+            printable(row.answers),
+        )
+        if unstorable(row.answers)
+        else row
+        for row in part
+    ]
 
 
 def _where(survey_id: int, filters: Filters, after_id: int) -> list[sa.ColumnElement[bool]]:
@@ -54,13 +64,20 @@ def _where(survey_id: int, filters: Filters, after_id: int) -> list[sa.ColumnEle
     return conditions
 
 
-def response_chunks(survey_id: int, filters: Filters = NO_FILTERS,
-                    chunk_size: int = CHUNK_SIZE, after_id: int = 0) -> Iterator[list[Any]]:
+def response_chunks(
+    survey_id: int, filters: Filters = NO_FILTERS, chunk_size: int = CHUNK_SIZE, after_id: int = 0
+) -> Iterator[list[Any]]:
     """Rows (id, submission_id, submitted_at, version_id, source, answers) in id order;
     with `after_id`, only those stored after a scan that read up to it."""
     statement = (
-        sa.select(Response.id, Response.submission_id, Response.submitted_at,
-                  Response.version_id, Response.source, Response.answers)
+        sa.select(
+            Response.id,
+            Response.submission_id,
+            Response.submitted_at,
+            Response.version_id,
+            Response.source,
+            Response.answers,
+        )
         .where(*_where(survey_id, filters, after_id))
         .order_by(Response.id)
         .execution_options(yield_per=chunk_size)
@@ -77,12 +94,21 @@ def count_up_to(survey_id: int, filters: Filters, last_id: int, after_id: int = 
     """Stored responses with after_id < id <= last_id in the filters' time bounds
     (choices aside): if it moves under a scan that read up to last_id, responses came
     in late below it or went, and the scan no longer adds up."""
-    return int(db.session.scalar(
-        sa.select(sa.func.count()).select_from(Response)
-        .where(*_where(survey_id, filters, after_id), Response.id <= last_id)) or 0)
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Response)
+            .where(*_where(survey_id, filters, after_id), Response.id <= last_id)
+        )
+        or 0
+    )
 
 
 def newest_id(survey_id: int) -> int:
     """The highest response id of the survey, 0 when it has none (an index lookup)."""
-    return int(db.session.scalar(
-        sa.select(sa.func.max(Response.id)).where(Response.survey_id == survey_id)) or 0)
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.max(Response.id)).where(Response.survey_id == survey_id)
+        )
+        or 0
+    )

@@ -50,8 +50,10 @@ class View:
 
     def to_json(self) -> dict[str, Any]:
         spec = self.crosstab
-        return {"args": [list(pair) for pair in self.filters.to_args()],
-                "crosstab": [spec.row, spec.col] if spec else None}
+        return {
+            "args": [list(pair) for pair in self.filters.to_args()],
+            "crosstab": [spec.row, spec.col] if spec else None,
+        }
 
     @property
     def key(self) -> str:
@@ -64,8 +66,7 @@ class View:
     @classmethod
     def from_json(cls, data: dict[str, Any], merged: MergedSurvey) -> View:
         """The view again; FilterError if the survey no longer has its questions."""
-        filters = Filters.from_args(MultiDict([tuple(p) for p in data.get("args", [])]),
-                                    merged)
+        filters = Filters.from_args(MultiDict([tuple(p) for p in data.get("args", [])]), merged)
         spec = data.get("crosstab")
         return cls(filters, CrossTabSpec(*spec) if spec else None)
 
@@ -85,14 +86,16 @@ class Counting:
 
 
 def _row(survey_id: int, view: View) -> ResultState | None:
-    return db.session.scalar(sa.select(ResultState).where(
-        ResultState.survey_id == survey_id, ResultState.view_key == view.key))
+    return db.session.scalar(
+        sa.select(ResultState).where(
+            ResultState.survey_id == survey_id, ResultState.view_key == view.key
+        )
+    )
 
 
 def _usable(row: ResultState | None, merged: MergedSurvey) -> TypeGuard[ResultState]:
     """Whether `row` was saved for these published versions and this accumulator."""
-    return (row is not None and row.shape == SHAPE
-            and list(row.versions) == list(merged.version_ids))
+    return row is not None and row.shape == SHAPE and list(row.versions) == list(merged.version_ids)
 
 
 def decoded(row: ResultState, merged: MergedSurvey, view: View) -> Accumulator:
@@ -107,26 +110,44 @@ def load(survey_id: int, merged: MergedSurvey, view: View) -> Accumulator | None
     return decoded(row, merged, view) if row is not None and _usable(row, merged) else None
 
 
-def save(survey_id: int, merged: MergedSurvey, view: View, scan: Accumulator,
-         queued: bool | None = None, used: bool = True) -> None:
+def save(
+    survey_id: int,
+    merged: MergedSurvey,
+    view: View,
+    scan: Accumulator,
+    queued: bool | None = None,
+    used: bool = True,
+) -> None:
     """Insert or replace the view's state (in the caller's transaction). queued: True
     marks a job as counting it, False clears the mark, None leaves it; used: a page
     asked for it now (the workers carry on the views used lately only)."""
     now = datetime.now(UTC)
-    values = {"survey_id": survey_id, "view_key": view.key, "view": view.to_json(),
-              "versions": list(merged.version_ids), "shape": SHAPE,
-              "state": encode_state(scan, omit=CONTEXT_FIELDS), "last_id": scan.last_id,
-              "seen": scan.seen, "updated_at": now, "used_at": now,
-              "queued_at": now if queued else None}
+    values = {
+        "survey_id": survey_id,
+        "view_key": view.key,
+        "view": view.to_json(),
+        "versions": list(merged.version_ids),
+        "shape": SHAPE,
+        "state": encode_state(scan, omit=CONTEXT_FIELDS),
+        "last_id": scan.last_id,
+        "seen": scan.seen,
+        "updated_at": now,
+        "used_at": now,
+        "queued_at": now if queued else None,
+    }
     statement = insert_for(ResultState.__table__).values(**values)
-    update = {name: statement.excluded[name] for name in values
-              if name not in ("survey_id", "view_key", "queued_at", "used_at")}
+    update = {
+        name: statement.excluded[name]
+        for name in values
+        if name not in ("survey_id", "view_key", "queued_at", "used_at")
+    }
     if queued is not None:
         update["queued_at"] = statement.excluded.queued_at
     if used:
         update["used_at"] = statement.excluded.used_at
-    db.session.execute(statement.on_conflict_do_update(
-        index_elements=["survey_id", "view_key"], set_=update))
+    db.session.execute(
+        statement.on_conflict_do_update(index_elements=["survey_id", "view_key"], set_=update)
+    )
 
 
 def still_valid(survey_id: int, view: View, scan: Accumulator | None) -> bool:
@@ -137,8 +158,12 @@ def still_valid(survey_id: int, view: View, scan: Accumulator | None) -> bool:
 
 def _nth_id_after(survey_id: int, after_id: int, n: int) -> int | None:
     return db.session.scalar(
-        sa.select(Response.id).where(Response.survey_id == survey_id, Response.id > after_id)
-        .order_by(Response.id).offset(n - 1).limit(1))
+        sa.select(Response.id)
+        .where(Response.survey_id == survey_id, Response.id > after_id)
+        .order_by(Response.id)
+        .offset(n - 1)
+        .limit(1)
+    )
 
 
 class Step(NamedTuple):
@@ -147,8 +172,14 @@ class Step(NamedTuple):
     read: int  # responses read from the database
 
 
-def advance(survey_id: int, merged: MergedSurvey, view: View, scan: Accumulator | None,
-            max_rows: int | None = None, checked: bool = False) -> Step:
+def advance(
+    survey_id: int,
+    merged: MergedSurvey,
+    view: View,
+    scan: Accumulator | None,
+    max_rows: int | None = None,
+    checked: bool = False,
+) -> Step:
     """Read on from `scan` (a scan of its own, not shared), at most `max_rows` stored
     responses. As accumulate(), but in bounded steps; `checked`: still_valid was
     just asked."""
@@ -173,8 +204,9 @@ def advance(survey_id: int, merged: MergedSurvey, view: View, scan: Accumulator 
     return Step(scan, upto >= newest, read)
 
 
-def prepare(survey_id: int, merged: MergedSurvey, view: View,
-            previous: Accumulator | None, budget: int) -> Accumulator | Counting:
+def prepare(
+    survey_id: int, merged: MergedSurvey, view: View, previous: Accumulator | None, budget: int
+) -> Accumulator | Counting:
     """What a request shows for the view: its scan, read on from `previous` (this
     process's, at an older count) or the saved state, whichever went further, when at
     most `budget` responses are left to read (then saved); otherwise how far the job
@@ -201,20 +233,33 @@ def prepare(survey_id: int, merged: MergedSurvey, view: View,
     return Counting(counted, counted + left, start)
 
 
-def _claim_job(survey_id: int, merged: MergedSurvey, view: View, row: ResultState | None,
-               scan: Accumulator | None) -> bool:
+def _claim_job(
+    survey_id: int,
+    merged: MergedSurvey,
+    view: View,
+    row: ResultState | None,
+    scan: Accumulator | None,
+) -> bool:
     """Mark the view as counted by a job; False if a job already is (heard of lately)."""
     if row is None or not _usable(row, merged):
         save(survey_id, merged, view, scan or Accumulator(merged, view.crosstab), queued=True)
         return True
     stale = datetime.now(UTC) - JOB_STALE
-    claimed = cast(sa.CursorResult, db.session.execute(
-        sa.update(ResultState).where(
-            ResultState.id == row.id,
-            sa.or_(ResultState.queued_at.is_(None),
-                   sa.and_(ResultState.queued_at < stale, ResultState.updated_at < stale)))
-        .values(queued_at=datetime.now(UTC), used_at=datetime.now(UTC))
-        .execution_options(synchronize_session=False)))
+    claimed = cast(
+        sa.CursorResult,
+        db.session.execute(
+            sa.update(ResultState)
+            .where(
+                ResultState.id == row.id,
+                sa.or_(
+                    ResultState.queued_at.is_(None),
+                    sa.and_(ResultState.queued_at < stale, ResultState.updated_at < stale),
+                ),
+            )
+            .values(queued_at=datetime.now(UTC), used_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
+        ),
+    )
     return claimed.rowcount == 1
 
 
@@ -233,24 +278,37 @@ def count_view(survey_id: int, merged: MergedSurvey, view: View, step: int) -> A
 def behind(limit: int = 50) -> list[tuple[int, str, int]]:
     """(survey_id, view_key, last_id) of states that responses were stored after, that
     no job is counting, used lately; the most recently used first."""
-    newest = (sa.select(sa.func.max(Response.id)).where(
-        Response.survey_id == ResultState.survey_id).scalar_subquery())
+    newest = (
+        sa.select(sa.func.max(Response.id))
+        .where(Response.survey_id == ResultState.survey_id)
+        .scalar_subquery()
+    )
     rows = db.session.execute(
         sa.select(ResultState.survey_id, ResultState.view_key, ResultState.last_id)
-        .where(ResultState.queued_at.is_(None),
-               ResultState.used_at > datetime.now(UTC) - KEEP_CONTINUING,
-               ResultState.last_id < newest)
-        .order_by(ResultState.used_at.desc()).limit(limit))
+        .where(
+            ResultState.queued_at.is_(None),
+            ResultState.used_at > datetime.now(UTC) - KEEP_CONTINUING,
+            ResultState.last_id < newest,
+        )
+        .order_by(ResultState.used_at.desc())
+        .limit(limit)
+    )
     return [(int(s), k, int(last)) for s, k, last in rows]
 
 
 def view_of(survey_id: int, view_key: str) -> dict[str, Any] | None:
     """The JSON of a saved view, to rebuild it with View.from_json."""
-    return db.session.scalar(sa.select(ResultState.view).where(
-        ResultState.survey_id == survey_id, ResultState.view_key == view_key))
+    return db.session.scalar(
+        sa.select(ResultState.view).where(
+            ResultState.survey_id == survey_id, ResultState.view_key == view_key
+        )
+    )
 
 
 def forget(survey_id: int, view_key: str) -> None:
     """A state whose view the survey no longer has (a filtered question dropped)."""
-    db.session.execute(sa.delete(ResultState).where(
-        ResultState.survey_id == survey_id, ResultState.view_key == view_key))
+    db.session.execute(
+        sa.delete(ResultState).where(
+            ResultState.survey_id == survey_id, ResultState.view_key == view_key
+        )
+    )

@@ -16,7 +16,6 @@ from survey_engine.results.responses import NO_FILTERS, response_chunks
 TEXT_PAGE_SIZE = 50
 
 
-
 def fold(text: str) -> str:
     """For searching as people type on a phone: without case and Vietnamese tone marks
     ('dam bao' finds 'Đảm bảo')."""
@@ -44,9 +43,14 @@ class TextPage:
         return max(1, math.ceil(self.total / self.per_page))
 
 
-def text_answers(survey_id: int, field_name: str, filters: Filters = NO_FILTERS,
-                 query: str = "", page: int = 1,
-                 per_page: int = TEXT_PAGE_SIZE) -> TextPage:
+def text_answers(
+    survey_id: int,
+    field_name: str,
+    filters: Filters = NO_FILTERS,
+    query: str = "",
+    page: int = 1,
+    per_page: int = TEXT_PAGE_SIZE,
+) -> TextPage:
     """One page of the answers to a text field that contain `query`, newest first.
 
     The chunks come oldest first; only the newest page * per_page matches are kept
@@ -66,4 +70,4 @@ def text_answers(survey_id: int, field_name: str, filters: Filters = NO_FILTERS,
             kept.append(TextAnswer(row.id, to_local(row.submitted_at), text))
     newest_first = list(kept)[::-1]
     start = (page - 1) * per_page
-    return TextPage(total, page, per_page, tuple(newest_first[start:start + per_page]))
+    return TextPage(total, page, per_page, tuple(newest_first[start : start + per_page]))

@@ -72,8 +72,13 @@ def find_user(email: str) -> User | None:
 def create_user(email: str, password: str, role: str) -> User:
     email = normalize_email(email)
     local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email) \
-            or bad_character_at(email) is not None:
+    if (
+        not local
+        or "." not in domain
+        or len(email) > 254
+        or any(c.isspace() for c in email)
+        or bad_character_at(email) is not None
+    ):
         raise AccountError(f"not an email address: {email!r}")
     if role not in Role.ALL:
         raise AccountError(f"role must be one of {', '.join(Role.ALL)}")
@@ -81,8 +86,7 @@ def create_user(email: str, password: str, role: str) -> User:
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if find_user(email) is not None:
         raise AccountError(f"an account for {email} already exists")
-    user = User(email=email, password_hash=hash_password(password), role=role,
-                failed_logins=0)
+    user = User(email=email, password_hash=hash_password(password), role=role, failed_logins=0)
     db.session.add(user)
     db.session.commit()
     return user
@@ -101,8 +105,9 @@ def set_role(user: User, role: str) -> int:
     return ended
 
 
-def set_password(user: User, password: str, reason: str = "password_reset",
-                 keep_token: str | None = None) -> int:
+def set_password(
+    user: User, password: str, reason: str = "password_reset", keep_token: str | None = None
+) -> int:
     """A new password; every session of the account ends but the one of `keep_token`
     (the person changing their own). Returns the sessions ended."""
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -117,8 +122,9 @@ def unlock(user: User) -> None:
     """Let the account sign in again at once from every network, forgetting its wrong
     passwords."""
     user.failed_logins = 0
-    db.session.execute(sa.delete(LoginThrottle).where(
-        LoginThrottle.account_key == account_key(user.email)))
+    db.session.execute(
+        sa.delete(LoginThrottle).where(LoginThrottle.account_key == account_key(user.email))
+    )
     db.session.commit()
 
 
@@ -132,10 +138,14 @@ def delete_user(user: User) -> int:
     ended = len(open_sessions(user))
     for model in (SurveyShare, ApiToken, StaffSession):
         db.session.execute(sa.delete(model).where(model.user_id == user.id))
-    db.session.execute(sa.update(AuditEvent).where(AuditEvent.actor_id == user.id)
-                       .values(actor_id=None))
-    db.session.execute(sa.update(ExportFile).where(ExportFile.requested_by_id == user.id)
-                       .values(requested_by_id=None))
+    db.session.execute(
+        sa.update(AuditEvent).where(AuditEvent.actor_id == user.id).values(actor_id=None)
+    )
+    db.session.execute(
+        sa.update(ExportFile)
+        .where(ExportFile.requested_by_id == user.id)
+        .values(requested_by_id=None)
+    )
     db.session.delete(user)
     db.session.commit()
     return ended
@@ -181,15 +191,21 @@ def account_key(email: str) -> str:
 def waiting_networks(user: User, now: datetime | None = None) -> list[LoginThrottle]:
     """The networks that must wait before trying `user`'s password again."""
     now = now or datetime.now(UTC)
-    return list(db.session.scalars(
-        sa.select(LoginThrottle)
-        .where(LoginThrottle.account_key == account_key(user.email),
-               LoginThrottle.locked_until > now)
-        .order_by(LoginThrottle.locked_until.desc())))
+    return list(
+        db.session.scalars(
+            sa.select(LoginThrottle)
+            .where(
+                LoginThrottle.account_key == account_key(user.email),
+                LoginThrottle.locked_until > now,
+            )
+            .order_by(LoginThrottle.locked_until.desc())
+        )
+    )
 
 
-def check_login(email: str, password: str, now: datetime | None = None,
-                network: str | None = None) -> LoginResult:
+def check_login(
+    email: str, password: str, now: datetime | None = None, network: str | None = None
+) -> LoginResult:
     """The account for these credentials, counting wrong passwords per email *and*
     source network.
 
@@ -205,8 +221,13 @@ def check_login(email: str, password: str, now: datetime | None = None,
     network = request_network() if network is None else network
     key = account_key(email)
     where = (LoginThrottle.account_key == key, LoginThrottle.network == network)
-    locked_for = _wait_left(db.session.scalar(sa.select(LoginThrottle).where(*where)
-                            .execution_options(populate_existing=True)), now, reset=False)
+    locked_for = _wait_left(
+        db.session.scalar(
+            sa.select(LoginThrottle).where(*where).execution_options(populate_existing=True)
+        ),
+        now,
+        reset=False,
+    )
     if locked_for:
         db.session.rollback()
         return LoginResult(locked_for=locked_for)
@@ -219,8 +240,10 @@ def check_login(email: str, password: str, now: datetime | None = None,
     except (VerificationError, InvalidHashError):
         right = False
     if right and user is not None:
-        db.session.execute(sa.delete(LoginThrottle).where(*where),  # trusted again
-                           execution_options={"synchronize_session": False})
+        db.session.execute(
+            sa.delete(LoginThrottle).where(*where),  # trusted again
+            execution_options={"synchronize_session": False},
+        )
         user.failed_logins = 0
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
@@ -229,18 +252,23 @@ def check_login(email: str, password: str, now: datetime | None = None,
     return LoginResult(locked_for=_count_failure(key, network, user, now))
 
 
-def _count_failure(key: str, network: str, user: User | None,
-                   now: datetime) -> timedelta | None:
+def _count_failure(key: str, network: str, user: User | None, now: datetime) -> timedelta | None:
     """One more wrong password for this email on this network (and its account, if
     any); the wait it starts, if it starts one. Committed."""
     where = (LoginThrottle.account_key == key, LoginThrottle.network == network)
     # Counted in the row, locked (FOR UPDATE on PostgreSQL, SQLite's write lock), so
     # simultaneous guesses are counted one after another.
-    db.session.execute(insert_for(LoginThrottle.__table__)
-                       .values(account_key=key, network=network, failures=0, locks=0)
-                       .on_conflict_do_nothing())
-    throttle = db.session.scalars(sa.select(LoginThrottle).where(*where).with_for_update()
-                                  .execution_options(populate_existing=True)).one()
+    db.session.execute(
+        insert_for(LoginThrottle.__table__)
+        .values(account_key=key, network=network, failures=0, locks=0)
+        .on_conflict_do_nothing()
+    )
+    throttle = db.session.scalars(
+        sa.select(LoginThrottle)
+        .where(*where)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     locked_for = _wait_left(throttle, now)  # a guess sent at the same time set a wait
     if not locked_for:
         throttle.failures += 1
@@ -250,17 +278,20 @@ def _count_failure(key: str, network: str, user: User | None,
             locked_for = lock_duration(throttle.locks)
             throttle.locked_until = now + locked_for
     if user is not None:
-        db.session.execute(sa.update(User).where(User.id == user.id)
-                           .values(failed_logins=User.failed_logins + 1))
-    db.session.execute(sa.delete(LoginThrottle).where(
-        LoginThrottle.last_failure_at < now - FORGET_FAILURES_AFTER),
-        execution_options={"synchronize_session": False})
+        db.session.execute(
+            sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+        )
+    db.session.execute(
+        sa.delete(LoginThrottle).where(LoginThrottle.last_failure_at < now - FORGET_FAILURES_AFTER),
+        execution_options={"synchronize_session": False},
+    )
     db.session.commit()
     return locked_for
 
 
-def _wait_left(throttle: LoginThrottle | None, now: datetime,
-               reset: bool = True) -> timedelta | None:
+def _wait_left(
+    throttle: LoginThrottle | None, now: datetime, reset: bool = True
+) -> timedelta | None:
     """How long this email must still wait on this network. With `reset`, the row's
     count starts again when its wait is over (the next wait is longer), and all of it
     after a quiet FORGET_FAILURES_AFTER."""
@@ -287,8 +318,9 @@ def shown_prefix(token: str) -> str:
 def create_token(user: User) -> str:
     """A new token for `user`; the caller shows it once, only its hash is kept."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(24)  # 32 characters after the prefix
-    db.session.add(ApiToken(user_id=user.id, token_hash=token_hash(token),
-                            prefix=shown_prefix(token)))
+    db.session.add(
+        ApiToken(user_id=user.id, token_hash=token_hash(token), prefix=shown_prefix(token))
+    )
     db.session.commit()
     return token
 
@@ -298,8 +330,10 @@ def user_for_token(token: str) -> User | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
     row = db.session.scalar(
-        sa.select(ApiToken).where(ApiToken.token_hash == token_hash(token),
-                                  ApiToken.revoked_at.is_(None)))
+        sa.select(ApiToken).where(
+            ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None)
+        )
+    )
     if row is None:
         return None
     row.last_used_at = datetime.now(UTC)
@@ -309,10 +343,15 @@ def user_for_token(token: str) -> User | None:
 
 def revoke_token(prefix_or_token: str) -> list[ApiToken]:
     """Revoke tokens by their shown prefix or the whole token; returns them."""
-    rows = db.session.scalars(sa.select(ApiToken).where(
-        ApiToken.revoked_at.is_(None),
-        sa.or_(ApiToken.prefix == prefix_or_token,
-               ApiToken.token_hash == token_hash(prefix_or_token)))).all()
+    rows = db.session.scalars(
+        sa.select(ApiToken).where(
+            ApiToken.revoked_at.is_(None),
+            sa.or_(
+                ApiToken.prefix == prefix_or_token,
+                ApiToken.token_hash == token_hash(prefix_or_token),
+            ),
+        )
+    ).all()
     for row in rows:
         row.revoked_at = datetime.now(UTC)
     db.session.commit()
@@ -324,7 +363,8 @@ def visible_surveys(user: User) -> sa.Select:
     statement = sa.select(Survey).order_by(Survey.slug)
     if user.role != Role.ADMIN:
         statement = statement.join(SurveyShare, SurveyShare.survey_id == Survey.id).where(
-            SurveyShare.user_id == user.id)
+            SurveyShare.user_id == user.id
+        )
     return statement
 
 

@@ -18,19 +18,38 @@ from survey_engine.models import AuditEvent, Survey, User
 
 # What the log can say, in the order the audit page offers them as a filter.
 ACTIONS = (
-    "login", "login_failed", "logout", "sessions_ended",
-    "survey_created", "version_uploaded", "survey_edited", "published", "closed", "reopened",
-    "archived", "duplicated", "deleted", "exported",
-    "user_created", "role_changed", "password_reset", "password_changed", "user_unlocked",
+    "login",
+    "login_failed",
+    "logout",
+    "sessions_ended",
+    "survey_created",
+    "version_uploaded",
+    "survey_edited",
+    "published",
+    "closed",
+    "reopened",
+    "archived",
+    "duplicated",
+    "deleted",
+    "exported",
+    "user_created",
+    "role_changed",
+    "password_reset",
+    "password_changed",
+    "user_unlocked",
     "user_deleted",
-    "shared", "unshared", "token_created", "token_revoked",
+    "shared",
+    "unshared",
+    "token_created",
+    "token_revoked",
 )
 COMMAND_LINE = "command line"  # the actor of `survey-engine …` commands
 ANONYMOUS = "anonymous"  # the actor of a web request nobody is signed in to (a failed login)
 
 
-def record(action: str, survey: Survey | str | None = None, actor: User | None = None,
-           **detail: Any) -> AuditEvent:
+def record(
+    action: str, survey: Survey | str | None = None, actor: User | None = None, **detail: Any
+) -> AuditEvent:
     """Log `action` by `actor` (default: the signed-in user; outside a request, the
     command line)."""
     if action not in ACTIONS:
@@ -39,9 +58,13 @@ def record(action: str, survey: Survey | str | None = None, actor: User | None =
     if actor is None and in_request and current_user.is_authenticated:
         actor = current_user
     slug = survey.slug if isinstance(survey, Survey) else survey
-    event = AuditEvent(actor_id=actor.id if actor else None,
-                       actor=actor.email if actor else ANONYMOUS if in_request else COMMAND_LINE,
-                       action=action, survey_slug=slug, detail=detail)
+    event = AuditEvent(
+        actor_id=actor.id if actor else None,
+        actor=actor.email if actor else ANONYMOUS if in_request else COMMAND_LINE,
+        action=action,
+        survey_slug=slug,
+        detail=detail,
+    )
     db.session.add(event)
     db.session.commit()
     return event

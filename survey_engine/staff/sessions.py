@@ -60,29 +60,46 @@ def request_network() -> str:
     return source_network(request.remote_addr if has_request_context() else None)
 
 
-_BROWSERS = (("Edg", "Edge"), ("OPR", "Opera"), ("coc_coc_browser", "Cốc Cốc"),
-             ("SamsungBrowser", "Samsung Internet"), ("Firefox", "Firefox"),
-             ("FxiOS", "Firefox"), ("CriOS", "Chrome"), ("Chrome", "Chrome"),
-             ("Safari", "Safari"))
-_SYSTEMS = (("Windows", "Windows"), ("Android", "Android"), ("iPhone", "iOS"),
-            ("iPad", "iPadOS"), ("CrOS", "ChromeOS"), ("Mac OS X", "macOS"),
-            ("Macintosh", "macOS"), ("Linux", "Linux"))
+_BROWSERS = (
+    ("Edg", "Edge"),
+    ("OPR", "Opera"),
+    ("coc_coc_browser", "Cốc Cốc"),
+    ("SamsungBrowser", "Samsung Internet"),
+    ("Firefox", "Firefox"),
+    ("FxiOS", "Firefox"),
+    ("CriOS", "Chrome"),
+    ("Chrome", "Chrome"),
+    ("Safari", "Safari"),
+)
+_SYSTEMS = (
+    ("Windows", "Windows"),
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("CrOS", "ChromeOS"),
+    ("Mac OS X", "macOS"),
+    ("Macintosh", "macOS"),
+    ("Linux", "Linux"),
+)
 
 
 def device_summary(user_agent: str | None) -> str:
-    """"Firefox · Windows" from a User-Agent header: enough to tell one's own devices
+    """ "Firefox · Windows" from a User-Agent header: enough to tell one's own devices
     apart, without keeping the whole string (a fingerprint)."""
     agent = (user_agent or "")[:512]
-    browser = next((name for token, name in _BROWSERS
-                    if re.search(rf"\b{re.escape(token)}\b", agent)), "")
+    browser = next(
+        (name for token, name in _BROWSERS if re.search(rf"\b{re.escape(token)}\b", agent)), ""
+    )
     system = next((name for token, name in _SYSTEMS if token in agent), "")
     return " · ".join(part for part in (browser, system) if part)
 
 
 def _limits() -> tuple[timedelta, timedelta]:
     config = current_app.config
-    return (timedelta(minutes=float(config["STAFF_SESSION_IDLE_MINUTES"])),
-            timedelta(hours=float(config["STAFF_SESSION_MAX_HOURS"])))
+    return (
+        timedelta(minutes=float(config["STAFF_SESSION_IDLE_MINUTES"])),
+        timedelta(hours=float(config["STAFF_SESSION_MAX_HOURS"])),
+    )
 
 
 def start_session(user: User, now: datetime | None = None) -> str:
@@ -91,15 +108,27 @@ def start_session(user: User, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     token = secrets.token_urlsafe(32)
     agent = request.headers.get("User-Agent") if has_request_context() else None
-    db.session.add(StaffSession(token_hash=token_hash(token), user_id=user.id,
-                                created_at=now, last_seen_at=now,
-                                device=device_summary(agent), network=request_network()))
+    db.session.add(
+        StaffSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            device=device_summary(agent),
+            network=request_network(),
+        )
+    )
     keep = timedelta(days=KEEP_ENDED_DAYS)
-    db.session.execute(sa.delete(StaffSession).where(
-        StaffSession.user_id == user.id,
-        sa.or_(StaffSession.ended_at < now - keep,
-               StaffSession.last_seen_at < now - _limits()[0] - keep)),
-        execution_options={"synchronize_session": False})
+    db.session.execute(
+        sa.delete(StaffSession).where(
+            StaffSession.user_id == user.id,
+            sa.or_(
+                StaffSession.ended_at < now - keep,
+                StaffSession.last_seen_at < now - _limits()[0] - keep,
+            ),
+        ),
+        execution_options={"synchronize_session": False},
+    )
     db.session.commit()
     user.session_token = token
     return token
@@ -107,8 +136,11 @@ def start_session(user: User, now: datetime | None = None) -> str:
 
 def _is_over(row: StaffSession, now: datetime) -> bool:
     idle, longest = _limits()
-    return (row.ended_at is not None or aware(row.last_seen_at) + idle <= now
-            or aware(row.created_at) + longest <= now)
+    return (
+        row.ended_at is not None
+        or aware(row.last_seen_at) + idle <= now
+        or aware(row.created_at) + longest <= now
+    )
 
 
 def user_for_session(token: str, now: datetime | None = None) -> User | None:
@@ -116,8 +148,11 @@ def user_for_session(token: str, now: datetime | None = None) -> User | None:
     if not token or len(token) > 100:
         return None
     now = now or datetime.now(UTC)
-    row = db.session.scalar(sa.select(StaffSession).options(joinedload(StaffSession.user))
-                            .where(StaffSession.token_hash == token_hash(token)))
+    row = db.session.scalar(
+        sa.select(StaffSession)
+        .options(joinedload(StaffSession.user))
+        .where(StaffSession.token_hash == token_hash(token))
+    )
     if row is None or row.ended_at is not None:
         return None
     if _is_over(row, now):
@@ -150,20 +185,27 @@ def current_session() -> StaffSession | None:
     token = current_token()
     if not token:
         return None
-    return db.session.scalar(sa.select(StaffSession).where(
-        StaffSession.token_hash == token_hash(token)))
+    return db.session.scalar(
+        sa.select(StaffSession).where(StaffSession.token_hash == token_hash(token))
+    )
 
 
 def open_sessions(user: User, now: datetime | None = None) -> list[StaffSession]:
     """`user`'s sessions that still work, most recently used first."""
     now = now or datetime.now(UTC)
     idle, longest = _limits()
-    return list(db.session.scalars(
-        sa.select(StaffSession)
-        .where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None),
-               StaffSession.last_seen_at > now - idle,
-               StaffSession.created_at > now - longest)
-        .order_by(StaffSession.last_seen_at.desc(), StaffSession.id.desc())))
+    return list(
+        db.session.scalars(
+            sa.select(StaffSession)
+            .where(
+                StaffSession.user_id == user.id,
+                StaffSession.ended_at.is_(None),
+                StaffSession.last_seen_at > now - idle,
+                StaffSession.created_at > now - longest,
+            )
+            .order_by(StaffSession.last_seen_at.desc(), StaffSession.id.desc())
+        )
+    )
 
 
 def end_session(row: StaffSession, reason: str) -> None:
@@ -179,7 +221,8 @@ def end_sessions(user: User, reason: str, keep_token: str | None = None) -> int:
     # Counted among the open ones only, so the audit log says what really ended.
     counted = sum(1 for row in open_sessions(user) if row.token_hash != kept)
     statement = sa.update(StaffSession).where(
-        StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
+        StaffSession.user_id == user.id, StaffSession.ended_at.is_(None)
+    )
     if kept:
         statement = statement.where(StaffSession.token_hash != kept)
     db.session.execute(statement.values(ended_at=datetime.now(UTC), end_reason=reason))

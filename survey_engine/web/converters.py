@@ -37,5 +37,4 @@ class TextConverter(UnicodeConverter):
 
 def init_app(app) -> None:
     """Call before any rule is added (before registering the blueprints)."""
-    app.url_map.converters.update(int=IdConverter, default=TextConverter,
-                                  string=TextConverter)
+    app.url_map.converters.update(int=IdConverter, default=TextConverter, string=TextConverter)

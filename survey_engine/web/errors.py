@@ -19,9 +19,12 @@ def register(app: Flask) -> None:
     def database_unreachable(error: sa.exc.OperationalError):
         """A web process that never saw the database (started during an outage)."""
         db.session.rollback()
-        return http_error(ServiceUnavailable(
-            "the database cannot be reached; send the same request again later",
-            retry_after=int(RETRY_AFTER_SECONDS)))
+        return http_error(
+            ServiceUnavailable(
+                "the database cannot be reached; send the same request again later",
+                retry_after=int(RETRY_AFTER_SECONDS),
+            )
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

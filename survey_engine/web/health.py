@@ -29,6 +29,10 @@ def healthz():
     # Either store can hold a submission; the node is only unusable without both.
     can_accept = database == "ok" or queue == "redis"
     healthy = database == "ok" and queue in ("redis", "inline")
-    body = {"status": "ok" if healthy else "degraded", "database": database, "queue": queue,
-            **state}
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "database": database,
+        "queue": queue,
+        **state,
+    }
     return body, 200 if can_accept else 503

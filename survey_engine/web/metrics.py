@@ -32,7 +32,7 @@ FORWARDED_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
 
 
 def parse_networks(text: str) -> tuple[IPNetwork, ...]:
-    """"127.0.0.0/8, ::1" as networks; a clear ValueError names a bad entry."""
+    """ "127.0.0.0/8, ::1" as networks; a clear ValueError names a bad entry."""
     networks = []
     for entry in filter(None, (part.strip() for part in text.split(","))):
         try:
@@ -52,11 +52,15 @@ def scraper_allowed() -> bool:
     """A bearer METRICS_TOKEN, or a direct connection from an allowed network."""
     token = current_app.config.get("METRICS_TOKEN")
     sent = request.headers.get("Authorization", "")
-    if token and sent.startswith("Bearer ") and hmac.compare_digest(
-            sent[len("Bearer "):].strip().encode(), token.encode()):
+    if (
+        token
+        and sent.startswith("Bearer ")
+        and hmac.compare_digest(sent[len("Bearer ") :].strip().encode(), token.encode())
+    ):
         return True
     if not current_app.config.get("TRUSTED_PROXIES") and any(
-            header in request.headers for header in FORWARDED_HEADERS):
+        header in request.headers for header in FORWARDED_HEADERS
+    ):
         return False
     try:
         address = ipaddress.ip_address(request.remote_addr or "")
@@ -70,9 +74,15 @@ def scraper_allowed() -> bool:
 @bp.get("/metrics")
 def metrics() -> Response:
     if not scraper_allowed():
-        abort(Response("/metrics needs the METRICS_TOKEN bearer token or an address of "
-                       "METRICS_ALLOW_NETWORKS.\n", status=401, mimetype="text/plain",
-                       headers={"WWW-Authenticate": 'Bearer realm="metrics"'}))
+        abort(
+            Response(
+                "/metrics needs the METRICS_TOKEN bearer token or an address of "
+                "METRICS_ALLOW_NETWORKS.\n",
+                status=401,
+                mimetype="text/plain",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+        )
     slugs, stored, database_up = _database_figures()
     try:
         state = queue_state()
@@ -97,19 +107,25 @@ def _database_figures() -> tuple[dict[int, str], dict[int, int], int]:
     answered; a database that cannot be reached gives nothing and 0, never a 500."""
     try:
         slugs = dict(db.session.execute(sa.select(Survey.id, Survey.slug)).all())
-        stored = dict(db.session.execute(
-            sa.select(Tally.survey_id, sa.func.sum(Tally.count))
-            .where(Tally.question == "", Tally.choice == "").group_by(Tally.survey_id)).all())
+        stored = dict(
+            db.session.execute(
+                sa.select(Tally.survey_id, sa.func.sum(Tally.count))
+                .where(Tally.question == "", Tally.choice == "")
+                .group_by(Tally.survey_id)
+            ).all()
+        )
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         return {}, {}, 0
     return slugs, stored, 1
 
 
-def _survey_lines(slugs: dict[int, str], stored: dict[int, int],
-                  buffered: dict[int, dict]) -> list[str]:
+def _survey_lines(
+    slugs: dict[int, str], stored: dict[int, int], buffered: dict[int, dict]
+) -> list[str]:
     """The per-survey families: this process's counters with the buffer's, the stored
     responses, and the buffer's backlog, oldest pending age and dead letters."""
+
     def label(survey_id: int) -> str:
         return f'survey="{slugs.get(survey_id, survey_id)}"'
 
@@ -117,15 +133,19 @@ def _survey_lines(slugs: dict[int, str], stored: dict[int, int],
     for survey_id, survey in buffered.items():
         for outcome, value in survey["counters"].items():
             counters[(survey_id, outcome)] += value
-    lines = _family("submissions_total", "counter",
-                    "Submissions by outcome: accepted, duplicates, conflicts, rejected "
-                    "(invalid), stored_directly (Redis is configured but could not take "
-                    "them; in inline mode every submission is stored directly and counted "
-                    "as accepted).")
+    lines = _family(
+        "submissions_total",
+        "counter",
+        "Submissions by outcome: accepted, duplicates, conflicts, rejected "
+        "(invalid), stored_directly (Redis is configured but could not take "
+        "them; in inline mode every submission is stored directly and counted "
+        "as accepted).",
+    )
     for (survey_id, outcome), value in sorted(counters.items()):
         if outcome in OUTCOMES:
-            lines.append(f'survey_engine_submissions_total{{{label(survey_id)},'
-                         f'outcome="{outcome}"}} {value}')
+            lines.append(
+                f'survey_engine_submissions_total{{{label(survey_id)},outcome="{outcome}"}} {value}'
+            )
     lines += _family("persisted_total", "counter", "Submissions stored by the drain workers.")
     for (survey_id, outcome), value in sorted(counters.items()):
         if outcome == "persisted":

@@ -18,8 +18,11 @@ def init_app(app: Flask) -> None:
     if app.static_folder is None:  # create_app always gives it one
         raise RuntimeError("the app has no static folder")
     folder = Path(app.static_folder)
-    versions = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-                for path in folder.iterdir() if path.is_file()}
+    versions = {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+        for path in folder.iterdir()
+        if path.is_file()
+    }
 
     def static_url(filename: str) -> str:
         return url_for("static", filename=filename, v=versions.get(filename))

@@ -84,6 +84,13 @@ class Config:
     """Defaults for the embedded mode: SQLite under instance/, no Redis (inline mode)."""
 
     def __init__(self, instance_path: str) -> None:
+        self._storage(instance_path)
+        self._requests()
+        self._staff()
+        self._results(instance_path)
+
+    def _storage(self, instance_path: str) -> None:
+        """The database, Redis and the drain that moves submissions from one to the other."""
         self.SQLALCHEMY_DATABASE_URI = database_url(
             os.environ.get(
                 "DATABASE_URL", "sqlite:///" + str(Path(instance_path) / "survey-engine.sqlite3")
@@ -96,9 +103,10 @@ class Config:
         self.DRAIN_BATCH_SIZE = int(os.environ.get("DRAIN_BATCH_SIZE", 500))
         self.DRAIN_CLAIM_IDLE_MS = int(os.environ.get("DRAIN_CLAIM_IDLE_MS", 30_000))
         self.DRAIN_MAX_DELIVERIES = int(os.environ.get("DRAIN_MAX_DELIVERIES", 5))
-        # A random key still works for the public form (it keeps no session);
-        # set SECRET_KEY in production so staff sessions survive restarts.
-        self.SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    def _requests(self) -> None:
+        """What a request may send: its size, and a staff upload's."""
         # A whole questionnaire's answers fit in a few KB; 256 KB leaves room
         # for long comments and refuses anything abusive with 413.
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 256 * 1024))
@@ -106,7 +114,12 @@ class Config:
         # Staff uploading a survey definition (JSON or XLSForm) only: workbooks with
         # long choice lists are easily a few hundred KB.
         self.ADMIN_UPLOAD_MAX_BYTES = int(os.environ.get("ADMIN_UPLOAD_MAX_BYTES", 8 * 1024 * 1024))
-        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    def _staff(self) -> None:
+        """Staff sign-in and sessions, the proxies in front, and who may read /metrics."""
+        # A random key still works for the public form (it keeps no session);
+        # set SECRET_KEY in production so staff sessions survive restarts.
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
         # Staff sessions: no script can read the cookie, no other site can send it on a
         # POST; Secure (HTTPS only) when SESSION_COOKIE_SECURE=1, as behind TLS.
         self.SESSION_COOKIE_HTTPONLY = True
@@ -129,6 +142,15 @@ class Config:
         # Attempts at POST /admin/login per client address (Flask-Limiter's syntax);
         # counted in Redis when REDIS_URL is set, else in the process's memory.
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20/minute")
+        # /metrics (it names every survey with its counts): scrapers connecting from
+        # these networks (comma-separated, CIDR), or sending this bearer token.
+        self.METRICS_ALLOW_NETWORKS = os.environ.get(
+            "METRICS_ALLOW_NETWORKS", "127.0.0.0/8,::1/128"
+        )
+        self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+
+    def _results(self, instance_path: str) -> None:
+        """Published surveys' cache, responses exports and the results dashboard."""
         # How long a web process trusts its copy of a published survey.
         self.SURVEY_CACHE_SECONDS = float(os.environ.get("SURVEY_CACHE_SECONDS", 5))
         # Responses exports made from the staff pages: where the files are written (with
@@ -136,12 +158,6 @@ class Config:
         # they are kept for download.
         self.EXPORT_DIR = os.environ.get("EXPORT_DIR") or str(Path(instance_path) / "exports")
         self.EXPORT_KEEP_HOURS = float(os.environ.get("EXPORT_KEEP_HOURS", 72))
-        # /metrics (it names every survey with its counts): scrapers connecting from
-        # these networks (comma-separated, CIDR), or sending this bearer token.
-        self.METRICS_ALLOW_NETWORKS = os.environ.get(
-            "METRICS_ALLOW_NETWORKS", "127.0.0.0/8,::1/128"
-        )
-        self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
         # The results dashboard (results/saved.py): a request reads at most this many
         # responses not yet counted, more is counted by a job while the page shows its
         # progress; the workers read on at most RESULTS_TICK_ROWS between drain batches;

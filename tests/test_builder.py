@@ -411,7 +411,7 @@ SAVED = {
 
 @pytest.mark.parametrize("qtype", sorted(TYPE_FIELDS))
 def test_every_question_type_is_added_edited_and_shown_to_citizens(editor, qtype):
-    from survey_engine.definition.schema import QUESTION_TYPES
+    from survey_engine.definition.schema_questions import QUESTION_TYPES
 
     assert set(TYPE_FIELDS) == QUESTION_TYPES  # every type of the format is covered
     name = f"new_{qtype}"

@@ -12,13 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from survey_engine.definition.families import CHOICE_LIST, UNSEEN
-from survey_engine.definition.schema import (
-    COMMON_KEYS,
-    FORMAT,
-    NAME_RE,
-    QUESTION_TYPES,
-    TYPE_KEYS,
-)
+from survey_engine.definition.schema import FORMAT
+from survey_engine.definition.schema_common import NAME_RE
+from survey_engine.definition.schema_questions import COMMON_KEYS, QUESTION_TYPES, TYPE_KEYS
 
 
 class EditRefused(ValueError):

@@ -9,7 +9,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from survey_engine.definition.schema import LANG_RE
+from survey_engine.definition.schema_common import LANG_RE
 
 TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message")
 EXPRESSION_COLUMNS = ("relevant", "constraint", "choice_filter", "calculation")

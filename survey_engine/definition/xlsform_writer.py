@@ -13,7 +13,8 @@ import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from exports.safe_cells import looks_like_formula
-from survey_engine.definition.schema import LANG_RE, validate_definition
+from survey_engine.definition.schema import validate_definition
+from survey_engine.definition.schema_common import LANG_RE
 from survey_engine.definition.xlsform_sheets import LANGUAGE_NAMES, PLAIN_COLUMNS, TEXT_COLUMNS
 from survey_engine.untrusted import safe_text
 

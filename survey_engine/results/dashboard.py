@@ -11,7 +11,7 @@ the accumulator (results/accumulator.py), the same counts the workbook is writte
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -170,6 +170,7 @@ def build_dashboard(
 def _question(
     survey: MergedSurvey, q: Question, counts: Counter, acc: Accumulator, total: int, lang: str
 ) -> QuestionResult:
+    """One question's result: the answered share for all, the rest by its family."""
     answered = counts.get((q.name, ""), 0)
     base = QuestionResult(
         name=q.name,
@@ -178,71 +179,150 @@ def _question(
         kind="count",
         answered=Share(answered, total),
     )
-    if q.type in SELECT:
-        # A choice that is in the answers but no longer in any version still shows.
-        labels = survey.choice_labels(
-            q, lang, sorted(c for (name, c) in counts if name == q.name and c)
-        )
-        choices = tuple(
-            ChoiceCount(
-                name,
-                label,
-                Share(counts.get((q.name, name), 0), answered),
-                Share(counts.get((q.name, name), 0), total),
-            )
-            for name, label in labels.items()
-        )
-        return replace(base, kind="choices", choices=choices, other_texts=acc.other_texts[q.name])
-    if q.type in NUMBER:
-        values = acc.values.get(q.name, Counter())
-        return replace(
-            base,
-            kind="numbers",
-            numbers=summarize(values),
-            distribution=_distribution(q, values, total),
-        )
-    if q.type in TEXT:
-        return replace(base, kind="text")
-    if q.type in MATRIX:
-        cells = acc.matrix_cells.get(q.name, Counter())
-        rows_answered = acc.matrix_rows.get(q.name, Counter())
-        rows = tuple(
-            MatrixRow(
-                row["name"],
-                survey.text(row.get("label"), lang) or row["name"],
-                rows_answered[row["name"]],
-                tuple(
-                    ChoiceCount(
-                        c["name"],
-                        survey.choice_label(c, lang),
-                        Share(cells[(row["name"], c["name"])], rows_answered[row["name"]]),
-                        Share(cells[(row["name"], c["name"])], total),
-                    )
-                    for c in q.choices
-                ),
-            )
-            for row in q.rows
-        )
-        return replace(base, kind="matrix", matrix=rows)
-    if q.type in RANK:
-        positions = acc.rank_positions.get(q.name, Counter())
-        ranked = acc.rank_counts.get(q.name, Counter())
-        first = acc.rank_first.get(q.name, Counter())
-        items = [
-            RankItem(
-                c["name"],
-                survey.choice_label(c, lang),
-                positions[c["name"]] / ranked[c["name"]] if ranked[c["name"]] else None,
-                Share(first[c["name"]], answered),
-            )
-            for c in q.choices
-        ]
-        items.sort(key=lambda item: (item.mean_position is None, item.mean_position or 0))
-        return replace(base, kind="rank", rank=tuple(items))
-    if q.type in DATE:
-        seen = acc.dates.get(q.name)
-        return replace(base, kind="date", dates=(seen[0], seen[1]) if seen else None)
+    for family, result in _FAMILIES:
+        if q.type in family:
+            return result(base, survey, q, counts, acc, total, lang)
     return base
+
+
+def _choices(
+    base: QuestionResult,
+    survey: MergedSurvey,
+    q: Question,
+    counts: Counter,
+    acc: Accumulator,
+    total: int,
+    lang: str,
+) -> QuestionResult:
+    answered = base.answered.count
+    # A choice that is in the answers but no longer in any version still shows.
+    labels = survey.choice_labels(
+        q, lang, sorted(c for (name, c) in counts if name == q.name and c)
+    )
+    choices = tuple(
+        ChoiceCount(
+            name,
+            label,
+            Share(counts.get((q.name, name), 0), answered),
+            Share(counts.get((q.name, name), 0), total),
+        )
+        for name, label in labels.items()
+    )
+    return replace(base, kind="choices", choices=choices, other_texts=acc.other_texts[q.name])
+
+
+def _numbers(
+    base: QuestionResult,
+    survey: MergedSurvey,
+    q: Question,
+    counts: Counter,
+    acc: Accumulator,
+    total: int,
+    lang: str,
+) -> QuestionResult:
+    values = acc.values.get(q.name, Counter())
+    return replace(
+        base,
+        kind="numbers",
+        numbers=summarize(values),
+        distribution=_distribution(q, values, total),
+    )
+
+
+def _text(
+    base: QuestionResult,
+    survey: MergedSurvey,
+    q: Question,
+    counts: Counter,
+    acc: Accumulator,
+    total: int,
+    lang: str,
+) -> QuestionResult:
+    return replace(base, kind="text")
+
+
+def _matrix(
+    base: QuestionResult,
+    survey: MergedSurvey,
+    q: Question,
+    counts: Counter,
+    acc: Accumulator,
+    total: int,
+    lang: str,
+) -> QuestionResult:
+    cells = acc.matrix_cells.get(q.name, Counter())
+    rows_answered = acc.matrix_rows.get(q.name, Counter())
+    rows = tuple(
+        MatrixRow(
+            row["name"],
+            survey.text(row.get("label"), lang) or row["name"],
+            rows_answered[row["name"]],
+            tuple(
+                ChoiceCount(
+                    c["name"],
+                    survey.choice_label(c, lang),
+                    Share(cells[(row["name"], c["name"])], rows_answered[row["name"]]),
+                    Share(cells[(row["name"], c["name"])], total),
+                )
+                for c in q.choices
+            ),
+        )
+        for row in q.rows
+    )
+    return replace(base, kind="matrix", matrix=rows)
+
+
+def _rank(
+    base: QuestionResult,
+    survey: MergedSurvey,
+    q: Question,
+    counts: Counter,
+    acc: Accumulator,
+    total: int,
+    lang: str,
+) -> QuestionResult:
+    positions = acc.rank_positions.get(q.name, Counter())
+    ranked = acc.rank_counts.get(q.name, Counter())
+    first = acc.rank_first.get(q.name, Counter())
+    items = [
+        RankItem(
+            c["name"],
+            survey.choice_label(c, lang),
+            positions[c["name"]] / ranked[c["name"]] if ranked[c["name"]] else None,
+            Share(first[c["name"]], base.answered.count),
+        )
+        for c in q.choices
+    ]
+    items.sort(key=lambda item: (item.mean_position is None, item.mean_position or 0))
+    return replace(base, kind="rank", rank=tuple(items))
+
+
+def _date(
+    base: QuestionResult,
+    survey: MergedSurvey,
+    q: Question,
+    counts: Counter,
+    acc: Accumulator,
+    total: int,
+    lang: str,
+) -> QuestionResult:
+    seen = acc.dates.get(q.name)
+    return replace(base, kind="date", dates=(seen[0], seen[1]) if seen else None)
+
+
+# A family's result: the bare count (`base`) completed from the question's figures.
+_Result = Callable[
+    [QuestionResult, MergedSurvey, Question, Counter, Accumulator, int, str], QuestionResult
+]
+# Each family's result, tried in this order; any other type keeps the bare count.
+_FAMILIES: tuple[tuple[frozenset[str], _Result], ...] = (
+    (SELECT, _choices),
+    (NUMBER, _numbers),
+    (TEXT, _text),
+    (MATRIX, _matrix),
+    (RANK, _rank),
+    (DATE, _date),
+)
 
 
 def _distribution(q: Question, values: Counter, total: int) -> tuple[ChoiceCount, ...]:

@@ -1,0 +1,76 @@
+"""What every part of the definition check shares: the problem list, texts, expressions
+and the property names no part accepts.
+
+Why a module of its own: the survey-level checks (schema.py) and the question-level
+checks (schema_questions.py) both use these, and neither may import the other back.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from survey_engine.definition import expressions
+
+# Parts of XLSForm the engine does not implement: refused rather than half-honoured.
+NOT_YET_SUPPORTED = {"parameters", "repeat_count", "read_only", "trigger"}
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+LANG_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
+
+
+class Problems:
+    """Problems as found, each prefixed by its path."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, path: str, text: str) -> None:
+        self.items.append(f"{path}: {text}" if path else text)
+
+
+def unknown_keys(problems: Problems, path: str, obj: dict, allowed: set[str]) -> None:
+    """A problem per property outside `allowed`: a typo must not pass silently."""
+    prefix = f"{path}." if path else ""
+    for key in obj:
+        if key in NOT_YET_SUPPORTED:
+            problems.add(f"{prefix}{key}", "not supported yet by this version of survey-engine")
+        elif key not in allowed:
+            problems.add(f"{prefix}{key}", "unknown property")
+
+
+def check_text(
+    problems: Problems, path: str, value: Any, default_language: str, required: bool = False
+) -> None:
+    """A label, hint or message: a non-empty string or {language: text}."""
+    if value is None:
+        if required:
+            problems.add(path, "is required")
+        return
+    if isinstance(value, str):
+        if not value.strip():
+            problems.add(path, "must not be empty")
+        return
+    if not isinstance(value, dict) or not value:
+        problems.add(path, "must be a text or an object of {language: text}")
+        return
+    for lang, text in value.items():
+        if not LANG_RE.match(str(lang)):
+            problems.add(f"{path}.{lang}", "not a language code such as 'vi' or 'en'")
+        elif not isinstance(text, str) or not text.strip():
+            problems.add(f"{path}.{lang}", "must be a non-empty text")
+    if default_language not in value:
+        problems.add(path, f"has no text in the default language {default_language!r}")
+
+
+def check_expression(
+    problems: Problems, path: str, text: Any, known: set[str], bare_names: bool = False
+) -> None:
+    """An expression (relevant, constraint, ...) that parses and names known questions."""
+    if text is None:
+        return
+    if not isinstance(text, str) or not text.strip():
+        problems.add(path, "an expression such as ${age} >= 18")
+        return
+    for message in expressions.check(text, known, allow_bare_names=bare_names):
+        problems.add(path, message)

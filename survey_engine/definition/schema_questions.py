@@ -1,0 +1,255 @@
+"""The question-level part of the definition check: type, name, texts, expressions,
+choice list, limits and matrix rows of one question.
+
+Why apart from schema.py: a question has the most rules; the survey-level checks call
+`check_question` once per question.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, TypeGuard
+
+from survey_engine.definition.families import CHOICE_LIST, TYPED_NUMBER, UNSEEN
+from survey_engine.definition.schema_common import (
+    NAME_RE,
+    Problems,
+    check_expression,
+    check_text,
+    unknown_keys,
+)
+
+QUESTION_TYPES = {
+    "select_one",
+    "select_multiple",
+    "rank",
+    "matrix",
+    "text",
+    "integer",
+    "decimal",
+    "date",
+    "email",
+    "phone",
+    "rating",
+    "nps",
+    "note",
+    "acknowledge",
+    "hidden",
+    "calculate",
+}
+QUESTION_KEYS = {
+    "name",
+    "type",
+    "label",
+    "hint",
+    "required",
+    "required_message",
+    "choices",
+    "appearance",
+    "other",
+    "relevant",
+    "constraint",
+    "constraint_message",
+    "choice_filter",
+    "default",
+    "calculation",
+    "min",
+    "max",
+    "min_choices",
+    "max_choices",
+    "scale",
+    "rows",
+}
+# Which properties each type takes beyond the common ones.
+TYPE_KEYS = {
+    "select_one": {"choices", "other", "choice_filter"},
+    "select_multiple": {"choices", "other", "choice_filter", "min_choices", "max_choices"},
+    "rank": {"choices"},  # every choice is ranked, so none may be filtered away
+    "matrix": {"choices", "rows"},
+    "integer": {"min", "max"},
+    "decimal": {"min", "max"},
+    "date": {"min", "max"},
+    "rating": {"scale"},
+    "calculate": {"calculation"},
+}
+COMMON_KEYS = {
+    "name",
+    "type",
+    "label",
+    "hint",
+    "required",
+    "required_message",
+    "appearance",
+    "relevant",
+    "constraint",
+    "constraint_message",
+    "default",
+}
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def check_question(
+    problems: Problems,
+    path: str,
+    question: Any,
+    lists: dict[str, set],
+    seen: dict[str, str],
+    known: set[str],
+    default_language: str,
+) -> None:
+    """Every problem of one question at `path`; its name is noted in `seen`."""
+    if not isinstance(question, dict):
+        problems.add(path, "a question is an object with name, type and label")
+        return
+    qtype = question.get("type")
+    _question_keys(problems, path, question, qtype)
+    _question_name(problems, path, question, seen)
+    check_text(
+        problems,
+        f"{path}.label",
+        question.get("label"),
+        default_language,
+        required=qtype not in UNSEEN,
+    )
+    for key in ("hint", "required_message", "constraint_message"):
+        check_text(problems, f"{path}.{key}", question.get(key), default_language)
+    for flag in ("required", "other"):
+        if flag in question and not isinstance(question[flag], bool):
+            problems.add(f"{path}.{flag}", f"must be true or false, got {question[flag]!r}")
+    if question.get("required") and qtype in ("note", "calculate"):
+        problems.add(f"{path}.required", f"a {qtype} takes no answer, so it cannot be required")
+    appearance = question.get("appearance")
+    if appearance is not None and not isinstance(appearance, str):
+        problems.add(f"{path}.appearance", "must be a text")
+    check_expression(problems, f"{path}.relevant", question.get("relevant"), known)
+    check_expression(problems, f"{path}.constraint", question.get("constraint"), known)
+    check_expression(
+        problems, f"{path}.choice_filter", question.get("choice_filter"), known, bare_names=True
+    )
+    if qtype == "calculate":
+        if "calculation" not in question:
+            problems.add(f"{path}.calculation", "a calculate question needs a calculation")
+        check_expression(problems, f"{path}.calculation", question.get("calculation"), known)
+
+    choice_count = _choice_list(problems, path, question, lists) if qtype in CHOICE_LIST else 0
+    _limits(problems, path, question, qtype, choice_count)
+    if qtype == "matrix":
+        _rows(problems, f"{path}.rows", question.get("rows"), default_language)
+    default = question.get("default")
+    if default is not None and not isinstance(default, str | int | float | list):
+        problems.add(f"{path}.default", "a text, a number or a list of choice names")
+
+
+def _question_keys(problems: Problems, path: str, question: dict, qtype: Any) -> None:
+    """A known type, and only the properties that type takes."""
+    if qtype not in QUESTION_TYPES:
+        problems.add(
+            f"{path}.type",
+            f"unknown question type {qtype!r}; one of " + ", ".join(sorted(QUESTION_TYPES)),
+        )
+        unknown_keys(problems, path, question, QUESTION_KEYS)
+    else:
+        allowed = COMMON_KEYS | TYPE_KEYS.get(qtype, set())
+        for key in question:
+            if key in QUESTION_KEYS and key not in allowed:
+                article = "an" if qtype[0] in "aeiou" else "a"
+                problems.add(f"{path}.{key}", f"{article} {qtype} question does not take {key!r}")
+        unknown_keys(problems, path, question, QUESTION_KEYS)
+
+
+def _question_name(problems: Problems, path: str, question: dict, seen: dict[str, str]) -> None:
+    """A valid name, unused so far (nor its `_other` field); noted in `seen`."""
+    name = question.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.add(
+            f"{path}.name",
+            f"letters, digits and '_', starting with a letter, up to 64 characters, got {name!r}",
+        )
+    else:
+        taken = [name] + ([f"{name}_other"] if question.get("other") is True else [])
+        for field in taken:
+            if field in seen:
+                problems.add(f"{path}.name", f"{field!r} is already used by {seen[field]}")
+            seen[field] = path
+
+
+def _choice_list(problems: Problems, path: str, question: dict, lists: dict[str, set]) -> int:
+    """A select question's list: named, known, without a second 'other'; its length."""
+    list_name = question.get("choices")
+    if not isinstance(list_name, str):
+        problems.add(f"{path}.choices", "the name of a list in choice_lists is required")
+    elif list_name not in lists:
+        problems.add(f"{path}.choices", f"unknown choice list {list_name!r}")
+    else:
+        if question.get("other") is True and "other" in lists[list_name]:
+            problems.add(f"{path}.other", f"list {list_name!r} already has a choice 'other'")
+        return len(lists[list_name])
+    return 0
+
+
+def _limits(problems: Problems, path: str, question: dict, qtype: Any, choice_count: int) -> None:
+    """min/max, min_choices/max_choices and scale: the right kind of value, in order."""
+    low, high = question.get("min"), question.get("max")
+    if qtype in TYPED_NUMBER:
+        for key, value in (("min", low), ("max", high)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                problems.add(f"{path}.{key}", f"a number, got {value!r}")
+        if _is_number(low) and _is_number(high) and low > high:
+            problems.add(f"{path}.max", "must not be below min")
+    elif qtype == "date":
+        for key, value in (("min", low), ("max", high)):
+            if value is not None and not (value == "today" or _is_date(value)):
+                problems.add(f"{path}.{key}", f"a date YYYY-MM-DD or 'today', got {value!r}")
+        if _is_date(low) and _is_date(high) and low > high:
+            problems.add(f"{path}.max", "must not be before min")
+    for key in ("min_choices", "max_choices"):
+        value = question.get(key)
+        if value is not None and (
+            type(value) is not int or value < 0 or (choice_count and value > choice_count)
+        ):
+            problems.add(
+                f"{path}.{key}",
+                f"a whole number from 0 to {choice_count or 'the '}"
+                f"{'' if choice_count else 'number of choices'}, got {value!r}",
+            )
+    scale = question.get("scale")
+    if scale is not None and (type(scale) is not int or not 2 <= scale <= 10):
+        problems.add(f"{path}.scale", f"a whole number from 2 to 10, got {scale!r}")
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number: int or float, and not a bool (which Python counts as an int)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_date(value: Any) -> TypeGuard[str]:
+    if not isinstance(value, str) or not DATE_RE.match(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _rows(problems: Problems, path: str, rows: Any, default_language: str) -> None:
+    if not isinstance(rows, list) or not rows:
+        problems.add(path, "a matrix needs a non-empty list of rows: [{name, label}]")
+        return
+    names: set[str] = set()
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            problems.add(f"{path}[{i}]", "a row is an object with name and label")
+            continue
+        name = row.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            problems.add(f"{path}[{i}].name", f"letters, digits and '_', got {name!r}")
+        elif name in names:
+            problems.add(f"{path}[{i}].name", f"repeats the row {name!r}")
+        names.add(str(name))
+        check_text(
+            problems, f"{path}[{i}].label", row.get("label"), default_language, required=True
+        )

@@ -3,38 +3,32 @@
 `read_xlsform` converts the survey, choices and settings sheets; whatever the format
 cannot express (repeats, nested groups, geopoint, media columns, ...) is refused with
 its sheet, row and column, every problem at once, then the result is checked by
-`validate_definition` too. The file itself is checked first (xlsform_package.py); the
-writer, whose files read back as the same definition, is xlsform_writer.py; the
-columns both know are in xlsform_sheets.py (docs/survey-format.md, "XLSForm").
+`validate_definition` too. The file itself is checked first (xlsform_package.py); a
+row's cells and their turning into a page or question are xlsform_rows.py; the writer,
+whose files read back as the same definition, is xlsform_writer.py; the columns both
+know are in xlsform_sheets.py (docs/survey-format.md, "XLSForm").
 """
 
 from __future__ import annotations
 
 import re
 import time
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 
-from survey_engine.definition.problems import ProblemList
-from survey_engine.definition.schema import FORMAT, NOT_YET_SUPPORTED, validate_definition
+from survey_engine.definition.schema import FORMAT, validate_definition
 from survey_engine.definition.xlsform_package import XLSFormInvalid, check_package
+from survey_engine.definition.xlsform_rows import RowReader
 from survey_engine.definition.xlsform_sheets import (
     CHOICE_PATH_RE,
-    FALSE_WORDS,
-    MEDIA_COLUMNS,
     PAGE_PATH_RE,
     PLAIN_COLUMNS,
     QUESTION_PATH_RE,
-    SELECT_ALIASES,
-    SELECT_RE,
     SETTINGS_PLAIN,
     SETTINGS_TEXTS,
-    SIMPLE_TYPES,
     TEXT_COLUMNS,
-    TRUE_WORDS,
     Header,
     cell_text,
     language_code,
@@ -52,32 +46,15 @@ def _slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64].strip("-")
 
 
-class _Reader:
+class _Reader(RowReader):
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
-        self.found = ProblemList()
         self.row_count = self.cell_count = 0
         self.deadline = time.monotonic() + MAX_SECONDS
         self.question_rows: dict[tuple[int, int], int] = {}
         self.page_rows: dict[int, int] = {}
         self.choice_rows: dict[tuple[str, int], int] = {}
-        self.default_language: str | None = None
-        self.languages: list[str] = []
-        self.bad_languages: set[str] = set()
-
-    def problem(self, sheet: str, row: int | None, column: str | None, text: str) -> None:
-        where = f"{sheet} sheet"
-        if row is not None:
-            where += f", row {row}"
-        if column is not None:
-            where += f", column {column}"
-        self.add_problem(f"{where}: {text}")
-
-    def add_problem(self, text: str) -> None:
-        self.found.add(text)
-
-    def invalid(self) -> XLSFormInvalid:
-        return XLSFormInvalid(self.found.listed, self.found.total)
 
     # -- sheets ---------------------------------------------------------------------------
 
@@ -124,67 +101,6 @@ class _Reader:
                     ]
                 )
             yield row
-
-    def cells(
-        self,
-        sheet_name: str,
-        header: Header,
-        number: int,
-        row: tuple,
-        allowed_texts: tuple[str, ...],
-        allowed_plain: tuple[str, ...],
-        extra_ok: bool = False,
-    ) -> tuple[dict, dict, dict]:
-        """(texts {base: {lang|None: text}}, plain {base: value}, extras {base: value})."""
-        texts: dict[str, dict[str | None, str]] = {}
-        plain: dict[str, Any] = {}
-        extras: dict[str, Any] = {}
-        for column, value in zip(header.columns, row, strict=False):
-            if column is None:
-                continue
-            text = cell_text(value)
-            if text is None:
-                continue
-            base, lang, raw = column
-            if base in allowed_texts:
-                code = None
-                if lang is not None:
-                    code = language_code(lang)
-                    if code is None:
-                        if raw not in self.bad_languages:
-                            self.bad_languages.add(raw)
-                            self.problem(
-                                sheet_name,
-                                1,
-                                raw,
-                                f"unknown language {lang!r}: write its code, "
-                                f"e.g. '{base}::English (en)'",
-                            )
-                        continue
-                    if code not in self.languages:
-                        self.languages.append(code)
-                texts.setdefault(base, {})[code] = text
-            elif lang is None and base in allowed_plain:
-                plain[base] = value
-            elif base in NOT_YET_SUPPORTED:
-                self.problem(
-                    sheet_name, number, raw, f"{base!r} is not supported yet by survey-engine"
-                )
-            elif extra_ok and lang is None and base not in MEDIA_COLUMNS:
-                extras[base] = value
-            else:
-                self.problem(sheet_name, number, raw, f"column {raw!r} is not supported")
-        return texts, plain, extras
-
-    def text(self, values: dict[str | None, str] | None) -> str | dict | None:
-        if not values:
-            return None
-        if list(values) == [None]:
-            return values[None]
-        result = {code: text for code, text in values.items() if code is not None}
-        if None in values:
-            result.setdefault(self.default_language or "vi", values[None])
-        return result
 
     def read(self) -> dict:
         check_package(self.path)
@@ -351,35 +267,16 @@ class _Reader:
             kind = re.sub(r"[\s_]+", " ", raw_type.lower())
             name = cell_text(plain.get("name"))
             if kind in ("begin group", "begin repeat"):
-                if kind == "begin repeat":
-                    self.problem(
-                        "survey",
-                        number,
-                        "type",
-                        "repeats are not supported (a survey-engine survey has no repeated parts)",
-                    )
-                elif stack:
-                    self.problem(
-                        "survey",
-                        number,
-                        "type",
-                        "a group inside a group is not supported (groups are pages, "
-                        "one level only)",
-                    )
-                stack.append((kind.split()[1], number))
-                if len(stack) == 1 and kind == "begin group":
-                    current = self.page(number, name, texts, plain)
+                page = self.begin(number, kind, name, texts, plain, stack)
+                if page is not None:
+                    current = page
                     self.page_rows[len(pages)] = number
                     pages.append(current)
                     loose = None
                 continue
             if kind in ("end group", "end repeat"):
-                if not stack or stack[-1][0] != kind.split()[1]:
-                    self.problem("survey", number, "type", f"{raw_type!r} has no matching begin")
-                else:
-                    stack.pop()
-                    if not stack:
-                        current = None
+                if self.end(number, kind, raw_type, stack) and not stack:
+                    current = None
                 continue
             question = self.question(number, kind, raw_type, name, texts, plain)
             if question is None:
@@ -397,106 +294,42 @@ class _Reader:
             self.problem("survey", number, "type", f"this {kind} has no 'end {kind}'")
         return pages
 
-    def free_page_name(self, pages: list[dict]) -> str:
-        taken = {page.get("name") for page in pages}
-        index = len(pages) + 1
-        while f"page_{index}" in taken:
-            index += 1
-        return f"page_{index}"
-
-    def page(self, number: int, name: str | None, texts: dict, plain: dict) -> dict:
-        page: dict[str, Any] = {"name": name, "questions": []}
-        title = self.text(texts.pop("label", None))
-        if title is not None:
-            page["title"] = title
-        for key in texts:
-            self.problem("survey", number, key, "a group (page) takes no " + key)
-        for key, value in plain.items():
-            if key in ("type", "name"):
-                continue
-            if key == "relevant":
-                page["relevant"] = cell_text(value)
-            elif key == "appearance" and cell_text(value) == "field-list":
-                pass  # a page already shows its questions together
-            else:
-                self.problem(
-                    "survey",
-                    number,
-                    key,
-                    f"{cell_text(value)!r} is not supported on a group (page)",
-                )
-        return page
-
-    def question(
-        self, number: int, kind: str, raw_type: str, name: str | None, texts: dict, plain: dict
+    def begin(
+        self,
+        number: int,
+        kind: str,
+        name: str | None,
+        texts: dict,
+        plain: dict,
+        stack: list[tuple[str, int]],
     ) -> dict | None:
-        question: dict[str, Any] = {"name": name}
-        kind = re.sub(r"\s+", " ", raw_type.strip().lower())
-        match = SELECT_RE.match(kind)
-        if match:
-            qtype = SELECT_ALIASES[match[1]]
-            question.update(type=qtype, choices=raw_type.split()[-2 if match[3] else -1])
-            if match[3]:
-                if qtype not in ("select_one", "select_multiple"):
-                    self.problem("survey", number, "type", f"or_other is not possible on {qtype}")
-                question["other"] = True
-        elif kind in SIMPLE_TYPES:
-            qtype = question["type"] = kind
-        else:
-            self.problem("survey", number, "type", f"{raw_type!r} is not supported")
-            return None
-        for key, values in texts.items():
-            question[key] = self.text(values)
-        for key, value in plain.items():
-            if key in ("type", "name"):
-                continue
-            if key == "required":
-                word = (
-                    str(value).strip().lstrip("=").lower()
-                    if not isinstance(value, bool)
-                    else str(value).lower()
-                )
-                if word in TRUE_WORDS:
-                    question["required"] = True
-                elif word in FALSE_WORDS:
-                    question["required"] = False
-                else:
-                    self.problem(
-                        "survey",
-                        number,
-                        "required",
-                        f"{value!r}: only yes/no (true()/false()) is supported",
-                    )
-            elif key == "default":
-                question["default"] = self.default(qtype, value)
-            elif key in ("min", "max", "scale", "min_choices", "max_choices"):
-                question[key] = self.number(value, qtype if key in ("min", "max") else "integer")
-            elif key == "matrix_rows":
-                question["rows"] = cell_text(value)
-            else:
-                question[key] = cell_text(value)
-        return question
+        """Opens a group or repeat on `stack`; the new page of a top-level group."""
+        if kind == "begin repeat":
+            self.problem(
+                "survey",
+                number,
+                "type",
+                "repeats are not supported (a survey-engine survey has no repeated parts)",
+            )
+        elif stack:
+            self.problem(
+                "survey",
+                number,
+                "type",
+                "a group inside a group is not supported (groups are pages, one level only)",
+            )
+        stack.append((kind.split()[1], number))
+        if len(stack) == 1 and kind == "begin group":
+            return self.page(number, name, texts, plain)
+        return None
 
-    def number(self, value: Any, qtype: str) -> Any:
-        if isinstance(value, datetime | date):
-            return value.date().isoformat() if isinstance(value, datetime) else value.isoformat()
-        if isinstance(value, float) and value.is_integer() and qtype != "decimal":
-            return int(value)
-        if isinstance(value, str) and qtype in ("integer", "decimal"):
-            try:
-                return int(value) if re.fullmatch(r"-?\d+", value.strip()) else float(value)
-            except ValueError:
-                return value
-        return value
-
-    def default(self, qtype: str, value: Any) -> Any:
-        if qtype == "select_multiple":
-            return str(cell_text(value)).split()
-        if qtype in ("integer", "decimal") or isinstance(value, bool):
-            return value
-        if isinstance(value, int | float) and qtype not in ("text", "hidden", "select_one"):
-            return value
-        return cell_text(value)
+    def end(self, number: int, kind: str, raw_type: str, stack: list[tuple[str, int]]) -> bool:
+        """Closes the group or repeat open on `stack`; False (a problem) if none matches."""
+        if not stack or stack[-1][0] != kind.split()[1]:
+            self.problem("survey", number, "type", f"{raw_type!r} has no matching begin")
+            return False
+        stack.pop()
+        return True
 
 
 def read_xlsform(path: str | Path) -> dict:

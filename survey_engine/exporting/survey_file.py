@@ -15,7 +15,7 @@ from exports.columns import RowMaker
 from exports.csv_file import write_csv
 from exports.workbook import write_workbook
 from survey_engine.catalog import definition_for
-from survey_engine.definition import Question
+from survey_engine.definition import Definition, Question
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.exporting.figures import workbook_figures
 from survey_engine.extensions import db
@@ -56,21 +56,14 @@ def export_survey(
     options = options or ExportOptions(fmt, lang, filters)
     if options.fmt not in FORMATS:
         raise ValueError(f"unknown export format {options.fmt!r}; one of {', '.join(FORMATS)}")
-    versions = db.session.scalars(
-        sa.select(SurveyVersion)
-        .where(SurveyVersion.survey_id == survey.id, SurveyVersion.published_at.is_not(None))
-        .order_by(SurveyVersion.number.desc())
-    ).all()
-    if not versions:
-        raise ValueError(f"survey {survey.slug!r} has no published version")
+    versions = _published_versions(survey)
     merged = MergedSurvey({v.id: definition_for(v) for v in versions})
     newest = merged.newest
     lang = options.lang or newest.default_language
-    questions = merged.questions
-    breakdown = _breakdown(options.breakdown, questions)
+    breakdown = _breakdown(options.breakdown, merged.questions)
     rows = RowMaker(
         newest,
-        questions,
+        merged.questions,
         lang,
         codes=options.codes,
         version_numbers={v.id: v.number for v in versions},
@@ -78,18 +71,7 @@ def export_survey(
     chunks = _counted(response_chunks(survey.id, options.filters), progress)
     if options.fmt == "csv":
         return write_csv(path, rows, chunks)
-    about = AboutFacts(
-        title=newest.text(newest.title, lang),
-        slug=survey.slug,
-        versions=[(v.number, v.published_at) for v in versions],
-        filter_lines=options.filters.describe(newest, lang),
-        exported_at=datetime.now(UTC),
-        lang=lang,
-        codes=options.codes,
-        count_all=lambda: _count_all(survey.id),
-        breakdown=breakdown.name if breakdown else None,
-        requested_by=options.requested_by,
-    )
+    about = _about_facts(survey, versions, newest, lang, options, breakdown)
     # The summary and cross-tab sheets' figures: each chunk is counted as it goes by
     # to be written, by the accumulator the dashboard and the results API read.
     counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None, views=False)
@@ -102,6 +84,41 @@ def export_survey(
         lambda: workbook_figures(counted),
         breakdown,
         about,
+    )
+
+
+def _published_versions(survey: Survey) -> list[SurveyVersion]:
+    """The survey's published versions, newest first; ValueError if there is none."""
+    versions = db.session.scalars(
+        sa.select(SurveyVersion)
+        .where(SurveyVersion.survey_id == survey.id, SurveyVersion.published_at.is_not(None))
+        .order_by(SurveyVersion.number.desc())
+    ).all()
+    if not versions:
+        raise ValueError(f"survey {survey.slug!r} has no published version")
+    return list(versions)
+
+
+def _about_facts(
+    survey: Survey,
+    versions: list[SurveyVersion],
+    newest: Definition,
+    lang: str,
+    options: ExportOptions,
+    breakdown: Question | None,
+) -> AboutFacts:
+    """What the workbook's about sheet says of this export."""
+    return AboutFacts(
+        title=newest.text(newest.title, lang),
+        slug=survey.slug,
+        versions=[(v.number, v.published_at) for v in versions],
+        filter_lines=options.filters.describe(newest, lang),
+        exported_at=datetime.now(UTC),
+        lang=lang,
+        codes=options.codes,
+        count_all=lambda: _count_all(survey.id),
+        breakdown=breakdown.name if breakdown else None,
+        requested_by=options.requested_by,
     )
 
 

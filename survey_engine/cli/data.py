@@ -1,26 +1,20 @@
-"""The `survey-engine` command: a Flask CLI group with the commands of README.md."""
+"""The commands that move data in and out: import, export-definition, export, recount,
+dead-letters and fake-responses."""
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import random
-import secrets
 import sys
 import uuid
-from importlib import resources
 from pathlib import Path
 from typing import cast
 
 import click
-import flask_migrate
-from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask import current_app
+from flask.cli import with_appcontext
 from werkzeug.datastructures import MultiDict
-from werkzeug.serving import run_simple
 
-from survey_engine import MIGRATIONS_DIR, create_app
 from survey_engine.catalog import DefinitionInvalid, definition_for, find_survey, save_definition
 from survey_engine.definition import validate_definition
 from survey_engine.definition.fake import fake_answers
@@ -33,93 +27,18 @@ from survey_engine.intake.buffer import dead_key, stream_key
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
 from survey_engine.jobs import recount_job
-from survey_engine.models import Role
 from survey_engine.queue import redis_connection
 from survey_engine.results.filters import Filters
-from survey_engine.staff.accounts import (
-    MIN_PASSWORD_LENGTH,
-    AccountError,
-    create_token,
-    create_user,
-    find_user,
-    revoke_token,
-    share_survey,
-    shown_prefix,
-)
 from survey_engine.staff.audit import record
 from survey_engine.untrusted import TooDeep, load_json
-from workers.main import run_worker
 
-DEMO_SLUG = "tro-lai-truong-hoc"
-DEMO_ADMIN = "admin@example.org"
 FAKE_BATCH = 1000
 
 
-@click.group(cls=FlaskGroup, create_app=create_app)
-def cli() -> None:
-    """survey-engine: online surveys at provincial scale."""
-
-
-def main() -> None:
-    cli(prog_name="survey-engine")
-
-
-def _default_host() -> str:
-    return os.environ.get("HOST", "127.0.0.1")
-
-
-def _default_port() -> int:
-    return int(os.environ.get("PORT", "5000"))
-
-
-@cli.command("init-db")
-def init_db() -> None:
-    """Create the schema, or migrate it to the newest version."""
-    flask_migrate.upgrade(directory=MIGRATIONS_DIR)
-    click.echo("database ready: " + current_app.config["SQLALCHEMY_DATABASE_URI"])
-
-
-@cli.command("demo")
-@click.option("--host", default=_default_host, help="host for the printed links")
-@click.option("--port", default=_default_port, type=int, help="port for the printed links")
-def demo(host: str, port: int) -> None:
-    """Create the schema and publish the demo survey; running it again changes nothing."""
-    flask_migrate.upgrade(directory=MIGRATIONS_DIR)
-    text = resources.files("survey_engine").joinpath(f"demo/{DEMO_SLUG}.json").read_text("utf-8")
-    save_definition(json.loads(text), publish=True)
-    base = f"http://{host}:{port}"
-    click.echo(f"demo survey published: {base}/s/{DEMO_SLUG}")
-    click.echo(f"  in English:          {base}/s/{DEMO_SLUG}?lang=en")
-    click.echo(f"  definition (JSON):   {base}/api/v1/surveys/{DEMO_SLUG}")
-    click.echo(f"staff sign-in:         {base}/admin/login")
-    if find_user(DEMO_ADMIN) is None:
-        password = secrets.token_urlsafe(12)
-        create_user(DEMO_ADMIN, password, Role.ADMIN)
-        record("user_created", email=DEMO_ADMIN, role=Role.ADMIN)
-        click.echo(f"  admin account created: {DEMO_ADMIN}  password: {password}")
-        click.echo("  (shown only this once)")
-    else:
-        click.echo(f"  admin account:       {DEMO_ADMIN} (exists; its password is unchanged)")
-
-
-@cli.command("serve")
-@click.option("--host", default=_default_host, show_default="HOST or 127.0.0.1")
-@click.option("--port", default=_default_port, type=int, show_default="PORT or 5000")
-def serve(host: str, port: int) -> None:
-    """Development server. In production use: gunicorn "survey_engine:create_app()"."""
-    click.echo(f"serving on http://{host}:{port}/ (Ctrl+C stops)")
-    run_simple(host, port, _real_app(), threaded=True)
-
-
-def _real_app() -> Flask:
-    """The app behind the current_app proxy, for a server or worker that outlives the
-    command's app context. (Flask types the proxy as the app itself, hence the ignore.)"""
-    return current_app._get_current_object()  # type: ignore[attr-defined]
-
-
-@cli.command("import")
+@click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--publish", is_flag=True, help="publish it at once (a new version if it exists)")
+@with_appcontext
 def import_definition(file: Path, publish: bool) -> None:
     """Load a survey definition (JSON survey-engine/1, or XLSForm .xlsx); prints the slug.
 
@@ -185,7 +104,7 @@ def _print_problems(file: Path, problems: list[str], total: int | None = None) -
     sys.exit(1)
 
 
-@cli.command("export-definition")
+@click.command("export-definition")
 @click.argument("slug")
 @click.option(
     "-o",
@@ -194,6 +113,7 @@ def _print_problems(file: Path, problems: list[str], total: int | None = None) -
     type=click.Path(dir_okay=False, path_type=Path),
     help="FILE.xlsx (XLSForm) or FILE.json (survey-engine/1)",
 )
+@with_appcontext
 def export_definition(slug: str, output: Path) -> None:
     """Write the newest version of a survey's definition as XLSForm or JSON."""
     suffix = output.suffix.lower()
@@ -216,7 +136,7 @@ def export_definition(slug: str, output: Path) -> None:
     click.echo(f"{slug} version {version.number} written to {output}")
 
 
-@cli.command("export")
+@click.command("export")
 @click.argument("slug")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -246,6 +166,7 @@ def export_definition(slug: str, output: Path) -> None:
 )
 @click.option("--from", "since", metavar="YYYY-MM-DD", help="first day, Vietnam time")
 @click.option("--to", "until", metavar="YYYY-MM-DD", help="last day, Vietnam time")
+@with_appcontext
 def export(
     slug: str,
     output: Path,
@@ -296,23 +217,10 @@ def export(
     click.echo(f"{count} responses written to {output}")
 
 
-@cli.command("worker")
-@click.option("--burst", is_flag=True, help="store what is buffered, run queued jobs, then exit")
-@click.option("--no-jobs", is_flag=True, help="only drain submissions, run no RQ jobs")
-def worker(burst: bool, no_jobs: bool) -> None:
-    """Drain buffered submissions into the database and run background jobs (needs REDIS_URL)."""
-    if not current_app.config["REDIS_URL"]:
-        raise click.ClickException(
-            "REDIS_URL is not set: in inline mode the web process "
-            "stores submissions itself and needs no worker"
-        )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run_worker(_real_app(), burst=burst, jobs=not no_jobs)
-
-
-@cli.command("recount")
+@click.command("recount")
 @click.argument("slug")
 @click.option("--fix", is_flag=True, help="replace the tallies with the recount")
+@with_appcontext
 def recount(slug: str, fix: bool) -> None:
     """Recount a survey's tallies from its responses and report any difference."""
     try:
@@ -331,9 +239,10 @@ def recount(slug: str, fix: bool) -> None:
         sys.exit(1)
 
 
-@cli.command("dead-letters")
+@click.command("dead-letters")
 @click.argument("slug")
 @click.option("--replay", is_flag=True, help="put them back in the stream to be stored again")
+@with_appcontext
 def dead_letters(slug: str, replay: bool) -> None:
     """Show (or replay) submissions that could not be stored."""
     survey = find_survey(slug)
@@ -355,10 +264,11 @@ def dead_letters(slug: str, replay: bool) -> None:
         click.echo(f"{len(entries)} put back in the stream")
 
 
-@cli.command("fake-responses")
+@click.command("fake-responses")
 @click.argument("slug")
 @click.option("--count", required=True, type=click.IntRange(min=1))
 @click.option("--seed", type=int, help="repeatable answers (ids are always new)")
+@with_appcontext
 def fake_responses(slug: str, count: int, seed: int | None) -> None:
     """Store COUNT random valid responses (demos, benchmarks)."""
     survey = find_survey(slug)
@@ -377,89 +287,3 @@ def fake_responses(slug: str, count: int, seed: int | None) -> None:
         ]
         stored += len(persist_batch(batch))
     click.echo(f"{stored} fake responses stored for {slug}")
-
-
-def _read_password() -> str:
-    """Asked twice, hidden, at a terminal; else the first line of stdin (scripts)."""
-    stdin = sys.stdin
-    if stdin.isatty():
-        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    line = stdin.readline()
-    return line.rstrip("\r\n")
-
-
-@cli.command("create-user")
-@click.argument("email")
-@click.option("--role", required=True, type=click.Choice(Role.ALL))
-@click.option(
-    "--share",
-    "shares",
-    multiple=True,
-    metavar="SLUG",
-    help="share this survey with the account (repeatable)",
-)
-def create_user_command(email: str, role: str, shares: tuple[str, ...]) -> None:
-    """Create a staff account; the password is read from stdin."""
-    surveys = []
-    for slug in shares:
-        survey = find_survey(slug)
-        if survey is None:
-            raise click.ClickException(f"no survey with slug {slug!r}")
-        surveys.append(survey)
-    password = _read_password()
-    if not password:
-        raise click.ClickException("no password on stdin")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise click.ClickException(
-            f"the password is too short: at least {MIN_PASSWORD_LENGTH} characters"
-        )
-    try:
-        user = create_user(email, password, role)
-    except AccountError as error:
-        raise click.ClickException(str(error)) from None
-    record("user_created", email=user.email, role=role)
-    for survey in surveys:
-        if share_survey(user, survey):
-            record("shared", survey, email=user.email)
-    shared = f"; shared: {', '.join(shares)}" if shares else ""
-    click.echo(f"{role} account created: {user.email}{shared}")
-
-
-@cli.command("share")
-@click.argument("email")
-@click.argument("slug")
-def share_command(email: str, slug: str) -> None:
-    """Let an editor or analyst see a survey (admins see all)."""
-    user = find_user(email)
-    if user is None:
-        raise click.ClickException(f"no account for {email}")
-    survey = find_survey(slug)
-    if survey is None:
-        raise click.ClickException(f"no survey with slug {slug!r}")
-    if share_survey(user, survey):
-        record("shared", survey, email=user.email)
-    click.echo(f"{slug} shared with {user.email}")
-
-
-@cli.command("create-token")
-@click.argument("email")
-def create_token_command(email: str) -> None:
-    """Print a new personal API token for an account; it is shown only this once."""
-    user = find_user(email)
-    if user is None:
-        raise click.ClickException(f"no account for {email}")
-    token = create_token(user)
-    record("token_created", email=user.email, prefix=shown_prefix(token))
-    click.echo(token)
-
-
-@cli.command("revoke-token")
-@click.argument("prefix_or_token")
-def revoke_token_command(prefix_or_token: str) -> None:
-    """Revoke a token, given whole or by the prefix shown for it."""
-    rows = revoke_token(prefix_or_token)
-    if not rows:
-        raise click.ClickException("no such token (or it is already revoked)")
-    for row in rows:
-        record("token_revoked", email=row.user.email, prefix=row.prefix)
-    click.echo(f"{len(rows)} token(s) revoked")

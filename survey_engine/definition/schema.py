@@ -21,9 +21,6 @@ from survey_engine.definition.schema_common import (
     check_text,
     unknown_keys,
 )
-
-# xlsform.py imports this name from here.
-from survey_engine.definition.schema_common import NOT_YET_SUPPORTED as NOT_YET_SUPPORTED
 from survey_engine.definition.schema_questions import check_question
 from survey_engine.localtime import FIRST_YEAR, LAST_YEAR
 from survey_engine.untrusted import bad_character_at

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from survey_engine.definition.problems import ProblemList
-from survey_engine.definition.schema import NOT_YET_SUPPORTED
+from survey_engine.definition.schema_common import NOT_YET_SUPPORTED
 from survey_engine.definition.xlsform_package import XLSFormInvalid
 from survey_engine.definition.xlsform_sheets import (
     FALSE_WORDS,

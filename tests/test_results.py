@@ -65,7 +65,14 @@ def fake_sets() -> list[dict]:
     return [fake_answers(definition, rng) for _ in range(COUNT)]
 
 
-def store(answer_sets: list[dict], version=None, start: int = 0) -> None:
+def store(
+    answer_sets: list[dict],
+    version=None,
+    start: int = 0,
+    minutes: float = 4.8,
+    last: datetime = LAST,
+) -> None:
+    """Store the answer sets as responses `minutes` apart, the newest at `last`."""
     survey = find_survey(DEMO_SLUG)
     version = version or survey.published_version()
     batch = [
@@ -75,7 +82,7 @@ def store(answer_sets: list[dict], version=None, start: int = 0) -> None:
             uuid.uuid4(),
             answers,
             source="fake",
-            submitted_at=(LAST - timedelta(minutes=(start + i) * 4.8)).astimezone(UTC),
+            submitted_at=(last - timedelta(minutes=(start + i) * minutes)).astimezone(UTC),
         )
         for i, answers in enumerate(answer_sets)
     ]

@@ -15,9 +15,8 @@ import math
 import random
 import re
 import statistics
-import uuid
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,12 +27,11 @@ import pytest
 from survey_engine.catalog import definition_for, find_survey, save_definition
 from survey_engine.definition.fake import fake_answers
 from survey_engine.exporting.survey_file import ExportOptions, export_survey
-from survey_engine.intake.persist import persist_batch
-from survey_engine.intake.submission import Submission
 from survey_engine.results.filters import Filters
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, demo_definition, stored_responses
 from tests.test_export import crosstab_tables, summary_tables
+from tests.test_results import store
 from tests.test_staff import PASSWORD, login
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -60,19 +58,7 @@ Z = statistics.NormalDist().inv_cdf(0.975)
 
 
 def _store(version, answer_sets: list[dict], start: int) -> None:
-    survey = find_survey(DEMO_SLUG)
-    batch = [
-        Submission(
-            survey.id,
-            version.id,
-            uuid.uuid4(),
-            answers,
-            source="fake",
-            submitted_at=(LAST - timedelta(minutes=(start + i) * 13)).astimezone(UTC),
-        )
-        for i, answers in enumerate(answer_sets)
-    ]
-    persist_batch(batch)
+    store(answer_sets, version, start, minutes=13, last=LAST)
 
 
 def _answers(version, count: int, rng: random.Random, texts: bool = False) -> list[dict]:

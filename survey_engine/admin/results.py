@@ -289,25 +289,11 @@ def text_answers_page(slug: str, question: str):
     merged = merged_survey(survey)
     if merged is None or question not in merged.text_fields():
         abort(404)
+    filters, query = Filters(), request.args.get("q", "").strip()[:MAX_QUERY]
     try:
         filters = _filters(merged)
-    except FilterError as error:
-        return _render(
-            "admin/text_answers.html",
-            survey,
-            400,
-            merged=merged,
-            problem=str(error),
-            question=question,
-            label=_field_label(merged, question),
-            filters=Filters(),
-            query="",
-            link_args=link_args,
-        )
-    query = request.args.get("q", "").strip()[:MAX_QUERY]
-    try:
         page = params.page_number(request.args.get("page"), MAX_PAGE)
-    except params.ParamError as error:
+    except (FilterError, params.ParamError) as error:
         return _render(
             "admin/text_answers.html",
             survey,
@@ -317,7 +303,7 @@ def text_answers_page(slug: str, question: str):
             question=question,
             label=_field_label(merged, question),
             filters=filters,
-            query=query,
+            query=query if isinstance(error, params.ParamError) else "",
             link_args=link_args,
         )
     count = response_count(survey.id)

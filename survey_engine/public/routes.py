@@ -175,7 +175,8 @@ def questionnaire(slug: str):
 
 @bp.post("/s/<slug>")
 def submit(slug: str):
-    page = _load(slug)
+    # Open or not is submit()'s first check: not asked twice on the hot path.
+    page = _load(slug, must_be_open=False)
     lang = page.lang
     try:
         submission_id = uuid.UUID(request.form.get("submission_id", ""))

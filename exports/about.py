@@ -28,6 +28,10 @@ class AboutFacts:
     count_all: Callable[[], int]
     breakdown: str | None = None
     requested_by: str | None = None
+    # Which reviewed responses were counted, in words, and those left out: the total
+    # first, then (reason, count) by status and by flag, asked for once at the end.
+    view: str = ""
+    left_out: Callable[[], list[tuple[str, int]]] | None = None
 
 
 def write_about(
@@ -56,6 +60,7 @@ def write_about(
     rows += [
         (words["about_exported"], exported),
         (words["about_total"], facts.count_all()),
+        *_review_rows(facts, words),
         (words["about_exported_at"], _local(facts.exported_at)),
         (words["about_language"], facts.lang),
         (words["about_values"], words["about_codes"] if facts.codes else words["about_labels"]),
@@ -72,6 +77,21 @@ def write_about(
     row = len(rows) + 1
     sheet.write(row, 0, words["about_cut"].format(marker=CUT_MARKER), "bold")
     sheet.write(row, 1, sheet.cuts.cells)
+
+
+def _review_rows(facts: AboutFacts, words: dict[str, str]) -> list[tuple[Any, ...]]:
+    """The view counted, how many it left out, and why (by status, by flag)."""
+    rows: list[tuple[Any, ...]] = []
+    if facts.view:
+        rows.append((words["about_view"], facts.view))
+    if facts.left_out is not None:
+        total, *reasons = facts.left_out()
+        rows.append((words["about_left_out"], total[1]))
+        rows += [
+            (words["about_left_why"] if i == 0 else None, label, count)
+            for i, (label, count) in enumerate(reasons)
+        ]
+    return rows
 
 
 def _local(moment: datetime | None) -> datetime | None:

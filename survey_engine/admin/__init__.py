@@ -16,6 +16,7 @@ from survey_engine.admin import (  # noqa: F401  (registers the routes)
     people,
     preview,
     results,
+    review,
     routes,
     survey_files,
     survey_lifecycle,

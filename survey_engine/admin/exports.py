@@ -6,6 +6,7 @@ download the finished file until it expires. Anyone who may see the survey may
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from flask import abort, current_app, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -21,7 +22,7 @@ from survey_engine.extensions import db
 from survey_engine.i18n import LANGUAGE_NAMES
 from survey_engine.localtime import local_text
 from survey_engine.models import ExportFile, ExportStatus, Survey
-from survey_engine.results.filters import FilterError, Filters
+from survey_engine.results.filters import DEFAULT_INCLUDE, FilterError, Filters
 from survey_engine.results.responses import NO_FILTERS
 from survey_engine.staff.accounts import may_see
 
@@ -84,7 +85,10 @@ def _page(
         exports=rows,
         problem=problem,
         filters=filters,
-        filter_lines=filters.describe(definition, g.lang) if definition else [],
+        # The form's own selector says which reviewed responses count.
+        filter_lines=replace(filters, include=DEFAULT_INCLUDE).describe(definition, g.lang)
+        if definition
+        else [],
         select_questions=[q for q in definition.questions if q.is_select] if definition else [],
         language_names=LANGUAGE_NAMES,
         local_time=local_text,

@@ -19,10 +19,12 @@ from survey_engine.definition import Definition, Question
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.exporting.figures import workbook_figures
 from survey_engine.extensions import db
+from survey_engine.i18n import message
 from survey_engine.models import Response, Survey, SurveyVersion
 from survey_engine.results.accumulator import Accumulator
 from survey_engine.results.filters import Filters
 from survey_engine.results.responses import NO_FILTERS, response_chunks
+from survey_engine.results.review_query import FLAG_NAMES, left_out
 
 FORMATS = ("xlsx", "csv")
 
@@ -119,7 +121,30 @@ def _about_facts(
         count_all=lambda: _count_all(survey.id),
         breakdown=breakdown.name if breakdown else None,
         requested_by=options.requested_by,
+        view=message(f"include_{options.filters.include}", lang),
+        left_out=lambda: left_out_lines(survey.id, options.filters, lang),
     )
+
+
+def left_out_lines(survey_id: int, filters: Filters, lang: str) -> list[tuple[str, int]]:
+    """('', total) of the responses the view's review statuses leave out, then
+    (reason, count) by status and by flag, in the file's language."""
+    left = left_out(survey_id, filters)
+    lines = [("", left.total)]
+    lines += [
+        (message("review_status_line", lang, status=message(f"review_status_{s}", lang)), n)
+        for s, n in left.by_status.items()
+    ]
+    lines += [
+        (message("review_flag_line", lang, flag=flag_label(flag, lang)), n)
+        for flag, n in left.by_flag.items()
+    ]
+    return lines
+
+
+def flag_label(flag: str, lang: str) -> str:
+    """A quality flag in words; its name when it has none."""
+    return message(f"review_flag_{flag}", lang) if flag in FLAG_NAMES else flag
 
 
 def _breakdown(name: str | None, questions: list[Question]) -> Question | None:

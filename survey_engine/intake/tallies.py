@@ -1,7 +1,10 @@
 """Tally keys of a response, and recounting them from the stored responses.
 
-persist_batch adds the keys of each new response inside its own transaction, so
-the tallies table always equals a recount; `survey-engine recount` proves it.
+persist_batch adds the keys of each new response inside its own transaction, and a
+review that excludes a response (or lets it back in) takes them away (adds them again)
+in the transaction that changes its status (results/review.py), so the tallies table
+always equals a recount of the responses it counts (ResponseStatus.COUNTED: all but
+the excluded); `survey-engine recount` proves it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import sqlalchemy as sa
 
 from survey_engine.definition import Definition
 from survey_engine.extensions import db
-from survey_engine.models import Response, Tally, insert_for
+from survey_engine.models import Response, ResponseStatus, Tally, insert_for
 
 RESPONSES = ("", "")  # (question, choice) of the row counting responses
 TallyKey = tuple[int, int, str, str]  # survey_id, version_id, question, choice
@@ -35,7 +38,8 @@ def keys_of(definition: Definition, answers: dict) -> list[tuple[str, str]]:
 
 
 def upsert_counts(deltas: Counter[TallyKey]) -> None:
-    """Add deltas to the tallies table in the caller's transaction.
+    """Add deltas (negative ones too: a review excluding responses) to the tallies
+    table in the caller's transaction.
 
     Rows are written in key order so two workers never wait on each other in a cycle.
     """
@@ -71,11 +75,11 @@ def stored_counts(survey_id: int) -> Counter[TallyKey]:
 
 
 def recount(survey_id: int, definitions: dict[int, Definition]) -> Counter[TallyKey]:
-    """Count from the responses themselves, chunk by chunk."""
+    """Count from the responses themselves, chunk by chunk: those the tallies count."""
     counts: Counter[TallyKey] = Counter()
     statement = (
         sa.select(Response.version_id, Response.answers)
-        .where(Response.survey_id == survey_id)
+        .where(Response.survey_id == survey_id, Response.status.in_(ResponseStatus.COUNTED))
         .execution_options(yield_per=5000)
     )
     for version_id, answers in db.session.execute(statement):

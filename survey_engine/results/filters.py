@@ -1,5 +1,6 @@
-"""What an analyst narrows the results to: answers to select questions and a date
-range. The dashboard, its cross-tabs and the export apply the same Filters."""
+"""What an analyst narrows the results to: answers to select questions, a date range
+and which reviewed responses count (`include`). The dashboard, its cross-tabs, the
+results API and the exports apply the same Filters."""
 
 from __future__ import annotations
 
@@ -12,7 +13,18 @@ from survey_engine import params
 from survey_engine.definition import Definition
 from survey_engine.definition.families import SELECT
 from survey_engine.definition.merged import MergedSurvey
+from survey_engine.i18n import message
 from survey_engine.localtime import LOCAL_TIME
+from survey_engine.models import ResponseStatus
+
+# Which responses a view counts, by review status: the default set (everything but the
+# excluded, as the tallies), without the flagged ones, or every stored response.
+INCLUDES: dict[str, tuple[str, ...]] = {
+    "default": ResponseStatus.COUNTED,
+    "unflagged": ResponseStatus.UNFLAGGED,
+    "all": ResponseStatus.ALL,
+}
+DEFAULT_INCLUDE = "default"
 
 
 class FilterError(ValueError):
@@ -25,10 +37,11 @@ class Filters:
     choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
     since: date | None = None  # first day included, in Vietnam time
     until: date | None = None  # last day included, in Vietnam time
+    include: str = DEFAULT_INCLUDE  # a key of INCLUDES
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any], definition: Definition | MergedSurvey) -> Filters:
-        """`?f.district=da_lat&f.district=bao_loc&from=2026-11-01&to=2026-11-30`."""
+        """`?f.district=da_lat&f.district=bao_loc&from=2026-11-01&to=2026-11-30&include=all`."""
         getlist = getattr(args, "getlist", lambda key: [args[key]] if key in args else [])
         picked: dict[str, tuple[str, ...]] = {}
         for key in args:
@@ -44,7 +57,12 @@ class Filters:
                 raise FilterError(f"{name}: no choice {sorted(unknown)[0]!r}")
             if values:
                 picked[name] = values
-        return cls(tuple(sorted(picked.items())), _day(args.get("from")), _day(args.get("to")))
+        return cls(
+            tuple(sorted(picked.items())),
+            _day(args.get("from")),
+            _day(args.get("to")),
+            _include(args.get("include")),
+        )
 
     def to_args(self) -> list[tuple[str, str]]:
         """The query string that gives these filters back (for links and exports)."""
@@ -53,10 +71,18 @@ class Filters:
             pairs.append(("from", self.since.isoformat()))
         if self.until:
             pairs.append(("to", self.until.isoformat()))
+        if self.include != DEFAULT_INCLUDE:
+            pairs.append(("include", self.include))
         return pairs
 
     def __bool__(self) -> bool:
-        return bool(self.choices or self.since or self.until)
+        """Whether anything narrows or widens the default view (the tallies' set)."""
+        return bool(self.choices or self.since or self.until or self.include != DEFAULT_INCLUDE)
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """The review statuses of the responses this view counts."""
+        return INCLUDES[self.include]
 
     def time_bounds(self) -> tuple[datetime | None, datetime | None]:
         """[start, end) in UTC, for the database to select by submitted_at (SQLite
@@ -92,7 +118,17 @@ class Filters:
             lines.append(f"{definition.text(question.label, lang) or name}: {', '.join(labels)}")
         if self.since or self.until:
             lines.append(f"{self.since or '…'} – {self.until or '…'}")
+        if self.include != DEFAULT_INCLUDE:
+            lines.append(message(f"include_{self.include}", lang))
         return lines
+
+
+def _include(text: Any) -> str:
+    if not text:
+        return DEFAULT_INCLUDE
+    if text not in INCLUDES:
+        raise FilterError(f"include: one of {', '.join(INCLUDES)} ({str(text)[:40]!r})")
+    return str(text)
 
 
 def _day(text: Any) -> date | None:

@@ -1,7 +1,8 @@
 """The results as the dashboard and the results API read them, within a request's budget.
 
 A view's counts (results/accumulator.py) are kept in an in-process cache until the
-survey's response count moves on, then carried on over the responses stored since, or
+survey's response count moves on (or staff review its responses: a new key), then
+carried on over the responses stored since, or
 from the state saved in the database (results/saved.py) after a restart. When more than
 RESULTS_REQUEST_SCAN_ROWS responses are left to read, a job counts them and the caller
 gets an empty accumulator and how far that job has come: the page and the API then
@@ -22,6 +23,7 @@ from survey_engine.definition.merged import MergedSurvey
 from survey_engine.models import Survey
 from survey_engine.queue import enqueue_background
 from survey_engine.results.accumulator import Accumulator
+from survey_engine.results.review import review_stamp
 from survey_engine.results.saved import Counting, View, prepare
 
 CACHE_ENTRIES = 32  # RESULTS_CACHE_ENTRIES overrides; each entry is counters, not rows
@@ -56,9 +58,12 @@ def cached(key: tuple, count: int, compute: Callable[[Any], Any]) -> Any:
 
 
 def cache_key(kind: str, survey: Survey, merged: MergedSurvey, *more: Any) -> tuple:
-    """The cache's key of one view of `survey` at its published versions."""
+    """The cache's key of one view of `survey` at its published versions and its
+    latest review: a review changes responses below the ids a view has read, so what
+    was counted before it is not carried on (results/review.py)."""
     # created_at: SQLite may give a deleted survey's id to the next one.
-    return (kind, survey.id, survey.created_at, merged.version_ids, *more)
+    stamp = review_stamp(survey)
+    return (kind, survey.id, survey.created_at, merged.version_ids, stamp, *more)
 
 
 def counted_view(

@@ -157,6 +157,7 @@ def results_json(
         "responses": dashboard.responses,
         "all_responses": dashboard.all_responses,
         "filters": [[name, value] for name, value in filters.to_args()],
+        "include": filters.include,
     }
     if counting is not None:
         head.update(

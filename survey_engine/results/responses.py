@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from survey_engine.definition.answers import printable, unstorable
 from survey_engine.extensions import db
-from survey_engine.models import Response
+from survey_engine.models import Response, ResponseStatus
 from survey_engine.results.filters import Filters
 
 CHUNK_SIZE = 5000
@@ -51,9 +51,12 @@ def _printable_rows(part: Sequence[Any]) -> list[Any]:
 
 
 def _where(survey_id: int, filters: Filters, after_id: int) -> list[sa.ColumnElement[bool]]:
-    """What the database selects by: the survey, the ids after `after_id` and the time
-    bounds (choice filters are applied to the answers in Python)."""
+    """What the database selects by: the survey, the review statuses the view counts,
+    the ids after `after_id` and the time bounds (choice filters are applied to the
+    answers in Python)."""
     conditions = [Response.survey_id == survey_id]
+    if set(filters.statuses) != set(ResponseStatus.ALL):
+        conditions.append(Response.status.in_(filters.statuses))
     if after_id:
         conditions.append(Response.id > after_id)
     start, end = filters.time_bounds()
@@ -91,9 +94,10 @@ def response_chunks(
 
 
 def count_up_to(survey_id: int, filters: Filters, last_id: int, after_id: int = 0) -> int:
-    """Stored responses with after_id < id <= last_id in the filters' time bounds
-    (choices aside): if it moves under a scan that read up to last_id, responses came
-    in late below it or went, and the scan no longer adds up."""
+    """Stored responses with after_id < id <= last_id in the filters' time bounds and
+    review statuses (choices aside): if it moves under a scan that read up to last_id,
+    responses came in late below it, went, or were excluded or let back in by review,
+    and the scan no longer adds up."""
     return int(
         db.session.scalar(
             sa.select(sa.func.count())

@@ -140,8 +140,12 @@ def choices_of(value) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def recount(query: str) -> dict:
-    responses = [r for r in stored_responses() if kept(r, query)]
+def recount(query: str, counted=None) -> dict:
+    """The figures of the responses the filters in `query` keep, of those `counted`
+    (a predicate on the stored response: its review status) when given."""
+    responses = [
+        r for r in stored_responses() if kept(r, query) and (counted is None or counted(r))
+    ]
     answers = [r.answers for r in responses]
     figures: dict = {
         "responses": len(responses),

@@ -18,7 +18,6 @@ from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
@@ -179,10 +178,10 @@ def _ids(form: MultiDict) -> list[int]:
 
 def _moved_message(action: str, moved: int) -> str:
     if action == "exclude":
-        return ngettext("%(num)s response excluded.", "%(num)s responses excluded.", moved)
+        return _("Responses excluded: %(count)s.", count=moved)
     if action == "accept":
-        return ngettext("%(num)s response accepted.", "%(num)s responses accepted.", moved)
-    return ngettext("%(num)s response flagged again.", "%(num)s responses flagged again.", moved)
+        return _("Responses accepted: %(count)s.", count=moved)
+    return _("Responses flagged again: %(count)s.", count=moved)
 
 
 def _apply(survey: Survey, form: MultiDict, **scope: Any) -> str | None:

@@ -243,9 +243,20 @@ ANSWER_NAMES = tuple(
 # answers valid, to reach where answers are stored; the others are fuzzed together.
 TEXT_ANSWERS = ("source", "comment")
 TOGETHER_ANSWERS = tuple(n for n in ANSWER_FIELDS[1:] if n not in TEXT_ANSWERS)
-FILTER_ARGS = ("f.district", "f.role", "f.concerns", "f.comment", "f.nothing", "from", "to")
+FILTER_ARGS = (
+    "f.district",
+    "f.role",
+    "f.concerns",
+    "f.comment",
+    "f.nothing",
+    "from",
+    "to",
+    "include",
+)
 # The export form's filters go through the same Filters.from_args as the dashboard's.
-EXPORT_FILTER_ARGS = ("f.district", "from", "to")
+EXPORT_FILTER_ARGS = ("f.district", "from", "to", "include")
+# The review page's filters (admin/review.py read_query), in its list and its bulk form.
+REVIEW_ARGS = ("status", "flag", "unit", "from", "to")
 
 _QUESTION_TEXTS = (
     "label.vi",
@@ -401,6 +412,26 @@ ROUTES: dict[str, list[Inputs]] = {
             _DEMO,
             form=("fmt", "lang", "breakdown", "codes", *EXPORT_FILTER_ARGS),
             base_form={"fmt": "csv"},
+            phase=1,
+        )
+    ],
+    "admin.review_list": [
+        Inputs(_DEMO, args=(*REVIEW_ARGS, "page", "limit"), base_args={"status": "any"})
+    ],
+    "admin.review_many": [
+        Inputs(
+            _DEMO,
+            form=("action", "reason", "scope", "ids", *REVIEW_ARGS),
+            base_form={"action": "accept", "scope": "matching", "status": "excluded"},
+            phase=1,
+        )
+    ],
+    "admin.review_response": [Inputs({**_DEMO, "response_id": "{response}"})],
+    "admin.review_one": [
+        Inputs(
+            {**_DEMO, "response_id": "{response}"},
+            form=("action", "reason"),
+            base_form={"action": "flag", "reason": "x"},
             phase=1,
         )
     ],

@@ -39,7 +39,7 @@ from survey_engine.catalog import find_survey
 from survey_engine.exporting.files import start_export
 from survey_engine.exporting.survey_file import ExportOptions
 from survey_engine.extensions import db
-from survey_engine.models import ApiToken, ExportFile, StaffSession, SurveyVersion
+from survey_engine.models import ApiToken, ExportFile, Response, StaffSession, SurveyVersion
 from survey_engine.staff.accounts import create_token, create_user, find_user, share_survey
 from tests import fuzz_corpus as corpus
 from tests.conftest import BACKEND, DEMO_SLUG, demo_definition, seeded_app, valid_answers
@@ -208,6 +208,7 @@ def _people(app: Flask) -> dict[str, str]:
         "sharee_id": str(sharee.id),
         "password": PASSWORD,
         "export": str(db.session.scalar(sa.select(ExportFile.id))),
+        "response": str(db.session.scalar(sa.select(sa.func.max(Response.id)))),
     }
 
 
@@ -929,11 +930,13 @@ def test_new_an_id_in_the_url_beyond_the_id_column_is_a_404(fuzz_app, user_id):
             f"/admin/users/{user_id}",
             f"/admin/exports/{user_id}/progress",
             f"/admin/exports/{user_id}/download",
+            f"/admin/surveys/{DEMO_SLUG}/review/{user_id}",
         ):
             assert client.get(path).status_code == 404, path
         for path in (
             f"/admin/users/{user_id}/unlock",
             f"/admin/surveys/{DEMO_SLUG}/sharing/{user_id}/remove",
+            f"/admin/surveys/{DEMO_SLUG}/review/{user_id}",
         ):
             assert client.post(path).status_code == 404, path
         # The largest id there can be is still looked up: no such account.

@@ -10,6 +10,7 @@ revision, a bad name): "gets through" is then that refusal, never a 403.
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -19,9 +20,14 @@ from survey_engine.catalog import find_survey, save_definition
 from survey_engine.exporting.files import start_export
 from survey_engine.exporting.survey_file import ExportOptions
 from survey_engine.extensions import db
-from survey_engine.models import ApiToken, ExportFile, StaffSession
+from survey_engine.models import ApiToken, ExportFile, Response, StaffSession
 from survey_engine.staff.accounts import create_token, create_user, find_user, share_survey
-from tests.conftest import DEMO_SLUG, demo_definition, forget_login_user_per_request
+from tests.conftest import (
+    DEMO_SLUG,
+    demo_definition,
+    forget_login_user_per_request,
+    valid_answers,
+)
 from tests.test_staff import PASSWORD, login
 
 OTHER_SLUG = "dat-dai"
@@ -66,6 +72,11 @@ ROUTES = [
     ("POST", f"{S}/exports", READER, 400, {"fmt": "pdf"}),  # no such format
     ("GET", "/admin/exports/{export}/progress", READER, 200, None),
     ("GET", "/admin/exports/{export}/download", READER, 200, None),
+    ("GET", f"{S}/review?status=any&flag=burst&limit=5", READER, 200, None),
+    ("GET", f"{S}/review/{{response}}", READER, 200, None),
+    # Nothing is excluded yet: accepting all the excluded moves none (a redirect).
+    ("POST", f"{S}/review", MANAGER, 303, {"action": "accept", "scope": "matching"}),
+    ("POST", f"{S}/review/{{response}}", MANAGER, 400, {"action": "nothing"}),
     ("GET", f"{S}/preview", READER, 200, None),
     ("POST", f"{S}/preview", READER, 422, {"district": "nowhere"}),
     ("GET", f"{S}/preview/thanks", READER, 200, None),
@@ -139,6 +150,11 @@ def accounts(app):
     share_survey(create_user("spare@example.org", PASSWORD, "analyst"), demo)
     assert login(app.test_client(), "spare@example.org").status_code == 302
     start_export(demo, find_user("admin@example.org"), ExportOptions())  # inline: done
+    reply = app.test_client().post(
+        f"/api/v1/surveys/{DEMO_SLUG}/responses",
+        json={"submission_id": str(uuid.uuid4()), "answers": valid_answers()},
+    )
+    assert reply.status_code == 202, reply.get_json()  # one response, to review
     return app
 
 
@@ -181,11 +197,16 @@ def test_route_role_matrix(accounts, role):
         sa.select(StaffSession.id).where(StaffSession.user_id == spare)
     )
     export = db.session.scalar(sa.select(ExportFile.id))
+    response = db.session.scalar(sa.select(sa.func.max(Response.id)))
     # Anonymous too has a token: its POSTs must meet the sign-in, not the CSRF check.
     token = _csrf(client, role != "anonymous")
     for method, path, allowed, status, data in ROUTES:
         url = path.format(
-            own_token=own_token, spare=spare, export=export, spare_session=spare_session
+            own_token=own_token,
+            spare=spare,
+            export=export,
+            spare_session=spare_session,
+            response=response,
         )
         if method == "GET":
             reply = client.get(url)
@@ -221,6 +242,8 @@ def test_a_post_without_the_csrf_token_is_refused_on_every_staff_form(accounts):
             continue
         if path.endswith("/preview"):
             continue  # checks answers, stores nothing: exempt on purpose
-        url = path.format(own_token=1, spare=find_user("spare@example.org").id, spare_session=1)
+        url = path.format(
+            own_token=1, spare=find_user("spare@example.org").id, spare_session=1, response=1
+        )
         reply = client.post(url, data=dict(data) if isinstance(data, dict) else {})
         assert reply.status_code == 400, (url, reply.status_code)

@@ -25,6 +25,7 @@ from survey_engine import params
 from survey_engine.admin.blueprint import bp
 from survey_engine.admin.survey_access import may_manage, title_of, visible_survey
 from survey_engine.catalog import definition_of
+from survey_engine.definition import Definition, Question
 from survey_engine.extensions import db
 from survey_engine.localtime import local_text
 from survey_engine.models import PARADATA_COLUMNS, Response, ResponseStatus, Survey
@@ -239,10 +240,18 @@ def answer_rows(response: Response, lang: str) -> list[tuple[str, str, str]]:
     for q in definition.questions:
         if q.name not in answers:
             continue
-        rows.append((q.name, definition.text(q.label, lang) or q.name, _as_text(answers[q.name])))
+        value = answers[q.name]
+        if q.is_select and isinstance(value, str | list):  # choice labels, not codes
+            names = value if isinstance(value, list) else [value]
+            value = [_choice_label(definition, q, n, lang) for n in names]
+        rows.append((q.name, definition.text(q.label, lang) or q.name, _as_text(value)))
     shown = {name for name, _label, _value in rows}
     rows += [(k, k, _as_text(v)) for k, v in sorted(answers.items()) if k not in shown]
     return rows
+
+
+def _choice_label(definition: Definition, q: Question, name: Any, lang: str) -> str:
+    return definition.text((q.choice(str(name)) or {}).get("label"), lang) or str(name)
 
 
 def _as_text(value: Any) -> str:

@@ -9,7 +9,6 @@ flags of every response into Python.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -78,9 +77,7 @@ class ReviewQuery:
 def has_flag(name: str) -> sa.ColumnElement[bool]:
     """Whether a response's flags name `name`, in the database's own JSON."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return sa.type_coerce(Response.flags, JSONB).contains(
-            sa.cast(json.dumps([{"flag": name}]), JSONB)
-        )
+        return sa.type_coerce(Response.flags, JSONB).contains([{"flag": name}])
     each = sa.func.json_each(Response.flags).table_valued("value")
     return sa.exists(
         sa.select(sa.literal(1))

@@ -29,6 +29,7 @@ from survey_engine.models import AuditEvent, ExportFile, Response, ResponseStatu
 from survey_engine.results.filters import Filters
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, forget_login_user_per_request, stored_responses
+from tests.test_export import run_cli
 from tests.test_results import store
 from tests.test_results_agreement import (
     BREAKDOWN,
@@ -319,3 +320,17 @@ def test_a_review_that_leaves_the_totals_as_they_were_still_refreshes_the_views(
         expected = recount(query, lambda r, counted=counted: r.status in counted)
         check_dashboard(dashboard_figures(analyst, query), expected)
         check_api(analyst.get(f"/api/v1/surveys/{DEMO_SLUG}/results?{query}").get_json(), expected)
+
+
+def test_the_command_line_export_offers_the_three_views(flagged, app, tmp_path):
+    chosen = flagged_ids()[:EXCLUDE]
+    post(flagged[EDITOR], URL, action="exclude", reason="cùng một máy", ids=chosen)
+    for view, counted in VIEWS.items():
+        out = tmp_path / f"{view}.csv"
+        run_cli(app, "export", DEMO_SLUG, "-o", str(out), "--include", view)
+        rows = list(csv.DictReader(out.read_text("utf-8-sig").splitlines()))
+        wanted = [r.id for r in stored_responses() if r.status in counted]
+        assert sorted(int(row["response_id"]) for row in rows) == wanted
+    # Recount keeps working: the default set, equal to the tallies after the review.
+    result = run_cli(app, "recount", DEMO_SLUG)
+    assert f"{COUNT - EXCLUDE} responses" in result.output

@@ -28,7 +28,7 @@ from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
 from survey_engine.jobs import recount_job
 from survey_engine.queue import redis_connection
-from survey_engine.results.filters import Filters
+from survey_engine.results.filters import DEFAULT_INCLUDE, INCLUDES, Filters
 from survey_engine.staff.audit import record
 from survey_engine.untrusted import TooDeep, load_json
 
@@ -166,6 +166,14 @@ def export_definition(slug: str, output: Path) -> None:
 )
 @click.option("--from", "since", metavar="YYYY-MM-DD", help="first day, Vietnam time")
 @click.option("--to", "until", metavar="YYYY-MM-DD", help="last day, Vietnam time")
+@click.option(
+    "--include",
+    type=click.Choice(list(INCLUDES)),
+    default=DEFAULT_INCLUDE,
+    show_default=True,
+    help="reviewed responses counted: all but the excluded, also without the flagged "
+    "(unflagged), or every one (all)",
+)
 @with_appcontext
 def export(
     slug: str,
@@ -177,6 +185,7 @@ def export(
     filters: tuple[str, ...],
     since: str | None,
     until: str | None,
+    include: str,
 ) -> None:
     """Export responses and tallies to an Excel workbook or a CSV file."""
     fmt = fmt or ("csv" if output.suffix.lower() == ".csv" else "xlsx")
@@ -194,7 +203,7 @@ def export(
         if not sep or not name or not choice:
             raise click.BadParameter(f"{text!r} is not QUESTION=CHOICE", param_hint="--filter")
         args.add(f"f.{name.strip()}", choice.strip())
-    for key, value in (("from", since), ("to", until)):
+    for key, value in (("from", since), ("to", until), ("include", include)):
         if value:
             args.add(key, value)
     # Write beside the target and rename, so a failed export never leaves half a file.

@@ -430,8 +430,7 @@ ROUTES: dict[str, list[Inputs]] = {
             phase=1,
         )
     ],
-    "admin.review_response": [Inputs({**_DEMO, "response_id": "{response}"})],
-    "admin.review_one": [
+    "admin.review_response": [
         Inputs(
             {**_DEMO, "response_id": "{response}"},
             form=("action", "reason"),

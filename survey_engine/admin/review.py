@@ -6,6 +6,7 @@ POST /admin/surveys/<slug>/review                  accept / exclude / flag again
                                                    ticked ones or all matching
 GET  /admin/surveys/<slug>/review/<response_id>    one response: answers, flags, paradata
 POST /admin/surveys/<slug>/review/<response_id>    accept / exclude / flag it again
+                                                   (one rule, one endpoint)
 
 Editors the survey is shared with, and admins, may change a status (may_manage);
 whoever else may see the survey (an analyst) reads the list and the responses only.
@@ -264,9 +265,14 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-@bp.get("/surveys/<slug>/review/<int:response_id>")
+# One rule for both methods: with two, an id beyond the int converter's range was a
+# 405 to a POST (Werkzeug saw the GET rule's path match first), not a 404.
+@bp.route("/surveys/<slug>/review/<int:response_id>", methods=["GET", "POST"])
 @login_required
 def review_response(slug: str, response_id: int):
+    """GET: the response; POST: accept, exclude or flag it again."""
+    if request.method == "POST":
+        return _review_one(slug, response_id)
     survey = visible_survey(slug)
     response = _response(survey, response_id)
     return _render(
@@ -279,9 +285,7 @@ def review_response(slug: str, response_id: int):
     )
 
 
-@bp.post("/surveys/<slug>/review/<int:response_id>")
-@login_required
-def review_one(slug: str, response_id: int):
+def _review_one(slug: str, response_id: int):
     survey = _managed(slug)
     response = _response(survey, response_id)
     problem = _apply(survey, request.form, ids=[response.id])

@@ -25,7 +25,7 @@ from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.extensions import db
 from survey_engine.intake import tallies
 from survey_engine.jobs import recount_job
-from survey_engine.models import AuditEvent, ExportFile, Response, ResponseStatus
+from survey_engine.models import AuditEvent, ExportFile, Response, ResponseStatus, ResultState
 from survey_engine.results.filters import Filters
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, forget_login_user_per_request, stored_responses
@@ -334,3 +334,21 @@ def test_the_command_line_export_offers_the_three_views(flagged, app, tmp_path):
     # Recount keeps working: the default set, equal to the tallies after the review.
     result = run_cli(app, "recount", DEMO_SLUG)
     assert f"{COUNT - EXCLUDE} responses" in result.output
+
+
+def test_a_review_forgets_the_saved_counts_it_changes(flagged):
+    """Views counting by status are counted again; the view of every response (no
+    status changes it) is carried on from its saved state."""
+    for view in VIEWS:
+        dashboard_figures(flagged[ANALYST], query_of(view))
+    survey = find_survey(DEMO_SLUG)
+    states = db.session.scalars(
+        sa.select(ResultState.view).where(ResultState.survey_id == survey.id)
+    ).all()
+    assert len(states) == len(VIEWS)
+    post(flagged[EDITOR], URL, action="exclude", reason="x", ids=flagged_ids()[:5])
+    db.session.expire_all()
+    kept = db.session.scalars(
+        sa.select(ResultState.view).where(ResultState.survey_id == survey.id)
+    ).all()
+    assert [view["args"] for view in kept] == [[["include", "all"]]]

@@ -8,8 +8,13 @@ once take its keys away once.
 
 The results' views count incrementally by response id (results/live.py,
 results/saved.py) and a review changes responses below the ids they read: the
-change forgets the survey's saved states, and the audit entry's id is the survey's
-`review_stamp`, part of the live cache's key, so every process counts afresh.
+change forgets the survey's saved states (but those of views counting every
+response, which a status does not change), and the audit entry's id is the survey's
+`review_stamp`, part of the live cache's key, so every process counts afresh. A
+worker or job carrying a view on while a review commits may save what it read before
+it; the next read then finds the view's count below its last id changed and starts
+over (results/saved.py still_valid), unless the review moved as many responses in as
+out of the view in that moment.
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ def review(
         if not done.moved:
             db.session.rollback()
             return done
-        db.session.execute(sa.delete(ResultState).where(ResultState.survey_id == survey.id))
+        _forget_saved_states(survey.id)
         audit.record(  # commits the whole change
             AUDIT_ACTIONS[action],
             survey,
@@ -100,6 +105,18 @@ def review(
         db.session.rollback()
         raise
     return done
+
+
+def _forget_saved_states(survey_id: int) -> None:
+    """The saved counts of the survey's views a review changes: every view but those
+    counting all responses (whatever their status, the same responses)."""
+    rows = db.session.execute(
+        sa.select(ResultState.id, ResultState.view).where(ResultState.survey_id == survey_id)
+    )
+    every = ["include", "all"]
+    stale = [state_id for state_id, view in rows if every not in (view or {}).get("args", [])]
+    if stale:
+        db.session.execute(sa.delete(ResultState).where(ResultState.id.in_(stale)))
 
 
 def _candidates(

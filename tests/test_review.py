@@ -352,3 +352,11 @@ def test_a_review_forgets_the_saved_counts_it_changes(flagged):
         sa.select(ResultState.view).where(ResultState.survey_id == survey.id)
     ).all()
     assert [view["args"] for view in kept] == [[["include", "all"]]]
+
+
+def test_an_unknown_view_is_a_400(flagged):
+    analyst = flagged[ANALYST]
+    assert analyst.get(f"/api/v1/surveys/{DEMO_SLUG}/results?include=some").status_code == 400
+    assert analyst.get(f"/admin/surveys/{DEMO_SLUG}/results?include=some").status_code == 400
+    reply = post(flagged[EDITOR], f"/admin/surveys/{DEMO_SLUG}/exports", fmt="csv", include="x")
+    assert reply.status_code == 400

@@ -138,9 +138,20 @@ def forget_deleted(slug: str, survey_id: int, version_ids: list[int]) -> None:
 
 
 def set_status(survey: Survey, status: str) -> None:
+    """Move the survey to `status`; closing it starts its paradata retention."""
     survey.status = status
+    _note_closing(survey)
     db.session.commit()
     forget_published(survey.slug)
+
+
+def _note_closing(survey: Survey) -> None:
+    """closed_at: set when the survey is closed (archiving a closed one keeps it),
+    cleared when it takes answers again."""
+    if survey.status in (SurveyStatus.CLOSED, SurveyStatus.ARCHIVED):
+        survey.closed_at = survey.closed_at or datetime.now(UTC)
+    else:
+        survey.closed_at = None
 
 
 def response_count(survey_id: int) -> int:
@@ -212,6 +223,7 @@ def save_definition(data: dict, publish: bool = False) -> Survey:
             version.published_at = datetime.now(UTC)
     if publish:
         survey.status = SurveyStatus.PUBLISHED
+        _note_closing(survey)
     db.session.commit()
     forget_published(survey.slug)
     return survey

@@ -51,6 +51,12 @@ class Survey(Model):
     title: Mapped[dict | str] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(sa.String(16), default=SurveyStatus.DRAFT)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # When staff closed it (archiving keeps it; reopening clears it): the paradata of its
+    # responses is erased retention_days after this (intake/retention.py).
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # The newest response whose paradata the retention purge has erased: a later purge
+    # reads only the responses above it, never the whole survey again.
+    paradata_purged_upto: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
     versions: Mapped[list[SurveyVersion]] = relationship(
         back_populates="survey", order_by="SurveyVersion.number"

@@ -139,19 +139,13 @@ def forget_deleted(slug: str, survey_id: int, version_ids: list[int]) -> None:
 
 def set_status(survey: Survey, status: str) -> None:
     """Move the survey to `status`; closing it starts its paradata retention."""
+    if status == SurveyStatus.PUBLISHED:
+        survey.closed_at = None
+    elif survey.status == SurveyStatus.PUBLISHED:
+        survey.closed_at = datetime.now(UTC)  # when it stopped taking answers
     survey.status = status
-    _note_closing(survey)
     db.session.commit()
     forget_published(survey.slug)
-
-
-def _note_closing(survey: Survey) -> None:
-    """closed_at: set when the survey is closed (archiving a closed one keeps it),
-    cleared when it takes answers again."""
-    if survey.status in (SurveyStatus.CLOSED, SurveyStatus.ARCHIVED):
-        survey.closed_at = survey.closed_at or datetime.now(UTC)
-    else:
-        survey.closed_at = None
 
 
 def response_count(survey_id: int) -> int:
@@ -223,7 +217,7 @@ def save_definition(data: dict, publish: bool = False) -> Survey:
             version.published_at = datetime.now(UTC)
     if publish:
         survey.status = SurveyStatus.PUBLISHED
-        _note_closing(survey)
+        survey.closed_at = None  # takes answers again: its retention waits for the next close
     db.session.commit()
     forget_published(survey.slug)
     return survey

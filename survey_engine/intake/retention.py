@@ -25,20 +25,18 @@ import sqlalchemy as sa
 
 from survey_engine.extensions import db
 from survey_engine.localtime import aware
-from survey_engine.models import DailySecret, Response, Survey, SurveyStatus, SurveyVersion
+from survey_engine.models import (
+    PARADATA_COLUMNS,
+    DailySecret,
+    Response,
+    Survey,
+    SurveyStatus,
+    SurveyVersion,
+)
 from survey_engine.staff import audit
 
 log = logging.getLogger(__name__)
 
-PARADATA_COLUMNS = (
-    "started_at",
-    "duration_seconds",
-    "pages_visited",
-    "device_class",
-    "browser",
-    "network_key",
-    "device_hash",
-)
 DEFAULT_RETENTION_DAYS = 90
 DAILY_SECRET_DAYS = 2  # a day's secret is deleted this many days after that day
 BATCH_ROWS = 5000

@@ -1,4 +1,4 @@
-"""surveys.closed_at and surveys.paradata_purged_upto: the paradata retention purge
+"""surveys.paradata_purged_upto: how far the paradata retention purge has erased
 
 Revision ID: 0009
 Revises: 0008
@@ -15,21 +15,19 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('surveys') as batch:
-        batch.add_column(sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(
             sa.Column(
                 'paradata_purged_upto', sa.BigInteger(), nullable=False, server_default='0'
             )
         )
-    # A survey closed before this release: its retention is counted from the upgrade
-    # (no earlier moment is known, and erasing early would be the wrong way to guess).
+    # A survey closed before closed_at existed: its retention is counted from the
+    # upgrade (no earlier moment is known, and erasing early is the wrong way to guess).
     op.execute(
         "UPDATE surveys SET closed_at = CURRENT_TIMESTAMP "
-        "WHERE status IN ('closed', 'archived')"
+        "WHERE status IN ('closed', 'archived') AND closed_at IS NULL"
     )
 
 
 def downgrade():
     with op.batch_alter_table('surveys') as batch:
         batch.drop_column('paradata_purged_upto')
-        batch.drop_column('closed_at')

@@ -10,24 +10,25 @@ newest response erased, so the next run reads only responses stored after it (a
 dead letter replayed late, a survey reopened and closed again) and a survey erased
 once costs an index lookup an hour, not a scan.
 
-The workers run purge() once an hour (jobs.purge_paradata_job); so does
-`survey-engine purge-paradata`. The same run deletes the network keys' daily
-secrets older than DAILY_SECRET_DAYS: after that, no network key can be traced back.
+The workers run purge() once an hour (jobs.purge_paradata_hourly); so does
+`survey-engine purge-paradata`. The same run deletes the network keys' daily secrets
+of the days before yesterday (respondent.forget_old_secrets): after that, no network
+key of those days can be traced back to its network.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from survey_engine.extensions import db
+from survey_engine.intake.respondent import forget_old_secrets
 from survey_engine.localtime import aware
 from survey_engine.models import (
     PARADATA_COLUMNS,
-    DailySecret,
     Response,
     Survey,
     SurveyStatus,
@@ -38,7 +39,6 @@ from survey_engine.staff import audit
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 90
-DAILY_SECRET_DAYS = 2  # a day's secret is deleted this many days after that day
 BATCH_ROWS = 5000
 WORKERS = "workers (retention)"  # the audit log's actor when the workers purge
 
@@ -191,17 +191,7 @@ def purge(
                 closed_at=item.closed_at.isoformat(timespec="seconds"),
             )
             log.info("erased the paradata of %s responses of %s", count, item.slug)
+    db.session.commit()
     if not dry_run:
-        delete_old_secrets(now.date())
-    db.session.commit()
+        forget_old_secrets(now.date())
     return done
-
-
-def delete_old_secrets(today: date) -> int:
-    """Delete the daily secrets of the network key older than DAILY_SECRET_DAYS: a
-    network key made with one can no longer be traced to its network."""
-    result = db.session.execute(
-        sa.delete(DailySecret).where(DailySecret.day < today - timedelta(days=DAILY_SECRET_DAYS))
-    )
-    db.session.commit()
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

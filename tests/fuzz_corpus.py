@@ -266,10 +266,13 @@ ROUTES: dict[str, list[Inputs]] = {
     "public.submit": [
         Inputs(
             _DEMO,
-            form=ANSWER_FIELDS,
+            # pages: the paradata's count of pages survey.js showed (intake/paradata.py)
+            form=(*ANSWER_FIELDS, "pages"),
             base_form=VALID_FORM,
             args=("lang",),
             together=TOGETHER_ANSWERS,
+            # read for the paradata's device class and browser (useragent.py)
+            headers=("User-Agent",),
             phase=1,
         )
     ],
@@ -286,6 +289,7 @@ ROUTES: dict[str, list[Inputs]] = {
             json_fields=ANSWER_NAMES,
             phase=1,
             together=tuple(f"answers.{n}" for n in ANSWER_NAMES if n not in TEXT_ANSWERS),
+            headers=("User-Agent",),
         )
     ],
     # The dashboard's filters, read by the same Filters.from_args.

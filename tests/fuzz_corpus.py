@@ -198,7 +198,8 @@ _DEMO = {"slug": "{slug}"}
 _REV = {"revision": "{revision}"}
 
 # The form's own fields beside the answers (public/rendering.CONTROL_FIELDS).
-CONTROL_FIELDS = ("submission_id", "device_token", "started", "access_code")
+# pages: the paradata's count of the pages survey.js showed (intake/paradata.py).
+CONTROL_FIELDS = ("submission_id", "device_token", "started", "access_code", "pages")
 # The API body's properties beside "answers".
 API_BODY_FIELDS = ("submission_id", "device_token", "access_code")
 # Answers of the demo survey, as its form sends them (public.submit, admin.preview).
@@ -270,8 +271,7 @@ ROUTES: dict[str, list[Inputs]] = {
     "public.submit": [
         Inputs(
             _DEMO,
-            # pages: the paradata's count of pages survey.js showed (intake/paradata.py)
-            form=(*ANSWER_FIELDS, "pages"),
+            form=ANSWER_FIELDS,
             base_form=VALID_FORM,
             args=("lang",),
             together=TOGETHER_ANSWERS,

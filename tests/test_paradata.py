@@ -226,6 +226,16 @@ def test_the_same_network_has_the_same_key_within_a_day_and_another_the_next(app
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DailySecret)) == 2
 
 
+def test_a_new_day_s_secret_deletes_those_before_yesterday_even_without_workers(app):
+    today = datetime.now(UTC).date()
+    for back in range(2, 6):
+        db.session.add(DailySecret(day=today - timedelta(days=back), secret=f"s{back}"))
+    db.session.commit()
+    network_key("203.0.113.7", today)  # the first request of the day in this process
+    kept = db.session.scalars(sa.select(DailySecret.day)).all()
+    assert kept == [today]
+
+
 def test_ipv6_is_grouped_by_its_64(app):
     today = datetime.now(UTC).date()
     one = network_key("2001:db8:aa:bb::1", today)

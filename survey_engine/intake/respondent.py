@@ -130,7 +130,7 @@ def day_secret(day: date) -> str | None:
                 {"day": day, "secret": secrets.token_hex(32)},
             )
             # Without workers (embedded mode) nothing else would delete old secrets.
-            conn.execute(sa.delete(table).where(table.c.day < _oldest_kept(day)))
+            conn.execute(sa.delete(DailySecret).where(DailySecret.day < _oldest_kept(day)))
             secret = conn.execute(sa.select(table.c.secret).where(table.c.day == day)).scalar_one()
     except sa.exc.SQLAlchemyError:
         cache["failed_at"] = time.monotonic()

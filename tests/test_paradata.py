@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from itsdangerous import TimestampSigner
+from rq import Queue
 
 from survey_engine.catalog import find_survey, save_definition, set_status
 from survey_engine.cli import cli
@@ -36,6 +37,7 @@ from tests.conftest import (
     valid_answers,
 )
 from tests.test_buffer import drainer_for
+from workers.main import JobWorker
 
 ANDROID_CHROME = (
     "Mozilla/5.0 (Linux; Android 13; SM-A536E) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -370,3 +372,15 @@ def test_the_workers_purge_once_an_hour_whoever_comes_first(app, client, redis_c
     assert 3500 < redis_client.ttl(PURGE_CLAIM_KEY) <= 3600
     (event,) = purge_events()
     assert event.actor == retention.WORKERS
+
+
+def test_the_rq_worker_s_maintenance_tick_runs_the_purge(app, client, redis_client):
+    variant("bao-tri", retention_days=3)
+    answered(client, "bao-tri", 2)
+    closed_days_ago("bao-tri", 4)
+    worker = JobWorker(app, [Queue("default", connection=redis_client)], connection=redis_client)
+    worker.run_maintenance_tasks()
+    assert all(r.device_class is None for r in stored_responses("bao-tri"))
+    (event,) = purge_events()
+    assert (event.survey_slug, event.detail["responses"]) == ("bao-tri", 2)
+    assert redis_client.exists(PURGE_CLAIM_KEY)

@@ -1,0 +1,244 @@
+"""Circuit breakers (intake/breakers.py) and the proof of work (intake/proof_of_work.py).
+
+The windows are driven by a clock the test moves, never by sleeping. Each runs on
+real Redis and on the in-process fallback, which must agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import redis
+
+from survey_engine.config import Config, ConfigError, check_settings
+from survey_engine.intake import breakers, proof_of_work
+from survey_engine.intake.breakers import Breakers, LocalWindows, Verdict, windows_for
+from survey_engine.intake.proof_of_work import Check, issue, verify
+
+T0 = 1_800_000_000.0  # a whole minute and a whole 10 minutes: buckets start here
+LIMITS = {
+    "LIMIT_SURVEY_PER_MINUTE": 6000,
+    "LIMIT_NETWORK_PER_MINUTE": 600,
+    "LIMIT_DEVICE_PER_10_MINUTES": 5,
+}
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def fresh_local_state(monkeypatch):
+    """Each test's in-process windows and used nonces start empty."""
+    monkeypatch.setattr(breakers, "local_windows", LocalWindows())
+    monkeypatch.setattr(proof_of_work, "used_nonces", proof_of_work.UsedNonces())
+
+
+@pytest.fixture(params=["redis", "in-process"])
+def make_breakers(request):
+    """Breakers on real Redis (db of TEST_REDIS_URL), or with no Redis at all."""
+    if request.param == "redis":
+        client = request.getfixturevalue("redis_client")
+        return lambda clock: Breakers(client, clock)
+    return lambda clock: Breakers(None, clock)
+
+
+def network_windows(limit: int, network: str = "n1") -> list:
+    config = {**LIMITS, "LIMIT_NETWORK_PER_MINUTE": limit}
+    return [w for w in windows_for(7, network, None, config) if ":network:" in w.key]
+
+
+def hits(b: Breakers, windows: list, times: int) -> list[Verdict]:
+    return [b.hit(windows) for _ in range(times)]
+
+
+def test_the_window_allows_the_limit_and_stops_one_more(make_breakers):
+    clock = Clock(T0 + 1)
+    b = make_breakers(clock)
+    windows = network_windows(10)
+    assert not any(v.over for v in hits(b, windows, 10))
+    over = b.hit(windows)
+    assert over.over and over.which == "network"
+    # Nothing over the limit is counted: the 12th is over for the same reason.
+    assert 1 <= over.retry_after <= 120
+    assert b.hit(windows) == over
+
+
+def test_the_window_slides(make_breakers):
+    """Two buckets, the previous weighted by how much of it the window still covers."""
+    clock = Clock(T0 + 1)
+    b = make_breakers(clock)
+    windows = network_windows(10)
+    hits(b, windows, 10)
+    clock.now = T0 + 59
+    assert b.hit(windows).over  # still the same minute
+    # Half way into the next minute, the full previous one weighs 5: five more fit.
+    clock.now = T0 + 90
+    assert [v.over for v in hits(b, windows, 6)] == [False] * 5 + [True]
+    # The previous bucket's weight falls to 4 by T0 + 96: what Retry-After said.
+    assert b.hit(windows) == Verdict(True, "network", 6)
+    clock.now = T0 + 95.5
+    assert b.hit(windows).over
+    clock.now = T0 + 96
+    assert not b.hit(windows).over
+    # Two minutes on, nothing of it is seen any more.
+    clock.now = T0 + 240
+    assert not any(v.over for v in hits(b, windows, 10))
+
+
+def test_the_wait_when_the_current_bucket_is_full(make_breakers):
+    clock = Clock(T0 + 30)
+    b = make_breakers(clock)
+    windows = network_windows(4)
+    hits(b, windows, 4)
+    # 30 s to the next minute, then 4 * (1 - f) <= 3 from f = 1/4 of it: 15 s more.
+    assert b.hit(windows) == Verdict(True, "network", 45)
+    clock.now = T0 + 74.9
+    assert b.hit(windows).over
+    clock.now = T0 + 75
+    assert not b.hit(windows).over
+
+
+def test_each_scope_is_counted_apart(make_breakers):
+    clock = Clock(T0 + 1)
+    b = make_breakers(clock)
+    config = {**LIMITS, "LIMIT_SURVEY_PER_MINUTE": 8}
+    assert not any(b.hit(windows_for(7, "n1", f"d{i}", config)).over for i in range(8))
+    assert b.hit(windows_for(7, "n2", "d99", config)) == Verdict(True, "survey", 67)
+    # Another survey has windows of its own.
+    assert not b.hit(windows_for(8, "n1", "d0", config)).over
+
+
+def test_a_limit_of_zero_or_a_missing_key_checks_nothing():
+    assert [w.key.split(":")[3] for w in windows_for(7, None, None, LIMITS)] == ["survey"]
+    off = {**LIMITS, "LIMIT_SURVEY_PER_MINUTE": 0, "LIMIT_NETWORK_PER_MINUTE": 0}
+    assert [w.key.split(":")[3] for w in windows_for(7, "n", "d", off)] == ["device"]
+    assert Breakers(None).hit([]) == Verdict(False)
+
+
+def test_a_solved_proof_of_work_counts_even_when_over(make_breakers):
+    clock = Clock(T0 + 1)
+    b = make_breakers(clock)
+    windows = network_windows(3)
+    hits(b, windows, 3)
+    assert b.hit(windows, force=True).over  # let through by the caller, and counted:
+    # 4 in the previous minute weigh 2 at T0 + 90 (3 would have let one in at T0 + 80).
+    clock.now = T0 + 85
+    assert b.hit(windows).over
+    clock.now = T0 + 90
+    assert not b.hit(windows).over
+
+
+def test_carrier_nat_300_devices_behind_one_address_are_never_over(make_breakers):
+    """The defaults: a commune behind one address, each answering once in two minutes."""
+    clock = Clock(T0 + 17)
+    b = make_breakers(clock)
+    config = check_defaults()
+    verdicts = []
+    for i in range(300):
+        clock.now = T0 + 17 + i * 0.4
+        device = hashlib.sha256(f"phone {i}".encode()).hexdigest()
+        verdicts.append(b.hit(windows_for(7, "carrier-nat", device, config)))
+    assert not any(v.over for v in verdicts)
+
+
+def test_one_device_50_times_is_over_after_its_limit(make_breakers):
+    clock = Clock(T0 + 5)
+    b = make_breakers(clock)
+    config = check_defaults()
+    verdicts = []
+    for i in range(50):
+        clock.now = T0 + 5 + i * 3
+        verdicts.append(b.hit(windows_for(7, "home", "one-phone", config)))
+    assert [v.over for v in verdicts] == [False] * 5 + [True] * 45
+    assert {v.which for v in verdicts[5:]} == {"device"}
+
+
+def test_redis_down_falls_back_to_this_process():
+    """A Redis that does not answer never holds a citizen up: the process counts."""
+    dead = redis.Redis(host="127.0.0.1", port=7399, socket_connect_timeout=0.2)
+    b = Breakers(dead, Clock(T0 + 1))
+    windows = network_windows(3)
+    assert [v.over for v in hits(b, windows, 4)] == [False, False, False, True]
+
+
+def check_defaults() -> dict:
+    config = vars(Config("/tmp"))
+    check_settings(config)
+    return config
+
+
+def test_settings_are_checked_at_startup():
+    config = check_defaults()
+    assert (config["LIMIT_NETWORK_PER_MINUTE"], config["LIMIT_DEVICE_PER_10_MINUTES"]) == (600, 5)
+    assert (config["LIMIT_SURVEY_PER_MINUTE"], config["POW_DIFFICULTY_BITS"]) == (6000, 18)
+    for name, bad in (
+        ("LIMIT_NETWORK_PER_MINUTE", "-1"),
+        ("LIMIT_DEVICE_PER_10_MINUTES", "five"),
+        ("POW_DIFFICULTY_BITS", "0"),
+        ("POW_DIFFICULTY_BITS", "40"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            check_settings({**vars(Config("/tmp")), name: bad})
+
+
+# --- the proof of work ----------------------------------------------------------------
+
+
+def solve(challenge: str, bits: int) -> str:
+    counter = 0
+    while not proof_of_work.solves(challenge, str(counter), bits):
+        counter += 1
+    return str(counter)
+
+
+def wrong_counter(challenge: str, bits: int) -> str:
+    counter = 0
+    while proof_of_work.solves(challenge, str(counter), bits):
+        counter += 1
+    return str(counter)
+
+
+@pytest.fixture(params=["redis", "in-process"])
+def pow_app(request):
+    """An app whose used nonces go to Redis, or stay in the process."""
+    name = "buffered_app" if request.param == "redis" else "app"
+    return request.getfixturevalue(name)
+
+
+def test_a_solution_is_accepted_once(pow_app):
+    challenge = issue(7, 10)
+    counter = solve(challenge, 10)
+    digest = hashlib.sha256(f"{challenge}:{counter}".encode()).digest()
+    assert int.from_bytes(digest[:2], "big") >> 6 == 0  # ten zero bits
+    assert verify(7, challenge, counter) is Check.SOLVED
+    assert verify(7, challenge, counter) is Check.USED
+
+
+def test_wrong_forged_foreign_and_expired_solutions_are_refused(pow_app):
+    challenge = issue(7, 10)
+    counter = solve(challenge, 10)
+    assert verify(7, challenge, wrong_counter(challenge, 10)) is Check.WRONG
+    assert verify(7, challenge, "12a") is Check.WRONG
+    assert verify(7, challenge, "1" * 21) is Check.WRONG
+    assert verify(8, challenge, counter) is Check.BAD  # issued for another survey
+    assert verify(7, challenge[:-2] + "xx", counter) is Check.BAD
+    assert verify(7, "not a challenge", "1") is Check.BAD
+    assert verify(7, "x" * 1000, "1") is Check.BAD
+    # A challenge with easier terms cannot be made up: the difficulty is signed.
+    import time
+
+    assert verify(7, challenge, counter, now=time.time() + 601) is Check.EXPIRED
+    # Refusing it did not use it up.
+    assert verify(7, challenge, counter) is Check.SOLVED
+
+
+def test_the_leading_zero_bits():
+    assert proof_of_work.leading_zero_bits(bytes([0, 0, 0x10]) + bytes(29)) == 19
+    assert proof_of_work.leading_zero_bits(bytes([0x80]) + bytes(31)) == 0
+    assert proof_of_work.leading_zero_bits(bytes(32)) == 256

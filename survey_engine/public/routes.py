@@ -75,6 +75,7 @@ CLIENT_MESSAGES: dict[str, tuple[str, ...]] = {
     "restored": (),
     "sending": (),
     "offline_retrying": (),
+    "busy_check": (),
 }
 
 
@@ -107,8 +108,10 @@ def render_survey_page(
     errors: dict | None = None,
     status: int = 200,
     preview: bool = False,
+    challenge: tuple[str, int] | None = None,
 ):
-    """The questionnaire as citizens see it; the staff preview draws it the same way."""
+    """The questionnaire as citizens see it; the staff preview draws it the same way.
+    `challenge`: a proof of work (token, difficulty) for the page's script to solve."""
     languages = [code for code in d.languages() if code in UI_LANGUAGES]
     other_lang = next((code for code in languages if code != lang), None)
     labels = {q.name: d.text(q.label, lang) for q in d.questions}
@@ -135,6 +138,7 @@ def render_survey_page(
         date_limit=helpers.date_limit,
         logic=client_logic(d, lang, storage_key),
         max_text=MAX_TEXT_LENGTH,
+        challenge=challenge,
     )
     return html, status
 
@@ -145,6 +149,7 @@ def _render_form(
     values: dict | None = None,
     errors: dict | None = None,
     status: int = 200,
+    challenge: tuple[str, int] | None = None,
 ):
     slug = page.survey.slug
     return render_survey_page(
@@ -157,6 +162,7 @@ def _render_form(
         values=values,
         errors=errors,
         status=status,
+        challenge=challenge,
     )
 
 

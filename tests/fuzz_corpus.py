@@ -236,6 +236,8 @@ VALID_FORM = {
     "phone": "0912 345 678",
     "comment": "Cần đảm bảo an toàn.",
 }
+# The page's script's own fields (public/limits.py): it runs, and a proof of work.
+LIMIT_FIELDS = ("js", "pow_challenge", "pow_counter")
 ANSWER_NAMES = tuple(
     name for name in ANSWER_FIELDS if name != "submission_id" and "[" not in name
 ) + ("measures", "priorities", "no_such_question")
@@ -266,10 +268,10 @@ ROUTES: dict[str, list[Inputs]] = {
     "public.submit": [
         Inputs(
             _DEMO,
-            form=ANSWER_FIELDS,
+            form=ANSWER_FIELDS + LIMIT_FIELDS,
             base_form=VALID_FORM,
             args=("lang",),
-            together=TOGETHER_ANSWERS,
+            together=TOGETHER_ANSWERS + LIMIT_FIELDS,
             phase=1,
         )
     ],

@@ -7,14 +7,26 @@ real Redis and on the in-process fallback, which must agree.
 from __future__ import annotations
 
 import hashlib
+import re
+import time
 
 import pytest
 import redis
 
 from survey_engine.config import Config, ConfigError, check_settings
-from survey_engine.intake import breakers, proof_of_work
-from survey_engine.intake.breakers import Breakers, LocalWindows, Verdict, windows_for
+from survey_engine.intake import counters, proof_of_work
+from survey_engine.intake.breakers import Breakers, Verdict, windows_for
+from survey_engine.intake.drain import Drainer
 from survey_engine.intake.proof_of_work import Check, issue, verify
+from tests.conftest import (
+    DEMO_SLUG,
+    TEST_REDIS_URL,
+    new_id,
+    seeded_app,
+    stored_responses,
+    valid_answers,
+)
+from tests.test_public_form import form_data
 
 T0 = 1_800_000_000.0  # a whole minute and a whole 10 minutes: buckets start here
 LIMITS = {
@@ -30,13 +42,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(autouse=True)
-def fresh_local_state(monkeypatch):
-    """Each test's in-process windows and used nonces start empty."""
-    monkeypatch.setattr(breakers, "local_windows", LocalWindows())
-    monkeypatch.setattr(proof_of_work, "used_nonces", proof_of_work.UsedNonces())
 
 
 @pytest.fixture(params=["redis", "in-process"])
@@ -227,12 +232,12 @@ def test_wrong_forged_foreign_and_expired_solutions_are_refused(pow_app):
     assert verify(7, challenge, "12a") is Check.WRONG
     assert verify(7, challenge, "1" * 21) is Check.WRONG
     assert verify(8, challenge, counter) is Check.BAD  # issued for another survey
-    assert verify(7, challenge[:-2] + "xx", counter) is Check.BAD
+    signed, signature = challenge.rsplit(".", 1)
+    forged = signed + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
+    assert verify(7, forged, solve(forged, 10)) is Check.BAD
     assert verify(7, "not a challenge", "1") is Check.BAD
     assert verify(7, "x" * 1000, "1") is Check.BAD
     # A challenge with easier terms cannot be made up: the difficulty is signed.
-    import time
-
     assert verify(7, challenge, counter, now=time.time() + 601) is Check.EXPIRED
     # Refusing it did not use it up.
     assert verify(7, challenge, counter) is Check.SOLVED
@@ -242,3 +247,105 @@ def test_the_leading_zero_bits():
     assert proof_of_work.leading_zero_bits(bytes([0, 0, 0x10]) + bytes(29)) == 19
     assert proof_of_work.leading_zero_bits(bytes([0x80]) + bytes(31)) == 0
     assert proof_of_work.leading_zero_bits(bytes(32)) == 256
+
+
+# --- at the door: the API and the questionnaire's POST ---------------------------------
+
+API = f"/api/v1/surveys/{DEMO_SLUG}/responses"
+FORM = f"/s/{DEMO_SLUG}"
+
+
+@pytest.fixture(params=["redis", "inline"])
+def low_limit_app(request, database_url, tmp_path):
+    """Three a minute per network, four bits of proof of work; Redis or inline."""
+    config = {"LIMIT_NETWORK_PER_MINUTE": 3, "POW_DIFFICULTY_BITS": 4}
+    if request.param == "redis":
+        request.getfixturevalue("redis_client")
+        config |= {"REDIS_URL": TEST_REDIS_URL, "DRAIN_CLAIM_IDLE_MS": 0}
+    counters.local_counts.clear()  # the process's counters: another test's app counted there
+    yield from seeded_app(database_url, EXPORT_DIR=str(tmp_path / "exports"), **config)
+
+
+def stored_count(app) -> int:
+    if app.config["REDIS_URL"]:
+        drain_once(app)
+    return len(stored_responses())
+
+
+def drain_once(app) -> None:
+    Drainer(app, redis.Redis.from_url(TEST_REDIS_URL), name="test-breakers").drain_once()
+
+
+def test_the_api_answers_429_with_retry_after_over_the_limit(low_limit_app):
+    client = low_limit_app.test_client()
+    sent = [
+        client.post(API, json={"submission_id": new_id(), "answers": valid_answers()})
+        for _ in range(4)
+    ]
+    assert [r.status_code for r in sent] == [202, 202, 202, 429]
+    over = sent[-1]
+    wait = int(over.headers["Retry-After"])
+    assert 1 <= wait <= 120
+    assert over.get_json() == {
+        "error": "too many submissions (network limit); "
+        f"send the same request again in {wait} seconds",
+        "limit": "network",
+        "retry_after": wait,
+    }
+    # Another network is not held up by this one.
+    other = client.post(
+        API,
+        json={"submission_id": new_id(), "answers": valid_answers()},
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )
+    assert other.status_code == 202
+    assert stored_count(low_limit_app) == 4
+
+
+def challenge_in(html: str) -> tuple[str, int]:
+    match = re.search(r'name="pow_challenge" value="([^"]+)" data-bits="(\d+)"', html)
+    assert match, "no challenge in the page"
+    return match[1], int(match[2])
+
+
+def test_the_page_with_its_script_gets_a_proof_of_work_and_passes_with_it(low_limit_app):
+    client = low_limit_app.test_client()
+    for _ in range(3):
+        assert client.post(FORM, data=form_data(js="1")).status_code == 303
+    submission_id = new_id()
+    data = form_data(submission_id, js="1", comment="Lần thứ tư")
+    over = client.post(FORM, data=data)
+    assert over.status_code == 429 and 1 <= int(over.headers["Retry-After"]) <= 120
+    html = over.get_data(as_text=True)
+    # The same form: every answer and the same submission_id, and the challenge.
+    assert f'name="submission_id" value="{submission_id}"' in html
+    assert "Lần thứ tư" in html
+    challenge, bits = challenge_in(html)
+    assert bits == 4
+    counter = solve(challenge, bits)
+    solved = {**data, "pow_challenge": challenge, "pow_counter": counter}
+    assert client.post(FORM, data=solved).status_code == 303
+    assert stored_count(low_limit_app) == 4
+    # The same solution again (another submission) is used up: a new challenge.
+    again = client.post(FORM, data={**solved, "submission_id": new_id()})
+    assert again.status_code == 429 and challenge_in(again.get_data(as_text=True))[0] != challenge
+    # A wrong one neither.
+    wrong = {**data, "submission_id": new_id(), "pow_challenge": challenge}
+    wrong["pow_counter"] = wrong_counter(challenge, bits)
+    assert client.post(FORM, data=wrong).status_code == 429
+    assert stored_count(low_limit_app) == 4
+    metrics = client.get("/metrics").get_data(as_text=True)
+    survey = f'survey="{DEMO_SLUG}"'
+    assert f'survey_engine_limited_total{{{survey},which="network"}} 4' in metrics
+    assert f'survey_engine_challenges_total{{{survey},outcome="issued"}} 3' in metrics
+    assert f'survey_engine_challenges_total{{{survey},outcome="solved"}} 1' in metrics
+    assert f'survey_engine_challenges_total{{{survey},outcome="refused"}} 2' in metrics
+
+
+def test_the_page_without_script_is_stored_over_the_limit(low_limit_app):
+    client = low_limit_app.test_client()
+    replies = [client.post(FORM, data=form_data()).status_code for _ in range(5)]
+    assert replies == [303] * 5  # never turned away
+    assert stored_count(low_limit_app) == 5
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert f'survey_engine_over_limit_stored_total{{survey="{DEMO_SLUG}"}} 2' in metrics

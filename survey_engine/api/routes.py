@@ -15,8 +15,10 @@ from survey_engine.catalog import (
     unavailable_reason,
 )
 from survey_engine.i18n import choose_language
+from survey_engine.intake.admission import Admission, Admit
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Result, submit
+from survey_engine.public.limits import api_admission
 from survey_engine.results.filters import FilterError
 from survey_engine.results.report import (
     merged_survey,
@@ -88,6 +90,9 @@ def submit_response(slug: str):
     for key in sorted(unexpected, key=str)[:20]:
         errors[safe_text(str(key))[:64]] = "unknown property"
 
+    admission = api_admission(survey.survey_id)
+    if admission.admit is Admit.REFUSE:
+        return _over_limit(admission)
     d = survey.definition
     lang = choose_language(d.languages(), d.default_language)
     submitted = submit(survey, submission_id, answers, lang, source="api", problems=errors)
@@ -112,6 +117,18 @@ def submit_response(slug: str):
     if submitted.result is Result.DUPLICATE:
         reply["duplicate"] = True
     return reply, 202
+
+
+def _over_limit(admission: Admission):
+    """429: this network (or the survey) sends more than its limit; wait and send again."""
+    wait = admission.verdict.retry_after
+    body = {
+        "error": f"too many submissions ({admission.verdict.which} limit); "
+        f"send the same request again in {wait} seconds",
+        "limit": admission.verdict.which,
+        "retry_after": wait,
+    }
+    return body, 429, {"Retry-After": str(wait)}
 
 
 def _staff_user():

@@ -148,9 +148,6 @@ class LocalWindows:
             self._counts.clear()
 
 
-local_windows = LocalWindows()
-
-
 def windows_for(
     survey_id: int, network_key: str | None, device_hash: str | None, config: dict
 ) -> list[Window]:
@@ -174,6 +171,7 @@ class Breakers:
     def __init__(self, client: redis.Redis | None, clock: Callable[[], float] = time.time):
         self.client = client
         self.clock = clock
+        self.local = LocalWindows()  # without Redis, or while it fails
         self._script = client.register_script(LIMIT_SCRIPT) if client is not None else None
 
     def hit(self, windows: list[Window], force: bool = False) -> Verdict:
@@ -191,16 +189,17 @@ class Breakers:
             try:
                 over, which, wait = self._script(keys=keys, args=args)
             except redis.RedisError:
-                return local_windows.hit(windows, now, force)
+                return self.local.hit(windows, now, force)
             if not over:
                 return Verdict(False)
             scope = windows[int(which) - 1].key.split(":")[3]
             return Verdict(True, scope, max(1, int(wait)))
-        return local_windows.hit(windows, now, force)
+        return self.local.hit(windows, now, force)
 
 
 def current_breakers() -> Breakers:
-    """This app's breakers, on the submit path's Redis client when there is one."""
+    """This app's breakers, on the submit path's Redis client when there is one (each
+    app counts for itself in-process: a test's app starts with empty windows)."""
     breakers = current_app.extensions.get("breakers")
     if breakers is None:
         buffer = current_buffer()

@@ -78,9 +78,6 @@ class UsedNonces:
             return True
 
 
-used_nonces = UsedNonces()
-
-
 def _claim(survey_id: int, nonce: str) -> bool:
     key = f"se:{{{survey_id}}}:pow:{nonce}"
     buffer = current_buffer()
@@ -89,7 +86,8 @@ def _claim(survey_id: int, nonce: str) -> bool:
             return bool(buffer.client.set(key, 1, nx=True, ex=CHALLENGE_SECONDS + 60))
         except redis.RedisError:
             pass
-    return used_nonces.claim(key, time.time())
+    nonces = current_app.extensions.setdefault("pow_used_nonces", UsedNonces())
+    return nonces.claim(key, time.time())
 
 
 def verify(survey_id: int, challenge: str, counter: str, now: float | None = None) -> Check:

@@ -20,7 +20,8 @@ from survey_engine.i18n import message
 PIPE_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # `matrix[row]` and `rank[choice]` fields of the form.
 SUB_FIELD_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[([A-Za-z0-9_.-]{1,64})\]$")
-CONTROL_FIELDS = {"submission_id"}
+# Not answers: the page's own fields (js and the proof of work: public/limits.py).
+CONTROL_FIELDS = {"submission_id", "js", "pow_challenge", "pow_counter"}
 
 
 def answers_from_form(form: MultiDict, d: Definition) -> dict[str, Any]:

@@ -13,10 +13,12 @@ from survey_engine.catalog import Published, published, unavailable_reason
 from survey_engine.definition import Definition
 from survey_engine.definition.answers import MAX_TEXT_LENGTH, printable, unstorable
 from survey_engine.i18n import LANGUAGE_NAMES, UI_LANGUAGES, choose_language, message, ui_language
+from survey_engine.intake.admission import Admit, count_stored_over_limit
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Result
 from survey_engine.intake.submit import submit as submit_answers
 from survey_engine.public.blueprint import bp
+from survey_engine.public.limits import form_admission
 from survey_engine.public.rendering import (
     PageHelpers,
     answers_from_form,
@@ -191,7 +193,22 @@ def submit(slug: str):
         submission_id = uuid.uuid4()
 
     values = answers_from_form(request.form, page.d)
+    admission = form_admission(page.survey.survey_id)
+    if admission.admit is Admit.CHALLENGE and admission.challenge:
+        # Over a limit, with the page's script: the same form, answers and id, and a
+        # proof of work that the script solves before it sends them again.
+        html, status = _render_form(
+            page,
+            str(submission_id),
+            values,
+            {"": message("busy_check", lang)},
+            status=429,
+            challenge=(admission.challenge, admission.difficulty),
+        )
+        return html, status, {"Retry-After": str(admission.verdict.retry_after)}
     submitted = submit_answers(page.survey, submission_id, values, lang, source="web")
+    if admission.flag and submitted.result is Result.ACCEPTED:
+        count_stored_over_limit(page.survey.survey_id)
     if submitted.result is Result.CLOSED:
         return render_message(lang, submitted.reason or "closed", 410)
     if submitted.result is Result.REJECTED:

@@ -515,16 +515,23 @@
   }
   // Over a limit (many answers at once from one network or phone): the 429 page
   // carries a proof of work (pow.js solves it), then the same answers go again.
+  // pow.js is fetched only then (from this server: form[data-pow]).
   let proofs = 0;
+  const powScript = () => window.SurveyPow ? Promise.resolve() : new Promise((ok, fail) => {
+    const s = document.head.appendChild(document.createElement('script'));
+    s.onload = ok;
+    s.onerror = () => { s.remove(); fail(); };
+    s.src = form.dataset.pow;
+  });
   function challenged(html, body) {
     const c = new DOMParser().parseFromString(html, 'text/html').querySelector('input[name=pow_challenge]');
-    if (!c || !c.value || !window.SurveyPow || ++proofs > 3) return false;
+    if (!c || !c.value || !form.dataset.pow || ++proofs > 3) return false;
     say(M.busy_check, true);
-    window.SurveyPow.solve(c.value, +c.dataset.bits).then(counter => {
+    powScript().then(() => window.SurveyPow.solve(c.value, +c.dataset.bits)).then(counter => {
       body.set('pow_challenge', c.value);
       body.set('pow_counter', counter);
       send(body);
-    });
+    }, () => { say(M.offline_retrying, true); setTimeout(() => send(body), 5000); });
     return true;
   }
   window.addEventListener('online', () => { if (retry) retry(); });

@@ -138,6 +138,10 @@ def forget_deleted(slug: str, survey_id: int, version_ids: list[int]) -> None:
 
 
 def set_status(survey: Survey, status: str) -> None:
+    if status == SurveyStatus.PUBLISHED:
+        survey.closed_at = None
+    elif survey.status == SurveyStatus.PUBLISHED:
+        survey.closed_at = datetime.now(UTC)  # when it stopped taking answers
     survey.status = status
     db.session.commit()
     forget_published(survey.slug)

@@ -89,6 +89,26 @@ MESSAGES: dict[str, str] = {
         "This form was sent before with other answers; the later sending was not stored."
     ),
     "new_response": N_("Answer again"),
+    "already_answered_title": N_("You have already answered"),
+    "already_answered_body": N_(
+        "This survey takes one answer from each phone or computer, and yours has been "
+        "received. Thank you!"
+    ),
+    "code_used_title": N_("This code has been used"),
+    "code_used_body": N_(
+        "An answer was already sent with this access code; each code can be used once. "
+        "If you have not answered yet, please ask for a new code."
+    ),
+    "code_unknown_title": N_("Access code not recognised"),
+    "code_unknown_body": N_(
+        "This survey is answered with an access code, and the code given is not one of "
+        "its codes. Please check the code on your sheet or message."
+    ),
+    "quota_full_title": N_("This group is full"),
+    "quota_full_body": N_(
+        "The survey has received all the answers it needs from people in your group. "
+        "Thank you for your interest."
+    ),
     "closed_title": N_("Survey not open"),
     "closed_body": N_("This survey is not accepting answers now."),
     "not_open_title": N_("Survey not open yet"),

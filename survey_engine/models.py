@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -51,6 +51,9 @@ class Survey(Model):
     title: Mapped[dict | str] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(sa.String(16), default=SurveyStatus.DRAFT)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # When it last stopped taking answers (closed or archived): paradata retention
+    # counts from here.
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     versions: Mapped[list[SurveyVersion]] = relationship(
         back_populates="survey", order_by="SurveyVersion.number"
@@ -82,6 +85,31 @@ class SurveyVersion(Model):
     survey: Mapped[Survey] = relationship(back_populates="versions")
 
 
+class ResponseStatus:
+    """What staff review made of a response. The default view counts COUNTED."""
+
+    UNREVIEWED = "unreviewed"
+    ACCEPTED = "accepted"
+    FLAGGED = "flagged"
+    EXCLUDED = "excluded"
+    ALL = (UNREVIEWED, ACCEPTED, FLAGGED, EXCLUDED)
+    COUNTED = (UNREVIEWED, ACCEPTED, FLAGGED)
+    UNFLAGGED = (UNREVIEWED, ACCEPTED)
+
+
+# The columns that describe how a response was given, not what it says: erased after the
+# survey's retention period, never kept for an anonymous survey (docs/privacy.md).
+PARADATA_COLUMNS = (
+    "started_at",
+    "duration_seconds",
+    "pages_visited",
+    "device_class",
+    "browser",
+    "network_key",
+    "device_hash",
+)
+
+
 class Response(Model):
     __tablename__ = "responses"
     __table_args__ = (
@@ -89,6 +117,13 @@ class Response(Model):
         sa.UniqueConstraint("survey_id", "submission_id", name="uq_responses_submission"),
         # Exports and tallies read one survey's responses in id order, in chunks.
         sa.Index("ix_responses_survey_id_id", "survey_id", "id"),
+        # The quality checks look back at a network's and a device's earlier responses.
+        sa.Index("ix_responses_survey_network", "survey_id", "network_key"),
+        sa.Index("ix_responses_survey_device", "survey_id", "device_hash"),
+        sa.CheckConstraint(
+            "status IN ('unreviewed', 'accepted', 'flagged', 'excluded')",
+            name="ck_responses_status",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
@@ -99,6 +134,92 @@ class Response(Model):
     answers: Mapped[dict] = mapped_column(JSONType)
     source: Mapped[str] = mapped_column(sa.String(16), default="web")
     meta: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # Review: flags are [{"flag": name, "reason": text}] from the quality checks.
+    status: Mapped[str] = mapped_column(sa.String(12), default=ResponseStatus.UNREVIEWED)
+    flags: Mapped[list] = mapped_column(JSONType, default=list)
+    review_note: Mapped[str | None] = mapped_column(sa.String(500))
+    reviewed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Closed mode: the access code's unit (a school, a commune), never the code itself.
+    unit: Mapped[str | None] = mapped_column(sa.String(100))
+    # Paradata (PARADATA_COLUMNS).
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    duration_seconds: Mapped[int | None] = mapped_column(sa.Integer)
+    pages_visited: Mapped[int | None] = mapped_column(sa.Integer)
+    device_class: Mapped[str | None] = mapped_column(sa.String(16))
+    browser: Mapped[str | None] = mapped_column(sa.String(40))
+    network_key: Mapped[str | None] = mapped_column(sa.String(64))
+    device_hash: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class ResponseClaim(Model):
+    """Something only one response may use: a browser's device token in one-per-device
+    mode ('device:<hash>'), an access code in closed mode ('code:<hash>'). The primary
+    key is the database's guarantee, as the accept script is Redis's."""
+
+    __tablename__ = "response_claims"
+
+    survey_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("surveys.id", ondelete="CASCADE"), primary_key=True
+    )
+    claim: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+
+
+class QuotaFill(Model):
+    """Responses stored per quota stratum ("district|role" values joined by '|')."""
+
+    __tablename__ = "quota_fills"
+
+    survey_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("surveys.id", ondelete="CASCADE"), primary_key=True
+    )
+    quota: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    stratum: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class AccessCodeBatch(Model):
+    """Single-use codes made at once for one unit (a school, a commune)."""
+
+    __tablename__ = "access_code_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("surveys.id", ondelete="CASCADE"), index=True
+    )
+    unit: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+
+
+class AccessCode(Model):
+    """One code of a batch, stored only as a keyed hash (the code itself is derived again
+    from the app's SECRET_KEY when staff download the sheet: see access codes)."""
+
+    __tablename__ = "access_codes"
+    __table_args__ = (sa.UniqueConstraint("survey_id", "code_hash", name="uq_access_codes_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("access_code_batches.id", ondelete="CASCADE"), index=True
+    )
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(sa.Integer)  # 1..size within the batch
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Only when the survey links codes to answers (settings.link_codes).
+    submission_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+
+
+class DailySecret(Model):
+    """The random key of one day's network keys; deleted after two days, so a network
+    key can be compared within a day and never traced back to an address."""
+
+    __tablename__ = "daily_secrets"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    secret: Mapped[str] = mapped_column(sa.String(64))
 
 
 class Tally(Model):

@@ -30,6 +30,11 @@ POSTGRES_URL = os.environ.get(
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TABLES = (
+    "daily_secrets",
+    "access_codes",
+    "access_code_batches",
+    "quota_fills",
+    "response_claims",
     "result_states",
     "login_throttles",
     "staff_sessions",

@@ -342,10 +342,23 @@ def test_the_page_with_its_script_gets_a_proof_of_work_and_passes_with_it(low_li
     assert f'survey_engine_challenges_total{{{survey},outcome="refused"}} 2' in metrics
 
 
-def test_the_page_without_script_is_stored_over_the_limit(low_limit_app):
+def test_the_page_without_script_is_stored_over_the_limit_with_a_flag(low_limit_app):
     client = low_limit_app.test_client()
     replies = [client.post(FORM, data=form_data()).status_code for _ in range(5)]
     assert replies == [303] * 5  # never turned away
     assert stored_count(low_limit_app) == 5
+    stored = stored_responses()  # (the drain stores a batch in its own order)
+    flagged = [r for r in stored if r.status == "flagged"]
+    assert sorted(r.status for r in stored) == ["flagged"] * 2 + ["unreviewed"] * 3
+    assert [r.flags for r in flagged] == [
+        [
+            {
+                "flag": "over_limit",
+                "reason": "more than 3 answers a minute from this network; "
+                "sent without the page's script",
+            }
+        ]
+    ] * 2
+    assert stored[0].network_key and {r.network_key for r in stored} == {stored[0].network_key}
     metrics = client.get("/metrics").get_data(as_text=True)
     assert f'survey_engine_over_limit_stored_total{{survey="{DEMO_SLUG}"}} 2' in metrics

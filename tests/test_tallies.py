@@ -57,7 +57,7 @@ def test_persist_counts_each_new_response_once(app):
             submission({**answers, "district": "bao_loc"}),
         ]
     )
-    assert len(inserted) == 2
+    assert len(inserted.inserted) == 2
     persist_batch([submission(answers, repeated)])  # a redelivery changes nothing
     assert tally("", "") == 2
     assert tally("district", "da_lat") == 1 and tally("district", "bao_loc") == 1

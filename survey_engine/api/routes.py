@@ -16,6 +16,7 @@ from survey_engine.catalog import (
 )
 from survey_engine.i18n import choose_language
 from survey_engine.intake.admission import Admission, Admit
+from survey_engine.intake.respondent import Respondent, device_hash, network_key
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Result, submit
 from survey_engine.public.limits import api_admission
@@ -61,6 +62,18 @@ def definition(slug: str):
     return body, 200
 
 
+# Refusals of who answers or of the answers' group, with their status.
+REFUSED = {
+    Result.CLAIMED: (409, "this device or access code has already answered this survey"),
+    Result.FULL: (410, "the quota of this response's group is full"),
+    Result.CODE_UNKNOWN: (403, "access_code is not one of this survey's codes"),
+}
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 @bp.post("/surveys/<slug>/responses")
 def submit_response(slug: str):
     survey = _published(slug)
@@ -86,16 +99,26 @@ def submit_response(slug: str):
     if not isinstance(answers, dict):
         answers = None
         errors["answers"] = "must be an object of {question name: answer}"
-    unexpected = set(body) - {"submission_id", "answers"}
+    unexpected = set(body) - {"submission_id", "answers", "access_code", "device_token"}
     for key in sorted(unexpected, key=str)[:20]:
         errors[safe_text(str(key))[:64]] = "unknown property"
 
-    admission = api_admission(survey.survey_id)
-    if admission.admit is Admit.REFUSE:
-        return _over_limit(admission)
     d = survey.definition
     lang = choose_language(d.languages(), d.default_language)
-    submitted = submit(survey, submission_id, answers, lang, source="api", problems=errors)
+    respondent = Respondent(
+        device_hash=device_hash(_text_or_none(body.get("device_token"))),
+        network_key=network_key(request.remote_addr),
+        access_code=_text_or_none(body.get("access_code")),
+    )
+    admission = api_admission(survey.survey_id, respondent)
+    if admission.admit is Admit.REFUSE:
+        return _over_limit(admission)
+    submitted = submit(
+        survey, submission_id, answers, lang, source="api", problems=errors, respondent=respondent
+    )
+    if submitted.result in REFUSED:
+        status, text = REFUSED[submitted.result]
+        return _error(status, text, submission_id=str(submission_id))
     if submitted.result is Result.CLOSED:
         reason = submitted.reason or "closed"
         return _error(410, UNAVAILABLE[reason], reason=reason)

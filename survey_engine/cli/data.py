@@ -285,5 +285,5 @@ def fake_responses(slug: str, count: int, seed: int | None) -> None:
             )
             for _ in range(min(FAKE_BATCH, count - stored))
         ]
-        stored += len(persist_batch(batch))
+        stored += len(persist_batch(batch).inserted)
     click.echo(f"{stored} fake responses stored for {slug}")

@@ -37,7 +37,19 @@ SURVEY_KEYS = {
     "pages",
     "choice_lists",
 }
-SETTINGS_KEYS = {"opens_at", "closes_at", "max_responses"}
+SETTINGS_KEYS = {
+    "opens_at",
+    "closes_at",
+    "max_responses",
+    "access",
+    "allow_edit",
+    "link_codes",
+    "anonymous",
+    "retention_days",
+}
+ACCESS_MODES = ("open", "device", "code")  # intake.submit.Access
+SWITCH_SETTINGS = ("allow_edit", "link_codes", "anonymous")
+RETENTION_DAYS = (1, 3650)  # paradata kept this long after a survey closes
 PAGE_KEYS = {"name", "title", "relevant", "questions"}
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -160,6 +172,22 @@ def _settings(problems: Problems, settings: Any) -> None:
     limit = settings.get("max_responses")
     if limit is not None and (type(limit) is not int or limit < 1):
         problems.add("settings.max_responses", f"a whole number of at least 1, got {limit!r}")
+    _access_settings(problems, settings)
+
+
+def _access_settings(problems: Problems, settings: dict) -> None:
+    access = settings.get("access")
+    if access is not None and access not in ACCESS_MODES:
+        problems.add("settings.access", f"one of {', '.join(ACCESS_MODES)}, got {access!r}")
+    for key in SWITCH_SETTINGS:
+        if settings.get(key) is not None and not isinstance(settings[key], bool):
+            problems.add(f"settings.{key}", f"true or false, got {settings[key]!r}")
+    days = settings.get("retention_days")
+    low, high = RETENTION_DAYS
+    if days is not None and (type(days) is not int or not low <= days <= high):
+        problems.add(
+            "settings.retention_days", f"a whole number from {low} to {high}, got {days!r}"
+        )
 
 
 def _choice_lists(problems: Problems, lists: Any, default_language: str) -> dict[str, set]:

@@ -2,8 +2,10 @@
 
 accept(submission)
   ├─ REDIS_URL set: the accept script appends it to the survey's Redis Stream
-  │  (buffer.py); a worker drains it in batches (drain.py) through persist_batch
-  └─ no REDIS_URL, or Redis failing: persist_batch([submission]) right here
+  │  (buffer.py), checking its id, its claims and its quota places in the same step;
+  │  a worker drains it in batches (drain.py) through persist_batch
+  └─ no REDIS_URL, or Redis failing: persist_batch([submission], enforce=True) right
+     here, which keeps the same guarantees in one database transaction
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ import logging
 import redis
 import sqlalchemy as sa
 
+from survey_engine.extensions import db
 from survey_engine.intake import counters
 from survey_engine.intake.buffer import answers_digest, current_buffer
 from survey_engine.intake.persist import compare_with_stored, persist_batch
 from survey_engine.intake.submission import METRIC_OF, Outcome, StorageUnavailable, Submission
+from survey_engine.models import QuotaFill
 
 log = logging.getLogger(__name__)
 
 
-def accept(submission: Submission) -> Outcome:
+def accept(submission: Submission, replace_claims: bool = False) -> Outcome:
     """Take a submission the caller has checked; an ACCEPTED result is durably held.
 
     Raises StorageUnavailable when it cannot be held anywhere.
@@ -34,6 +38,9 @@ def accept(submission: Submission) -> Outcome:
                 str(submission.submission_id),
                 answers_digest(submission.answers),
                 submission.to_json(),
+                claims=submission.claims,
+                quotas=_quota_places(submission),
+                replace_claims=replace_claims,
             )
             return Outcome(held)
         except redis.RedisError as error:
@@ -42,15 +49,44 @@ def accept(submission: Submission) -> Outcome:
                 submission.submission_id,
                 error,
             )
+        except sa.exc.SQLAlchemyError as error:  # reading the quota places
+            db.session.rollback()
+            log.warning("no quota places for %s: %s", submission.submission_id, error)
+    return _store_directly(submission, buffered=buffer is not None)
+
+
+def _store_directly(submission: Submission, buffered: bool) -> Outcome:
     try:
-        inserted = persist_batch([submission])
-        outcome = (
-            Outcome.ACCEPTED if submission.key in inserted else compare_with_stored(submission)
-        )
+        persisted = persist_batch([submission], enforce=True)
+        if submission.key in persisted.refused:
+            outcome = persisted.refused[submission.key]
+        elif submission.key in persisted.inserted:
+            outcome = Outcome.ACCEPTED
+        else:
+            outcome = compare_with_stored(submission)
         counters.count(submission.survey_id, METRIC_OF[outcome])
-        if buffer is not None and outcome is Outcome.ACCEPTED:
+        if buffered and outcome is Outcome.ACCEPTED:
             counters.count(submission.survey_id, "stored_directly")
         return outcome
     except sa.exc.SQLAlchemyError as error:
         log.error("database cannot take submission %s: %s", submission.submission_id, error)
         raise StorageUnavailable from error
+
+
+def _quota_places(submission: Submission) -> list[tuple[str, int, int]]:
+    """(field, limit, places stored) for the accept script; the stored count seeds a
+    stratum Redis does not know (a new one, or after Redis lost its data)."""
+    if not submission.quotas:
+        return []
+    stored: dict[tuple[str, str], int] = {
+        (row.quota, row.stratum): int(row[2])
+        for row in db.session.execute(
+            sa.select(QuotaFill.quota, QuotaFill.stratum, QuotaFill.count).where(
+                QuotaFill.survey_id == submission.survey_id
+            )
+        )
+    }
+    return [
+        (place.field, place.limit, stored.get((place.quota, place.stratum), 0))
+        for place in submission.quotas
+    ]

@@ -7,7 +7,9 @@ touches three of them, stays legal:
     se:{7}:stream    submissions waiting to be stored (consumer group "persist")
     se:{7}:ids       submission_id -> digest of its answers: duplicates stop here
     se:{7}:dead      entries that failed repeatedly, with the reason
-    se:{7}:counters  accepted, duplicates, conflicts, persisted, dead_letters
+    se:{7}:counters  accepted, duplicates, conflicts, claimed, quota_full, persisted, ...
+    se:{7}:claims    'device:<hash>' / 'code:<hash>' -> the submission_id that used it
+    se:{7}:quotas    'quota|stratum' -> places taken (seeded from quota_fills)
     se:surveys       ids of the surveys that have a stream (what workers drain)
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 
 import redis
 from flask import Flask, current_app
@@ -40,16 +43,31 @@ def counters_key(survey_id: int) -> str:
     return f"se:{{{survey_id}}}:counters"
 
 
-# Atomic: a duplicate or conflicting id never reaches the stream, and an id is only
-# remembered together with its entry.
+def claims_key(survey_id: int) -> str:
+    return f"se:{{{survey_id}}}:claims"
+
+
+def quotas_key(survey_id: int) -> str:
+    return f"se:{{{survey_id}}}:quotas"
+
+
+# Atomic: a duplicate or conflicting id never reaches the stream, a device token or an
+# access code answers once, a quota stratum never takes more than its limit, and an id,
+# its claims and its quota places are only remembered together with its entry.
 ACCEPT_SCRIPT = """
 -- KEYS[1]  se:{survey}:stream    the stream the drain reads
 -- KEYS[2]  se:{survey}:ids       submission_id -> digest of its answers
--- KEYS[3]  se:{survey}:counters  accepted, duplicates, conflicts
+-- KEYS[3]  se:{survey}:counters  accepted, duplicates, conflicts, claimed, quota_full
+-- KEYS[4]  se:{survey}:claims    claim -> submission_id
+-- KEYS[5]  se:{survey}:quotas    'quota|stratum' -> places taken
 -- ARGV[1]  submission_id
 -- ARGV[2]  digest of the answers (answers_digest)
 -- ARGV[3]  the submission as JSON (Submission.to_json)
--- returns  'accepted' | 'duplicate' | 'conflict'
+-- ARGV[4]  '1': a claim held by another submission passes to this one (editing allowed)
+-- ARGV[5]  n, the number of claims, then the n claims
+-- then     m, the number of quota places, then m triples: field, limit, places stored
+--          in the database (the count when Redis has none, e.g. after a restart)
+-- returns  'accepted' | 'duplicate' | 'conflict' | 'claimed' | 'full'
 local seen = redis.call('HGET', KEYS[2], ARGV[1])
 if seen then
   if seen == ARGV[2] then
@@ -59,11 +77,71 @@ if seen then
   redis.call('HINCRBY', KEYS[3], 'conflicts', 1)
   return 'conflict'
 end
+local n = tonumber(ARGV[5])
+if ARGV[4] ~= '1' then
+  for i = 6, 5 + n do
+    local holder = redis.call('HGET', KEYS[4], ARGV[i])
+    if holder and holder ~= ARGV[1] then
+      redis.call('HINCRBY', KEYS[3], 'claimed', 1)
+      return 'claimed'
+    end
+  end
+end
+local q = 6 + n
+local m = tonumber(ARGV[q])
+for j = 0, m - 1 do
+  local field = ARGV[q + 1 + 3 * j]
+  local limit, stored = tonumber(ARGV[q + 2 + 3 * j]), ARGV[q + 3 + 3 * j]
+  redis.call('HSETNX', KEYS[5], field, stored)
+  if tonumber(redis.call('HGET', KEYS[5], field)) >= limit then
+    redis.call('HINCRBY', KEYS[3], 'quota_full', 1)
+    return 'full'
+  end
+end
 redis.call('XADD', KEYS[1], '*', 'submission', ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+for i = 6, 5 + n do
+  redis.call('HSET', KEYS[4], ARGV[i], ARGV[1])
+end
+for j = 0, m - 1 do
+  redis.call('HINCRBY', KEYS[5], ARGV[q + 1 + 3 * j], 1)
+end
 redis.call('HINCRBY', KEYS[3], 'accepted', 1)
 return 'accepted'
 """
+
+
+def accept_keys(survey_id: int) -> list[str]:
+    """KEYS of the accept script, in its order."""
+    return [
+        stream_key(survey_id),
+        ids_key(survey_id),
+        counters_key(survey_id),
+        claims_key(survey_id),
+        quotas_key(survey_id),
+    ]
+
+
+def accept_args(
+    submission_id: str,
+    digest: str,
+    payload: str,
+    claims: Sequence[str] = (),
+    quotas: Sequence[tuple[str, int, int]] = (),
+    replace_claims: bool = False,
+) -> list:
+    """ARGV of the accept script, in its order (see its legend)."""
+    places = [value for quota in quotas for value in quota]
+    return [
+        submission_id,
+        digest,
+        payload,
+        "1" if replace_claims else "0",
+        len(claims),
+        *claims,
+        len(quotas),
+        *places,
+    ]
 
 
 def answers_digest(answers: dict) -> str:
@@ -89,8 +167,18 @@ class StreamBuffer:
         self._accept = client.register_script(ACCEPT_SCRIPT)
         self._registered: dict[int, float] = {}  # survey id -> when SADDed last
 
-    def append(self, survey_id: int, submission_id: str, digest: str, payload: str) -> str:
-        """Returns 'accepted' (durably in the stream), 'duplicate' or 'conflict'.
+    def append(
+        self,
+        survey_id: int,
+        submission_id: str,
+        digest: str,
+        payload: str,
+        claims: Sequence[str] = (),
+        quotas: Sequence[tuple[str, int, int]] = (),
+        replace_claims: bool = False,
+    ) -> str:
+        """Returns 'accepted' (durably in the stream), 'duplicate', 'conflict',
+        'claimed' or 'full'. `quotas` are (field, limit, places stored in the database).
 
         One round trip: EVALSHA (redis-py loads the script again after a Redis
         restart). `se:surveys` lives in another hash slot, so it cannot be in the
@@ -101,8 +189,8 @@ class StreamBuffer:
             self.client.sadd(SURVEYS_KEY, survey_id)
             self._registered[survey_id] = now
         outcome = self._accept(
-            keys=[stream_key(survey_id), ids_key(survey_id), counters_key(survey_id)],
-            args=[submission_id, digest, payload],
+            keys=accept_keys(survey_id),
+            args=accept_args(submission_id, digest, payload, claims, quotas, replace_claims),
         )
         return outcome.decode()
 
@@ -132,8 +220,13 @@ def waiting(client: redis.Redis, survey_id: int) -> int:
 
 def forget_survey(client: redis.Redis, survey_id: int) -> None:
     """Drop a deleted survey's keys, so nothing drains into a survey that is gone and a
-    reused id (SQLite) starts clean. The four keys share a hash slot; se:surveys does not."""
+    reused id (SQLite) starts clean. Its keys share a hash slot; se:surveys does not."""
     client.delete(
-        stream_key(survey_id), ids_key(survey_id), dead_key(survey_id), counters_key(survey_id)
+        stream_key(survey_id),
+        ids_key(survey_id),
+        dead_key(survey_id),
+        counters_key(survey_id),
+        claims_key(survey_id),
+        quotas_key(survey_id),
     )
     client.srem(SURVEYS_KEY, survey_id)

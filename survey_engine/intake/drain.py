@@ -37,6 +37,7 @@ from flask import Flask
 from redis.typing import EncodableT, FieldT
 
 from survey_engine.extensions import db
+from survey_engine.intake import counters
 from survey_engine.intake.buffer import GROUP, SURVEYS_KEY, counters_key, dead_key, stream_key
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
@@ -289,7 +290,9 @@ class Drainer:
 
     def _persist(self, submissions: list[Submission]) -> None:
         try:
-            persist_batch(submissions)
+            refused = persist_batch(submissions).refused
+            for survey_id, _ in refused:  # a claim used twice across a Redis restart
+                counters.count(survey_id, "refused_when_stored")
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
             raise DatabaseDown(str(error).splitlines()[0]) from error
         finally:

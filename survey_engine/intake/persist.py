@@ -1,8 +1,14 @@
 """Storing submissions: the only writer of responses, whoever calls it.
 
-One transaction per batch: insert the responses (a repeated submission_id is skipped
-by the unique (survey_id, submission_id) constraint, the single, final guard against
-doubles) and add the new ones to the tallies.
+One transaction per batch:
+  1. claims: a device token or access code already used by another submission loses
+     its submission (the response_claims primary key, Redis's accept script's twin);
+  2. insert the responses (a repeated submission_id is skipped by the unique
+     (survey_id, submission_id) constraint, the single, final guard against doubles);
+  3. quota places of the new ones: a drained submission's place was granted by the
+     accept script and is counted; a direct one (enforce=True) takes a place only if
+     one is left, else the transaction is rolled back;
+  4. add the new ones to the tallies and mark their access codes used.
 """
 
 from __future__ import annotations
@@ -10,6 +16,9 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -17,34 +26,135 @@ from survey_engine.catalog import definition_of
 from survey_engine.extensions import db
 from survey_engine.intake.submission import Outcome, Submission
 from survey_engine.intake.tallies import TallyKey, keys_of, upsert_counts
-from survey_engine.models import Response, insert_for
+from survey_engine.models import AccessCode, QuotaFill, Response, ResponseClaim, insert_for
+
+Key = tuple[int, uuid.UUID]
 
 
-def persist_batch(submissions: Sequence[Submission]) -> set[tuple[int, uuid.UUID]]:
-    """Insert a batch and add it to the tallies in one transaction; return the new keys."""
+class _Refused(Exception):
+    """A direct submission may not be stored (CLAIMED or FULL): roll back its batch."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+
+@dataclass
+class Persisted:
+    inserted: set[Key] = field(default_factory=set)
+    refused: dict[Key, Outcome] = field(default_factory=dict)  # CLAIMED or FULL
+
+
+def persist_batch(submissions: Sequence[Submission], enforce: bool = False) -> Persisted:
+    """Insert a batch and add it to the tallies in one transaction.
+
+    `enforce`: the submissions did not pass the accept script (no Redis), so the quota
+    limits are checked here and a refusal rolls the whole batch back (callers send one).
+    """
     unique = list({s.key: s for s in reversed(submissions)}.values())  # first of each id
+    persisted = Persisted()
     if not unique:
-        return set()
+        return persisted
+    try:
+        unique = _take_claims(unique, persisted, enforce)
+        if unique:
+            persisted.inserted = _insert(unique)
+            new = [s for s in unique if s.key in persisted.inserted]
+            _take_quota_places(new, enforce)
+            _count(new)
+            _mark_codes_used(new)
+        db.session.commit()
+    except _Refused as refused:
+        db.session.rollback()
+        persisted.refused = {s.key: refused.outcome for s in unique}
+    except BaseException:
+        db.session.rollback()
+        raise
+    return persisted
+
+
+def _insert(unique: list[Submission]) -> set[Key]:
     table = Response.__table__
     statement = (
         insert_for(table)
         .on_conflict_do_nothing(index_elements=["survey_id", "submission_id"])
         .returning(table.c.survey_id, table.c.submission_id)
     )
-    try:
-        result = db.session.execute(statement, [s.row() for s in unique])
-        inserted = {(row.survey_id, row.submission_id) for row in result}
-        deltas: Counter[TallyKey] = Counter()
-        for s in unique:
-            if s.key in inserted:
-                for question, choice in keys_of(definition_of(s.version_id), s.answers):
-                    deltas[(s.survey_id, s.version_id, question, choice)] += 1
-        upsert_counts(deltas)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return inserted
+    result = db.session.execute(statement, [s.row() for s in unique])
+    return {(row.survey_id, row.submission_id) for row in result}
+
+
+def _take_claims(unique: list[Submission], persisted: Persisted, enforce: bool) -> list[Submission]:
+    """The submissions whose claims are theirs; the others are refused as CLAIMED."""
+    wanted = [(s, claim) for s in unique for claim in s.claims]
+    if not wanted:
+        return unique
+    table = ResponseClaim.__table__
+    db.session.execute(
+        insert_for(table).on_conflict_do_nothing(index_elements=["survey_id", "claim"]),
+        [
+            {"survey_id": s.survey_id, "claim": c, "submission_id": s.submission_id}
+            for s, c in wanted
+        ],
+    )
+    holders = {
+        (row.survey_id, row.claim): row.submission_id
+        for row in db.session.execute(
+            sa.select(table.c.survey_id, table.c.claim, table.c.submission_id).where(
+                sa.tuple_(table.c.survey_id, table.c.claim).in_(
+                    [(s.survey_id, c) for s, c in wanted]
+                )
+            )
+        )
+    }
+    losers = {s.key for s, c in wanted if holders.get((s.survey_id, c)) != s.submission_id}
+    if losers and enforce:
+        raise _Refused(Outcome.CLAIMED)
+    for key in losers:
+        persisted.refused[key] = Outcome.CLAIMED
+    return [s for s in unique if s.key not in losers]
+
+
+def _take_quota_places(unique: list[Submission], enforce: bool) -> None:
+    places = Counter((s.survey_id, q.quota, q.stratum) for s in unique for q in s.quotas)
+    if not places:
+        return
+    table = cast(sa.Table, QuotaFill.__table__)
+    db.session.execute(
+        insert_for(table).on_conflict_do_nothing(index_elements=["survey_id", "quota", "stratum"]),
+        [{"survey_id": i, "quota": q, "stratum": st, "count": 0} for i, q, st in places],
+    )
+    limits = {(s.survey_id, q.quota, q.stratum): q.limit for s in unique for q in s.quotas}
+    for (survey_id, quota, stratum), n in places.items():
+        where = (
+            (table.c.survey_id == survey_id)
+            & (table.c.quota == quota)
+            & (table.c.stratum == stratum)
+        )
+        if enforce:  # only while places are left: the row lock makes this atomic
+            where &= table.c.count + n <= limits[(survey_id, quota, stratum)]
+        updated = db.session.execute(sa.update(table).where(where).values(count=table.c.count + n))
+        if enforce and cast(sa.CursorResult, updated).rowcount == 0:
+            raise _Refused(Outcome.FULL)
+
+
+def _count(new: list[Submission]) -> None:
+    deltas: Counter[TallyKey] = Counter()
+    for s in new:
+        for question, choice in keys_of(definition_of(s.version_id), s.answers):
+            deltas[(s.survey_id, s.version_id, question, choice)] += 1
+    upsert_counts(deltas)
+
+
+def _mark_codes_used(new: list[Submission]) -> None:
+    now = datetime.now(UTC)
+    for s in new:
+        if s.code_id is not None:
+            linked = s.meta.get("link_code") is True
+            db.session.execute(
+                sa.update(AccessCode)
+                .where(AccessCode.id == s.code_id, AccessCode.used_at.is_(None))
+                .values(used_at=now, submission_id=s.submission_id if linked else None)
+            )
 
 
 def compare_with_stored(submission: Submission) -> Outcome:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from survey_engine.definition.answers import unstorable
+from survey_engine.models import PARADATA_COLUMNS, ResponseStatus
 from survey_engine.untrusted import load_json
 
 
@@ -23,13 +24,30 @@ class Outcome(enum.Enum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"  # same id, same answers: already held, nothing new stored
     CONFLICT = "conflict"  # same id, other answers: refused
+    CLAIMED = "claimed"  # its device token or access code already answered: refused
+    FULL = "full"  # a quota's stratum has no place left: refused
 
 
 METRIC_OF = {
     Outcome.ACCEPTED: "accepted",
     Outcome.DUPLICATE: "duplicates",
     Outcome.CONFLICT: "conflicts",
+    Outcome.CLAIMED: "claimed",
+    Outcome.FULL: "quota_full",
 }
+
+
+@dataclass(frozen=True)
+class QuotaPlace:
+    """The place a submission takes in one quota: its stratum and the stratum's limit."""
+
+    quota: str
+    stratum: str  # the stratum questions' answers joined by '|'
+    limit: int
+
+    @property
+    def field(self) -> str:
+        return f"{self.quota}|{self.stratum}"
 
 
 @dataclass(frozen=True)
@@ -43,12 +61,24 @@ class Submission:
     source: str = "web"
     meta: dict = field(default_factory=dict)
     submitted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # How it was given (models.PARADATA_COLUMNS -> value; started_at as a datetime);
+    # empty for an anonymous survey.
+    paradata: dict = field(default_factory=dict)
+    flags: list = field(default_factory=list)  # [{"flag", "reason"}] found before storing
+    unit: str | None = None  # closed mode: the access code's unit
+    # What only one response may use ('device:<hash>', 'code:<hash>'), and quota places.
+    claims: tuple[str, ...] = ()
+    quotas: tuple[QuotaPlace, ...] = ()
+    code_id: int | None = None  # closed mode: the access code's row (marked used on storing)
 
     @property
     def key(self) -> tuple[int, uuid.UUID]:
         return (self.survey_id, self.submission_id)
 
     def row(self) -> dict:
+        """The responses row; every paradata column is present (None when not kept), so
+        one multi-row INSERT takes a batch of mixed submissions."""
+        flags = list(self.flags)
         return {
             "survey_id": self.survey_id,
             "version_id": self.version_id,
@@ -57,9 +87,16 @@ class Submission:
             "source": self.source,
             "meta": self.meta,
             "submitted_at": self.submitted_at,
+            "status": ResponseStatus.FLAGGED if flags else ResponseStatus.UNREVIEWED,
+            "flags": flags,
+            "unit": self.unit,
+            **{name: self.paradata.get(name) for name in PARADATA_COLUMNS},
         }
 
     def to_json(self) -> str:
+        paradata = dict(self.paradata)
+        if isinstance(paradata.get("started_at"), datetime):
+            paradata["started_at"] = paradata["started_at"].isoformat()
         return json.dumps(
             {
                 "survey_id": self.survey_id,
@@ -69,6 +106,12 @@ class Submission:
                 "source": self.source,
                 "meta": self.meta,
                 "submitted_at": self.submitted_at.isoformat(),
+                "paradata": paradata,
+                "flags": self.flags,
+                "unit": self.unit,
+                "claims": list(self.claims),
+                "quotas": [[q.quota, q.stratum, q.limit] for q in self.quotas],
+                "code_id": self.code_id,
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -90,4 +133,20 @@ class Submission:
             source=str(data["source"]),
             meta=dict(data["meta"]),
             submitted_at=datetime.fromisoformat(data["submitted_at"]),
+            # Entries buffered by an older release have none of these.
+            paradata=_paradata_from_json(data.get("paradata") or {}),
+            flags=list(data.get("flags") or []),
+            unit=data.get("unit"),
+            claims=tuple(str(claim) for claim in data.get("claims") or ()),
+            quotas=tuple(
+                QuotaPlace(str(q), str(s), int(n)) for q, s, n in data.get("quotas") or ()
+            ),
+            code_id=data.get("code_id"),
         )
+
+
+def _paradata_from_json(paradata: dict) -> dict:
+    known = {name: paradata[name] for name in PARADATA_COLUMNS if name in paradata}
+    if known.get("started_at"):
+        known["started_at"] = datetime.fromisoformat(known["started_at"])
+    return known

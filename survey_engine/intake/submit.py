@@ -1,11 +1,15 @@
 """One submit protocol for the questionnaire page and the API.
 
     is the survey open? ─ no ──► Closed(reason)                     410
+    closed mode: is the access code one of the survey's? ─ no ──► CodeUnknown  403
+                                    ─ already used ──► Claimed        409
     clean the answers against the version; the caller's own problems
     (a bad submission_id, unknown properties) join them
         ─ any problem ──► counted as rejected, Rejected(errors)      422
     accept() ─ Redis or the database holds it ──► Accepted / Duplicate  202/303
              ─ same id, other answers ──► Conflict                   409
+             ─ this browser or code has answered ──► Claimed         409
+             ─ the quota's stratum is full ──► Full                  410
              ─ nowhere to hold it ──► Unavailable                    503
 
 The views only translate the result into their page or JSON.
@@ -18,9 +22,12 @@ import uuid
 from dataclasses import dataclass, field
 
 from survey_engine.catalog import Published, unavailable_reason
-from survey_engine.definition import clean_answers
+from survey_engine.definition import Definition, clean_answers
 from survey_engine.intake import counters
 from survey_engine.intake.accept import accept
+from survey_engine.intake.access_codes import FoundCode, find_code
+from survey_engine.intake.quotas import quota_places
+from survey_engine.intake.respondent import Respondent
 from survey_engine.intake.submission import Outcome, StorageUnavailable, Submission
 
 
@@ -31,12 +38,30 @@ class Result(enum.Enum):
     REJECTED = "rejected"  # problems with the answers: nothing stored
     CLOSED = "closed"  # the survey does not take responses now (see `reason`)
     UNAVAILABLE = "unavailable"  # neither Redis nor the database can hold it now
+    CLAIMED = "claimed"  # this browser (device mode) or access code has answered already
+    FULL = "full"  # the quota of the answers' group is full
+    CODE_UNKNOWN = "code_unknown"  # closed mode: no such access code
+
+
+class Access:
+    """settings.access: who may answer (absent: OPEN, as before access modes existed)."""
+
+    OPEN = "open"
+    DEVICE = "device"  # one response per browser (the builder's default)
+    CODE = "code"  # single-use access codes
+    ALL = (OPEN, DEVICE, CODE)
+
+
+def access_mode(definition: Definition) -> str:
+    return definition.settings.get("access") or Access.OPEN
 
 
 OUTCOME_RESULT = {
     Outcome.ACCEPTED: Result.ACCEPTED,
     Outcome.DUPLICATE: Result.DUPLICATE,
     Outcome.CONFLICT: Result.CONFLICT,
+    Outcome.CLAIMED: Result.CLAIMED,
+    Outcome.FULL: Result.FULL,
 }
 
 
@@ -55,34 +80,87 @@ def submit(
     lang: str,
     source: str,
     problems: dict[str, str] | None = None,
+    respondent: Respondent | None = None,
 ) -> Submitted:
     """Check and hand over one citizen's answers to `survey`'s published version.
 
     `problems` are the caller's own findings about the request (a malformed id, an
     unexpected property): they make the submission rejected like a bad answer; so do
     `submission_id` or `answers` None (the caller could not read them: its problems say
-    why)."""
+    why). `respondent` is what the request tells about who answers (respondent.py)."""
     reason = unavailable_reason(survey)
     if reason:
         return Submitted(Result.CLOSED, reason=reason)
-    cleaned, errors = (
-        ({}, {}) if answers is None else clean_answers(survey.definition, answers, lang)
-    )
+    respondent = respondent or Respondent()
+    d = survey.definition
+    code = None
+    if access_mode(d) == Access.CODE:
+        code = find_code(survey.survey_id, respondent.access_code)
+        if code is None:
+            counters.count(survey.survey_id, "code_unknown")
+            return Submitted(Result.CODE_UNKNOWN)
+        if code.used_at is not None:
+            counters.count(survey.survey_id, "claimed")
+            return Submitted(Result.CLAIMED)
+    cleaned, errors = ({}, {}) if answers is None else clean_answers(d, answers, lang)
     errors = {**(problems or {}), **errors}
     if errors or submission_id is None or answers is None:
         counters.count(survey.survey_id, "rejected")
         return Submitted(Result.REJECTED, cleaned, errors)
+    submission = _submission(survey, submission_id, cleaned, lang, source, respondent, code)
     try:
-        outcome = accept(
-            Submission(
-                survey.survey_id,
-                survey.version_id,
-                submission_id,
-                cleaned,
-                source=source,
-                meta={"lang": lang},
-            )
-        )
+        outcome = accept(submission, replace_claims=bool(d.settings.get("allow_edit")))
     except StorageUnavailable:
         return Submitted(Result.UNAVAILABLE, cleaned)
     return Submitted(OUTCOME_RESULT[outcome], cleaned)
+
+
+def _submission(
+    survey: Published,
+    submission_id: uuid.UUID,
+    cleaned: dict,
+    lang: str,
+    source: str,
+    respondent: Respondent,
+    code: FoundCode | None,
+) -> Submission:
+    """The submission with what its access mode, its quotas and the survey's privacy
+    settings keep of the respondent."""
+    d = survey.definition
+    flags = list(respondent.flags)
+    claims: tuple[str, ...] = ()
+    mode = access_mode(d)
+    if mode == Access.DEVICE:
+        if respondent.device_hash:
+            claims = (f"device:{respondent.device_hash}",)
+        else:
+            flags.append(
+                {"flag": "no_device", "reason": "no device token: cookies off or a script"}
+            )
+    elif code is not None:
+        claims = (code.claim,)
+    paradata = {}
+    if not d.settings.get("anonymous"):
+        paradata = {
+            **respondent.paradata,
+            "started_at": respondent.started_at,
+            "network_key": respondent.network_key,
+            "device_hash": respondent.device_hash,
+        }
+    meta: dict = {"lang": lang}
+    if code is not None and d.settings.get("link_codes"):
+        meta["link_code"] = True
+    return Submission(
+        survey.survey_id,
+        survey.version_id,
+        submission_id,
+        cleaned,
+        source=source,
+        meta=meta,
+        paradata=paradata,
+        flags=flags,
+        unit=code.unit if code else None,
+        claims=claims,
+        quotas=quota_places(d, cleaned),
+        code_id=code.id if code else None,
+    )

@@ -20,8 +20,18 @@ from survey_engine.i18n import message
 PIPE_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # `matrix[row]` and `rank[choice]` fields of the form.
 SUB_FIELD_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[([A-Za-z0-9_.-]{1,64})\]$")
-# Not answers: the page's own fields (js and the proof of work: public/limits.py).
-CONTROL_FIELDS = {"submission_id", "js", "pow_challenge", "pow_counter"}
+# The form's own fields, never answers: the id, who answers (public/visitor.py), the
+# access code, the page's script and its proof of work.
+CONTROL_FIELDS = {
+    "submission_id",
+    "device_token",
+    "started",
+    "pages",
+    "access_code",
+    "js",
+    "pow_challenge",
+    "pow_counter",
+}
 
 
 def answers_from_form(form: MultiDict, d: Definition) -> dict[str, Any]:

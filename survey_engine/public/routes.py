@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import cache
 
 from flask import abort, make_response, redirect, render_template, request, url_for
@@ -14,8 +15,9 @@ from survey_engine.definition import Definition
 from survey_engine.definition.answers import MAX_TEXT_LENGTH, printable, unstorable
 from survey_engine.i18n import LANGUAGE_NAMES, UI_LANGUAGES, choose_language, message, ui_language
 from survey_engine.intake.admission import Admit, count_stored_over_limit
+from survey_engine.intake.respondent import day_secret, started_at, started_token
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
-from survey_engine.intake.submit import Result
+from survey_engine.intake.submit import Access, Result, access_mode
 from survey_engine.intake.submit import submit as submit_answers
 from survey_engine.public.blueprint import bp
 from survey_engine.public.limits import form_admission
@@ -24,6 +26,12 @@ from survey_engine.public.rendering import (
     answers_from_form,
     first_values,
     render_message,
+)
+from survey_engine.public.visitor import (
+    page_device_token,
+    posted_device_token,
+    respondent_from_form,
+    set_device_cookie,
 )
 
 
@@ -111,6 +119,7 @@ def render_survey_page(
     status: int = 200,
     preview: bool = False,
     challenge: tuple[str, int] | None = None,
+    respondent_fields: dict | None = None,
 ):
     """The questionnaire as citizens see it; the staff preview draws it the same way.
     `challenge`: a proof of work (token, difficulty) for the page's script to solve."""
@@ -141,6 +150,7 @@ def render_survey_page(
         logic=client_logic(d, lang, storage_key),
         max_text=MAX_TEXT_LENGTH,
         challenge=challenge,
+        respondent_fields=respondent_fields,
     )
     return html, status
 
@@ -153,8 +163,18 @@ def _render_form(
     status: int = 200,
     challenge: tuple[str, int] | None = None,
 ):
+    """The questionnaire, carrying the browser's device token (set as its cookie too)
+    and the time of the first view (kept when the page comes back with errors)."""
     slug = page.survey.slug
-    return render_survey_page(
+    token = posted_device_token() if request.method == "POST" else None
+    token = token or page_device_token()
+    started = request.form.get("started") if request.method == "POST" else None
+    day_secret(datetime.now(UTC).date())  # at hand for the submission, even in an outage
+    fields = {
+        "device_token": token,
+        "started": started if started_at(started) else started_token(),
+    }
+    html, status = render_survey_page(
         page.d,
         page.lang,
         submission_id,
@@ -165,7 +185,11 @@ def _render_form(
         errors=errors,
         status=status,
         challenge=challenge,
+        respondent_fields=fields,
     )
+    response = make_response(html, status)
+    set_device_cookie(response, token)
+    return response
 
 
 @bp.get("/s/<slug>")
@@ -181,6 +205,14 @@ def questionnaire(slug: str):
     return _render_form(page, str(uuid.uuid4()), values)
 
 
+# What a refused submission's page says, and its status.
+REFUSED_PAGES = {
+    Result.CLAIMED: ("already_answered", 409),
+    Result.FULL: ("quota_full", 410),
+    Result.CODE_UNKNOWN: ("code_unknown", 403),
+}
+
+
 @bp.post("/s/<slug>")
 def submit(slug: str):
     # Open or not is submit()'s first check: not asked twice on the hot path.
@@ -193,11 +225,12 @@ def submit(slug: str):
         submission_id = uuid.uuid4()
 
     values = answers_from_form(request.form, page.d)
-    admission = form_admission(page.survey.survey_id)
+    respondent = respondent_from_form(access_code=request.form.get("access_code"))
+    admission = form_admission(page.survey.survey_id, respondent)
     if admission.admit is Admit.CHALLENGE and admission.challenge:
         # Over a limit, with the page's script: the same form, answers and id, and a
         # proof of work that the script solves before it sends them again.
-        html, status = _render_form(
+        response = _render_form(
             page,
             str(submission_id),
             values,
@@ -205,20 +238,31 @@ def submit(slug: str):
             status=429,
             challenge=(admission.challenge, admission.difficulty),
         )
-        return html, status, {"Retry-After": str(admission.verdict.retry_after)}
-    submitted = submit_answers(page.survey, submission_id, values, lang, source="web")
+        response.headers["Retry-After"] = str(admission.verdict.retry_after)
+        return response
+    if admission.flag:  # over a limit without the script: stored, for staff to review
+        respondent = replace(respondent, flags=(*respondent.flags, admission.flag))
+    submitted = submit_answers(
+        page.survey, submission_id, values, lang, source="web", respondent=respondent
+    )
     if admission.flag and submitted.result is Result.ACCEPTED:
         count_stored_over_limit(page.survey.survey_id)
     if submitted.result is Result.CLOSED:
         return render_message(lang, submitted.reason or "closed", 410)
+    if submitted.result in REFUSED_PAGES:
+        key, status = REFUSED_PAGES[submitted.result]
+        if submitted.result is Result.CLAIMED and access_mode(page.d) == Access.CODE:
+            key = "code_used"
+        return render_message(lang, key, status)
     if submitted.result is Result.REJECTED:
         return _render_form(page, str(submission_id), values, submitted.errors, status=422)
     if submitted.result is Result.UNAVAILABLE:
         # Nothing was stored: the page comes back with every answer and the same id.
-        html, status = _render_form(
+        response = _render_form(
             page, str(submission_id), values, {"": message("unavailable", lang)}, status=503
         )
-        return html, status, {"Retry-After": RETRY_AFTER_SECONDS}
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
     if submitted.result is Result.CONFLICT:
         link = {
             "href": url_for("public.questionnaire", slug=slug, lang=lang),

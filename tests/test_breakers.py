@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections import Counter
 
 import pytest
 import redis
@@ -362,3 +363,51 @@ def test_the_page_without_script_is_stored_over_the_limit_with_a_flag(low_limit_
     assert stored[0].network_key and {r.network_key for r in stored} == {stored[0].network_key}
     metrics = client.get("/metrics").get_data(as_text=True)
     assert f'survey_engine_over_limit_stored_total{{survey="{DEMO_SLUG}"}} 2' in metrics
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+
+
+def test_300_phones_behind_one_address_answer_with_the_defaults_unchallenged(buffered_app):
+    """Carrier NAT through the web tier: each phone opens the page (its own device
+    token), answers once with its script running; none is challenged or flagged."""
+    replies = []
+    for i in range(300):
+        phone = buffered_app.test_client()
+        page = hidden_fields(phone.get(FORM).get_data(as_text=True))
+        data = form_data(page["submission_id"], js="1", comment=f"Ý kiến số {i}")
+        replies.append(phone.post(FORM, data={**page, **data}).status_code)
+    assert replies == [303] * 300
+    drain_once(buffered_app)
+    stored = stored_responses()
+    assert len(stored) == 300
+    assert len({r.device_hash for r in stored}) == 300
+    assert len({r.network_key for r in stored}) == 1
+    assert {r.status for r in stored} == {"unreviewed"}
+
+
+@pytest.mark.parametrize("script", [False, True], ids=["no-js", "js"])
+def test_one_phone_50_times_is_over_its_limit_after_5(buffered_app, script):
+    phone = buffered_app.test_client()
+    page = hidden_fields(phone.get(FORM).get_data(as_text=True))
+    extra = {"js": "1"} if script else {}
+    replies = [
+        phone.post(FORM, data={**page, **form_data(new_id(), **extra)}).status_code
+        for _ in range(50)
+    ]
+    drain_once(buffered_app)
+    stored = stored_responses()
+    if script:  # challenged: nothing more stored until a proof of work comes
+        assert replies == [303] * 5 + [429] * 45
+        assert len(stored) == 5
+    else:  # stored, and flagged for staff
+        assert replies == [303] * 50
+        # (other flags, such as the quality checks' duplicates, may join it)
+        over = [[f["reason"] for f in r.flags if f["flag"] == "over_limit"] for r in stored]
+        flags = Counter(reasons[0] if reasons else None for reasons in over)
+        assert flags == {
+            None: 5,
+            "more than 5 answers in 10 minutes from this browser; "
+            "sent without the page's script": 45,
+        }

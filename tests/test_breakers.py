@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from survey_engine.config import Config, ConfigError, check_settings
-from survey_engine.intake import counters, proof_of_work
+from survey_engine.intake import breakers, counters, proof_of_work
 from survey_engine.intake.breakers import Breakers, Verdict, windows_for
 from survey_engine.intake.drain import Drainer
 from survey_engine.intake.proof_of_work import Check, issue, verify
@@ -171,6 +171,8 @@ def test_redis_down_falls_back_to_this_process():
     b = Breakers(dead, Clock(T0 + 1))
     windows = network_windows(3)
     assert [v.over for v in hits(b, windows, 4)] == [False, False, False, True]
+    # It is not asked again for a few seconds (a hanging one would cost each its timeout).
+    assert b._redis_after > time.monotonic() + breakers.REDIS_RETRY_SECONDS - 1
 
 
 def check_defaults() -> dict:

@@ -40,6 +40,7 @@ SCOPES: dict[str, tuple[str, int]] = {
 }
 
 
+REDIS_RETRY_SECONDS = 5.0  # after a Redis error, the process counts alone this long
 EPSILON = 1e-9  # 10 * (1 - 0.6) is 4.000000000000001: not over a limit of 5 for that
 
 
@@ -172,6 +173,7 @@ class Breakers:
         self.client = client
         self.clock = clock
         self.local = LocalWindows()  # without Redis, or while it fails
+        self._redis_after = 0.0  # monotonic time before which Redis is not asked again
         self._script = client.register_script(LIMIT_SCRIPT) if client is not None else None
 
     def hit(self, windows: list[Window], force: bool = False) -> Verdict:
@@ -179,7 +181,7 @@ class Breakers:
         if not windows:
             return Verdict(False)
         now = round(self.clock() * 1000) / 1000  # what the script sees, to the millisecond
-        if self._script is not None:
+        if self._script is not None and time.monotonic() >= self._redis_after:
             keys: list[str] = []
             args: list[int | str] = [round(now * 1000), "1" if force else "0"]
             for window in windows:
@@ -189,6 +191,9 @@ class Breakers:
             try:
                 over, which, wait = self._script(keys=keys, args=args)
             except redis.RedisError:
+                # A Redis that hangs would cost every citizen its timeout: count here
+                # for a few seconds before asking it again.
+                self._redis_after = time.monotonic() + REDIS_RETRY_SECONDS
                 return self.local.hit(windows, now, force)
             if not over:
                 return Verdict(False)

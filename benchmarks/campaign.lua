@@ -9,7 +9,8 @@
 -- Ids: <run tag>-<thread>-4000-a000-<index>, a valid UUID, unique per run and thread.
 -- TOKENS (one-per-device surveys): a file of signed device tokens, one a line; the
 -- submission of index i in thread t carries token number (t - 1) * (UNIQUE / T + 1) + i,
--- so every new submission comes from its own browser and a retry from the same one.
+-- so every new submission comes from its own browser and a retry from the same one
+-- (the do-nothing runs, longer than the file, go round it: their bodies look alike).
 -- ANSWERS is a file of answer sets, one JSON object a line; the set of index i is a
 -- function of (thread, i) alone, so a retry repeats the exact same body. Once a thread has sent everything it planned, the requests its
 -- connections still ask for are GETs of the same URL ("overflow"): 405, no side effect,
@@ -71,7 +72,7 @@ local function body(i)
    local device = ''
    if #tokens > 0 then
       local n = (tid - 1) * (math.floor(unique_total / nthreads) + 1) + i + 1
-      device = ',"device_token":"' .. tokens[n] .. '"'
+      device = ',"device_token":"' .. tokens[(n - 1) % #tokens + 1] .. '"'
    end
    return '{"submission_id":"' .. submission_id(i) .. '","answers":' .. a .. device .. '}'
 end

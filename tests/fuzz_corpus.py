@@ -198,7 +198,16 @@ _DEMO = {"slug": "{slug}"}
 _REV = {"revision": "{revision}"}
 
 # The form's own fields beside the answers (public/rendering.CONTROL_FIELDS).
-CONTROL_FIELDS = ("submission_id", "device_token", "started", "access_code")
+CONTROL_FIELDS = (
+    "submission_id",
+    "device_token",
+    "started",
+    "access_code",
+    # the page's script runs, and its proof of work (public/limits.py)
+    "js",
+    "pow_challenge",
+    "pow_counter",
+)
 # The API body's properties beside "answers".
 API_BODY_FIELDS = ("submission_id", "device_token", "access_code")
 # Answers of the demo survey, as its form sends them (public.submit, admin.preview).
@@ -240,8 +249,6 @@ VALID_FORM = {
     "phone": "0912 345 678",
     "comment": "Cần đảm bảo an toàn.",
 }
-# The page's script's own fields (public/limits.py): it runs, and a proof of work.
-LIMIT_FIELDS = ("js", "pow_challenge", "pow_counter")
 ANSWER_NAMES = tuple(
     name for name in ANSWER_FIELDS if name not in CONTROL_FIELDS and "[" not in name
 ) + ("measures", "priorities", "no_such_question")
@@ -272,10 +279,10 @@ ROUTES: dict[str, list[Inputs]] = {
     "public.submit": [
         Inputs(
             _DEMO,
-            form=ANSWER_FIELDS + LIMIT_FIELDS,
+            form=ANSWER_FIELDS,
             base_form=VALID_FORM,
             args=("lang",),
-            together=TOGETHER_ANSWERS + LIMIT_FIELDS,
+            together=TOGETHER_ANSWERS,
             phase=1,
         )
     ],

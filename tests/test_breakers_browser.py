@@ -8,13 +8,16 @@ thank-you page without doing anything. Both responses are stored.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect, sync_playwright
 
 from survey_engine.config import database_url
+from survey_engine.intake import proof_of_work
 from tests.conftest import BACKEND, DEMO_SLUG, fresh_database_url, fresh_postgres_database
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_server
 from tests.test_accessibility import _answer_visible
@@ -23,6 +26,7 @@ pytestmark = pytest.mark.browser
 
 LIMITS = {"LIMIT_NETWORK_PER_MINUTE": "1", "POW_DIFFICULTY_BITS": "16"}
 NAME = "survey_engine_breakers_browser"
+POW_JS = Path(__file__).resolve().parent.parent / "survey_engine" / "static" / "pow.js"
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +103,19 @@ def test_over_the_limit_the_page_solves_the_proof_of_work_and_lands_on_thanks(br
         "() => performance.getEntriesByType('resource')"
         ".every(e => e.name.startsWith(location.origin))"
     )
+
+
+def test_pow_js_hashes_as_sha256_and_its_solutions_verify(browser):
+    """pow.js's own SHA-256 against Python's, at every length around the block edges
+    (55, 56, 63, 64 bytes...), and a solution it finds against the server's check."""
+    page = browser.new_page()
+    page.set_content("<p>pow.js</p>")
+    page.add_script_tag(path=str(POW_JS))
+    texts = ["a" * n for n in range(200)] + ["Khảo sát " * 20, "eyJzIjo3fQ.Z1Ab2w.sig:123"]
+    got = page.evaluate("texts => texts.map(t => window.SurveyPow.sha256hex(t))", texts)
+    assert got == [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+    challenge = "x" * 90  # the prefix spans a whole block and part of the next
+    counter = page.evaluate("c => window.SurveyPow.solve(c, 12)", challenge)
+    assert proof_of_work.solves(challenge, counter, 12)
+    assert not any(proof_of_work.solves(challenge, str(n), 12) for n in range(int(counter)))
+    page.close()

@@ -67,9 +67,9 @@
     };
   }
 
-  // The hex digest of a whole string: for checking this against known values.
+  // The hex digest of any string (UTF-8): for checking this against known values.
   function sha256hex(text) {
-    const h = hasher('')(text);
+    const h = hasher(text)('');
     return Array.from(h, x => (x >>> 0).toString(16).padStart(8, '0')).join('');
   }
 

@@ -198,12 +198,15 @@ _DEMO = {"slug": "{slug}"}
 _REV = {"revision": "{revision}"}
 
 # The form's own fields beside the answers (public/rendering.CONTROL_FIELDS).
+# pages: the paradata's count of the pages survey.js showed (intake/paradata.py);
+# js, pow_challenge, pow_counter: the page's script runs, and its proof of work
+# (public/limits.py).
 CONTROL_FIELDS = (
     "submission_id",
     "device_token",
     "started",
     "access_code",
-    # the page's script runs, and its proof of work (public/limits.py)
+    "pages",
     "js",
     "pow_challenge",
     "pow_counter",
@@ -283,6 +286,8 @@ ROUTES: dict[str, list[Inputs]] = {
             base_form=VALID_FORM,
             args=("lang",),
             together=TOGETHER_ANSWERS,
+            # read for the paradata's device class and browser (useragent.py)
+            headers=("User-Agent",),
             phase=1,
         )
     ],
@@ -299,6 +304,7 @@ ROUTES: dict[str, list[Inputs]] = {
             json_fields=ANSWER_NAMES,
             phase=1,
             together=tuple(f"answers.{n}" for n in ANSWER_NAMES if n not in TEXT_ANSWERS),
+            headers=("User-Agent",),
         )
     ],
     # The dashboard's filters, read by the same Filters.from_args.

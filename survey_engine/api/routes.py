@@ -16,6 +16,7 @@ from survey_engine.catalog import (
 )
 from survey_engine.i18n import choose_language
 from survey_engine.intake.admission import Admit
+from survey_engine.intake.paradata import client_paradata
 from survey_engine.intake.respondent import Respondent, device_hash, network_key
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Result, submit
@@ -138,11 +139,13 @@ def submit_response(slug: str):
 
 
 def _respondent(body: dict) -> Respondent:
-    """Who answers, as an API request can tell: its device token, network, access code."""
+    """Who answers, as an API request can tell: its device token, network, access
+    code, and the paradata of its User-Agent."""
     return Respondent(
         device_hash=device_hash(_text_or_none(body.get("device_token"))),
         network_key=network_key(request.remote_addr),
         access_code=_text_or_none(body.get("access_code")),
+        paradata=client_paradata(request.headers.get("User-Agent")),
     )
 
 

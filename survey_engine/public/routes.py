@@ -14,7 +14,8 @@ from survey_engine.catalog import Published, published, unavailable_reason
 from survey_engine.definition import Definition
 from survey_engine.definition.answers import MAX_TEXT_LENGTH, printable, unstorable
 from survey_engine.i18n import LANGUAGE_NAMES, UI_LANGUAGES, choose_language, message, ui_language
-from survey_engine.intake.admission import Admit, count_stored_over_limit
+from survey_engine.intake.admission import Admission, Admit, count_stored_over_limit
+from survey_engine.intake.paradata import client_paradata
 from survey_engine.intake.respondent import day_secret, started_at, started_token
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Access, Result, access_mode
@@ -213,6 +214,21 @@ REFUSED_PAGES = {
 }
 
 
+def _challenge_page(page: _Page, submission_id: str, values: dict, admission: Admission):
+    """Over a limit, with the page's script: 429, the same form, answers and id, and a
+    proof of work that the script solves before it sends them again (docs/abuse.md)."""
+    response = _render_form(
+        page,
+        submission_id,
+        values,
+        {"": message("busy_check", page.lang)},
+        status=429,
+        challenge=(admission.challenge or "", admission.difficulty),
+    )
+    response.headers["Retry-After"] = str(admission.verdict.retry_after)
+    return response
+
+
 @bp.post("/s/<slug>")
 def submit(slug: str):
     # Open or not is submit()'s first check: not asked twice on the hot path.
@@ -225,21 +241,15 @@ def submit(slug: str):
         submission_id = uuid.uuid4()
 
     values = answers_from_form(request.form, page.d)
-    respondent = respondent_from_form(access_code=request.form.get("access_code"))
+    respondent = respondent_from_form(
+        access_code=request.form.get("access_code"),
+        paradata=client_paradata(
+            request.headers.get("User-Agent"), request.form.get("pages"), len(page.d.pages)
+        ),
+    )
     admission = form_admission(page.survey.survey_id, respondent)
-    if admission.admit is Admit.CHALLENGE and admission.challenge:
-        # Over a limit, with the page's script: the same form, answers and id, and a
-        # proof of work that the script solves before it sends them again.
-        response = _render_form(
-            page,
-            str(submission_id),
-            values,
-            {"": message("busy_check", lang)},
-            status=429,
-            challenge=(admission.challenge, admission.difficulty),
-        )
-        response.headers["Retry-After"] = str(admission.verdict.retry_after)
-        return response
+    if admission.admit is Admit.CHALLENGE:
+        return _challenge_page(page, str(submission_id), values, admission)
     if admission.flag:  # over a limit without the script: stored, for staff to review
         respondent = replace(respondent, flags=(*respondent.flags, admission.flag))
     submitted = submit_answers(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from survey_engine.definition.expressions import parse, references
-from survey_engine.definition.families import SELECT
+from survey_engine.definition.families import MATRIX, SELECT
 
 OTHER = "other"
 
@@ -42,6 +42,11 @@ class Question:
     @property
     def other_field(self) -> str:
         return f"{self.name}_other"
+
+    @property
+    def attention(self) -> Any:
+        """An attention check's expected answer (schema_questions._attention), or None."""
+        return self.raw.get("attention")
 
     def choice_names(self) -> list[str]:
         return [c["name"] for c in self.choices]
@@ -97,6 +102,13 @@ class Definition:
                 )
         self.by_name: dict[str, Question] = {q.name: q for q in self.questions}
         self._languages = self._find_languages()
+
+    def attention_checks(self) -> list[Question]:
+        """The questions marked as attention checks (their expected answer given)."""
+        return [q for q in self.questions if q.attention is not None]
+
+    def matrices(self) -> list[Question]:
+        return [q for q in self.questions if q.type in MATRIX]
 
     @property
     def title(self) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections import Counter
+from collections.abc import Callable
 
 import redis
 import sqlalchemy as sa
@@ -150,6 +151,7 @@ def _survey_lines(
     for (survey_id, outcome), value in sorted(counters.items()):
         if outcome == "persisted":
             lines.append(f"survey_engine_persisted_total{{{label(survey_id)}}} {value}")
+    lines += _flag_lines(counters, label)
     lines += _family("responses", "gauge", "Responses stored in the database (from the tallies).")
     for survey_id, value in sorted(stored.items()):
         lines.append(f"survey_engine_responses{{{label(survey_id)}}} {value}")
@@ -161,4 +163,19 @@ def _survey_lines(
         lines += _family(name, "gauge", text)
         for survey_id, survey in sorted(buffered.items()):
             lines.append(f"survey_engine_{name}{{{label(survey_id)}}} {survey[name]}")
+    return lines
+
+
+def _flag_lines(counters: Counter[tuple[int, str]], label: Callable[[int], str]) -> list[str]:
+    """Quality flags given (intake/quality.py), counted as `flag:<name>`."""
+    lines = _family(
+        "flagged_total",
+        "counter",
+        "Responses given each quality flag: when stored, or later (the first of a "
+        "repeated set); the web tier's over_limit and no_device included.",
+    )
+    for (survey_id, name), value in sorted(counters.items()):
+        if name.startswith("flag:"):
+            flag = name.removeprefix("flag:")
+            lines.append(f'survey_engine_flagged_total{{{label(survey_id)},flag="{flag}"}} {value}')
     return lines

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from survey_engine.catalog import definition_of
 from survey_engine.extensions import db
 from survey_engine.intake.buffer import answers_digest
-from survey_engine.intake.quality_rules import Found, Rules, Stored, aware, combinations, stored_row
+from survey_engine.intake.quality_rules import Found, Rules, aware, combinations, stored_row
+from survey_engine.intake.submission import Submission
 from survey_engine.models import Response
 
 # log10 of the margin: an answer set's combinations must exceed 10,000 × n², because
@@ -91,7 +92,7 @@ class _Event:
     at: datetime
     device: str | None
     index: int | None = None
-    row: Stored | None = None
+    row: Any = None  # the stored row
     unexplained: bool = False
 
 
@@ -129,24 +130,23 @@ def network_checks(survey_id: int, found: Found, rules: Rules) -> None:
 
 
 def _network_duplicates(found: Found, rows: Sequence[Any], rules: Rules) -> None:
-    """Identical answer sets from one network key, when chance cannot explain them."""
+    """Identical answer sets from one network key, when chance cannot explain them (a
+    group's answers are judged once, only when it has two members or more)."""
     per_key: Counter[str] = Counter(row.network_key for row in rows)
-    per_key.update(
-        s.paradata["network_key"] for s in found.batch.values() if s.paradata.get("network_key")
-    )
     groups: dict[tuple[str, str], list[tuple[int | None, Any]]] = defaultdict(list)
     for index, s in found.batch.items():
-        key = s.paradata.get("network_key")
-        if key and _distinctive(s.version_id, s.answers, per_key[key], rules):
+        if key := s.paradata.get("network_key"):
+            per_key[key] += 1
             groups[(key, answers_digest(s.answers))].append((index, None))
-    wanted = {key for key, _ in groups}
     for row in rows:
-        if row.network_key in wanted:
-            digest = answers_digest(row.answers)
-            if (row.network_key, digest) in groups:
-                groups[(row.network_key, digest)].append((None, row))
-    for members in groups.values():
-        if len(members) < 2:
+        members = groups.get((row.network_key, answers_digest(row.answers)))
+        if members is not None:
+            members.append((None, row))
+    for (key, _), members in groups.items():
+        first = members[0][0]  # the batch's members come first
+        if len(members) < 2 or first is None:
+            continue
+        if not _distinctive(found.batch[first], per_key[key], rules):
             continue
         reason = (
             f"the same answers as {len(members) - 1} other response(s) from the same network today"
@@ -158,9 +158,9 @@ def _network_duplicates(found: Found, rows: Sequence[Any], rules: Rules) -> None
                 found.flag_earlier(stored_row(stored), "duplicate", reason)
 
 
-def _distinctive(version_id: int, answers: dict, responses: int, rules: Rules) -> bool:
+def _distinctive(submission: Submission, responses: int, rules: Rules) -> bool:
     """Enough answers, and far more possible answer sets than pairs among `responses`."""
-    answered, log_space = combinations(definition_of(version_id), answers)
+    answered, log_space = combinations(definition_of(submission.version_id), submission.answers)
     needed = 2 * math.log10(max(responses, 2)) + CHANCE_MARGIN
     return answered >= rules.duplicate_min_answers and log_space >= needed
 
@@ -174,7 +174,7 @@ def _bursts(found: Found, rows: Sequence[Any], rules: Rules) -> None:
     for row in reversed(rows):  # oldest first: ties in time keep the storing order
         if aware(row.submitted_at) >= start:
             events[row.network_key].append(
-                _Event(aware(row.submitted_at), row.device_hash, row=stored_row(row))
+                _Event(aware(row.submitted_at), row.device_hash, row=row)
             )
     for index, s in found.batch.items():
         if s.paradata.get("network_key"):
@@ -221,4 +221,4 @@ def _flag(found: Found, event: _Event, reason: str) -> None:
     if event.index is not None:
         found.flag_new(event.index, "burst", reason)
     elif event.row is not None:
-        found.flag_earlier(event.row, "burst", reason)
+        found.flag_earlier(stored_row(event.row), "burst", reason)

@@ -101,14 +101,17 @@ class Definition:
                     )
                 )
         self.by_name: dict[str, Question] = {q.name: q for q in self.questions}
+        # Read for every stored response (intake/quality.py): found once.
+        self._attention_checks = [q for q in self.questions if q.attention is not None]
+        self._matrices = [q for q in self.questions if q.type in MATRIX]
         self._languages = self._find_languages()
 
     def attention_checks(self) -> list[Question]:
         """The questions marked as attention checks (their expected answer given)."""
-        return [q for q in self.questions if q.attention is not None]
+        return self._attention_checks
 
     def matrices(self) -> list[Question]:
-        return [q for q in self.questions if q.type in MATRIX]
+        return self._matrices
 
     @property
     def title(self) -> Any:

@@ -36,9 +36,11 @@ response staff accepted or excluded is never touched again.
   that keeps no cookie, or replays one, is.
 - over_limit, no_device: put on the Submission by the web tier; kept as they are.
 
-Cost per batch and survey: one query for the durations, one for the devices, one for
-the networks' responses of the day (at most QUALITY_NETWORK_LOOKBACK rows), and one
-UPDATE (executemany) for earlier responses newly flagged: never one per row.
+Cost per batch and survey, never one query per row: one for the durations, one for the
+devices, one for the network's responses with the same answers (the database compares
+them) and, only when a set repeats, one for the networks' counts; one for the bursts
+(the database says which responses are unexplained: an honest crowd sends nothing back);
+one UPDATE (executemany) for the earlier responses newly flagged.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from flask import current_app
 
 from survey_engine.catalog import definition_of
 from survey_engine.extensions import db
-from survey_engine.intake import counters, quality_network
+from survey_engine.intake import counters, quality_burst, quality_network
 from survey_engine.intake.quality_rules import (
     Found,
     Rules,
@@ -90,7 +92,8 @@ def check_batch(submissions: Sequence[Submission]) -> Checked:
             _row_checks(found, index, submissions[index], rules)
         _speeders(survey_id, found, rules)
         quality_network.device_duplicates(survey_id, found)
-        quality_network.network_checks(survey_id, found, rules)
+        quality_network.network_duplicates(survey_id, found, rules)
+        quality_burst.bursts(survey_id, found, rules)
         for flag, n in _flag_earlier(found).items():
             checked.earlier[(survey_id, flag)] += n
         for index, flags in found.new.items():

@@ -276,6 +276,26 @@ def test_two_hundred_from_one_device_all_flagged(path_app):
     assert responses_counted() == 200
 
 
+def test_repeats_two_workers_stored_unseen_are_all_flagged_later(path_app):
+    """Two workers storing the same token at once see nothing of each other; the next
+    response of that token flags both."""
+    pair = [response(device="phone-1"), response(device="phone-1")]
+    store(path_app, *pair)
+    db.session.execute(sa.update(Response).values(status=ResponseStatus.UNREVIEWED, flags=[]))
+    db.session.commit()
+    third = response(device="phone-1")
+    store(path_app, third)
+    rows = stored()
+    assert all("duplicate" in flags_of(row) for row in rows.values())
+    assert {flags_of(rows[p.submission_id])["duplicate"] for p in pair} == {
+        "the first response of a browser (device token) that answered again later",
+        "the same browser (device token) answered before",
+    }
+    assert flags_of(rows[third.submission_id])["duplicate"] == (
+        "the same browser (device token) answered 2 time(s) before"
+    )
+
+
 def test_an_accepted_response_is_never_flagged_again(path_app):
     first = response(device="phone-1")
     store(path_app, first)

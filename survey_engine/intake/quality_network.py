@@ -14,7 +14,7 @@ from survey_engine.extensions import db
 from survey_engine.intake.buffer import answers_digest
 from survey_engine.intake.quality_rules import Found, Rules, combinations, stored_row
 from survey_engine.intake.submission import Submission
-from survey_engine.models import Response
+from survey_engine.models import Response, ResponseStatus
 
 # log10 of the margin: an answer set's combinations must exceed 10,000 × n², because
 # answers are far from uniform, and people behind one address live in one place (their
@@ -29,12 +29,47 @@ def _batch_ids(found: Found) -> list:
 
 def device_duplicates(survey_id: int, found: Found) -> None:
     """Every response of a device token after its first, and the first once a second is
-    there (one query: per token in the batch, its earlier count and its first row)."""
+    there."""
     devices = Counter(
         s.paradata["device_hash"] for s in found.batch.values() if s.paradata.get("device_hash")
     )
     if not devices:
         return
+    counts, unflagged = _earlier_of_devices(survey_id, found, devices)
+    seen: Counter[str] = Counter()
+    for index, s in sorted(found.batch.items(), key=lambda item: item[1].submitted_at):
+        device = s.paradata.get("device_hash")
+        if not device:
+            continue
+        before = counts.get(device, 0) + seen[device]
+        seen[device] += 1
+        if before:
+            found.flag_new(
+                index,
+                "duplicate",
+                f"the same browser (device token) answered {before} time(s) before",
+            )
+        elif devices[device] > 1:
+            found.flag_new(
+                index,
+                "duplicate",
+                f"the first of {devices[device]} responses from the same browser (device token)",
+            )
+    for row in unflagged:
+        found.flag_earlier(
+            stored_row(row),
+            "duplicate",
+            "the first response of a browser (device token) that answered again later"
+            if row.k == 1
+            else "the same browser (device token) answered before",
+        )
+
+
+def _earlier_of_devices(survey_id: int, found: Found, devices: Counter[str]) -> tuple[dict, list]:
+    """Per device token of the batch, how many times it answered before; and those
+    earlier responses that may lack their flag: the first of each, and any still
+    unreviewed (two workers storing the same token at once saw nothing of each other).
+    One query; repeated tokens' flagged responses do not come back."""
     t = Response.__table__
     ranked = (
         sa.select(
@@ -52,34 +87,12 @@ def device_duplicates(survey_id: int, found: Found) -> None:
         )
         .subquery()
     )
-    first = {
-        row.device_hash: row for row in db.session.execute(sa.select(ranked).where(ranked.c.k == 1))
-    }
-    seen: Counter[str] = Counter()
-    for index, s in sorted(found.batch.items(), key=lambda item: item[1].submitted_at):
-        device = s.paradata.get("device_hash")
-        if not device:
-            continue
-        before = (first[device].n if device in first else 0) + seen[device]
-        seen[device] += 1
-        if before:
-            found.flag_new(
-                index,
-                "duplicate",
-                f"the same browser (device token) answered {before} time(s) before",
-            )
-        elif devices[device] > 1:
-            found.flag_new(
-                index,
-                "duplicate",
-                f"the first of {devices[device]} responses from the same browser (device token)",
-            )
-    for row in first.values():
-        found.flag_earlier(
-            stored_row(row),
-            "duplicate",
-            "the first response of a browser (device token) that answered again later",
+    rows = db.session.execute(
+        sa.select(ranked).where(
+            sa.or_(ranked.c.k == 1, ranked.c.status == ResponseStatus.UNREVIEWED)
         )
+    ).all()
+    return {row.device_hash: row.n for row in rows}, list(rows)
 
 
 def network_duplicates(survey_id: int, found: Found, rules: Rules) -> None:

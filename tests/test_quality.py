@@ -243,6 +243,18 @@ def test_attention_in_the_schema_and_xlsform(tmp_path):
     assert any("a hidden question does not take 'attention'" in p for p in problems)
 
 
+def test_a_builder_edit_keeps_the_attention_check():
+    from survey_engine.definition import editing
+
+    definition = with_attention_check()
+    edited = {"name": "check", "type": "select_one", "choices": "agreement", "label": "New"}
+    editing.replace_question(definition, "check", edited, definition["pages"][1]["name"])
+    assert definition["pages"][1]["questions"][0]["attention"] == "disagree"
+    retyped = {"name": "check", "type": "text", "label": "A text now"}
+    editing.replace_question(definition, "check", retyped, definition["pages"][1]["name"])
+    assert "attention" not in definition["pages"][1]["questions"][0]
+
+
 # -- duplicates ----------------------------------------------------------------------------
 
 
@@ -454,6 +466,29 @@ def test_a_batch_of_500_costs_a_few_queries(app):
         f"\nquality check of 500: {seconds * 1000:.0f} ms, {len(checking)} queries; "
         f"persist_batch: {stored_in * 1000:.0f} ms, {len(storing)} queries"
     )
+
+
+def test_a_stuffed_batch_costs_a_few_queries_too(app):
+    """5,000 earlier responses of one script (no device token, one address) in the burst
+    window: the next 500 still cost a few queries, and every one is flagged."""
+    rng = random.Random(9)
+    start = datetime.now(UTC) - timedelta(minutes=4)
+    script = [
+        response(honest_answers(rng), network=NAT, duration=3, at=start + timedelta(seconds=i / 25))
+        for i in range(5500)
+    ]
+    for first in range(0, 5000, 500):
+        persist_batch(script[first : first + 500])
+    db.session.remove()
+    with counted_queries() as checking:
+        started = time.perf_counter()
+        checked = quality.check_batch(script[5000:])
+        seconds = time.perf_counter() - started
+        db.session.rollback()
+    assert len(checking) <= 5, checking
+    assert all("burst" in {f["flag"] for f in s.flags} for s in checked.submissions)
+    print(f"\nquality check of 500 after 5,000 stuffed: {seconds * 1000:.0f} ms")
+    assert seconds < 10
 
 
 # -- settings --------------------------------------------------------------------------------

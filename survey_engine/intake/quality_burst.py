@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from survey_engine.extensions import db
-from survey_engine.intake.quality_rules import Found, Rules, aware, stored_row
-from survey_engine.models import Response
+from survey_engine.intake.quality_network import recent_of_networks
+from survey_engine.intake.quality_rules import Found, Rules, aware, flag_names, stored_row
 
 
 @dataclass
@@ -36,7 +36,7 @@ def bursts(survey_id: int, found: Found, rules: Rules) -> None:
     if not batch:
         return
     window = timedelta(minutes=rules.burst_minutes)
-    rows = _stored(survey_id, found, batch, window, rules.network_lookback)
+    rows = _stored(survey_id, found, batch, window, rules)
     events: dict[str, list[_Unexplained]] = defaultdict(list)
     last_seen: dict[tuple[str, str], datetime] = {}
     for row in reversed(rows):  # oldest first
@@ -44,7 +44,8 @@ def bursts(survey_id: int, found: Found, rules: Rules) -> None:
         if row.device_hash:
             last_seen[(row.network_key, row.device_hash)] = at
         if not row.device_hash or (row.previous is not None and at - aware(row.previous) <= window):
-            events[row.network_key].append(_Unexplained(at, row=row))
+            flagged = "burst" in flag_names(row.flags or [])  # by an earlier batch
+            events[row.network_key].append(_Unexplained(at, row=row, flagged=flagged))
     for index, s in sorted(batch, key=lambda item: aware(item[1].submitted_at)):
         key, device, at = (
             s.paradata["network_key"],
@@ -61,32 +62,31 @@ def bursts(survey_id: int, found: Found, rules: Rules) -> None:
         _slide(found, key_events, window, rules)
 
 
-def _stored(survey_id: int, found: Found, batch: list, window: timedelta, lookback: int) -> list:
-    """The batch's networks' stored responses of the last two windows that are
-    unexplained, or of the batch's device tokens (their last time), newest first."""
-    t = Response.__table__
+def _stored(survey_id: int, found: Found, batch: list, window: timedelta, rules: Rules) -> list:
+    """Of the batch's networks' latest stored responses (recent_of_networks), those of
+    the last two windows that are unexplained, or of the batch's device tokens (their
+    last time), newest first."""
+    recent = recent_of_networks(
+        survey_id, found, {s.paradata["network_key"] for _, s in batch}, rules
+    )
     since = min(aware(s.submitted_at) for _, s in batch) - 2 * window
     devices = sorted({s.paradata["device_hash"] for _, s in batch if s.paradata.get("device_hash")})
     timed = (
         sa.select(
-            t.c.id,
-            t.c.network_key,
-            t.c.device_hash,
-            t.c.submitted_at,
-            t.c.status,
-            t.c.flags,
-            sa.func.lag(t.c.submitted_at, type_=t.c.submitted_at.type)
+            recent.c.id,
+            recent.c.network_key,
+            recent.c.device_hash,
+            recent.c.submitted_at,
+            recent.c.status,
+            recent.c.flags,
+            sa.func.lag(recent.c.submitted_at, type_=recent.c.submitted_at.type)
             .over(
-                partition_by=(t.c.network_key, t.c.device_hash), order_by=(t.c.submitted_at, t.c.id)
+                partition_by=(recent.c.network_key, recent.c.device_hash),
+                order_by=(recent.c.submitted_at, recent.c.id),
             )
             .label("previous"),
         )
-        .where(
-            t.c.survey_id == survey_id,
-            t.c.network_key.in_(sorted({s.paradata["network_key"] for _, s in batch})),
-            t.c.submitted_at >= since,
-            t.c.submission_id.not_in([s.submission_id for s in found.batch.values()]),
-        )
+        .where(recent.c.submitted_at >= since)
         .subquery()
     )
     return list(
@@ -100,7 +100,6 @@ def _stored(survey_id: int, found: Found, batch: list, window: timedelta, lookba
                 )
             )
             .order_by(timed.c.id.desc())
-            .limit(lookback)
         ).all()
     )
 

@@ -95,6 +95,32 @@ def _earlier_of_devices(survey_id: int, found: Found, devices: Counter[str]) -> 
     return {row.device_hash: row.n for row in rows}, list(rows)
 
 
+def recent_of_networks(survey_id: int, found: Found, keys: set[str], rules: Rules) -> Any:
+    """The latest QUALITY_NETWORK_LOOKBACK stored responses of these network keys (not
+    the batch's own, should it be delivered again): what a batch looks back at, so its
+    cost does not grow with a busy network's day."""
+    t = Response.__table__
+    return (
+        sa.select(
+            t.c.id,
+            t.c.network_key,
+            t.c.device_hash,
+            t.c.submitted_at,
+            t.c.status,
+            t.c.flags,
+            t.c.answers,
+        )
+        .where(
+            t.c.survey_id == survey_id,
+            t.c.network_key.in_(sorted(keys)),
+            t.c.submission_id.not_in(_batch_ids(found)),
+        )
+        .order_by(t.c.id.desc())
+        .limit(rules.network_lookback)
+        .subquery()
+    )
+
+
 def network_duplicates(survey_id: int, found: Found, rules: Rules) -> None:
     """Identical answer sets from one network key (a key is one day's), when chance
     cannot explain them. The database compares the answers: only the stored responses
@@ -109,17 +135,9 @@ def network_duplicates(survey_id: int, found: Found, rules: Rules) -> None:
             answer_sets[digest] = s.answers
     if not groups:
         return
-    t = Response.__table__
+    recent = recent_of_networks(survey_id, found, {key for key, _ in groups}, rules)
     rows = db.session.execute(
-        sa.select(t.c.id, t.c.network_key, t.c.status, t.c.flags, t.c.answers)
-        .where(
-            t.c.survey_id == survey_id,
-            t.c.network_key.in_(sorted({key for key, _ in groups})),
-            t.c.answers.in_(list(answer_sets.values())),
-            t.c.submission_id.not_in(_batch_ids(found)),
-        )
-        .order_by(t.c.id.desc())
-        .limit(rules.network_lookback)
+        sa.select(recent).where(recent.c.answers.in_(list(answer_sets.values())))
     ).all()
     for row in rows:
         members = groups.get((row.network_key, answers_digest(row.answers)))
@@ -137,16 +155,11 @@ def _flag_repeated(
     rules: Rules,
 ) -> None:
     """Flag each repeated set that chance cannot explain among its network's responses."""
-    t = Response.__table__
+    recent = recent_of_networks(survey_id, found, {key for key, _ in repeated}, rules)
     per_key: Counter[str] = Counter(
         dict(
             db.session.execute(
-                sa.select(t.c.network_key, sa.func.count())
-                .where(
-                    t.c.survey_id == survey_id,
-                    t.c.network_key.in_(sorted({key for key, _ in repeated})),
-                )
-                .group_by(t.c.network_key)
+                sa.select(recent.c.network_key, sa.func.count()).group_by(recent.c.network_key)
             ).all()
         )
     )

@@ -36,11 +36,14 @@ response staff accepted or excluded is never touched again.
   that keeps no cookie, or replays one, is.
 - over_limit, no_device: put on the Submission by the web tier; kept as they are.
 
-Cost per batch and survey, never one query per row: one for the durations, one for the
-devices, one for the network's responses with the same answers (the database compares
-them) and, only when a set repeats, one for the networks' counts; one for the bursts
-(the database says which responses are unexplained: an honest crowd sends nothing back);
-one UPDATE (executemany) for the earlier responses newly flagged.
+The network checks look back at the networks' latest QUALITY_NETWORK_LOOKBACK stored
+responses (a whole day for most networks), so a batch's cost does not grow with a busy
+network's day. Cost per batch and survey, never one query per row: one for the
+durations, one for the devices, one for the network's responses with the same answers
+(the database compares them) and, only when a set repeats, one for the networks'
+counts; one for the bursts (the database says which responses are unexplained: an
+honest crowd sends nothing back); one UPDATE (executemany) for the earlier responses
+newly flagged.
 """
 
 from __future__ import annotations

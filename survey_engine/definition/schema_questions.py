@@ -14,6 +14,7 @@ from typing import Any, TypeGuard
 from survey_engine.definition.families import CHOICE_LIST, TYPED_NUMBER, UNSEEN
 from survey_engine.definition.schema_common import (
     NAME_RE,
+    RESERVED_NAMES,
     Problems,
     check_expression,
     check_text,
@@ -169,6 +170,11 @@ def _question_name(problems: Problems, path: str, question: dict, seen: dict[str
         problems.add(
             f"{path}.name",
             f"letters, digits and '_', starting with a letter, up to 64 characters, got {name!r}",
+        )
+    elif name in RESERVED_NAMES:
+        problems.add(
+            f"{path}.name",
+            f"{name!r} is a name the questionnaire form uses for itself; choose another",
         )
     else:
         taken = [name] + ([f"{name}_other"] if question.get("other") is True else [])

@@ -42,6 +42,8 @@ ACTIONS = (
     "unshared",
     "token_created",
     "token_revoked",
+    "codes_created",
+    "codes_downloaded",
 )
 COMMAND_LINE = "command line"  # the actor of `survey-engine …` commands
 ANONYMOUS = "anonymous"  # the actor of a web request nobody is signed in to (a failed login)

@@ -10,9 +10,9 @@ from flask_login import login_required
 from survey_engine.admin import builder_drafts as drafts
 from survey_engine.admin.blueprint import bp
 from survey_engine.admin.builder_forms import (
+    MAX_RESPONSES_LIMIT,
     SETTINGS_FIELDS,
     access_from_form,
-    MAX_RESPONSES_LIMIT,
     from_local_input,
     local_input,
     settings_problems,

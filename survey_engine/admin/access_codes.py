@@ -22,6 +22,7 @@ from survey_engine.localtime import local_text
 from survey_engine.models import AccessCodeBatch, Survey
 from survey_engine.results.unit_rates import unit_rates
 from survey_engine.staff import audit
+from survey_engine.untrusted import bad_character_at, safe_text
 
 DOWNLOADS = {"csv": "text/csv", "pdf": "application/pdf", "png": "image/png"}
 
@@ -58,17 +59,17 @@ def access_codes(slug: str):
     survey = managed_survey(slug)
     if request.method == "GET":
         return _page(survey)
-    unit = request.form.get("unit", "").strip()
+    unit = " ".join(request.form.get("unit", "").split())  # one line on the cards
     size_text = request.form.get("size", "").strip()[:20]
     low, high = code_batches.BATCH_SIZE
     try:
         size = params.whole_number(size_text, low, high)
     except params.ParamError:
         error = _("The number of codes must be a whole number from %(low)s to %(high)s.")
-        return _page(survey, unit[:200], size_text, error % {"low": low, "high": high})
-    if not unit or len(unit) > code_batches.UNIT_MAX:
+        return _page(survey, safe_text(unit[:200]), size_text, error % {"low": low, "high": high})
+    if not unit or len(unit) > code_batches.UNIT_MAX or bad_character_at(unit) is not None:
         error = _("Name the unit (a school, a commune) in at most %(n)s characters.")
-        return _page(survey, unit[:200], size_text, error % {"n": code_batches.UNIT_MAX})
+        return _page(survey, safe_text(unit[:200]), size_text, error % {"n": code_batches.UNIT_MAX})
     try:
         batch = code_batches.create_batch(survey.id, unit, size, current_user.email)
     except code_batches.BatchRefused:

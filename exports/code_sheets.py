@@ -81,46 +81,58 @@ def _qr(link: str, side: int) -> Image.Image:
     # A fixed mask: choosing the best of eight is most of segno's time (30 ms a code)
     # and any mask reads; print quality does not need the lowest penalty.
     qr = segno.make_qr(link, error="m", boost_error=False, mask=2)
-    rows = list(qr.matrix_iter(border=4))
-    modules = len(rows)
-    image = Image.new("1", (modules, modules), 1)
-    image.putdata([0 if dark else 1 for row in rows for dark in row])
+    border = 4
+    modules = len(qr.matrix) + 2 * border
+    quiet = b"\xff" * modules
+    rows = [quiet] * border
+    for row in qr.matrix:
+        rows.append(b"\xff" * border + bytes(0 if dark else 255 for dark in row) + b"\xff" * border)
+    rows += [quiet] * border
+    image = Image.frombytes("L", (modules, modules), b"".join(rows)).convert("1", dither=None)
     scale = max(1, side // modules)
     return image.resize((modules * scale, modules * scale), Image.Resampling.NEAREST)
 
 
-def _card(page: Image.Image, box: tuple[int, int, int, int], card: CodeCard, text: SheetText):
-    left, top, right, bottom = box
-    draw = ImageDraw.Draw(page)
-    draw.rectangle(box, outline=110)  # where to cut (black once thresholded)
-    width, pad = right - left, 14
-    centre = (left + right) // 2
-    y = top + pad
-    font, title = _fit(text.title, 22, width - 2 * pad)
-    draw.text((centre, y), title, fill=0, font=font, anchor="mt")
-    y += 30
-    font, unit = _fit(card.unit, 20, width - 2 * pad)
-    draw.text((centre, y), unit, fill=0, font=font, anchor="mt")
-    y += 28
-    qr = _qr(card.link, min(width - 2 * pad, bottom - y - 100))
-    page.paste(qr, (centre - qr.width // 2, y))
-    y += qr.height + 4
-    font, address = _fit(text.address, 16, width - 2 * pad)
-    draw.text((centre, y), address, fill=0, font=font, anchor="mt")
-    y += 22
-    font, code = _fit(f"{text.code_label}: {card.code}", 34, width - 2 * pad, FONT_BOLD)
-    draw.text((centre, y), code, fill=0, font=font, anchor="mt")
+CARD = ((PAGE[0] - 2 * MARGIN) // COLUMNS, (PAGE[1] - 2 * MARGIN) // ROWS)
+PAD = 14
+QR_TOP = PAD + 58  # below the title and the unit
+QR_SIDE = min(CARD[0] - 2 * PAD, CARD[1] - QR_TOP - 100)  # room left for address and code
+
+
+@lru_cache(maxsize=8)
+def _background(title: str, unit: str, address: str) -> Image.Image:
+    """What every card of a batch shares (its cut line, title, unit and address),
+    drawn once: a card then only adds its QR code and its code."""
+    card = Image.new("1", CARD, 1)
+    draw = ImageDraw.Draw(card)
+    width, centre = CARD[0], CARD[0] // 2
+    draw.rectangle((0, 0, CARD[0] - 1, CARD[1] - 1), outline=0)  # where to cut
+    for line, size, y in ((title, 22, PAD), (unit, 20, PAD + 30)):
+        font, fitted = _fit(line, size, width - 2 * PAD)
+        draw.text((centre, y), fitted, fill=0, font=font, anchor="mt")
+    font, fitted = _fit(address, 16, width - 2 * PAD)
+    draw.text((centre, QR_TOP + QR_SIDE + 4), fitted, fill=0, font=font, anchor="mt")
+    return card
+
+
+def _card(card: CodeCard, text: SheetText) -> Image.Image:
+    image = _background(text.title, card.unit, text.address).copy()
+    qr = _qr(card.link, QR_SIDE)
+    image.paste(qr, ((CARD[0] - qr.width) // 2, QR_TOP + (QR_SIDE - qr.height) // 2))
+    font, code = _fit(f"{text.code_label}: {card.code}", 34, CARD[0] - 2 * PAD, FONT_BOLD)
+    draw = ImageDraw.Draw(image)
+    draw.text((CARD[0] // 2, QR_TOP + QR_SIDE + 26), code, fill=0, font=font, anchor="mt")
+    return image
 
 
 def draw_page(cards: Sequence[CodeCard], text: SheetText) -> Image.Image:
-    """One A4 page of up to 12 cards, in grey levels."""
-    page = Image.new("L", PAGE, 255)
-    card_w = (PAGE[0] - 2 * MARGIN) // COLUMNS
-    card_h = (PAGE[1] - 2 * MARGIN) // ROWS
+    """One A4 page of up to 12 cards, in black and white (CCITT G4 in the PDF: ~20 KB
+    a page, where grey levels took ~300 KB of JPEG)."""
+    page = Image.new("1", PAGE, 1)
     for i, card in enumerate(cards[:PER_PAGE]):
-        left = MARGIN + (i % COLUMNS) * card_w
-        top = MARGIN + (i // COLUMNS) * card_h
-        _card(page, (left, top, left + card_w - 1, top + card_h - 1), card, text)
+        left = MARGIN + (i % COLUMNS) * CARD[0]
+        top = MARGIN + (i // COLUMNS) * CARD[1]
+        page.paste(_card(card, text), (left, top))
     return page
 
 
@@ -167,9 +179,7 @@ def write_pdf(handle: IO[bytes], cards: Sequence[CodeCard], text: SheetText) -> 
     count = max(1, -(-len(cards) // PER_PAGE))
 
     def draw(i: int) -> Image.Image:
-        page = draw_page(cards[i * PER_PAGE : (i + 1) * PER_PAGE], text)
-        # Black and white: CCITT G4 in the PDF, ~30 KB a page instead of ~300 KB of JPEG.
-        return page.point(lambda level: 255 if level > 160 else 0).convert("1", dither=None)
+        return draw_page(cards[i * PER_PAGE : (i + 1) * PER_PAGE], text)
 
     _DrawnPages(count, draw).save(handle, "PDF", save_all=True, resolution=DPI)
 

@@ -402,7 +402,8 @@ ROUTES: dict[str, list[Inputs]] = {
         Inputs(_DEMO, form=("unit", "size"), base_form={"unit": "Trường A", "size": "3"}, phase=1)
     ],
     "admin.download_codes": [
-        Inputs({**_CLOSED, "batch_id": "{batch}", "fmt": fmt}) for fmt in ("csv", "pdf", "png")
+        Inputs({**_CLOSED, "batch_id": "{batch}", "fmt": fmt}, args=("part",))
+        for fmt in ("csv", "pdf", "png")
     ],
     "admin.unshare": [Inputs({**_DEMO, "user_id": "{sharee_id}"}, phase=1)],
     # -- results and exports

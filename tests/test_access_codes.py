@@ -149,6 +149,18 @@ def test_png_sheets_one_page_a_png_more_a_zip(closed):
     assert names == ["page-001.png", "page-002.png"]
 
 
+def test_a_large_batch_downloads_its_sheets_in_parts(closed):
+    batch = make_batch(closed, "Xã Lớn", 601)  # SHEET_PART is 600
+    staff = signed_in(closed, EDITOR)
+    page = staff.get(CODES).get_data(as_text=True)
+    assert f"{batch.id}.pdf?part=2" in page and f"{batch.id}.png?part=2" in page
+    reply = staff.get(f"{CODES}/{batch.id}.png", query_string={"part": "2"})
+    assert decoded(io.BytesIO(reply.data)) == [link(codes(batch)[600])]  # code 601 alone
+    assert staff.get(f"{CODES}/{batch.id}.pdf", query_string={"part": "3"}).status_code == 404
+    csv_rows = staff.get(f"{CODES}/{batch.id}.csv").data.decode("utf-8-sig").splitlines()
+    assert len(csv_rows) == 602  # the CSV is whole
+
+
 def test_a_code_answers_once_and_the_response_keeps_only_the_unit(closed):
     batch = make_batch(closed, "Trường Tiểu học Lộc An", 2)
     code = codes(batch)[0]

@@ -25,6 +25,7 @@ from survey_engine.staff import audit
 from survey_engine.untrusted import bad_character_at, safe_text
 
 DOWNLOADS = {"csv": "text/csv", "pdf": "application/pdf", "png": "image/png"}
+SHEET_PART = 600  # codes in one PDF or PNG download: 50 pages, 10 s or so to draw
 
 
 def _access_mode(survey: Survey) -> str:
@@ -48,6 +49,7 @@ def _page(survey: Survey, unit: str = "", size: str = "", error: str | None = No
         error=error,
         limits=code_batches.BATCH_SIZE,
         unit_max=code_batches.UNIT_MAX,
+        sheet_part=SHEET_PART,
         local_time=local_text,
     )
     return html, 422 if error else 200
@@ -96,17 +98,26 @@ def download_codes(slug: str, batch_id: int, fmt: str):
     if batch is None or fmt not in DOWNLOADS:
         abort(404)
     cards = _cards(survey, batch)
+    suffix = ""
+    if fmt != "csv":  # sheets in parts a request draws in seconds (~15 ms a card)
+        parts = -(-len(cards) // SHEET_PART)
+        try:
+            part = params.whole_number(request.args.get("part", "1")[:10], 1, parts)
+        except params.ParamError:
+            abort(404)
+        cards = cards[(part - 1) * SHEET_PART : part * SHEET_PART]
+        suffix = f"-part{part}" if parts > 1 else ""
     address = url_for("public.questionnaire", slug=survey.slug, _external=True)
     parts = urlsplit(address)
     text = SheetText(title_of(survey, "vi"), parts.netloc + parts.path, _("Code"))
     buffer = io.BytesIO()
-    mimetype, name = DOWNLOADS[fmt], f"{survey.slug}-codes-{batch.id}.{fmt}"
+    mimetype, name = DOWNLOADS[fmt], f"{survey.slug}-codes-{batch.id}{suffix}.{fmt}"
     if fmt == "csv":
         write_csv(buffer, cards, [_("code"), _("link"), _("unit")])
     elif fmt == "pdf":
         write_pdf(buffer, cards, text)
     elif write_png(buffer, cards, text):
-        mimetype, name = "application/zip", f"{survey.slug}-codes-{batch.id}-png.zip"
-    audit.record("codes_downloaded", survey, batch=batch_id, format=fmt)
+        mimetype, name = "application/zip", f"{survey.slug}-codes-{batch.id}{suffix}-png.zip"
+    audit.record("codes_downloaded", survey, batch=batch_id, format=fmt, codes=len(cards))
     buffer.seek(0)
     return send_file(buffer, mimetype=mimetype, as_attachment=True, download_name=name)

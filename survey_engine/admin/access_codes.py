@@ -108,8 +108,8 @@ def download_codes(slug: str, batch_id: int, fmt: str):
         cards = cards[(part - 1) * SHEET_PART : part * SHEET_PART]
         suffix = f"-part{part}" if parts > 1 else ""
     address = url_for("public.questionnaire", slug=survey.slug, _external=True)
-    parts = urlsplit(address)
-    text = SheetText(title_of(survey, "vi"), parts.netloc + parts.path, _("Code"))
+    where = urlsplit(address)
+    text = SheetText(title_of(survey, "vi"), where.netloc + where.path, _("Code"))
     buffer = io.BytesIO()
     mimetype, name = DOWNLOADS[fmt], f"{survey.slug}-codes-{batch.id}{suffix}.{fmt}"
     if fmt == "csv":

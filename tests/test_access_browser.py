@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from survey_engine.definition.schema import FORMAT
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_site
+from tests.test_accessibility import violations
 
 pytestmark = pytest.mark.browser
 
@@ -32,6 +33,7 @@ PHONE = {
     "has_touch": True,
     "device_scale_factor": 2,
     "locale": "vi-VN",
+    "bypass_csp": True,  # lets axe's injected script run (tests/test_accessibility.py)
 }
 ALREADY_ANSWERED_VI = "Bạn đã trả lời rồi"
 CODE_USED_VI = "Mã này đã được sử dụng"
@@ -174,4 +176,21 @@ def test_closed_mode_from_a_qr_link_to_the_thank_you_page(browser: Browser, serv
     page.get_by_role("button", name="Tiếp tục").click()
     answer(page, "Không")
     expect_thanks(page, CLOSED_SLUG)
+    page.context.close()
+
+
+def test_the_code_page_and_the_refusals_have_no_axe_violation(browser: Browser, server):
+    page = browser.new_context(**PHONE).new_page()
+    page.goto(f"{server}/s/{CLOSED_SLUG}")  # asked for a code
+    assert violations(page) == []
+    page.get_by_label("Mã truy cập").fill("ABCD-EFGH")
+    page.get_by_role("button", name="Tiếp tục").click()  # a made-up code: 403, asked again
+    expect(page.locator("#error-summary")).to_be_visible()
+    assert violations(page) == []
+    page.goto(f"{server}/s/{DEVICE_SLUG}")
+    answer(page)
+    expect_thanks(page, DEVICE_SLUG)
+    page.goto(f"{server}/s/{DEVICE_SLUG}")  # already answered
+    expect(page.locator("h1")).to_have_text(ALREADY_ANSWERED_VI)
+    assert violations(page) == []
     page.context.close()

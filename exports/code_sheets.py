@@ -187,11 +187,11 @@ def write_pdf(handle: IO[bytes], cards: Sequence[CodeCard], text: SheetText) -> 
 def write_png(handle: IO[bytes], cards: Sequence[CodeCard], text: SheetText) -> bool:
     """One page: a PNG; more: a ZIP of PNG pages (page-001.png ...). True for a ZIP."""
     if len(cards) <= PER_PAGE:
-        draw_page(cards, text).save(handle, "PNG", dpi=(DPI, DPI), optimize=True)
+        draw_page(cards, text).save(handle, "PNG", dpi=(DPI, DPI))
         return False
     with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
         for number, page in enumerate(pages(cards, text), start=1):
             buffer = io.BytesIO()
-            page.save(buffer, "PNG", dpi=(DPI, DPI), optimize=True)
+            page.save(buffer, "PNG", dpi=(DPI, DPI))
             archive.writestr(f"page-{number:03d}.png", buffer.getvalue())
     return True

@@ -40,6 +40,7 @@ def check_settings(config: dict) -> None:
     )
     for name in ("RESULTS_TICK_ROWS", "RESULTS_JOB_STEP_ROWS"):
         config[name] = whole_number(name, config[name], 1)
+    check_limits(config)
     for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
         config[name] = positive_number(name, config[name])
     # A session's last use is noted once a minute (staff/sessions.py TOUCH_SECONDS): a
@@ -49,6 +50,23 @@ def check_settings(config: dict) -> None:
             "STAFF_SESSION_IDLE_MINUTES must be at least 2, not "
             f"{config['STAFF_SESSION_IDLE_MINUTES']!r}"
         )
+
+
+LIMIT_SETTINGS = (
+    "LIMIT_NETWORK_PER_MINUTE",
+    "LIMIT_DEVICE_PER_10_MINUTES",
+    "LIMIT_SURVEY_PER_MINUTE",
+)
+
+
+def check_limits(config: dict) -> None:
+    """The circuit breakers' limits (0: off) and the proof of work's difficulty."""
+    for name in LIMIT_SETTINGS:
+        config[name] = whole_number(name, config[name], 0)
+    bits = whole_number("POW_DIFFICULTY_BITS", config["POW_DIFFICULTY_BITS"], 1)
+    if bits > 32:  # 2**32 tries: hours on a phone
+        raise ConfigError(f"POW_DIFFICULTY_BITS must be at most 32, not {bits!r}")
+    config["POW_DIFFICULTY_BITS"] = bits
 
 
 def database_url(url: str) -> str:
@@ -88,6 +106,7 @@ class Config:
         self._requests()
         self._staff()
         self._results(instance_path)
+        self._limits()
 
     def _storage(self, instance_path: str) -> None:
         """The database, Redis and the drain that moves submissions from one to the other."""
@@ -165,3 +184,14 @@ class Config:
         self.RESULTS_REQUEST_SCAN_ROWS = os.environ.get("RESULTS_REQUEST_SCAN_ROWS", 30_000)
         self.RESULTS_TICK_ROWS = os.environ.get("RESULTS_TICK_ROWS", 2_000)
         self.RESULTS_JOB_STEP_ROWS = os.environ.get("RESULTS_JOB_STEP_ROWS", 50_000)
+
+    def _limits(self) -> None:
+        """The circuit breakers (intake/breakers.py, docs/abuse.md); 0 turns one off."""
+        # Citizens share carrier-grade NAT: a whole commune may come from one address,
+        # so a network key takes hundreds a minute; one browser a handful in 10 minutes.
+        self.LIMIT_NETWORK_PER_MINUTE = os.environ.get("LIMIT_NETWORK_PER_MINUTE", 600)
+        self.LIMIT_DEVICE_PER_10_MINUTES = os.environ.get("LIMIT_DEVICE_PER_10_MINUTES", 5)
+        self.LIMIT_SURVEY_PER_MINUTE = os.environ.get("LIMIT_SURVEY_PER_MINUTE", 6_000)
+        # Over a limit, the page's script finds a hash with this many leading zero bits
+        # (about 2**bits SHA-256 tries: 18 is a second or two on a cheap phone).
+        self.POW_DIFFICULTY_BITS = os.environ.get("POW_DIFFICULTY_BITS", 18)

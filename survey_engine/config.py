@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from fractions import Fraction
 from pathlib import Path
 
 
@@ -31,6 +32,36 @@ def positive_number(name: str, value: object) -> float:
     return number
 
 
+def fraction(name: str, value: object) -> float:
+    """`value` (0.25, "1/3") as a number strictly between 0 and 1, or a ConfigError."""
+    try:
+        number = float(Fraction(str(value).strip()))
+    except (ValueError, ZeroDivisionError):
+        number = float("nan")
+    if isinstance(value, bool) or not 0 < number < 1:
+        raise ConfigError(f"{name} must be a fraction between 0 and 1 (0.33, 1/3), not {value!r}")
+    return number
+
+
+def check_quality_settings(config: dict) -> None:
+    """The quality flags' thresholds (intake/quality.py)."""
+    config["QUALITY_SPEEDER_FRACTION"] = fraction(
+        "QUALITY_SPEEDER_FRACTION", config["QUALITY_SPEEDER_FRACTION"]
+    )
+    config["QUALITY_BURST_MINUTES"] = positive_number(
+        "QUALITY_BURST_MINUTES", config["QUALITY_BURST_MINUTES"]
+    )
+    for name, minimum in (
+        ("QUALITY_SPEEDER_WINDOW", 1),
+        ("QUALITY_SPEEDER_MIN_COMPARED", 1),
+        ("QUALITY_STRAIGHT_LINE_ROWS", 2),
+        ("QUALITY_DUPLICATE_MIN_ANSWERS", 1),
+        ("QUALITY_BURST_COUNT", 1),
+        ("QUALITY_NETWORK_LOOKBACK", 100),
+    ):
+        config[name] = whole_number(name, config[name], minimum)
+
+
 def check_settings(config: dict) -> None:
     """Refuse bad values of the settings read at startup, with a message that says
     which and why (instead of a failure on the first request that uses them)."""
@@ -43,6 +74,7 @@ def check_settings(config: dict) -> None:
     check_limits(config)
     for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
         config[name] = positive_number(name, config[name])
+    check_quality_settings(config)
     # A session's last use is noted once a minute (staff/sessions.py TOUCH_SECONDS): a
     # shorter idle limit would end sessions in use.
     if config["STAFF_SESSION_IDLE_MINUTES"] < 2:
@@ -107,6 +139,7 @@ class Config:
         self._staff()
         self._results(instance_path)
         self._limits()
+        self._quality()
 
     def _storage(self, instance_path: str) -> None:
         """The database, Redis and the drain that moves submissions from one to the other."""
@@ -195,3 +228,21 @@ class Config:
         # Over a limit, the page's script finds a hash with this many leading zero bits
         # (about 2**bits SHA-256 tries: 18 is a second or two on a cheap phone).
         self.POW_DIFFICULTY_BITS = os.environ.get("POW_DIFFICULTY_BITS", 18)
+
+    def _quality(self) -> None:
+        """The quality flags computed as responses are stored (intake/quality.py)."""
+        env = os.environ.get
+        # speeder: under this fraction of the median duration of the last WINDOW stored
+        # responses, once MIN_COMPARED durations are known.
+        self.QUALITY_SPEEDER_FRACTION = env("QUALITY_SPEEDER_FRACTION", "1/3")
+        self.QUALITY_SPEEDER_WINDOW = env("QUALITY_SPEEDER_WINDOW", 1000)
+        self.QUALITY_SPEEDER_MIN_COMPARED = env("QUALITY_SPEEDER_MIN_COMPARED", 20)
+        # straight_lining: a matrix of at least this many rows, all in one column.
+        self.QUALITY_STRAIGHT_LINE_ROWS = env("QUALITY_STRAIGHT_LINE_ROWS", 3)
+        # duplicate by network: identical answers count only from this many answered.
+        self.QUALITY_DUPLICATE_MIN_ANSWERS = env("QUALITY_DUPLICATE_MIN_ANSWERS", 5)
+        # burst: more than COUNT responses no distinct browser explains within MINUTES.
+        self.QUALITY_BURST_COUNT = env("QUALITY_BURST_COUNT", 30)
+        self.QUALITY_BURST_MINUTES = env("QUALITY_BURST_MINUTES", 5)
+        # A batch reads at most this many of its networks' responses of the day.
+        self.QUALITY_NETWORK_LOOKBACK = env("QUALITY_NETWORK_LOOKBACK", 5000)

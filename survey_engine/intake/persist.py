@@ -11,6 +11,8 @@ One transaction per batch:
   4. add the new ones to the tallies and mark their access codes used;
   5. with editing allowed (replace_claims), a device claim held by an earlier answer
      moves to the later one and the earlier is excluded and uncounted (replace.py).
+Before the insert, quality.check_batch adds the quality flags (and flags earlier
+responses a repeat shows up); they are counted for /metrics once committed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sqlalchemy as sa
 
 from survey_engine.catalog import definition_of
 from survey_engine.extensions import db
+from survey_engine.intake import quality
 from survey_engine.intake.replace import exclude_replaced, move_claims
 from survey_engine.intake.submission import Outcome, Submission
 from survey_engine.intake.tallies import TallyKey, keys_of, upsert_counts
@@ -60,6 +63,8 @@ def persist_batch(submissions: Sequence[Submission], enforce: bool = False) -> P
         return persisted
     try:
         unique = _take_claims(unique, persisted, enforce)
+        checked = quality.check_batch(unique)
+        unique = checked.submissions
         if unique:
             persisted.inserted = _insert(unique)
             new = [s for s in unique if s.key in persisted.inserted]
@@ -68,6 +73,7 @@ def persist_batch(submissions: Sequence[Submission], enforce: bool = False) -> P
             exclude_replaced(persisted.replaced)
             _mark_codes_used(new)
         db.session.commit()
+        quality.count_flags(checked, persisted.inserted)
     except _Refused as refused:
         db.session.rollback()
         persisted.refused = {s.key: refused.outcome for s in unique}

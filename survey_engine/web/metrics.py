@@ -153,6 +153,7 @@ def _survey_lines(
         if outcome == "persisted":
             lines.append(f"survey_engine_persisted_total{{{label(survey_id)}}} {value}")
     lines += _breaker_lines(counters, label)
+    lines += _flag_lines(counters, label)
     lines += _family("responses", "gauge", "Responses stored in the database (from the tallies).")
     for survey_id, value in sorted(stored.items()):
         lines.append(f"survey_engine_responses{{{label(survey_id)}}} {value}")
@@ -201,4 +202,19 @@ def _breaker_lines(counters: Counter[tuple[int, str]], label: Callable[[int], st
     for (survey_id, name), value in sorted(counters.items()):
         if name == OVER_LIMIT_STORED:
             lines.append(f"survey_engine_over_limit_stored_total{{{label(survey_id)}}} {value}")
+    return lines
+
+
+def _flag_lines(counters: Counter[tuple[int, str]], label: Callable[[int], str]) -> list[str]:
+    """Quality flags given (intake/quality.py), counted as `flag:<name>`."""
+    lines = _family(
+        "flagged_total",
+        "counter",
+        "Responses given each quality flag: when stored, or later (the first of a "
+        "repeated set); the web tier's over_limit and no_device included.",
+    )
+    for (survey_id, name), value in sorted(counters.items()):
+        if name.startswith("flag:"):
+            flag = name.removeprefix("flag:")
+            lines.append(f'survey_engine_flagged_total{{{label(survey_id)},flag="{flag}"}} {value}')
     return lines

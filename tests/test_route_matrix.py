@@ -20,7 +20,8 @@ from survey_engine.catalog import find_survey, save_definition
 from survey_engine.exporting.files import start_export
 from survey_engine.exporting.survey_file import ExportOptions
 from survey_engine.extensions import db
-from survey_engine.models import ApiToken, ExportFile, Response, StaffSession
+from survey_engine.intake.code_batches import create_batch
+from survey_engine.models import AccessCodeBatch, ApiToken, ExportFile, Response, StaffSession
 from survey_engine.staff.accounts import create_token, create_user, find_user, share_survey
 from tests.conftest import (
     DEMO_SLUG,
@@ -106,6 +107,9 @@ ROUTES = [
     ("GET", f"{S}/sharing", MANAGER, 200, None),
     ("POST", f"{S}/sharing", MANAGER, 422, {"email": "nobody@example.org"}),
     ("POST", f"{S}/sharing/{{spare}}/remove", MANAGER, 302, {}),
+    ("GET", f"{S}/codes", MANAGER, 200, None),
+    ("POST", f"{S}/codes", MANAGER, 422, {"unit": "Trường A", "size": "0"}),
+    ("GET", f"{S}/codes/{{batch}}.csv", MANAGER, 200, None),
     ("GET", "/admin/users", ADMIN, 200, None),
     (
         "POST",
@@ -155,6 +159,7 @@ def accounts(app):
         json={"submission_id": str(uuid.uuid4()), "answers": valid_answers()},
     )
     assert reply.status_code == 202, reply.get_json()  # one response, to review
+    create_batch(demo.id, "Trường A", 2, "admin@example.org")
     return app
 
 
@@ -207,6 +212,7 @@ def test_route_role_matrix(accounts, role):
             export=export,
             spare_session=spare_session,
             response=response,
+            batch=db.session.scalar(sa.select(AccessCodeBatch.id)),
         )
         if method == "GET":
             reply = client.get(url)

@@ -164,7 +164,7 @@ def _settings_rows(definition: dict, order: list[str]) -> list[list]:
         row.append(definition["default_language"])
     for key, value in (definition.get("settings") or {}).items():
         header.append(key)
-        row.append(value)
+        row.append(("yes" if value else "no") if isinstance(value, bool) else value)
     return [header, row]
 
 

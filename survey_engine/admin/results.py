@@ -40,7 +40,7 @@ from survey_engine.results.dashboard import (
     tally_counts,
 )
 from survey_engine.results.filters import FilterError, Filters
-from survey_engine.results.live import cache_key, cached, counted_view
+from survey_engine.results.live import cache_key, cached, counted_view, freshness
 from survey_engine.results.over_time import TimeSeries, time_series
 from survey_engine.results.report import merged_survey
 from survey_engine.results.saved import View
@@ -311,7 +311,7 @@ def text_answers_page(slug: str, question: str):
     count = response_count(survey.id)
     answers = cached(
         cache_key("text", survey, merged, filters, question, fold(query), page),
-        count,
+        freshness(survey, count),
         lambda _: text_answers(survey.id, question, filters, query, page),
     )
     return _render(

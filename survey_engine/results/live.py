@@ -23,6 +23,7 @@ from survey_engine.definition.merged import MergedSurvey
 from survey_engine.models import Survey
 from survey_engine.queue import enqueue_background
 from survey_engine.results.accumulator import Accumulator
+from survey_engine.results.responses import newest_id
 from survey_engine.results.review import review_stamp
 from survey_engine.results.saved import Counting, View, prepare
 
@@ -31,7 +32,7 @@ COUNT_JOB_TIMEOUT = 3 * 3600  # seconds: a million responses take about a minute
 _cache_lock = threading.Lock()
 
 
-def cached(key: tuple, count: int, compute: Callable[[Any], Any]) -> Any:
+def cached(key: tuple, count: Any, compute: Callable[[Any], Any]) -> Any:
     """What a view (`key`) shows, kept until the survey's response count moves on.
     Then compute(previous) makes it anew, `previous` being what the view showed at the
     older count (None if nothing), for a scan to carry on from; it is replaced, never
@@ -57,6 +58,13 @@ def cached(key: tuple, count: int, compute: Callable[[Any], Any]) -> Any:
     return value
 
 
+def freshness(survey: Survey, count: int) -> tuple[int, int]:
+    """What a cached view is valid for: the response count and the newest response's
+    id. The count alone stays the same when a later answer replaces an earlier one
+    (intake/replace.py excludes it as the new one is stored)."""
+    return count, newest_id(survey.id)
+
+
 def cache_key(kind: str, survey: Survey, merged: MergedSurvey, *more: Any) -> tuple:
     """The cache's key of one view of `survey` at its published versions and its
     latest review: a review changes responses below the ids a view has read, so what
@@ -76,7 +84,7 @@ def counted_view(
     budget = current_app.config["RESULTS_REQUEST_SCAN_ROWS"]
     got = cached(
         cache_key("counts", survey, merged, view.filters, view.crosstab),
-        count,
+        freshness(survey, count),
         lambda previous: prepare(survey.id, merged, view, previous, budget),
     )
     if not isinstance(got, Counting):

@@ -1,0 +1,168 @@
+"""Quotas per stratum: at most N responses per district x role, never overshot.
+
+The accept script (Redis) and the database path each grant a place atomically with
+the submission; these tests check both, in one process and with real concurrency.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from survey_engine.catalog import find_survey, save_definition
+from survey_engine.extensions import db
+from survey_engine.intake.drain import Drainer
+from survey_engine.models import QuotaFill
+from tests.conftest import DEMO_SLUG, demo_definition, new_id, stored_responses, valid_answers
+
+API = f"/api/v1/surveys/{DEMO_SLUG}/responses"
+FORM = f"/s/{DEMO_SLUG}"
+
+
+def with_quotas(*quotas: dict) -> dict:
+    data = demo_definition()
+    data["settings"] = {**(data.get("settings") or {}), "quotas": list(quotas)}
+    return data
+
+
+def district_role(limit: int, **limits: int) -> dict:
+    quota = {"name": "district_role", "questions": ["district", "role"], "limit": limit}
+    if limits:
+        quota["limits"] = dict(limits)
+    return quota
+
+
+def publish_quotas(*quotas: dict) -> None:
+    save_definition(with_quotas(*quotas), publish=True)
+
+
+def answers(district: str = "da_lat", role: str = "parent") -> dict:
+    commune = {"da_lat": "dl_p1", "bao_loc": "bl_p1"}[district]
+    return {**valid_answers(), "district": district, "commune": commune, "role": role}
+
+
+def post(client, district: str = "da_lat", role: str = "parent"):
+    return client.post(API, json={"submission_id": new_id(), "answers": answers(district, role)})
+
+
+def fills() -> dict[str, int]:
+    survey = find_survey(DEMO_SLUG)
+    rows = db.session.execute(
+        sa.select(QuotaFill.quota, QuotaFill.stratum, QuotaFill.count).where(
+            QuotaFill.survey_id == survey.id
+        )
+    )
+    return {f"{q}|{s}": n for q, s, n in rows}
+
+
+def strata(rows) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for row in rows:
+        key = f"{row.answers['district']}|{row.answers['role']}"
+        found[key] = found.get(key, 0) + 1
+    return found
+
+
+# -- the foundation: the accept script and the database path ------------------------------
+
+
+def test_the_database_path_takes_a_place_only_while_one_is_left(app) -> None:
+    publish_quotas(district_role(2, **{"bao_loc|teacher": 0}))
+    client = app.test_client()
+    assert [post(client).status_code for _ in range(3)] == [202, 202, 410]
+    assert post(client).get_json()["error"] == "the quota of this response's group is full"
+    assert post(client, "bao_loc", "parent").status_code == 202  # another stratum
+    assert post(client, "bao_loc", "teacher").status_code == 410  # closed by `limits`
+    assert strata(stored_responses()) == {"da_lat|parent": 2, "bao_loc|parent": 1}
+    assert fills() == {"district_role|da_lat|parent": 2, "district_role|bao_loc|parent": 1}
+
+
+def test_the_accept_script_takes_a_place_only_while_one_is_left(buffered_app) -> None:
+    publish_quotas(district_role(2, **{"bao_loc|teacher": 0}))
+    client = buffered_app.test_client()
+    assert [post(client).status_code for _ in range(3)] == [202, 202, 410]
+    assert post(client, "bao_loc", "parent").status_code == 202
+    assert post(client, "bao_loc", "teacher").status_code == 410
+    drainer = Drainer(buffered_app, buffered_app.extensions["stream_buffer"].client, name="t")
+    assert drainer.drain_once() == 3
+    assert strata(stored_responses()) == {"da_lat|parent": 2, "bao_loc|parent": 1}
+    assert fills() == {"district_role|da_lat|parent": 2, "district_role|bao_loc|parent": 1}
+
+
+@pytest.mark.parametrize("fixture", ["app", "buffered_app"])
+def test_the_form_answers_410_with_the_full_page(request, fixture) -> None:
+    app = request.getfixturevalue(fixture)
+    publish_quotas(district_role(1))
+    client = app.test_client()
+    assert post(client).status_code == 202
+    form = {"submission_id": new_id(), **answers()}
+    form["concerns"] = ["infection", "transport"]
+    reply = client.post(FORM, data=form)
+    assert reply.status_code == 410
+
+
+# -- the definition check ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("quotas", "problem"),
+    [
+        ({"q": 1}, "settings.quotas: must be a list of quotas"),
+        ([district_role(1)] * 21, "settings.quotas: at most 20 quotas, got 21"),
+        (["x"], "settings.quotas[0]: a quota is an object with name, questions and limit"),
+        ([{**district_role(1), "name": "1x"}], "settings.quotas[0].name: letters, digits"),
+        ([district_role(1), district_role(2)], "settings.quotas[1].name: repeats the quota"),
+        ([{**district_role(1), "extra": 1}], "settings.quotas[0].extra: unknown property"),
+        ([{**district_role(1), "questions": []}], "settings.quotas[0].questions: a list of 1 to 3"),
+        (
+            [{**district_role(1), "questions": ["district", "role", "support", "follow_up"]}],
+            "settings.quotas[0].questions: a list of 1 to 3",
+        ),
+        (
+            [{**district_role(1), "questions": ["district", "concerns"]}],
+            "settings.quotas[0].questions[1]: 'concerns' is not a select_one question",
+        ),
+        (
+            [{**district_role(1), "questions": ["nope"]}],
+            "settings.quotas[0].questions[0]: 'nope' is not a select_one question",
+        ),
+        (
+            [{**district_role(1), "questions": ["role", "role"]}],
+            "settings.quotas[0].questions[1]: repeats the question 'role'",
+        ),
+        ([district_role(0)], "settings.quotas[0].limit: a whole number from 1 to 10000000"),
+        ([district_role(True)], "settings.quotas[0].limit: a whole number from 1"),
+        ([{**district_role(1), "limit": "5"}], "settings.quotas[0].limit: a whole number"),
+        ([{**district_role(1), "limits": [1]}], "settings.quotas[0].limits: an object of"),
+        ([district_role(5, da_lat=1)], "settings.quotas[0].limits.da_lat: a stratum names one"),
+        (
+            [district_role(5, **{"da_lat|mayor": 1})],
+            "settings.quotas[0].limits.da_lat|mayor: 'mayor' is not a choice of 'role'",
+        ),
+        (
+            [district_role(5, **{"da_lat|parent": -1})],
+            "settings.quotas[0].limits.da_lat|parent: a whole number from 0",
+        ),
+        (
+            [district_role(5, **{"da_lat|parent": 1.5})],
+            "settings.quotas[0].limits.da_lat|parent: a whole number from 0",
+        ),
+    ],
+)
+def test_quota_problems_are_named_by_their_path(quotas, problem) -> None:
+    from survey_engine.definition.schema import validate_definition
+
+    data = demo_definition()
+    data["settings"] = {"quotas": quotas}
+    problems = validate_definition(data)
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_a_valid_quota_passes_the_check() -> None:
+    from survey_engine.definition.schema import validate_definition
+
+    data = with_quotas(
+        district_role(100, **{"da_lat|parent": 0, "bao_loc|other": 3}),
+        {"name": "by_role", "questions": ["role"], "limit": 5},
+    )
+    assert validate_definition(data) == []

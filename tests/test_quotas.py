@@ -89,6 +89,26 @@ def test_the_accept_script_takes_a_place_only_while_one_is_left(buffered_app) ->
     assert fills() == {"district_role|da_lat|parent": 2, "district_role|bao_loc|parent": 1}
 
 
+def drain(app) -> None:
+    drainer = Drainer(app, app.extensions["stream_buffer"].client, name="t")
+    while drainer.drain_once():
+        pass
+
+
+def test_a_redis_that_lost_its_keys_reseeds_from_the_database(buffered_app, redis_client):
+    publish_quotas(district_role(3))
+    client = buffered_app.test_client()
+    assert [post(client).status_code for _ in range(2)] == [202, 202]
+    drain(buffered_app)
+    redis_client.flushdb()  # a Redis restarted without its data
+    # The web process tells the workers about the survey again within 10 s (buffer.py).
+    buffered_app.extensions["stream_buffer"]._registered.clear()
+    assert [post(client).status_code for _ in range(3)] == [202, 410, 410]
+    drain(buffered_app)
+    assert strata(stored_responses()) == {"da_lat|parent": 3}
+    assert fills() == {"district_role|da_lat|parent": 3}
+
+
 @pytest.mark.parametrize("fixture", ["app", "buffered_app"])
 def test_the_form_answers_410_with_the_full_page(request, fixture) -> None:
     app = request.getfixturevalue(fixture)

@@ -186,3 +186,54 @@ def test_a_valid_quota_passes_the_check() -> None:
         {"name": "by_role", "questions": ["role"], "limit": 5},
     )
     assert validate_definition(data) == []
+
+
+# -- the early check ---------------------------------------------------------------------
+
+
+def check(client, **args: str):
+    reply = client.get(f"{FORM}/quota", query_string=args)
+    assert reply.status_code == 200
+    assert reply.headers["Cache-Control"] == "public, max-age=5"
+    return reply.get_json()
+
+
+@pytest.mark.parametrize("fixture", ["app", "buffered_app"])
+def test_the_early_check_says_full_or_not_and_nothing_more(request, fixture) -> None:
+    app = request.getfixturevalue(fixture)
+    publish_quotas(district_role(2, **{"bao_loc|teacher": 0}))
+    client = app.test_client()
+    assert check(client, district="da_lat", role="parent") == {"full": False}
+    assert [post(client).status_code for _ in range(2)] == [202, 202]
+    # Buffered: the accept script's count says so before anything is stored.
+    assert check(client, district="da_lat", role="parent") == {"full": True}
+    assert check(client, district="da_lat", role="pupil") == {"full": False}
+    assert check(client, district="bao_loc", role="teacher") == {"full": True}
+    # Half a stratum, unknown choices and other parameters say nothing.
+    assert check(client, district="da_lat") == {"full": False}
+    assert check(client, district="nowhere", role="parent") == {"full": False}
+    assert check(client, support="yes", lang="en") == {"full": False}
+    assert client.get("/s/no-such-survey/quota").status_code == 404
+
+
+def test_the_early_check_is_kept_a_few_seconds(app) -> None:
+    app.config["SURVEY_CACHE_SECONDS"] = 60
+    publish_quotas(district_role(1))
+    client = app.test_client()
+    assert check(client, district="da_lat", role="parent") == {"full": False}
+    assert post(client).status_code == 202
+    assert check(client, district="da_lat", role="parent") == {"full": False}  # as it was
+    app.extensions["quota_full"].clear()
+    assert check(client, district="da_lat", role="parent") == {"full": True}
+
+
+def test_the_page_tells_its_script_which_quotas_to_check(app) -> None:
+    import json
+    import re
+
+    publish_quotas(district_role(2))
+    html = app.test_client().get(FORM).get_data(as_text=True)
+    logic = json.loads(re.search(r'id="survey-logic"[^>]*>(.*?)</script>', html, re.S).group(1))
+    assert logic["quotas"] == [["district", "role"]]
+    assert logic["quota_url"] == f"{FORM}/quota"
+    assert logic["messages"]["quota_full_title"] == "Nhóm này đã đủ số lượng"

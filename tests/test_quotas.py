@@ -6,6 +6,8 @@ the submission; these tests check both, in one process and with real concurrency
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -237,3 +239,45 @@ def test_the_page_tells_its_script_which_quotas_to_check(app) -> None:
     assert logic["quotas"] == [["district", "role"]]
     assert logic["quota_url"] == f"{FORM}/quota"
     assert logic["messages"]["quota_full_title"] == "Nhóm này đã đủ số lượng"
+
+
+# -- the staff see how full each group is ------------------------------------------------
+
+
+def test_the_dashboard_the_survey_page_and_the_results_api_show_the_fill(app) -> None:
+    from survey_engine.staff.accounts import create_user
+    from tests.test_staff import PASSWORD, login
+
+    publish_quotas(district_role(3, **{"bao_loc|teacher": 0}))
+    client = app.test_client()
+    for _ in range(3):
+        assert post(client).status_code == 202
+    assert post(client, "bao_loc", "parent").status_code == 202
+    create_user("admin@example.org", PASSWORD, "admin")
+    assert login(client, "admin@example.org").status_code == 302
+
+    for path in (f"/admin/surveys/{DEMO_SLUG}/results", f"/admin/surveys/{DEMO_SLUG}"):
+        html = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+        assert 'id="quota-district_role"' in html
+        rows = re.findall(r'<tr data-stratum="([^"]+)"( class="full")?>', html)
+        # Fullest first: the two full groups, then Bảo Lộc's parents.
+        assert rows == [
+            ("bao_loc|teacher", ' class="full"'),
+            ("da_lat|parent", ' class="full"'),
+            ("bao_loc|parent", ""),
+        ]
+        assert "Da Lat City · Parent" in html
+        assert "3 / 3" in html and "1 / 3" in html
+        assert '<meter min="0" max="1" value="0.3333333333333333">' in html
+
+    body = client.get(f"{API.rsplit('/', 1)[0]}/results").get_json()
+    assert body["quotas"] == {
+        "district_role": {
+            "limit": 3,
+            "strata": {
+                "bao_loc|teacher": {"filled": 0, "limit": 0, "full": True},
+                "da_lat|parent": {"filled": 3, "limit": 3, "full": True},
+                "bao_loc|parent": {"filled": 1, "limit": 3, "full": False},
+            },
+        }
+    }

@@ -281,3 +281,74 @@ def test_the_dashboard_the_survey_page_and_the_results_api_show_the_fill(app) ->
             },
         }
     }
+
+
+# -- XLSForm: the quotas sheet -----------------------------------------------------------
+
+
+def test_quotas_round_trip_through_the_xlsform_quotas_sheet(tmp_path) -> None:
+    import openpyxl
+
+    from survey_engine.definition.xlsform import read_xlsform
+    from survey_engine.definition.xlsform_writer import write_xlsform
+
+    definition = with_quotas(
+        district_role(2000, **{"da_lat|parent": 500, "bao_loc|teacher": 0}),
+        {"name": "by_role", "questions": ["role"], "limit": 300},
+    )
+    write_xlsform(definition, tmp_path / "quotas.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "quotas.xlsx")
+    assert book.sheetnames == ["survey", "choices", "settings", "quotas"]
+    assert [[c.value for c in row] for row in book["quotas"].iter_rows()] == [
+        ["name", "questions", "limit", "stratum", "stratum_limit"],
+        ["district_role", "district role", 2000, None, None],
+        ["district_role", None, None, "da_lat|parent", 500],
+        ["district_role", None, None, "bao_loc|teacher", 0],
+        ["by_role", "role", 300, None, None],
+    ]
+    assert "quotas" not in [c.value for c in book["settings"][1]]
+    assert read_xlsform(tmp_path / "quotas.xlsx") == definition
+
+
+def test_a_hand_made_quotas_sheet_is_read_and_its_problems_named_by_row(tmp_path) -> None:
+    import openpyxl
+
+    from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
+    from survey_engine.definition.xlsform_writer import write_xlsform
+
+    write_xlsform(demo_definition(), tmp_path / "demo.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "demo.xlsx")
+    sheet = book.create_sheet("Quotas")
+    for row in (
+        ["name", "questions", "limit", "stratum", "stratum_limit"],
+        ["district_role", "district  role", 100.0, "da_lat parent", 5],  # spaces, a float
+        ["district_role", None, None, "bao_loc|teacher", 0],
+    ):
+        sheet.append(row)
+    book.save(tmp_path / "hand.xlsx")
+    quotas = read_xlsform(tmp_path / "hand.xlsx")["settings"]["quotas"]
+    assert quotas == [district_role(100, **{"da_lat|parent": 5, "bao_loc|teacher": 0})]
+
+    for row in (
+        ["district_role", "district", 5, None, None],  # a second definition
+        ["by_role", "role support concerns follow_up", "many", "x", None],
+        [None, "role", 1, None, None],
+    ):
+        sheet.append(row)
+    sheet.cell(1, 6, "colour")
+    sheet.cell(2, 6, "red")
+    book.save(tmp_path / "bad.xlsx")
+    with pytest.raises(XLSFormInvalid) as refused:
+        read_xlsform(tmp_path / "bad.xlsx")
+    problems = refused.value.problems
+    for expected in (
+        "quotas sheet, row 4, column questions: quota 'district_role' has its questions already",
+        "quotas sheet, row 4, column limit: quota 'district_role' has its limit already",
+        "quotas sheet, row 5, column stratum_limit: a group's own limit needs both",
+        "quotas sheet, row 6, column name: is empty",
+        "column 'colour' is not supported",
+        "settings.quotas[1].questions: a list of 1 to 3 select_one question names",
+        "settings.quotas[1].limit: a whole number from 1 to 10000000, got 'many' "
+        "(quotas sheet, row 5)",
+    ):
+        assert any(expected in p for p in problems), (expected, problems)

@@ -16,6 +16,7 @@ from survey_engine.extensions import db
 from survey_engine.intake.drain import Drainer
 from survey_engine.models import QuotaFill
 from tests.conftest import DEMO_SLUG, demo_definition, new_id, stored_responses, valid_answers
+from tests.test_admin_surveys import people  # noqa: F401 (fixture)
 
 API = f"/api/v1/surveys/{DEMO_SLUG}/responses"
 FORM = f"/s/{DEMO_SLUG}"
@@ -352,3 +353,87 @@ def test_a_hand_made_quotas_sheet_is_read_and_its_problems_named_by_row(tmp_path
         "(quotas sheet, row 5)",
     ):
         assert any(expected in p for p in problems), (expected, problems)
+
+
+# -- the builder -------------------------------------------------------------------------
+
+
+def test_the_builder_adds_changes_and_removes_a_quota(people) -> None:  # noqa: F811
+    from tests.test_admin_surveys import signed_in
+    from tests.test_builder import EDIT, newest, submit
+
+    editor = signed_in(people, "editor@example.org")
+    url = f"{EDIT}/quotas"
+    page = editor.get(url).get_data(as_text=True)
+    assert 'name="quota-0-questions" value="district"' in page
+    assert 'name="quota-0-questions" value="concerns"' not in page  # select_multiple
+
+    added = submit(
+        editor,
+        url,
+        {
+            "quota-0-name": "district_role",
+            "quota-0-questions": ["role", "district"],  # ticked: the survey's order
+            "quota-0-limit": "2000",
+            "quota-0-limits": "da_lat|parent 500\r\n\r\nbao_loc|teacher = 0",
+        },
+    )
+    assert added.status_code == 302
+    db.session.expire_all()
+    assert newest().definition["settings"]["quotas"] == [
+        district_role(2000, **{"da_lat|parent": 500, "bao_loc|teacher": 0})
+    ]
+    settings_page = editor.get(f"{EDIT}/settings").get_data(as_text=True)
+    assert "<code>district_role</code>" in settings_page and 'id="edit-quotas"' in settings_page
+
+    # Saving the settings keeps the quotas.
+    kept = submit(editor, f"{EDIT}/settings", {"title.vi": "Khảo sát", "default_language": "vi"})
+    assert kept.status_code == 302
+    db.session.expire_all()
+    assert newest().definition["settings"]["quotas"][0]["name"] == "district_role"
+
+    refused = submit(
+        editor,
+        url,
+        {
+            "quota-0-name": "district_role",
+            "quota-0-questions": ["district", "role"],
+            "quota-0-limit": "0",
+            "quota-0-limits": "da_lat|mayor 5\nnonsense",
+            "quota-1-name": "1bad",
+            "quota-1-questions": ["role"],
+            "quota-1-limit": "5",
+        },
+    )
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    for field in ("quota-0-limit", "quota-0-limits"):
+        assert f'id="{field}-error"' in html
+    assert 'value="1bad"' in html  # as typed
+
+    refused = submit(
+        editor,
+        url,
+        {
+            "quota-0-name": "district_role",
+            "quota-0-questions": ["district", "role"],
+            "quota-0-limit": "10",
+            "quota-0-limits": "da_lat|mayor 5",
+            "quota-1-name": "1bad",
+            "quota-1-questions": ["role"],
+            "quota-1-limit": "5",
+        },
+    )
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "&#39;mayor&#39; is not a choice of &#39;role&#39;" in html
+    assert 'id="quota-1-name-error"' in html
+
+    removed = submit(
+        editor,
+        url,
+        {"quota-0-name": "district_role", "quota-0-limit": "10", "quota-0-remove": "1"},
+    )
+    assert removed.status_code == 302
+    db.session.expire_all()
+    assert "quotas" not in newest().definition["settings"]

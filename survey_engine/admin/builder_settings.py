@@ -40,6 +40,7 @@ def edit_settings(slug: str):
         problems: list[str] = []
         limit_problems: dict[str, list[str]] = {}
         data["settings"] = {
+            **(data.get("settings") or {}),  # quotas and the rest have pages of their own
             "opens_at": from_local_input(form.get("opens_at", ""), problems, "opens_at"),
             "closes_at": from_local_input(form.get("closes_at", ""), problems, "closes_at"),
             "max_responses": whole_from_text(
@@ -70,6 +71,7 @@ def edit_settings(slug: str):
         opens_at=local_input(settings.get("opens_at")),
         closes_at=local_input(settings.get("closes_at")),
         max_responses=settings.get("max_responses") or "",
+        quotas=settings.get("quotas") or [],
     )
     return html, 422 if errors or others else 200
 

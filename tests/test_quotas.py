@@ -112,6 +112,24 @@ def test_a_redis_that_lost_its_keys_reseeds_from_the_database(buffered_app, redi
     assert fills() == {"district_role|da_lat|parent": 3}
 
 
+def test_redis_takes_places_of_a_known_group_while_the_database_is_down(buffered_app):
+    """The stored counts are read only for a group Redis has no count of."""
+    from tests.test_buffer import database_down
+
+    buffered_app.config["SURVEY_CACHE_SECONDS"] = 3600  # the snapshot stays fresh
+    publish_quotas(district_role(2))
+    client = buffered_app.test_client()
+    assert client.get(FORM).status_code == 200  # the survey snapshot is in memory
+    assert post(client).status_code == 202  # da_lat|parent: counted in Redis now
+    with database_down() as attempts:
+        assert [post(client).status_code for _ in range(2)] == [202, 410]
+        assert attempts == []  # the database was not asked
+        assert post(client, "bao_loc", "parent").status_code == 503  # unknown: not guessed
+    drain(buffered_app)
+    assert strata(stored_responses()) == {"da_lat|parent": 2}
+    assert fills() == {"district_role|da_lat|parent": 2}
+
+
 @pytest.mark.parametrize("fixture", ["app", "buffered_app"])
 def test_the_form_answers_410_with_the_full_page(request, fixture) -> None:
     app = request.getfixturevalue(fixture)

@@ -1,12 +1,16 @@
 -- wrk script of the campaign benchmark (benchmarks/campaign.py runs it).
 --
---   wrk -t T -c C -d CAP -s benchmarks/campaign.lua URL -- RUN_TAG UNIQUE T DUP_EVERY ANSWERS
+--   wrk -t T -c C -d CAP -s benchmarks/campaign.lua URL -- RUN_TAG UNIQUE T DUP_EVERY ANSWERS [TOKENS]
 --
 -- Sends exactly UNIQUE submissions with new submission_ids, split over the T wrk
 -- threads, plus one retry of an earlier submission (same id, same body) after every
 -- DUP_EVERY new ones: 20 gives the 5% retried duplicates of the campaign.
 --
 -- Ids: <run tag>-<thread>-4000-a000-<index>, a valid UUID, unique per run and thread.
+-- TOKENS (one-per-device surveys): a file of signed device tokens, one a line; the
+-- submission of index i in thread t carries token number (t - 1) * (UNIQUE / T + 1) + i,
+-- so every new submission comes from its own browser and a retry from the same one
+-- (the do-nothing runs, longer than the file, go round it: their bodies look alike).
 -- ANSWERS is a file of answer sets, one JSON object a line; the set of index i is a
 -- function of (thread, i) alone, so a retry repeats the exact same body. Once a thread has sent everything it planned, the requests its
 -- connections still ask for are GETs of the same URL ("overflow"): 405, no side effect,
@@ -61,9 +65,16 @@ end
 -- survey's own definition (survey_engine.fake), so they stay valid as it changes.
 answers = {}
 
+tokens = {}
+
 local function body(i)
    local a = answers[(i * 7919 + tid * 104729) % #answers + 1]
-   return '{"submission_id":"' .. submission_id(i) .. '","answers":' .. a .. '}'
+   local device = ''
+   if #tokens > 0 then
+      local n = (tid - 1) * (math.floor(unique_total / nthreads) + 1) + i + 1
+      device = ',"device_token":"' .. tokens[(n - 1) % #tokens + 1] .. '"'
+   end
+   return '{"submission_id":"' .. submission_id(i) .. '","answers":' .. a .. device .. '}'
 end
 
 local headers = {["Content-Type"] = "application/json"}
@@ -75,6 +86,11 @@ function init(args)
    dup_every = tonumber(args[4])
    for line in io.lines(args[5]) do
       table.insert(answers, line)
+   end
+   if args[6] then
+      for line in io.lines(args[6]) do
+         table.insert(tokens, line)
+      end
    end
    quota = math.floor(unique_total / nthreads)
    if tid <= unique_total % nthreads then quota = quota + 1 end

@@ -68,6 +68,9 @@ TARGET_DRAIN = 10_000
 TARGET_SECONDS = 60.0
 
 
+BENCHMARK_SECRET_KEY = "benchmark"  # the web tier's and the token minter's
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -89,6 +92,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="wrk threads (one keeps up; more end unevenly, see campaign.lua)",
     )
     p.add_argument("--connections", type=int, default=16, help="wrk connections")
+    p.add_argument(
+        "--access",
+        choices=("device", "open"),
+        default="device",
+        help="the demo's access mode: one response per device (each submission carries "
+        "its own browser's token), or open as before access modes",
+    )
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn -w")
     p.add_argument("--worker-class", default="sync", help="gunicorn -k")
     p.add_argument(
@@ -339,6 +349,7 @@ def run_wrk(
         str(args.threads),
         str(dup_every),
         str(args.answers_file),
+        *([str(args.tokens_file)] if args.tokens_file else []),
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     tcp_before = tcp_counters()
@@ -484,7 +495,11 @@ def product_app(database_url: str, redis_url: str):
     from survey_engine.config import database_url as sqlalchemy_url
 
     return create_app(
-        {"SQLALCHEMY_DATABASE_URI": sqlalchemy_url(database_url), "REDIS_URL": redis_url}
+        {
+            "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(database_url),
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": BENCHMARK_SECRET_KEY,
+        }
     )
 
 
@@ -512,6 +527,21 @@ def answer_pool(app, count: int, seed: int = 2022) -> tuple[int, int, list[dict]
     return survey.survey_id, survey.version_id, pool
 
 
+def one_per_device(app, tokens_file: Path, count: int) -> None:
+    """Publish the demo in one-per-device mode and mint a browser token per submission
+    (with the web tier's SECRET_KEY, as its pages would hand them out), plus slack for
+    the per-thread split of campaign.lua."""
+    from survey_engine.catalog import find_survey, save_definition
+    from survey_engine.intake.respondent import new_device_token
+
+    with app.app_context():
+        definition = dict(find_survey(SLUG).versions[-1].definition)
+        definition["settings"] = {**(definition.get("settings") or {}), "access": "device"}
+        save_definition(definition, publish=True)
+        tokens = [new_device_token() for _ in range(count + 64)]
+    tokens_file.write_text("\n".join(tokens) + "\n")
+
+
 def preload_stream(
     redis_url: str, survey_id: int, version_id: int, pool: list[dict], count: int
 ) -> None:
@@ -519,17 +549,16 @@ def preload_stream(
     from survey_engine.intake.buffer import (
         ACCEPT_SCRIPT,
         SURVEYS_KEY,
+        accept_args,
+        accept_keys,
         answers_digest,
         connect,
-        counters_key,
-        ids_key,
-        stream_key,
     )
     from survey_engine.intake.submission import Submission
 
     client = connect(redis_url)
     script = client.register_script(ACCEPT_SCRIPT)
-    keys = [stream_key(survey_id), ids_key(survey_id), counters_key(survey_id)]
+    keys = accept_keys(survey_id)
     client.sadd(SURVEYS_KEY, survey_id)
     for start in range(0, count, 1000):
         pipe = client.pipeline(transaction=False)
@@ -538,9 +567,8 @@ def preload_stream(
             s = Submission(
                 survey_id, version_id, uuid.uuid4(), a, source="api", meta={"lang": "vi"}
             )
-            script(
-                keys=keys, args=[str(s.submission_id), answers_digest(a), s.to_json()], client=pipe
-            )
+            args = accept_args(str(s.submission_id), answers_digest(a), s.to_json())
+            script(keys=keys, args=args, client=pipe)
         replies = pipe.execute()
         if any(r != b"accepted" for r in replies):
             raise RuntimeError("preloading the stream: a submission was not accepted")
@@ -616,7 +644,7 @@ def run(args: argparse.Namespace, procs: Processes, logdir: Path) -> dict:
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "SECRET_KEY": "benchmark",
+        "SECRET_KEY": BENCHMARK_SECRET_KEY,
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("FLASK_APP", None)
@@ -665,6 +693,10 @@ def run(args: argparse.Namespace, procs: Processes, logdir: Path) -> dict:
         encoding="utf-8",
     )
     args.answers_file = answers_file  # every run_wrk sends these
+    args.tokens_file = None
+    if args.access == "device":
+        args.tokens_file = logdir / "device-tokens.txt"
+        one_per_device(product_app(database_url, redis_url), args.tokens_file, args.submissions)
     lines = answers_file.read_bytes().splitlines()
     # {"submission_id":"<36>","answers":<set>}
     results["settings"]["body_bytes_mean"] = round(sum(len(x) for x in lines) / len(lines) + 56, 1)

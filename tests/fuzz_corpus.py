@@ -197,9 +197,13 @@ COMMON_ARGS: tuple[str, ...] = ()
 _DEMO = {"slug": "{slug}"}
 _REV = {"revision": "{revision}"}
 
+# The form's own fields beside the answers (public/rendering.CONTROL_FIELDS).
+CONTROL_FIELDS = ("submission_id", "device_token", "started", "access_code")
+# The API body's properties beside "answers".
+API_BODY_FIELDS = ("submission_id", "device_token", "access_code")
 # Answers of the demo survey, as its form sends them (public.submit, admin.preview).
 ANSWER_FIELDS = (
-    "submission_id",
+    *CONTROL_FIELDS,
     "source",
     "privacy_note",
     "consent",
@@ -237,12 +241,12 @@ VALID_FORM = {
     "comment": "Cần đảm bảo an toàn.",
 }
 ANSWER_NAMES = tuple(
-    name for name in ANSWER_FIELDS if name != "submission_id" and "[" not in name
+    name for name in ANSWER_FIELDS if name not in CONTROL_FIELDS and "[" not in name
 ) + ("measures", "priorities", "no_such_question")
 # Free text: most hostile strings are valid answers, so each is sent alone, the other
 # answers valid, to reach where answers are stored; the others are fuzzed together.
 TEXT_ANSWERS = ("source", "comment")
-TOGETHER_ANSWERS = tuple(n for n in ANSWER_FIELDS[1:] if n not in TEXT_ANSWERS)
+TOGETHER_ANSWERS = tuple(n for n in ANSWER_FIELDS if n not in TEXT_ANSWERS and n != "submission_id")
 FILTER_ARGS = ("f.district", "f.role", "f.concerns", "f.comment", "f.nothing", "from", "to")
 # The export form's filters go through the same Filters.from_args as the dashboard's.
 EXPORT_FILTER_ARGS = ("f.district", "from", "to")

@@ -494,14 +494,15 @@ class Builder:
 
         def make(parts: list[Part]) -> Call:
             answers = dict(valid)
-            sid = json.dumps(str(uuid.uuid4()))
+            top = {"submission_id": json.dumps(str(uuid.uuid4()))}
             for name, _id, raw in parts:
-                if name == "submission_id":
-                    sid = raw
+                if name in corpus.API_BODY_FIELDS:
+                    top[name] = raw
                 else:
                     answers[name.removeprefix("answers.")] = raw
             pairs = ", ".join(f"{json.dumps(k)}: {v}" for k, v in answers.items())
-            text = f'{{"submission_id": {sid}, "answers": {{{pairs}}}}}'
+            tops = "".join(f"{json.dumps(k)}: {v}, " for k, v in top.items())
+            text = f'{{{tops}"answers": {{{pairs}}}}}'
             return Call(
                 _parts_key(endpoint, parts),
                 phase,
@@ -511,7 +512,7 @@ class Builder:
                 content_type="application/json",
             )
 
-        fields = ("submission_id", *(f"answers.{name}" for name in inputs.json_fields))
+        fields = (*corpus.API_BODY_FIELDS, *(f"answers.{name}" for name in inputs.json_fields))
         yield from self._combined(
             endpoint, fields, list(corpus.JSON_HOSTILE.items()), make, inputs.together
         )

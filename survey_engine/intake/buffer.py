@@ -118,6 +118,39 @@ return 'accepted'
 """
 
 
+def accept_keys(survey_id: int) -> list[str]:
+    """KEYS of the accept script, in its order."""
+    return [
+        stream_key(survey_id),
+        ids_key(survey_id),
+        counters_key(survey_id),
+        claims_key(survey_id),
+        quotas_key(survey_id),
+    ]
+
+
+def accept_args(
+    submission_id: str,
+    digest: str,
+    payload: str,
+    claims: Sequence[str] = (),
+    quotas: Sequence[tuple[str, int, int]] = (),
+    replace_claims: bool = False,
+) -> list:
+    """ARGV of the accept script, in its order (see its legend)."""
+    places = [value for quota in quotas for value in quota]
+    return [
+        submission_id,
+        digest,
+        payload,
+        "1" if replace_claims else "0",
+        len(claims),
+        *claims,
+        len(quotas),
+        *places,
+    ]
+
+
 def answers_digest(answers: dict) -> str:
     canonical = json.dumps(answers, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha1(canonical.encode()).hexdigest()
@@ -163,25 +196,9 @@ class StreamBuffer:
         if now - self._registered.get(survey_id, -REGISTER_EVERY_SECONDS) >= REGISTER_EVERY_SECONDS:
             self.client.sadd(SURVEYS_KEY, survey_id)
             self._registered[survey_id] = now
-        places = [value for quota in quotas for value in quota]
         outcome = self._accept(
-            keys=[
-                stream_key(survey_id),
-                ids_key(survey_id),
-                counters_key(survey_id),
-                claims_key(survey_id),
-                quotas_key(survey_id),
-            ],
-            args=[
-                submission_id,
-                digest,
-                payload,
-                "1" if replace_claims else "0",
-                len(claims),
-                *claims,
-                len(quotas),
-                *places,
-            ],
+            keys=accept_keys(survey_id),
+            args=accept_args(submission_id, digest, payload, claims, quotas, replace_claims),
         )
         return outcome.decode()
 

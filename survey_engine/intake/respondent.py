@@ -54,7 +54,7 @@ def new_device_token() -> str:
 
 def device_hash(signed_token: str | None) -> str | None:
     """The keyed hash of a genuine token; None for none, a forged or a malformed one."""
-    if not signed_token or len(signed_token) > DEVICE_TOKEN_MAX:
+    if not signed_token or len(signed_token) > DEVICE_TOKEN_MAX or not signed_token.isascii():
         return None
     try:
         token = _serializer().loads(signed_token)
@@ -76,7 +76,7 @@ def started_token() -> str:
 
 
 def started_at(token: str | None) -> datetime | None:
-    if not token or len(token) > 100:
+    if not token or len(token) > 100 or not token.isascii():
         return None
     try:
         _, when = _started_signer().unsign(

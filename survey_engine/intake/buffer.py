@@ -134,7 +134,7 @@ def accept_args(
     digest: str,
     payload: str,
     claims: Sequence[str] = (),
-    quotas: Sequence[tuple[str, int, int]] = (),
+    quotas: Sequence[tuple[str, int, int | str]] = (),
     replace_claims: bool = False,
 ) -> list:
     """ARGV of the accept script, in its order (see its legend)."""
@@ -185,7 +185,7 @@ class StreamBuffer:
         replace_claims: bool = False,
     ) -> str:
         """Returns 'accepted' (durably in the stream), 'duplicate', 'conflict',
-        'claimed' or 'full'. `quotas` are (field, limit, places stored in the database,
+        'claimed', 'full' or 'seed'. `quotas` are (field, limit, places stored in the database,
         or '': then 'seed' when Redis has no count for a field, and nothing is held).
 
         One round trip: EVALSHA (redis-py loads the script again after a Redis

@@ -111,6 +111,7 @@ def race(port: int) -> tuple[Counter, Counter]:
     once; the statuses of each."""
     bodies = [("crowd", answers()) for _ in range(CROWD)]
     bodies[:: CROWD // BESIDE] = [("beside", answers("bao_loc", "teacher"))] * BESIDE
+    started = time.perf_counter()
     with ThreadPoolExecutor(48) as pool:
         statuses = list(
             pool.map(
@@ -118,6 +119,9 @@ def race(port: int) -> tuple[Counter, Counter]:
                 bodies,
             )
         )
+    seconds = time.perf_counter() - started
+    rate = len(bodies) / seconds
+    print(f"quota race: {len(bodies)} submissions in {seconds:.1f} s ({rate:.0f}/s)")
     crowd = Counter(status for who, status in statuses if who == "crowd")
     beside = Counter(status for who, status in statuses if who == "beside")
     return crowd, beside

@@ -378,10 +378,12 @@
   async function quotaFull(s) {  // unknown (offline, an error) is not full: the server decides
     const q = L.quota_url && quotaQuery(s);
     if (!q) return false;
+    const stop = window.AbortController ? new AbortController() : null;
+    const timer = setTimeout(() => stop && stop.abort(), 5000);  // a slow network: go on
     try {
-      const res = await fetch(L.quota_url + '?' + q, { credentials: 'same-origin' });
+      const res = await fetch(L.quota_url + '?' + q, { credentials: 'same-origin', signal: stop && stop.signal });
       return res.ok && (await res.json()).full === true;
-    } catch (e) { return false; }
+    } catch (e) { return false; } finally { clearTimeout(timer); }
   }
   function fullNotice() {  // the answers stay: a wrong choice can still be changed
     clearErrors();

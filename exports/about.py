@@ -28,6 +28,9 @@ class AboutFacts:
     count_all: Callable[[], int]
     breakdown: str | None = None
     requested_by: str | None = None
+    # The survey's privacy settings: no paradata at all, or erased this long after close.
+    anonymous: bool = False
+    retention_days: int | None = None
 
 
 def write_about(
@@ -64,6 +67,11 @@ def write_about(
     ]
     if facts.requested_by:
         rows.append((words["about_requested_by"], facts.requested_by))
+    if facts.anonymous:
+        rows.append((words["about_paradata"], words["about_paradata_none"]))
+    elif facts.retention_days is not None:
+        kept = words["about_paradata_kept"].format(days=facts.retention_days)
+        rows.append((words["about_paradata"], kept))
     sheet.write(0, 0, words["about_title"], "title")
     for row, (label, *values) in enumerate(rows, 1):
         sheet.write(row, 0, label, "bold")

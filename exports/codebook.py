@@ -3,7 +3,9 @@ can be read (and analysed in R, Stata or SPSS) without the survey definition.
 
 One row per question (name, label, type, required, the skip and check logic as the
 author wrote it), then one row per choice with its code and label, the question's
-name repeated so that the autofilter finds a question's choices.
+name repeated so that the autofilter finds a question's choices; the columns that are
+not answers (the response's id and time first, its review and paradata last) say
+what they hold.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from exports.cells import SafeSheet
-from exports.columns import META_COLUMNS
+from exports.columns import META_COLUMNS, TRAIL_COLUMNS
 from survey_engine.definition import Definition, Question
 from survey_engine.i18n import message
 
@@ -47,6 +49,9 @@ class CodebookSheet:
             row += 1
         for q in questions:
             row = self._question(row, q)
+        for name in TRAIL_COLUMNS:  # the review and the paradata, after the answers
+            ws.write_row(row, [name, words[f"meta_{name}"], "meta"])
+            row += 1
         ws.ws.autofilter(0, 0, max(row - 1, 1), len(HEADERS) - 1)
 
     def _question(self, row: int, q: Question) -> int:

@@ -18,6 +18,21 @@ from survey_engine.i18n import message
 from survey_engine.localtime import to_local
 
 META_COLUMNS = ("response_id", "submission_id", "submitted_at", "version", "source")
+# After the answers: the review (status, its flags, the access code's unit) and the
+# paradata (models.PARADATA_COLUMNS, empty once erased or for an anonymous survey),
+# each the stored column of that name (docs/privacy.md).
+TRAIL_COLUMNS = (
+    "status",
+    "flags",
+    "unit",
+    "started_at",
+    "duration_seconds",
+    "pages_visited",
+    "device_class",
+    "browser",
+    "network_key",
+    "device_hash",
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,12 @@ class Column:
 
 def columns_for(questions: list[Question]) -> list[Column]:
     columns = [Column(name, kind="meta") for name in META_COLUMNS]
+    columns += _question_columns(questions)
+    return columns + [Column(name, kind="meta") for name in TRAIL_COLUMNS]
+
+
+def _question_columns(questions: list[Question]) -> list[Column]:
+    columns = []
     for q in questions:
         if q.type == "matrix":  # one column per row: measures/masks
             columns += [
@@ -80,7 +101,9 @@ class RowMaker:
             name: {code: str(value) for code, value in shown.items()}
             for name, shown in self._shown.items()
         }
-        self._getters = [self._getter(c) for c in self.columns[len(META_COLUMNS) :]]
+        self._getters = [
+            self._getter(c) for c in self.columns[len(META_COLUMNS) : -len(TRAIL_COLUMNS)]
+        ]
 
     def choice_label(self, choice: dict) -> str:
         if choice["name"] == OTHER and choice.get("label") is None:
@@ -104,6 +127,7 @@ class RowMaker:
             response.source,
         ]
         cells += [get(answers) for get in self._getters]
+        cells += trail_cells(response)
         return cells
 
     def _getter(self, column: Column) -> Callable[[dict], Any]:
@@ -159,6 +183,37 @@ class RowMaker:
         if q.type in ("select_multiple", "rank"):
             return many
         return plain
+
+
+def trail_cells(response: Any) -> list[Any]:
+    """The review and paradata cells of a stored response (None where it has none)."""
+    started = getattr(response, "started_at", None)
+    return [
+        getattr(response, "status", None),
+        flags_text(getattr(response, "flags", None)),
+        getattr(response, "unit", None),
+        None if started is None else _local_time(started),
+        getattr(response, "duration_seconds", None),
+        getattr(response, "pages_visited", None),
+        getattr(response, "device_class", None),
+        getattr(response, "browser", None),
+        getattr(response, "network_key", None),
+        getattr(response, "device_hash", None),
+    ]
+
+
+def flags_text(flags: Any) -> str | None:
+    """[{"flag": "speeder", "reason": "…"}, …] as "speeder: …; burst: …"; None for none."""
+    if not isinstance(flags, list) or not flags:
+        return None
+    parts = []
+    for item in flags:
+        if isinstance(item, dict):
+            name, reason = item.get("flag"), item.get("reason")
+            parts.append(f"{name}: {reason}" if reason else str(name))
+        else:
+            parts.append(str(item))
+    return "; ".join(parts)
 
 
 def _local_time(moment: datetime) -> datetime:

@@ -28,7 +28,23 @@ from survey_engine.definition.families import NUMBER, number_of
 
 ROW_LIMIT = 1_048_576  # Excel's rows per sheet, the header included; tests make it small
 WRITE_ROWS = 500  # rows joined for one write: about 0.7 MB of text for the demo
-WIDTHS = {"response_id": 10, "submission_id": 37, "submitted_at": 19, "version": 9, "source": 10}
+WIDTHS = {
+    "response_id": 10,
+    "submission_id": 37,
+    "submitted_at": 19,
+    "version": 9,
+    "source": 10,
+    "status": 12,
+    "flags": 40,
+    "unit": 20,
+    "started_at": 19,
+    "duration_seconds": 10,
+    "pages_visited": 8,
+    "device_class": 10,
+    "browser": 16,
+    "network_key": 20,
+    "device_hash": 20,
+}
 
 Cell = Callable[[str, Any], str]  # (row number, value) -> the cell's XML
 
@@ -179,7 +195,7 @@ class ResponsesSheets:
 
         if column.kind == "choice_flag":
             return flag
-        if column.header == "submitted_at" and column.kind == "meta":
+        if column.header in ("submitted_at", "started_at") and column.kind == "meta":
             return moment
         if column.kind == "answer" and column.question_type == "date":
             return calendar_day

@@ -90,6 +90,28 @@ SUMMARY_WORDS = {
     "meta_submitted_at": NP_("workbook", "Time submitted, Vietnam time (Asia/Ho_Chi_Minh)"),
     "meta_version": NP_("workbook", "The version of the questionnaire answered"),
     "meta_source": NP_("workbook", "How it was sent (web, api, …)"),
+    "meta_status": NP_("workbook", "Review status: unreviewed, accepted, flagged or excluded"),
+    "meta_flags": NP_("workbook", "Quality flags with their reasons (flag: reason; …)"),
+    "meta_unit": NP_("workbook", "Unit of the access code's batch (closed mode)"),
+    "meta_started_at": NP_(
+        "workbook", "When the questionnaire was first shown, Vietnam time (paradata)"
+    ),
+    "meta_duration_seconds": NP_(
+        "workbook", "Seconds from the first view to the submission (paradata)"
+    ),
+    "meta_pages_visited": NP_("workbook", "Pages of the questionnaire seen (paradata)"),
+    "meta_device_class": NP_(
+        "workbook", "Device: phone, tablet, desktop, bot or other, from the browser (paradata)"
+    ),
+    "meta_browser": NP_("workbook", "Browser family, e.g. Chrome, Safari, Zalo (paradata)"),
+    "meta_network_key": NP_(
+        "workbook",
+        "Same network on the same day, same code; the address is not kept and cannot be "
+        "recovered (paradata)",
+    ),
+    "meta_device_hash": NP_(
+        "workbook", "Same browser, same code; says nothing about the person (paradata)"
+    ),
     "about_title": NP_("workbook", "About this workbook"),
     "about_survey": NP_("workbook", "Survey"),
     "about_slug": NP_("workbook", "Slug"),
@@ -105,6 +127,11 @@ SUMMARY_WORDS = {
     "about_none": NP_("workbook", "(none)"),
     "about_sheets": NP_("workbook", "Responses sheets"),
     "about_requested_by": NP_("workbook", "Exported by"),
+    "about_paradata": NP_("workbook", "Paradata (how each response was given)"),
+    "about_paradata_none": NP_("workbook", "None kept: the survey is anonymous"),
+    "about_paradata_kept": NP_(
+        "workbook", "Erased {days} days after the survey closes (then the cells are empty)"
+    ),
     "about_cut": NP_("workbook", "Cells cut (longer than 32,767 characters, ending in “{marker}”)"),
 }
 

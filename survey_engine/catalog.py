@@ -138,6 +138,7 @@ def forget_deleted(slug: str, survey_id: int, version_ids: list[int]) -> None:
 
 
 def set_status(survey: Survey, status: str) -> None:
+    """Move the survey to `status`; closing it starts its paradata retention."""
     if status == SurveyStatus.PUBLISHED:
         survey.closed_at = None
     elif survey.status == SurveyStatus.PUBLISHED:
@@ -216,6 +217,7 @@ def save_definition(data: dict, publish: bool = False) -> Survey:
             version.published_at = datetime.now(UTC)
     if publish:
         survey.status = SurveyStatus.PUBLISHED
+        survey.closed_at = None  # takes answers again: its retention waits for the next close
     db.session.commit()
     forget_published(survey.slug)
     return survey

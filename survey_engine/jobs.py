@@ -1,4 +1,5 @@
-"""Background jobs: exports, tally rebuilds and the results dashboard's counts.
+"""Background jobs: exports, tally rebuilds, the results dashboard's counts and the
+paradata retention purge.
 
 Queued by dotted name (survey_engine.queue.enqueue("survey_engine.jobs.run_export_job",
 ...)); RQ runs them in `survey-engine worker`, which gives each job an app context; in
@@ -11,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
+from redis import Redis
 
 from survey_engine.catalog import definition_for, find_survey
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.exporting import files as export_files
 from survey_engine.exporting.survey_file import export_survey
 from survey_engine.extensions import db
-from survey_engine.intake import tallies
+from survey_engine.intake import retention, tallies
+from survey_engine.intake.drain import consumer_name
 from survey_engine.models import Survey
 from survey_engine.results import saved
 from survey_engine.results.filters import FilterError
@@ -114,3 +117,23 @@ def advance_saved_results(max_rows: int) -> int:
             break
     db.session.commit()
     return max_rows - left
+
+
+PURGE_EVERY_SECONDS = 3600
+PURGE_CLAIM_KEY = "se:paradata-purge"  # in the jobs' Redis: who runs this hour's purge
+
+
+def purge_paradata_job(
+    dry_run: bool = False, actor_name: str | None = None
+) -> list[retention.Purged]:
+    """Erase the paradata of every survey closed longer than its retention (and the
+    network key's old daily secrets); returns what was (or, dry, would be) erased."""
+    return retention.purge(dry_run=dry_run, actor_name=actor_name)
+
+
+def purge_paradata_hourly(connection: Redis) -> list[retention.Purged] | None:
+    """The workers' hourly purge: the first worker of the hour to claim it (in Redis)
+    runs it, the others skip; None when another has it."""
+    if not connection.set(PURGE_CLAIM_KEY, consumer_name(), nx=True, ex=PURGE_EVERY_SECONDS):
+        return None
+    return purge_paradata_job(actor_name=retention.WORKERS)

@@ -54,6 +54,9 @@ class Survey(Model):
     # When it last stopped taking answers (closed or archived): paradata retention
     # counts from here.
     closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # The newest response whose paradata the retention purge has erased: a later purge
+    # reads only the responses above it, never the whole survey again.
+    paradata_purged_upto: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
     versions: Mapped[list[SurveyVersion]] = relationship(
         back_populates="survey", order_by="SurveyVersion.number"

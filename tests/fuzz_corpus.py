@@ -198,7 +198,8 @@ _DEMO = {"slug": "{slug}"}
 _REV = {"revision": "{revision}"}
 
 # The form's own fields beside the answers (public/rendering.CONTROL_FIELDS).
-CONTROL_FIELDS = ("submission_id", "device_token", "started", "access_code")
+# pages: the paradata's count of the pages survey.js showed (intake/paradata.py).
+CONTROL_FIELDS = ("submission_id", "device_token", "started", "access_code", "pages")
 # The API body's properties beside "answers".
 API_BODY_FIELDS = ("submission_id", "device_token", "access_code")
 # Answers of the demo survey, as its form sends them (public.submit, admin.preview).
@@ -288,6 +289,8 @@ ROUTES: dict[str, list[Inputs]] = {
             base_form=VALID_FORM,
             args=("lang",),
             together=TOGETHER_ANSWERS,
+            # read for the paradata's device class and browser (useragent.py)
+            headers=("User-Agent",),
             phase=1,
         )
     ],
@@ -312,6 +315,7 @@ ROUTES: dict[str, list[Inputs]] = {
             json_fields=ANSWER_NAMES,
             phase=1,
             together=tuple(f"answers.{n}" for n in ANSWER_NAMES if n not in TEXT_ANSWERS),
+            headers=("User-Agent",),
         )
     ],
     # The dashboard's filters, read by the same Filters.from_args.

@@ -19,7 +19,7 @@ from rq import SimpleWorker
 from survey_engine.exporting import files as export_files
 from survey_engine.extensions import db
 from survey_engine.intake.drain import Drainer, consumer_name
-from survey_engine.jobs import advance_saved_results
+from survey_engine.jobs import advance_saved_results, purge_paradata_hourly
 from survey_engine.queue import jobs_connection, queues, redis_connection
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 class JobWorker(SimpleWorker):
     """RQ's worker; its maintenance tick (at start, then every 10 minutes) also deletes
-    expired export files, so they go even when nobody opens the exports page."""
+    expired export files, so they go even when nobody opens the exports page, and
+    once an hour erases the paradata whose retention is over (intake/retention.py)."""
 
     def __init__(self, app: Flask, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -47,6 +48,13 @@ class JobWorker(SimpleWorker):
             log.exception("could not expire old export files")
         finally:
             db.session.remove()  # no transaction left open until the next tick
+        try:
+            # Once an hour over all the workers (the first to claim it in Redis).
+            purge_paradata_hourly(self.connection)
+        except Exception:
+            log.exception("could not erase expired paradata")
+        finally:
+            db.session.remove()
 
 
 def run_worker(app: Flask, burst: bool = False, jobs: bool = True) -> None:

@@ -15,6 +15,7 @@ from survey_engine.catalog import (
     unavailable_reason,
 )
 from survey_engine.i18n import choose_language
+from survey_engine.intake.paradata import client_paradata
 from survey_engine.intake.respondent import Respondent, device_hash, network_key
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Result, submit
@@ -108,6 +109,7 @@ def submit_response(slug: str):
         device_hash=device_hash(_text_or_none(body.get("device_token"))),
         network_key=network_key(request.remote_addr),
         access_code=_text_or_none(body.get("access_code")),
+        paradata=client_paradata(request.headers.get("User-Agent")),
     )
     submitted = submit(
         survey, submission_id, answers, lang, source="api", problems=errors, respondent=respondent

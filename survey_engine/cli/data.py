@@ -1,5 +1,5 @@
 """The commands that move data in and out: import, export-definition, export, recount,
-dead-letters and fake-responses."""
+dead-letters, fake-responses and purge-paradata."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.intake.buffer import dead_key, stream_key
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
-from survey_engine.jobs import recount_job
+from survey_engine.jobs import purge_paradata_job, recount_job
 from survey_engine.queue import redis_connection
 from survey_engine.results.filters import Filters
 from survey_engine.staff.audit import record
@@ -287,3 +287,20 @@ def fake_responses(slug: str, count: int, seed: int | None) -> None:
         ]
         stored += len(persist_batch(batch).inserted)
     click.echo(f"{stored} fake responses stored for {slug}")
+
+
+@click.command("purge-paradata")
+@click.option("--dry-run", is_flag=True, help="only say what would be erased")
+@with_appcontext
+def purge_paradata(dry_run: bool) -> None:
+    """Erase the paradata of surveys closed longer ago than their retention_days (the
+    workers do it hourly); each survey erased is written to the audit log."""
+    done = purge_paradata_job(dry_run=dry_run)
+    verb = "would erase" if dry_run else "erased"
+    for item in done:
+        click.echo(
+            f"{item.slug}: {verb} the paradata of {item.responses} responses "
+            f"(closed {item.closed_at:%Y-%m-%d %H:%M} UTC, retention {item.retention_days} days)"
+        )
+    if not done:
+        click.echo("no survey's paradata is due for erasing")

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from exports.about import AboutFacts
-from exports.columns import RowMaker
+from exports.columns import TRAIL_COLUMNS, RowMaker
 from exports.csv_file import write_csv
 from exports.workbook import write_workbook
 from survey_engine.catalog import definition_for
@@ -19,6 +19,7 @@ from survey_engine.definition import Definition, Question
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.exporting.figures import workbook_figures
 from survey_engine.extensions import db
+from survey_engine.intake.retention import retention_days
 from survey_engine.models import Response, Survey, SurveyVersion
 from survey_engine.results.accumulator import Accumulator
 from survey_engine.results.filters import Filters
@@ -68,7 +69,7 @@ def export_survey(
         codes=options.codes,
         version_numbers={v.id: v.number for v in versions},
     )
-    chunks = _counted(response_chunks(survey.id, options.filters), progress)
+    chunks = _counted(response_chunks(survey.id, options.filters, extra=TRAIL_COLUMNS), progress)
     if options.fmt == "csv":
         return write_csv(path, rows, chunks)
     about = _about_facts(survey, versions, newest, lang, options, breakdown)
@@ -119,6 +120,8 @@ def _about_facts(
         count_all=lambda: _count_all(survey.id),
         breakdown=breakdown.name if breakdown else None,
         requested_by=options.requested_by,
+        anonymous=bool(newest.settings.get("anonymous")),
+        retention_days=retention_days(newest.settings),
     )
 
 

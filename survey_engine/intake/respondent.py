@@ -129,6 +129,8 @@ def day_secret(day: date) -> str | None:
                 insert_for(table).on_conflict_do_nothing(index_elements=["day"]),
                 {"day": day, "secret": secrets.token_hex(32)},
             )
+            # Without workers (embedded mode) nothing else would delete old secrets.
+            conn.execute(sa.delete(DailySecret).where(DailySecret.day < _oldest_kept(day)))
             secret = conn.execute(sa.select(table.c.secret).where(table.c.day == day)).scalar_one()
     except sa.exc.SQLAlchemyError:
         cache["failed_at"] = time.monotonic()
@@ -138,10 +140,14 @@ def day_secret(day: date) -> str | None:
     return secret
 
 
+def _oldest_kept(today: date) -> date:
+    return today - timedelta(days=SECRETS_KEPT_DAYS - 1)
+
+
 def forget_old_secrets(today: date | None = None) -> int:
-    """Delete the secrets of days before yesterday; returns how many went."""
+    """Delete the secrets of days before yesterday; returns how many went. (Also done
+    whenever a process first asks for a day's secret: day_secret.)"""
     today = today or datetime.now(UTC).date()
-    oldest_kept = today - timedelta(days=SECRETS_KEPT_DAYS - 1)
     with db.engine.begin() as conn:
-        result = conn.execute(sa.delete(DailySecret).where(DailySecret.day < oldest_kept))
+        result = conn.execute(sa.delete(DailySecret).where(DailySecret.day < _oldest_kept(today)))
     return result.rowcount

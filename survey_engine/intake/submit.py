@@ -20,12 +20,14 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from survey_engine.catalog import Published, unavailable_reason
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.intake import counters
 from survey_engine.intake.accept import accept
 from survey_engine.intake.access_codes import FoundCode, find_code
+from survey_engine.intake.paradata import duration_seconds
 from survey_engine.intake.quotas import quota_places
 from survey_engine.intake.respondent import Respondent
 from survey_engine.intake.submission import Outcome, StorageUnavailable, Submission
@@ -140,10 +142,12 @@ def _submission(
     elif code is not None:
         claims = (code.claim,)
     paradata = {}
+    now = datetime.now(UTC)
     if not d.settings.get("anonymous"):
         paradata = {
             **respondent.paradata,
             "started_at": respondent.started_at,
+            "duration_seconds": duration_seconds(respondent.started_at, now),
             "network_key": respondent.network_key,
             "device_hash": respondent.device_hash,
         }
@@ -157,6 +161,7 @@ def _submission(
         cleaned,
         source=source,
         meta=meta,
+        submitted_at=now,
         paradata=paradata,
         flags=flags,
         unit=code.unit if code else None,

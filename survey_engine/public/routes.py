@@ -14,6 +14,7 @@ from survey_engine.catalog import Published, published, unavailable_reason
 from survey_engine.definition import Definition
 from survey_engine.definition.answers import MAX_TEXT_LENGTH, printable, unstorable
 from survey_engine.i18n import LANGUAGE_NAMES, UI_LANGUAGES, choose_language, message, ui_language
+from survey_engine.intake.paradata import client_paradata
 from survey_engine.intake.respondent import day_secret, started_at, started_token
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Access, Result, access_mode
@@ -223,7 +224,12 @@ def submit(slug: str):
         submission_id = uuid.uuid4()
 
     values = answers_from_form(request.form, page.d)
-    respondent = respondent_from_form(access_code=request.form.get("access_code"))
+    respondent = respondent_from_form(
+        access_code=request.form.get("access_code"),
+        paradata=client_paradata(
+            request.headers.get("User-Agent"), request.form.get("pages"), len(page.d.pages)
+        ),
+    )
     submitted = submit_answers(
         page.survey, submission_id, values, lang, source="web", respondent=respondent
     )

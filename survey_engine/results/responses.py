@@ -5,7 +5,7 @@ holds them all in memory."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -20,34 +20,23 @@ CHUNK_SIZE = 5000
 NO_FILTERS = Filters()
 
 
-class _Row(NamedTuple):
-    """A stored row as response_chunks gives it, its answers made printable."""
+class _Printable:
+    """A stored row as response_chunks gives it, its answers made printable; every
+    other column as read."""
 
-    id: int
-    submission_id: Any
-    submitted_at: Any
-    version_id: int
-    source: str
-    answers: Any
+    def __init__(self, row: Any) -> None:
+        self._row = row
+        self.answers = printable(row.answers)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
 
 
 def _printable_rows(part: Sequence[Any]) -> list[Any]:
     """The rows with any text no file or page can write (a lone surrogate, a
     non-character, NUL: stored before the answers were checked for them) replaced by
     U+FFFD, so one such row never stops a page or a province's export."""
-    return [
-        _Row(
-            row.id,
-            row.submission_id,
-            row.submitted_at,
-            row.version_id,
-            row.source,
-            printable(row.answers),
-        )
-        if unstorable(row.answers)
-        else row
-        for row in part
-    ]
+    return [_Printable(row) if unstorable(row.answers) else row for row in part]
 
 
 def _where(survey_id: int, filters: Filters, after_id: int) -> list[sa.ColumnElement[bool]]:
@@ -65,10 +54,15 @@ def _where(survey_id: int, filters: Filters, after_id: int) -> list[sa.ColumnEle
 
 
 def response_chunks(
-    survey_id: int, filters: Filters = NO_FILTERS, chunk_size: int = CHUNK_SIZE, after_id: int = 0
+    survey_id: int,
+    filters: Filters = NO_FILTERS,
+    chunk_size: int = CHUNK_SIZE,
+    after_id: int = 0,
+    extra: Sequence[str] = (),
 ) -> Iterator[list[Any]]:
-    """Rows (id, submission_id, submitted_at, version_id, source, answers) in id order;
-    with `after_id`, only those stored after a scan that read up to it."""
+    """Rows (id, submission_id, submitted_at, version_id, source, answers) in id order,
+    and the columns named in `extra` (the exports' review and paradata); with
+    `after_id`, only those stored after a scan that read up to it."""
     statement = (
         sa.select(
             Response.id,
@@ -77,6 +71,7 @@ def response_chunks(
             Response.version_id,
             Response.source,
             Response.answers,
+            *(getattr(Response, name) for name in extra),
         )
         .where(*_where(survey_id, filters, after_id))
         .order_by(Response.id)

@@ -42,16 +42,21 @@ ACTIONS = (
     "unshared",
     "token_created",
     "token_revoked",
+    "paradata_purged",
 )
 COMMAND_LINE = "command line"  # the actor of `survey-engine …` commands
 ANONYMOUS = "anonymous"  # the actor of a web request nobody is signed in to (a failed login)
 
 
 def record(
-    action: str, survey: Survey | str | None = None, actor: User | None = None, **detail: Any
+    action: str,
+    survey: Survey | str | None = None,
+    actor: User | None = None,
+    actor_name: str | None = None,
+    **detail: Any,
 ) -> AuditEvent:
-    """Log `action` by `actor` (default: the signed-in user; outside a request, the
-    command line)."""
+    """Log `action` by `actor` (default: the signed-in user; outside a request,
+    `actor_name` if given, e.g. the workers, else the command line)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     in_request = has_request_context()
@@ -60,7 +65,7 @@ def record(
     slug = survey.slug if isinstance(survey, Survey) else survey
     event = AuditEvent(
         actor_id=actor.id if actor else None,
-        actor=actor.email if actor else ANONYMOUS if in_request else COMMAND_LINE,
+        actor=actor.email if actor else actor_name or (ANONYMOUS if in_request else COMMAND_LINE),
         action=action,
         survey_slug=slug,
         detail=detail,

@@ -254,9 +254,13 @@
     next.hidden = i >= vis.length - 1;
     submit.hidden = !next.hidden;
   }
+  // the pages shown, counted once each: paradata (pages_visited), never an answer
+  const pagesSeen = form.querySelector('input[data-pages-seen]'), seen = new Set();
   function show(s, focus) {
     for (const x of sections) x.hidden = x !== s;
     cur = s;
+    seen.add(s.dataset.page);
+    if (pagesSeen) pagesSeen.value = String(Math.max(seen.size, parseInt(pagesSeen.value, 10) || 0));
     nav();
     if (focus) {
       const h = s.querySelector('h2') || s;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from fractions import Fraction
 from pathlib import Path
 
 
@@ -31,6 +32,36 @@ def positive_number(name: str, value: object) -> float:
     return number
 
 
+def fraction(name: str, value: object) -> float:
+    """`value` (0.25, "1/3") as a number strictly between 0 and 1, or a ConfigError."""
+    try:
+        number = float(Fraction(str(value).strip()))
+    except (ValueError, ZeroDivisionError):
+        number = float("nan")
+    if isinstance(value, bool) or not 0 < number < 1:
+        raise ConfigError(f"{name} must be a fraction between 0 and 1 (0.33, 1/3), not {value!r}")
+    return number
+
+
+def check_quality_settings(config: dict) -> None:
+    """The quality flags' thresholds (intake/quality.py)."""
+    config["QUALITY_SPEEDER_FRACTION"] = fraction(
+        "QUALITY_SPEEDER_FRACTION", config["QUALITY_SPEEDER_FRACTION"]
+    )
+    config["QUALITY_BURST_MINUTES"] = positive_number(
+        "QUALITY_BURST_MINUTES", config["QUALITY_BURST_MINUTES"]
+    )
+    for name, minimum in (
+        ("QUALITY_SPEEDER_WINDOW", 1),
+        ("QUALITY_SPEEDER_MIN_COMPARED", 1),
+        ("QUALITY_STRAIGHT_LINE_ROWS", 2),
+        ("QUALITY_DUPLICATE_MIN_ANSWERS", 1),
+        ("QUALITY_BURST_COUNT", 1),
+        ("QUALITY_NETWORK_LOOKBACK", 100),
+    ):
+        config[name] = whole_number(name, config[name], minimum)
+
+
 def check_settings(config: dict) -> None:
     """Refuse bad values of the settings read at startup, with a message that says
     which and why (instead of a failure on the first request that uses them)."""
@@ -40,8 +71,10 @@ def check_settings(config: dict) -> None:
     )
     for name in ("RESULTS_TICK_ROWS", "RESULTS_JOB_STEP_ROWS"):
         config[name] = whole_number(name, config[name], 1)
+    check_limits(config)
     for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
         config[name] = positive_number(name, config[name])
+    check_quality_settings(config)
     # A session's last use is noted once a minute (staff/sessions.py TOUCH_SECONDS): a
     # shorter idle limit would end sessions in use.
     if config["STAFF_SESSION_IDLE_MINUTES"] < 2:
@@ -49,6 +82,23 @@ def check_settings(config: dict) -> None:
             "STAFF_SESSION_IDLE_MINUTES must be at least 2, not "
             f"{config['STAFF_SESSION_IDLE_MINUTES']!r}"
         )
+
+
+LIMIT_SETTINGS = (
+    "LIMIT_NETWORK_PER_MINUTE",
+    "LIMIT_DEVICE_PER_10_MINUTES",
+    "LIMIT_SURVEY_PER_MINUTE",
+)
+
+
+def check_limits(config: dict) -> None:
+    """The circuit breakers' limits (0: off) and the proof of work's difficulty."""
+    for name in LIMIT_SETTINGS:
+        config[name] = whole_number(name, config[name], 0)
+    bits = whole_number("POW_DIFFICULTY_BITS", config["POW_DIFFICULTY_BITS"], 1)
+    if bits > 32:  # 2**32 tries: hours on a phone
+        raise ConfigError(f"POW_DIFFICULTY_BITS must be at most 32, not {bits!r}")
+    config["POW_DIFFICULTY_BITS"] = bits
 
 
 def database_url(url: str) -> str:
@@ -88,6 +138,8 @@ class Config:
         self._requests()
         self._staff()
         self._results(instance_path)
+        self._limits()
+        self._quality()
 
     def _storage(self, instance_path: str) -> None:
         """The database, Redis and the drain that moves submissions from one to the other."""
@@ -165,3 +217,32 @@ class Config:
         self.RESULTS_REQUEST_SCAN_ROWS = os.environ.get("RESULTS_REQUEST_SCAN_ROWS", 30_000)
         self.RESULTS_TICK_ROWS = os.environ.get("RESULTS_TICK_ROWS", 2_000)
         self.RESULTS_JOB_STEP_ROWS = os.environ.get("RESULTS_JOB_STEP_ROWS", 50_000)
+
+    def _limits(self) -> None:
+        """The circuit breakers (intake/breakers.py, docs/abuse.md); 0 turns one off."""
+        # Citizens share carrier-grade NAT: a whole commune may come from one address,
+        # so a network key takes hundreds a minute; one browser a handful in 10 minutes.
+        self.LIMIT_NETWORK_PER_MINUTE = os.environ.get("LIMIT_NETWORK_PER_MINUTE", 600)
+        self.LIMIT_DEVICE_PER_10_MINUTES = os.environ.get("LIMIT_DEVICE_PER_10_MINUTES", 5)
+        self.LIMIT_SURVEY_PER_MINUTE = os.environ.get("LIMIT_SURVEY_PER_MINUTE", 6_000)
+        # Over a limit, the page's script finds a hash with this many leading zero bits
+        # (about 2**bits SHA-256 tries: 18 is a second or two on a cheap phone).
+        self.POW_DIFFICULTY_BITS = os.environ.get("POW_DIFFICULTY_BITS", 18)
+
+    def _quality(self) -> None:
+        """The quality flags computed as responses are stored (intake/quality.py)."""
+        env = os.environ.get
+        # speeder: under this fraction of the median duration of the last WINDOW stored
+        # responses, once MIN_COMPARED durations are known.
+        self.QUALITY_SPEEDER_FRACTION = env("QUALITY_SPEEDER_FRACTION", "1/3")
+        self.QUALITY_SPEEDER_WINDOW = env("QUALITY_SPEEDER_WINDOW", 1000)
+        self.QUALITY_SPEEDER_MIN_COMPARED = env("QUALITY_SPEEDER_MIN_COMPARED", 20)
+        # straight_lining: a matrix of at least this many rows, all in one column.
+        self.QUALITY_STRAIGHT_LINE_ROWS = env("QUALITY_STRAIGHT_LINE_ROWS", 3)
+        # duplicate by network: identical answers count only from this many answered.
+        self.QUALITY_DUPLICATE_MIN_ANSWERS = env("QUALITY_DUPLICATE_MIN_ANSWERS", 5)
+        # burst: more than COUNT responses no distinct browser explains within MINUTES.
+        self.QUALITY_BURST_COUNT = env("QUALITY_BURST_COUNT", 30)
+        self.QUALITY_BURST_MINUTES = env("QUALITY_BURST_MINUTES", 5)
+        # A batch reads at most this many of its networks' responses of the day.
+        self.QUALITY_NETWORK_LOOKBACK = env("QUALITY_NETWORK_LOOKBACK", 5000)

@@ -135,6 +135,11 @@ MESSAGES: dict[str, str] = {
     "restored": N_("Your earlier answers have been restored."),
     "sending": N_("Sending…"),
     "offline_retrying": N_("Connection lost, trying to send again…"),
+    # Over a circuit breaker's limit (intake/admission.py): the script's proof of work.
+    "busy_check": N_(
+        "Many answers are arriving at once. Your phone is making a short check before "
+        "sending; your answers are all kept. Please wait…"
+    ),
 }
 
 

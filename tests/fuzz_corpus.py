@@ -198,8 +198,19 @@ _DEMO = {"slug": "{slug}"}
 _REV = {"revision": "{revision}"}
 
 # The form's own fields beside the answers (public/rendering.CONTROL_FIELDS).
-# pages: the paradata's count of the pages survey.js showed (intake/paradata.py).
-CONTROL_FIELDS = ("submission_id", "device_token", "started", "access_code", "pages")
+# pages: the paradata's count of the pages survey.js showed (intake/paradata.py);
+# js, pow_challenge, pow_counter: the page's script runs, and its proof of work
+# (public/limits.py).
+CONTROL_FIELDS = (
+    "submission_id",
+    "device_token",
+    "started",
+    "access_code",
+    "pages",
+    "js",
+    "pow_challenge",
+    "pow_counter",
+)
 # The API body's properties beside "answers".
 API_BODY_FIELDS = ("submission_id", "device_token", "access_code")
 # Answers of the demo survey, as its form sends them (public.submit, admin.preview).

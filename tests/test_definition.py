@@ -262,3 +262,16 @@ def test_a_number_stored_as_text_counts_only_when_it_reads_as_a_decimal():
         {"a": 1},
     ):
         assert number_of(value) is None, value
+
+
+def test_the_forms_own_field_names_are_refused_as_question_names() -> None:
+    """A question named like a field the questionnaire form carries for itself (its id,
+    the device token, the first-view time, the pages seen, the access code, the proof
+    of work) would never receive its answer: the definition says so instead."""
+    for reserved in ("pages", "started", "device_token", "access_code", "js", "pow_counter"):
+        data = demo_definition()
+        data["pages"][0]["questions"][0]["name"] = reserved
+        problems = validate_definition(data)
+        assert any(
+            p.startswith("pages[0].questions[0].name:") and "uses for itself" in p for p in problems
+        ), (reserved, problems)

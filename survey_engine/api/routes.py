@@ -15,10 +15,12 @@ from survey_engine.catalog import (
     unavailable_reason,
 )
 from survey_engine.i18n import choose_language
+from survey_engine.intake.admission import Admit
 from survey_engine.intake.paradata import client_paradata
 from survey_engine.intake.respondent import Respondent, device_hash, network_key
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Result, submit
+from survey_engine.public.limits import api_admission
 from survey_engine.results.filters import FilterError
 from survey_engine.results.quota_fill import quota_views, quotas_json
 from survey_engine.results.report import (
@@ -105,12 +107,9 @@ def submit_response(slug: str):
 
     d = survey.definition
     lang = choose_language(d.languages(), d.default_language)
-    respondent = Respondent(
-        device_hash=device_hash(_text_or_none(body.get("device_token"))),
-        network_key=network_key(request.remote_addr),
-        access_code=_text_or_none(body.get("access_code")),
-        paradata=client_paradata(request.headers.get("User-Agent")),
-    )
+    respondent = _respondent(body)
+    if (too_many := _over_limit(survey.survey_id, respondent)) is not None:
+        return too_many
     submitted = submit(
         survey, submission_id, answers, lang, source="api", problems=errors, respondent=respondent
     )
@@ -138,6 +137,33 @@ def submit_response(slug: str):
     if submitted.result is Result.DUPLICATE:
         reply["duplicate"] = True
     return reply, 202
+
+
+def _respondent(body: dict) -> Respondent:
+    """Who answers, as an API request can tell: its device token, network, access
+    code, and the paradata of its User-Agent."""
+    return Respondent(
+        device_hash=device_hash(_text_or_none(body.get("device_token"))),
+        network_key=network_key(request.remote_addr),
+        access_code=_text_or_none(body.get("access_code")),
+        paradata=client_paradata(request.headers.get("User-Agent")),
+    )
+
+
+def _over_limit(survey_id: int, respondent: Respondent):
+    """429 when this network (or the survey) sends more than its limit (docs/abuse.md):
+    wait and send the same again. None: go on."""
+    admission = api_admission(survey_id, respondent)
+    if admission.admit is not Admit.REFUSE:
+        return None
+    wait = admission.verdict.retry_after
+    body = {
+        "error": f"too many submissions ({admission.verdict.which} limit); "
+        f"send the same request again in {wait} seconds",
+        "limit": admission.verdict.which,
+        "retry_after": wait,
+    }
+    return body, 429, {"Retry-After": str(wait)}
 
 
 def _staff_user():

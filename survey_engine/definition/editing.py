@@ -181,9 +181,18 @@ def delete_question(data: dict, name: str) -> None:
     del data["pages"][p]["questions"][q]
 
 
+# Keys the builder's question form does not show: an edit keeps them as they were (when
+# the question's type still takes them), so editing a label never drops an attention check.
+KEPT_BY_EDITS = ("attention",)
+
+
 def replace_question(data: dict, old_name: str, question: dict, page_name: str) -> None:
     """Put the edited question where it was, or at the end of another page."""
     p, q = question_position(data, old_name)
+    old = data["pages"][p]["questions"][q]
+    for key in KEPT_BY_EDITS:
+        if key in old and key not in question and key in keys_for(question.get("type", "")):
+            question[key] = old[key]
     target = page_index(data, page_name)
     if target == p:
         data["pages"][p]["questions"][q] = question

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from survey_engine.definition.expressions import parse, references
-from survey_engine.definition.families import SELECT
+from survey_engine.definition.families import MATRIX, SELECT
 
 OTHER = "other"
 
@@ -42,6 +42,11 @@ class Question:
     @property
     def other_field(self) -> str:
         return f"{self.name}_other"
+
+    @property
+    def attention(self) -> Any:
+        """An attention check's expected answer (schema_questions._attention), or None."""
+        return self.raw.get("attention")
 
     def choice_names(self) -> list[str]:
         return [c["name"] for c in self.choices]
@@ -96,7 +101,17 @@ class Definition:
                     )
                 )
         self.by_name: dict[str, Question] = {q.name: q for q in self.questions}
+        # Read for every stored response (intake/quality.py): found once.
+        self._attention_checks = [q for q in self.questions if q.attention is not None]
+        self._matrices = [q for q in self.questions if q.type in MATRIX]
         self._languages = self._find_languages()
+
+    def attention_checks(self) -> list[Question]:
+        """The questions marked as attention checks (their expected answer given)."""
+        return self._attention_checks
+
+    def matrices(self) -> list[Question]:
+        return self._matrices
 
     @property
     def title(self) -> Any:

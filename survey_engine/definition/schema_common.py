@@ -16,6 +16,21 @@ from survey_engine.definition import expressions
 NOT_YET_SUPPORTED = {"parameters", "repeat_count", "read_only", "trigger"}
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# The questionnaire form's own fields (public/rendering.CONTROL_FIELDS): the id, who
+# answers (device token, first view, pages seen, access code), the page's script and
+# its proof of work. A question of one of these names would never get its answer.
+RESERVED_NAMES = frozenset(
+    {
+        "submission_id",
+        "device_token",
+        "started",
+        "pages",
+        "access_code",
+        "js",
+        "pow_challenge",
+        "pow_counter",
+    }
+)
 LANG_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 
 

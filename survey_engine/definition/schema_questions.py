@@ -14,6 +14,7 @@ from typing import Any, TypeGuard
 from survey_engine.definition.families import CHOICE_LIST, TYPED_NUMBER, UNSEEN
 from survey_engine.definition.schema_common import (
     NAME_RE,
+    RESERVED_NAMES,
     Problems,
     check_expression,
     check_text,
@@ -60,17 +61,19 @@ QUESTION_KEYS = {
     "max_choices",
     "scale",
     "rows",
+    "attention",
 }
 # Which properties each type takes beyond the common ones.
 TYPE_KEYS = {
-    "select_one": {"choices", "other", "choice_filter"},
+    "select_one": {"choices", "other", "choice_filter", "attention"},
     "select_multiple": {"choices", "other", "choice_filter", "min_choices", "max_choices"},
     "rank": {"choices"},  # every choice is ranked, so none may be filtered away
-    "matrix": {"choices", "rows"},
-    "integer": {"min", "max"},
+    "matrix": {"choices", "rows", "attention"},
+    "integer": {"min", "max", "attention"},
     "decimal": {"min", "max"},
     "date": {"min", "max"},
-    "rating": {"scale"},
+    "rating": {"scale", "attention"},
+    "nps": {"attention"},
     "calculate": {"calculation"},
 }
 COMMON_KEYS = {
@@ -136,6 +139,8 @@ def check_question(
     _limits(problems, path, question, qtype, choice_count)
     if qtype == "matrix":
         _rows(problems, f"{path}.rows", question.get("rows"), default_language)
+    if "attention" in question:
+        _attention(problems, f"{path}.attention", question, lists)
     default = question.get("default")
     if default is not None and not isinstance(default, str | int | float | list):
         problems.add(f"{path}.default", "a text, a number or a list of choice names")
@@ -165,6 +170,11 @@ def _question_name(problems: Problems, path: str, question: dict, seen: dict[str
         problems.add(
             f"{path}.name",
             f"letters, digits and '_', starting with a letter, up to 64 characters, got {name!r}",
+        )
+    elif name in RESERVED_NAMES:
+        problems.add(
+            f"{path}.name",
+            f"{name!r} is a name the questionnaire form uses for itself; choose another",
         )
     else:
         taken = [name] + ([f"{name}_other"] if question.get("other") is True else [])
@@ -253,3 +263,37 @@ def _rows(problems: Problems, path: str, rows: Any, default_language: str) -> No
         check_text(
             problems, f"{path}[{i}].label", row.get("label"), default_language, required=True
         )
+
+
+def _attention(problems: Problems, path: str, question: dict, lists: dict[str, set]) -> None:
+    """An attention check's expected answer (intake/quality.py flags any other): a choice
+    of a select_one, a whole number of a number, {row: choice} of a matrix."""
+    expected = question["attention"]
+    qtype = question.get("type")
+    list_name = question.get("choices")
+    choices = lists.get(list_name, set()) if isinstance(list_name, str) else set()
+    if qtype == "select_one":
+        if _choice_name(expected) not in choices:
+            problems.add(path, f"the expected answer is one of the choices, got {expected!r}")
+    elif qtype == "matrix":
+        given = question.get("rows")
+        rows = (
+            {r.get("name") for r in given if isinstance(r, dict)}
+            if isinstance(given, list)
+            else set()
+        )
+        if (
+            not isinstance(expected, dict)
+            or not expected
+            or any(r not in rows or _choice_name(c) not in choices for r, c in expected.items())
+        ):
+            problems.add(path, f"the expected answer is {{row: choice}}, got {expected!r}")
+    elif type(expected) is not int:
+        problems.add(path, f"the expected answer is a whole number, got {expected!r}")
+
+
+def _choice_name(value: Any) -> str | None:
+    """A choice's name as the lists keep it (a whole number is read as its text)."""
+    if type(value) is int:
+        return str(value)
+    return value if isinstance(value, str) else None

@@ -191,9 +191,21 @@ class RowReader:
                 question[key] = self.number(value, qtype if key in ("min", "max") else "integer")
             elif key == "matrix_rows":
                 question["rows"] = cell_text(value)
+            elif key == "attention":
+                question["attention"] = self.attention(qtype, value)
             else:
                 question[key] = cell_text(value)
         return question
+
+    def attention(self, qtype: str, value: Any) -> Any:
+        """The expected answer: a matrix's "row=choice row=choice" as {row: choice}, a
+        number question's as a number, else the cell's text (the schema checks it)."""
+        if qtype == "matrix":
+            pairs = [part.partition("=") for part in str(cell_text(value)).split()]
+            return {row: choice for row, _, choice in pairs}
+        if qtype in ("integer", "rating", "nps"):
+            return self.number(value, "integer")
+        return cell_text(value)
 
     def number(self, value: Any, qtype: str) -> Any:
         if isinstance(value, datetime | date):

@@ -14,7 +14,16 @@ from survey_engine.definition.schema_common import LANG_RE
 TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message")
 EXPRESSION_COLUMNS = ("relevant", "constraint", "choice_filter", "calculation")
 # Columns only survey-engine understands (no XLSForm equivalent).
-EXTRA_COLUMNS = ("min", "max", "min_choices", "max_choices", "scale", "matrix_rows")
+# `attention`: an attention check's expected answer (a matrix's as "row=choice ...").
+EXTRA_COLUMNS = (
+    "min",
+    "max",
+    "min_choices",
+    "max_choices",
+    "scale",
+    "matrix_rows",
+    "attention",
+)
 PLAIN_COLUMNS = ("appearance", "default") + EXPRESSION_COLUMNS + EXTRA_COLUMNS
 SIMPLE_TYPES = {
     "note",

@@ -125,6 +125,8 @@ def _question_row(
             value = " ".join(value)
         elif key == "matrix_rows":
             value = matrix_lists.get(id(question))
+        elif key == "attention" and isinstance(value, dict):
+            value = " ".join(f"{r}={c}" for r, c in value.items())
         row.append(value)
     return row
 

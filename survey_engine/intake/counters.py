@@ -26,14 +26,19 @@ local_counts: Counter[tuple[int, str]] = Counter()
 
 def count(survey_id: int, outcome: str) -> None:
     """Count an outcome the accept script does not count itself."""
+    add(survey_id, outcome, 1)
+
+
+def add(survey_id: int, name: str, n: int) -> None:
+    """Add n to a counter (the quality flags: `flag:<name>`)."""
     buffer = current_buffer()
     if buffer is None:
-        local_counts[(survey_id, outcome)] += 1
+        local_counts[(survey_id, name)] += n
         return
     try:
-        buffer.client.hincrby(counters_key(survey_id), outcome, 1)
+        buffer.client.hincrby(counters_key(survey_id), name, n)
     except redis.RedisError:
-        local_counts[(survey_id, outcome)] += 1
+        local_counts[(survey_id, name)] += n
 
 
 def queue_state() -> dict:

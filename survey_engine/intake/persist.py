@@ -9,6 +9,8 @@ One transaction per batch:
      accept script and is counted; a direct one (enforce=True) takes a place only if
      one is left, else the transaction is rolled back;
   4. add the new ones to the tallies and mark their access codes used.
+Before the insert, quality.check_batch adds the quality flags (and flags earlier
+responses a repeat shows up); they are counted for /metrics once committed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sqlalchemy as sa
 
 from survey_engine.catalog import definition_of
 from survey_engine.extensions import db
+from survey_engine.intake import quality
 from survey_engine.intake.submission import Outcome, Submission
 from survey_engine.intake.tallies import TallyKey, keys_of, upsert_counts
 from survey_engine.models import AccessCode, QuotaFill, Response, ResponseClaim, insert_for
@@ -56,6 +59,8 @@ def persist_batch(submissions: Sequence[Submission], enforce: bool = False) -> P
         return persisted
     try:
         unique = _take_claims(unique, persisted, enforce)
+        checked = quality.check_batch(unique)
+        unique = checked.submissions
         if unique:
             persisted.inserted = _insert(unique)
             new = [s for s in unique if s.key in persisted.inserted]
@@ -63,6 +68,7 @@ def persist_batch(submissions: Sequence[Submission], enforce: bool = False) -> P
             _count(new)
             _mark_codes_used(new)
         db.session.commit()
+        quality.count_flags(checked, persisted.inserted)
     except _Refused as refused:
         db.session.rollback()
         persisted.refused = {s.key: refused.outcome for s in unique}

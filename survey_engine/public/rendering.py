@@ -15,23 +15,14 @@ from werkzeug.datastructures import MultiDict
 from survey_engine.definition import Definition, Question
 from survey_engine.definition.answers import local_today
 from survey_engine.definition.model import OTHER
+from survey_engine.definition.schema_common import RESERVED_NAMES
 from survey_engine.i18n import message
 
 PIPE_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # `matrix[row]` and `rank[choice]` fields of the form.
 SUB_FIELD_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[([A-Za-z0-9_.-]{1,64})\]$")
-# The form's own fields, never answers: the id, who answers (public/visitor.py), the
-# access code, the page's script and its proof of work.
-CONTROL_FIELDS = {
-    "submission_id",
-    "device_token",
-    "started",
-    "pages",
-    "access_code",
-    "js",
-    "pow_challenge",
-    "pow_counter",
-}
+# The form's own fields, never answers (reserved: no question takes these names).
+CONTROL_FIELDS = RESERVED_NAMES
 
 
 def answers_from_form(form: MultiDict, d: Definition) -> dict[str, Any]:

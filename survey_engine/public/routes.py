@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 
@@ -14,12 +14,14 @@ from survey_engine.catalog import Published, published, unavailable_reason
 from survey_engine.definition import Definition
 from survey_engine.definition.answers import MAX_TEXT_LENGTH, printable, unstorable
 from survey_engine.i18n import LANGUAGE_NAMES, UI_LANGUAGES, choose_language, message, ui_language
+from survey_engine.intake.admission import Admission, Admit, count_stored_over_limit
 from survey_engine.intake.paradata import client_paradata
 from survey_engine.intake.respondent import day_secret, started_at, started_token
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Access, Result, access_mode
 from survey_engine.intake.submit import submit as submit_answers
 from survey_engine.public.blueprint import bp
+from survey_engine.public.limits import form_admission
 from survey_engine.public.rendering import (
     PageHelpers,
     answers_from_form,
@@ -84,6 +86,7 @@ CLIENT_MESSAGES: dict[str, tuple[str, ...]] = {
     "restored": (),
     "sending": (),
     "offline_retrying": (),
+    "busy_check": (),
     "quota_full_title": (),
     "quota_full_body": (),
 }
@@ -122,9 +125,11 @@ def render_survey_page(
     errors: dict | None = None,
     status: int = 200,
     preview: bool = False,
+    challenge: tuple[str, int] | None = None,
     respondent_fields: dict | None = None,
 ):
-    """The questionnaire as citizens see it; the staff preview draws it the same way."""
+    """The questionnaire as citizens see it; the staff preview draws it the same way.
+    `challenge`: a proof of work (token, difficulty) for the page's script to solve."""
     languages = [code for code in d.languages() if code in UI_LANGUAGES]
     other_lang = next((code for code in languages if code != lang), None)
     labels = {q.name: d.text(q.label, lang) for q in d.questions}
@@ -151,6 +156,7 @@ def render_survey_page(
         date_limit=helpers.date_limit,
         logic=client_logic(d, lang, storage_key),
         max_text=MAX_TEXT_LENGTH,
+        challenge=challenge,
         respondent_fields=respondent_fields,
     )
     return html, status
@@ -162,6 +168,7 @@ def _render_form(
     values: dict | None = None,
     errors: dict | None = None,
     status: int = 200,
+    challenge: tuple[str, int] | None = None,
 ):
     """The questionnaire, carrying the browser's device token (set as its cookie too)
     and the time of the first view (kept when the page comes back with errors)."""
@@ -184,6 +191,7 @@ def _render_form(
         values=values,
         errors=errors,
         status=status,
+        challenge=challenge,
         respondent_fields=fields,
     )
     response = make_response(html, status)
@@ -212,6 +220,21 @@ REFUSED_PAGES = {
 }
 
 
+def _challenge_page(page: _Page, submission_id: str, values: dict, admission: Admission):
+    """Over a limit, with the page's script: 429, the same form, answers and id, and a
+    proof of work that the script solves before it sends them again (docs/abuse.md)."""
+    response = _render_form(
+        page,
+        submission_id,
+        values,
+        {"": message("busy_check", page.lang)},
+        status=429,
+        challenge=(admission.challenge or "", admission.difficulty),
+    )
+    response.headers["Retry-After"] = str(admission.verdict.retry_after)
+    return response
+
+
 @bp.post("/s/<slug>")
 def submit(slug: str):
     # Open or not is submit()'s first check: not asked twice on the hot path.
@@ -230,9 +253,16 @@ def submit(slug: str):
             request.headers.get("User-Agent"), request.form.get("pages"), len(page.d.pages)
         ),
     )
+    admission = form_admission(page.survey.survey_id, respondent)
+    if admission.admit is Admit.CHALLENGE:
+        return _challenge_page(page, str(submission_id), values, admission)
+    if admission.flag:  # over a limit without the script: stored, for staff to review
+        respondent = replace(respondent, flags=(*respondent.flags, admission.flag))
     submitted = submit_answers(
         page.survey, submission_id, values, lang, source="web", respondent=respondent
     )
+    if admission.flag and submitted.result is Result.ACCEPTED:
+        count_stored_over_limit(page.survey.survey_id)
     if submitted.result is Result.CLOSED:
         return render_message(lang, submitted.reason or "closed", 410)
     if submitted.result in REFUSED_PAGES:

@@ -543,6 +543,7 @@
     } catch (e) { res = null; }
     clearTimeout(timeout);
     if (res && res.ok && thanks(res.url)) { forget(); location.replace(res.url); return; }
+    if (res && res.status === 429 && challenged(html, body)) return;
     if (res && [409, 410].includes(res.status)) forget();  // sent before, or closed: nothing to keep
     if (!res || res.ok || [429, 502, 503, 504].includes(res.status)) {
       // Not answered (or not by us): keep everything, send the same again, later.
@@ -557,6 +558,27 @@
     tries = 0;
     say('');
     if (res.status === 422) serverErrors(html); else page(html);
+  }
+  // Over a limit (many answers at once from one network or phone): the 429 page
+  // carries a proof of work (pow.js solves it), then the same answers go again.
+  // pow.js is fetched only then (from this server: form[data-pow]).
+  let proofs = 0;
+  const powScript = () => window.SurveyPow ? Promise.resolve() : new Promise((ok, fail) => {
+    const s = document.head.appendChild(document.createElement('script'));
+    s.onload = ok;
+    s.onerror = () => { s.remove(); fail(); };
+    s.src = form.dataset.pow;
+  });
+  function challenged(html, body) {
+    const c = new DOMParser().parseFromString(html, 'text/html').querySelector('input[name=pow_challenge]');
+    if (!c || !c.value || !form.dataset.pow || ++proofs > 3) return false;
+    say(M.busy_check, true);
+    powScript().then(() => window.SurveyPow.solve(c.value, +c.dataset.bits)).then(counter => {
+      body.set('pow_challenge', c.value);
+      body.set('pow_counter', counter);
+      send(body);
+    }, () => { say(M.offline_retrying, true); setTimeout(() => send(body), 5000); });
+    return true;
   }
   window.addEventListener('online', () => { if (retry) retry(); });
   form.addEventListener('submit', e => {
@@ -586,5 +608,11 @@
   progressBox.hidden = false;
   show(first || vis[0], false);
   history.replaceState(Object.assign({}, history.state, { sePage: cur.dataset.page }), '');
+  // The server sees that this script sends: over a limit it asks for a proof of work
+  // rather than storing the answers with a flag (intake/admission.py).
+  const js = form.appendChild(document.createElement('input'));
+  js.type = 'hidden';
+  js.name = 'js';
+  js.value = '1';
   if (restored) { touched = true; say(M.restored); $('form-saved').hidden = false; }
 })();

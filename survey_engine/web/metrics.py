@@ -13,12 +13,14 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections import Counter
+from collections.abc import Callable
 
 import redis
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
 from survey_engine.extensions import db
+from survey_engine.intake.admission import CHALLENGES, LIMITED, OVER_LIMIT_STORED
 from survey_engine.intake.buffer import (
     current_buffer,
 )
@@ -150,6 +152,8 @@ def _survey_lines(
     for (survey_id, outcome), value in sorted(counters.items()):
         if outcome == "persisted":
             lines.append(f"survey_engine_persisted_total{{{label(survey_id)}}} {value}")
+    lines += _breaker_lines(counters, label)
+    lines += _flag_lines(counters, label)
     lines += _family("responses", "gauge", "Responses stored in the database (from the tallies).")
     for survey_id, value in sorted(stored.items()):
         lines.append(f"survey_engine_responses{{{label(survey_id)}}} {value}")
@@ -161,4 +165,56 @@ def _survey_lines(
         lines += _family(name, "gauge", text)
         for survey_id, survey in sorted(buffered.items()):
             lines.append(f"survey_engine_{name}{{{label(survey_id)}}} {survey[name]}")
+    return lines
+
+
+def _breaker_lines(counters: Counter[tuple[int, str]], label: Callable[[int], str]) -> list[str]:
+    """The circuit breakers (intake/admission.py): submissions over a limit by scope,
+    proof-of-work challenges, and submissions stored with the over_limit flag."""
+    lines = _family(
+        "limited_total",
+        "counter",
+        "Submissions over a circuit breaker's limit, by the limit (survey, network, device).",
+    )
+    for (survey_id, name), value in sorted(counters.items()):
+        if name in LIMITED:
+            which = name.removeprefix("limited_")
+            lines.append(
+                f'survey_engine_limited_total{{{label(survey_id)},which="{which}"}} {value}'
+            )
+    lines += _family(
+        "challenges_total",
+        "counter",
+        "Proof-of-work challenges issued to pages over a limit, solutions accepted (solved) "
+        "and refused (wrong, used or expired).",
+    )
+    for (survey_id, name), value in sorted(counters.items()):
+        if name in CHALLENGES:
+            outcome = name.removeprefix("challenges_")
+            lines.append(
+                f'survey_engine_challenges_total{{{label(survey_id)},outcome="{outcome}"}} {value}'
+            )
+    lines += _family(
+        "over_limit_stored_total",
+        "counter",
+        "Submissions over a limit sent without the page's script: stored, flagged over_limit.",
+    )
+    for (survey_id, name), value in sorted(counters.items()):
+        if name == OVER_LIMIT_STORED:
+            lines.append(f"survey_engine_over_limit_stored_total{{{label(survey_id)}}} {value}")
+    return lines
+
+
+def _flag_lines(counters: Counter[tuple[int, str]], label: Callable[[int], str]) -> list[str]:
+    """Quality flags given (intake/quality.py), counted as `flag:<name>`."""
+    lines = _family(
+        "flagged_total",
+        "counter",
+        "Responses given each quality flag: when stored, or later (the first of a "
+        "repeated set); the web tier's over_limit and no_device included.",
+    )
+    for (survey_id, name), value in sorted(counters.items()):
+        if name.startswith("flag:"):
+            flag = name.removeprefix("flag:")
+            lines.append(f'survey_engine_flagged_total{{{label(survey_id)},flag="{flag}"}} {value}')
     return lines

@@ -1,0 +1,187 @@
+"""The duplicate checks: earlier responses of the same device token, or of the same
+network key with the same answers (the rules are in intake/quality.py's docstring)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+
+from survey_engine.catalog import definition_of
+from survey_engine.extensions import db
+from survey_engine.intake.buffer import answers_digest
+from survey_engine.intake.quality_rules import Found, Rules, combinations, stored_row
+from survey_engine.intake.submission import Submission
+from survey_engine.models import Response, ResponseStatus
+
+# log10 of the margin: an answer set's combinations must exceed 10,000 × n², because
+# answers are far from uniform, and people behind one address live in one place (their
+# district and commune answers alike).
+CHANCE_MARGIN = 4
+
+
+def _batch_ids(found: Found) -> list:
+    """Its submission ids: a redelivered batch must not find itself stored earlier."""
+    return [s.submission_id for s in found.batch.values()]
+
+
+def device_duplicates(survey_id: int, found: Found) -> None:
+    """Every response of a device token after its first, and the first once a second is
+    there."""
+    devices = Counter(
+        s.paradata["device_hash"] for s in found.batch.values() if s.paradata.get("device_hash")
+    )
+    if not devices:
+        return
+    counts, unflagged = _earlier_of_devices(survey_id, found, devices)
+    seen: Counter[str] = Counter()
+    for index, s in sorted(found.batch.items(), key=lambda item: item[1].submitted_at):
+        device = s.paradata.get("device_hash")
+        if not device:
+            continue
+        before = counts.get(device, 0) + seen[device]
+        seen[device] += 1
+        if before:
+            found.flag_new(
+                index,
+                "duplicate",
+                f"the same browser (device token) answered {before} time(s) before",
+            )
+        elif devices[device] > 1:
+            found.flag_new(
+                index,
+                "duplicate",
+                f"the first of {devices[device]} responses from the same browser (device token)",
+            )
+    for row in unflagged:
+        found.flag_earlier(
+            stored_row(row),
+            "duplicate",
+            "the first response of a browser (device token) that answered again later"
+            if row.k == 1
+            else "the same browser (device token) answered before",
+        )
+
+
+def _earlier_of_devices(survey_id: int, found: Found, devices: Counter[str]) -> tuple[dict, list]:
+    """Per device token of the batch, how many times it answered before; and those
+    earlier responses that may lack their flag: the first of each, and any still
+    unreviewed (two workers storing the same token at once saw nothing of each other).
+    One query; repeated tokens' flagged responses do not come back."""
+    t = Response.__table__
+    ranked = (
+        sa.select(
+            t.c.id,
+            t.c.device_hash,
+            t.c.status,
+            t.c.flags,
+            sa.func.count().over(partition_by=t.c.device_hash).label("n"),
+            sa.func.row_number().over(partition_by=t.c.device_hash, order_by=t.c.id).label("k"),
+        )
+        .where(
+            t.c.survey_id == survey_id,
+            t.c.device_hash.in_(list(devices)),
+            t.c.submission_id.not_in(_batch_ids(found)),
+        )
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(ranked).where(
+            sa.or_(ranked.c.k == 1, ranked.c.status == ResponseStatus.UNREVIEWED)
+        )
+    ).all()
+    return {row.device_hash: row.n for row in rows}, list(rows)
+
+
+def recent_of_networks(survey_id: int, found: Found, keys: set[str], rules: Rules) -> Any:
+    """The latest QUALITY_NETWORK_LOOKBACK stored responses of these network keys (not
+    the batch's own, should it be delivered again): what a batch looks back at, so its
+    cost does not grow with a busy network's day."""
+    t = Response.__table__
+    return (
+        sa.select(
+            t.c.id,
+            t.c.network_key,
+            t.c.device_hash,
+            t.c.submitted_at,
+            t.c.status,
+            t.c.flags,
+            t.c.answers,
+        )
+        .where(
+            t.c.survey_id == survey_id,
+            t.c.network_key.in_(sorted(keys)),
+            t.c.submission_id.not_in(_batch_ids(found)),
+        )
+        .order_by(t.c.id.desc())
+        .limit(rules.network_lookback)
+        .subquery()
+    )
+
+
+def network_duplicates(survey_id: int, found: Found, rules: Rules) -> None:
+    """Identical answer sets from one network key (a key is one day's), when chance
+    cannot explain them. The database compares the answers: only the stored responses
+    that equal one of the batch's come back (newest first, QUALITY_NETWORK_LOOKBACK at
+    most), and a network's count is asked only when a set repeats."""
+    groups: dict[tuple[str, str], list[tuple[int | None, Any]]] = defaultdict(list)
+    answer_sets: dict[str, dict] = {}
+    for index, s in found.batch.items():
+        if key := s.paradata.get("network_key"):
+            digest = answers_digest(s.answers)
+            groups[(key, digest)].append((index, None))
+            answer_sets[digest] = s.answers
+    if not groups:
+        return
+    recent = recent_of_networks(survey_id, found, {key for key, _ in groups}, rules)
+    rows = db.session.execute(
+        sa.select(recent).where(recent.c.answers.in_(list(answer_sets.values())))
+    ).all()
+    for row in rows:
+        members = groups.get((row.network_key, answers_digest(row.answers)))
+        if members is not None:
+            members.append((None, row))
+    repeated = {group: members for group, members in groups.items() if len(members) > 1}
+    if repeated:
+        _flag_repeated(survey_id, found, repeated, rules)
+
+
+def _flag_repeated(
+    survey_id: int,
+    found: Found,
+    repeated: dict[tuple[str, str], list[tuple[int | None, Any]]],
+    rules: Rules,
+) -> None:
+    """Flag each repeated set that chance cannot explain among its network's responses."""
+    recent = recent_of_networks(survey_id, found, {key for key, _ in repeated}, rules)
+    per_key: Counter[str] = Counter(
+        dict(
+            db.session.execute(
+                sa.select(recent.c.network_key, sa.func.count()).group_by(recent.c.network_key)
+            ).all()
+        )
+    )
+    for s in found.batch.values():
+        if s.paradata.get("network_key"):
+            per_key[s.paradata["network_key"]] += 1
+    for (key, _), members in repeated.items():
+        first = members[0][0]  # the batch's members come first
+        if first is None or not _distinctive(found.batch[first], per_key[key], rules):
+            continue
+        reason = (
+            f"the same answers as {len(members) - 1} other response(s) from the same network today"
+        )
+        for member, stored in members:
+            if member is not None:
+                found.flag_new(member, "duplicate", reason)
+            else:
+                found.flag_earlier(stored_row(stored), "duplicate", reason)
+
+
+def _distinctive(submission: Submission, responses: int, rules: Rules) -> bool:
+    """Enough answers, and far more possible answer sets than pairs among `responses`."""
+    answered, log_space = combinations(definition_of(submission.version_id), submission.answers)
+    needed = 2 * math.log10(max(responses, 2)) + CHANCE_MARGIN
+    return answered >= rules.duplicate_min_answers and log_space >= needed

@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run up test lint install install-test chromium services clean
+.PHONY: run up test lint install install-test chromium services debian-tools clean
 
 # pip runs again only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -31,6 +31,11 @@ install-test: $(VENV)/.installed-test
 chromium:
 	@test -x $(CHROMIUM) || { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
 
+# Closed mode's code sheets are drawn in DejaVu Sans (every Vietnamese letter); the tests
+# render the PDF with poppler's pdftoppm.
+debian-tools:
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && command -v pdftoppm >/dev/null || { apt-get install -y fonts-dejavu-core poppler-utils || { apt-get update && apt-get install -y fonts-dejavu-core poppler-utils; }; }
+
 # PostgreSQL and Redis as this machine runs them; started when they are not running.
 # Where they are not installed at all this fails, and so does `make test`: loudly.
 services:
@@ -38,7 +43,7 @@ services:
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
 	@for i in $$(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && exit 0; sleep 0.2; done; echo "PostgreSQL or Redis did not start" >&2; exit 1
 
-run: install
+run: install debian-tools
 	$(BIN)/survey-engine demo --host $(HOST) --port $(PORT)
 	$(BIN)/survey-engine serve --host $(HOST) --port $(PORT)
 
@@ -57,7 +62,7 @@ lint: install-test
 
 # The suite runs twice: on SQLite (the embedded default) and on PostgreSQL. Fault
 # tests start their own processes against PostgreSQL and Redis, so they run once.
-test: install-test chromium services lint
+test: install-test chromium debian-tools services lint
 	$(BIN)/pytest -m "not faults"
 	TEST_DATABASE=postgresql $(BIN)/pytest
 

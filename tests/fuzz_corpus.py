@@ -195,6 +195,7 @@ class Inputs:
 COMMON_ARGS: tuple[str, ...] = ()
 
 _DEMO = {"slug": "{slug}"}
+_CLOSED = {"slug": "{closed}"}  # the demo in closed mode, with a batch of codes
 _REV = {"revision": "{revision}"}
 
 # The form's own fields beside the answers (public/rendering.CONTROL_FIELDS).
@@ -292,7 +293,11 @@ QUOTA_FIELDS = (
 
 ROUTES: dict[str, list[Inputs]] = {
     # -- public side
-    "public.questionnaire": [Inputs(_DEMO, args=("source", "lang"))],
+    "public.questionnaire": [
+        Inputs(_DEMO, args=("source", "lang")),
+        # Closed mode: the link's code (a used, made-up or hostile one).
+        Inputs(_CLOSED, args=("code",), base_args={"code": "{code}"}),
+    ],
     "public.submit": [
         Inputs(
             _DEMO,
@@ -303,7 +308,13 @@ ROUTES: dict[str, list[Inputs]] = {
             # read for the paradata's device class and browser (useragent.py)
             headers=("User-Agent",),
             phase=1,
-        )
+        ),
+        Inputs(
+            _CLOSED,
+            form=("access_code",),
+            base_form={**VALID_FORM, "access_code": "{code}"},
+            phase=1,
+        ),
     ],
     "public.thanks": [Inputs(_DEMO, args=("lang",))],
     # The demo has a quota by district and role in this test (test_route_fuzz._people).
@@ -424,6 +435,13 @@ ROUTES: dict[str, list[Inputs]] = {
         )
     ],
     "admin.sharing": [Inputs(_DEMO, form=("email",), base_form={"email": "{sharee}"}, phase=1)],
+    "admin.access_codes": [
+        Inputs(_DEMO, form=("unit", "size"), base_form={"unit": "Trường A", "size": "3"}, phase=1)
+    ],
+    "admin.download_codes": [
+        Inputs({**_CLOSED, "batch_id": "{batch}", "fmt": fmt}, args=("part",))
+        for fmt in ("csv", "pdf", "png")
+    ],
     "admin.unshare": [Inputs({**_DEMO, "user_id": "{sharee_id}"}, phase=1)],
     # -- results and exports
     "admin.results": [
@@ -642,6 +660,11 @@ ROUTES: dict[str, list[Inputs]] = {
                 "opens_at",
                 "closes_at",
                 "max_responses",
+                "access",
+                "allow_edit",
+                "link_codes",
+                "anonymous",
+                "retention_days",
                 "revision",
             ),
             together=("title.vi", "title.en", "description.vi"),

@@ -39,12 +39,14 @@ from survey_engine.catalog import find_survey, save_definition
 from survey_engine.exporting.files import start_export
 from survey_engine.exporting.survey_file import ExportOptions
 from survey_engine.extensions import db
+from survey_engine.intake.code_batches import create_batch, derive_code, written
 from survey_engine.models import ApiToken, ExportFile, StaffSession, SurveyVersion
 from survey_engine.staff.accounts import create_token, create_user, find_user, share_survey
 from tests import fuzz_corpus as corpus
 from tests.conftest import BACKEND, DEMO_SLUG, demo_definition, seeded_app, valid_answers
 
 PASSWORD = "mat-khau-dai-du"
+CLOSED_SLUG = "ma-truy-cap"  # a copy of the demo in closed mode (access codes)
 ROLES = ("anonymous", "analyst", "admin")
 # The known 5xx of this run's database: those of both, and those of this one alone.
 KNOWN = {**corpus.KNOWN_5XX, **corpus.KNOWN_5XX_ONLY.get(BACKEND, {})}
@@ -215,6 +217,10 @@ def _people(app: Flask) -> dict[str, str]:
         )
         assert reply.status_code == 202, reply.get_json()
     start_export(demo, admin, ExportOptions())  # inline: finished at once
+    closed = save_definition(
+        {**demo_definition(), "slug": CLOSED_SLUG, "settings": {"access": "code"}}, publish=True
+    )
+    batch = create_batch(closed.id, "Trường A", 3, "admin@example.org")
     return {
         "slug": DEMO_SLUG,
         "target": str(target.id),
@@ -222,6 +228,9 @@ def _people(app: Flask) -> dict[str, str]:
         "sharee_id": str(sharee.id),
         "password": PASSWORD,
         "export": str(db.session.scalar(sa.select(ExportFile.id))),
+        "closed": CLOSED_SLUG,
+        "batch": str(batch.id),
+        "code": written(derive_code(closed.id, batch.id, 1)),
     }
 
 
@@ -399,7 +408,7 @@ class Builder:
 
         if inputs.fuzz_roles is not None and self.role not in inputs.fuzz_roles:
             params = ()
-        if not first and method == "GET":
+        if not first and method == "GET" and not inputs.args:
             params = ()
         self.groups += 1
         group = self.groups

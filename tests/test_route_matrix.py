@@ -19,7 +19,8 @@ from survey_engine.catalog import find_survey, save_definition
 from survey_engine.exporting.files import start_export
 from survey_engine.exporting.survey_file import ExportOptions
 from survey_engine.extensions import db
-from survey_engine.models import ApiToken, ExportFile, StaffSession
+from survey_engine.intake.code_batches import create_batch
+from survey_engine.models import AccessCodeBatch, ApiToken, ExportFile, StaffSession
 from survey_engine.staff.accounts import create_token, create_user, find_user, share_survey
 from tests.conftest import DEMO_SLUG, demo_definition, forget_login_user_per_request
 from tests.test_staff import PASSWORD, login
@@ -97,6 +98,9 @@ ROUTES = [
     ("GET", f"{S}/sharing", MANAGER, 200, None),
     ("POST", f"{S}/sharing", MANAGER, 422, {"email": "nobody@example.org"}),
     ("POST", f"{S}/sharing/{{spare}}/remove", MANAGER, 302, {}),
+    ("GET", f"{S}/codes", MANAGER, 200, None),
+    ("POST", f"{S}/codes", MANAGER, 422, {"unit": "Trường A", "size": "0"}),
+    ("GET", f"{S}/codes/{{batch}}.csv", MANAGER, 200, None),
     ("GET", "/admin/users", ADMIN, 200, None),
     (
         "POST",
@@ -142,6 +146,7 @@ def accounts(app):
     share_survey(create_user("spare@example.org", PASSWORD, "analyst"), demo)
     assert login(app.test_client(), "spare@example.org").status_code == 302
     start_export(demo, find_user("admin@example.org"), ExportOptions())  # inline: done
+    create_batch(demo.id, "Trường A", 2, "admin@example.org")
     return app
 
 
@@ -188,7 +193,11 @@ def test_route_role_matrix(accounts, role):
     token = _csrf(client, role != "anonymous")
     for method, path, allowed, status, data in ROUTES:
         url = path.format(
-            own_token=own_token, spare=spare, export=export, spare_session=spare_session
+            own_token=own_token,
+            spare=spare,
+            export=export,
+            spare_session=spare_session,
+            batch=db.session.scalar(sa.select(AccessCodeBatch.id)),
         )
         if method == "GET":
             reply = client.get(url)

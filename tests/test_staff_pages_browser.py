@@ -153,6 +153,16 @@ def _new_export(page: Page, base: str) -> None:
     expect(page.locator("#exports")).to_be_visible()
 
 
+def _access_codes(page: Page, base: str) -> None:
+    """With a batch made, so its table, the rates and the downloads are there."""
+    page.goto(f"{base}{SURVEY}/codes")
+    if page.locator("#batches").count() == 0:
+        page.fill("#unit", "Trường THCS Lộc An")
+        page.fill("#size", "3")
+        page.get_by_role("button", name="Tạo mã").click()
+    expect(page.locator("#batches")).to_be_visible()
+
+
 def _go(path: str) -> Callable[[Page, str], None]:
     return lambda page, base: page.goto(base + path)
 
@@ -182,6 +192,7 @@ SIGNED_IN: dict[str, Callable[[Page, str], None]] = {
     "survey-draft": _go(f"/admin/surveys/{DRAFT}"),
     "delete-draft": _go(f"/admin/surveys/{DRAFT}/delete"),
     "sharing": _go(f"{SURVEY}/sharing"),
+    "access-codes": _access_codes,
     "exports": _new_export,
     "users": _go("/admin/users"),
     "users-error": _new_account_refused,

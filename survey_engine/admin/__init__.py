@@ -10,6 +10,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from survey_engine.admin import (  # noqa: F401  (registers the routes)
+    access_codes,
     builder,
     builder_quotas,
     builder_settings,

@@ -37,7 +37,14 @@ SETTINGS_FIELDS = (
     "opens_at",
     "closes_at",
     "max_responses",
+    "access",
+    "allow_edit",
+    "link_codes",
+    "anonymous",
+    "retention_days",
 )
+ACCESS_SWITCHES = ("allow_edit", "link_codes", "anonymous")
+RETENTION_LIMITS = (1, 3650)
 
 
 def texts_from_form(form: MultiDict, field: str, languages: list[str]) -> dict | None:
@@ -202,3 +209,21 @@ def from_local_input(value: str, problems: list[str], field: str) -> str | None:
     except params.ParamError as error:
         problems.append(f"settings.{field}: {error}")
         return value
+
+
+def access_from_form(form: MultiDict, problems: list[str]) -> dict:
+    """Who may answer and what is kept (settings.access, allow_edit, link_codes,
+    anonymous, retention_days): a switch is there only when on, the retention only
+    when typed; a retention that is no whole number is kept as typed, its problem
+    added as settings.retention_days."""
+    settings: dict[str, Any] = {"access": form.get("access", "open").strip()[:20]}
+    for key in ACCESS_SWITCHES:
+        if form.get(key) in ("1", "on", "yes"):
+            settings[key] = True
+    days = form.get("retention_days", "").strip()
+    if days:
+        found: dict[str, list[str]] = {}
+        low, high = RETENTION_LIMITS
+        settings["retention_days"] = whole_from_text(days, low, high, found, "retention_days")
+        problems += [f"settings.retention_days: {text}" for text in found.get("retention_days", [])]
+    return settings

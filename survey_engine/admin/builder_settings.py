@@ -11,6 +11,8 @@ from survey_engine.admin import builder_drafts as drafts
 from survey_engine.admin.blueprint import bp
 from survey_engine.admin.builder_forms import (
     MAX_RESPONSES_LIMIT,
+    SETTINGS_FIELDS,
+    access_from_form,
     from_local_input,
     local_input,
     settings_problems,
@@ -18,7 +20,31 @@ from survey_engine.admin.builder_forms import (
     whole_from_text,
 )
 from survey_engine.definition import editing as edit
+from survey_engine.definition.schema import ACCESS_MODES
 from survey_engine.extensions import db
+
+
+def _settings_from_form(form, settings: dict, problems: list[str]) -> dict:
+    """The settings the form edits, over the ones it does not (e.g. quotas); a value
+    that cannot be read is kept as typed and its problem added to `problems`."""
+    limit = form.get("max_responses", "").strip()
+    limit_problems: dict[str, list[str]] = {}
+    kept = {key: value for key, value in settings.items() if key not in SETTINGS_FIELDS}
+    edited = {
+        **kept,
+        **access_from_form(form, problems),
+        "opens_at": from_local_input(form.get("opens_at", ""), problems, "opens_at"),
+        "closes_at": from_local_input(form.get("closes_at", ""), problems, "closes_at"),
+        "max_responses": whole_from_text(
+            limit, 1, MAX_RESPONSES_LIMIT, limit_problems, "max_responses"
+        )
+        if limit
+        else None,
+    }
+    problems += [
+        f"settings.max_responses: {text}" for text in limit_problems.get("max_responses", [])
+    ]
+    return edited
 
 
 @bp.route("/surveys/<slug>/edit/settings", methods=["GET", "POST"])
@@ -36,22 +62,8 @@ def edit_settings(slug: str):
             data[key] = texts_from_form(form, key, languages)
             if data[key] is None:
                 del data[key]
-        limit = form.get("max_responses", "").strip()
         problems: list[str] = []
-        limit_problems: dict[str, list[str]] = {}
-        data["settings"] = {
-            **(data.get("settings") or {}),  # quotas and the rest have pages of their own
-            "opens_at": from_local_input(form.get("opens_at", ""), problems, "opens_at"),
-            "closes_at": from_local_input(form.get("closes_at", ""), problems, "closes_at"),
-            "max_responses": whole_from_text(
-                limit, 1, MAX_RESPONSES_LIMIT, limit_problems, "max_responses"
-            )
-            if limit
-            else None,
-        }
-        problems += [
-            f"settings.max_responses: {text}" for text in limit_problems.get("max_responses", [])
-        ]
+        data["settings"] = _settings_from_form(form, data.get("settings") or {}, problems)
         try:
             drafts.refuse_fields(problems, data)
             drafts.save(survey, data, "settings")
@@ -71,6 +83,8 @@ def edit_settings(slug: str):
         opens_at=local_input(settings.get("opens_at")),
         closes_at=local_input(settings.get("closes_at")),
         max_responses=settings.get("max_responses") or "",
+        settings=settings,
+        access_modes=ACCESS_MODES,
         quotas=settings.get("quotas") or [],
     )
     return html, 422 if errors or others else 200

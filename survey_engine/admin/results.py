@@ -46,6 +46,7 @@ from survey_engine.results.quota_fill import quota_views
 from survey_engine.results.report import merged_survey
 from survey_engine.results.saved import View
 from survey_engine.results.text_answers import fold, text_answers
+from survey_engine.results.unit_rates import unit_rates
 
 REFRESH_SECONDS = 5  # a page that says "Counting…" asks again after this long
 MAX_QUERY = 200
@@ -273,6 +274,7 @@ def results(slug: str):
             "admin.results", slug=slug, **link_args(filters, **keep, by=value)
         ),
         local_time=lambda moment: moment.strftime("%Y-%m-%d %H:%M") if moment else "",
+        unit_rates=unit_rates(survey.id),
     )
 
 

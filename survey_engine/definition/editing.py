@@ -22,12 +22,14 @@ class EditRefused(ValueError):
 
 
 def new_definition(slug: str, title: str, language: str, first_question: dict) -> dict:
-    """The smallest survey the format accepts: one page, one question."""
+    """The smallest survey the format accepts: one page, one question; one answer per
+    device (a definition without the setting is open, as before access modes)."""
     data = {
         "format": FORMAT,
         "slug": slug,
         "title": {language: title},
         "default_language": language,
+        "settings": {"access": "device"},
         "pages": [],
         "choice_lists": {},
     }

@@ -27,12 +27,14 @@ from survey_engine.definition.xlsform_sheets import (
     PAGE_PATH_RE,
     PLAIN_COLUMNS,
     QUESTION_PATH_RE,
+    SETTINGS_KEYS,
     SETTINGS_PLAIN,
     SETTINGS_TEXTS,
     TEXT_COLUMNS,
     Header,
     cell_text,
     language_code,
+    settings_value,
 )
 
 __all__ = ["XLSFormInvalid", "read_xlsform"]
@@ -215,15 +217,9 @@ class _Reader(RowReader):
         description = self.text(texts.get("description"))
         if description is not None:
             definition["description"] = description
-        window = {}
-        for key in ("opens_at", "closes_at", "max_responses"):
-            if key in header_bases:
-                value = plain.get(key)
-                window[key] = (
-                    value
-                    if key == "max_responses" and not isinstance(value, str)
-                    else cell_text(value)
-                )
+        window = {
+            key: settings_value(key, plain.get(key)) for key in SETTINGS_KEYS if key in header_bases
+        }
         if window:
             definition["settings"] = window
         return definition

@@ -60,7 +60,25 @@ SETTINGS_PLAIN = (
     "opens_at",
     "closes_at",
     "max_responses",
+    "access",
+    "allow_edit",
+    "link_codes",
+    "anonymous",
+    "retention_days",
 )
+# The settings columns that become definition["settings"] (when the column is there).
+SETTINGS_KEYS = (
+    "opens_at",
+    "closes_at",
+    "max_responses",
+    "access",
+    "allow_edit",
+    "link_codes",
+    "anonymous",
+    "retention_days",
+)
+SETTINGS_NUMBERS = ("max_responses", "retention_days")
+SETTINGS_SWITCHES = ("allow_edit", "link_codes", "anonymous")
 TRUE_WORDS = {"yes", "true", "true()", "1"}
 FALSE_WORDS = {"no", "false", "false()", "0"}
 LANGUAGE_NAMES = {
@@ -122,3 +140,19 @@ def cell_text(value: Any) -> str | None:
         return value.isoformat()
     text = str(value).strip()
     return text or None
+
+
+def settings_value(key: str, value: Any) -> Any:
+    """One settings cell as the definition holds it: numbers as numbers (a whole float
+    as an int), yes/no as true/false, anything else as text; the validator then says
+    what is wrong with a value that is not what the key takes."""
+    if key in SETTINGS_NUMBERS and not isinstance(value, str):
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+    if key in SETTINGS_SWITCHES:
+        if isinstance(value, bool):
+            return value
+        word = (cell_text(value) or "").lower()
+        if word in TRUE_WORDS or word in FALSE_WORDS:
+            return word in TRUE_WORDS
+    text = cell_text(value)
+    return text.lower() if key == "access" and text else text

@@ -169,7 +169,7 @@ def _settings_rows(definition: dict, order: list[str]) -> list[list]:
         if key == "quotas":  # a sheet of their own
             continue
         header.append(key)
-        row.append(value)
+        row.append(("yes" if value else "no") if isinstance(value, bool) else value)
     return [header, row]
 
 

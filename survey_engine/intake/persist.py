@@ -8,7 +8,9 @@ One transaction per batch:
   3. quota places of the new ones: a drained submission's place was granted by the
      accept script and is counted; a direct one (enforce=True) takes a place only if
      one is left, else the transaction is rolled back;
-  4. add the new ones to the tallies and mark their access codes used.
+  4. add the new ones to the tallies and mark their access codes used;
+  5. with editing allowed (replace_claims), a device claim held by an earlier answer
+     moves to the later one and the earlier is excluded and uncounted (replace.py).
 Before the insert, quality.check_batch adds the quality flags (and flags earlier
 responses a repeat shows up); they are counted for /metrics once committed.
 """
@@ -27,6 +29,7 @@ import sqlalchemy as sa
 from survey_engine.catalog import definition_of
 from survey_engine.extensions import db
 from survey_engine.intake import quality
+from survey_engine.intake.replace import exclude_replaced, move_claims
 from survey_engine.intake.submission import Outcome, Submission
 from survey_engine.intake.tallies import TallyKey, keys_of, upsert_counts
 from survey_engine.models import AccessCode, QuotaFill, Response, ResponseClaim, insert_for
@@ -45,6 +48,7 @@ class _Refused(Exception):
 class Persisted:
     inserted: set[Key] = field(default_factory=set)
     refused: dict[Key, Outcome] = field(default_factory=dict)  # CLAIMED or FULL
+    replaced: list[Key] = field(default_factory=list)  # earlier answers of the same device
 
 
 def persist_batch(submissions: Sequence[Submission], enforce: bool = False) -> Persisted:
@@ -66,6 +70,7 @@ def persist_batch(submissions: Sequence[Submission], enforce: bool = False) -> P
             new = [s for s in unique if s.key in persisted.inserted]
             _take_quota_places(new, enforce)
             _count(new)
+            exclude_replaced(persisted.replaced)
             _mark_codes_used(new)
         db.session.commit()
         quality.count_flags(checked, persisted.inserted)
@@ -112,7 +117,9 @@ def _take_claims(unique: list[Submission], persisted: Persisted, enforce: bool) 
             )
         )
     }
-    losers = {s.key for s, c in wanted if holders.get((s.survey_id, c)) != s.submission_id}
+    taken = [(s, c) for s, c in wanted if holders.get((s.survey_id, c)) != s.submission_id]
+    persisted.replaced = move_claims([(s, c) for s, c in taken if s.replace_claims], holders)
+    losers = {s.key for s, c in taken if not s.replace_claims}
     if losers and enforce:
         raise _Refused(Outcome.CLAIMED)
     for key in losers:

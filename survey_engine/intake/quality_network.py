@@ -29,9 +29,12 @@ def _batch_ids(found: Found) -> list:
 
 def device_duplicates(survey_id: int, found: Found) -> None:
     """Every response of a device token after its first, and the first once a second is
-    there."""
+    there. Not an allowed edit (settings.allow_edit: replace_claims): it replaces the
+    earlier answer, which is excluded (intake/replace.py), rather than repeating it."""
     devices = Counter(
-        s.paradata["device_hash"] for s in found.batch.values() if s.paradata.get("device_hash")
+        s.paradata["device_hash"]
+        for s in found.batch.values()
+        if s.paradata.get("device_hash") and not s.replace_claims
     )
     if not devices:
         return
@@ -39,7 +42,7 @@ def device_duplicates(survey_id: int, found: Found) -> None:
     seen: Counter[str] = Counter()
     for index, s in sorted(found.batch.items(), key=lambda item: item[1].submitted_at):
         device = s.paradata.get("device_hash")
-        if not device:
+        if not device or s.replace_claims:
             continue
         before = counts.get(device, 0) + seen[device]
         seen[device] += 1

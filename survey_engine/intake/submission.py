@@ -70,6 +70,8 @@ class Submission:
     claims: tuple[str, ...] = ()
     quotas: tuple[QuotaPlace, ...] = ()
     code_id: int | None = None  # closed mode: the access code's row (marked used on storing)
+    # Editing allowed: its claims pass to it from an earlier answer, which is replaced.
+    replace_claims: bool = False
 
     @property
     def key(self) -> tuple[int, uuid.UUID]:
@@ -112,6 +114,7 @@ class Submission:
                 "claims": list(self.claims),
                 "quotas": [[q.quota, q.stratum, q.limit] for q in self.quotas],
                 "code_id": self.code_id,
+                "replace_claims": self.replace_claims,
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -142,6 +145,7 @@ class Submission:
                 QuotaPlace(str(q), str(s), int(n)) for q, s, n in data.get("quotas") or ()
             ),
             code_id=data.get("code_id"),
+            replace_claims=data.get("replace_claims") is True,
         )
 
 

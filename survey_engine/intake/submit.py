@@ -111,7 +111,7 @@ def submit(
         return Submitted(Result.REJECTED, cleaned, errors)
     submission = _submission(survey, submission_id, cleaned, lang, source, respondent, code)
     try:
-        outcome = accept(submission, replace_claims=bool(d.settings.get("allow_edit")))
+        outcome = accept(submission, replace_claims=submission.replace_claims)
     except StorageUnavailable:
         return Submitted(Result.UNAVAILABLE, cleaned)
     return Submitted(OUTCOME_RESULT[outcome], cleaned)
@@ -168,4 +168,5 @@ def _submission(
         claims=claims,
         quotas=quota_places(d, cleaned),
         code_id=code.id if code else None,
+        replace_claims=mode == Access.DEVICE and bool(d.settings.get("allow_edit")),
     )

@@ -14,12 +14,14 @@ from survey_engine.catalog import Published, published, unavailable_reason
 from survey_engine.definition import Definition
 from survey_engine.definition.answers import MAX_TEXT_LENGTH, printable, unstorable
 from survey_engine.i18n import LANGUAGE_NAMES, UI_LANGUAGES, choose_language, message, ui_language
+from survey_engine.intake.access_codes import normalize_code
 from survey_engine.intake.admission import Admission, Admit, count_stored_over_limit
 from survey_engine.intake.paradata import client_paradata
 from survey_engine.intake.respondent import day_secret, started_at, started_token
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Access, Result, access_mode
 from survey_engine.intake.submit import submit as submit_answers
+from survey_engine.public.access import gate
 from survey_engine.public.blueprint import bp
 from survey_engine.public.limits import form_admission
 from survey_engine.public.rendering import (
@@ -168,10 +170,12 @@ def _render_form(
     values: dict | None = None,
     errors: dict | None = None,
     status: int = 200,
+    access_code: str | None = None,
     challenge: tuple[str, int] | None = None,
 ):
-    """The questionnaire, carrying the browser's device token (set as its cookie too)
-    and the time of the first view (kept when the page comes back with errors)."""
+    """The questionnaire, carrying the browser's device token (set as its cookie too),
+    the time of the first view (kept when the page comes back with errors) and, in
+    closed mode, the access code."""
     slug = page.survey.slug
     token = posted_device_token() if request.method == "POST" else None
     token = token or page_device_token()
@@ -180,6 +184,7 @@ def _render_form(
     fields = {
         "device_token": token,
         "started": started if started_at(started) else started_token(),
+        "access_code": access_code or normalize_code(request.form.get("access_code")),
     }
     html, status = render_survey_page(
         page.d,
@@ -187,7 +192,9 @@ def _render_form(
         submission_id,
         action=url_for("public.questionnaire", slug=slug, lang=page.lang),
         storage_key=f"{slug}:{page.survey.version_number}",
-        language_link=lambda code: url_for("public.questionnaire", slug=slug, lang=code),
+        language_link=lambda code: url_for(
+            "public.questionnaire", slug=slug, lang=code, code=fields["access_code"]
+        ),
         values=values,
         errors=errors,
         status=status,
@@ -202,6 +209,9 @@ def _render_form(
 @bp.get("/s/<slug>")
 def questionnaire(slug: str):
     page = _load(slug)
+    access = gate(page.survey, page.lang)
+    if access.refused is not None:
+        return access.refused
     # A hidden answer from the link (?source=) that could never be stored is left out:
     # the citizen could not see, let alone correct it.
     values = {
@@ -209,7 +219,7 @@ def questionnaire(slug: str):
         for name, value in first_values(page.d, request.args).items()
         if not unstorable(value)
     }
-    return _render_form(page, str(uuid.uuid4()), values)
+    return _render_form(page, str(uuid.uuid4()), values, access_code=access.access_code)
 
 
 # What a refused submission's page says, and its status.

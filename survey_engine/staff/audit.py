@@ -42,6 +42,8 @@ ACTIONS = (
     "unshared",
     "token_created",
     "token_revoked",
+    "codes_created",
+    "codes_downloaded",
     "paradata_purged",
 )
 COMMAND_LINE = "command line"  # the actor of `survey-engine …` commands

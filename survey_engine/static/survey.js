@@ -7,6 +7,18 @@
    Plain ES2017, no eval; expressions run in expr.js (window.SurveyExpr). */
 (function () {
   'use strict';
+  // The device token (one answer per browser): the page's copy is kept in localStorage,
+  // so a browser whose cookie was cleared still sends the token it answered with.
+  const field = document.querySelector('form.survey-form input[name="device_token"]');
+  const genuine = t => typeof t === 'string' && /^[\w-]{8,150}\.[\w-]{20,100}$/.test(t);
+  try {
+    const kept = window.localStorage.getItem('se:device');
+    if (field && genuine(kept) && kept !== field.value) field.value = kept;
+    else if (field && !genuine(kept) && genuine(field.value)) window.localStorage.setItem('se:device', field.value);
+  } catch (e) { /* no localStorage: the cookie alone */ }
+})();
+(function () {
+  'use strict';
   const form = document.querySelector('form.survey-form');
   const data = document.getElementById('survey-logic');
   const X = window.SurveyExpr;

@@ -66,8 +66,9 @@ ACCEPT_SCRIPT = """
 -- ARGV[4]  '1': a claim held by another submission passes to this one (editing allowed)
 -- ARGV[5]  n, the number of claims, then the n claims
 -- then     m, the number of quota places, then m triples: field, limit, places stored
---          in the database (the count when Redis has none, e.g. after a restart)
--- returns  'accepted' | 'duplicate' | 'conflict' | 'claimed' | 'full'
+--          in the database (the count when Redis has none, e.g. after a restart), or
+--          '' when the caller has not read them: 'seed' asks for them
+-- returns  'accepted' | 'duplicate' | 'conflict' | 'claimed' | 'full' | 'seed'
 local seen = redis.call('HGET', KEYS[2], ARGV[1])
 if seen then
   if seen == ARGV[2] then
@@ -92,7 +93,13 @@ local m = tonumber(ARGV[q])
 for j = 0, m - 1 do
   local field = ARGV[q + 1 + 3 * j]
   local limit, stored = tonumber(ARGV[q + 2 + 3 * j]), ARGV[q + 3 + 3 * j]
-  redis.call('HSETNX', KEYS[5], field, stored)
+  if stored == '' then
+    if redis.call('HEXISTS', KEYS[5], field) == 0 then
+      return 'seed'
+    end
+  else
+    redis.call('HSETNX', KEYS[5], field, stored)
+  end
   if tonumber(redis.call('HGET', KEYS[5], field)) >= limit then
     redis.call('HINCRBY', KEYS[3], 'quota_full', 1)
     return 'full'
@@ -127,7 +134,7 @@ def accept_args(
     digest: str,
     payload: str,
     claims: Sequence[str] = (),
-    quotas: Sequence[tuple[str, int, int]] = (),
+    quotas: Sequence[tuple[str, int, int | str]] = (),
     replace_claims: bool = False,
 ) -> list:
     """ARGV of the accept script, in its order (see its legend)."""
@@ -174,11 +181,12 @@ class StreamBuffer:
         digest: str,
         payload: str,
         claims: Sequence[str] = (),
-        quotas: Sequence[tuple[str, int, int]] = (),
+        quotas: Sequence[tuple[str, int, int | str]] = (),
         replace_claims: bool = False,
     ) -> str:
         """Returns 'accepted' (durably in the stream), 'duplicate', 'conflict',
-        'claimed' or 'full'. `quotas` are (field, limit, places stored in the database).
+        'claimed', 'full' or 'seed'. `quotas` are (field, limit, places stored in the database,
+        or '': then 'seed' when Redis has no count for a field, and nothing is held).
 
         One round trip: EVALSHA (redis-py loads the script again after a Redis
         restart). `se:surveys` lives in another hash slot, so it cannot be in the

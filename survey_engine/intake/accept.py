@@ -83,6 +83,7 @@ def _append(buffer: StreamBuffer, submission: Submission, replace_claims: bool, 
         if seeds
         else [(place.field, place.limit, "") for place in submission.quotas],
         replace_claims=replace_claims,
+        holder=str(submission.holder),
     )
 
 

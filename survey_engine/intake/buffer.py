@@ -58,13 +58,15 @@ ACCEPT_SCRIPT = """
 -- KEYS[1]  se:{survey}:stream    the stream the drain reads
 -- KEYS[2]  se:{survey}:ids       submission_id -> digest of its answers
 -- KEYS[3]  se:{survey}:counters  accepted, duplicates, conflicts, claimed, quota_full
--- KEYS[4]  se:{survey}:claims    claim -> submission_id
+-- KEYS[4]  se:{survey}:claims    claim -> its holder
 -- KEYS[5]  se:{survey}:quotas    'quota|stratum' -> places taken
 -- ARGV[1]  submission_id
 -- ARGV[2]  digest of the answers (answers_digest)
 -- ARGV[3]  the submission as JSON (Submission.to_json)
--- ARGV[4]  '1': a claim held by another submission passes to this one (editing allowed)
--- ARGV[5]  n, the number of claims, then the n claims
+-- ARGV[4]  the holder the claims record (Submission.holder: the submission_id, or a
+--          random id when the claim must not lead to the response)
+-- ARGV[5]  '1': a claim held by another submission passes to this one (editing allowed)
+-- ARGV[6]  n, the number of claims, then the n claims
 -- then     m, the number of quota places, then m triples: field, limit, places stored
 --          in the database (the count when Redis has none, e.g. after a restart), or
 --          '' when the caller has not read them: 'seed' asks for them
@@ -78,17 +80,17 @@ if seen then
   redis.call('HINCRBY', KEYS[3], 'conflicts', 1)
   return 'conflict'
 end
-local n = tonumber(ARGV[5])
-if ARGV[4] ~= '1' then
-  for i = 6, 5 + n do
+local n = tonumber(ARGV[6])
+if ARGV[5] ~= '1' then
+  for i = 7, 6 + n do
     local holder = redis.call('HGET', KEYS[4], ARGV[i])
-    if holder and holder ~= ARGV[1] then
+    if holder and holder ~= ARGV[4] then
       redis.call('HINCRBY', KEYS[3], 'claimed', 1)
       return 'claimed'
     end
   end
 end
-local q = 6 + n
+local q = 7 + n
 local m = tonumber(ARGV[q])
 for j = 0, m - 1 do
   local field = ARGV[q + 1 + 3 * j]
@@ -107,8 +109,8 @@ for j = 0, m - 1 do
 end
 redis.call('XADD', KEYS[1], '*', 'submission', ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-for i = 6, 5 + n do
-  redis.call('HSET', KEYS[4], ARGV[i], ARGV[1])
+for i = 7, 6 + n do
+  redis.call('HSET', KEYS[4], ARGV[i], ARGV[4])
 end
 for j = 0, m - 1 do
   redis.call('HINCRBY', KEYS[5], ARGV[q + 1 + 3 * j], 1)
@@ -136,13 +138,16 @@ def accept_args(
     claims: Sequence[str] = (),
     quotas: Sequence[tuple[str, int, int | str]] = (),
     replace_claims: bool = False,
+    holder: str | None = None,
 ) -> list:
-    """ARGV of the accept script, in its order (see its legend)."""
+    """ARGV of the accept script, in its order (see its legend); `holder` defaults to
+    the submission_id."""
     places = [value for quota in quotas for value in quota]
     return [
         submission_id,
         digest,
         payload,
+        holder or submission_id,
         "1" if replace_claims else "0",
         len(claims),
         *claims,
@@ -183,6 +188,7 @@ class StreamBuffer:
         claims: Sequence[str] = (),
         quotas: Sequence[tuple[str, int, int | str]] = (),
         replace_claims: bool = False,
+        holder: str | None = None,
     ) -> str:
         """Returns 'accepted' (durably in the stream), 'duplicate', 'conflict',
         'claimed', 'full' or 'seed'. `quotas` are (field, limit, places stored in the database,
@@ -198,7 +204,9 @@ class StreamBuffer:
             self._registered[survey_id] = now
         outcome = self._accept(
             keys=accept_keys(survey_id),
-            args=accept_args(submission_id, digest, payload, claims, quotas, replace_claims),
+            args=accept_args(
+                submission_id, digest, payload, claims, quotas, replace_claims, holder
+            ),
         )
         return outcome.decode()
 

@@ -288,6 +288,20 @@ _QUESTION_TEXTS = (
 )
 _QUESTION_COMMON = ("name", "type", "page", "revision", *_QUESTION_TEXTS)
 
+# The builder's quotas form: the demo's quota (quota-0) and a new one (quota-1).
+QUOTA_FIELDS = (
+    "quota-0-name",
+    "quota-0-questions",
+    "quota-0-limit",
+    "quota-0-limits",
+    "quota-0-remove",
+    "quota-1-name",
+    "quota-1-questions",
+    "quota-1-limit",
+    "quota-1-limits",
+    "revision",
+)
+
 ROUTES: dict[str, list[Inputs]] = {
     # -- public side
     "public.questionnaire": [
@@ -314,6 +328,14 @@ ROUTES: dict[str, list[Inputs]] = {
         ),
     ],
     "public.thanks": [Inputs(_DEMO, args=("lang",))],
+    # The demo has a quota by district and role in this test (test_route_fuzz._people).
+    "public.quota_check": [
+        Inputs(
+            _DEMO,
+            args=("district", "role", "lang"),
+            base_args={"district": "da_lat", "role": "parent"},
+        )
+    ],
     "public.favicon": [Inputs()],
     "static": [Inputs({"filename": "survey.css"}, args=("v",))],
     "health.healthz": [Inputs()],
@@ -682,6 +704,25 @@ ROUTES: dict[str, list[Inputs]] = {
                 "default_language": "vi",
                 "title.vi": "Trở lại trường học",
                 "max_responses": "100",
+            },
+            phase=1,
+        )
+    ],
+    "admin.edit_quotas": [
+        Inputs(
+            _DEMO,
+            form=QUOTA_FIELDS,
+            together=QUOTA_FIELDS[:4],
+            revisit=("/admin/surveys/{slug}/edit/settings", "/admin/surveys/{slug}/preview"),
+            base_form={
+                **_REV,
+                "quota-0-name": "district_role",
+                "quota-0-questions": ("district", "role"),
+                "quota-0-limit": "1000000",
+                "quota-0-limits": "bao_loc|teacher 0",
+                "quota-1-name": "by_role",
+                "quota-1-questions": "role",
+                "quota-1-limit": "5",
             },
             phase=1,
         )

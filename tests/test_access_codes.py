@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 import zxingcpp
 from flask import Flask
@@ -20,8 +21,9 @@ from PIL import Image
 
 from survey_engine.catalog import save_definition
 from survey_engine.extensions import db
+from survey_engine.intake.buffer import claims_key
 from survey_engine.intake.code_batches import derive_code, written
-from survey_engine.models import AccessCode, AccessCodeBatch, AuditEvent, Response
+from survey_engine.models import AccessCode, AccessCodeBatch, AuditEvent, Response, ResponseClaim
 from survey_engine.staff.accounts import create_user
 from tests.conftest import demo_definition, new_id, valid_answers
 from tests.test_admin_surveys import post, signed_in
@@ -188,6 +190,11 @@ def test_a_code_answers_once_and_the_response_keeps_only_the_unit(closed):
     assert code.replace("-", "") not in str(response.meta)
     used = db.session.scalars(sa.select(AccessCode).where(AccessCode.number == 1)).one()
     assert used.used_at is not None and used.submission_id is None
+    # Nothing leads from the code to its answers: its claim holds a random id, and its
+    # row only the day it was used (beside submitted_at, the time would point at it).
+    claims = db.session.scalars(sa.select(ResponseClaim.submission_id)).all()
+    assert len(claims) == 1 and claims[0] != response.submission_id
+    assert (used.used_at.hour, used.used_at.minute, used.used_at.second) == (0, 0, 0)
 
 
 def test_linked_codes_keep_which_code_answered(app):
@@ -267,6 +274,10 @@ def test_ten_clients_race_one_code_through_redis(buffered_app):
     assert stored_count(survey_id) == 1
     used = db.session.scalars(sa.select(AccessCode)).one()
     assert used.used_at is not None
+    stored = db.session.scalars(sa.select(Response.submission_id)).one()
+    held = redis.Redis.from_url(buffered_app.config["REDIS_URL"]).hgetall(claims_key(survey_id))
+    assert len(held) == 1 and str(stored).encode() not in held.values()
+    assert db.session.scalars(sa.select(ResponseClaim.submission_id)).one() != stored
     # Used in Redis and in the database alike: the link now says so at once.
     assert buffered_app.test_client().get(URL, query_string={"code": code}).status_code == 409
 

@@ -195,6 +195,20 @@ def _people(app: Flask) -> dict[str, str]:
     create_user("locked@example.org", PASSWORD, "editor")
     for user in (admin, analyst):
         create_token(user)
+    # A quota, so that its check, its page and the submissions' quota places are reached.
+    definition = demo_definition()
+    definition["settings"] = {
+        **(definition.get("settings") or {}),
+        "quotas": [
+            {
+                "name": "district_role",
+                "questions": ["district", "role"],
+                "limit": 1_000_000,
+                "limits": {"bao_loc|teacher": 0},
+            }
+        ],
+    }
+    save_definition(definition, publish=True)
     client = app.test_client()
     for _ in range(3):
         reply = client.post(

@@ -102,6 +102,8 @@ ROUTES = [
     ("POST", f"{S}/edit/questions/role", MANAGER, 422, {"name": "role", "type": "text"}),
     ("GET", f"{S}/edit/settings", MANAGER, 200, None),
     ("POST", f"{S}/edit/settings", MANAGER, 422, {"title.vi": "x"}),
+    ("GET", f"{S}/edit/quotas", MANAGER, 200, None),
+    ("POST", f"{S}/edit/quotas", MANAGER, 422, {"quota-0-name": "x"}),  # stale revision
     ("GET", f"{S}/edit/translations", MANAGER, 200, None),
     ("POST", f"{S}/edit/translations", MANAGER, 422, {"title|vi": "x"}),
     ("GET", f"{S}/sharing", MANAGER, 200, None),
@@ -125,6 +127,7 @@ ROUTES = [
     ("GET", "/admin/users/{spare}/delete", ADMIN, 200, None),
     ("POST", "/admin/users/{spare}/delete", ADMIN, 302, {}),
     ("GET", "/admin/audit", ADMIN, 200, None),
+    ("GET", f"/s/{DEMO_SLUG}/quota?district=da_lat&role=parent", PUBLIC, 200, None),
     ("GET", f"/api/v1/surveys/{DEMO_SLUG}", PUBLIC, 200, None),
     ("POST", f"/api/v1/surveys/{DEMO_SLUG}/responses", PUBLIC, 422, "json"),
     ("GET", f"/api/v1/surveys/{DEMO_SLUG}/results", READER, 200, None),

@@ -32,10 +32,14 @@ import sqlalchemy as sa
 from survey_engine import MIGRATIONS_DIR, create_app
 from survey_engine.catalog import save_definition
 from survey_engine.extensions import db
+from survey_engine.models import Role
+from survey_engine.staff.accounts import create_user
 from tests.conftest import DEMO_SLUG, demo_definition
 from tests.test_faults import (  # noqa: F401  (fixtures)
     ANSWER_VARIANTS,
+    API,
     backlog,
+    call,
     environment,
     make_database,
     private_redis,
@@ -44,6 +48,8 @@ from tests.test_faults import (  # noqa: F401  (fixtures)
     start_worker,
     wait_for,
 )
+from tests.test_results_agreement import dashboard_figures
+from tests.test_staff import PASSWORD, login
 
 FORM = f"/s/{DEMO_SLUG}"
 SECRET_KEY = "stuffing-test-secret"
@@ -198,3 +204,74 @@ def test_300_phones_behind_one_nat_address_are_all_stored_unflagged(
     flagged = [row["flags"] for row in rows if row["flags"]]
     assert not flagged, flagged[:3]
     assert {row["status"] for row in rows} == {"unreviewed"}
+
+
+def dashboard_responses(database, query: str) -> int:
+    """The results dashboard's response count, as an admin sees it (the page itself)."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database.url, "REDIS_URL": None, "TESTING": True})
+    with app.app_context():
+        create_user("stuffing-admin@example.org", PASSWORD, Role.ADMIN)
+        client = app.test_client()
+        assert login(client, "stuffing-admin@example.org").status_code == 302
+        count = dashboard_figures(client, query).responses
+        db.session.remove()
+        db.engine.dispose()
+    return count
+
+
+@pytest.mark.faults
+def test_open_mode_stuffing_is_slowed_down_and_every_stored_one_flagged(
+    processes, private_redis, make_database
+) -> None:
+    """20 honest phones answer once; then one script on one phone (one device token,
+    one network) sends 4,000 answers to the API and 1,000 through the form without
+    the page's script. The API's are refused with 429 beyond the per-device limit;
+    the form's are stored (never silently lost) but each with a flag; the dashboard's
+    "excluding flagged" view shows the 20 honest answers."""
+    database = make_database("stuff_open")
+    web = start_tier(processes, private_redis, database)
+    for i in range(20):
+        phone = Phone(web.port)
+        assert phone.open_page() == 200
+        answers = {**ANSWER_VARIANTS[i % len(ANSWER_VARIANTS)], "comment": f"Ý kiến {i}"}
+        assert phone.send(answers, new_id=False) == 303
+    drained(database, private_redis.client(), 20)
+
+    script = Phone(web.port)
+    assert script.open_page() == 200
+    token = script.page_fields["device_token"]
+    statuses: Counter[tuple[str, int]] = Counter()
+    lock = threading.Lock()
+
+    def stuff(i: int) -> None:
+        answers = ANSWER_VARIANTS[i % len(ANSWER_VARIANTS)]
+        if i % 5:
+            body = {"submission_id": str(uuid.uuid4()), "answers": answers, "device_token": token}
+            status = call(web.port, "POST", API, body)[0]
+            kind = "api"
+        else:
+            status = script.send(answers)
+            kind = "form"
+        with lock:
+            statuses[(kind, status)] += 1
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(stuff, range(5000)))
+    api_accepted = statuses[("api", 202)]
+    assert statuses[("api", 429)] >= 4000 - 10, statuses  # the device's limit: 5 in 10 min
+    assert statuses[("form", 303)] == 1000, statuses  # without a script: stored, flagged
+    drained(database, private_redis.client(), 20 + 1000 + api_accepted)
+    rows = stored(database)
+    assert len(rows) == 20 + 1000 + api_accepted
+    script_device = Counter(row["device_hash"] for row in rows).most_common(1)[0][0]
+    stuffed = [row for row in rows if row["device_hash"] == script_device]
+    assert len(stuffed) == 1000 + api_accepted
+    assert all(row["status"] == "flagged" for row in stuffed)
+    for row in stuffed:
+        names = {flag["flag"] for flag in row["flags"]}
+        assert names & {"duplicate", "burst"}, row["flags"]
+    honest = [row for row in rows if row not in stuffed]
+    assert len(honest) == 20 and not any(row["flags"] for row in honest)
+
+    assert dashboard_responses(database, "include=unflagged") == 20
+    assert dashboard_responses(database, "") == len(rows)  # flagged still counted by default

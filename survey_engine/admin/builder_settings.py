@@ -85,6 +85,7 @@ def edit_settings(slug: str):
         max_responses=settings.get("max_responses") or "",
         settings=settings,
         access_modes=ACCESS_MODES,
+        quotas=settings.get("quotas") or [],
     )
     return html, 422 if errors or others else 200
 

@@ -42,6 +42,7 @@ from survey_engine.results.dashboard import (
 from survey_engine.results.filters import FilterError, Filters
 from survey_engine.results.live import cache_key, cached, counted_view, freshness
 from survey_engine.results.over_time import TimeSeries, time_series
+from survey_engine.results.quota_fill import quota_views
 from survey_engine.results.report import merged_survey
 from survey_engine.results.saved import View
 from survey_engine.results.text_answers import fold, text_answers
@@ -256,6 +257,7 @@ def results(slug: str):
         crosstab_spec=crosstab,
         unit=unit,
         dashboard=dashboard,
+        quotas=quota_views(survey.id, merged, g.lang),
         series=series,
         counting=counting,
         refresh_seconds=REFRESH_SECONDS,

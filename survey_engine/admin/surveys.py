@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
-from flask_babel import format_number
+from flask_babel import format_number, format_percent
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -46,6 +46,8 @@ from survey_engine.i18n import UI_LANGUAGES, choose_language
 from survey_engine.localtime import local_text as local_time
 from survey_engine.models import Role, Survey, SurveyStatus
 from survey_engine.public.rendering import render_message
+from survey_engine.results.quota_fill import QuotaView, quota_views
+from survey_engine.results.report import merged_survey
 from survey_engine.staff import audit
 from survey_engine.staff.accounts import share_survey
 from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json
@@ -185,6 +187,12 @@ def _schedule(survey: Survey) -> dict | None:
     }
 
 
+def _quotas(survey: Survey) -> tuple[QuotaView, ...]:
+    """How full the published version's quotas are (results/quota_fill.py)."""
+    merged = merged_survey(survey)
+    return quota_views(survey.id, merged, g.lang) if merged is not None else ()
+
+
 def _survey_page(survey: Survey, problems: list[str] | None = None, status: int = 200):
     versions = list(reversed(survey.versions))
     responses = response_count(survey.id)
@@ -199,6 +207,9 @@ def _survey_page(survey: Survey, problems: list[str] | None = None, status: int 
         status_name=status_name,
         responses=responses,
         schedule=_schedule(survey),
+        quotas=_quotas(survey),
+        number=format_number,
+        percent=lambda ratio: format_percent(ratio, "#,##0.0%"),
         may_manage=manages,
         problems=problems or [],
         # The delete page has the last word (buffered responses, the typed slug).

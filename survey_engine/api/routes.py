@@ -22,6 +22,7 @@ from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Result, submit
 from survey_engine.public.limits import api_admission
 from survey_engine.results.filters import FilterError
+from survey_engine.results.quota_fill import quota_views, quotas_json
 from survey_engine.results.report import (
     merged_survey,
     read_filters,
@@ -210,6 +211,7 @@ def results(slug: str):
     lang = choose_language(merged.newest.languages(), merged.default_language)
     dashboard, counting = survey_dashboard(survey, merged, filters, lang)
     body = results_json(survey.slug, merged, filters, dashboard, counting)
+    body["quotas"] = quotas_json(quota_views(survey.id, merged, lang))
     if counting is not None:  # a job counts the rest: ask again in a while
         return body, 202, {"Retry-After": str(COUNTING_RETRY_SECONDS)}
     return body, 200

@@ -22,6 +22,7 @@ from survey_engine.definition.schema_common import (
     unknown_keys,
 )
 from survey_engine.definition.schema_questions import check_question
+from survey_engine.definition.schema_quotas import check_quotas
 from survey_engine.localtime import FIRST_YEAR, LAST_YEAR
 from survey_engine.untrusted import bad_character_at
 
@@ -46,6 +47,7 @@ SETTINGS_KEYS = {
     "link_codes",
     "anonymous",
     "retention_days",
+    "quotas",
 }
 ACCESS_MODES = ("open", "device", "code")  # intake.submit.Access
 SWITCH_SETTINGS = ("allow_edit", "link_codes", "anonymous")
@@ -86,6 +88,7 @@ def validate_definition(data: Any) -> list[str]:
     _settings(problems, data.get("settings"))
     lists = _choice_lists(problems, data.get("choice_lists", {}), default_language)
     _pages(problems, data.get("pages"), lists, default_language)
+    check_quotas(problems, data.get("settings"), data.get("pages"), lists)
     return problems.items
 
 

@@ -20,6 +20,7 @@ import openpyxl
 
 from survey_engine.definition.schema import FORMAT, validate_definition
 from survey_engine.definition.xlsform_package import XLSFormInvalid, check_package
+from survey_engine.definition.xlsform_quotas import QUOTA_PATH_RE, read_quotas
 from survey_engine.definition.xlsform_rows import RowReader
 from survey_engine.definition.xlsform_sheets import (
     CHOICE_PATH_RE,
@@ -57,6 +58,7 @@ class _Reader(RowReader):
         self.question_rows: dict[tuple[int, int], int] = {}
         self.page_rows: dict[int, int] = {}
         self.choice_rows: dict[tuple[str, int], int] = {}
+        self.quota_rows: dict[int, int] = {}
 
     # -- sheets ---------------------------------------------------------------------------
 
@@ -113,9 +115,13 @@ class _Reader(RowReader):
         try:
             sheets = {ws.title.strip().lower(): ws for ws in book.worksheets}
             for name, sheet in sheets.items():
-                if name not in ("survey", "choices", "settings") and self.rows(sheet)[1]:
+                if name not in ("survey", "choices", "settings", "quotas") and self.rows(sheet)[1]:
                     self.problem(sheet.title, None, None, "this sheet is not supported")
             definition = self.settings(sheets.get("settings"))
+            if "quotas" in sheets:
+                quotas, self.quota_rows = read_quotas(self, *self.rows(sheets["quotas"]))
+                if quotas:
+                    definition.setdefault("settings", {})["quotas"] = quotas
             lists = self.choices(sheets.get("choices"))
             if "survey" not in sheets:
                 self.problem("survey", None, None, "the workbook has no survey sheet")
@@ -170,6 +176,9 @@ class _Reader(RowReader):
         match = PAGE_PATH_RE.match(problem)
         if match and int(match[1]) in self.page_rows:
             return f"{problem} (survey sheet, row {self.page_rows[int(match[1])]})"
+        match = QUOTA_PATH_RE.match(problem)
+        if match and int(match[1]) in self.quota_rows:
+            return f"{problem} (quotas sheet, row {self.quota_rows[int(match[1])]})"
         match = CHOICE_PATH_RE.match(problem)
         if match and (match[1], int(match[2])) in self.choice_rows:
             return f"{problem} (choices sheet, row {self.choice_rows[match[1], int(match[2])]})"

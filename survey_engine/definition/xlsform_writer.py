@@ -15,6 +15,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from exports.safe_cells import looks_like_formula
 from survey_engine.definition.schema import validate_definition
 from survey_engine.definition.schema_common import LANG_RE
+from survey_engine.definition.xlsform_quotas import quota_rows
 from survey_engine.definition.xlsform_sheets import LANGUAGE_NAMES, PLAIN_COLUMNS, TEXT_COLUMNS
 from survey_engine.untrusted import safe_text
 
@@ -44,6 +45,8 @@ def write_xlsform(definition: dict, path: str | Path) -> None:
     _sheet(book, "survey", _survey_rows(definition, order, matrix_lists))
     _sheet(book, "choices", _choice_rows(lists, order))
     _sheet(book, "settings", _settings_rows(definition, order))
+    if (quotas := quota_rows(definition)) is not None:
+        _sheet(book, "quotas", quotas)
     book.save(path)
 
 
@@ -163,6 +166,8 @@ def _settings_rows(definition: dict, order: list[str]) -> list[list]:
         header.append("default_language")
         row.append(definition["default_language"])
     for key, value in (definition.get("settings") or {}).items():
+        if key == "quotas":  # a sheet of their own
+            continue
         header.append(key)
         row.append(("yes" if value else "no") if isinstance(value, bool) else value)
     return [header, row]

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from survey_engine.extensions import db
 from survey_engine.intake import counters
-from survey_engine.intake.buffer import answers_digest, current_buffer
+from survey_engine.intake.buffer import StreamBuffer, answers_digest, current_buffer
 from survey_engine.intake.persist import compare_with_stored, persist_batch
 from survey_engine.intake.submission import METRIC_OF, Outcome, StorageUnavailable, Submission
 from survey_engine.models import QuotaFill
@@ -33,15 +33,12 @@ def accept(submission: Submission, replace_claims: bool = False) -> Outcome:
     buffer = current_buffer()
     if buffer is not None:
         try:
-            held = buffer.append(
-                submission.survey_id,
-                str(submission.submission_id),
-                answers_digest(submission.answers),
-                submission.to_json(),
-                claims=submission.claims,
-                quotas=_quota_places(submission),
-                replace_claims=replace_claims,
-            )
+            # The stored counts are read only when Redis lacks a place's count (a new
+            # group, a Redis that lost its data): the database stays off the hot path,
+            # and an outage of it does not stop a quota survey's submissions.
+            held = _append(buffer, submission, replace_claims, seeds=False)
+            if held == "seed":
+                held = _append(buffer, submission, replace_claims, seeds=True)
             return Outcome(held)
         except redis.RedisError as error:
             log.warning(
@@ -73,7 +70,24 @@ def _store_directly(submission: Submission, buffered: bool) -> Outcome:
         raise StorageUnavailable from error
 
 
-def _quota_places(submission: Submission) -> list[tuple[str, int, int]]:
+def _append(buffer: StreamBuffer, submission: Submission, replace_claims: bool, seeds: bool) -> str:
+    """The accept script's answer; `seeds`: with each place's count in quota_fills, else
+    without (the script answers 'seed' when it needs one)."""
+    return buffer.append(
+        submission.survey_id,
+        str(submission.submission_id),
+        answers_digest(submission.answers),
+        submission.to_json(),
+        claims=submission.claims,
+        quotas=_quota_places(submission)
+        if seeds
+        else [(place.field, place.limit, "") for place in submission.quotas],
+        replace_claims=replace_claims,
+        holder=str(submission.holder),
+    )
+
+
+def _quota_places(submission: Submission) -> list[tuple[str, int, int | str]]:
     """(field, limit, places stored) for the accept script; the stored count seeds a
     stratum Redis does not know (a new one, or after Redis lost its data)."""
     if not submission.quotas:

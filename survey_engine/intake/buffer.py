@@ -58,16 +58,19 @@ ACCEPT_SCRIPT = """
 -- KEYS[1]  se:{survey}:stream    the stream the drain reads
 -- KEYS[2]  se:{survey}:ids       submission_id -> digest of its answers
 -- KEYS[3]  se:{survey}:counters  accepted, duplicates, conflicts, claimed, quota_full
--- KEYS[4]  se:{survey}:claims    claim -> submission_id
+-- KEYS[4]  se:{survey}:claims    claim -> its holder
 -- KEYS[5]  se:{survey}:quotas    'quota|stratum' -> places taken
 -- ARGV[1]  submission_id
 -- ARGV[2]  digest of the answers (answers_digest)
 -- ARGV[3]  the submission as JSON (Submission.to_json)
--- ARGV[4]  '1': a claim held by another submission passes to this one (editing allowed)
--- ARGV[5]  n, the number of claims, then the n claims
+-- ARGV[4]  the holder the claims record (Submission.holder: the submission_id, or a
+--          random id when the claim must not lead to the response)
+-- ARGV[5]  '1': a claim held by another submission passes to this one (editing allowed)
+-- ARGV[6]  n, the number of claims, then the n claims
 -- then     m, the number of quota places, then m triples: field, limit, places stored
---          in the database (the count when Redis has none, e.g. after a restart)
--- returns  'accepted' | 'duplicate' | 'conflict' | 'claimed' | 'full'
+--          in the database (the count when Redis has none, e.g. after a restart), or
+--          '' when the caller has not read them: 'seed' asks for them
+-- returns  'accepted' | 'duplicate' | 'conflict' | 'claimed' | 'full' | 'seed'
 local seen = redis.call('HGET', KEYS[2], ARGV[1])
 if seen then
   if seen == ARGV[2] then
@@ -77,22 +80,28 @@ if seen then
   redis.call('HINCRBY', KEYS[3], 'conflicts', 1)
   return 'conflict'
 end
-local n = tonumber(ARGV[5])
-if ARGV[4] ~= '1' then
-  for i = 6, 5 + n do
+local n = tonumber(ARGV[6])
+if ARGV[5] ~= '1' then
+  for i = 7, 6 + n do
     local holder = redis.call('HGET', KEYS[4], ARGV[i])
-    if holder and holder ~= ARGV[1] then
+    if holder and holder ~= ARGV[4] then
       redis.call('HINCRBY', KEYS[3], 'claimed', 1)
       return 'claimed'
     end
   end
 end
-local q = 6 + n
+local q = 7 + n
 local m = tonumber(ARGV[q])
 for j = 0, m - 1 do
   local field = ARGV[q + 1 + 3 * j]
   local limit, stored = tonumber(ARGV[q + 2 + 3 * j]), ARGV[q + 3 + 3 * j]
-  redis.call('HSETNX', KEYS[5], field, stored)
+  if stored == '' then
+    if redis.call('HEXISTS', KEYS[5], field) == 0 then
+      return 'seed'
+    end
+  else
+    redis.call('HSETNX', KEYS[5], field, stored)
+  end
   if tonumber(redis.call('HGET', KEYS[5], field)) >= limit then
     redis.call('HINCRBY', KEYS[3], 'quota_full', 1)
     return 'full'
@@ -100,8 +109,8 @@ for j = 0, m - 1 do
 end
 redis.call('XADD', KEYS[1], '*', 'submission', ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-for i = 6, 5 + n do
-  redis.call('HSET', KEYS[4], ARGV[i], ARGV[1])
+for i = 7, 6 + n do
+  redis.call('HSET', KEYS[4], ARGV[i], ARGV[4])
 end
 for j = 0, m - 1 do
   redis.call('HINCRBY', KEYS[5], ARGV[q + 1 + 3 * j], 1)
@@ -127,15 +136,18 @@ def accept_args(
     digest: str,
     payload: str,
     claims: Sequence[str] = (),
-    quotas: Sequence[tuple[str, int, int]] = (),
+    quotas: Sequence[tuple[str, int, int | str]] = (),
     replace_claims: bool = False,
+    holder: str | None = None,
 ) -> list:
-    """ARGV of the accept script, in its order (see its legend)."""
+    """ARGV of the accept script, in its order (see its legend); `holder` defaults to
+    the submission_id."""
     places = [value for quota in quotas for value in quota]
     return [
         submission_id,
         digest,
         payload,
+        holder or submission_id,
         "1" if replace_claims else "0",
         len(claims),
         *claims,
@@ -174,11 +186,13 @@ class StreamBuffer:
         digest: str,
         payload: str,
         claims: Sequence[str] = (),
-        quotas: Sequence[tuple[str, int, int]] = (),
+        quotas: Sequence[tuple[str, int, int | str]] = (),
         replace_claims: bool = False,
+        holder: str | None = None,
     ) -> str:
         """Returns 'accepted' (durably in the stream), 'duplicate', 'conflict',
-        'claimed' or 'full'. `quotas` are (field, limit, places stored in the database).
+        'claimed', 'full' or 'seed'. `quotas` are (field, limit, places stored in the database,
+        or '': then 'seed' when Redis has no count for a field, and nothing is held).
 
         One round trip: EVALSHA (redis-py loads the script again after a Redis
         restart). `se:surveys` lives in another hash slot, so it cannot be in the
@@ -190,7 +204,9 @@ class StreamBuffer:
             self._registered[survey_id] = now
         outcome = self._accept(
             keys=accept_keys(survey_id),
-            args=accept_args(submission_id, digest, payload, claims, quotas, replace_claims),
+            args=accept_args(
+                submission_id, digest, payload, claims, quotas, replace_claims, holder
+            ),
         )
         return outcome.decode()
 

@@ -102,10 +102,7 @@ def _take_claims(unique: list[Submission], persisted: Persisted, enforce: bool) 
     table = ResponseClaim.__table__
     db.session.execute(
         insert_for(table).on_conflict_do_nothing(index_elements=["survey_id", "claim"]),
-        [
-            {"survey_id": s.survey_id, "claim": c, "submission_id": s.submission_id}
-            for s, c in wanted
-        ],
+        [{"survey_id": s.survey_id, "claim": c, "submission_id": s.holder} for s, c in wanted],
     )
     holders = {
         (row.survey_id, row.claim): row.submission_id
@@ -117,7 +114,7 @@ def _take_claims(unique: list[Submission], persisted: Persisted, enforce: bool) 
             )
         )
     }
-    taken = [(s, c) for s, c in wanted if holders.get((s.survey_id, c)) != s.submission_id]
+    taken = [(s, c) for s, c in wanted if holders.get((s.survey_id, c)) != s.holder]
     persisted.replaced = move_claims([(s, c) for s, c in taken if s.replace_claims], holders)
     losers = {s.key for s, c in taken if not s.replace_claims}
     if losers and enforce:
@@ -159,14 +156,20 @@ def _count(new: list[Submission]) -> None:
 
 
 def _mark_codes_used(new: list[Submission]) -> None:
+    """A code not linked to the answers records only the day it was used: its exact
+    time beside the responses' submitted_at would point at its response."""
     now = datetime.now(UTC)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     for s in new:
         if s.code_id is not None:
             linked = s.meta.get("link_code") is True
             db.session.execute(
                 sa.update(AccessCode)
                 .where(AccessCode.id == s.code_id, AccessCode.used_at.is_(None))
-                .values(used_at=now, submission_id=s.submission_id if linked else None)
+                .values(
+                    used_at=now if linked else today,
+                    submission_id=s.submission_id if linked else None,
+                )
             )
 
 

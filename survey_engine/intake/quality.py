@@ -168,10 +168,12 @@ def _speeders(survey_id: int, found: Found, rules: Rules) -> None:
 
 def _flag_earlier(found: Found) -> Counter[str]:
     """Write the flags found for earlier responses, in one executemany UPDATE that
-    leaves alone any a reviewer accepted or excluded meanwhile."""
+    leaves alone any a reviewer accepted or excluded meanwhile. In the order of their
+    ids: concurrent direct submissions flagging overlapping rows lock them in the same
+    order, so they wait for each other instead of deadlocking."""
     rows = [
         {"row_id": stored.id, "new_flags": [*stored.flags, *flags]}
-        for stored, flags in found.earlier.values()
+        for stored, flags in sorted(found.earlier.values(), key=lambda item: item[0].id)
         if flags
     ]
     if not rows:

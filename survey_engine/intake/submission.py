@@ -72,6 +72,14 @@ class Submission:
     code_id: int | None = None  # closed mode: the access code's row (marked used on storing)
     # Editing allowed: its claims pass to it from an earlier answer, which is replaced.
     replace_claims: bool = False
+    # What its claims record as their holder when that must not be its submission_id
+    # (an access code not linked to the answers, an anonymous browser): a random id, so
+    # that response_claims and Redis lead from a code or device to no response.
+    claim_holder: uuid.UUID | None = None
+
+    @property
+    def holder(self) -> uuid.UUID:
+        return self.claim_holder or self.submission_id
 
     @property
     def key(self) -> tuple[int, uuid.UUID]:
@@ -115,6 +123,7 @@ class Submission:
                 "quotas": [[q.quota, q.stratum, q.limit] for q in self.quotas],
                 "code_id": self.code_id,
                 "replace_claims": self.replace_claims,
+                "claim_holder": str(self.claim_holder) if self.claim_holder else None,
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -146,6 +155,7 @@ class Submission:
             ),
             code_id=data.get("code_id"),
             replace_claims=data.get("replace_claims") is True,
+            claim_holder=uuid.UUID(data["claim_holder"]) if data.get("claim_holder") else None,
         )
 
 

@@ -151,6 +151,7 @@ def _submission(
             "network_key": respondent.network_key,
             "device_hash": respondent.device_hash,
         }
+    replace = mode == Access.DEVICE and bool(d.settings.get("allow_edit"))
     meta: dict = {"lang": lang}
     if code is not None and d.settings.get("link_codes"):
         meta["link_code"] = True
@@ -168,5 +169,15 @@ def _submission(
         claims=claims,
         quotas=quota_places(d, cleaned),
         code_id=code.id if code else None,
-        replace_claims=mode == Access.DEVICE and bool(d.settings.get("allow_edit")),
+        replace_claims=replace,
+        claim_holder=None if _claims_lead_to_response(d, mode, replace) else uuid.uuid4(),
     )
+
+
+def _claims_lead_to_response(d: Definition, mode: str, replace: bool) -> bool:
+    """Whether a claim may record its submission: a code only when the survey links codes
+    to answers; a browser unless the survey is anonymous (and editing, which must find
+    the earlier answer, is not allowed)."""
+    if mode == Access.CODE:
+        return bool(d.settings.get("link_codes"))
+    return replace or not d.settings.get("anonymous")

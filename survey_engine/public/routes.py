@@ -89,6 +89,8 @@ CLIENT_MESSAGES: dict[str, tuple[str, ...]] = {
     "sending": (),
     "offline_retrying": (),
     "busy_check": (),
+    "quota_full_title": (),
+    "quota_full_body": (),
 }
 
 
@@ -107,6 +109,10 @@ def client_logic(d: Definition, lang: str, storage_key: str) -> dict:
     logic = d.logic(lang)
     logic["messages"] = client_messages(ui_language(lang))
     logic["key"] = storage_key
+    quotas = [quota["questions"] for quota in d.settings.get("quotas") or []]
+    if quotas:  # the script asks whether the citizen's group is full (quota_check.py)
+        logic["quotas"] = quotas
+        logic["quota_url"] = url_for("public.quota_check", slug=d.slug)
     return logic
 
 

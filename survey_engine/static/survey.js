@@ -318,10 +318,11 @@
     if (d.length) t.desc.setAttribute('aria-describedby', d.join(' ')); else t.desc.removeAttribute('aria-describedby');
   }
   const shown = () => [...form.querySelectorAll('p.error[id]:not([hidden])')].map(p => p.id.slice(2, -6));
-  let summary = $('error-summary');
+  let summary = $('error-summary'), notice = null;  // notice: the group is full (quotas)
   function clearErrors() {
     for (const f of shown()) unmark(f);
     if (summary) { summary.remove(); summary = null; }
+    if (notice) { notice.remove(); notice = null; }
   }
   function labelOf(f) {
     const w = $('q-' + f), l = w && w.querySelector(has(Q, f) ? '.q-label, .acknowledge > span' : 'label');
@@ -379,12 +380,53 @@
     (el.closest('.question') || el).scrollIntoView();
   });
 
+  // --- quotas: leaving the page of a quota's last question asks whether the group is full
+  let checking = false;
+  function quotaQuery(s) {  // the answers of each quota this page completes
+    const p = new URLSearchParams();
+    for (const qs of L.quotas || []) {
+      if (!qs.some(n => has(Q, n) && byId(s, Q[n].page))) continue;
+      if (!qs.every(n => typeof R.ctx[n] === 'string' && R.ctx[n])) continue;
+      for (const n of qs) p.set(n, R.ctx[n]);
+    }
+    return String(p);
+  }
+  async function quotaFull(s) {  // unknown (offline, an error) is not full: the server decides
+    const q = L.quota_url && quotaQuery(s);
+    if (!q) return false;
+    const stop = window.AbortController ? new AbortController() : null;
+    const timer = setTimeout(() => stop && stop.abort(), 5000);  // a slow network: go on
+    try {
+      const res = await fetch(L.quota_url + '?' + q, { credentials: 'same-origin', signal: stop && stop.signal });
+      return res.ok && (await res.json()).full === true;
+    } catch (e) { return false; } finally { clearTimeout(timer); }
+  }
+  function fullNotice() {  // the answers stay: a wrong choice can still be changed
+    clearErrors();
+    notice = document.createElement('div');
+    notice.className = 'error-summary quota-full';
+    notice.id = 'quota-full';
+    notice.tabIndex = -1;
+    notice.setAttribute('role', 'alert');
+    notice.appendChild(document.createElement('h2')).textContent = M.quota_full_title;
+    notice.appendChild(document.createElement('p')).textContent = M.quota_full_body;
+    form.parentNode.insertBefore(notice, form);
+    notice.focus();
+  }
+
   // --- moving between pages ---------------------------------------------------------
-  function forward() {
+  async function forward() {
     update();
-    const errs = errorsOn(cur), vis = visible();
-    if (errs.length) showErrors(errs, 'errors_page');
-    else if (vis[vis.indexOf(cur) + 1]) go(vis[vis.indexOf(cur) + 1], true);
+    const errs = errorsOn(cur), vis = visible(), from = cur, to = vis[vis.indexOf(cur) + 1];
+    if (errs.length) return showErrors(errs, 'errors_page');
+    if (!to || checking) return;
+    checking = true;
+    next.disabled = true;
+    const full = await quotaFull(from);
+    checking = false;
+    next.disabled = false;
+    if (cur !== from) return;
+    if (full) fullNotice(); else go(to, true);
   }
   next.addEventListener('click', forward);
   back.addEventListener('click', () => {

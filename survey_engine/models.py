@@ -123,6 +123,8 @@ class Response(Model):
         # The quality checks look back at a network's and a device's earlier responses.
         sa.Index("ix_responses_survey_network", "survey_id", "network_key"),
         sa.Index("ix_responses_survey_device", "survey_id", "device_hash"),
+        # The views that leave responses out by status, and the review list, count from it.
+        sa.Index("ix_responses_survey_status_id", "survey_id", "status", "id"),
         sa.CheckConstraint(
             "status IN ('unreviewed', 'accepted', 'flagged', 'excluded')",
             name="ck_responses_status",

@@ -18,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 from survey_engine import params
 from survey_engine.definition import editing as edit
 from survey_engine.definition.families import NUMBER, TYPED_NUMBER
+from survey_engine.definition.schema import PLAIN_SETTINGS, RETENTION_DAYS, SWITCH_SETTINGS
 from survey_engine.localtime import LOCAL_TIME
 
 PROBLEM_RE = re.compile(r"^(?P<path>[^:\s]+): (?P<text>.*)$", re.S)
@@ -30,21 +31,7 @@ WHOLE_FIELDS = {"min_choices": (0, 10_000), "max_choices": (0, 10_000), "scale":
 MAX_RESPONSES_LIMIT = 1_000_000_000
 
 
-SETTINGS_FIELDS = (
-    "title",
-    "description",
-    "default_language",
-    "opens_at",
-    "closes_at",
-    "max_responses",
-    "access",
-    "allow_edit",
-    "link_codes",
-    "anonymous",
-    "retention_days",
-)
-ACCESS_SWITCHES = ("allow_edit", "link_codes", "anonymous")
-RETENTION_LIMITS = (1, 3650)
+SETTINGS_FIELDS = ("title", "description", "default_language", *PLAIN_SETTINGS)
 
 
 def texts_from_form(form: MultiDict, field: str, languages: list[str]) -> dict | None:
@@ -217,13 +204,13 @@ def access_from_form(form: MultiDict, problems: list[str]) -> dict:
     when typed; a retention that is no whole number is kept as typed, its problem
     added as settings.retention_days."""
     settings: dict[str, Any] = {"access": form.get("access", "open").strip()[:20]}
-    for key in ACCESS_SWITCHES:
+    for key in SWITCH_SETTINGS:
         if form.get(key) in ("1", "on", "yes"):
             settings[key] = True
     days = form.get("retention_days", "").strip()
     if days:
         found: dict[str, list[str]] = {}
-        low, high = RETENTION_LIMITS
+        low, high = RETENTION_DAYS
         settings["retention_days"] = whole_from_text(days, low, high, found, "retention_days")
         problems += [f"settings.retention_days: {text}" for text in found.get("retention_days", [])]
     return settings

@@ -38,7 +38,9 @@ SURVEY_KEYS = {
     "pages",
     "choice_lists",
 }
-SETTINGS_KEYS = {
+# The settings of one value each (the XLSForm settings sheet's columns, the builder's
+# settings page); quotas have their own sheet and page.
+PLAIN_SETTINGS = (
     "opens_at",
     "closes_at",
     "max_responses",
@@ -47,8 +49,8 @@ SETTINGS_KEYS = {
     "link_codes",
     "anonymous",
     "retention_days",
-    "quotas",
-}
+)
+SETTINGS_KEYS = {*PLAIN_SETTINGS, "quotas"}
 ACCESS_MODES = ("open", "device", "code")  # intake.submit.Access
 SWITCH_SETTINGS = ("allow_edit", "link_codes", "anonymous")
 RETENTION_DAYS = (1, 3650)  # paradata kept this long after a survey closes

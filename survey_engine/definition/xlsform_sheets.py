@@ -9,6 +9,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from survey_engine.definition.schema import PLAIN_SETTINGS
 from survey_engine.definition.schema_common import LANG_RE
 
 TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message")
@@ -53,30 +54,9 @@ SELECT_RE = re.compile(
 )
 MEDIA_COLUMNS = {"image", "audio", "video", "big-image", "media"}
 SETTINGS_TEXTS = ("form_title", "description")
-SETTINGS_PLAIN = (
-    "form_id",
-    "default_language",
-    "version",
-    "opens_at",
-    "closes_at",
-    "max_responses",
-    "access",
-    "allow_edit",
-    "link_codes",
-    "anonymous",
-    "retention_days",
-)
+SETTINGS_PLAIN = ("form_id", "default_language", "version", *PLAIN_SETTINGS)
 # The settings columns that become definition["settings"] (when the column is there).
-SETTINGS_KEYS = (
-    "opens_at",
-    "closes_at",
-    "max_responses",
-    "access",
-    "allow_edit",
-    "link_codes",
-    "anonymous",
-    "retention_days",
-)
+SETTINGS_KEYS = PLAIN_SETTINGS
 SETTINGS_NUMBERS = ("max_responses", "retention_days")
 SETTINGS_SWITCHES = ("allow_edit", "link_codes", "anonymous")
 TRUE_WORDS = {"yes", "true", "true()", "1"}

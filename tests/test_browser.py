@@ -84,6 +84,13 @@ class Server:
         return self.log_path.read_text("utf-8", errors="replace")[-8000:]
 
 
+def saved_answers(page: Page) -> list[str]:
+    """The keys of answers kept in localStorage: all but the browser's device token
+    (se:device, kept for one-per-device surveys, no answer in it)."""
+    keys = page.evaluate("Object.keys(localStorage)")
+    return [key for key in keys if key != "se:device"]
+
+
 def _free_port(exclude: set[int]) -> int:
     """A port in 5100-5199 nobody listens on now (the range other tools leave alone)."""
     candidates = [p for p in PORTS if p not in exclude]
@@ -526,7 +533,7 @@ def test_parent_answers_every_page(new_page: Callable[..., Page], server: Server
 
     expect_thanks(page)
     assert page.url.endswith(f"/s/{SLUG}/thanks?lang=vi"), page.url
-    assert page.evaluate("localStorage.length") == 0  # nothing left on a shared phone
+    assert saved_answers(page) == []  # nothing left on a shared phone
     assert only_row(server.database_url, sid) == {
         "consent": "OK",
         "district": "bao_loc",
@@ -647,7 +654,7 @@ def test_reload_restores_answers_and_page(new_page: Callable[..., Page], server:
     page.goto(f"/s/{SLUG}?source=zalo")
     page.reload()  # nothing answered yet: nothing saved, nothing restored
     expect(page.get_by_role("status")).to_have_text("")
-    assert page.evaluate("localStorage.length") == 0
+    assert saved_answers(page) == []
     sid = submission_id(page)
     about_you(page, "Thành phố Đà Lạt", "Xã Tà Nung", "Phụ huynh học sinh")
     page.get_by_label("Gia đình bạn có bao nhiêu con đang đi học?").fill("1")
@@ -788,7 +795,7 @@ def test_changed_after_a_lost_answer_is_refused_not_stored(
     choose(page, "support", "Chưa quyết định")
     submit_vi(page)
     expect(page.locator("h1")).to_have_text("Phiếu này đã được gửi")
-    assert page.evaluate("localStorage.length") == 0
+    assert saved_answers(page) == []
     assert only_row(server.database_url, sid) == TEACHER_ANSWERS
     page.get_by_role("link", name="Trả lời phiếu mới").click()
     expect_page(page, 1, 2, "Thông tin chung")

@@ -93,10 +93,10 @@ def test_over_the_limit_the_page_solves_the_proof_of_work_and_lands_on_thanks(br
     assert stored(url) == 1
 
     second, statuses = answer_and_send(browser, base)
-    # The citizen sees that the phone is checking, then the thank-you page.
-    expect(second.locator("#form-status")).to_contain_text("kiểm tra", timeout=10_000)
+    # (The status line says "checking" while the phone works; a quick solve may be
+    # gone before anything could read it, so the replies are what is checked.)
     expect(second).to_have_url(f"{base}/s/{DEMO_SLUG}/thanks?lang=vi", timeout=60_000)
-    assert statuses[:2] == [429, 303]
+    assert statuses[:2] == [429, 303]  # challenged, then the solution accepted
     assert stored(url) == 2
     # Nothing but this server's own files was asked for.
     assert second.evaluate(

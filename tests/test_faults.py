@@ -412,6 +412,10 @@ def environment(database_url: str, redis_url: str | None = None, **settings: obj
     """The process environment: ours, minus any setting of the product, plus these."""
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
     env.update({"DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"})
+    # Every client here is 127.0.0.1, one network: these tests are about what is
+    # stored, so the circuit breakers' network and survey limits are off unless a test
+    # sets them (tests/test_stuffing.py does).
+    env.update({"LIMIT_NETWORK_PER_MINUTE": "0", "LIMIT_SURVEY_PER_MINUTE": "0"})
     if redis_url:
         env["REDIS_URL"] = redis_url
     env.update({k: str(v) for k, v in settings.items()})

@@ -133,6 +133,9 @@ def start_tier(processes, private_redis, database, **settings):
         database.url,
         private_redis.url,
         SECRET_KEY=SECRET_KEY,
+        # The product's defaults: the breakers as a province would run them.
+        LIMIT_NETWORK_PER_MINUTE=600,
+        LIMIT_SURVEY_PER_MINUTE=6000,
         SURVEY_CACHE_SECONDS=1,
         DRAIN_CLAIM_IDLE_MS=1000,
         **settings,

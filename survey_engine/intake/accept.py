@@ -25,7 +25,7 @@ from survey_engine.models import QuotaFill
 log = logging.getLogger(__name__)
 
 
-def accept(submission: Submission, replace_claims: bool = False) -> Outcome:
+def accept(submission: Submission) -> Outcome:
     """Take a submission the caller has checked; an ACCEPTED result is durably held.
 
     Raises StorageUnavailable when it cannot be held anywhere.
@@ -36,9 +36,9 @@ def accept(submission: Submission, replace_claims: bool = False) -> Outcome:
             # The stored counts are read only when Redis lacks a place's count (a new
             # group, a Redis that lost its data): the database stays off the hot path,
             # and an outage of it does not stop a quota survey's submissions.
-            held = _append(buffer, submission, replace_claims, seeds=False)
+            held = _append(buffer, submission, seeds=False)
             if held == "seed":
-                held = _append(buffer, submission, replace_claims, seeds=True)
+                held = _append(buffer, submission, seeds=True)
             return Outcome(held)
         except redis.RedisError as error:
             log.warning(
@@ -70,7 +70,7 @@ def _store_directly(submission: Submission, buffered: bool) -> Outcome:
         raise StorageUnavailable from error
 
 
-def _append(buffer: StreamBuffer, submission: Submission, replace_claims: bool, seeds: bool) -> str:
+def _append(buffer: StreamBuffer, submission: Submission, seeds: bool) -> str:
     """The accept script's answer; `seeds`: with each place's count in quota_fills, else
     without (the script answers 'seed' when it needs one)."""
     return buffer.append(
@@ -82,7 +82,7 @@ def _append(buffer: StreamBuffer, submission: Submission, replace_claims: bool, 
         quotas=_quota_places(submission)
         if seeds
         else [(place.field, place.limit, "") for place in submission.quotas],
-        replace_claims=replace_claims,
+        replace_claims=submission.replace_claims,
         holder=str(submission.holder),
     )
 

@@ -111,7 +111,7 @@ def submit(
         return Submitted(Result.REJECTED, cleaned, errors)
     submission = _submission(survey, submission_id, cleaned, lang, source, respondent, code)
     try:
-        outcome = accept(submission, replace_claims=submission.replace_claims)
+        outcome = accept(submission)
     except StorageUnavailable:
         return Submitted(Result.UNAVAILABLE, cleaned)
     return Submitted(OUTCOME_RESULT[outcome], cleaned)

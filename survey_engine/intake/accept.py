@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from survey_engine.extensions import db
 from survey_engine.intake import counters
-from survey_engine.intake.buffer import StreamBuffer, answers_digest, current_buffer
+from survey_engine.intake.buffer import StreamBuffer, accept_args, answers_digest, current_buffer
 from survey_engine.intake.persist import compare_with_stored, persist_batch
 from survey_engine.intake.submission import METRIC_OF, Outcome, StorageUnavailable, Submission
 from survey_engine.models import QuotaFill
@@ -73,8 +73,7 @@ def _store_directly(submission: Submission, buffered: bool) -> Outcome:
 def _append(buffer: StreamBuffer, submission: Submission, seeds: bool) -> str:
     """The accept script's answer; `seeds`: with each place's count in quota_fills, else
     without (the script answers 'seed' when it needs one)."""
-    return buffer.append(
-        submission.survey_id,
+    args = accept_args(
         str(submission.submission_id),
         answers_digest(submission.answers),
         submission.to_json(),
@@ -85,6 +84,7 @@ def _append(buffer: StreamBuffer, submission: Submission, seeds: bool) -> str:
         replace_claims=submission.replace_claims,
         holder=str(submission.holder),
     )
+    return buffer.append(submission.survey_id, args)
 
 
 def _quota_places(submission: Submission) -> list[tuple[str, int, int | str]]:

@@ -179,20 +179,10 @@ class StreamBuffer:
         self._accept = client.register_script(ACCEPT_SCRIPT)
         self._registered: dict[int, float] = {}  # survey id -> when SADDed last
 
-    def append(
-        self,
-        survey_id: int,
-        submission_id: str,
-        digest: str,
-        payload: str,
-        claims: Sequence[str] = (),
-        quotas: Sequence[tuple[str, int, int | str]] = (),
-        replace_claims: bool = False,
-        holder: str | None = None,
-    ) -> str:
-        """Returns 'accepted' (durably in the stream), 'duplicate', 'conflict',
-        'claimed', 'full' or 'seed'. `quotas` are (field, limit, places stored in the database,
-        or '': then 'seed' when Redis has no count for a field, and nothing is held).
+    def append(self, survey_id: int, args: list) -> str:
+        """Run the accept script with `args` (accept_args); returns 'accepted' (durably
+        in the stream), 'duplicate', 'conflict', 'claimed', 'full' or 'seed' (a quota
+        place's count given as '' that Redis does not have: nothing is held).
 
         One round trip: EVALSHA (redis-py loads the script again after a Redis
         restart). `se:surveys` lives in another hash slot, so it cannot be in the
@@ -202,12 +192,7 @@ class StreamBuffer:
         if now - self._registered.get(survey_id, -REGISTER_EVERY_SECONDS) >= REGISTER_EVERY_SECONDS:
             self.client.sadd(SURVEYS_KEY, survey_id)
             self._registered[survey_id] = now
-        outcome = self._accept(
-            keys=accept_keys(survey_id),
-            args=accept_args(
-                submission_id, digest, payload, claims, quotas, replace_claims, holder
-            ),
-        )
+        outcome = self._accept(keys=accept_keys(survey_id), args=args)
         return outcome.decode()
 
     def forget(self, survey_id: int) -> None:

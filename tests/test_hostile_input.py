@@ -27,7 +27,7 @@ from survey_engine.catalog import find_survey
 from survey_engine.cli import cli
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.extensions import db
-from survey_engine.intake.buffer import answers_digest, dead_key
+from survey_engine.intake.buffer import accept_args, answers_digest, dead_key
 from survey_engine.models import AuditEvent, Response
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import BACKEND, DEMO_SLUG, new_id, stored_responses, valid_answers
@@ -139,7 +139,9 @@ def test_finding3_unencodable_text_refused_through_redis(buffered_app):
 def buffer_raw_entry(app, text: str) -> None:
     """An entry as an older release (or another writer) may have left it in the stream."""
     survey = find_survey(DEMO_SLUG)
-    app.extensions["stream_buffer"].append(survey.id, new_id(), answers_digest({}), text)
+    app.extensions["stream_buffer"].append(
+        survey.id, accept_args(new_id(), answers_digest({}), text)
+    )
 
 
 def entry_text(answers: dict) -> str:

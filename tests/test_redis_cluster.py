@@ -38,6 +38,10 @@ from tests.test_buffer import assert_tallies_equal_recount
 from workers.main import run_worker
 
 
+# Processes of their own, killed on purpose: run once, in the PostgreSQL pass.
+pytestmark = pytest.mark.faults
+
+
 @pytest.fixture
 def cluster(tmp_path):
     cluster = LoopbackCluster(tmp_path / "cluster")

@@ -23,6 +23,10 @@ from tests.test_redis_cluster import stored, submit
 from workers.main import run_worker
 
 
+# Processes of their own, killed on purpose: run once, in the PostgreSQL pass.
+pytestmark = pytest.mark.faults
+
+
 @pytest.fixture
 def sentinel_group(tmp_path):
     group = SentinelGroup(tmp_path / "sentinel")

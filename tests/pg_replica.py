@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,14 +56,20 @@ def postgres_bin() -> Path:
     )
 
 
-def _as_owner(args: list[str]) -> list[str]:
-    return ["runuser", "-u", OWNER, "--", *args] if os.geteuid() == 0 else args
+def _as_owner(args: list[str], netns: str | None = None) -> list[str]:
+    owned = ["runuser", "-u", OWNER, "--", *args] if os.geteuid() == 0 else args
+    return ["ip", "netns", "exec", netns, *owned] if netns else owned
 
 
-def run(args: list[str]) -> str:
-    """Run a PostgreSQL binary as the clusters' owner; its output, or an error with it."""
+def run(args: list[str], netns: str | None = None) -> str:
+    """Run a PostgreSQL binary as the clusters' owner (in network namespace `netns`
+    if given); its output, or an error with it."""
     done = subprocess.run(
-        _as_owner(args), capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        _as_owner(args, netns),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
@@ -86,6 +93,7 @@ class Server:
     data: Path
     port: int
     host: str = "127.0.0.1"
+    netns: str | None = None  # its binaries run in this network namespace
 
     @property
     def log(self) -> Path:
@@ -96,14 +104,15 @@ class Server:
 
     def start(self) -> None:
         """Start and wait until it takes connections (a standby: once consistent)."""
-        run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "start"])
+        pg_ctl = str(self.bin / "pg_ctl")
+        run([pg_ctl, "-D", str(self.data), "-l", str(self.log), "-w", "start"], self.netns)
 
     def stop(self, mode: str = "fast") -> None:
-        run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
+        run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"], self.netns)
 
     def running(self) -> bool:
         done = subprocess.run(
-            _as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "status"]),
+            _as_owner([str(self.bin / "pg_ctl"), "-D", str(self.data), "status"], self.netns),
             capture_output=True,
             check=False,
         )
@@ -123,7 +132,10 @@ class Server:
 
 class ReplicatedPostgres:
     """A primary on `primary_port` and a hot standby streaming from it on `replica_port`,
-    both under `root` (made with owned_directory() when not given)."""
+    both under `root` (made with owned_directory() when not given). On other hosts
+    than loopback (the multi-host test): `replica_host` (default `host`), and each
+    server's binaries run in a network namespace of its own (`primary_netns`,
+    `replica_netns`); query() and the waits connect from the caller's namespace."""
 
     def __init__(
         self,
@@ -131,11 +143,16 @@ class ReplicatedPostgres:
         primary_port: int = 5440,
         replica_port: int = 5441,
         host: str = "127.0.0.1",
+        replica_host: str | None = None,
+        primary_netns: str | None = None,
+        replica_netns: str | None = None,
     ) -> None:
         self.bin = postgres_bin()
         self.root = root or owned_directory()
-        self.primary = Server(self.bin, self.root / "primary", primary_port, host)
-        self.replica = Server(self.bin, self.root / "replica", replica_port, host)
+        self.primary = Server(self.bin, self.root / "primary", primary_port, host, primary_netns)
+        self.replica = Server(
+            self.bin, self.root / "replica", replica_port, replica_host or host, replica_netns
+        )
 
     def start(self) -> ReplicatedPostgres:
         """initdb the primary, start it, clone it with pg_basebackup -R (which writes
@@ -190,7 +207,8 @@ class ReplicatedPostgres:
                 "stream",
                 "-c",
                 "fast",
-            ]
+            ],
+            replica.netns,
         )
         self._append(
             replica.data / "postgresql.conf",
@@ -220,11 +238,23 @@ class ReplicatedPostgres:
 
     def wait_replayed(self) -> None:
         """Until the replica has replayed everything the primary has written so far."""
+        self._wait_for_lsn("pg_last_wal_replay_lsn()", "replay")
+
+    def wait_received(self) -> None:
+        """Until the replica has received (not necessarily replayed) everything the
+        primary has written so far: the primary's commit does not wait for it."""
+        self._wait_for_lsn("pg_last_wal_receive_lsn()", "receive")
+
+    def _wait_for_lsn(self, position: str, what: str) -> None:
         target = self.primary.query("SELECT pg_current_wal_lsn()::text")
         self._wait(
-            lambda: self.replica.query(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"),
-            f"the replica to replay up to {target}",
+            lambda: self.replica.query(f"SELECT {position} >= '{target}'::pg_lsn"),
+            f"the replica to {what} up to {target}",
         )
+
+    def wait(self, check: Callable[[], object], what: str) -> None:
+        """Until check() is true (a deadline of WAIT_SECONDS against hanging)."""
+        self._wait(check, what)
 
     def pause_replay(self) -> None:
         """The replica keeps receiving WAL but applies none until resume_replay()."""
@@ -238,7 +268,7 @@ class ReplicatedPostgres:
         self.replica.query("SELECT pg_wal_replay_resume()")
 
     @staticmethod
-    def _wait(check, what: str) -> None:
+    def _wait(check: Callable[[], object], what: str) -> None:
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
             try:

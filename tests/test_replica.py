@@ -31,6 +31,8 @@ from survey_engine.config import ConfigError
 from survey_engine.exporting.files import path_of, start_export
 from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.extensions import db
+from survey_engine.jobs import advance_saved_results
+from survey_engine.models import ResultState
 from survey_engine.replica import replica_of
 from survey_engine.staff.accounts import create_token, create_user
 from tests.conftest import DEMO_SLUG, TABLES, make_app, new_id, seeded_app, valid_answers
@@ -195,6 +197,32 @@ def caught_up(app: Flask, pg_pair: ReplicatedPostgres) -> None:
     background WAL may be in flight for a moment, hence the wait)."""
     pg_pair.wait(lambda: health(app)["replica_lag_seconds"] == 0, "/healthz to show lag 0")
     assert health(app)["replica_streaming"] is True
+
+
+def saved_counts() -> set[int]:
+    """How many responses each saved dashboard view has counted (on the primary)."""
+    db.session.commit()  # a fresh look
+    return set(db.session.scalars(sa.select(ResultState.seen)))
+
+
+@pytest.mark.replica
+def test_the_workers_catch_up_reads_the_replica(replicated, pg_pair):
+    app, headers = replicated
+    submit(app)
+    pg_pair.wait_replayed()
+    assert scanned(app, headers) == 1 and headline(app, headers) == 1
+    assert saved_counts() == {1}
+
+    pg_pair.pause_replay()
+    try:
+        submit(app)
+        advance_saved_results(1000)  # what a worker does between drain batches
+        assert saved_counts() == {1}  # the replica has not replayed the new one
+    finally:
+        pg_pair.resume_replay()
+    pg_pair.wait_replayed()
+    advance_saved_results(1000)
+    assert saved_counts() == {2}
 
 
 @pytest.mark.replica

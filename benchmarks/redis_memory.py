@@ -113,9 +113,7 @@ def measure(client: redis.Redis, count: int) -> None:
     client.xtrim(stream_key(SURVEY_ID), maxlen=0)
     client.memory_purge()
     drained = client.info("memory")["used_memory"] - empty
-    keys_left = {
-        key.decode(): client.memory_usage(key, samples=0) or 0 for key in client.keys("*")
-    }
+    keys_left = {key.decode(): client.memory_usage(key, samples=0) or 0 for key in client.keys("*")}
     per = 100_000 / count
     print(f"redis {client.info('server')['redis_version']}, {count:,} submissions")
     print(f"{'':44}{'MB per 100k':>12}{'bytes each':>12}")

@@ -53,10 +53,14 @@ class Campaign:
         self.retries = 0
         self.refused: dict[str, int] = {}  # submissions given up on: their last status
         self.longest_wait = 0.0  # from first try to 202, the slowest submission
+        self.last_ack = 0.0
+        self.longest_stall = (0.0, 0.0)  # (seconds into the campaign, seconds without a 202)
+        self.per_second: Counter[int] = Counter()  # 202s in each second of the campaign
+        self.started = time.monotonic()
         self.done = threading.Event()
 
     def run(self) -> dict:
-        started = time.monotonic()
+        started = self.started = self.last_ack = time.monotonic()
         reporter = threading.Thread(target=self._report, daemon=True)
         reporter.start()
         phones = [threading.Thread(target=self._phone) for _ in range(self.threads)]
@@ -76,6 +80,13 @@ class Campaign:
             "seconds": round(seconds, 1),
             "per_second": round(len(self.acknowledged) / seconds, 1),
             "longest_wait_seconds": round(self.longest_wait, 1),
+            "longest_stall": {
+                "at_seconds": round(self.longest_stall[0], 1),
+                "seconds_without_202": round(self.longest_stall[1], 2),
+            },
+            "acknowledged_per_second": [
+                self.per_second[s] for s in range(max(self.per_second, default=0) + 1)
+            ],
         }
         (self.out / "campaign.json").write_text(json.dumps(figures, indent=1))
         return figures
@@ -109,20 +120,29 @@ class Campaign:
                     reply = conn.getresponse()
                     reply.read()
                     status: int | str = reply.status
+                    # The balancer's own errors (no healthy web host, a web host gone
+                    # mid-request) are HTML; the app's are JSON.
+                    from_app = reply.getheader("Content-Type", "").startswith("application/json")
+                    label = str(status) if from_app or status == 202 else f"{status} (HAProxy)"
                     if reply.getheader("Connection", "").lower() == "close":
                         conn.close()
                         conn = None
                 except (OSError, http.client.HTTPException) as error:
-                    status = error.__class__.__name__  # no answer: maybe stored, maybe not
+                    status = label = error.__class__.__name__  # maybe stored, maybe not
                     if conn is not None:
                         conn.close()
                     conn = None
                 with self.lock:
-                    self.statuses[str(status)] += 1
+                    self.statuses[label] += 1
                 if status == 202:
+                    now = time.monotonic()
                     with self.lock:
                         self.acknowledged.append(submission_id)
-                        self.longest_wait = max(self.longest_wait, time.monotonic() - first_try)
+                        self.longest_wait = max(self.longest_wait, now - first_try)
+                        if now - self.last_ack > self.longest_stall[1]:
+                            self.longest_stall = (self.last_ack - self.started, now - self.last_ack)
+                        self.last_ack = now
+                        self.per_second[int(now - self.started)] += 1
                     break
                 if isinstance(status, int) and status not in RETRY:
                     with self.lock:

@@ -124,12 +124,19 @@ def create_cluster(nodes: list[RedisNode]) -> None:
     )  # fmt: skip
 
     def settled() -> bool:
-        info = nodes[0].cli("cluster", "info")
-        return "cluster_state:ok" in info and all(
-            "cluster_state:ok" in n.cli("cluster", "info") for n in nodes
-        )
+        """Every node sees 3 masters and 3 replicas, and each replica is in sync."""
+        for node in nodes:
+            if "cluster_state:ok" not in node.cli("cluster", "info"):
+                return False
+            roles = cluster_roles(node).values()
+            if sum(r["master"] for r in roles) != 3 or sum(not r["master"] for r in roles) != 3:
+                return False
+            replication = node.cli("info", "replication")
+            if "role:slave" in replication and "master_link_status:up" not in replication:
+                return False
+        return True
 
-    wait_until(settled, 30, "the Redis Cluster to agree on its slots")
+    wait_until(settled, 60, "the Redis Cluster to agree on its slots and replicas")
 
 
 def cluster_roles(node: RedisNode) -> dict[str, dict]:
@@ -275,7 +282,7 @@ defaults
     timeout check 5s
     timeout http-keep-alive 30s
     retries 3
-    option redispatch
+    option redispatch 1  # a retry after a refused connection goes to another host
 
 frontend citizens
     bind {address}:{lb_port}
@@ -335,6 +342,18 @@ def http_status(client: Host, url: str, timeout: float = 5) -> int:
         timeout=timeout + 5,
     )
     return int(result.stdout or 0)
+
+
+def served_by(client: Host, url: str) -> str:
+    """Which web host HAProxy sent GET url to (its X-Served-By header), "" if none."""
+    result = client.run(
+        ["curl", "-s", "-D", "-", "-o", "/dev/null", "-m", "5", url], check=False, timeout=10
+    )
+    for line in result.stdout.splitlines():
+        name, _, value = line.partition(":")
+        if name.lower() == "x-served-by":
+            return value.strip()
+    return ""
 
 
 def survey_engine(host: Host, env: dict, *args: str, input: str | None = None) -> str:

@@ -294,9 +294,11 @@ backend web
     # gunicorn worker serves one request at a time, so each server gets as many as it
     # has workers and the rest wait here: a health check never waits behind a backlog
     # in the server's own listen queue (and a busy node is not taken for a dead one).
+    # A host that refuses connections is marked down at once (observe layer4), and
+    # one whose check failed is checked again at fastinter.
     option httpchk GET /healthz
     http-check expect status 200
-    default-server inter 1s fall 3 rise 2 maxconn {per_server}
+    default-server {server_options}
     http-response set-header X-Served-By %s
 {servers}
 """
@@ -307,9 +309,13 @@ def start_haproxy(
 ) -> subprocess.Popen:
     servers = "\n".join(f"    server {w.name} {w.address}:{WEB_PORT} check" for w in web_hosts)
     config = private_dir(base, f"haproxy-{host.name}") / "haproxy.cfg"
+    options = (
+        f"inter 1s fastinter 250ms fall 3 rise 2 maxconn {per_server}"
+        " observe layer4 error-limit 1 on-error mark-down"
+    )
     config.write_text(
         HAPROXY.format(
-            address=host.address, lb_port=LB_PORT, servers=servers, per_server=per_server
+            address=host.address, lb_port=LB_PORT, servers=servers, server_options=options
         )
     )
     host.run(["haproxy", "-c", "-f", str(config)])  # refuse a bad file before starting

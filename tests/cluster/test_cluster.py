@@ -220,7 +220,11 @@ def kill_worker(cluster: Cluster) -> str:
 
 def fail_over_redis(cluster: Cluster) -> tuple[str, float]:
     """kill -9 the master that holds the survey; seconds until its replica is master
-    (a plain Redis: until it has restarted and loaded its AOF)."""
+    (a plain Redis: until it has restarted and loaded its AOF).
+
+    Then the dead node is started again, as a supervisor would: it rejoins as the new
+    master's replica. Until it has, that shard has no replica, so REDIS_WAIT_REPLICAS=1
+    cannot be met and every submission is also stored straight in the database."""
     node = cluster.redis[0]
     if not CLUSTER:
         Processes.kill(node.proc)
@@ -238,7 +242,17 @@ def fail_over_redis(cluster: Cluster) -> tuple[str, float]:
         lambda: replica.cli("role", check=False).startswith("master"), 30, "the replica's promotion"
     )
     took = time.monotonic() - killed
-    what = f"{master.host.name} (master of slot {slot}) killed (-9); {replica.host.name} took over"
+    master.start()  # its nodes.conf and AOF are still there
+    wait_until(
+        lambda: "state=online" in replica.cli("info", "replication", check=False),
+        60,
+        f"{master.host.name} to rejoin as a replica of {replica.host.name}",
+    )
+    rejoined = time.monotonic() - killed
+    what = (
+        f"{master.host.name} (master of slot {slot}) killed (-9); {replica.host.name} took "
+        f"over after {took:.1f}s; {master.host.name} restarted, its replica after {rejoined:.1f}s"
+    )
     return what, took
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import redis
 import sqlalchemy as sa
 from flask import Blueprint
 
 from survey_engine.extensions import db
 from survey_engine.intake.counters import queue_state
+from survey_engine.redis_connections import REDIS_ERRORS
 
 bp = Blueprint("health", __name__)
 
@@ -23,7 +23,7 @@ def healthz():
     try:
         state = queue_state()
         state.pop("surveys", None)
-    except redis.RedisError:
+    except REDIS_ERRORS:
         state = {"queue": "unreachable"}
     queue = state.pop("queue")
     # Either store can hold a submission; the node is only unusable without both.

@@ -364,7 +364,8 @@ def test_a_campaign_through_the_cluster_survives_its_faults(network) -> None:
             "served_by": dashboard["served_by"],
             "responses": dashboard["body"].get("responses"),
             "complete": dashboard["body"].get("complete"),
-            "replica_scans_of_responses": replica_reads,
+            "replica_scans_of_responses_by_this_request": replica_reads,
+            "replica_scans_of_responses_since_its_restart": replica_scans(cluster.replica),
         },
         "healthz": health["body"],
         "cpu_seconds_by_host": {
@@ -385,9 +386,14 @@ def test_a_campaign_through_the_cluster_survives_its_faults(network) -> None:
     assert dashboard["served_by"] == "web2", dashboard  # web1 is dead
     assert dashboard["body"]["responses"] == SUBMISSIONS, dashboard["body"]
     assert health["status"] == 200 and health["served_by"] == "web2", health
-    if "replica" in health["body"]:  # /healthz of the replica work (DATABASE_READ_URL)
-        assert health["body"]["replica"] in ("ok", True), health["body"]
-        assert replica_reads > 0, "the dashboard did not read the replica"
+    if "replica" in health["body"]:  # the read replica's work (DATABASE_READ_URL) is in
+        assert health["body"]["replica"] == "ok", health["body"]
+        assert health["body"].get("replica_streaming") is True, health["body"]
+        # The dashboard's counts are made from the replica: by the request itself, or by
+        # the workers' idle ticks that keep the saved counts up to date.
+        assert replica_scans(cluster.replica) > 0, "nothing read the responses on the replica"
+    else:
+        print("NOT CHECKED: this checkout has no read replica (/healthz has no 'replica')")
 
 
 def backlog(cluster: Cluster) -> int:

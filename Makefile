@@ -63,9 +63,10 @@ lint: install-test
 	$(BIN)/lint-imports
 
 # The suite runs twice: on SQLite (the embedded default) and on PostgreSQL. Fault
-# tests start their own processes against PostgreSQL and Redis, so they run once.
+# tests start their own processes against PostgreSQL and Redis, and replica tests a
+# PostgreSQL primary and streaming replica of their own, so they run once.
 test: install-test chromium debian-tools services lint
-	$(BIN)/pytest -m "not faults and not cluster"
+	$(BIN)/pytest -m "not faults and not replica and not cluster"
 	TEST_DATABASE=postgresql $(BIN)/pytest -m "not cluster"
 
 # The multi-host test (tests/cluster): HAProxy, 2 web hosts, 2 worker hosts, a Redis

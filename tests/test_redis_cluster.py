@@ -37,6 +37,9 @@ from tests.redis_topologies import LoopbackCluster
 from tests.test_buffer import assert_tallies_equal_recount
 from workers.main import run_worker
 
+# Processes of their own, killed on purpose: run once, in the PostgreSQL pass.
+pytestmark = pytest.mark.faults
+
 
 @pytest.fixture
 def cluster(tmp_path):

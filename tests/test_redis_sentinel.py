@@ -22,6 +22,9 @@ from tests.test_buffer import assert_tallies_equal_recount
 from tests.test_redis_cluster import stored, submit
 from workers.main import run_worker
 
+# Processes of their own, killed on purpose: run once, in the PostgreSQL pass.
+pytestmark = pytest.mark.faults
+
 
 @pytest.fixture
 def sentinel_group(tmp_path):

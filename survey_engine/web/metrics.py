@@ -26,6 +26,7 @@ from survey_engine.intake.buffer import (
 from survey_engine.intake.counters import OUTCOMES, local_counts, queue_state
 from survey_engine.models import Survey, Tally
 from survey_engine.redis_connections import REDIS_ERRORS
+from survey_engine.replica import replica_of
 
 bp = Blueprint("metrics", __name__)
 
@@ -96,6 +97,15 @@ def metrics() -> Response:
     lines.append(f'survey_engine_up{{component="database"}} {database_up}')
     if current_buffer() is not None:
         lines.append(f'survey_engine_up{{component="redis"}} {redis_up}')
+    replica = replica_of(current_app)
+    if replica is not None:
+        lines += _family(
+            "replica_fallbacks_total",
+            "counter",
+            "Scans (dashboard, exports) this process read from the primary because the "
+            "read replica could not be reached.",
+        )
+        lines.append(f"survey_engine_replica_fallbacks_total {replica.fallbacks}")
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
 
 

@@ -106,6 +106,9 @@ def network(tmp_path) -> Iterator[tuple[Network, Path]]:
             pytrace=False,
         )
     left = remove_leftovers()
+    for folder in Path(tempfile.gettempdir()).glob("semh-run-*"):  # a killed run's data
+        shutil.rmtree(folder, ignore_errors=True)
+        left.append(folder.name)
     if left:
         print(f"removed leftovers of an earlier run: {', '.join(left)}")
     base = Path(tempfile.mkdtemp(prefix="semh-run-"))

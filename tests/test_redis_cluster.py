@@ -20,10 +20,16 @@ from rq.results import Result
 from survey_engine.catalog import find_survey, save_definition
 from survey_engine.config import ConfigError
 from survey_engine.extensions import db
-from survey_engine.intake.buffer import SURVEYS_KEY, counters_key, dead_key, stream_key
+from survey_engine.intake.buffer import (
+    SHORT_WAIT_MS,
+    SURVEYS_KEY,
+    counters_key,
+    dead_key,
+    stream_key,
+)
 from survey_engine.models import Response
 from survey_engine.queue import enqueue
-from survey_engine.redis_connections import parse
+from survey_engine.redis_connections import node_client, parse
 from tests.conftest import (
     DEMO_SLUG,
     TEST_REDIS_URL,
@@ -179,6 +185,11 @@ def test_with_fewer_replicas_than_asked_the_submission_is_also_stored_and_counte
         counts = cluster.client().hgetall(counters_key(survey_id))
         assert counts[b"unreplicated"] == b"1"
         assert cluster.client().xlen(stream_key(survey_id)) == 1
+        # Meanwhile the shard's next WAITs are short: a master with no replica (just
+        # promoted) must not hold every submission for the whole timeout.
+        buffer = app.extensions["stream_buffer"]
+        node = node_client(buffer.client, stream_key(survey_id))
+        assert buffer._wait_ms(node, time.monotonic()) == SHORT_WAIT_MS < 50
         # ... and the drain, meeting it in the stream, stores it no second time.
         run_worker(app, burst=True, jobs=False)
         assert stored(survey_id) == Counter({submission_id: 1})

@@ -171,6 +171,10 @@ def answers_digest(answers: dict) -> str:
     return hashlib.sha1(canonical.encode()).hexdigest()
 
 
+# After a node's replicas did not confirm a submission in time: how long its WAITs are
+# cut to SHORT_WAIT_MS (each submission is also stored in the database meanwhile).
+SHORT_WAIT_SECONDS = 5.0
+SHORT_WAIT_MS = 10
 # After Redis could not be reached, how long before a web process tries to connect again.
 RECONNECT_EVERY_SECONDS = 1.0
 # How often a web process tells the workers again that a survey has a stream.
@@ -191,6 +195,7 @@ class StreamBuffer:
         self.wait_replicas = wait_replicas
         self.wait_ms = wait_ms
         self._registered: dict[int, float] = {}  # survey id -> when SADDed last
+        self._short_wait_until: dict[int, float] = {}  # id of a node's client -> until
 
     @property
     def client(self) -> BufferClient:
@@ -231,17 +236,28 @@ class StreamBuffer:
         try:
             # WAIT counts the writes of its own connection: the script and the WAIT
             # go down one connection to the shard that owns the survey.
-            pipe = node_client(self.client, keys[0]).pipeline(transaction=False)
+            node = node_client(self.client, keys[0])
+            pipe = node.pipeline(transaction=False)
             self._accept(keys=keys, args=args, client=pipe)
-            pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
+            pipe.execute_command("WAIT", self.wait_replicas, self._wait_ms(node, now))
             outcome, replicas = pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
             refresh_topology(self.client)  # a failover moved the survey's slot
             raise
         outcome = outcome.decode()
         if outcome == "accepted" and int(replicas) < self.wait_replicas:
+            self._short_wait_until[id(node)] = now + SHORT_WAIT_SECONDS
             return "unreplicated"
         return outcome
+
+    def _wait_ms(self, node: redis.Redis, now: float) -> int:
+        """REDIS_WAIT_TIMEOUT_MS, or a few ms for a while after this node's replicas
+        failed to confirm: a master whose replica is gone (just promoted after a
+        failover) would make every submission wait the full timeout before being
+        stored in the database as well. A replica that is back confirms within them."""
+        if now < self._short_wait_until.get(id(node), 0.0):
+            return min(self.wait_ms, SHORT_WAIT_MS)
+        return self.wait_ms
 
     def forget(self, survey_id: int) -> None:
         """After a survey is deleted: its keys go, and it is registered afresh if reused."""

@@ -17,7 +17,15 @@ from survey_engine.extensions import babel, db, migrate
 from survey_engine.i18n import DEFAULT_LANGUAGE, TRANSLATIONS_DIR, request_language
 from survey_engine.intake import buffer
 from survey_engine.public import bp as public_bp
-from survey_engine.web import converters, errors, health, metrics, security, static_files
+from survey_engine.web import (
+    converters,
+    cookie_session,
+    errors,
+    health,
+    metrics,
+    security,
+    static_files,
+)
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
@@ -51,6 +59,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
 
     app.json = ReadableJSON(app)
+    cookie_session.init_app(app)
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -552,11 +552,10 @@ def preload_stream(
         accept_args,
         accept_keys,
         answers_digest,
-        connect,
     )
     from survey_engine.intake.submission import Submission
 
-    client = connect(redis_url)
+    client = redis.Redis.from_url(redis_url)
     script = client.register_script(ACCEPT_SCRIPT)
     keys = accept_keys(survey_id)
     client.sadd(SURVEYS_KEY, survey_id)

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from survey_engine import admin
+from survey_engine import admin, replica
 from survey_engine.api import bp as api_bp
 from survey_engine.config import Config, check_settings, engine_options
 from survey_engine.extensions import babel, db, migrate
@@ -88,6 +88,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         with app.app_context():
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    replica.init_app(app)
     # The interface's words: templates' _() in the language the routes chose (g.lang).
     babel.init_app(
         app,

@@ -72,6 +72,7 @@ def check_settings(config: dict) -> None:
     for name in ("RESULTS_TICK_ROWS", "RESULTS_JOB_STEP_ROWS"):
         config[name] = whole_number(name, config[name], 1)
     check_limits(config)
+    check_read_url(config)
     for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
         config[name] = positive_number(name, config[name])
     check_quality_settings(config)
@@ -109,6 +110,17 @@ def database_url(url: str) -> str:
     return url
 
 
+def check_read_url(config: dict) -> None:
+    """DATABASE_READ_URL names a PostgreSQL streaming replica, or nothing: no other
+    database replicates (replica.py)."""
+    url = config.get("DATABASE_READ_URL") or None
+    if url is not None:
+        url = database_url(str(url))
+        if not url.startswith("postgresql"):
+            raise ConfigError(f"DATABASE_READ_URL must be a postgresql:// URL, not {url!r}")
+    config["DATABASE_READ_URL"] = url
+
+
 def engine_options(url: str, options: dict) -> dict:
     """PostgreSQL connections that fail fast when the database host goes silent.
 
@@ -135,6 +147,7 @@ class Config:
 
     def __init__(self, instance_path: str) -> None:
         self._storage(instance_path)
+        self._replica()
         self._requests()
         self._staff()
         self._results(instance_path)
@@ -150,12 +163,27 @@ class Config:
         )
         # Unset: inline mode, the web process stores each submission itself.
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        # Several machines (docs/deployment.md, redis_connections.py): REDIS_URL names a
+        # Redis Cluster; RQ's jobs then need a plain Redis of their own (RQ_REDIS_URL,
+        # else REDIS_URL). A submission is acknowledged once this many replicas have
+        # it (WAIT), or, when they do not answer in time, once it is also stored in the
+        # database: a master that dies right after cannot take it along.
+        self.REDIS_CLUSTER = os.environ.get("REDIS_CLUSTER", "").lower() in ("1", "true", "yes")
+        self.RQ_REDIS_URL = os.environ.get("RQ_REDIS_URL") or None
+        self.REDIS_WAIT_REPLICAS = os.environ.get("REDIS_WAIT_REPLICAS", 0)
+        self.REDIS_WAIT_TIMEOUT_MS = os.environ.get("REDIS_WAIT_TIMEOUT_MS", 200)
         # The drain: entries per transaction; how long an entry may sit with a
         # silent worker before another claims it; deliveries before dead-lettering.
         self.DRAIN_BATCH_SIZE = int(os.environ.get("DRAIN_BATCH_SIZE", 500))
         self.DRAIN_CLAIM_IDLE_MS = int(os.environ.get("DRAIN_CLAIM_IDLE_MS", 30_000))
         self.DRAIN_MAX_DELIVERIES = int(os.environ.get("DRAIN_MAX_DELIVERIES", 5))
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    def _replica(self) -> None:
+        """A PostgreSQL streaming replica of DATABASE_URL for the reads that may lag:
+        the dashboard's scans and the exports (replica.py says which). Unset: every
+        read from the primary."""
+        self.DATABASE_READ_URL = os.environ.get("DATABASE_READ_URL") or None
 
     def _requests(self) -> None:
         """What a request may send: its size, and a staff upload's."""

@@ -475,18 +475,18 @@ VIEWS = (
 
 def watch_reads(monkeypatch) -> list[tuple[int, list[int]]]:
     """(after_id, the ids it yielded) of each pass the dashboard makes from now on."""
-    reads: list[tuple[int, list[int]]] = []
+    passes: list[tuple[int, list[int]]] = []
     original = saved_module.response_chunks
 
-    def counted(survey_id, filters=NO_FILTERS, chunk_size=CHUNK_SIZE, after_id=0):
+    def counted(survey_id, filters=NO_FILTERS, chunk_size=CHUNK_SIZE, after_id=0, reads=None):
         ids: list[int] = []
-        reads.append((after_id, ids))
-        for chunk in original(survey_id, filters, chunk_size, after_id=after_id):
+        passes.append((after_id, ids))
+        for chunk in original(survey_id, filters, chunk_size, after_id=after_id, reads=reads):
             ids.extend(row.id for row in chunk)
             yield chunk
 
     monkeypatch.setattr(saved_module, "response_chunks", counted)
-    return reads
+    return passes
 
 
 def cached_scans(app) -> dict[tuple, Accumulator]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from exports.about import AboutFacts
 from exports.columns import TRAIL_COLUMNS, RowMaker
@@ -22,6 +23,7 @@ from survey_engine.extensions import db
 from survey_engine.i18n import message
 from survey_engine.intake.retention import retention_days
 from survey_engine.models import Response, Survey, SurveyVersion
+from survey_engine.replica import reading
 from survey_engine.results.accumulator import Accumulator
 from survey_engine.results.filters import Filters
 from survey_engine.results.responses import NO_FILTERS, response_chunks
@@ -55,6 +57,8 @@ def export_survey(
 
     `progress(rows_written)` is called after each chunk, for the export page's bar.
     Raises ValueError for a format, breakdown or survey that cannot be exported.
+    The responses (and the about sheet's counts of them) are read in one scan, from
+    the read replica when there is one (replica.py): the file is as of one moment.
     """
     options = options or ExportOptions(fmt, lang, filters)
     if options.fmt not in FORMATS:
@@ -71,23 +75,27 @@ def export_survey(
         codes=options.codes,
         version_numbers={v.id: v.number for v in versions},
     )
-    chunks = _counted(response_chunks(survey.id, options.filters, extra=TRAIL_COLUMNS), progress)
-    if options.fmt == "csv":
-        return write_csv(path, rows, chunks)
-    about = _about_facts(survey, versions, newest, lang, options, breakdown)
-    # The summary and cross-tab sheets' figures: each chunk is counted as it goes by
-    # to be written, by the accumulator the dashboard and the results API read.
-    counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None, views=False)
-    return write_workbook(
-        path,
-        newest,
-        rows,
-        _fed(chunks, counted),
-        lang,
-        lambda: workbook_figures(counted),
-        breakdown,
-        about,
-    )
+    with reading() as reads:
+        chunks = _counted(
+            response_chunks(survey.id, options.filters, extra=TRAIL_COLUMNS, reads=reads),
+            progress,
+        )
+        if options.fmt == "csv":
+            return write_csv(path, rows, chunks)
+        about = _about_facts(survey, versions, newest, lang, options, breakdown, reads)
+        # The summary and cross-tab sheets' figures: each chunk is counted as it goes by
+        # to be written, by the accumulator the dashboard and the results API read.
+        counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None, views=False)
+        return write_workbook(
+            path,
+            newest,
+            rows,
+            _fed(chunks, counted),
+            lang,
+            lambda: workbook_figures(counted),
+            breakdown,
+            about,
+        )
 
 
 def _published_versions(survey: Survey) -> list[SurveyVersion]:
@@ -109,6 +117,7 @@ def _about_facts(
     lang: str,
     options: ExportOptions,
     breakdown: Question | None,
+    reads: Session,
 ) -> AboutFacts:
     """What the workbook's about sheet says of this export."""
     return AboutFacts(
@@ -119,20 +128,22 @@ def _about_facts(
         exported_at=datetime.now(UTC),
         lang=lang,
         codes=options.codes,
-        count_all=lambda: _count_all(survey.id),
+        count_all=lambda: _count_all(survey.id, reads),
         breakdown=breakdown.name if breakdown else None,
         requested_by=options.requested_by,
         view=message(f"include_{options.filters.include}", lang),
-        left_out=lambda: left_out_lines(survey.id, options.filters, lang),
+        left_out=lambda: left_out_lines(survey.id, options.filters, lang, reads),
         anonymous=bool(newest.settings.get("anonymous")),
         retention_days=retention_days(newest.settings),
     )
 
 
-def left_out_lines(survey_id: int, filters: Filters, lang: str) -> list[tuple[str, int]]:
+def left_out_lines(
+    survey_id: int, filters: Filters, lang: str, reads: Session | None = None
+) -> list[tuple[str, int]]:
     """('', total) of the responses the view's review statuses leave out, then
     (reason, count) by status and by flag, in the file's language."""
-    left = left_out(survey_id, filters)
+    left = left_out(survey_id, filters, reads)
     lines = [("", left.total)]
     lines += [
         (message("review_status_line", lang, status=message(f"review_status_{s}", lang)), n)
@@ -159,8 +170,8 @@ def _breakdown(name: str | None, questions: list[Question]) -> Question | None:
     return question
 
 
-def _count_all(survey_id: int) -> int:
-    return db.session.execute(
+def _count_all(survey_id: int, reads: Session) -> int:
+    return reads.execute(
         sa.select(sa.func.count()).select_from(Response).where(Response.survey_id == survey_id)
     ).scalar_one()
 

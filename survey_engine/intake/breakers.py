@@ -27,11 +27,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import redis
 from flask import current_app
 
 from survey_engine.intake.buffer import current_buffer
 from survey_engine.intake.windows_lua import WINDOWS_LUA
+from survey_engine.redis_connections import REDIS_ERRORS, BufferClient
 
 # scope -> (the setting that holds its limit, its window in seconds)
 SCOPES: dict[str, tuple[str, int]] = {
@@ -153,7 +153,7 @@ def windows_for(
 class Breakers:
     """The limit script on one Redis client (None: in-process only)."""
 
-    def __init__(self, client: redis.Redis | None, clock: Callable[[], float] = time.time):
+    def __init__(self, client: BufferClient | None, clock: Callable[[], float] = time.time):
         self.client = client
         self.clock = clock
         self.local = LocalWindows()  # without Redis, or while it fails
@@ -169,7 +169,7 @@ class Breakers:
             keys, args = self.script_keys_args(windows, now, force)
             try:
                 over, which, wait = self._script(keys=keys, args=args[1:])  # type: ignore[misc]
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 return self.redis_failed(windows, now, force)
             return self.verdict(windows, int(over), int(which), int(wait))
         return self.local.hit(windows, now, force)
@@ -259,7 +259,10 @@ def current_breakers() -> Breakers:
     breakers = current_app.extensions.get("breakers")
     if breakers is None:
         buffer = current_buffer()
-        breakers = Breakers(buffer.client if buffer is not None else None)
+        try:
+            breakers = Breakers(buffer.client if buffer is not None else None)
+        except REDIS_ERRORS:  # no client yet (a cluster that is down): count here meanwhile
+            return current_app.extensions.setdefault("breakers_local", Breakers(None))
         current_app.extensions["breakers"] = breakers
     return breakers
 

@@ -22,6 +22,7 @@ from flask import current_app
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.models import Survey
 from survey_engine.queue import enqueue_background
+from survey_engine.replica import reading
 from survey_engine.results.accumulator import Accumulator
 from survey_engine.results.responses import newest_id
 from survey_engine.results.review import review_stamp
@@ -61,8 +62,11 @@ def cached(key: tuple, count: Any, compute: Callable[[Any], Any]) -> Any:
 def freshness(survey: Survey, count: int) -> tuple[int, int]:
     """What a cached view is valid for: the response count and the newest response's
     id. The count alone stays the same when a later answer replaces an earlier one
-    (intake/replace.py excludes it as the new one is stored)."""
-    return count, newest_id(survey.id)
+    (intake/replace.py excludes it as the new one is stored). The newest id is read
+    where the view's scan reads (a lagging replica's), so a view counted before the
+    replica replayed the newest responses is counted again once it has."""
+    with reading() as reads:
+        return count, newest_id(survey.id, reads)
 
 
 def cache_key(kind: str, survey: Survey, merged: MergedSurvey, *more: Any) -> tuple:

@@ -1,6 +1,9 @@
 """Reading one survey's responses in chunks, the filters applied: the one path by
 which the dashboard's pandas views and the exports read responses, so neither ever
-holds them all in memory."""
+holds them all in memory.
+
+Each function reads from `reads`, the session of the caller's scan (replica.reading():
+the read replica when there is one), or the primary's db.session when not given."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from survey_engine.definition.answers import printable, unstorable
 from survey_engine.extensions import db
@@ -30,6 +34,11 @@ class _Printable:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._row, name)
+
+
+def _on(reads: Session | None) -> Session:
+    """The scan's session, or the primary's."""
+    return db.session() if reads is None else reads
 
 
 def _printable_rows(part: Sequence[Any]) -> list[Any]:
@@ -62,6 +71,7 @@ def response_chunks(
     chunk_size: int = CHUNK_SIZE,
     after_id: int = 0,
     extra: Sequence[str] = (),
+    reads: Session | None = None,
 ) -> Iterator[list[Any]]:
     """Rows (id, submission_id, submitted_at, version_id, source, answers) in id order,
     and the columns named in `extra` (the exports' review and paradata); with
@@ -80,7 +90,7 @@ def response_chunks(
         .order_by(Response.id)
         .execution_options(yield_per=chunk_size)
     )
-    for part in db.session.execute(statement).partitions():
+    for part in _on(reads).execute(statement).partitions():
         part = _printable_rows(part)
         if filters.choices:
             part = [row for row in part if filters.keeps(row.answers or {})]
@@ -88,13 +98,19 @@ def response_chunks(
             yield part
 
 
-def count_up_to(survey_id: int, filters: Filters, last_id: int, after_id: int = 0) -> int:
+def count_up_to(
+    survey_id: int,
+    filters: Filters,
+    last_id: int,
+    after_id: int = 0,
+    reads: Session | None = None,
+) -> int:
     """Stored responses with after_id < id <= last_id in the filters' time bounds and
     review statuses (choices aside): if it moves under a scan that read up to last_id,
     responses came in late below it, went, or were excluded or let back in by review,
     and the scan no longer adds up."""
     return int(
-        db.session.scalar(
+        _on(reads).scalar(
             sa.select(sa.func.count())
             .select_from(Response)
             .where(*_where(survey_id, filters, after_id), Response.id <= last_id)
@@ -103,10 +119,10 @@ def count_up_to(survey_id: int, filters: Filters, last_id: int, after_id: int = 
     )
 
 
-def newest_id(survey_id: int) -> int:
+def newest_id(survey_id: int, reads: Session | None = None) -> int:
     """The highest response id of the survey, 0 when it has none (an index lookup)."""
     return int(
-        db.session.scalar(
+        _on(reads).scalar(
             sa.select(sa.func.max(Response.id)).where(Response.survey_id == survey_id)
         )
         or 0

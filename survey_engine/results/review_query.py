@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
 
 from survey_engine.extensions import db
 from survey_engine.models import Response, ResponseStatus
@@ -143,13 +144,14 @@ class LeftOut:
         return sum(self.by_status.values())
 
 
-def left_out(survey_id: int, filters: Filters) -> LeftOut:
-    """The responses the view's review statuses leave out (other filters aside)."""
+def left_out(survey_id: int, filters: Filters, reads: Session | None = None) -> LeftOut:
+    """The responses the view's review statuses leave out (other filters aside), read
+    with `reads` (an export's scan) or the primary's session."""
     outside = [s for s in ResponseStatus.ALL if s not in filters.statuses]
     by_status = {s: 0 for s in outside}
     by_flag: Counter[str] = Counter()
     if outside:
-        rows = db.session.execute(
+        rows = (db.session() if reads is None else reads).execute(
             sa.select(Response.status, Response.flags)
             .where(Response.survey_id == survey_id, Response.status.in_(outside))
             .execution_options(yield_per=5000)

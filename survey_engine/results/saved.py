@@ -13,6 +13,11 @@ A saved state is read back only for the same published versions and the same sha
 of accumulator; when `seen` no longer matches the responses up to `last_id` (some were
 deleted, or committed late below it), it is counted again from the first response.
 Deleting the survey deletes its states (foreign key, and admin's _delete on SQLite).
+
+The responses are read in a scan of their own (replica.reading(): the read replica
+when there is one), the states on the primary, where they are written. A state saved
+from a primary that a lagging replica has not caught up with no longer adds up there
+(still_valid) and is counted again: the cost of a fallback, never a wrong count.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeGuard, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.extensions import db
 from survey_engine.models import Response, ResultState, insert_for
+from survey_engine.replica import reading
 from survey_engine.results.accumulator import Accumulator, CrossTabSpec
 from survey_engine.results.codec import decode_state, encode_state, shape
 from survey_engine.results.filters import Filters
@@ -150,14 +157,19 @@ def save(
     )
 
 
-def still_valid(survey_id: int, view: View, scan: Accumulator | None) -> bool:
+def still_valid(
+    survey_id: int, view: View, scan: Accumulator | None, reads: Session | None = None
+) -> bool:
     """Whether the responses up to scan.last_id are those it saw (none deleted, none
     committed late below it): else it must start over."""
-    return scan is not None and count_up_to(survey_id, view.filters, scan.last_id) == scan.seen
+    return (
+        scan is not None
+        and count_up_to(survey_id, view.filters, scan.last_id, reads=reads) == scan.seen
+    )
 
 
-def _nth_id_after(survey_id: int, after_id: int, n: int) -> int | None:
-    return db.session.scalar(
+def _nth_id_after(survey_id: int, after_id: int, n: int, reads: Session) -> int | None:
+    return reads.scalar(
         sa.select(Response.id)
         .where(Response.survey_id == survey_id, Response.id > after_id)
         .order_by(Response.id)
@@ -179,22 +191,27 @@ def advance(
     scan: Accumulator | None,
     max_rows: int | None = None,
     checked: bool = False,
+    reads: Session | None = None,
 ) -> Step:
     """Read on from `scan` (a scan of its own, not shared), at most `max_rows` stored
     responses. As accumulate(), but in bounded steps; `checked`: still_valid was
-    just asked."""
-    if scan is None or not (checked or still_valid(survey_id, view, scan)):
+    just asked (on `reads`, the session this scan reads the responses from; without
+    one, a scan of its own)."""
+    if reads is None:
+        with reading() as own:
+            return advance(survey_id, merged, view, scan, max_rows, checked, own)
+    if scan is None or not (checked or still_valid(survey_id, view, scan, reads)):
         scan = Accumulator(merged, view.crosstab)
     after = scan.last_id
-    newest = max(newest_id(survey_id), after)
+    newest = max(newest_id(survey_id, reads), after)
     upto = newest
     if max_rows is not None and newest > after:
-        upto = min(newest, _nth_id_after(survey_id, after, max_rows) or newest)
+        upto = min(newest, _nth_id_after(survey_id, after, max_rows, reads) or newest)
     # Counted before the rows are read, as in accumulate().
-    read = count_up_to(survey_id, view.filters, upto, after)  # what the SQL selects
+    read = count_up_to(survey_id, view.filters, upto, after, reads)  # what the SQL selects
     seen = scan.seen + read
     if upto > after:
-        chunks = response_chunks(survey_id, view.filters, after_id=after)
+        chunks = response_chunks(survey_id, view.filters, after_id=after, reads=reads)
         for chunk in chunks:
             scan.add([row for row in chunk if row.id <= upto])
             if chunk[-1].id >= upto:
@@ -217,13 +234,18 @@ def prepare(
         scan = decoded(row, merged, view)
     else:
         scan = previous.copy_for(merged) if previous is not None else None
-    if not still_valid(survey_id, view, scan):
-        scan = None
-    after = scan.last_id if scan is not None else 0
-    newest = newest_id(survey_id)
-    left = count_up_to(survey_id, view.filters, newest, after) if newest > after else 0
-    if left <= budget:
-        current = advance(survey_id, merged, view, scan, checked=True).scan
+    with reading() as reads:
+        if not still_valid(survey_id, view, scan, reads):
+            scan = None
+        after = scan.last_id if scan is not None else 0
+        newest = newest_id(survey_id, reads)
+        left = count_up_to(survey_id, view.filters, newest, after, reads) if newest > after else 0
+        current = (
+            advance(survey_id, merged, view, scan, checked=True, reads=reads).scan
+            if left <= budget
+            else None
+        )
+    if current is not None:
         save(survey_id, merged, view, current)
         db.session.commit()
         return current

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from survey_engine.localtime import to_local
+from survey_engine.replica import reading
 from survey_engine.results.filters import Filters
 from survey_engine.results.responses import NO_FILTERS, response_chunks
 
@@ -58,16 +59,17 @@ def text_answers(
     needle = fold(query.strip())
     kept: deque[TextAnswer] = deque(maxlen=page * per_page)
     total = 0
-    for chunk in response_chunks(survey_id, filters):
-        for row in chunk:
-            value = (row.answers or {}).get(field_name)
-            if value is None:
-                continue
-            text = str(value)
-            if not text.strip() or (needle and needle not in fold(text)):
-                continue
-            total += 1
-            kept.append(TextAnswer(row.id, to_local(row.submitted_at), text))
+    with reading() as reads:
+        for chunk in response_chunks(survey_id, filters, reads=reads):
+            for row in chunk:
+                value = (row.answers or {}).get(field_name)
+                if value is None:
+                    continue
+                text = str(value)
+                if not text.strip() or (needle and needle not in fold(text)):
+                    continue
+                total += 1
+                kept.append(TextAnswer(row.id, to_local(row.submitted_at), text))
     newest_first = list(kept)[::-1]
     start = (page - 1) * per_page
     return TextPage(total, page, per_page, tuple(newest_first[start : start + per_page]))

@@ -15,7 +15,6 @@ import ipaddress
 from collections import Counter
 from collections.abc import Callable
 
-import redis
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
@@ -26,6 +25,8 @@ from survey_engine.intake.buffer import (
 )
 from survey_engine.intake.counters import OUTCOMES, local_counts, queue_state
 from survey_engine.models import Survey, Tally
+from survey_engine.redis_connections import REDIS_ERRORS
+from survey_engine.replica import replica_of
 
 bp = Blueprint("metrics", __name__)
 
@@ -89,13 +90,22 @@ def metrics() -> Response:
     try:
         state = queue_state()
         redis_up = 1
-    except redis.RedisError:
+    except REDIS_ERRORS:
         state, redis_up = {"surveys": {}}, 0
     lines = _survey_lines(slugs, stored, state.get("surveys", {}))
     lines += _family("up", "gauge", "Whether this web process reaches its database and Redis.")
     lines.append(f'survey_engine_up{{component="database"}} {database_up}')
     if current_buffer() is not None:
         lines.append(f'survey_engine_up{{component="redis"}} {redis_up}')
+    replica = replica_of(current_app)
+    if replica is not None:
+        lines += _family(
+            "replica_fallbacks_total",
+            "counter",
+            "Scans (dashboard, exports) this process read from the primary because the "
+            "read replica could not be reached.",
+        )
+        lines.append(f"survey_engine_replica_fallbacks_total {replica.fallbacks}")
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
 
 

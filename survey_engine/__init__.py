@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -17,7 +19,15 @@ from survey_engine.extensions import babel, db, migrate
 from survey_engine.i18n import DEFAULT_LANGUAGE, TRANSLATIONS_DIR, request_language
 from survey_engine.intake import buffer
 from survey_engine.public import bp as public_bp
-from survey_engine.web import converters, errors, health, metrics, security, static_files
+from survey_engine.web import (
+    converters,
+    cookie_session,
+    errors,
+    health,
+    metrics,
+    security,
+    static_files,
+)
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
@@ -29,11 +39,31 @@ class ReadableJSON(DefaultJSONProvider):
     sort_keys = False
 
 
+class SurveyEngine(Flask):
+    """Flask, asking once per function whether a hook or view is a coroutine function.
+
+    Flask asks inspect on every call of every hook and view (seven a submission, a
+    few percent of its cost); the answer cannot change for a function object."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._synced: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            return self._synced[func]
+        except KeyError:
+            synced = self._synced[func] = super().ensure_sync(func)
+            return synced
+        except TypeError:  # an unhashable callable: as Flask does
+            return super().ensure_sync(func)
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app; `overrides` lets tests point it at their own database."""
     # templates/: the package's link to the repository's templates/ in a checkout,
     # the real folder in an installed wheel.
-    app = Flask(__name__, template_folder="templates", instance_relative_config=True)
+    app = SurveyEngine(__name__, template_folder="templates", instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_object(Config(app.instance_path))
     if overrides:
@@ -51,6 +81,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
 
     app.json = ReadableJSON(app)
+    cookie_session.init_app(app)
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

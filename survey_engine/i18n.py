@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import flask_babel
 from babel.support import NullTranslations, Translations
 from flask import g, request
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 UI_LANGUAGES = ("vi", "en")
 LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}  # each in its own language
@@ -191,17 +193,33 @@ def request_language() -> str:
     return ui_language(g.get("lang"))
 
 
+ACCEPT_LANGUAGE_REMEMBERED = 200  # characters of a header worth remembering
+
+
+def _best_match(header: str, available: tuple[str, ...]) -> str | None:
+    """request.accept_languages.best_match(available), remembered for short headers:
+    browsers send a handful of distinct ones, and parsing one costs every submission."""
+    if len(header) > ACCEPT_LANGUAGE_REMEMBERED:
+        return parse_accept_header(header, LanguageAccept).best_match(available)
+    return _remembered_best_match(header, available)
+
+
+@lru_cache(maxsize=1024)
+def _remembered_best_match(header: str, available: tuple[str, ...]) -> str | None:
+    return parse_accept_header(header, LanguageAccept).best_match(available)
+
+
 def choose_language(available: Iterable[str], default: str) -> str:
     """`?lang=`, then the browser's Accept-Language, then the survey's default.
 
     The choice becomes the request's language, the one the templates' `_()` speak.
     """
-    available = list(available)
+    available = tuple(available)
     asked = request.args.get("lang")
     if asked in available:
         lang = asked
     else:
-        lang = request.accept_languages.best_match(available) or default
+        lang = _best_match(request.headers.get("Accept-Language", ""), available) or default
     g.lang = lang
     flask_babel.refresh()  # a locale already looked up in this app context is dropped
     return lang

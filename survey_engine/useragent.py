@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 import ua_parser
@@ -81,7 +82,14 @@ class Agent(NamedTuple):
 def describe(user_agent: str | None) -> Agent:
     """The device class and browser family of a User-Agent header (None: no header).
     Never raises: whatever cannot be read is ("other", "Other")."""
-    header = (user_agent or "")[:MAX_LENGTH].strip()
+    return _describe((user_agent or "")[:MAX_LENGTH].strip())
+
+
+@lru_cache(maxsize=2048)
+def _describe(header: str) -> Agent:
+    """describe() of a cut header, remembered: a campaign's phones send a few hundred
+    distinct User-Agents, and parsing one costs a submission more than its answers'
+    JSON (the result is an immutable tuple, safe to share)."""
     if not header:
         return Agent(OTHER, UNKNOWN_BROWSER)
     try:

@@ -15,12 +15,13 @@ from survey_engine.catalog import (
     unavailable_reason,
 )
 from survey_engine.i18n import choose_language
-from survey_engine.intake.admission import Admit
+from survey_engine.intake.admission import Admission
+from survey_engine.intake.admission import limits as admission_limits
 from survey_engine.intake.paradata import client_paradata
 from survey_engine.intake.respondent import Respondent, device_hash, network_key
 from survey_engine.intake.submission import RETRY_AFTER_SECONDS
 from survey_engine.intake.submit import Result, submit
-from survey_engine.public.limits import api_admission
+from survey_engine.public.limits import api_over_limit
 from survey_engine.results.filters import FilterError
 from survey_engine.results.quota_fill import quota_views, quotas_json
 from survey_engine.results.report import (
@@ -108,11 +109,21 @@ def submit_response(slug: str):
     d = survey.definition
     lang = choose_language(d.languages(), d.default_language)
     respondent = _respondent(body)
-    if (too_many := _over_limit(survey.survey_id, respondent)) is not None:
-        return too_many
+    # The circuit breakers come first: checked by the accept script with the
+    # submission, or alone before any other refusal (intake/submit.py).
+    limits = admission_limits(survey.survey_id, respondent.network_key, respondent.device_hash)
     submitted = submit(
-        survey, submission_id, answers, lang, source="api", problems=errors, respondent=respondent
+        survey,
+        submission_id,
+        answers,
+        lang,
+        source="api",
+        problems=errors,
+        respondent=respondent,
+        limits=limits,
     )
+    if submitted.result is Result.LIMITED and submitted.verdict is not None:
+        return _too_many(api_over_limit(survey.survey_id, submitted.verdict))
     if submitted.result in REFUSED:
         status, text = REFUSED[submitted.result]
         return _error(status, text, submission_id=str(submission_id))
@@ -150,12 +161,9 @@ def _respondent(body: dict) -> Respondent:
     )
 
 
-def _over_limit(survey_id: int, respondent: Respondent):
+def _too_many(admission: Admission):
     """429 when this network (or the survey) sends more than its limit (docs/abuse.md):
-    wait and send the same again. None: go on."""
-    admission = api_admission(survey_id, respondent)
-    if admission.admit is not Admit.REFUSE:
-        return None
+    wait and send the same again."""
     wait = admission.verdict.retry_after
     body = {
         "error": f"too many submissions ({admission.verdict.which} limit); "

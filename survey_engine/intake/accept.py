@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from survey_engine.extensions import db
 from survey_engine.intake import counters
+from survey_engine.intake.breakers import Limits, OverLimit, Verdict
 from survey_engine.intake.buffer import StreamBuffer, accept_args, answers_digest, current_buffer
 from survey_engine.intake.persist import compare_with_stored, persist_batch
 from survey_engine.intake.submission import METRIC_OF, Outcome, StorageUnavailable, Submission
@@ -26,20 +27,27 @@ from survey_engine.redis_connections import REDIS_ERRORS
 log = logging.getLogger(__name__)
 
 
-def accept(submission: Submission) -> Outcome:
+def accept(submission: Submission, limits: Limits | None = None) -> Outcome:
     """Take a submission the caller has checked; an ACCEPTED result is durably held.
 
-    Raises StorageUnavailable when it cannot be held anywhere.
+    `limits`: the circuit breakers' check, run by the accept script in the same round
+    trip when Redis takes the submission, else alone first. Raises OverLimit when over
+    one (nothing held), StorageUnavailable when it cannot be held anywhere.
     """
     buffer = current_buffer()
+    part = limits.script_part() if limits is not None and buffer is not None else None
+    if limits is not None and part is None:
+        _check_alone(limits)
     if buffer is not None:
         try:
             # The stored counts are read only when Redis lacks a place's count (a new
             # group, a Redis that lost its data): the database stays off the hot path,
             # and an outage of it does not stop a quota survey's submissions.
-            held = _append(buffer, submission, seeds=False)
+            held = _append(buffer, submission, seeds=False, part=part)
             if held == "seed":
-                held = _append(buffer, submission, seeds=True)
+                held = _append(buffer, submission, seeds=True, part=part)
+            if held.startswith("limited:") and limits is not None:
+                raise OverLimit(limits.verdict_of(held))
             if held == "unreplicated":
                 return _store_unreplicated(submission)
             return Outcome(held)
@@ -49,10 +57,23 @@ def accept(submission: Submission) -> Outcome:
                 submission.submission_id,
                 error,
             )
+            if part is not None and limits is not None:
+                _over(limits.redis_failed())
         except sa.exc.SQLAlchemyError as error:  # reading the quota places
             db.session.rollback()
             log.warning("no quota places for %s: %s", submission.submission_id, error)
+            if part is not None and limits is not None:  # 'seed' left the windows as they were
+                _check_alone(limits)
     return _store_directly(submission, buffered=buffer is not None)
+
+
+def _check_alone(limits: Limits) -> None:
+    _over(limits.check())
+
+
+def _over(verdict: Verdict) -> None:
+    if verdict.over:
+        raise OverLimit(verdict)
 
 
 def _store_directly(submission: Submission, buffered: bool) -> Outcome:
@@ -88,9 +109,16 @@ def _store_unreplicated(submission: Submission) -> Outcome:
     return Outcome.ACCEPTED
 
 
-def _append(buffer: StreamBuffer, submission: Submission, seeds: bool) -> str:
+def _append(
+    buffer: StreamBuffer,
+    submission: Submission,
+    seeds: bool,
+    part: tuple[list[str], list[int | str]] | None = None,
+) -> str:
     """The accept script's answer; `seeds`: with each place's count in quota_fills, else
-    without (the script answers 'seed' when it needs one)."""
+    without (the script answers 'seed' when it needs one); `part`: the breakers'
+    windows to check first (Limits.script_part)."""
+    window_keys, windows = part or ([], [])
     args = accept_args(
         str(submission.submission_id),
         answers_digest(submission.answers),
@@ -101,8 +129,9 @@ def _append(buffer: StreamBuffer, submission: Submission, seeds: bool) -> str:
         else [(place.field, place.limit, "") for place in submission.quotas],
         replace_claims=submission.replace_claims,
         holder=str(submission.holder),
+        windows=windows,
     )
-    return buffer.append(submission.survey_id, args)
+    return buffer.append(submission.survey_id, args, window_keys)
 
 
 def _quota_places(submission: Submission) -> list[tuple[str, int, int | str]]:

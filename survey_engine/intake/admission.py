@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from survey_engine.intake import breakers, counters, proof_of_work
-from survey_engine.intake.breakers import Verdict
+from survey_engine.intake.breakers import Limits, Verdict
 from survey_engine.intake.proof_of_work import Check
 
 # Counter names, in the survey's counters hash (intake/counters.py) beside the outcomes.
@@ -75,9 +75,17 @@ def admit_page(
     verdict = breakers.check(survey_id, network_key, device_hash, solved=solved)
     if not verdict.over:
         return Admission(Admit.PASS, verdict)
-    counters.count(survey_id, f"limited_{verdict.which}")
     if solved:
+        counters.count(survey_id, f"limited_{verdict.which}")
         return Admission(Admit.PASS, verdict)
+    return page_over_limit(survey_id, verdict, script)
+
+
+def page_over_limit(survey_id: int, verdict: Verdict, script: bool) -> Admission:
+    """A page's submission over `verdict`'s limit, without a solved proof of work: a
+    challenge for the page's script, else stored with a flag (admit_page's answer; also
+    when the accept script found it over, see submit.py)."""
+    counters.count(survey_id, f"limited_{verdict.which}")
     if script:
         counters.count(survey_id, "challenges_issued")
         difficulty = current_app.config["POW_DIFFICULTY_BITS"]
@@ -95,8 +103,21 @@ def admit_api(survey_id: int, network_key: str | None, device_hash: str | None) 
     verdict = breakers.check(survey_id, network_key, device_hash)
     if not verdict.over:
         return Admission(Admit.PASS, verdict)
+    return api_over_limit(survey_id, verdict)
+
+
+def api_over_limit(survey_id: int, verdict: Verdict) -> Admission:
+    """An API submission over `verdict`'s limit (admit_api's answer; also when the
+    accept script found it over): the client waits."""
     counters.count(survey_id, f"limited_{verdict.which}")
     return Admission(Admit.REFUSE, verdict)
+
+
+def limits(survey_id: int, network_key: str | None, device_hash: str | None) -> Limits:
+    """The breakers' check of admit_api or of admit_page without a proof of work, left
+    for intake.submit to run with the accept script (one Redis round trip instead of
+    two); a LIMITED answer then goes to api_over_limit or page_over_limit."""
+    return breakers.limits(survey_id, network_key, device_hash)
 
 
 def count_stored_over_limit(survey_id: int) -> None:

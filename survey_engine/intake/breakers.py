@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from survey_engine.intake.buffer import current_buffer
+from survey_engine.intake.windows_lua import WINDOWS_LUA
 from survey_engine.redis_connections import REDIS_ERRORS, BufferClient
 
 # scope -> (the setting that holds its limit, its window in seconds)
@@ -58,7 +59,8 @@ class Window:
     seconds: int
 
 
-LIMIT_SCRIPT = """
+LIMIT_SCRIPT = (
+    """
 -- KEYS[2i-1]    window i's previous bucket  (prefix:<bucket - 1>)
 -- KEYS[2i]      window i's current bucket   (prefix:<bucket>)
 -- ARGV[1]       now, in milliseconds
@@ -66,35 +68,17 @@ LIMIT_SCRIPT = """
 -- ARGV[2i+1]    window i's limit
 -- ARGV[2i+2]    window i's length in seconds
 -- returns {0, 0, 0} | {1, i of the first window over, seconds until it takes one}
-local now = tonumber(ARGV[1]) / 1000
-local over, wait = 0, 0
-for i = 1, #KEYS / 2 do
-  local limit = tonumber(ARGV[1 + 2 * i])
-  local seconds = tonumber(ARGV[2 + 2 * i])
-  local into = (now - math.floor(now / seconds) * seconds) / seconds
-  local previous = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
-  local count = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
-  if over == 0 and previous * (1 - into) + count + 1 > limit + 1e-9 then
-    over = i
-    if count + 1 <= limit then
-      -- the previous bucket's weight falls until one more fits, within this bucket
-      wait = ((1 - (limit - 1 - count) / previous) - into) * seconds
-    else
-      -- in the next bucket this one is the previous: until its weight lets one in
-      wait = (1 - into) * seconds + (1 - (limit - 1) / count) * seconds
-    end
-  end
-end
-if over == 0 or ARGV[2] == '1' then
-  for i = 1, #KEYS / 2 do
-    local seconds = tonumber(ARGV[2 + 2 * i])
-    redis.call('INCR', KEYS[2 * i])
-    -- kept while a window can still see it: to the end of the next bucket
-    redis.call('EXPIREAT', KEYS[2 * i], (math.floor(now / seconds) + 2) * seconds)
-  end
-end
-return {over == 0 and 0 or 1, over, math.ceil(wait - 1e-6)}
 """
+    + WINDOWS_LUA
+    + """
+local now = tonumber(ARGV[1]) / 1000
+local over, wait = windows_over(0, 2, #KEYS / 2, now)
+if over == 0 or ARGV[2] == '1' then
+  windows_count(0, 2, #KEYS / 2, now)
+end
+return {over == 0 and 0 or 1, over, wait}
+"""
+)
 
 
 def retry_seconds(previous: float, count: float, limit: int, into: float, seconds: int) -> int:
@@ -180,26 +164,93 @@ class Breakers:
         """Check every window and count this submission in them, atomically."""
         if not windows:
             return Verdict(False)
-        now = round(self.clock() * 1000) / 1000  # what the script sees, to the millisecond
-        if self._script is not None and time.monotonic() >= self._redis_after:
-            keys: list[str] = []
-            args: list[int | str] = [round(now * 1000), "1" if force else "0"]
-            for window in windows:
-                bucket = math.floor(now / window.seconds)
-                keys += [f"{window.key}:{bucket - 1}", f"{window.key}:{bucket}"]
-                args += [window.limit, window.seconds]
+        now = self.now()
+        if self.redis_ready():
+            keys, args = self.script_keys_args(windows, now, force)
             try:
-                over, which, wait = self._script(keys=keys, args=args)
+                over, which, wait = self._script(keys=keys, args=args[1:])  # type: ignore[misc]
             except REDIS_ERRORS:
-                # A Redis that hangs would cost every citizen its timeout: count here
-                # for a few seconds before asking it again.
-                self._redis_after = time.monotonic() + REDIS_RETRY_SECONDS
-                return self.local.hit(windows, now, force)
-            if not over:
-                return Verdict(False)
-            scope = windows[int(which) - 1].key.split(":")[3]
-            return Verdict(True, scope, max(1, int(wait)))
+                return self.redis_failed(windows, now, force)
+            return self.verdict(windows, int(over), int(which), int(wait))
         return self.local.hit(windows, now, force)
+
+    def now(self) -> float:
+        """What the script sees, to the millisecond."""
+        return round(self.clock() * 1000) / 1000
+
+    def redis_ready(self) -> bool:
+        return self._script is not None and time.monotonic() >= self._redis_after
+
+    def script_keys_args(
+        self, windows: list[Window], now: float, force: bool
+    ) -> tuple[list[str], list[int | str]]:
+        """KEYS (two buckets a window) and ARGV for the windows: the number of windows,
+        now in ms, the force flag, then (limit, seconds) a window. LIMIT_SCRIPT takes
+        ARGV without the first; the accept script takes all of it after its own."""
+        keys: list[str] = []
+        args: list[int | str] = [len(windows), round(now * 1000), "1" if force else "0"]
+        for window in windows:
+            bucket = math.floor(now / window.seconds)
+            keys += [f"{window.key}:{bucket - 1}", f"{window.key}:{bucket}"]
+            args += [window.limit, window.seconds]
+        return keys, args
+
+    @staticmethod
+    def verdict(windows: list[Window], over: int, which: int, wait: int) -> Verdict:
+        if not over:
+            return Verdict(False)
+        scope = windows[which - 1].key.split(":")[3]
+        return Verdict(True, scope, max(1, wait))
+
+    def redis_failed(self, windows: list[Window], now: float, force: bool) -> Verdict:
+        """Redis did not answer: count in this process, and for a few seconds leave
+        Redis alone (a Redis that hangs would cost every citizen its timeout)."""
+        self._redis_after = time.monotonic() + REDIS_RETRY_SECONDS
+        return self.local.hit(windows, now, force)
+
+
+class OverLimit(Exception):
+    """The accept script found the submission over a limit: nothing held, nothing counted."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.which)
+        self.verdict = verdict
+
+
+@dataclass
+class Limits:
+    """One submission's check of the breakers, still to run.
+
+    The accept script runs it with the submission, in the same round trip
+    (script_part, then verdict_of its 'limited:<i>:<seconds>' reply); a submission that
+    stops before the accept script (a closed survey, invalid answers, an unknown access
+    code) or that Redis cannot take runs it alone with check(), as the route did before
+    anything else. Either way the windows count a submission once, when it is not over
+    (or `force`: a solved proof of work), and the verdict is the same."""
+
+    breakers: Breakers
+    windows: list[Window]
+    force: bool = False
+    _now: float | None = None
+
+    def check(self) -> Verdict:
+        return self.breakers.hit(self.windows, force=self.force)
+
+    def script_part(self) -> tuple[list[str], list[int | str]] | None:
+        """(KEYS, ARGV) for the accept script; None when there is nothing to check or
+        Redis is being left alone after an error (then check() counts in-process)."""
+        if not self.windows or not self.breakers.redis_ready():
+            return None
+        self._now = self.breakers.now()
+        return self.breakers.script_keys_args(self.windows, self._now, self.force)
+
+    def verdict_of(self, reply: str) -> Verdict:
+        _, which, wait = reply.split(":")
+        return Breakers.verdict(self.windows, 1, int(which), int(wait))
+
+    def redis_failed(self) -> Verdict:
+        now = self._now if self._now is not None else self.breakers.now()
+        return self.breakers.redis_failed(self.windows, now, self.force)
 
 
 def current_breakers() -> Breakers:
@@ -214,6 +265,14 @@ def current_breakers() -> Breakers:
             return current_app.extensions.setdefault("breakers_local", Breakers(None))
         current_app.extensions["breakers"] = breakers
     return breakers
+
+
+def limits(
+    survey_id: int, network_key: str | None, device_hash: str | None, solved: bool = False
+) -> Limits:
+    """The check of check(), to run later (with the accept script, or alone)."""
+    windows = windows_for(survey_id, network_key, device_hash, current_app.config)
+    return Limits(current_breakers(), windows, force=solved)
 
 
 def check(

@@ -24,6 +24,7 @@ from functools import partial
 import redis
 from flask import Flask, current_app
 
+from survey_engine.intake.windows_lua import WINDOWS_LUA
 from survey_engine.redis_connections import (
     REDIS_ERRORS,
     BufferClient,
@@ -64,7 +65,8 @@ def quotas_key(survey_id: int) -> str:
 # Atomic: a duplicate or conflicting id never reaches the stream, a device token or an
 # access code answers once, a quota stratum never takes more than its limit, and an id,
 # its claims and its quota places are only remembered together with its entry.
-ACCEPT_SCRIPT = """
+ACCEPT_SCRIPT = (
+    """
 -- KEYS[1]  se:{survey}:stream    the stream the drain reads
 -- KEYS[2]  se:{survey}:ids       submission_id -> digest of its answers
 -- KEYS[3]  se:{survey}:counters  accepted, duplicates, conflicts, claimed, quota_full
@@ -80,7 +82,18 @@ ACCEPT_SCRIPT = """
 -- then     m, the number of quota places, then m triples: field, limit, places stored
 --          in the database (the count when Redis has none, e.g. after a restart), or
 --          '' when the caller has not read them: 'seed' asks for them
+-- then     w, the number of circuit-breaker windows checked here first (0: none, the
+--          caller checked them itself), and when w > 0: now in milliseconds, '1' to
+--          count even when over (a solved proof of work) else '0', then w pairs:
+--          limit, seconds (breakers.Breakers.script_keys_args)
+-- KEYS[6..5+2w]  window i's previous and current bucket, se:{survey}:limit:...
 -- returns  'accepted' | 'duplicate' | 'conflict' | 'claimed' | 'full' | 'seed'
+--          | 'limited:<i>:<seconds>' (window i is over its limit: nothing is held or
+--          counted). The windows count every other answer but 'seed' (asked again).
+"""
+    + WINDOWS_LUA
+    + """
+local function accept()
 local seen = redis.call('HGET', KEYS[2], ARGV[1])
 if seen then
   if seen == ARGV[2] then
@@ -127,7 +140,24 @@ for j = 0, m - 1 do
 end
 redis.call('HINCRBY', KEYS[3], 'accepted', 1)
 return 'accepted'
+end
+local r = 8 + tonumber(ARGV[6]) + 3 * tonumber(ARGV[7 + tonumber(ARGV[6])])
+local w = tonumber(ARGV[r])
+local now = 0
+if w > 0 then
+  now = tonumber(ARGV[r + 1]) / 1000
+  local over, wait = windows_over(5, r + 2, w, now)
+  if over > 0 and ARGV[r + 2] ~= '1' then
+    return 'limited:' .. over .. ':' .. wait
+  end
+end
+local outcome = accept()
+if w > 0 and outcome ~= 'seed' then
+  windows_count(5, r + 2, w, now)
+end
+return outcome
 """
+)
 
 
 def accept_keys(survey_id: int) -> list[str]:
@@ -149,9 +179,11 @@ def accept_args(
     quotas: Sequence[tuple[str, int, int | str]] = (),
     replace_claims: bool = False,
     holder: str | None = None,
+    windows: Sequence[int | str] = (),
 ) -> list:
     """ARGV of the accept script, in its order (see its legend); `holder` defaults to
-    the submission_id."""
+    the submission_id; `windows`: the breakers' part (Breakers.script_keys_args), whose
+    KEYS go to StreamBuffer.append's `window_keys`."""
     places = [value for quota in quotas for value in quota]
     return [
         submission_id,
@@ -163,6 +195,7 @@ def accept_args(
         *claims,
         len(quotas),
         *places,
+        *(windows or [0]),
     ]
 
 
@@ -214,12 +247,14 @@ class StreamBuffer:
             self._accept = self._client.register_script(ACCEPT_SCRIPT)
         return self._client
 
-    def append(self, survey_id: int, args: list) -> str:
+    def append(self, survey_id: int, args: list, window_keys: Sequence[str] = ()) -> str:
         """Run the accept script with `args` (accept_args); returns 'accepted' (durably
         in the stream), 'duplicate', 'conflict', 'claimed', 'full' or 'seed' (a quota
         place's count given as '' that Redis does not have: nothing is held), or
         'unreplicated': in the stream, but fewer than REDIS_WAIT_REPLICAS replicas
-        confirmed it in time (the caller stores it in the database as well).
+        confirmed it in time (the caller stores it in the database as well), or
+        'limited:<i>:<seconds>' when `args` carry breaker windows (`window_keys` their
+        keys, in the survey's hash slot) and one is over: nothing held.
 
         One round trip: EVALSHA (redis-py loads the script again after a Redis
         restart or a failover), and WAIT in the same pipeline when asked for.
@@ -230,7 +265,7 @@ class StreamBuffer:
         if now - self._registered.get(survey_id, -REGISTER_EVERY_SECONDS) >= REGISTER_EVERY_SECONDS:
             self.client.sadd(SURVEYS_KEY, survey_id)
             self._registered[survey_id] = now
-        keys = accept_keys(survey_id)
+        keys = accept_keys(survey_id) + list(window_keys)
         if not self.wait_replicas:
             return self._accept(keys=keys, args=args).decode()
         try:

@@ -16,8 +16,11 @@ import hmac
 import ipaddress
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -44,8 +47,20 @@ class Respondent:
     access_code: str | None = None  # closed mode: the code as typed or from the link
 
 
+def _signing(kind: str, make: Callable[[str], Any]) -> Any:
+    """One itsdangerous serializer or signer per app and SECRET_KEY: building one costs
+    more than using it (the serializer tries out its JSON module each time), and every
+    submission checks a device token and a first-view time."""
+    secret = current_app.config["SECRET_KEY"]
+    cache = current_app.extensions.setdefault("respondent_signing", {})
+    made = cache.get((kind, secret))
+    if made is None:
+        made = cache[(kind, secret)] = make(secret)
+    return made
+
+
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="device-token")
+    return _signing("device", lambda secret: URLSafeSerializer(secret, salt="device-token"))
 
 
 def new_device_token() -> str:
@@ -67,7 +82,7 @@ def device_hash(signed_token: str | None) -> str | None:
 
 
 def _started_signer() -> TimestampSigner:
-    return TimestampSigner(current_app.config["SECRET_KEY"], salt="started-at")
+    return _signing("started", lambda secret: TimestampSigner(secret, salt="started-at"))
 
 
 def started_token() -> str:
@@ -87,9 +102,12 @@ def started_at(token: str | None) -> datetime | None:
     return when.astimezone(UTC)
 
 
+@lru_cache(maxsize=4096)
 def network_prefix(address: str | None) -> str | None:
     """The IPv4 /24 or IPv6 /64 an address belongs to (an IPv4-mapped IPv6 address
-    counts as IPv4); None for anything that is not an address."""
+    counts as IPv4); None for anything that is not an address. Remembered for the last
+    few thousand addresses: parsing one costs more than the rest of the network key,
+    and a campaign's citizens come back through the same carrier-grade NAT addresses."""
     try:
         ip = ipaddress.ip_address((address or "").split("%")[0])
     except ValueError:

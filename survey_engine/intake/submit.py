@@ -27,6 +27,7 @@ from survey_engine.definition import Definition, clean_answers
 from survey_engine.intake import counters
 from survey_engine.intake.accept import accept
 from survey_engine.intake.access_codes import FoundCode, find_code
+from survey_engine.intake.breakers import Limits, OverLimit, Verdict
 from survey_engine.intake.paradata import duration_seconds
 from survey_engine.intake.quotas import quota_places
 from survey_engine.intake.respondent import Respondent
@@ -43,6 +44,7 @@ class Result(enum.Enum):
     CLAIMED = "claimed"  # this browser (device mode) or access code has answered already
     FULL = "full"  # the quota of the answers' group is full
     CODE_UNKNOWN = "code_unknown"  # closed mode: no such access code
+    LIMITED = "limited"  # over a circuit breaker's limit (see `verdict`): nothing stored
 
 
 class Access:
@@ -73,6 +75,7 @@ class Submitted:
     answers: dict = field(default_factory=dict)  # as cleaned (what was or would be stored)
     errors: dict[str, str] = field(default_factory=dict)  # field -> message, when REJECTED
     reason: str | None = None  # closed | not_open | full, when CLOSED
+    verdict: Verdict | None = None  # the limit it is over, when LIMITED
 
 
 def submit(
@@ -83,20 +86,30 @@ def submit(
     source: str,
     problems: dict[str, str] | None = None,
     respondent: Respondent | None = None,
+    limits: Limits | None = None,
 ) -> Submitted:
     """Check and hand over one citizen's answers to `survey`'s published version.
 
     `problems` are the caller's own findings about the request (a malformed id, an
     unexpected property): they make the submission rejected like a bad answer; so do
     `submission_id` or `answers` None (the caller could not read them: its problems say
-    why). `respondent` is what the request tells about who answers (respondent.py)."""
+    why). `respondent` is what the request tells about who answers (respondent.py).
+
+    `limits`: the circuit breakers' check (breakers.Limits), which comes before every
+    other answer: run by the accept script with the submission (one Redis round trip
+    for both), or alone before any other refusal, so that a submission over a limit is
+    LIMITED whatever else is wrong with it, and the windows count it once."""
     reason = unavailable_reason(survey)
     if reason:
-        return Submitted(Result.CLOSED, reason=reason)
+        return _over_limit(limits) or Submitted(Result.CLOSED, reason=reason)
     respondent = respondent or Respondent()
     d = survey.definition
     code = None
     if access_mode(d) == Access.CODE:
+        # Before the database is asked about the code, as when the route checked first.
+        if limited := _over_limit(limits):
+            return limited
+        limits = None
         code = find_code(survey.survey_id, respondent.access_code)
         if code is None:
             counters.count(survey.survey_id, "code_unknown")
@@ -107,14 +120,27 @@ def submit(
     cleaned, errors = ({}, {}) if answers is None else clean_answers(d, answers, lang)
     errors = {**(problems or {}), **errors}
     if errors or submission_id is None or answers is None:
+        if limited := _over_limit(limits):
+            return limited
         counters.count(survey.survey_id, "rejected")
         return Submitted(Result.REJECTED, cleaned, errors)
     submission = _submission(survey, submission_id, cleaned, lang, source, respondent, code)
     try:
-        outcome = accept(submission)
+        outcome = accept(submission, limits)
+    except OverLimit as over:
+        return Submitted(Result.LIMITED, verdict=over.verdict)
     except StorageUnavailable:
         return Submitted(Result.UNAVAILABLE, cleaned)
     return Submitted(OUTCOME_RESULT[outcome], cleaned)
+
+
+def _over_limit(limits: Limits | None) -> Submitted | None:
+    """The breakers' check run alone, for a submission that stops before the accept
+    script: LIMITED when over, else None (and it is counted in the windows)."""
+    if limits is None:
+        return None
+    verdict = limits.check()
+    return Submitted(Result.LIMITED, verdict=verdict) if verdict.over else None
 
 
 def _submission(

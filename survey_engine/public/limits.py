@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from flask import request
 
+from survey_engine.intake import admission
 from survey_engine.intake.admission import Admission, admit_api, admit_page
+from survey_engine.intake.breakers import Limits, Verdict
 from survey_engine.intake.respondent import Respondent
 
 FIELDS = ("js", "pow_challenge", "pow_counter")
@@ -33,3 +35,22 @@ def form_admission(survey_id: int, respondent: Respondent) -> Admission:
 def api_admission(survey_id: int, respondent: Respondent) -> Admission:
     """The API's submit: over a limit, the client is asked to wait (429)."""
     return admit_api(survey_id, respondent.network_key, respondent.device_hash)
+
+
+def submit_limits(survey_id: int, respondent: Respondent) -> Limits | None:
+    """The breakers' check for intake.submit to run with the accept script; None when
+    the form carries a proof of work (form_admission checks it first, as before)."""
+    form = request.form
+    if form.get("pow_challenge") and form.get("pow_counter"):
+        return None
+    return admission.limits(survey_id, respondent.network_key, respondent.device_hash)
+
+
+def form_over_limit(survey_id: int, verdict: Verdict) -> Admission:
+    """The questionnaire's submission was over `verdict`'s limit: a challenge when the
+    page's script sent it, else stored with the over_limit flag."""
+    return admission.page_over_limit(survey_id, verdict, script=request.form.get("js") == "1")
+
+
+def api_over_limit(survey_id: int, verdict: Verdict) -> Admission:
+    return admission.api_over_limit(survey_id, verdict)

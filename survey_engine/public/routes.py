@@ -23,7 +23,7 @@ from survey_engine.intake.submit import Access, Result, access_mode
 from survey_engine.intake.submit import submit as submit_answers
 from survey_engine.public.access import gate
 from survey_engine.public.blueprint import bp
-from survey_engine.public.limits import form_admission
+from survey_engine.public.limits import form_admission, form_over_limit, submit_limits
 from survey_engine.public.rendering import (
     PageHelpers,
     answers_from_form,
@@ -263,16 +263,31 @@ def submit(slug: str):
             request.headers.get("User-Agent"), request.form.get("pages"), len(page.d.pages)
         ),
     )
-    admission = form_admission(page.survey.survey_id, respondent)
-    if admission.admit is Admit.CHALLENGE:
+    survey_id = page.survey.survey_id
+    # The circuit breakers come first: checked by the accept script with the
+    # submission, or alone before any other refusal (intake/submit.py); a proof of
+    # work sent with the form is checked here at once, as it must be to count.
+    limits = submit_limits(survey_id, respondent)
+    admission = None if limits is not None else form_admission(survey_id, respondent)
+    submitted = None
+    if admission is None:
+        submitted = submit_answers(
+            page.survey, submission_id, values, lang, "web", respondent=respondent, limits=limits
+        )
+        if submitted.result is Result.LIMITED and submitted.verdict is not None:
+            admission = form_over_limit(survey_id, submitted.verdict)
+            submitted = None
+    if admission is not None and admission.admit is Admit.CHALLENGE:
         return _challenge_page(page, str(submission_id), values, admission)
-    if admission.flag:  # over a limit without the script: stored, for staff to review
+    if admission is not None and admission.flag:
+        # over a limit without the script: stored, for staff to review
         respondent = replace(respondent, flags=(*respondent.flags, admission.flag))
-    submitted = submit_answers(
-        page.survey, submission_id, values, lang, source="web", respondent=respondent
-    )
-    if admission.flag and submitted.result is Result.ACCEPTED:
-        count_stored_over_limit(page.survey.survey_id)
+    if submitted is None:
+        submitted = submit_answers(
+            page.survey, submission_id, values, lang, source="web", respondent=respondent
+        )
+    if admission is not None and admission.flag and submitted.result is Result.ACCEPTED:
+        count_stored_over_limit(survey_id)
     if submitted.result is Result.CLOSED:
         return render_message(lang, submitted.reason or "closed", 410)
     if submitted.result in REFUSED_PAGES:

@@ -237,8 +237,12 @@ class SentinelGroup:
                 f"sentinel failover-timeout {self.SERVICE} 5000\n"
             ),
         )
-        self._wait(lambda: self.node(self.master).info("replication")["connected_slaves"] == 1)
+        self._wait(self._replica_in_sync)
         self._wait(lambda: self.current_master() == self.master)
+
+    def _replica_in_sync(self) -> bool:
+        info = self.node(self.master).info("replication")
+        return info["connected_slaves"] == 1 and info["slave0"]["state"] == "online"
 
     def close(self) -> None:
         stop_all(self.procs.values())

@@ -72,6 +72,7 @@ def check_settings(config: dict) -> None:
     for name in ("RESULTS_TICK_ROWS", "RESULTS_JOB_STEP_ROWS"):
         config[name] = whole_number(name, config[name], 1)
     check_limits(config)
+    check_secret_key(config)
     for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
         config[name] = positive_number(name, config[name])
     check_quality_settings(config)
@@ -82,6 +83,29 @@ def check_settings(config: dict) -> None:
             "STAFF_SESSION_IDLE_MINUTES must be at least 2, not "
             f"{config['STAFF_SESSION_IDLE_MINUTES']!r}"
         )
+
+
+def check_secret_key(config: dict) -> None:
+    """No SECRET_KEY: a random one for this process in the embedded mode (one process,
+    `make run`, tests), but a refusal to start in the production shape (REDIS_URL set).
+
+    With several web nodes and workers, a key of its own per process would silently
+    break everything signed on one node and checked on another: a staff member signed
+    in on node A is signed out (and their CSRF token refused) on node B, a citizen's
+    device token and the page's start time look forged, a proof of work is refused,
+    access codes no longer match. Failing at startup with this message is what the
+    operator can act on; a warning in a log would be found after the campaign."""
+    if config.get("SECRET_KEY"):
+        return
+    if config.get("REDIS_URL"):
+        raise ConfigError(
+            "SECRET_KEY is not set, and REDIS_URL is: in the production shape every web "
+            "node and worker must share one SECRET_KEY (staff sessions, CSRF tokens, "
+            "device tokens, proof-of-work challenges and access codes are signed with it). "
+            'Set it to the same long random value everywhere, e.g. python3 -c "import '
+            'secrets; print(secrets.token_hex(32))".'
+        )
+    config["SECRET_KEY"] = secrets.token_hex(32)
 
 
 LIMIT_SETTINGS = (
@@ -169,9 +193,10 @@ class Config:
 
     def _staff(self) -> None:
         """Staff sign-in and sessions, the proxies in front, and who may read /metrics."""
-        # A random key still works for the public form (it keeps no session);
-        # set SECRET_KEY in production so staff sessions survive restarts.
-        self.SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
+        # Signs staff sessions, CSRF tokens, the device and started tokens and the
+        # proof-of-work challenges, and keys access codes: every web node and worker
+        # must have the same one. Unset: check_secret_key decides.
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
         # Staff sessions: no script can read the cookie, no other site can send it on a
         # POST; Secure (HTTPS only) when SESSION_COOKIE_SECURE=1, as behind TLS.
         self.SESSION_COOKIE_HTTPONLY = True
@@ -246,3 +271,4 @@ class Config:
         self.QUALITY_BURST_MINUTES = env("QUALITY_BURST_MINUTES", 5)
         # A batch reads at most this many of its networks' responses of the day.
         self.QUALITY_NETWORK_LOOKBACK = env("QUALITY_NETWORK_LOOKBACK", 5000)
+

@@ -108,12 +108,16 @@ def database_url(request, tmp_path) -> str:
     return url
 
 
+TEST_SECRET_KEY = "survey-engine-tests"  # the production shape (REDIS_URL) needs one
+
+
 def make_app(database_url: str, **config):
     return create_app(
         {
             "SQLALCHEMY_DATABASE_URI": database_url,
             "TESTING": True,
             "SURVEY_CACHE_SECONDS": 0,
+            "SECRET_KEY": TEST_SECRET_KEY,
             **config,
         }
     )

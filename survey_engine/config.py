@@ -164,6 +164,7 @@ class Config:
         self._results(instance_path)
         self._limits()
         self._quality()
+        self._nodes()
 
     def _storage(self, instance_path: str) -> None:
         """The database, Redis and the drain that moves submissions from one to the other."""
@@ -272,3 +273,8 @@ class Config:
         # A batch reads at most this many of its networks' responses of the day.
         self.QUALITY_NETWORK_LOOKBACK = env("QUALITY_NETWORK_LOOKBACK", 5000)
 
+    def _nodes(self) -> None:
+        """Several web nodes behind a load balancer, workers on other machines."""
+        # While this file exists /healthz answers 404 "draining": the balancer sends the
+        # node nothing new, so it can be stopped without cutting a request (web/health.py).
+        self.HEALTH_DRAIN_FILE = os.environ.get("HEALTH_DRAIN_FILE") or None

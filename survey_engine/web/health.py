@@ -1,15 +1,38 @@
-"""GET /healthz: can this web node take submissions, and how much is waiting."""
+"""GET /healthz: can this web node take submissions, and how much is waiting.
+
+A load balancer polls it every second or two on every node, so it costs one
+`SELECT 1` and the queue's figures from Redis, nothing else: no session, no survey,
+no staff lookup (tests/test_nodes.py counts the statements).
+
+- 200: the node takes submissions (`status` "ok", or "degraded" when one of the
+  database and Redis is down but the other can still hold a submission);
+- 503: it can store a submission nowhere: take it out of rotation;
+- 404 with `status` "draining": the file named by HEALTH_DRAIN_FILE exists. The
+  operator is about to stop this node (a restart, a release): the balancer sends it
+  no new requests while the ones in flight finish. 404 is what HAProxy's
+  `http-check disable-on-404` reads as "drain" (the server stays up for connections
+  already open, takes no new ones); any other balancer sees a failed check and
+  stops routing to it too. docs/deployment.md has the procedure.
+"""
 
 from __future__ import annotations
 
+import os
+
 import redis
 import sqlalchemy as sa
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from survey_engine.extensions import db
 from survey_engine.intake.counters import queue_state
 
 bp = Blueprint("health", __name__)
+
+
+def draining() -> bool:
+    """The drain file exists (one stat per poll; unset setting: never draining)."""
+    path = current_app.config.get("HEALTH_DRAIN_FILE")
+    return path is not None and os.path.exists(path)
 
 
 @bp.get("/healthz")
@@ -35,4 +58,7 @@ def healthz():
         "queue": queue,
         **state,
     }
-    return body, 200 if can_accept else 503
+    if draining():
+        body["status"] = "draining"
+        return body, 404, {"Cache-Control": "no-store"}
+    return body, 200 if can_accept else 503, {"Cache-Control": "no-store"}

@@ -73,6 +73,7 @@ def check_settings(config: dict) -> None:
         config[name] = whole_number(name, config[name], 1)
     check_limits(config)
     check_secret_key(config)
+    check_node_settings(config)
     for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
         config[name] = positive_number(name, config[name])
     check_quality_settings(config)
@@ -106,6 +107,20 @@ def check_secret_key(config: dict) -> None:
             'secrets; print(secrets.token_hex(32))".'
         )
     config["SECRET_KEY"] = secrets.token_hex(32)
+
+
+EXPORT_STORAGES = ("folder", "database")
+
+
+def check_node_settings(config: dict) -> None:
+    """The settings of several machines (Config._nodes)."""
+    storage = str(config["EXPORT_STORAGE"]).strip().lower()
+    if storage not in EXPORT_STORAGES:
+        raise ConfigError(
+            f"EXPORT_STORAGE must be one of {', '.join(EXPORT_STORAGES)}, "
+            f"not {config['EXPORT_STORAGE']!r}"
+        )
+    config["EXPORT_STORAGE"] = storage
 
 
 LIMIT_SETTINGS = (
@@ -278,3 +293,8 @@ class Config:
         # While this file exists /healthz answers 404 "draining": the balancer sends the
         # node nothing new, so it can be stopped without cutting a request (web/health.py).
         self.HEALTH_DRAIN_FILE = os.environ.get("HEALTH_DRAIN_FILE") or None
+        # Where finished exports are kept for download: "folder" (EXPORT_DIR, shared by
+        # every web node and worker when there are several machines) or "database"
+        # (the file's bytes in chunks in the export_file_chunks table: any web node
+        # streams it, no shared folder needed).
+        self.EXPORT_STORAGE = os.environ.get("EXPORT_STORAGE", "folder")

@@ -38,6 +38,7 @@ TABLES = (
     "result_states",
     "login_throttles",
     "staff_sessions",
+    "export_file_chunks",
     "export_files",
     "audit_events",
     "api_tokens",

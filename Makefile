@@ -32,9 +32,10 @@ chromium:
 	@test -x $(CHROMIUM) || { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
 
 # Closed mode's code sheets are drawn in DejaVu Sans (every Vietnamese letter); the tests
-# render the PDF with poppler's pdftoppm.
+# render the PDF with poppler's pdftoppm; tests/test_nodes.py puts Debian's HAProxy in
+# front of two web nodes.
 debian-tools:
-	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && command -v pdftoppm >/dev/null || { apt-get install -y fonts-dejavu-core poppler-utils || { apt-get update && apt-get install -y fonts-dejavu-core poppler-utils; }; }
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && command -v pdftoppm >/dev/null && test -x /usr/sbin/haproxy || { apt-get install -y fonts-dejavu-core poppler-utils haproxy || { apt-get update && apt-get install -y fonts-dejavu-core poppler-utils haproxy; }; }
 
 # PostgreSQL and Redis as this machine runs them; started when they are not running.
 # Where they are not installed at all this fails, and so does `make test`: loudly.

@@ -13,6 +13,7 @@ X-Forwarded-For header lines) is at the end.
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import socket
@@ -553,12 +554,208 @@ def _urlencode(data: dict) -> bytes:
 
 
 def _wait_for(port: int, proc: subprocess.Popen, log: Path) -> None:
+    """Until the node answers /healthz (its worker has booted, not only its arbiter
+    bound the port)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"gunicorn exited:\n{log.read_text()[-2000:]}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
                 return
+        except OSError:
+            pass
+        finally:
+            conn.close()
         time.sleep(0.1)
-    raise AssertionError(f"gunicorn did not listen on {port}:\n{log.read_text()[-2000:]}")
+    raise AssertionError(f"gunicorn did not answer on {port}:\n{log.read_text()[-2000:]}")
+
+
+# -- a real HAProxy in front of two gunicorn nodes ---------------------------------------
+
+HAPROXY = "/usr/sbin/haproxy"  # Debian's package (make's debian-tools installs it)
+CITIZEN_ADDRESS = "127.0.5.5"  # loopback, but another /24 than HAProxy's 127.0.0.1
+
+
+def _free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    for port in range(8400, 8500):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                ports.append(port)
+        if len(ports) == count:
+            return ports
+    raise RuntimeError("not enough free ports in 8400-8499")
+
+
+HAPROXY_CONFIG = """
+global
+    maxconn 200
+    stats socket {socket} mode 600 level admin
+
+defaults
+    mode http
+    option forwardfor
+    option redispatch
+    retries 2
+    timeout connect 2s
+    timeout client 30s
+    timeout server 35s
+    timeout check 5s
+
+frontend www
+    bind 127.0.0.1:{port}
+    http-request set-header X-Forwarded-Proto http
+    http-request del-header X-Forwarded-Host
+    default_backend web
+
+backend web
+    balance roundrobin
+    option httpchk
+    http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host survey.test
+    http-check disable-on-404
+    default-server check inter 300ms fall 3 rise 1
+    server a 127.0.0.1:{port_a}
+    server b 127.0.0.1:{port_b}
+"""
+
+
+def _server_states(admin_socket: Path) -> dict[str, str]:
+    """HAProxy's `show stat`: each web server's status (UP, NOLB = draining, DOWN)."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(admin_socket))
+        conn.sendall(b"show stat\n")
+        text = b""
+        while chunk := conn.recv(65536):
+            text += chunk
+    rows = [line.split(",") for line in text.decode().splitlines() if line.startswith("web,")]
+    return {row[1]: row[17] for row in rows if row[1] in ("a", "b")}
+
+
+def _wait_states(admin_socket: Path, wanted: dict[str, str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            states = _server_states(admin_socket)
+        except OSError:
+            states = {}
+        if all(states.get(name, "").startswith(state) for name, state in wanted.items()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"HAProxy's servers never reached {wanted}: {states}")
+
+
+def _served_by(logs: dict[str, Path], path: str, total: int) -> dict[str, int]:
+    """Requests for `path` in each node's access log, once `total` are written (gunicorn
+    writes the line after sending the reply)."""
+    deadline = time.monotonic() + 10
+    while True:
+        counts = {
+            name: sum(f" {path} " in line for line in log.read_text().splitlines())
+            if log.exists()
+            else 0
+            for name, log in logs.items()
+        }
+        if sum(counts.values()) >= total or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.05)
+
+
+def test_haproxy_in_front_of_two_gunicorn_nodes_drains_one_and_sees_the_client(
+    database_url, tmp_path
+):
+    """Debian's HAProxy with the guide's checks (faster), two gunicorn nodes: round robin,
+    the citizen's address (not the balancer's, not the one it made up) in the network
+    key, and a node drained by its HEALTH_DRAIN_FILE takes nothing new until the file
+    goes."""
+    assert os.access(HAPROXY, os.X_OK), f"{HAPROXY} missing: apt-get install haproxy"
+    for _node_a, _node_b in two_nodes(database_url, tmp_path):
+        port, port_a, port_b = _free_ports(3)
+        admin_socket = tmp_path / "haproxy.sock"
+        config = tmp_path / "haproxy.cfg"
+        config.write_text(
+            HAPROXY_CONFIG.format(socket=admin_socket, port=port, port_a=port_a, port_b=port_b)
+        )
+        drains = {"a": tmp_path / "drain-a", "b": tmp_path / "drain-b"}
+        logs = {"a": tmp_path / "access-a.log", "b": tmp_path / "access-b.log"}
+        procs: list[subprocess.Popen] = []
+        try:
+            for name, node_port in (("a", port_a), ("b", port_b)):
+                env = _environment(
+                    database_url,
+                    TRUSTED_PROXIES="1",
+                    SECRET_KEY="nodes-test",
+                    HEALTH_DRAIN_FILE=str(drains[name]),
+                )
+                with (tmp_path / f"gunicorn-{name}.log").open("wb") as out:
+                    procs.append(
+                        subprocess.Popen(
+                            [
+                                BIN / "gunicorn",
+                                *("--workers", "1", "--threads", "4"),
+                                *("-b", f"127.0.0.1:{node_port}"),
+                                *("--access-logfile", str(logs[name]), "--no-control-socket"),
+                                "survey_engine:create_app()",
+                            ],
+                            env=env,
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                        )
+                    )
+                _wait_for(node_port, procs[-1], tmp_path / f"gunicorn-{name}.log")
+            with (tmp_path / "haproxy.log").open("wb") as out:
+                procs.append(
+                    subprocess.Popen(
+                        [HAPROXY, "-db", "-f", str(config)],
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+            _wait_states(admin_socket, {"a": "UP", "b": "UP"})
+
+            pages = [_via(port, "GET", FORM) for _ in range(4)]
+            assert [status for status, _ in pages] == [200] * 4
+            assert _served_by(logs, FORM, 4) == {"a": 2, "b": 2}  # round robin
+
+            status, _ = _via(port, "POST", FORM, _urlencode(form_data()))
+            assert status == 303
+            (stored,) = stored_responses()
+            assert stored.network_key == network_key(CITIZEN_ADDRESS)
+
+            drains["a"].touch()  # the operator, before restarting node a
+            _wait_states(admin_socket, {"a": "NOLB", "b": "UP"})
+            before = _served_by(logs, FORM, 4)
+            assert all(_via(port, "GET", FORM)[0] == 200 for _ in range(6))
+            after = _served_by(logs, FORM, 10)
+            assert (after["a"] - before["a"], after["b"] - before["b"]) == (0, 6)
+
+            drains["a"].unlink()
+            _wait_states(admin_socket, {"a": "UP", "b": "UP"})
+            assert all(_via(port, "GET", FORM)[0] == 200 for _ in range(4))
+            assert _served_by(logs, FORM, 14)["a"] > after["a"]
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=30)
+
+
+def _via(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    """One request to HAProxy from the citizen's address, with a made-up
+    X-Forwarded-For of its own that must not count."""
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=30, source_address=(CITIZEN_ADDRESS, 0)
+    )
+    headers = {"X-Forwarded-For": "192.0.2.99", "Connection": "close"}
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        reply = conn.getresponse()
+        return reply.status, reply.read()
+    finally:
+        conn.close()

@@ -190,6 +190,15 @@ class Config:
         )
         # Unset: inline mode, the web process stores each submission itself.
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        # Several machines (docs/deployment.md, redis_connections.py): REDIS_URL names a
+        # Redis Cluster; RQ's jobs then need a plain Redis of their own (RQ_REDIS_URL,
+        # else REDIS_URL). A submission is acknowledged once this many replicas have
+        # it (WAIT), or, when they do not answer in time, once it is also stored in the
+        # database: a master that dies right after cannot take it along.
+        self.REDIS_CLUSTER = os.environ.get("REDIS_CLUSTER", "").lower() in ("1", "true", "yes")
+        self.RQ_REDIS_URL = os.environ.get("RQ_REDIS_URL") or None
+        self.REDIS_WAIT_REPLICAS = os.environ.get("REDIS_WAIT_REPLICAS", 0)
+        self.REDIS_WAIT_TIMEOUT_MS = os.environ.get("REDIS_WAIT_TIMEOUT_MS", 200)
         # The drain: entries per transaction; how long an entry may sit with a
         # silent worker before another claims it; deliveries before dead-lettering.
         self.DRAIN_BATCH_SIZE = int(os.environ.get("DRAIN_BATCH_SIZE", 500))

@@ -17,7 +17,7 @@ from rq import Queue
 from rq.utils import import_attribute
 
 from survey_engine.extensions import db
-from survey_engine.intake.buffer import connect
+from survey_engine.redis_connections import BufferClient, buffer_client, jobs_client
 
 QUEUE_NAMES = ("default",)
 log = logging.getLogger(__name__)
@@ -33,14 +33,18 @@ def _url() -> str:
     return url
 
 
-def redis_connection() -> redis.Redis:
-    """For the drain and commands: short timeouts, a dead Redis is noticed at once."""
-    return connect(_url())
+def redis_connection() -> BufferClient:
+    """The buffer's Redis, for the drain and commands: short timeouts, a dead Redis is
+    noticed at once."""
+    _url()
+    return buffer_client(current_app.config)
 
 
-def jobs_connection() -> redis.Redis:
-    """For RQ, which blocks for minutes waiting for a job: no socket timeout."""
-    return redis.Redis.from_url(_url())
+def jobs_connection(blocking: bool = False) -> redis.Redis:
+    """RQ's Redis (RQ_REDIS_URL, else REDIS_URL). `blocking` for RQ's worker, which waits
+    minutes for a job: no socket timeout."""
+    _url()
+    return jobs_client(current_app.config, blocking=blocking)
 
 
 def queues(connection: redis.Redis) -> list[Queue]:
@@ -57,7 +61,7 @@ def enqueue(job: str, *args: Any, job_timeout: int | None = None, **kwargs: Any)
         raise ValueError(f"not a job of survey_engine.jobs: {job!r}")
     if not current_app.config["REDIS_URL"]:
         return import_attribute(job)(*args, **kwargs)
-    return queues(redis_connection())[0].enqueue(job, *args, job_timeout=job_timeout, **kwargs)
+    return queues(jobs_connection())[0].enqueue(job, *args, job_timeout=job_timeout, **kwargs)
 
 
 def enqueue_background(job: str, *args: Any, job_timeout: int | None = None, **kwargs: Any) -> Any:

@@ -62,7 +62,7 @@ def run_worker(app: Flask, burst: bool = False, jobs: bool = True) -> None:
         connection = redis_connection()
         # RQ blocks for minutes waiting for a job: with the drain's 2 s socket timeout
         # every wait timed out and RQ backed off for up to a minute between attempts.
-        jobs_redis = jobs_connection()
+        jobs_redis = jobs_connection(blocking=True)
     rows = app.config["RESULTS_TICK_ROWS"]
     drainer = Drainer(app, connection, idle=lambda: advance_saved_results(rows))
     stop = threading.Event()

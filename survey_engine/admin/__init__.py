@@ -71,7 +71,8 @@ def init_app(app: Flask) -> None:
         get_remote_address,
         app=app,
         storage_uri=app.config.get("RATELIMIT_STORAGE_URI")
-        or app.config.get("REDIS_URL")
+        # The jobs' plain Redis: a cluster client would need the cluster up to start.
+        or app.config.get("RQ_REDIS_URL")
         or "memory://",
         on_breach=routes.too_many_attempts,
     )

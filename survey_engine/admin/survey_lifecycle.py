@@ -11,7 +11,6 @@ import copy
 import logging
 from typing import Any
 
-import redis
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import format_number
@@ -49,6 +48,7 @@ from survey_engine.models import (
     SurveyVersion,
     Tally,
 )
+from survey_engine.redis_connections import REDIS_ERRORS
 from survey_engine.staff import audit
 from survey_engine.staff.accounts import share_survey
 
@@ -181,7 +181,7 @@ def _waiting(survey_id: int) -> int | None:
         return 0
     try:
         return waiting(buffer.client, survey_id)
-    except redis.RedisError as error:
+    except REDIS_ERRORS as error:
         log.warning("cannot count the buffered submissions of survey %s: %s", survey_id, error)
         return None
 
@@ -203,7 +203,7 @@ def _delete(survey: Survey) -> None:
     if buffer is not None:
         try:
             buffer.forget(survey_id)
-        except redis.RedisError as error:  # the survey is gone; stale keys only cost memory
+        except REDIS_ERRORS as error:  # the survey is gone; stale keys only cost memory
             log.warning(
                 "deleted survey %s (id %s) but not its Redis keys: %s", slug, survey_id, error
             )

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import redis
 import sqlalchemy as sa
 from flask import current_app
 from rq.timeouts import JobTimeoutException
@@ -37,6 +36,7 @@ from survey_engine.extensions import db
 from survey_engine.localtime import aware, to_local
 from survey_engine.models import ExportChunk, ExportFile, ExportStatus, Survey, User, utcnow
 from survey_engine.queue import enqueue
+from survey_engine.redis_connections import REDIS_ERRORS
 from survey_engine.results.filters import Filters
 from survey_engine.staff import audit
 
@@ -106,7 +106,7 @@ def start_export(survey: Survey, user: User, options: ExportOptions) -> ExportFi
     db.session.commit()
     try:
         enqueue("survey_engine.jobs.run_export_job", export.id, job_timeout=JOB_TIMEOUT)
-    except redis.RedisError as error:
+    except REDIS_ERRORS as error:
         log.error("cannot queue export %s: %s", export.id, error)
         _finish(
             export,

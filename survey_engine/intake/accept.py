@@ -4,6 +4,7 @@ accept(submission)
   ├─ REDIS_URL set: the accept script appends it to the survey's Redis Stream
   │  (buffer.py), checking its id, its claims and its quota places in the same step;
   │  a worker drains it in batches (drain.py) through persist_batch
+  │  └─ REDIS_WAIT_REPLICAS set and fewer replicas confirm it: stored here as well
   └─ no REDIS_URL, or Redis failing: persist_batch([submission], enforce=True) right
      here, which keeps the same guarantees in one database transaction
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import logging
 
-import redis
 import sqlalchemy as sa
 
 from survey_engine.extensions import db
@@ -21,6 +21,7 @@ from survey_engine.intake.buffer import StreamBuffer, accept_args, answers_diges
 from survey_engine.intake.persist import compare_with_stored, persist_batch
 from survey_engine.intake.submission import METRIC_OF, Outcome, StorageUnavailable, Submission
 from survey_engine.models import QuotaFill
+from survey_engine.redis_connections import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,10 @@ def accept(submission: Submission) -> Outcome:
             held = _append(buffer, submission, seeds=False)
             if held == "seed":
                 held = _append(buffer, submission, seeds=True)
+            if held == "unreplicated":
+                return _store_unreplicated(submission)
             return Outcome(held)
-        except redis.RedisError as error:
+        except REDIS_ERRORS as error:
             log.warning(
                 "Redis cannot take submission %s (%s); storing it directly",
                 submission.submission_id,
@@ -68,6 +71,21 @@ def _store_directly(submission: Submission, buffered: bool) -> Outcome:
     except sa.exc.SQLAlchemyError as error:
         log.error("database cannot take submission %s: %s", submission.submission_id, error)
         raise StorageUnavailable from error
+
+
+def _store_unreplicated(submission: Submission) -> Outcome:
+    """In the stream, but no replica confirmed it: a failover now could lose it, so it
+    is stored in the database too. The drain skips it later (its id is stored), and its
+    claims and quota places are already held in Redis, so nothing counts twice."""
+    counters.count(submission.survey_id, "unreplicated")
+    try:
+        persist_batch([submission], enforce=False)
+    except sa.exc.SQLAlchemyError as error:
+        # Still durably in the master's stream (appendfsync always): only a failover
+        # before a replica catches up could lose it. Said in the log, not to the citizen.
+        db.session.rollback()
+        log.error("submission %s on the Redis master only: %s", submission.submission_id, error)
+    return Outcome.ACCEPTED
 
 
 def _append(buffer: StreamBuffer, submission: Submission, seeds: bool) -> str:

@@ -27,10 +27,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import redis
 from flask import current_app
 
 from survey_engine.intake.buffer import current_buffer
+from survey_engine.redis_connections import REDIS_ERRORS, BufferClient
 
 # scope -> (the setting that holds its limit, its window in seconds)
 SCOPES: dict[str, tuple[str, int]] = {
@@ -169,7 +169,7 @@ def windows_for(
 class Breakers:
     """The limit script on one Redis client (None: in-process only)."""
 
-    def __init__(self, client: redis.Redis | None, clock: Callable[[], float] = time.time):
+    def __init__(self, client: BufferClient | None, clock: Callable[[], float] = time.time):
         self.client = client
         self.clock = clock
         self.local = LocalWindows()  # without Redis, or while it fails
@@ -190,7 +190,7 @@ class Breakers:
                 args += [window.limit, window.seconds]
             try:
                 over, which, wait = self._script(keys=keys, args=args)
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 # A Redis that hangs would cost every citizen its timeout: count here
                 # for a few seconds before asking it again.
                 self._redis_after = time.monotonic() + REDIS_RETRY_SECONDS
@@ -208,7 +208,10 @@ def current_breakers() -> Breakers:
     breakers = current_app.extensions.get("breakers")
     if breakers is None:
         buffer = current_buffer()
-        breakers = Breakers(buffer.client if buffer is not None else None)
+        try:
+            breakers = Breakers(buffer.client if buffer is not None else None)
+        except REDIS_ERRORS:  # no client yet (a cluster that is down): count here meanwhile
+            return current_app.extensions.setdefault("breakers_local", Breakers(None))
         current_app.extensions["breakers"] = breakers
     return breakers
 

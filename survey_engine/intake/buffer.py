@@ -18,10 +18,20 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import redis
 from flask import Flask, current_app
+
+from survey_engine.redis_connections import (
+    REDIS_ERRORS,
+    BufferClient,
+    buffer_client,
+    check_redis_settings,
+    node_client,
+    refresh_topology,
+)
 
 GROUP = "persist"
 SURVEYS_KEY = "se:surveys"
@@ -161,39 +171,77 @@ def answers_digest(answers: dict) -> str:
     return hashlib.sha1(canonical.encode()).hexdigest()
 
 
-def connect(url: str) -> redis.Redis:
-    # Short timeouts: a citizen waiting on a dead Redis is better served by the
-    # database fallback within a second or two than by a hung page.
-    return redis.Redis.from_url(
-        url, socket_timeout=2, socket_connect_timeout=1, health_check_interval=15
-    )
-
-
+# After Redis could not be reached, how long before a web process tries to connect again.
+RECONNECT_EVERY_SECONDS = 1.0
 # How often a web process tells the workers again that a survey has a stream.
 REGISTER_EVERY_SECONDS = 10.0
 
 
 class StreamBuffer:
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
-        self._accept = client.register_script(ACCEPT_SCRIPT)
+    """The accept script on the buffer's Redis (redis_connections: one Redis, Sentinel's
+    master or a Cluster's shard); with REDIS_WAIT_REPLICAS, followed by WAIT on the same
+    connection, so 'accepted' means that many replicas have the entry too."""
+
+    def __init__(
+        self, make_client: Callable[[], BufferClient], wait_replicas: int = 0, wait_ms: int = 200
+    ) -> None:
+        self._make_client = make_client
+        self._client: BufferClient | None = None
+        self._failed_at = -RECONNECT_EVERY_SECONDS
+        self.wait_replicas = wait_replicas
+        self.wait_ms = wait_ms
         self._registered: dict[int, float] = {}  # survey id -> when SADDed last
+
+    @property
+    def client(self) -> BufferClient:
+        """Made on first use: a cluster client reads the topology when it is made, and a
+        web node must start (and store in the database) while the cluster is down. After
+        a failure it is tried again at most once a second."""
+        if self._client is None:
+            now = time.monotonic()
+            if now - self._failed_at < RECONNECT_EVERY_SECONDS:
+                raise redis.ConnectionError("Redis was unreachable a moment ago")
+            try:
+                self._client = self._make_client()
+            except REDIS_ERRORS:
+                self._failed_at = now
+                raise
+            self._accept = self._client.register_script(ACCEPT_SCRIPT)
+        return self._client
 
     def append(self, survey_id: int, args: list) -> str:
         """Run the accept script with `args` (accept_args); returns 'accepted' (durably
         in the stream), 'duplicate', 'conflict', 'claimed', 'full' or 'seed' (a quota
-        place's count given as '' that Redis does not have: nothing is held).
+        place's count given as '' that Redis does not have: nothing is held), or
+        'unreplicated': in the stream, but fewer than REDIS_WAIT_REPLICAS replicas
+        confirmed it in time (the caller stores it in the database as well).
 
         One round trip: EVALSHA (redis-py loads the script again after a Redis
-        restart). `se:surveys` lives in another hash slot, so it cannot be in the
-        script; it is refreshed every few seconds instead of on every submission.
+        restart or a failover), and WAIT in the same pipeline when asked for.
+        `se:surveys` lives in another hash slot, so it cannot be in the script; it is
+        refreshed every few seconds instead of on every submission.
         """
         now = time.monotonic()
         if now - self._registered.get(survey_id, -REGISTER_EVERY_SECONDS) >= REGISTER_EVERY_SECONDS:
             self.client.sadd(SURVEYS_KEY, survey_id)
             self._registered[survey_id] = now
-        outcome = self._accept(keys=accept_keys(survey_id), args=args)
-        return outcome.decode()
+        keys = accept_keys(survey_id)
+        if not self.wait_replicas:
+            return self._accept(keys=keys, args=args).decode()
+        try:
+            # WAIT counts the writes of its own connection: the script and the WAIT
+            # go down one connection to the shard that owns the survey.
+            pipe = node_client(self.client, keys[0]).pipeline(transaction=False)
+            self._accept(keys=keys, args=args, client=pipe)
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_ms)
+            outcome, replicas = pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+            refresh_topology(self.client)  # a failover moved the survey's slot
+            raise
+        outcome = outcome.decode()
+        if outcome == "accepted" and int(replicas) < self.wait_replicas:
+            return "unreplicated"
+        return outcome
 
     def forget(self, survey_id: int) -> None:
         """After a survey is deleted: its keys go, and it is registered afresh if reused."""
@@ -202,8 +250,15 @@ class StreamBuffer:
 
 
 def init_app(app: Flask) -> None:
+    check_redis_settings(app.config)
     app.extensions["stream_buffer"] = (
-        StreamBuffer(connect(app.config["REDIS_URL"])) if app.config["REDIS_URL"] else None
+        StreamBuffer(
+            partial(buffer_client, app.config),
+            app.config["REDIS_WAIT_REPLICAS"],
+            app.config["REDIS_WAIT_TIMEOUT_MS"],
+        )
+        if app.config["REDIS_URL"]
+        else None
     )
 
 
@@ -211,7 +266,7 @@ def current_buffer() -> StreamBuffer | None:
     return current_app.extensions.get("stream_buffer")
 
 
-def waiting(client: redis.Redis, survey_id: int) -> int:
+def waiting(client: BufferClient, survey_id: int) -> int:
     """Submissions accepted for a survey but not stored yet: its stream and dead letters."""
     pipe = client.pipeline(transaction=False)
     pipe.xlen(stream_key(survey_id))
@@ -219,7 +274,7 @@ def waiting(client: redis.Redis, survey_id: int) -> int:
     return sum(pipe.execute())
 
 
-def forget_survey(client: redis.Redis, survey_id: int) -> None:
+def forget_survey(client: BufferClient, survey_id: int) -> None:
     """Drop a deleted survey's keys, so nothing drains into a survey that is gone and a
     reused id (SQLite) starts clean. Its keys share a hash slot; se:surveys does not."""
     client.delete(

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 
-import redis
 import sqlalchemy as sa
 
 from survey_engine.extensions import db
 from survey_engine.intake.buffer import claims_key, current_buffer
 from survey_engine.models import ResponseClaim
+from survey_engine.redis_connections import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def is_claimed(survey_id: int, claim: str) -> bool:
         try:
             if buffer.client.hexists(claims_key(survey_id), claim):
                 return True
-        except redis.RedisError as error:
+        except REDIS_ERRORS as error:
             log.warning("cannot read the claims of survey %s: %s", survey_id, error)
     try:
         held = db.session.scalar(

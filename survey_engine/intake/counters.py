@@ -10,8 +10,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-import redis
-
 from survey_engine.intake.buffer import (
     SURVEYS_KEY,
     counters_key,
@@ -19,6 +17,7 @@ from survey_engine.intake.buffer import (
     dead_key,
     stream_key,
 )
+from survey_engine.redis_connections import REDIS_ERRORS
 
 OUTCOMES = ("accepted", "duplicates", "conflicts", "rejected", "stored_directly")
 local_counts: Counter[tuple[int, str]] = Counter()
@@ -37,7 +36,7 @@ def add(survey_id: int, name: str, n: int) -> None:
         return
     try:
         buffer.client.hincrby(counters_key(survey_id), name, n)
-    except redis.RedisError:
+    except REDIS_ERRORS:
         local_counts[(survey_id, name)] += n
 
 

@@ -41,6 +41,7 @@ from survey_engine.intake import counters
 from survey_engine.intake.buffer import GROUP, SURVEYS_KEY, counters_key, dead_key, stream_key
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
+from survey_engine.redis_connections import REDIS_ERRORS, BufferClient
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Drainer:
     def __init__(
         self,
         app: Flask,
-        client: redis.Redis,
+        client: BufferClient,
         name: str | None = None,
         idle: Callable[[], object] | None = None,
     ) -> None:
@@ -102,7 +103,7 @@ class Drainer:
                     )
                     stop.wait(self._backoff)
                     continue
-                except redis.RedisError as error:
+                except REDIS_ERRORS as error:
                     log.warning("Redis unreachable (%s); retrying in 1s", error)
                     stop.wait(1.0)
                     continue

@@ -20,11 +20,11 @@ import secrets
 import threading
 import time
 
-import redis
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from survey_engine.intake.buffer import current_buffer
+from survey_engine.redis_connections import REDIS_ERRORS
 
 CHALLENGE_SECONDS = 600
 SALT = "survey-engine proof of work"
@@ -84,7 +84,7 @@ def _claim(survey_id: int, nonce: str) -> bool:
     if buffer is not None:
         try:
             return bool(buffer.client.set(key, 1, nx=True, ex=CHALLENGE_SECONDS + 60))
-        except redis.RedisError:
+        except REDIS_ERRORS:
             pass
     nonces = current_app.extensions.setdefault("pow_used_nonces", UsedNonces())
     return nonces.claim(key, time.time())

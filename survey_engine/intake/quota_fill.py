@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 
-import redis
 import sqlalchemy as sa
 from flask import current_app
 
@@ -22,6 +21,7 @@ from survey_engine.intake.buffer import current_buffer, quotas_key
 from survey_engine.intake.quotas import quota_places
 from survey_engine.intake.submission import QuotaPlace
 from survey_engine.models import QuotaFill
+from survey_engine.redis_connections import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _taken(survey_id: int, place: QuotaPlace) -> int:
             held = buffer.client.hget(quotas_key(survey_id), place.field)
             if held is not None:
                 return int(held)
-        except redis.RedisError as error:
+        except REDIS_ERRORS as error:
             log.warning("quota check falls back to the database: %s", error)
     try:
         stored = db.session.scalar(

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import os
 
-import redis
 import sqlalchemy as sa
 from flask import Blueprint, current_app
 
 from survey_engine.extensions import db
 from survey_engine.intake.counters import queue_state
+from survey_engine.redis_connections import REDIS_ERRORS
 
 bp = Blueprint("health", __name__)
 
@@ -46,7 +46,7 @@ def healthz():
     try:
         state = queue_state()
         state.pop("surveys", None)
-    except redis.RedisError:
+    except REDIS_ERRORS:
         state = {"queue": "unreachable"}
     queue = state.pop("queue")
     # Either store can hold a submission; the node is only unusable without both.

@@ -15,7 +15,6 @@ import ipaddress
 from collections import Counter
 from collections.abc import Callable
 
-import redis
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
@@ -26,6 +25,7 @@ from survey_engine.intake.buffer import (
 )
 from survey_engine.intake.counters import OUTCOMES, local_counts, queue_state
 from survey_engine.models import Survey, Tally
+from survey_engine.redis_connections import REDIS_ERRORS
 
 bp = Blueprint("metrics", __name__)
 
@@ -89,7 +89,7 @@ def metrics() -> Response:
     try:
         state = queue_state()
         redis_up = 1
-    except redis.RedisError:
+    except REDIS_ERRORS:
         state, redis_up = {"surveys": {}}, 0
     lines = _survey_lines(slugs, stored, state.get("surveys", {}))
     lines += _family("up", "gauge", "Whether this web process reaches its database and Redis.")

@@ -32,11 +32,12 @@ chromium:
 	@test -x $(CHROMIUM) || { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
 
 # Closed mode's code sheets are drawn in DejaVu Sans (every Vietnamese letter); the tests
-# render the PDF with poppler's pdftoppm. The multi-host test (test-cluster) puts
-# Debian's HAProxy in front of the web hosts and makes them with iproute2's `ip netns`.
+# render the PDF with poppler's pdftoppm. HAProxy stands in front of the web nodes in
+# tests/test_nodes.py and in the multi-host test (test-cluster), which makes its hosts
+# with iproute2's `ip netns`.
 DEBIAN_TOOLS := fonts-dejavu-core poppler-utils haproxy iproute2
 debian-tools:
-	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && command -v pdftoppm >/dev/null && command -v haproxy >/dev/null && command -v ip >/dev/null || { apt-get install -y $(DEBIAN_TOOLS) || { apt-get update && apt-get install -y $(DEBIAN_TOOLS); }; }
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && command -v pdftoppm >/dev/null && test -x /usr/sbin/haproxy && command -v ip >/dev/null || { apt-get install -y $(DEBIAN_TOOLS) || { apt-get update && apt-get install -y $(DEBIAN_TOOLS); }; }
 
 # PostgreSQL and Redis as this machine runs them; started when they are not running.
 # Where they are not installed at all this fails, and so does `make test`: loudly.

@@ -21,6 +21,13 @@ if [ -z "${DATABASE_URL:-}" ]; then
   export DATABASE_URL=postgresql://postgres@127.0.0.1:5432/survey_engine
 fi
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
+# The production shape refuses to start without SECRET_KEY (every process must share
+# it): made once, kept in instance/secret-key so staff stay signed in across restarts.
+if [ -z "${SECRET_KEY:-}" ]; then
+  [ -s instance/secret-key ] || (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' >instance/secret-key)
+  SECRET_KEY=$(cat instance/secret-key)
+  export SECRET_KEY
+fi
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --appendonly yes --appendfsync everysec \
   --save "" --dir "$PWD/instance/redis" --logfile "$PWD/instance/redis/redis.log" &

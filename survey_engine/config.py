@@ -73,6 +73,8 @@ def check_settings(config: dict) -> None:
         config[name] = whole_number(name, config[name], 1)
     check_limits(config)
     check_read_url(config)
+    check_secret_key(config)
+    check_node_settings(config)
     for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
         config[name] = positive_number(name, config[name])
     check_quality_settings(config)
@@ -83,6 +85,43 @@ def check_settings(config: dict) -> None:
             "STAFF_SESSION_IDLE_MINUTES must be at least 2, not "
             f"{config['STAFF_SESSION_IDLE_MINUTES']!r}"
         )
+
+
+def check_secret_key(config: dict) -> None:
+    """No SECRET_KEY: a random one for this process in the embedded mode (one process,
+    `make run`, tests), but a refusal to start in the production shape (REDIS_URL set).
+
+    With several web nodes and workers, a key of its own per process would silently
+    break everything signed on one node and checked on another: a staff member signed
+    in on node A is signed out (and their CSRF token refused) on node B, a citizen's
+    device token and the page's start time look forged, a proof of work is refused,
+    access codes no longer match. Failing at startup with this message is what the
+    operator can act on; a warning in a log would be found after the campaign."""
+    if config.get("SECRET_KEY"):
+        return
+    if config.get("REDIS_URL"):
+        raise ConfigError(
+            "SECRET_KEY is not set, and REDIS_URL is: in the production shape every web "
+            "node and worker must share one SECRET_KEY (staff sessions, CSRF tokens, "
+            "device tokens, proof-of-work challenges and access codes are signed with it). "
+            'Set it to the same long random value everywhere, e.g. python3 -c "import '
+            'secrets; print(secrets.token_hex(32))".'
+        )
+    config["SECRET_KEY"] = secrets.token_hex(32)
+
+
+EXPORT_STORAGES = ("folder", "database")
+
+
+def check_node_settings(config: dict) -> None:
+    """The settings of several machines (Config._nodes)."""
+    storage = str(config["EXPORT_STORAGE"]).strip().lower()
+    if storage not in EXPORT_STORAGES:
+        raise ConfigError(
+            f"EXPORT_STORAGE must be one of {', '.join(EXPORT_STORAGES)}, "
+            f"not {config['EXPORT_STORAGE']!r}"
+        )
+    config["EXPORT_STORAGE"] = storage
 
 
 LIMIT_SETTINGS = (
@@ -153,6 +192,7 @@ class Config:
         self._results(instance_path)
         self._limits()
         self._quality()
+        self._nodes()
 
     def _storage(self, instance_path: str) -> None:
         """The database, Redis and the drain that moves submissions from one to the other."""
@@ -197,9 +237,10 @@ class Config:
 
     def _staff(self) -> None:
         """Staff sign-in and sessions, the proxies in front, and who may read /metrics."""
-        # A random key still works for the public form (it keeps no session);
-        # set SECRET_KEY in production so staff sessions survive restarts.
-        self.SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
+        # Signs staff sessions, CSRF tokens, the device and started tokens and the
+        # proof-of-work challenges, and keys access codes: every web node and worker
+        # must have the same one. Unset: check_secret_key decides.
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
         # Staff sessions: no script can read the cookie, no other site can send it on a
         # POST; Secure (HTTPS only) when SESSION_COOKIE_SECURE=1, as behind TLS.
         self.SESSION_COOKIE_HTTPONLY = True
@@ -274,3 +315,14 @@ class Config:
         self.QUALITY_BURST_MINUTES = env("QUALITY_BURST_MINUTES", 5)
         # A batch reads at most this many of its networks' responses of the day.
         self.QUALITY_NETWORK_LOOKBACK = env("QUALITY_NETWORK_LOOKBACK", 5000)
+
+    def _nodes(self) -> None:
+        """Several web nodes behind a load balancer, workers on other machines."""
+        # While this file exists /healthz answers 404 "draining": the balancer sends the
+        # node nothing new, so it can be stopped without cutting a request (web/health.py).
+        self.HEALTH_DRAIN_FILE = os.environ.get("HEALTH_DRAIN_FILE") or None
+        # Where finished exports are kept for download: "folder" (EXPORT_DIR, shared by
+        # every web node and worker when there are several machines) or "database"
+        # (the file's bytes in chunks in the export_file_chunks table: any web node
+        # streams it, no shared folder needed).
+        self.EXPORT_STORAGE = os.environ.get("EXPORT_STORAGE", "folder")

@@ -420,6 +420,25 @@ class ExportFile(Model):
     size: Mapped[int | None] = mapped_column(sa.BigInteger)
     error: Mapped[str | None] = mapped_column(sa.Text)
     expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Where the finished file is: "folder" (EXPORT_DIR/path) or "database" (its
+    # ExportChunk rows). The row says it, not the setting of whichever node serves the
+    # download, so changing EXPORT_STORAGE leaves earlier exports downloadable.
+    storage: Mapped[str] = mapped_column(sa.String(16), default="folder", server_default="folder")
+
+
+class ExportChunk(Model):
+    """One piece of a finished export's file with EXPORT_STORAGE=database: any web node
+    streams the download from here, chunk by chunk, with no folder shared between
+    machines. Written in the transaction that marks the export done, so a done export
+    has all its chunks; deleted with it when it expires."""
+
+    __tablename__ = "export_file_chunks"
+
+    export_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("export_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
 
 
 class ResultState(Model):

@@ -38,6 +38,7 @@ TABLES = (
     "result_states",
     "login_throttles",
     "staff_sessions",
+    "export_file_chunks",
     "export_files",
     "audit_events",
     "api_tokens",
@@ -108,12 +109,16 @@ def database_url(request, tmp_path) -> str:
     return url
 
 
+TEST_SECRET_KEY = "survey-engine-tests"  # the production shape (REDIS_URL) needs one
+
+
 def make_app(database_url: str, **config):
     return create_app(
         {
             "SQLALCHEMY_DATABASE_URI": database_url,
             "TESTING": True,
             "SURVEY_CACHE_SECONDS": 0,
+            "SECRET_KEY": TEST_SECRET_KEY,
             **config,
         }
     )

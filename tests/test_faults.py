@@ -52,6 +52,7 @@ REDIS_PORTS = range(6400, 6500)
 SETTINGS = (
     "DATABASE_URL",
     "REDIS_URL",
+    "SECRET_KEY",
     "SURVEY_CACHE_SECONDS",
     "DRAIN_BATCH_SIZE",
     "DRAIN_CLAIM_IDLE_MS",
@@ -417,7 +418,8 @@ def environment(database_url: str, redis_url: str | None = None, **settings: obj
     # sets them (tests/test_stuffing.py does).
     env.update({"LIMIT_NETWORK_PER_MINUTE": "0", "LIMIT_SURVEY_PER_MINUTE": "0"})
     if redis_url:
-        env["REDIS_URL"] = redis_url
+        # The production shape refuses to start without one shared key (config.py).
+        env.update(REDIS_URL=redis_url, SECRET_KEY="fault-tests")
     env.update({k: str(v) for k, v in settings.items()})
     return env
 

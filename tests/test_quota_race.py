@@ -75,7 +75,7 @@ def gunicorn(database_url: str, logs: Path, redis_url: str | None = None) -> Ite
     # reach (they are still checked on every submission), so that quotas alone refuse.
     env.update(LIMIT_NETWORK_PER_MINUTE=str(10**9), LIMIT_SURVEY_PER_MINUTE=str(10**9))
     if redis_url:
-        env["REDIS_URL"] = redis_url
+        env.update(REDIS_URL=redis_url, SECRET_KEY="quota-race")  # production needs a key
     port = _free_port()
     with (logs / "gunicorn.log").open("wb") as log:
         proc = subprocess.Popen(

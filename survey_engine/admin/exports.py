@@ -8,7 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from flask import abort, current_app, g, redirect, render_template, request, send_file, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -161,9 +171,19 @@ def download_export(export_id: int):
     export, survey = _visible_export(export_id)
     if not export_files.is_available(export):
         abort(404)
+    name = export_files.download_name(export, survey)
+    if export.storage == export_files.DATABASE:
+        # Streamed a chunk at a time, from whichever node the balancer picked.
+        response = Response(
+            export_files.stored_chunks(db.engine, export.id), mimetype=MIMETYPES[export.fmt]
+        )
+        response.headers.set("Content-Disposition", "attachment", filename=name)
+        if export.size is not None:
+            response.content_length = export.size
+        return response
     return send_file(
         export_files.path_of(export),
         mimetype=MIMETYPES[export.fmt],
         as_attachment=True,
-        download_name=export_files.download_name(export, survey),
+        download_name=name,
     )

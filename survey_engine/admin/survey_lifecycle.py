@@ -191,6 +191,7 @@ def _delete(survey: Survey) -> None:
     survey_id, slug = survey.id, survey.slug
     version_ids = [version.id for version in survey.versions]
     files = export_files.files_of_survey(survey_id)
+    export_files.delete_stored_of_survey(survey_id)
     for model in (ResultState, ExportFile, Response, Tally, SurveyShare, SurveyVersion):
         db.session.execute(sa.delete(model).where(model.survey_id == survey_id))
     db.session.execute(sa.delete(Survey).where(Survey.id == survey_id))

@@ -6,6 +6,14 @@ RQ job in `survey-engine worker` (in inline mode, no REDIS_URL, in the request t
 asked for it) and the staff page follows its row: rows_done moves as chunks are
 written. The file is written under a temporary name and renamed when complete, so a
 failed or killed job never leaves half a workbook to download.
+
+Where the finished file is kept (EXPORT_STORAGE, recorded per export in its row):
+- "folder": EXPORT_DIR. With several machines that must be one folder every worker
+  and web node shares (NFS or the like): a worker writes, any web node sends.
+- "database": the worker copies the file into export_file_chunks, CHUNK_BYTES a row, in
+  the transaction that marks it done; any web node streams it from there one chunk at
+  a time (one short query per chunk: a slow download holds neither a whole file in
+  memory nor a database connection between chunks).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +34,7 @@ from survey_engine.catalog import definition_for, response_count
 from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.extensions import db
 from survey_engine.localtime import aware, to_local
-from survey_engine.models import ExportFile, ExportStatus, Survey, User, utcnow
+from survey_engine.models import ExportChunk, ExportFile, ExportStatus, Survey, User, utcnow
 from survey_engine.queue import enqueue
 from survey_engine.redis_connections import REDIS_ERRORS
 from survey_engine.results.filters import Filters
@@ -38,6 +46,8 @@ JOB_TIMEOUT = 60 * 60  # seconds RQ lets one export run (~25M rows at 7k rows/s)
 PROGRESS_EVERY = 0.5  # seconds at least between two writes of rows_done
 PREFIX = "export-"  # every file of the export folder, temporary ones too
 STOPPED = "The export stopped without finishing (its worker was stopped or lost)."
+CHUNK_BYTES = 1024 * 1024  # a database-stored export's piece: one row, one query
+FOLDER, DATABASE = "folder", "database"
 
 
 def path_of(export: ExportFile) -> Path:
@@ -88,6 +98,7 @@ def start_export(survey: Survey, user: User, options: ExportOptions) -> ExportFi
         rows_done=0,
         rows_total=0,
         path=f"{PREFIX}{secrets.token_hex(8)}.{options.fmt}",
+        storage=current_app.config["EXPORT_STORAGE"],
         # A job still queued this long after is lost (or useless): expire_old ends it.
         expires_at=now + _keep(),
     )
@@ -189,7 +200,22 @@ def run_export(export_id: int) -> ExportFile | None:
         rows = export_survey(
             survey, partial, options=_options(export, survey), progress=_progress(export_id)
         )
-        partial.replace(final)
+        size = partial.stat().st_size
+        if export.storage == DATABASE:
+            # Added to the session: committed with the row's "done" below, or not at all.
+            _store_chunks(export_id, partial)
+            partial.unlink()
+        else:
+            partial.replace(final)
+        now = utcnow()
+        _finish(
+            export,
+            ExportStatus.DONE,
+            now,
+            rows_done=rows,
+            size=size,
+            expires_at=now + _keep(),
+        )
     except BaseException as error:
         db.session.rollback()
         partial.unlink(missing_ok=True)
@@ -199,15 +225,6 @@ def run_export(export_id: int) -> ExportFile | None:
         if not isinstance(error, Exception):
             raise  # a worker being shut down: let it go
         return export
-    now = utcnow()
-    _finish(
-        export,
-        ExportStatus.DONE,
-        now,
-        rows_done=rows,
-        size=final.stat().st_size,
-        expires_at=now + _keep(),
-    )
     requester = db.session.get(User, export.requested_by_id) if export.requested_by_id else None
     audit.record(
         "exported",
@@ -218,6 +235,57 @@ def run_export(export_id: int) -> ExportFile | None:
         export=export.id,
     )
     return export
+
+
+def _store_chunks(export_id: int, path: Path) -> None:
+    """The file's bytes as ExportChunk rows, read and sent CHUNK_BYTES at a time."""
+    with path.open("rb") as file:
+        seq = 0
+        while data := file.read(CHUNK_BYTES):
+            db.session.execute(
+                sa.insert(ExportChunk).values(export_id=export_id, seq=seq, data=data)
+            )
+            seq += 1
+
+
+def stored_chunks(engine: sa.Engine, export_id: int) -> Iterator[bytes]:
+    """A database-stored export's bytes, chunk by chunk, for a streamed download.
+
+    Takes the engine, not the app: the response is sent after the request's context
+    has gone. Each chunk is its own short query by primary key, so at most one chunk
+    is in memory and no connection is held while the client reads slowly."""
+    seq = 0
+    while True:
+        with engine.connect() as connection:
+            data = connection.execute(
+                sa.select(ExportChunk.data).where(
+                    ExportChunk.export_id == export_id, ExportChunk.seq == seq
+                )
+            ).scalar()
+        if data is None:
+            return
+        yield bytes(data)
+        seq += 1
+
+
+def _has_chunks(export_id: int) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(sa.literal(1)).where(ExportChunk.export_id == export_id, ExportChunk.seq == 0)
+        )
+        is not None
+    )
+
+
+def _delete_chunks(export_ids: sa.Select | list[int]) -> None:
+    """In the session's transaction: the stored bytes of these exports (SQLite does not
+    cascade the foreign key)."""
+    db.session.execute(sa.delete(ExportChunk).where(ExportChunk.export_id.in_(export_ids)))
+
+
+def delete_stored_of_survey(survey_id: int) -> None:
+    """For deleting a survey, in its transaction: its exports' bytes in the database."""
+    _delete_chunks(sa.select(ExportFile.id).where(ExportFile.survey_id == survey_id))
 
 
 # -- keeping the list true -----------------------------------------------------------
@@ -266,6 +334,7 @@ def expire_old(now: datetime | None = None) -> int:
         path_of(export).unlink(missing_ok=True)
         export.status = ExportStatus.EXPIRED
     if due:
+        _delete_chunks([export.id for export in due])
         db.session.commit()
     _sweep(now)
     return len(due)
@@ -293,13 +362,14 @@ def _sweep(now: datetime) -> None:
 
 
 def is_available(export: ExportFile, now: datetime | None = None) -> bool:
-    """Done, not expired (even if expire_old has not run yet), and its file there."""
+    """Done, not expired (even if expire_old has not run yet), and its file there
+    (in the folder this node sees, or in the database)."""
     now = now or utcnow()
     return (
         export.status == ExportStatus.DONE
         and export.expires_at is not None
         and aware(export.expires_at) > now
-        and path_of(export).is_file()
+        and (_has_chunks(export.id) if export.storage == DATABASE else path_of(export).is_file())
     )
 
 

@@ -1,10 +1,26 @@
 """GET /healthz: can this web node take submissions, and how much is waiting.
 
-With DATABASE_READ_URL, also the read replica's state and lag (replica.py). It never
-changes the status code: submissions do not touch the replica, and the reads that do
-fall back to the primary."""
+A load balancer polls it every second or two on every node, so it costs one
+`SELECT 1` and the queue's figures from Redis, nothing else: no session, no survey,
+no staff lookup (tests/test_nodes.py counts the statements). With DATABASE_READ_URL,
+also the read replica's state and lag (replica.py, one query on the replica); they
+never change the status code: submissions do not touch the replica, and the reads
+that do fall back to the primary.
+
+- 200: the node takes submissions (`status` "ok", or "degraded" when one of the
+  database and Redis is down but the other can still hold a submission);
+- 503: it can store a submission nowhere: take it out of rotation;
+- 404 with `status` "draining": the file named by HEALTH_DRAIN_FILE exists. The
+  operator is about to stop this node (a restart, a release): the balancer sends it
+  no new requests while the ones in flight finish. 404 is what HAProxy's
+  `http-check disable-on-404` reads as "drain" (the server stays up for connections
+  already open, takes no new ones); any other balancer sees a failed check and
+  stops routing to it too. docs/deployment.md has the procedure.
+"""
 
 from __future__ import annotations
+
+import os
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app
@@ -15,6 +31,12 @@ from survey_engine.redis_connections import REDIS_ERRORS
 from survey_engine.replica import replica_of
 
 bp = Blueprint("health", __name__)
+
+
+def draining() -> bool:
+    """The drain file exists (one stat per poll; unset setting: never draining)."""
+    path = current_app.config.get("HEALTH_DRAIN_FILE")
+    return path is not None and os.path.exists(path)
 
 
 @bp.get("/healthz")
@@ -43,4 +65,7 @@ def healthz():
     replica = replica_of(current_app)
     if replica is not None:
         body.update(replica.health())
-    return body, 200 if can_accept else 503
+    if draining():
+        body["status"] = "draining"
+        return body, 404, {"Cache-Control": "no-store"}
+    return body, 200 if can_accept else 503, {"Cache-Control": "no-store"}

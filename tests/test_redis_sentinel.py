@@ -8,8 +8,6 @@ before the 202, so the promotion cannot lose it.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import Counter
 
 import pytest
@@ -19,7 +17,7 @@ from survey_engine.intake.buffer import dead_key, stream_key
 from tests.conftest import DEMO_SLUG, new_id, seeded_app
 from tests.redis_topologies import SentinelGroup
 from tests.test_buffer import assert_tallies_equal_recount
-from tests.test_redis_cluster import stored, submit
+from tests.test_redis_cluster import Phones, stored, submit
 from workers.main import run_worker
 
 # Processes of their own, killed on purpose: run once, in the PostgreSQL pass.
@@ -53,47 +51,17 @@ def test_the_master_sentinel_names_takes_submissions_before_and_after_a_failover
     app, group = sentinel_app, sentinel_group
     survey_id = find_survey(DEMO_SLUG).id
     key = stream_key(survey_id)
-    acknowledged: list[str] = []
-    failures: Counter[int] = Counter()
-    stop = threading.Event()
-
-    def phone() -> None:
-        client = app.test_client()
-        with app.app_context():
-            while not stop.is_set():
-                submission_id = new_id()
-                for _ in range(50):
-                    status = submit(client, DEMO_SLUG, submission_id).status_code
-                    if status == 202:
-                        acknowledged.append(submission_id)
-                        break
-                    failures[status] += 1
-                    stop.wait(0.1)
-
-    def until(n: int) -> None:
-        deadline = time.monotonic() + 120
-        while len(acknowledged) < n and time.monotonic() < deadline:
-            time.sleep(0.05)
-
     first = new_id()
     assert submit(app.test_client(), DEMO_SLUG, first).status_code == 202
     assert group.node(group.master).xlen(key) == 1
     assert group.node(group.replica).xlen(key) == 1  # WAIT 1: there before the 202
-    acknowledged.append(first)
 
-    phones = [threading.Thread(target=phone) for _ in range(3)]
-    for thread in phones:
-        thread.start()
-    try:
-        until(10)
+    with Phones(app) as phones:
+        at_kill = phones.until(10)
         group.kill_master()
-        at_kill = len(acknowledged)
         group.wait_for_failover()
-        until(len(acknowledged) + 10)
-    finally:
-        stop.set()
-        for thread in phones:
-            thread.join(timeout=60)
+        phones.until(len(phones.acknowledged) + 10)
+    acknowledged, failures = [first, *phones.acknowledged], phones.failures
 
     # The promoted replica is where submissions go now.
     in_stream = group.node(group.replica).xlen(key)

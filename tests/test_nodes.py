@@ -728,15 +728,16 @@ def test_haproxy_in_front_of_two_gunicorn_nodes_drains_one_and_sees_the_client(
 
             drains["a"].touch()  # the operator, before restarting node a
             _wait_states(admin_socket, {"a": "NOLB", "b": "UP"})
-            before = _served_by(logs, FORM, 4)
+            # The node logs: 4 GETs and the POST above (same path), then 6 more GETs.
+            before = _served_by(logs, FORM, 5)
             assert all(_via(port, "GET", FORM)[0] == 200 for _ in range(6))
-            after = _served_by(logs, FORM, 10)
+            after = _served_by(logs, FORM, 11)
             assert (after["a"] - before["a"], after["b"] - before["b"]) == (0, 6)
 
             drains["a"].unlink()
             _wait_states(admin_socket, {"a": "UP", "b": "UP"})
             assert all(_via(port, "GET", FORM)[0] == 200 for _ in range(4))
-            assert _served_by(logs, FORM, 14)["a"] > after["a"]
+            assert _served_by(logs, FORM, 15)["a"] > after["a"]
         finally:
             for proc in procs:
                 proc.terminate()

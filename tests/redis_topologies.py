@@ -75,6 +75,20 @@ def _answers(port: int) -> bool:
         return False
 
 
+def wait_until(condition, what: str, timeout: float = 30) -> None:
+    """Poll `condition` (a Redis error counts as not yet) until true, or fail the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except redis.RedisError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
 def stop_all(procs) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -159,17 +173,11 @@ class LoopbackCluster:
         return next(p for p in self.ports if self.procs[p].poll() is None)
 
     def wait_until_ok(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                node = self.node(self._alive())
-                if node.cluster("info")["cluster_state"] == "ok":
-                    return
-            except redis.RedisError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the Redis Cluster did not reach state ok")
-            time.sleep(0.1)
+        wait_until(
+            lambda: self.node(self._alive()).cluster("info")["cluster_state"] == "ok",
+            "the Redis Cluster to reach state ok",
+            timeout,
+        )
 
     def wait_for_replicas(self, timeout: float = 30) -> None:
         """Every master has a replica in sync (`cluster create` returns before that)."""
@@ -270,13 +278,4 @@ class SentinelGroup:
 
     @staticmethod
     def _wait(condition, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if condition():
-                    return
-            except redis.RedisError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the Sentinel group did not reach the state waited for")
-            time.sleep(0.1)
+        wait_until(condition, "the Sentinel group to reach the state waited for", timeout)

@@ -23,6 +23,7 @@ from functools import partial
 
 import redis
 from flask import Flask, current_app
+from redis.cluster import RedisCluster
 
 from survey_engine.intake.windows_lua import WINDOWS_LUA
 from survey_engine.redis_connections import (
@@ -32,6 +33,7 @@ from survey_engine.redis_connections import (
     check_redis_settings,
     node_client,
     refresh_topology,
+    run_script,
 )
 
 GROUP = "persist"
@@ -256,8 +258,8 @@ class StreamBuffer:
         'limited:<i>:<seconds>' when `args` carry breaker windows (`window_keys` their
         keys, in the survey's hash slot) and one is over: nothing held.
 
-        One round trip: EVALSHA (redis-py loads the script again after a Redis
-        restart or a failover), and WAIT in the same pipeline when asked for.
+        One round trip: EVALSHA (the script is loaded again after a Redis restart or
+        a failover), and WAIT in the same write when asked for (run_script).
         `se:surveys` lives in another hash slot, so it cannot be in the script; it is
         refreshed every few seconds instead of on every submission.
         """
@@ -266,21 +268,21 @@ class StreamBuffer:
             self.client.sadd(SURVEYS_KEY, survey_id)
             self._registered[survey_id] = now
         keys = accept_keys(survey_id) + list(window_keys)
-        if not self.wait_replicas:
-            return self._accept(keys=keys, args=args).decode()
+        if isinstance(self.client, RedisCluster) and not self.wait_replicas:
+            return self._accept(keys=keys, args=args).decode()  # follows MOVED itself
+        # WAIT counts the writes of its own connection: the script and the WAIT go down
+        # one connection to the server that owns the survey.
+        node = node_client(self.client, keys[0])
+        wait = [("WAIT", self.wait_replicas, self._wait_ms(node, now))]
         try:
-            # WAIT counts the writes of its own connection: the script and the WAIT
-            # go down one connection to the shard that owns the survey.
-            node = node_client(self.client, keys[0])
-            pipe = node.pipeline(transaction=False)
-            self._accept(keys=keys, args=args, client=pipe)
-            pipe.execute_command("WAIT", self.wait_replicas, self._wait_ms(node, now))
-            outcome, replicas = pipe.execute()
+            outcome, *replicas = run_script(
+                node, self._accept, keys, args, wait if self.wait_replicas else []
+            )
         except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
             refresh_topology(self.client)  # a failover moved the survey's slot
             raise
         outcome = outcome.decode()
-        if outcome == "accepted" and int(replicas) < self.wait_replicas:
+        if outcome == "accepted" and replicas and int(replicas[0]) < self.wait_replicas:
             self._short_wait_until[id(node)] = now + SHORT_WAIT_SECONDS
             return "unreplicated"
         return outcome

@@ -63,7 +63,8 @@ SLUG = "tro-lai-truong-hoc"
 SUBMIT_PATH = f"/api/v1/surveys/{SLUG}/responses"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-TARGET_RATIO = 0.6
+TARGET_RATIO = 0.5  # issue 13: target 0.5, goal 0.6
+GOAL_RATIO = 0.6
 TARGET_DRAIN = 10_000
 TARGET_SECONDS = 60.0
 
@@ -100,7 +101,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "its own browser's token), or open as before access modes",
     )
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn -w")
-    p.add_argument("--worker-class", default="sync", help="gunicorn -k")
+    p.add_argument("--worker-class", default="gthread", help="gunicorn -k")
+    p.add_argument(
+        "--web-threads",
+        type=int,
+        default=4,
+        help="gunicorn --threads (the Procfile's; gthread keeps wrk's connections alive)",
+    )
     p.add_argument(
         "--web-app",
         default="survey_engine:create_app()",
@@ -717,6 +724,8 @@ def run(args: argparse.Namespace, procs: Processes, logdir: Path) -> dict:
         str(args.web_workers),
         "-k",
         args.worker_class,
+        "--threads",
+        str(args.web_threads),
         "--log-level",
         "warning",
     ]
@@ -774,7 +783,9 @@ def run(args: argparse.Namespace, procs: Processes, logdir: Path) -> dict:
     ]
     campaign = run_wrk(procs, args, args.web_port, unique, args.dup_every, "campaign")
     accepted = campaign["accepted"]
-    deadline = campaign["first_request"] + args.deadline
+    # With no worker draining (--drain-workers 0) the web tier is measured alone: the
+    # stream holds the campaign, and the drain-capacity phase measures the drain.
+    deadline = campaign["first_request"] + (args.deadline if args.drain_workers else 0)
     while time.monotonic() < deadline:
         if (
             poller.samples
@@ -994,7 +1005,12 @@ def verdicts(r: dict) -> dict:
     capacity = [x["rows_per_second"] for x in r["capacity"] if x["rows_per_second"]]
     best_drain = max(capacity, default=c["drain_rows_per_second_during_campaign"] or 0)
     seconds = c["seconds_until_stored_and_tallied"]
+    noop_cpu = [n["cpu_seconds"]["gunicorn (do-nothing)"] / n["requests"] for n in r["noop"]]
+    web_cpu = c["cpu_seconds"]["gunicorn (survey-engine)"] / c["requests"]
     return {
+        # The web tier's own CPU per request, do-nothing : submission; what the
+        # throughput ratio tends to when nothing else competes for the cores.
+        "cpu_ratio": round(sum(noop_cpu) / len(noop_cpu) / web_cpu, 3),
         "noop_requests_per_second": round(noop_rate, 1),
         "ratio": round(ratio, 3),
         "ratio_requests": round(c["requests_per_second"] / noop_rate, 3),
@@ -1032,7 +1048,8 @@ def report(r: dict) -> str:
         f"campaign benchmark, {m['date']}: {m['cores']} cores ({m['cpu']}), "
         f"{m['ram_gib']} GiB RAM, shared with whatever else runs on the machine; "
         f"survey-engine {r['versions']['survey-engine']}",
-        f"gunicorn -w {s['web_workers']} -k {s['worker_class']}; wrk -t{s['threads']} "
+        f"gunicorn -w {s['web_workers']} -k {s['worker_class']} --threads {s['web_threads']}; "
+        f"wrk -t{s['threads']} "
         f"-c{s['connections']}; {s['drain_workers']} survey-engine worker process(es) "
         "during the campaign; Redis AOF everysec",
         f"bodies: {s['answer_sets']:,} answer sets of the demo survey from survey_engine.fake, "
@@ -1056,9 +1073,18 @@ def report(r: dict) -> str:
             "",
             f"{v['ratio']:.2f}",
             "",
-            f"target >= {TARGET_RATIO}: {ok(v['ratio_met'])}",
+            f"target >= {TARGET_RATIO}: {ok(v['ratio_met'])}, "
+            f"goal {GOAL_RATIO}: {ok(v['ratio'] >= GOAL_RATIO)}",
         ),
         row("requests/s : do-nothing req/s", "", f"{v['ratio_requests']:.2f}", ""),
+        row(
+            "web CPU per request, do-nothing : ours",
+            "",
+            f"{v['cpu_ratio']:.2f}",
+            "",
+            f"target >= {TARGET_RATIO}: {ok(v['cpu_ratio'] >= TARGET_RATIO)}, "
+            f"goal {GOAL_RATIO}: {ok(v['cpu_ratio'] >= GOAL_RATIO)}",
+        ),
         row("latency p50 / p99, ms", lat(before), lat(c), lat(after)),
         row(
             "latency max, ms",

@@ -36,5 +36,5 @@ for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break;
 
 $BIN/survey-engine demo --host "$HOST" --port "$PORT"
 for _ in $(seq "$WORKERS"); do $BIN/survey-engine worker & pids+=($!); done
-$BIN/gunicorn --workers 2 --bind "$HOST:$PORT" "survey_engine:create_app()" & pids+=($!)
+$BIN/gunicorn --workers 2 --threads 4 --bind "$HOST:$PORT" "survey_engine:create_app()" & pids+=($!)
 wait -n

@@ -247,7 +247,7 @@ def _choice(question: Question, value: Any) -> str:
     if not isinstance(value, str):
         raise Invalid("unknown_choice", value=shown(value))
     value = _nfc(value)
-    if value not in question.choice_names():
+    if not question.has_choice(value):
         raise Invalid("unknown_choice", value=shown(value))
     return value
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -219,56 +221,87 @@ def _get(mapping: Any, key: Any) -> Value:
     return ""
 
 
-def _eval(node: Any, answers: Any, current: Any, choice: Any, today: date | None) -> Value:
+# A compiled expression: (answers, current, choice, today) -> its value.
+Compiled = Callable[[Any, Any, Any, "date | None"], Value]
+
+_ARITHMETIC: dict[str, Callable[[float, float], float]] = {
+    "+": lambda p, q: p + q,
+    "-": lambda p, q: p - q,
+    "*": lambda p, q: p * q,
+    "div": _div,
+    "mod": _mod,
+}
+
+
+def _constant(value: Value) -> Compiled:
+    return lambda answers, current, choice, today: value
+
+
+def _compile(node: Any) -> Compiled:
+    """The node as nested closures: the tree is walked once, when an expression is first
+    evaluated, instead of on every evaluation (each submission evaluates a survey's
+    relevance, constraints and filters again; BENCHMARKS.md, issue 13)."""
     if not isinstance(node, list) or not node:
-        return ""
+        return _constant("")
     t = node[0]
     x = node[1] if len(node) > 1 else None
     y = node[2] if len(node) > 2 else None
     if t == "num":
-        return _float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else math.nan
+        number = _float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else math.nan
+        return _constant(number)
     if t == "str":
-        return x if isinstance(x, str) else ""
+        return _constant(x if isinstance(x, str) else "")
     if t == "ref":
-        return _get(answers, x)
+        return lambda answers, current, choice, today: _get(answers, x)
     if t == "cur":
-        return _data(current)
+        return lambda answers, current, choice, today: _data(current)
     if t == "prop":
-        return _get(choice, x)
-
-    def ev(sub: Any) -> Value:
-        return _eval(sub, answers, current, choice, today)
-
+        return lambda answers, current, choice, today: _get(choice, x)
     if t == "neg":
-        return -_num(ev(x))
-    if t == "and":
-        return truthy(ev(x)) and truthy(ev(y))
-    if t == "or":
-        return truthy(ev(x)) or truthy(ev(y))
+        f = _compile(x)
+        return lambda *env: -_num(f(*env))
+    if t in ("and", "or"):
+        f, g = _compile(x), _compile(y)
+        if t == "and":
+            return lambda *env: truthy(f(*env)) and truthy(g(*env))
+        return lambda *env: truthy(f(*env)) or truthy(g(*env))
     if t == "fn":
-        args = [ev(arg) for arg in y] if isinstance(y, list) else []
-        n = len(args)
-        args += [""] * (3 - n)
-        return _call(x, args, n, today)
+        fs = [_compile(arg) for arg in y] if isinstance(y, list) else []
+        n = len(fs)
+        padding = [""] * (3 - n)
+
+        def call(answers: Any, current: Any, choice: Any, today: date | None) -> Value:
+            args = [f(answers, current, choice, today) for f in fs] + padding
+            return _call(x, args, n, today)
+
+        return call
     if t not in BINARY:
-        return ""
-    a, b = ev(x), ev(y)
+        return _constant("")
+    f, g = _compile(x), _compile(y)
     if t == "=":
-        return _equal(a, b)
+        return lambda *env: _equal(f(*env), g(*env))
     if t == "!=":
-        return not _equal(a, b)
+        return lambda *env: not _equal(f(*env), g(*env))
     if t in ("<", "<=", ">", ">="):
-        return _order(t, a, b)
-    p, q = _num(a), _num(b)
-    if t == "+":
-        return p + q
-    if t == "-":
-        return p - q
-    if t == "*":
-        return p * q
-    if t == "div":
-        return _div(p, q)
-    return _mod(p, q)
+        return lambda *env: _order(t, f(*env), g(*env))
+    operation = _ARITHMETIC.get(t, _mod)
+    return lambda *env: operation(_num(f(*env)), _num(g(*env)))
+
+
+# id(ast) -> (ast, its compiled form); holding the AST keeps its id from being reused.
+_COMPILED: OrderedDict[int, tuple[Any, Compiled]] = OrderedDict()
+COMPILED_REMEMBERED = 20_000  # expressions: every published version's, many times over
+
+
+def compiled_expression(ast: Any) -> Compiled:
+    found = _COMPILED.get(id(ast))
+    if found is not None and found[0] is ast:
+        return found[1]
+    fn = _compile(ast)
+    _COMPILED[id(ast)] = (ast, fn)
+    if len(_COMPILED) > COMPILED_REMEMBERED:
+        _COMPILED.popitem(last=False)
+    return fn
 
 
 def evaluate(
@@ -285,4 +318,4 @@ def evaluate(
     replaces the server's date for today(). Never raises, whatever the answers hold;
     a malformed node evaluates to '' (ASTs come from parse(), bounded to MAX_DEPTH).
     """
-    return _eval(ast, answers, current, choice, today)
+    return compiled_expression(ast)(answers, current, choice, today)

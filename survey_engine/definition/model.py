@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from survey_engine.definition.expressions import parse, references
@@ -49,10 +50,21 @@ class Question:
         return self.raw.get("attention")
 
     def choice_names(self) -> list[str]:
-        return [c["name"] for c in self.choices]
+        return list(self._choices_by_name)
 
     def choice(self, name: str) -> dict | None:
-        return next((c for c in self.choices if c["name"] == name), None)
+        return self._choices_by_name.get(name)
+
+    def has_choice(self, name: str) -> bool:
+        return name in self._choices_by_name
+
+    @cached_property
+    def _choices_by_name(self) -> dict[str, dict]:
+        """Looked up for every answer to a select, on every submission."""
+        by_name: dict[str, dict] = {}
+        for c in self.choices:
+            by_name.setdefault(c["name"], c)  # the first of a repeated name, as before
+        return by_name
 
 
 def _ast(text: str | None) -> list | None:

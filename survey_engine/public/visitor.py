@@ -28,11 +28,15 @@ def page_device_token(req: Request | None = None) -> str:
 def posted_device_token(req: Request | None = None) -> str | None:
     """The page's copy first (survey.js puts back the one kept in localStorage when the
     cookie was cleared), else the cookie; None when neither is genuine."""
-    req = req or request
+    return _posted_device(req or request)[0]
+
+
+def _posted_device(req: Request) -> tuple[str | None, str | None]:
+    """The genuine posted token and its hash (a signature checked once per request)."""
     for token in (req.form.get("device_token"), req.cookies.get(DEVICE_COOKIE)):
-        if device_hash(token):
-            return token
-    return None
+        if hashed := device_hash(token):
+            return token, hashed
+    return None, None
 
 
 def set_device_cookie(response: Response, token: str | None, req: Request | None = None) -> None:
@@ -53,7 +57,7 @@ def respondent_from_form(req: Request | None = None, **extra) -> Respondent:
     """What a posted questionnaire tells about who answers (see intake/respondent.py)."""
     req = req or request
     return Respondent(
-        device_hash=device_hash(posted_device_token(req)),
+        device_hash=_posted_device(req)[1],
         network_key=network_key(req.remote_addr),
         started_at=started_at(req.form.get("started")),
         **extra,

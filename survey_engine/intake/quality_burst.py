@@ -17,8 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from survey_engine.extensions import db
-from survey_engine.intake.quality_network import recent_of_networks
+from survey_engine.intake.quality_network import in_lookback
 from survey_engine.intake.quality_rules import Found, Rules, aware, flag_names, stored_row
+from survey_engine.models import Response
 
 
 @dataclass
@@ -63,30 +64,29 @@ def bursts(survey_id: int, found: Found, rules: Rules) -> None:
 
 
 def _stored(survey_id: int, found: Found, batch: list, window: timedelta, rules: Rules) -> list:
-    """Of the batch's networks' latest stored responses (recent_of_networks), those of
+    """Of the batch's networks' latest stored responses (in_lookback), those of
     the last two windows that are unexplained, or of the batch's device tokens (their
     last time), newest first."""
-    recent = recent_of_networks(
-        survey_id, found, {s.paradata["network_key"] for _, s in batch}, rules
-    )
+    t = Response.__table__
+    keys = {s.paradata["network_key"] for _, s in batch}
     since = min(aware(s.submitted_at) for _, s in batch) - 2 * window
     devices = sorted({s.paradata["device_hash"] for _, s in batch if s.paradata.get("device_hash")})
     timed = (
         sa.select(
-            recent.c.id,
-            recent.c.network_key,
-            recent.c.device_hash,
-            recent.c.submitted_at,
-            recent.c.status,
-            recent.c.flags,
-            sa.func.lag(recent.c.submitted_at, type_=recent.c.submitted_at.type)
+            t.c.id,
+            t.c.network_key,
+            t.c.device_hash,
+            t.c.submitted_at,
+            t.c.status,
+            t.c.flags,
+            sa.func.lag(t.c.submitted_at, type_=t.c.submitted_at.type)
             .over(
-                partition_by=(recent.c.network_key, recent.c.device_hash),
-                order_by=(recent.c.submitted_at, recent.c.id),
+                partition_by=(t.c.network_key, t.c.device_hash),
+                order_by=(t.c.submitted_at, t.c.id),
             )
             .label("previous"),
         )
-        .where(recent.c.submitted_at >= since)
+        .where(in_lookback(survey_id, found, keys, rules), t.c.submitted_at >= since)
         .subquery()
     )
     return list(

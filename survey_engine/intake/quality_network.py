@@ -98,52 +98,60 @@ def _earlier_of_devices(survey_id: int, found: Found, devices: Counter[str]) -> 
     return {row.device_hash: row.n for row in rows}, list(rows)
 
 
-def recent_of_networks(survey_id: int, found: Found, keys: set[str], rules: Rules) -> Any:
-    """The latest QUALITY_NETWORK_LOOKBACK stored responses of these network keys (not
-    the batch's own, should it be delivered again): what a batch looks back at, so its
-    cost does not grow with a busy network's day."""
+def _latest_ids(survey_id: int, found: Found, key: str, rules: Rules) -> Any:
+    """The ids of a network key's latest QUALITY_NETWORK_LOOKBACK stored responses (not
+    the batch's own, should it be delivered again): a walk down (survey_id, network_key,
+    id), whatever the length of the key's day."""
     t = Response.__table__
+    own = [s.submission_id for s in found.batch.values() if s.paradata.get("network_key") == key]
     return (
-        sa.select(
-            t.c.id,
-            t.c.network_key,
-            t.c.device_hash,
-            t.c.submitted_at,
-            t.c.status,
-            t.c.flags,
-            t.c.answers,
-        )
-        .where(
-            t.c.survey_id == survey_id,
-            t.c.network_key.in_(sorted(keys)),
-            t.c.submission_id.not_in(_batch_ids(found)),
-        )
+        sa.select(t.c.id)
+        .where(t.c.survey_id == survey_id, t.c.network_key == key, t.c.submission_id.not_in(own))
         .order_by(t.c.id.desc())
         .limit(rules.network_lookback)
         .subquery()
     )
 
 
+def in_lookback(survey_id: int, found: Found, keys: set[str], rules: Rules) -> Any:
+    """A condition on responses: one of these network keys' latest QUALITY_NETWORK_LOOKBACK
+    stored responses, each key its own (not the batch's own). What a batch looks back at,
+    so its cost does not grow with a busy network's day; the bound of each key is a
+    subquery the database computes once, and only when a row asks for it."""
+    t = Response.__table__
+    bounds = []
+    for key in sorted(keys):
+        latest = _latest_ids(survey_id, found, key, rules)
+        oldest = sa.select(sa.func.min(latest.c.id)).scalar_subquery()
+        bounds.append(sa.and_(t.c.network_key == key, t.c.id >= oldest))
+    return sa.and_(
+        t.c.survey_id == survey_id,
+        t.c.submission_id.not_in(_batch_ids(found)),
+        sa.or_(*bounds),
+    )
+
+
 def network_duplicates(survey_id: int, found: Found, rules: Rules) -> None:
     """Identical answer sets from one network key (a key is one day's), when chance
-    cannot explain them. The database compares the answers: only the stored responses
-    that equal one of the batch's come back (newest first, QUALITY_NETWORK_LOOKBACK at
-    most), and a network's count is asked only when a set repeats."""
+    cannot explain them. An index probe on (survey_id, network_key, answers_digest): only
+    the stored responses of the lookback with the same answers as one of the batch's come
+    back, and a network's count is asked only when a set repeats."""
     groups: dict[tuple[str, str], list[tuple[int | None, Any]]] = defaultdict(list)
-    answer_sets: dict[str, dict] = {}
     for index, s in found.batch.items():
         if key := s.paradata.get("network_key"):
-            digest = answers_digest(s.answers)
-            groups[(key, digest)].append((index, None))
-            answer_sets[digest] = s.answers
+            groups[(key, answers_digest(s.answers))].append((index, None))
     if not groups:
         return
-    recent = recent_of_networks(survey_id, found, {key for key, _ in groups}, rules)
+    t = Response.__table__
     rows = db.session.execute(
-        sa.select(recent).where(recent.c.answers.in_(list(answer_sets.values())))
+        sa.select(t.c.id, t.c.network_key, t.c.answers_digest, t.c.status, t.c.flags).where(
+            in_lookback(survey_id, found, {key for key, _ in groups}, rules),
+            t.c.network_key.in_(sorted({key for key, _ in groups})),
+            t.c.answers_digest.in_(sorted({digest for _, digest in groups})),
+        )
     ).all()
     for row in rows:
-        members = groups.get((row.network_key, answers_digest(row.answers)))
+        members = groups.get((row.network_key, row.answers_digest))
         if members is not None:
             members.append((None, row))
     repeated = {group: members for group, members in groups.items() if len(members) > 1}
@@ -158,13 +166,14 @@ def _flag_repeated(
     rules: Rules,
 ) -> None:
     """Flag each repeated set that chance cannot explain among its network's responses."""
-    recent = recent_of_networks(survey_id, found, {key for key, _ in repeated}, rules)
-    per_key: Counter[str] = Counter(
-        dict(
-            db.session.execute(
-                sa.select(recent.c.network_key, sa.func.count()).group_by(recent.c.network_key)
-            ).all()
+    counts = [
+        sa.select(sa.literal(key).label("network_key"), sa.func.count().label("n")).select_from(
+            _latest_ids(survey_id, found, key, rules)
         )
+        for key in sorted({key for key, _ in repeated})
+    ]
+    per_key: Counter[str] = Counter(
+        dict(db.session.execute(counts[0] if len(counts) == 1 else sa.union_all(*counts)).all())
     )
     for s in found.batch.values():
         if s.paradata.get("network_key"):

@@ -120,8 +120,12 @@ class Response(Model):
         sa.UniqueConstraint("survey_id", "submission_id", name="uq_responses_submission"),
         # Exports and tallies read one survey's responses in id order, in chunks.
         sa.Index("ix_responses_survey_id_id", "survey_id", "id"),
-        # The quality checks look back at a network's and a device's earlier responses.
-        sa.Index("ix_responses_survey_network", "survey_id", "network_key"),
+        # The quality checks look back at a network's and a device's earlier responses:
+        # a network key's newest first, and its responses with the same answers.
+        sa.Index("ix_responses_survey_network_id", "survey_id", "network_key", "id"),
+        sa.Index(
+            "ix_responses_survey_network_digest", "survey_id", "network_key", "answers_digest"
+        ),
         sa.Index("ix_responses_survey_device", "survey_id", "device_hash"),
         # The views that leave responses out by status, and the review list, count from it.
         sa.Index("ix_responses_survey_status_id", "survey_id", "status", "id"),
@@ -137,6 +141,8 @@ class Response(Model):
     submission_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     submitted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     answers: Mapped[dict] = mapped_column(JSONType)
+    # intake/buffer.answers_digest(answers): the network duplicate check's index probe.
+    answers_digest: Mapped[str | None] = mapped_column(sa.String(40))
     source: Mapped[str] = mapped_column(sa.String(16), default="web")
     meta: Mapped[dict] = mapped_column(JSONType, default=dict)
     # Review: flags are [{"flag": name, "reason": text}] from the quality checks.

@@ -15,8 +15,6 @@ touches three of them, stays legal:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -25,6 +23,7 @@ import redis
 from flask import Flask, current_app
 from redis.cluster import RedisCluster
 
+from survey_engine.intake.submission import answers_digest as answers_digest  # re-exported
 from survey_engine.intake.windows_lua import WINDOWS_LUA
 from survey_engine.redis_connections import (
     REDIS_ERRORS,
@@ -199,11 +198,6 @@ def accept_args(
         *places,
         *(windows or [0]),
     ]
-
-
-def answers_digest(answers: dict) -> str:
-    canonical = json.dumps(answers, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha1(canonical.encode()).hexdigest()
 
 
 # After a node's replicas did not confirm a submission in time: how long its WAITs are

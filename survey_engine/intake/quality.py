@@ -36,13 +36,13 @@ response staff accepted or excluded is never touched again.
   that keeps no cookie, or replays one, is.
 - over_limit, no_device: put on the Submission by the web tier; kept as they are.
 
-The network checks look back at the networks' latest QUALITY_NETWORK_LOOKBACK stored
-responses (a whole day for most networks), so a batch's cost does not grow with a busy
-network's day. Cost per batch and survey, never one query per row: one for the
-durations, one for the devices, one for the network's responses with the same answers
-(the database compares them) and, only when a set repeats, one for the networks'
-counts; one for the bursts (the database says which responses are unexplained: an
-honest crowd sends nothing back); one UPDATE (executemany) for the earlier responses
+The network checks look back at each network key's latest QUALITY_NETWORK_LOOKBACK
+stored responses (a whole day for most networks), so a batch's cost does not grow with
+a busy network's day: one walk down (survey_id, network_key, id) per key. Cost per batch
+and survey, never one query per row: one for the durations, one for the devices, one for
+the networks' lookbacks and bursts (the database says which responses are unexplained:
+an honest crowd sends nothing back), one index probe on (survey_id, network_key,
+answers_digest) for the same answers; one UPDATE (executemany) for the earlier responses
 newly flagged.
 """
 
@@ -95,8 +95,9 @@ def check_batch(submissions: Sequence[Submission]) -> Checked:
             _row_checks(found, index, submissions[index], rules)
         _speeders(survey_id, found, rules)
         quality_network.device_duplicates(survey_id, found)
-        quality_network.network_duplicates(survey_id, found, rules)
-        quality_burst.bursts(survey_id, found, rules)
+        looked = quality_burst.look_back(survey_id, found, rules)
+        quality_network.network_duplicates(survey_id, found, rules, looked.bounds)
+        quality_burst.bursts(found, rules, looked.rows)
         for flag, n in _flag_earlier(found).items():
             checked.earlier[(survey_id, flag)] += n
         for index, flags in found.new.items():

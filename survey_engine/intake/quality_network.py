@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -98,74 +99,94 @@ def _earlier_of_devices(survey_id: int, found: Found, devices: Counter[str]) -> 
     return {row.device_hash: row.n for row in rows}, list(rows)
 
 
-def recent_of_networks(survey_id: int, found: Found, keys: set[str], rules: Rules) -> Any:
-    """The latest QUALITY_NETWORK_LOOKBACK stored responses of these network keys (not
-    the batch's own, should it be delivered again): what a batch looks back at, so its
-    cost does not grow with a busy network's day."""
+@dataclass(frozen=True)
+class Bound:
+    """A network key's lookback: how many stored responses (QUALITY_NETWORK_LOOKBACK at
+    most), and the oldest id among them (None when there are none)."""
+
+    n: int
+    oldest: int | None
+
+
+def lookback(survey_id: int, found: Found, keys: set[str], rules: Rules) -> Any:
+    """A CTE (id, network_key, device_hash, submitted_at, status, flags): each network
+    key's lookback, its latest QUALITY_NETWORK_LOOKBACK stored responses (not the
+    batch's own, should it be delivered again), what a batch looks back at so its cost
+    does not grow with a busy network's day. Each key its own: one walk down (survey_id,
+    network_key, id) per key, whatever the length of its day."""
     t = Response.__table__
-    return (
-        sa.select(
-            t.c.id,
-            t.c.network_key,
-            t.c.device_hash,
-            t.c.submitted_at,
-            t.c.status,
-            t.c.flags,
-            t.c.answers,
+    parts = []
+    batch_keys = [(s.submission_id, s.paradata.get("network_key")) for s in found.batch.values()]
+    for key in sorted(keys):
+        own = [i for i, k in batch_keys if k == key]
+        latest = (
+            sa.select(
+                t.c.id, t.c.network_key, t.c.device_hash, t.c.submitted_at, t.c.status, t.c.flags
+            )
+            .where(
+                t.c.survey_id == survey_id,
+                t.c.network_key == key,
+                t.c.submission_id.not_in(own),
+            )
+            .order_by(t.c.id.desc())
+            .limit(rules.network_lookback)
+            .subquery()
         )
-        .where(
-            t.c.survey_id == survey_id,
-            t.c.network_key.in_(sorted(keys)),
-            t.c.submission_id.not_in(_batch_ids(found)),
-        )
-        .order_by(t.c.id.desc())
-        .limit(rules.network_lookback)
-        .subquery()
-    )
+        parts.append(sa.select(latest))
+    return (parts[0] if len(parts) == 1 else sa.union_all(*parts)).cte("latest")
 
 
-def network_duplicates(survey_id: int, found: Found, rules: Rules) -> None:
+def network_duplicates(
+    survey_id: int, found: Found, rules: Rules, bounds: dict[str, Bound]
+) -> None:
     """Identical answer sets from one network key (a key is one day's), when chance
-    cannot explain them. The database compares the answers: only the stored responses
-    that equal one of the batch's come back (newest first, QUALITY_NETWORK_LOOKBACK at
-    most), and a network's count is asked only when a set repeats."""
+    cannot explain them. An index probe on (survey_id, network_key, answers_digest): only
+    the stored responses of the keys' lookbacks (`bounds`, from quality_burst.look_back)
+    with the same answers as one of the batch's come back."""
     groups: dict[tuple[str, str], list[tuple[int | None, Any]]] = defaultdict(list)
-    answer_sets: dict[str, dict] = {}
     for index, s in found.batch.items():
         if key := s.paradata.get("network_key"):
-            digest = answers_digest(s.answers)
-            groups[(key, digest)].append((index, None))
-            answer_sets[digest] = s.answers
+            groups[(key, answers_digest(s.answers))].append((index, None))
     if not groups:
         return
-    recent = recent_of_networks(survey_id, found, {key for key, _ in groups}, rules)
-    rows = db.session.execute(
-        sa.select(recent).where(recent.c.answers.in_(list(answer_sets.values())))
-    ).all()
+    t = Response.__table__
+    within = [
+        sa.and_(
+            t.c.network_key == key,
+            t.c.answers_digest.in_(sorted({d for k, d in groups if k == key})),
+            t.c.id >= bound.oldest,
+        )
+        for key, bound in sorted(bounds.items())
+        if bound.oldest is not None
+    ]
+    rows = (
+        db.session.execute(
+            sa.select(t.c.id, t.c.network_key, t.c.answers_digest, t.c.status, t.c.flags).where(
+                t.c.survey_id == survey_id,
+                t.c.submission_id.not_in(_batch_ids(found)),
+                sa.or_(*within),
+            )
+        ).all()
+        if within
+        else []
+    )
     for row in rows:
-        members = groups.get((row.network_key, answers_digest(row.answers)))
+        members = groups.get((row.network_key, row.answers_digest))
         if members is not None:
             members.append((None, row))
     repeated = {group: members for group, members in groups.items() if len(members) > 1}
     if repeated:
-        _flag_repeated(survey_id, found, repeated, rules)
+        _flag_repeated(found, repeated, bounds, rules)
 
 
 def _flag_repeated(
-    survey_id: int,
     found: Found,
     repeated: dict[tuple[str, str], list[tuple[int | None, Any]]],
+    bounds: dict[str, Bound],
     rules: Rules,
 ) -> None:
     """Flag each repeated set that chance cannot explain among its network's responses."""
-    recent = recent_of_networks(survey_id, found, {key for key, _ in repeated}, rules)
-    per_key: Counter[str] = Counter(
-        dict(
-            db.session.execute(
-                sa.select(recent.c.network_key, sa.func.count()).group_by(recent.c.network_key)
-            ).all()
-        )
-    )
+    per_key: Counter[str] = Counter({key: bound.n for key, bound in bounds.items()})
     for s in found.batch.values():
         if s.paradata.get("network_key"):
             per_key[s.paradata["network_key"]] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,13 @@ class StorageUnavailable(Exception):
 
 
 RETRY_AFTER_SECONDS = "30"  # what a 503 tells the client to wait
+
+
+def answers_digest(answers: dict) -> str:
+    """The answers' fingerprint: the accept script's argument, and responses.answers_digest
+    (the network duplicate check compares these; migration 0012 copies this function)."""
+    canonical = json.dumps(answers, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha1(canonical.encode()).hexdigest()
 
 
 class Outcome(enum.Enum):
@@ -94,6 +102,7 @@ class Submission:
             "version_id": self.version_id,
             "submission_id": self.submission_id,
             "answers": self.answers,
+            "answers_digest": answers_digest(self.answers),
             "source": self.source,
             "meta": self.meta,
             "submitted_at": self.submitted_at,

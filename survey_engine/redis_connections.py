@@ -22,7 +22,7 @@ URL forms (which the `limits` library behind Flask-Limiter reads too):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -178,7 +178,7 @@ def refresh_topology(client: BufferClient) -> None:
 
 
 def run_script(
-    node: redis.Redis, script: Script, keys: list[str], args: list, then: list[tuple] = ()
+    node: redis.Redis, script: Script, keys: list[str], args: list, then: Sequence[tuple] = ()
 ) -> list:
     """EVALSHA of `script` and the commands `then` (a WAIT) in one write on one of
     `node`'s pooled connections; their replies. The submit path's one Redis call:

@@ -275,3 +275,22 @@ def test_the_forms_own_field_names_are_refused_as_question_names() -> None:
         assert any(
             p.startswith("pages[0].questions[0].name:") and "uses for itself" in p for p in problems
         ), (reserved, problems)
+
+
+def test_a_choice_only_an_older_version_had_is_merged_in_and_found_by_name():
+    """The dashboard reads versions as one: an answer to a choice the newest version
+    dropped still counts, even after the newest version's lookups were used."""
+    from survey_engine.definition.merged import merged_questions
+
+    older = copy.deepcopy(DEMO)
+    older["choice_lists"]["roles"].append({"name": "grandparent", "label": {"vi": "Ông bà"}})
+    newest, old = Definition(DEMO), Definition(older)
+    role = next(q for q in newest.questions if q.name == "role")
+    assert not role.has_choice("grandparent")  # remembers the newest version's names
+
+    merged = next(q for q in merged_questions([newest, old]) if q.name == "role")
+
+    assert merged.has_choice("grandparent")
+    assert merged.choice("grandparent")["label"] == {"vi": "Ông bà"}
+    assert merged.choice_names() == [*role.choice_names(), "grandparent"]
+    assert not role.has_choice("grandparent")  # the newest version's own is unchanged

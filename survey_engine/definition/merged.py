@@ -8,6 +8,7 @@ since keeps its place (its answers are still stored).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -33,8 +34,9 @@ def merged_questions(definitions: list[Definition]) -> list[Question]:
 
 
 def _with_choices(question: Question, choices: tuple[dict, ...]) -> Question:
-    fields = {**question.__dict__, "choices": choices}
-    return Question(**fields)
+    # replace(), not the instance's __dict__: that also holds what the question has
+    # remembered about its own choices (Question._choices_by_name).
+    return dataclasses.replace(question, choices=choices)
 
 
 class MergedSurvey:

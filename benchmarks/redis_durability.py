@@ -31,7 +31,8 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from survey_engine.intake.buffer import StreamBuffer, accept_args, answers_digest  # noqa: E402
+from survey_engine.intake.buffer import StreamBuffer, accept_args  # noqa: E402
+from survey_engine.intake.submission import answers_digest  # noqa: E402
 
 PAYLOAD = (
     '{"answers": {"district": "thu_duc", "agree_return": "dong_y"}, "comment": "'

@@ -182,9 +182,9 @@ def parts(app, reqs: list[tuple], rounds: int = 2000) -> dict[str, float]:
     from survey_engine.i18n import choose_language
     from survey_engine.intake import breakers
     from survey_engine.intake.accept import accept
-    from survey_engine.intake.buffer import answers_digest
     from survey_engine.intake.paradata import client_paradata
     from survey_engine.intake.respondent import device_hash, network_key
+    from survey_engine.intake.submission import answers_digest
     from survey_engine.intake.submit import _submission
     from survey_engine.untrusted import load_json
 

@@ -141,7 +141,7 @@ class Response(Model):
     submission_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     submitted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     answers: Mapped[dict] = mapped_column(JSONType)
-    # intake/buffer.answers_digest(answers): the network duplicate check's index probe.
+    # intake/submission.answers_digest(answers): the network duplicate check's index probe.
     answers_digest: Mapped[str | None] = mapped_column(sa.String(40))
     source: Mapped[str] = mapped_column(sa.String(16), default="web")
     meta: Mapped[dict] = mapped_column(JSONType, default=dict)

@@ -27,7 +27,8 @@ from survey_engine.catalog import find_survey
 from survey_engine.cli import cli
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.extensions import db
-from survey_engine.intake.buffer import accept_args, answers_digest, dead_key
+from survey_engine.intake.buffer import accept_args, dead_key
+from survey_engine.intake.submission import answers_digest
 from survey_engine.models import AuditEvent, Response
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import BACKEND, DEMO_SLUG, new_id, stored_responses, valid_answers

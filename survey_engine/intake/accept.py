@@ -18,9 +18,15 @@ import sqlalchemy as sa
 from survey_engine.extensions import db
 from survey_engine.intake import counters
 from survey_engine.intake.breakers import Limits, OverLimit, Verdict
-from survey_engine.intake.buffer import StreamBuffer, accept_args, answers_digest, current_buffer
+from survey_engine.intake.buffer import StreamBuffer, accept_args, current_buffer
 from survey_engine.intake.persist import compare_with_stored, persist_batch
-from survey_engine.intake.submission import METRIC_OF, Outcome, StorageUnavailable, Submission
+from survey_engine.intake.submission import (
+    METRIC_OF,
+    Outcome,
+    StorageUnavailable,
+    Submission,
+    answers_digest,
+)
 from survey_engine.models import QuotaFill
 from survey_engine.redis_connections import REDIS_ERRORS
 

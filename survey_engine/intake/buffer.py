@@ -23,7 +23,6 @@ import redis
 from flask import Flask, current_app
 from redis.cluster import RedisCluster
 
-from survey_engine.intake.submission import answers_digest as answers_digest  # re-exported
 from survey_engine.intake.windows_lua import WINDOWS_LUA
 from survey_engine.redis_connections import (
     REDIS_ERRORS,

@@ -18,7 +18,7 @@ response staff accepted or excluded is never touched again.
   answer) answered otherwise (not answering it is no failure: it may not be shown).
 - duplicate, by device: every response from a device token (browser) that answered
   before, and the first one too once a second arrives, so the repeated set shows whole.
-- duplicate, by network: the same answers (intake/buffer.answers_digest) as another
+- duplicate, by network: the same answers (intake/submission.answers_digest) as another
   response from the same network key (keys change every day, so: the same day). Behind
   a carrier's NAT thousands of honest people share one key, and short questionnaires
   repeat by chance; so only an answer set of QUALITY_DUPLICATE_MIN_ANSWERS answered

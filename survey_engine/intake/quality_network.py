@@ -12,9 +12,8 @@ import sqlalchemy as sa
 
 from survey_engine.catalog import definition_of
 from survey_engine.extensions import db
-from survey_engine.intake.buffer import answers_digest
 from survey_engine.intake.quality_rules import Found, Rules, combinations, stored_row
-from survey_engine.intake.submission import Submission
+from survey_engine.intake.submission import Submission, answers_digest
 from survey_engine.models import Response, ResponseStatus
 
 # log10 of the margin: an answer set's combinations must exceed 10,000 × n², because

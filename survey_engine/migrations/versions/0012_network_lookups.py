@@ -24,7 +24,7 @@ CHUNK = 5000
 
 
 def digest(answers: dict) -> str:
-    """intake/buffer.answers_digest, as it is at this revision."""
+    """intake/submission.answers_digest, as it is at this revision."""
     canonical = json.dumps(answers, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha1(canonical.encode()).hexdigest()
 

@@ -568,9 +568,8 @@ def preload_stream(
         SURVEYS_KEY,
         accept_args,
         accept_keys,
-        answers_digest,
     )
-    from survey_engine.intake.submission import Submission
+    from survey_engine.intake.submission import Submission, answers_digest
 
     client = redis.Redis.from_url(redis_url)
     script = client.register_script(ACCEPT_SCRIPT)

@@ -655,3 +655,47 @@ def test_inline_metrics_count_submissions_and_stored_responses(app) -> None:
     assert after[f"survey_engine_responses{{{label}}}"] == 1
     assert after['survey_engine_up{component="database"}'] == 1
     assert 'component="redis"' not in text
+
+
+def test_a_stream_entry_reads_back_as_the_submission_it_was_made_from() -> None:
+    """The web tier writes the entry with orjson, the drain reads it with the standard
+    library: Vietnamese text, numbers at their limits, times and the access-mode fields
+    come back equal, not merely parseable."""
+    from datetime import UTC, datetime
+
+    from survey_engine.definition.answer_types import MAX_SAFE_INTEGER
+    from survey_engine.intake.submission import QuotaPlace
+
+    submission = Submission(
+        7,
+        8,
+        uuid.uuid4(),
+        {
+            **valid_answers(),
+            "comment": 'Cần "đảm bảo" an toàn.\nDòng hai\ttab \\ \u2028 😀',
+            "children": MAX_SAFE_INTEGER,
+            "tiny": 1e-07,
+            "huge": 1e16,
+            "half": 0.5,
+            "matrix": {"r1": "yes", "r2": "no"},
+        },
+        source="api",
+        meta={"lang": "vi", "link_code": True},
+        submitted_at=datetime(2026, 12, 5, 7, 30, 1, 123456, tzinfo=UTC),
+        paradata={
+            "started_at": datetime(2026, 12, 5, 7, 20, tzinfo=UTC),
+            "duration_seconds": 601,
+            "device_class": "phone",
+            "browser": "Chrome",
+            "network_key": "a" * 64,
+            "device_hash": None,
+        },
+        flags=[{"flag": "no_device", "reason": "no device token: cookies off or a script"}],
+        unit="Phường 1",
+        claims=("device:" + "b" * 64,),
+        quotas=(QuotaPlace("by_district", "da_lat", 100),),
+        code_id=None,
+        replace_claims=True,
+        claim_holder=uuid.uuid4(),
+    )
+    assert Submission.from_json(submission.to_json()) == submission

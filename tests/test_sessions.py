@@ -19,9 +19,15 @@ from survey_engine.config import ConfigError
 from survey_engine.extensions import db
 from survey_engine.models import AuditEvent, LoginThrottle, StaffSession, User
 from survey_engine.staff.accounts import create_user, delete_user, find_user, hash_password
-from tests.conftest import forget_login_user_per_request, seeded_app
+from tests.conftest import (
+    DEMO_SLUG,
+    forget_login_user_per_request,
+    new_id,
+    seeded_app,
+    valid_answers,
+)
 from tests.test_admin_surveys import post
-from tests.test_staff import LOGIN, PASSWORD, csrf_token, login
+from tests.test_staff import LOGIN, PASSWORD, csrf_token, login, results_url
 
 ADMIN, EDITOR, ANALYST = "admin@example.org", "editor@example.org", "analyst@example.org"
 NEW_PASSWORD = "mat-khau-moi-dai-hon"
@@ -473,3 +479,28 @@ def test_finding9_waits_grow_per_network_and_a_quiet_day_forgets_them(staff):
     )
     # A day without a wrong password from there: the waits start from one minute again.
     assert five_wrong(start + timedelta(hours=25)) == timedelta(minutes=1)
+
+
+def test_a_citizens_requests_set_no_session_cookie_and_vary_on_cookie_once(staff):
+    """The session interface skips Flask's work for a request with no cookie: nothing
+    of a session is set, and the reply still says it varies with the Cookie header (a
+    shared cache must not hand a staff member's page to a citizen, or the reverse)."""
+    citizen = client_from(staff)
+    reply = citizen.post(
+        f"/api/v1/surveys/{DEMO_SLUG}/responses",
+        json={"submission_id": new_id(), "answers": valid_answers()},
+    )
+    assert reply.status_code == 202
+    assert "Set-Cookie" not in reply.headers
+    assert reply.headers.getlist("Vary") == ["Cookie"]
+    page = citizen.get(f"/s/{DEMO_SLUG}")
+    assert page.status_code == 200
+    assert [v.strip() for v in ",".join(page.headers.getlist("Vary")).split(",")].count(
+        "Cookie"
+    ) == 1
+    # Staff sign in on the same interface: the cookie is set and read back.
+    member = client_from(staff)
+    assert login(member, ADMIN).status_code == 302
+    assert member.get_cookie("session") is not None
+    assert member.get("/admin/").status_code == 200
+    assert member.get(results_url(DEMO_SLUG)).status_code in (200, 202)

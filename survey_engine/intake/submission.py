@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import orjson
+
 from survey_engine.definition.answers import unstorable
 from survey_engine.models import PARADATA_COLUMNS, ResponseStatus
 from survey_engine.untrusted import load_json
@@ -112,11 +114,14 @@ class Submission:
             **{name: self.paradata.get(name) for name in PARADATA_COLUMNS},
         }
 
-    def to_json(self) -> str:
+    def to_json(self) -> bytes:
+        """The stream entry, read back by from_json. orjson, not json.dumps: encoding it
+        was a tenth of the submit API's CPU (BENCHMARKS.md, issue 13); the drain reads
+        it with the standard library, and the dates are ISO text as before."""
         paradata = dict(self.paradata)
         if isinstance(paradata.get("started_at"), datetime):
             paradata["started_at"] = paradata["started_at"].isoformat()
-        return json.dumps(
+        return orjson.dumps(
             {
                 "survey_id": self.survey_id,
                 "version_id": self.version_id,
@@ -133,9 +138,7 @@ class Submission:
                 "code_id": self.code_id,
                 "replace_claims": self.replace_claims,
                 "claim_holder": str(self.claim_holder) if self.claim_holder else None,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
+            }
         )
 
     @classmethod

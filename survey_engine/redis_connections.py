@@ -22,6 +22,8 @@ URL forms (which the `limits` library behind Flask-Limiter reads too):
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,7 @@ import hiredis
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
+from redis.connection import Connection
 from redis.exceptions import NoScriptError, RedisClusterException
 from redis.sentinel import Sentinel
 
@@ -180,20 +183,25 @@ def refresh_topology(client: BufferClient) -> None:
 def run_script(
     node: redis.Redis, script: Script, keys: list[str], args: list, then: Sequence[tuple] = ()
 ) -> list:
-    """EVALSHA of `script` and the commands `then` (a WAIT) in one write on one of
-    `node`'s pooled connections; their replies. The submit path's one Redis call:
-    redis-py's command machinery (argument encoding in Python, retry and observability
-    wrappers) costs the web process about 30 µs more per call than packing with hiredis
-    and reading the replies (BENCHMARKS.md, issue 13). NOSCRIPT (a restarted or newly
-    promoted Redis) loads the script and sends again; so does a pooled connection found
-    closed (a Redis restarted since), once. Any other failure closes the connection
-    (replies may be left unread on it) and is raised."""
+    """EVALSHA of `script` and the commands `then` (a WAIT) in one write on this
+    thread's own connection to `node` (kept_connection); their replies. The submit
+    path's one Redis call: redis-py's command machinery (argument encoding in Python,
+    retry and observability wrappers) costs the web process about 30 µs more per call
+    than packing with hiredis and reading the replies (BENCHMARKS.md, issue 13).
+    NOSCRIPT (a restarted or newly promoted Redis) loads the script and sends again; so
+    does a connection found closed (a Redis restarted or failed over since), once, on
+    a new socket.
+    Any other failure closes the connection (replies may be left unread on it) and is
+    raised."""
     commands = [("EVALSHA", script.sha, len(keys), *keys, *args), *then]
     packed = [b"".join(hiredis.pack_command(c) for c in commands)]
-    pool = node.connection_pool
+    connection = kept_connection(node.connection_pool)
     for attempt in (1, 2):
-        connection = pool.get_connection()
         try:
+            if attempt == 2:
+                # connect(), not the send's own reconnection to the last address: a
+                # Sentinel's connection asks the Sentinels for the master here.
+                connection.connect()
             connection.send_packed_command(packed, check_health=False)
             return [connection.read_response() for _ in commands]
         except NoScriptError:
@@ -208,6 +216,30 @@ def run_script(
         except BaseException:
             connection.disconnect()
             raise
-        finally:
-            pool.release(connection)
     raise AssertionError("unreachable")
+
+
+_kept = threading.local()
+KEPT_POOLS = 8  # pools a thread keeps a connection of (a cluster's masters, after failovers)
+
+
+def kept_connection(pool: redis.ConnectionPool) -> Connection:
+    """This thread's own connection of `pool`, taken from it once and never given
+    back: the pool's get and release (a lock, a poll for unread data, observability
+    counters) cost a submission ~30 µs of the web process's CPU (BENCHMARKS.md, issue
+    13). The pool still counts it as in use, so its disconnect() closes it too (the
+    next send connects again); one taken before a fork is left to the parent."""
+    kept: dict[int, tuple[redis.ConnectionPool, Connection]] = _kept.__dict__.setdefault(
+        "by_pool", {}
+    )
+    held = kept.get(id(pool))
+    if held is not None and held[0] is pool and held[1].pid == os.getpid():
+        return held[1]
+    if len(kept) >= KEPT_POOLS:  # pools of nodes gone after failovers: give theirs back
+        for old_pool, old in kept.values():
+            if old.pid == os.getpid():
+                old_pool.release(old)
+        kept.clear()
+    connection = pool.get_connection()
+    kept[id(pool)] = (pool, connection)
+    return connection

@@ -174,7 +174,7 @@ def accept_keys(survey_id: int) -> list[str]:
 def accept_args(
     submission_id: str,
     digest: str,
-    payload: str,
+    payload: str | bytes,
     claims: Sequence[str] = (),
     quotas: Sequence[tuple[str, int, int | str]] = (),
     replace_claims: bool = False,

@@ -189,10 +189,9 @@ def run_script(
     retry and observability wrappers) costs the web process about 30 µs more per call
     than packing with hiredis and reading the replies (BENCHMARKS.md, issue 13).
     NOSCRIPT (a restarted or newly promoted Redis) loads the script and sends again; so
-    does a connection found closed (a Redis restarted or failed over since), once, on
-    a new socket.
-    Any other failure closes the connection (replies may be left unread on it) and is
-    raised."""
+    does a connection found closed (a Redis restarted or failed over since), once, on a
+    new socket. Any other failure closes the connection (replies may be left unread on
+    it) and is raised."""
     commands = [("EVALSHA", script.sha, len(keys), *keys, *args), *then]
     packed = [b"".join(hiredis.pack_command(c) for c in commands)]
     connection = kept_connection(node.connection_pool)
@@ -226,14 +225,15 @@ KEPT_POOLS = 8  # pools a thread keeps a connection of (a cluster's masters, aft
 def kept_connection(pool: redis.ConnectionPool) -> Connection:
     """This thread's own connection of `pool`, taken from it once and never given
     back: the pool's get and release (a lock, a poll for unread data, observability
-    counters) cost a submission ~30 µs of the web process's CPU (BENCHMARKS.md, issue
+    counters) cost a submission ~35 µs of the web process's CPU (BENCHMARKS.md, issue
     13). The pool still counts it as in use, so its disconnect() closes it too (the
-    next send connects again); one taken before a fork is left to the parent."""
+    next send connects again); one taken before a fork is left to the parent. The
+    pool is held beside it, so its id cannot be reused while it is kept."""
     kept: dict[int, tuple[redis.ConnectionPool, Connection]] = _kept.__dict__.setdefault(
         "by_pool", {}
     )
     held = kept.get(id(pool))
-    if held is not None and held[0] is pool and held[1].pid == os.getpid():
+    if held is not None and held[1].pid == os.getpid():
         return held[1]
     if len(kept) >= KEPT_POOLS:  # pools of nodes gone after failovers: give theirs back
         for old_pool, old in kept.values():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -71,10 +72,17 @@ def is_empty(value: Any) -> bool:
     return False
 
 
-def clean(q: Question, value: Any, today: date) -> Any:
-    """The typed value of one non-empty answer; raises Invalid."""
-    cleaner = _CLEANERS.get(q.type, lambda q, v, today: text_value(_single(v)))
-    return cleaner(q, value, today)
+# (question, a non-empty answer, today) -> its typed value; raises Invalid.
+Cleaner = Callable[[Question, Any, date], Any]
+
+
+def cleaner(question_type: str) -> Cleaner:
+    """The rule of a question type's answers (text for the types without their own)."""
+    return _CLEANERS.get(question_type, _clean_text)
+
+
+def _clean_text(_q: Question, value: Any, _today: date) -> str:
+    return text_value(_single(value))
 
 
 def _clean_select_one(q: Question, value: Any, _today: date) -> str:

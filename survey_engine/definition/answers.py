@@ -14,20 +14,24 @@ limits and constraint; calculations are computed here, whatever the page sent.
 from __future__ import annotations
 
 import math
+import weakref
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from survey_engine.definition.answer_types import (
     MAX_SAFE_INTEGER,
     MAX_TEXT_LENGTH,
+    Cleaner,
     Invalid,
-    clean,
+    cleaner,
     is_empty,
     printable,
     shown,
     text_value,
     unstorable,
 )
+from survey_engine.definition.expression_values import Compiled, compiled_expression
 from survey_engine.definition.expressions import evaluate, truthy
 from survey_engine.definition.model import OTHER, Definition, Question
 from survey_engine.i18n import message
@@ -50,17 +54,59 @@ def local_today() -> date:
     return datetime.now(LOCAL_TIME).date()
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What clean_answers looks up in a definition, found once per published version
+    instead of on every submission (BENCHMARKS.md, issue 13)."""
+
+    fields: frozenset  # what a client may send: question names and their _other fields
+    notes: frozenset  # questions that take no answer
+    other_fields: dict[str, Question]
+    typed: tuple[tuple[Question, Cleaner], ...]  # questions whose answer is typed
+    # Every question in order, with the compiled relevance it needs (its page's, its own).
+    steps: tuple[tuple[Question, tuple[Compiled, ...]], ...]
+
+
+_PLANS: weakref.WeakKeyDictionary[Definition, _Plan] = weakref.WeakKeyDictionary()
+
+
+def _plan(definition: Definition) -> _Plan:
+    plan = _PLANS.get(definition)
+    if plan is None:
+        questions = definition.questions
+        other_fields = {q.other_field: q for q in questions if q.other}
+        conditions = {
+            q.name: tuple(
+                compiled_expression(ast)
+                for ast in (definition.page_relevant.get(q.page), q.relevant)
+                if ast is not None
+            )
+            for q in questions
+        }
+        plan = _PLANS[definition] = _Plan(
+            fields=frozenset([*definition.by_name, *other_fields]),
+            notes=frozenset(q.name for q in questions if q.type == "note"),
+            other_fields=other_fields,
+            typed=tuple(
+                (q, cleaner(q.type)) for q in questions if q.type not in ("note", "calculate")
+            ),
+            steps=tuple((q, conditions[q.name]) for q in questions),
+        )
+    return plan
+
+
 def clean_answers(
     definition: Definition, raw: dict[str, Any], lang: str, today: date | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Return (answers, errors): typed answers without empties, or messages by question."""
     today = today or local_today()
-    errors = _unexpected_fields(definition, raw, lang)
-    typed, type_errors = _typed(definition, raw, lang, today)
+    plan = _plan(definition)
+    errors = _unexpected_fields(definition, plan, raw, lang)
+    typed, type_errors = _typed(definition, plan, raw, lang, today)
     answers: dict[str, Any] = {}
     context = dict(typed)  # what expressions see: irrelevant answers leave it as we go
-    for q in definition.questions:
-        if not _relevant(definition, q, context, today):
+    for q, conditions in plan.steps:
+        if conditions and not _relevant(conditions, context, today):
             context.pop(q.name, None)
             continue
         if q.type == "calculate":
@@ -90,13 +136,16 @@ def clean_answers(
     return answers, errors
 
 
-def _unexpected_fields(definition: Definition, raw: dict[str, Any], lang: str) -> dict[str, str]:
+def _unexpected_fields(
+    definition: Definition, plan: _Plan, raw: dict[str, Any], lang: str
+) -> dict[str, str]:
     """Errors for fields no question has, and for an answer to a note."""
     errors: dict[str, str] = {}
-    other_fields = {q.other_field: q for q in definition.questions if q.other}
+    if raw.keys() <= plan.fields and plan.notes.isdisjoint(raw):
+        return errors
     for key, value in raw.items():
         question = definition.by_name.get(key)
-        if question is None and key not in other_fields:
+        if question is None and key not in plan.other_fields:
             errors[safe_text(str(key))[:64]] = message(
                 "bad_character" if unstorable(key) else "unknown_question", lang
             )
@@ -106,14 +155,14 @@ def _unexpected_fields(definition: Definition, raw: dict[str, Any], lang: str) -
 
 
 def _typed(
-    definition: Definition, raw: dict[str, Any], lang: str, today: date
+    definition: Definition, plan: _Plan, raw: dict[str, Any], lang: str, today: date
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Each non-empty answer as its type's value, or the message why it is none."""
     typed: dict[str, Any] = {}
     type_errors: dict[str, str] = {}
-    for q in definition.questions:
+    for q, clean in plan.typed:
         value = raw.get(q.name)
-        if q.type in ("note", "calculate") or is_empty(value):
+        if is_empty(value):
             continue
         if unstorable(value):
             type_errors[q.name] = message("bad_character", lang)
@@ -125,9 +174,10 @@ def _typed(
     return typed, type_errors
 
 
-def _relevant(definition: Definition, q: Question, context: dict, today: date) -> bool:
-    for ast in (definition.page_relevant.get(q.page), q.relevant):
-        if ast is not None and not truthy(evaluate(ast, context, today=today)):
+def _relevant(conditions: tuple[Compiled, ...], context: dict, today: date) -> bool:
+    """Whether the question is asked: its page's relevance and its own both hold."""
+    for condition in conditions:
+        if not truthy(condition(context, None, None, today)):
             return False
     return True
 

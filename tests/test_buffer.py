@@ -19,6 +19,8 @@ import pytest
 import redis
 import sqlalchemy as sa
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from survey_engine.catalog import definition_for, find_survey, save_definition
 from survey_engine.cli import cli
@@ -699,3 +701,32 @@ def test_a_stream_entry_reads_back_as_the_submission_it_was_made_from() -> None:
         claim_holder=uuid.uuid4(),
     )
     assert Submission.from_json(submission.to_json()) == submission
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_ANSWER = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_TEXT, _ANSWER, max_size=8))
+def test_the_answers_digest_is_the_sha1_of_the_canonical_json_rows_were_digested_in(
+    answers: dict,
+) -> None:
+    """answers_digest writes with orjson where it gives json.dumps's bytes: any answers,
+    Vietnamese, quotes, controls, nested, with floats (1e-05 vs 0.00001) or without, must
+    give the digest that stored rows and Redis's ids already hold."""
+    import hashlib
+    import json
+
+    from survey_engine.intake.submission import answers_digest
+
+    canonical = json.dumps(answers, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert answers_digest(answers) == hashlib.sha1(canonical.encode()).hexdigest()

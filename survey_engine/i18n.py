@@ -221,5 +221,6 @@ def choose_language(available: Iterable[str], default: str) -> str:
     else:
         lang = _best_match(request.headers.get("Accept-Language", ""), available) or default
     g.lang = lang
-    flask_babel.refresh()  # a locale already looked up in this app context is dropped
+    if "_flask_babel" in g:  # Flask-Babel's state: a locale already looked up is dropped
+        flask_babel.refresh()
     return lang

@@ -123,3 +123,22 @@ def test_each_request_speaks_its_own_language(client):
     assert "Không tìm thấy khảo sát" in client.get("/s/no-such-survey").get_data(as_text=True)
     html = client.get("/s/no-such-survey?lang=en").get_data(as_text=True)
     assert "Survey not found" in html
+
+
+def test_a_language_chosen_after_the_locale_was_looked_up_replaces_it(app):
+    """choose_language refreshes Flask-Babel only when it has looked a locale up in this
+    request (it skips the refresh otherwise: every submission chooses a language); if
+    Flask-Babel kept that state elsewhere, the page would speak the first language."""
+    from flask_babel import get_locale, gettext
+
+    from survey_engine.i18n import choose_language
+
+    with app.test_request_context("/s/x?lang=en"):
+        assert str(get_locale()) == "vi"
+        assert choose_language(["vi", "en"], "vi") == "en"
+        assert str(get_locale()) == "en"
+        assert gettext("Submit") == "Submit"
+    with app.test_request_context("/s/x", headers={"Accept-Language": "en"}):
+        assert gettext("Submit") == "Submit"  # looked up in English before any choice
+        assert choose_language(["vi"], "vi") == "vi"
+        assert gettext("Submit") == "Gửi phiếu"

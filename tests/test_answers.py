@@ -292,3 +292,68 @@ def test_constraint_with_the_authors_message():
     _, errors = clean_answers(d, {**valid_answers(), "children": "7"}, "en")
     assert errors == {"children": "Không nhận số 7."}  # no English text: the default language
     assert clean_answers(d, {**valid_answers(), "children": "6"}, "en")[1] == {}
+
+
+ODD_CHOICES = Definition(
+    {
+        "slug": "odd",
+        "title": "odd",
+        "choice_lists": {
+            "odd": [
+                {"name": "a"},
+                {"name": " b"},  # not stripped: the rule would send "b"
+                {"name": unicodedata.normalize("NFD", "é")},  # not NFC
+                {"name": "7"},
+            ]
+        },
+        "pages": [
+            {
+                "name": "p",
+                "questions": [
+                    {"name": "one", "type": "select_one", "choices": "odd", "other": True},
+                    {"name": "count", "type": "integer", "min": 0, "max": 5},
+                    {"name": "half", "type": "integer", "min": 0.5},
+                    {"name": "open", "type": "integer"},
+                    {"name": "stars", "type": "rating", "scale": 7},
+                    {"name": "nps", "type": "nps"},
+                ],
+            }
+        ],
+    }
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    name=st.sampled_from([q.name for q in ODD_CHOICES.questions]),
+    value=st.sampled_from(["a", " b", "b", unicodedata.normalize("NFD", "é"), "é", "7", "other"])
+    | st.integers(-(2**54), 2**54)
+    | st.integers(-3, 12)
+    | json_values,
+)
+def test_an_answer_taken_as_sent_is_what_its_rule_returns(name, value):
+    """The answers check takes a select_one's choice name or a scale's or an integer's
+    whole number as sent, without asking the question's rule (answer_types.kept_as_sent);
+    for any answer at all, what it takes so must be exactly what the rule returns."""
+    from survey_engine.definition.answer_types import Invalid, cleaner, kept_as_sent
+
+    q = ODD_CHOICES.by_name[name]
+    kept = kept_as_sent(q)
+    if kept is None or type(value) is not kept[0] or value not in kept[1]:
+        return
+    event(f"{q.type} taken as sent")
+    try:
+        ruled = cleaner(q.type)(q, value, local_today())
+    except Invalid as problem:
+        raise AssertionError(f"{name}: {value!r} taken as sent, refused by the rule") from problem
+    assert ruled == value and type(ruled) is type(value)
+
+
+def test_what_the_rule_would_change_is_not_taken_as_sent():
+    from survey_engine.definition.answer_types import kept_as_sent
+
+    assert kept_as_sent(ODD_CHOICES.by_name["one"])[1] == {"a", "7", "other"}
+    assert kept_as_sent(ODD_CHOICES.by_name["half"]) is None  # a limit that is no integer
+    count = kept_as_sent(ODD_CHOICES.by_name["count"])
+    assert count[0] is int and 0 in count[1] and 5 in count[1] and 6 not in count[1]
+    assert check({**valid_answers(), "children": True})[1]["children"]  # bool is no integer

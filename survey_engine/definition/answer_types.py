@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from datetime import date
 from typing import Any
 
@@ -79,6 +79,28 @@ Cleaner = Callable[[Question, Any, date], Any]
 def cleaner(question_type: str) -> Cleaner:
     """The rule of a question type's answers (text for the types without their own)."""
     return _CLEANERS.get(question_type, _clean_text)
+
+
+def kept_as_sent(q: Question) -> tuple[type, Container] | None:
+    """(type, values): answers of exactly that type among those values, which the
+    question's rule would return unchanged, so the answers check can take them as
+    sent; None for the types where no such list is short. A select_one's choice names
+    (those already NFC, stripped and storable), a scale's or an integer's whole
+    numbers within its limits. Every submission checks a dozen such answers."""
+    if q.type == "select_one":
+        names = (c["name"] for c in q.choices)
+        return str, frozenset(n for n in names if n.strip() and _nfc(n) == n and not unstorable(n))
+    if q.type in ("rating", "nps"):
+        low, high = (0, 10) if q.type == "nps" else (1, q.raw.get("scale", 5))
+        return (int, range(low, high + 1)) if type(high) is int else None
+    if q.type == "integer":
+        low, high = q.raw.get("min"), q.raw.get("max")
+        if any(limit is not None and type(limit) is not int for limit in (low, high)):
+            return None
+        low = -MAX_SAFE_INTEGER if low is None else max(low, -MAX_SAFE_INTEGER)
+        high = MAX_SAFE_INTEGER if high is None else min(high, MAX_SAFE_INTEGER)
+        return int, range(low, high + 1)
+    return None
 
 
 def _clean_text(_q: Question, value: Any, _today: date) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from survey_engine.definition.answer_types import (
     Invalid,
     cleaner,
     is_empty,
+    kept_as_sent,
     printable,
     shown,
     text_value,
@@ -62,7 +64,8 @@ class _Plan:
     fields: frozenset  # what a client may send: question names and their _other fields
     notes: frozenset  # questions that take no answer
     other_fields: dict[str, Question]
-    typed: tuple[tuple[Question, Cleaner], ...]  # questions whose answer is typed
+    # Questions whose answer is typed, with their rule and what it keeps as sent.
+    typed: tuple[tuple[Question, Cleaner, tuple[type, Container] | None], ...]
     # Every question in order, with the compiled relevance it needs (its page's, its own).
     steps: tuple[tuple[Question, tuple[Compiled, ...]], ...]
 
@@ -88,7 +91,9 @@ def _plan(definition: Definition) -> _Plan:
             notes=frozenset(q.name for q in questions if q.type == "note"),
             other_fields=other_fields,
             typed=tuple(
-                (q, cleaner(q.type)) for q in questions if q.type not in ("note", "calculate")
+                (q, cleaner(q.type), kept_as_sent(q))
+                for q in questions
+                if q.type not in ("note", "calculate")
             ),
             steps=tuple((q, conditions[q.name]) for q in questions),
         )
@@ -125,7 +130,8 @@ def clean_answers(
                 if q.required:
                     raise Invalid("required")
                 continue
-            _check_logic(definition, q, value, context, today)
+            if q.choice_filter is not None or q.constraint is not None:
+                _check_logic(q, value, context, today)
         except Invalid as problem:
             errors[q.name] = _message_for(definition, q, problem, lang)
             context.pop(q.name, None)
@@ -160,8 +166,11 @@ def _typed(
     """Each non-empty answer as its type's value, or the message why it is none."""
     typed: dict[str, Any] = {}
     type_errors: dict[str, str] = {}
-    for q, clean in plan.typed:
+    for q, clean, kept in plan.typed:
         value = raw.get(q.name)
+        if kept is not None and type(value) is kept[0] and value in kept[1]:
+            typed[q.name] = value  # what clean() would return: no need to ask it
+            continue
         if is_empty(value):
             continue
         if unstorable(value):
@@ -193,9 +202,7 @@ def available_choices(q: Question, context: dict, today: date | None = None) -> 
     ]
 
 
-def _check_logic(
-    definition: Definition, q: Question, value: Any, context: dict, today: date
-) -> None:
+def _check_logic(q: Question, value: Any, context: dict, today: date) -> None:
     """What depends on other answers: the choice filter and the constraint.
 
     A filter that follows an unanswered or wrong answer (commune without a valid

@@ -215,7 +215,8 @@ def choose_language(available: Iterable[str], default: str) -> str:
     The choice becomes the request's language, the one the templates' `_()` speak.
     """
     available = tuple(available)
-    asked = request.args.get("lang")
+    # Most requests have no query string: its parsing is skipped, not only its lookup.
+    asked = request.args.get("lang") if request.query_string else None
     if asked in available:
         lang = asked
     else:

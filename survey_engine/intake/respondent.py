@@ -24,7 +24,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    Signer,
+    TimestampSigner,
+    URLSafeSerializer,
+)
 
 from survey_engine.extensions import db
 from survey_engine.models import DailySecret, insert_for
@@ -59,26 +65,40 @@ def _signing(kind: str, make: Callable[[str], Any]) -> Any:
     return made
 
 
-def _serializer() -> URLSafeSerializer:
-    return _signing("device", lambda secret: URLSafeSerializer(secret, salt="device-token"))
+@dataclass(frozen=True)
+class _DeviceTokens:
+    """The device token's serializer, with its signer made once: the serializer's own
+    loads() makes a new signer on every call, and every submission reads a token."""
+
+    serializer: URLSafeSerializer
+    signer: Signer
+    key: bytes  # of the device hash
+
+
+def _device_tokens() -> _DeviceTokens:
+    def make(secret: str) -> _DeviceTokens:
+        serializer = URLSafeSerializer(secret, salt="device-token")
+        return _DeviceTokens(serializer, serializer.make_signer(), secret.encode())
+
+    return _signing("device", make)
 
 
 def new_device_token() -> str:
-    return _serializer().dumps(secrets.token_hex(16))
+    return _device_tokens().serializer.dumps(secrets.token_hex(16))
 
 
 def device_hash(signed_token: str | None) -> str | None:
     """The keyed hash of a genuine token; None for none, a forged or a malformed one."""
     if not signed_token or len(signed_token) > DEVICE_TOKEN_MAX or not signed_token.isascii():
         return None
+    tokens = _device_tokens()
     try:
-        token = _serializer().loads(signed_token)
+        token = tokens.serializer.load_payload(tokens.signer.unsign(signed_token))
     except BadSignature:
         return None
     if not isinstance(token, str):
         return None
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, b"device:" + token.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(tokens.key, b"device:" + token.encode(), hashlib.sha256).hexdigest()
 
 
 def _started_signer() -> TimestampSigner:

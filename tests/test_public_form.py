@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from survey_engine.catalog import find_survey, save_definition, set_status
 from survey_engine.models import SurveyStatus
-from tests.conftest import DEMO_SLUG, demo_definition, new_id, stored_responses
+from tests.conftest import DEMO_SLUG, demo_definition, new_id, stored_responses, valid_answers
 
 URL = f"/s/{DEMO_SLUG}"
 
@@ -306,8 +306,15 @@ def test_defaults_prefill_the_page_and_hidden_questions_come_from_the_link(app, 
 
 
 def test_every_response_carries_the_security_headers(client):
-    for path in (URL, f"/api/v1/surveys/{DEMO_SLUG}", "/healthz", "/s/khong-co"):
-        headers = client.get(path).headers
+    submitted = client.post(
+        f"/api/v1/surveys/{DEMO_SLUG}/responses",
+        json={"submission_id": new_id(), "answers": valid_answers()},
+    )
+    assert submitted.status_code == 202
+    replies = [client.get(path) for path in (URL, f"/api/v1/surveys/{DEMO_SLUG}", "/healthz")]
+    replies += [client.get("/s/khong-co"), submitted, client.put(URL)]
+    for reply in replies:
+        headers = reply.headers
         policy = headers["Content-Security-Policy"]
         assert "default-src 'none'" in policy and "script-src 'self'" in policy
         assert "unsafe-inline" not in policy and "unsafe-eval" not in policy

@@ -218,6 +218,24 @@ def test_csrf_refuses_a_login_without_token_but_not_the_citizen_form(app):
     assert reply.status_code == 202
 
 
+def test_csrf_runs_for_every_blueprint_but_the_api_and_no_write_escapes_it(app):
+    """CSRF's check is registered per blueprint (not on every submission); a route that
+    takes a write outside every blueprint would escape it, so such an app refuses to
+    start, and a form in each blueprint with one is checked."""
+    from survey_engine.admin import refuse_writes_outside_blueprints
+
+    protected = {
+        name
+        for name, hooks in app.before_request_funcs.items()
+        if hooks and any(hook.__name__ == "csrf_protect" for hook in hooks)
+    }
+    assert protected == set(app.blueprints) - {"api"}
+    refuse_writes_outside_blueprints(app)  # the app as built has none
+    app.add_url_rule("/stray", "stray", lambda: "", methods=["POST"])
+    with pytest.raises(RuntimeError, match="/stray takes POST outside a blueprint"):
+        refuse_writes_outside_blueprints(app)
+
+
 def _session_cookie(reply) -> str:
     return next(c for c in reply.headers.getlist("Set-Cookie") if c.startswith("session="))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
@@ -41,18 +41,6 @@ def load_user(session_token: str) -> User | None:
 def init_app(app: Flask) -> None:
     """Sessions, CSRF and the login rate limit; call after registering the blueprints."""
 
-    # Registered before CSRF's check, which reads the form: a workbook upload may be
-    # larger than MAX_CONTENT_LENGTH, which stays the limit for the public side and
-    # the API (and for every other admin request).
-    @app.before_request
-    def _admin_upload_limit() -> None:
-        if (
-            request.method == "POST"
-            and request.endpoint in surveys.UPLOAD_ENDPOINTS
-            and current_user.is_authenticated
-        ):
-            request.max_content_length = app.config["ADMIN_UPLOAD_MAX_BYTES"]
-
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
     login_manager.login_message = None  # the login page says enough
@@ -64,6 +52,7 @@ def init_app(app: Flask) -> None:
     # The staff preview checks answers and stores nothing: a forged POST changes nothing.
     csrf.exempt("survey_engine.admin.preview.preview")
     csrf.exempt(app.blueprints["api"])
+    _staff_hooks_off_the_api(app)
 
     # Only the login form is limited per address: citizens share carrier-grade NAT,
     # so the questionnaire and the response API never are.
@@ -81,6 +70,51 @@ def init_app(app: Flask) -> None:
     app.view_functions["admin.login"] = limiter.limit(  # the view the blueprint registered
         lambda: app.config["LOGIN_RATE_LIMIT"], methods=["POST"]
     )(routes.login)
+
+
+def _admin_upload_limit() -> None:
+    """A workbook upload may be larger than MAX_CONTENT_LENGTH, which stays the limit
+    for the public side and the API (and for every other admin request). Runs before
+    CSRF's check, which reads the form."""
+    if (
+        request.method == "POST"
+        and request.endpoint in surveys.UPLOAD_ENDPOINTS
+        and current_user.is_authenticated
+    ):
+        request.max_content_length = current_app.config["ADMIN_UPLOAD_MAX_BYTES"]
+
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _staff_hooks_off_the_api(app: Flask) -> None:
+    """The hooks of staff work run where they can matter, not on every submission
+    (together about 100,000 instructions of one, BENCHMARKS.md, issue 13): CSRF's check
+    for every blueprint but the API's (exempt: it takes no cookie's word for a write),
+    the upload limit and Flask-Login's remember-cookie update for the staff pages,
+    where staff sign in and out."""
+    protect = next(f for f in app.before_request_funcs[None] if f.__name__ == "csrf_protect")
+    app.before_request_funcs[None].remove(protect)
+    for name in app.blueprints:
+        if name != "api":
+            app.before_request_funcs.setdefault(name, []).insert(0, protect)
+    app.before_request_funcs["admin"].insert(0, _admin_upload_limit)
+    remember = login_manager._update_remember_cookie
+    app.after_request_funcs[None].remove(remember)
+    app.after_request_funcs.setdefault("admin", []).append(remember)
+    refuse_writes_outside_blueprints(app)
+
+
+def refuse_writes_outside_blueprints(app: Flask) -> None:
+    """CSRF's check runs per blueprint: a route that takes a write outside every
+    blueprint would be unprotected, so the app does not start with one."""
+    for rule in app.url_map.iter_rules():
+        writes = sorted(STATE_CHANGING & (rule.methods or set()))
+        if "." not in rule.endpoint and writes:
+            raise RuntimeError(
+                f"{rule.rule} takes {', '.join(writes)} outside a blueprint: "
+                "register it on one, so that CSRF's check runs for it"
+            )
 
 
 def _limit_only_admin_requests(app: Flask, limiter: Limiter) -> None:

@@ -18,6 +18,8 @@ import json
 import re
 from typing import Any
 
+import orjson
+
 # Deepest nesting of objects/arrays accepted anywhere (answers are 2 deep, a survey
 # definition about 6).
 MAX_JSON_DEPTH = 32
@@ -36,6 +38,11 @@ def _is_bad(char: str) -> bool:
     )
 
 
+# 19 digits in a row may be an integer orjson reads as a float (json keeps it an int):
+# found by turning every digit into 0 and looking for 19 zeros, ten times faster than
+# the regular expression \d{19}.
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_NUMBER = b"0" * 19
 _STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 
@@ -95,17 +102,29 @@ def json_depth(text: str | bytes) -> int:
 
 
 def load_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """json.loads that refuses nesting deeper than `max_depth` before parsing.
+    """json.loads (by orjson where the two agree) that refuses nesting deeper than
+    `max_depth` before parsing.
 
     Raises TooDeep, or ValueError (json.JSONDecodeError, UnicodeDecodeError) for text
     that is not JSON. NaN and Infinity are not JSON and are refused too.
     """
     if isinstance(text, str):
         brackets = text.count("[") + text.count("{")
+        data = text.encode("utf-8", "surrogatepass")
     else:
         brackets = text.count(b"[") + text.count(b"{")
+        data = text
     if brackets > max_depth and json_depth(text) > max_depth:  # counting is 50x faster
         raise TooDeep(f"JSON nested deeper than {max_depth} levels")
+    # orjson parses a submission's body in a quarter of the time, to the same values;
+    # where the two differ, json decides, as before: what orjson refuses (a lone
+    # surrogate, which the answers' checks name; NaN; 1e400; a byte order mark) and an
+    # integer of 19 digits or more, which orjson may read as a float.
+    if _LONG_NUMBER not in data.translate(_DIGITS_TO_ZERO):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
     return json.loads(text, parse_constant=_refuse_constant)
 
 

@@ -89,3 +89,82 @@ def test_load_json_refuses_deep_nesting_before_parsing_and_nan():
     for constant in ("NaN", "Infinity", "-Infinity"):
         with pytest.raises(ValueError, match="not a JSON number"):
             load_json(f'{{"x": {constant}}}')
+
+
+_ANY_TEXT = st.text(st.characters(codec=None), max_size=8)  # lone surrogates too
+_NUMBERS = (
+    st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=1e300, max_value=1.7e308)
+)
+_PARSED = st.recursive(
+    st.none() | st.booleans() | _NUMBERS | _ANY_TEXT,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(_ANY_TEXT, children, max_size=3)
+    ),
+    max_leaves=20,
+)
+_ODD_TEXTS = st.sampled_from(
+    [
+        "1e400",
+        "-1e400",
+        "NaN",
+        "[Infinity]",
+        '"\\ud800"',
+        '{"a": "\\udfff\\ud800"}',
+        '{"a":1,"a":2}',
+        "-0",
+        "-0.0",
+        "1E5",
+        "0.1",
+        "123456789012345678901234567890",
+        "18446744073709551616",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "\ufeff{}",
+        " [ 1 , 2 ] ",
+        "01",
+        "[1,]",
+        '"\\u0000"',
+        '"\t"',
+        "",
+        "{",
+        "nul",
+    ]
+)
+
+
+def _json_answer(text):
+    try:
+        return ("value", json.loads(text, parse_constant=_refused))
+    except ValueError as error:
+        return ("refused", type(error).__name__)
+
+
+def _refused(name):
+    raise ValueError(name)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        _PARSED.map(lambda v: json.dumps(v, ensure_ascii=False)),
+        _PARSED.map(json.dumps),
+        _ODD_TEXTS,
+    ),
+    st.booleans(),
+)
+def test_load_json_gives_what_json_gives_for_any_text(text, as_bytes):
+    """load_json parses with orjson where it can: for any text, valid or not, with
+    lone surrogates, huge integers and floats, it must give json.loads's value (same
+    types: an int stays an int) or refuse it as json does."""
+    body = text.encode("utf-8", "surrogatepass") if as_bytes else text
+    expected = _json_answer(body)
+    try:
+        got = ("value", load_json(body))
+    except ValueError as error:
+        got = ("refused", type(error).__name__)
+    if expected[0] == "refused" or got[0] == "refused":
+        assert got[0] == expected[0]
+        return
+    assert repr(got[1]) == repr(expected[1])  # repr: 1 and 1.0, -0.0 and 0.0 differ

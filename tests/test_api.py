@@ -42,6 +42,10 @@ def test_accepted_then_duplicate_then_conflict(client):
         "submission_id": submission_id,
         "duplicate": True,
     }
+    # Written by orjson, byte for byte what Flask's JSON replies are (the 4xx here).
+    for reply in (first, again):
+        assert reply.mimetype == "application/json"
+        assert reply.data == (json.dumps(reply.get_json(), separators=(",", ":")) + "\n").encode()
     other = post(
         client, {"submission_id": submission_id, "answers": {**valid_answers(), "support": "no"}}
     )

@@ -76,10 +76,11 @@ def _recently_loaded(
     again before another period: each try can cost a connect timeout); with no last
     value, `when_unreachable`, or the error itself.
     """
-    cache = _app_cache(cache_name)  # key -> (monotonic time of lookup, value)
+    app = current_app._get_current_object()  # one proxy lookup, not two
+    cache = app.extensions.setdefault(cache_name, {})  # key -> (time of lookup, value)
     now = time.monotonic()
     hit = cache.get(key)
-    if hit and now - hit[0] < current_app.config["SURVEY_CACHE_SECONDS"]:
+    if hit and now - hit[0] < app.config["SURVEY_CACHE_SECONDS"]:
         return hit[1]
     try:
         value = load()

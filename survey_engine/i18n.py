@@ -215,12 +215,13 @@ def choose_language(available: Iterable[str], default: str) -> str:
     The choice becomes the request's language, the one the templates' `_()` speak.
     """
     available = tuple(available)
+    req = request._get_current_object()  # one proxy lookup, not one per attribute
     # Most requests have no query string: its parsing is skipped, not only its lookup.
-    asked = request.args.get("lang") if request.query_string else None
+    asked = req.args.get("lang") if req.query_string else None
     if asked in available:
         lang = asked
     else:
-        lang = _best_match(request.headers.get("Accept-Language", ""), available) or default
+        lang = _best_match(req.headers.get("Accept-Language", ""), available) or default
     g.lang = lang
     if "_flask_babel" in g:  # Flask-Babel's state: a locale already looked up is dropped
         flask_babel.refresh()

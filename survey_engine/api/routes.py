@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import orjson
-from flask import Response, abort, request
+from flask import Request, Response, abort, request
 from flask_login import current_user
 
 from survey_engine.api.blueprint import bp
@@ -81,12 +81,15 @@ def _text_or_none(value: object) -> str | None:
 @bp.post("/surveys/<slug>/responses")
 def submit_response(slug: str):
     survey = _published(slug)
-    if not request.is_json:
+    # The request itself, not its proxy: every attribute read through `request` costs
+    # a failed lookup first (~0.8 us), and a submission reads a handful.
+    req = request._get_current_object()
+    if not req.is_json:
         return _error(415, "send the response as application/json")
     try:
         # Depth-checked before parsing: a body nested hundreds deep is a RecursionError
         # in json.loads; NaN and Infinity are refused too (untrusted.py).
-        body = load_json(request.get_data(cache=False))
+        body = load_json(req.get_data(cache=False))
     except TooDeep:
         return _error(400, f"the body is nested deeper than {MAX_JSON_DEPTH} levels")
     except ValueError:
@@ -109,7 +112,7 @@ def submit_response(slug: str):
 
     d = survey.definition
     lang = choose_language(d.languages(), d.default_language)
-    respondent = _respondent(body)
+    respondent = _respondent(req, body)
     # The circuit breakers come first: checked by the accept script with the
     # submission, or alone before any other refusal (intake/submit.py).
     limits = admission_limits(survey.survey_id, respondent.network_key, respondent.device_hash)
@@ -153,14 +156,14 @@ def submit_response(slug: str):
     return Response(orjson.dumps(reply) + b"\n", 202, mimetype="application/json")
 
 
-def _respondent(body: dict) -> Respondent:
+def _respondent(req: Request, body: dict) -> Respondent:
     """Who answers, as an API request can tell: its device token, network, access
     code, and the paradata of its User-Agent."""
     return Respondent(
         device_hash=device_hash(_text_or_none(body.get("device_token"))),
-        network_key=network_key(request.remote_addr),
+        network_key=network_key(req.remote_addr),
         access_code=_text_or_none(body.get("access_code")),
-        paradata=client_paradata(request.headers.get("User-Agent")),
+        paradata=client_paradata(req.headers.get("User-Agent")),
     )
 
 

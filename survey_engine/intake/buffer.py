@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import lru_cache, partial
 
 import redis
 from flask import Flask, current_app
@@ -160,15 +160,17 @@ return outcome
 )
 
 
-def accept_keys(survey_id: int) -> list[str]:
-    """KEYS of the accept script, in its order."""
-    return [
+@lru_cache(maxsize=4096)
+def accept_keys(survey_id: int) -> tuple[str, ...]:
+    """KEYS of the accept script, in its order (made once per survey: every submission
+    sends them)."""
+    return (
         stream_key(survey_id),
         ids_key(survey_id),
         counters_key(survey_id),
         claims_key(survey_id),
         quotas_key(survey_id),
-    ]
+    )
 
 
 def accept_args(
@@ -260,7 +262,7 @@ class StreamBuffer:
         if now - self._registered.get(survey_id, -REGISTER_EVERY_SECONDS) >= REGISTER_EVERY_SECONDS:
             self.client.sadd(SURVEYS_KEY, survey_id)
             self._registered[survey_id] = now
-        keys = accept_keys(survey_id) + list(window_keys)
+        keys = [*accept_keys(survey_id), *window_keys]
         if isinstance(self.client, RedisCluster) and not self.wait_replicas:
             return self._accept(keys=keys, args=args).decode()  # follows MOVED itself
         # WAIT counts the writes of its own connection: the script and the WAIT go down

@@ -57,8 +57,9 @@ def _signing(kind: str, make: Callable[[str], Any]) -> Any:
     """One itsdangerous serializer or signer per app and SECRET_KEY: building one costs
     more than using it (the serializer tries out its JSON module each time), and every
     submission checks a device token and a first-view time."""
-    secret = current_app.config["SECRET_KEY"]
-    cache = current_app.extensions.setdefault("respondent_signing", {})
+    app = current_app._get_current_object()  # one proxy lookup, not two
+    secret = app.config["SECRET_KEY"]
+    cache = app.extensions.setdefault("respondent_signing", {})
     made = cache.get((kind, secret))
     if made is None:
         made = cache[(kind, secret)] = make(secret)

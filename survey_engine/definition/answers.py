@@ -169,7 +169,7 @@ def _typed(
     for q, clean, kept in plan.typed:
         value = raw.get(q.name)
         if kept is not None and type(value) is kept[0] and value in kept[1]:
-            typed[q.name] = value  # what clean() would return: no need to ask it
+            typed[q.name] = value  # what its rule would return: no need to ask it
             continue
         if is_empty(value):
             continue

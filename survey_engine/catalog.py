@@ -76,7 +76,8 @@ def _recently_loaded(
     again before another period: each try can cost a connect timeout); with no last
     value, `when_unreachable`, or the error itself.
     """
-    app = current_app._get_current_object()  # one proxy lookup, not two
+    # One proxy lookup, not two (Flask types the proxy as the app itself).
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     cache = app.extensions.setdefault(cache_name, {})  # key -> (time of lookup, value)
     now = time.monotonic()
     hit = cache.get(key)

@@ -215,7 +215,8 @@ def choose_language(available: Iterable[str], default: str) -> str:
     The choice becomes the request's language, the one the templates' `_()` speak.
     """
     available = tuple(available)
-    req = request._get_current_object()  # one proxy lookup, not one per attribute
+    # One proxy lookup, not one per attribute (Flask types the proxy as the request).
+    req = request._get_current_object()  # type: ignore[attr-defined]
     # Most requests have no query string: its parsing is skipped, not only its lookup.
     asked = req.args.get("lang") if req.query_string else None
     if asked in available:

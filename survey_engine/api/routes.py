@@ -83,7 +83,7 @@ def submit_response(slug: str):
     survey = _published(slug)
     # The request itself, not its proxy: every attribute read through `request` costs
     # a failed lookup first (~0.8 us), and a submission reads a handful.
-    req = request._get_current_object()
+    req = request._get_current_object()  # type: ignore[attr-defined]
     if not req.is_json:
         return _error(415, "send the response as application/json")
     try:

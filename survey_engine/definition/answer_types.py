@@ -91,15 +91,17 @@ def kept_as_sent(q: Question) -> tuple[type, Container] | None:
         names = (c["name"] for c in q.choices)
         return str, frozenset(n for n in names if n.strip() and _nfc(n) == n and not unstorable(n))
     if q.type in ("rating", "nps"):
-        low, high = (0, 10) if q.type == "nps" else (1, q.raw.get("scale", 5))
-        return (int, range(low, high + 1)) if type(high) is int else None
+        top: object = 10 if q.type == "nps" else q.raw.get("scale", 5)
+        if type(top) is not int:
+            return None
+        return int, range(0 if q.type == "nps" else 1, top + 1)
     if q.type == "integer":
         low, high = q.raw.get("min"), q.raw.get("max")
-        if any(limit is not None and type(limit) is not int for limit in (low, high)):
+        if not all(limit is None or type(limit) is int for limit in (low, high)):
             return None
-        low = -MAX_SAFE_INTEGER if low is None else max(low, -MAX_SAFE_INTEGER)
-        high = MAX_SAFE_INTEGER if high is None else min(high, MAX_SAFE_INTEGER)
-        return int, range(low, high + 1)
+        first = -MAX_SAFE_INTEGER if low is None else max(low, -MAX_SAFE_INTEGER)
+        last = MAX_SAFE_INTEGER if high is None else min(high, MAX_SAFE_INTEGER)
+        return int, range(first, last + 1)
     return None
 
 

@@ -57,7 +57,8 @@ def _signing(kind: str, make: Callable[[str], Any]) -> Any:
     """One itsdangerous serializer or signer per app and SECRET_KEY: building one costs
     more than using it (the serializer tries out its JSON module each time), and every
     submission checks a device token and a first-view time."""
-    app = current_app._get_current_object()  # one proxy lookup, not two
+    # One proxy lookup, not two (Flask types the proxy as the app itself).
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     secret = app.config["SECRET_KEY"]
     cache = app.extensions.setdefault("respondent_signing", {})
     made = cache.get((kind, secret))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
 from survey_engine.definition import Definition, validate_definition
 from survey_engine.extensions import db
@@ -23,9 +23,9 @@ class DefinitionInvalid(ValueError):
         self.problems = problems
 
 
-def _app_cache(name: str) -> dict:
+def _app_cache(name: str, app: Flask | None = None) -> dict:
     """A dict living on the app: two apps in one process (tests) never share entries."""
-    return current_app.extensions.setdefault(name, {})
+    return (app or current_app).extensions.setdefault(name, {})
 
 
 def definition_of(version_id: int) -> Definition:
@@ -78,7 +78,7 @@ def _recently_loaded(
     """
     # One proxy lookup, not two (Flask types the proxy as the app itself).
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    cache = app.extensions.setdefault(cache_name, {})  # key -> (time of lookup, value)
+    cache = _app_cache(cache_name, app)  # key -> (monotonic time of lookup, value)
     now = time.monotonic()
     hit = cache.get(key)
     if hit and now - hit[0] < app.config["SURVEY_CACHE_SECONDS"]:

@@ -192,12 +192,12 @@ def parts(app, reqs: list[tuple], rounds: int = 2000) -> dict[str, float]:
     env = dict(environ)
     env["wsgi.input"] = io.BytesIO(body)
     out: dict[str, float] = {}
-    with app.request_context(env):
+    with app.request_context(env) as ctx:
         survey = published(SLUG)
         d = survey.definition
         parsed = load_json(body)
         lang = choose_language(d.languages(), d.default_language)
-        respondent = routes._respondent(parsed)
+        respondent = routes._respondent(ctx.request, parsed)
         cleaned, _ = clean_answers(d, parsed["answers"], lang)
         ua = env["HTTP_USER_AGENT"]
 

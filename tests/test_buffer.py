@@ -8,6 +8,7 @@ runs on SQLite and on PostgreSQL; the real-process version is test_faults.py.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -701,6 +702,12 @@ def test_a_stream_entry_reads_back_as_the_submission_it_was_made_from() -> None:
         claim_holder=uuid.uuid4(),
     )
     assert Submission.from_json(submission.to_json()) == submission
+    # The text an older release's drain reads too: str() of the ids, isoformat() dates.
+    entry = json.loads(submission.to_json())
+    assert entry["submission_id"] == str(submission.submission_id)
+    assert entry["claim_holder"] == str(submission.claim_holder)
+    assert entry["submitted_at"] == "2026-12-05T07:30:01.123456+00:00"
+    assert entry["paradata"]["started_at"] == "2026-12-05T07:20:00+00:00"
 
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)

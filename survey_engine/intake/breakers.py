@@ -26,8 +26,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from flask import current_app
+from flask import Flask, current_app
 
 from survey_engine.intake.buffer import current_buffer
 from survey_engine.intake.windows_lua import WINDOWS_LUA
@@ -52,8 +53,10 @@ class Verdict:
     retry_after: int = 0  # seconds until that scope takes one more
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
+    """A tuple, not a frozen dataclass: every submission makes up to three (a frozen
+    dataclass's __init__ sets each field through object.__setattr__)."""
+
     key: str  # without the bucket number
     limit: int
     seconds: int
@@ -253,17 +256,18 @@ class Limits:
         return self.breakers.redis_failed(self.windows, now, self.force)
 
 
-def current_breakers() -> Breakers:
+def current_breakers(app: Flask | None = None) -> Breakers:
     """This app's breakers, on the submit path's Redis client when there is one (each
     app counts for itself in-process: a test's app starts with empty windows)."""
-    breakers = current_app.extensions.get("breakers")
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    breakers = app.extensions.get("breakers")
     if breakers is None:
         buffer = current_buffer()
         try:
             breakers = Breakers(buffer.client if buffer is not None else None)
         except REDIS_ERRORS:  # no client yet (a cluster that is down): count here meanwhile
-            return current_app.extensions.setdefault("breakers_local", Breakers(None))
-        current_app.extensions["breakers"] = breakers
+            return app.extensions.setdefault("breakers_local", Breakers(None))
+        app.extensions["breakers"] = breakers
     return breakers
 
 
@@ -271,8 +275,10 @@ def limits(
     survey_id: int, network_key: str | None, device_hash: str | None, solved: bool = False
 ) -> Limits:
     """The check of check(), to run later (with the accept script, or alone)."""
-    windows = windows_for(survey_id, network_key, device_hash, current_app.config)
-    return Limits(current_breakers(), windows, force=solved)
+    # One proxy lookup, not two: every submission makes its limits.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    windows = windows_for(survey_id, network_key, device_hash, app.config)
+    return Limits(current_breakers(app), windows, force=solved)
 
 
 def check(

@@ -294,6 +294,7 @@ def test_constraint_with_the_authors_message():
     assert clean_answers(d, {**valid_answers(), "children": "6"}, "en")[1] == {}
 
 
+ROWS = [{"name": "r1"}, {"name": "r2"}, {"name": "r3"}]
 ODD_CHOICES = Definition(
     {
         "slug": "odd",
@@ -304,7 +305,13 @@ ODD_CHOICES = Definition(
                 {"name": " b"},  # not stripped: the rule would send "b"
                 {"name": unicodedata.normalize("NFD", "é")},  # not NFC
                 {"name": "7"},
-            ]
+            ],
+            "picks": [
+                {"name": "a"},
+                {"name": "7"},
+                {"name": "none", "exclusive": True},
+                {"name": " b"},
+            ],
         },
         "pages": [
             {
@@ -316,6 +323,24 @@ ODD_CHOICES = Definition(
                     {"name": "open", "type": "integer"},
                     {"name": "stars", "type": "rating", "scale": 7},
                     {"name": "nps", "type": "nps"},
+                    {"name": "ok", "type": "acknowledge"},
+                    {"name": "many", "type": "select_multiple", "choices": "picks"},
+                    {
+                        "name": "two",
+                        "type": "select_multiple",
+                        "choices": "odd",
+                        "other": True,
+                        "min_choices": 2,
+                        "max_choices": 3,
+                    },
+                    {"name": "grid", "type": "matrix", "choices": "odd", "rows": ROWS},
+                    {
+                        "name": "full_grid",
+                        "type": "matrix",
+                        "choices": "odd",
+                        "rows": ROWS,
+                        "required": True,
+                    },
                 ],
             }
         ],
@@ -323,18 +348,28 @@ ODD_CHOICES = Definition(
 )
 
 
-@settings(max_examples=300, deadline=None, database=None)
+NAMES = st.sampled_from(["a", " b", "b", unicodedata.normalize("NFD", "é"), "é", "7", "other"])
+
+
+@settings(max_examples=1000, deadline=None, database=None)
 @given(
     name=st.sampled_from([q.name for q in ODD_CHOICES.questions]),
-    value=st.sampled_from(["a", " b", "b", unicodedata.normalize("NFD", "é"), "é", "7", "other"])
+    value=NAMES
+    | st.lists(NAMES | st.sampled_from(["none", "", 7]), max_size=5)
+    | st.lists(st.sampled_from(["a", "7", "none", "other"]), max_size=4)
+    | st.dictionaries(st.sampled_from(["r1", "r2", "r3", "r4"]), NAMES | st.just(""), max_size=4)
+    | st.dictionaries(st.sampled_from(["r1", "r2", "r3"]), st.sampled_from(["a", "7"]))
+    | st.sampled_from(["OK", "ok", True, 1])
     | st.integers(-(2**54), 2**54)
     | st.integers(-3, 12)
     | json_values,
 )
 def test_an_answer_taken_as_sent_is_what_its_rule_returns(name, value):
-    """The answers check takes a select_one's choice name or a scale's or an integer's
-    whole number as sent, without asking the question's rule (answer_types.kept_as_sent);
-    for any answer at all, what it takes so must be exactly what the rule returns."""
+    """The answers check takes a select_one's choice name, a scale's or an integer's
+    whole number, the acknowledgement, a select_multiple's or a matrix's clean names as
+    sent, without asking the question's rule (answer_types.kept_as_sent); for any
+    answer at all, what it takes so must be exactly what the rule returns, in the same
+    order."""
     from survey_engine.definition.answer_types import Invalid, cleaner, kept_as_sent
 
     q = ODD_CHOICES.by_name[name]
@@ -347,6 +382,8 @@ def test_an_answer_taken_as_sent_is_what_its_rule_returns(name, value):
     except Invalid as problem:
         raise AssertionError(f"{name}: {value!r} taken as sent, refused by the rule") from problem
     assert ruled == value and type(ruled) is type(value)
+    if isinstance(value, dict):
+        assert list(ruled) == list(value)
 
 
 def test_what_the_rule_would_change_is_not_taken_as_sent():
@@ -357,3 +394,16 @@ def test_what_the_rule_would_change_is_not_taken_as_sent():
     count = kept_as_sent(ODD_CHOICES.by_name["count"])
     assert count[0] is int and 0 in count[1] and 5 in count[1] and 6 not in count[1]
     assert check({**valid_answers(), "children": True})[1]["children"]  # bool is no integer
+    many = kept_as_sent(ODD_CHOICES.by_name["many"])[1]
+    assert ["a", "7"] in many and ["none"] in many
+    assert ["7", "a"] not in many  # the rule puts them in the question's order
+    assert ["a", "a"] not in many and [] not in many and ["a", "none"] not in many
+    assert [" b"] not in many and ["b"] not in many
+    two = kept_as_sent(ODD_CHOICES.by_name["two"])[1]
+    assert ["a"] not in two and ["a", "7"] in two and ["a", "7", "other"] in two
+    grid = kept_as_sent(ODD_CHOICES.by_name["grid"])[1]
+    full_grid = kept_as_sent(ODD_CHOICES.by_name["full_grid"])[1]
+    assert {"r1": "a", "r3": "7"} in grid and {"r1": "a", "r3": "7"} not in full_grid
+    assert {"r3": "7", "r1": "a"} not in grid and {"r1": ""} not in grid and {} not in grid
+    assert {"r1": "a", "r2": "a", "r3": "7"} in full_grid
+    assert {"r1": "a", "r2": "a", "r3": "other"} not in full_grid  # no "other" here

@@ -84,12 +84,22 @@ def cleaner(question_type: str) -> Cleaner:
 def kept_as_sent(q: Question) -> tuple[type, Container] | None:
     """(type, values): answers of exactly that type among those values, which the
     question's rule would return unchanged, so the answers check can take them as
-    sent; None for the types where no such list is short. A select_one's choice names
-    (those already NFC, stripped and storable), a scale's or an integer's whole
-    numbers within its limits. Every submission checks a dozen such answers."""
+    sent; None for the types where no such test is short. A select_one's choice names
+    (those already NFC, stripped and storable), the acknowledgement itself, a scale's or
+    an integer's whole numbers within its limits, a select_multiple's or a matrix's
+    answer made of such names in the question's order. Every submission checks a
+    dozen such answers."""
     if q.type == "select_one":
-        names = (c["name"] for c in q.choices)
-        return str, frozenset(n for n in names if n.strip() and _nfc(n) == n and not unstorable(n))
+        return str, _clean_names(q)
+    if q.type == "acknowledge":
+        return str, frozenset([ACKNOWLEDGED])
+    if q.type == "select_multiple":
+        low, high = q.raw.get("min_choices"), q.raw.get("max_choices")
+        if not all(limit is None or type(limit) is int for limit in (low, high)):
+            return None
+        return list, _CleanPicks(q, max(low or 1, 1), len(q.choices) if high is None else high)
+    if q.type == "matrix":
+        return dict, _CleanRows(q)
     if q.type in ("rating", "nps"):
         top: object = 10 if q.type == "nps" else q.raw.get("scale", 5)
         if type(top) is not int:
@@ -103,6 +113,56 @@ def kept_as_sent(q: Question) -> tuple[type, Container] | None:
         last = MAX_SAFE_INTEGER if high is None else min(high, MAX_SAFE_INTEGER)
         return int, range(first, last + 1)
     return None
+
+
+def _clean_names(q: Question) -> frozenset[str]:
+    """The choice names _choice() returns unchanged."""
+    names = (c["name"] for c in q.choices)
+    return frozenset(n for n in names if n.strip() and _nfc(n) == n and not unstorable(n))
+
+
+class _CleanPicks:
+    """The select_multiple answers its rule returns unchanged: clean choice names, each
+    once and in the question's order, as many as it allows (at least one), and no
+    exclusive choice beside another."""
+
+    def __init__(self, q: Question, low: int, high: int) -> None:
+        clean = _clean_names(q)
+        self.place = {name: i for i, name in enumerate(q.choice_names()) if name in clean}
+        self.exclusive = frozenset(c["name"] for c in q.choices if c.get("exclusive"))
+        self.low, self.high = low, high
+
+    def __contains__(self, picks: object) -> bool:
+        if not isinstance(picks, list) or not self.low <= len(picks) <= self.high:
+            return False
+        last = -1
+        for name in picks:
+            place = self.place.get(name) if type(name) is str else None
+            if place is None or place <= last:
+                return False
+            last = place
+        return len(picks) == 1 or self.exclusive.isdisjoint(picks)
+
+
+class _CleanRows:
+    """The matrix answers its rule returns unchanged: rows in the question's order, each
+    with a clean choice name, every row when the question is required."""
+
+    def __init__(self, q: Question) -> None:
+        self.place = {row["name"]: i for i, row in enumerate(q.rows)}
+        self.names = _clean_names(q)
+        self.least = len(self.place) if q.required else 1
+
+    def __contains__(self, answers: object) -> bool:
+        if not isinstance(answers, dict) or len(answers) < self.least:
+            return False
+        last = -1
+        for row, name in answers.items():
+            place = self.place.get(row)
+            if place is None or place <= last or type(name) is not str or name not in self.names:
+                return False
+            last = place
+        return True
 
 
 def _clean_text(_q: Question, value: Any, _today: date) -> str:

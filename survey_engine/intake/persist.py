@@ -32,7 +32,14 @@ from survey_engine.intake import quality
 from survey_engine.intake.replace import exclude_replaced, move_claims
 from survey_engine.intake.submission import Outcome, Submission
 from survey_engine.intake.tallies import TallyKey, keys_of, upsert_counts
-from survey_engine.models import AccessCode, QuotaFill, Response, ResponseClaim, insert_for
+from survey_engine.models import (
+    AccessCode,
+    QuotaFill,
+    Response,
+    ResponseClaim,
+    in_each_survey,
+    insert_for,
+)
 
 Key = tuple[int, uuid.UUID]
 
@@ -108,8 +115,8 @@ def _take_claims(unique: list[Submission], persisted: Persisted, enforce: bool) 
         (row.survey_id, row.claim): row.submission_id
         for row in db.session.execute(
             sa.select(table.c.survey_id, table.c.claim, table.c.submission_id).where(
-                sa.tuple_(table.c.survey_id, table.c.claim).in_(
-                    [(s.survey_id, c) for s, c in wanted]
+                in_each_survey(
+                    table.c.survey_id, table.c.claim, [(s.survey_id, c) for s, c in wanted]
                 )
             )
         )

@@ -18,7 +18,7 @@ from survey_engine.catalog import definition_of
 from survey_engine.extensions import db
 from survey_engine.intake.submission import Submission
 from survey_engine.intake.tallies import TallyKey, keys_of, upsert_counts
-from survey_engine.models import Response, ResponseClaim, ResponseStatus
+from survey_engine.models import Response, ResponseClaim, ResponseStatus, in_each_survey
 
 REPLACED_NOTE = "replaced by a later answer from the same device"
 
@@ -54,7 +54,7 @@ def exclude_replaced(replaced: Replaced) -> None:
         return
     rows = db.session.execute(
         sa.select(Response.id, Response.survey_id, Response.version_id, Response.answers).where(
-            sa.tuple_(Response.survey_id, Response.submission_id).in_(replaced),
+            in_each_survey(Response.survey_id, Response.submission_id, replaced),
             Response.status.in_(ResponseStatus.COUNTED),
         )
     ).all()

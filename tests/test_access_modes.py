@@ -6,17 +6,20 @@ page, before the form is even shown; with editing allowed it replaces the first.
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from survey_engine.catalog import find_survey, save_definition
+from survey_engine.catalog import find_survey, published, save_definition
 from survey_engine.definition.xlsform import read_xlsform
 from survey_engine.definition.xlsform_writer import write_xlsform
 from survey_engine.extensions import db
+from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.respondent import DEVICE_COOKIE
-from survey_engine.models import Response, Tally
+from survey_engine.intake.submission import Outcome, Submission
+from survey_engine.models import Response, ResponseClaim, Tally
 from tests.conftest import demo_definition, new_id, valid_answers
 from tests.test_admin_surveys import people, signed_in  # noqa: F401 (fixture)
 from tests.test_buffer import drainer_for
@@ -144,6 +147,48 @@ def test_allow_edit_a_later_answer_replaces_the_earlier(request, buffered):
     }
     assert tallies[("", "")] == 1
     assert tallies.get(("support", "yes"), 0) == 0 and tallies[("support", "no")] == 1
+
+
+def test_a_batch_gives_each_device_claim_to_one_answer(app):
+    """The drain's batch: a claim held before the batch, and one claimed twice inside
+    it, refuse the later answers as CLAIMED; with editing allowed the later answers
+    replace the earlier, whichever order the batch has them in."""
+    survey_id = publish()
+    version_id = published(SLUG).version_id
+
+    def answer(device: str, replace: bool = False) -> Submission:
+        return Submission(
+            survey_id,
+            version_id,
+            uuid.uuid4(),
+            valid_answers(),
+            claims=(f"device:{device}",),
+            replace_claims=replace,
+        )
+
+    earlier = answer("a")
+    assert not persist_batch([earlier]).refused
+    batch = [answer("a"), answer("b"), answer("b"), answer("c")]
+    refused = persist_batch(batch).refused
+    assert refused == {batch[0].key: Outcome.CLAIMED, batch[2].key: Outcome.CLAIMED}
+    kept = {r.submission_id for r in responses(survey_id)}
+    assert kept == {earlier.submission_id, batch[1].submission_id, batch[3].submission_id}
+
+    editing = [answer("a", replace=True), answer("d"), answer("d", replace=True)]
+    persisted = persist_batch(editing[::-1])
+    assert not persisted.refused
+    assert sorted(persisted.replaced) == sorted(
+        [(survey_id, earlier.submission_id), (survey_id, editing[1].submission_id)]
+    )
+    holders = dict(
+        db.session.execute(
+            sa.select(ResponseClaim.claim, ResponseClaim.submission_id).where(
+                ResponseClaim.survey_id == survey_id
+            )
+        ).all()
+    )
+    assert holders["device:a"] == editing[0].submission_id
+    assert holders["device:d"] == editing[2].submission_id
 
 
 # -- the settings: builder and XLSForm ----------------------------------------------------

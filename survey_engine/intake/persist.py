@@ -102,25 +102,17 @@ def _insert(unique: list[Submission]) -> set[Key]:
 
 
 def _take_claims(unique: list[Submission], persisted: Persisted, enforce: bool) -> list[Submission]:
-    """The submissions whose claims are theirs; the others are refused as CLAIMED."""
-    wanted = [(s, claim) for s in unique for claim in s.claims]
+    """The submissions whose claims are theirs; the others are refused as CLAIMED.
+
+    Claimed in the order they were submitted: of two answers from one device in a
+    batch, the earlier takes a free claim, so the later is refused, or with editing
+    allowed replaces it (not the other way round)."""
+    wanted = sorted(
+        ((s, claim) for s in unique for claim in s.claims), key=lambda w: w[0].submitted_at
+    )
     if not wanted:
         return unique
-    table = ResponseClaim.__table__
-    db.session.execute(
-        insert_for(table).on_conflict_do_nothing(index_elements=["survey_id", "claim"]),
-        [{"survey_id": s.survey_id, "claim": c, "submission_id": s.holder} for s, c in wanted],
-    )
-    holders = {
-        (row.survey_id, row.claim): row.submission_id
-        for row in db.session.execute(
-            sa.select(table.c.survey_id, table.c.claim, table.c.submission_id).where(
-                in_each_survey(
-                    table.c.survey_id, table.c.claim, [(s.survey_id, c) for s, c in wanted]
-                )
-            )
-        )
-    }
+    holders = _hold_claims(wanted)
     taken = [(s, c) for s, c in wanted if holders.get((s.survey_id, c)) != s.holder]
     persisted.replaced = move_claims([(s, c) for s, c in taken if s.replace_claims], holders)
     losers = {s.key for s, c in taken if not s.replace_claims}
@@ -129,6 +121,32 @@ def _take_claims(unique: list[Submission], persisted: Persisted, enforce: bool) 
     for key in losers:
         persisted.refused[key] = Outcome.CLAIMED
     return [s for s in unique if s.key not in losers]
+
+
+def _hold_claims(wanted: list[tuple[Submission, str]]) -> dict[tuple[int, str], uuid.UUID]:
+    """Insert the claims nobody holds; returns the holder of each wanted claim. Only the
+    claims already held are read back: reading all of a batch's (hundreds) made
+    PostgreSQL scan the survey's whole response_claims table for each batch, whatever
+    the form of the IN list (BENCHMARKS.md, issue 13)."""
+    table = ResponseClaim.__table__
+    inserted = db.session.execute(
+        insert_for(table)
+        .on_conflict_do_nothing(index_elements=["survey_id", "claim"])
+        .returning(table.c.survey_id, table.c.claim, table.c.submission_id),
+        [{"survey_id": s.survey_id, "claim": c, "submission_id": s.holder} for s, c in wanted],
+    )
+    holders = {(row.survey_id, row.claim): row.submission_id for row in inserted}
+    held_before = [(s.survey_id, c) for s, c in wanted if (s.survey_id, c) not in holders]
+    if held_before:
+        holders.update(
+            ((row.survey_id, row.claim), row.submission_id)
+            for row in db.session.execute(
+                sa.select(table.c.survey_id, table.c.claim, table.c.submission_id).where(
+                    in_each_survey(table.c.survey_id, table.c.claim, held_before)
+                )
+            )
+        )
+    return holders
 
 
 def _take_quota_places(unique: list[Submission], enforce: bool) -> None:

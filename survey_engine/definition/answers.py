@@ -78,14 +78,6 @@ def _plan(definition: Definition) -> _Plan:
     if plan is None:
         questions = definition.questions
         other_fields = {q.other_field: q for q in questions if q.other}
-        conditions = {
-            q.name: tuple(
-                compiled_expression(ast)
-                for ast in (definition.page_relevant.get(q.page), q.relevant)
-                if ast is not None
-            )
-            for q in questions
-        }
         plan = _PLANS[definition] = _Plan(
             fields=frozenset([*definition.by_name, *other_fields]),
             notes=frozenset(q.name for q in questions if q.type == "note"),
@@ -95,9 +87,15 @@ def _plan(definition: Definition) -> _Plan:
                 for q in questions
                 if q.type not in ("note", "calculate")
             ),
-            steps=tuple((q, conditions[q.name]) for q in questions),
+            steps=tuple((q, _conditions(definition, q)) for q in questions),
         )
     return plan
+
+
+def _conditions(definition: Definition, q: Question) -> tuple[Compiled, ...]:
+    """The compiled relevance a question is asked under: its page's, then its own."""
+    asts = (definition.page_relevant.get(q.page), q.relevant)
+    return tuple(compiled_expression(ast) for ast in asts if ast is not None)
 
 
 def clean_answers(

@@ -355,6 +355,24 @@ class LoginThrottle(Model):
     last_failure_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
 
 
+class SurveyWeighting(Model):
+    """A survey's population margins and the raking weights computed from them
+    (results/weights.py): one row per weighted survey. The weights are kept as
+    computed, so every output applies the same ones until staff compute them again."""
+
+    __tablename__ = "survey_weightings"
+
+    survey_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("surveys.id", ondelete="CASCADE"), primary_key=True
+    )
+    margins: Mapped[dict] = mapped_column(JSONType)  # question -> choice -> share
+    bounds: Mapped[list | None] = mapped_column(JSONType)  # [low, high] or None
+    cells: Mapped[list] = mapped_column(JSONType, default=list)  # [[categories], weight]
+    report: Mapped[dict] = mapped_column(JSONType, default=dict)  # how the raking went
+    computed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    computed_by: Mapped[str | None] = mapped_column(sa.String(254))
+
+
 class SurveyShare(Model):
     """An editor or analyst may see this survey (admins see every survey)."""
 

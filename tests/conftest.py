@@ -42,6 +42,7 @@ TABLES = (
     "export_files",
     "audit_events",
     "api_tokens",
+    "survey_weightings",
     "survey_shares",
     "users",
     "tallies",

@@ -13,7 +13,7 @@ import click
 from flask.cli import FlaskGroup
 
 from survey_engine import create_app
-from survey_engine.cli import data, run, staff
+from survey_engine.cli import data, run, staff, weighting
 
 
 @click.group(cls=FlaskGroup, create_app=create_app)
@@ -37,6 +37,7 @@ for _command in (
     data.dead_letters,
     data.fake_responses,
     data.purge_paradata,
+    weighting.weights_command,
     staff.create_user_command,
     staff.share_command,
     staff.create_token_command,

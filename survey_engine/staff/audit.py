@@ -48,6 +48,7 @@ ACTIONS = (
     "codes_created",
     "codes_downloaded",
     "paradata_purged",
+    "weighted",
 )
 COMMAND_LINE = "command line"  # the actor of `survey-engine …` commands
 ANONYMOUS = "anonymous"  # the actor of a web request nobody is signed in to (a failed login)

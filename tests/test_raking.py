@@ -1,0 +1,190 @@
+"""Raking weights: the algorithm against a published example, the margins file staff
+upload, and `survey-engine weights` on the demo."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+from survey_engine.cli import cli
+from survey_engine.models import SurveyWeighting
+from survey_engine.raking import effective_n, rake
+from survey_engine.results.margins import MarginsError, read_margins
+from survey_engine.results.report import merged_survey
+from survey_engine.results.weights import cell_counts, current_weights
+from tests.conftest import DEMO_SLUG, stored_responses
+
+# The worked example of Wikipedia's "Iterative proportional fitting" article (section
+# "Example"): a 4×4 seed table, row targets 150 300 400 150, column targets 200 300 400
+# 100, and the table it prints after the third cycle (rows, then columns), to the two
+# decimals it gives.
+SEED = [[40, 30, 20, 10], [35, 50, 100, 75], [30, 80, 70, 120], [20, 30, 40, 50]]
+ROW_TARGETS = [150, 300, 400, 150]
+COLUMN_TARGETS = [200, 300, 400, 100]
+PUBLISHED_AFTER_3_CYCLES = [
+    [64.61, 46.28, 35.42, 3.83],
+    [49.95, 68.15, 156.49, 25.37],
+    [56.70, 144.40, 145.06, 53.76],
+    [28.74, 41.18, 63.03, 17.03],
+]
+
+
+def _seed_counts():
+    return {(str(r), str(c)): SEED[r][c] for r in range(4) for c in range(4)}
+
+
+def _targets():
+    return [
+        {str(i): t for i, t in enumerate(ROW_TARGETS)},
+        {str(i): t for i, t in enumerate(COLUMN_TARGETS)},
+    ]
+
+
+def _table(result, counts) -> list[list[float]]:
+    fitted = result.fitted(counts)
+    n = sum(counts.values())
+    return [[fitted[(str(r), str(c))] * 1000 / n for c in range(4)] for r in range(4)]
+
+
+def test_raking_reproduces_the_published_worked_example():
+    counts = _seed_counts()
+    result = rake(counts, _targets(), tolerance=0, max_cycles=3)
+    table = _table(result, counts)
+    for r in range(4):
+        for c in range(4):
+            assert round(table[r][c], 2) == pytest.approx(PUBLISHED_AFTER_3_CYCLES[r][c], abs=1e-9)
+
+
+def test_raking_converges_to_the_margins_keeping_the_seed_s_odds_ratios():
+    """The converged table meets every margin to 4 decimals and more, and is the seed
+    scaled by a factor per row and per column (X = P·Z·Q): every 2×2 odds ratio of the
+    seed is kept. Both together define the solution uniquely."""
+    counts = _seed_counts()
+    result = rake(counts, _targets())
+    assert result.converged and result.cycles < 50
+    table = _table(result, counts)
+    for r in range(4):
+        assert math.fsum(table[r]) == pytest.approx(ROW_TARGETS[r], abs=1e-6)
+    for c in range(4):
+        assert math.fsum(row[c] for row in table) == pytest.approx(COLUMN_TARGETS[c], abs=1e-6)
+    for r in range(3):
+        for c in range(3):
+            seed_odds = SEED[r][c] * SEED[r + 1][c + 1] / (SEED[r][c + 1] * SEED[r + 1][c])
+            odds = table[r][c] * table[r + 1][c + 1] / (table[r][c + 1] * table[r + 1][c])
+            assert odds == pytest.approx(seed_odds, rel=1e-9)
+    # The converged table to 4 decimals, as the published one is to 2 after 3 cycles.
+    assert [round(x, 4) for x in table[0]] == [64.5585, 46.2325, 35.3843, 3.8247]
+    # A cell's weight is the product of its row's and column's factors.
+    for cell, weight in result.weights.items():
+        product = result.factors[0][cell[0]] * result.factors[1][cell[1]] * result.scale
+        assert weight == pytest.approx(product, rel=1e-9)
+
+
+def test_bounds_keep_every_weight_within_them():
+    counts = {("a",): 90, ("b",): 10}
+    result = rake(counts, [{"a": 0.1, "b": 0.9}], bounds=(0.5, 3.0))
+    assert all(0.5 - 1e-9 <= w <= 3.0 + 1e-9 for w in result.weights.values())
+    assert not result.converged and result.trimmed  # the margins cannot be met within them
+    free = rake(counts, [{"a": 0.1, "b": 0.9}])
+    assert free.converged and free.weights[("b",)] == pytest.approx(9.0)
+
+
+def test_targets_that_cannot_be_met_are_refused():
+    with pytest.raises(ValueError, match="no respondent in c"):
+        rake({("a",): 5, ("b",): 5}, [{"a": 1, "b": 1, "c": 1}])
+    with pytest.raises(ValueError, match="no target for b"):
+        rake({("a",): 5, ("b",): 5}, [{"a": 1}])
+    with pytest.raises(ValueError, match="positive"):
+        rake({("a",): 5}, [{"a": float("nan")}])
+
+
+def test_kish_effective_n():
+    assert effective_n([(1.0, 100)]) == pytest.approx(100)
+    # half the sample at weight 3, half at 1: (50·3 + 50)² / (50·9 + 50) = 80
+    assert effective_n([(3.0, 50), (1.0, 50)]) == pytest.approx(80)
+
+
+MARGINS_CSV = (
+    "variable,category,count\n"
+    "role,parent,600\nrole,pupil,250\nrole,\"Giáo viên, cán bộ quản lý\",100\nrole,other,50\n"
+)
+
+
+def test_a_margins_file_is_read_by_choice_name_or_label(app):
+    merged = merged_survey(_demo(app))
+    margins = read_margins(MARGINS_CSV.encode(), "census.csv", merged)
+    assert margins.targets == {
+        "role": {"parent": 0.6, "pupil": 0.25, "teacher": 0.1, "other": 0.05}
+    }
+    shares = "biến;nhóm;tỉ lệ\nrole;parent;60%\nrole;pupil;25%\nrole;teacher;10%\nrole;other;5%\n"
+    assert read_margins(shares.encode(), "m.csv", merged).targets == margins.targets
+
+
+def test_every_problem_of_a_margins_file_is_named_with_its_row(app):
+    merged = merged_survey(_demo(app))
+    bad = (
+        "variable,category,count\n"
+        "children,3,10\n"  # not a single-choice question
+        "role,astronaut,5\n"  # not a choice
+        "role,parent,lots\n"  # not a number
+        "role,pupil,=1+1\n"
+        "nope,x,1\n"
+    )
+    with pytest.raises(MarginsError) as caught:
+        read_margins(bad.encode(), "m.csv", merged)
+    problems = caught.value.problems
+    assert [p.split(":")[0] for p in problems] == ["row 2", "row 3", "row 4", "row 5", "row 6"]
+    for text, expected in [
+        (b"\xff\xfe", "not UTF-8"),
+        (b"", "empty"),
+        (b"a,b\n1,2\n", "lacks the column"),
+        (b"variable,category,share\nrole,parent,0.5\nrole,pupil,0.2\n", "add up to 0.7"),
+        (b"x" * 1_000_001, "over 1000 kB"),
+        (b"PK\x03\x04broken", "not an Excel workbook"),
+    ]:
+        with pytest.raises(MarginsError, match=expected):
+            read_margins(text, "m.xlsx" if text.startswith(b"PK") else "m.csv", merged)
+
+
+def _demo(app):
+    from survey_engine.catalog import find_survey
+
+    return find_survey(DEMO_SLUG)
+
+
+def test_the_weights_command_rakes_the_demo_to_the_margins(app, tmp_path):
+    runner = app.test_cli_runner()
+    assert (
+        runner.invoke(cli, ["fake-responses", DEMO_SLUG, "--count", "400", "--seed", "3"]).exit_code
+        == 0
+    )
+    margins = tmp_path / "census.csv"
+    margins.write_text(MARGINS_CSV, encoding="utf-8")
+    result = runner.invoke(cli, ["weights", DEMO_SLUG, "--margins", str(margins)])
+    assert result.exit_code == 0, result.output
+    assert "400 responses weighted on role: converged" in result.output
+    weights = current_weights(_demo(app).id)
+    assert weights is not None and weights.variables == ("role",)
+    # The weighted shares of role are the margins, computed from the responses
+    # themselves (not from the stored report).
+    by_role: Counter[str] = Counter()
+    for response in stored_responses():
+        by_role[response.answers.get("role") or ""] += weights.weight_of(response.answers)
+    total = sum(by_role.values())
+    assert total == pytest.approx(400)  # the mean weight is 1
+    for role, share in {"parent": 0.6, "pupil": 0.25, "teacher": 0.1, "other": 0.05}.items():
+        assert by_role[role] / total == pytest.approx(share, abs=1e-6)
+    assert sum(cell_counts(_demo(app).id, ("role",)).values()) == 400
+    # Bad input: a clear error, and the stored weights kept.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("variable,category,count\nrole,astronaut,1\n", encoding="utf-8")
+    refused = runner.invoke(cli, ["weights", DEMO_SLUG, "--margins", str(bad)])
+    assert refused.exit_code != 0 and "'astronaut' is not a choice of role" in refused.output
+    assert current_weights(_demo(app).id) == weights
+    wrong = runner.invoke(cli, ["weights", DEMO_SLUG, "--margins", str(margins), "--bounds", "2,1"])
+    assert wrong.exit_code != 0 and "bounds must be" in wrong.output
+    removed = runner.invoke(cli, ["weights", DEMO_SLUG, "--remove"])
+    assert removed.exit_code == 0 and current_weights(_demo(app).id) is None
+    assert SurveyWeighting.query.count() == 0

@@ -26,13 +26,20 @@ def wilson_interval(count: int, total: int, z: float = Z95) -> tuple[float, floa
     """
     if total <= 0 or not 0 <= count <= total:
         return None
-    p = count / total
+    return wilson_bounds(count / total, total, z)
+
+
+def wilson_bounds(p: float, n: float, z: float = Z95) -> tuple[float, float] | None:
+    """The Wilson interval of a proportion p observed on n (which may be a weighted
+    sample's effective n, not a whole number); None when n is 0."""
+    if not n > 0 or not 0 <= p <= 1:
+        return None
     z2 = z * z
-    centre = (p + z2 / (2 * total)) / (1 + z2 / total)
-    half = z * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total)) / (1 + z2 / total)
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
     # At 0% and 100% the bound is exact: rounding would leave 1e-19 in a workbook cell.
-    low = 0.0 if count == 0 else max(0.0, centre - half)
-    high = 1.0 if count == total else min(1.0, centre + half)
+    low = 0.0 if p == 0 else max(0.0, centre - half)
+    high = 1.0 if p == 1 else min(1.0, centre + half)
     return low, high
 
 
@@ -73,6 +80,26 @@ class Share:
     @property
     def interval(self) -> tuple[float, float] | None:
         return wilson_interval(self.count, self.total)
+
+
+@dataclass(frozen=True)
+class WeightedShare:
+    """A share with the weights applied: `weight` of `total` (sums of weights), its
+    interval on Kish's effective n of the base (`effective_n`), so a weighted figure
+    never claims the precision of the unweighted count it came from."""
+
+    weight: float
+    total: float
+    effective_n: float
+
+    @property
+    def ratio(self) -> float | None:
+        return self.weight / self.total if self.total > 0 else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        ratio = self.ratio
+        return None if ratio is None else wilson_bounds(min(ratio, 1.0), self.effective_n)
 
 
 @dataclass(frozen=True)

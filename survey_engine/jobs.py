@@ -25,6 +25,7 @@ from survey_engine.models import Survey
 from survey_engine.results import saved
 from survey_engine.results.filters import FilterError
 from survey_engine.results.report import merged_survey
+from survey_engine.results.weights import current_weights
 
 
 def _survey(slug: str):
@@ -78,7 +79,7 @@ def _saved_view(
     if merged is None:
         return None
     try:
-        return merged, saved.View.from_json(view_json, merged)
+        return merged, saved.View.from_json(view_json, merged, current_weights(survey_id))
     except FilterError:  # a filtered question or choice no version has any more
         if key is not None:
             saved.forget(survey_id, key)

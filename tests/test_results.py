@@ -511,7 +511,7 @@ def assert_as_a_full_scan(app, context: dict) -> None:
         merged, fresh, context["lang"], context["dashboard"].all_responses, counts
     )
     # key: kind, survey id, created_at, versions, review stamp, then the view
-    [scan] = [scan for key, scan in cached_scans(app).items() if key[5:] == (filters, spec)]
+    [scan] = [scan for key, scan in cached_scans(app).items() if key[5:7] == (filters, spec)]
     assert state(scan) == state(fresh)
 
 
@@ -583,7 +583,7 @@ def test_a_response_committed_late_or_deleted_below_the_last_read_means_a_rescan
     for context in contexts:
         assert_as_a_full_scan(app, context)
     [unfiltered] = [
-        scan for key, scan in cached_scans(app).items() if key[5:] == (NO_FILTERS, None)
+        scan for key, scan in cached_scans(app).items() if key[5:7] == (NO_FILTERS, None)
     ]
     assert unfiltered.responses == stored
     assert unfiltered.last_id == newest_response_id() and unfiltered.seen == stored

@@ -47,6 +47,7 @@ from survey_engine.results.report import merged_survey
 from survey_engine.results.saved import View
 from survey_engine.results.text_answers import fold, text_answers
 from survey_engine.results.unit_rates import unit_rates
+from survey_engine.results.weights import current_weights
 
 REFRESH_SECONDS = 5  # a page that says "Counting…" asks again after this long
 MAX_QUERY = 200
@@ -240,7 +241,8 @@ def results(slug: str):
     unit = request.args.get("by", "auto")
     unit = unit if unit in ("hour", "day") else "auto"
     count = response_count(survey.id)
-    counted, counting = counted_view(survey, merged, View(filters, crosstab), count)
+    view = View(filters, crosstab, current_weights(survey.id))
+    counted, counting = counted_view(survey, merged, view, count)
     # Unfiltered, the counts are the tallies': current to the last stored response.
     counts = None if filters else tally_counts(survey.id)
     dashboard = build_dashboard(merged, counted, g.lang, count, counts)

@@ -23,6 +23,7 @@ select_multiple); a number is what families.number_of reads.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from copy import deepcopy
@@ -50,6 +51,7 @@ from survey_engine.results.responses import (
     newest_id,
     response_chunks,
 )
+from survey_engine.results.weights import CellWeights
 
 NO_ANSWER = ""  # the breakdown "choice" of a response that did not answer it
 SHEETS = SELECT | NUMBER | MATRIX  # the families the workbook's sheets show
@@ -110,6 +112,9 @@ class Accumulator:
     # Pages, hours, ranks, dates and 'other' texts too: the dashboard shows them, the
     # workbook (False) does not, and is written the faster for not counting them.
     views: bool = True
+    # The survey's raking weights (results/weights.py), when it is weighted: then each
+    # select question's choices and the breakdown's cells are summed by weight too.
+    weights: CellWeights | None = field(default=None, repr=False, compare=False)
     responses: int = 0
     # ('', '') responses, (q, '') answered q, (q, choice) chose it: the tallies' shape
     counts: Counter = field(default_factory=Counter)
@@ -134,6 +139,12 @@ class Accumulator:
     # series key -> (breakdown choice, choice) -> n, and -> breakdown choice -> answered
     breakdown_cells: dict[str, Counter] = field(default_factory=dict)
     breakdown_answered: dict[str, Counter] = field(default_factory=dict)
+    # With weights: as counts (select questions and ('', '')), each response counted
+    # by its weight; the squares of the weights of those who answered ((q, '') and
+    # ('', '')), for Kish's effective n; the breakdown's cells by weight.
+    weighted: dict[tuple[str, str], float] = field(default_factory=dict)
+    weighted_squares: dict[tuple[str, str], float] = field(default_factory=dict)
+    weighted_breakdown: dict[str, dict[tuple[str, str], float]] = field(default_factory=dict)
     last_id: int = 0  # responses up to this id are counted, those after it not
     seen: int = 0  # count_up_to(last_id) when they were read: see accumulate()
 
@@ -170,6 +181,48 @@ class Accumulator:
             self._add_crosstab(answers)
         if self.breakdown is not None:
             self._add_breakdown(answers, columns)
+        if self.weights is not None:
+            self._add_weighted(answers, columns)
+
+    def _add_weighted(self, answers: list[dict], columns: dict[str, list[Any]]) -> None:
+        """The select questions' (and the breakdown's) counts, each response counted
+        by its weight."""
+        assert self.weights is not None
+        weights = [self.weights.weight_of(a) for a in answers]
+        _add(self.weighted, ("", ""), math.fsum(weights))
+        _add(self.weighted_squares, ("", ""), math.fsum(w * w for w in weights))
+        for q in self.survey.questions:
+            if q.type not in SELECT:
+                continue
+            name = q.name
+            sums: dict[str, float] = {}
+            total = squares = 0.0
+            for w, value in zip(weights, columns[name], strict=True):
+                if value is None:
+                    continue
+                total += w
+                squares += w * w
+                for c in picks(value):
+                    sums[c] = sums.get(c, 0.0) + w
+            if total:
+                _add(self.weighted, (name, ""), total)
+                _add(self.weighted_squares, (name, ""), squares)
+                for c, x in sums.items():
+                    _add(self.weighted, (name, c), x)
+        if self.breakdown is None:
+            return
+        where = [picks(b) or [NO_ANSWER] for b in columns[self.breakdown]]
+        for key in series_keys(self.survey):
+            if key == self.breakdown or "/" in key:
+                continue
+            cells = self.weighted_breakdown.setdefault(key, {})
+            for w, places, value in zip(weights, where, columns[key], strict=True):
+                if value is None:
+                    continue
+                for b in places:
+                    _add(cells, (b, ""), w)
+                    for c in picks(value):
+                        _add(cells, (b, c), w)
 
     def _add_times(self, moments: list[datetime]) -> None:
         # Hours are floored as stored (UTC, naive on SQLite), then each distinct hour
@@ -308,6 +361,10 @@ class Accumulator:
                 cells.update((b, c) for c in _all_picks(given))
 
 
+def _add(sums: dict[tuple[str, str], float], key: tuple[str, str], weight: float) -> None:
+    sums[key] = sums.get(key, 0.0) + weight
+
+
 def _parts(breakdown: str, answers: list[dict]) -> dict[str, list[dict]]:
     """The answer sets by breakdown choice; a response in each choice it names."""
     parts: dict[str, list[dict]] = {}
@@ -355,6 +412,7 @@ def accumulate(
     filters: Filters = NO_FILTERS,
     crosstab: CrossTabSpec | None = None,
     previous: Accumulator | None = None,
+    weights: CellWeights | None = None,
 ) -> Accumulator:
     """One pass over the responses the filters keep, a chunk at a time. Given
     `previous`, the same view's counts at an older response count, only the responses
@@ -367,7 +425,7 @@ def accumulate(
     counts = (
         previous.copy_for(survey)
         if previous is not None and not fresh
-        else Accumulator(survey, crosstab)
+        else Accumulator(survey, crosstab, weights=weights)
     )
     after = counts.last_id
     # Counted before the rows are read, never after: a late row the read misses is

@@ -21,7 +21,7 @@ from survey_engine.definition.families import DATE, MATRIX, NOT_ASKED, NUMBER, R
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.definition.model import Question
 from survey_engine.extensions import db
-from survey_engine.figures import NumberSummary, Share, summarize
+from survey_engine.figures import NumberSummary, Share, WeightedShare, summarize
 from survey_engine.models import Tally
 from survey_engine.results.accumulator import Accumulator
 
@@ -47,6 +47,7 @@ class ChoiceCount:
     label: str
     of_answered: Share
     of_all: Share
+    weighted: WeightedShare | None = None  # of answered, when the survey is weighted
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,10 @@ class Dashboard:
     first: datetime | None
     last: datetime | None
     crosstab: CrossTab | None
+    # When the survey is weighted (and the view counted): the weighting variables and
+    # Kish's effective n of all the responses kept.
+    weighted_by: tuple[str, ...] = ()
+    effective_n: float | None = None
 
 
 def build_dashboard(
@@ -164,6 +169,29 @@ def build_dashboard(
         first=acc.first,
         last=acc.last,
         crosstab=_crosstab(survey, acc, lang),
+        weighted_by=acc.weights.variables if _weighted(acc) and acc.weights else (),
+        effective_n=_effective_n(acc, "") if _weighted(acc) else None,
+    )
+
+
+def _weighted(acc: Accumulator) -> bool:
+    """The view is weighted and has counted responses (not the tallies alone)."""
+    return acc.weights is not None and acc.weighted.get(("", ""), 0.0) > 0
+
+
+def _effective_n(acc: Accumulator, question: str) -> float:
+    """Kish's effective n of those who answered `question` ('' for every response)."""
+    total = acc.weighted.get((question, ""), 0.0)
+    squares = acc.weighted_squares.get((question, ""), 0.0)
+    return total * total / squares if squares > 0 else 0.0
+
+
+def weighted_share(acc: Accumulator, question: str, choice: str) -> WeightedShare:
+    """The weighted share of those who answered `question` that chose `choice`."""
+    return WeightedShare(
+        acc.weighted.get((question, choice), 0.0),
+        acc.weighted.get((question, ""), 0.0),
+        _effective_n(acc, question),
     )
 
 
@@ -199,12 +227,14 @@ def _choices(
     labels = survey.choice_labels(
         q, lang, sorted(c for (name, c) in counts if name == q.name and c)
     )
+    weighted = _weighted(acc)
     choices = tuple(
         ChoiceCount(
             name,
             label,
             Share(counts.get((q.name, name), 0), answered),
             Share(counts.get((q.name, name), 0), total),
+            weighted_share(acc, q.name, name) if weighted else None,
         )
         for name, label in labels.items()
     )

@@ -87,7 +87,7 @@ def counted_view(
     the job counting them has come (queued here if none is)."""
     budget = current_app.config["RESULTS_REQUEST_SCAN_ROWS"]
     got = cached(
-        cache_key("counts", survey, merged, view.filters, view.crosstab),
+        cache_key("counts", survey, merged, view.filters, view.crosstab, view.weights),
         freshness(survey, count),
         lambda previous: prepare(survey.id, merged, view, previous, budget),
     )
@@ -100,4 +100,4 @@ def counted_view(
             view.to_json(),
             job_timeout=COUNT_JOB_TIMEOUT,
         )
-    return Accumulator(merged, view.crosstab), got
+    return Accumulator(merged, view.crosstab, weights=view.weights), got

@@ -10,7 +10,7 @@ from typing import Any
 
 from survey_engine.catalog import definition_of, response_count
 from survey_engine.definition.merged import MergedSurvey
-from survey_engine.figures import NumberSummary, Share
+from survey_engine.figures import NumberSummary, Share, WeightedShare
 from survey_engine.models import Survey
 from survey_engine.results.dashboard import (
     ChoiceCount,
@@ -22,6 +22,7 @@ from survey_engine.results.dashboard import (
 from survey_engine.results.filters import FilterError, Filters
 from survey_engine.results.live import counted_view
 from survey_engine.results.saved import Counting, View
+from survey_engine.results.weights import current_weights
 
 
 def merged_survey(survey: Survey) -> MergedSurvey | None:
@@ -55,7 +56,8 @@ def survey_dashboard(
     counts more than a request may read (RESULTS_REQUEST_SCAN_ROWS), a Dashboard of the
     tallies' counts only (nothing filtered) and how far the job has come."""
     count = response_count(survey.id)
-    counted, counting = counted_view(survey, merged, View(filters), count)
+    view = View(filters, weights=current_weights(survey.id))
+    counted, counting = counted_view(survey, merged, view, count)
     counts = None if filters else tally_counts(survey.id)
     return build_dashboard(merged, counted, lang, count, counts), counting
 
@@ -69,6 +71,19 @@ def share_json(share: Share) -> dict[str, Any]:
         "ratio": share.ratio,
         "ci_low": bounds[0] if bounds else None,
         "ci_high": bounds[1] if bounds else None,
+    }
+
+
+def weighted_json(share: WeightedShare | None) -> dict[str, Any] | None:
+    """A weighted share: its ratio and interval on Kish's effective n of the base."""
+    if share is None:
+        return None
+    bounds = share.interval
+    return {
+        "ratio": share.ratio,
+        "ci_low": bounds[0] if bounds else None,
+        "ci_high": bounds[1] if bounds else None,
+        "effective_n": share.effective_n,
     }
 
 
@@ -92,6 +107,7 @@ def _choices_json(choices: tuple[ChoiceCount, ...]) -> dict[str, Any]:
             "label": c.label,
             "of_answered": share_json(c.of_answered),
             "of_all": share_json(c.of_all),
+            **({"weighted": weighted_json(c.weighted)} if c.weighted is not None else {}),
         }
         for c in choices
     }
@@ -158,6 +174,8 @@ def results_json(
         "all_responses": dashboard.all_responses,
         "filters": [[name, value] for name, value in filters.to_args()],
         "include": filters.include,
+        "weighted_by": list(dashboard.weighted_by),
+        "effective_n": dashboard.effective_n,
     }
     if counting is not None:
         head.update(

@@ -38,11 +38,12 @@ from survey_engine.models import Response, ResultState, insert_for
 from survey_engine.replica import reading
 from survey_engine.results.accumulator import Accumulator, CrossTabSpec
 from survey_engine.results.codec import decode_state, encode_state, shape
-from survey_engine.results.filters import Filters
+from survey_engine.results.filters import FilterError, Filters
 from survey_engine.results.responses import count_up_to, newest_id, response_chunks
+from survey_engine.results.weights import CellWeights
 
 # The fields a caller gives back, never saved: the survey, and the view it counts.
-CONTEXT_FIELDS = ("survey", "crosstab")
+CONTEXT_FIELDS = ("survey", "crosstab", "weights")
 SHAPE = shape(Accumulator)
 JOB_STALE = timedelta(minutes=10)  # a job not heard of for this long is queued again
 KEEP_CONTINUING = timedelta(days=30)  # states used since then are carried on by workers
@@ -50,32 +51,42 @@ KEEP_CONTINUING = timedelta(days=30)  # states used since then are carried on by
 
 @dataclass(frozen=True)
 class View:
-    """What one dashboard page counts: its filters and its cross-tab."""
+    """What one dashboard page counts: its filters, its cross-tab, and the survey's
+    weights when it is weighted (new weights: a new view, counted anew)."""
 
     filters: Filters = Filters()
     crosstab: CrossTabSpec | None = None
+    weights: CellWeights | None = None
 
     def to_json(self) -> dict[str, Any]:
         spec = self.crosstab
-        return {
+        data: dict[str, Any] = {
             "args": [list(pair) for pair in self.filters.to_args()],
             "crosstab": [spec.row, spec.col] if spec else None,
         }
+        if self.weights is not None:
+            data["weights"] = self.weights.stamp
+        return data
 
     @property
     def key(self) -> str:
-        """'' for the unfiltered view; else the SHA-256 of its JSON."""
-        if not self.filters and self.crosstab is None:
+        """'' for the unfiltered, unweighted view; else the SHA-256 of its JSON."""
+        if not self.filters and self.crosstab is None and self.weights is None:
             return ""
         text = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], merged: MergedSurvey) -> View:
-        """The view again; FilterError if the survey no longer has its questions."""
+    def from_json(
+        cls, data: dict[str, Any], merged: MergedSurvey, weights: CellWeights | None = None
+    ) -> View:
+        """The view again, with the survey's `weights` now; FilterError if the survey
+        no longer has its questions or was weighted anew since."""
+        if data.get("weights") != (weights.stamp if weights is not None else None):
+            raise FilterError("the survey's weights have changed since this view was saved")
         filters = Filters.from_args(MultiDict([tuple(p) for p in data.get("args", [])]), merged)
         spec = data.get("crosstab")
-        return cls(filters, CrossTabSpec(*spec) if spec else None)
+        return cls(filters, CrossTabSpec(*spec) if spec else None, weights)
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,9 @@ def _usable(row: ResultState | None, merged: MergedSurvey) -> TypeGuard[ResultSt
 
 
 def decoded(row: ResultState, merged: MergedSurvey, view: View) -> Accumulator:
-    scan = decode_state(Accumulator, row.state, survey=merged, crosstab=view.crosstab)
+    scan = decode_state(
+        Accumulator, row.state, survey=merged, crosstab=view.crosstab, weights=view.weights
+    )
     scan.last_id, scan.seen = int(row.last_id), int(row.seen)
     return scan
 
@@ -201,7 +214,7 @@ def advance(
         with reading() as own:
             return advance(survey_id, merged, view, scan, max_rows, checked, own)
     if scan is None or not (checked or still_valid(survey_id, view, scan, reads)):
-        scan = Accumulator(merged, view.crosstab)
+        scan = Accumulator(merged, view.crosstab, weights=view.weights)
     after = scan.last_id
     newest = max(newest_id(survey_id, reads), after)
     upto = newest
@@ -264,7 +277,13 @@ def _claim_job(
 ) -> bool:
     """Mark the view as counted by a job; False if a job already is (heard of lately)."""
     if row is None or not _usable(row, merged):
-        save(survey_id, merged, view, scan or Accumulator(merged, view.crosstab), queued=True)
+        save(
+            survey_id,
+            merged,
+            view,
+            scan or Accumulator(merged, view.crosstab, weights=view.weights),
+            queued=True,
+        )
         return True
     stale = datetime.now(UTC) - JOB_STALE
     claimed = cast(

@@ -31,9 +31,10 @@ MIN_BOUND, MAX_BOUND = 0.01, 100.0
 NO_ANSWER = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CellWeights:
-    """The stored weights, ready to apply: weight_of(answers) for any response."""
+    """The stored weights, ready to apply: weight_of(answers) for any response. Two
+    are the same when they were computed at the same moment (`stamp`)."""
 
     variables: tuple[str, ...]
     cells: dict[Cell, float]
@@ -41,6 +42,12 @@ class CellWeights:
     scale: float  # the factors' product times this is an unseen cell's weight
     bounds: tuple[float, float] | None
     stamp: str  # changes whenever the weights are computed again
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CellWeights) and other.stamp == self.stamp
+
+    def __hash__(self) -> int:
+        return hash(self.stamp)
 
     def weight_of(self, answers: dict[str, Any]) -> float:
         cell = tuple(_category(answers.get(v)) for v in self.variables)

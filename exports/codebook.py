@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from exports.cells import SafeSheet
-from exports.columns import META_COLUMNS, TRAIL_COLUMNS
+from exports.columns import META_COLUMNS, TRAIL_COLUMNS, WEIGHT_COLUMN
 from survey_engine.definition import Definition, Question
 from survey_engine.i18n import message
 
@@ -37,7 +37,7 @@ class CodebookSheet:
         self.words = words
         self.choice_label = choice_label
 
-    def write(self, questions: list[Question]) -> None:
+    def write(self, questions: list[Question], weighted: bool = False) -> None:
         ws, words = self.sheet, self.words
         ws.write_row(0, [words[f"codebook_{h}"] for h in HEADERS], "header")
         for col, width in enumerate(WIDTHS):
@@ -49,7 +49,8 @@ class CodebookSheet:
             row += 1
         for q in questions:
             row = self._question(row, q)
-        for name in TRAIL_COLUMNS:  # the review and the paradata, after the answers
+        trail = (*TRAIL_COLUMNS, WEIGHT_COLUMN) if weighted else TRAIL_COLUMNS
+        for name in trail:  # the review, the paradata and the weight, after the answers
             ws.write_row(row, [name, words[f"meta_{name}"], "meta"])
             row += 1
         ws.ws.autofilter(0, 0, max(row - 1, 1), len(HEADERS) - 1)

@@ -33,6 +33,8 @@ TRAIL_COLUMNS = (
     "network_key",
     "device_hash",
 )
+# Last, when the survey is weighted: the response's raking weight (mean 1).
+WEIGHT_COLUMN = "weight"
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,11 @@ class RowMaker:
         lang: str,
         codes: bool = False,
         version_numbers: dict[int, int] | None = None,
+        weight_of: Callable[[Any], float | None] | None = None,
     ) -> None:
         self.questions = questions
         self.columns = columns_for(questions)
+        self.weight_of = weight_of
         self.definition = definition
         self.lang = lang
         self.codes = codes
@@ -104,6 +108,8 @@ class RowMaker:
         self._getters = [
             self._getter(c) for c in self.columns[len(META_COLUMNS) : -len(TRAIL_COLUMNS)]
         ]
+        if weight_of is not None:
+            self.columns.append(Column(WEIGHT_COLUMN, kind="meta"))
 
     def choice_label(self, choice: dict) -> str:
         if choice["name"] == OTHER and choice.get("label") is None:
@@ -128,6 +134,8 @@ class RowMaker:
         ]
         cells += [get(answers) for get in self._getters]
         cells += trail_cells(response)
+        if self.weight_of is not None:
+            cells.append(self.weight_of(response))
         return cells
 
     def _getter(self, column: Column) -> Callable[[dict], Any]:

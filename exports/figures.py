@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from survey_engine.definition import Question
 from survey_engine.definition.families import MATRIX, SELECT
-from survey_engine.figures import NumberSummary
+from survey_engine.figures import NumberSummary, WeightedShare
 
 NO_ANSWER = ""  # the breakdown column of the responses that did not answer it
 
@@ -53,6 +53,11 @@ class WorkbookFigures:
     by_breakdown: Mapping[str, int] = field(default_factory=dict)
     cross: Mapping[str, Mapping[tuple[str, str], int]] = field(default_factory=dict)
     cross_answered: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # When the survey is weighted: its variables, Kish's effective n of all responses,
+    # and per select series each choice's weighted share of those who answered.
+    weighted_by: tuple[str, ...] = ()
+    effective_n: float | None = None
+    weighted: Mapping[str, Mapping[str, WeightedShare]] = field(default_factory=dict)
 
     def crossed_series(self) -> Iterator[Series]:
         """Every series but the breakdown itself."""

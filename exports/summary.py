@@ -21,7 +21,7 @@ from exports.figures import Series, WorkbookFigures
 from survey_engine.definition import Definition, Question
 from survey_engine.figures import NumberSummary, wilson_interval
 
-CHART_COLUMN = 8  # column I: beside the seven columns of a table
+CHART_COLUMN = 8  # column I: beside the seven columns of a table (L when weighted)
 ROW_PIXELS = 20  # Excel's default row height
 MIN_BLOCK_ROWS = 12  # a chart needs room even for a yes/no question
 CHART_WIDTH = 520
@@ -44,6 +44,7 @@ class SummarySheet:
         self.lang = lang
         self.words = words
         self.choice_label = choice_label
+        self.chart_column = CHART_COLUMN
 
     def write(self, figures: WorkbookFigures, filter_lines: list[str]) -> None:
         ws, words = self.sheet, self.words
@@ -53,8 +54,15 @@ class SummarySheet:
         ws.write(0, 0, self.definition.text(self.definition.title, self.lang), "title")
         ws.write_row(1, [words["responses"], figures.responses], "bold")
         ws.write_row(2, [words["filters"], "; ".join(filter_lines) or words["no_filters"]])
-        ws.ws.freeze_panes(3, 0)
-        row = 4
+        row = 3
+        if figures.weighted_by:
+            self.chart_column = CHART_COLUMN + 3  # beside the weighted columns
+            ws.write_row(3, [words["weighted_by"], ", ".join(figures.weighted_by)], "bold")
+            ws.write_row(4, [words["effective_n"], figures.effective_n], "bold")
+            ws.ws.set_column(7, 9, 13)
+            row = 5
+        ws.ws.freeze_panes(row, 0)
+        row += 1
         for series in figures.series:
             row = self._select_table(row, series, figures)
         for question, stats in figures.numbers:
@@ -71,6 +79,7 @@ class SummarySheet:
         ws, words = self.sheet, self.words
         counts, answered = figures.counts.get(series.key, {}), figures.answered.get(series.key, 0)
         everyone = figures.responses
+        weighted = figures.weighted.get(series.key) if figures.weighted_by else None
         first = row
         title = self.sheet.cuts.fit(self.series_title(series))
         ws.write(row, 0, title, "bold")
@@ -84,6 +93,11 @@ class SummarySheet:
                 words["percent_all"],
                 words["ci_low"],
                 words["ci_high"],
+                *(
+                    (words["weighted_percent"], words["weighted_ci_low"], words["weighted_ci_high"])
+                    if weighted is not None
+                    else ()
+                ),
             ],
             "header",
         )
@@ -104,6 +118,10 @@ class SummarySheet:
                 "percent",
                 first_col=3,
             )
+            share = weighted.get(code) if weighted is not None else None
+            if share is not None:
+                bounds = share.interval
+                ws.write_row(row, [share.ratio, *(bounds or (None, None))], "percent", first_col=7)
             row += 1
         ws.write_row(row, [words["answered"], None], "total")
         ws.write(row, 2, answered, "count_total")
@@ -155,7 +173,7 @@ class SummarySheet:
         chart.set_y_axis({"reverse": True})  # a bar chart lists its first category last
         chart.set_x_axis({"min": 0, "major_gridlines": {"visible": True}})
         chart.set_size({"width": CHART_WIDTH, "height": rows * ROW_PIXELS})
-        self.sheet.ws.insert_chart(title_row, CHART_COLUMN, chart, {"object_position": 3})
+        self.sheet.ws.insert_chart(title_row, self.chart_column, chart, {"object_position": 3})
 
     def _number_table(self, row: int, question: Question, stats: NumberSummary | None) -> int:
         ws, words = self.sheet, self.words

@@ -54,6 +54,11 @@ SUMMARY_WORDS = {
     "percent_all": NP_("workbook", "%% of all responses"),
     "ci_low": NP_("workbook", "95%% CI (low)"),
     "ci_high": NP_("workbook", "95%% CI (high)"),
+    "weighted_percent": NP_("workbook", "Weighted %% of answered"),
+    "weighted_ci_low": NP_("workbook", "Weighted 95%% CI (low)"),
+    "weighted_ci_high": NP_("workbook", "Weighted 95%% CI (high)"),
+    "weighted_by": NP_("workbook", "Weighted to population margins of"),
+    "effective_n": NP_("workbook", "Effective n (Kish)"),
     "answered": NP_("workbook", "Answered"),
     "not_answered": NP_("workbook", "Not answered"),
     "multiple_note": NP_(
@@ -108,6 +113,9 @@ SUMMARY_WORDS = {
         "workbook",
         "Same network on the same day, same code; the address is not kept and cannot be "
         "recovered (paradata)",
+    ),
+    "meta_weight": NP_(
+        "workbook", "Raking weight to the population margins (mean 1; blank: not weighted)"
     ),
     "meta_device_hash": NP_(
         "workbook", "Same browser, same code; says nothing about the person (paradata)"
@@ -222,7 +230,7 @@ def _write_book(
         if crosstab is not None:
             crosstab.write(counted, filter_lines)
         CodebookSheet(sheet(names["codebook"]), definition, lang, words, rows.choice_label).write(
-            questions
+            questions, weighted=rows.weight_of is not None
         )
         if about is not None:
             write_about(sheet(names["about"]), about, words, data.count, data.names)

@@ -159,6 +159,26 @@ MESSAGES: dict[str, str] = {
         "Many answers are arriving at once. Your phone is making a short check before "
         "sending; your answers are all kept. Please wait…"
     ),
+    # A population margins file (results/margins.py) and the raking (results/weights.py).
+    "margins_too_big": N_("The file is over %(limit)s kB."),
+    "margins_empty": N_("The file is empty."),
+    "margins_too_long": N_("The file has more than %(limit)s rows."),
+    "margins_not_utf8": N_("The file is not UTF-8 text (byte %(at)s)."),
+    "margins_nul": N_("The file holds a NUL character: it is not a CSV file."),
+    "margins_bad_csv": N_("The CSV file cannot be read: %(error)s"),
+    "margins_bad_xlsx": N_("The file is not an Excel workbook (.xlsx) that can be read."),
+    "margins_columns": N_(
+        "Row 1 must name the columns variable, category and count (or share); "
+        "it lacks: %(missing)s."
+    ),
+    "margins_not_select": N_("Row %(row)s: %(name)s is not a single-choice question."),
+    "margins_not_choice": N_("Row %(row)s: %(category)s is not a choice of %(name)s."),
+    "margins_not_number": N_("Row %(row)s: %(value)s is not a number of 0 or more."),
+    "margins_twice": N_("Row %(row)s: %(name)s %(category)s is given twice."),
+    "margins_zero": N_("%(name)s: the targets add up to 0."),
+    "margins_shares": N_("%(name)s: the shares add up to %(total)s, not 1 (or 100%%)."),
+    "margins_none": N_("The file holds no margins."),
+    "margins_too_many": N_("At most %(limit)s weighting variables."),
 }
 
 

@@ -454,6 +454,11 @@ ROUTES: dict[str, list[Inputs]] = {
         for fmt in ("csv", "pdf", "png")
     ],
     "admin.unshare": [Inputs({**_DEMO, "user_id": "{sharee_id}"}, phase=1)],
+    # The margins file, its bounds and the remove action (with a real file too).
+    "admin.weights": [
+        Inputs(_DEMO, form=("low", "high", "action"), files=("margins",), phase=1),
+        Inputs(_DEMO, form=("low", "high", "action"), base_form={"low": "0.2", "high": "5"}),
+    ],
     # -- results and exports
     "admin.results": [
         Inputs(

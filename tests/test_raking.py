@@ -135,11 +135,12 @@ def test_every_problem_of_a_margins_file_is_named_with_its_row(app):
     with pytest.raises(MarginsError) as caught:
         read_margins(bad.encode(), "m.csv", merged)
     problems = caught.value.problems
-    assert [p.split(":")[0] for p in problems] == ["row 2", "row 3", "row 4", "row 5", "row 6"]
+    assert [p.split(":")[0] for p in problems] == ["Row 2", "Row 3", "Row 4", "Row 5", "Row 6"]
+    assert caught.value.texts("vi")[1].startswith("Dòng 3: 'astronaut'")
     for text, expected in [
         (b"\xff\xfe", "not UTF-8"),
         (b"", "empty"),
-        (b"a,b\n1,2\n", "lacks the column"),
+        (b"a,b\n1,2\n", "it lacks"),
         (b"variable,category,share\nrole,parent,0.5\nrole,pupil,0.2\n", "add up to 0.7"),
         (b"x" * 1_000_001, "over 1000 kB"),
         (b"PK\x03\x04broken", "not an Excel workbook"),

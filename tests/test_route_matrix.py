@@ -112,6 +112,8 @@ ROUTES = [
     ("GET", f"{S}/codes", MANAGER, 200, None),
     ("POST", f"{S}/codes", MANAGER, 422, {"unit": "Trường A", "size": "0"}),
     ("GET", f"{S}/codes/{{batch}}.csv", MANAGER, 200, None),
+    ("GET", f"{S}/weights", MANAGER, 200, None),
+    ("POST", f"{S}/weights", MANAGER, 422, {"low": "0.2", "high": "5"}),  # no file
     ("GET", "/admin/users", ADMIN, 200, None),
     (
         "POST",

@@ -29,7 +29,7 @@ from survey_engine.admin.surveys import title_of, visible_survey
 from survey_engine.catalog import response_count
 from survey_engine.definition.families import SELECT
 from survey_engine.definition.merged import MergedSurvey
-from survey_engine.figures import Share
+from survey_engine.figures import Share, WeightedShare
 from survey_engine.models import Survey
 from survey_engine.results.accumulator import CrossTabSpec
 from survey_engine.results.charts import Bar, Column, bar_chart, column_chart
@@ -114,7 +114,7 @@ def percent(ratio: float | None) -> str:
     return "–" if ratio is None else format_percent(ratio, "#,##0.0%")
 
 
-def interval(share: Share) -> str:
+def interval(share: Share | WeightedShare) -> str:
     """'43,1–48,0%': the 95% Wilson interval of a share, in the page's language."""
     bounds = share.interval
     if bounds is None:

@@ -53,7 +53,7 @@ from survey_engine.staff.accounts import share_survey
 from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json
 
 # The endpoints that take a file; admin.init_app lets them exceed MAX_CONTENT_LENGTH.
-UPLOAD_ENDPOINTS = frozenset({"admin.new_survey", "admin.survey"})
+UPLOAD_ENDPOINTS = frozenset({"admin.new_survey", "admin.survey", "admin.weights"})
 
 
 # -- reading an uploaded definition -------------------------------------------------

@@ -10,6 +10,7 @@ from survey_engine.definition.families import NUMBER
 from survey_engine.figures import summarize
 from survey_engine.results import accumulator
 from survey_engine.results.accumulator import Accumulator
+from survey_engine.results.dashboard import effective_n, weighted_share
 
 
 def _column(code: str) -> str:
@@ -36,6 +37,7 @@ def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
         (q, summarize(counted.values.get(q.name, {}))) for q in survey.questions if q.type in NUMBER
     ]
     breakdown = survey.by_name.get(counted.breakdown) if counted.breakdown else None
+    weighted = counted.weights is not None and counted.weighted.get(("", ""), 0.0) > 0
     return sheets.WorkbookFigures(
         responses=counted.responses,
         series=series,
@@ -52,4 +54,17 @@ def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
             key: {_column(b): n for b, n in by.items()}
             for key, by in counted.breakdown_answered.items()
         },
+        weighted_by=counted.weights.variables if weighted and counted.weights else (),
+        effective_n=effective_n(counted, "") if weighted else None,
+        weighted={
+            s.key: {
+                c: weighted_share(counted, s.key, c)
+                for (q, c) in counted.weighted
+                if q == s.key and c
+            }
+            for s in series
+            if s.row is None
+        }
+        if weighted
+        else {},
     )

@@ -22,12 +22,13 @@ from survey_engine.exporting.figures import workbook_figures
 from survey_engine.extensions import db
 from survey_engine.i18n import message
 from survey_engine.intake.retention import retention_days
-from survey_engine.models import Response, Survey, SurveyVersion
+from survey_engine.models import Response, ResponseStatus, Survey, SurveyVersion
 from survey_engine.replica import reading
 from survey_engine.results.accumulator import Accumulator
 from survey_engine.results.filters import Filters
 from survey_engine.results.responses import NO_FILTERS, response_chunks
 from survey_engine.results.review_query import FLAG_NAMES, left_out
+from survey_engine.results.weights import CellWeights, current_weights
 
 FORMATS = ("xlsx", "csv")
 
@@ -68,12 +69,14 @@ def export_survey(
     newest = merged.newest
     lang = options.lang or newest.default_language
     breakdown = _breakdown(options.breakdown, merged.questions)
+    weights = current_weights(survey.id)
     rows = RowMaker(
         newest,
         merged.questions,
         lang,
         codes=options.codes,
         version_numbers={v.id: v.number for v in versions},
+        weight_of=_weight_of(weights) if weights is not None else None,
     )
     with reading() as reads:
         chunks = _counted(
@@ -85,7 +88,9 @@ def export_survey(
         about = _about_facts(survey, versions, newest, lang, options, breakdown, reads)
         # The summary and cross-tab sheets' figures: each chunk is counted as it goes by
         # to be written, by the accumulator the dashboard and the results API read.
-        counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None, views=False)
+        counted = Accumulator(
+            merged, breakdown=breakdown.name if breakdown else None, views=False, weights=weights
+        )
         return write_workbook(
             path,
             newest,
@@ -96,6 +101,17 @@ def export_survey(
             breakdown,
             about,
         )
+
+
+def _weight_of(weights: CellWeights) -> Callable[[Any], float | None]:
+    """A response's weight for its row: none for one excluded in review."""
+
+    def weight(response: Any) -> float | None:
+        if getattr(response, "status", None) == ResponseStatus.EXCLUDED:
+            return None
+        return weights.weight_of(response.answers or {})
+
+    return weight
 
 
 def _published_versions(survey: Survey) -> list[SurveyVersion]:

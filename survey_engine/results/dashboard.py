@@ -170,7 +170,7 @@ def build_dashboard(
         last=acc.last,
         crosstab=_crosstab(survey, acc, lang),
         weighted_by=acc.weights.variables if _weighted(acc) and acc.weights else (),
-        effective_n=_effective_n(acc, "") if _weighted(acc) else None,
+        effective_n=effective_n(acc, "") if _weighted(acc) else None,
     )
 
 
@@ -179,7 +179,7 @@ def _weighted(acc: Accumulator) -> bool:
     return acc.weights is not None and acc.weighted.get(("", ""), 0.0) > 0
 
 
-def _effective_n(acc: Accumulator, question: str) -> float:
+def effective_n(acc: Accumulator, question: str) -> float:
     """Kish's effective n of those who answered `question` ('' for every response)."""
     total = acc.weighted.get((question, ""), 0.0)
     squares = acc.weighted_squares.get((question, ""), 0.0)
@@ -191,7 +191,7 @@ def weighted_share(acc: Accumulator, question: str, choice: str) -> WeightedShar
     return WeightedShare(
         acc.weighted.get((question, choice), 0.0),
         acc.weighted.get((question, ""), 0.0),
-        _effective_n(acc, question),
+        effective_n(acc, question),
     )
 
 

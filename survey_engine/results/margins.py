@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from survey_engine.definition.merged import MergedSurvey
+from survey_engine.i18n import message
 
 MAX_MARGINS_BYTES = 1_000_000  # a census table of 34 provinces × 3,321 communes fits
 MAX_MARGINS_ROWS = 5000
@@ -36,12 +37,22 @@ HEADERS = {
 }
 
 
-class MarginsError(ValueError):
-    """What is wrong with an uploaded margins file: every problem, one per line."""
+Problem = tuple[str, dict[str, object]]  # an i18n.MESSAGES key and its values
 
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
+
+class MarginsError(ValueError):
+    """What is wrong with an uploaded margins file: every problem, in any language."""
+
+    def __init__(self, problems: list[Problem]):
+        self.found = problems
+        super().__init__("\n".join(self.texts("en")))
+
+    def texts(self, lang: str) -> list[str]:
+        return [message(key, lang, **values) for key, values in self.found]
+
+    @property
+    def problems(self) -> list[str]:
+        return self.texts("en")
 
 
 @dataclass(frozen=True)
@@ -66,14 +77,14 @@ def read_margins(data: bytes, filename: str, survey: MergedSurvey) -> Margins:
     """The margins in an uploaded file, checked against the survey; MarginsError
     names each problem."""
     if len(data) > MAX_MARGINS_BYTES:
-        raise MarginsError([f"the file is over {MAX_MARGINS_BYTES // 1000} kB"])
+        raise MarginsError([("margins_too_big", {"limit": MAX_MARGINS_BYTES // 1000})])
     rows = _xlsx_rows(data) if filename.lower().endswith(".xlsx") else _csv_rows(data)
     if not rows:
-        raise MarginsError(["the file is empty"])
+        raise MarginsError([("margins_empty", {})])
     if len(rows) > MAX_MARGINS_ROWS + 1:
-        raise MarginsError([f"the file has more than {MAX_MARGINS_ROWS} rows"])
+        raise MarginsError([("margins_too_long", {"limit": MAX_MARGINS_ROWS})])
     columns = _columns(rows[0])
-    problems: list[str] = []
+    problems: list[Problem] = []
     targets: dict[str, dict[str, float]] = {}
     kind = "count" if "count" in columns else "share"
     for number, row in enumerate(rows[1:], start=2):
@@ -82,30 +93,32 @@ def read_margins(data: bytes, filename: str, survey: MergedSurvey) -> Margins:
         name, category, value = (_cell(row, columns[key]) for key in ("variable", "category", kind))
         q = survey.by_name.get(name)
         if q is None or q.type != "select_one":
-            problems.append(f"row {number}: {name!r} is not a single-choice question")
+            problems.append(("margins_not_select", {"row": number, "name": repr(name)}))
             continue
         choice = _choice(q.choices, category)
         if choice is None:
-            problems.append(f"row {number}: {category!r} is not a choice of {name}")
+            problems.append(
+                ("margins_not_choice", {"row": number, "category": repr(category), "name": name})
+            )
             continue
         target = _number(value)
         if target is None or target < 0:
-            problems.append(f"row {number}: {value!r} is not a number of 0 or more")
+            problems.append(("margins_not_number", {"row": number, "value": repr(value)}))
             continue
         if choice in targets.setdefault(name, {}):
-            problems.append(f"row {number}: {name} {choice} is given twice")
+            problems.append(("margins_twice", {"row": number, "name": name, "category": choice}))
             continue
         targets[name][choice] = target / 100 if kind == "share" and "%" in value else target
     for name, given in targets.items():
         total = math.fsum(given.values())
         if total <= 0:
-            problems.append(f"{name}: the targets add up to 0")
+            problems.append(("margins_zero", {"name": name}))
         elif kind == "share" and abs(total - 1) > SHARE_TOLERANCE:
-            problems.append(f"{name}: the shares add up to {total:.4g}, not 1 (or 100%)")
+            problems.append(("margins_shares", {"name": name, "total": f"{total:.4g}"}))
     if not targets and not problems:
-        problems.append("no margins in the file")
+        problems.append(("margins_none", {}))
     if len(targets) > MAX_VARIABLES:
-        problems.append(f"more than {MAX_VARIABLES} weighting variables")
+        problems.append(("margins_too_many", {"limit": MAX_VARIABLES}))
     if problems:
         raise MarginsError(problems)
     return Margins(
@@ -120,9 +133,9 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise MarginsError([f"the file is not UTF-8 text (byte {error.start})"]) from None
+        raise MarginsError([("margins_not_utf8", {"at": error.start})]) from None
     if "\x00" in text:
-        raise MarginsError(["the file holds a NUL character: not a CSV file"])
+        raise MarginsError([("margins_nul", {})])
     dialect = csv.excel
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")  # type: ignore[assignment]
@@ -131,7 +144,7 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     try:
         return [row for row in csv.reader(io.StringIO(text), dialect)][: MAX_MARGINS_ROWS + 2]
     except csv.Error as error:
-        raise MarginsError([f"the CSV cannot be read: {error}"]) from None
+        raise MarginsError([("margins_bad_csv", {"error": str(error)})]) from None
 
 
 def _xlsx_rows(data: bytes) -> list[list[str]]:
@@ -140,7 +153,7 @@ def _xlsx_rows(data: bytes) -> list[list[str]]:
     try:
         sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
     except Exception:  # openpyxl raises many kinds on a broken file
-        raise MarginsError(["the file is not an Excel workbook (.xlsx) that can be read"]) from None
+        raise MarginsError([("margins_bad_xlsx", {})]) from None
     rows = []
     for row in sheet.iter_rows(values_only=True, max_row=MAX_MARGINS_ROWS + 2, max_col=10):
         rows.append(["" if v is None else str(v) for v in row])
@@ -158,7 +171,7 @@ def _columns(header: list[str]) -> dict[str, int]:
     if "count" not in found and "share" not in found:
         missing.append("count or share")
     if missing:
-        raise MarginsError([f"row 1 lacks the column(s): {', '.join(missing)}"])
+        raise MarginsError([("margins_columns", {"missing": ", ".join(missing)})])
     return found
 
 

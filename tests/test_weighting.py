@@ -1,0 +1,227 @@
+"""The demo weighted to a planted population margin: every output moves alike.
+
+Staff upload margins (role and district shares unlike the sample's) on the weighting
+page; the weights are computed over the responses the dashboard counts (those excluded
+in review carry none). Then the dashboard, the results API, the workbook (summary and
+responses sheets) and the CSV are each held to one recount written out here, from the
+stored responses and the stored cell weights: the weighted share of every choice of
+every single- and multiple-choice question, its interval on Kish's effective n, and
+each response's weight.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+import statistics
+from collections import Counter
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from survey_engine.catalog import definition_for, find_survey
+from survey_engine.definition.fake import fake_answers
+from survey_engine.exporting.survey_file import ExportOptions, export_survey
+from survey_engine.extensions import db
+from survey_engine.models import Response, ResponseStatus
+from survey_engine.results.filters import Filters
+from survey_engine.results.weights import current_weights
+from survey_engine.staff.accounts import create_user, share_survey
+from tests.conftest import DEMO_SLUG, stored_responses
+from tests.test_export import summary_tables
+from tests.test_results import store
+from tests.test_results_agreement import dashboard_figures
+from tests.test_staff import PASSWORD, login
+
+EDITOR = "gia-quyen@example.org"
+RESPONSES = 600
+EXCLUDED = 25
+# The planted population: far from the fake sample's even spread of roles.
+ROLE_SHARES = {"parent": 0.55, "pupil": 0.2, "teacher": 0.15, "other": 0.1}
+DA_LAT = 0.4  # the other eleven districts share the rest evenly
+QUESTIONS = ("district", "role", "support", "levels", "concerns", "follow_up")
+Z = statistics.NormalDist().inv_cdf(0.975)
+
+
+def _margins_csv(districts: list[str]) -> bytes:
+    lines = ["variable,category,share"]
+    lines += [f"role,{role},{share}" for role, share in ROLE_SHARES.items()]
+    rest = (1 - DA_LAT) / (len(districts) - 1)
+    lines += [f"district,{d},{DA_LAT if d == 'da_lat' else rest}" for d in districts]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def weighted_demo(app):
+    survey = find_survey(DEMO_SLUG)
+    definition = definition_for(survey.published_version())
+    rng = random.Random(20261205)
+    store([fake_answers(definition, rng) for _ in range(RESPONSES)])
+    excluded = [r.id for r in stored_responses()[:EXCLUDED]]
+    db.session.execute(
+        sa.update(Response).where(Response.id.in_(excluded)).values(status=ResponseStatus.EXCLUDED)
+    )
+    db.session.commit()
+    share_survey(create_user(EDITOR, PASSWORD, "editor"), survey)
+    client = app.test_client()
+    assert login(client, EDITOR).status_code == 302
+    districts = [c["name"] for c in definition.data["choice_lists"]["districts"]]
+    reply = client.post(
+        f"/admin/surveys/{DEMO_SLUG}/weights",
+        data={
+            "margins": (io.BytesIO(_margins_csv(districts)), "dan-so.csv"),
+            "low": "0.1",
+            "high": "10",
+            "csrf_token": csrf_token(client),
+        },
+        content_type="multipart/form-data",
+    )
+    assert reply.status_code == 302, reply.get_data(as_text=True)
+    return client
+
+
+def csrf_token(client) -> str:
+    page = client.get(f"/admin/surveys/{DEMO_SLUG}/weights").get_data(as_text=True)
+    return page.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def wilson(p: float, n: float) -> tuple[float, float]:
+    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
+    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def recount() -> dict:
+    """Per question and choice: (weighted share of those who answered, low, high), the
+    interval on the effective n of those who answered; and each response's weight."""
+    weights = current_weights(find_survey(DEMO_SLUG).id)
+    assert weights is not None
+    counted = [r for r in stored_responses() if r.status != ResponseStatus.EXCLUDED]
+    assert len(counted) == RESPONSES - EXCLUDED
+    shares: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for name in QUESTIONS:
+        by_choice: Counter[str] = Counter()
+        total = squares = 0.0
+        for r in counted:
+            value = r.answers.get(name)
+            if value is None:
+                continue
+            w = weights.weight_of(r.answers)
+            total += w
+            squares += w * w
+            for choice in value if isinstance(value, list) else [value]:
+                by_choice[choice] += w
+        n_eff = total * total / squares
+        shares[name] = {c: (x / total, *wilson(x / total, n_eff)) for c, x in by_choice.items()}
+    return {
+        "shares": shares,
+        "weight": {
+            r.id: None if r.status == ResponseStatus.EXCLUDED else weights.weight_of(r.answers)
+            for r in stored_responses()
+        },
+    }
+
+
+def test_the_planted_margin_moves_every_output_alike(weighted_demo, tmp_path):
+    expected = recount()
+    shares = expected["shares"]
+    # The weighting did what it was asked: the weighted roles are the planted shares.
+    for role, share in ROLE_SHARES.items():
+        assert shares["role"][role][0] == pytest.approx(share, abs=1e-6)
+    assert shares["district"]["da_lat"][0] == pytest.approx(DA_LAT, abs=1e-6)
+
+    page = dashboard_figures(weighted_demo, "")
+    api = weighted_demo.get(f"/api/v1/surveys/{DEMO_SLUG}/results").get_json()
+    assert api["weighted_by"] == ["role", "district"]
+    path = tmp_path / "ket-qua.xlsx"
+    export_survey(find_survey(DEMO_SLUG), path, options=ExportOptions())
+    book = openpyxl.load_workbook(path, read_only=True)
+    summary_rows = list(book.worksheets[0].iter_rows(values_only=True))
+    selects, _ = summary_tables(book.worksheets[0])
+    weighted_cells = {
+        (title.split(": ")[0], row[1]): row[7:10]
+        for title, rows in _tables(summary_rows)
+        for row in rows
+    }
+    for name in QUESTIONS:
+        for choice, (ratio, low, high) in shares[name].items():
+            where = f"{name}={choice}"
+            a = page.questions[name]["choices"][choice]
+            assert float(a["data-weighted"]) == pytest.approx(ratio, rel=1e-9), where
+            assert float(a["data-weighted-low"]) == pytest.approx(low, rel=1e-9), where
+            assert float(a["data-weighted-high"]) == pytest.approx(high, rel=1e-9), where
+            got = api["questions"][name]["choices"][choice]["weighted"]
+            assert (got["ratio"], got["ci_low"], got["ci_high"]) == pytest.approx(
+                (ratio, low, high), rel=1e-9
+            ), where
+            assert weighted_cells[(name, choice)] == pytest.approx((ratio, low, high), rel=1e-9)
+            assert name in selects  # the unweighted table is still there
+    # The responses sheet and the CSV carry each response's weight, none when excluded.
+    responses = book["Phiếu trả lời"] if "Phiếu trả lời" in book.sheetnames else book.worksheets[1]
+    rows = list(responses.iter_rows(values_only=True))
+    header = rows[0]
+    assert header[-1] == "weight"
+    got_weights = {row[0]: row[-1] for row in rows[1:]}
+    counted = {i: w for i, w in expected["weight"].items() if w is not None}
+    assert got_weights.keys() == counted.keys()  # the excluded are left out by default
+    for response_id, weight in counted.items():
+        assert got_weights[response_id] == pytest.approx(weight, rel=1e-12)
+    # Every response, the excluded too: theirs is blank.
+    csv_path = tmp_path / "ket-qua.csv"
+    every = ExportOptions(fmt="csv", filters=Filters(include="all"))
+    export_survey(find_survey(DEMO_SLUG), csv_path, options=every)
+    with open(csv_path, encoding="utf-8-sig", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0][-1] == "weight"
+    assert len(table) - 1 == RESPONSES
+    for row in table[1:]:
+        weight = expected["weight"][int(row[0])]
+        assert (float(row[-1]) if row[-1] else None) == (
+            pytest.approx(weight, rel=1e-12) if weight is not None else None
+        )
+
+
+def _tables(rows: list[tuple]) -> list[tuple[str, list[tuple]]]:
+    """(title, choice rows) of each select table of the summary sheet."""
+    tables = []
+    for i, row in enumerate(rows[:-1]):
+        if rows[i + 1][0] == "Phương án":
+            j, body = i + 2, []
+            while rows[j][0] != "Số người trả lời":
+                body.append(rows[j])
+                j += 1
+            tables.append((row[0], body))
+    return tables
+
+
+def test_the_weighting_page_refuses_a_bad_file_and_keeps_the_weights(weighted_demo):
+    before = current_weights(find_survey(DEMO_SLUG).id)
+    reply = weighted_demo.post(
+        f"/admin/surveys/{DEMO_SLUG}/weights",
+        data={
+            "margins": (io.BytesIO(b"variable,category,count\nrole,phi_hanh_gia,5\n"), "x.csv"),
+            "low": "0.2",
+            "high": "5",
+            "csrf_token": csrf_token(weighted_demo),
+        },
+        content_type="multipart/form-data",
+    )
+    assert reply.status_code == 422
+    assert "Dòng 2: &#39;phi_hanh_gia&#39; không phải phương án của role." in reply.get_data(
+        as_text=True
+    )
+    assert current_weights(find_survey(DEMO_SLUG).id) == before
+    page = weighted_demo.get(f"/admin/surveys/{DEMO_SLUG}/weights").get_data(as_text=True)
+    assert 'id="weighting-convergence"' in page and "hội tụ" in page
+    reply = weighted_demo.post(
+        f"/admin/surveys/{DEMO_SLUG}/weights",
+        data={"action": "remove", "csrf_token": csrf_token(weighted_demo)},
+    )
+    assert reply.status_code == 302 and current_weights(find_survey(DEMO_SLUG).id) is None
+    api = weighted_demo.get(f"/api/v1/surveys/{DEMO_SLUG}/results").get_json()
+    assert (
+        api["weighted_by"] == [] and "weighted" not in api["questions"]["role"]["choices"]["parent"]
+    )

@@ -1,6 +1,7 @@
 """The cross-tab sheet: every select question (and matrix row) by the breakdown the
 analyst chose (a district, a role), as counts with row and column totals and then as
-column percentages, from the figures the export service counted.
+column percentages (and, when the survey is weighted, weighted column percentages),
+from the figures the export service counted.
 
 Columns are the breakdown's choices, then "(no answer)" when some responses skipped
 the breakdown, then the total. With a multiple-choice breakdown a response counts in
@@ -119,8 +120,23 @@ class CrosstabSheet:
             shares.append(_share(counts.get(code, 0), total))
             ws.write_row(row, shares, "percent", first_col=FIRST_COUNT_COLUMN)
             row += 1
+        weighted = figures.weighted_cross.get(series.key)
+        if weighted is None:
+            return row + 1
+        self._header(row, words["weighted_column_percent"], columns)
+        row += 1
+        overall = figures.weighted.get(series.key, {})
+        for code, label in choices:
+            ws.write_row(row, [label, code])
+            shares = [
+                _share(weighted.get((b, code), 0.0), weighted.get((b, ""), 0.0)) for b in codes
+            ]
+            everyone = overall.get(code)
+            shares.append(everyone.ratio if everyone is not None else None)
+            ws.write_row(row, shares, "percent", first_col=FIRST_COUNT_COLUMN)
+            row += 1
         return row + 1
 
 
-def _share(part: int, whole: int) -> float | None:
+def _share(part: float, whole: float) -> float | None:
     return part / whole if whole else None

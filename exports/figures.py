@@ -58,6 +58,9 @@ class WorkbookFigures:
     weighted_by: tuple[str, ...] = ()
     effective_n: float | None = None
     weighted: Mapping[str, Mapping[str, WeightedShare]] = field(default_factory=dict)
+    # and by the breakdown: series -> (breakdown choice, choice) -> sum of weights, the
+    # choice '' holding the weights of those who answered
+    weighted_cross: Mapping[str, Mapping[tuple[str, str], float]] = field(default_factory=dict)
 
     def crossed_series(self) -> Iterator[Series]:
         """Every series but the breakdown itself."""

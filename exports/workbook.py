@@ -55,6 +55,7 @@ SUMMARY_WORDS = {
     "ci_low": NP_("workbook", "95%% CI (low)"),
     "ci_high": NP_("workbook", "95%% CI (high)"),
     "weighted_percent": NP_("workbook", "Weighted %% of answered"),
+    "weighted_column_percent": NP_("workbook", "Weighted column %%"),
     "weighted_ci_low": NP_("workbook", "Weighted 95%% CI (low)"),
     "weighted_ci_high": NP_("workbook", "Weighted 95%% CI (high)"),
     "weighted_by": NP_("workbook", "Weighted to population margins of"),

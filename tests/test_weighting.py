@@ -184,6 +184,41 @@ def test_the_planted_margin_moves_every_output_alike(weighted_demo, tmp_path):
         )
 
 
+def test_the_cross_tab_sheet_weights_each_district_s_column(weighted_demo, tmp_path):
+    weights = current_weights(find_survey(DEMO_SLUG).id)
+    counted = [r for r in stored_responses() if r.status != ResponseStatus.EXCLUDED]
+    sums: Counter[tuple[str, str]] = Counter()
+    for r in counted:
+        if r.answers.get("support") is not None:
+            w = weights.weight_of(r.answers)
+            sums[(r.answers.get("district") or "", "")] += w
+            sums[(r.answers.get("district") or "", r.answers["support"])] += w
+    path = tmp_path / "theo-huyen.xlsx"
+    export_survey(find_survey(DEMO_SLUG), path, options=ExportOptions(breakdown="district"))
+    sheet = openpyxl.load_workbook(path, read_only=True).worksheets[1]
+    rows = list(sheet.iter_rows(values_only=True))
+    districts = [c for c in rows[3][2:] if c is not None][:-1]  # labels; codes by order
+    codes = [
+        c["name"]
+        for c in definition_for(find_survey(DEMO_SLUG).published_version()).data["choice_lists"][
+            "districts"
+        ]
+    ]
+    assert len(districts) == len(codes)
+    title = next(i for i, row in enumerate(rows) if str(row[0] or "").startswith("support:"))
+    start = next(i for i in range(title, len(rows)) if rows[i][0] == "% theo cột (có gia quyền)")
+    checked = 0
+    for row in rows[start + 1 : start + 4]:
+        choice = row[1]
+        for j, district in enumerate(codes):
+            expected = (
+                sums[(district, choice)] / sums[(district, "")] if sums[(district, "")] else None
+            )
+            assert row[2 + j] == pytest.approx(expected, rel=1e-9), (district, choice)
+            checked += 1
+    assert checked == 3 * len(codes)
+
+
 def _tables(rows: list[tuple]) -> list[tuple[str, list[tuple]]]:
     """(title, choice rows) of each select table of the summary sheet."""
     tables = []

@@ -67,4 +67,10 @@ def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
         }
         if weighted
         else {},
+        weighted_cross={
+            key: {(_column(b), c): x for (b, c), x in cells.items()}
+            for key, cells in counted.weighted_breakdown.items()
+        }
+        if weighted
+        else {},
     )

@@ -37,6 +37,9 @@ def _page(survey: Survey, problems: list[str] | None = None, bounds: tuple[str, 
         title=title_of(survey, g.lang),
         weighting=row,
         labels={q.name: merged.label(q, g.lang) for q in merged.questions} if merged else {},
+        categories={q.name: merged.choice_labels(q, g.lang, []) for q in merged.questions}
+        if merged
+        else {},
         published=merged is not None,
         problems=problems or [],
         bounds=bounds

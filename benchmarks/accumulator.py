@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The response accumulator's own cost, without the database: N random valid demo
 responses in memory, counted in chunks of 5,000 as the dashboard counts them, and
-as the workbook does (its sheets' counts only, with a breakdown by district). Best
-of three.
+as the workbook does (its sheets' counts only, with a breakdown by district); each
+also with raking weights on role and district (the weighted sums beside the counts),
+side by side. Best of three.
 
     .venv/bin/python benchmarks/accumulator.py [N]      (default 75,000)
 """
@@ -14,7 +15,7 @@ import random
 import sys
 import time
 import uuid
-from collections import namedtuple
+from collections import Counter, namedtuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 from survey_engine.definition import Definition  # noqa: E402
 from survey_engine.definition.fake import fake_answers  # noqa: E402
 from survey_engine.definition.merged import MergedSurvey  # noqa: E402
+from survey_engine.raking import rake  # noqa: E402
 from survey_engine.results.accumulator import Accumulator  # noqa: E402
+from survey_engine.results.weights import CellWeights  # noqa: E402
 
 Row = namedtuple("Row", "id submission_id submitted_at version_id source answers")
 
@@ -58,14 +61,38 @@ def main() -> None:
     chunks = [rows[i : i + 5000] for i in range(0, size, 5000)]
     survey = MergedSurvey({1: definition})
 
-    def count(breakdown: str | None) -> None:
-        counts = Accumulator(survey, breakdown=breakdown, views=breakdown is None)
+    weights = _weights(rows)
+
+    def count(breakdown: str | None, weighted: bool = False) -> None:
+        counts = Accumulator(
+            survey,
+            breakdown=breakdown,
+            views=breakdown is None,
+            weights=weights if weighted else None,
+        )
         for chunk in chunks:
             counts.add(chunk)
 
-    print(f"{size:,} responses in memory")
-    print(f"  the dashboard's counts:               {best_of(3, lambda: count(None)):.2f} s")
-    print(f"  the workbook's, by district:          {best_of(3, lambda: count('district')):.2f} s")
+    print(f"{size:,} responses in memory                 unweighted  weighted")
+    for name, breakdown in (
+        ("the dashboard's counts", None),
+        ("the workbook's, by district", "district"),
+    ):
+        plain = best_of(3, lambda b=breakdown: count(b))
+        weighted = best_of(3, lambda b=breakdown: count(b, True))
+        print(f"  {name:<36} {plain:8.2f} s {weighted:8.2f} s")
+
+
+def _weights(rows: list) -> CellWeights:
+    """Raking weights to a planted margin: half the respondents parents, a third in Đà Lạt."""
+    cells = Counter((r.answers["role"], r.answers["district"]) for r in rows)
+    roles = {"parent": 0.5, "pupil": 0.2, "teacher": 0.2, "other": 0.1}
+    districts = sorted({d for _, d in cells})
+    shares = {d: (1 / 3 if d == "da_lat" else 2 / 3 / (len(districts) - 1)) for d in districts}
+    result = rake(cells, [roles, shares])
+    return CellWeights(
+        ("role", "district"), result.weights, result.factors, result.scale, None, "bench"
+    )
 
 
 if __name__ == "__main__":

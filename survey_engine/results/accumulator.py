@@ -73,7 +73,7 @@ def picks(value: Any) -> list[str]:
         return [value] if value else []
     if value is None or type(value) is dict:
         return []
-    if type(value) is list:
+    if type(value) is list or type(value) is tuple:
         return [v if type(v) is str else str(v) for v in value if v is not None and v != ""]
     return [str(value)]
 
@@ -186,43 +186,62 @@ class Accumulator:
 
     def _add_weighted(self, answers: list[dict], columns: dict[str, list[Any]]) -> None:
         """The select questions' (and the breakdown's) counts, each response counted
-        by its weight."""
-        assert self.weights is not None
-        weights = [self.weights.weight_of(a) for a in answers]
-        _add(self.weighted, ("", ""), math.fsum(weights))
-        _add(self.weighted_squares, ("", ""), math.fsum(w * w for w in weights))
+        by its weight. A response's weight is its cell's, so the responses are counted
+        per (cell, answer) first, in C, and each distinct pair weighed once."""
+        weights = self.weights
+        assert weights is not None
+        # The answers to the weighting variables as they are (map: no Python per row),
+        # each distinct combination made a cell once.
+        variables = weights.variables
+        cells = [tuple(map(a.get, variables)) for a in answers]
+        try:
+            distinct = set(cells)
+        except TypeError:  # a list where an older version had a select_multiple
+            cells = [tuple(map(_frozen, cell)) for cell in cells]
+            distinct = set(cells)
+        weight = {
+            cell: weights.weight_of(dict(zip(variables, cell, strict=True))) for cell in distinct
+        }
+        per_cell = Counter(cells)
+        _add(self.weighted, ("", ""), math.fsum(weight[c] * n for c, n in per_cell.items()))
+        _add(
+            self.weighted_squares,
+            ("", ""),
+            math.fsum(weight[c] ** 2 * n for c, n in per_cell.items()),
+        )
         for q in self.survey.questions:
             if q.type not in SELECT:
                 continue
             name = q.name
-            sums: dict[str, float] = {}
             total = squares = 0.0
-            for w, value in zip(weights, columns[name], strict=True):
+            for (cell, value), n in _pairs(cells, columns[name]).items():
                 if value is None:
                     continue
-                total += w
-                squares += w * w
+                w = weight[cell]
+                total += w * n
+                squares += w * w * n
                 for c in picks(value):
-                    sums[c] = sums.get(c, 0.0) + w
+                    _add(self.weighted, (name, c), w * n)
             if total:
                 _add(self.weighted, (name, ""), total)
                 _add(self.weighted_squares, (name, ""), squares)
-                for c, x in sums.items():
-                    _add(self.weighted, (name, c), x)
         if self.breakdown is None:
             return
-        where = [picks(b) or [NO_ANSWER] for b in columns[self.breakdown]]
+        where = [_frozen(b) for b in columns[self.breakdown]]
         for key in series_keys(self.survey):
             if key == self.breakdown or "/" in key:
                 continue
-            cells = self.weighted_breakdown.setdefault(key, {})
-            for w, places, value in zip(weights, where, columns[key], strict=True):
+            sums = self.weighted_breakdown.setdefault(key, {})
+            for ((cell, b), value), n in _pairs(
+                list(zip(cells, where, strict=True)), columns[key]
+            ).items():
                 if value is None:
                     continue
-                for b in places:
-                    _add(cells, (b, ""), w)
+                w = weight[cell] * n
+                for place in picks(b) or [NO_ANSWER]:
+                    _add(sums, (place, ""), w)
                     for c in picks(value):
-                        _add(cells, (b, c), w)
+                        _add(sums, (place, c), w)
 
     def _add_times(self, moments: list[datetime]) -> None:
         # Hours are floored as stored (UTC, naive on SQLite), then each distinct hour
@@ -359,6 +378,23 @@ class Accumulator:
                 given = [v for v in _series_column(key, part) if v is not None]
                 answered[b] += len(given)
                 cells.update((b, c) for c in _all_picks(given))
+
+
+def _pairs(keys: list[Any], column: list[Any]) -> Counter:
+    """How often each (key, answer) pair comes, counted in C; a column with lists
+    (select_multiple) or dicts in it is made hashable first."""
+    try:
+        return Counter(zip(keys, column, strict=True))
+    except TypeError:
+        return Counter(zip(keys, map(_frozen, column), strict=True))
+
+
+def _frozen(value: Any) -> Any:
+    """An answer as a key: a list (select_multiple) as a tuple, which picks() reads
+    alike; a matrix's dict is no select answer and counts as none."""
+    if type(value) is list:
+        return tuple(value)
+    return None if type(value) is dict else value
 
 
 def _add(sums: dict[tuple[str, str], float], key: tuple[str, str], weight: float) -> None:

@@ -49,8 +49,14 @@ class CellWeights:
     def __hash__(self) -> int:
         return hash(self.stamp)
 
+    def cell_of(self, answers: dict[str, Any]) -> Cell:
+        """The response's cell: its answers to the weighting variables."""
+        return tuple(_category(answers.get(v)) for v in self.variables)
+
     def weight_of(self, answers: dict[str, Any]) -> float:
-        cell = tuple(_category(answers.get(v)) for v in self.variables)
+        return self.weight_of_cell(self.cell_of(answers))
+
+    def weight_of_cell(self, cell: Cell) -> float:
         weight = self.cells.get(cell)
         if weight is not None:
             return weight

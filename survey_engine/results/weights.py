@@ -110,9 +110,7 @@ def compute_weights(
         raise ValueError(text) from None
     factors, scale = result.factors, result.scale
     weights = CellWeights(variables, result.weights, factors, scale, bounds, "")
-    every = Counter(
-        {weights.weight_of(dict(zip(variables, c, strict=True))): n for c, n in counts.items()}
-    )
+    every = [(weights.weight_of_cell(cell), n) for cell, n in counts.items()]
     n = sum(counts.values())
     values = list(result.weights.values())
     report = {
@@ -124,8 +122,8 @@ def compute_weights(
         "trimmed_cells": result.trimmed,
         "min_weight": min(values),
         "max_weight": max(values),
-        "effective_n": effective_n(list(every.items())),
-        "design_effect": n / effective_n(list(every.items())) if n else None,
+        "effective_n": effective_n(every),
+        "design_effect": n / effective_n(every) if n else None,
     }
     row = db.session.get(SurveyWeighting, survey.id) or SurveyWeighting(survey_id=survey.id)
     row.margins = margins.to_json()

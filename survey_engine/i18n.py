@@ -179,6 +179,17 @@ MESSAGES: dict[str, str] = {
     "margins_shares": N_("%(name)s: the shares add up to %(total)s, not 1 (or 100%%)."),
     "margins_none": N_("The file holds no margins."),
     "margins_too_many": N_("At most %(limit)s weighting variables."),
+    "weights_bounds": N_(
+        "The lower bound must be under 1 and the upper over 1, within %(low)s and %(high)s."
+    ),
+    "weights_no_respondent": N_(
+        "%(name)s: no response is in %(categories)s; leave them out of the margins or "
+        "merge them with a neighbour."
+    ),
+    "weights_no_target": N_(
+        "%(name)s: responses are in %(categories)s, which the margins do not give."
+    ),
+    "weights_bad_targets": N_("%(name)s: the targets must be numbers of 0 or more."),
 }
 
 

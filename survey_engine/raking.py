@@ -29,6 +29,16 @@ MAX_CYCLES = 1000  # a table that has not converged by then does not converge
 TOLERANCE = 1e-10  # largest margin error left, as a share of the population
 
 
+class RakingInfeasible(ValueError):
+    """Targets that cannot be met: `kind` is no_respondent (a category with a target
+    and no respondent), no_target (respondents in a category without one) or
+    bad_targets (not positive numbers); `variable` counts from 0."""
+
+    def __init__(self, kind: str, variable: int, categories: Sequence[str] = ()) -> None:
+        self.kind, self.variable, self.categories = kind, variable, list(categories)
+        super().__init__(f"variable {variable + 1}: {kind} {', '.join(self.categories)}".strip())
+
+
 @dataclass(frozen=True)
 class RakingResult:
     """The weight of one respondent in each cell, and how the raking went."""
@@ -61,8 +71,8 @@ def rake(
     Targets may be counts or shares: each variable's are made shares of its own total.
     The weights are scaled so that their mean over the sample is 1 (the weighted n is
     the sample's n); `bounds` (low, high) limits each weight to that range around 1.
-    Raises ValueError for targets that cannot be met: a category with a target but no
-    respondent, or a respondent in a category with no target.
+    Raises RakingInfeasible for targets that cannot be met: a category with a target
+    but no respondent, or a respondent in a category with no target.
     """
     cells = [cell for cell, n in counts.items() if n > 0]
     if not cells:
@@ -71,12 +81,12 @@ def rake(
     shares = [_shares(i, t) for i, t in enumerate(targets)]
     for i, share in enumerate(shares):
         present = {cell[i] for cell in cells}
-        missing = [c for c, s in share.items() if s > 0 and c not in present]
+        missing = sorted(c for c, s in share.items() if s > 0 and c not in present)
         if missing:
-            raise ValueError(f"variable {i + 1}: no respondent in {', '.join(sorted(missing))}")
+            raise RakingInfeasible("no_respondent", i, missing)
         unknown = sorted(c for c in present if c not in share)
         if unknown:
-            raise ValueError(f"variable {i + 1}: no target for {', '.join(unknown)}")
+            raise RakingInfeasible("no_target", i, unknown)
     # fitted[cell]: weighted count as a share of the population
     fitted = {cell: counts[cell] / n_total for cell in cells}
     factors: list[dict[str, float]] = [dict.fromkeys(share, 1.0) for share in shares]
@@ -107,7 +117,7 @@ def rake(
 def _shares(i: int, targets: Mapping[str, float]) -> dict[str, float]:
     total = math.fsum(targets.values())
     if not total > 0 or any(not v >= 0 or math.isinf(v) for v in targets.values()):
-        raise ValueError(f"variable {i + 1}: targets must be positive numbers")
+        raise RakingInfeasible("bad_targets", i)
     return {category: value / total for category, value in targets.items()}
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from survey_engine.cli import cli
 from survey_engine.models import SurveyWeighting
-from survey_engine.raking import effective_n, rake
+from survey_engine.raking import RakingInfeasible, effective_n, rake
 from survey_engine.results.margins import MarginsError, read_margins
 from survey_engine.results.report import merged_survey
 from survey_engine.results.weights import cell_counts, current_weights
@@ -92,11 +92,13 @@ def test_bounds_keep_every_weight_within_them():
 
 
 def test_targets_that_cannot_be_met_are_refused():
-    with pytest.raises(ValueError, match="no respondent in c"):
+    with pytest.raises(RakingInfeasible) as caught:
         rake({("a",): 5, ("b",): 5}, [{"a": 1, "b": 1, "c": 1}])
-    with pytest.raises(ValueError, match="no target for b"):
+    assert (caught.value.kind, caught.value.categories) == ("no_respondent", ["c"])
+    with pytest.raises(RakingInfeasible) as caught:
         rake({("a",): 5, ("b",): 5}, [{"a": 1}])
-    with pytest.raises(ValueError, match="positive"):
+    assert (caught.value.kind, caught.value.categories) == ("no_target", ["b"])
+    with pytest.raises(RakingInfeasible, match="bad_targets"):
         rake({("a",): 5}, [{"a": float("nan")}])
 
 
@@ -185,7 +187,13 @@ def test_the_weights_command_rakes_the_demo_to_the_margins(app, tmp_path):
     assert refused.exit_code != 0 and "'astronaut' is not a choice of role" in refused.output
     assert current_weights(_demo(app).id) == weights
     wrong = runner.invoke(cli, ["weights", DEMO_SLUG, "--margins", str(margins), "--bounds", "2,1"])
-    assert wrong.exit_code != 0 and "bounds must be" in wrong.output
+    assert wrong.exit_code != 0 and "lower bound must be under 1" in wrong.output
+    # Margins that leave out a role some respondents have: named, nothing changed.
+    partial = tmp_path / "partial.csv"
+    partial.write_text("variable,category,count\nrole,parent,1\nrole,pupil,1\n", encoding="utf-8")
+    refused = runner.invoke(cli, ["weights", DEMO_SLUG, "--margins", str(partial)])
+    assert "role: responses are in other, teacher, which the margins do not give" in refused.output
+    assert current_weights(_demo(app).id) == weights
     removed = runner.invoke(cli, ["weights", DEMO_SLUG, "--remove"])
     assert removed.exit_code == 0 and current_weights(_demo(app).id) is None
     assert SurveyWeighting.query.count() == 0

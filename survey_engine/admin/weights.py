@@ -20,6 +20,7 @@ from survey_engine.results.weights import (
     DEFAULT_BOUNDS,
     MAX_BOUND,
     MIN_BOUND,
+    WeightsError,
     compute_weights,
     remove_weights,
 )
@@ -52,23 +53,14 @@ def _page(survey: Survey, problems: list[str] | None = None, bounds: tuple[str, 
 
 
 def _bounds(low: str, high: str) -> tuple[float, float] | None:
-    """The form's bounds; None when both are empty (no bounds)."""
+    """The form's bounds (compute_weights checks their range); None when both are
+    empty (no bounds)."""
     if not low.strip() and not high.strip():
         return None
     try:
-        values = float(low.replace(",", ".")), float(high.replace(",", "."))
+        return float(low.replace(",", ".")), float(high.replace(",", "."))
     except ValueError:
         raise ValueError(_("The bounds must be numbers, e.g. 0.2 and 5.")) from None
-    if not MIN_BOUND <= values[0] < 1 < values[1] <= MAX_BOUND:
-        raise ValueError(
-            _(
-                "The lower bound must be under 1 and the upper over 1, "
-                "within %(low)s and %(high)s.",
-                low=MIN_BOUND,
-                high=f"{MAX_BOUND:g}",
-            )
-        )
-    return values
 
 
 @bp.route("/surveys/<slug>/weights", methods=["GET", "POST"])
@@ -96,7 +88,9 @@ def weights(slug: str):
         row = compute_weights(survey, margins, bounds, computed_by=current_user.email)
     except MarginsError as error:
         return _page(survey, error.texts(g.lang), (low, high))
-    except ValueError as error:
+    except WeightsError as error:
+        return _page(survey, [error.text(g.lang)], (low, high))
+    except ValueError as error:  # the form's bounds
         return _page(survey, [str(error)], (low, high))
     audit.record("weighted", survey, variables=list(margins.variables), bounds=row.bounds)
     db.session.commit()

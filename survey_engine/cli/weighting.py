@@ -11,7 +11,12 @@ from survey_engine.catalog import find_survey
 from survey_engine.extensions import db
 from survey_engine.results.margins import MarginsError, read_margins
 from survey_engine.results.report import merged_survey
-from survey_engine.results.weights import DEFAULT_BOUNDS, compute_weights, remove_weights
+from survey_engine.results.weights import (
+    DEFAULT_BOUNDS,
+    WeightsError,
+    compute_weights,
+    remove_weights,
+)
 from survey_engine.staff.audit import record
 
 
@@ -60,8 +65,8 @@ def weights_command(slug: str, margins: Path | None, bounds: str, remove: bool) 
         row = compute_weights(survey, targets, _bounds(bounds), computed_by="command line")
     except MarginsError as error:
         raise click.ClickException("\n".join(error.problems)) from None
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    except WeightsError as error:
+        raise click.ClickException(error.text("en")) from None
     db.session.commit()
     record("weighted", slug, kind=",".join(targets.variables))
     report = row.report

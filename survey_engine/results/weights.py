@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from survey_engine.extensions import db
+from survey_engine.i18n import message
 from survey_engine.models import Survey, SurveyWeighting
-from survey_engine.raking import Cell, effective_n, rake
+from survey_engine.raking import Cell, RakingInfeasible, effective_n, rake
 from survey_engine.replica import reading
 from survey_engine.results.filters import Filters
 from survey_engine.results.margins import Margins
@@ -29,6 +30,17 @@ from survey_engine.results.responses import response_chunks
 DEFAULT_BOUNDS = (0.2, 5.0)  # a respondent counts for at least 1/5 and at most 5 people
 MIN_BOUND, MAX_BOUND = 0.01, 100.0
 NO_ANSWER = ""
+
+
+class WeightsError(ValueError):
+    """Weights that cannot be computed, said in any language (i18n.MESSAGES)."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        self.key, self.values = key, values
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str) -> str:
+        return message(self.key, lang, **self.values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,10 +103,10 @@ def compute_weights(
     computed_by: str | None = None,
 ) -> SurveyWeighting:
     """Rake the survey's responses to `margins` and store the weights (the caller
-    commits). ValueError when they cannot be met: a category with a target and no
-    respondent, or respondents in a category with no target."""
+    commits). WeightsError when they cannot be: bounds out of range, a category with a
+    target and no respondent, or respondents in a category with no target."""
     if bounds is not None and not MIN_BOUND <= bounds[0] < 1 < bounds[1] <= MAX_BOUND:
-        raise ValueError(f"bounds must be low < 1 < high, within {MIN_BOUND} and {MAX_BOUND:g}")
+        raise WeightsError("weights_bounds", low=MIN_BOUND, high=f"{MAX_BOUND:g}")
     variables = margins.variables
     counts = cell_counts(survey.id, variables)
     unanswered = sum(n for cell, n in counts.items() if NO_ANSWER in cell)
@@ -102,12 +114,12 @@ def compute_weights(
     targets = [margins.targets[v] for v in variables]
     try:
         result = rake(complete, targets, bounds)
-    except ValueError as error:
-        # "variable 2: ..." -> the question's name
-        text = str(error)
-        for i, name in enumerate(variables, start=1):
-            text = text.replace(f"variable {i}:", f"{name}:")
-        raise ValueError(text) from None
+    except RakingInfeasible as error:
+        raise WeightsError(
+            f"weights_{error.kind}",
+            name=variables[error.variable],
+            categories=", ".join(error.categories),
+        ) from None
     factors, scale = result.factors, result.scale
     weights = CellWeights(variables, result.weights, factors, scale, bounds, "")
     every = [(weights.weight_of_cell(cell), n) for cell, n in counts.items()]

@@ -23,6 +23,7 @@ from survey_engine.admin import (  # noqa: F401  (registers the routes)
     survey_files,
     survey_lifecycle,
     surveys,
+    webhooks,
 )
 from survey_engine.admin.blueprint import bp
 from survey_engine.extensions import csrf, login_manager

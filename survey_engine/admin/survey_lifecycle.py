@@ -103,7 +103,7 @@ def change_status(slug: str, action: str):
             "error",
         )
     else:
-        set_status(survey, target)
+        set_status(survey, target, event=logged)
         audit.record(logged, survey)
         flash(_("The survey is now %(status)s.", status=status_name(target)))
     return redirect(url_for("admin.survey", slug=slug))

@@ -48,6 +48,11 @@ ACTIONS = (
     "codes_created",
     "codes_downloaded",
     "paradata_purged",
+    "webhook_added",
+    "webhook_removed",
+    "webhook_secret_shown",
+    "webhook_secret_renewed",
+    "webhook_replayed",
 )
 COMMAND_LINE = "command line"  # the actor of `survey-engine …` commands
 ANONYMOUS = "anonymous"  # the actor of a web request nobody is signed in to (a failed login)

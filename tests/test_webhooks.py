@@ -34,7 +34,7 @@ from tests.conftest import (
     valid_answers,
 )
 from tests.test_admin_surveys import post, signed_in
-from tests.test_staff import PASSWORD
+from tests.test_staff import PASSWORD, invoke
 
 PORT = 5341
 HOOK = f"http://127.0.0.1:{PORT}/hook"
@@ -335,3 +335,35 @@ def test_endpoints_per_survey_are_limited_and_secrets_shown_renewed_removed(hook
     assert post(staff, f"{PAGE}/{endpoint_id}/delete").status_code == 302
     assert f"/webhooks/{endpoint_id}/secret" not in staff.get(PAGE).get_data(as_text=True)
     assert post(staff, f"{PAGE}/{endpoint_id}/delete").status_code == 404
+
+
+def test_inline_mode_stores_the_outbox_with_the_response_and_send_webhooks_sends_it(
+    database_url, tmp_path
+) -> None:
+    """Without Redis the web process stores each response, its outbox row in the same
+    transaction; `survey-engine send-webhooks --once` sends what is due."""
+    for app in seeded_app(
+        database_url,
+        EXPORT_DIR=str(tmp_path / "exports"),
+        WEBHOOK_ALLOW_LOOPBACK=True,
+        WEBHOOK_TIMEOUT_SECONDS=2,
+    ):
+        staff, secret = add_webhook(app)
+        submission_id = new_id()
+        reply = app.test_client().post(
+            API, json={"submission_id": submission_id, "answers": valid_answers()}
+        )
+        assert reply.status_code == 202
+        assert pending() == 1  # stored with the response, not sent by the request
+        receiver = Receiver("ok")
+        try:
+            result = invoke(app, "send-webhooks", "--once")
+            assert result.exit_code == 0 and "sent 1 deliveries" in result.output
+            [(headers, body, _mode)] = receiver.seen()
+        finally:
+            receiver.stop()
+        assert documented_verify()(secret, headers[SIGNATURE], body)
+        [response] = json.loads(body)["responses"]
+        assert response["submission_id"] == submission_id
+        assert response["answers"]["district"] == "da_lat"
+        assert pending() == 0

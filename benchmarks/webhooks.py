@@ -9,7 +9,7 @@ while a webhooks Sender runs in its own thread (as workers/main.py does). Prints
 drain's rows/s per case and, at the end of the drain, the deliveries sent.
 
     python benchmarks/webhooks.py --count 20000 --port 5342 --rounds 3 \
-        --redis redis://127.0.0.1:6379/6 \
+        --redis redis://127.0.0.1:5349/0 \
         --database postgresql+psycopg://postgres@127.0.0.1:5432/se_webhooks_bench
 
 Each round runs every case once (in turn, the order reversed every other round, as
@@ -170,7 +170,9 @@ def main() -> None:
     parser.add_argument(
         "--database", default="sqlite", help="a PostgreSQL URL (its database is dropped) or sqlite"
     )
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/6", help="flushed!")
+    parser.add_argument(
+        "--redis", default="redis://127.0.0.1:5349/0", help="a Redis of its own: flushed!"
+    )
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--port", type=int, default=5342)
     parser.add_argument("--cases", default=",".join(CASES))

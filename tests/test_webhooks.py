@@ -332,7 +332,11 @@ def test_endpoints_per_survey_are_limited_and_secrets_shown_renewed_removed(hook
     renewed = post(staff, f"{PAGE}/{endpoint_id}/secret", {"action": "new"}).get_data(as_text=True)
     second = re.search(rf'id="secret-{endpoint_id}">([0-9a-f]{{64}})<', renewed).group(1)
     assert first != second
+    assert post(staff, f"/admin/surveys/{DEMO_SLUG}/close").status_code == 302
+    deliveries = sa.select(sa.func.count()).select_from(WebhookDelivery)
+    assert fresh_count(deliveries) == 2  # survey.closed, for each endpoint
     assert post(staff, f"{PAGE}/{endpoint_id}/delete").status_code == 302
+    assert fresh_count(deliveries) == 1  # its own went with it
     assert f"/webhooks/{endpoint_id}/secret" not in staff.get(PAGE).get_data(as_text=True)
     assert post(staff, f"{PAGE}/{endpoint_id}/delete").status_code == 404
 

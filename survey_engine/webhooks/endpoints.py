@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from survey_engine.extensions import db
-from survey_engine.models import WebhookEndpoint
+from survey_engine.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from survey_engine.webhooks.addresses import Allowed, check_url
 
 
@@ -61,5 +61,27 @@ def new_endpoint_secret(endpoint: WebhookEndpoint) -> str:
 
 def remove_endpoint(endpoint: WebhookEndpoint) -> None:
     """The endpoint and its deliveries, sent or not."""
-    db.session.delete(endpoint)
+    _delete_where(WebhookEndpoint.id == endpoint.id)
     db.session.commit()
+
+
+def delete_of_survey(survey_id: int) -> None:
+    """Every endpoint of the survey with its deliveries and their attempts, in the
+    caller's transaction (deleting a survey): SQLite would not cascade."""
+    _delete_where(WebhookEndpoint.survey_id == survey_id)
+
+
+def _delete_where(condition: sa.ColumnElement[bool]) -> None:
+    endpoint_ids = sa.select(WebhookEndpoint.id).where(condition).scalar_subquery()
+    delivery_ids = (
+        sa.select(WebhookDelivery.id)
+        .where(WebhookDelivery.endpoint_id.in_(endpoint_ids))
+        .scalar_subquery()
+    )
+    db.session.execute(
+        sa.delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(delivery_ids))
+    )
+    db.session.execute(
+        sa.delete(WebhookDelivery).where(WebhookDelivery.endpoint_id.in_(endpoint_ids))
+    )
+    db.session.execute(sa.delete(WebhookEndpoint).where(condition))

@@ -175,7 +175,7 @@ def claim_due(limit: int = CLAIM) -> list[Outgoing]:
 
 
 def record(outgoing: Outgoing, result: Result) -> None:
-    """The attempt in the log, and the delivery's new state."""
+    """The attempt in the log, and the delivery's new state (the caller commits)."""
     config = current_app.config
     now = datetime.now(UTC)
     attempts = outgoing.attempts + 1
@@ -208,7 +208,6 @@ def record(outgoing: Outgoing, result: Result) -> None:
         )
         .values(**values)
     )
-    db.session.commit()
 
 
 def replay(delivery: WebhookDelivery) -> None:
@@ -244,6 +243,7 @@ class Sender:
             try:
                 for outgoing, result in zip(due, results, strict=True):
                     record(outgoing, result)
+                db.session.commit()  # one transaction per pass, not per delivery
             finally:
                 db.session.remove()
         return len(due)

@@ -371,3 +371,21 @@ def test_inline_mode_stores_the_outbox_with_the_response_and_send_webhooks_sends
         assert response["submission_id"] == submission_id
         assert response["answers"]["district"] == "da_lat"
         assert pending() == 0
+
+
+def test_excluding_a_response_in_review_is_an_event(hooked_app) -> None:
+    staff, _secret = add_webhook(hooked_app)
+    [submission_id] = submit_and_drain(hooked_app, hooked_app.test_client(), 1)
+    response_id = db.session.scalar(sa.select(Response.id))
+    reply = post(
+        staff,
+        f"/admin/surveys/{DEMO_SLUG}/review/{response_id}",
+        {"action": "exclude", "reason": "trùng lặp"},
+    )
+    assert reply.status_code in (302, 303)
+    db.session.rollback()
+    events = {d.event: json.loads(d.body) for d in db.session.scalars(sa.select(WebhookDelivery))}
+    assert [r["submission_id"] for r in events["response.stored"]["responses"]] == [submission_id]
+    review = events["response.reviewed"]["review"]
+    assert (review["action"], review["status"], review["count"]) == ("exclude", "excluded", 1)
+    assert review["response_ids"] == [[response_id, response_id]]

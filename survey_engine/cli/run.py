@@ -74,11 +74,7 @@ def demo(host: str, port: int) -> None:
 def serve(host: str, port: int) -> None:
     """Development server. In production use: gunicorn "survey_engine:create_app()"."""
     click.echo(f"serving on http://{host}:{port}/ (Ctrl+C stops)")
-    app = _real_app()
-    if not app.config["REDIS_URL"]:  # inline mode: no worker sends the webhooks
-        stop = threading.Event()
-        threading.Thread(target=Sender(app).run, args=(stop,), daemon=True).start()
-    run_simple(host, port, app, threaded=True)
+    run_simple(host, port, _real_app(), threaded=True)
 
 
 def _real_app() -> Flask:

@@ -389,3 +389,37 @@ def test_excluding_a_response_in_review_is_an_event(hooked_app) -> None:
     review = events["response.reviewed"]["review"]
     assert (review["action"], review["status"], review["count"]) == ("exclude", "excluded", 1)
     assert review["response_ids"] == [[response_id, response_id]]
+
+
+def test_a_delivery_fails_after_its_last_attempt_and_a_replay_sends_it(hooked_app) -> None:
+    hooked_app.config["WEBHOOK_MAX_ATTEMPTS"] = 3
+    staff, secret = add_webhook(hooked_app)
+    receiver = Receiver("fail")
+    sender = Sender(hooked_app, poll=0.05)
+    try:
+        submit_and_drain(hooked_app, hooked_app.test_client(), 5)
+        [delivery] = db.session.scalars(sa.select(WebhookDelivery)).all()
+
+        def sent_and_final() -> bool:
+            sender.send_due()
+            db.session.rollback()
+            return db.session.get(WebhookDelivery, delivery.id).status != DeliveryStatus.PENDING
+
+        wait_until(sent_and_final, "given up")
+        db.session.refresh(delivery)
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 3)
+        assert len(receiver.seen("fail")) == 3
+        page = staff.get(f"{PAGE}/deliveries/{delivery.id}").get_data(as_text=True)
+        assert page.count("500") >= 3
+
+        receiver.mode = "ok"
+        assert post(staff, f"{PAGE}/deliveries/{delivery.id}/replay").status_code == 302
+        wait_until(sent_and_final, "replayed")
+        db.session.refresh(delivery)
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 4)
+        headers, body, _mode = receiver.seen("ok")[0]
+        assert headers["Survey-Engine-Event-Id"] == delivery.event_id
+        assert documented_verify()(secret, headers[SIGNATURE], body)
+    finally:
+        sender.pool.shutdown()
+        receiver.stop()

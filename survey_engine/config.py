@@ -375,6 +375,8 @@ class Config:
         self.WEBHOOK_MAX_ATTEMPTS = env("WEBHOOK_MAX_ATTEMPTS", 12)
         # Deliveries a worker sends at once (threads): a slow receiver holds one each.
         self.WEBHOOK_CONCURRENCY = env("WEBHOOK_CONCURRENCY", 4)
+        # Delivered deliveries are kept this many days in the log, then deleted.
+        self.WEBHOOK_KEEP_DAYS = env("WEBHOOK_KEEP_DAYS", 30)
         # Off: only https:// to public addresses. LOOPBACK: http:// or https:// to
         # 127.0.0.0/8 and ::1 (tests, development). PRIVATE: private, link-local
         # (cloud metadata), shared and reserved addresses too (a receiver on the LAN).

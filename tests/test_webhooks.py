@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -21,8 +22,15 @@ import sqlalchemy as sa
 
 from survey_engine.extensions import db
 from survey_engine.intake.drain import Drainer
-from survey_engine.models import DeliveryStatus, Response, WebhookAttempt, WebhookDelivery
+from survey_engine.models import (
+    DeliveryStatus,
+    Response,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from survey_engine.staff.accounts import create_user
+from survey_engine.webhooks import delivery_log
 from survey_engine.webhooks.addresses import Allowed, Refused, check_url
 from survey_engine.webhooks.sending import Outgoing, Sender, send
 from tests.conftest import (
@@ -423,3 +431,35 @@ def test_a_delivery_fails_after_its_last_attempt_and_a_replay_sends_it(hooked_ap
     finally:
         sender.pool.shutdown()
         receiver.stop()
+
+
+def test_delivered_deliveries_are_forgotten_after_the_keep_days(hooked_app) -> None:
+    """The workers' maintenance tick keeps the log from growing for ever; a waiting or
+    failed delivery stays whatever its age."""
+    add_webhook(hooked_app)
+    assert post_close(hooked_app)
+    old = datetime.now(UTC) - timedelta(days=31)
+    db.session.execute(
+        sa.update(WebhookDelivery).values(
+            status=DeliveryStatus.DELIVERED, delivered_at=old, created_at=old
+        )
+    )
+    db.session.add(WebhookAttempt(delivery_id=db.session.scalar(sa.select(WebhookDelivery.id))))
+    waiting = WebhookDelivery(
+        endpoint_id=db.session.scalar(sa.select(WebhookEndpoint.id)),
+        event_id=new_id(),
+        event="survey.closed",
+        body="{}",
+        created_at=old,
+        next_attempt_at=old,
+    )
+    db.session.add(waiting)
+    db.session.commit()
+    assert delivery_log.forget_old(30) == 1
+    assert [d.id for d in db.session.scalars(sa.select(WebhookDelivery))] == [waiting.id]
+    assert fresh_count(sa.select(sa.func.count()).select_from(WebhookAttempt)) == 0
+
+
+def post_close(app) -> bool:
+    staff = signed_in(app, "admin@example.org")
+    return post(staff, f"/admin/surveys/{DEMO_SLUG}/close").status_code == 302

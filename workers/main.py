@@ -22,6 +22,7 @@ from survey_engine.extensions import db
 from survey_engine.intake.drain import Drainer, consumer_name
 from survey_engine.jobs import advance_saved_results, purge_paradata_hourly
 from survey_engine.queue import jobs_connection, queues, redis_connection
+from survey_engine.webhooks import delivery_log
 from survey_engine.webhooks.sending import Sender
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 
 class JobWorker(SimpleWorker):
     """RQ's worker; its maintenance tick (at start, then every 10 minutes) also deletes
-    expired export files, so they go even when nobody opens the exports page, and
+    expired export files, so they go even when nobody opens the exports page, webhook
+    deliveries delivered more than WEBHOOK_KEEP_DAYS ago, and
     once an hour erases the paradata whose retention is over (intake/retention.py)."""
 
     def __init__(self, app: Flask, *args, **kwargs) -> None:
@@ -50,6 +52,12 @@ class JobWorker(SimpleWorker):
             log.exception("could not expire old export files")
         finally:
             db.session.remove()  # no transaction left open until the next tick
+        try:
+            delivery_log.forget_old(self.app.config["WEBHOOK_KEEP_DAYS"])
+        except Exception:
+            log.exception("could not delete old webhook deliveries")
+        finally:
+            db.session.remove()
         try:
             # Once an hour over all the workers (the first to claim it in Redis).
             purge_paradata_hourly(self.connection)

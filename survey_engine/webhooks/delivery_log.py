@@ -4,11 +4,12 @@ their endpoint, and one delivery's attempts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from survey_engine.extensions import db
-from survey_engine.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from survey_engine.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 PAGE = 50
 
@@ -52,3 +53,27 @@ def attempts_of(delivery_id: int) -> list[WebhookAttempt]:
             .order_by(WebhookAttempt.id)
         )
     )
+
+
+def forget_old(days: float) -> int:
+    """Delete deliveries delivered more than `days` ago, with their attempts (the
+    workers' maintenance tick); failed and waiting ones stay until replayed or removed.
+    Returns how many."""
+    before = datetime.now(UTC) - timedelta(days=days)
+    old = (
+        sa.select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.DELIVERED,
+            WebhookDelivery.delivered_at < before,
+        )
+        .scalar_subquery()
+    )
+    db.session.execute(sa.delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old)))
+    gone = db.session.execute(
+        sa.delete(WebhookDelivery).where(
+            WebhookDelivery.status == DeliveryStatus.DELIVERED,
+            WebhookDelivery.delivered_at < before,
+        )
+    )
+    db.session.commit()
+    return int(getattr(gone, "rowcount", 0) or 0)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from survey_engine.config import Config, ConfigError, check_settings
 from survey_engine.extensions import db
 from survey_engine.intake.drain import Drainer
 from survey_engine.models import (
@@ -463,3 +464,22 @@ def test_delivered_deliveries_are_forgotten_after_the_keep_days(hooked_app) -> N
 def post_close(app) -> bool:
     staff = signed_in(app, "admin@example.org")
     return post(staff, f"/admin/surveys/{DEMO_SLUG}/close").status_code == 302
+
+
+def test_webhook_settings_are_checked_at_startup() -> None:
+    config = vars(Config("/tmp"))
+    check_settings(config)
+    assert (config["WEBHOOK_ENDPOINTS_PER_SURVEY"], config["WEBHOOK_MAX_ATTEMPTS"]) == (5, 12)
+    assert (config["WEBHOOK_ALLOW_LOOPBACK"], config["WEBHOOK_ALLOW_PRIVATE"]) == (False, False)
+    for name, bad in (
+        ("WEBHOOK_ENDPOINTS_PER_SURVEY", "0"),
+        ("WEBHOOK_MAX_PAYLOAD_BYTES", "100"),
+        ("WEBHOOK_TIMEOUT_SECONDS", "61"),
+        ("WEBHOOK_TIMEOUT_SECONDS", "-1"),
+        ("WEBHOOK_RETRY_BASE_SECONDS", "soon"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            check_settings({**vars(Config("/tmp")), name: bad})
+    allowed = {**vars(Config("/tmp")), "WEBHOOK_ALLOW_LOOPBACK": "1"}
+    check_settings(allowed)
+    assert allowed["WEBHOOK_ALLOW_LOOPBACK"] is True

@@ -15,6 +15,7 @@ from survey_engine.definition import Definition, validate_definition
 from survey_engine.extensions import db
 from survey_engine.models import Survey, SurveyStatus, SurveyVersion, Tally
 from survey_engine.untrusted import bad_character_at
+from survey_engine.webhooks import outbox
 
 
 class DefinitionInvalid(ValueError):
@@ -139,13 +140,16 @@ def forget_deleted(slug: str, survey_id: int, version_ids: list[int]) -> None:
         definitions.pop(version_id, None)
 
 
-def set_status(survey: Survey, status: str) -> None:
-    """Move the survey to `status`; closing it starts its paradata retention."""
+def set_status(survey: Survey, status: str, event: str | None = None) -> None:
+    """Move the survey to `status`; closing it starts its paradata retention. `event`
+    (outbox.STATUS_EVENTS' keys): the webhooks' event, committed with the change."""
     if status == SurveyStatus.PUBLISHED:
         survey.closed_at = None
     elif survey.status == SurveyStatus.PUBLISHED:
         survey.closed_at = datetime.now(UTC)  # when it stopped taking answers
     survey.status = status
+    if event is not None:
+        outbox.add_event(survey, outbox.STATUS_EVENTS[event])
     db.session.commit()
     forget_published(survey.slug)
 
@@ -205,6 +209,7 @@ def save_definition(data: dict, publish: bool = False) -> Survey:
         db.session.add(survey)
         db.session.flush()
     latest = survey.versions[-1] if survey.versions else None
+    newly_published = publish and survey.status != SurveyStatus.PUBLISHED
     if latest is None or latest.definition != data or (publish and latest.published_at is None):
         if latest is not None and latest.published_at is None:
             latest.definition = data  # a draft is still editable
@@ -217,9 +222,18 @@ def save_definition(data: dict, publish: bool = False) -> Survey:
         survey.title = data["title"]
         if publish:
             version.published_at = datetime.now(UTC)
+            newly_published = True
     if publish:
         survey.status = SurveyStatus.PUBLISHED
         survey.closed_at = None  # takes answers again: its retention waits for the next close
+    if newly_published:
+        db.session.flush()
+        published = survey.published_version()
+        outbox.add_event(
+            survey,
+            outbox.STATUS_EVENTS["published"],
+            {"version": published.number if published else None},
+        )
     db.session.commit()
     forget_published(survey.slug)
     return survey

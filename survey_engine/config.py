@@ -78,6 +78,7 @@ def check_settings(config: dict) -> None:
     for name in ("STAFF_SESSION_IDLE_MINUTES", "STAFF_SESSION_MAX_HOURS"):
         config[name] = positive_number(name, config[name])
     check_quality_settings(config)
+    check_webhook_settings(config)
     # A session's last use is noted once a minute (staff/sessions.py TOUCH_SECONDS): a
     # shorter idle limit would end sessions in use.
     if config["STAFF_SESSION_IDLE_MINUTES"] < 2:
@@ -141,6 +142,37 @@ def check_limits(config: dict) -> None:
     config["POW_DIFFICULTY_BITS"] = bits
 
 
+WEBHOOK_NUMBERS = {  # setting: its least value
+    "WEBHOOK_ENDPOINTS_PER_SURVEY": 1,
+    "WEBHOOK_BATCH_RESPONSES": 1,
+    "WEBHOOK_MAX_PAYLOAD_BYTES": 1024,
+    "WEBHOOK_MAX_ATTEMPTS": 1,
+    "WEBHOOK_CONCURRENCY": 1,
+}
+WEBHOOK_FLAGS = ("WEBHOOK_ALLOW_LOOPBACK", "WEBHOOK_ALLOW_PRIVATE")
+
+
+def check_webhook_settings(config: dict) -> None:
+    """The webhooks' limits (webhooks/, docs/webhooks.md)."""
+    for name, least in WEBHOOK_NUMBERS.items():
+        config[name] = whole_number(name, config[name], least)
+    for name in (
+        "WEBHOOK_TIMEOUT_SECONDS",
+        "WEBHOOK_RETRY_BASE_SECONDS",
+        "WEBHOOK_RETRY_MAX_SECONDS",
+    ):
+        config[name] = positive_number(name, config[name])
+    if config["WEBHOOK_TIMEOUT_SECONDS"] > 60:  # a worker's sending thread held longer
+        raise ConfigError(
+            f"WEBHOOK_TIMEOUT_SECONDS must be at most 60, not {config['WEBHOOK_TIMEOUT_SECONDS']!r}"
+        )
+    for name in WEBHOOK_FLAGS:
+        value = config[name]
+        config[name] = (
+            value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+        )
+
+
 def database_url(url: str) -> str:
     """Accept the usual postgresql:// URL and use psycopg 3 for it."""
     for prefix in ("postgres://", "postgresql://"):
@@ -193,6 +225,7 @@ class Config:
         self._limits()
         self._quality()
         self._nodes()
+        self._webhooks()
 
     def _storage(self, instance_path: str) -> None:
         """The database, Redis and the drain that moves submissions from one to the other."""
@@ -326,3 +359,26 @@ class Config:
         # (the file's bytes in chunks in the export_file_chunks table: any web node
         # streams it, no shared folder needed).
         self.EXPORT_STORAGE = os.environ.get("EXPORT_STORAGE", "folder")
+
+    def _webhooks(self) -> None:
+        """Webhooks (webhooks/, docs/webhooks.md): limits, and which addresses they reach."""
+        env = os.environ.get
+        self.WEBHOOK_ENDPOINTS_PER_SURVEY = env("WEBHOOK_ENDPOINTS_PER_SURVEY", 5)
+        # Stored responses per delivery, and a delivery's body at most (split below it).
+        self.WEBHOOK_BATCH_RESPONSES = env("WEBHOOK_BATCH_RESPONSES", 100)
+        self.WEBHOOK_MAX_PAYLOAD_BYTES = env("WEBHOOK_MAX_PAYLOAD_BYTES", 1024 * 1024)
+        # One attempt: connect, send, the answer's status line; then retries after
+        # BASE * 2**(attempt-1) seconds (at most MAX) until MAX_ATTEMPTS, then "failed".
+        self.WEBHOOK_TIMEOUT_SECONDS = env("WEBHOOK_TIMEOUT_SECONDS", 10)
+        self.WEBHOOK_RETRY_BASE_SECONDS = env("WEBHOOK_RETRY_BASE_SECONDS", 30)
+        self.WEBHOOK_RETRY_MAX_SECONDS = env("WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600)
+        self.WEBHOOK_MAX_ATTEMPTS = env("WEBHOOK_MAX_ATTEMPTS", 12)
+        # Deliveries a worker sends at once (threads): a slow receiver holds one each.
+        self.WEBHOOK_CONCURRENCY = env("WEBHOOK_CONCURRENCY", 4)
+        # Delivered deliveries are kept this many days in the log, then deleted.
+        self.WEBHOOK_KEEP_DAYS = env("WEBHOOK_KEEP_DAYS", 30)
+        # Off: only https:// to public addresses. LOOPBACK: http:// or https:// to
+        # 127.0.0.0/8 and ::1 (tests, development). PRIVATE: private, link-local
+        # (cloud metadata), shared and reserved addresses too (a receiver on the LAN).
+        self.WEBHOOK_ALLOW_LOOPBACK = env("WEBHOOK_ALLOW_LOOPBACK", "")
+        self.WEBHOOK_ALLOW_PRIVATE = env("WEBHOOK_ALLOW_PRIVATE", "")

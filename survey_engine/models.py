@@ -513,3 +513,67 @@ class ResultState(Model):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     used_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class DeliveryStatus:
+    PENDING = "pending"  # waiting for its next attempt (or its first)
+    DELIVERED = "delivered"  # a 2xx answer
+    FAILED = "failed"  # WEBHOOK_MAX_ATTEMPTS tried; a replay sends it again
+    ALL = (PENDING, DELIVERED, FAILED)
+
+
+class WebhookEndpoint(Model):
+    """A receiver staff configured for a survey's events; `secret` signs every delivery
+    (HMAC-SHA256), so it is kept as it is, shown to the survey's managers on demand."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("surveys.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(sa.String(2048))
+    secret: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+
+
+class WebhookDelivery(Model):
+    """The outbox: one event (a batch of stored responses, or a status change) for one
+    endpoint, written in the transaction that made the event, then sent by the workers
+    until a 2xx answer or WEBHOOK_MAX_ATTEMPTS. `event_id` stays the same on every
+    attempt and replay: receivers drop a repeat by it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    event: Mapped[str] = mapped_column(sa.String(40))
+    body: Mapped[str] = mapped_column(sa.Text)
+    items: Mapped[int] = mapped_column(sa.Integer, default=1)  # responses in the body
+    status: Mapped[str] = mapped_column(sa.String(16), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_status_code: Mapped[int | None] = mapped_column(sa.Integer)
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class WebhookAttempt(Model):
+    """One try at sending a delivery: when, the receiver's status code or the error."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        sa.BigInteger, sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(sa.Integer)
+    error: Mapped[str | None] = mapped_column(sa.String(300))
+    milliseconds: Mapped[int] = mapped_column(sa.Integer, default=0)

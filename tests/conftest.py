@@ -30,6 +30,9 @@ POSTGRES_URL = os.environ.get(
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TABLES = (
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
     "daily_secrets",
     "access_codes",
     "access_code_batches",

@@ -153,7 +153,8 @@ BODY_HOSTILE: dict[str, bytes] = {
 # -- what each route reads --------------------------------------------------------------
 # Placeholders in URL values and baselines, filled in by the test: {slug}, {target}
 # (a staff account the admin may change and delete), {export}, {token}, {revision}
-# (the survey's newest revision, read before each request), {password}, {sharee}.
+# (the survey's newest revision, read before each request), {password}, {sharee},
+# {webhook} (a webhook endpoint of the demo) and {delivery} (one of its deliveries).
 
 
 @dataclass(frozen=True)
@@ -459,6 +460,27 @@ ROUTES: dict[str, list[Inputs]] = {
         Inputs(_DEMO, form=("low", "high", "action"), files=("margins",), phase=1),
         Inputs(_DEMO, form=("low", "high", "action"), base_form={"low": "0.2", "high": "5"}),
     ],
+    # -- webhooks ({webhook}: an endpoint of the demo, {delivery}: one of its deliveries)
+    "admin.webhooks": [
+        Inputs(
+            _DEMO,
+            args=("before",),
+            form=("url",),
+            base_form={"url": "https://hooks.example.invalid/fuzz"},
+            phase=1,
+        )
+    ],
+    "admin.webhook_secret": [
+        Inputs(
+            {**_DEMO, "endpoint_id": "{webhook}"},
+            form=("action",),
+            base_form={"action": "show"},
+            phase=1,
+        )
+    ],
+    "admin.webhook_delivery": [Inputs({**_DEMO, "delivery_id": "{delivery}"})],
+    "admin.replay_webhook": [Inputs({**_DEMO, "delivery_id": "{delivery}"}, phase=1)],
+    "admin.delete_webhook": [Inputs({**_DEMO, "endpoint_id": "{webhook}"}, phase=2)],
     # -- results and exports
     "admin.results": [
         Inputs(

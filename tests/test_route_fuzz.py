@@ -40,8 +40,16 @@ from survey_engine.exporting.files import start_export
 from survey_engine.exporting.survey_file import ExportOptions
 from survey_engine.extensions import db
 from survey_engine.intake.code_batches import create_batch, derive_code, written
-from survey_engine.models import ApiToken, ExportFile, Response, StaffSession, SurveyVersion
+from survey_engine.models import (
+    ApiToken,
+    ExportFile,
+    Response,
+    StaffSession,
+    SurveyVersion,
+    WebhookDelivery,
+)
 from survey_engine.staff.accounts import create_token, create_user, find_user, share_survey
+from survey_engine.webhooks.endpoints import add_endpoint
 from tests import fuzz_corpus as corpus
 from tests.conftest import BACKEND, DEMO_SLUG, demo_definition, seeded_app, valid_answers
 
@@ -209,6 +217,8 @@ def _people(app: Flask) -> dict[str, str]:
         ],
     }
     save_definition(definition, publish=True)
+    # A webhook (never sent: no worker runs here), so the responses below make deliveries.
+    webhook = add_endpoint(demo.id, "https://hooks.example.invalid/fuzz", "admin@example.org")
     client = app.test_client()
     for _ in range(3):
         reply = client.post(
@@ -232,6 +242,8 @@ def _people(app: Flask) -> dict[str, str]:
         "closed": CLOSED_SLUG,
         "batch": str(batch.id),
         "code": written(derive_code(closed.id, batch.id, 1)),
+        "webhook": str(webhook.id),
+        "delivery": str(db.session.scalar(sa.select(sa.func.max(WebhookDelivery.id)))),
     }
 
 

@@ -21,8 +21,17 @@ from survey_engine.exporting.files import start_export
 from survey_engine.exporting.survey_file import ExportOptions
 from survey_engine.extensions import db
 from survey_engine.intake.code_batches import create_batch
-from survey_engine.models import AccessCodeBatch, ApiToken, ExportFile, Response, StaffSession
+from survey_engine.models import (
+    AccessCodeBatch,
+    ApiToken,
+    ExportFile,
+    Response,
+    StaffSession,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from survey_engine.staff.accounts import create_token, create_user, find_user, share_survey
+from survey_engine.webhooks.endpoints import add_endpoint
 from tests.conftest import (
     DEMO_SLUG,
     demo_definition,
@@ -114,6 +123,12 @@ ROUTES = [
     ("GET", f"{S}/codes/{{batch}}.csv", MANAGER, 200, None),
     ("GET", f"{S}/weights", MANAGER, 200, None),
     ("POST", f"{S}/weights", MANAGER, 422, {"low": "0.2", "high": "5"}),  # no file
+    ("GET", f"{S}/webhooks?before=5", MANAGER, 200, None),
+    ("POST", f"{S}/webhooks", MANAGER, 422, {"url": "http://example.org/"}),  # http://
+    ("POST", f"{S}/webhooks/{{webhook}}/secret", MANAGER, 400, {"action": "nothing"}),
+    ("POST", f"{S}/webhooks/999999/delete", MANAGER, 404, {}),  # not one of its webhooks
+    ("GET", f"{S}/webhooks/deliveries/{{delivery}}", MANAGER, 200, None),
+    ("POST", f"{S}/webhooks/deliveries/{{delivery}}/replay", MANAGER, 302, {}),
     ("GET", "/admin/users", ADMIN, 200, None),
     (
         "POST",
@@ -159,6 +174,7 @@ def accounts(app):
     share_survey(create_user("spare@example.org", PASSWORD, "analyst"), demo)
     assert login(app.test_client(), "spare@example.org").status_code == 302
     start_export(demo, find_user("admin@example.org"), ExportOptions())  # inline: done
+    add_endpoint(demo.id, "https://hooks.example.invalid/matrix", "admin@example.org")  # not sent
     reply = app.test_client().post(
         f"/api/v1/surveys/{DEMO_SLUG}/responses",
         json={"submission_id": str(uuid.uuid4()), "answers": valid_answers()},
@@ -218,6 +234,8 @@ def test_route_role_matrix(accounts, role):
             spare_session=spare_session,
             response=response,
             batch=db.session.scalar(sa.select(AccessCodeBatch.id)),
+            webhook=db.session.scalar(sa.select(WebhookEndpoint.id)),
+            delivery=db.session.scalar(sa.select(WebhookDelivery.id)),
         )
         if method == "GET":
             reply = client.get(url)
@@ -254,7 +272,12 @@ def test_a_post_without_the_csrf_token_is_refused_on_every_staff_form(accounts):
         if path.endswith("/preview"):
             continue  # checks answers, stores nothing: exempt on purpose
         url = path.format(
-            own_token=1, spare=find_user("spare@example.org").id, spare_session=1, response=1
+            own_token=1,
+            spare=find_user("spare@example.org").id,
+            spare_session=1,
+            response=1,
+            webhook=1,
+            delivery=1,
         )
         reply = client.post(url, data=dict(data) if isinstance(data, dict) else {})
         assert reply.status_code == 400, (url, reply.status_code)

@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.conftest import (
     DEMO_SLUG,
     demo_definition,
+    valid_answers,
 )
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_site
 
@@ -163,6 +164,30 @@ def _access_codes(page: Page, base: str) -> None:
     expect(page.locator("#batches")).to_be_visible()
 
 
+def _webhooks(page: Page, base: str) -> None:
+    """With a webhook (never sent: no worker runs) and its secret shown, and a response
+    stored since, so the delivery log has a row."""
+    page.goto(f"{base}{SURVEY}/webhooks")
+    if page.locator("#endpoints").count() == 0:
+        page.fill("#url", "https://hooks.example.invalid/khao-sat")
+        page.get_by_role("button", name="Thêm webhook này").click()
+        expect(page.locator("code[id^=secret-]")).to_be_visible()
+        answers = {
+            "submission_id": "0b0c5f6e-7c1d-4a53-9a38-4a3e3c1e7f10",
+            "answers": valid_answers(),
+        }
+        reply = page.request.post(f"{base}/api/v1/surveys/{DEMO_SLUG}/responses", data=answers)
+        assert reply.status == 202, reply.text()
+        page.goto(f"{base}{SURVEY}/webhooks")
+    expect(page.locator("#endpoints")).to_be_visible()
+
+
+def _webhook_delivery(page: Page, base: str) -> None:
+    _webhooks(page, base)
+    page.locator("#deliveries a").first.click()
+    expect(page.locator("#event-id")).to_be_visible()
+
+
 def _go(path: str) -> Callable[[Page, str], None]:
     return lambda page, base: page.goto(base + path)
 
@@ -193,6 +218,8 @@ SIGNED_IN: dict[str, Callable[[Page, str], None]] = {
     "delete-draft": _go(f"/admin/surveys/{DRAFT}/delete"),
     "sharing": _go(f"{SURVEY}/sharing"),
     "access-codes": _access_codes,
+    "webhooks": _webhooks,
+    "webhook-delivery": _webhook_delivery,
     "exports": _new_export,
     "users": _go("/admin/users"),
     "users-error": _new_account_refused,

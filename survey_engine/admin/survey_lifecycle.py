@@ -51,6 +51,7 @@ from survey_engine.models import (
 from survey_engine.redis_connections import REDIS_ERRORS
 from survey_engine.staff import audit
 from survey_engine.staff.accounts import share_survey
+from survey_engine.webhooks import endpoints as webhook_endpoints
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def change_status(slug: str, action: str):
             "error",
         )
     else:
-        set_status(survey, target)
+        set_status(survey, target, event=logged)
         audit.record(logged, survey)
         flash(_("The survey is now %(status)s.", status=status_name(target)))
     return redirect(url_for("admin.survey", slug=slug))
@@ -192,6 +193,7 @@ def _delete(survey: Survey) -> None:
     version_ids = [version.id for version in survey.versions]
     files = export_files.files_of_survey(survey_id)
     export_files.delete_stored_of_survey(survey_id)
+    webhook_endpoints.delete_of_survey(survey_id)
     for model in (ResultState, ExportFile, Response, Tally, SurveyShare, SurveyVersion):
         db.session.execute(sa.delete(model).where(model.survey_id == survey_id))
     db.session.execute(sa.delete(Survey).where(Survey.id == survey_id))

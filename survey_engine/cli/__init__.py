@@ -33,6 +33,7 @@ for _command in (
     data.export_definition,
     data.export,
     run.worker,
+    run.send_webhooks,
     data.recount,
     data.dead_letters,
     data.fake_responses,

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 from importlib import resources
 
 import click
@@ -19,6 +20,7 @@ from survey_engine.catalog import save_definition
 from survey_engine.models import Role
 from survey_engine.staff.accounts import create_user, find_user
 from survey_engine.staff.audit import record
+from survey_engine.webhooks.sending import Sender
 from workers.main import run_worker
 
 DEMO_SLUG = "tro-lai-truong-hoc"
@@ -94,3 +96,22 @@ def worker(burst: bool, no_jobs: bool) -> None:
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     run_worker(_real_app(), burst=burst, jobs=not no_jobs)
+
+
+@click.command("send-webhooks")
+@click.option("--once", is_flag=True, help="send what is due now, then exit")
+@with_appcontext
+def send_webhooks(once: bool) -> None:
+    """Send the webhooks' outbox (docs/webhooks.md). `survey-engine worker` does this
+    itself; this command is for inline mode (no REDIS_URL) under gunicorn."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    sender = Sender(_real_app())
+    if once:
+        click.echo(f"sent {sender.send_due()} deliveries")
+        sender.pool.shutdown()
+        return
+    stop = threading.Event()
+    try:
+        sender.run(stop)
+    except KeyboardInterrupt:
+        stop.set()

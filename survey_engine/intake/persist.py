@@ -10,7 +10,9 @@ One transaction per batch:
      one is left, else the transaction is rolled back;
   4. add the new ones to the tallies and mark their access codes used;
   5. with editing allowed (replace_claims), a device claim held by an earlier answer
-     moves to the later one and the earlier is excluded and uncounted (replace.py).
+     moves to the later one and the earlier is excluded and uncounted (replace.py);
+  6. the webhooks' outbox rows for the new ones (webhooks/outbox.py): sent later by
+     the workers, never here, so a receiver never holds up the drain.
 Before the insert, quality.check_batch adds the quality flags (and flags earlier
 responses a repeat shows up); they are counted for /metrics once committed.
 """
@@ -40,6 +42,7 @@ from survey_engine.models import (
     in_each_survey,
     insert_for,
 )
+from survey_engine.webhooks import outbox
 
 Key = tuple[int, uuid.UUID]
 
@@ -79,6 +82,7 @@ def persist_batch(submissions: Sequence[Submission], enforce: bool = False) -> P
             _count(new)
             exclude_replaced(persisted.replaced)
             _mark_codes_used(new)
+            outbox.add_stored(new)
         db.session.commit()
         quality.count_flags(checked, persisted.inserted)
     except _Refused as refused:

@@ -33,6 +33,7 @@ from survey_engine.intake.tallies import TallyKey, keys_of, upsert_counts
 from survey_engine.models import AuditEvent, Response, ResponseStatus, ResultState, Survey, User
 from survey_engine.results.review_query import ReviewQuery
 from survey_engine.staff import audit
+from survey_engine.webhooks import outbox
 
 S = ResponseStatus
 ACTIONS = {"accept": S.ACCEPTED, "exclude": S.EXCLUDED, "flag": S.FLAGGED}
@@ -91,6 +92,18 @@ def review(
             db.session.rollback()
             return done
         _forget_saved_states(survey.id)
+        outbox.add_event(
+            survey,
+            outbox.REVIEWED,
+            {
+                "review": {
+                    "action": action,
+                    "status": to,
+                    "count": done.moved,
+                    "response_ids": id_ranges(done.ids),
+                }
+            },
+        )
         audit.record(  # commits the whole change
             AUDIT_ACTIONS[action],
             survey,

@@ -49,6 +49,11 @@ ACTIONS = (
     "codes_downloaded",
     "paradata_purged",
     "weighted",
+    "webhook_added",
+    "webhook_removed",
+    "webhook_secret_shown",
+    "webhook_secret_renewed",
+    "webhook_replayed",
 )
 COMMAND_LINE = "command line"  # the actor of `survey-engine …` commands
 ANONYMOUS = "anonymous"  # the actor of a web request nobody is signed in to (a failed login)

@@ -352,9 +352,9 @@ def _methods(words: Words, responses: int, broken_down: bool) -> list[str]:
         ),
         words._(
             "Percentages are of those who answered the question (questions shown only to "
-            "some respondents have a smaller base). Each is followed by its 95% confidence "
-            "interval (Wilson score interval), which is wide for small groups: a district "
-            "with 12 answers says much less than one with 1,200."
+            "some respondents have a smaller base). Each is followed by its confidence "
+            "interval (95%, Wilson score interval), which is wide for small groups: a "
+            "district with 12 answers says much less than one with 1,200."
         ),
         words._(
             "Weighting: none. Each response counts once; where the respondents differ from "

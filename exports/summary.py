@@ -16,7 +16,7 @@ from typing import Any
 
 import xlsxwriter
 
-from exports.cells import SafeSheet
+from exports.cells import SafeSheet, print_on_a4
 from exports.figures import Series, WorkbookFigures
 from survey_engine.definition import Definition, Question
 from survey_engine.figures import NumberSummary, wilson_interval
@@ -54,6 +54,8 @@ class SummarySheet:
         ws.write_row(1, [words["responses"], figures.responses], "bold")
         ws.write_row(2, [words["filters"], "; ".join(filter_lines) or words["no_filters"]])
         ws.ws.freeze_panes(3, 0)
+        # The chart sits beside each table: landscape keeps both on one page's width.
+        print_on_a4(ws.ws, header_rows=3, landscape=True)
         row = 4
         for series in figures.series:
             row = self._select_table(row, series, figures)

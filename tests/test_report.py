@@ -12,6 +12,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+import openpyxl
 import pytest
 import sqlalchemy as sa
 from markupsafe import Markup
@@ -311,3 +312,30 @@ def test_anonymous_visitors_get_no_report(app):
     response = client.post(f"/admin/surveys/{DEMO_SLUG}/exports", data={"fmt": "pdf"})
     assert response.status_code in (302, 400)  # to the sign-in page, or no CSRF token
     assert db.session.scalars(sa.select(ExportFile)).all() == []
+
+
+# -- the workbook prints well too -------------------------------------------------------
+
+
+def test_workbook_figures_sheets_print_on_a4_with_their_headers_repeated(app, tmp_path):
+    fake_responses(app, 30)
+    output = tmp_path / "w.xlsx"
+    result = invoke(app, "export", DEMO_SLUG, "-o", str(output), "--breakdown", "district")
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(output)
+    expected = {  # sheet (vi) -> (print title rows, columns, landscape)
+        "Tổng hợp": ("$1:$3", None, True),
+        "Bảng chéo district": ("$1:$5", "$A:$B", True),
+        "Từ điển dữ liệu": ("$1:$1", "$A:$A", True),
+    }
+    for name, (rows, columns, landscape) in expected.items():
+        ws = book[name]
+        assert int(ws.page_setup.paperSize) == 9, name  # A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, name
+        # One page wide (fitToWidth absent: 1, the schema's default), any number down.
+        assert int(ws.page_setup.fitToWidth or 1) == 1, name
+        assert int(ws.page_setup.fitToHeight) == 0, name
+        assert ws.print_title_rows == rows, name
+        assert ws.print_title_cols == columns, name
+        assert (ws.page_setup.orientation == "landscape") == landscape, name
+        assert "&P" in ws.oddFooter.right.text, name

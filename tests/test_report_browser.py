@@ -11,14 +11,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import DEMO_SLUG
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS
-from tests.test_results_browser import (
-    ARTIFACTS,
-    PHONE,
-    RESULTS,
-    check_page,
-    server,
-    sign_in,
-)
+from tests.test_results_browser import ARTIFACTS, PHONE, RESULTS, check_page, sign_in
+from tests.test_results_browser import server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 

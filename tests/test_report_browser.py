@@ -11,8 +11,14 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import DEMO_SLUG
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS
-from tests.test_results_browser import ARTIFACTS, PHONE, RESULTS, check_page, sign_in
-from tests.test_results_browser import server  # noqa: F401 (fixture)
+from tests.test_results_browser import (
+    ARTIFACTS,
+    PHONE,
+    RESULTS,
+    check_page,
+    server,  # noqa: F401 (fixture)
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -169,8 +169,14 @@ def test_filters_breakdown_and_english_from_the_command_line(app, tmp_path):
     cover = flat(pdf_text(output, 1))
     assert f"{kept} responses in this report" in cover
     assert "Survey on sending pupils back to school" in cover
-    assert "Broken down by You are" in cover or "Broken down by" in cover
-    assert "By " in flat(pdf_text(output))
+    assert "Broken down by You are" in cover
+    assert "By You are" in flat(pdf_text(output))
+
+    # One district kept, no breakdown asked for: no breakdown by district (one row).
+    result = invoke(app, "report", DEMO_SLUG, "-o", str(output), "--filter", "district=da_lat")
+    assert result.exit_code == 0, result.output
+    assert "Phân tích theo" not in flat(pdf_text(output, 1))
+    assert "Theo Bạn đang sống" not in flat(pdf_text(output))
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ from survey_engine.replica import reading
 from survey_engine.results.accumulator import NO_ANSWER, Accumulator
 from survey_engine.results.charts import Bar, bar_chart
 from survey_engine.results.dashboard import QuestionResult, build_dashboard
+from survey_engine.results.filters import Filters
 from survey_engine.results.readings import Words
 from survey_engine.results.responses import response_chunks
 
@@ -55,12 +56,14 @@ KIND_NOTES = {
 }
 
 
-def default_breakdown(merged: MergedSurvey) -> str | None:
-    """The district question, when the survey has one by a usual name."""
+def default_breakdown(merged: MergedSurvey, filters: Filters) -> str | None:
+    """The district question, when the survey has one by a usual name and the filters
+    do not keep a single district (a breakdown of one row says nothing)."""
+    pinned = {name for name, choices in filters.choices if len(choices) == 1}
     for name in DISTRICT_NAMES:
         question = merged.by_name.get(name)
         if question is not None and question.type == "select_one":
-            return name
+            return None if name in pinned else name
     return None
 
 
@@ -87,7 +90,7 @@ def write_survey_report(
     newest = merged.newest
     words = Words(ui_language(options.lang or newest.default_language))
     text_lang = options.lang if options.lang in newest.languages() else newest.default_language
-    breakdown = _breakdown(options.breakdown or default_breakdown(merged), merged)
+    breakdown = _breakdown(options.breakdown or default_breakdown(merged, options.filters), merged)
     counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None)
     with reading() as reads:
         for chunk in response_chunks(survey.id, options.filters, reads=reads):

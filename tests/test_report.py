@@ -127,6 +127,16 @@ def test_demo_report_renders_with_every_question_and_the_stored_n(app, tmp_path)
     assert "Theo Bạn đang sống ở huyện/thành phố nào?" in text  # the breakdown section
 
 
+def test_a_survey_without_responses_still_gets_its_report(app, tmp_path):
+    output = tmp_path / "r.pdf"
+    result = invoke(app, "report", DEMO_SLUG, "-o", str(output))
+    assert result.exit_code == 0, result.output
+    assert "report of 0 responses" in result.output
+    text = flat(pdf_text(output))
+    assert "0 câu trả lời trong báo cáo này" in text
+    assert "Chưa có ai trả lời câu hỏi này." in text
+
+
 def test_report_figures_agree_with_the_results_api(app, tmp_path):
     fake_responses(app, 80)
     client = analyst_client(app)

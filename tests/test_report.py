@@ -23,7 +23,9 @@ from survey_engine.catalog import find_survey, save_definition
 from survey_engine.cli import cli
 from survey_engine.definition.families import NOT_ASKED
 from survey_engine.extensions import db
+from survey_engine.figures import Share
 from survey_engine.models import AuditEvent, ExportFile, ExportStatus
+from survey_engine.results.readings import Words
 from survey_engine.results.report import merged_survey
 from tests.conftest import DEMO_SLUG, demo_definition, stored_responses
 from tests.test_export_files import ANALYST, analyst_client, fake_responses, token
@@ -355,3 +357,18 @@ def test_workbook_figures_sheets_print_on_a4_with_their_headers_repeated(app, tm
         assert ws.print_title_cols == columns, name
         assert (ws.page_setup.orientation == "landscape") == landscape, name
         assert "&P" in ws.oddFooter.right.text, name
+
+
+# -- figures in words ---------------------------------------------------------------------
+
+
+def test_a_figure_is_written_one_way_in_each_language_with_room_for_a_weighted_one():
+    share, weighted = Share(62, 100), Share(60, 100)  # Wilson: 52.2-70.9%, 50.2-69.1%
+    assert Words("vi").estimate(share) == "62,0% (52,2–70,9%)"
+    assert Words("en").estimate(share) == "62.0% (52.2–70.9%)"
+    assert Words("vi").estimate(share, weighted) == (
+        "62,0% (52,2–70,9%); có gia quyền 60,0% (50,2–69,1%)"
+    )
+    assert Words("en").cell(share, weighted) == "62.0%\n52.2–70.9%\nweighted 60.0% (50.2–69.1%)"
+    assert Words("vi").estimate(Share(0, 0)) == "–"  # nobody answered: no interval
+    assert Words("vi").number(12345) == "12.345" and Words("en").number(12345) == "12,345"

@@ -10,12 +10,11 @@ hostile survey title cannot make the server reach out or read its own files.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import jinja2
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from exports.report_figures import ReportFigures
 from survey_engine.i18n import TRANSLATIONS_DIR, file_translations
@@ -26,22 +25,29 @@ FONTS = {"regular": FONT_DIR / "DejaVuSans.ttf", "bold": FONT_DIR / "DejaVuSans-
 TEMPLATES = TRANSLATIONS_DIR.parent / "templates" / "report"
 
 
-class FontsOnly(URLFetcher):
-    """A URL fetcher that reads the report's own font files and nothing else; what it
-    refused is kept in `refused` (a test reads it)."""
+@cache
+def fonts_only() -> type:
+    """WeasyPrint's URLFetcher made to read the report's own font files and nothing
+    else; what it refused is kept in its `refused` (a test reads it). WeasyPrint is
+    imported here, on the first report, not when the module is: it takes about a
+    second to import, which every web node and worker would pay at start."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    def __init__(self) -> None:
-        super().__init__(allowed_protocols=("file",), allow_redirects=False)
-        self.allowed = {path.resolve() for path in FONTS.values()}
-        self.refused: list[str] = []
+    class FontsOnly(URLFetcher):
+        def __init__(self) -> None:
+            super().__init__(allowed_protocols=("file",), allow_redirects=False)
+            self.allowed = {path.resolve() for path in FONTS.values()}
+            self.refused: list[str] = []
 
-    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
-        parts = urlsplit(url)
-        path = Path(unquote(parts.path)).resolve() if parts.scheme == "file" else None
-        if path is None or parts.netloc or path not in self.allowed:
-            self.refused.append(url)
-            raise ValueError(f"the report fetches nothing but its fonts: refused {url[:200]!r}")
-        return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "font/ttf"})
+        def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
+            parts = urlsplit(url)
+            path = Path(unquote(parts.path)).resolve() if parts.scheme == "file" else None
+            if path is None or parts.netloc or path not in self.allowed:
+                self.refused.append(url)
+                raise ValueError(f"the report fetches nothing but its fonts: refused {url[:200]!r}")
+            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "font/ttf"})
+
+    return FontsOnly
 
 
 def missing_fonts() -> list[Path]:
@@ -78,7 +84,9 @@ def write_report_pdf(path: Path, figures: ReportFigures) -> list[str]:
             f"the report's fonts are missing ({', '.join(map(str, missing))}): "
             "install Debian's fonts-dejavu-core"
         )
-    fetcher = FontsOnly()
+    from weasyprint import HTML  # on the first report: see fonts_only()
+
+    fetcher = fonts_only()()
     document = HTML(string=report_html(figures), url_fetcher=fetcher, base_url=str(TEMPLATES))
     document.write_pdf(path)
     return fetcher.refused

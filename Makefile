@@ -31,13 +31,15 @@ install-test: $(VENV)/.installed-test
 chromium:
 	@test -x $(CHROMIUM) || { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
 
-# Closed mode's code sheets are drawn in DejaVu Sans (every Vietnamese letter); the tests
-# render the PDF with poppler's pdftoppm. HAProxy stands in front of the web nodes in
-# tests/test_nodes.py and in the multi-host test (test-cluster), which makes its hosts
-# with iproute2's `ip netns`.
-DEBIAN_TOOLS := fonts-dejavu-core poppler-utils haproxy iproute2
+# Closed mode's code sheets and the quick report are drawn in DejaVu Sans (every
+# Vietnamese letter; the report embeds DejaVuSans and DejaVuSans-Bold); the tests render
+# the PDFs with poppler's pdftoppm and read them with pdftotext. WeasyPrint (the report)
+# lays text out with pango (libpangoft2 brings pango, harfbuzz and fontconfig). HAProxy
+# stands in front of the web nodes in tests/test_nodes.py and in the multi-host test
+# (test-cluster), which makes its hosts with iproute2's `ip netns`.
+DEBIAN_TOOLS := fonts-dejavu-core poppler-utils libpango-1.0-0 libpangoft2-1.0-0 haproxy iproute2
 debian-tools:
-	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && command -v pdftoppm >/dev/null && test -x /usr/sbin/haproxy && command -v ip >/dev/null || { apt-get install -y $(DEBIAN_TOOLS) || { apt-get update && apt-get install -y $(DEBIAN_TOOLS); }; }
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf && command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null && ldconfig -p | grep -q libpangoft2-1.0.so.0 && test -x /usr/sbin/haproxy && command -v ip >/dev/null || { apt-get install -y $(DEBIAN_TOOLS) || { apt-get update && apt-get install -y $(DEBIAN_TOOLS); }; }
 
 # PostgreSQL and Redis as this machine runs them; started when they are not running.
 # Where they are not installed at all this fails, and so does `make test`: loudly.
@@ -51,7 +53,7 @@ run: install debian-tools
 	$(BIN)/survey-engine serve --host $(HOST) --port $(PORT)
 
 # Production shape on one machine: Redis with AOF, PostgreSQL, gunicorn, a worker.
-up: install services
+up: install debian-tools services
 	deploy/up.sh
 
 # Lint: ruff's rules and its formatting, mypy over survey_engine, workers and exports,

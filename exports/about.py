@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from exports.cells import SafeSheet
+from exports.cells import SafeSheet, print_on_a4
 from exports.safe_cells import CUT_MARKER
 from survey_engine.localtime import to_local
 
@@ -48,6 +48,7 @@ def write_about(
     sheet.ws.set_column(0, 0, 44)
     sheet.ws.set_column(1, 1, 60)
     sheet.ws.set_column(2, 2, 19)
+    print_on_a4(sheet.ws)
     rows: list[tuple[Any, ...]] = [
         (words["about_survey"], facts.title),
         (words["about_slug"], facts.slug),

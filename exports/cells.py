@@ -93,3 +93,25 @@ class SafeSheet:
     ) -> None:
         for col, value in enumerate(values, first_col):
             self.write(row, col, value, style)
+
+
+A4 = 9  # XlsxWriter's paper index for A4
+
+
+def print_on_a4(
+    ws: Worksheet, header_rows: int = 0, header_columns: int = 0, landscape: bool = False
+) -> None:
+    """Print settings of a figures sheet: A4, one page wide (as many pages down as it
+    takes), its header rows (and name columns) repeated on every page as print titles,
+    the sheet's name and page numbers in the footer. The footer names no survey text:
+    an '&' in it would be read as a header code."""
+    ws.set_paper(A4)
+    if landscape:
+        ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    if header_rows:
+        ws.repeat_rows(0, header_rows - 1)
+    if header_columns:
+        ws.repeat_columns(0, header_columns - 1)
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
+    ws.set_footer("&L&A&R&P / &N")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from exports.cells import SafeSheet
+from exports.cells import SafeSheet, print_on_a4
 from exports.columns import META_COLUMNS, TRAIL_COLUMNS, WEIGHT_COLUMN
 from survey_engine.definition import Definition, Question
 from survey_engine.i18n import message
@@ -43,6 +43,7 @@ class CodebookSheet:
         for col, width in enumerate(WIDTHS):
             ws.ws.set_column(col, col, width, ws.formats.get("wrap") if col in (1, 5) else None)
         ws.ws.freeze_panes(1, 1)
+        print_on_a4(ws.ws, header_rows=1, header_columns=1, landscape=True)
         row = 1
         for name in META_COLUMNS:
             ws.write_row(row, [name, words[f"meta_{name}"], "meta"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from exports.cells import SafeSheet
+from exports.cells import SafeSheet, print_on_a4
 from exports.figures import NO_ANSWER, Series, WorkbookFigures
 from exports.summary import choice_rows
 from survey_engine.definition import Definition
@@ -62,6 +62,7 @@ class CrosstabSheet:
             first_col=FIRST_COUNT_COLUMN,
         )
         ws.ws.freeze_panes(4, FIRST_COUNT_COLUMN)
+        print_on_a4(ws.ws, header_rows=5, header_columns=FIRST_COUNT_COLUMN, landscape=True)
         row = 6
         for series in figures.crossed_series():
             row = self._table(row, series, figures, columns)

@@ -16,7 +16,7 @@ from typing import Any
 
 import xlsxwriter
 
-from exports.cells import SafeSheet
+from exports.cells import SafeSheet, print_on_a4
 from exports.figures import Series, WorkbookFigures
 from survey_engine.definition import Definition, Question
 from survey_engine.figures import NumberSummary, wilson_interval
@@ -62,6 +62,8 @@ class SummarySheet:
             ws.ws.set_column(7, 9, 13)
             row = 5
         ws.ws.freeze_panes(row, 0)
+        # The chart sits beside each table: landscape keeps both on one page's width.
+        print_on_a4(ws.ws, header_rows=row, landscape=True)
         row += 1
         for series in figures.series:
             row = self._select_table(row, series, figures)

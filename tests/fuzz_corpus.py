@@ -499,7 +499,15 @@ ROUTES: dict[str, list[Inputs]] = {
             form=("fmt", "lang", "breakdown", "codes", *EXPORT_FILTER_ARGS),
             base_form={"fmt": "csv"},
             phase=1,
-        )
+        ),
+        # The quick report: its language and breakdown (the filters are fuzzed above;
+        # each report rendered costs a second, so not again here).
+        Inputs(
+            _DEMO,
+            form=("lang", "breakdown"),
+            base_form={"fmt": "pdf"},
+            phase=1,
+        ),
     ],
     "admin.review_list": [
         Inputs(_DEMO, args=(*REVIEW_ARGS, "page", "limit"), base_args={"status": "any"})

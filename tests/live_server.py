@@ -29,6 +29,10 @@ _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def free_port() -> int:
+    """A free loopback port; LIVE_SERVER_PORT names one instead (a developer sharing the
+    machine keeps to the ports given to them)."""
+    if os.environ.get("LIVE_SERVER_PORT"):
+        return int(os.environ["LIVE_SERVER_PORT"])
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

@@ -79,7 +79,8 @@ ROUTES = [
     ("GET", f"{S}/results?f.district=da_lat&row=district&col=support", READER, 200, None),
     ("GET", f"{S}/results/text/comment?q=an", READER, 200, None),
     ("GET", f"{S}/exports", READER, 200, None),
-    ("POST", f"{S}/exports", READER, 400, {"fmt": "pdf"}),  # no such format
+    ("POST", f"{S}/exports", READER, 400, {"fmt": "doc"}),  # no such format
+    ("POST", f"{S}/exports", READER, 303, {"fmt": "pdf"}),  # the quick report
     ("GET", "/admin/exports/{export}/progress", READER, 200, None),
     ("GET", "/admin/exports/{export}/download", READER, 200, None),
     ("GET", f"{S}/review?status=any&flag=burst&limit=5", READER, 200, None),

@@ -88,6 +88,7 @@ def installed_wheel(tmp_path_factory) -> Path:
         "survey_engine/translations/vi/LC_MESSAGES/messages.mo",
         "survey_engine/migrations/env.py",
         "survey_engine/demo/tro-lai-truong-hoc.json",
+        "survey_engine/templates/report/report.html",
     ):
         assert needed in names, f"{needed} missing from the wheel"
 
@@ -173,6 +174,9 @@ def test_finding13_the_installed_wheel_serves_the_questionnaire_staff_pages_and_
     seeded = run(cli, "demo", cwd=tmp_path, env=env).stdout
     password = re.search(r"password: (\S+)", seeded).group(1)
     run(cli, "fake-responses", DEMO_SLUG, "--count", "25", cwd=tmp_path, env=env)
+    # The quick report's template and the catalogs it is written with come from the wheel.
+    run(cli, "report", DEMO_SLUG, "-o", tmp_path / "bao-cao.pdf", cwd=tmp_path, env=env)
+    assert (tmp_path / "bao-cao.pdf").read_bytes().startswith(b"%PDF-")
 
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")

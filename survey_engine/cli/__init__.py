@@ -1,10 +1,10 @@
 """The `survey-engine` command: a Flask CLI group with the commands of README.md.
 
 The commands live by theme in run.py (init-db, demo, serve, worker), data.py (import,
-export-definition, export, recount, dead-letters, fake-responses, purge-paradata) and staff.py
-(create-user, share, create-token, revoke-token); they are added to the group here, so
-those modules never import this one. Each takes the app context itself (@with_appcontext),
-as the group's own `cli.command` would have given it.
+export-definition, export, recount, dead-letters, fake-responses, purge-paradata),
+report.py (report) and staff.py (create-user, share, create-token, revoke-token); they
+are added to the group here, so those modules never import this one. Each takes the app
+context itself (@with_appcontext), as the group's own `cli.command` would have given it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import click
 from flask.cli import FlaskGroup
 
 from survey_engine import create_app
-from survey_engine.cli import data, run, staff, weighting
+from survey_engine.cli import data, report, run, staff, weighting
 
 
 @click.group(cls=FlaskGroup, create_app=create_app)
@@ -32,6 +32,7 @@ for _command in (
     data.import_definition,
     data.export_definition,
     data.export,
+    report.report,
     run.worker,
     run.send_webhooks,
     data.recount,

@@ -136,6 +136,23 @@ def export_definition(slug: str, output: Path) -> None:
     click.echo(f"{slug} version {version.number} written to {output}")
 
 
+def filter_args(
+    filters: tuple[str, ...], since: str | None, until: str | None, include: str
+) -> MultiDict[str, str]:
+    """--filter QUESTION=CHOICE (repeated), --from, --to and --include as the
+    dashboard's query arguments, for Filters.from_args."""
+    args: MultiDict[str, str] = MultiDict()
+    for text in filters:
+        name, sep, choice = text.partition("=")
+        if not sep or not name.strip() or not choice.strip():
+            raise click.BadParameter(f"{text!r} is not QUESTION=CHOICE", param_hint="--filter")
+        args.add(f"f.{name.strip()}", choice.strip())
+    for key, value in (("from", since), ("to", until), ("include", include)):
+        if value:
+            args.add(key, value)
+    return args
+
+
 @click.command("export")
 @click.argument("slug")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -197,15 +214,7 @@ def export(
             if survey is None
             else f"survey {slug!r} has no published version"
         )
-    args: MultiDict[str, str] = MultiDict()
-    for text in filters:
-        name, sep, choice = text.partition("=")
-        if not sep or not name or not choice:
-            raise click.BadParameter(f"{text!r} is not QUESTION=CHOICE", param_hint="--filter")
-        args.add(f"f.{name.strip()}", choice.strip())
-    for key, value in (("from", since), ("to", until), ("include", include)):
-        if value:
-            args.add(key, value)
+    args = filter_args(filters, since, until, include)
     # Write beside the target and rename, so a failed export never leaves half a file.
     partial = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
     try:

@@ -31,6 +31,8 @@ from rq.timeouts import JobTimeoutException
 from werkzeug.datastructures import MultiDict
 
 from survey_engine.catalog import definition_for, response_count
+from survey_engine.exporting.report import REPORT_FORMAT, write_survey_report
+from survey_engine.exporting.survey_file import FORMATS as DATA_FORMATS
 from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.extensions import db
 from survey_engine.localtime import aware, to_local
@@ -48,6 +50,8 @@ PREFIX = "export-"  # every file of the export folder, temporary ones too
 STOPPED = "The export stopped without finishing (its worker was stopped or lost)."
 CHUNK_BYTES = 1024 * 1024  # a database-stored export's piece: one row, one query
 FOLDER, DATABASE = "folder", "database"
+# What the export page makes: the data files, and the quick report (PDF).
+FORMATS = (*DATA_FORMATS, REPORT_FORMAT)
 
 
 def path_of(export: ExportFile) -> Path:
@@ -197,9 +201,11 @@ def run_export(export_id: int) -> ExportFile | None:
     partial = final.with_name(final.name + ".partial")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        rows = export_survey(
-            survey, partial, options=_options(export, survey), progress=_progress(export_id)
-        )
+        options, progress = _options(export, survey), _progress(export_id)
+        if export.fmt == REPORT_FORMAT:
+            rows = write_survey_report(survey, partial, options, progress)
+        else:
+            rows = export_survey(survey, partial, options=options, progress=progress)
         size = partial.stat().st_size
         if export.storage == DATABASE:
             # Added to the session: committed with the row's "done" below, or not at all.

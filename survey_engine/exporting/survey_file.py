@@ -19,6 +19,7 @@ from survey_engine.catalog import definition_for
 from survey_engine.definition import Definition, Question
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.exporting.figures import workbook_figures
+from survey_engine.exporting.left_out import left_out_lines
 from survey_engine.extensions import db
 from survey_engine.i18n import message
 from survey_engine.intake.retention import retention_days
@@ -27,7 +28,6 @@ from survey_engine.replica import reading
 from survey_engine.results.accumulator import Accumulator
 from survey_engine.results.filters import Filters
 from survey_engine.results.responses import NO_FILTERS, response_chunks
-from survey_engine.results.review_query import FLAG_NAMES, left_out
 from survey_engine.results.weights import CellWeights, current_weights
 
 FORMATS = ("xlsx", "csv")
@@ -64,7 +64,7 @@ def export_survey(
     options = options or ExportOptions(fmt, lang, filters)
     if options.fmt not in FORMATS:
         raise ValueError(f"unknown export format {options.fmt!r}; one of {', '.join(FORMATS)}")
-    versions = _published_versions(survey)
+    versions = published_versions(survey)
     merged = MergedSurvey({v.id: definition_for(v) for v in versions})
     newest = merged.newest
     lang = options.lang or newest.default_language
@@ -114,7 +114,7 @@ def _weight_of(weights: CellWeights) -> Callable[[Any], float | None]:
     return weight
 
 
-def _published_versions(survey: Survey) -> list[SurveyVersion]:
+def published_versions(survey: Survey) -> list[SurveyVersion]:
     """The survey's published versions, newest first; ValueError if there is none."""
     versions = db.session.scalars(
         sa.select(SurveyVersion)
@@ -152,29 +152,6 @@ def _about_facts(
         anonymous=bool(newest.settings.get("anonymous")),
         retention_days=retention_days(newest.settings),
     )
-
-
-def left_out_lines(
-    survey_id: int, filters: Filters, lang: str, reads: Session | None = None
-) -> list[tuple[str, int]]:
-    """('', total) of the responses the view's review statuses leave out, then
-    (reason, count) by status and by flag, in the file's language."""
-    left = left_out(survey_id, filters, reads)
-    lines = [("", left.total)]
-    lines += [
-        (message("review_status_line", lang, status=message(f"review_status_{s}", lang)), n)
-        for s, n in left.by_status.items()
-    ]
-    lines += [
-        (message("review_flag_line", lang, flag=flag_label(flag, lang)), n)
-        for flag, n in left.by_flag.items()
-    ]
-    return lines
-
-
-def flag_label(flag: str, lang: str) -> str:
-    """A quality flag in words; its name when it has none."""
-    return message(f"review_flag_{flag}", lang) if flag in FLAG_NAMES else flag
 
 
 def _breakdown(name: str | None, questions: list[Question]) -> Question | None:

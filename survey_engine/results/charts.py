@@ -78,10 +78,13 @@ def _open(chart_id: str, kind: str, height: int, title: str, desc: str) -> list[
     ]
 
 
-def bar_chart(chart_id: str, title: str, desc: str, bars: Sequence[Bar]) -> Markup:
+def bar_chart(
+    chart_id: str, title: str, desc: str, bars: Sequence[Bar], track_end: float = TRACK_END
+) -> Markup:
     """Horizontal bars, one under the other: the label above its bar (wrapped, so a
     long commune name still reads on a phone), the percentage after it, and the 95%
-    interval as a whisker over it."""
+    interval as a whisker over it. `track_end`: the % of the width a 100% bar takes,
+    less where the text after it is longer (the report writes the interval there)."""
     parts: list[str] = []
     y = 4
     for bar in bars:
@@ -98,17 +101,17 @@ def bar_chart(chart_id: str, title: str, desc: str, bars: Sequence[Bar]) -> Mark
         top = y + 2
         middle = top + BAR_HEIGHT / 2
         parts.append(
-            f'<rect class="track" x="0" y="{top}" width="{_num(TRACK_END)}%" '
+            f'<rect class="track" x="0" y="{top}" width="{_num(track_end)}%" '
             f'height="{BAR_HEIGHT}" fill="{TRACK_COLOUR}"/>'
         )
         if bar.ratio:
-            width = max(0.0, min(1.0, bar.ratio)) * TRACK_END
+            width = max(0.0, min(1.0, bar.ratio)) * track_end
             parts.append(
                 f'<rect class="value" x="0" y="{top}" width="{_num(width)}%" '
                 f'height="{BAR_HEIGHT}" fill="{BAR_COLOUR}"/>'
             )
         if bar.interval is not None:
-            low, high = (max(0.0, min(1.0, v)) * TRACK_END for v in bar.interval)
+            low, high = (max(0.0, min(1.0, v)) * track_end for v in bar.interval)
             parts.append(
                 f'<g class="whisker" stroke="{WHISKER_COLOUR}" stroke-width="1.5">'
                 f'<line x1="{_num(low)}%" x2="{_num(high)}%" y1="{_num(middle)}" '

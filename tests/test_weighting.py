@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from survey_engine.catalog import definition_for, find_survey
 from survey_engine.definition.fake import fake_answers
+from survey_engine.exporting.report import write_survey_report
 from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.extensions import db
 from survey_engine.models import Response, ResponseStatus
@@ -32,6 +33,7 @@ from survey_engine.results.weights import current_weights
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, stored_responses
 from tests.test_export import summary_tables
+from tests.test_report import flat, pdf_text
 from tests.test_results import store
 from tests.test_results_agreement import dashboard_figures
 from tests.test_staff import PASSWORD, login
@@ -217,6 +219,30 @@ def test_the_cross_tab_sheet_weights_each_district_s_column(weighted_demo, tmp_p
             assert row[2 + j] == pytest.approx(expected, rel=1e-9), (district, choice)
             checked += 1
     assert checked == 3 * len(codes)
+
+
+def vi_percent(ratio: float) -> str:
+    """A share as the Vietnamese report writes it: 55,0%."""
+    return f"{ratio * 100:.1f}".replace(".", ",") + "%"
+
+
+def test_the_report_gives_each_weighted_share_beside_the_counted_one(weighted_demo, tmp_path):
+    shares = recount()["shares"]
+    path = tmp_path / "bao-cao.pdf"
+    write_survey_report(find_survey(DEMO_SLUG), path, ExportOptions(fmt="pdf"))
+    text = flat(pdf_text(path))
+    assert "Gia quyền (raking) theo phân bố tổng thể của" in text
+    for name in ("role", "support", "follow_up"):
+        # Each question's table: counted | weighted, a cell "55,0% 49,3–60,6%" each;
+        # the reading names the top answer with its weighted estimate too.
+        for ratio, low, high in shares[name].values():
+            cell = f"{vi_percent(ratio)} {vi_percent(low)[:-1]}–{vi_percent(high)}"
+            assert cell in text, (name, cell)
+        top = max(shares[name].values())
+        reading = (
+            f"có gia quyền {vi_percent(top[0])} ({vi_percent(top[1])[:-1]}–{vi_percent(top[2])})"
+        )
+        assert reading in text, (name, reading)
 
 
 def _tables(rows: list[tuple]) -> list[tuple[str, list[tuple]]]:

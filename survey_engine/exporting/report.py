@@ -22,7 +22,7 @@ from survey_engine.definition.merged import MergedSurvey
 from survey_engine.definition.model import Question
 from survey_engine.exporting.left_out import left_out_lines
 from survey_engine.exporting.survey_file import ExportOptions, published_versions
-from survey_engine.figures import Share
+from survey_engine.figures import Share, WeightedShare
 from survey_engine.i18n import N_, message, ui_language
 from survey_engine.intake.submit import access_mode
 from survey_engine.localtime import local_text
@@ -30,10 +30,11 @@ from survey_engine.models import Survey
 from survey_engine.replica import reading
 from survey_engine.results.accumulator import NO_ANSWER, Accumulator
 from survey_engine.results.charts import Bar, bar_chart
-from survey_engine.results.dashboard import QuestionResult, build_dashboard
+from survey_engine.results.dashboard import Dashboard, QuestionResult, build_dashboard
 from survey_engine.results.filters import Filters
 from survey_engine.results.readings import Words
 from survey_engine.results.responses import response_chunks
+from survey_engine.results.weights import current_weights
 
 REPORT_FORMAT = "pdf"
 REPORT_TRACK_END = 68.0  # % of the width for a bar: the interval is written after it
@@ -91,7 +92,8 @@ def write_survey_report(
     words = Words(ui_language(options.lang or newest.default_language))
     text_lang = options.lang if options.lang in newest.languages() else newest.default_language
     breakdown = _breakdown(options.breakdown or default_breakdown(merged, options.filters), merged)
-    counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None)
+    weights = current_weights(survey.id)
+    counted = Accumulator(merged, breakdown=breakdown.name if breakdown else None, weights=weights)
     with reading() as reads:
         for chunk in response_chunks(survey.id, options.filters, reads=reads):
             counted.add(chunk)
@@ -110,7 +112,7 @@ def write_survey_report(
         responses_text=words.number(counted.responses),
         all_responses_text=words.number(all_responses),
         access=words._(ACCESS_WORDS.get(access_mode(newest), ACCESS_WORDS["open"])),
-        weighting=words._(NO_WEIGHTING),
+        weighting=_weighting(dashboard, merged, text_lang, words),
         view=message(f"include_{options.filters.include}", words.lang),
         left_out_total=words.number(left_out[0][1]) if left_out[0][1] else "",
         left_out=[(reason, words.number(n)) for reason, n in left_out[1:]],
@@ -128,7 +130,7 @@ def write_survey_report(
         breakdown=_breakdown_section(counted, merged, breakdown, text_lang, words)
         if breakdown
         else None,
-        methods=_methods(words, counted.responses, breakdown is not None),
+        methods=_methods(words, counted.responses, breakdown is not None, dashboard),
     )
     refused = write_report_pdf(path, figures)
     if refused:  # nothing of ours asks for any: survey text that tried is shown as text
@@ -137,6 +139,20 @@ def write_survey_report(
 
 
 NO_WEIGHTING = N_("None: every response counts once (unweighted)")
+WEIGHTING = N_(
+    "Raking to population margins of %(variables)s: each figure is followed by its "
+    "weighted estimate (effective n %(effective)s)"
+)
+
+
+def _weighting(dashboard: Dashboard, merged: MergedSurvey, lang: str, words: Words) -> str:
+    if not dashboard.weighted_by or dashboard.effective_n is None:
+        return words._(NO_WEIGHTING)
+    return words._(
+        WEIGHTING,
+        variables=", ".join(merged.label(merged.by_name[v], lang) for v in dashboard.weighted_by),
+        effective=words.number(round(dashboard.effective_n)),
+    )
 
 
 def _number(version) -> int:
@@ -193,9 +209,15 @@ def _section(result: QuestionResult, words: Words) -> QuestionSection:
         else:
             top = max(rows, key=lambda c: c.of_answered.count)
             reading = words.choice_reading(
-                top.label, top.of_answered, answered, result.type == "select_multiple"
+                top.label,
+                top.of_answered,
+                answered,
+                result.type == "select_multiple",
+                top.weighted,
             )
-        return QuestionSection(result.name, result.label, note, reading, chart)
+        weighted = [c for c in rows if c.weighted is not None]
+        tables = [_weighted_table(result, weighted, words)] if weighted else []
+        return QuestionSection(result.name, result.label, note, reading, chart, tables)
     if result.kind == "numbers":
         return replace(base, reading=words.numbers_reading(result.numbers))
     if result.kind == "matrix":
@@ -211,6 +233,18 @@ def _section(result: QuestionResult, words: Words) -> QuestionSection:
         )
         return replace(base, reading=reading)
     return replace(base, reading=words.answered_reading(result.answered, answered))
+
+
+def _weighted_table(result: QuestionResult, rows: list, words: Words) -> Table:
+    """Each answer's share as counted and as weighted, side by side."""
+    return Table(
+        head=[words._(ANSWER), words._(UNWEIGHTED), words._(WEIGHTED)],
+        rows=[
+            [c.label, words.cell(c.of_answered), words.cell(c.weighted)]
+            for c in rows
+            if c.of_answered.count or (c.weighted and c.weighted.weight)
+        ],
+    )
 
 
 def _matrix(result: QuestionResult, words: Words) -> list[Table]:
@@ -308,6 +342,7 @@ def _breakdown_section(
         ):
             continue
         cells: Mapping[tuple[str, str], int] = counted.breakdown_cells.get(question.name, {})
+        weighted = counted.weighted_breakdown.get(question.name) if counted.weights else None
         answered: Mapping[str, int] = counted.breakdown_answered.get(question.name, {})
         totals: dict[str, int] = {}
         for (_, choice), n in cells.items():
@@ -321,7 +356,13 @@ def _breakdown_section(
             [
                 label,
                 words.number(answered.get(code, 0)),
-                *(words.cell(Share(cells.get((code, c), 0), answered.get(code, 0))) for c in shown),
+                *(
+                    words.cell(
+                        Share(cells.get((code, c), 0), answered.get(code, 0)),
+                        _weighted_cell(weighted, code, c),
+                    )
+                    for c in shown
+                ),
             ]
             for code, label in places
             if answered.get(code, 0)
@@ -344,7 +385,17 @@ def _breakdown_section(
     return BreakdownSection(merged.label(breakdown, lang), chart, tables)
 
 
-def _methods(words: Words, responses: int, broken_down: bool) -> list[str]:
+def _weighted_cell(
+    weighted: Mapping[tuple[str, str], float] | None, place: str, choice: str
+) -> WeightedShare | None:
+    """A breakdown cell's weighted share; the interval on its row's own effective n
+    is not kept per row, so the row's weighted share is given without one."""
+    if weighted is None or not weighted.get((place, ""), 0.0):
+        return None
+    return WeightedShare(weighted.get((place, choice), 0.0), weighted[(place, "")], 0.0)
+
+
+def _methods(words: Words, responses: int, broken_down: bool, dashboard: Dashboard) -> list[str]:
     paragraphs = [
         words._(
             "Sample: the %(count)s responses that the filters and the review on the cover "
@@ -363,6 +414,16 @@ def _methods(words: Words, responses: int, broken_down: bool) -> list[str]:
             "Weighting: none. Each response counts once; where the respondents differ from "
             "the population (towns, age, phones), the figures may differ from the "
             "population's."
+        )
+        if not dashboard.weighted_by
+        else words._(
+            "Weighting: the responses are raked (iterative proportional fitting) to the "
+            "population margins staff uploaded, so that the weighted respondents match the "
+            "population on those variables; the weights are kept within bounds. Weighted "
+            "shares follow the counted ones; their intervals use Kish's effective n "
+            "(%(effective)s), which is smaller than the number of responses: weighting "
+            "costs precision.",
+            effective=words.number(round(dashboard.effective_n or 0)),
         ),
         words._(
             "The figures are counted by the same accumulator as the results dashboard, the "
@@ -381,6 +442,8 @@ def _methods(words: Words, responses: int, broken_down: bool) -> list[str]:
 
 
 ANSWER = N_("Answer")
+UNWEIGHTED = N_("Counted")
+WEIGHTED = N_("Weighted")
 ROW = N_("Row")
 MEAN_POSITION = N_("Mean position")
 RANKED_FIRST = N_("Ranked first")

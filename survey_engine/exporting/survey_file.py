@@ -68,13 +68,7 @@ def export_survey(
     newest = merged.newest
     lang = options.lang or newest.default_language
     breakdown = _breakdown(options.breakdown, merged.questions)
-    rows = RowMaker(
-        newest,
-        merged.questions,
-        lang,
-        codes=options.codes,
-        version_numbers={v.id: v.number for v in versions},
-    )
+    rows = _row_maker(versions, merged, lang, options.codes)
     with reading() as reads:
         chunks = _counted(
             response_chunks(survey.id, options.filters, extra=TRAIL_COLUMNS, reads=reads),
@@ -96,6 +90,26 @@ def export_survey(
             breakdown,
             about,
         )
+
+
+def survey_rows(survey: Survey, lang: str | None = None, codes: bool = False) -> RowMaker:
+    """The columns and rows of the survey's responses sheet and CSV file, for a reader
+    that writes them itself (the data API's CSV stream: the same rows as the file)."""
+    versions = _published_versions(survey)
+    merged = MergedSurvey({v.id: definition_for(v) for v in versions})
+    return _row_maker(versions, merged, lang or merged.newest.default_language, codes)
+
+
+def _row_maker(
+    versions: list[SurveyVersion], merged: MergedSurvey, lang: str, codes: bool
+) -> RowMaker:
+    return RowMaker(
+        merged.newest,
+        merged.questions,
+        lang,
+        codes=codes,
+        version_numbers={v.id: v.number for v in versions},
+    )
 
 
 def _published_versions(survey: Survey) -> list[SurveyVersion]:

@@ -316,6 +316,8 @@ def test_json_is_the_default_and_the_csv_a_choice(app, token):
         assert client.get(RESPONSES, headers=headers).mimetype == "application/json", accept
     csv_first = auth(token, Accept="text/csv, application/json;q=0.5")
     assert client.get(RESPONSES, headers=csv_first).mimetype == "text/csv"
+    head = client.head(RESPONSES, headers=auth(token, Accept="text/csv"))
+    assert head.status_code == 200 and head.get_data() == b""
 
 
 # -- access -----------------------------------------------------------------------------------

@@ -227,7 +227,7 @@ def _csv_stream(survey: Survey, merged: MergedSurvey, filters: Filters, after_id
             ):
                 yield piece.encode("utf-8")
 
-    return Response(
+    streamed = Response(
         stream_with_context(text()),
         200,
         mimetype=CSV_TYPE,
@@ -236,3 +236,6 @@ def _csv_stream(survey: Survey, merged: MergedSurvey, filters: Filters, after_id
             "X-Content-Type-Options": "nosniff",
         },
     )
+    # A stream never started (a HEAD request, a client gone) still ends the scan.
+    streamed.call_on_close(scan.close)
+    return streamed

@@ -403,3 +403,19 @@ def test_a_cursor_of_another_survey_is_refused(app, token):
     reply = client.get(f"{RESPONSES}?cursor={cursor}", headers=auth(token))
     assert reply.status_code == 400
     assert reply.get_json() == {"error": "cursor: a cursor of another survey"}
+
+
+def test_a_caller_over_the_read_limit_gets_429_with_retry_after(app, token):
+    app.config["API_READ_RATE_LIMIT"] = "3/minute"
+    client = app.test_client()
+    other = create_token(create_user("analyst@example.org", PASSWORD, "admin"))
+    for _ in range(3):
+        assert client.get(RESPONSES, headers=auth(token)).status_code == 200
+    refused = client.get("/api/v1/surveys", headers=auth(token))
+    assert refused.status_code == 429
+    assert refused.get_json()["error"].startswith("more than 3/minute requests")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.get_json()["retry_after"] == int(refused.headers["Retry-After"])
+    # another token is counted apart, and submissions are never limited here
+    assert client.get(RESPONSES, headers=auth(other)).status_code == 200
+    assert client.get(f"/api/v1/surveys/{DEMO_SLUG}").status_code == 200

@@ -2,5 +2,6 @@
 
 from survey_engine.api import data, openapi, routes  # noqa: F401  (registers the routes)
 from survey_engine.api.blueprint import bp
+from survey_engine.api.limits import init_app
 
-__all__ = ["bp"]
+__all__ = ["bp", "init_app"]

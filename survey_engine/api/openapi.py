@@ -53,6 +53,11 @@ _UNAUTHORIZED = _error(
 _NOT_VISIBLE = _error(
     "no such survey, or one not shared with the caller (the same answer: slugs are not revealed)"
 )
+_READ_LIMIT = _json(
+    "more requests than API_READ_RATE_LIMIT (120 a minute by default) from this caller",
+    _ref("schemas", "ReadLimit"),
+    headers={"Retry-After": _ref("headers", "RetryAfter")},
+)
 _STAFF: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
 
 SHARE = {
@@ -143,6 +148,11 @@ SCHEMAS: dict[str, dict] = {
             "limit": {"enum": ["network", "device", "survey"]},
             "retry_after": {"type": "integer"},
         },
+    },
+    "ReadLimit": {
+        "type": "object",
+        "required": ["error", "retry_after"],
+        "properties": {"error": {"type": "string"}, "retry_after": {"type": "integer"}},
     },
     "SurveyList": {
         "type": "object",
@@ -347,6 +357,7 @@ def _paths() -> dict[str, dict]:
                         _ref("schemas", "SurveyList"),
                     ),
                     "401": _UNAUTHORIZED,
+                    "429": _READ_LIMIT,
                 },
             }
         },
@@ -370,6 +381,7 @@ def _paths() -> dict[str, dict]:
                 "responses": {
                     "200": _json("the definition", _ref("schemas", "VersionDefinition")),
                     "401": _UNAUTHORIZED,
+                    "429": _READ_LIMIT,
                     "404": _error(
                         "no such survey for the caller, or no published version of that number"
                     ),
@@ -403,6 +415,7 @@ def _paths() -> dict[str, dict]:
                     },
                     "400": _error("a filter, cursor or limit that cannot be read"),
                     "401": _UNAUTHORIZED,
+                    "429": _READ_LIMIT,
                     "404": _NOT_VISIBLE,
                     "503": _error(
                         "responses being stored hold the page up: ask again after Retry-After",

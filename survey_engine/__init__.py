@@ -12,7 +12,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from survey_engine import admin, replica
+from survey_engine import admin, api, replica
 from survey_engine.api import bp as api_bp
 from survey_engine.config import Config, check_settings, engine_options
 from survey_engine.extensions import babel, db, migrate
@@ -108,6 +108,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     metrics.init_app(app)
     app.register_blueprint(admin.bp)
     admin.init_app(app)
+    api.init_app(app)
     errors.register(app)
     return app
 

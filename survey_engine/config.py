@@ -296,6 +296,9 @@ class Config:
         # Attempts at POST /admin/login per client address (Flask-Limiter's syntax);
         # counted in Redis when REDIS_URL is set, else in the process's memory.
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20/minute")
+        # Requests to the data API (survey list, responses, version definitions) per
+        # caller (a token, or a staff session's address), counted like the login's.
+        self.API_READ_RATE_LIMIT = os.environ.get("API_READ_RATE_LIMIT", "120/minute")
         # /metrics (it names every survey with its counts): scrapers connecting from
         # these networks (comma-separated, CIDR), or sending this bearer token.
         self.METRICS_ALLOW_NETWORKS = os.environ.get(

@@ -354,6 +354,18 @@ ROUTES: dict[str, list[Inputs]] = {
     ],
     # The dashboard's filters, read by the same Filters.from_args.
     "api.results": [Inputs(_DEMO, args=FILTER_ARGS, headers=("Authorization",))],
+    # The data API: the same filters, the page's cursor and limit, JSON or CSV.
+    "api.list_surveys": [Inputs(headers=("Authorization",))],
+    "api.list_responses": [
+        Inputs(
+            _DEMO,
+            args=(*FILTER_ARGS, "cursor", "limit", "lang"),
+            base_args={"limit": "5"},
+            headers=("Authorization", "Accept"),
+        )
+    ],
+    "api.version_definition": [Inputs({**_DEMO, "number": "1"}, headers=("Authorization",))],
+    "api.openapi": [Inputs()],
     # -- sign-in, one's own account
     "admin.login": [
         Inputs(

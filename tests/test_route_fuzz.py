@@ -186,6 +186,7 @@ def fuzz_app(database_url, tmp_path):
         EXPORT_DIR=str(tmp_path / "exports"),
         WTF_CSRF_ENABLED=False,
         LOGIN_RATE_LIMIT="1000000/minute",
+        API_READ_RATE_LIMIT="1000000/minute",
         PROPAGATE_EXCEPTIONS=False,
     )
 

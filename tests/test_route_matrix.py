@@ -156,9 +156,19 @@ ROUTES = [
         200,
         None,
     ),
+    ("GET", "/api/v1/openapi.json", PUBLIC, 200, None),
+    ("GET", "/api/v1/surveys", SIGNED_IN, 200, None),
+    ("GET", f"/api/v1/surveys/{DEMO_SLUG}/responses?f.district=da_lat&limit=5", READER, 200, None),
+    ("GET", f"/api/v1/surveys/{DEMO_SLUG}/versions/1/definition", READER, 200, None),
     ("GET", "/admin/logout", SIGNED_IN, 200, None),
     ("POST", "/admin/logout", SIGNED_IN, 302, {}),
 ]
+
+
+def api_refusal(url: str) -> int:
+    """A signed-in caller's refusal: the data API answers a survey not shared as it
+    answers one that does not exist (404); the results endpoint keeps its 403."""
+    return 404 if re.search(r"/(responses|definition)(\?|$)", url) else 403
 
 
 @pytest.fixture
@@ -249,7 +259,7 @@ def test_route_role_matrix(accounts, role):
         if gets_through:
             expected = status.get(role, status["*"]) if isinstance(status, dict) else status
         elif url.startswith("/api/"):
-            expected = 401 if role == "anonymous" else 403
+            expected = 401 if role == "anonymous" else api_refusal(url)
         elif role == "anonymous":
             expected = 302
         else:

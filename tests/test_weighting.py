@@ -179,6 +179,21 @@ def test_the_planted_margin_moves_every_output_alike(weighted_demo, tmp_path):
         table = list(csv.reader(handle))
     assert table[0][-1] == "weight"
     assert len(table) - 1 == RESPONSES
+    # The data API: each response's weight, by page, the excluded ones too (include=all).
+    got: dict[int, float | None] = {}
+    url = f"/api/v1/surveys/{DEMO_SLUG}/responses?include=all&limit=250"
+    while url:
+        body = weighted_demo.get(url).get_json()
+        got.update({r["id"]: r["weight"] for r in body["responses"]})
+        url = (
+            f"/api/v1/surveys/{DEMO_SLUG}/responses?include=all&limit=250"
+            f"&cursor={body['next_cursor']}"
+            if body["more"]
+            else ""
+        )
+    assert got.keys() == expected["weight"].keys()
+    for response_id, weight in expected["weight"].items():
+        assert got[response_id] == (pytest.approx(weight, rel=1e-12) if weight else None)
     for row in table[1:]:
         weight = expected["weight"][int(row[0])]
         assert (float(row[-1]) if row[-1] else None) == (

@@ -6,8 +6,8 @@ import uuid
 
 import orjson
 from flask import Request, Response, abort, request
-from flask_login import current_user
 
+from survey_engine.api.access import staff_user, unauthorized
 from survey_engine.api.blueprint import bp
 from survey_engine.catalog import (
     Published,
@@ -31,7 +31,7 @@ from survey_engine.results.report import (
     results_json,
     survey_dashboard,
 )
-from survey_engine.staff.accounts import may_see, user_for_token
+from survey_engine.staff.accounts import may_see
 from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json, safe_text
 
 COUNTING_RETRY_SECONDS = 5  # results still being counted: when to ask again
@@ -180,30 +180,14 @@ def _too_many(admission: Admission):
     return body, 429, {"Retry-After": str(wait)}
 
 
-def _staff_user():
-    """The caller: a valid `Authorization: Bearer` token, else a staff session.
-
-    A token that is sent but not valid is refused even with a session beside it.
-    """
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        return user_for_token(token.strip())
-    return current_user if current_user.is_authenticated else None
-
-
 @bp.get("/surveys/<slug>/results")
 def results(slug: str):
     """The dashboard's figures as JSON, under the dashboard's filters (f.<question>,
     from, to): the same accumulator and cache, so the same numbers (docs/api.md); 202
     with what the tallies know while a job counts more than a request may read."""
-    user = _staff_user()
+    user = staff_user()
     if user is None:
-        return _error(401, "sign in, or send Authorization: Bearer <token>") + (
-            {"WWW-Authenticate": 'Bearer realm="survey-engine"'},
-        )
+        return unauthorized()
     survey = find_survey(slug)
     if survey is None:
         return _error(404, "no survey with this slug")

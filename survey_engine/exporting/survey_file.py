@@ -70,14 +70,7 @@ def export_survey(
     lang = options.lang or newest.default_language
     breakdown = _breakdown(options.breakdown, merged.questions)
     weights = current_weights(survey.id)
-    rows = RowMaker(
-        newest,
-        merged.questions,
-        lang,
-        codes=options.codes,
-        version_numbers={v.id: v.number for v in versions},
-        weight_of=_weight_of(weights) if weights is not None else None,
-    )
+    rows = _row_maker(versions, merged, lang, options.codes, weights)
     with reading() as reads:
         chunks = _counted(
             response_chunks(survey.id, options.filters, extra=TRAIL_COLUMNS, reads=reads),
@@ -112,6 +105,33 @@ def _weight_of(weights: CellWeights) -> Callable[[Any], float | None]:
         return weights.weight_of(response.answers or {})
 
     return weight
+
+
+def survey_rows(survey: Survey, lang: str | None = None, codes: bool = False) -> RowMaker:
+    """The columns and rows of the survey's responses sheet and CSV file, for a reader
+    that writes them itself (the data API's CSV stream: the same rows as the file)."""
+    versions = published_versions(survey)
+    merged = MergedSurvey({v.id: definition_for(v) for v in versions})
+    return _row_maker(
+        versions, merged, lang or merged.newest.default_language, codes, current_weights(survey.id)
+    )
+
+
+def _row_maker(
+    versions: list[SurveyVersion],
+    merged: MergedSurvey,
+    lang: str,
+    codes: bool,
+    weights: CellWeights | None,
+) -> RowMaker:
+    return RowMaker(
+        merged.newest,
+        merged.questions,
+        lang,
+        codes=codes,
+        version_numbers={v.id: v.number for v in versions},
+        weight_of=_weight_of(weights) if weights is not None else None,
+    )
 
 
 def published_versions(survey: Survey) -> list[SurveyVersion]:

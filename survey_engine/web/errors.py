@@ -30,6 +30,8 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException):
         headers = {k: v for k, v in error.get_headers() if k == "Retry-After"}
         if request.path.startswith("/api/"):
+            if error.response is not None:  # made for it (the data API's 429: api/limits.py)
+                return error.response
             return {"error": error.description}, error.code, headers
         key = PAGE_KEYS.get(error.code) if error.code is not None else None
         if key is None or error.code is None:

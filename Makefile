@@ -35,9 +35,9 @@ chromium:
 # render the PDF with poppler's pdftoppm. HAProxy stands in front of the web nodes in
 # tests/test_nodes.py and in the multi-host test (test-cluster), which makes its hosts
 # with iproute2's `ip netns`.
-DEBIAN_TOOLS := fonts-dejavu-core poppler-utils haproxy iproute2
+DEBIAN_TOOLS := fonts-dejavu-core poppler-utils haproxy iproute2 pspp r-base-core
 debian-tools:
-	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && command -v pdftoppm >/dev/null && test -x /usr/sbin/haproxy && command -v ip >/dev/null || { apt-get install -y $(DEBIAN_TOOLS) || { apt-get update && apt-get install -y $(DEBIAN_TOOLS); }; }
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && command -v pdftoppm >/dev/null && test -x /usr/sbin/haproxy && command -v ip >/dev/null && command -v pspp >/dev/null && command -v Rscript >/dev/null || { apt-get install -y $(DEBIAN_TOOLS) || { apt-get update && apt-get install -y $(DEBIAN_TOOLS); }; }
 
 # PostgreSQL and Redis as this machine runs them; started when they are not running.
 # Where they are not installed at all this fails, and so does `make test`: loudly.

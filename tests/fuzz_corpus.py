@@ -470,9 +470,10 @@ ROUTES: dict[str, list[Inputs]] = {
         Inputs(
             _DEMO,
             form=("fmt", "lang", "breakdown", "codes", *EXPORT_FILTER_ARGS),
-            base_form={"fmt": "csv"},
+            base_form={"fmt": fmt},
             phase=1,
         )
+        for fmt in ("csv", "sav", "dta", "r")
     ],
     "admin.review_list": [
         Inputs(_DEMO, args=(*REVIEW_ARGS, "page", "limit"), base_args={"status": "any"})

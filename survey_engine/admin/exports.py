@@ -27,7 +27,7 @@ from survey_engine.admin.survey_access import XLSX_MIME, title_of, visible_surve
 from survey_engine.catalog import definition_for
 from survey_engine.definition import Definition
 from survey_engine.exporting import files as export_files
-from survey_engine.exporting.survey_file import FORMATS, ExportOptions
+from survey_engine.exporting.survey_file import FILE_ENDINGS, FORMATS, ExportOptions
 from survey_engine.extensions import db
 from survey_engine.i18n import LANGUAGE_NAMES
 from survey_engine.localtime import local_text
@@ -36,7 +36,13 @@ from survey_engine.results.filters import DEFAULT_INCLUDE, FilterError, Filters
 from survey_engine.results.responses import NO_FILTERS
 from survey_engine.staff.accounts import may_see
 
-MIMETYPES = {"xlsx": XLSX_MIME, "csv": "text/csv"}
+MIMETYPES = {
+    "xlsx": XLSX_MIME,
+    "csv": "text/csv",
+    "sav": "application/x-spss-sav",
+    "dta": "application/x-stata-dta",
+    "r": "application/zip",
+}
 
 
 class BadRequest(ValueError):
@@ -52,7 +58,7 @@ def read_options(form: Mapping, definition: Definition) -> ExportOptions:
     """The export form (and the dashboard's filters in it) as ExportOptions."""
     fmt = form.get("fmt", "xlsx")
     if fmt not in FORMATS:
-        raise BadRequest(_("Choose a format: .xlsx or .csv."))
+        raise BadRequest(_("Choose a format: .xlsx, .csv, .sav, .dta or R."))
     lang = form.get("lang") or None
     if lang is not None and lang not in definition.languages():
         raise BadRequest(_("The survey has no texts in the language %(lang)s.", lang=lang))
@@ -108,6 +114,7 @@ def _page(
         keep_hours=f"{current_app.config['EXPORT_KEEP_HOURS']:g}",
         running=any(e.status in ExportStatus.ACTIVE for e in rows),
         download_name=lambda export: export_files.download_name(export, survey),
+        file_ending=lambda fmt: FILE_ENDINGS.get(fmt, fmt),
     )
     return html, status
 

@@ -501,3 +501,61 @@ def test_review_statuses_and_filters_choose_the_responses_as_in_every_export(app
         float(r.id) for r in responses if r.answers["role"] == "parent" and r.status != "excluded"
     ]
     assert list(pyreadstat.read_sav(str(out))[0]["response_id"]) == parents
+
+
+HOSTILE_LABEL = 'Q "1"\\ \'x\'); system("touch pwned"); ("\nĐà Lạt 😀 \u202e'
+
+
+def test_hostile_labels_stay_text_in_the_r_script_and_the_sav(app, tmp_path):
+    """Labels that would end an R string and run code, with a backslash, a newline, an
+    emoji and a direction override: the script runs, nothing else does, and R and
+    PSPP give the labels back as written."""
+    definition = {
+        "format": "survey-engine/1",
+        "slug": "nhan-la",
+        "title": {"vi": HOSTILE_LABEL},
+        "default_language": "vi",
+        "pages": [
+            {
+                "name": "p1",
+                "questions": [
+                    {"name": "q", "type": "select_one", "choices": "c", "label": HOSTILE_LABEL},
+                ],
+            }
+        ],
+        "choice_lists": {
+            "c": [
+                {"name": "a", "label": HOSTILE_LABEL},
+                {"name": "b-1.x", "label": "=cmd|' /C calc'!A0"},
+            ]
+        },
+    }
+    from survey_engine.catalog import save_definition
+
+    save_definition(definition, publish=True)
+    run_cli(app, "fake-responses", "nhan-la", "--count", "20", "--seed", "5")
+    out = tmp_path / "r.zip"
+    run_cli(app, "export", "nhan-la", "-o", str(out), "--format", "r")
+    with zipfile.ZipFile(out) as bundle:
+        bundle.extractall(tmp_path)
+    (tmp_path / "probe.R").write_text(
+        'source("responses.R")\n'
+        'writeLines(c(attr(responses[["q"]], "label"), levels(responses[["q"]])),'
+        ' "labels.txt", useBytes = TRUE)\n',
+        "utf-8",
+    )
+    subprocess.run(["Rscript", "probe.R"], cwd=tmp_path, check=True, env={"LANG": "C.UTF-8"})
+    assert not (tmp_path / "pwned").exists()
+    labels = (tmp_path / "labels.txt").read_text("utf-8").split("\n")
+    assert labels[:-1] == [
+        *HOSTILE_LABEL.split("\n"),
+        *HOSTILE_LABEL.split("\n"),
+        "=cmd|' /C calc'!A0",
+    ]
+
+    sav = tmp_path / "l.sav"
+    run_cli(app, "export", "nhan-la", "-o", str(sav))
+    meta = pyreadstat.read_sav(str(sav), metadataonly=True)[1]
+    assert meta.column_names_to_labels["q"] == HOSTILE_LABEL
+    assert meta.variable_value_labels["q"][1.0] == HOSTILE_LABEL
+    assert pspp_labels(sav, tmp_path)["q"].startswith('Q "1"')

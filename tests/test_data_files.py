@@ -2,8 +2,9 @@
 value compared with the stored responses (not with our writer's own output), with the
 labels, the two missing values, dates and Vietnamese text; hostile text stays inert.
 
-Readers: pyreadstat (ReadStat) for .sav and .dta, GNU PSPP for .sav, R for the R
-script (Debian's pspp and r-base-core: `make debian-tools`)."""
+Readers: pyreadstat (ReadStat) for .sav and .dta, GNU PSPP for .sav, pandas' own Stata
+reader for .dta, R for the R script (Debian's pspp and r-base-core: `make
+debian-tools`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyreadstat
 import pytest
 import sqlalchemy as sa
@@ -309,7 +311,7 @@ def test_sav_read_by_gnu_pspp_holds_every_stored_value_and_label(filled, tmp_pat
 # -- Stata --------------------------------------------------------------------------
 
 
-def test_dta_read_by_pyreadstat_holds_every_stored_value_with_labels(filled, tmp_path):
+def test_dta_read_by_pyreadstat_and_pandas_holds_every_stored_value_with_labels(filled, tmp_path):
     out = tmp_path / "demo.dta"
     run_cli(filled, "export", DEMO_SLUG, "-o", str(out))
     frame, meta = pyreadstat.read_dta(str(out), user_missing=True)
@@ -331,6 +333,37 @@ def test_dta_read_by_pyreadstat_holds_every_stored_value_with_labels(filled, tmp
     assert district["a"] == WORDS["not_asked"] and district["b"] == WORDS["not_answered"]
     assert meta.missing_user_values["children"] == ["a", "b"]
     assert meta.original_variable_types["last_dose"] == "%td"
+
+    # pandas' own Stata reader (not ReadStat): the same values, labels and .a/.b
+    reader = pd.io.stata.StataReader(
+        out, convert_categoricals=False, convert_dates=False, convert_missing=True
+    )
+    with reader:
+        frame = reader.read()
+        value_labels, variable_labels = reader.value_labels(), reader.variable_labels()
+    epoch = datetime(1960, 1, 1)
+    rows = []
+    for record in frame.to_dict("records"):
+        row = {}
+        for name, value in record.items():
+            if isinstance(value, pd.io.stata.StataMissingValue):
+                value = value.string  # ".a", ".b"
+            elif name == "last_dose":
+                value = (epoch + timedelta(days=float(value))).date()
+            elif name in ("submitted_at", "started_at") and not math.isnan(value):
+                value = epoch + timedelta(milliseconds=float(value))
+            elif isinstance(value, float) and math.isnan(value):
+                value = None
+            elif isinstance(value, int | float):
+                value = float(value)
+            row[name] = value
+        rows.append(row)
+    compare(rows, responses, {"not_asked": ".a", "not_answered": ".b"})
+    assert variable_labels["district"] == "Bạn đang sống ở huyện/thành phố nào?"
+    district = next(v for k, v in value_labels.items() if k.startswith("district"))
+    stata_a, stata_b = 2_147_483_621 + 1, 2_147_483_621 + 2  # a long's .a and .b
+    assert district[1] == "Thành phố Đà Lạt"
+    assert district[stata_a] == WORDS["not_asked"] and district[stata_b] == WORDS["not_answered"]
 
 
 # -- R ------------------------------------------------------------------------------

@@ -122,8 +122,9 @@ def _data_file(
     merged: MergedSurvey,
     progress: Callable[[int], None] | None,
 ) -> int:
-    """The SPSS, Stata or R file: the same rows as the CSV, read in the same chunks (the
-    .sav and .dta read them twice: string widths first, then the data)."""
+    """The SPSS, Stata or R file: the same rows as the CSV, read the same way (the .sav
+    and .dta read them twice: string widths first, then the data, up to the last
+    response the first read saw)."""
     size = max(100, min(CHUNK_SIZE, DATA_CHUNK_CELLS // len(rows.columns)))
     with reading() as reads:
         reads_made = 0

@@ -592,3 +592,24 @@ def test_hostile_labels_stay_text_in_the_r_script_and_the_sav(app, tmp_path):
     assert meta.column_names_to_labels["q"] == HOSTILE_LABEL
     assert meta.variable_value_labels["q"][1.0] == HOSTILE_LABEL
     assert pspp_labels(sav, tmp_path)["q"].startswith('Q "1"')
+
+
+def test_variable_names_are_legal_and_unique_for_spss_and_stata():
+    from exports.variable_names import legal_names
+
+    headers = ["q/a", "q_a", "Q_A", "1st", "đánh_giá", "if", "with", "x" * 40, "x" * 40, "/"]
+    names = legal_names(headers)
+    assert names == [
+        "q_a",
+        "q_a_2",
+        "Q_A_3",
+        "v_1st",
+        "danh_gia",
+        "if_2",
+        "with_2",
+        "x" * 32,
+        "x" * 30 + "_2",
+        "v",
+    ]
+    assert len({n.lower() for n in names}) == len(names)
+    assert all(len(n) <= 32 and n[0].isalpha() and n.isascii() for n in names)

@@ -473,7 +473,7 @@ ROUTES: dict[str, list[Inputs]] = {
             base_form={"fmt": fmt},
             phase=1,
         )
-        for fmt in ("csv", "sav", "dta", "r")
+        for fmt in ("csv", "sav")  # dta and r: the same form, the same checks
     ],
     "admin.review_list": [
         Inputs(_DEMO, args=(*REVIEW_ARGS, "page", "limit"), base_args={"status": "any"})

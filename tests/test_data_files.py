@@ -613,3 +613,22 @@ def test_variable_names_are_legal_and_unique_for_spss_and_stata():
     ]
     assert len({n.lower() for n in names}) == len(names)
     assert all(len(n) <= 32 and n[0].isalpha() and n.isascii() for n in names)
+
+
+def test_long_text_is_whole_in_the_sav_and_cut_with_a_marker_in_the_dta(app, client, tmp_path):
+    from exports.safe_cells import CUT_MARKER
+
+    long_text = "Ý kiến dài về việc mở lại trường học. " * 130  # 4,940 characters
+    answers = {**valid_answers(), "comment": long_text.strip()}
+    reply = client.post(
+        f"/api/v1/surveys/{DEMO_SLUG}/responses",
+        json={"submission_id": new_id(), "answers": answers},
+    )
+    assert reply.status_code == 202, reply.get_json()
+    sav, dta = tmp_path / "t.sav", tmp_path / "t.dta"
+    run_cli(app, "export", DEMO_SLUG, "-o", str(sav))
+    run_cli(app, "export", DEMO_SLUG, "-o", str(dta))
+    assert pyreadstat.read_sav(str(sav))[0]["comment"][0] == long_text.strip()
+    cut = pyreadstat.read_dta(str(dta))[0]["comment"][0]
+    assert cut.endswith(CUT_MARKER) and len(cut.encode("utf-8")) <= 2044
+    assert long_text.startswith(cut[: -len(CUT_MARKER)])

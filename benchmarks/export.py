@@ -17,6 +17,13 @@ Three paths, each in a child process of its own so that its peak RSS is its own:
 All three read the responses from the database in the same chunks and make the
 same cells (exports.columns.RowMaker), so they differ only in what they write.
 Prints seconds, rows/s, cells/s and peak RSS per path, and the ratios.
+
+With --files data, the SPSS and Stata files instead (issue 14):
+  sav         survey-engine's .sav (labels, missing codes; written chunk by chunk and
+              joined: exports/data_files.py), two passes over the responses;
+  dta         the same as a Stata .dta;
+  sav_pandas  the usual way: every response's cells (choice codes) in one pandas
+              DataFrame, then pyreadstat.write_sav in one go, without labels.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ sys.path.insert(0, str(ROOT))
 SIZES = {"demo": ("tro-lai-truong-hoc", 75_000), "kobo": ("kobo-510", 132_000)}
 KOBO_FIELDS = 510
 PATHS = ("ours", "pandas", "raw")
+DATA_PATHS = ("sav", "dta", "sav_pandas")
+ENDINGS = {"sav": "sav", "dta": "dta", "sav_pandas": "sav"}
 INSERT_BATCH = 2_000
 
 
@@ -209,7 +218,41 @@ def raw_xlsxwriter(slug: str, out: Path) -> tuple[int, int]:
     return rows, len(maker.columns)
 
 
-PATH_FUNCTIONS = {"ours": ours, "pandas": pandas_to_excel, "raw": raw_xlsxwriter}
+def data_file(fmt: str):
+    def export(slug: str, out: Path) -> tuple[int, int]:
+        from survey_engine.exporting.survey_file import ExportOptions, export_survey
+
+        survey, maker = _row_maker(slug)
+        return export_survey(survey, out, options=ExportOptions(fmt=fmt)), len(maker.columns)
+
+    return export
+
+
+def sav_pandas(slug: str, out: Path) -> tuple[int, int]:
+    import pandas as pd
+    import pyreadstat
+
+    from exports.variable_names import legal_names
+    from survey_engine.results.responses import response_chunks
+
+    survey, maker = _row_maker(slug)
+    maker = type(maker)(maker.definition, maker.questions, maker.lang, codes=True)
+    cells = [maker.row(r) for chunk in response_chunks(survey.id) for r in chunk]
+    frame = pd.DataFrame(cells, columns=legal_names(c.header for c in maker.columns))
+    del cells
+    frame = frame.infer_objects()
+    pyreadstat.write_sav(frame, str(out))
+    return len(frame), len(maker.columns)
+
+
+PATH_FUNCTIONS = {
+    "ours": ours,
+    "pandas": pandas_to_excel,
+    "raw": raw_xlsxwriter,
+    "sav": data_file("sav"),
+    "dta": data_file("dta"),
+    "sav_pandas": sav_pandas,
+}
 
 
 def _rss_gib(pid: int) -> float:
@@ -264,13 +307,13 @@ def measure(path: str, url: str, slug: str, out: Path, timeout: float, max_rss_g
     return result
 
 
-def report(size: str, results: dict[str, dict]) -> None:
+def report(size: str, results: dict[str, dict], paths: tuple[str, ...] = PATHS) -> None:
     slug, count = SIZES[size]
     print(f"\n{size}: {slug}, {count:,} responses")
     print(
         f"  {'path':<8} {'seconds':>9} {'rows/s':>9} {'cells/s':>11} {'peak RSS':>10} {'file':>9}"
     )
-    for path in PATHS:
+    for path in paths:
         r = results[path]
         if "failed" in r:
             print(f"  {path:<8} {r['failed']:>40}  peak RSS {r['peak_rss_mib']:,.0f} MiB")
@@ -280,9 +323,9 @@ def report(size: str, results: dict[str, dict]) -> None:
             f" {r['cells'] / r['seconds']:>11,.0f} {r['peak_rss_mib']:>6,.0f} MiB"
             f" {r['bytes'] / 2**20:>5,.0f} MiB"
         )
-    ours_ = results["ours"]
+    ours_ = results[paths[0]]
     if "failed" not in ours_:
-        for other in ("pandas", "raw"):
+        for other in paths[1:]:
             r = results[other]
             if "failed" not in r:
                 print(f"  {other} / ours time: {r['seconds'] / ours_['seconds']:.2f}x")
@@ -307,7 +350,14 @@ def main() -> None:
         default=12,
         help="a path using more memory than this is stopped and reported",
     )
-    parser.add_argument("--child", choices=PATHS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--files",
+        choices=("xlsx", "data"),
+        default="xlsx",
+        help="the workbook's paths, or the SPSS/Stata files' (sav, dta, sav_pandas)",
+    )
+    parser.add_argument("--only", help="comma-separated paths to run (default: all of --files)")
+    parser.add_argument("--child", choices=PATHS + DATA_PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--slug", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -329,12 +379,15 @@ def main() -> None:
             build(size, url)
             (args.workdir / f"{name}.ready").touch()
         results = {}
-        for path in PATHS:
-            out = args.workdir / f"{size}-{path}.xlsx"
+        paths = DATA_PATHS if args.files == "data" else PATHS
+        if args.only:
+            paths = tuple(p for p in paths if p in args.only.split(","))
+        for path in paths:
+            out = args.workdir / f"{size}-{path}.{ENDINGS.get(path, 'xlsx')}"
             results[path] = measure(path, url, SIZES[size][0], out, args.timeout, args.max_rss_gib)
             out.unlink(missing_ok=True)
             print(f"  {path}: done", flush=True)
-        report(size, results)
+        report(size, results, paths)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from exports.cells import SafeSheet, print_on_a4
-from exports.columns import META_COLUMNS, TRAIL_COLUMNS, WEIGHT_COLUMN
+from exports.columns import META_COLUMNS, TRAIL_COLUMNS, WEIGHT_COLUMN, columns_for
+from exports.variable_names import legal_names
 from survey_engine.definition import Definition, Question
 from survey_engine.i18n import message
 
 LOGIC = ("relevant", "constraint", "choice_filter", "calculation")
-HEADERS = ("name", "label", "type", "required", "choice_code", "choice_label", *LOGIC)
-WIDTHS = (24, 50, 16, 10, 16, 36, 28, 28, 24, 28)
+HEADERS = ("name", "label", "type", "required", "choice_code", "choice_label", *LOGIC, "variable")
+WIDTHS = (24, 50, 16, 10, 16, 36, 28, 28, 24, 28, 24)
+VARIABLE = len(HEADERS) - 1  # the column's name in the SPSS and Stata files
 
 
 class CodebookSheet:
@@ -44,51 +46,76 @@ class CodebookSheet:
             ws.ws.set_column(col, col, width, ws.formats.get("wrap") if col in (1, 5) else None)
         ws.ws.freeze_panes(1, 1)
         print_on_a4(ws.ws, header_rows=1, header_columns=1, landscape=True)
+        trail = (*TRAIL_COLUMNS, WEIGHT_COLUMN) if weighted else TRAIL_COLUMNS
+        headers = [c.header for c in columns_for(questions)] + ([WEIGHT_COLUMN] if weighted else [])
+        names = legal_names(headers)
+        first, last = len(META_COLUMNS), len(headers) - len(trail)
+        # by position for the meta columns (a question may share a meta column's header)
+        self.variables = dict(zip(headers[first:last], names[first:last], strict=True))
         row = 1
-        for name in META_COLUMNS:
-            ws.write_row(row, [name, words[f"meta_{name}"], "meta"])
+        for name, variable in zip(META_COLUMNS, names[:first], strict=True):
+            ws.write_row(
+                row, [name, words[f"meta_{name}"], "meta", *[None] * (VARIABLE - 3), variable]
+            )
             row += 1
         for q in questions:
             row = self._question(row, q)
-        trail = (*TRAIL_COLUMNS, WEIGHT_COLUMN) if weighted else TRAIL_COLUMNS
-        for name in trail:  # the review, the paradata and the weight, after the answers
-            ws.write_row(row, [name, words[f"meta_{name}"], "meta"])
+        # the review, the paradata and the weight, after the answers
+        for name, variable in zip(trail, names[last:], strict=True):
+            ws.write_row(
+                row, [name, words[f"meta_{name}"], "meta", *[None] * (VARIABLE - 3), variable]
+            )
             row += 1
         ws.ws.autofilter(0, 0, max(row - 1, 1), len(HEADERS) - 1)
+
+    def _with_variable(self, cells: list, header: str | None = None) -> list:
+        """The row's cells, then the SPSS/Stata name of the column it describes."""
+        name = self.variables.get(header if header is not None else cells[0])
+        return [*cells, *[None] * (VARIABLE - len(cells)), name]
 
     def _question(self, row: int, q: Question) -> int:
         ws, words, text = self.sheet, self.words, self.definition.text
         yes_no = words["yes"] if q.required else words["no"]
         ws.write_row(
             row,
-            [
-                q.name,
-                text(q.label, self.lang),
-                q.type,
-                yes_no,
-                None,
-                None,
-                *(q.raw.get(key) for key in LOGIC),
-            ],
+            self._with_variable(
+                [
+                    q.name,
+                    text(q.label, self.lang),
+                    q.type,
+                    yes_no,
+                    None,
+                    None,
+                    *(q.raw.get(key) for key in LOGIC),
+                ]
+            ),
         )
         row += 1
         for matrix_row in q.rows:  # a matrix: one column per row, its choices below
             ws.write_row(
                 row,
-                [
-                    f"{q.name}/{matrix_row['name']}",
-                    text(matrix_row.get("label"), self.lang),
-                    "matrix_row",
-                ],
+                self._with_variable(
+                    [
+                        f"{q.name}/{matrix_row['name']}",
+                        text(matrix_row.get("label"), self.lang),
+                        "matrix_row",
+                    ]
+                ),
             )
             row += 1
         for choice in q.choices:
-            ws.write_row(row, [q.name, None, None, None, choice["name"], self.choice_label(choice)])
+            cells = [q.name, None, None, None, choice["name"], self.choice_label(choice)]
+            if q.type == "select_multiple":  # its 0/1 column's name in SPSS and Stata
+                cells = self._with_variable(cells, f"{q.name}/{choice['name']}")
+            ws.write_row(row, cells)
             row += 1
         if q.type == "select_multiple":
             ws.write_row(row, [f"{q.name}/…", words["flag_columns"], "0/1"])
             row += 1
         if q.other:
-            ws.write_row(row, [q.other_field, message("other_specify", self.lang), "text"])
+            ws.write_row(
+                row,
+                self._with_variable([q.other_field, message("other_specify", self.lang), "text"]),
+            )
             row += 1
         return row

@@ -509,9 +509,12 @@ ROUTES: dict[str, list[Inputs]] = {
         Inputs(
             _DEMO,
             form=("fmt", "lang", "breakdown", "codes", *EXPORT_FILTER_ARGS),
-            base_form={"fmt": "csv"},
+            base_form={"fmt": fmt},
             phase=1,
-        ),
+        )
+        for fmt in ("csv", "sav")  # dta and r: the same form, the same checks
+    ]
+    + [
         # The quick report: its language and breakdown (the filters are fuzzed above;
         # each report rendered costs a second, so not again here).
         Inputs(

@@ -436,7 +436,7 @@ def test_every_data_sheet_has_a_frozen_header_autofilter_widths_and_formats(fill
     )
     assert dose.is_date and dose.number_format == "yyyy-mm-dd"
     codebook = workbook[CODEBOOK]
-    assert codebook.freeze_panes == "B2" and codebook.auto_filter.ref.startswith("A1:J")
+    assert codebook.freeze_panes == "B2" and codebook.auto_filter.ref.startswith("A1:K")
     summary = workbook[SUMMARY]
     assert summary.freeze_panes == "A4"
     percent = next(
@@ -791,8 +791,17 @@ def test_codebook_lists_every_column_with_its_logic_and_choices(filled, tmp_path
         "Ràng buộc (constraint)",
         "Lọc phương án (choice_filter)",
         "Công thức (calculation)",
+        "Tên biến trong SPSS và Stata",
     )
     questions = {row[0]: row for row in rows if row[2] not in (None, "meta")}
+    # each column's name in the .sav and .dta: legal, unique (the hidden question
+    # "source" meets the meta column, the flag concerns/other the text concerns_other)
+    metas = {row[0]: row for row in rows if row[2] == "meta"}
+    assert metas["source"][10] == "source" and questions["source"][10] == "source_2"
+    assert questions["measures/masks"][10] == "measures_masks"
+    assert questions["concerns_other"][10] == "concerns_other_2"
+    flags = {row[4]: row[10] for row in rows if row[0] == "concerns" and row[4] is not None}
+    assert flags["other"] == "concerns_other" and flags["infection"] == "concerns_infection"
     assert [row[0] for row in rows[:5]] == [
         "response_id",
         "submission_id",

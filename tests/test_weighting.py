@@ -19,6 +19,7 @@ import statistics
 from collections import Counter
 
 import openpyxl
+import pyreadstat
 import pytest
 import sqlalchemy as sa
 
@@ -32,6 +33,7 @@ from survey_engine.results.filters import Filters
 from survey_engine.results.weights import current_weights
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, stored_responses
+from tests.test_data_files import pspp_csv
 from tests.test_export import summary_tables
 from tests.test_report import flat, pdf_text
 from tests.test_results import store
@@ -234,6 +236,36 @@ def test_the_cross_tab_sheet_weights_each_district_s_column(weighted_demo, tmp_p
             assert row[2 + j] == pytest.approx(expected, rel=1e-9), (district, choice)
             checked += 1
     assert checked == 3 * len(codes)
+
+
+def test_the_data_files_carry_each_response_s_weight(weighted_demo, tmp_path):
+    """SPSS (read by pyreadstat and by GNU PSPP) and Stata (pyreadstat): the weight
+    variable of every response, none for the excluded ones."""
+    weights = recount()["weight"]
+    every = Filters(include="all")
+    sav, dta = tmp_path / "ket-qua.sav", tmp_path / "ket-qua.dta"
+    export_survey(find_survey(DEMO_SLUG), sav, options=ExportOptions(fmt="sav", filters=every))
+    export_survey(find_survey(DEMO_SLUG), dta, options=ExportOptions(fmt="dta", filters=every))
+    for path, reader in ((sav, pyreadstat.read_sav), (dta, pyreadstat.read_dta)):
+        frame, meta = reader(str(path))
+        assert "weight" in frame.columns, meta.column_names[-3:]
+        got = dict(zip(frame["response_id"].astype(int), frame["weight"], strict=True))
+        assert got.keys() == weights.keys()
+        for response_id, weight in weights.items():
+            value = got[response_id]
+            if weight is None:
+                assert math.isnan(value), (path.suffix, response_id)
+            else:
+                assert value == pytest.approx(weight, rel=1e-12), (path.suffix, response_id)
+    rows = pspp_csv(sav, tmp_path, "VALUES")
+    assert len(rows) == RESPONSES
+    for row in rows:
+        weight = weights[int(float(row["response_id"]))]
+        cell = row["weight"].strip()
+        if weight is None:
+            assert cell == "", row["response_id"]
+        else:
+            assert float(cell) == pytest.approx(weight, rel=1e-6)  # PSPP's printed digits
 
 
 def vi_percent(ratio: float) -> str:

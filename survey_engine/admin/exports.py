@@ -28,7 +28,7 @@ from survey_engine.catalog import definition_for
 from survey_engine.definition import Definition
 from survey_engine.exporting import files as export_files
 from survey_engine.exporting.files import FORMATS
-from survey_engine.exporting.survey_file import ExportOptions
+from survey_engine.exporting.survey_file import FILE_ENDINGS, ExportOptions
 from survey_engine.extensions import db
 from survey_engine.i18n import LANGUAGE_NAMES
 from survey_engine.localtime import local_text
@@ -37,7 +37,14 @@ from survey_engine.results.filters import DEFAULT_INCLUDE, FilterError, Filters
 from survey_engine.results.responses import NO_FILTERS
 from survey_engine.staff.accounts import may_see
 
-MIMETYPES = {"xlsx": XLSX_MIME, "csv": "text/csv", "pdf": "application/pdf"}
+MIMETYPES = {
+    "xlsx": XLSX_MIME,
+    "csv": "text/csv",
+    "sav": "application/x-spss-sav",
+    "dta": "application/x-stata-dta",
+    "r": "application/zip",
+    "pdf": "application/pdf",
+}
 
 
 class BadRequest(ValueError):
@@ -53,7 +60,7 @@ def read_options(form: Mapping, definition: Definition) -> ExportOptions:
     """The export form (and the dashboard's filters in it) as ExportOptions."""
     fmt = form.get("fmt", "xlsx")
     if fmt not in FORMATS:
-        raise BadRequest(_("Choose a format: .xlsx, .csv or the report (.pdf)."))
+        raise BadRequest(_("Choose a format: .xlsx, .csv, .sav, .dta, R or the report (.pdf)."))
     lang = form.get("lang") or None
     if lang is not None and lang not in definition.languages():
         raise BadRequest(_("The survey has no texts in the language %(lang)s.", lang=lang))
@@ -109,6 +116,7 @@ def _page(
         keep_hours=f"{current_app.config['EXPORT_KEEP_HOURS']:g}",
         running=any(e.status in ExportStatus.ACTIVE for e in rows),
         download_name=lambda export: export_files.download_name(export, survey),
+        file_ending=lambda fmt: FILE_ENDINGS.get(fmt, fmt),
     )
     return html, status
 

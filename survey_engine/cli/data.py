@@ -22,7 +22,12 @@ from survey_engine.definition.json_file import definition_bytes
 from survey_engine.definition.problems import ProblemList
 from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
 from survey_engine.definition.xlsform_writer import write_xlsform
-from survey_engine.exporting.survey_file import ExportOptions, export_survey
+from survey_engine.exporting.survey_file import (
+    FILE_ENDINGS,
+    FORMATS,
+    ExportOptions,
+    export_survey,
+)
 from survey_engine.intake.buffer import dead_key, stream_key
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
@@ -33,6 +38,8 @@ from survey_engine.staff.audit import record
 from survey_engine.untrusted import TooDeep, load_json
 
 FAKE_BATCH = 1000
+# -o FILE's ending says the format when --format does not (.zip: R's CSV and script)
+FORMAT_OF_ENDING = {f".{ending}": fmt for fmt, ending in FILE_ENDINGS.items()}
 
 
 @click.command("import")
@@ -159,8 +166,9 @@ def filter_args(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["xlsx", "csv"]),
-    help="default: from the output file's ending, else xlsx",
+    type=click.Choice(list(FORMATS)),
+    help="xlsx, csv, sav (SPSS), dta (Stata) or r (a .zip of the CSV and an R script "
+    "that reads it with labels); default: from the output file's ending, else xlsx",
 )
 @click.option(
     "--lang",
@@ -204,8 +212,9 @@ def export(
     until: str | None,
     include: str,
 ) -> None:
-    """Export responses and tallies to an Excel workbook or a CSV file."""
-    fmt = fmt or ("csv" if output.suffix.lower() == ".csv" else "xlsx")
+    """Export responses and tallies to an Excel workbook or a CSV file, or the responses
+    to SPSS, Stata or R with their labels."""
+    fmt = fmt or FORMAT_OF_ENDING.get(output.suffix.lower(), "xlsx")
     survey = find_survey(slug)
     version = survey.published_version() if survey else None
     if survey is None or version is None:

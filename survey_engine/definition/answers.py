@@ -43,6 +43,7 @@ from survey_engine.untrusted import safe_text
 # The public side and intake/ read these from here (answer_types.py holds the last two).
 __all__ = [
     "MAX_TEXT_LENGTH",
+    "asked_questions",
     "available_choices",
     "clean_answers",
     "local_today",
@@ -138,6 +139,27 @@ def clean_answers(
         if q.other:
             _clean_other(q, answers, raw, errors, lang)
     return answers, errors
+
+
+def asked_questions(
+    definition: Definition, answers: dict[str, Any], today: date | None = None
+) -> set[str] | None:
+    """The names of the questions a stored response was asked (their page's and their
+    own relevance held), by the same walk clean_answers made when it was stored; None
+    when the definition has no relevance at all (every question was asked). Tells
+    "not asked" from "not answered" in the SPSS and Stata files."""
+    plan = _plan(definition)
+    if not any(conditions for _q, conditions in plan.steps):
+        return None
+    today = today or local_today()
+    context = dict(answers)
+    asked = set()
+    for q, conditions in plan.steps:
+        if conditions and not _relevant(conditions, context, today):
+            context.pop(q.name, None)
+            continue
+        asked.add(q.name)
+    return asked
 
 
 def _unexpected_fields(

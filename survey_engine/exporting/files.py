@@ -32,8 +32,8 @@ from werkzeug.datastructures import MultiDict
 
 from survey_engine.catalog import definition_for, response_count
 from survey_engine.exporting.report import REPORT_FORMAT, write_survey_report
+from survey_engine.exporting.survey_file import FILE_ENDINGS, ExportOptions, export_survey
 from survey_engine.exporting.survey_file import FORMATS as DATA_FORMATS
-from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.extensions import db
 from survey_engine.localtime import aware, to_local
 from survey_engine.models import ExportChunk, ExportFile, ExportStatus, Survey, User, utcnow
@@ -59,8 +59,10 @@ def path_of(export: ExportFile) -> Path:
 
 
 def download_name(export: ExportFile, survey: Survey) -> str:
-    """`<slug>-<yyyymmdd-hhmm>.xlsx`, the time (Vietnam's) the export was asked for."""
-    return f"{survey.slug}-{to_local(export.created_at):%Y%m%d-%H%M}.{export.fmt}"
+    """`<slug>-<yyyymmdd-hhmm>.xlsx`, the time (Vietnam's) the export was asked for
+    (.zip for the R export: the CSV and its script)."""
+    ending = FILE_ENDINGS.get(export.fmt, export.fmt)
+    return f"{survey.slug}-{to_local(export.created_at):%Y%m%d-%H%M}.{ending}"
 
 
 def percent(export: ExportFile) -> int:
@@ -101,7 +103,7 @@ def start_export(survey: Survey, user: User, options: ExportOptions) -> ExportFi
         options=stored_options(options),
         rows_done=0,
         rows_total=0,
-        path=f"{PREFIX}{secrets.token_hex(8)}.{options.fmt}",
+        path=f"{PREFIX}{secrets.token_hex(8)}.{FILE_ENDINGS.get(options.fmt, options.fmt)}",
         storage=current_app.config["EXPORT_STORAGE"],
         # A job still queued this long after is lost (or useless): expire_old ends it.
         expires_at=now + _keep(),

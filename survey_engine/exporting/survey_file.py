@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session
 from exports.about import AboutFacts
 from exports.columns import TRAIL_COLUMNS, RowMaker
 from exports.csv_file import write_csv
+from exports.data_columns import DataColumns
+from exports.data_files import write_dta, write_sav
+from exports.r_script import write_r_bundle
 from exports.workbook import write_workbook
 from survey_engine.catalog import definition_for
 from survey_engine.definition import Definition, Question
@@ -27,10 +30,13 @@ from survey_engine.models import Response, ResponseStatus, Survey, SurveyVersion
 from survey_engine.replica import reading
 from survey_engine.results.accumulator import Accumulator
 from survey_engine.results.filters import Filters
-from survey_engine.results.responses import NO_FILTERS, response_chunks
+from survey_engine.results.responses import CHUNK_SIZE, NO_FILTERS, response_chunks
 from survey_engine.results.weights import CellWeights, current_weights
 
-FORMATS = ("xlsx", "csv")
+FORMATS = ("xlsx", "csv", "sav", "dta", "r")
+# The file each format writes: "r" is a .zip of the CSV (choice codes) and the .R
+# script that reads it with labels.
+FILE_ENDINGS = {"xlsx": "xlsx", "csv": "csv", "sav": "sav", "dta": "dta", "r": "zip"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,11 @@ def export_survey(
     lang = options.lang or newest.default_language
     breakdown = _breakdown(options.breakdown, merged.questions)
     weights = current_weights(survey.id)
-    rows = _row_maker(versions, merged, lang, options.codes, weights)
+    # SPSS, Stata and R take choices as codes, with the labels beside them
+    codes = options.codes or options.fmt in DATA_FORMATS
+    rows = _row_maker(versions, merged, lang, codes, weights)
+    if options.fmt in DATA_FORMATS:
+        return _data_file(survey, path, options, rows, merged, progress)
     with reading() as reads:
         chunks = _counted(
             response_chunks(survey.id, options.filters, extra=TRAIL_COLUMNS, reads=reads),
@@ -132,6 +142,47 @@ def _row_maker(
         version_numbers={v.id: v.number for v in versions},
         weight_of=_weight_of(weights) if weights is not None else None,
     )
+
+
+DATA_FORMATS = ("sav", "dta", "r")
+# Cells (rows × columns) read at a time for the .sav and .dta: a chunk's stored answers,
+# its cells and its frame are what their writer holds, so a wide survey reads fewer
+# rows at a time (510 fields: ~1,900 rows) and memory stays bounded.
+DATA_CHUNK_CELLS = 1_000_000
+
+
+def _data_file(
+    survey: Survey,
+    path: Path,
+    options: ExportOptions,
+    rows: RowMaker,
+    merged: MergedSurvey,
+    progress: Callable[[int], None] | None,
+) -> int:
+    """The SPSS, Stata or R file: the same rows as the CSV, read the same way (the .sav
+    and .dta read them twice: string widths first, then the data, up to the last
+    response the first read saw)."""
+    size = max(100, min(CHUNK_SIZE, DATA_CHUNK_CELLS // len(rows.columns)))
+    with reading() as reads:
+        reads_made = 0
+
+        def chunks() -> Iterator[list[Any]]:
+            """A new read of the responses; the bar counts the last (the data's) only."""
+            nonlocal reads_made
+            reads_made += 1
+            read = response_chunks(
+                survey.id, options.filters, size, extra=TRAIL_COLUMNS, reads=reads
+            )
+            last = options.fmt == "r" or reads_made == 2
+            return _counted(read, progress) if last else read
+
+        if options.fmt == "r":
+            return write_r_bundle(path, rows, chunks(), slug=survey.slug)
+        columns = DataColumns(rows, merged.definitions)
+        if options.fmt == "sav":
+            title = merged.newest.text(merged.newest.title, rows.lang)
+            return write_sav(path, columns, chunks, title)
+        return write_dta(path, columns, chunks)
 
 
 def published_versions(survey: Survey) -> list[SurveyVersion]:

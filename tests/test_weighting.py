@@ -3,10 +3,11 @@
 Staff upload margins (role and district shares unlike the sample's) on the weighting
 page; the weights are computed over the responses the dashboard counts (those excluded
 in review carry none). Then the dashboard, the results API, the workbook (summary and
-responses sheets) and the CSV are each held to one recount written out here, from the
-stored responses and the stored cell weights: the weighted share of every choice of
-every single- and multiple-choice question, its interval on Kish's effective n, and
-each response's weight.
+responses sheets), the CSV, the data API, the SPSS and Stata files (pyreadstat, GNU
+PSPP) and the quick report (pdftotext) are held, in one test, to one recount written
+out here from the stored responses and the stored cell weights: the weighted share of
+every choice of every single- and multiple-choice question, its interval on Kish's
+effective n, and each response's weight.
 """
 
 from __future__ import annotations
@@ -130,6 +131,8 @@ def recount() -> dict:
 
 
 def test_the_planted_margin_moves_every_output_alike(weighted_demo, tmp_path):
+    """The dashboard, the results API, the workbook (summary and responses sheets), the
+    CSV, the data API, the SPSS and Stata files and the report, against one recount."""
     expected = recount()
     shares = expected["shares"]
     # The weighting did what it was asked: the weighted roles are the planted shares.
@@ -201,6 +204,8 @@ def test_the_planted_margin_moves_every_output_alike(weighted_demo, tmp_path):
         assert (float(row[-1]) if row[-1] else None) == (
             pytest.approx(weight, rel=1e-12) if weight is not None else None
         )
+    check_data_files(tmp_path, expected["weight"])
+    check_report(tmp_path, shares)
 
 
 def test_the_cross_tab_sheet_weights_each_district_s_column(weighted_demo, tmp_path):
@@ -238,10 +243,9 @@ def test_the_cross_tab_sheet_weights_each_district_s_column(weighted_demo, tmp_p
     assert checked == 3 * len(codes)
 
 
-def test_the_data_files_carry_each_response_s_weight(weighted_demo, tmp_path):
+def check_data_files(tmp_path, weights: dict) -> None:
     """SPSS (read by pyreadstat and by GNU PSPP) and Stata (pyreadstat): the weight
     variable of every response, none for the excluded ones."""
-    weights = recount()["weight"]
     every = Filters(include="all")
     sav, dta = tmp_path / "ket-qua.sav", tmp_path / "ket-qua.dta"
     export_survey(find_survey(DEMO_SLUG), sav, options=ExportOptions(fmt="sav", filters=every))
@@ -273,8 +277,9 @@ def vi_percent(ratio: float) -> str:
     return f"{ratio * 100:.1f}".replace(".", ",") + "%"
 
 
-def test_the_report_gives_each_weighted_share_beside_the_counted_one(weighted_demo, tmp_path):
-    shares = recount()["shares"]
+def check_report(tmp_path, shares: dict) -> None:
+    """The quick report (pdftotext): each choice's weighted share beside the counted one,
+    the top answer's reading with its weighted estimate, the weighting on the cover."""
     path = tmp_path / "bao-cao.pdf"
     write_survey_report(find_survey(DEMO_SLUG), path, ExportOptions(fmt="pdf"))
     text = flat(pdf_text(path))

@@ -7,8 +7,9 @@ import json
 import random
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import click
 from flask import current_app
@@ -32,6 +33,7 @@ from survey_engine.intake.buffer import dead_key, stream_key
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
 from survey_engine.jobs import purge_paradata_job, recount_job
+from survey_engine.models import Survey
 from survey_engine.queue import redis_connection
 from survey_engine.results.filters import DEFAULT_INCLUDE, INCLUDES, Filters
 from survey_engine.staff.audit import record
@@ -160,6 +162,36 @@ def filter_args(
     return args
 
 
+def write_responses_file(
+    slug: str,
+    output: Path,
+    args: MultiDict[str, str],
+    write: Callable[[Survey, Path, ExportOptions], int],
+    **options: Any,
+) -> int:
+    """A file of a published survey's responses under the filters `args` (an export,
+    the report), written beside `output` and renamed, so a failed one never leaves half
+    a file; a ClickException says what is wrong. Returns the responses written."""
+    survey = find_survey(slug)
+    version = survey.published_version() if survey else None
+    if survey is None or version is None:
+        raise click.ClickException(
+            f"no survey with slug {slug!r}"
+            if survey is None
+            else f"survey {slug!r} has no published version"
+        )
+    partial = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        chosen = ExportOptions(filters=Filters.from_args(args, definition_for(version)), **options)
+        count = write(survey, partial, chosen)
+        partial.replace(output)
+    except (LookupError, ValueError) as error:  # FilterError is a ValueError
+        raise click.ClickException(str(error)) from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
+
+
 @click.command("export")
 @click.argument("slug")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -215,31 +247,16 @@ def export(
     """Export responses and tallies to an Excel workbook or a CSV file, or the responses
     to SPSS, Stata or R with their labels."""
     fmt = fmt or FORMAT_OF_ENDING.get(output.suffix.lower(), "xlsx")
-    survey = find_survey(slug)
-    version = survey.published_version() if survey else None
-    if survey is None or version is None:
-        raise click.ClickException(
-            f"no survey with slug {slug!r}"
-            if survey is None
-            else f"survey {slug!r} has no published version"
-        )
-    args = filter_args(filters, since, until, include)
-    # Write beside the target and rename, so a failed export never leaves half a file.
-    partial = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        options = ExportOptions(
-            fmt=fmt,
-            lang=lang,
-            codes=codes,
-            breakdown=breakdown,
-            filters=Filters.from_args(args, definition_for(version)),
-        )
-        count = export_survey(survey, partial, options=options)
-        partial.replace(output)
-    except (LookupError, ValueError) as error:  # FilterError is a ValueError
-        raise click.ClickException(str(error)) from None
-    finally:
-        partial.unlink(missing_ok=True)
+    count = write_responses_file(
+        slug,
+        output,
+        filter_args(filters, since, until, include),
+        lambda survey, path, chosen: export_survey(survey, path, options=chosen),
+        fmt=fmt,
+        lang=lang,
+        codes=codes,
+        breakdown=breakdown,
+    )
     record("exported", slug, kind=f"responses.{fmt}")
     click.echo(f"{count} responses written to {output}")
 

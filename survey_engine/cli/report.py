@@ -3,17 +3,14 @@ filters of `export` (read by the same code) and a breakdown question."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 
-from survey_engine.catalog import definition_for, find_survey
-from survey_engine.cli.data import filter_args
+from survey_engine.cli.data import filter_args, write_responses_file
 from survey_engine.exporting.report import REPORT_FORMAT, write_survey_report
-from survey_engine.exporting.survey_file import ExportOptions
-from survey_engine.results.filters import DEFAULT_INCLUDE, INCLUDES, Filters
+from survey_engine.results.filters import DEFAULT_INCLUDE, INCLUDES
 from survey_engine.staff.audit import record
 
 
@@ -62,28 +59,14 @@ def report(
     """Write the quick report of a survey's results: an A4 PDF."""
     if output.suffix.lower() != f".{REPORT_FORMAT}":
         raise click.BadParameter(f"{output}: the file must end in .pdf", param_hint="-o")
-    survey = find_survey(slug)
-    version = survey.published_version() if survey else None
-    if survey is None or version is None:
-        raise click.ClickException(
-            f"no survey with slug {slug!r}"
-            if survey is None
-            else f"survey {slug!r} has no published version"
-        )
-    args = filter_args(filters, since, until, include)
-    partial = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        options = ExportOptions(
-            fmt=REPORT_FORMAT,
-            lang=lang,
-            breakdown=breakdown,
-            filters=Filters.from_args(args, definition_for(version)),
-        )
-        count = write_survey_report(survey, partial, options)
-        partial.replace(output)
-    except (LookupError, ValueError) as error:  # FilterError is a ValueError
-        raise click.ClickException(str(error)) from None
-    finally:
-        partial.unlink(missing_ok=True)
+    count = write_responses_file(
+        slug,
+        output,
+        filter_args(filters, since, until, include),
+        write_survey_report,
+        fmt=REPORT_FORMAT,
+        lang=lang,
+        breakdown=breakdown,
+    )
     record("exported", slug, kind=f"report.{REPORT_FORMAT}")
     click.echo(f"report of {count} responses written to {output}")

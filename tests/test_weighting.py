@@ -29,13 +29,14 @@ from survey_engine.definition.fake import fake_answers
 from survey_engine.exporting.report import write_survey_report
 from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.extensions import db
-from survey_engine.models import Response, ResponseStatus
+from survey_engine.models import Response, ResponseStatus, SurveyWeighting
 from survey_engine.results.filters import Filters
 from survey_engine.results.weights import current_weights
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import DEMO_SLUG, stored_responses
 from tests.test_data_files import pspp_csv
 from tests.test_export import summary_tables
+from tests.test_raking import r_survey_rake
 from tests.test_report import flat, pdf_text
 from tests.test_results import store
 from tests.test_results_agreement import dashboard_figures
@@ -241,6 +242,26 @@ def test_the_cross_tab_sheet_weights_each_district_s_column(weighted_demo, tmp_p
             assert row[2 + j] == pytest.approx(expected, rel=1e-9), (district, choice)
             checked += 1
     assert checked == 3 * len(codes)
+
+
+def test_r_survey_package_gives_every_response_the_same_weight(weighted_demo, tmp_path):
+    """The demo's weights, made again by R's survey::rake() from the counted responses
+    one by one and the same margins: every response's weight agrees (ours average 1,
+    R's add up to the margins' total)."""
+    survey = find_survey(DEMO_SLUG)
+    weights = current_weights(survey.id)
+    stored = db.session.get(SurveyWeighting, survey.id)
+    assert weights is not None and stored.report["converged"] and not stored.report["trimmed_cells"]
+    counted = [r for r in stored_responses() if r.status != ResponseStatus.EXCLUDED]
+    rows = [{"role": r.answers["role"], "district": r.answers["district"]} for r in counted]
+    margins = {
+        variable: {c: share * 1000 for c, share in targets.items()}
+        for variable, targets in stored.margins.items()
+    }
+    theirs = r_survey_rake(tmp_path, rows, [1.0] * len(rows), margins)
+    for response, their_weight in zip(counted, theirs, strict=True):
+        ours = weights.weight_of(response.answers)
+        assert ours == pytest.approx(their_weight * len(counted) / 1000, rel=1e-7)
 
 
 def check_data_files(tmp_path, weights: dict) -> None:

@@ -1,5 +1,6 @@
-"""Raking weights: the algorithm against a published example, the margins file staff
-upload, and `survey-engine weights` on the demo."""
+"""Raking weights: the algorithm against published examples (Lohr's to 4 decimals, a
+three-way one, Wikipedia's) and R's survey package, the margins file staff upload,
+and `survey-engine weights` on the demo."""
 
 from __future__ import annotations
 
@@ -59,6 +60,57 @@ def test_raking_reproduces_the_published_worked_example():
     for r in range(4):
         for c in range(4):
             assert round(table[r][c], 2) == pytest.approx(PUBLISHED_AFTER_3_CYCLES[r][c], abs=1e-9)
+
+
+# Lohr's raking example (S. L. Lohr, "Sampling: Design and Analysis", Duxbury 1999,
+# pp. 269-271: the 1994 survey of the American Statistical Association's members), as
+# the manual of the CRAN package `rake` (T. D. Hocking, v1.2, 2011, section 2.2
+# "rakeadj") prints it converged, to 4 decimals: 5,001 respondents by work environment
+# (academic, industry, other) and degree (no PhD, PhD), raked to the population's
+# margins (18,609 members) and scaled back to the sample's total.
+LOHR_SAMPLE = {("A", "N"): 434, ("A", "P"): 1787, ("I", "N"): 1011, ("I", "P"): 798,
+               ("O", "N"): 520, ("O", "P"): 451}  # fmt: skip
+LOHR_POPULATION = [{"A": 6327, "I": 5397, "O": 6885}, {"N": 8374, "P": 10235}]
+LOHR_PUBLISHED = {("A", "N"): 361.8412, ("A", "P"): 1338.4826, ("I", "N"): 848.6274,
+                  ("I", "P"): 601.7674, ("O", "N"): 1039.9679, ("O", "P"): 810.3134}  # fmt: skip
+
+
+def test_raking_reproduces_lohr_s_example_to_4_decimals():
+    result = rake(LOHR_SAMPLE, LOHR_POPULATION)
+    assert result.converged
+    fitted = result.fitted(LOHR_SAMPLE)  # our weights average 1: the sample's scale
+    assert {cell: round(x, 4) for cell, x in fitted.items()} == LOHR_PUBLISHED
+    # Each respondent's weight at the population's scale, e.g. 3.1024 for an academic
+    # without a PhD.
+    to_population = 18609 / 5001
+    assert round(result.weights[("A", "N")] * to_population, 4) == 3.1024
+
+
+# A three-way raking with one margin per dimension, from the documentation of the
+# Julia package ProportionalFitting.jl (M. van Kesteren; README, "Converged in 8
+# iterations" for its 2x3x2 example): the seed 1..12 filled column first, the margins
+# 48 60 / 28 36 44 / 34 74, and the fitted array as it prints it (6 significant digits).
+JULIA_SEED = {
+    (i, j, k): 1 + i + 2 * j + 6 * k for i in range(2) for j in range(3) for k in range(2)
+}
+JULIA_TARGETS = [[48, 60], [28, 36, 44], [34, 74]]
+JULIA_PUBLISHED = {
+    (0, 0, 0): 1.84211, (0, 1, 0): 4.79335, (0, 2, 0): 7.36711,
+    (1, 0, 0): 3.89487, (1, 1, 0): 6.75656, (1, 2, 0): 9.34601,
+    (0, 0, 1): 10.082, (0, 1, 1): 11.2433, (0, 2, 1): 12.6722,
+    (1, 0, 1): 12.1811, (1, 1, 1): 13.2068, (1, 2, 1): 14.6147,
+}  # fmt: skip
+
+
+def test_raking_reproduces_a_published_three_way_example():
+    counts = {tuple(map(str, cell)): n for cell, n in JULIA_SEED.items()}
+    targets = [{str(i): t for i, t in enumerate(margin)} for margin in JULIA_TARGETS]
+    result = rake(counts, targets)
+    fitted = result.fitted(counts)
+    scale = 108 / sum(counts.values())  # the margins' total over the seed's
+    for cell, printed in JULIA_PUBLISHED.items():
+        decimals = 6 - len(str(int(printed)))  # 6 significant digits
+        assert round(fitted[tuple(map(str, cell))] * scale, decimals) == printed, cell
 
 
 def test_raking_converges_to_the_margins_keeping_the_seed_s_odds_ratios():

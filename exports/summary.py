@@ -196,10 +196,14 @@ class SummarySheet:
                 "max": stats.maximum,
             }
         )
-        for offset, key in enumerate(NUMBER_STATISTICS, 2):
+        statistics: tuple[str, ...] = NUMBER_STATISTICS
+        if stats is not None and stats.weighted_mean is not None:
+            values["weighted_mean"] = stats.weighted_mean
+            statistics += ("weighted_mean",)
+        for offset, key in enumerate(statistics, 2):
             ws.write_row(row + offset, [words[key], key])
             ws.write(row + offset, 2, values.get(key), "count" if key == "n" else "decimal")
-        return row + 2 + len(NUMBER_STATISTICS) + 1
+        return row + 2 + len(statistics) + 1
 
 
 def choice_rows(

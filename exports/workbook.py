@@ -69,6 +69,7 @@ SUMMARY_WORDS = {
     "value": NP_("workbook", "Value"),
     "n": NP_("workbook", "Answered"),
     "mean": NP_("workbook", "Mean"),
+    "weighted_mean": NP_("workbook", "Weighted mean"),
     "median": NP_("workbook", "Median"),
     "q1": NP_("workbook", "First quartile (Q1)"),
     "q3": NP_("workbook", "Third quartile (Q3)"),

@@ -111,6 +111,7 @@ class NumberSummary:
     median: float
     q3: float
     maximum: float
+    weighted_mean: float | None = None  # when the survey is weighted
 
 
 def summarize(values: Mapping[float, int]) -> NumberSummary | None:

@@ -186,7 +186,11 @@ def summary_tables(sheet) -> tuple[dict, dict]:
             table["not_answered"] = rows[j + 1][2]
             selects[title.split(": ")[0]] = table
         elif header == "Thống kê":
-            numbers[title.split(": ")[0]] = {r[1]: r[2] for r in rows[i + 2 : i + 9]}
+            stats, j = {}, i + 2  # the statistics, down to the blank row after them
+            while j < len(rows) and len(rows[j]) > 1 and rows[j][1] is not None:
+                stats[rows[j][1]] = rows[j][2]
+                j += 1
+            numbers[title.split(": ")[0]] = stats
     return selects, numbers
 
 

@@ -49,6 +49,8 @@ EXCLUDED = 25
 ROLE_SHARES = {"parent": 0.55, "pupil": 0.2, "teacher": 0.15, "other": 0.1}
 DA_LAT = 0.4  # the other eleven districts share the rest evenly
 QUESTIONS = ("district", "role", "support", "levels", "concerns", "follow_up")
+MATRIX_ROWS = ("masks", "half_classes", "testing")  # of the matrix `measures`
+SCALES = ("school_rating", "recommend")  # a rating and a 0-10 scale, shown by point
 Z = statistics.NormalDist().inv_cdf(0.975)
 
 
@@ -107,23 +109,38 @@ def recount() -> dict:
     assert weights is not None
     counted = [r for r in stored_responses() if r.status != ResponseStatus.EXCLUDED]
     assert len(counted) == RESPONSES - EXCLUDED
-    shares: dict[str, dict[str, tuple[float, float, float]]] = {}
-    for name in QUESTIONS:
+
+    def shares_of(choices_of) -> dict[str, tuple[float, float, float]]:
         by_choice: Counter[str] = Counter()
         total = squares = 0.0
         for r in counted:
-            value = r.answers.get(name)
-            if value is None:
+            chosen = choices_of(r.answers)
+            if chosen is None:
                 continue
             w = weights.weight_of(r.answers)
             total += w
             squares += w * w
-            for choice in value if isinstance(value, list) else [value]:
+            for choice in chosen:
                 by_choice[choice] += w
         n_eff = total * total / squares
-        shares[name] = {c: (x / total, *wilson(x / total, n_eff)) for c, x in by_choice.items()}
+        return {c: (x / total, *wilson(x / total, n_eff)) for c, x in by_choice.items()}
+
+    def as_list(value):
+        return None if value is None else value if isinstance(value, list) else [value]
+
+    shares = {name: shares_of(lambda a, name=name: as_list(a.get(name))) for name in QUESTIONS}
+    for row in MATRIX_ROWS:
+        shares[f"measures/{row}"] = shares_of(
+            lambda a, row=row: as_list((a.get("measures") or {}).get(row))
+        )
+    for name in SCALES:  # each point of the scale
+        shares[name] = shares_of(lambda a, name=name: as_list(a.get(name)) and [str(a[name])])
+    shares["priorities"] = shares_of(lambda a: a.get("priorities") and a["priorities"][:1])
+    children = [(weights.weight_of(r.answers), r.answers.get("children")) for r in counted]
+    children = [(w, x) for w, x in children if isinstance(x, int)]
     return {
         "shares": shares,
+        "children_mean": sum(w * x for w, x in children) / sum(w for w, _ in children),
         "weight": {
             r.id: None if r.status == ResponseStatus.EXCLUDED else weights.weight_of(r.answers)
             for r in stored_responses()
@@ -167,6 +184,42 @@ def test_the_planted_margin_moves_every_output_alike(weighted_demo, tmp_path):
             ), where
             assert weighted_cells[(name, choice)] == pytest.approx((ratio, low, high), rel=1e-9)
             assert name in selects  # the unweighted table is still there
+    # A matrix's rows, a scale's points and a ranking's first place, alike; the weighted
+    # mean of a number.
+    for key in [f"measures/{row}" for row in MATRIX_ROWS] + [*SCALES, "priorities"]:
+        name, _, row = key.partition("/")
+        shown = page.questions[name]
+        assert shares[key], key
+        for choice, (ratio, low, high) in shares[key].items():
+            where = f"{key}={choice}"
+            a = shown["rows"][row]["cells"][choice] if row else shown["choices"][choice]
+            assert (
+                float(a["data-weighted"]),
+                float(a["data-weighted-low"]),
+                float(a["data-weighted-high"]),
+            ) == pytest.approx((ratio, low, high), rel=1e-9), where
+            question = api["questions"][name]
+            got = (
+                question["matrix"][row]["choices"][choice]["weighted"]
+                if row
+                else question["rank"][choice]["weighted_first"]
+                if name == "priorities"
+                else question["distribution"][choice]["weighted"]
+            )
+            assert (got["ratio"], got["ci_low"], got["ci_high"]) == pytest.approx(
+                (ratio, low, high), rel=1e-9
+            ), where
+            if row:
+                assert weighted_cells[(key, choice)] == pytest.approx(
+                    (ratio, low, high), rel=1e-9
+                ), where
+    mean = expected["children_mean"]
+    assert float(page.questions["children"]["numbers"]["data-weighted-mean"]) == pytest.approx(
+        mean, rel=1e-9
+    )
+    assert api["questions"]["children"]["numbers"]["weighted_mean"] == pytest.approx(mean, rel=1e-9)
+    _, numbers = summary_tables(book.worksheets[0])
+    assert numbers["children"]["weighted_mean"] == pytest.approx(mean, rel=1e-9)
     # The responses sheet and the CSV carry each response's weight, none when excluded.
     responses = book["Phiếu trả lời"] if "Phiếu trả lời" in book.sheetnames else book.worksheets[1]
     rows = list(responses.iter_rows(values_only=True))
@@ -316,6 +369,23 @@ def check_report(tmp_path, shares: dict) -> None:
             f"có gia quyền {vi_percent(top[0])} ({vi_percent(top[1])[:-1]}–{vi_percent(top[2])})"
         )
         assert reading in text, (name, reading)
+    # The breakdown by district: a cell's weighted share with its interval on the
+    # effective n of those in its district who answered.
+    weights = current_weights(find_survey(DEMO_SLUG).id)
+    in_da_lat = [
+        (weights.weight_of(r.answers), r.answers["support"])
+        for r in stored_responses()
+        if r.status != ResponseStatus.EXCLUDED
+        and r.answers.get("district") == "da_lat"
+        and r.answers.get("support") is not None
+    ]
+    total = sum(w for w, _ in in_da_lat)
+    n_eff = total**2 / sum(w * w for w, _ in in_da_lat)
+    for choice in {answer for _, answer in in_da_lat}:
+        ratio = sum(w for w, answer in in_da_lat if answer == choice) / total
+        low, high = wilson(ratio, n_eff)
+        cell = f"có gia quyền {vi_percent(ratio)} ({vi_percent(low)[:-1]}–{vi_percent(high)})"
+        assert cell in text, ("support in Đà Lạt", choice, cell)
 
 
 def _tables(rows: list[tuple]) -> list[tuple[str, list[tuple]]]:

@@ -4,13 +4,15 @@ results API read, in the shape exports/ takes (it may not import the services)."
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from exports import figures as sheets
 from survey_engine.definition.families import NUMBER
-from survey_engine.figures import summarize
+from survey_engine.definition.model import Question
+from survey_engine.figures import NumberSummary, summarize
 from survey_engine.results import accumulator
 from survey_engine.results.accumulator import Accumulator
-from survey_engine.results.dashboard import effective_n, weighted_share
+from survey_engine.results.dashboard import effective_n, weighted_mean, weighted_share
 
 
 def _column(code: str) -> str:
@@ -33,11 +35,13 @@ def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
             cells: Mapping[tuple[str, str], int] = counted.matrix_cells.get(name, {})
             counts[s.key] = {c: n for (r, c), n in cells.items() if r == row}
             answered[s.key] = counted.matrix_rows.get(name, {}).get(row, 0)
+    weighted = counted.weights is not None and counted.weighted.get(("", ""), 0.0) > 0
     numbers = [
-        (q, summarize(counted.values.get(q.name, {}))) for q in survey.questions if q.type in NUMBER
+        (q, _with_weighted_mean(summarize(counted.values.get(q.name, {})), counted, q, weighted))
+        for q in survey.questions
+        if q.type in NUMBER
     ]
     breakdown = survey.by_name.get(counted.breakdown) if counted.breakdown else None
-    weighted = counted.weights is not None and counted.weighted.get(("", ""), 0.0) > 0
     return sheets.WorkbookFigures(
         responses=counted.responses,
         series=series,
@@ -63,7 +67,6 @@ def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
                 if q == s.key and c
             }
             for s in series
-            if s.row is None
         }
         if weighted
         else {},
@@ -74,3 +77,11 @@ def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
         if weighted
         else {},
     )
+
+
+def _with_weighted_mean(
+    stats: NumberSummary | None, counted: Accumulator, q: Question, weighted: bool
+) -> NumberSummary | None:
+    if stats is None or not weighted:
+        return stats
+    return replace(stats, weighted_mean=weighted_mean(counted, q.name))

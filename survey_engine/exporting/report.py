@@ -257,7 +257,7 @@ def _matrix(result: QuestionResult, words: Words) -> list[Table]:
             rows=[
                 [
                     row.label,
-                    *(words.cell(c.of_answered) for c in row.cells),
+                    *(words.cell(c.of_answered, c.weighted) for c in row.cells),
                     words.number(row.answered),
                 ]
                 for row in result.matrix
@@ -290,7 +290,7 @@ def _rank(result: QuestionResult, words: Words) -> Table:
                 words.number(round(item.mean_position, 2))
                 if item.mean_position is not None
                 else "–",
-                words.cell(item.first),
+                words.cell(item.first, item.weighted_first),
             ]
             for item in result.rank
         ],
@@ -343,6 +343,7 @@ def _breakdown_section(
             continue
         cells: Mapping[tuple[str, str], int] = counted.breakdown_cells.get(question.name, {})
         weighted = counted.weighted_breakdown.get(question.name) if counted.weights else None
+        squares = counted.weighted_breakdown_squares.get(question.name, {})
         answered: Mapping[str, int] = counted.breakdown_answered.get(question.name, {})
         totals: dict[str, int] = {}
         for (_, choice), n in cells.items():
@@ -359,7 +360,7 @@ def _breakdown_section(
                 *(
                     words.cell(
                         Share(cells.get((code, c), 0), answered.get(code, 0)),
-                        _weighted_cell(weighted, code, c),
+                        _weighted_cell(weighted, squares, code, c),
                     )
                     for c in shown
                 ),
@@ -386,13 +387,17 @@ def _breakdown_section(
 
 
 def _weighted_cell(
-    weighted: Mapping[tuple[str, str], float] | None, place: str, choice: str
+    weighted: Mapping[tuple[str, str], float] | None,
+    squares: Mapping[str, float],
+    place: str,
+    choice: str,
 ) -> WeightedShare | None:
-    """A breakdown cell's weighted share; the interval on its row's own effective n
-    is not kept per row, so the row's weighted share is given without one."""
+    """A breakdown cell's weighted share, its interval on the effective n of those
+    in its row who answered."""
     if weighted is None or not weighted.get((place, ""), 0.0):
         return None
-    return WeightedShare(weighted.get((place, choice), 0.0), weighted[(place, "")], 0.0)
+    total = weighted[(place, "")]
+    return WeightedShare(weighted.get((place, choice), 0.0), total, total**2 / squares[place])
 
 
 def _methods(words: Words, responses: int, broken_down: bool, dashboard: Dashboard) -> list[str]:

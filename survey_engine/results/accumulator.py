@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -145,6 +145,8 @@ class Accumulator:
     weighted: dict[tuple[str, str], float] = field(default_factory=dict)
     weighted_squares: dict[tuple[str, str], float] = field(default_factory=dict)
     weighted_breakdown: dict[str, dict[tuple[str, str], float]] = field(default_factory=dict)
+    # series key -> breakdown choice -> the squares of the weights of those who answered
+    weighted_breakdown_squares: dict[str, dict[str, float]] = field(default_factory=dict)
     last_id: int = 0  # responses up to this id are counted, those after it not
     seen: int = 0  # count_up_to(last_id) when they were read: see accumulate()
 
@@ -185,9 +187,11 @@ class Accumulator:
             self._add_weighted(answers, columns)
 
     def _add_weighted(self, answers: list[dict], columns: dict[str, list[Any]]) -> None:
-        """The select questions' (and the breakdown's) counts, each response counted
-        by its weight. A response's weight is its cell's, so the responses are counted
-        per (cell, answer) first, in C, and each distinct pair weighed once."""
+        """The shares' counts again, each response counted by its weight: select
+        questions, matrix rows, the points of a number (its distribution and its mean),
+        a ranking's first place, and the breakdown's cells. A response's weight is its
+        cell's, so the responses are counted per (cell, answer) first, in C, and each
+        distinct pair weighed once."""
         weights = self.weights
         assert weights is not None
         # The answers to the weighting variables as they are (map: no Python per row),
@@ -209,39 +213,64 @@ class Accumulator:
             ("", ""),
             math.fsum(weight[c] ** 2 * n for c, n in per_cell.items()),
         )
+        row_columns: dict[str, list[Any]] = {}  # matrix row -> its answers, made once
         for q in self.survey.questions:
-            if q.type not in SELECT:
-                continue
-            name = q.name
-            total = squares = 0.0
-            for (cell, value), n in _pairs(cells, columns[name]).items():
-                if value is None:
-                    continue
-                w = weight[cell]
-                total += w * n
-                squares += w * w * n
-                for c in picks(value):
-                    _add(self.weighted, (name, c), w * n)
-            if total:
-                _add(self.weighted, (name, ""), total)
-                _add(self.weighted_squares, (name, ""), squares)
+            column = columns[q.name]
+            if q.type in SELECT:
+                self._weigh(q.name, cells, column, weight, picks)
+            elif q.type in MATRIX:
+                for row in q.rows:
+                    key = f"{q.name}/{row['name']}"
+                    row_columns[key] = _series_column(key, answers)
+                    self._weigh(key, cells, row_columns[key], weight, picks)
+            elif q.type in NUMBER:
+                self._weigh(q.name, cells, column, weight, _point)
+            elif q.type in RANK and self.views:
+                self._weigh(q.name, cells, column, weight, _first_ranked)
         if self.breakdown is None:
             return
         where = [_frozen(b) for b in columns[self.breakdown]]
+        places = list(zip(cells, where, strict=True))
         for key in series_keys(self.survey):
-            if key == self.breakdown or "/" in key:
+            if key == self.breakdown:
                 continue
             sums = self.weighted_breakdown.setdefault(key, {})
-            for ((cell, b), value), n in _pairs(
-                list(zip(cells, where, strict=True)), columns[key]
-            ).items():
+            squares = self.weighted_breakdown_squares.setdefault(key, {})
+            column = row_columns[key] if "/" in key else columns[key]
+            for ((cell, b), value), n in _pairs(places, column).items():
                 if value is None:
                     continue
                 w = weight[cell] * n
                 for place in picks(b) or [NO_ANSWER]:
                     _add(sums, (place, ""), w)
+                    squares[place] = squares.get(place, 0.0) + weight[cell] * w
                     for c in picks(value):
                         _add(sums, (place, c), w)
+
+    def _weigh(
+        self,
+        key: str,
+        cells: list[tuple],
+        column: list[Any],
+        weight: dict[tuple, float],
+        choices_of: Callable[[Any], list[str] | None],
+    ) -> None:
+        """Sum the weights of those who answered `key` into (key, '') and of those
+        who chose each choice choices_of(answer) names into (key, choice); an answer
+        it refuses (None), such as a text in a number, is not counted."""
+        total = squares = 0.0
+        for (cell, value), n in _pairs(cells, column).items():
+            chosen = None if value is None else choices_of(value)
+            if chosen is None:
+                continue
+            w = weight[cell]
+            total += w * n
+            squares += w * w * n
+            for c in chosen:
+                _add(self.weighted, (key, c), w * n)
+        if total:
+            _add(self.weighted, (key, ""), total)
+            _add(self.weighted_squares, (key, ""), squares)
 
     def _add_times(self, moments: list[datetime]) -> None:
         # Hours are floored as stored (UTC, naive on SQLite), then each distinct hour
@@ -395,6 +424,23 @@ def _frozen(value: Any) -> Any:
     if type(value) is list:
         return tuple(value)
     return None if type(value) is dict else value
+
+
+def _point(value: Any) -> list[str] | None:
+    """A number's answer as a choice: its value, whole numbers without '.0' (as the
+    dashboard's distribution names them)."""
+    number = number_of(value)
+    if number is None:
+        return None
+    return [str(int(number)) if number.is_integer() else repr(number)]
+
+
+def _first_ranked(value: Any) -> list[str] | None:
+    """A ranking's first place, the choice its share of first places counts."""
+    if type(value) is not tuple or not value:
+        return None
+    first = _text(value[0])
+    return None if first is None else [first]
 
 
 def _add(sums: dict[tuple[str, str], float], key: tuple[str, str], weight: float) -> None:

@@ -10,6 +10,7 @@ the accumulator (results/accumulator.py), the same counts the workbook is writte
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -64,6 +65,7 @@ class RankItem:
     label: str
     mean_position: float | None  # 1 = ranked first
     first: Share  # ranked first, of those who ranked
+    weighted_first: WeightedShare | None = None  # when the survey is weighted
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,17 @@ def effective_n(acc: Accumulator, question: str) -> float:
     return total * total / squares if squares > 0 else 0.0
 
 
+def weighted_mean(acc: Accumulator, question: str) -> float | None:
+    """A number question's mean, each answer counted by its weight: its points'
+    weights (the accumulator's (question, value) sums) over their total."""
+    total = acc.weighted.get((question, ""), 0.0)
+    if not total:
+        return None
+    return (
+        math.fsum(float(c) * w for (q, c), w in acc.weighted.items() if q == question and c) / total
+    )
+
+
 def weighted_share(acc: Accumulator, question: str, choice: str) -> WeightedShare:
     """The weighted share of those who answered `question` that chose `choice`."""
     return WeightedShare(
@@ -251,12 +264,16 @@ def _numbers(
     lang: str,
 ) -> QuestionResult:
     values = acc.values.get(q.name, Counter())
-    return replace(
-        base,
-        kind="numbers",
-        numbers=summarize(values),
-        distribution=_distribution(q, values, total),
-    )
+    numbers = summarize(values)
+    weighted = _weighted(acc)
+    if numbers is not None and weighted:
+        numbers = replace(numbers, weighted_mean=weighted_mean(acc, q.name))
+    distribution = _distribution(q, values, total)
+    if weighted:
+        distribution = tuple(
+            replace(c, weighted=weighted_share(acc, q.name, c.name)) for c in distribution
+        )
+    return replace(base, kind="numbers", numbers=numbers, distribution=distribution)
 
 
 def _text(
@@ -282,6 +299,7 @@ def _matrix(
 ) -> QuestionResult:
     cells = acc.matrix_cells.get(q.name, Counter())
     rows_answered = acc.matrix_rows.get(q.name, Counter())
+    weighted = _weighted(acc)
     rows = tuple(
         MatrixRow(
             row["name"],
@@ -293,6 +311,7 @@ def _matrix(
                     survey.choice_label(c, lang),
                     Share(cells[(row["name"], c["name"])], rows_answered[row["name"]]),
                     Share(cells[(row["name"], c["name"])], total),
+                    weighted_share(acc, f"{q.name}/{row['name']}", c["name"]) if weighted else None,
                 )
                 for c in q.choices
             ),
@@ -314,12 +333,14 @@ def _rank(
     positions = acc.rank_positions.get(q.name, Counter())
     ranked = acc.rank_counts.get(q.name, Counter())
     first = acc.rank_first.get(q.name, Counter())
+    weighted = _weighted(acc)
     items = [
         RankItem(
             c["name"],
             survey.choice_label(c, lang),
             positions[c["name"]] / ranked[c["name"]] if ranked[c["name"]] else None,
             Share(first[c["name"]], base.answered.count),
+            weighted_share(acc, q.name, c["name"]) if weighted else None,
         )
         for c in q.choices
     ]

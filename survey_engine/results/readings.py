@@ -100,7 +100,7 @@ class Words:
     def numbers_reading(self, summary: NumberSummary | None) -> str:
         if summary is None:
             return self._(NOBODY)
-        return self._(
+        reading = self._(
             NUMBERS_READING,
             mean=self.number(round(summary.mean, 2)),
             median=self.number(summary.median),
@@ -108,6 +108,12 @@ class Words:
             high=self.number(summary.q3),
             answered=self.number(summary.count),
         )
+        if summary.weighted_mean is None:
+            return reading
+        weighted = self._(
+            "Weighted mean %(mean)s.", mean=self.number(round(summary.weighted_mean, 2))
+        )
+        return f"{reading} {weighted}"
 
     def answered_reading(self, share: Estimate, answered: int) -> str:
         """For a question without a chart (free text): how many answered it."""

@@ -98,6 +98,7 @@ def _numbers_json(numbers: NumberSummary | None) -> dict[str, Any] | None:
         "median": numbers.median,
         "q3": numbers.q3,
         "max": numbers.maximum,
+        **({"weighted_mean": numbers.weighted_mean} if numbers.weighted_mean is not None else {}),
     }
 
 
@@ -146,6 +147,11 @@ def question_json(result: QuestionResult) -> dict[str, Any]:
                 "label": r.label,
                 "mean_position": r.mean_position,
                 "first": share_json(r.first),
+                **(
+                    {"weighted_first": weighted_json(r.weighted_first)}
+                    if r.weighted_first is not None
+                    else {}
+                ),
             }
             for r in result.rank
         }

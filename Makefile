@@ -39,11 +39,13 @@ chromium:
 # (test-cluster), which makes its hosts with iproute2's `ip netns`. GNU PSPP and R read
 # the .sav files and run the .R scripts we write (tests/test_data_files.py); R's survey
 # package rakes the published example and the demo beside ours (tests/test_raking.py),
-# installed without its recommends (some 700 packages of spatial and plotting tools).
+# and readstata13 reads our .dta files (PSPP reads no Stata files); both installed
+# without their recommends (some 700 packages of spatial and plotting tools).
 DEBIAN_TOOLS := fonts-dejavu-core poppler-utils libpango-1.0-0 libpangoft2-1.0-0 haproxy iproute2 pspp r-base-core
+R_PACKAGES := r-cran-survey r-cran-readstata13
 debian-tools:
 	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf && command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null && ldconfig -p | grep -q libpangoft2-1.0.so.0 && test -x /usr/sbin/haproxy && command -v ip >/dev/null && command -v pspp >/dev/null && command -v Rscript >/dev/null || { apt-get install -y $(DEBIAN_TOOLS) || { apt-get update && apt-get install -y $(DEBIAN_TOOLS); }; }
-	@Rscript -e 'library(survey)' >/dev/null 2>&1 || { apt-get install -y --no-install-recommends r-cran-survey || { apt-get update && apt-get install -y --no-install-recommends r-cran-survey; }; }
+	@Rscript -e 'library(survey); library(readstata13)' >/dev/null 2>&1 || { apt-get install -y --no-install-recommends $(R_PACKAGES) || { apt-get update && apt-get install -y --no-install-recommends $(R_PACKAGES); }; }
 
 # PostgreSQL and Redis as this machine runs them; started when they are not running.
 # Where they are not installed at all this fails, and so does `make test`: loudly.

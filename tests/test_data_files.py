@@ -3,8 +3,8 @@ value compared with the stored responses (not with our writer's own output), wit
 labels, the two missing values, dates and Vietnamese text; hostile text stays inert.
 
 Readers: pyreadstat (ReadStat) for .sav and .dta, GNU PSPP for .sav, pandas' own Stata
-reader for .dta, R for the R script (Debian's pspp and r-base-core: `make
-debian-tools`)."""
+reader and R's readstata13 for .dta (PSPP reads no Stata files), R for the R script
+(Debian's pspp, r-base-core and r-cran-readstata13: `make debian-tools`)."""
 
 from __future__ import annotations
 
@@ -364,6 +364,64 @@ def test_dta_read_by_pyreadstat_and_pandas_holds_every_stored_value_with_labels(
     stata_a, stata_b = 2_147_483_621 + 1, 2_147_483_621 + 2  # a long's .a and .b
     assert district[1] == "Thành phố Đà Lạt"
     assert district[stata_a] == WORDS["not_asked"] and district[stata_b] == WORDS["not_answered"]
+
+
+# R's readstata13 (its own C++ reader of Stata 13+ files, not ReadStat): every value as
+# text, a numeric missing value as its Stata code (.a, .b), dates as Stata's numbers.
+READSTATA13 = """
+suppressPackageStartupMessages(library(readstata13))
+d <- read.dta13("demo.dta", convert.factors = FALSE, convert.dates = FALSE,
+                missing.type = TRUE)
+types <- attr(d, "missing")
+out <- lapply(names(d), function(name) {
+  x <- d[[name]]
+  if (!is.numeric(x)) return(x)
+  text <- ifelse(is.na(x), "", format(x, digits = 17, trim = TRUE, scientific = FALSE))
+  kind <- types[[name]]
+  coded <- !is.null(kind) & !is.na(kind) & kind > 0
+  text[coded] <- paste0(".", letters[kind[coded]])
+  text
+})
+names(out) <- names(d)
+write.csv(as.data.frame(out, optional = TRUE), "values.csv", row.names = FALSE,
+          fileEncoding = "UTF-8", na = "")
+labels <- attr(d, "label.table")[[attr(d, "val.labels")[names(d) == "district"]]]
+writeLines(c(attr(d, "var.labels")[names(d) == "district"], names(labels)[labels == 1]),
+           "labels.txt", useBytes = TRUE)
+"""
+
+
+def test_dta_read_by_r_readstata13_holds_every_stored_value(filled, tmp_path):
+    """A third reader of the .dta, independent of ReadStat and of pandas (GNU PSPP reads
+    no Stata files)."""
+    run_cli(filled, "export", DEMO_SLUG, "-o", str(tmp_path / "demo.dta"))
+    (tmp_path / "read.R").write_text(READSTATA13, encoding="utf-8")
+    assert shutil.which("Rscript"), "R is needed (r-cran-readstata13: make debian-tools)"
+    subprocess.run(
+        ["Rscript", "read.R"], cwd=tmp_path, check=True, env={"LANG": "C.UTF-8"}, timeout=120
+    )
+    with open(tmp_path / "values.csv", encoding="utf-8", newline="") as values:
+        table = list(csv.DictReader(values))
+    epoch = datetime(1960, 1, 1)
+    responses = stored_responses()
+    rows = []
+    for record, response in zip(table, responses, strict=True):
+        want = expected(response)
+        row = {}
+        for name, text in record.items():
+            if name not in want or text.startswith(".") or name in STRINGS:
+                row[name] = text
+            elif name == "last_dose":
+                row[name] = (epoch + timedelta(days=float(text))).date()
+            elif name == "submitted_at":
+                row[name] = epoch + timedelta(milliseconds=float(text))
+            else:
+                row[name] = float(text) if text else None
+        rows.append(row)
+    compare(rows, responses, {"not_asked": ".a", "not_answered": ".b"})
+    label, district_1 = (tmp_path / "labels.txt").read_text("utf-8").splitlines()
+    assert label == "Bạn đang sống ở huyện/thành phố nào?"
+    assert district_1 == "Thành phố Đà Lạt"
 
 
 # -- R ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import csv
 import io
 import math
 import random
+import re
 import statistics
 from collections import Counter
 
@@ -30,6 +31,7 @@ from survey_engine.exporting.report import write_survey_report
 from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.extensions import db
 from survey_engine.models import Response, ResponseStatus, SurveyWeighting
+from survey_engine.results.charts import TRACK_END
 from survey_engine.results.filters import Filters
 from survey_engine.results.weights import current_weights
 from survey_engine.staff.accounts import create_user, share_survey
@@ -213,6 +215,13 @@ def test_the_planted_margin_moves_every_output_alike(weighted_demo, tmp_path):
                 assert weighted_cells[(key, choice)] == pytest.approx(
                     (ratio, low, high), rel=1e-9
                 ), where
+    # The charts mark each weighted share across its bar (role's bars in list order).
+    html = weighted_demo.get(f"/admin/surveys/{DEMO_SLUG}/results").get_data(as_text=True)
+    chart = html.split('id="chart-role"', 1)[1].split("</svg>", 1)[0]
+    marks = [float(x) for x in re.findall(r'class="weighted" x1="([0-9.]+)%"', chart)]
+    assert marks == pytest.approx(
+        [shares["role"][role][0] * TRACK_END for role in ROLE_SHARES], abs=0.006
+    )
     mean = expected["children_mean"]
     assert float(page.questions["children"]["numbers"]["data-weighted-mean"]) == pytest.approx(
         mean, rel=1e-9

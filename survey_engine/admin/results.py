@@ -131,7 +131,10 @@ def _tick(moment: datetime, unit: str) -> str:
 # -- charts ----------------------------------------------------------------------------
 
 
-def _bars(result_id: str, title: str, shares: list[tuple[str, Share]]) -> Markup:
+def _bars(
+    result_id: str, title: str, shares: list[tuple[str, Share, WeightedShare | None]]
+) -> Markup:
+    weighted = any(w is not None for _label, _share, w in shares)
     bars = [
         Bar(
             label,
@@ -143,14 +146,18 @@ def _bars(result_id: str, title: str, shares: list[tuple[str, Share]]) -> Markup
                 count=number(share.count),
                 total=number(share.total),
                 interval=interval(share),
-            ),
+            )
+            + (_("; weighted %(percent)s", percent=percent(w.ratio)) if w is not None else ""),
+            w.ratio if w is not None else None,
         )
-        for label, share in shares
+        for label, share, w in shares
     ]
     desc = _(
         "Bars: the share of each answer, with a line across the bar for its "
         "confidence interval (95%)."
     )
+    if weighted:
+        desc += " " + _("A mark standing out of the bar shows the weighted share.")
     return bar_chart(f"chart-{result_id}", title, desc, bars)
 
 
@@ -168,7 +175,7 @@ def _question_chart(result: QuestionResult) -> Markup | None:
             question=result.label,
             count=MAX_BARS,
         )
-    return _bars(result.name, title, [(row.label, row.of_answered) for row in rows])
+    return _bars(result.name, title, [(row.label, row.of_answered, row.weighted) for row in rows])
 
 
 def _series_chart(series: TimeSeries) -> Markup:
@@ -193,10 +200,10 @@ def _series_chart(series: TimeSeries) -> Markup:
 
 
 def _pages_chart(dashboard: Dashboard) -> Markup:
-    shares = []
+    shares: list[tuple[str, Share, WeightedShare | None]] = []
     for page in dashboard.pages:
-        shares.append((_("%(page)s: reached", page=page.title), page.reached))
-        shares.append((_("%(page)s: answered", page=page.title), page.answered))
+        shares.append((_("%(page)s: reached", page=page.title), page.reached, None))
+        shares.append((_("%(page)s: answered", page=page.title), page.answered, None))
     return _bars("pages", _("Completion by page"), shares)
 
 

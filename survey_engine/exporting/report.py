@@ -162,7 +162,12 @@ def _number(version) -> int:
 # -- a question ------------------------------------------------------------------------
 
 
-def _bars(name: str, title: str, rows: list[tuple[str, Share]], words: Words) -> Markup:
+def _bars(
+    name: str,
+    title: str,
+    rows: list[tuple[str, Share, WeightedShare | None]],
+    words: Words,
+) -> Markup:
     bars = [
         Bar(
             label,
@@ -175,13 +180,16 @@ def _bars(name: str, title: str, rows: list[tuple[str, Share]], words: Words) ->
                 total=words.number(share.total),
                 interval=words.interval(share),
             ),
+            weighted.ratio if weighted is not None else None,
         )
-        for label, share in rows
+        for label, share, weighted in rows
     ]
     desc = words._(
         "Bars: the share of each answer, with a line across the bar for its "
         "confidence interval (95%)."
     )
+    if any(weighted is not None for _label, _share, weighted in rows):
+        desc += " " + words._("A mark standing out of the bar shows the weighted share.")
     return bar_chart(f"report-{name}", title, desc, bars, track_end=REPORT_TRACK_END)
 
 
@@ -201,7 +209,9 @@ def _section(result: QuestionResult, words: Words) -> QuestionSection:
                 question=result.label,
                 count=MAX_BARS,
             )
-        chart = _bars(result.name, title, [(c.label, c.of_answered) for c in shown], words)
+        chart = _bars(
+            result.name, title, [(c.label, c.of_answered, c.weighted) for c in shown], words
+        )
         if result.kind == "numbers":
             reading = words.numbers_reading(result.numbers)
         elif not answered:
@@ -326,7 +336,7 @@ def _breakdown_section(
         f"by-{breakdown.name}",
         words._("Responses by %(question)s", question=merged.label(breakdown, lang)),
         [
-            (label, Share(counted.by_breakdown.get(code, 0), counted.responses))
+            (label, Share(counted.by_breakdown.get(code, 0), counted.responses), None)
             for code, label in places
         ],
         words,

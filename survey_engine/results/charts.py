@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 BAR_COLOUR = "#2f6db5"  # 5.4:1 on white: the bars are seen, not only their labels
 TRACK_COLOUR = "#e3e8ee"
 WHISKER_COLOUR = "#0d2238"
+WEIGHTED_COLOUR = "#b45309"  # 5.0:1 on white; it stands out of the bar above and below
 TEXT_COLOUR = "#1b1b1b"
 GRID_COLOUR = "#c9d1d9"
 FONT_SIZE = 14  # px, as the text around it (16 px) a little smaller
@@ -41,6 +42,7 @@ class Bar:
     interval: tuple[float, float] | None  # drawn as a whisker across the bar
     text: str  # written after the bar, e.g. "45,6%"
     detail: str = ""  # the bar's tooltip and spoken description, e.g. "1.234 of 2.706"
+    weighted: float | None = None  # 0..1, the weighted share: a mark across the bar
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def bar_chart(
 ) -> Markup:
     """Horizontal bars, one under the other: the label above its bar (wrapped, so a
     long commune name still reads on a phone), the percentage after it, and the 95%
-    interval as a whisker over it. `track_end`: the % of the width a 100% bar takes,
+    interval as a whisker over it; a weighted share as a mark across the bar that
+    stands out of it above and below. `track_end`: the % of the width a 100% bar takes,
     less where the text after it is longer (the report writes the interval there)."""
     parts: list[str] = []
     y = 4
@@ -120,6 +123,12 @@ def bar_chart(
                 f'y2="{top + BAR_HEIGHT - 5}"/>'
                 f'<line x1="{_num(high)}%" x2="{_num(high)}%" y1="{top + 5}" '
                 f'y2="{top + BAR_HEIGHT - 5}"/></g>'
+            )
+        if bar.weighted is not None:
+            at = max(0.0, min(1.0, bar.weighted)) * track_end
+            parts.append(
+                f'<line class="weighted" x1="{_num(at)}%" x2="{_num(at)}%" y1="{top - 5}" '
+                f'y2="{top + BAR_HEIGHT + 5}" stroke="{WEIGHTED_COLOUR}" stroke-width="3"/>'
             )
         parts.append(
             f'<text x="100%" y="{_num(middle + 5)}" text-anchor="end" '

@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,9 +21,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from survey_engine.catalog import find_survey, published
 from survey_engine.config import Config, ConfigError, check_settings
 from survey_engine.extensions import db
 from survey_engine.intake.drain import Drainer
+from survey_engine.intake.persist import persist_batch
+from survey_engine.intake.submission import Submission
 from survey_engine.models import (
     DeliveryStatus,
     Response,
@@ -398,6 +402,34 @@ def test_excluding_a_response_in_review_is_an_event(hooked_app) -> None:
     review = events["response.reviewed"]["review"]
     assert (review["action"], review["status"], review["count"]) == ("exclude", "excluded", 1)
     assert review["response_ids"] == [[response_id, response_id]]
+
+
+def test_a_replaced_answer_is_an_event_and_stored_responses_carry_their_ids(hooked_app) -> None:
+    """With editing allowed, a device's later answer excludes its earlier one: a
+    receiver keeping copies is told which (response.replaced), by the ids
+    response.stored gave it."""
+    add_webhook(hooked_app)
+    survey = find_survey(DEMO_SLUG)
+    version_id = published(DEMO_SLUG).version_id
+
+    def answer(support: str) -> Submission:
+        answers = {**valid_answers(), "support": support}
+        return Submission(
+            survey.id, version_id, uuid.uuid4(), answers, claims=("device:d1",), replace_claims=True
+        )
+
+    first, later = answer("yes"), answer("no")
+    assert not persist_batch([first]).refused
+    assert not persist_batch([later]).refused
+    ids = dict(db.session.execute(sa.select(Response.submission_id, Response.id)).all())
+    bodies = [json.loads(d.body) for d in db.session.scalars(sa.select(WebhookDelivery))]
+    stored = [r for b in bodies if b["event"] == "response.stored" for r in b["responses"]]
+    assert {(r["id"], r["submission_id"]) for r in stored} == {
+        (ids[s.submission_id], str(s.submission_id)) for s in (first, later)
+    }
+    [replaced] = [b["replaced"] for b in bodies if b["event"] == "response.replaced"]
+    assert replaced == [{"id": ids[first.submission_id], "submission_id": str(first.submission_id)}]
+    assert db.session.get(Response, ids[first.submission_id]).status == "excluded"
 
 
 def test_a_delivery_fails_after_its_last_attempt_and_a_replay_sends_it(hooked_app) -> None:

@@ -49,7 +49,7 @@ def move_claims(
     return replaced
 
 
-def exclude_replaced(replaced: Replaced) -> list[Any]:
+def exclude_replaced(replaced: Replaced) -> Sequence[Any]:
     """Exclude the replaced responses that were counted, and uncount them; returns
     them (id, survey_id, submission_id, …) for the webhooks' event."""
     if not replaced:

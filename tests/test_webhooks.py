@@ -432,6 +432,26 @@ def test_a_replaced_answer_is_an_event_and_stored_responses_carry_their_ids(hook
     assert db.session.get(Response, ids[first.submission_id]).status == "excluded"
 
 
+def _metrics(app) -> str:
+    reply = app.test_client().get("/metrics")  # from loopback: allowed
+    assert reply.status_code == 200
+    return reply.get_data(as_text=True)
+
+
+def outbox_metrics(app) -> dict[str, int]:
+    """/metrics' webhook deliveries by status."""
+    found = re.findall(
+        r'^survey_engine_webhook_deliveries\{status="(\w+)"\} (\d+)$', _metrics(app), re.M
+    )
+    return {status: int(n) for status, n in found}
+
+
+def waited(app) -> float:
+    return float(
+        re.search(r"^survey_engine_webhook_oldest_pending_seconds (\S+)$", _metrics(app), re.M)[1]
+    )
+
+
 def test_a_delivery_fails_after_its_last_attempt_and_a_replay_sends_it(hooked_app) -> None:
     hooked_app.config["WEBHOOK_MAX_ATTEMPTS"] = 3
     staff, secret = add_webhook(hooked_app)
@@ -440,6 +460,8 @@ def test_a_delivery_fails_after_its_last_attempt_and_a_replay_sends_it(hooked_ap
     try:
         submit_and_drain(hooked_app, hooked_app.test_client(), 5)
         [delivery] = db.session.scalars(sa.select(WebhookDelivery)).all()
+        assert outbox_metrics(hooked_app) == {"pending": 1, "delivered": 0, "failed": 0}
+        assert waited(hooked_app) >= 0
 
         def sent_and_final() -> bool:
             sender.send_due()
@@ -450,6 +472,8 @@ def test_a_delivery_fails_after_its_last_attempt_and_a_replay_sends_it(hooked_ap
         db.session.refresh(delivery)
         assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 3)
         assert len(receiver.seen("fail")) == 3
+        assert outbox_metrics(hooked_app) == {"pending": 0, "delivered": 0, "failed": 1}
+        assert waited(hooked_app) == 0
         page = staff.get(f"{PAGE}/deliveries/{delivery.id}").get_data(as_text=True)
         assert page.count("500") >= 3
 
@@ -458,6 +482,7 @@ def test_a_delivery_fails_after_its_last_attempt_and_a_replay_sends_it(hooked_ap
         wait_until(sent_and_final, "replayed")
         db.session.refresh(delivery)
         assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 4)
+        assert outbox_metrics(hooked_app) == {"pending": 0, "delivered": 1, "failed": 0}
         headers, body, _mode = receiver.seen("ok")[0]
         assert headers["Survey-Engine-Event-Id"] == delivery.event_id
         assert documented_verify()(secret, headers[SIGNATURE], body)

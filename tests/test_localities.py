@@ -292,3 +292,56 @@ def test_dashboard_and_workbook_break_down_by_commune(people, tmp_path):
     header = next(r for r in rows if wards[top] in r)
     counts = rows[rows.index(header) + 1]
     assert counts[header.index(wards[top])] == count
+
+
+# -- the builder's form ------------------------------------------------------------------
+
+
+def builder_post(client, data: dict):
+    edit = "/admin/surveys/tro-lai-truong-hoc/edit"
+    html = client.get(edit).get_data(as_text=True)
+    fields = {
+        name: re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+        for name in ("csrf_token", "revision")
+    }
+    return client.post(edit, data={**fields, "change": "add_locality", **data})
+
+
+def test_the_builder_adds_the_block_to_the_draft_and_refuses_mixed_structures(people):
+    from survey_engine.catalog import find_survey as survey_of
+
+    editor = signed_in(people, "editor@example.org")
+    html = editor.get("/admin/surveys/tro-lai-truong-hoc/edit").get_data(as_text=True)
+    assert f'<option value="2025:{LAM_DONG}">Lâm Đồng</option>' in html
+    assert f'<option value="pre2025:{LAM_DONG}">Tỉnh Lâm Đồng</option>' in html
+    mixed = builder_post(
+        editor,
+        {"target": "contact", "provinces": [f"2025:{LAM_DONG}", f"pre2025:{KHANH_HOA}"]},
+    )
+    assert mixed.status_code == 422
+    assert "một hệ thống" in mixed.get_data(as_text=True)
+    too_deep = builder_post(
+        editor, {"target": "contact", "provinces": f"2025:{LAM_DONG}", "depth": "district"}
+    )
+    assert too_deep.status_code == 422 and "not &#39;district&#39;" in too_deep.get_data(
+        as_text=True
+    )
+    versions = len(survey_of("tro-lai-truong-hoc").versions)
+    reply = builder_post(
+        editor,
+        {
+            "target": "contact",
+            "provinces": [f"pre2025:{LAM_DONG}"],
+            "depth": "commune",
+            "prefix": "home_",
+        },
+    )
+    assert reply.status_code == 302 and reply.headers["Location"].endswith("#q-home_district")
+    survey = survey_of("tro-lai-truong-hoc")
+    assert len(survey.versions) == versions + 1  # a new draft; the published one unchanged
+    draft = survey.versions[-1].definition
+    contact = next(p for p in draft["pages"] if p["name"] == "contact")
+    assert [q["name"] for q in contact["questions"][-2:]] == ["home_district", "home_commune"]
+    assert contact["questions"][-1]["choice_filter"] == "district = ${home_district}"
+    assert "communes_pre2025" in draft["choice_lists"]
+    assert "home_district" not in str(survey.versions[-2].definition)

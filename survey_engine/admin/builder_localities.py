@@ -22,8 +22,8 @@ PREFIX_MAX = 20  # characters before "province", "district", "commune" in the na
 def locality_options() -> list[dict[str, Any]]:
     """Per era (the current first): its label, source and provinces, for the form."""
     labels = {
-        "2025": _("Since 1 July 2025 (34 provinces, communes)"),
-        "pre2025": _("Before 1 July 2025 (63 provinces, districts, communes)"),
+        "2025": _("Since July 2025 (34 provinces)"),
+        "pre2025": _("Before July 2025 (63 provinces)"),
     }
     return [
         {

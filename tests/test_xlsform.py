@@ -16,6 +16,8 @@ from tests.conftest import demo_definition
 
 # Real XLSForm files from the pyxform project (BSD licence: LICENSE-pyxform beside them).
 TESTDATA = Path(__file__).resolve().parent / "data" / "xlsform"
+# pyxform's own example forms (tests/example_xls), .xls and .xlsx, same licence.
+EXAMPLES = TESTDATA / "pyxform_examples"
 
 
 def invoke(app, *args):
@@ -250,6 +252,19 @@ def test_bad_workbook_lists_every_problem_with_its_position(tmp_path):
         "survey sheet, row 5, column image: column 'image' is not supported",
         "pages[0].questions[2].choices: unknown choice list 'khong_co' (survey sheet, row 7)",
     ]
+
+
+@pytest.mark.parametrize("stem", ["text_and_integer", "yes_or_no_question"])
+def test_old_xls_reads_as_its_xlsx_twin(stem):
+    """pyxform ships some forms in both formats: the .xls must give the same survey."""
+    assert read_xlsform(EXAMPLES / f"{stem}.xls") == read_xlsform(EXAMPLES / f"{stem}.xlsx")
+
+
+def test_a_broken_xls_is_refused_with_its_format_named(tmp_path):
+    path = tmp_path / "form.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0 not really an xls")
+    problems = problems_of(path)
+    assert len(problems) == 1 and problems[0].startswith("not an XLSForm workbook (.xls)")
 
 
 def test_not_a_workbook_is_refused(tmp_path):

@@ -1,4 +1,4 @@
-"""XLSForm (.xlsx) to and from survey-engine/1 definitions.
+"""XLSForm (.xlsx, or .xls to read) to and from survey-engine/1 definitions.
 
 `read_xlsform` converts the survey, choices and settings sheets; whatever the format
 cannot express (repeats, nested groups, geopoint, media columns, ...) is refused with
@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import openpyxl
-
 from survey_engine.definition.schema import FORMAT, validate_definition
-from survey_engine.definition.xlsform_package import XLSFormInvalid, check_package
+from survey_engine.definition.xlsform_book import Book
+from survey_engine.definition.xlsform_package import XLSFormInvalid
 from survey_engine.definition.xlsform_quotas import QUOTA_PATH_RE, read_quotas
 from survey_engine.definition.xlsform_rows import RowReader
 from survey_engine.definition.xlsform_sheets import (
@@ -75,11 +74,9 @@ class _Reader(RowReader):
         return header, body
 
     def bounded_rows(self, sheet):
-        """The sheet's rows as openpyxl reads them, stopped by MAX_ROWS, MAX_CELLS and
-        MAX_SECONDS. The sheet's own stated size is ignored: a tiny sheet claiming
-        A1:XFD1048576 would otherwise be padded to 17 billion blank cells."""
-        sheet.reset_dimensions()
-        for count, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        """The sheet's rows (xlsform_book.py), stopped by MAX_ROWS, MAX_CELLS and
+        MAX_SECONDS."""
+        for count, row in enumerate(sheet.rows(), start=1):
             self.cell_count += len(row)
             if count > MAX_ROWS:
                 raise XLSFormInvalid(
@@ -107,33 +104,13 @@ class _Reader(RowReader):
             yield row
 
     def read(self) -> dict:
-        check_package(self.path)
-        try:
-            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        except Exception as error:  # openpyxl raises many kinds for a non-workbook
-            raise XLSFormInvalid([f"not an XLSForm workbook (.xlsx): {error}"]) from None
-        try:
-            sheets = {ws.title.strip().lower(): ws for ws in book.worksheets}
-            for name, sheet in sheets.items():
-                if name not in ("survey", "choices", "settings", "quotas") and self.rows(sheet)[1]:
-                    self.problem(sheet.title, None, None, "this sheet is not supported")
-            definition = self.settings(sheets.get("settings"))
-            if "quotas" in sheets:
-                quotas, self.quota_rows = read_quotas(self, *self.rows(sheets["quotas"]))
-                if quotas:
-                    definition.setdefault("settings", {})["quotas"] = quotas
-            lists = self.choices(sheets.get("choices"))
-            if "survey" not in sheets:
-                self.problem("survey", None, None, "the workbook has no survey sheet")
-                pages: list = []
-            else:
-                pages = self.survey(sheets["survey"])
-        except XLSFormInvalid:
-            raise
-        except Exception as error:  # a sheet's XML openpyxl cannot read (ParseError, ...)
-            raise XLSFormInvalid([f"the workbook cannot be read: {error}"]) from None
-        finally:
-            book.close()
+        with Book(self.path) as book:
+            try:
+                definition, lists, pages = self.sheets(book)
+            except XLSFormInvalid:
+                raise
+            except Exception as error:  # a sheet's XML openpyxl cannot read (ParseError, ...)
+                raise XLSFormInvalid([f"the workbook cannot be read: {error}"]) from None
         definition["pages"] = pages
         if (
             "default_language" not in definition
@@ -156,6 +133,25 @@ class _Reader(RowReader):
         if self.found.total:
             raise self.invalid()
         return definition
+
+    def sheets(self, book: Book) -> tuple[dict, dict, list]:
+        """The settings, choice lists and pages of the workbook's sheets."""
+        sheets = {ws.title.strip().lower(): ws for ws in book.sheets}
+        for name, sheet in sheets.items():
+            if name not in ("survey", "choices", "settings", "quotas") and self.rows(sheet)[1]:
+                self.problem(sheet.title, None, None, "this sheet is not supported")
+        definition = self.settings(sheets.get("settings"))
+        if "quotas" in sheets:
+            quotas, self.quota_rows = read_quotas(self, *self.rows(sheets["quotas"]))
+            if quotas:
+                definition.setdefault("settings", {})["quotas"] = quotas
+        lists = self.choices(sheets.get("choices"))
+        if "survey" not in sheets:
+            self.problem("survey", None, None, "the workbook has no survey sheet")
+            pages: list = []
+        else:
+            pages = self.survey(sheets["survey"])
+        return definition, lists, pages
 
     def matrix_rows(self, pages: list, lists: dict) -> list[dict]:
         found = []
@@ -339,9 +335,4 @@ class _Reader(RowReader):
 
 def read_xlsform(path: str | Path) -> dict:
     """The survey-engine/1 definition of an XLSForm workbook; raises XLSFormInvalid."""
-    path = Path(path)
-    if path.suffix.lower() == ".xls":
-        raise XLSFormInvalid(
-            [f"{path.name}: the old .xls format is not supported; save the workbook as .xlsx"]
-        )
-    return _Reader(path).read()
+    return _Reader(Path(path)).read()

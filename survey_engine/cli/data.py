@@ -59,9 +59,10 @@ def import_definition(file: Path, publish: bool) -> None:
             f"{file}: {file.stat().st_size:,} bytes; at most "
             f"{limit:,} are accepted (ADMIN_UPLOAD_MAX_BYTES)"
         )
+    notes: list[str] = []
     try:
         if file.suffix.lower() in (".xlsx", ".xls"):
-            data = read_xlsform(file)
+            data = read_xlsform(file, notes)
         else:
             data = load_json(file.read_bytes().decode("utf-8-sig"))
     except XLSFormInvalid as invalid:
@@ -83,6 +84,8 @@ def import_definition(file: Path, publish: bool) -> None:
     problems = validate_definition(data)
     if problems:
         _print_problems(file, problems)
+    for note in notes:  # on stderr: stdout is the slug alone, for scripts
+        click.echo(f"{file}: note: {note}", err=True)
     slug = data.get("slug")
     existed = isinstance(slug, str) and find_survey(slug) is not None
     try:

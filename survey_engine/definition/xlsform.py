@@ -16,13 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from survey_engine.definition.expression_syntax import ExpressionError, Parser
 from survey_engine.definition.schema import FORMAT, validate_definition
 from survey_engine.definition.xlsform_book import Book
+from survey_engine.definition.xlsform_names import choice_name_of, list_name_of, rename_literals
 from survey_engine.definition.xlsform_package import XLSFormInvalid
 from survey_engine.definition.xlsform_quotas import QUOTA_PATH_RE, read_quotas
 from survey_engine.definition.xlsform_rows import RowReader
 from survey_engine.definition.xlsform_sheets import (
     CHOICE_PATH_RE,
+    EXPRESSION_COLUMNS,
+    IGNORED_SETTINGS,
     PAGE_PATH_RE,
     PLAIN_COLUMNS,
     QUESTION_PATH_RE,
@@ -58,19 +62,29 @@ class _Reader(RowReader):
         self.page_rows: dict[int, int] = {}
         self.choice_rows: dict[tuple[str, int], int] = {}
         self.quota_rows: dict[int, int] = {}
+        self.read_sheets: dict[int, tuple[Header, list[tuple[int, tuple]]]] = {}
+        self.renamed: dict[str, str] = {}  # choice names made plain: old -> new
 
     # -- sheets ---------------------------------------------------------------------------
 
     def rows(self, sheet) -> tuple[Header, list[tuple[int, tuple]]]:
+        """The sheet's header and non-blank rows (numbered as the spreadsheet shows
+        them), read once: the languages are looked for before the rows are read."""
+        if id(sheet) in self.read_sheets:
+            return self.read_sheets[id(sheet)]
         all_rows = list(self.bounded_rows(sheet))
-        if not all_rows:
-            return Header(()), []
-        header = Header(all_rows[0])
-        body = [
+        header = Header(all_rows[0] if all_rows else ())
+        body = [  # a cell under no header is read by nobody: such a row is blank
             (number, row)
             for number, row in enumerate(all_rows[1:], start=2)
-            if any(cell_text(cell) is not None for cell in row)
+            if any(
+                column is not None and cell_text(cell) is not None
+                for column, cell in zip(header.columns, row, strict=False)
+            )
         ]
+        for raw in header.ignored:
+            self.note(sheet.title, 1, raw, "ignored (a display hint for ODK Collect)")
+        self.read_sheets[id(sheet)] = header, body
         return header, body
 
     def bounded_rows(self, sheet):
@@ -112,12 +126,9 @@ class _Reader(RowReader):
             except Exception as error:  # a sheet's XML openpyxl cannot read (ParseError, ...)
                 raise XLSFormInvalid([f"the workbook cannot be read: {error}"]) from None
         definition["pages"] = pages
-        if (
-            "default_language" not in definition
-            and self.languages[:1] != ["vi"]
-            and len(self.languages) == 1
-        ):
-            definition["default_language"] = self.languages[0]  # the only language used
+        if self.renamed:
+            self.rename_in_expressions(pages)
+        self.check_filters(pages, lists)
         matrix_rows = self.matrix_rows(pages, lists)
         if lists:
             definition["choice_lists"] = lists
@@ -141,6 +152,8 @@ class _Reader(RowReader):
             if name not in ("survey", "choices", "settings", "quotas") and self.rows(sheet)[1]:
                 self.problem(sheet.title, None, None, "this sheet is not supported")
         definition = self.settings(sheets.get("settings"))
+        if "default_language" not in definition:
+            self.choose_language(definition, [sheets.get("survey"), sheets.get("choices")])
         if "quotas" in sheets:
             quotas, self.quota_rows = read_quotas(self, *self.rows(sheets["quotas"]))
             if quotas:
@@ -152,6 +165,71 @@ class _Reader(RowReader):
         else:
             pages = self.survey(sheets["survey"])
         return definition, lists, pages
+
+    def choose_language(self, definition: dict, sheets: list) -> None:
+        """With no default_language setting, the form's first language: Vietnamese if
+        any column is in it (the product's own default), else the first language of
+        the survey sheet's columns (then the choices'), as ODK Collect opens such a
+        form in its first language. A form with texts in no language is left as is."""
+        found: list[str] = []
+        for sheet in sheets:
+            if sheet is None:
+                continue
+            for column in self.rows(sheet)[0].columns:
+                if column is not None and column[0] in TEXT_COLUMNS and column[1]:
+                    code = language_code(column[1])
+                    if code is not None and code not in found:
+                        found.append(code)
+        if not found or "vi" in found:
+            return
+        definition["default_language"] = self.default_language = found[0]
+        if len(found) > 1:
+            self.note(
+                "settings",
+                None,
+                "default_language",
+                f"none given: {found[0]!r} is used, the first language of the form "
+                f"(found: {', '.join(found)}); texts without a language are taken as it",
+            )
+
+    def rename_in_expressions(self, pages: list) -> None:
+        """Expressions and defaults naming a choice by its old name name the new one."""
+        for page in pages:
+            if page.get("relevant"):
+                page["relevant"] = rename_literals(page["relevant"], self.renamed)
+            for question in page["questions"]:
+                for key in EXPRESSION_COLUMNS:
+                    if isinstance(question.get(key), str):
+                        question[key] = rename_literals(question[key], self.renamed)
+                default = question.get("default")
+                if question.get("choices") and isinstance(default, str):
+                    question["default"] = self.renamed.get(default, default)
+                elif question.get("choices") and isinstance(default, list):
+                    question["default"] = [self.renamed.get(d, d) for d in default]
+
+    def check_filters(self, pages: list, lists: dict) -> None:
+        """A choice_filter naming a property (a choices sheet column) that no choice of
+        its list has would filter every choice away: a problem at its row."""
+        for p, page in enumerate(pages):
+            for q, question in enumerate(page["questions"]):
+                text, listed = question.get("choice_filter"), lists.get(question.get("choices"))
+                if not isinstance(text, str) or listed is None:
+                    continue
+                try:
+                    parser = Parser(text)
+                    parser.parse()
+                except ExpressionError:
+                    continue  # the validator names the syntax error
+                have = {key for choice in listed for key in choice}
+                for name in sorted({name for name, _ in parser.props} - have):
+                    self.problem(
+                        "survey",
+                        self.question_rows.get((p, q)),
+                        "choice_filter",
+                        f"{name!r} is no column of the choices sheet for list "
+                        f"{question['choices']!r} (its choices have: {', '.join(sorted(have))}); "
+                        f"a text is written in quotes: '{name}'",
+                    )
 
     def matrix_rows(self, pages: list, lists: dict) -> list[dict]:
         found = []
@@ -206,6 +284,9 @@ class _Reader(RowReader):
                 )
             else:
                 definition["default_language"] = self.default_language = code
+        for key, why in IGNORED_SETTINGS.items():
+            if cell_text(plain.get(key)) is not None:
+                self.note("settings", 2, key, f"ignored: {why}")
         form_id = cell_text(plain.get("form_id")) or self.path.stem
         definition["slug"] = _slugify(form_id)
         title = self.text(texts.get("form_title"))
@@ -225,6 +306,7 @@ class _Reader(RowReader):
         if sheet is None:
             return lists
         header, body = self.rows(sheet)
+        raw_lists: dict[str, tuple[str, int]] = {}  # made-plain name -> (as written, row)
         for number, row in body:
             texts, plain, extras = self.cells(
                 "choices", header, number, row, ("label",), ("list_name", "name"), extra_ok=True
@@ -235,6 +317,13 @@ class _Reader(RowReader):
                     "choices", number, "list_name" if list_name is None else "name", "is empty"
                 )
                 continue
+            list_name = self.list_name(number, list_name, raw_lists)
+            if choice_name_of(name) != name:
+                self.note(
+                    "choices", number, "name", f"{name!r} is kept as {choice_name_of(name)!r}"
+                )
+                self.renamed[name] = choice_name_of(name)
+                name = choice_name_of(name)
             choice: dict[str, Any] = {"name": name}
             label = self.text(texts.get("label"))
             if label is not None:
@@ -246,20 +335,42 @@ class _Reader(RowReader):
             choices.append(choice)
         return lists
 
+    def list_name(self, number: int, raw: str, seen: dict[str, tuple[str, int]]) -> str:
+        """The list's plain name (xlsform_names.py); two lists written differently
+        that become one name are a problem."""
+        name = list_name_of(raw)
+        first = seen.setdefault(name, (raw, number))
+        if first[0] != raw:
+            self.problem(
+                "choices",
+                number,
+                "list_name",
+                f"{raw!r} and {first[0]!r} (row {first[1]}) both become the list name {name!r}",
+            )
+        elif name != raw and first[1] == number:
+            self.note("choices", number, "list_name", f"{raw!r} is kept as {name!r}")
+        return name
+
     def survey(self, sheet) -> list[dict]:
+        """The pages: one per group, a group inside a group a page of its own (shown
+        when both are relevant), the rest of a group after an inner one a page again;
+        questions outside any group a page between them. An empty page is none."""
         header, body = self.rows(sheet)
         pages: list[dict] = []
-        stack: list[tuple[str, int]] = []  # open groups/repeats: (kind, row)
+        stack: list[tuple[str, int, dict | None]] = []  # open groups/repeats
         current: dict | None = None  # the page questions go to
-        loose: dict | None = None  # the page of questions outside any group
+        pending: dict | None = None  # the page the next question opens (a group's)
         for number, row in body:
+            if self.comment_row(header, row):
+                self.note("survey", number, None, "skipped: no type, name or label (a comment)")
+                continue
             texts, plain, _ = self.cells(
                 "survey",
                 header,
                 number,
                 row,
                 TEXT_COLUMNS,
-                ("type", "name", "required") + PLAIN_COLUMNS,
+                ("type", "name", "required", "parameters") + PLAIN_COLUMNS,
             )
             raw_type = cell_text(plain.get("type"))
             if raw_type is None:
@@ -269,31 +380,48 @@ class _Reader(RowReader):
             name = cell_text(plain.get("name"))
             if kind in ("begin group", "begin repeat"):
                 page = self.begin(number, kind, name, texts, plain, stack)
-                if page is not None:
-                    current = page
-                    self.page_rows[len(pages)] = number
-                    pages.append(current)
-                    loose = None
+                if page is not None:  # a repeat (refused) changes no page
+                    pending, current = page, None
                 continue
             if kind in ("end group", "end repeat"):
-                if self.end(number, kind, raw_type, stack) and not stack:
-                    current = None
+                if self.end(number, kind, raw_type, stack) and kind == "end group":
+                    outer = next((page for _, _, page in reversed(stack) if page), None)
+                    pending, current = outer, None
                 continue
             question = self.question(number, kind, raw_type, name, texts, plain)
             if question is None:
                 continue
             if current is None:
-                if loose is None:
-                    loose = {"name": self.free_page_name(pages), "questions": []}
-                    pages.append(loose)
-                page = loose
-            else:
-                page = current
-            self.question_rows[len(pages) - 1, len(page["questions"])] = number
-            page["questions"].append(question)
-        for kind, number in stack:
+                current = self.open_page(pages, pending)
+            self.question_rows[len(pages) - 1, len(current["questions"])] = number
+            current["questions"].append(question)
+        for kind, number, _ in stack:
             self.problem("survey", number, "type", f"this {kind} has no 'end {kind}'")
         return pages
+
+    def comment_row(self, header: Header, row: tuple) -> bool:
+        """A row with no type, name or label: a comment, skipped as pyxform does."""
+        return all(
+            cell_text(value) is None
+            for column, value in zip(header.columns, row, strict=False)
+            if column is not None and column[0] in ("type", "name", "label")
+        )
+
+    def open_page(self, pages: list[dict], group: dict | None) -> dict:
+        """A new page, of `group` (a page template with its row) or of loose questions."""
+        if group is None:
+            page: dict = {"name": self.free_page_name(pages), "questions": []}
+        else:
+            page = {key: value for key, value in group.items() if key != "_row"}
+            taken = {p["name"] for p in pages}
+            base, count = page["name"], 1
+            while page["name"] in taken:
+                count += 1
+                page["name"] = f"{base}_{count}"
+            self.page_rows[len(pages)] = group["_row"]
+        page["questions"] = []
+        pages.append(page)
+        return page
 
     def begin(
         self,
@@ -302,9 +430,10 @@ class _Reader(RowReader):
         name: str | None,
         texts: dict,
         plain: dict,
-        stack: list[tuple[str, int]],
+        stack: list[tuple[str, int, dict | None]],
     ) -> dict | None:
-        """Opens a group or repeat on `stack`; the new page of a top-level group."""
+        """Opens a group or repeat on `stack`; a group's page template (its title and
+        relevant joined with those of the groups around it)."""
         if kind == "begin repeat":
             self.problem(
                 "survey",
@@ -312,19 +441,25 @@ class _Reader(RowReader):
                 "type",
                 "repeats are not supported (a survey-engine survey has no repeated parts)",
             )
-        elif stack:
-            self.problem(
-                "survey",
-                number,
-                "type",
-                "a group inside a group is not supported (groups are pages, one level only)",
-            )
-        stack.append((kind.split()[1], number))
-        if len(stack) == 1 and kind == "begin group":
-            return self.page(number, name, texts, plain)
-        return None
+            stack.append(("repeat", number, None))
+            return None
+        page = self.page(number, name, texts, plain)
+        page["_row"] = number
+        outer = next((p for _, _, p in reversed(stack) if p), None)
+        if outer is not None:
+            if "title" not in page and "title" in outer:
+                page["title"] = outer["title"]
+            both = [c for c in (outer.get("relevant"), page.get("relevant")) if c]
+            if len(both) == 2:
+                page["relevant"] = f"({both[0]}) and ({both[1]})"
+            elif both:
+                page["relevant"] = both[0]
+        stack.append(("group", number, page))
+        return page
 
-    def end(self, number: int, kind: str, raw_type: str, stack: list[tuple[str, int]]) -> bool:
+    def end(
+        self, number: int, kind: str, raw_type: str, stack: list[tuple[str, int, dict | None]]
+    ) -> bool:
         """Closes the group or repeat open on `stack`; False (a problem) if none matches."""
         if not stack or stack[-1][0] != kind.split()[1]:
             self.problem("survey", number, "type", f"{raw_type!r} has no matching begin")
@@ -333,6 +468,12 @@ class _Reader(RowReader):
         return True
 
 
-def read_xlsform(path: str | Path) -> dict:
-    """The survey-engine/1 definition of an XLSForm workbook; raises XLSFormInvalid."""
-    return _Reader(Path(path)).read()
+def read_xlsform(path: str | Path, notes: list[str] | None = None) -> dict:
+    """The survey-engine/1 definition of an XLSForm workbook; raises XLSFormInvalid.
+    What was read but ignored or adjusted (metadata types, body:: columns, renamed
+    choices, ...) is added to `notes` when given, each naming its sheet, row, column."""
+    reader = _Reader(Path(path))
+    definition = reader.read()
+    if notes is not None:
+        notes.extend(reader.notes)
+    return definition

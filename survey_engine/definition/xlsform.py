@@ -1,10 +1,12 @@
 """XLSForm (.xlsx, or .xls to read) to and from survey-engine/1 definitions.
 
 `read_xlsform` converts the survey, choices and settings sheets; whatever the format
-cannot express (repeats, nested groups, geopoint, media columns, ...) is refused with
-its sheet, row and column, every problem at once, then the result is checked by
-`validate_definition` too. The file itself is checked first (xlsform_package.py); a
-row's cells and their turning into a page or question are xlsform_rows.py; the writer,
+cannot express (repeats, geopoint, media columns, ...) is refused with its sheet, row
+and column, every problem at once, then the result is checked by `validate_definition`
+too; what it ignores or adjusts is told in notes. The workbook is opened by
+xlsform_book.py (.xlsx after xlsform_package.py's checks, or .xls); a row's cells and
+their turning into a page or question are xlsform_rows.py, the survey sheet's groups
+into pages xlsform_pages.py, loose names xlsform_names.py; the writer,
 whose files read back as the same definition, is xlsform_writer.py; the columns both
 know are in xlsform_sheets.py (docs/survey-format.md, "XLSForm").
 """
@@ -21,14 +23,13 @@ from survey_engine.definition.schema import FORMAT, validate_definition
 from survey_engine.definition.xlsform_book import Book
 from survey_engine.definition.xlsform_names import choice_name_of, list_name_of, rename_literals
 from survey_engine.definition.xlsform_package import XLSFormInvalid
+from survey_engine.definition.xlsform_pages import PageBuilder
 from survey_engine.definition.xlsform_quotas import QUOTA_PATH_RE, read_quotas
-from survey_engine.definition.xlsform_rows import RowReader
 from survey_engine.definition.xlsform_sheets import (
     CHOICE_PATH_RE,
     EXPRESSION_COLUMNS,
     IGNORED_SETTINGS,
     PAGE_PATH_RE,
-    PLAIN_COLUMNS,
     QUESTION_PATH_RE,
     SETTINGS_KEYS,
     SETTINGS_PLAIN,
@@ -52,14 +53,12 @@ def _slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64].strip("-")
 
 
-class _Reader(RowReader):
+class _Reader(PageBuilder):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
         self.row_count = self.cell_count = 0
         self.deadline = time.monotonic() + MAX_SECONDS
-        self.question_rows: dict[tuple[int, int], int] = {}
-        self.page_rows: dict[int, int] = {}
         self.choice_rows: dict[tuple[str, int], int] = {}
         self.quota_rows: dict[int, int] = {}
         self.read_sheets: dict[int, tuple[Header, list[tuple[int, tuple]]]] = {}
@@ -350,122 +349,6 @@ class _Reader(RowReader):
         elif name != raw and first[1] == number:
             self.note("choices", number, "list_name", f"{raw!r} is kept as {name!r}")
         return name
-
-    def survey(self, sheet) -> list[dict]:
-        """The pages: one per group, a group inside a group a page of its own (shown
-        when both are relevant), the rest of a group after an inner one a page again;
-        questions outside any group a page between them. An empty page is none."""
-        header, body = self.rows(sheet)
-        pages: list[dict] = []
-        stack: list[tuple[str, int, dict | None]] = []  # open groups/repeats
-        current: dict | None = None  # the page questions go to
-        pending: dict | None = None  # the page the next question opens (a group's)
-        for number, row in body:
-            if self.comment_row(header, row):
-                self.note("survey", number, None, "skipped: no type, name or label (a comment)")
-                continue
-            texts, plain, _ = self.cells(
-                "survey",
-                header,
-                number,
-                row,
-                TEXT_COLUMNS,
-                ("type", "name", "required", "parameters") + PLAIN_COLUMNS,
-            )
-            raw_type = cell_text(plain.get("type"))
-            if raw_type is None:
-                self.problem("survey", number, "type", "is empty")
-                continue
-            kind = re.sub(r"[\s_]+", " ", raw_type.lower())
-            name = cell_text(plain.get("name"))
-            if kind in ("begin group", "begin repeat"):
-                page = self.begin(number, kind, name, texts, plain, stack)
-                if page is not None:  # a repeat (refused) changes no page
-                    pending, current = page, None
-                continue
-            if kind in ("end group", "end repeat"):
-                if self.end(number, kind, raw_type, stack) and kind == "end group":
-                    outer = next((page for _, _, page in reversed(stack) if page), None)
-                    pending, current = outer, None
-                continue
-            question = self.question(number, kind, raw_type, name, texts, plain)
-            if question is None:
-                continue
-            if current is None:
-                current = self.open_page(pages, pending)
-            self.question_rows[len(pages) - 1, len(current["questions"])] = number
-            current["questions"].append(question)
-        for kind, number, _ in stack:
-            self.problem("survey", number, "type", f"this {kind} has no 'end {kind}'")
-        return pages
-
-    def comment_row(self, header: Header, row: tuple) -> bool:
-        """A row with no type, name or label: a comment, skipped as pyxform does."""
-        return all(
-            cell_text(value) is None
-            for column, value in zip(header.columns, row, strict=False)
-            if column is not None and column[0] in ("type", "name", "label")
-        )
-
-    def open_page(self, pages: list[dict], group: dict | None) -> dict:
-        """A new page, of `group` (a page template with its row) or of loose questions."""
-        if group is None:
-            page: dict = {"name": self.free_page_name(pages), "questions": []}
-        else:
-            page = {key: value for key, value in group.items() if key != "_row"}
-            taken = {p["name"] for p in pages}
-            base, count = page["name"], 1
-            while page["name"] in taken:
-                count += 1
-                page["name"] = f"{base}_{count}"
-            self.page_rows[len(pages)] = group["_row"]
-        page["questions"] = []
-        pages.append(page)
-        return page
-
-    def begin(
-        self,
-        number: int,
-        kind: str,
-        name: str | None,
-        texts: dict,
-        plain: dict,
-        stack: list[tuple[str, int, dict | None]],
-    ) -> dict | None:
-        """Opens a group or repeat on `stack`; a group's page template (its title and
-        relevant joined with those of the groups around it)."""
-        if kind == "begin repeat":
-            self.problem(
-                "survey",
-                number,
-                "type",
-                "repeats are not supported (a survey-engine survey has no repeated parts)",
-            )
-            stack.append(("repeat", number, None))
-            return None
-        page = self.page(number, name, texts, plain)
-        page["_row"] = number
-        outer = next((p for _, _, p in reversed(stack) if p), None)
-        if outer is not None:
-            if "title" not in page and "title" in outer:
-                page["title"] = outer["title"]
-            both = [c for c in (outer.get("relevant"), page.get("relevant")) if c]
-            if len(both) == 2:
-                page["relevant"] = f"({both[0]}) and ({both[1]})"
-            elif both:
-                page["relevant"] = both[0]
-        stack.append(("group", number, page))
-        return page
-
-    def end(
-        self, number: int, kind: str, raw_type: str, stack: list[tuple[str, int, dict | None]]
-    ) -> bool:
-        """Closes the group or repeat open on `stack`; False (a problem) if none matches."""
-        if not stack or stack[-1][0] != kind.split()[1]:
-            self.problem("survey", number, "type", f"{raw_type!r} has no matching begin")
-            return False
-        stack.pop()
-        return True
 
 
 def read_xlsform(path: str | Path, notes: list[str] | None = None) -> dict:

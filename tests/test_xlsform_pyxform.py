@@ -88,9 +88,10 @@ def test_loose_list_and_choice_names_are_made_plain_and_expressions_follow(tmp_p
         tmp_path / "names.xlsx",
         {
             "survey": [
-                ["type", "name", "label", "relevant", "default"],
-                ["select_one q:1", "q", "Chọn", None, "a b"],
-                ["text", "more", "Thêm", "${q} = 'a b' or ${q} = \"Có\"", None],
+                ["type", "name", "label", "relevant", "default", "attention"],
+                ["select_one q:1", "q", "Chọn", None, "a b", None],
+                ["text", "more", "Thêm", "${q} = 'a b' or ${q} = \"Có\"", None, None],
+                ["select_one q:1", "check", "Chọn Có", None, None, "Có"],
             ],
             "choices": [
                 ["list_name", "name", "label"],
@@ -105,6 +106,7 @@ def test_loose_list_and_choice_names_are_made_plain_and_expressions_follow(tmp_p
     q = questions(definition)
     assert q["q"]["choices"] == "q_1" and q["q"]["default"] == "a_b"
     assert q["more"]["relevant"] == "${q} = 'a_b' or ${q} = 'Co'"
+    assert q["check"]["attention"] == "Co"
     assert "choices sheet, row 2, column list_name: 'q:1' is kept as 'q_1'" in notes
     assert "choices sheet, row 3, column name: 'Có' is kept as 'Co'" in notes
     survey = Definition(definition)

@@ -200,6 +200,10 @@ class _Reader(PageBuilder):
                 for key in EXPRESSION_COLUMNS:
                     if isinstance(question.get(key), str):
                         question[key] = rename_literals(question[key], self.renamed)
+                if question.get("choices") and isinstance(question.get("attention"), str):
+                    question["attention"] = self.renamed.get(
+                        question["attention"], question["attention"]
+                    )
                 default = question.get("default")
                 if question.get("choices") and isinstance(default, str):
                     question["default"] = self.renamed.get(default, default)

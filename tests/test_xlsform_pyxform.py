@@ -83,6 +83,30 @@ def test_metadata_types_ask_nothing_and_say_what_is_kept_instead(tmp_path):
     assert "duration_seconds" in notes[8]
 
 
+def test_an_expression_naming_a_metadata_row_says_what_to_write(tmp_path):
+    path = workbook(
+        tmp_path / "meta_ref.xlsx",
+        {
+            "survey": [
+                ["type", "name", "label", "constraint"],
+                ["today", "hom_nay", None, None],
+                ["start", "bat_dau", None, None],
+                ["date", "born", "Ngày sinh", ". < ${hom_nay}"],
+                ["text", "t", "T", "${bat_dau} != ''"],
+            ]
+        },
+    )
+    assert problems_of(path) == [
+        "pages[0].questions[0].constraint: at character 5: unknown question '${hom_nay}' "
+        "(survey sheet, row 4); it names the 'today' metadata row (survey sheet, row 2), "
+        "which is no question and has no answer here: write today()",
+        "pages[0].questions[1].constraint: at character 1: unknown question '${bat_dau}' "
+        "(survey sheet, row 5); it names the 'start' metadata row (survey sheet, row 3), "
+        "which is no question and has no answer here: survey-engine keeps the response's "
+        "started_at instead",
+    ]
+
+
 def test_loose_list_and_choice_names_are_made_plain_and_expressions_follow(tmp_path):
     path = workbook(
         tmp_path / "names.xlsx",

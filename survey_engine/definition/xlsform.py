@@ -29,6 +29,7 @@ from survey_engine.definition.xlsform_sheets import (
     CHOICE_PATH_RE,
     EXPRESSION_COLUMNS,
     IGNORED_SETTINGS,
+    METADATA_TYPES,
     PAGE_PATH_RE,
     QUESTION_PATH_RE,
     SETTINGS_KEYS,
@@ -47,6 +48,9 @@ __all__ = ["XLSFormInvalid", "read_xlsform"]
 MAX_ROWS = 50_000  # per sheet, blank rows included
 MAX_CELLS = 1_000_000  # over the whole workbook, blank cells included
 MAX_SECONDS = 15.0  # reading the sheets' rows: well inside gunicorn's 30 s worker timeout
+
+
+UNKNOWN_REF_RE = re.compile(r"unknown question '\$\{([^}]+)\}'")
 
 
 def _slugify(text: str) -> str:
@@ -139,7 +143,7 @@ class _Reader(PageBuilder):
         if "choice_lists" in definition and not lists:
             del definition["choice_lists"]
         for problem in validate_definition(definition):
-            self.add_problem(self.locate(problem))
+            self.add_problem(self.explain_metadata(self.locate(problem)))
         if self.found.total:
             raise self.invalid()
         return definition
@@ -242,6 +246,23 @@ class _Reader(PageBuilder):
                     question["_rows_list"] = question["rows"]
                     found.append(question)
         return found
+
+    def explain_metadata(self, problem: str) -> str:
+        """An unknown ${name} that is a metadata row's name: say that it keeps no
+        answer, and what survey-engine keeps instead (today() for today)."""
+        match = UNKNOWN_REF_RE.search(problem)
+        if match is None or match[1] not in self.metadata_rows:
+            return problem
+        kind, row = self.metadata_rows[match[1]]
+        instead = (
+            "write today()"
+            if kind == "today"
+            else f"survey-engine keeps {METADATA_TYPES[kind]} instead"
+        )
+        return (
+            f"{problem}; it names the {kind!r} metadata row (survey sheet, row {row}), "
+            f"which is no question and has no answer here: {instead}"
+        )
 
     def locate(self, problem: str) -> str:
         """Adds the sheet and row to a path-style problem of validate_definition."""

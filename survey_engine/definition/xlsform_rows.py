@@ -43,6 +43,8 @@ class RowReader:
         self.found = ProblemList()
         # What was read but changes nothing or was adjusted: told, not refused.
         self.notes: list[str] = []
+        # Metadata rows (no question): name -> (type, row), to explain ${name}.
+        self.metadata_rows: dict[str, tuple[str, int]] = {}
         self.default_language: str | None = None
         self.languages: list[str] = []
         self.bad_languages: set[str] = set()
@@ -171,6 +173,8 @@ class RowReader:
         match = SELECT_RE.match(spaced)
         metadata = METADATA_ALIASES.get(kind, kind)
         if metadata in METADATA_TYPES:
+            if name is not None:
+                self.metadata_rows[name] = (metadata, number)
             self.note(
                 "survey",
                 number,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import openpyxl
 
+from survey_engine.cli import cli
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.definition.fake import fake_answers
 from survey_engine.definition.schema import validate_definition
@@ -339,6 +340,29 @@ def test_fake_answers_skip_a_question_whose_filter_leaves_no_choice(tmp_path):
     drawn = [fake_answers(survey, rng) for _ in range(60)]
     assert {a["huyen"] for a in drawn} == {"da_lat", "lac_duong"}
     assert all("xa" not in a for a in drawn if a["huyen"] == "lac_duong")
+
+
+def test_fake_responses_refuse_a_survey_nobody_can_answer_with_the_reason(app, tmp_path):
+    # Required, and its filter names a district no commune has: no answer can pass.
+    path = workbook(
+        tmp_path / "impossible.xlsx",
+        {
+            "survey": [
+                ["type", "name", "label", "choice_filter", "required"],
+                ["select_one xa", "xa", "Xã", "huyen = 'khong_co'", "yes"],
+            ],
+            "choices": [
+                ["list_name", "name", "label", "huyen"],
+                ["xa", "p1", "Phường 1", "da_lat"],
+            ],
+        },
+    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(cli, ["import", str(path), "--publish"]).exit_code == 0
+    result = runner.invoke(cli, ["fake-responses", "impossible", "--count", "3"])
+    assert result.exit_code == 1
+    assert "impossible: no valid answers in 20 draws; the last refused: {'xa':" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_what_is_read_writes_back_the_same(tmp_path):

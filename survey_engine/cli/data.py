@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from survey_engine.catalog import DefinitionInvalid, definition_for, find_survey, save_definition
 from survey_engine.definition import validate_definition
-from survey_engine.definition.fake import fake_answers
+from survey_engine.definition.fake import NoFakeAnswers, fake_answers
 from survey_engine.definition.json_file import definition_bytes
 from survey_engine.definition.problems import ProblemList
 from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
@@ -326,12 +326,19 @@ def fake_responses(slug: str, count: int, seed: int | None) -> None:
     rng = random.Random(seed)
     stored = 0
     while stored < count:
-        batch = [
-            Submission(
-                survey.id, version.id, uuid.uuid4(), fake_answers(definition, rng), source="fake"
-            )
-            for _ in range(min(FAKE_BATCH, count - stored))
-        ]
+        try:
+            batch = [
+                Submission(
+                    survey.id,
+                    version.id,
+                    uuid.uuid4(),
+                    fake_answers(definition, rng),
+                    source="fake",
+                )
+                for _ in range(min(FAKE_BATCH, count - stored))
+            ]
+        except NoFakeAnswers as error:
+            raise click.ClickException(f"{slug}: {error} ({stored} stored)") from None
         stored += len(persist_batch(batch).inserted)
     click.echo(f"{stored} fake responses stored for {slug}")
 

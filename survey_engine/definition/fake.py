@@ -21,6 +21,11 @@ SAMPLE_TEXTS = [
 ATTEMPTS = 20
 
 
+class NoFakeAnswers(ValueError):
+    """No draw of answers passed the survey's own checks (e.g. a required question
+    whose choice filter always leaves no choice)."""
+
+
 def fake_answers(definition: Definition, rng: random.Random) -> dict:
     """A plausible, valid set of answers; optional questions are skipped now and then.
 
@@ -42,8 +47,9 @@ def fake_answers(definition: Definition, rng: random.Random) -> dict:
         answers, errors = clean_answers(definition, raw, definition.default_language)
         if not errors:
             return answers
-    # A bug here would poison every benchmark: fail loudly.
-    raise AssertionError(f"fake answers failed validation: {errors}")
+    # A survey no answers can satisfy (or a bug here) would poison every benchmark:
+    # fail loudly, with the reason, rather than store what the survey refuses.
+    raise NoFakeAnswers(f"no valid answers in {ATTEMPTS} draws; the last refused: {errors}")
 
 
 def _answer(q: Question, rng: random.Random, so_far: dict) -> Any:

@@ -372,10 +372,10 @@ class Accumulator:
             self.cross_cells.update((x, y) for x in rows for y in cols)
             if weights is None:
                 continue
-            cell = tuple(_frozen(a.get(v)) for v in weights.variables)
+            cell = weights.cell_of(a)
             w = weight_of_cell.get(cell)
             if w is None:
-                w = weight_of_cell[cell] = weights.weight_of(a)
+                w = weight_of_cell[cell] = weights.weight_of_cell(cell)
             sums, squares = self.cross_weighted, self.cross_weighted_squares
             for key in [(x, "") for x in rows] + [("", y) for y in cols]:
                 _add(sums, key, w)

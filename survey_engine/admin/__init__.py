@@ -21,6 +21,7 @@ from survey_engine.admin import (  # noqa: F401  (registers the routes)
     review,
     routes,
     survey_files,
+    survey_header,
     survey_lifecycle,
     surveys,
     webhooks,

@@ -379,7 +379,7 @@ ROUTES: dict[str, list[Inputs]] = {
         )
     ],
     "admin.logout": [Inputs(phase=4)],
-    "admin.index": [Inputs(args=("lang",))],
+    "admin.index": [Inputs(args=("lang", "q", "status"), together=("q", "status"))],
     "admin.password": [
         Inputs(
             form=("password", "new_password", "confirm_password"),

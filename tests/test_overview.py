@@ -128,11 +128,11 @@ def test_each_survey_figures_agree_with_the_database(surveys):
     from survey_engine.localtime import local_text
 
     assert " ".join(cell(demo, "last")) == local_text(newest)
-    assert "Đang nhận trả lời: có" in " ".join(cell(demo, "state"))
+    assert "Đang nhận câu trả lời: có" in " ".join(cell(demo, "state"))
     poll = row_of(html, "tham-do-dat-dai")
     state = " ".join(cell(poll, "state"))
-    assert "đã đủ số trả lời" in state and "3 / 3" in state.replace(" trên ", " / ")
-    assert "chưa xuất bản" in " ".join(cell(row_of(html, "ban-nhap"), "state"))
+    assert "đã đủ số câu trả lời tối đa" in state and "Giới hạn: 3 trên 3" in state
+    assert "chưa công bố" in " ".join(cell(row_of(html, "ban-nhap"), "state"))
     assert cell(row_of(html, "ban-nhap"), "last") == ["chưa", "có"]
     assert "đã đóng" in " ".join(cell(row_of(html, "da-dong"), "status"))
     # Inline mode: nothing waits in a buffer.

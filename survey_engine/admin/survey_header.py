@@ -10,25 +10,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g, request, url_for
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from survey_engine.admin.blueprint import bp
 from survey_engine.admin.survey_access import may_manage, status_name, title_of
 from survey_engine.catalog import find_survey
+from survey_engine.i18n import N_
 from survey_engine.staff.accounts import may_see
 
 
 @dataclass(frozen=True)
 class Tab:
     key: str
-    label: Any  # lazy text, in the page's language when drawn
+    label: str  # marked for translation; translated when drawn
     endpoint: str  # where the tab leads
     endpoints: frozenset[str]  # the pages it is current on
     managers_only: bool
 
 
-def _tab(key: str, label: Any, endpoints: str, managers_only: bool = False) -> Tab:
+def _tab(key: str, label: str, endpoints: str, managers_only: bool = False) -> Tab:
     names = frozenset(f"admin.{name}" for name in endpoints.split())
     return Tab(key, label, f"admin.{endpoints.split()[0]}", names, managers_only)
 
@@ -36,25 +37,25 @@ def _tab(key: str, label: Any, endpoints: str, managers_only: bool = False) -> T
 TABS = (
     _tab(
         "builder",
-        _l("Builder"),
+        N_("Builder"),
         "builder change_structure new_list edit_list edit_page edit_question edit_quotas "
         "edit_translations preview preview_thanks copy_questions",
         managers_only=True,
     ),
     # Weighting changes what the results say: it lives beside them.
-    _tab("results", _l("Results"), "results text_answers weights"),
-    _tab("review", _l("Review"), "review_list review_many review_response"),
-    _tab("exports", _l("Exports"), "exports start_export"),
-    _tab("sharing", _l("Sharing"), "sharing unshare access_codes", managers_only=True),
+    _tab("results", N_("Results"), "results text_answers weights"),
+    _tab("review", N_("Review"), "review_list review_many review_response"),
+    _tab("exports", N_("Exports"), "exports start_export"),
+    _tab("sharing", N_("Sharing"), "sharing unshare access_codes", managers_only=True),
     _tab(
         "settings",
-        _l("Settings"),
+        N_("Settings"),
         "edit_settings webhooks webhook_delivery webhook_secret delete_webhook replay_webhook",
         managers_only=True,
     ),
     _tab(
         "versions",
-        _l("Versions"),
+        N_("Versions"),
         "survey publish change_status duplicate_survey delete_survey",
     ),
 )
@@ -80,7 +81,7 @@ def survey_header() -> dict[str, Any]:
     tabs = [
         {
             "key": t.key,
-            "label": t.label,
+            "label": _(t.label),
             "url": url_for(t.endpoint, slug=survey.slug),
             "current": t.key == tab,
         }

@@ -33,6 +33,7 @@ from survey_engine.catalog import (
     save_definition,
     set_status,
 )
+from survey_engine.definition.problems import in_language
 from survey_engine.definition.schema import SLUG_RE
 from survey_engine.exporting import files as export_files
 from survey_engine.extensions import db
@@ -73,7 +74,7 @@ def publish(slug: str):
                 _(
                     "This version cannot be published: %(problem)s (%(count)s problem(s) "
                     "in all). Correct it in the builder or upload a corrected file.",
-                    problem=error.problems[0],
+                    problem=in_language(error.problems[:1], _)[0],
                     count=format_number(len(error.problems)),
                 ),
                 "error",
@@ -141,7 +142,7 @@ def _copy(version: SurveyVersion, slug: str, title: str) -> tuple[Survey | None,
         return save_definition(data), []
     except DefinitionInvalid as error:
         db.session.rollback()
-        return None, error.problems
+        return None, in_language(error.problems, _)
 
 
 @bp.route("/surveys/<slug>/duplicate", methods=["GET", "POST"])

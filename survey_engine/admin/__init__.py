@@ -17,6 +17,7 @@ from survey_engine.admin import (  # noqa: F401  (registers the routes)
     exports,
     people,
     preview,
+    question_types,
     results,
     review,
     routes,

@@ -1,6 +1,7 @@
-"""The definition's problems in the staff page's language: Vietnamese on Vietnamese
-pages (the default), English with ?lang=en, while the command line and the API keep
-the English text and the path stays the definition's own."""
+"""Words staff read: the definition's problems in the staff page's language (Vietnamese
+on Vietnamese pages, the default; English with ?lang=en) while the command line and the
+API keep the English text and the path stays the definition's own; question types in
+plain words."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import json
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from survey_engine.admin.question_types import TYPE_NAMES
 from survey_engine.definition import validate_definition
 from survey_engine.definition.problems import Problem, in_language
+from survey_engine.definition.schema_questions import QUESTION_TYPES
 from survey_engine.staff.accounts import create_user
 from tests.conftest import DEMO_SLUG, demo_definition
 from tests.test_admin_surveys import post, signed_in
@@ -80,3 +83,21 @@ def test_the_builder_shows_the_validator_in_vietnamese(app):
     html = reply.get_data(as_text=True)
     assert "phải muộn hơn thời điểm mở (opens_at)" in html
     assert "must be later" not in html
+
+
+def test_question_types_in_plain_vietnamese_in_the_builder_and_the_results(app):
+    create_user("admin@example.org", PASSWORD, "admin")
+    client = signed_in(app, "admin@example.org")
+    builder = client.get(f"/admin/surveys/{DEMO_SLUG}/edit").get_data(as_text=True)
+    assert '<option value="select_one">Chọn một đáp án</option>' in builder
+    assert '<option value="nps">Thang điểm 0–10 (mức sẵn sàng giới thiệu)</option>' in builder
+    assert '<span class="qtype" title="select_one">Chọn một đáp án</span>' in builder
+    question = client.get(f"/admin/surveys/{DEMO_SLUG}/edit/questions/district")
+    assert '<option value="select_one" selected>Chọn một đáp án</option>' in question.get_data(
+        as_text=True
+    )
+    results = client.get(f"/admin/surveys/{DEMO_SLUG}/results").get_data(as_text=True)
+    assert '<span class="qtype">Chọn nhiều đáp án</span>' in results
+    english = client.get(f"/admin/surveys/{DEMO_SLUG}/results?lang=en").get_data(as_text=True)
+    assert '<span class="qtype">Choose several</span>' in english
+    assert set(TYPE_NAMES) == QUESTION_TYPES  # every type has its words

@@ -428,6 +428,22 @@ ROUTES: dict[str, list[Inputs]] = {
             phase=1,
         )
     ],
+    "admin.survey_from_template": [
+        Inputs(
+            form=("template", "slug", "title"),
+            base_form={"template": "y-kien-quan-ly-dat-dai", "slug": DEMO_SLUG, "title": "x"},
+            phase=1,
+        )
+    ],
+    "admin.copy_questions": [
+        Inputs(
+            _DEMO,
+            args=("source",),
+            form=("source", "page", "question", "revision"),
+            base_form={**_REV, "source": "{closed}", "question": "district"},
+            phase=1,
+        )
+    ],
     "admin.survey": [Inputs(_DEMO, files=("definition",), phase=1)],
     "admin.definition_json": [Inputs(_DEMO)],
     "admin.definition_xlsx": [Inputs(_DEMO)],

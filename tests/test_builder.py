@@ -255,7 +255,8 @@ def test_choice_list_editing_adds_reorders_and_filters(editor):
     data |= {f"choice-{n}-label.vi": "", f"choice-{n}-label.en": "Official"}
     response = submit(editor, url, data)
     assert response.status_code == 422
-    assert "default language" in response.get_data(as_text=True)
+    # The validator's words, in the page's language (Vietnamese).
+    assert "ngôn ngữ mặc định" in response.get_data(as_text=True)
 
 
 def test_settings_schedule_is_typed_and_shown_in_vietnam_time(editor):

@@ -12,6 +12,7 @@ from flask_login import current_user
 from survey_engine.admin import (  # noqa: F401  (registers the routes)
     access_codes,
     builder,
+    builder_copy,
     builder_quotas,
     builder_settings,
     exports,
@@ -24,6 +25,7 @@ from survey_engine.admin import (  # noqa: F401  (registers the routes)
     survey_files,
     survey_header,
     survey_lifecycle,
+    survey_starters,
     surveys,
     webhooks,
     weights,

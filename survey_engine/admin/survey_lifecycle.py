@@ -114,7 +114,7 @@ def change_status(slug: str, action: str):
 # -- duplicate and delete -----------------------------------------------------------
 
 
-def _with_title(data: dict, title: str) -> dict | str:
+def with_title(data: dict, title: str) -> dict | str:
     """The definition's title with `title` in its default language."""
     old = data.get("title")
     if not isinstance(old, dict):
@@ -125,6 +125,12 @@ def _with_title(data: dict, title: str) -> dict | str:
 
 def _copy(version: SurveyVersion, slug: str, title: str) -> tuple[Survey | None, list[str]]:
     """Save `version`'s definition as a new draft survey at `slug`, or say why not."""
+    return save_copy(copy.deepcopy(version.definition), slug, title)
+
+
+def save_copy(data: dict, slug: str, title: str) -> tuple[Survey | None, list[str]]:
+    """Save `data` (a copy: it is changed) as a new draft survey at `slug`, titled
+    `title` if given, or say why not (duplicates and templates)."""
     if not SLUG_RE.match(slug):
         return None, [
             _(
@@ -134,10 +140,9 @@ def _copy(version: SurveyVersion, slug: str, title: str) -> tuple[Survey | None,
         ]
     if find_survey(slug) is not None:
         return None, [_("A survey with the slug %(slug)s already exists.", slug=slug)]
-    data = copy.deepcopy(version.definition)
     data["slug"] = slug
     if title:
-        data["title"] = _with_title(data, title)
+        data["title"] = with_title(data, title)
     try:
         return save_definition(data), []
     except DefinitionInvalid as error:

@@ -180,3 +180,29 @@ def test_survey_header_and_tabs(browser, server, width, name, path):
                 expect(tabs.locator("[aria-current=page]")).to_have_text(text)
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS.values())
+def test_new_survey_from_a_template_and_copying_questions(browser, server, width):
+    """The template list and the copy page: axe-clean, no sideways scrolling; a survey
+    made from a template, then a question copied into it from the demo."""
+    page = signed_in(browser, server, width)
+    slug = f"hai-long-{width}"
+    try:
+        page.goto(f"{server}/admin/surveys/new")
+        check(page, "new-survey", width)
+        page.get_by_label("Sự hài lòng với dịch vụ hành chính công").check()
+        page.fill("#template-slug", slug)
+        page.get_by_role("button", name="Tạo từ mẫu").click()
+        expect(page).to_have_url(f"{server}/admin/surveys/{slug}/edit")
+        expect(page.locator("#survey-header")).to_contain_text("bản nháp")
+        page.get_by_role("link", name="Sao chép từ khảo sát khác").click()
+        page.select_option("#source", DEMO_SLUG)
+        page.get_by_role("button", name="Xem các câu hỏi").click()
+        check(page, "copy", width)
+        page.locator('input[name="question"][value="district"]').check()
+        page.get_by_role("button", name="Sao chép vào khảo sát này").click()
+        expect(page.locator(".messages")).to_contain_text("Đã sao chép 1 câu hỏi")
+        expect(page.locator("#q-district")).to_be_visible()
+    finally:
+        page.context.close()

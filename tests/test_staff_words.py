@@ -101,3 +101,17 @@ def test_question_types_in_plain_vietnamese_in_the_builder_and_the_results(app):
     english = client.get(f"/admin/surveys/{DEMO_SLUG}/results?lang=en").get_data(as_text=True)
     assert '<span class="qtype">Choose several</span>' in english
     assert set(TYPE_NAMES) == QUESTION_TYPES  # every type has its words
+
+
+def test_an_expression_problem_in_vietnamese_with_its_suggestion(app):
+    definition = demo_definition()
+    definition["pages"][0]["questions"][6]["relevant"] = "${rol} = 'parent'"
+    problems = validate_definition(definition)
+    path = "pages[0].questions[6].relevant"
+    assert problems == [
+        f"{path}: at character 1: unknown question '${{rol}}'; did you mean '${{role}}'?"
+    ]
+    with app.test_request_context(), force_locale("vi"):
+        assert in_language(problems, _) == [
+            f"{path}: tại ký tự 1: không có câu hỏi '${{rol}}'; có phải bạn muốn viết '${{role}}'?"
+        ]

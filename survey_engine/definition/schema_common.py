@@ -45,7 +45,8 @@ class Problems:
     def add(self, path: str, text: str, **params: Any) -> None:
         """`text` is marked with N_() and may hold %(name)s placeholders for `params`."""
         if isinstance(text, Problem):  # a part's own problem (an expression's): kept whole
-            text, params = text.template, {**text.params, **params}
+            params = {**text.params, **params}
+            text = text.template
         self.items.append(Problem.of(path, text, params))
 
 

@@ -172,16 +172,28 @@ def unavailable_reason(survey: Published, now: datetime | None = None) -> str | 
     With Redis, the count behind 'full' is what the workers have stored, so a burst
     can overshoot max_responses by the backlog.
     """
-    if survey.status != SurveyStatus.PUBLISHED:
+    return reason_from_settings(
+        survey.status,
+        survey.definition.settings,
+        lambda: _recent_response_count(survey.survey_id),
+        now,
+    )
+
+
+def reason_from_settings(
+    status: str, settings: dict, stored: Callable[[], int], now: datetime | None = None
+) -> str | None:
+    """unavailable_reason's rule on a version's settings; `stored` is asked only when
+    there is a limit, so the overview can give counts it already has."""
+    if status != SurveyStatus.PUBLISHED:
         return "closed"
     now = now or datetime.now(UTC)
-    settings = survey.definition.settings
     if settings.get("opens_at") and now < datetime.fromisoformat(settings["opens_at"]):
         return "not_open"
     if settings.get("closes_at") and now >= datetime.fromisoformat(settings["closes_at"]):
         return "closed"
     limit = settings.get("max_responses")
-    if limit is not None and _recent_response_count(survey.survey_id) >= limit:
+    if limit is not None and stored() >= limit:
         return "full"
     return None
 

@@ -379,7 +379,7 @@ ROUTES: dict[str, list[Inputs]] = {
         )
     ],
     "admin.logout": [Inputs(phase=4)],
-    "admin.index": [Inputs(args=("lang",))],
+    "admin.index": [Inputs(args=("lang", "q", "status"), together=("q", "status"))],
     "admin.password": [
         Inputs(
             form=("password", "new_password", "confirm_password"),
@@ -425,6 +425,22 @@ ROUTES: dict[str, list[Inputs]] = {
         Inputs(
             form=("slug", "title", "language", "first_question"),
             base_form={"slug": DEMO_SLUG, "title": "x", "language": "vi"},
+            phase=1,
+        )
+    ],
+    "admin.survey_from_template": [
+        Inputs(
+            form=("template", "slug", "title"),
+            base_form={"template": "y-kien-quan-ly-dat-dai", "slug": DEMO_SLUG, "title": "x"},
+            phase=1,
+        )
+    ],
+    "admin.copy_questions": [
+        Inputs(
+            _DEMO,
+            args=("source",),
+            form=("source", "page", "question", "revision"),
+            base_form={**_REV, "source": "{closed}", "question": "district"},
             phase=1,
         )
     ],

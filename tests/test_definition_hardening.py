@@ -331,7 +331,8 @@ def test_finding3_definition_lone_surrogate_refused_in_json_upload(people):
     reply = upload(client, NEW, "s.json", body)
     assert reply.status_code == 422
     [item] = error_items(reply.get_data(as_text=True))
-    assert item.startswith("pages[0].questions[0].label.vi: character 4 is U+D800")
+    # The staff page's language: Vietnamese (docs/staff.md); the path as it is.
+    assert item.startswith("pages[0].questions[0].label.vi: ký tự thứ 4 là U+D800")
     assert find_survey("ky-tu-hong") is None and surveys_count() == 1
 
 
@@ -343,8 +344,8 @@ def test_finding3_definition_non_character_refused_in_json_keys_and_texts(people
     reply = upload(client, NEW, "s.json", json.dumps(data, ensure_ascii=False).encode())
     assert reply.status_code == 422
     items = error_items(reply.get_data(as_text=True))
-    assert any(i.startswith("title: character 10 is U+FDD0") for i in items), items
-    assert any(i.startswith("choice_lists.x\\U0010ffff: this name holds") for i in items)
+    assert any(i.startswith("title: ký tự thứ 10 là U+FDD0") for i in items), items
+    assert any(i.startswith("choice_lists.x\\U0010ffff: tên này chứa") for i in items)
     assert find_survey("phi-ky-tu") is None
 
 

@@ -121,7 +121,8 @@ def test_the_builder_adds_changes_and_removes_a_quota(people) -> None:  # noqa: 
     )
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422
-    assert "&#39;mayor&#39; is not a choice of &#39;role&#39;" in html
+    # The validator's words in the page's language (Vietnamese).
+    assert "&#39;mayor&#39; không phải một lựa chọn của &#39;role&#39;" in html
     assert 'id="quota-1-name-error"' in html
 
     removed = submit(

@@ -61,6 +61,7 @@ ROUTES = [
     ("GET", LOGIN, PUBLIC, {"anonymous": 200, "*": 302}, None),  # signed in: to /admin/
     ("POST", LOGIN, PUBLIC, 200, {"email": "nobody@example.org", "password": "x"}),
     ("GET", "/admin/", SIGNED_IN, 200, None),
+    ("GET", "/admin/?q=tro+lai&status=published", SIGNED_IN, 200, None),
     ("GET", "/admin/password", SIGNED_IN, 200, None),
     ("POST", "/admin/password", SIGNED_IN, 422, {"password": "", "new_password": ""}),
     ("GET", "/admin/tokens", SIGNED_IN, 200, None),
@@ -72,6 +73,7 @@ ROUTES = [
     ("GET", "/admin/surveys/new", CREATOR, 200, None),
     ("POST", "/admin/surveys/new", CREATOR, 422, {}),
     ("POST", "/admin/surveys/create", CREATOR, 422, {"slug": "Not A Slug", "title": "x"}),
+    ("POST", "/admin/surveys/from-template", CREATOR, 422, {"template": "nope", "slug": "x"}),
     ("GET", S, READER, 200, None),
     ("GET", f"{S}/definition.json", READER, 200, None),
     ("GET", f"{S}/definition.xlsx", READER, 200, None),
@@ -103,6 +105,8 @@ ROUTES = [
     ("POST", f"{S}/delete", MANAGER, 409, {}),  # published: close it first
     ("GET", f"{S}/edit", MANAGER, 200, None),
     ("POST", f"{S}/edit", MANAGER, 422, {"change": "question_up", "target": "consent"}),
+    ("GET", f"{S}/edit/copy?source={OTHER_SLUG}", MANAGER, 200, None),
+    ("POST", f"{S}/edit/copy", MANAGER, 422, {"source": "nope"}),
     ("GET", f"{S}/edit/lists?name=new_list", MANAGER, 302, None),
     ("GET", f"{S}/edit/lists/roles", MANAGER, 200, None),
     ("POST", f"{S}/edit/lists/roles", MANAGER, 422, {"new_column": "1 bad"}),

@@ -27,6 +27,7 @@ from survey_engine.admin.survey_access import (
 from survey_engine.catalog import DefinitionInvalid, save_definition
 from survey_engine.definition import editing as edit
 from survey_engine.definition import validate_definition
+from survey_engine.definition.problems import in_language
 from survey_engine.extensions import db
 from survey_engine.i18n import LANGUAGE_NAMES
 from survey_engine.models import Survey, SurveyStatus, SurveyVersion
@@ -60,8 +61,8 @@ class SaveRefused(Exception):
     """Nothing was saved; `problems` says why (the validator's, or a newer save)."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+        self.problems = in_language(problems, _)  # the validator's, in the page's words
+        super().__init__("\n".join(self.problems))
 
 
 def save(survey: Survey, data: dict, change: str) -> None:

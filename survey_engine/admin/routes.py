@@ -7,14 +7,18 @@ import time
 from urllib.parse import urlsplit
 
 from flask import g, make_response, redirect, render_template, request, url_for
+from flask_babel import format_number
 from flask_login import current_user, login_required, login_user, logout_user
 
 from survey_engine.admin.blueprint import bp
-from survey_engine.admin.survey_access import status_name
-from survey_engine.extensions import db
+from survey_engine.admin.survey_access import may_manage, status_name, title_of
+from survey_engine.admin.surveys import availability
 from survey_engine.i18n import UI_LANGUAGES, choose_language
-from survey_engine.staff.accounts import check_login, normalize_email, visible_surveys
+from survey_engine.localtime import local_text as local_time
+from survey_engine.models import SurveyStatus
+from survey_engine.staff.accounts import check_login, normalize_email
 from survey_engine.staff.audit import record
+from survey_engine.staff.overview import overview, surveys_for
 from survey_engine.staff.sessions import (
     clear_browser_session,
     current_session,
@@ -22,6 +26,13 @@ from survey_engine.staff.sessions import (
     start_session,
 )
 from survey_engine.untrusted import safe_text
+
+STATUSES = (
+    SurveyStatus.DRAFT,
+    SurveyStatus.PUBLISHED,
+    SurveyStatus.CLOSED,
+    SurveyStatus.ARCHIVED,
+)
 
 
 @bp.before_request
@@ -110,7 +121,25 @@ def logout():
 @bp.get("/")
 @login_required
 def index():
-    surveys = db.session.scalars(visible_surveys(current_user)).all()
+    """The overview: the surveys this account may see, with their figures (a few
+    queries for the whole list, staff/overview.py), searchable and by status."""
+    status = request.args.get("status", "")[:16]
+    status = status if status in STATUSES else ""
+    search = request.args.get("q", "")[:200]
+    lines = overview(surveys_for(current_user, status, search))
     return render_template(
-        "admin/index.html", lang=g.lang, surveys=surveys, user=current_user, status_name=status_name
+        "admin/index.html",
+        lang=g.lang,
+        lines=lines,
+        user=current_user,
+        status_name=status_name,
+        statuses=STATUSES,
+        status=status,
+        search=search,
+        title_of=title_of,
+        local_time=local_time,
+        may_manage=may_manage,
+        availability=availability,
+        number=format_number,
+        filtered=bool(status or search.strip()),
     )

@@ -33,6 +33,7 @@ from survey_engine.catalog import (
     save_definition,
     set_status,
 )
+from survey_engine.definition.problems import in_language
 from survey_engine.definition.schema import SLUG_RE
 from survey_engine.exporting import files as export_files
 from survey_engine.extensions import db
@@ -73,7 +74,7 @@ def publish(slug: str):
                 _(
                     "This version cannot be published: %(problem)s (%(count)s problem(s) "
                     "in all). Correct it in the builder or upload a corrected file.",
-                    problem=error.problems[0],
+                    problem=in_language(error.problems[:1], _)[0],
                     count=format_number(len(error.problems)),
                 ),
                 "error",
@@ -113,7 +114,7 @@ def change_status(slug: str, action: str):
 # -- duplicate and delete -----------------------------------------------------------
 
 
-def _with_title(data: dict, title: str) -> dict | str:
+def with_title(data: dict, title: str) -> dict | str:
     """The definition's title with `title` in its default language."""
     old = data.get("title")
     if not isinstance(old, dict):
@@ -124,6 +125,12 @@ def _with_title(data: dict, title: str) -> dict | str:
 
 def _copy(version: SurveyVersion, slug: str, title: str) -> tuple[Survey | None, list[str]]:
     """Save `version`'s definition as a new draft survey at `slug`, or say why not."""
+    return save_copy(copy.deepcopy(version.definition), slug, title)
+
+
+def save_copy(data: dict, slug: str, title: str) -> tuple[Survey | None, list[str]]:
+    """Save `data` (a copy: it is changed) as a new draft survey at `slug`, titled
+    `title` if given, or say why not (duplicates and templates)."""
     if not SLUG_RE.match(slug):
         return None, [
             _(
@@ -133,15 +140,14 @@ def _copy(version: SurveyVersion, slug: str, title: str) -> tuple[Survey | None,
         ]
     if find_survey(slug) is not None:
         return None, [_("A survey with the slug %(slug)s already exists.", slug=slug)]
-    data = copy.deepcopy(version.definition)
     data["slug"] = slug
     if title:
-        data["title"] = _with_title(data, title)
+        data["title"] = with_title(data, title)
     try:
         return save_definition(data), []
     except DefinitionInvalid as error:
         db.session.rollback()
-        return None, error.problems
+        return None, in_language(error.problems, _)
 
 
 @bp.route("/surveys/<slug>/duplicate", methods=["GET", "POST"])

@@ -39,7 +39,7 @@ from survey_engine.catalog import (
 )
 from survey_engine.definition import editing as edit
 from survey_engine.definition import validate_definition
-from survey_engine.definition.problems import ProblemList
+from survey_engine.definition.problems import ProblemList, in_language
 from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
 from survey_engine.extensions import db
 from survey_engine.i18n import UI_LANGUAGES, choose_language
@@ -64,7 +64,7 @@ UPLOAD_ENDPOINTS = frozenset({"admin.new_survey", "admin.survey", "admin.weights
 def listed(problems: list[str], total: int | None = None) -> list[str]:
     """The first MAX_LISTED_PROBLEMS problems, then how many more there are: a page
     listing 2.1 million problems helps nobody and weighed 162 MB."""
-    found = ProblemList(problems, total)
+    found = ProblemList(in_language(problems, _), total)
     shown = found.listed
     if found.more:
         shown.append(_("… and %(count)s more problems.", count=format_number(found.more)))
@@ -317,7 +317,7 @@ def create_survey():
             "label": {language: form.get("first_question", "").strip() or "?"},
         }
         data = edit.new_definition(slug, form.get("title", "").strip(), language, first)
-        problems = validate_definition(data)
+        problems = in_language(validate_definition(data), _)
     if problems:
         html = render_template(
             "admin/new_survey.html", lang=g.lang, problems=[], create_problems=problems, form=form

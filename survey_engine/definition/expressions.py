@@ -97,6 +97,7 @@ from survey_engine.definition.expression_syntax import (
     references,
 )
 from survey_engine.definition.expression_values import Value, evaluate, truthy
+from survey_engine.definition.problems import N_, Problem
 
 __all__ = [
     "BINARY",
@@ -148,9 +149,36 @@ def _arity_text(least: int, most: int | None) -> str:
     return f"{least} or {plural(most)}" if most == least + 1 else f"{least} to {plural(most)}"
 
 
-def _suggest(name: str, candidates: Iterable[str], fmt: str) -> str:
+AT = "at character %(position)s: "  # before the texts not yet translated
+
+
+def _suggest(name: str, candidates: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
-    return f"; did you mean {fmt.format(close[0])}?" if close else ""
+    return close[0] if close else None
+
+
+def _unknown(pos: int, kind: str, name: str, close: str | None) -> tuple[int, str, dict]:
+    """An unknown question or function, with the nearest known name if one is close."""
+    shown = {"question": "'${{{}}}'", "function": "'{}()'"}[kind]
+    params = {"name": shown.format(name)}
+    if close is None:
+        if kind == "question":
+            return pos, N_("at character %(position)s: unknown question %(name)s"), params
+        return pos, N_("at character %(position)s: unknown function %(name)s"), params
+    params["suggestion"] = shown.format(close)
+    if kind == "question":
+        return (
+            pos,
+            N_(
+                "at character %(position)s: unknown question %(name)s; did you mean %(suggestion)s?"
+            ),
+            params,
+        )
+    return (
+        pos,
+        N_("at character %(position)s: unknown function %(name)s; did you mean %(suggestion)s?"),
+        params,
+    )
 
 
 def check(text: object, known_names: set[str], allow_bare_names: bool = False) -> list[str]:
@@ -164,33 +192,40 @@ def check(text: object, known_names: set[str], allow_bare_names: bool = False) -
         parser.parse()
     except ExpressionError as exc:
         return [str(exc)]
-    problems: list[tuple[int, str]] = []
+    # (position, text marked for translation, its parameters)
+    problems: list[tuple[int, str, dict]] = []
     for name, pos in parser.refs:
         if name not in known_names:
-            hint = _suggest(name, known_names, "'${{{}}}'")
-            problems.append((pos, f"unknown question '${{{name}}}'{hint}"))
+            problems.append(_unknown(pos, "question", name, _suggest(name, known_names)))
     for name, pos, argc, args in parser.calls:
         if name in NOT_HERE:
-            problems.append((pos, NOT_HERE[name]))
+            problems.append((pos, AT + NOT_HERE[name].replace("%", "%%"), {}))
             continue
         if name not in FUNCTIONS:
-            hint = _suggest(name, FUNCTIONS, "'{}()'")
-            problems.append((pos, f"unknown function '{name}()'{hint}"))
+            problems.append(_unknown(pos, "function", name, _suggest(name, FUNCTIONS)))
             continue
         least, most = FUNCTIONS[name]
         if argc < least or (most is not None and argc > most):
-            problems.append((pos, f"{name}() takes {_arity_text(least, most)}, got {argc}"))
+            text = f"{name}() takes {_arity_text(least, most)}, got {argc}"
+            problems.append((pos, AT + text.replace("%", "%%"), {}))
         elif name == "regex":
             problem = pattern_problem(args[1])
             if problem:
-                problems.append((pos, problem))
+                problems.append((pos, AT + problem.replace("%", "%%"), {}))
     if not allow_bare_names:
         for name, pos in parser.props:
             problems.append(
                 (
                     pos,
-                    f"bare name '{name}' is only allowed in a choice_filter "
-                    f"(for the answer to a question write ${{{name}}})",
+                    N_(
+                        "at character %(position)s: bare name %(name)s is only allowed in a "
+                        "choice_filter "
+                        "(for the answer to a question write %(reference)s)"
+                    ),
+                    {"name": f"'{name}'", "reference": f"${{{name}}}"},
                 )
             )
-    return [f"at character {pos}: {msg}" for pos, msg in sorted(problems)]
+    return [
+        Problem.of("", text, {"position": pos, **params})
+        for pos, text, params in sorted(problems, key=lambda p: p[0])
+    ]

@@ -6,9 +6,44 @@ page, the import command and the XLSForm reader all list problems this one way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 MAX_LISTED_PROBLEMS = 100  # problems listed; the rest are counted
+
+
+def N_(text: str) -> str:
+    """Marks a problem's text for `make translations`; translated where it is shown."""
+    return text
+
+
+class Problem(str):
+    """A definition problem: its English text (what the command line, the API and the
+    logs show), plus the path, the untranslated text and its parameters, so that a
+    staff page can say it in its own language (`in_language`)."""
+
+    path: str
+    template: str
+    params: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, path: str, template: str, params: Mapping[str, Any]) -> Problem:
+        text = template % params if params else template
+        problem = cls(f"{path}: {text}" if path else text)
+        problem.path, problem.template, problem.params = path, template, dict(params)
+        return problem
+
+    def in_language(self, gettext: Callable[..., str]) -> str:
+        """The problem through `gettext(template, **params)`; the path stays as it is
+        (it names the definition's own keys)."""
+        text = gettext(self.template, **self.params)
+        return f"{self.path}: {text}" if self.path else text
+
+
+def in_language(problems: Iterable[str], gettext: Callable[..., str]) -> list[str]:
+    """Problems in the language `gettext` speaks; text that is no Problem (from the
+    XLSForm reader, an expression's parser) stays as it is."""
+    return [p.in_language(gettext) if isinstance(p, Problem) else p for p in problems]
 
 
 class ProblemList:

@@ -13,6 +13,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from survey_engine.definition.problems import N_
 from survey_engine.definition.schema_common import (
     LANG_RE,
     NAME_RE,
@@ -64,7 +65,7 @@ def validate_definition(data: Any) -> list[str]:
     """Every problem in `data`, each prefixed by its path; empty when valid."""
     problems = Problems()
     if not isinstance(data, dict):
-        problems.add("", "a survey definition must be a JSON object")
+        problems.add("", N_("a survey definition must be a JSON object"))
         return problems.items
     if _bad_texts(problems, data):
         # The other checks quote what they find, and a lone surrogate cannot even be
@@ -73,16 +74,27 @@ def validate_definition(data: Any) -> list[str]:
 
     unknown_keys(problems, "", data, SURVEY_KEYS)
     if data.get("format") != FORMAT:
-        problems.add("format", f"must be {FORMAT!r}, got {data.get('format')!r}")
+        problems.add(
+            "format",
+            N_("must be %(expected)s, got %(got)s"),
+            expected=repr(FORMAT),
+            got=repr(data.get("format")),
+        )
     slug = data.get("slug")
     if not isinstance(slug, str) or not SLUG_RE.match(slug):
         problems.add(
-            "slug", f"lower-case letters, digits and '-', 1 to 64 characters, got {slug!r}"
+            "slug",
+            N_("lower-case letters, digits and '-', 1 to 64 characters, got %(slug)s"),
+            slug=repr(slug),
         )
 
     default_language = data.get("default_language", "vi")
     if not isinstance(default_language, str) or not LANG_RE.match(default_language):
-        problems.add("default_language", f"a language code such as 'vi', got {default_language!r}")
+        problems.add(
+            "default_language",
+            N_("a language code such as 'vi', got %(default_language)s"),
+            default_language=repr(default_language),
+        )
         default_language = "vi"
 
     check_text(problems, "title", data.get("title"), default_language, required=True)
@@ -120,13 +132,17 @@ def _bad_texts(problems: Problems, data: dict) -> bool:
                 found = True
                 problems.add(
                     path,
-                    f"character {at + 1} is U+{ord(value[at]):04X}, which "
-                    "cannot be stored (NUL, a lone surrogate or a Unicode "
-                    f"non-character): '{shown(value)[:80]}'",
+                    N_(
+                        "character %(value)s is U+%(ord)s, which cannot be stored (NUL, a lone "
+                        "surrogate or a Unicode non-character): '%(value2)s'"
+                    ),
+                    value=at + 1,
+                    ord=format(ord(value[at]), '04X'),
+                    value2=shown(value)[:80],
                 )
         elif isinstance(value, float) and not math.isfinite(value):
             found = True
-            problems.add(path, f"a finite number, got {value!r}")
+            problems.add(path, N_("a finite number, got %(value)s"), value=repr(value))
         elif isinstance(value, dict):
             for key, item in reversed(value.items()):
                 name = key if isinstance(key, str) else str(key)
@@ -134,8 +150,10 @@ def _bad_texts(problems: Problems, data: dict) -> bool:
                     found = True
                     problems.add(
                         f"{path}.{shown(name)}" if path else shown(name),
-                        "this name holds a character that cannot be stored "
-                        "(NUL, a lone surrogate or a Unicode non-character)",
+                        N_(
+                            "this name holds a character that cannot be stored (NUL, a lone "
+                            "surrogate or a Unicode non-character)"
+                        ),
                     )
                     continue
                 stack.append((f"{path}.{name}" if path else name, item))
@@ -148,7 +166,7 @@ def _settings(problems: Problems, settings: Any) -> None:
     if settings is None:
         return
     if not isinstance(settings, dict):
-        problems.add("settings", "must be an object")
+        problems.add("settings", N_("must be an object"))
         return
     unknown_keys(problems, "settings", settings, SETTINGS_KEYS)
     moments = {}
@@ -163,56 +181,80 @@ def _settings(problems: Problems, settings: Any) -> None:
         if moment is None or moment.tzinfo is None:
             problems.add(
                 f"settings.{key}",
-                "an ISO 8601 time with its offset, such as "
-                f"'2026-12-01T08:00:00+07:00', got {value!r}",
+                N_(
+                    "an ISO 8601 time with its offset, such as "
+                    "'2026-12-01T08:00:00+07:00', got %(value)s"
+                ),
+                value=repr(value),
             )
         elif not FIRST_YEAR <= moment.year <= LAST_YEAR:
             problems.add(
-                f"settings.{key}", f"a time between {FIRST_YEAR} and {LAST_YEAR}, got {value!r}"
+                f"settings.{key}",
+                N_("a time between %(first_year)s and %(last_year)s, got %(value)s"),
+                first_year=FIRST_YEAR,
+                last_year=LAST_YEAR,
+                value=repr(value),
             )
         else:
             moments[key] = moment
     if len(moments) == 2 and moments["closes_at"] <= moments["opens_at"]:
-        problems.add("settings.closes_at", "must be later than opens_at")
+        problems.add("settings.closes_at", N_("must be later than opens_at"))
     limit = settings.get("max_responses")
     if limit is not None and (type(limit) is not int or limit < 1):
-        problems.add("settings.max_responses", f"a whole number of at least 1, got {limit!r}")
+        problems.add(
+            "settings.max_responses",
+            N_("a whole number of at least 1, got %(limit)s"),
+            limit=repr(limit),
+        )
     _access_settings(problems, settings)
 
 
 def _access_settings(problems: Problems, settings: dict) -> None:
     access = settings.get("access")
     if access is not None and access not in ACCESS_MODES:
-        problems.add("settings.access", f"one of {', '.join(ACCESS_MODES)}, got {access!r}")
+        problems.add(
+            "settings.access",
+            N_("one of %(names)s, got %(access)s"),
+            names=', '.join(ACCESS_MODES),
+            access=repr(access),
+        )
     for key in SWITCH_SETTINGS:
         if settings.get(key) is not None and not isinstance(settings[key], bool):
-            problems.add(f"settings.{key}", f"true or false, got {settings[key]!r}")
+            problems.add(
+                f"settings.{key}",
+                N_("true or false, got %(got)s"),
+                got=repr(settings[key]),
+            )
     days = settings.get("retention_days")
     low, high = RETENTION_DAYS
     if days is not None and (type(days) is not int or not low <= days <= high):
         problems.add(
-            "settings.retention_days", f"a whole number from {low} to {high}, got {days!r}"
+            "settings.retention_days",
+            N_("a whole number from %(low)s to %(high)s, got %(days)s"),
+            low=low,
+            high=high,
+            days=repr(days),
         )
 
 
 def _choice_lists(problems: Problems, lists: Any, default_language: str) -> dict[str, set]:
     """Check the lists; return each valid list's choice names for the questions' check."""
     if not isinstance(lists, dict):
-        problems.add("choice_lists", "must be an object of {list name: [choices]}")
+        problems.add("choice_lists", N_("must be an object of {list name: [choices]}"))
         return {}
     found: dict[str, set] = {}
     for list_name, choices in lists.items():
         path = f"choice_lists.{list_name}"
         if not NAME_RE.match(list_name):
-            problems.add(path, "a list name is letters, digits and '_', starting with a letter")
+            problems.add(path, N_("a list name is letters, digits and '_', starting with a letter"))
         if not isinstance(choices, list) or not choices:
-            problems.add(path, "must be a non-empty list of choices")
+            problems.add(path, N_("must be a non-empty list of choices"))
             continue
         names: set[str] = set()
         for i, choice in enumerate(choices):
             cpath = f"{path}[{i}]"
             if not isinstance(choice, dict):
-                problems.add(cpath, "a choice is an object with name and label")
+                problems.add(cpath, N_("a choice is an object with name and label"))
                 continue
             name = choice.get("name")
             if isinstance(name, int) and not isinstance(name, bool):
@@ -220,10 +262,11 @@ def _choice_lists(problems: Problems, lists: Any, default_language: str) -> dict
             if not isinstance(name, str) or not CHOICE_NAME_RE.match(name):
                 problems.add(
                     f"{cpath}.name",
-                    f"letters, digits, '_', '-' and '.', up to 64 characters, got {name!r}",
+                    N_("letters, digits, '_', '-' and '.', up to 64 characters, got %(name)s"),
+                    name=repr(name),
                 )
             elif name in names:
-                problems.add(f"{cpath}.name", f"repeats the choice {name!r}")
+                problems.add(f"{cpath}.name", N_("repeats the choice %(name)s"), name=repr(name))
             else:
                 names.add(name)
             check_text(
@@ -235,7 +278,7 @@ def _choice_lists(problems: Problems, lists: Any, default_language: str) -> dict
                 ):
                     problems.add(
                         f"{cpath}.{key}",
-                        "an extra choice property must be a text, number or true/false",
+                        N_("an extra choice property must be a text, number or true/false"),
                     )
         found[list_name] = names
     return found
@@ -243,7 +286,7 @@ def _choice_lists(problems: Problems, lists: Any, default_language: str) -> dict
 
 def _pages(problems: Problems, pages: Any, lists: dict[str, set], default_language: str) -> None:
     if not isinstance(pages, list) or not pages:
-        problems.add("pages", "must be a non-empty list of pages")
+        problems.add("pages", N_("must be a non-empty list of pages"))
         return
     # Expressions may refer to any question, before or after them: names first.
     known = {
@@ -258,21 +301,23 @@ def _pages(problems: Problems, pages: Any, lists: dict[str, set], default_langua
     for p, page in enumerate(pages):
         ppath = f"pages[{p}]"
         if not isinstance(page, dict):
-            problems.add(ppath, "a page is an object with name and questions")
+            problems.add(ppath, N_("a page is an object with name and questions"))
             continue
         unknown_keys(problems, ppath, page, PAGE_KEYS)
         name = page.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
-            problems.add(f"{ppath}.name", f"letters, digits and '_', got {name!r}")
+            problems.add(
+                f"{ppath}.name", N_("letters, digits and '_', got %(name)s"), name=repr(name)
+            )
         elif name in page_names:
-            problems.add(f"{ppath}.name", f"repeats the page {name!r}")
+            problems.add(f"{ppath}.name", N_("repeats the page %(name)s"), name=repr(name))
         else:
             page_names.add(name)
         check_text(problems, f"{ppath}.title", page.get("title"), default_language)
         check_expression(problems, f"{ppath}.relevant", page.get("relevant"), known)
         questions = page.get("questions")
         if not isinstance(questions, list) or not questions:
-            problems.add(f"{ppath}.questions", "must be a non-empty list of questions")
+            problems.add(f"{ppath}.questions", N_("must be a non-empty list of questions"))
             continue
         for q, question in enumerate(questions):
             check_question(

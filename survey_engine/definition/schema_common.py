@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from survey_engine.definition import expressions
+from survey_engine.definition.problems import N_, Problem
 
 # Parts of XLSForm the engine does not implement: refused rather than half-honoured.
 NOT_YET_SUPPORTED = {"parameters", "repeat_count", "read_only", "trigger"}
@@ -35,13 +36,18 @@ LANG_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 
 
 class Problems:
-    """Problems as found, each prefixed by its path."""
+    """Problems as found, each prefixed by its path; each is a Problem (problems.py),
+    English text that staff pages can put in their own language."""
 
     def __init__(self) -> None:
         self.items: list[str] = []
 
-    def add(self, path: str, text: str) -> None:
-        self.items.append(f"{path}: {text}" if path else text)
+    def add(self, path: str, text: str, **params: Any) -> None:
+        """`text` is marked with N_() and may hold %(name)s placeholders for `params`."""
+        if isinstance(text, Problem):  # a part's own problem (an expression's): kept whole
+            params = {**text.params, **params}
+            text = text.template
+        self.items.append(Problem.of(path, text, params))
 
 
 def unknown_keys(problems: Problems, path: str, obj: dict, allowed: set[str]) -> None:
@@ -49,9 +55,9 @@ def unknown_keys(problems: Problems, path: str, obj: dict, allowed: set[str]) ->
     prefix = f"{path}." if path else ""
     for key in obj:
         if key in NOT_YET_SUPPORTED:
-            problems.add(f"{prefix}{key}", "not supported yet by this version of survey-engine")
+            problems.add(f"{prefix}{key}", N_("not supported yet by this version of survey-engine"))
         elif key not in allowed:
-            problems.add(f"{prefix}{key}", "unknown property")
+            problems.add(f"{prefix}{key}", N_("unknown property"))
 
 
 def check_text(
@@ -60,22 +66,26 @@ def check_text(
     """A label, hint or message: a non-empty string or {language: text}."""
     if value is None:
         if required:
-            problems.add(path, "is required")
+            problems.add(path, N_("is required"))
         return
     if isinstance(value, str):
         if not value.strip():
-            problems.add(path, "must not be empty")
+            problems.add(path, N_("must not be empty"))
         return
     if not isinstance(value, dict) or not value:
-        problems.add(path, "must be a text or an object of {language: text}")
+        problems.add(path, N_("must be a text or an object of {language: text}"))
         return
     for lang, text in value.items():
         if not LANG_RE.match(str(lang)):
-            problems.add(f"{path}.{lang}", "not a language code such as 'vi' or 'en'")
+            problems.add(f"{path}.{lang}", N_("not a language code such as 'vi' or 'en'"))
         elif not isinstance(text, str) or not text.strip():
-            problems.add(f"{path}.{lang}", "must be a non-empty text")
+            problems.add(f"{path}.{lang}", N_("must be a non-empty text"))
     if default_language not in value:
-        problems.add(path, f"has no text in the default language {default_language!r}")
+        problems.add(
+            path,
+            N_("has no text in the default language %(default_language)s"),
+            default_language=repr(default_language),
+        )
 
 
 def check_expression(
@@ -85,7 +95,7 @@ def check_expression(
     if text is None:
         return
     if not isinstance(text, str) or not text.strip():
-        problems.add(path, "an expression such as ${age} >= 18")
+        problems.add(path, N_("an expression such as ${age} >= 18"))
         return
     for message in expressions.check(text, known, allow_bare_names=bare_names):
         problems.add(path, message)

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any, TypeGuard
 
 from survey_engine.definition.families import CHOICE_LIST, TYPED_NUMBER, UNSEEN
+from survey_engine.definition.problems import N_
 from survey_engine.definition.schema_common import (
     NAME_RE,
     RESERVED_NAMES,
@@ -103,7 +104,7 @@ def check_question(
 ) -> None:
     """Every problem of one question at `path`; its name is noted in `seen`."""
     if not isinstance(question, dict):
-        problems.add(path, "a question is an object with name, type and label")
+        problems.add(path, N_("a question is an object with name, type and label"))
         return
     qtype = question.get("type")
     _question_keys(problems, path, question, qtype)
@@ -119,12 +120,20 @@ def check_question(
         check_text(problems, f"{path}.{key}", question.get(key), default_language)
     for flag in ("required", "other"):
         if flag in question and not isinstance(question[flag], bool):
-            problems.add(f"{path}.{flag}", f"must be true or false, got {question[flag]!r}")
+            problems.add(
+                f"{path}.{flag}",
+                N_("must be true or false, got %(got)s"),
+                got=repr(question[flag]),
+            )
     if question.get("required") and qtype in ("note", "calculate"):
-        problems.add(f"{path}.required", f"a {qtype} takes no answer, so it cannot be required")
+        problems.add(
+            f"{path}.required",
+            N_("a %(qtype)s takes no answer, so it cannot be required"),
+            qtype=qtype,
+        )
     appearance = question.get("appearance")
     if appearance is not None and not isinstance(appearance, str):
-        problems.add(f"{path}.appearance", "must be a text")
+        problems.add(f"{path}.appearance", N_("must be a text"))
     check_expression(problems, f"{path}.relevant", question.get("relevant"), known)
     check_expression(problems, f"{path}.constraint", question.get("constraint"), known)
     check_expression(
@@ -132,7 +141,7 @@ def check_question(
     )
     if qtype == "calculate":
         if "calculation" not in question:
-            problems.add(f"{path}.calculation", "a calculate question needs a calculation")
+            problems.add(f"{path}.calculation", N_("a calculate question needs a calculation"))
         check_expression(problems, f"{path}.calculation", question.get("calculation"), known)
 
     choice_count = _choice_list(problems, path, question, lists) if qtype in CHOICE_LIST else 0
@@ -143,7 +152,7 @@ def check_question(
         _attention(problems, f"{path}.attention", question, lists)
     default = question.get("default")
     if default is not None and not isinstance(default, str | int | float | list):
-        problems.add(f"{path}.default", "a text, a number or a list of choice names")
+        problems.add(f"{path}.default", N_("a text, a number or a list of choice names"))
 
 
 def _question_keys(problems: Problems, path: str, question: dict, qtype: Any) -> None:
@@ -158,8 +167,14 @@ def _question_keys(problems: Problems, path: str, question: dict, qtype: Any) ->
         allowed = COMMON_KEYS | TYPE_KEYS.get(qtype, set())
         for key in question:
             if key in QUESTION_KEYS and key not in allowed:
-                article = "an" if qtype[0] in "aeiou" else "a"
-                problems.add(f"{path}.{key}", f"{article} {qtype} question does not take {key!r}")
+                problems.add(
+                    f"{path}.{key}",
+                    N_("an %(qtype)s question does not take %(key)s")
+                    if qtype[0] in "aeiou"
+                    else N_("a %(qtype)s question does not take %(key)s"),
+                    qtype=qtype,
+                    key=repr(key),
+                )
         unknown_keys(problems, path, question, QUESTION_KEYS)
 
 
@@ -169,18 +184,27 @@ def _question_name(problems: Problems, path: str, question: dict, seen: dict[str
     if not isinstance(name, str) or not NAME_RE.match(name):
         problems.add(
             f"{path}.name",
-            f"letters, digits and '_', starting with a letter, up to 64 characters, got {name!r}",
+            N_(
+                "letters, digits and '_', starting with a letter, up to 64 characters, got %(name)s"
+            ),
+            name=repr(name),
         )
     elif name in RESERVED_NAMES:
         problems.add(
             f"{path}.name",
-            f"{name!r} is a name the questionnaire form uses for itself; choose another",
+            N_("%(name)s is a name the questionnaire form uses for itself; choose another"),
+            name=repr(name),
         )
     else:
         taken = [name] + ([f"{name}_other"] if question.get("other") is True else [])
         for field in taken:
             if field in seen:
-                problems.add(f"{path}.name", f"{field!r} is already used by {seen[field]}")
+                problems.add(
+                    f"{path}.name",
+                    N_("%(field)s is already used by %(seen)s"),
+                    field=repr(field),
+                    seen=seen[field],
+                )
             seen[field] = path
 
 
@@ -188,12 +212,18 @@ def _choice_list(problems: Problems, path: str, question: dict, lists: dict[str,
     """A select question's list: named, known, without a second 'other'; its length."""
     list_name = question.get("choices")
     if not isinstance(list_name, str):
-        problems.add(f"{path}.choices", "the name of a list in choice_lists is required")
+        problems.add(f"{path}.choices", N_("the name of a list in choice_lists is required"))
     elif list_name not in lists:
-        problems.add(f"{path}.choices", f"unknown choice list {list_name!r}")
+        problems.add(
+            f"{path}.choices", N_("unknown choice list %(list_name)s"), list_name=repr(list_name)
+        )
     else:
         if question.get("other") is True and "other" in lists[list_name]:
-            problems.add(f"{path}.other", f"list {list_name!r} already has a choice 'other'")
+            problems.add(
+                f"{path}.other",
+                N_("list %(list_name)s already has a choice 'other'"),
+                list_name=repr(list_name),
+            )
         return len(lists[list_name])
     return 0
 
@@ -206,28 +236,42 @@ def _limits(problems: Problems, path: str, question: dict, qtype: Any, choice_co
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int | float)
             ):
-                problems.add(f"{path}.{key}", f"a number, got {value!r}")
+                problems.add(f"{path}.{key}", N_("a number, got %(value)s"), value=repr(value))
         if _is_number(low) and _is_number(high) and low > high:
-            problems.add(f"{path}.max", "must not be below min")
+            problems.add(f"{path}.max", N_("must not be below min"))
     elif qtype == "date":
         for key, value in (("min", low), ("max", high)):
             if value is not None and not (value == "today" or _is_date(value)):
-                problems.add(f"{path}.{key}", f"a date YYYY-MM-DD or 'today', got {value!r}")
+                problems.add(
+                    f"{path}.{key}",
+                    N_("a date YYYY-MM-DD or 'today', got %(value)s"),
+                    value=repr(value),
+                )
         if _is_date(low) and _is_date(high) and low > high:
-            problems.add(f"{path}.max", "must not be before min")
+            problems.add(f"{path}.max", N_("must not be before min"))
     for key in ("min_choices", "max_choices"):
         value = question.get(key)
         if value is not None and (
             type(value) is not int or value < 0 or (choice_count and value > choice_count)
         ):
-            problems.add(
-                f"{path}.{key}",
-                f"a whole number from 0 to {choice_count or 'the '}"
-                f"{'' if choice_count else 'number of choices'}, got {value!r}",
-            )
+            if choice_count:
+                problems.add(
+                    f"{path}.{key}",
+                    N_("a whole number from 0 to %(count)s, got %(got)s"),
+                    count=choice_count,
+                    got=repr(value),
+                )
+            else:
+                problems.add(
+                    f"{path}.{key}",
+                    N_("a whole number from 0 to the number of choices, got %(got)s"),
+                    got=repr(value),
+                )
     scale = question.get("scale")
     if scale is not None and (type(scale) is not int or not 2 <= scale <= 10):
-        problems.add(f"{path}.scale", f"a whole number from 2 to 10, got {scale!r}")
+        problems.add(
+            f"{path}.scale", N_("a whole number from 2 to 10, got %(scale)s"), scale=repr(scale)
+        )
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
@@ -247,18 +291,20 @@ def _is_date(value: Any) -> TypeGuard[str]:
 
 def _rows(problems: Problems, path: str, rows: Any, default_language: str) -> None:
     if not isinstance(rows, list) or not rows:
-        problems.add(path, "a matrix needs a non-empty list of rows: [{name, label}]")
+        problems.add(path, N_("a matrix needs a non-empty list of rows: [{name, label}]"))
         return
     names: set[str] = set()
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
-            problems.add(f"{path}[{i}]", "a row is an object with name and label")
+            problems.add(f"{path}[{i}]", N_("a row is an object with name and label"))
             continue
         name = row.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
-            problems.add(f"{path}[{i}].name", f"letters, digits and '_', got {name!r}")
+            problems.add(
+                f"{path}[{i}].name", N_("letters, digits and '_', got %(name)s"), name=repr(name)
+            )
         elif name in names:
-            problems.add(f"{path}[{i}].name", f"repeats the row {name!r}")
+            problems.add(f"{path}[{i}].name", N_("repeats the row %(name)s"), name=repr(name))
         names.add(str(name))
         check_text(
             problems, f"{path}[{i}].label", row.get("label"), default_language, required=True
@@ -274,7 +320,11 @@ def _attention(problems: Problems, path: str, question: dict, lists: dict[str, s
     choices = lists.get(list_name, set()) if isinstance(list_name, str) else set()
     if qtype == "select_one":
         if _choice_name(expected) not in choices:
-            problems.add(path, f"the expected answer is one of the choices, got {expected!r}")
+            problems.add(
+                path,
+                N_("the expected answer is one of the choices, got %(expected)s"),
+                expected=repr(expected),
+            )
     elif qtype == "matrix":
         given = question.get("rows")
         rows = (
@@ -287,9 +337,17 @@ def _attention(problems: Problems, path: str, question: dict, lists: dict[str, s
             or not expected
             or any(r not in rows or _choice_name(c) not in choices for r, c in expected.items())
         ):
-            problems.add(path, f"the expected answer is {{row: choice}}, got {expected!r}")
+            problems.add(
+                path,
+                N_("the expected answer is {row: choice}, got %(expected)s"),
+                expected=repr(expected),
+            )
     elif type(expected) is not int:
-        problems.add(path, f"the expected answer is a whole number, got {expected!r}")
+        problems.add(
+            path,
+            N_("the expected answer is a whole number, got %(expected)s"),
+            expected=repr(expected),
+        )
 
 
 def _choice_name(value: Any) -> str | None:

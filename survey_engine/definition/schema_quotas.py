@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from survey_engine.definition.problems import N_
 from survey_engine.definition.schema_common import NAME_RE, Problems, unknown_keys
 
 MAX_QUOTAS = 20
@@ -45,30 +46,42 @@ def check_quotas(problems: Problems, settings: Any, pages: Any, lists: dict[str,
         return
     quotas = settings["quotas"]
     if not isinstance(quotas, list):
-        problems.add("settings.quotas", "must be a list of quotas")
+        problems.add("settings.quotas", N_("must be a list of quotas"))
         return
     if len(quotas) > MAX_QUOTAS:
-        problems.add("settings.quotas", f"at most {MAX_QUOTAS} quotas, got {len(quotas)}")
+        problems.add(
+            "settings.quotas",
+            N_("at most %(max_quotas)s quotas, got %(quotas)s"),
+            max_quotas=MAX_QUOTAS,
+            quotas=len(quotas),
+        )
         return
     selects = stratum_questions(pages, lists)
     names: set[str] = set()
     for i, quota in enumerate(quotas):
         path = f"settings.quotas[{i}]"
         if not isinstance(quota, dict):
-            problems.add(path, "a quota is an object with name, questions and limit")
+            problems.add(path, N_("a quota is an object with name, questions and limit"))
             continue
         unknown_keys(problems, path, quota, QUOTA_KEYS)
         name = quota.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
-            problems.add(f"{path}.name", f"letters, digits and '_', got {name!r}")
+            problems.add(
+                f"{path}.name", N_("letters, digits and '_', got %(name)s"), name=repr(name)
+            )
         elif name in names:
-            problems.add(f"{path}.name", f"repeats the quota {name!r}")
+            problems.add(f"{path}.name", N_("repeats the quota %(name)s"), name=repr(name))
         else:
             names.add(name)
         questions = _questions(problems, f"{path}.questions", quota.get("questions"), selects)
         limit = quota.get("limit")
         if not _whole(limit, 1):
-            problems.add(f"{path}.limit", f"a whole number from 1 to {MAX_LIMIT}, got {limit!r}")
+            problems.add(
+                f"{path}.limit",
+                N_("a whole number from 1 to %(max_limit)s, got %(limit)s"),
+                max_limit=MAX_LIMIT,
+                limit=repr(limit),
+            )
         _limits(problems, f"{path}.limits", quota.get("limits"), questions, selects)
 
 
@@ -87,16 +100,25 @@ def _questions(
     ):
         problems.add(
             path,
-            f"a list of 1 to {MAX_QUOTA_QUESTIONS} select_one question names, got {questions!r}",
+            N_(
+                "a list of 1 to %(max_quota_questions)s select_one question names, got "
+                "%(questions)s"
+            ),
+            max_quota_questions=MAX_QUOTA_QUESTIONS,
+            questions=repr(questions),
         )
         return None
     valid = True
     for j, name in enumerate(questions):
         if name not in selects:
-            problems.add(f"{path}[{j}]", f"{name!r} is not a select_one question of this survey")
+            problems.add(
+                f"{path}[{j}]",
+                N_("%(name)s is not a select_one question of this survey"),
+                name=repr(name),
+            )
             valid = False
         elif name in questions[:j]:
-            problems.add(f"{path}[{j}]", f"repeats the question {name!r}")
+            problems.add(f"{path}[{j}]", N_("repeats the question %(name)s"), name=repr(name))
             valid = False
     return questions if valid else None
 
@@ -111,25 +133,43 @@ def _limits(
     if limits is None:
         return
     if not isinstance(limits, dict):
-        problems.add(path, "an object of {stratum: limit}, such as {'da_lat|parent': 500}")
+        problems.add(path, N_("an object of {stratum: limit}, such as {'da_lat|parent': 500}"))
         return
     if len(limits) > MAX_STRATUM_LIMITS:
-        problems.add(path, f"at most {MAX_STRATUM_LIMITS} strata, got {len(limits)}")
+        problems.add(
+            path,
+            N_("at most %(max_stratum_limits)s strata, got %(limits)s"),
+            max_stratum_limits=MAX_STRATUM_LIMITS,
+            limits=len(limits),
+        )
         return
     for stratum, value in limits.items():
         spath = f"{path}.{stratum}"
         if not _whole(value, 0):
-            problems.add(spath, f"a whole number from 0 to {MAX_LIMIT}, got {value!r}")
+            problems.add(
+                spath,
+                N_("a whole number from 0 to %(max_limit)s, got %(value)s"),
+                max_limit=MAX_LIMIT,
+                value=repr(value),
+            )
         if questions is None:
             continue
         parts = str(stratum).split(SEPARATOR)
         if len(parts) != len(questions):
             problems.add(
                 spath,
-                f"a stratum names one answer per question ({SEPARATOR.join(questions)}), "
-                f"joined by '{SEPARATOR}'",
+                N_(
+                    "a stratum names one answer per question (%(names)s), joined by '%(separator)s'"
+                ),
+                names=SEPARATOR.join(questions),
+                separator=SEPARATOR,
             )
             continue
         for question, part in zip(questions, parts, strict=True):
             if part not in selects[question]:
-                problems.add(spath, f"{part!r} is not a choice of {question!r}")
+                problems.add(
+                    spath,
+                    N_("%(part)s is not a choice of %(question)s"),
+                    part=repr(part),
+                    question=repr(question),
+                )

@@ -322,6 +322,21 @@ def waiting(client: BufferClient, survey_id: int) -> int:
     return sum(pipe.execute())
 
 
+def waiting_many(client: BufferClient, survey_ids: list[int]) -> dict[int, int]:
+    """waiting() for many surveys in one round trip (the staff overview)."""
+    if not survey_ids:
+        return {}
+    pipe = client.pipeline(transaction=False)
+    for survey_id in survey_ids:
+        pipe.xlen(stream_key(survey_id))
+        pipe.xlen(dead_key(survey_id))
+    lengths = pipe.execute()
+    return {
+        survey_id: int(lengths[2 * i]) + int(lengths[2 * i + 1])
+        for i, survey_id in enumerate(survey_ids)
+    }
+
+
 def forget_survey(client: BufferClient, survey_id: int) -> None:
     """Drop a deleted survey's keys, so nothing drains into a survey that is gone and a
     reused id (SQLite) starts clean. Its keys share a hash slot; se:surveys does not."""

@@ -69,6 +69,11 @@ MESSAGES: dict[str, str] = {
     "date_future": N_("The date cannot be in the future."),
     "not_email": N_("Please enter a valid email address, such as name@example.com."),
     "not_phone": N_("Please enter a Vietnamese phone number, such as 0912 345 678."),
+    "geo_incomplete": N_("Please give both the latitude and the longitude."),
+    "geo_lat": N_("The latitude is a number from -90 to 90, such as 11.9404."),
+    "geo_lon": N_("The longitude is a number from -180 to 180, such as 108.4583."),
+    "geo_accuracy": N_("The accuracy is a number of metres from 0 to %(limit)s."),
+    "geo_unavailable": N_("Your location could not be found. Please type it instead."),
     "number_min": N_("The smallest number allowed is %(limit)s."),
     "number_max": N_("The largest number allowed is %(limit)s."),
     "scale_range": N_("Choose a number from %(low)s to %(high)s."),
@@ -81,6 +86,10 @@ MESSAGES: dict[str, str] = {
     "unknown_row": N_("There is no such row: %(value)s."),
     "not_acknowledged": N_("Please tick the box to confirm."),
     "other": N_("Other"),
+    # A geopoint's columns, in the data files' variable labels.
+    "geo_part_lat": N_("latitude"),
+    "geo_part_lon": N_("longitude"),
+    "geo_part_acc": N_("accuracy (metres)"),
     "other_specify": N_("Other (please specify)"),
     # The same text as the template's error summary, for the page's script.
     "errors_title": N_("Not sent yet. Please fix the %(count)s problem(s) below."),

@@ -385,6 +385,8 @@ TYPE_FIELDS = {
     "integer": {"min": "0", "max": "120"},
     "decimal": {"min": "0,5", "max": "10"},
     "date": {"min": "2020-01-01", "max": "today"},
+    "geopoint": {"required": "1"},
+    "barcode": {"hint.vi": "Mã trên biển báo"},
     "email": {"hint.vi": "Thư điện tử"},
     "phone": {"required": "1"},
     "rating": {"scale": "7"},

@@ -97,6 +97,8 @@ TYPES_IN_ORDER = (
     "integer",
     "decimal",
     "date",
+    "geopoint",
+    "barcode",
     "email",
     "phone",
     "rating",

@@ -73,6 +73,11 @@ def _answer(q: Question, rng: random.Random, so_far: dict):
         return "09" + "".join(rng.choice("0123456789") for _ in range(8))
     if q.type == "email":
         return f"nguoidan{rng.randint(1, 99999)}@example.vn"
+    if q.type == "geopoint":  # somewhere in Lâm Đồng
+        return {
+            "lat": round(rng.uniform(11.2, 12.3), 5),
+            "lon": round(rng.uniform(107.3, 108.7), 5),
+        }
     if q.type == "acknowledge":
         return "OK"
     return rng.choice(SAMPLE_TEXTS)

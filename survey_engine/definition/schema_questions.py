@@ -30,6 +30,8 @@ QUESTION_TYPES = {
     "integer",
     "decimal",
     "date",
+    "geopoint",
+    "barcode",
     "email",
     "phone",
     "rating",

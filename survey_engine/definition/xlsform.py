@@ -1,7 +1,7 @@
 """XLSForm (.xlsx) to and from survey-engine/1 definitions.
 
 `read_xlsform` converts the survey, choices and settings sheets; whatever the format
-cannot express (repeats, nested groups, geopoint, media columns, ...) is refused with
+cannot express (repeats, nested groups, geotrace, geoshape, media columns, ...) is refused with
 its sheet, row and column, every problem at once, then the result is checked by
 `validate_definition` too. The file itself is checked first (xlsform_package.py); a
 row's cells and their turning into a page or question are xlsform_rows.py; the writer,

@@ -17,6 +17,7 @@ from survey_engine.definition.xlsform_package import XLSFormInvalid
 from survey_engine.definition.xlsform_sheets import (
     FALSE_WORDS,
     MEDIA_COLUMNS,
+    REFUSED_TYPES,
     SELECT_ALIASES,
     SELECT_RE,
     SIMPLE_TYPES,
@@ -161,7 +162,8 @@ class RowReader:
         elif kind in SIMPLE_TYPES:
             qtype = question["type"] = kind
         else:
-            self.problem("survey", number, "type", f"{raw_type!r} is not supported")
+            why = REFUSED_TYPES.get(kind, f"{raw_type!r} is not supported")
+            self.problem("survey", number, "type", why)
             return None
         for key, values in texts.items():
             question[key] = self.text(values)

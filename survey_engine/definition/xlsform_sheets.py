@@ -39,6 +39,13 @@ SIMPLE_TYPES = {
     "phone",
     "rating",
     "nps",
+    "geopoint",
+    "barcode",
+}
+# XLSForm types refused with a reason of their own (the rest: "is not supported").
+REFUSED_TYPES = {
+    "geotrace": "a line of points (geotrace) is not supported; use a geopoint per place",
+    "geoshape": "an area (geoshape) is not supported; use a geopoint per place",
 }
 SELECT_ALIASES = {
     "select_one": "select_one",

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from survey_engine.definition import Definition, Question
-from survey_engine.definition.families import GEO_PARTS
+from survey_engine.definition.families import FILE, GEO_PARTS
 from survey_engine.definition.model import OTHER
 from survey_engine.i18n import message
 from survey_engine.localtime import to_local
@@ -95,7 +95,11 @@ class RowMaker:
         codes: bool = False,
         version_numbers: dict[int, int] | None = None,
         weight_of: Callable[[Any], float | None] | None = None,
+        upload_link: str = "{token}",
     ) -> None:
+        """`upload_link`: a file question's cell, its upload's token put in (a staff-only
+        URL, survey_engine/exporting/survey_file.upload_link)."""
+        self.upload_link = upload_link
         self.questions = questions
         self.columns = columns_for(questions)
         self.weight_of = weight_of
@@ -190,6 +194,12 @@ class RowMaker:
         def plain(answers: dict) -> Any:
             return answers.get(name)
 
+        link = self.upload_link
+
+        def upload(answers: dict) -> Any:
+            token = answers.get(name)
+            return link.format(token=token) if isinstance(token, str) else token
+
         if column.kind == "choice_flag":
             return flag
         if column.kind == "matrix_row":
@@ -202,6 +212,8 @@ class RowMaker:
             return one
         if q.type in ("select_multiple", "rank"):
             return many
+        if q.type in FILE:
+            return upload
         return plain
 
 

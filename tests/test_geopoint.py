@@ -131,10 +131,10 @@ def xlsform_file(tmp_path, *types: str):
     return path
 
 
-def test_xlsform_maps_geopoint_and_barcode_and_writes_them_back(tmp_path):
-    definition = read_xlsform(xlsform_file(tmp_path, "geopoint", "barcode"))
-    types = [q["type"] for q in definition["pages"][0]["questions"]]
-    assert types == ["geopoint", "barcode"]
+def test_xlsform_maps_geopoint_barcode_and_files_and_writes_them_back(tmp_path):
+    types = ["geopoint", "barcode", "image", "audio", "video", "file"]
+    definition = read_xlsform(xlsform_file(tmp_path, *types))
+    assert [q["type"] for q in definition["pages"][0]["questions"]] == types
     path = tmp_path / "back.xlsx"
     write_xlsform(definition, path)
     again = read_xlsform(path)

@@ -203,7 +203,7 @@ def test_xlsform_spec_test_is_refused_with_every_reason():
         "survey sheet, row 57, column buttonText: column 'buttonText' is not supported",
     ]:
         assert expected in problems
-    for row in (34, 35):  # geopoint and barcode are question types now
+    for row in (34, 35, 36, 37, 38):  # geopoint, barcode, image, audio, video: types now
         assert not any(f"row {row}, column type" in p for p in problems), problems
     assert any(
         p.startswith("pages[1].questions[13].name: letters, digits and '_'")

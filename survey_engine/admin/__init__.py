@@ -23,6 +23,7 @@ from survey_engine.admin import (  # noqa: F401  (registers the routes)
     survey_files,
     survey_lifecycle,
     surveys,
+    uploads,
     webhooks,
     weights,
 )

@@ -34,6 +34,8 @@ ACKNOWLEDGED = "OK"
 MAX_GEO_ACCURACY = 100_000.0
 # Decimal places kept: 7 is about 1 cm, more than any phone measures.
 GEO_DECIMALS = 7
+# An upload's token (secrets.token_urlsafe(32)): what a file question's answer holds.
+UPLOAD_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 # ODK's text form "lat lon [altitude accuracy]" (XLSForm defaults, other tools' files).
 GEO_TEXT_RE = re.compile(r"^\s*(\S+)\s+(\S+)(?:\s+(\S+)(?:\s+(\S+))?)?\s*$")
 # Dates an answer may take when its question sets no min/max of its own.
@@ -333,6 +335,15 @@ def _geo_number(value: Any, key: str) -> float:
     return round(number, GEO_DECIMALS)
 
 
+def _clean_upload(_q: Question, value: Any, _today: date) -> str:
+    """An upload's token, as the upload route gave it; whether that upload exists, and
+    is this survey's and this question's, is checked on submit (intake/uploads.py)."""
+    token = _single(value)
+    if not isinstance(token, str) or not UPLOAD_TOKEN_RE.match(token.strip()):
+        raise Invalid("upload_unknown")
+    return token.strip()
+
+
 def _clean_acknowledge(_q: Question, value: Any, _today: date) -> str:
     if _single(value) not in (True, ACKNOWLEDGED, "ok", "1", 1, "true", "on"):
         raise Invalid("not_acknowledged")
@@ -360,6 +371,10 @@ _CLEANERS = {
     "phone": _clean_phone,
     "acknowledge": _clean_acknowledge,
     "geopoint": _clean_geopoint,
+    "image": _clean_upload,
+    "audio": _clean_upload,
+    "video": _clean_upload,
+    "file": _clean_upload,
     "hidden": _clean_hidden,
 }
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.definition.answers import available_choices, local_today
-from survey_engine.definition.families import NOT_ASKED, TYPED_NUMBER
+from survey_engine.definition.families import FILE, NOT_ASKED, TYPED_NUMBER
 from survey_engine.definition.model import OTHER, Question
 
 SAMPLE_TEXTS = [
@@ -29,7 +29,8 @@ def fake_answers(definition: Definition, rng: random.Random) -> dict:
     for _ in range(ATTEMPTS):
         raw: dict = {}
         for q in definition.questions:
-            if q.type in NOT_ASKED or (not q.required and rng.random() < 0.2):
+            # No file is made up: a file question stays unanswered (or is refused).
+            if q.type in NOT_ASKED or q.type in FILE or (not q.required and rng.random() < 0.2):
                 continue
             raw[q.name] = _answer(q, rng, raw)
             picked = raw[q.name]

@@ -28,6 +28,9 @@ RANK = frozenset({"rank"})
 DATE = frozenset({"date"})
 # A place: {"lat", "lon"[, "acc"]}, exported as one number column each.
 GEOPOINT = frozenset({"geopoint"})
+# Answered with a file the citizen uploads first (intake/uploads.py): the answer is
+# the upload's token; exports show a staff-only link to it.
+FILE = frozenset({"image", "audio", "video", "file"})
 # The parts of a geopoint answer, in column order, with the export's column suffix.
 GEO_PARTS = (("lat", "latitude"), ("lon", "longitude"), ("acc", "accuracy"))
 # Their answers name choices of a choice list.

@@ -41,6 +41,10 @@ SIMPLE_TYPES = {
     "nps",
     "geopoint",
     "barcode",
+    "image",
+    "audio",
+    "video",
+    "file",
 }
 # XLSForm types refused with a reason of their own (the rest: "is not supported").
 REFUSED_TYPES = {

@@ -7,6 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
+import subprocess
+import zipfile
 
 import openpyxl
 import pyreadstat
@@ -246,6 +249,25 @@ def test_exports_carry_latitude_longitude_and_accuracy_columns(place_survey, cli
     dta = pyreadstat.read_dta(str(tmp_path / "out.dta"))[0]
     lon = [c for c in dta.columns if c.startswith("where")][1]
     assert list(dta[lon]) == [108.4583, 107.8, 108.1]
+
+    # R: the bundle's script reads the three columns as numbers
+    run_cli(place_survey, "export", SLUG, "-o", str(tmp_path / "out.zip"), "--format", "r")
+    with zipfile.ZipFile(tmp_path / "out.zip") as bundle:
+        bundle.extractall(tmp_path)
+    (tmp_path / "probe.R").write_text(
+        'source("responses.R")\n'
+        'cat(class(responses[["where/latitude"]]), sum(responses[["where/longitude"]]),\n'
+        '    attr(responses[["where/accuracy"]], "label"), sep = "\\n", file = "out.txt")\n',
+        "utf-8",
+    )
+    rscript = shutil.which("Rscript")
+    assert rscript, "R is needed (Debian's r-base-core: make debian-tools)"
+    subprocess.run([rscript, "probe.R"], cwd=tmp_path, check=True, env={"LANG": "C.UTF-8"})
+    assert (tmp_path / "out.txt").read_text("utf-8").splitlines() == [
+        "numeric",
+        "324.3583",
+        "Điểm sạt lở ở đâu?: độ chính xác (mét)",
+    ]
 
 
 def test_the_dashboard_counts_places_and_shows_their_bounding_box(place_survey, client):

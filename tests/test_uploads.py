@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from survey_engine.cli import cli
 from survey_engine.definition import Definition, clean_answers, validate_definition
 from survey_engine.extensions import db
 from survey_engine.intake.buffer import stream_key
+from survey_engine.jobs import UPLOADS_PURGE_CLAIM_KEY, purge_uploads_hourly
 from survey_engine.models import Upload, UploadChunk
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import TEST_REDIS_URL, new_id, seeded_app, stored_responses
@@ -310,3 +312,42 @@ def test_exports_link_the_file_and_only_staff_with_access_download_it(client, si
     assert "no-store" in reply.headers["Cache-Control"]
     assert staff.get(path.replace(token, "B" * 43)).status_code == 404
     assert staff.get(path.replace(token, "../../etc")).status_code == 404
+
+
+# -- files given up ----------------------------------------------------------------------------
+
+
+def test_purge_uploads_deletes_only_old_files_no_response_names(client, site):
+    used = upload(client, "photo", png()).get_json()["token"]
+    given_up = upload(client, "voice", b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\x00" * 50)
+    given_up = given_up.get_json()["token"]
+    fresh = upload(client, "photo", png()).get_json()["token"]
+    sent = client.post(RESPONSES, json={"submission_id": new_id(), "answers": {"photo": used}})
+    assert sent.status_code == 202
+    # The first two are two days old; the third was uploaded just now.
+    db.session.execute(
+        sa.update(Upload)
+        .where(Upload.token.in_([used, given_up]))
+        .values(created_at=datetime.now(UTC) - timedelta(days=2))
+    )
+    db.session.commit()
+    runner = site.test_cli_runner()
+    dry = runner.invoke(cli, ["purge-uploads", "--dry-run"], catch_exceptions=False)
+    assert dry.output.strip() == "1 unused uploads would be deleted"
+    assert uploads_stored() == 3
+    done = runner.invoke(cli, ["purge-uploads"], catch_exceptions=False)
+    assert done.output.strip() == "1 unused uploads deleted"
+    db.session.expire_all()
+    assert set(db.session.scalars(sa.select(Upload.token))) == {used, fresh}
+    ids = set(db.session.scalars(sa.select(UploadChunk.upload_id)))
+    assert ids == set(db.session.scalars(sa.select(Upload.id)))  # no chunk left behind
+
+
+def test_the_workers_purge_unused_uploads_once_an_hour(client, redis_client):
+    old = upload(client, "photo", png()).get_json()["token"]
+    db.session.execute(sa.update(Upload).values(created_at=datetime.now(UTC) - timedelta(days=2)))
+    db.session.commit()
+    assert purge_uploads_hourly(redis_client) == 1  # the first worker of the hour
+    assert purge_uploads_hourly(redis_client) is None  # another one, the same hour
+    assert 3500 < redis_client.ttl(UPLOADS_PURGE_CLAIM_KEY) <= 3600
+    assert old not in set(db.session.scalars(sa.select(Upload.token)))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import IO
 
 import filetype
@@ -29,7 +30,7 @@ from survey_engine.definition import Definition, Question
 from survey_engine.definition.families import FILE
 from survey_engine.extensions import db
 from survey_engine.i18n import message
-from survey_engine.models import Upload, UploadChunk
+from survey_engine.models import Response, Upload, UploadChunk
 
 # What each question type takes, by filetype's extension names. No SVG or HTML (they
 # carry script), no executables or archives. Phones' own formats are in: HEIC photos,
@@ -155,3 +156,57 @@ def upload_bytes(engine: sa.Engine, upload_id: int) -> Iterator[bytes]:
     return stored_pieces(
         engine, UploadChunk.data, UploadChunk.upload_id, UploadChunk.seq, upload_id
     )
+
+
+# An upload no response names after this long was given up (the page sends the file
+# when it is chosen; a citizen who then leaves never submits): purge_unused deletes it.
+UNUSED_UPLOAD_HOURS = 24
+# Responses' answers read at a time while looking for the tokens still in use.
+PURGE_READ_ROWS = 5000
+
+
+def purge_unused(hours: int = UNUSED_UPLOAD_HOURS, dry_run: bool = False) -> int:
+    """Delete the uploads older than `hours` that no stored response names (their
+    chunks go with them); returns how many. Only the file questions' answers of the
+    surveys that have such uploads are read, PURGE_READ_ROWS at a time. A submission
+    still waiting in the Redis stream names an upload younger than `hours` (the stream
+    is drained in seconds), so it is never taken from under it."""
+    cutoff = datetime.now(UTC) - timedelta(hours=hours)
+    old = db.session.execute(
+        sa.select(Upload.id, Upload.survey_id, Upload.question, Upload.token).where(
+            Upload.created_at < cutoff
+        )
+    ).all()
+    by_survey: dict[int, list] = {}
+    for row in old:
+        by_survey.setdefault(row.survey_id, []).append(row)
+    unused: list[int] = []
+    for survey_id, rows in by_survey.items():
+        used = _tokens_in_answers(survey_id, {row.question for row in rows})
+        unused += [row.id for row in rows if row.token not in used]
+    if unused and not dry_run:
+        for start in range(0, len(unused), PURGE_READ_ROWS):
+            part = unused[start : start + PURGE_READ_ROWS]
+            db.session.execute(sa.delete(UploadChunk).where(UploadChunk.upload_id.in_(part)))
+            db.session.execute(sa.delete(Upload).where(Upload.id.in_(part)))
+        db.session.commit()
+    return len(unused)
+
+
+def _tokens_in_answers(survey_id: int, questions: set[str]) -> set[str]:
+    """The answers to `questions` (file questions: tokens) in the survey's responses."""
+    columns = [Response.answers[name].as_string() for name in sorted(questions)]
+    used: set[str] = set()
+    last = 0
+    while True:
+        rows = db.session.execute(
+            sa.select(Response.id, *columns)
+            .where(Response.survey_id == survey_id, Response.id > last)
+            .order_by(Response.id)
+            .limit(PURGE_READ_ROWS)
+        ).all()
+        if not rows:
+            return used
+        for row in rows:
+            used.update(value for value in row[1:] if value)
+        last = rows[-1][0]

@@ -25,6 +25,7 @@ from survey_engine.models import Upload, UploadChunk
 from survey_engine.staff.accounts import create_user, share_survey
 from tests.conftest import TEST_REDIS_URL, new_id, seeded_app, stored_responses
 from tests.test_buffer import drainer_for
+from tests.test_export_files import token as csrf
 from tests.test_staff import PASSWORD, login
 
 SLUG = "anh-hien-truong"
@@ -351,3 +352,17 @@ def test_the_workers_purge_unused_uploads_once_an_hour(client, redis_client):
     assert purge_uploads_hourly(redis_client) is None  # another one, the same hour
     assert 3500 < redis_client.ttl(UPLOADS_PURGE_CLAIM_KEY) <= 3600
     assert old not in set(db.session.scalars(sa.select(Upload.token)))
+
+
+def test_deleting_a_survey_deletes_its_files(client, site):
+    token = upload(client, "photo", png()).get_json()["token"]
+    client.post(RESPONSES, json={"submission_id": new_id(), "answers": {"photo": token}})
+    create_user("quantri@example.org", PASSWORD, "admin")
+    admin = site.test_client()
+    assert login(admin, "quantri@example.org").status_code == 302
+    page = f"/admin/surveys/{SLUG}"
+    assert admin.post(f"{page}/close", data={"csrf_token": csrf(admin)}).status_code == 302
+    reply = admin.post(f"{page}/delete", data={"csrf_token": csrf(admin), "confirm_slug": SLUG})
+    assert reply.status_code == 302
+    assert uploads_stored() == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(UploadChunk)) == 0

@@ -151,6 +151,13 @@ def find_upload(survey_id: int, token: str) -> Upload | None:
     )
 
 
+def delete_of_survey(survey_id: int) -> None:
+    """A deleted survey's files, in the caller's transaction (SQLite does not cascade)."""
+    ids = sa.select(Upload.id).where(Upload.survey_id == survey_id).scalar_subquery()
+    db.session.execute(sa.delete(UploadChunk).where(UploadChunk.upload_id.in_(ids)))
+    db.session.execute(sa.delete(Upload).where(Upload.survey_id == survey_id))
+
+
 def upload_bytes(engine: sa.Engine, upload_id: int) -> Iterator[bytes]:
     """The file's pieces in order, for a streamed download (chunks.py)."""
     return stored_pieces(

@@ -24,6 +24,14 @@ With --files data, the SPSS and Stata files instead (issue 14):
   dta         the same as a Stata .dta;
   sav_pandas  the usual way: every response's cells (choice codes) in one pandas
               DataFrame, then pyreadstat.write_sav in one go, without labels.
+
+With --files report, the province's quick report (issue 14) beside the workbook:
+  ours             the whole workbook, as above: the baseline, one pass over the same
+                   responses;
+  report           the PDF (exporting/report.py: one pass of counts with the breakdown by
+                   district, then WeasyPrint);
+  report_weighted  the same PDF with raking weights on role and district (computed
+                   first, inside the timing, and removed after).
 """
 
 from __future__ import annotations
@@ -46,7 +54,9 @@ SIZES = {"demo": ("tro-lai-truong-hoc", 75_000), "kobo": ("kobo-510", 132_000)}
 KOBO_FIELDS = 510
 PATHS = ("ours", "pandas", "raw")
 DATA_PATHS = ("sav", "dta", "sav_pandas")
-ENDINGS = {"sav": "sav", "dta": "dta", "sav_pandas": "sav"}
+REPORT_PATHS = ("ours", "report", "report_weighted")
+ENDINGS = {"sav": "sav", "dta": "dta", "sav_pandas": "sav", "report": "pdf"}
+ENDINGS["report_weighted"] = "pdf"
 INSERT_BATCH = 2_000
 
 
@@ -245,7 +255,43 @@ def sav_pandas(slug: str, out: Path) -> tuple[int, int]:
     return len(frame), len(maker.columns)
 
 
+def report_pdf(weighted: bool):
+    def write(slug: str, out: Path) -> tuple[int, int]:
+        from survey_engine.catalog import find_survey
+        from survey_engine.exporting.report import write_survey_report
+        from survey_engine.exporting.survey_file import ExportOptions
+        from survey_engine.extensions import db
+        from survey_engine.results.margins import Margins
+        from survey_engine.results.weights import compute_weights, remove_weights
+
+        survey = find_survey(slug)
+        if weighted:  # a planted margin: half parents, a third in Đà Lạt
+            districts = [
+                c["name"]
+                for c in survey.published_version().definition["choice_lists"]["districts"]
+            ]
+            targets = {
+                "role": {"parent": 0.5, "pupil": 0.2, "teacher": 0.2, "other": 0.1},
+                "district": {
+                    d: 1 / 3 if d == "da_lat" else 2 / 3 / (len(districts) - 1) for d in districts
+                },
+            }
+            compute_weights(survey, Margins(targets), None)
+            db.session.commit()
+        try:
+            written = write_survey_report(survey, out, ExportOptions(fmt="pdf"))
+        finally:
+            if weighted:
+                remove_weights(survey.id)
+                db.session.commit()
+        return written, 1
+
+    return write
+
+
 PATH_FUNCTIONS = {
+    "report": report_pdf(weighted=False),
+    "report_weighted": report_pdf(weighted=True),
     "ours": ours,
     "pandas": pandas_to_excel,
     "raw": raw_xlsxwriter,
@@ -311,17 +357,17 @@ def report(size: str, results: dict[str, dict], paths: tuple[str, ...] = PATHS) 
     slug, count = SIZES[size]
     print(f"\n{size}: {slug}, {count:,} responses")
     print(
-        f"  {'path':<8} {'seconds':>9} {'rows/s':>9} {'cells/s':>11} {'peak RSS':>10} {'file':>9}"
+        f"  {'path':<16} {'seconds':>9} {'rows/s':>9} {'cells/s':>11} {'peak RSS':>10} {'file':>11}"
     )
     for path in paths:
         r = results[path]
         if "failed" in r:
-            print(f"  {path:<8} {r['failed']:>40}  peak RSS {r['peak_rss_mib']:,.0f} MiB")
+            print(f"  {path:<16} {r['failed']:>40}  peak RSS {r['peak_rss_mib']:,.0f} MiB")
             continue
         print(
-            f"  {path:<8} {r['seconds']:>9.1f} {r['rows'] / r['seconds']:>9,.0f}"
+            f"  {path:<16} {r['seconds']:>9.1f} {r['rows'] / r['seconds']:>9,.0f}"
             f" {r['cells'] / r['seconds']:>11,.0f} {r['peak_rss_mib']:>6,.0f} MiB"
-            f" {r['bytes'] / 2**20:>5,.0f} MiB"
+            f" {r['bytes'] / 2**20:>7,.1f} MiB"
         )
     ours_ = results[paths[0]]
     if "failed" not in ours_:
@@ -352,12 +398,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--files",
-        choices=("xlsx", "data"),
+        choices=("xlsx", "data", "report"),
         default="xlsx",
-        help="the workbook's paths, or the SPSS/Stata files' (sav, dta, sav_pandas)",
+        help="the workbook's paths, the SPSS/Stata files' (sav, dta, sav_pandas), or the "
+        "quick report's (ours, report, report_weighted)",
     )
     parser.add_argument("--only", help="comma-separated paths to run (default: all of --files)")
-    parser.add_argument("--child", choices=PATHS + DATA_PATHS, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=tuple(PATH_FUNCTIONS), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--slug", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -379,7 +426,7 @@ def main() -> None:
             build(size, url)
             (args.workdir / f"{name}.ready").touch()
         results = {}
-        paths = DATA_PATHS if args.files == "data" else PATHS
+        paths = {"data": DATA_PATHS, "report": REPORT_PATHS}.get(args.files, PATHS)
         if args.only:
             paths = tuple(p for p in paths if p in args.only.split(","))
         for path in paths:

@@ -20,6 +20,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 import flask_babel
+from babel import Locale, UnknownLocaleError
 from babel.support import NullTranslations, Translations
 from flask import g, request
 from werkzeug.datastructures import LanguageAccept
@@ -208,8 +209,24 @@ MESSAGES: dict[str, str] = {
 
 
 def ui_language(lang: str | None) -> str:
-    """The interface's language for a reader's language: Vietnamese unless it is one."""
-    return lang if lang in UI_LANGUAGES else DEFAULT_LANGUAGE
+    """The interface's language for a reader's language: itself when the interface has
+    a catalog for it, English for another (a survey written in French or Khmer: its
+    readers more likely read English than Vietnamese), Vietnamese when none is known."""
+    if lang in UI_LANGUAGES:
+        return lang
+    return "en" if lang else DEFAULT_LANGUAGE
+
+
+def language_name(code: str) -> str:
+    """A language's name in itself ("Français" for fr), for the language switch; the
+    code itself when it names no language Babel knows (an XLSForm's "Lao" is a name)."""
+    if code in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[code]
+    try:
+        name = Locale.parse(code.replace("-", "_")).get_display_name(code.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return code
+    return name[:1].upper() + name[1:] if name else code
 
 
 @cache

@@ -639,6 +639,20 @@ ROUTES: dict[str, list[Inputs]] = {
             base_form={**_REV, "change": "question_down", "target": "comment"},
             phase=1,
         ),
+        # The "where do you live?" block (builder_localities.py).
+        Inputs(
+            _DEMO,
+            form=("target", "provinces", "depth", "prefix"),
+            base_form={
+                **_REV,
+                "change": "add_locality",
+                "target": "contact",
+                "provinces": "2025:68",
+                "depth": "commune",
+                "prefix": "fuzz_",
+            },
+            phase=1,
+        ),
     ],
     "admin.new_list": [Inputs(_DEMO, args=("name",))],
     "admin.edit_list": [

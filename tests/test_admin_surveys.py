@@ -154,9 +154,9 @@ def test_bad_json_lists_every_problem_and_stores_nothing(people):
 
 def test_upload_xlsform_then_publish_close_archive(people):
     client = signed_in(people, "editor@example.org")
-    reply = upload(
-        client, "/admin/surveys/new", "or_other.xlsx", (DATA / "or_other.xlsx").read_bytes()
-    )
+    # an old .xls, as pyxform's example forms still are
+    examples = DATA / "pyxform_examples"
+    reply = upload(client, "/admin/surveys/new", "group.xls", (examples / "group.xls").read_bytes())
     assert reply.status_code == 302, reply.get_data(as_text=True)
     slug = reply.headers["Location"].rsplit("/", 1)[1]
     survey = find_survey(slug)
@@ -189,6 +189,20 @@ def test_upload_xlsform_then_publish_close_archive(people):
         assert read_xlsform(file) == find_survey(slug).versions[-1].definition
     reply = client.get(f"{page}/definition.json")
     assert json.loads(reply.get_data()) == find_survey(slug).versions[-1].definition
+
+
+def test_an_upload_shows_what_the_xlsform_reader_ignored(people, tmp_path):
+    client = signed_in(people, "editor@example.org")
+    book = openpyxl.Workbook()
+    book.active.title = "survey"
+    for row in (["type", "name", "label"], ["start", "start", None], ["text", "ten", "Tên"]):
+        book.active.append(row)
+    book.save(tmp_path / "meta.xlsx")
+    reply = upload(client, "/admin/surveys/new", "meta.xlsx", (tmp_path / "meta.xlsx").read_bytes())
+    assert reply.status_code == 302
+    page = client.get(reply.headers["Location"]).get_data(as_text=True)
+    assert "survey sheet, row 2, column type: &#39;start&#39; is no question" in page
+    assert "started_at" in page
 
 
 def test_new_draft_version_on_the_survey_page(people):

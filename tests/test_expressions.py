@@ -220,6 +220,12 @@ def test_check_lists_every_problem_in_order() -> None:
         ("selected(${a})", "at character 1: selected() takes 2 arguments, got 1"),
         ("1 + foo(${a})", "at character 5: unknown function 'foo()'"),
         ("${b} = 1", "at character 1: unknown question '${b}'"),
+        ("max()", "at character 1: max() takes at least 1 argument, got 0"),
+        (
+            "count(${a}) > 1",
+            "at character 1: count() counts a repeat's entries and survey-engine has no "
+            "repeats (for the choices ticked in a select_multiple write count-selected())",
+        ),
         (
             "regex(${a}, '(')",
             "at character 1: regex(): bad pattern '(': missing ): ( "
@@ -454,6 +460,8 @@ _CALLS = {
     "int": 1,
     "round": 2,
     "concat": 3,
+    "min": 3,
+    "max": 3,
 }
 _VALUES = [
     None,
@@ -510,7 +518,7 @@ def random_expression(rnd: random.Random, depth: int = 4) -> str:
     count = _CALLS[name]
     if name == "round":
         count = rnd.choice([1, 2])
-    elif name == "concat":
+    elif name in ("concat", "min", "max"):
         count = rnd.randint(1, 3)
     args = ", ".join(random_expression(rnd, depth - 1) for _ in range(count))
     return f"{name}({args})"

@@ -72,6 +72,40 @@ def test_language_by_query_then_accept_language(client):
     assert '<html lang="vi">' in html  # no French: the survey's default
 
 
+def test_every_language_of_the_survey_is_offered_and_the_page_s_words_follow(client):
+    """A survey also written in French: the switch offers it, named in itself; in French
+    the engine's own words (buttons, "please answer") are English, as for any language
+    the interface has no catalog for; in Vietnamese they are Vietnamese."""
+    data = {**demo_definition(), "slug": "ba-thu-tieng"}
+    data["title"] = {**data["title"], "fr": "Enquête sur la rentrée scolaire"}
+    for page in data["pages"]:
+        for question in page["questions"]:
+            if question["name"] == "district":
+                question["label"] = {**question["label"], "fr": "Dans quel district vivez-vous ?"}
+    save_definition(data, publish=True)
+    french = client.get("/s/ba-thu-tieng?lang=fr").get_data(as_text=True)
+    assert '<html lang="fr">' in french
+    assert "Enquête sur la rentrée scolaire" in french
+    assert "Dans quel district vivez-vous ?" in french
+    assert '<button type="submit" class="button submit">Submit</button>' in french
+    assert switch(french) == [("vi", "Tiếng Việt"), ("en", "English")]
+    assert switch(client.get("/s/ba-thu-tieng").get_data(as_text=True)) == [
+        ("en", "English"),
+        ("fr", "Français"),
+    ]
+    refused = client.post(
+        "/s/ba-thu-tieng?lang=fr", data={**form_data(), "district": None, "lang": "fr"}
+    )
+    assert refused.status_code == 422
+    assert "Please answer this question." in refused.get_data(as_text=True)
+
+
+def switch(html: str) -> list[tuple[str, str]]:
+    """The language switch's links: (hreflang, name)."""
+    nav = re.search(r'<nav class="lang-switch"[^>]*>(.*?)</nav>', html, re.S).group(1)
+    return re.findall(r'hreflang="([^"]+)" lang="[^"]+">([^<]+)</a>', nav)
+
+
 def test_valid_post_redirects_to_thanks_and_stores_typed_answers(client):
     submission_id = new_id()
     reply = client.post(URL, data=form_data(submission_id))

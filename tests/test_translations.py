@@ -89,14 +89,14 @@ def test_the_committed_mo_is_the_compiled_po(lang):
         assert mo_content(committed) == mo_content(compiled)
 
 
-def test_message_in_either_language_and_vietnamese_otherwise():
+def test_message_in_either_language_english_for_another_and_vietnamese_for_none():
     assert message("too_long", "en", limit=500) == (
         "The answer is too long (at most 500 characters)."
     )
     assert message("too_long", "vi", limit=500) == "Câu trả lời quá dài (tối đa 500 ký tự)."
-    assert (
-        message("required", "fr") == message("required", "vi") == ("Vui lòng trả lời câu hỏi này.")
-    )
+    # A survey's language the interface has no catalog for (French): English.
+    assert message("required", "fr") == message("required", "en") == "Please answer this question."
+    assert message("required", "") == "Vui lòng trả lời câu hỏi này."
     assert message("thanks_title", "en") == "Thank you!"
 
 

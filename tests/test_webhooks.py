@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,9 +21,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from survey_engine.catalog import find_survey, published
 from survey_engine.config import Config, ConfigError, check_settings
 from survey_engine.extensions import db
 from survey_engine.intake.drain import Drainer
+from survey_engine.intake.persist import persist_batch
+from survey_engine.intake.submission import Submission
 from survey_engine.models import (
     DeliveryStatus,
     Response,
@@ -400,6 +404,54 @@ def test_excluding_a_response_in_review_is_an_event(hooked_app) -> None:
     assert review["response_ids"] == [[response_id, response_id]]
 
 
+def test_a_replaced_answer_is_an_event_and_stored_responses_carry_their_ids(hooked_app) -> None:
+    """With editing allowed, a device's later answer excludes its earlier one: a
+    receiver keeping copies is told which (response.replaced), by the ids
+    response.stored gave it."""
+    add_webhook(hooked_app)
+    survey = find_survey(DEMO_SLUG)
+    version_id = published(DEMO_SLUG).version_id
+
+    def answer(support: str) -> Submission:
+        answers = {**valid_answers(), "support": support}
+        return Submission(
+            survey.id, version_id, uuid.uuid4(), answers, claims=("device:d1",), replace_claims=True
+        )
+
+    first, later = answer("yes"), answer("no")
+    assert not persist_batch([first]).refused
+    assert not persist_batch([later]).refused
+    ids = dict(db.session.execute(sa.select(Response.submission_id, Response.id)).all())
+    bodies = [json.loads(d.body) for d in db.session.scalars(sa.select(WebhookDelivery))]
+    stored = [r for b in bodies if b["event"] == "response.stored" for r in b["responses"]]
+    assert {(r["id"], r["submission_id"]) for r in stored} == {
+        (ids[s.submission_id], str(s.submission_id)) for s in (first, later)
+    }
+    [replaced] = [b["replaced"] for b in bodies if b["event"] == "response.replaced"]
+    assert replaced == [{"id": ids[first.submission_id], "submission_id": str(first.submission_id)}]
+    assert db.session.get(Response, ids[first.submission_id]).status == "excluded"
+
+
+def _metrics(app) -> str:
+    reply = app.test_client().get("/metrics")  # from loopback: allowed
+    assert reply.status_code == 200
+    return reply.get_data(as_text=True)
+
+
+def outbox_metrics(app) -> dict[str, int]:
+    """/metrics' webhook deliveries by status."""
+    found = re.findall(
+        r'^survey_engine_webhook_deliveries\{status="(\w+)"\} (\d+)$', _metrics(app), re.M
+    )
+    return {status: int(n) for status, n in found}
+
+
+def waited(app) -> float:
+    return float(
+        re.search(r"^survey_engine_webhook_oldest_pending_seconds (\S+)$", _metrics(app), re.M)[1]
+    )
+
+
 def test_a_delivery_fails_after_its_last_attempt_and_a_replay_sends_it(hooked_app) -> None:
     hooked_app.config["WEBHOOK_MAX_ATTEMPTS"] = 3
     staff, secret = add_webhook(hooked_app)
@@ -408,6 +460,8 @@ def test_a_delivery_fails_after_its_last_attempt_and_a_replay_sends_it(hooked_ap
     try:
         submit_and_drain(hooked_app, hooked_app.test_client(), 5)
         [delivery] = db.session.scalars(sa.select(WebhookDelivery)).all()
+        assert outbox_metrics(hooked_app) == {"pending": 1, "delivered": 0, "failed": 0}
+        assert waited(hooked_app) >= 0
 
         def sent_and_final() -> bool:
             sender.send_due()
@@ -418,6 +472,8 @@ def test_a_delivery_fails_after_its_last_attempt_and_a_replay_sends_it(hooked_ap
         db.session.refresh(delivery)
         assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 3)
         assert len(receiver.seen("fail")) == 3
+        assert outbox_metrics(hooked_app) == {"pending": 0, "delivered": 0, "failed": 1}
+        assert waited(hooked_app) == 0
         page = staff.get(f"{PAGE}/deliveries/{delivery.id}").get_data(as_text=True)
         assert page.count("500") >= 3
 
@@ -426,6 +482,7 @@ def test_a_delivery_fails_after_its_last_attempt_and_a_replay_sends_it(hooked_ap
         wait_until(sent_and_final, "replayed")
         db.session.refresh(delivery)
         assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 4)
+        assert outbox_metrics(hooked_app) == {"pending": 0, "delivered": 1, "failed": 0}
         headers, body, _mode = receiver.seen("ok")[0]
         assert headers["Survey-Engine-Event-Id"] == delivery.event_id
         assert documented_verify()(secret, headers[SIGNATURE], body)

@@ -306,6 +306,41 @@ def test_the_cross_tab_sheet_weights_each_district_s_column(weighted_demo, tmp_p
     assert checked == 3 * len(codes)
 
 
+def test_the_dashboard_s_cross_tab_weighs_its_rows_and_columns(weighted_demo):
+    """support × district: each cell's weighted row and column percentages, with their
+    intervals on the effective n of the row's (column's) respondents."""
+    weights = current_weights(find_survey(DEMO_SLUG).id)
+    both = [
+        (weights.weight_of(r.answers), r.answers["support"], r.answers["district"])
+        for r in stored_responses()
+        if r.status != ResponseStatus.EXCLUDED
+        and r.answers.get("support") is not None
+        and r.answers.get("district") is not None
+    ]
+    url = f"/admin/surveys/{DEMO_SLUG}/results?row=support&col=district"
+    html = weighted_demo.get(url).get_data(as_text=True)
+    checked = 0
+    for table, base in (("row", 1), ("col", 2)):
+        body = html.split(f'id="crosstab-{table}"', 1)[1].split("</table>", 1)[0]
+        for row_html in body.split("<tr ")[1:]:
+            support = re.match(r'data-choice="([^"]+)"', row_html)[1]
+            for district, weighted, low, high in re.findall(
+                r'<td class="num" data-choice="([^"]+)"[^>]* data-weighted="([^"]*)" '
+                r'data-weighted-low="([^"]*)" data-weighted-high="([^"]*)"',
+                row_html,
+            ):
+                key = (None, support, district)[base]
+                group = [(w, s, d) for w, s, d in both if (s, d)[base - 1] == key]
+                total = sum(w for w, _, _ in group)
+                ratio = sum(w for w, s, d in group if (s, d) == (support, district)) / total
+                n_eff = total**2 / sum(w * w for w, _, _ in group)
+                assert (float(weighted), float(low), float(high)) == pytest.approx(
+                    (ratio, *wilson(ratio, n_eff)), rel=1e-9
+                ), (table, support, district)
+                checked += 1
+    assert checked >= 2 * 3 * 10  # three answers to support, a dozen districts
+
+
 def test_r_survey_package_gives_every_response_the_same_weight(weighted_demo, tmp_path):
     """The demo's weights, made again by R's survey::rake() from the counted responses
     one by one and the same margins: every response's weight agrees (ours average 1,

@@ -88,6 +88,7 @@ def installed_wheel(tmp_path_factory) -> Path:
         "survey_engine/translations/vi/LC_MESSAGES/messages.mo",
         "survey_engine/migrations/env.py",
         "survey_engine/demo/tro-lai-truong-hoc.json",
+        "survey_engine/definition/data/divisions-pre2025.json.gz",  # localities before 2025
         "survey_engine/templates/report/report.html",
     ):
         assert needed in names, f"{needed} missing from the wheel"

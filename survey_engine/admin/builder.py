@@ -32,6 +32,7 @@ from survey_engine.admin.builder_forms import (
     table_rows,
     texts_from_form,
 )
+from survey_engine.admin.builder_localities import add_from_form, locality_options
 from survey_engine.definition import Definition
 from survey_engine.definition import editing as edit
 from survey_engine.extensions import db
@@ -64,6 +65,7 @@ def _overview(
         d=Definition(data),
         problems=problems or [],
         types=edit.TYPES_IN_ORDER,
+        localities=locality_options(),
     )
     return html, status
 
@@ -77,6 +79,7 @@ STRUCTURE_CHANGES = (
     "question_up",
     "question_down",
     "delete_question",
+    "add_locality",
 )
 
 
@@ -89,6 +92,7 @@ def change_structure(slug: str):
     form = request.form
     change = form.get("change", "")
     target = form.get("target", "")
+    added: list[str] = []
     try:
         if change == "add_page":
             question = edit.blank_question(
@@ -119,6 +123,8 @@ def change_structure(slug: str):
             edit.move_question(data, target, -1 if change == "question_up" else 1)
         elif change == "delete_question":
             edit.delete_question(data, target)
+        elif change == "add_locality":
+            added = add_from_form(data, form, target)
         else:
             abort(400)
         save(survey, data, f"{change} {target or form.get('question_name', '')}".strip())
@@ -129,6 +135,9 @@ def change_structure(slug: str):
         return _overview(
             survey, working_copy(survey)[0], version, [_("Not saved:")] + error.problems, 422
         )
+    if added:
+        flash(_("Added the questions %(names)s.", names=", ".join(added)))
+        return redirect(url_for("admin.builder", slug=slug) + f"#q-{added[0]}")
     if change in ("add_question", "add_page"):
         return redirect(
             url_for("admin.edit_question", slug=slug, name=form.get("question_name", "").strip())

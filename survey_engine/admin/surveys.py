@@ -53,6 +53,8 @@ from survey_engine.staff.accounts import share_survey
 from survey_engine.untrusted import MAX_JSON_DEPTH, TooDeep, load_json
 
 # The endpoints that take a file; admin.init_app lets them exceed MAX_CONTENT_LENGTH.
+# Notes of the XLSForm reader shown after an upload; the rest are counted.
+MAX_FLASHED_NOTES = 20
 UPLOAD_ENDPOINTS = frozenset({"admin.new_survey", "admin.survey", "admin.weights"})
 
 
@@ -104,30 +106,40 @@ def decode_json(raw: bytes) -> tuple[object, list[str]]:
         return None, [_("Not valid JSON: %(error)s.", error=str(error))]
 
 
-def read_upload() -> tuple[dict | None, list[str]]:
-    """The definition in the request's file (JSON or .xlsx), or its first problems and
-    how many more: every limit of the XLSForm reader and of JSON applies."""
+def read_upload() -> tuple[dict | None, list[str], list[str]]:
+    """The definition in the request's file (JSON, .xlsx or .xls), or its first problems
+    and how many more: every limit of the XLSForm reader and of JSON applies; then the
+    XLSForm reader's notes (what it ignored or adjusted)."""
     upload = request.files.get("definition")
     if upload is None or not upload.filename:
-        return None, [_("Choose a file: a JSON definition or an XLSForm (.xlsx).")]
+        return None, [_("Choose a file: a JSON definition or an XLSForm (.xlsx or .xls).")], []
     suffix = Path(upload.filename).suffix.lower()
     if suffix == ".json":
         data, problems = decode_json(upload.read())
         if problems:
-            return None, problems
+            return None, problems, []
         # Anything but an object is a problem of validate_definition's, so no data.
-        return (data if isinstance(data, dict) else None), listed(validate_definition(data))
+        return (data if isinstance(data, dict) else None), listed(validate_definition(data)), []
     if suffix in (".xlsx", ".xls"):
         with tempfile.TemporaryDirectory() as folder:
             # Without a form_id, the slug comes from the file's name.
             name = secure_filename(upload.filename) or "upload" + suffix
             path = Path(folder) / (name if name.lower().endswith(suffix) else name + suffix)
             upload.save(path)
+            notes: list[str] = []
             try:
-                return read_xlsform(path), []
+                return read_xlsform(path, notes), [], notes
             except XLSFormInvalid as error:
-                return None, listed(error.problems, error.total)
-    return None, [_("Only .json and .xlsx files can be uploaded.")]
+                return None, listed(error.problems, error.total), []
+    return None, [_("Only .json, .xlsx and .xls files can be uploaded.")], []
+
+
+def flash_notes(notes: list[str]) -> None:
+    """The XLSForm reader's notes after a saved upload, the first MAX_FLASHED_NOTES."""
+    for note in notes[:MAX_FLASHED_NOTES]:
+        flash(_("Read with a note: %(note)s", note=note))
+    if len(notes) > MAX_FLASHED_NOTES:
+        flash(_("… and %(count)d more notes.", count=len(notes) - MAX_FLASHED_NOTES))
 
 
 def _store(data: dict, survey: Survey | None) -> tuple[Survey | None, list[str]]:
@@ -255,7 +267,7 @@ def new_survey():
         abort(403)
     problems: list[str] = []
     if request.method == "POST":
-        data, problems = read_upload()
+        data, problems, notes = read_upload()
         if data is not None and not problems:
             survey, problems = _store(data, None)
             if survey is not None:
@@ -263,6 +275,7 @@ def new_survey():
                     share_survey(current_user, survey)
                 audit.record("survey_created", survey, version=survey.versions[-1].number)
                 flash(_("The survey was created as a draft."))
+                flash_notes(notes)
                 return redirect(url_for("admin.survey", slug=survey.slug))
     html = render_template("admin/new_survey.html", lang=g.lang, problems=problems)
     return html, 422 if problems else 200
@@ -274,7 +287,7 @@ def survey(slug: str):
     if request.method == "GET":
         return _survey_page(visible_survey(slug))
     survey = managed_survey(slug)
-    data, problems = read_upload()
+    data, problems, notes = read_upload()
     if data is not None and not problems:
         _saved, problems = _store(data, survey)
     if problems:
@@ -282,6 +295,7 @@ def survey(slug: str):
         return _survey_page(survey, problems, 422)
     audit.record("version_uploaded", survey, version=survey.versions[-1].number)
     flash(_("The new draft version was saved."))
+    flash_notes(notes)
     return redirect(url_for("admin.survey", slug=slug))
 
 

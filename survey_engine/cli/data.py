@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from survey_engine.catalog import DefinitionInvalid, definition_for, find_survey, save_definition
 from survey_engine.definition import validate_definition
-from survey_engine.definition.fake import fake_answers
+from survey_engine.definition.fake import NoFakeAnswers, fake_answers
 from survey_engine.definition.json_file import definition_bytes
 from survey_engine.definition.problems import ProblemList
 from survey_engine.definition.xlsform import XLSFormInvalid, read_xlsform
@@ -60,9 +60,10 @@ def import_definition(file: Path, publish: bool) -> None:
             f"{file}: {file.stat().st_size:,} bytes; at most "
             f"{limit:,} are accepted (ADMIN_UPLOAD_MAX_BYTES)"
         )
+    notes: list[str] = []
     try:
         if file.suffix.lower() in (".xlsx", ".xls"):
-            data = read_xlsform(file)
+            data = read_xlsform(file, notes)
         else:
             data = load_json(file.read_bytes().decode("utf-8-sig"))
     except XLSFormInvalid as invalid:
@@ -84,6 +85,8 @@ def import_definition(file: Path, publish: bool) -> None:
     problems = validate_definition(data)
     if problems:
         _print_problems(file, problems)
+    for note in notes:  # on stderr: stdout is the slug alone, for scripts
+        click.echo(f"{file}: note: {note}", err=True)
     slug = data.get("slug")
     existed = isinstance(slug, str) and find_survey(slug) is not None
     try:
@@ -324,12 +327,19 @@ def fake_responses(slug: str, count: int, seed: int | None) -> None:
     rng = random.Random(seed)
     stored = 0
     while stored < count:
-        batch = [
-            Submission(
-                survey.id, version.id, uuid.uuid4(), fake_answers(definition, rng), source="fake"
-            )
-            for _ in range(min(FAKE_BATCH, count - stored))
-        ]
+        try:
+            batch = [
+                Submission(
+                    survey.id,
+                    version.id,
+                    uuid.uuid4(),
+                    fake_answers(definition, rng),
+                    source="fake",
+                )
+                for _ in range(min(FAKE_BATCH, count - stored))
+            ]
+        except NoFakeAnswers as error:
+            raise click.ClickException(f"{slug}: {error} ({stored} stored)") from None
         stored += len(persist_batch(batch).inserted)
     click.echo(f"{stored} fake responses stored for {slug}")
 

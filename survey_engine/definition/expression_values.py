@@ -212,7 +212,21 @@ def _call(name: Any, a: list[Value], n: int, today: date | None) -> Value:
         return _round(_num(a[0]), _num(a[1]) if n > 1 else 0.0)
     if name == "concat":
         return "".join(_str(v) for v in a[:n])
+    if name in ("min", "max"):
+        return _extreme(name == "max", [_num(v) for v in a[:n]])
     return ""
+
+
+def _extreme(largest: bool, values: list[float]) -> float:
+    """min()/max(): NaN if any value is, else the first smallest/largest (expr.js
+    walks the same way: Math.min would make min(0, -0) -0)."""
+    if not values or any(math.isnan(v) for v in values):
+        return math.nan
+    best = values[0]
+    for value in values[1:]:
+        if (value > best) if largest else (value < best):
+            best = value
+    return best
 
 
 def _get(mapping: Any, key: Any) -> Value:

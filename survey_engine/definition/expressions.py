@@ -59,6 +59,9 @@ other items dropped; anything else -> ''. Unknown ``${name}`` -> ''.
   NaN); p = float('1e<d>') (decimal parsing: exact in both languages);
   sign(x) * floor(abs(x) * p + 0.5) / p: halves away from zero, so round(2.5) = 3,
   round(-2.5) = -3, but round(1.005, 2) = 1 because 1.005 is 1.00499999999999989...
+  min(a, ...) / max(a, ...): number() of each argument; NaN if any is NaN (so an
+  unanswered one makes it NaN), else the first of the smallest / largest, compared
+  with < / > from left to right (min(0, -0) is 0 in both languages).
   today() -> 'YYYY-MM-DD' (here: the `today` argument or the server's local date;
   in the page: the browser's local date).
 - regex(s, p): True when p is found somewhere in string(s). The pattern must be a
@@ -124,6 +127,13 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "int": (1, 1),
     "round": (1, 2),
     "concat": (1, None),
+    "min": (1, None),
+    "max": (1, None),
+}
+# XLSForm functions that need what survey-engine/1 has not: why, instead of "unknown".
+NOT_HERE = {
+    "count": "count() counts a repeat's entries and survey-engine has no repeats "
+    "(for the choices ticked in a select_multiple write count-selected())",
 }
 
 
@@ -160,6 +170,9 @@ def check(text: object, known_names: set[str], allow_bare_names: bool = False) -
             hint = _suggest(name, known_names, "'${{{}}}'")
             problems.append((pos, f"unknown question '${{{name}}}'{hint}"))
     for name, pos, argc, args in parser.calls:
+        if name in NOT_HERE:
+            problems.append((pos, NOT_HERE[name]))
+            continue
         if name not in FUNCTIONS:
             hint = _suggest(name, FUNCTIONS, "'{}()'")
             problems.append((pos, f"unknown function '{name}()'{hint}"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.definition.answers import available_choices, local_today
@@ -20,10 +21,16 @@ SAMPLE_TEXTS = [
 ATTEMPTS = 20
 
 
+class NoFakeAnswers(ValueError):
+    """No draw of answers passed the survey's own checks (e.g. a required question
+    whose choice filter always leaves no choice)."""
+
+
 def fake_answers(definition: Definition, rng: random.Random) -> dict:
     """A plausible, valid set of answers; optional questions are skipped now and then.
 
-    Choices respect each choice filter given the answers so far; a set that a
+    Choices respect each choice filter given the answers so far (a question whose
+    filter leaves no choice is skipped, as a respondent would have to); a set that a
     constraint refuses is drawn again.
     """
     for _ in range(ATTEMPTS):
@@ -32,20 +39,25 @@ def fake_answers(definition: Definition, rng: random.Random) -> dict:
             # No file is made up: a file question stays unanswered (or is refused).
             if q.type in NOT_ASKED or q.type in FILE or (not q.required and rng.random() < 0.2):
                 continue
-            raw[q.name] = _answer(q, rng, raw)
-            picked = raw[q.name]
+            picked = _answer(q, rng, raw)
+            if picked is None:  # a choice filter left no choice: nothing to pick
+                continue
+            raw[q.name] = picked
             if q.other and (picked == OTHER or (isinstance(picked, list) and OTHER in picked)):
                 raw[q.other_field] = rng.choice(SAMPLE_TEXTS)
         answers, errors = clean_answers(definition, raw, definition.default_language)
         if not errors:
             return answers
-    # A bug here would poison every benchmark: fail loudly.
-    raise AssertionError(f"fake answers failed validation: {errors}")
+    # A survey no answers can satisfy (or a bug here) would poison every benchmark:
+    # fail loudly, with the reason, rather than store what the survey refuses.
+    raise NoFakeAnswers(f"no valid answers in {ATTEMPTS} draws; the last refused: {errors}")
 
 
-def _answer(q: Question, rng: random.Random, so_far: dict):
+def _answer(q: Question, rng: random.Random, so_far: dict) -> Any:
     choices = [c for c in available_choices(q, so_far) if not c.get("exclusive")]
     names = [c["name"] for c in choices]
+    if q.type in ("select_one", "select_multiple") and not names:
+        return None
     if q.type == "select_one":
         # Skewed weights, so tallies differ from choice to choice.
         return rng.choices(names, weights=range(len(names), 0, -1))[0]

@@ -1,10 +1,12 @@
-"""XLSForm (.xlsx) to and from survey-engine/1 definitions.
+"""XLSForm (.xlsx, or .xls to read) to and from survey-engine/1 definitions.
 
 `read_xlsform` converts the survey, choices and settings sheets; whatever the format
-cannot express (repeats, nested groups, geotrace, geoshape, media columns, ...) is refused with
-its sheet, row and column, every problem at once, then the result is checked by
-`validate_definition` too. The file itself is checked first (xlsform_package.py); a
-row's cells and their turning into a page or question are xlsform_rows.py; the writer,
+cannot express (repeats, geotrace, geoshape, media columns, ...) is refused with its sheet, row
+and column, every problem at once, then the result is checked by `validate_definition`
+too; what it ignores or adjusts is told in notes. The workbook is opened by
+xlsform_book.py (.xlsx after xlsform_package.py's checks, or .xls); a row's cells and
+their turning into a page or question are xlsform_rows.py, the survey sheet's groups
+into pages xlsform_pages.py, loose names xlsform_names.py; the writer,
 whose files read back as the same definition, is xlsform_writer.py; the columns both
 know are in xlsform_sheets.py (docs/survey-format.md, "XLSForm").
 """
@@ -16,16 +18,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import openpyxl
-
+from survey_engine.definition.expression_syntax import ExpressionError, Parser
 from survey_engine.definition.schema import FORMAT, validate_definition
-from survey_engine.definition.xlsform_package import XLSFormInvalid, check_package
+from survey_engine.definition.xlsform_book import Book
+from survey_engine.definition.xlsform_names import choice_name_of, list_name_of, rename_literals
+from survey_engine.definition.xlsform_package import XLSFormInvalid
+from survey_engine.definition.xlsform_pages import PageBuilder
 from survey_engine.definition.xlsform_quotas import QUOTA_PATH_RE, read_quotas
-from survey_engine.definition.xlsform_rows import RowReader
 from survey_engine.definition.xlsform_sheets import (
     CHOICE_PATH_RE,
+    EXPRESSION_COLUMNS,
+    IGNORED_SETTINGS,
+    METADATA_TYPES,
     PAGE_PATH_RE,
-    PLAIN_COLUMNS,
     QUESTION_PATH_RE,
     SETTINGS_KEYS,
     SETTINGS_PLAIN,
@@ -45,41 +50,50 @@ MAX_CELLS = 1_000_000  # over the whole workbook, blank cells included
 MAX_SECONDS = 15.0  # reading the sheets' rows: well inside gunicorn's 30 s worker timeout
 
 
+UNKNOWN_REF_RE = re.compile(r"unknown question '\$\{([^}]+)\}'")
+
+
 def _slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64].strip("-")
 
 
-class _Reader(RowReader):
+class _Reader(PageBuilder):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
         self.row_count = self.cell_count = 0
         self.deadline = time.monotonic() + MAX_SECONDS
-        self.question_rows: dict[tuple[int, int], int] = {}
-        self.page_rows: dict[int, int] = {}
         self.choice_rows: dict[tuple[str, int], int] = {}
         self.quota_rows: dict[int, int] = {}
+        self.read_sheets: dict[int, tuple[Header, list[tuple[int, tuple]]]] = {}
+        self.renamed: dict[str, str] = {}  # choice names made plain: old -> new
 
     # -- sheets ---------------------------------------------------------------------------
 
     def rows(self, sheet) -> tuple[Header, list[tuple[int, tuple]]]:
+        """The sheet's header and non-blank rows (numbered as the spreadsheet shows
+        them), read once: the languages are looked for before the rows are read."""
+        if id(sheet) in self.read_sheets:
+            return self.read_sheets[id(sheet)]
         all_rows = list(self.bounded_rows(sheet))
-        if not all_rows:
-            return Header(()), []
-        header = Header(all_rows[0])
-        body = [
+        header = Header(all_rows[0] if all_rows else ())
+        body = [  # a cell under no header is read by nobody: such a row is blank
             (number, row)
             for number, row in enumerate(all_rows[1:], start=2)
-            if any(cell_text(cell) is not None for cell in row)
+            if any(
+                column is not None and cell_text(cell) is not None
+                for column, cell in zip(header.columns, row, strict=False)
+            )
         ]
+        for raw in header.ignored:
+            self.note(sheet.title, 1, raw, "ignored (a display hint for ODK Collect)")
+        self.read_sheets[id(sheet)] = header, body
         return header, body
 
     def bounded_rows(self, sheet):
-        """The sheet's rows as openpyxl reads them, stopped by MAX_ROWS, MAX_CELLS and
-        MAX_SECONDS. The sheet's own stated size is ignored: a tiny sheet claiming
-        A1:XFD1048576 would otherwise be padded to 17 billion blank cells."""
-        sheet.reset_dimensions()
-        for count, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        """The sheet's rows (xlsform_book.py), stopped by MAX_ROWS, MAX_CELLS and
+        MAX_SECONDS."""
+        for count, row in enumerate(sheet.rows(), start=1):
             self.cell_count += len(row)
             if count > MAX_ROWS:
                 raise XLSFormInvalid(
@@ -107,40 +121,17 @@ class _Reader(RowReader):
             yield row
 
     def read(self) -> dict:
-        check_package(self.path)
-        try:
-            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        except Exception as error:  # openpyxl raises many kinds for a non-workbook
-            raise XLSFormInvalid([f"not an XLSForm workbook (.xlsx): {error}"]) from None
-        try:
-            sheets = {ws.title.strip().lower(): ws for ws in book.worksheets}
-            for name, sheet in sheets.items():
-                if name not in ("survey", "choices", "settings", "quotas") and self.rows(sheet)[1]:
-                    self.problem(sheet.title, None, None, "this sheet is not supported")
-            definition = self.settings(sheets.get("settings"))
-            if "quotas" in sheets:
-                quotas, self.quota_rows = read_quotas(self, *self.rows(sheets["quotas"]))
-                if quotas:
-                    definition.setdefault("settings", {})["quotas"] = quotas
-            lists = self.choices(sheets.get("choices"))
-            if "survey" not in sheets:
-                self.problem("survey", None, None, "the workbook has no survey sheet")
-                pages: list = []
-            else:
-                pages = self.survey(sheets["survey"])
-        except XLSFormInvalid:
-            raise
-        except Exception as error:  # a sheet's XML openpyxl cannot read (ParseError, ...)
-            raise XLSFormInvalid([f"the workbook cannot be read: {error}"]) from None
-        finally:
-            book.close()
+        with Book(self.path) as book:
+            try:
+                definition, lists, pages = self.sheets(book)
+            except XLSFormInvalid:
+                raise
+            except Exception as error:  # a sheet's XML openpyxl cannot read (ParseError, ...)
+                raise XLSFormInvalid([f"the workbook cannot be read: {error}"]) from None
         definition["pages"] = pages
-        if (
-            "default_language" not in definition
-            and self.languages[:1] != ["vi"]
-            and len(self.languages) == 1
-        ):
-            definition["default_language"] = self.languages[0]  # the only language used
+        if self.renamed:
+            self.rename_in_expressions(pages)
+        self.check_filters(pages, lists)
         matrix_rows = self.matrix_rows(pages, lists)
         if lists:
             definition["choice_lists"] = lists
@@ -152,10 +143,100 @@ class _Reader(RowReader):
         if "choice_lists" in definition and not lists:
             del definition["choice_lists"]
         for problem in validate_definition(definition):
-            self.add_problem(self.locate(problem))
+            self.add_problem(self.explain_metadata(self.locate(problem)))
         if self.found.total:
             raise self.invalid()
         return definition
+
+    def sheets(self, book: Book) -> tuple[dict, dict, list]:
+        """The settings, choice lists and pages of the workbook's sheets."""
+        sheets = {ws.title.strip().lower(): ws for ws in book.sheets}
+        for name, sheet in sheets.items():
+            if name not in ("survey", "choices", "settings", "quotas") and self.rows(sheet)[1]:
+                self.problem(sheet.title, None, None, "this sheet is not supported")
+        definition = self.settings(sheets.get("settings"))
+        if "default_language" not in definition:
+            self.choose_language(definition, [sheets.get("survey"), sheets.get("choices")])
+        if "quotas" in sheets:
+            quotas, self.quota_rows = read_quotas(self, *self.rows(sheets["quotas"]))
+            if quotas:
+                definition.setdefault("settings", {})["quotas"] = quotas
+        lists = self.choices(sheets.get("choices"))
+        if "survey" not in sheets:
+            self.problem("survey", None, None, "the workbook has no survey sheet")
+            pages: list = []
+        else:
+            pages = self.survey(sheets["survey"])
+        return definition, lists, pages
+
+    def choose_language(self, definition: dict, sheets: list) -> None:
+        """With no default_language setting, the form's first language: Vietnamese if
+        any column is in it (the product's own default), else the first language of
+        the survey sheet's columns (then the choices'), as ODK Collect opens such a
+        form in its first language. A form with texts in no language is left as is."""
+        found: list[str] = []
+        for sheet in sheets:
+            if sheet is None:
+                continue
+            for column in self.rows(sheet)[0].columns:
+                if column is not None and column[0] in TEXT_COLUMNS and column[1]:
+                    code = language_code(column[1])
+                    if code is not None and code not in found:
+                        found.append(code)
+        if not found or "vi" in found:
+            return
+        definition["default_language"] = self.default_language = found[0]
+        if len(found) > 1:
+            self.note(
+                "settings",
+                None,
+                "default_language",
+                f"none given: {found[0]!r} is used, the first language of the form "
+                f"(found: {', '.join(found)}); texts without a language are taken as it",
+            )
+
+    def rename_in_expressions(self, pages: list) -> None:
+        """Expressions and defaults naming a choice by its old name name the new one."""
+        for page in pages:
+            if page.get("relevant"):
+                page["relevant"] = rename_literals(page["relevant"], self.renamed)
+            for question in page["questions"]:
+                for key in EXPRESSION_COLUMNS:
+                    if isinstance(question.get(key), str):
+                        question[key] = rename_literals(question[key], self.renamed)
+                if question.get("choices") and isinstance(question.get("attention"), str):
+                    question["attention"] = self.renamed.get(
+                        question["attention"], question["attention"]
+                    )
+                default = question.get("default")
+                if question.get("choices") and isinstance(default, str):
+                    question["default"] = self.renamed.get(default, default)
+                elif question.get("choices") and isinstance(default, list):
+                    question["default"] = [self.renamed.get(d, d) for d in default]
+
+    def check_filters(self, pages: list, lists: dict) -> None:
+        """A choice_filter naming a property (a choices sheet column) that no choice of
+        its list has would filter every choice away: a problem at its row."""
+        for p, page in enumerate(pages):
+            for q, question in enumerate(page["questions"]):
+                text, listed = question.get("choice_filter"), lists.get(question.get("choices"))
+                if not isinstance(text, str) or listed is None:
+                    continue
+                try:
+                    parser = Parser(text)
+                    parser.parse()
+                except ExpressionError:
+                    continue  # the validator names the syntax error
+                have = {key for choice in listed for key in choice}
+                for name in sorted({name for name, _ in parser.props} - have):
+                    self.problem(
+                        "survey",
+                        self.question_rows.get((p, q)),
+                        "choice_filter",
+                        f"{name!r} is no column of the choices sheet for list "
+                        f"{question['choices']!r} (its choices have: {', '.join(sorted(have))}); "
+                        f"a text is written in quotes: '{name}'",
+                    )
 
     def matrix_rows(self, pages: list, lists: dict) -> list[dict]:
         found = []
@@ -165,6 +246,23 @@ class _Reader(RowReader):
                     question["_rows_list"] = question["rows"]
                     found.append(question)
         return found
+
+    def explain_metadata(self, problem: str) -> str:
+        """An unknown ${name} that is a metadata row's name: say that it keeps no
+        answer, and what survey-engine keeps instead (today() for today)."""
+        match = UNKNOWN_REF_RE.search(problem)
+        if match is None or match[1] not in self.metadata_rows:
+            return problem
+        kind, row = self.metadata_rows[match[1]]
+        instead = (
+            "write today()"
+            if kind == "today"
+            else f"survey-engine keeps {METADATA_TYPES[kind]} instead"
+        )
+        return (
+            f"{problem}; it names the {kind!r} metadata row (survey sheet, row {row}), "
+            f"which is no question and has no answer here: {instead}"
+        )
 
     def locate(self, problem: str) -> str:
         """Adds the sheet and row to a path-style problem of validate_definition."""
@@ -210,6 +308,9 @@ class _Reader(RowReader):
                 )
             else:
                 definition["default_language"] = self.default_language = code
+        for key, why in IGNORED_SETTINGS.items():
+            if cell_text(plain.get(key)) is not None:
+                self.note("settings", 2, key, f"ignored: {why}")
         form_id = cell_text(plain.get("form_id")) or self.path.stem
         definition["slug"] = _slugify(form_id)
         title = self.text(texts.get("form_title"))
@@ -229,6 +330,7 @@ class _Reader(RowReader):
         if sheet is None:
             return lists
         header, body = self.rows(sheet)
+        raw_lists: dict[str, tuple[str, int]] = {}  # made-plain name -> (as written, row)
         for number, row in body:
             texts, plain, extras = self.cells(
                 "choices", header, number, row, ("label",), ("list_name", "name"), extra_ok=True
@@ -239,6 +341,13 @@ class _Reader(RowReader):
                     "choices", number, "list_name" if list_name is None else "name", "is empty"
                 )
                 continue
+            list_name = self.list_name(number, list_name, raw_lists)
+            if choice_name_of(name) != name:
+                self.note(
+                    "choices", number, "name", f"{name!r} is kept as {choice_name_of(name)!r}"
+                )
+                self.renamed[name] = choice_name_of(name)
+                name = choice_name_of(name)
             choice: dict[str, Any] = {"name": name}
             label = self.text(texts.get("label"))
             if label is not None:
@@ -250,98 +359,29 @@ class _Reader(RowReader):
             choices.append(choice)
         return lists
 
-    def survey(self, sheet) -> list[dict]:
-        header, body = self.rows(sheet)
-        pages: list[dict] = []
-        stack: list[tuple[str, int]] = []  # open groups/repeats: (kind, row)
-        current: dict | None = None  # the page questions go to
-        loose: dict | None = None  # the page of questions outside any group
-        for number, row in body:
-            texts, plain, _ = self.cells(
-                "survey",
-                header,
-                number,
-                row,
-                TEXT_COLUMNS,
-                ("type", "name", "required") + PLAIN_COLUMNS,
-            )
-            raw_type = cell_text(plain.get("type"))
-            if raw_type is None:
-                self.problem("survey", number, "type", "is empty")
-                continue
-            kind = re.sub(r"[\s_]+", " ", raw_type.lower())
-            name = cell_text(plain.get("name"))
-            if kind in ("begin group", "begin repeat"):
-                page = self.begin(number, kind, name, texts, plain, stack)
-                if page is not None:
-                    current = page
-                    self.page_rows[len(pages)] = number
-                    pages.append(current)
-                    loose = None
-                continue
-            if kind in ("end group", "end repeat"):
-                if self.end(number, kind, raw_type, stack) and not stack:
-                    current = None
-                continue
-            question = self.question(number, kind, raw_type, name, texts, plain)
-            if question is None:
-                continue
-            if current is None:
-                if loose is None:
-                    loose = {"name": self.free_page_name(pages), "questions": []}
-                    pages.append(loose)
-                page = loose
-            else:
-                page = current
-            self.question_rows[len(pages) - 1, len(page["questions"])] = number
-            page["questions"].append(question)
-        for kind, number in stack:
-            self.problem("survey", number, "type", f"this {kind} has no 'end {kind}'")
-        return pages
-
-    def begin(
-        self,
-        number: int,
-        kind: str,
-        name: str | None,
-        texts: dict,
-        plain: dict,
-        stack: list[tuple[str, int]],
-    ) -> dict | None:
-        """Opens a group or repeat on `stack`; the new page of a top-level group."""
-        if kind == "begin repeat":
+    def list_name(self, number: int, raw: str, seen: dict[str, tuple[str, int]]) -> str:
+        """The list's plain name (xlsform_names.py); two lists written differently
+        that become one name are a problem."""
+        name = list_name_of(raw)
+        first = seen.setdefault(name, (raw, number))
+        if first[0] != raw:
             self.problem(
-                "survey",
+                "choices",
                 number,
-                "type",
-                "repeats are not supported (a survey-engine survey has no repeated parts)",
+                "list_name",
+                f"{raw!r} and {first[0]!r} (row {first[1]}) both become the list name {name!r}",
             )
-        elif stack:
-            self.problem(
-                "survey",
-                number,
-                "type",
-                "a group inside a group is not supported (groups are pages, one level only)",
-            )
-        stack.append((kind.split()[1], number))
-        if len(stack) == 1 and kind == "begin group":
-            return self.page(number, name, texts, plain)
-        return None
-
-    def end(self, number: int, kind: str, raw_type: str, stack: list[tuple[str, int]]) -> bool:
-        """Closes the group or repeat open on `stack`; False (a problem) if none matches."""
-        if not stack or stack[-1][0] != kind.split()[1]:
-            self.problem("survey", number, "type", f"{raw_type!r} has no matching begin")
-            return False
-        stack.pop()
-        return True
+        elif name != raw and first[1] == number:
+            self.note("choices", number, "list_name", f"{raw!r} is kept as {name!r}")
+        return name
 
 
-def read_xlsform(path: str | Path) -> dict:
-    """The survey-engine/1 definition of an XLSForm workbook; raises XLSFormInvalid."""
-    path = Path(path)
-    if path.suffix.lower() == ".xls":
-        raise XLSFormInvalid(
-            [f"{path.name}: the old .xls format is not supported; save the workbook as .xlsx"]
-        )
-    return _Reader(path).read()
+def read_xlsform(path: str | Path, notes: list[str] | None = None) -> dict:
+    """The survey-engine/1 definition of an XLSForm workbook; raises XLSFormInvalid.
+    What was read but ignored or adjusted (metadata types, body:: columns, renamed
+    choices, ...) is added to `notes` when given, each naming its sheet, row, column."""
+    reader = _Reader(Path(path))
+    definition = reader.read()
+    if notes is not None:
+        notes.extend(reader.notes)
+    return definition

@@ -13,19 +13,28 @@ from typing import Any
 
 from survey_engine.definition.problems import ProblemList
 from survey_engine.definition.schema_common import NOT_YET_SUPPORTED
+from survey_engine.definition.xlsform_names import list_name_of
 from survey_engine.definition.xlsform_package import XLSFormInvalid
 from survey_engine.definition.xlsform_sheets import (
+    EXPRESSION_COLUMNS,
     FALSE_WORDS,
     MEDIA_COLUMNS,
+    METADATA_ALIASES,
+    METADATA_TYPES,
     REFUSED_TYPES,
     SELECT_ALIASES,
     SELECT_RE,
     SIMPLE_TYPES,
     TRUE_WORDS,
+    TYPE_ALIASES,
     Header,
     cell_text,
+    expression_text,
     language_code,
 )
+
+# pyxform's range defaults: start=1 end=10 step=1.
+RANGE_DEFAULTS = {"start": 1, "end": 10, "step": 1}
 
 
 class RowReader:
@@ -33,6 +42,10 @@ class RowReader:
 
     def __init__(self) -> None:
         self.found = ProblemList()
+        # What was read but changes nothing or was adjusted: told, not refused.
+        self.notes: list[str] = []
+        # Metadata rows (no question): name -> (type, row), to explain ${name}.
+        self.metadata_rows: dict[str, tuple[str, int]] = {}
         self.default_language: str | None = None
         self.languages: list[str] = []
         self.bad_languages: set[str] = set()
@@ -44,6 +57,10 @@ class RowReader:
         if column is not None:
             where += f", column {column}"
         self.add_problem(f"{where}: {text}")
+
+    def note(self, sheet: str, row: int | None, column: str | None, text: str) -> None:
+        where = f"{sheet} sheet" + (f", row {row}" if row is not None else "")
+        self.notes.append(f"{where}{f', column {column}' if column else ''}: {text}")
 
     def add_problem(self, text: str) -> None:
         self.found.add(text)
@@ -129,14 +146,16 @@ class RowReader:
         if title is not None:
             page["title"] = title
         for key in texts:
-            self.problem("survey", number, key, "a group (page) takes no " + key)
+            self.note("survey", number, key, f"ignored: a group (page) shows no {key}")
         for key, value in plain.items():
             if key in ("type", "name"):
                 continue
             if key == "relevant":
-                page["relevant"] = cell_text(value)
-            elif key == "appearance" and cell_text(value) == "field-list":
+                page["relevant"] = expression_text(value)
+            elif key == "appearance" and str(cell_text(value)).lower() == "field-list":
                 pass  # a page already shows its questions together
+            elif key == "required":
+                self.note("survey", number, key, "ignored: a group (page) is never required")
             else:
                 self.problem(
                     "survey",
@@ -150,17 +169,32 @@ class RowReader:
         self, number: int, kind: str, raw_type: str, name: str | None, texts: dict, plain: dict
     ) -> dict | None:
         question: dict[str, Any] = {"name": name}
-        kind = re.sub(r"\s+", " ", raw_type.strip().lower())
-        match = SELECT_RE.match(kind)
+        spaced = re.sub(r"\s+", " ", raw_type.strip())
+        kind = spaced.lower()
+        match = SELECT_RE.match(spaced)
+        metadata = METADATA_ALIASES.get(kind, kind)
+        if metadata in METADATA_TYPES:
+            if name is not None:
+                self.metadata_rows[name] = (metadata, number)
+            self.note(
+                "survey",
+                number,
+                "type",
+                f"{raw_type!r} is no question: survey-engine keeps "
+                f"{METADATA_TYPES[metadata]} for every response",
+            )
+            return None
         if match:
-            qtype = SELECT_ALIASES[match[1]]
-            question.update(type=qtype, choices=raw_type.split()[-2 if match[3] else -1])
+            qtype = SELECT_ALIASES[match[1].lower()]
+            question.update(type=qtype, choices=list_name_of(match[2]))
             if match[3]:
                 if qtype not in ("select_one", "select_multiple"):
                     self.problem("survey", number, "type", f"or_other is not possible on {qtype}")
                 question["other"] = True
-        elif kind in SIMPLE_TYPES:
-            qtype = question["type"] = kind
+        elif kind in SIMPLE_TYPES or kind in TYPE_ALIASES:
+            qtype = question["type"] = TYPE_ALIASES.get(kind, kind)
+        elif kind == "range":
+            qtype = question["type"] = "integer"
         else:
             why = REFUSED_TYPES.get(kind, f"{raw_type!r} is not supported")
             self.problem("survey", number, "type", why)
@@ -192,12 +226,52 @@ class RowReader:
             elif key in ("min", "max", "scale", "min_choices", "max_choices"):
                 question[key] = self.number(value, qtype if key in ("min", "max") else "integer")
             elif key == "matrix_rows":
-                question["rows"] = cell_text(value)
+                question["rows"] = list_name_of(str(cell_text(value)))
             elif key == "attention":
                 question["attention"] = self.attention(qtype, value)
+            elif key == "parameters":
+                if kind != "range":
+                    self.problem(
+                        "survey", number, key, "'parameters' is not supported yet by survey-engine"
+                    )
+            elif key in EXPRESSION_COLUMNS:
+                question[key] = expression_text(value)
             else:
                 question[key] = cell_text(value)
+        if kind == "range":
+            self.range(number, question, plain.get("parameters"))
         return question
+
+    def range(self, number: int, question: dict, parameters: Any) -> None:
+        """XLSForm's range (a slider) as a number question: start and end become min
+        and max (either way round), a step other than 1 a constraint; decimal when
+        any of them is not whole."""
+        values: dict[str, float] = dict(RANGE_DEFAULTS)
+        for part in str(cell_text(parameters) or "").replace(";", " ").replace(",", " ").split():
+            key, _, text = part.partition("=")
+            try:
+                if key.strip().lower() not in RANGE_DEFAULTS:
+                    raise ValueError
+                values[key.strip().lower()] = float(text)
+            except ValueError:
+                self.problem(
+                    "survey",
+                    number,
+                    "parameters",
+                    f"{part!r}: a range takes start=, end= and step= numbers",
+                )
+                return
+        start, end, step = values["start"], values["end"], values["step"]
+        whole = all(float(v).is_integer() for v in values.values())
+        question["type"] = "integer" if whole else "decimal"
+        low, high = sorted((start, end))
+        question["min"], question["max"] = (int(low), int(high)) if whole else (low, high)
+        if step == 0:
+            self.problem("survey", number, "parameters", "a range's step must not be 0")
+        elif whole and abs(step) != 1:
+            rule = f"(. - {int(start)}) mod {int(abs(step))} = 0"
+            old = question.get("constraint")
+            question["constraint"] = f"({old}) and {rule}" if old else rule
 
     def attention(self, qtype: str, value: Any) -> Any:
         """The expected answer: a matrix's "row=choice row=choice" as {row: choice}, a

@@ -61,11 +61,90 @@ SELECT_ALIASES = {
 }
 SELECT_RE = re.compile(
     r"^(select_one|select one|select_multiple|select all that apply|rank|"
-    r"matrix)(?:\s+from)?\s+(\S+)(\s+or_other)?$"
+    r"matrix)(?:\s+from)?\s+(\S+)(\s+or_other|\s+or specify other)?$",
+    re.IGNORECASE,
 )
+# pyxform's other names of types survey-engine has ("gps": its old name of geopoint;
+# "phone number" is its digits-only text; "phonenumber", without the space, is the
+# device's number: a metadata type).
+TYPE_ALIASES = {"string": "text", "int": "integer", "phone number": "phone", "gps": "geopoint"}
+# XLSForm's metadata types: no question, nothing asked; what survey-engine keeps instead
+# for every response (docs/survey-format.md, "XLSForm metadata types").
+METADATA_TYPES = {
+    "start": "the response's started_at",
+    "end": "the response's submitted_at",
+    "today": "the date of the response's submitted_at (Vietnam time)",
+    "deviceid": "the response's device_hash (a hash of the browser's device token)",
+    "username": "nothing (respondents are anonymous; a closed survey keeps the access code's unit)",
+    "simserial": "nothing (a browser cannot read the SIM)",
+    "subscriberid": "nothing (a browser cannot read the SIM)",
+    "phonenumber": "nothing (a browser cannot read the phone's number)",
+    "audit": "the response's duration_seconds and pages_visited",
+}
+METADATA_ALIASES = {
+    "start time": "start",
+    "get start time": "start",
+    "end time": "end",
+    "get end time": "end",
+    "get today": "today",
+    "device id": "deviceid",
+    "get device id": "deviceid",
+    "imei": "deviceid",
+    "uri:deviceid": "deviceid",
+    "uri:username": "username",
+    "sim id": "simserial",
+    "get sim id": "simserial",
+    "uri:simserial": "simserial",
+    "subscriber id": "subscriberid",
+    "get subscriber id": "subscriberid",
+    "uri:subscriberid": "subscriberid",
+    "get phone number": "phonenumber",
+    "uri:phonenumber": "phonenumber",
+}
+# `bind::X` columns (pyxform's raw XForm bind attributes) that survey-engine knows by
+# another name; other bind:: columns are refused by their own name.
+BIND_COLUMNS = {
+    "relevant": "relevant",
+    "required": "required",
+    "constraint": "constraint",
+    "calculate": "calculation",
+    "jr:constraintmsg": "constraint_message",
+    "jr:requiredmsg": "required_message",
+    "readonly": "read_only",
+}
+# pyxform's other names of columns survey-engine reads.
+COLUMN_ALIASES = {
+    "calculate": "calculation",
+    "relevance": "relevant",
+    "caption": "label",
+    "constraining_message": "constraint_message",
+    "requiredmsg": "required_message",
+    "readonly": "read_only",
+    "id_string": "form_id",
+    "title": "form_title",
+}
+# Column prefixes pyxform passes to the XForm body: display hints for ODK Collect
+# (`body::accuracyThreshold`, ...), ignored with a note.
+IGNORED_PREFIXES = ("body",)
+# Settings that change nothing in survey-engine, ignored with a note saying why.
+IGNORED_SETTINGS = {
+    "name": "the name of the XForm's data element; survey-engine has none",
+    "instance_name": "a response is named by its id",
+    "style": "survey-engine has one page style (pages, theme-grid, ... are ODK's)",
+    "allow_choice_duplicates": "choice names must differ within a list all the same, "
+    "since an answer is stored by its choice's name",
+}
+# pyxform straightens typographic quotes that spreadsheet programs put in formulas.
+SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 MEDIA_COLUMNS = {"image", "audio", "video", "big-image", "media"}
 SETTINGS_TEXTS = ("form_title", "description")
-SETTINGS_PLAIN = ("form_id", "default_language", "version", *PLAIN_SETTINGS)
+SETTINGS_PLAIN = (
+    "form_id",
+    "default_language",
+    "version",
+    *PLAIN_SETTINGS,
+    *IGNORED_SETTINGS,
+)
 # The settings columns that become definition["settings"] (when the column is there).
 SETTINGS_KEYS = PLAIN_SETTINGS
 SETTINGS_NUMBERS = ("max_responses", "retention_days")
@@ -94,10 +173,13 @@ CHOICE_PATH_RE = re.compile(r"^choice_lists\.([^.\[]+)\[(\d+)\]")
 
 
 class Header:
-    """One sheet's header row: base column name and language (or None) per column."""
+    """One sheet's header row: base column name and language (or None) per column;
+    pyxform's aliases and `bind::` columns under survey-engine's names, `body::`
+    columns in `ignored` (and as None)."""
 
     def __init__(self, cells: tuple) -> None:
         self.columns: list[tuple[str, str | None, str] | None] = []
+        self.ignored: list[str] = []
         for cell in cells:
             if cell is None or not str(cell).strip():
                 self.columns.append(None)
@@ -105,7 +187,15 @@ class Header:
             raw = str(cell).strip()
             base, sep, lang = raw.partition("::") if "::" in raw else raw.partition(":")
             base = base.strip().lower().replace(" ", "_")
-            self.columns.append((base, lang.strip() if sep else None, raw))
+            language = lang.strip() if sep else None
+            if base in IGNORED_PREFIXES and language:
+                self.ignored.append(raw)
+                self.columns.append(None)
+                continue
+            if base == "bind" and language:
+                base, language = BIND_COLUMNS.get(language.lower(), raw), None
+            base = COLUMN_ALIASES.get(base, base)
+            self.columns.append((base, language, raw))
 
 
 def language_code(spec: str) -> str | None:
@@ -131,6 +221,13 @@ def cell_text(value: Any) -> str | None:
         return value.isoformat()
     text = str(value).strip()
     return text or None
+
+
+def expression_text(value: Any) -> str | None:
+    """An expression cell's text with typographic quotes straightened, as pyxform does:
+    Excel and Word turn 'yes' into ‘yes’ as it is typed."""
+    text = cell_text(value)
+    return text.translate(SMART_QUOTES) if text is not None else None
 
 
 def settings_value(key: str, value: Any) -> Any:

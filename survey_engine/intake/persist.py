@@ -56,7 +56,7 @@ class _Refused(Exception):
 
 @dataclass
 class Persisted:
-    inserted: set[Key] = field(default_factory=set)
+    inserted: dict[Key, int] = field(default_factory=dict)  # the new responses' ids
     refused: dict[Key, Outcome] = field(default_factory=dict)  # CLAIMED or FULL
     replaced: list[Key] = field(default_factory=list)  # earlier answers of the same device
 
@@ -80,9 +80,9 @@ def persist_batch(submissions: Sequence[Submission], enforce: bool = False) -> P
             new = [s for s in unique if s.key in persisted.inserted]
             _take_quota_places(new, enforce)
             _count(new)
-            exclude_replaced(persisted.replaced)
+            outbox.add_replaced(exclude_replaced(persisted.replaced))
             _mark_codes_used(new)
-            outbox.add_stored(new)
+            outbox.add_stored(new, persisted.inserted)
         db.session.commit()
         quality.count_flags(checked, persisted.inserted)
     except _Refused as refused:
@@ -94,15 +94,15 @@ def persist_batch(submissions: Sequence[Submission], enforce: bool = False) -> P
     return persisted
 
 
-def _insert(unique: list[Submission]) -> set[Key]:
+def _insert(unique: list[Submission]) -> dict[Key, int]:
     table = Response.__table__
     statement = (
         insert_for(table)
         .on_conflict_do_nothing(index_elements=["survey_id", "submission_id"])
-        .returning(table.c.survey_id, table.c.submission_id)
+        .returning(table.c.survey_id, table.c.submission_id, table.c.id)
     )
     result = db.session.execute(statement, [s.row() for s in unique])
-    return {(row.survey_id, row.submission_id) for row in result}
+    return {(row.survey_id, row.submission_id): row.id for row in result}
 
 
 def _take_claims(unique: list[Submission], persisted: Persisted, enforce: bool) -> list[Submission]:

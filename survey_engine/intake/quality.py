@@ -52,7 +52,7 @@ import dataclasses
 import statistics
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import cast
 
 import sqlalchemy as sa
@@ -106,7 +106,7 @@ def check_batch(submissions: Sequence[Submission]) -> Checked:
     return checked
 
 
-def count_flags(checked: Checked, inserted: set[Key]) -> None:
+def count_flags(checked: Checked, inserted: Collection[Key]) -> None:
     """After the commit: the stored responses' flags (the web tier's too) and the earlier
     ones flagged, in the counters /metrics shows."""
     added: Counter[tuple[int, str]] = Counter(checked.earlier)

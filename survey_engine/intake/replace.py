@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -48,18 +49,25 @@ def move_claims(
     return replaced
 
 
-def exclude_replaced(replaced: Replaced) -> None:
-    """Exclude the replaced responses that were counted, and uncount them."""
+def exclude_replaced(replaced: Replaced) -> Sequence[Any]:
+    """Exclude the replaced responses that were counted, and uncount them; returns
+    them (id, survey_id, submission_id, …) for the webhooks' event."""
     if not replaced:
-        return
+        return []
     rows = db.session.execute(
-        sa.select(Response.id, Response.survey_id, Response.version_id, Response.answers).where(
+        sa.select(
+            Response.id,
+            Response.survey_id,
+            Response.submission_id,
+            Response.version_id,
+            Response.answers,
+        ).where(
             in_each_survey(Response.survey_id, Response.submission_id, replaced),
             Response.status.in_(ResponseStatus.COUNTED),
         )
     ).all()
     if not rows:
-        return
+        return []
     db.session.execute(
         sa.update(Response)
         .where(Response.id.in_([row.id for row in rows]))
@@ -74,3 +82,4 @@ def exclude_replaced(replaced: Replaced) -> None:
         for question, choice in keys_of(definition_of(row.version_id), row.answers):
             deltas[(row.survey_id, row.version_id, question, choice)] -= 1
     upsert_counts(deltas)
+    return rows

@@ -13,7 +13,7 @@ from flask import abort, make_response, redirect, render_template, request, url_
 from survey_engine.catalog import Published, published, unavailable_reason
 from survey_engine.definition import Definition
 from survey_engine.definition.answers import MAX_TEXT_LENGTH, printable, unstorable
-from survey_engine.i18n import LANGUAGE_NAMES, UI_LANGUAGES, choose_language, message, ui_language
+from survey_engine.i18n import choose_language, language_name, message, ui_language
 from survey_engine.intake.access_codes import normalize_code
 from survey_engine.intake.admission import Admission, Admit, count_stored_over_limit
 from survey_engine.intake.paradata import client_paradata
@@ -137,8 +137,9 @@ def render_survey_page(
 ):
     """The questionnaire as citizens see it; the staff preview draws it the same way.
     `challenge`: a proof of work (token, difficulty) for the page's script to solve."""
-    languages = [code for code in d.languages() if code in UI_LANGUAGES]
-    other_lang = next((code for code in languages if code != lang), None)
+    # Every language the survey is written in; the engine's own words follow in the
+    # language's catalog, or English (i18n.ui_language).
+    other_langs = {code: language_name(code) for code in d.languages() if code != lang}
     labels = {q.name: d.text(q.label, lang) for q in d.questions}
     labels.update({q.other_field: message("other_specify", lang) for q in d.questions if q.other})
     values = printable(values or {})  # refused text is shown, its bad characters as �
@@ -147,8 +148,7 @@ def render_survey_page(
         "public/survey.html",
         d=d,
         lang=lang,
-        other_lang=other_lang,
-        language_names=LANGUAGE_NAMES,
+        other_langs=other_langs,
         language_link=language_link,
         action=action,
         preview=preview,

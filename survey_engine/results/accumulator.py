@@ -138,6 +138,10 @@ class Accumulator:
     cross_rows: Counter = field(default_factory=Counter)  # row choice -> respondents
     cross_cols: Counter = field(default_factory=Counter)  # col choice -> respondents
     cross_total: int = 0  # respondents who answered both
+    # With weights: the cross-tab's cells (row, col), its rows' (row, '') and columns'
+    # ('', col) sums of weights, and their squares (rows and columns only).
+    cross_weighted: dict[tuple[str, str], float] = field(default_factory=dict)
+    cross_weighted_squares: dict[tuple[str, str], float] = field(default_factory=dict)
     by_breakdown: Counter = field(default_factory=Counter)  # breakdown choice -> responses
     # series key -> (breakdown choice, choice) -> n, and -> breakdown choice -> answered
     breakdown_cells: dict[str, Counter] = field(default_factory=dict)
@@ -386,6 +390,8 @@ class Accumulator:
         if self.crosstab is None:
             return
         row, col = self.crosstab.row, self.crosstab.col
+        weights = self.weights
+        weight_of_cell: dict[tuple, float] = {}
         for a in answers:
             r, c = a.get(row), a.get(col)
             if r is None or c is None:
@@ -395,6 +401,19 @@ class Accumulator:
             self.cross_rows.update(rows)
             self.cross_cols.update(cols)
             self.cross_cells.update((x, y) for x in rows for y in cols)
+            if weights is None:
+                continue
+            cell = weights.cell_of(a)
+            w = weight_of_cell.get(cell)
+            if w is None:
+                w = weight_of_cell[cell] = weights.weight_of_cell(cell)
+            sums, squares = self.cross_weighted, self.cross_weighted_squares
+            for key in [(x, "") for x in rows] + [("", y) for y in cols]:
+                _add(sums, key, w)
+                _add(squares, key, w * w)
+            for x in rows:
+                for y in cols:
+                    _add(sums, (x, y), w)
 
     def _add_breakdown(self, answers: list[dict], columns: dict[str, list[Any]]) -> None:
         """The workbook's cross-tab sheet: every select question and matrix row by the

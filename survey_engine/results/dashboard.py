@@ -114,9 +114,28 @@ class CrossTab:
     row_totals: Mapping[str, int]
     col_totals: Mapping[str, int]
     total: int
+    # When the survey is weighted: the accumulator's cross_weighted and its squares.
+    weighted: Mapping[tuple[str, str], float] | None = None
+    weighted_squares: Mapping[tuple[str, str], float] | None = None
 
     def count(self, row: str, col: str) -> int:
         return self.cells.get((row, col), 0)
+
+    def weighted_row_share(self, row: str, col: str) -> WeightedShare | None:
+        """Of the weight of the respondents in this row, the part in this column."""
+        return self._weighted_share((row, col), (row, ""))
+
+    def weighted_col_share(self, row: str, col: str) -> WeightedShare | None:
+        return self._weighted_share((row, col), ("", col))
+
+    def _weighted_share(self, cell: tuple[str, str], base: tuple[str, str]) -> WeightedShare | None:
+        if self.weighted is None or self.weighted_squares is None:
+            return None
+        total = self.weighted.get(base, 0.0)
+        squares = self.weighted_squares.get(base, 0.0)
+        return WeightedShare(
+            self.weighted.get(cell, 0.0), total, total * total / squares if squares else 0.0
+        )
 
     def row_share(self, row: str, col: str) -> Share:
         """Of the respondents in this row, the part in this column."""
@@ -446,4 +465,6 @@ def _crosstab(survey: MergedSurvey, acc: Accumulator, lang: str) -> CrossTab | N
         row_totals=dict(acc.cross_rows),
         col_totals=dict(acc.cross_cols),
         total=acc.cross_total,
+        weighted=dict(acc.cross_weighted) if _weighted(acc) else None,
+        weighted_squares=dict(acc.cross_weighted_squares) if _weighted(acc) else None,
     )

@@ -33,6 +33,10 @@
     '+': (a, b) => num(a) + num(b), '-': (a, b) => num(a) - num(b),
     '*': (a, b) => num(a) * num(b), div: (a, b) => num(a) / num(b), mod: (a, b) => num(a) % num(b)
   };
+  const extreme = (big, v) => {  // min()/max(): NaN if any is, else the first smallest/largest
+    if (!v.length || v.some(x => x !== x)) return NaN;
+    return v.reduce((b, x) => (big ? x > b : x < b) ? x : b);
+  };
   const F = {  // functions on evaluated arguments a (padded with ''), n = how many were given
     not: a => !truthy(a[0]),
     selected: a => names(a[0]).indexOf(str(a[1])) >= 0,
@@ -48,7 +52,9 @@
     number: a => num(a[0]),
     int: a => Math.trunc(num(a[0])),
     round: (a, n) => round(num(a[0]), n > 1 ? num(a[1]) : 0),
-    concat: (a, n) => a.slice(0, n).map(str).join('')
+    concat: (a, n) => a.slice(0, n).map(str).join(''),
+    min: (a, n) => extreme(false, a.slice(0, n).map(num)),
+    max: (a, n) => extreme(true, a.slice(0, n).map(num))
   };
   const ev = (n, c) => {
     if (!isA(n)) return '';

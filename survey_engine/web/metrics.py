@@ -14,6 +14,7 @@ import hmac
 import ipaddress
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, current_app, request
@@ -27,6 +28,7 @@ from survey_engine.intake.counters import OUTCOMES, local_counts, queue_state
 from survey_engine.models import Survey, Tally
 from survey_engine.redis_connections import REDIS_ERRORS
 from survey_engine.replica import replica_of
+from survey_engine.webhooks.delivery_log import outbox_state
 
 bp = Blueprint("metrics", __name__)
 
@@ -97,6 +99,7 @@ def metrics() -> Response:
     lines.append(f'survey_engine_up{{component="database"}} {database_up}')
     if current_buffer() is not None:
         lines.append(f'survey_engine_up{{component="redis"}} {redis_up}')
+    lines += _webhook_lines()
     replica = replica_of(current_app)
     if replica is not None:
         lines += _family(
@@ -112,6 +115,37 @@ def metrics() -> Response:
 def _family(name: str, kind: str, text: str) -> list[str]:
     """The HELP and TYPE lines that open one metric family."""
     return [f"# HELP survey_engine_{name} {text}", f"# TYPE survey_engine_{name} {kind}"]
+
+
+def _webhook_lines() -> list[str]:
+    """The webhooks' outbox: deliveries by status, and how long the oldest waiting one
+    has waited (a receiver down for hours shows here before anyone complains)."""
+    try:
+        state = outbox_state()
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return []
+    lines = _family(
+        "webhook_deliveries",
+        "gauge",
+        "Webhook deliveries in the outbox by status (delivered ones until they are forgotten).",
+    )
+    lines += [
+        f'survey_engine_webhook_deliveries{{status="{status}"}} {count}'
+        for status, count in state.by_status.items()
+    ]
+    lines += _family(
+        "webhook_oldest_pending_seconds",
+        "gauge",
+        "Age of the oldest webhook delivery still waiting to be delivered (0 when none).",
+    )
+    age = (
+        (datetime.now(UTC) - state.oldest_pending).total_seconds()
+        if state.oldest_pending is not None
+        else 0.0
+    )
+    lines.append(f"survey_engine_webhook_oldest_pending_seconds {max(age, 0.0):.1f}")
+    return lines
 
 
 def _database_figures() -> tuple[dict[int, str], dict[int, int], int]:

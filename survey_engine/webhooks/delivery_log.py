@@ -77,3 +77,27 @@ def forget_old(days: float) -> int:
     )
     db.session.commit()
     return int(getattr(gone, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    by_status: dict[str, int]  # every status, 0 when none
+    oldest_pending: datetime | None  # when the oldest waiting delivery was made
+
+
+def outbox_state() -> OutboxState:
+    """How many deliveries wait, were delivered (and not yet forgotten) or failed, and
+    the oldest waiting one's age: what /metrics shows an operator of a dead receiver."""
+    counts = dict(
+        db.session.execute(
+            sa.select(WebhookDelivery.status, sa.func.count()).group_by(WebhookDelivery.status)
+        ).all()
+    )
+    oldest = db.session.scalar(
+        sa.select(sa.func.min(WebhookDelivery.created_at)).where(
+            WebhookDelivery.status == DeliveryStatus.PENDING
+        )
+    )
+    if oldest is not None and oldest.tzinfo is None:  # SQLite keeps it naive, in UTC
+        oldest = oldest.replace(tzinfo=UTC)
+    return OutboxState({s: int(counts.get(s, 0)) for s in DeliveryStatus.ALL}, oldest)

@@ -4,14 +4,16 @@ worker that dies after the commit loses nothing: another sends the rows.
 
 `response.stored`: the responses a drain batch stored, in deliveries of at most
 WEBHOOK_BATCH_RESPONSES responses and WEBHOOK_MAX_PAYLOAD_BYTES bytes (a response larger
-than that alone goes alone). Status events: `survey.published`, `survey.closed`,
-`survey.reopened`, `survey.archived`, `response.reviewed`.
+than that alone goes alone); `response.replaced`: earlier answers a device's later one
+replaced (with editing allowed), in the same transaction. Status events:
+`survey.published`, `survey.closed`, `survey.reopened`, `survey.archived`,
+`response.reviewed`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -30,6 +32,7 @@ STATUS_EVENTS = {  # a survey's new status: its event
     "archived": "survey.archived",
 }
 REVIEWED = "response.reviewed"
+REPLACED = "response.replaced"
 
 
 class Stored(Protocol):
@@ -52,7 +55,7 @@ class Stored(Protocol):
     def flags(self) -> list: ...
 
 
-EVENTS = (STORED, *STATUS_EVENTS.values(), REVIEWED)
+EVENTS = (STORED, REPLACED, *STATUS_EVENTS.values(), REVIEWED)
 
 
 def _endpoints(survey_ids: Iterable[int]) -> dict[int, tuple[str, list[int]]]:
@@ -100,9 +103,10 @@ def _add(endpoint_ids: list[int], event_id: str, event: str, body: bytes, items:
     )
 
 
-def _response(s: Stored) -> bytes:
+def _response(s: Stored, response_id: int) -> bytes:
     return orjson.dumps(
         {
+            "id": response_id,  # as the data API and response.reviewed name it
             "submission_id": s.submission_id,
             "version_id": s.version_id,
             "submitted_at": s.submitted_at,
@@ -127,9 +131,10 @@ def _packed(items: list[bytes], count: int, size: int) -> Iterator[list[bytes]]:
         yield group
 
 
-def add_stored(new: Sequence[Stored]) -> int:
-    """Outbox rows for the responses just inserted (persist_batch, before its commit);
-    returns how many rows. One query when no survey of the batch has an endpoint."""
+def add_stored(new: Sequence[Stored], ids: Mapping[tuple[int, uuid.UUID], int]) -> int:
+    """Outbox rows for the responses just inserted (persist_batch, before its commit),
+    `ids` their response ids by (survey_id, submission_id); returns how many rows. One
+    query when no survey of the batch has an endpoint."""
     if not new:
         return 0
     endpoints = _endpoints(s.survey_id for s in new)
@@ -139,7 +144,11 @@ def add_stored(new: Sequence[Stored]) -> int:
     count, size = config["WEBHOOK_BATCH_RESPONSES"], config["WEBHOOK_MAX_PAYLOAD_BYTES"]
     rows = 0
     for survey_id, (slug, endpoint_ids) in endpoints.items():
-        items = [_response(s) for s in new if s.survey_id == survey_id]
+        items = [
+            _response(s, ids[(s.survey_id, s.submission_id)])
+            for s in new
+            if s.survey_id == survey_id
+        ]
         for group in _packed(items, count, size - 512):  # 512: the head's room
             event_id = str(uuid.uuid4())
             head = orjson.dumps(_head(event_id, STORED, survey_id, slug))
@@ -147,6 +156,24 @@ def add_stored(new: Sequence[Stored]) -> int:
             _add(endpoint_ids, event_id, STORED, body, len(group))
             rows += len(endpoint_ids)
     return rows
+
+
+def add_replaced(rows: Sequence[Any]) -> int:
+    """Outbox rows for the responses a later answer from the same device replaced
+    (rows with id, survey_id and submission_id; excluded in the same transaction), so
+    a receiver that keeps copies drops them as the dashboard does."""
+    if not rows:
+        return 0
+    endpoints = _endpoints(row.survey_id for row in rows)
+    added = 0
+    for survey_id, (slug, endpoint_ids) in endpoints.items():
+        mine = [row for row in rows if row.survey_id == survey_id]
+        event_id = str(uuid.uuid4())
+        content = _head(event_id, REPLACED, survey_id, slug)
+        content["replaced"] = [{"id": r.id, "submission_id": r.submission_id} for r in mine]
+        _add(endpoint_ids, event_id, REPLACED, orjson.dumps(content), len(mine))
+        added += len(endpoint_ids)
+    return added
 
 
 def add_event(survey: Survey, event: str, data: dict[str, Any] | None = None) -> int:

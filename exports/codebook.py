@@ -16,6 +16,7 @@ from exports.cells import SafeSheet, print_on_a4
 from exports.columns import META_COLUMNS, TRAIL_COLUMNS, WEIGHT_COLUMN, columns_for
 from exports.variable_names import legal_names
 from survey_engine.definition import Definition, Question
+from survey_engine.definition.families import GEO_PARTS
 from survey_engine.i18n import message
 
 LOGIC = ("relevant", "constraint", "choice_filter", "calculation")
@@ -103,6 +104,12 @@ class CodebookSheet:
                 ),
             )
             row += 1
+        if q.type == "geopoint":  # one number column per part: name/latitude ...
+            for part, word in GEO_PARTS:
+                header = f"{q.name}/{word}"
+                part_label = message(f"geo_part_{part}", self.lang)
+                ws.write_row(row, self._with_variable([header, part_label, "decimal"]))
+                row += 1
         for choice in q.choices:
             cells = [q.name, None, None, None, choice["name"], self.choice_label(choice)]
             if q.type == "select_multiple":  # its 0/1 column's name in SPSS and Stata

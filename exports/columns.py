@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from survey_engine.definition import Definition, Question
+from survey_engine.definition.families import FILE, GEO_PARTS
 from survey_engine.definition.model import OTHER
 from survey_engine.i18n import message
 from survey_engine.localtime import to_local
@@ -42,7 +43,8 @@ class Column:
     header: str
     question: Question | None = None
     choice: str | None = None  # the choice of a 0/1 column, or the row of a matrix column
-    kind: str = "answer"  # answer | choice_flag | matrix_row | other_text | meta
+    # answer | choice_flag | matrix_row | other_text | geo_part (choice: lat/lon/acc) | meta
+    kind: str = "answer"
 
     @property
     def question_type(self) -> str:
@@ -63,6 +65,9 @@ def _question_columns(questions: list[Question]) -> list[Column]:
             columns += [
                 Column(f"{q.name}/{row['name']}", q, row["name"], "matrix_row") for row in q.rows
             ]
+            continue
+        if q.type == "geopoint":  # one number column per part: name/latitude ...
+            columns += [Column(f"{q.name}/{word}", q, part, "geo_part") for part, word in GEO_PARTS]
             continue
         columns.append(Column(q.name, q))
         if q.type == "select_multiple":
@@ -90,7 +95,11 @@ class RowMaker:
         codes: bool = False,
         version_numbers: dict[int, int] | None = None,
         weight_of: Callable[[Any], float | None] | None = None,
+        upload_link: str = "{token}",
     ) -> None:
+        """`upload_link`: a file question's cell, its upload's token put in (a staff-only
+        URL, survey_engine/exporting/survey_file.upload_link)."""
+        self.upload_link = upload_link
         self.questions = questions
         self.columns = columns_for(questions)
         self.weight_of = weight_of
@@ -174,11 +183,22 @@ class RowMaker:
             picked = value.get(choice) if isinstance(value, dict) else None
             return None if picked is None else shown.get(picked, picked)
 
+        def geo_part(answers: dict) -> Any:
+            value = answers.get(name)
+            part = value.get(choice) if isinstance(value, dict) else None
+            return part if isinstance(part, int | float) and not isinstance(part, bool) else None
+
         def other_text(answers: dict) -> Any:
             return answers.get(q.other_field)
 
         def plain(answers: dict) -> Any:
             return answers.get(name)
+
+        link = self.upload_link
+
+        def upload(answers: dict) -> Any:
+            token = answers.get(name)
+            return link.format(token=token) if isinstance(token, str) else token
 
         if column.kind == "choice_flag":
             return flag
@@ -186,10 +206,14 @@ class RowMaker:
             return matrix_row
         if column.kind == "other_text":
             return other_text
+        if column.kind == "geo_part":
+            return geo_part
         if q.type == "select_one":
             return one
         if q.type in ("select_multiple", "rank"):
             return many
+        if q.type in FILE:
+            return upload
         return plain
 
 

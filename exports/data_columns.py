@@ -160,7 +160,7 @@ def column_kind(column: Column) -> str:
         return FLAG
     if column.kind == "matrix_row" or (column.kind == "answer" and q.type == "select_one"):
         return CODE
-    if column.kind == "answer" and q.type in NUMBER:
+    if (column.kind == "answer" and q.type in NUMBER) or column.kind == "geo_part":
         return NUMBER_KIND
     if column.kind == "answer" and q.type == "date":
         return DATE
@@ -183,6 +183,8 @@ def column_label(column: Column, rows: RowMaker, words: dict[str, str]) -> str:
         return f"{label}: {text(row.get('label'), lang) or column.choice}"
     if column.kind == "other_text":
         return f"{label}: {message('other_specify', lang)}"
+    if column.kind == "geo_part":
+        return f"{label}: {message('geo_part_' + (column.choice or ''), lang)}"
     return label
 
 

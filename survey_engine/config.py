@@ -267,6 +267,16 @@ class Config:
         # Staff uploading a survey definition (JSON or XLSForm) only: workbooks with
         # long choice lists are easily a few hundred KB.
         self.ADMIN_UPLOAD_MAX_BYTES = int(os.environ.get("ADMIN_UPLOAD_MAX_BYTES", 8 * 1024 * 1024))
+        # A citizen's file for an image/audio/video/file question (docs/uploads.md): a
+        # phone photo is 2-5 MB, a minute of voice under 1 MB; 10 MB each by default.
+        self.UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024))
+        # Uploads per client address (Flask-Limiter's syntax, counted like the login's).
+        # A file costs far more than a form, so uploads, unlike answers, are limited per
+        # address; high enough for the many phones behind one carrier-grade NAT.
+        self.UPLOAD_RATE_LIMIT = os.environ.get("UPLOAD_RATE_LIMIT", "60/minute")
+        # Where staff reach this site (https://khaosat.example.gov.vn), for the links to
+        # uploaded files in exports made by a worker; unset: the links are paths only.
+        self.STAFF_BASE_URL = os.environ.get("STAFF_BASE_URL", "").rstrip("/")
 
     def _staff(self) -> None:
         """Staff sign-in and sessions, the proxies in front, and who may read /metrics."""

@@ -19,7 +19,7 @@ from survey_engine.definition.merged import MergedSurvey
 from survey_engine.exporting import files as export_files
 from survey_engine.exporting.survey_file import export_survey
 from survey_engine.extensions import db
-from survey_engine.intake import retention, tallies
+from survey_engine.intake import retention, tallies, uploads
 from survey_engine.intake.drain import consumer_name
 from survey_engine.models import Survey
 from survey_engine.results import saved
@@ -138,3 +138,17 @@ def purge_paradata_hourly(connection: Redis) -> list[retention.Purged] | None:
     if not connection.set(PURGE_CLAIM_KEY, consumer_name(), nx=True, ex=PURGE_EVERY_SECONDS):
         return None
     return purge_paradata_job(actor_name=retention.WORKERS)
+
+
+UPLOADS_PURGE_CLAIM_KEY = "se:uploads-purge"  # in the jobs' Redis: this hour's purge
+
+
+def purge_uploads_hourly(connection: Redis) -> int | None:
+    """The workers' hourly purge of citizens' files no response names (uploaded, then
+    the form never sent: intake/uploads.purge_unused); the first worker of the hour to
+    claim it runs it. Returns how many were deleted, None when another has it."""
+    if not connection.set(
+        UPLOADS_PURGE_CLAIM_KEY, consumer_name(), nx=True, ex=PURGE_EVERY_SECONDS
+    ):
+        return None
+    return uploads.purge_unused()

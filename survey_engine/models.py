@@ -577,3 +577,38 @@ class WebhookAttempt(Model):
     status_code: Mapped[int | None] = mapped_column(sa.Integer)
     error: Mapped[str | None] = mapped_column(sa.String(300))
     milliseconds: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class Upload(Model):
+    """A citizen's file (a photo, a recording, a document) for one file question,
+    stored before the answers are sent: the answer carries only its `token`, so the
+    Redis stream and the responses table never hold the file (docs/uploads.md). Its
+    bytes are UploadChunk rows, so any web node serves it without a shared folder."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    # secrets.token_urlsafe(32): 43 characters, unguessable; the answer's value.
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    survey_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("surveys.id", ondelete="CASCADE"), index=True
+    )
+    question: Mapped[str] = mapped_column(sa.String(64))
+    # What its first bytes say it is (never the name or type the browser sent).
+    extension: Mapped[str] = mapped_column(sa.String(8))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class UploadChunk(Model):
+    """One piece of an upload's bytes (UPLOAD_CHUNK_BYTES), deleted with it."""
+
+    __tablename__ = "upload_chunks"
+
+    upload_id: Mapped[int] = mapped_column(
+        sa.BigInteger, sa.ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)

@@ -30,6 +30,8 @@ POSTGRES_URL = os.environ.get(
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TABLES = (
+    "upload_chunks",
+    "uploads",
     "webhook_attempts",
     "webhook_deliveries",
     "webhook_endpoints",

@@ -196,6 +196,9 @@ class Inputs:
 COMMON_ARGS: tuple[str, ...] = ()
 
 _DEMO = {"slug": "{slug}"}
+# A survey of the new field types (tests/fuzz_corpus.FIELD_TYPES_DEFINITION): a place,
+# a barcode and file questions; {upload} is one of its uploads' tokens.
+_FIELDS = {"slug": "{fields}"}
 _CLOSED = {"slug": "{closed}"}  # the demo in closed mode, with a batch of codes
 _REV = {"revision": "{revision}"}
 
@@ -303,12 +306,45 @@ QUOTA_FIELDS = (
     "revision",
 )
 
+FIELDS_SLUG = "loai-cau-hoi-moi"
+FIELD_TYPES_DEFINITION = {
+    "format": "survey-engine/1",
+    "slug": FIELDS_SLUG,
+    "title": "Địa điểm, mã và tệp",
+    "default_language": "vi",
+    "pages": [
+        {
+            "name": "p1",
+            "questions": [
+                {"name": "where", "type": "geopoint", "label": "Ở đâu?"},
+                {"name": "sign", "type": "barcode", "label": "Mã"},
+                {"name": "photo", "type": "image", "label": "Ảnh"},
+                {"name": "voice", "type": "audio", "label": "Ghi âm"},
+                {"name": "paper", "type": "file", "label": "Giấy tờ"},
+            ],
+        }
+    ],
+}
+# The form's fields for it: the place typed in parts, or as ODK's text; the tokens.
+FIELD_TYPES_FORM = (
+    "where[lat]",
+    "where[lon]",
+    "where[acc]",
+    "where",
+    "sign",
+    "photo",
+    "voice",
+    "paper",
+)
+FIELD_TYPES_VALID = {"where[lat]": "11.94", "where[lon]": "108.45", "sign": "SL-1"}
+
 ROUTES: dict[str, list[Inputs]] = {
     # -- public side
     "public.questionnaire": [
         Inputs(_DEMO, args=("source", "lang")),
         # Closed mode: the link's code (a used, made-up or hostile one).
         Inputs(_CLOSED, args=("code",), base_args={"code": "{code}"}),
+        Inputs(_FIELDS, args=("lang",)),
     ],
     "public.submit": [
         Inputs(
@@ -327,6 +363,26 @@ ROUTES: dict[str, list[Inputs]] = {
             base_form={**VALID_FORM, "access_code": "{code}"},
             phase=1,
         ),
+        # geopoint, barcode and file questions; files sent with the multipart form too
+        Inputs(
+            _FIELDS,
+            form=(*CONTROL_FIELDS, *FIELD_TYPES_FORM),
+            base_form={**FIELD_TYPES_VALID, "photo": "{upload}"},
+            together=FIELD_TYPES_FORM,
+            files=("photo", "voice", "paper"),
+            phase=1,
+        ),
+    ],
+    # A citizen's file, before the answers (api/uploads.py): the question named, the file.
+    "api.upload_file": [
+        Inputs(
+            _FIELDS,
+            args=("lang",),
+            form=("question",),
+            base_form={"question": "photo"},
+            files=("file",),
+            phase=1,
+        )
     ],
     "public.thanks": [Inputs(_DEMO, args=("lang",))],
     # The demo has a quota by district and role in this test (test_route_fuzz._people).
@@ -350,7 +406,13 @@ ROUTES: dict[str, list[Inputs]] = {
             phase=1,
             together=tuple(f"answers.{n}" for n in ANSWER_NAMES if n not in TEXT_ANSWERS),
             headers=("User-Agent",),
-        )
+        ),
+        Inputs(
+            _FIELDS,
+            json_fields=("where", "sign", "photo", "voice", "paper"),
+            phase=1,
+            together=("answers.where", "answers.photo", "answers.voice", "answers.paper"),
+        ),
     ],
     # The dashboard's filters, read by the same Filters.from_args.
     "api.results": [Inputs(_DEMO, args=FILTER_ARGS, headers=("Authorization",))],
@@ -561,6 +623,8 @@ ROUTES: dict[str, list[Inputs]] = {
     ],
     "admin.export_progress": [Inputs({"export_id": "{export}"})],
     "admin.download_export": [Inputs({"export_id": "{export}"})],
+    # A citizen's uploaded file, for staff who may see its survey.
+    "admin.download_upload": [Inputs({**_FIELDS, "token": "{upload}"})],
     # -- builder
     "admin.builder": [Inputs(_DEMO)],
     "admin.change_structure": [
@@ -865,6 +929,13 @@ UPLOAD_CONTENTS: dict[str, bytes] = {
     "not_utf8": b"\xff\xfe{}",
     "empty": b"",
     "zip_garbage": b"PK\x03\x04" + b"\x00" * 100,
+    # for the file questions: a real signature with nothing after it, a page or a
+    # script named as a photo, an SVG (script inside), a Windows program
+    "png_header_only": b"\x89PNG\r\n\x1a\n",
+    "jpeg_truncated": b"\xff\xd8\xff\xe0\x00\x10JFIF",
+    "html_page": b"<!doctype html><script>alert(1)</script>",
+    "svg_script": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    "exe": b"MZ\x90\x00" + b"\x00" * 60,
 }
 
 # -- known 5xx ---------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_every_problem_is_listed_not_only_the_first():
     def change(d):
         d["format"] = "kobo"
         d["slug"] = "Bad Slug"
-        where(d, "privacy_note")[1]["type"] = "geopoint"
+        where(d, "privacy_note")[1]["type"] = "geotrace"
         where(d, "email")[1]["name"] = "district"  # repeats page 0's question
         where(d, "concerns")[1]["required"] = "yes"
         d["choice_lists"]["roles"][1]["name"] = "parent"
@@ -72,7 +72,7 @@ def test_every_problem_is_listed_not_only_the_first():
     for expected in [
         "format: must be 'survey-engine/1'",
         "slug: lower-case letters",
-        f"{NOTE}.type: unknown question type 'geopoint'",
+        f"{NOTE}.type: unknown question type 'geotrace'",
         f"{EMAIL}.name: 'district' is already used by {DISTRICT}",
         f"{CONCERNS}.required: must be true or false",
         "choice_lists.roles[1].name: repeats the choice 'parent'",

@@ -26,13 +26,15 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from survey_engine.api.openapi import openapi_document
-from survey_engine.catalog import definition_for, find_survey
+from survey_engine.catalog import definition_for, find_survey, save_definition
 from survey_engine.definition.fake import fake_answers
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
 from survey_engine.staff.accounts import create_token, create_user
 from tests.conftest import DEMO_SLUG, seeded_app, valid_answers
 from tests.test_staff import PASSWORD
+from tests.test_uploads import SLUG as FILES_SLUG
+from tests.test_uploads import files_definition, png
 
 PREFIX = "/api/v1"
 MAX_EXAMPLES = 25  # per operation and mode
@@ -118,6 +120,7 @@ def api_app(database_url, tmp_path):
             ]
         )
         app.config["FUZZ_TOKEN"] = create_token(create_user("admin@example.org", PASSWORD, "admin"))
+        save_definition(files_definition(), publish=True)  # the demo has no file question
         yield app
 
 
@@ -166,7 +169,11 @@ def test_the_api_answers_as_its_document_says(api_app, path, method, mode):
             case.path_parameters["slug"] = DEMO_SLUG
             if "number" in case.path_parameters:
                 case.path_parameters["number"] = 1  # the demo's published version
-            if method == "post" and mode is GenerationMode.POSITIVE:
+            if path.endswith("/uploads"):
+                case.path_parameters["slug"] = FILES_SLUG
+                if mode is GenerationMode.POSITIVE:
+                    case.body = {"question": "photo", "file": png()}
+            elif method == "post" and mode is GenerationMode.POSITIVE:
                 case.body = {"submission_id": str(uuid.uuid4()), "answers": valid_answers()}
         headers = {**token, **({"Accept": "text/csv"} if csv and csv_too else {})}
         reply = case.call_and_validate(headers=headers, checks=CHECKS)
@@ -178,7 +185,7 @@ def test_the_api_answers_as_its_document_says(api_app, path, method, mode):
     check()
     if mode is GenerationMode.POSITIVE:
         # the token and the demo's slug reached what the operation is for
-        success = 202 if method == "post" else 200
+        success = 201 if path.endswith("/uploads") else 202 if method == "post" else 200
         assert seen[success], (path, method, seen)
         if csv_too:
             assert types["text/csv"] and types["application/json"], types

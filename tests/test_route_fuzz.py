@@ -232,7 +232,25 @@ def _people(app: Flask) -> dict[str, str]:
         {**demo_definition(), "slug": CLOSED_SLUG, "settings": {"access": "code"}}, publish=True
     )
     batch = create_batch(closed.id, "Trường A", 3, "admin@example.org")
+    # The new field types' survey, one upload of it and a response that links it.
+    fields = save_definition(corpus.FIELD_TYPES_DEFINITION, publish=True)
+    share_survey(analyst, fields)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    token = client.post(
+        f"/api/v1/surveys/{corpus.FIELDS_SLUG}/uploads",
+        data={"question": "photo", "file": (io.BytesIO(png), "anh.png")},
+    ).get_json()["token"]
+    reply = client.post(
+        f"/api/v1/surveys/{corpus.FIELDS_SLUG}/responses",
+        json={
+            "submission_id": str(uuid.uuid4()),
+            "answers": {"where": {"lat": 11.9, "lon": 108.4}, "sign": "SL-1", "photo": token},
+        },
+    )
+    assert reply.status_code == 202, reply.get_json()
     return {
+        "fields": corpus.FIELDS_SLUG,
+        "upload": token,
         "slug": DEMO_SLUG,
         "target": str(target.id),
         "sharee": "sharee@example.org",
@@ -289,6 +307,8 @@ class Call:
     body: bytes | _LazyPairs | None = None
     content_type: str | None = None
     files: dict | None = None
+    # Sent beside `files` in the multipart body (the baseline form: an upload's question).
+    file_form: dict = field(default_factory=dict)
     headers: dict = field(default_factory=dict)
     # A call that puts several hostile values in several parameters at once: the
     # calls with one each, sent when it fails, to tell which value does it.
@@ -550,6 +570,7 @@ class Builder:
 
     def _file_calls(self, endpoint, phase, path, inputs) -> Iterator[Call]:
         demo = json.dumps(demo_definition()).encode()
+        form = {k: self.fill(v) for k, v in inputs.base_form.items() if isinstance(v, str)}
         for name in inputs.files:
             for file_name in corpus.UPLOAD_NAMES:
                 yield Call(
@@ -558,6 +579,7 @@ class Builder:
                     "POST",
                     path,
                     files={name: (demo, file_name)},
+                    file_form=form,
                 )
             for value_id, content in corpus.UPLOAD_CONTENTS.items():
                 for suffix in (".json", ".xlsx"):
@@ -567,6 +589,7 @@ class Builder:
                         "POST",
                         path,
                         files={name: (content, "upload" + suffix)},
+                        file_form=form,
                     )
             for value_id, value in corpus.HOSTILE.items():
                 yield Call(
@@ -575,6 +598,7 @@ class Builder:
                     "POST",
                     path,
                     files={name: (_raw(value), "upload.json")},
+                    file_form=form,
                 )
 
 
@@ -644,7 +668,8 @@ class Runner:
         kwargs = {"query_string": query.decode("ascii"), "headers": call.headers}
         if call.files is not None:
             kwargs["data"] = {
-                k: (io.BytesIO(content), name) for k, (content, name) in call.files.items()
+                **call.file_form,
+                **{k: (io.BytesIO(content), name) for k, (content, name) in call.files.items()},
             }
         elif body is not None:
             kwargs.update(data=body, content_type=call.content_type)

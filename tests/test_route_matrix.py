@@ -152,6 +152,10 @@ ROUTES = [
     ("GET", f"/s/{DEMO_SLUG}/quota?district=da_lat&role=parent", PUBLIC, 200, None),
     ("GET", f"/api/v1/surveys/{DEMO_SLUG}", PUBLIC, 200, None),
     ("POST", f"/api/v1/surveys/{DEMO_SLUG}/responses", PUBLIC, 422, "json"),
+    # The demo has no file question: the upload route names its refusal to anyone.
+    ("POST", f"/api/v1/surveys/{DEMO_SLUG}/uploads", PUBLIC, 404, "json"),
+    # A citizen's file: staff who may read the survey (an unknown token: 404).
+    ("GET", f"{S}/uploads/{'x' * 43}", READER, 404, None),
     ("GET", f"/api/v1/surveys/{DEMO_SLUG}/results", READER, 200, None),
     (
         "GET",

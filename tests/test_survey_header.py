@@ -114,8 +114,10 @@ def test_every_survey_endpoint_has_a_tab(app):
     """A new page of a survey cannot ship without its place in the tabs."""
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("admin.") and "<slug>" in rule.rule:
+            # Files, not pages: an export, a citizen's uploaded file.
             if re.search(r"\.(json|xlsx|<fmt>)$", rule.rule) or rule.endpoint in {
-                "admin.export_responses"
+                "admin.export_responses",
+                "admin.download_upload",
             }:
                 continue
             assert current_tab(rule.endpoint), rule.endpoint

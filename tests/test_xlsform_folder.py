@@ -38,8 +38,6 @@ REFUSED = {
     "(choices sheet, row 6)",
     # time of day: no such question type yet
     "default_time_demo.xls": "survey sheet, row 2, column type: 'time' is not supported",
-    # geopoint: built on branch fieldtypes
-    "gps.xls": "survey sheet, row 2, column type: 'gps' is not supported",
     # another form's rows pulled in by name (pyxform's old include)
     "include.xls": "survey sheet, row 3, column type: 'include' is not supported",
     "include.xlsx": "survey sheet, row 3, column type: 'include' is not supported",

@@ -20,7 +20,7 @@ from rq import SimpleWorker
 from survey_engine.exporting import files as export_files
 from survey_engine.extensions import db
 from survey_engine.intake.drain import Drainer, consumer_name
-from survey_engine.jobs import advance_saved_results, purge_paradata_hourly
+from survey_engine.jobs import advance_saved_results, purge_paradata_hourly, purge_uploads_hourly
 from survey_engine.queue import jobs_connection, queues, redis_connection
 from survey_engine.webhooks import delivery_log
 from survey_engine.webhooks.sending import Sender
@@ -63,6 +63,12 @@ class JobWorker(SimpleWorker):
             purge_paradata_hourly(self.connection)
         except Exception:
             log.exception("could not erase expired paradata")
+        finally:
+            db.session.remove()
+        try:
+            purge_uploads_hourly(self.connection)  # files uploaded, the form never sent
+        except Exception:
+            log.exception("could not delete unused uploads")
         finally:
             db.session.remove()
 

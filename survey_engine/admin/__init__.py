@@ -27,6 +27,7 @@ from survey_engine.admin import (  # noqa: F401  (registers the routes)
     survey_lifecycle,
     survey_starters,
     surveys,
+    uploads,
     webhooks,
     weights,
 )

@@ -37,6 +37,7 @@ from survey_engine.definition.problems import in_language
 from survey_engine.definition.schema import SLUG_RE
 from survey_engine.exporting import files as export_files
 from survey_engine.extensions import db
+from survey_engine.intake import uploads
 from survey_engine.intake.buffer import current_buffer, waiting
 from survey_engine.models import (
     ExportFile,
@@ -200,6 +201,7 @@ def _delete(survey: Survey) -> None:
     files = export_files.files_of_survey(survey_id)
     export_files.delete_stored_of_survey(survey_id)
     webhook_endpoints.delete_of_survey(survey_id)
+    uploads.delete_of_survey(survey_id)  # citizens' files, with their chunks
     for model in (ResultState, ExportFile, Response, Tally, SurveyShare, SurveyVersion):
         db.session.execute(sa.delete(model).where(model.survey_id == survey_id))
     db.session.execute(sa.delete(Survey).where(Survey.id == survey_id))

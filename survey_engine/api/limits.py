@@ -1,7 +1,8 @@
 """The data API's rate limit: API_READ_RATE_LIMIT requests per caller, counted by the
 app's Flask-Limiter (in Redis when there is one, like the login's), so one script
 paging in a tight loop cannot take a web node's time from everyone else. The
-submission API is not limited here: citizens share networks (docs/abuse.md)."""
+submission API is not limited here: citizens share networks (docs/abuse.md). The
+upload route is, per client address (UPLOAD_RATE_LIMIT): a file costs far more."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RequestLimit
 
-from survey_engine.api import data
+from survey_engine.api import data, uploads
+from survey_engine.i18n import message
 
 # The views that read data for staff.
 LIMITED_VIEWS: dict[str, Callable[..., Any]] = {
@@ -47,9 +49,28 @@ def too_many_reads(limit: RequestLimit) -> Response:
     )
 
 
+def too_many_uploads(limit: RequestLimit) -> Response:
+    """429 with Retry-After, in the shape the page's script reads ({"error"})."""
+    wait = max(1, int(limit.reset_at - time.time()))
+    body = {"error": message("upload_busy", g.get("lang") or "vi"), "retry_after": wait}
+    return current_app.response_class(
+        current_app.json.dumps(body) + "\n",
+        429,
+        {"Retry-After": str(wait)},
+        mimetype="application/json",
+    )
+
+
 def init_app(app: Flask) -> None:
-    """Wrap the data views in the limit; after admin.init_app made the limiter."""
+    """Wrap the data views in the limit, and the upload route in its own (per client
+    address: a file costs far more than an answer); after admin.init_app made the
+    limiter."""
     limiter: Limiter = app.extensions["login_limiter"]
+    app.view_functions["api.upload_file"] = limiter.limit(
+        lambda: app.config["UPLOAD_RATE_LIMIT"],
+        key_func=lambda: f"upload:{request.remote_addr}",
+        on_breach=too_many_uploads,
+    )(uploads.upload_file)
     for endpoint, view in LIMITED_VIEWS.items():
         app.view_functions[endpoint] = limiter.shared_limit(
             lambda: app.config["API_READ_RATE_LIMIT"],

@@ -135,6 +135,15 @@ SCHEMAS: dict[str, dict] = {
             "duplicate": {"const": True},
         },
     },
+    "Upload": {
+        "type": "object",
+        "required": ["token", "size", "type"],
+        "properties": {
+            "token": {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"},
+            "size": {"type": "integer", "minimum": 1},
+            "type": {"type": "string", "description": "the kind its content was found to be"},
+        },
+    },
     "AnswerErrors": {
         "type": "object",
         "required": ["errors"],
@@ -458,6 +467,48 @@ def _paths() -> dict[str, dict]:
                     "503": _error("cannot be stored now: send the same again", retry_after=True),
                 },
             },
+        },
+        "/surveys/{slug}/uploads": {
+            "post": {
+                "operationId": "uploadFile",
+                "summary": "store a file for a file question (public); answer with its token",
+                "description": (
+                    "An image, audio, video or file question's answer is the token this "
+                    "returns: upload first, then submit the response with the token as the "
+                    "question's answer. Checked by content, at most UPLOAD_MAX_BYTES (10 MB "
+                    "by default); UPLOAD_RATE_LIMIT uploads a minute per client address."
+                ),
+                "parameters": [slug, _ref("parameters", "lang")],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["question", "file"],
+                                "properties": {
+                                    "question": {"type": "string"},
+                                    "file": {"type": "string", "format": "binary"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _json("stored", _ref("schemas", "Upload")),
+                    "400": _error("no file in the field 'file'"),
+                    "404": _error("no published survey with this slug, or no such file question"),
+                    "410": _error("the survey takes no answers now"),
+                    "413": _error("the file is over UPLOAD_MAX_BYTES"),
+                    "415": _error("the file's content is not a kind the question takes"),
+                    "422": _error("the file is empty"),
+                    "429": _json(
+                        "more uploads than UPLOAD_RATE_LIMIT from this address",
+                        _ref("schemas", "ReadLimit"),
+                        headers={"Retry-After": _ref("headers", "RetryAfter")},
+                    ),
+                },
+            }
         },
         "/surveys/{slug}/results": {
             "get": {

@@ -1,7 +1,7 @@
 """The `survey-engine` command: a Flask CLI group with the commands of README.md.
 
 The commands live by theme in run.py (init-db, demo, serve, worker), data.py (import,
-export-definition, export, recount, dead-letters, fake-responses, purge-paradata),
+export-definition, export, recount, dead-letters, fake-responses, purge-paradata, purge-uploads),
 report.py (report) and staff.py (create-user, share, create-token, revoke-token); they
 are added to the group here, so those modules never import this one. Each takes the app
 context itself (@with_appcontext), as the group's own `cli.command` would have given it.
@@ -39,6 +39,7 @@ for _command in (
     data.dead_letters,
     data.fake_responses,
     data.purge_paradata,
+    data.purge_uploads,
     weighting.weights_command,
     staff.create_user_command,
     staff.share_command,

@@ -1,5 +1,5 @@
 """The commands that move data in and out: import, export-definition, export, recount,
-dead-letters, fake-responses and purge-paradata."""
+dead-letters, fake-responses, purge-paradata and purge-uploads."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from survey_engine.exporting.survey_file import (
 from survey_engine.intake.buffer import dead_key, stream_key
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
+from survey_engine.intake.uploads import UNUSED_UPLOAD_HOURS, purge_unused
 from survey_engine.jobs import purge_paradata_job, recount_job
 from survey_engine.models import Survey
 from survey_engine.queue import redis_connection
@@ -358,3 +359,20 @@ def purge_paradata(dry_run: bool) -> None:
         )
     if not done:
         click.echo("no survey's paradata is due for erasing")
+
+
+@click.command("purge-uploads")
+@click.option(
+    "--hours",
+    type=click.IntRange(1, 24 * 365),
+    default=UNUSED_UPLOAD_HOURS,
+    show_default=True,
+    help="age past which an upload no response names is deleted",
+)
+@click.option("--dry-run", is_flag=True, help="only say how many would be deleted")
+@with_appcontext
+def purge_uploads(hours: int, dry_run: bool) -> None:
+    """Delete citizens' files that no response names, older than --hours: uploaded, then
+    the form was never sent (docs/uploads.md)."""
+    count = purge_unused(hours, dry_run=dry_run)
+    click.echo(f"{count} unused uploads {'would be ' if dry_run else ''}deleted")

@@ -29,6 +29,15 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 PHONE_RE = re.compile(r"^(?:\+84|0084|84|0)([1-9][0-9]{8,9})$")
 PHONE_NOISE_RE = re.compile(r"[\s.\-()]")
 ACKNOWLEDGED = "OK"
+# A geopoint's accuracy in metres: a phone reports a few to a few thousand; beyond
+# 100 km the point says nothing about a place in the province.
+MAX_GEO_ACCURACY = 100_000.0
+# Decimal places kept: 7 is about 1 cm, more than any phone measures.
+GEO_DECIMALS = 7
+# An upload's token (secrets.token_urlsafe(32)): what a file question's answer holds.
+UPLOAD_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+# ODK's text form "lat lon [altitude accuracy]" (XLSForm defaults, other tools' files).
+GEO_TEXT_RE = re.compile(r"^\s*(\S+)\s+(\S+)(?:\s+(\S+)(?:\s+(\S+))?)?\s*$")
 # Dates an answer may take when its question sets no min/max of its own.
 FIRST_DAY, LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
 
@@ -290,6 +299,51 @@ def _clean_phone(_q: Question, value: Any, _today: date) -> str:
     return "+84" + match.group(1)
 
 
+def _clean_geopoint(_q: Question, value: Any, _today: date) -> dict[str, float]:
+    """{"lat", "lon"[, "acc"]}: the form sends q[lat], q[lon], q[acc]; the API the same
+    object, or ODK's text "lat lon [altitude accuracy]". Latitude -90..90, longitude
+    -180..180, accuracy 0..MAX_GEO_ACCURACY metres; rounded to GEO_DECIMALS places."""
+    if isinstance(value, str):
+        match = GEO_TEXT_RE.match(value)
+        if not match:
+            raise Invalid("geo_incomplete")
+        value = {"lat": match[1], "lon": match[2], "acc": match[4]}
+    if not isinstance(value, dict) or set(value) - {"lat", "lon", "acc"}:
+        raise Invalid("geo_incomplete")
+    lat, lon, acc = (_single(value.get(key)) for key in ("lat", "lon", "acc"))
+    if is_empty(lat) or is_empty(lon):
+        raise Invalid("geo_incomplete")
+    point = {"lat": _geo_number(lat, "geo_lat"), "lon": _geo_number(lon, "geo_lon")}
+    if not -90 <= point["lat"] <= 90:
+        raise Invalid("geo_lat")
+    if not -180 <= point["lon"] <= 180:
+        raise Invalid("geo_lon")
+    if not is_empty(acc):
+        accuracy = _geo_number(acc, "geo_accuracy")
+        if not 0 <= accuracy <= MAX_GEO_ACCURACY:
+            raise Invalid("geo_accuracy", limit=int(MAX_GEO_ACCURACY))
+        point["acc"] = round(accuracy, 1)
+    return point
+
+
+def _geo_number(value: Any, key: str) -> float:
+    """A coordinate as typed (a Vietnamese decimal comma too), or Invalid(key)."""
+    try:
+        number = _decimal(value)
+    except Invalid:
+        raise Invalid(key, limit=int(MAX_GEO_ACCURACY)) from None
+    return round(number, GEO_DECIMALS)
+
+
+def _clean_upload(_q: Question, value: Any, _today: date) -> str:
+    """An upload's token, as the upload route gave it; whether that upload exists, and
+    is this survey's and this question's, is checked on submit (intake/uploads.py)."""
+    token = _single(value)
+    if not isinstance(token, str) or not UPLOAD_TOKEN_RE.match(token.strip()):
+        raise Invalid("upload_unknown")
+    return token.strip()
+
+
 def _clean_acknowledge(_q: Question, value: Any, _today: date) -> str:
     if _single(value) not in (True, ACKNOWLEDGED, "ok", "1", 1, "true", "on"):
         raise Invalid("not_acknowledged")
@@ -316,6 +370,11 @@ _CLEANERS = {
     "email": _clean_email,
     "phone": _clean_phone,
     "acknowledge": _clean_acknowledge,
+    "geopoint": _clean_geopoint,
+    "image": _clean_upload,
+    "audio": _clean_upload,
+    "video": _clean_upload,
+    "file": _clean_upload,
     "hidden": _clean_hidden,
 }
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.definition.answers import available_choices, local_today
-from survey_engine.definition.families import NOT_ASKED, TYPED_NUMBER
+from survey_engine.definition.families import FILE, NOT_ASKED, TYPED_NUMBER
 from survey_engine.definition.model import OTHER, Question
 
 SAMPLE_TEXTS = [
@@ -36,7 +36,8 @@ def fake_answers(definition: Definition, rng: random.Random) -> dict:
     for _ in range(ATTEMPTS):
         raw: dict = {}
         for q in definition.questions:
-            if q.type in NOT_ASKED or (not q.required and rng.random() < 0.2):
+            # No file is made up: a file question stays unanswered (or is refused).
+            if q.type in NOT_ASKED or q.type in FILE or (not q.required and rng.random() < 0.2):
                 continue
             picked = _answer(q, rng, raw)
             if picked is None:  # a choice filter left no choice: nothing to pick
@@ -85,6 +86,11 @@ def _answer(q: Question, rng: random.Random, so_far: dict) -> Any:
         return "09" + "".join(rng.choice("0123456789") for _ in range(8))
     if q.type == "email":
         return f"nguoidan{rng.randint(1, 99999)}@example.vn"
+    if q.type == "geopoint":  # somewhere in Lâm Đồng
+        return {
+            "lat": round(rng.uniform(11.2, 12.3), 5),
+            "lon": round(rng.uniform(107.3, 108.7), 5),
+        }
     if q.type == "acknowledge":
         return "OK"
     return rng.choice(SAMPLE_TEXTS)

@@ -17,8 +17,8 @@ SELECT = frozenset({"select_one", "select_multiple"})
 NUMBER = frozenset({"integer", "decimal", "rating", "nps"})
 # Numbers typed freely, the ones a definition bounds with min and max.
 TYPED_NUMBER = frozenset({"integer", "decimal"})
-# Free text: listed and searched, never summed.
-TEXT = frozenset({"text"})
+# Free text: listed and searched, never summed. A barcode is text the camera may type.
+TEXT = frozenset({"text", "barcode"})
 # Filled in by the engine, not by the citizen: they say nothing about reaching a page.
 NOT_ASKED = frozenset({"note", "calculate", "hidden"})
 # Need no label: the citizen never sees them.
@@ -26,6 +26,13 @@ UNSEEN = frozenset({"hidden", "calculate"})
 MATRIX = frozenset({"matrix"})
 RANK = frozenset({"rank"})
 DATE = frozenset({"date"})
+# A place: {"lat", "lon"[, "acc"]}, exported as one number column each.
+GEOPOINT = frozenset({"geopoint"})
+# Answered with a file the citizen uploads first (intake/uploads.py): the answer is
+# the upload's token; exports show a staff-only link to it.
+FILE = frozenset({"image", "audio", "video", "file"})
+# The parts of a geopoint answer, in column order, with the export's column suffix.
+GEO_PARTS = (("lat", "latitude"), ("lon", "longitude"), ("acc", "accuracy"))
 # Their answers name choices of a choice list.
 CHOICE_LIST = SELECT | RANK | MATRIX
 

@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from survey_engine.definition.expressions import parse, references
-from survey_engine.definition.families import MATRIX, SELECT
+from survey_engine.definition.families import FILE, MATRIX, SELECT
 
 OTHER = "other"
 
@@ -113,6 +113,8 @@ class Definition:
                     )
                 )
         self.by_name: dict[str, Question] = {q.name: q for q in self.questions}
+        # Questions answered with an uploaded file: their tokens are checked on submit.
+        self.file_questions = tuple(q for q in self.questions if q.type in FILE)
         # Read for every stored response (intake/quality.py): found once.
         self._attention_checks = [q for q in self.questions if q.attention is not None]
         self._matrices = [q for q in self.questions if q.type in MATRIX]

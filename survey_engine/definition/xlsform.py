@@ -1,7 +1,7 @@
 """XLSForm (.xlsx, or .xls to read) to and from survey-engine/1 definitions.
 
 `read_xlsform` converts the survey, choices and settings sheets; whatever the format
-cannot express (repeats, geopoint, media columns, ...) is refused with its sheet, row
+cannot express (repeats, geotrace, geoshape, media columns, ...) is refused with its sheet, row
 and column, every problem at once, then the result is checked by `validate_definition`
 too; what it ignores or adjusts is told in notes. The workbook is opened by
 xlsform_book.py (.xlsx after xlsform_package.py's checks, or .xls); a row's cells and

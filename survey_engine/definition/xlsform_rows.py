@@ -21,6 +21,7 @@ from survey_engine.definition.xlsform_sheets import (
     MEDIA_COLUMNS,
     METADATA_ALIASES,
     METADATA_TYPES,
+    REFUSED_TYPES,
     SELECT_ALIASES,
     SELECT_RE,
     SIMPLE_TYPES,
@@ -195,7 +196,8 @@ class RowReader:
         elif kind == "range":
             qtype = question["type"] = "integer"
         else:
-            self.problem("survey", number, "type", f"{raw_type!r} is not supported")
+            why = REFUSED_TYPES.get(kind, f"{raw_type!r} is not supported")
+            self.problem("survey", number, "type", why)
             return None
         for key, values in texts.items():
             question[key] = self.text(values)

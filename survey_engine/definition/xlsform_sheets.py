@@ -39,6 +39,17 @@ SIMPLE_TYPES = {
     "phone",
     "rating",
     "nps",
+    "geopoint",
+    "barcode",
+    "image",
+    "audio",
+    "video",
+    "file",
+}
+# XLSForm types refused with a reason of their own (the rest: "is not supported").
+REFUSED_TYPES = {
+    "geotrace": "a line of points (geotrace) is not supported; use a geopoint per place",
+    "geoshape": "an area (geoshape) is not supported; use a geopoint per place",
 }
 SELECT_ALIASES = {
     "select_one": "select_one",
@@ -53,9 +64,10 @@ SELECT_RE = re.compile(
     r"matrix)(?:\s+from)?\s+(\S+)(\s+or_other|\s+or specify other)?$",
     re.IGNORECASE,
 )
-# pyxform's other names of types survey-engine has ("phone number" is its digits-only
-# text; "phonenumber", without the space, is the device's number: a metadata type).
-TYPE_ALIASES = {"string": "text", "int": "integer", "phone number": "phone"}
+# pyxform's other names of types survey-engine has ("gps": its old name of geopoint;
+# "phone number" is its digits-only text; "phonenumber", without the space, is the
+# device's number: a metadata type).
+TYPE_ALIASES = {"string": "text", "int": "integer", "phone number": "phone", "gps": "geopoint"}
 # XLSForm's metadata types: no question, nothing asked; what survey-engine keeps instead
 # for every response (docs/survey-format.md, "XLSForm metadata types").
 METADATA_TYPES = {

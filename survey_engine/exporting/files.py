@@ -31,6 +31,7 @@ from rq.timeouts import JobTimeoutException
 from werkzeug.datastructures import MultiDict
 
 from survey_engine.catalog import definition_for, response_count
+from survey_engine.chunks import stored_pieces
 from survey_engine.exporting.report import REPORT_FORMAT, write_survey_report
 from survey_engine.exporting.survey_file import FILE_ENDINGS, ExportOptions, export_survey
 from survey_engine.exporting.survey_file import FORMATS as DATA_FORMATS
@@ -257,23 +258,10 @@ def _store_chunks(export_id: int, path: Path) -> None:
 
 
 def stored_chunks(engine: sa.Engine, export_id: int) -> Iterator[bytes]:
-    """A database-stored export's bytes, chunk by chunk, for a streamed download.
-
-    Takes the engine, not the app: the response is sent after the request's context
-    has gone. Each chunk is its own short query by primary key, so at most one chunk
-    is in memory and no connection is held while the client reads slowly."""
-    seq = 0
-    while True:
-        with engine.connect() as connection:
-            data = connection.execute(
-                sa.select(ExportChunk.data).where(
-                    ExportChunk.export_id == export_id, ExportChunk.seq == seq
-                )
-            ).scalar()
-        if data is None:
-            return
-        yield bytes(data)
-        seq += 1
+    """A database-stored export's bytes, chunk by chunk, for a streamed download."""
+    return stored_pieces(
+        engine, ExportChunk.data, ExportChunk.export_id, ExportChunk.seq, export_id
+    )
 
 
 def _has_chunks(export_id: int) -> bool:

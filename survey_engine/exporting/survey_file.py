@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app, has_request_context, request
 from sqlalchemy.orm import Session
 
 from exports.about import AboutFacts
@@ -127,6 +128,17 @@ def survey_rows(survey: Survey, lang: str | None = None, codes: bool = False) ->
     )
 
 
+def upload_link(slug: str) -> str:
+    """A file answer's cell: the staff download's URL, "{token}" left to fill. Under
+    STAFF_BASE_URL when set (a worker has no request to take the host from), else the
+    request's own host, else the path alone."""
+    path = f"/admin/surveys/{slug}/uploads/{{token}}"
+    base = current_app.config.get("STAFF_BASE_URL") or (
+        request.host_url.rstrip("/") if has_request_context() else ""
+    )
+    return base + path
+
+
 def _row_maker(
     versions: list[SurveyVersion],
     merged: MergedSurvey,
@@ -141,6 +153,7 @@ def _row_maker(
         codes=codes,
         version_numbers={v.id: v.number for v in versions},
         weight_of=_weight_of(weights) if weights is not None else None,
+        upload_link=upload_link(merged.newest.slug),
     )
 
 

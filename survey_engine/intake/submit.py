@@ -32,6 +32,7 @@ from survey_engine.intake.paradata import duration_seconds
 from survey_engine.intake.quotas import quota_places
 from survey_engine.intake.respondent import Respondent
 from survey_engine.intake.submission import Outcome, StorageUnavailable, Submission
+from survey_engine.intake.uploads import check_tokens
 
 
 class Result(enum.Enum):
@@ -118,6 +119,8 @@ def submit(
             counters.count(survey.survey_id, "claimed")
             return Submitted(Result.CLAIMED)
     cleaned, errors = ({}, {}) if answers is None else clean_answers(d, answers, lang)
+    if cleaned and d.file_questions:  # each file's token names an upload of this question
+        errors.update(check_tokens(survey.survey_id, d, cleaned, lang))
     errors = {**(problems or {}), **errors}
     if errors or submission_id is None or answers is None:
         if limited := _over_limit(limits):

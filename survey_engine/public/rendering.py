@@ -75,6 +75,8 @@ class PageHelpers:
                 ids[q.name] = f"f-{q.name}-{q.rows[0]['name']}-1"
             elif q.type in ("rating", "nps"):
                 ids[q.name] = f"f-{q.name}-{0 if q.type == 'nps' else 1}"
+            elif q.type == "geopoint":
+                ids[q.name] = f"f-{q.name}-lat"
             elif (q.is_select and q.appearance != "minimal") or q.type == "rank":
                 ids[q.name] = f"f-{q.name}-1"
             else:

@@ -23,6 +23,7 @@ from survey_engine.intake.submit import Access, Result, access_mode
 from survey_engine.intake.submit import submit as submit_answers
 from survey_engine.public.access import gate
 from survey_engine.public.blueprint import bp
+from survey_engine.public.form_files import allow_files, store_form_files, upload_context
 from survey_engine.public.limits import form_admission, form_over_limit, submit_limits
 from survey_engine.public.rendering import (
     PageHelpers,
@@ -74,6 +75,10 @@ CLIENT_MESSAGES: dict[str, tuple[str, ...]] = {
     "date_future": (),
     "not_email": (),
     "not_phone": (),
+    "geo_incomplete": (),
+    "geo_lat": (),
+    "geo_lon": (),
+    "geo_accuracy": ("limit",),
     "too_few_choices": ("limit",),
     "too_many_choices": ("limit",),
     "exclusive": ("choice",),
@@ -160,6 +165,7 @@ def render_survey_page(
         max_text=MAX_TEXT_LENGTH,
         challenge=challenge,
         respondent_fields=respondent_fields,
+        uploads=upload_context(d),
     )
     return html, status
 
@@ -256,7 +262,10 @@ def submit(slug: str):
         # A page without an id (an old copy, a hand-made form) still counts once.
         submission_id = uuid.uuid4()
 
+    allow_files(page.d)
     values = answers_from_form(request.form, page.d)
+    # Files first (public/form_files.py): the answers then carry their tokens.
+    file_problems = store_form_files(page.survey, values, lang) if page.d.file_questions else {}
     respondent = respondent_from_form(
         access_code=request.form.get("access_code"),
         paradata=client_paradata(
@@ -272,7 +281,14 @@ def submit(slug: str):
     submitted = None
     if admission is None:
         submitted = submit_answers(
-            page.survey, submission_id, values, lang, "web", respondent=respondent, limits=limits
+            page.survey,
+            submission_id,
+            values,
+            lang,
+            "web",
+            problems=file_problems,
+            respondent=respondent,
+            limits=limits,
         )
         if submitted.result is Result.LIMITED and submitted.verdict is not None:
             admission = form_over_limit(survey_id, submitted.verdict)
@@ -284,7 +300,13 @@ def submit(slug: str):
         respondent = replace(respondent, flags=(*respondent.flags, admission.flag))
     if submitted is None:
         submitted = submit_answers(
-            page.survey, submission_id, values, lang, source="web", respondent=respondent
+            page.survey,
+            submission_id,
+            values,
+            lang,
+            source="web",
+            problems=file_problems,
+            respondent=respondent,
         )
     if admission is not None and admission.flag and submitted.result is Result.ACCEPTED:
         count_stored_over_limit(survey_id)
@@ -296,7 +318,8 @@ def submit(slug: str):
             key = "code_used"
         return render_message(lang, key, status)
     if submitted.result is Result.REJECTED:
-        return _render_form(page, str(submission_id), values, submitted.errors, status=422)
+        errors = {**submitted.errors, **file_problems}  # a refused file's own reason
+        return _render_form(page, str(submission_id), values, errors, status=422)
     if submitted.result is Result.UNAVAILABLE:
         # Nothing was stored: the page comes back with every answer and the same id.
         response = _render_form(

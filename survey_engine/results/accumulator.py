@@ -34,6 +34,7 @@ from typing import Any
 from survey_engine.definition.expressions import evaluate, references, truthy
 from survey_engine.definition.families import (
     DATE,
+    GEOPOINT,
     MATRIX,
     NOT_ASKED,
     NUMBER,
@@ -131,6 +132,8 @@ class Accumulator:
     rank_counts: dict[str, Counter] = field(default_factory=dict)  # q -> choice -> ranked
     rank_first: dict[str, Counter] = field(default_factory=dict)  # q -> choice -> first
     dates: dict[str, list[str]] = field(default_factory=dict)  # q -> [earliest, latest]
+    # geopoint q -> [south, west, north, east]: the box around every point answered
+    places: dict[str, list[float]] = field(default_factory=dict)
     cross_cells: Counter = field(default_factory=Counter)  # (row choice, col choice) -> n
     cross_rows: Counter = field(default_factory=Counter)  # row choice -> respondents
     cross_cols: Counter = field(default_factory=Counter)  # col choice -> respondents
@@ -335,6 +338,34 @@ class Accumulator:
             self.dates[name] = (
                 [low, high] if seen is None else [min(seen[0], low), max(seen[1], high)]
             )
+        elif q.type in GEOPOINT:
+            self._add_places(name, given)
+
+    def _add_places(self, name: str, given: list[Any]) -> None:
+        """Widen the question's bounding box by the points given (anything else that an
+        older version stored is skipped)."""
+        points = [
+            (p["lat"], p["lon"])
+            for p in given
+            if type(p) is dict
+            and number_of(p.get("lat")) is not None
+            and number_of(p.get("lon")) is not None
+        ]
+        if not points:
+            return
+        lats, lons = [float(p[0]) for p in points], [float(p[1]) for p in points]
+        box = [min(lats), min(lons), max(lats), max(lons)]
+        seen = self.places.get(name)
+        self.places[name] = (
+            box
+            if seen is None
+            else [
+                min(seen[0], box[0]),
+                min(seen[1], box[1]),
+                max(seen[2], box[2]),
+                max(seen[3], box[3]),
+            ]
+        )
 
     def _add_rank(self, name: str, given: list[Any]) -> None:
         positions = self.rank_positions.setdefault(name, Counter())

@@ -18,7 +18,16 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from survey_engine.definition.families import DATE, MATRIX, NOT_ASKED, NUMBER, RANK, SELECT, TEXT
+from survey_engine.definition.families import (
+    DATE,
+    GEOPOINT,
+    MATRIX,
+    NOT_ASKED,
+    NUMBER,
+    RANK,
+    SELECT,
+    TEXT,
+)
 from survey_engine.definition.merged import MergedSurvey
 from survey_engine.definition.model import Question
 from survey_engine.extensions import db
@@ -73,7 +82,7 @@ class QuestionResult:
     name: str
     label: str
     type: str
-    kind: str  # choices | numbers | text | matrix | rank | date | count
+    kind: str  # choices | numbers | text | matrix | rank | date | place | count
     answered: Share  # of all respondents
     choices: tuple[ChoiceCount, ...] = ()
     numbers: NumberSummary | None = None
@@ -81,6 +90,7 @@ class QuestionResult:
     matrix: tuple[MatrixRow, ...] = ()
     rank: tuple[RankItem, ...] = ()
     dates: tuple[str, str] | None = None
+    box: tuple[float, float, float, float] | None = None  # a geopoint's: S, W, N, E
     other_texts: int = 0  # 'other (please specify)' texts, listed on their own page
 
 
@@ -380,6 +390,19 @@ def _date(
     return replace(base, kind="date", dates=(seen[0], seen[1]) if seen else None)
 
 
+def _place(
+    base: QuestionResult,
+    survey: MergedSurvey,
+    q: Question,
+    counts: Counter,
+    acc: Accumulator,
+    total: int,
+    lang: str,
+) -> QuestionResult:
+    box = acc.places.get(q.name)
+    return replace(base, kind="place", box=(box[0], box[1], box[2], box[3]) if box else None)
+
+
 # A family's result: the bare count (`base`) completed from the question's figures.
 _Result = Callable[
     [QuestionResult, MergedSurvey, Question, Counter, Accumulator, int, str], QuestionResult
@@ -392,6 +415,7 @@ _FAMILIES: tuple[tuple[frozenset[str], _Result], ...] = (
     (MATRIX, _matrix),
     (RANK, _rank),
     (DATE, _date),
+    (GEOPOINT, _place),
 )
 
 

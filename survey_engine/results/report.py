@@ -157,6 +157,8 @@ def question_json(result: QuestionResult) -> dict[str, Any]:
         }
     elif result.kind == "date" and result.dates:
         item["dates"] = {"earliest": result.dates[0], "latest": result.dates[1]}
+    elif result.kind == "place" and result.box:
+        item["box"] = dict(zip(("south", "west", "north", "east"), result.box, strict=True))
     return item
 
 

@@ -126,6 +126,18 @@
         if (!m) bad('not_phone');
         return '+84' + m[1];
       }
+      case 'geopoint': {  // answer_types._clean_geopoint
+        if (typeof v !== 'object' || isA(v) || empty(v.lat) || empty(v.lon)) bad('geo_incomplete');
+        const num = (x, k) => { try { return +decimal(single(x)).toFixed(7); } catch (e) { return bad(k, { limit: 100000 }); } };
+        const p = { lat: num(v.lat, 'geo_lat'), lon: num(v.lon, 'geo_lon') };
+        if (p.lat < -90 || p.lat > 90) bad('geo_lat');
+        if (p.lon < -180 || p.lon > 180) bad('geo_lon');
+        if (!empty(v.acc)) {
+          p.acc = num(v.acc, 'geo_accuracy');
+          if (p.acc < 0 || p.acc > 100000) bad('geo_accuracy', { limit: 100000 });
+        }
+        return p;
+      }
       case 'acknowledge':
         if (!['OK', 'ok', '1', 'true', 'on'].includes(single(v))) bad('not_acknowledged');
         return 'OK';

@@ -12,6 +12,7 @@ from flask_login import current_user
 from survey_engine.admin import (  # noqa: F401  (registers the routes)
     access_codes,
     builder,
+    builder_live,
     builder_quotas,
     builder_settings,
     exports,

@@ -308,3 +308,44 @@ def test_the_builder_is_axe_clean_empty_and_full(server, browser, width):
     check_page(page, width)  # full, with an open editor and a checked expression
     shot(page, f"full-{width}")
     context.close()
+
+
+def test_two_editors_are_told_and_a_question_is_dragged(server, browser):
+    """Editor A drags a question onto another page; editor B, whose open form was drawn
+    before that, is refused with the server's message and offered the newest version."""
+    first, second = (browser.new_context(**SIZES[1280]).new_page() for _ in range(2))
+    for page in (first, second):
+        sign_in(page, server)
+    first.goto(f"{server}/admin/surveys/new")
+    first.fill("#new-slug", "hai-nguoi")
+    first.fill("#new-title", "Hai người sửa")
+    first.fill("#new-first", "Câu một")
+    first.get_by_role("button", name="Tạo khảo sát").click()
+    add = Editor(first, script=True)
+    add_page(add, "p2", "text", "later", "Câu sau")
+    save_question(add, "later")
+    add.click(first.locator("#p2 details.add summary"))
+    add.fill("#qname-p2", "last")
+    add.click(first.locator("#p2 details.add button[type=submit]"))
+    save_question(add, "last")  # p2 keeps a question when `later` leaves it
+    second.goto(f"{server}/admin/surveys/hai-nguoi/edit")
+    second.locator("#q-later a[href$='/edit/questions/later']").click()
+    second.fill("textarea[name='label.vi']", "Câu sau, sửa bởi B")
+
+    add.start_counting()
+    first.locator("#q-later").drag_to(first.locator("#page_1 .builder-question").first)
+    expect(first.locator("#page_1 .builder-question").first).to_have_attribute("data-name", "later")
+    assert add.loads == []
+
+    second.get_by_role("button", name="Lưu câu hỏi").click()  # drawn before the drop
+    expect(second.locator(".inline-editor .errors")).to_contain_text("Có người đã lưu")
+    notice = second.locator(".stale-note")
+    expect(notice).to_contain_text("biên tập viên khác")
+    shot(second, "stale")
+    notice.get_by_role("button").click()
+    expect(second.locator("#page_1 .builder-question").first).to_have_attribute(
+        "data-name", "later"
+    )
+    expect(second.locator(".inline-editor")).to_have_count(0)
+    for page in (first, second):
+        page.context.close()

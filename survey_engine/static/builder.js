@@ -335,7 +335,7 @@
           reloadOverview().then(refreshPreview);
         });
         notice.append(text, button);
-        body.before(notice);
+        (body.closest(".builder-layout") || body).before(notice);
       })
       .catch(function () {});
   }

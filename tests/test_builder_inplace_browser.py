@@ -336,6 +336,11 @@ def test_two_editors_are_told_and_a_question_is_dragged(server, browser):
     first.locator("#q-later").drag_to(first.locator("#page_1 .builder-question").first)
     expect(first.locator("#page_1 .builder-question").first).to_have_attribute("data-name", "later")
     assert add.loads == []
+    # A page moved by its button: where it went is read out.
+    first.locator("#page_1 > .row form:has(input[value=page_down]) button").click()
+    expect(first.locator("#builder-status")).to_contain_text("trang 2 trên 2")
+    expect(first.locator("#page_1")).to_be_focused()  # last now: no ↓ to stay on
+    assert add.loads == []
 
     second.get_by_role("button", name="Lưu câu hỏi").click()  # drawn before the drop
     expect(second.locator(".inline-editor .errors")).to_contain_text("Có người đã lưu")
@@ -346,6 +351,7 @@ def test_two_editors_are_told_and_a_question_is_dragged(server, browser):
     expect(second.locator("#page_1 .builder-question").first).to_have_attribute(
         "data-name", "later"
     )
+    expect(second.locator(".builder-page[data-page]").first).to_have_id("p2")
     expect(second.locator(".inline-editor")).to_have_count(0)
     for page in (first, second):
         page.context.close()

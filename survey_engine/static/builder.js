@@ -180,7 +180,10 @@
       editor.remove();
       if (anchor) anchor.focus();
     });
-    editor.append(title, close);
+    var head = document.createElement("div");
+    head.className = "row editor-head";
+    head.append(title, close);
+    editor.append(head);
     Array.prototype.forEach.call(doc.querySelectorAll("main > .errors, main > form.builder-form"),
       function (el) { editor.append(document.importNode(el, true)); });
     var form = editor.querySelector("form.builder-form");

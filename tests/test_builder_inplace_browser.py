@@ -353,5 +353,14 @@ def test_two_editors_are_told_and_a_question_is_dragged(server, browser):
     )
     expect(second.locator(".builder-page[data-page]").first).to_have_id("p2")
     expect(second.locator(".inline-editor")).to_have_count(0)
-    for page in (first, second):
-        page.context.close()
+    second.context.close()
+
+    # An edit typed and not saved: leaving the page asks first.
+    first.locator("#q-q1 a[href$='/edit/questions/q1']").click()
+    first.fill("textarea[name='label.vi']", "Chưa lưu")
+    asked: list[str] = []
+    first.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    first.close(run_before_unload=True)
+    expect(first.locator("textarea[name='label.vi']")).to_have_value("Chưa lưu")  # stayed
+    assert asked == ["beforeunload"]
+    first.context.close()

@@ -594,6 +594,12 @@ ROUTES: dict[str, list[Inputs]] = {
             base_form={**_REV, "change": "duplicate_question", "target": "comment"},
             phase=1,
         ),
+        Inputs(
+            _DEMO,
+            form=("target",),
+            base_form={**_REV, "change": "duplicate_page", "target": "contact"},
+            phase=1,
+        ),
         # The "where do you live?" block (builder_localities.py).
         Inputs(
             _DEMO,

@@ -138,3 +138,17 @@ def test_only_the_builder_may_frame_the_preview(editor):
     # Every other staff page still refuses to be framed.
     survey = editor.get(f"/admin/surveys/{DEMO_SLUG}")
     assert survey.headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_page_is_duplicated_after_itself_its_rules_pointing_at_the_copies(editor):
+    response = submit(editor, EDIT, {"change": "duplicate_page", "target": "about_you"})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("#about_you_2")
+    db.session.expire_all()
+    pages = newest().definition["pages"]
+    original, copy = pages[0], pages[1]
+    assert copy["name"] == "about_you_2"
+    names = [q["name"] for q in copy["questions"]]
+    assert names == [f"{q['name']}_2" for q in original["questions"]]
+    levels = next(q for q in copy["questions"] if q["name"] == "levels_2")
+    assert levels["relevant"] == "${children_2} > 0"  # the copy's own question

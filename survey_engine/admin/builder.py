@@ -90,6 +90,7 @@ STRUCTURE_CHANGES = (
     "add_locality",
     "place_question",
     "duplicate_question",
+    "duplicate_page",
 )
 
 
@@ -137,6 +138,8 @@ def change_structure(slug: str):
             )
         elif change == "duplicate_question":
             added = [edit.duplicate_question(data, target)]
+        elif change == "duplicate_page":
+            target = edit.duplicate_page(data, target)  # the copy is where to look
         elif change == "delete_question":
             edit.delete_question(data, target)
         elif change == "add_locality":

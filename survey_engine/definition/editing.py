@@ -199,6 +199,26 @@ def duplicate_question(data: dict, name: str) -> str:
     return copied["name"]
 
 
+def duplicate_page(data: dict, name: str) -> str:
+    """A copy of the page right after it: the page and each question under a new name
+    (`<name>_2` ...), the copy's rules pointing at the copy's questions; lists shared.
+    The new page's name."""
+    index = page_index(data, name)
+    page = copy.deepcopy(data["pages"][index])
+    page["name"] = unused_name({p["name"] for p in data["pages"]}, name)
+    taken = question_names(data)
+    renames = {}
+    for question in page["questions"]:
+        renames[question["name"]] = unused_name(taken, question["name"])
+        taken.add(renames[question["name"]])
+        question["name"] = renames[question["name"]]
+    copied = {"pages": [page]}
+    for old, new in renames.items():
+        rename_references(copied, old, new)
+    data["pages"].insert(index + 1, copied["pages"][0])
+    return page["name"]
+
+
 def delete_page(data: dict, name: str) -> None:
     del data["pages"][page_index(data, name)]
 

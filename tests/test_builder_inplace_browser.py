@@ -355,6 +355,15 @@ def test_two_editors_are_told_and_a_question_is_dragged(server, browser):
     expect(second.locator(".inline-editor")).to_have_count(0)
     second.context.close()
 
+    # A new choice list: its table opens under the lists, and is saved in place.
+    first.fill("#new-list-name", "extra")
+    first.locator("#new-list-form button").click()
+    first.fill("#lists .inline-editor input[name='choice-1-name']", "a")
+    first.fill("#lists .inline-editor input[name='choice-1-label.vi']", "A")
+    first.get_by_role("button", name="Lưu danh sách").click()
+    expect(first.locator("#lists")).to_contain_text("extra (1)")
+    assert add.loads == []
+
     # An edit typed and not saved: leaving the page asks first.
     first.locator("#q-q1 a[href$='/edit/questions/q1']").click()
     first.fill("textarea[name='label.vi']", "Chưa lưu")

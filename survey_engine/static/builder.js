@@ -125,9 +125,9 @@
     if (form && reply.ok) {  // a question just added or duplicated: the overview, then its form
       return reloadOverview().then(function () {
         refreshPreview();
-        var name = (reply.url.match(/\/edit\/(?:questions|lists)\/([^/?#]+)/) || [])[1];
-        var anchor = name && (document.getElementById("q-" + decodeURIComponent(name)) ||
-                              document.getElementById("lists"));
+        var name = (reply.url.match(/\/edit\/questions\/([^/?#]+)/) || [])[1];
+        var anchor = name ? document.getElementById("q-" + decodeURIComponent(name))
+                          : document.getElementById("lists");
         openEditor(doc, reply.url, anchor || body);
         say(said || T.tSaved);
       });

@@ -104,6 +104,8 @@ class SurveyVersion(Model):
     survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(sa.Integer)
     definition: Mapped[dict] = mapped_column(JSONType)
+    # A draft as it was before the builder's last change to it: one step of undo.
+    previous_definition: Mapped[dict | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 

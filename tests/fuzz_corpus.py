@@ -655,6 +655,31 @@ ROUTES: dict[str, list[Inputs]] = {
             base_form={**_REV, "change": "question_down", "target": "comment"},
             phase=1,
         ),
+        # A drag and drop, and a copy of a question (builder_live.py's script).
+        Inputs(
+            _DEMO,
+            form=("target", "page", "before"),
+            base_form={
+                **_REV,
+                "change": "place_question",
+                "target": "comment",
+                "page": "contact",
+                "before": "phone",
+            },
+            phase=1,
+        ),
+        Inputs(
+            _DEMO,
+            form=("target",),
+            base_form={**_REV, "change": "duplicate_question", "target": "comment"},
+            phase=1,
+        ),
+        Inputs(
+            _DEMO,
+            form=("target",),
+            base_form={**_REV, "change": "duplicate_page", "target": "contact"},
+            phase=1,
+        ),
         # The "where do you live?" block (builder_localities.py).
         Inputs(
             _DEMO,
@@ -670,6 +695,23 @@ ROUTES: dict[str, list[Inputs]] = {
             phase=1,
         ),
     ],
+    # The builder in place (builder_live.py; the drop and duplicate changes above).
+    "admin.draft_revision": [Inputs(_DEMO)],
+    "admin.check_expression": [
+        Inputs(
+            _DEMO,
+            form=("question", "page", "field", "expression"),
+            base_form={"question": "children", "field": "relevant", "expression": "2 > 1"},
+            phase=0,
+        ),
+        Inputs(
+            _DEMO,
+            form=("page", "expression"),
+            base_form={"page": "opinion", "field": "relevant", "expression": "1 = 1"},
+            phase=0,
+        ),
+    ],
+    "admin.undo_change": [Inputs(_DEMO, form=("revision",), base_form=_REV, phase=1)],
     "admin.new_list": [Inputs(_DEMO, args=("name",))],
     "admin.edit_list": [
         Inputs(

@@ -1,7 +1,10 @@
 """An editor builds a survey in real Chromium, citizens answer it, the editor changes
 it into version 2, and both versions' responses come out in one workbook.
 
-The whole staff path through the builder's own forms: no JSON file, no API call.
+The whole staff path through the builder's own forms: no JSON file, no API call. The
+editor's browser runs no JavaScript: every form posts and the page reloads, the way
+the builder works without its script (the in-place builder, with it:
+test_builder_inplace_browser.py).
 """
 
 from __future__ import annotations
@@ -26,7 +29,12 @@ PHONE = {
     "has_touch": True,
     "locale": "vi-VN",
 }
-DESK = {"viewport": {"width": 1280, "height": 900}, "locale": "vi-VN", "accept_downloads": True}
+DESK = {
+    "viewport": {"width": 1280, "height": 900},
+    "locale": "vi-VN",
+    "accept_downloads": True,
+    "java_script_enabled": False,
+}
 
 
 @pytest.fixture

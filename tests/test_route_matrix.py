@@ -107,6 +107,9 @@ ROUTES = [
     ("POST", f"{S}/edit", MANAGER, 422, {"change": "question_up", "target": "consent"}),
     ("GET", f"{S}/edit/copy?source={OTHER_SLUG}", MANAGER, 200, None),
     ("POST", f"{S}/edit/copy", MANAGER, 422, {"source": "nope"}),
+    ("GET", f"{S}/edit/revision", MANAGER, 200, None),
+    ("POST", f"{S}/edit/check", MANAGER, 200, {"question": "role", "field": "relevant"}),
+    ("POST", f"{S}/edit/undo", MANAGER, 302, {}),  # stale revision: nothing undone
     ("GET", f"{S}/edit/lists?name=new_list", MANAGER, 302, None),
     ("GET", f"{S}/edit/lists/roles", MANAGER, 200, None),
     ("POST", f"{S}/edit/lists/roles", MANAGER, 422, {"new_column": "1 bad"}),

@@ -46,8 +46,9 @@ def survey_pages() -> list[str]:
     for method, path, _who, status, _data in ROUTES:
         if method != "GET" or not path.startswith(S) or status != 200:
             continue
-        if re.search(r"\.(json|xlsx|csv)$|/codes/\{batch\}|/preview", path):
-            continue  # files, and the preview, which shows exactly what citizens get
+        if re.search(r"\.(json|xlsx|csv)$|/codes/\{batch\}|/preview|/edit/revision", path):
+            continue  # files (the builder's revision is JSON), and the preview, which
+            # shows exactly what citizens get
         pages.append(path)
     return pages
 

@@ -13,6 +13,7 @@ from survey_engine.admin import (  # noqa: F401  (registers the routes)
     access_codes,
     builder,
     builder_copy,
+    builder_live,
     builder_quotas,
     builder_settings,
     exports,

@@ -37,8 +37,15 @@ from survey_engine.definition import Definition
 from survey_engine.definition import editing as edit
 from survey_engine.extensions import db
 from survey_engine.models import Survey, SurveyVersion
+from survey_engine.web.security import CONTENT_SECURITY_POLICY
 
 APPEARANCES = ("", "minimal", "likert", "multiline")
+
+# The overview frames the preview (this origin's only): staff pages' policy plus that.
+OVERVIEW_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY
+    + "; frame-src 'self'; frame-ancestors 'none'"
+}
 
 
 # -- the overview and structural changes --------------------------------------------
@@ -66,8 +73,9 @@ def _overview(
         problems=problems or [],
         types=edit.TYPES_IN_ORDER,
         localities=locality_options(),
+        can_undo=version.published_at is None and version.previous_definition is not None,
     )
-    return html, status
+    return html, status, OVERVIEW_HEADERS
 
 
 STRUCTURE_CHANGES = (
@@ -80,6 +88,9 @@ STRUCTURE_CHANGES = (
     "question_down",
     "delete_question",
     "add_locality",
+    "place_question",
+    "duplicate_question",
+    "duplicate_page",
 )
 
 
@@ -121,6 +132,14 @@ def change_structure(slug: str):
             edit.delete_page(data, target)
         elif change in ("question_up", "question_down"):
             edit.move_question(data, target, -1 if change == "question_up" else 1)
+        elif change == "place_question":  # a drag and drop
+            edit.place_question(
+                data, target, form.get("page", ""), form.get("before", "").strip() or None
+            )
+        elif change == "duplicate_question":
+            added = [edit.duplicate_question(data, target)]
+        elif change == "duplicate_page":
+            target = edit.duplicate_page(data, target)  # the copy is where to look
         elif change == "delete_question":
             edit.delete_question(data, target)
         elif change == "add_locality":
@@ -137,6 +156,8 @@ def change_structure(slug: str):
         )
     if added:
         flash(_("Added the questions %(names)s.", names=", ".join(added)))
+        if change == "duplicate_question":
+            return redirect(url_for("admin.edit_question", slug=slug, name=added[0]))
         return redirect(url_for("admin.builder", slug=slug) + f"#q-{added[0]}")
     if change in ("add_question", "add_page"):
         return redirect(

@@ -87,11 +87,15 @@ def save(survey: Survey, data: dict, change: str) -> None:
         db.session.rollback()
         return
     was_published = newest.published_at is not None
+    before = copy.deepcopy(newest.definition)
     try:
         save_definition(data)
     except DefinitionInvalid as error:
         db.session.rollback()
         raise SaveRefused(error.problems) from error
+    draft = newest_or_404(survey)
+    draft.previous_definition = before  # one step of undo (builder_live.undo)
+    db.session.commit()
     audit.record("survey_edited", survey, change=change)
     if was_published:
         flash(

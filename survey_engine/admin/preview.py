@@ -16,6 +16,14 @@ from survey_engine.definition import Definition, clean_answers
 from survey_engine.i18n import choose_language
 from survey_engine.public.rendering import answers_from_form
 from survey_engine.public.routes import render_survey_page
+from survey_engine.web.security import CONTENT_SECURITY_POLICY
+
+# The builder shows the preview beside the editor in a frame: this origin may frame
+# it, nobody else (every other staff page: frame-ancestors 'none').
+FRAMED_BY_BUILDER = {
+    "X-Frame-Options": "SAMEORIGIN",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY + "; frame-ancestors 'self'",
+}
 
 
 @bp.route("/surveys/<slug>/preview", methods=["GET", "POST"])
@@ -36,11 +44,14 @@ def preview(slug: str):
         preview=True,
     )
     if request.method == "GET":
-        return page(str(uuid.uuid4()))
+        return *page(str(uuid.uuid4())), FRAMED_BY_BUILDER
     values = answers_from_form(request.form, d)
     _answers, errors = clean_answers(d, values, lang)
     if errors:
-        return page(request.form.get("submission_id", ""), values=values, errors=errors, status=422)
+        html, status = page(
+            request.form.get("submission_id", ""), values=values, errors=errors, status=422
+        )
+        return html, status, FRAMED_BY_BUILDER
     return redirect(url_for("admin.preview_thanks", slug=slug, lang=lang), code=303)
 
 
@@ -48,9 +59,10 @@ def preview(slug: str):
 @login_required
 def preview_thanks(slug: str):
     survey = visible_survey(slug)
-    return render_template(
+    html = render_template(
         "admin/builder/preview_thanks.html",
         lang=g.lang,
         survey=survey,
         title=title_of(survey, g.lang),
     )
+    return html, 200, FRAMED_BY_BUILDER

@@ -39,7 +39,8 @@ TABS = (
         "builder",
         N_("Builder"),
         "builder change_structure new_list edit_list edit_page edit_question edit_quotas "
-        "edit_translations preview preview_thanks copy_questions",
+        "edit_translations preview preview_thanks copy_questions "
+        "draft_revision check_expression undo_change",
         managers_only=True,
     ),
     # Weighting changes what the results say: it lives beside them.

@@ -8,6 +8,7 @@ is refused with the validator's message and nothing is saved.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -176,6 +177,52 @@ def move_question(data: dict, name: str, offset: int) -> None:
         neighbour.append(question)
     else:
         neighbour.insert(0, question)
+
+
+def place_question(data: dict, name: str, page_name: str, before: str | None) -> None:
+    """Put a question before another one (`before`), or at the end of `page_name`: a
+    drag and drop in the builder, in one change."""
+    if before == name:
+        return
+    p, q = question_position(data, name)
+    target = data["pages"][page_index(data, page_name)]
+    if before is not None and before not in {x.get("name") for x in target["questions"]}:
+        raise EditRefused(f"no question named {before!r} on page {page_name!r}")
+    if target is not data["pages"][p] and len(data["pages"][p]["questions"]) == 1:
+        raise EditRefused("the only question of a page stays on it: move the page instead")
+    question = data["pages"][p]["questions"].pop(q)
+    names = [x.get("name") for x in target["questions"]]
+    target["questions"].insert(names.index(before) if before else len(names), question)
+
+
+def duplicate_question(data: dict, name: str) -> str:
+    """A copy of the question right after it, under a new name (`<name>_2` ...); it
+    shares the choice list, so editing one list changes both. The new name."""
+    p, q = question_position(data, name)
+    copied = copy.deepcopy(data["pages"][p]["questions"][q])
+    copied["name"] = unused_name(question_names(data), name)
+    data["pages"][p]["questions"].insert(q + 1, copied)
+    return copied["name"]
+
+
+def duplicate_page(data: dict, name: str) -> str:
+    """A copy of the page right after it: the page and each question under a new name
+    (`<name>_2` ...), the copy's rules pointing at the copy's questions; lists shared.
+    The new page's name."""
+    index = page_index(data, name)
+    page = copy.deepcopy(data["pages"][index])
+    page["name"] = unused_name({p["name"] for p in data["pages"]}, name)
+    taken = question_names(data)
+    renames = {}
+    for question in page["questions"]:
+        renames[question["name"]] = unused_name(taken, question["name"])
+        taken.add(renames[question["name"]])
+        question["name"] = renames[question["name"]]
+    copied = {"pages": [page]}
+    for old, new in renames.items():
+        rename_references(copied, old, new)
+    data["pages"].insert(index + 1, copied["pages"][0])
+    return page["name"]
 
 
 def delete_page(data: dict, name: str) -> None:

@@ -26,6 +26,12 @@ TYPE_NAMES = {
     "note": N_("Note (no answer)"),
     "hidden": N_("Hidden value"),
     "calculate": N_("Calculation"),
+    "geopoint": N_("Location (latitude, longitude)"),
+    "barcode": N_("Barcode or QR code"),
+    "image": N_("Photo"),
+    "audio": N_("Audio recording"),
+    "video": N_("Video"),
+    "file": N_("File"),
 }
 
 

@@ -12,7 +12,7 @@ from survey_engine.definition.model import Question
 from survey_engine.figures import NumberSummary, summarize
 from survey_engine.results import accumulator
 from survey_engine.results.accumulator import Accumulator
-from survey_engine.results.dashboard import effective_n, weighted_mean, weighted_share
+from survey_engine.results.dashboard import effective_n, is_weighted, weighted_mean, weighted_share
 
 
 def _column(code: str) -> str:
@@ -35,7 +35,7 @@ def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
             cells: Mapping[tuple[str, str], int] = counted.matrix_cells.get(name, {})
             counts[s.key] = {c: n for (r, c), n in cells.items() if r == row}
             answered[s.key] = counted.matrix_rows.get(name, {}).get(row, 0)
-    weighted = counted.weights is not None and counted.weighted.get(("", ""), 0.0) > 0
+    weighted = is_weighted(counted)
     numbers = [
         (q, _with_weighted_mean(summarize(counted.values.get(q.name, {})), counted, q, weighted))
         for q in survey.questions

@@ -200,12 +200,12 @@ def build_dashboard(
         first=acc.first,
         last=acc.last,
         crosstab=_crosstab(survey, acc, lang),
-        weighted_by=acc.weights.variables if _weighted(acc) and acc.weights else (),
-        effective_n=effective_n(acc, "") if _weighted(acc) else None,
+        weighted_by=acc.weights.variables if is_weighted(acc) and acc.weights else (),
+        effective_n=effective_n(acc, "") if is_weighted(acc) else None,
     )
 
 
-def _weighted(acc: Accumulator) -> bool:
+def is_weighted(acc: Accumulator) -> bool:
     """The view is weighted and has counted responses (not the tallies alone)."""
     return acc.weights is not None and acc.weighted.get(("", ""), 0.0) > 0
 
@@ -269,7 +269,7 @@ def _choices(
     labels = survey.choice_labels(
         q, lang, sorted(c for (name, c) in counts if name == q.name and c)
     )
-    weighted = _weighted(acc)
+    weighted = is_weighted(acc)
     choices = tuple(
         ChoiceCount(
             name,
@@ -294,7 +294,7 @@ def _numbers(
 ) -> QuestionResult:
     values = acc.values.get(q.name, Counter())
     numbers = summarize(values)
-    weighted = _weighted(acc)
+    weighted = is_weighted(acc)
     if numbers is not None and weighted:
         numbers = replace(numbers, weighted_mean=weighted_mean(acc, q.name))
     distribution = _distribution(q, values, total)
@@ -328,7 +328,7 @@ def _matrix(
 ) -> QuestionResult:
     cells = acc.matrix_cells.get(q.name, Counter())
     rows_answered = acc.matrix_rows.get(q.name, Counter())
-    weighted = _weighted(acc)
+    weighted = is_weighted(acc)
     rows = tuple(
         MatrixRow(
             row["name"],
@@ -362,7 +362,7 @@ def _rank(
     positions = acc.rank_positions.get(q.name, Counter())
     ranked = acc.rank_counts.get(q.name, Counter())
     first = acc.rank_first.get(q.name, Counter())
-    weighted = _weighted(acc)
+    weighted = is_weighted(acc)
     items = [
         RankItem(
             c["name"],
@@ -465,6 +465,6 @@ def _crosstab(survey: MergedSurvey, acc: Accumulator, lang: str) -> CrossTab | N
         row_totals=dict(acc.cross_rows),
         col_totals=dict(acc.cross_cols),
         total=acc.cross_total,
-        weighted=dict(acc.cross_weighted) if _weighted(acc) else None,
-        weighted_squares=dict(acc.cross_weighted_squares) if _weighted(acc) else None,
+        weighted=dict(acc.cross_weighted) if is_weighted(acc) else None,
+        weighted_squares=dict(acc.cross_weighted_squares) if is_weighted(acc) else None,
     )

@@ -61,7 +61,13 @@ def unused_name(taken: set[str], base: str) -> str:
 
 
 def question_names(data: dict) -> set[str]:
-    return {q.get("name") for page in data["pages"] for q in page["questions"]}
+    """Every question's name, a roster's row questions' too: names are unique in a survey."""
+    return {
+        asked.get("name")
+        for page in data["pages"]
+        for q in page["questions"]
+        for asked in (q, *(q.get("questions") or () if q.get("type") == "repeat" else ()))
+    }
 
 
 def blank_question(data: dict, qtype: str, name: str, label: str) -> dict:
@@ -87,6 +93,11 @@ def blank_question(data: dict, qtype: str, name: str, label: str) -> dict:
         question["rows"] = [{"name": f"row_{n}", "label": {lang: f"{n}"}} for n in (1, 2)]
     if qtype == "calculate":
         question["calculation"] = "1"
+    if qtype == "repeat":
+        row_name = unused_name(question_names(data) | {name}, f"{name}_name")
+        question["questions"] = [
+            {"name": row_name, "type": "text", "label": {lang: row_name}, "required": True}
+        ]
     return question
 
 
@@ -114,6 +125,7 @@ TYPES_IN_ORDER = (
     "note",
     "hidden",
     "calculate",
+    "repeat",
 )
 assert set(TYPES_IN_ORDER) == QUESTION_TYPES
 

@@ -3,11 +3,18 @@ definition's check, and the answers' check shared by the form and the API."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from survey_engine.definition import Definition, clean_answers
+from survey_engine.definition.copying import copy_into
+from survey_engine.definition.fake import fake_answers
 from survey_engine.definition.schema import validate_definition
+from survey_engine.definition.xlsform import read_xlsform
+from survey_engine.definition.xlsform_writer import write_xlsform
 from tests.roster_survey import household_answers, household_definition
+from tests.xlsform_files import problems_of, workbook
 
 HOUSEHOLD = Definition(household_definition())
 
@@ -166,4 +173,79 @@ def test_a_question_outside_the_roster_cannot_name_a_row_s_question():
     data["pages"][1]["questions"][1]["relevant"] = "${age} > 3"
     assert validate_definition(data) == [
         "pages[1].questions[1].relevant: at character 1: unknown question '${age}'"
+    ]
+
+
+def test_fake_responses_fill_as_many_rows_as_the_count_asks_and_pass_the_checks():
+    rng = random.Random(7)
+    for _ in range(50):
+        answers = fake_answers(HOUSEHOLD, rng)
+        assert len(answers["members"]) == answers["size"]
+        assert clean_answers(HOUSEHOLD, answers, "vi")[1] == {}
+
+
+def test_copying_a_roster_renames_its_row_questions_and_their_references():
+    target, source = household_definition(), household_definition()
+    copied, renamed = copy_into(target, source, ["people"], [])
+    assert copied == 2 and renamed["age"] == "age_2" and renamed["members"] == "members_2"
+    copy = target["pages"][2]["questions"][0]
+    assert copy["questions"][3]["relevant"] == "${age_2} >= 5 and ${age_2} <= 18"
+    assert copy["count"] == "${size}"  # the target's own household size
+    assert validate_definition(target) == []
+
+
+def test_a_roster_round_trips_through_xlsform(tmp_path):
+    data = household_definition()
+    roster(data).update(min_count=1, required=True)
+    write_xlsform(data, tmp_path / "household.xlsx")
+    assert read_xlsform(tmp_path / "household.xlsx") == data
+
+
+def test_an_xlsform_repeat_s_inner_group_adds_its_relevance_to_each_row_question(tmp_path):
+    path = workbook(
+        tmp_path / "ho.xlsx",
+        {
+            "survey": [
+                ["type", "name", "label", "relevant", "repeat_count"],
+                ["integer", "size", "Số người", None, None],
+                ["begin repeat", "members", "Thành viên", None, "${size}"],
+                ["integer", "age", "Tuổi", None, None],
+                ["begin group", "adult", "Người lớn", "${age} >= 18", None],
+                ["text", "job", "Nghề", None, None],
+                ["text", "employer", "Nơi làm", "${job} != ''", None],
+                ["end group"],
+                ["end repeat"],
+                ["text", "comment", "Góp ý", None, None],
+            ]
+        },
+    )
+    notes: list[str] = []
+    [page] = read_xlsform(path, notes)["pages"]
+    assert [q["name"] for q in page["questions"]] == ["size", "members", "comment"]
+    members = page["questions"][1]
+    assert members["count"] == "${size}"
+    assert [q.get("relevant") for q in members["questions"]] == [
+        None,
+        "${age} >= 18",
+        "(${age} >= 18) and (${job} != '')",
+    ]
+    assert "survey sheet, row 5, column label: ignored: a group inside a repeat is no page" in notes
+
+
+def test_an_xlsform_repeat_inside_a_repeat_is_refused_at_its_row(tmp_path):
+    path = workbook(
+        tmp_path / "nested.xlsx",
+        {
+            "survey": [
+                ["type", "name", "label"],
+                ["begin repeat", "members", "Thành viên"],
+                ["begin repeat", "jobs", "Công việc"],
+                ["text", "job", "Nghề"],
+                ["end repeat"],
+                ["end repeat"],
+            ]
+        },
+    )
+    assert problems_of(path) == [
+        "survey sheet, row 3, column type: a repeat inside a repeat is not supported"
     ]

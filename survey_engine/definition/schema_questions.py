@@ -351,6 +351,14 @@ def _repeat(
     and an expression name one thing), how many rows, and `count`, an expression on
     earlier answers that fixes the number of rows (XLSForm's repeat_count)."""
     check_expression(problems, f"{path}.count", question.get("count"), known)
+    for key in ("constraint", "constraint_message", "default"):
+        if key in question:  # the rows' questions check their answers
+            problems.add(
+                f"{path}.{key}",
+                N_("a %(qtype)s question does not take %(key)s"),
+                qtype="repeat",
+                key=repr(key),
+            )
     low, high = question.get("min_count"), question.get("max_count")
     for key, value in (("min_count", low), ("max_count", high)):
         if value is not None and (type(value) is not int or not 0 <= value <= ROWS_LIMIT):

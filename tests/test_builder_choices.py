@@ -27,7 +27,9 @@ def table(client, url: str = ROLES) -> dict:
     """The list's form as the page draws it: every field with its value."""
     html = client.get(url).get_data(as_text=True)
     fields = hidden(html)
-    for name, value in re.findall(r'type="text" name="(choice-\d+-[^"]+)"[^>]*? value="([^"]*)"', html):
+    for name, value in re.findall(
+        r'type="text" name="(choice-\d+-[^"]+)"[^>]*? value="([^"]*)"', html
+    ):
         fields[name] = value
     for name in re.findall(r'name="(choice-\d+-[^"]+)" value="1" checked', html):
         fields[name] = "1"

@@ -18,6 +18,7 @@ from tests.test_builder_inplace_browser import (
     add_page,
     add_question,
     close_editor,
+    record,
     server,  # noqa: F401 (fixture)
     shot,
 )
@@ -89,6 +90,7 @@ def change_choices(ed: Editor, width: int) -> None:
     if ed.script:
         page.locator(f"{TABLE} input[name='choice-3-label.vi']").focus()
         page.keyboard.press("Alt+ArrowUp")
+        ed.clicks += 1  # a key pressed: one action, as a click
         said(ed, "2 trên 3")
         expect(page.locator(f"{TABLE} input[name='choice-2-label.vi']")).to_be_focused()
     else:
@@ -108,6 +110,7 @@ def change_choices(ed: Editor, width: int) -> None:
         page.evaluate("document.getElementById('choice-row-3').scrollIntoView()")  # both in view
         handle = page.locator(f"{TABLE} #choice-row-4 .drag-handle")
         handle.drag_to(page.locator(f"{TABLE} #choice-row-3 input[name='choice-3-name']"))
+        ed.clicks += 1
         said(ed, "3 trên 4")
     else:
         ed.click(page.locator(f"{TABLE} button[value='choice_up:4']"))
@@ -143,6 +146,7 @@ def change_pages(ed: Editor, width: int) -> None:
     if ed.script:  # by keyboard: the page itself focused, Alt+ArrowUp
         page.locator("#p3").focus()
         page.keyboard.press("Alt+ArrowUp")
+        ed.clicks += 1  # a key pressed: one action, as a click
         said(ed, "trang 2 trên 3")
         expect(page.locator("#p3")).to_be_focused()
     else:
@@ -152,6 +156,7 @@ def change_pages(ed: Editor, width: int) -> None:
     if ed.script:
         page.evaluate("document.getElementById('page_1').scrollIntoView()")  # both in view
         page.locator("#p3 > .row h2").drag_to(page.locator("#page_1 > .row h2"))
+        ed.clicks += 1
         said(ed, "trang 1 trên 3")
         expect(page.locator("#p3")).to_be_focused()
     else:
@@ -182,6 +187,7 @@ def test_choices_and_pages_change_in_place(server, browser, width):  # noqa: F81
     change_choices(ed, width)
     change_pages(ed, width)
     assert ed.loads == [], ed.loads  # not one full page load
+    record(f"choices and pages in place, {width} px", ed)
     assert problems == []  # no script error, nothing the page's CSP refused
     context.close()
 
@@ -198,6 +204,7 @@ def test_the_same_changes_without_javascript(server, browser, width):  # noqa: F
     change_choices(ed, width)
     change_pages(ed, width)
     assert len(ed.loads) >= 15  # each button a page load, and each still works
+    record(f"choices and pages, no script, {width} px", ed)
     context.close()
 
 

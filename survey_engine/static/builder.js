@@ -336,6 +336,7 @@
   var dragged = null;
   var dragKind = null;
   function onDragStart(e) {
+    if (!e.target.closest) return;  // selected text dragged: not a move
     var handle = e.target.closest(".drag-handle");
     var pageRow = e.target.closest(".builder-page[data-page] > .row");
     dragged = handle ? handle.closest("tr.choice-row")
@@ -477,6 +478,7 @@
   body.addEventListener("dragstart", onDragStart);
   body.addEventListener("dragover", onDragOver);
   body.addEventListener("drop", onDrop);
+  body.addEventListener("dragend", function () { dragged = dragKind = null; });
   window.addEventListener("beforeunload", function (e) {
     if (!document.querySelector(".inline-editor[data-dirty]")) return;
     e.preventDefault();

@@ -113,6 +113,9 @@ ROUTES = [
     ("GET", f"{S}/edit/lists?name=new_list", MANAGER, 302, None),
     ("GET", f"{S}/edit/lists/roles", MANAGER, 200, None),
     ("POST", f"{S}/edit/lists/roles", MANAGER, 422, {"new_column": "1 bad"}),
+    ("GET", f"{S}/edit/lists/roles?row=2", MANAGER, 200, None),
+    ("POST", f"{S}/edit/lists/roles", MANAGER, 422, {"change": "choice_up:1"}),  # no row 1
+    ("POST", f"{S}/edit", MANAGER, 422, {"change": "place_page", "target": "contact"}),
     ("GET", f"{S}/edit/pages/about_you", MANAGER, 200, None),
     ("POST", f"{S}/edit/pages/about_you", MANAGER, 422, {"name": "about_you"}),  # stale
     ("GET", f"{S}/edit/questions/role", MANAGER, 200, None),

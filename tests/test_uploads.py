@@ -207,8 +207,12 @@ def test_an_upright_photo_keeps_no_exif_at_all_and_a_broken_one_is_refused(clien
     assert b"Exif" not in kept and dict(Image.open(io.BytesIO(kept)).getexif()) == {}
     # Starts like a JPEG (its first bytes pass the type check) but is not one.
     broken = photo_with_gps("JPEG")[:300]
-    reply = upload(client, "photo", broken, "hong.jpg")
-    assert reply.status_code == 415
+    assert upload(client, "photo", broken, "hong.jpg").status_code == 415
+    # A PNG whose header claims 40,000 x 40,000 pixels (Pillow's bomb limit is passed).
+    huge = png()
+    header = b"IHDR" + struct.pack(">II", 40_000, 40_000) + huge[24:29]
+    huge = huge[:12] + header + struct.pack(">I", zlib.crc32(header)) + huge[33:]
+    assert upload(client, "photo", huge, "lon.png").status_code == 415
     assert uploads_stored() == 1
 
 

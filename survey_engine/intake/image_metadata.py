@@ -67,10 +67,16 @@ def _orientation(data: bytes) -> int:
     """The EXIF Orientation (1-8; 1 when absent or odd), read by Pillow, which also
     makes sure this is an image it can open."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            value = image.getexif().get(ORIENTATION_TAG, UPRIGHT)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
+        # Past Pillow's bomb limit (179 million pixels): no phone photo under the
+        # upload limit is that large; refused like any file that is not an image.
         raise BadImage(str(error)) from None
+    with image:
+        try:
+            value = image.getexif().get(ORIENTATION_TAG, UPRIGHT)
+        except Exception:  # a malformed EXIF block (removed anyway): no orientation
+            value = UPRIGHT
     return value if isinstance(value, int) and 1 <= value <= 8 else UPRIGHT
 
 

@@ -441,7 +441,7 @@ ROUTES: dict[str, list[Inputs]] = {
         )
     ],
     "admin.logout": [Inputs(phase=4)],
-    "admin.index": [Inputs(args=("lang", "q", "status"), together=("q", "status"))],
+    "admin.index": [Inputs(args=("lang", "q", "status", "page"), together=("q", "status", "page"))],
     "admin.password": [
         Inputs(
             form=("password", "new_password", "confirm_password"),

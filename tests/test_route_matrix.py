@@ -62,6 +62,7 @@ ROUTES = [
     ("POST", LOGIN, PUBLIC, 200, {"email": "nobody@example.org", "password": "x"}),
     ("GET", "/admin/", SIGNED_IN, 200, None),
     ("GET", "/admin/?q=tro+lai&status=published", SIGNED_IN, 200, None),
+    ("GET", "/admin/?q=tro+lai&status=published&page=2", SIGNED_IN, 200, None),
     ("GET", "/admin/password", SIGNED_IN, 200, None),
     ("POST", "/admin/password", SIGNED_IN, 422, {"password": "", "new_password": ""}),
     ("GET", "/admin/tokens", SIGNED_IN, 200, None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,10 +14,11 @@ from flask import current_app, has_request_context, request
 from sqlalchemy.orm import Session
 
 from exports.about import AboutFacts
-from exports.columns import TRAIL_COLUMNS, RowMaker
-from exports.csv_file import write_csv
+from exports.bundle import MAIN_STEM, roster_stems, zip_files
+from exports.columns import TRAIL_COLUMNS, RosterRows, RowMaker, roster_rows
+from exports.csv_file import write_csv_files
 from exports.data_columns import DataColumns
-from exports.data_files import write_dta, write_sav
+from exports.data_files import ChunkSource, write_dta, write_sav
 from exports.r_script import write_r_bundle
 from exports.workbook import write_workbook
 from survey_engine.catalog import definition_for
@@ -88,7 +90,7 @@ def export_survey(
             progress,
         )
         if options.fmt == "csv":
-            return write_csv(path, rows, chunks)
+            return write_csv_files(path, rows, chunks)
         about = _about_facts(survey, versions, newest, lang, options, breakdown, reads)
         # The summary and cross-tab sheets' figures: each chunk is counted as it goes by
         # to be written, by the accumulator the dashboard and the results API read.
@@ -191,11 +193,45 @@ def _data_file(
 
         if options.fmt == "r":
             return write_r_bundle(path, rows, chunks(), slug=survey.slug)
-        columns = DataColumns(rows, merged.definitions)
-        if options.fmt == "sav":
-            title = merged.newest.text(merged.newest.title, rows.lang)
-            return write_sav(path, columns, chunks, title)
-        return write_dta(path, columns, chunks)
+        title = merged.newest.text(merged.newest.title, rows.lang)
+
+        def write(target: Path, maker: RowMaker, source: ChunkSource) -> int:
+            columns = DataColumns(maker, merged.definitions)
+            if options.fmt == "sav":
+                return write_sav(target, columns, source, title)
+            return write_dta(target, columns, source)
+
+        rosters = roster_rows(rows)
+        if not rosters:
+            return write(path, rows, chunks)
+        # 1:n: the responses' file and a file per roster, zipped (exports/bundle.py)
+        with tempfile.TemporaryDirectory(prefix="data-files-") as tmp:
+            files = [(Path(tmp) / f"{MAIN_STEM}.{options.fmt}", f"{MAIN_STEM}.{options.fmt}")]
+            count = write(files[0][0], rows, chunks)
+            for roster, stem in zip(rosters, roster_stems(rosters), strict=True):
+                files.append((Path(tmp) / f"{stem}.{options.fmt}", f"{stem}.{options.fmt}"))
+                write(files[-1][0], roster, _lines_of(roster, chunks))
+            zip_files(path, files)
+        return count
+
+
+def _lines_of(roster: RosterRows, chunks: ChunkSource) -> ChunkSource:
+    """A new read of the responses, as the roster's lines."""
+    return lambda: (roster.lines(chunk) for chunk in chunks())
+
+
+def has_rosters(survey: Survey) -> bool:
+    """Whether a published version of the survey has a roster: then its CSV, .sav and
+    .dta exports are .zip files of several (exports/bundle.py)."""
+    return any(definition_for(v).repeats for v in published_versions(survey))
+
+
+def file_ending(fmt: str, rosters: bool) -> str:
+    """The ending of an export's file: .zip for the R bundle, and for the CSV, .sav
+    and .dta of a survey with rosters."""
+    if rosters and fmt in ("csv", "sav", "dta"):
+        return "zip"
+    return FILE_ENDINGS.get(fmt, fmt)
 
 
 def published_versions(survey: Survey) -> list[SurveyVersion]:

@@ -149,7 +149,7 @@ class CodebookSheet:
         )
         try:
             ws = self.sheet
-            ws.write_row(row, [f"{q.name}/…", self.words["roster_counted"], "repeat"])
+            ws.write_row(row, [f"{q.name}/…", self.words["roster_sheet"], "repeat"])
             row += 1
             for asked in q.questions:
                 row = self._question(row, asked)

@@ -42,8 +42,7 @@ def write_csv_files(path: Path, rows: RowMaker, responses: Iterable[list[Any]]) 
     with tempfile.TemporaryDirectory(prefix="csv-files-") as tmp:
         folder = Path(tmp)
         files = [
-            (folder / f"{stem}.csv", f"{stem}.csv")
-            for stem in [MAIN_STEM, *roster_stems(rosters)]
+            (folder / f"{stem}.csv", f"{stem}.csv") for stem in [MAIN_STEM, *roster_stems(rosters)]
         ]
         count = csv_files([file for file, _ in files], rows, rosters, responses)
         zip_files(path, files)
@@ -56,7 +55,9 @@ def csv_files(
     """responses.csv and each roster's CSV at `paths` (in that order), in one read."""
     with ExitStack() as files:
         handles = [files.enter_context(open(p, "w", encoding="utf-8", newline="")) for p in paths]
-        writers = [_Writer(handle, maker) for handle, maker in zip(handles, [rows, *rosters], strict=True)]
+        writers = [
+            _Writer(handle, maker) for handle, maker in zip(handles, [rows, *rosters], strict=True)
+        ]
         count = 0
         for chunk in responses:
             writers[0].write(chunk)

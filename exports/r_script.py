@@ -45,7 +45,9 @@ def write_r_bundle(path: Path, rows: RowMaker, responses: Iterable[list[Any]], s
         paths = [Path(tmp) / name for name in names]
         count = csv_files(paths, rows, rosters, responses)
         script = Path(tmp) / SCRIPT_NAME
-        script.write_text(r_script(rows, CSV_NAME, slug, dict(zip(rosters, names[1:]))), "utf-8")
+        script.write_text(
+            r_script(rows, CSV_NAME, slug, dict(zip(rosters, names[1:], strict=True))), "utf-8"
+        )
         zip_files(path, [*zip(paths, names, strict=True), (script, SCRIPT_NAME)])
     return count
 

@@ -124,9 +124,14 @@ SUMMARY_WORDS = {
     "meta_row": NP_(
         "workbook", "The row's number in its roster, from 1 (with response_id, the line's key)"
     ),
-    "roster_counted": NP_("workbook", "Counted over the rows of the roster"),
-    "roster_rows": NP_("workbook", "rows"),
-    "roster_in": NP_("workbook", "in responses"),
+    "roster_counted": NP_(
+        "workbook", "Counted over the rows of {roster}: {rows} rows in {responses} responses"
+    ),
+    "roster_sheet": NP_(
+        "workbook",
+        "A roster: a line per row on its own sheet and in its own file (response_id, row, "
+        "then the columns below)",
+    ),
     "meta_weight": NP_(
         "workbook", "Raking weight to the population margins (mean 1; blank: not weighted)"
     ),

@@ -24,9 +24,16 @@ import pytest
 
 from survey_engine.catalog import find_survey, save_definition
 from survey_engine.definition import Definition, clean_answers
-from survey_engine.exporting.survey_file import export_survey
+from survey_engine.exporting.report import write_survey_report
+from survey_engine.exporting.survey_file import ExportOptions, export_survey
+from survey_engine.extensions import db
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
+from survey_engine.results.accumulator import accumulate
+from survey_engine.results.dashboard import weighted_mean, weighted_share
+from survey_engine.results.margins import Margins
+from survey_engine.results.report import merged_survey
+from survey_engine.results.weights import compute_weights, current_weights
 from survey_engine.staff.accounts import create_token, create_user
 from tests.conftest import new_id, stored_responses
 from tests.roster_survey import HOUSEHOLD_SLUG, household_answers, household_definition
@@ -457,3 +464,45 @@ def test_the_dashboard_and_the_results_api_count_a_member_s_sex_over_the_members
     assert sex["choices"]["female"]["of_answered"]["total"] == len(lines)
     ages = [line.answers["age"] for line in lines]
     assert api["questions"]["age"]["numbers"]["mean"] == pytest.approx(sum(ages) / len(ages))
+
+
+def test_weights_apply_to_each_row_of_a_weighted_response(households):
+    """A response's raking weight counts once for each of its rows."""
+    survey = find_survey(HOUSEHOLD_SLUG)
+    compute_weights(survey, Margins({"district": {"da_lat": 0.3, "bao_loc": 0.7}}))
+    db.session.commit()
+    weights = current_weights(survey.id)
+    responses, lines = recount()
+    weight = {r.id: weights.weight_of(r.answers) for r in responses}
+    counted = accumulate(survey.id, merged_survey(survey), weights=weights)
+    total = math.fsum(weight[line.response_id] for line in lines)
+    women = math.fsum(weight[line.response_id] for line in lines if line.answers["sex"] == "female")
+    share = weighted_share(counted, "sex", "female")
+    assert share.total == pytest.approx(total)
+    assert share.ratio == pytest.approx(women / total)
+    assert weighted_mean(counted, "age") == pytest.approx(
+        math.fsum(weight[line.response_id] * line.answers["age"] for line in lines) / total
+    )
+
+
+def test_the_review_page_shows_each_row_by_its_labels(households):
+    responses, _lines = recount()
+    create_user("chu@example.org", "mat-khau-dai-du", "admin")
+    client = households.test_client()
+    assert login(client, "chu@example.org", "mat-khau-dai-du").status_code == 302
+    last = responses[-1]
+    html = client.get(f"/admin/surveys/{HOUSEHOLD_SLUG}/review/{last.id}").get_data(as_text=True)
+    assert "members.2" in html
+    assert "Tên: Trần Văn Minh; Giới tính: Nam; Tuổi: 12" in html
+
+
+def test_the_pdf_report_says_row_questions_are_counted_over_rows(households, tmp_path):
+    from tests.test_report import flat, pdf_text
+
+    _responses, lines = recount()
+    out = tmp_path / "bao-cao.pdf"
+    with households.app_context():
+        write_survey_report(find_survey(HOUSEHOLD_SLUG), out, ExportOptions(fmt="pdf"))
+    text = flat(pdf_text(out))
+    assert flat(f"tính trên {len(lines)} dòng") in text
+    assert flat("Giới tính") in text

@@ -21,6 +21,7 @@ from pathlib import Path
 import openpyxl
 import pyreadstat
 import pytest
+import sqlalchemy as sa
 
 from survey_engine.catalog import find_survey, save_definition
 from survey_engine.definition import Definition, clean_answers
@@ -29,6 +30,7 @@ from survey_engine.exporting.survey_file import ExportOptions, export_survey
 from survey_engine.extensions import db
 from survey_engine.intake.persist import persist_batch
 from survey_engine.intake.submission import Submission
+from survey_engine.models import ExportFile
 from survey_engine.results.accumulator import accumulate
 from survey_engine.results.dashboard import weighted_mean, weighted_share
 from survey_engine.results.margins import Margins
@@ -506,3 +508,23 @@ def test_the_pdf_report_says_row_questions_are_counted_over_rows(households, tmp
     text = flat(pdf_text(out))
     assert flat(f"tính trên {len(lines)} dòng") in text
     assert flat("Giới tính") in text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "sav", "dta"])
+def test_the_export_page_delivers_a_survey_with_rosters_as_a_zip(households, fmt):
+    create_user("chu@example.org", "mat-khau-dai-du", "admin")
+    client = households.test_client()
+    assert login(client, "chu@example.org", "mat-khau-dai-du").status_code == 302
+    page = f"/admin/surveys/{HOUSEHOLD_SLUG}/exports"
+    html = client.get(page).get_data(as_text=True)
+    csrf = html.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    assert client.post(page, data={"csrf_token": csrf, "fmt": fmt}).status_code == 303
+    db.session.expire_all()
+    export = db.session.scalars(sa.select(ExportFile)).one()
+    assert export.status == "done"
+    download = client.get(f"/admin/exports/{export.id}/download")
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert download.headers["Content-Disposition"].endswith(".zip")
+    with zipfile.ZipFile(io.BytesIO(download.data)) as bundle:
+        assert sorted(bundle.namelist()) == [f"members.{fmt}", f"responses.{fmt}"]
+    assert ".zip" in client.get(page).get_data(as_text=True)

@@ -528,3 +528,14 @@ def test_the_export_page_delivers_a_survey_with_rosters_as_a_zip(households, fmt
     with zipfile.ZipFile(io.BytesIO(download.data)) as bundle:
         assert sorted(bundle.namelist()) == [f"members.{fmt}", f"responses.{fmt}"]
     assert ".zip" in client.get(page).get_data(as_text=True)
+
+
+def test_the_command_line_export_says_it_wrote_a_zip_of_the_roster_files(households, tmp_path):
+    from survey_engine.cli import cli
+
+    out = tmp_path / "ho.zip"
+    result = households.test_cli_runner().invoke(
+        cli, ["export", HOUSEHOLD_SLUG, "-o", str(out), "--format", "sav"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "a .zip (the survey has rosters): responses.sav, members.sav" in result.output

@@ -539,3 +539,19 @@ def test_the_command_line_export_says_it_wrote_a_zip_of_the_roster_files(househo
     )
     assert result.exit_code == 0, result.output
     assert "a .zip (the survey has rosters): responses.sav, members.sav" in result.output
+
+
+def test_roster_lines_beyond_the_row_limit_continue_on_a_next_sheet(
+    households, tmp_path, monkeypatch
+):
+    from exports import responses_sheet
+
+    _responses, lines = recount()
+    monkeypatch.setattr(responses_sheet, "ROW_LIMIT", 101)  # 100 lines a sheet
+    workbook = openpyxl.load_workbook(export(households, tmp_path, "xlsx"))
+    parts = [MEMBERS] + [f"{MEMBERS} ({n})" for n in range(2, 2 + (len(lines) - 1) // 100)]
+    assert [n for n in workbook.sheetnames if n.startswith(MEMBERS)] == parts
+    got = [
+        row[:2] for name in parts for row in workbook[name].iter_rows(min_row=2, values_only=True)
+    ]
+    assert got == [(line.response_id, line.row) for line in lines]

@@ -487,6 +487,23 @@ def test_weights_apply_to_each_row_of_a_weighted_response(households):
     )
 
 
+def test_a_weighted_survey_s_roster_lines_carry_their_response_s_weight(households, tmp_path):
+    survey = find_survey(HOUSEHOLD_SLUG)
+    compute_weights(survey, Margins({"district": {"da_lat": 0.3, "bao_loc": 0.7}}))
+    db.session.commit()
+    weights = current_weights(survey.id)
+    responses, lines = recount()
+    weight = {r.id: weights.weight_of(r.answers) for r in responses}
+    members = openpyxl.load_workbook(export(households, tmp_path, "xlsx"))[MEMBERS]
+    head = [c.value for c in members[1]]
+    assert head[-1] == "weight"
+    got = [(row[0], row[-1]) for row in members.iter_rows(min_row=2, values_only=True)]
+    assert got == [(line.response_id, pytest.approx(weight[line.response_id])) for line in lines]
+    unzip(export(households, tmp_path, "sav"), tmp_path / "sav")
+    frame, _ = pyreadstat.read_sav(str(tmp_path / "sav" / "members.sav"))
+    assert list(frame["weight"]) == pytest.approx([weight[line.response_id] for line in lines])
+
+
 def test_the_review_page_shows_each_row_by_its_labels(households):
     responses, _lines = recount()
     create_user("chu@example.org", "mat-khau-dai-du", "admin")

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from exports.about import AboutFacts
 from exports.bundle import MAIN_STEM, roster_stems, zip_files
-from exports.columns import TRAIL_COLUMNS, RosterRows, RowMaker, roster_rows
+from exports.columns import TRAIL_COLUMNS, RowMaker, roster_rows
 from exports.csv_file import write_csv_files
 from exports.data_columns import DataColumns
-from exports.data_files import ChunkSource, write_dta, write_sav
+from exports.data_files import DataFile, write_files
 from exports.r_script import write_r_bundle
 from exports.workbook import write_workbook
 from survey_engine.catalog import definition_for
@@ -194,30 +194,23 @@ def _data_file(
         if options.fmt == "r":
             return write_r_bundle(path, rows, chunks(), slug=survey.slug)
         title = merged.newest.text(merged.newest.title, rows.lang)
-
-        def write(target: Path, maker: RowMaker, source: ChunkSource) -> int:
-            columns = DataColumns(maker, merged.definitions)
-            if options.fmt == "sav":
-                return write_sav(target, columns, source, title)
-            return write_dta(target, columns, source)
-
         rosters = roster_rows(rows)
         if not rosters:
-            return write(path, rows, chunks)
-        # 1:n: the responses' file and a file per roster, zipped (exports/bundle.py)
+            return write_files(
+                [DataFile(path, DataColumns(rows, merged.definitions))], chunks, options.fmt, title
+            )
+        # 1:n: the responses' file and a file per roster, written in the same two reads
+        # of the responses, then zipped (exports/bundle.py)
         with tempfile.TemporaryDirectory(prefix="data-files-") as tmp:
-            files = [(Path(tmp) / f"{MAIN_STEM}.{options.fmt}", f"{MAIN_STEM}.{options.fmt}")]
-            count = write(files[0][0], rows, chunks)
-            for roster, stem in zip(rosters, roster_stems(rosters), strict=True):
-                files.append((Path(tmp) / f"{stem}.{options.fmt}", f"{stem}.{options.fmt}"))
-                write(files[-1][0], roster, _lines_of(roster, chunks))
-            zip_files(path, files)
+            names = [f"{stem}.{options.fmt}" for stem in [MAIN_STEM, *roster_stems(rosters)]]
+            files = [DataFile(Path(tmp) / names[0], DataColumns(rows, merged.definitions))]
+            files += [
+                DataFile(Path(tmp) / name, DataColumns(roster, merged.definitions), roster.lines)
+                for roster, name in zip(rosters, names[1:], strict=True)
+            ]
+            count = write_files(files, chunks, options.fmt, title)
+            zip_files(path, [(f.path, name) for f, name in zip(files, names, strict=True)])
         return count
-
-
-def _lines_of(roster: RosterRows, chunks: ChunkSource) -> ChunkSource:
-    """A new read of the responses, as the roster's lines."""
-    return lambda: (roster.lines(chunk) for chunk in chunks())
 
 
 def has_rosters(survey: Survey) -> bool:

@@ -20,6 +20,9 @@ dictionary:
   found from the file's map, whose later offsets and the header's N are corrected.
   Stata's str# holds 2,045 bytes at most: longer text would need strLs, which are
   numbered by observation and cannot be joined, so it is cut with CUT_MARKER.
+
+A survey with rosters has a file per roster beside the responses' (a line per row,
+exports/columns.RosterRows): write_files() writes them all in the same two reads.
 """
 
 from __future__ import annotations

@@ -13,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from exports.cells import SafeSheet, print_on_a4
-from exports.columns import META_COLUMNS, TRAIL_COLUMNS, WEIGHT_COLUMN, columns_for
+from exports.columns import (
+    META_COLUMNS,
+    ROSTER_KEYS,
+    TRAIL_COLUMNS,
+    WEIGHT_COLUMN,
+    columns_for,
+    rows_header,
+)
 from exports.variable_names import legal_names
 from survey_engine.definition import Definition, Question
 from survey_engine.definition.families import GEO_PARTS
@@ -88,10 +95,13 @@ class CodebookSheet:
                     None,
                     None,
                     *(q.raw.get(key) for key in LOGIC),
-                ]
+                ],
+                rows_header(q) if q.is_repeat else None,
             ),
         )
         row += 1
+        if q.is_repeat:
+            return self._roster(row, q)
         for matrix_row in q.rows:  # a matrix: one column per row, its choices below
             ws.write_row(
                 row,
@@ -125,4 +135,24 @@ class CodebookSheet:
                 self._with_variable([q.other_field, message("other_specify", self.lang), "text"]),
             )
             row += 1
+        return row
+
+    def _roster(self, row: int, q: Question) -> int:
+        """A roster's row questions, under it: their columns are on the roster's own
+        sheet (and in its own data file), named there as here."""
+        headers = [c.header for c in columns_for(list(q.questions))]
+        first, last = len(META_COLUMNS), len(headers) - len(TRAIL_COLUMNS)
+        keys = legal_names([*ROSTER_KEYS, *headers[first:last]])
+        outer, self.variables = (
+            self.variables,
+            dict(zip(headers[first:last], keys[len(ROSTER_KEYS) :], strict=True)),
+        )
+        try:
+            ws = self.sheet
+            ws.write_row(row, [f"{q.name}/…", self.words["roster_sheet"], "repeat"])
+            row += 1
+            for asked in q.questions:
+                row = self._question(row, asked)
+        finally:
+            self.variables = outer
         return row

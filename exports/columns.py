@@ -7,12 +7,13 @@ column.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from survey_engine.definition import Definition, Question
+from survey_engine.definition.answers import asked_in_row, asked_questions
 from survey_engine.definition.families import FILE, GEO_PARTS
 from survey_engine.definition.model import OTHER
 from survey_engine.i18n import message
@@ -36,6 +37,14 @@ TRAIL_COLUMNS = (
 )
 # Last, when the survey is weighted: the response's raking weight (mean 1).
 WEIGHT_COLUMN = "weight"
+# A roster's sheet or file: one line per row, keyed by the response and the row's
+# number (from 1), then its row questions' columns.
+ROSTER_KEYS = ("response_id", "row")
+
+
+def rows_header(roster: Question) -> str:
+    """The responses sheet's column of a roster: how many rows the response has."""
+    return f"{roster.name} (rows)"
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,8 @@ class Column:
     header: str
     question: Question | None = None
     choice: str | None = None  # the choice of a 0/1 column, or the row of a matrix column
-    # answer | choice_flag | matrix_row | other_text | geo_part (choice: lat/lon/acc) | meta
+    # answer | choice_flag | matrix_row | other_text | geo_part (choice: lat/lon/acc) |
+    # row_count (a roster's rows) | meta
     kind: str = "answer"
 
     @property
@@ -61,6 +71,9 @@ def columns_for(questions: list[Question]) -> list[Column]:
 def _question_columns(questions: list[Question]) -> list[Column]:
     columns = []
     for q in questions:
+        if q.is_repeat:  # its rows go to a sheet of their own (RosterRows)
+            columns.append(Column(rows_header(q), q, kind="row_count"))
+            continue
         if q.type == "matrix":  # one column per row: measures/masks
             columns += [
                 Column(f"{q.name}/{row['name']}", q, row["name"], "matrix_row") for row in q.rows
@@ -147,6 +160,15 @@ class RowMaker:
             cells.append(self.weight_of(response))
         return cells
 
+    def asked(self, definition: Definition, response: Any) -> set[str] | None:
+        """The questions `response` was asked (None: all of them), for the data files'
+        "not asked"."""
+        return asked_questions(definition, response.answers or {})
+
+    def questions_of(self, definition: Definition) -> set[str]:
+        """The names of the questions a version has, of those this maker's columns show."""
+        return {q.name for q in definition.questions}
+
     def _getter(self, column: Column) -> Callable[[dict], Any]:
         q = column.question
         if q is None:
@@ -194,6 +216,10 @@ class RowMaker:
         def plain(answers: dict) -> Any:
             return answers.get(name)
 
+        def row_count(answers: dict) -> int | None:
+            value = answers.get(name)
+            return len(value) if isinstance(value, list) else None
+
         link = self.upload_link
 
         def upload(answers: dict) -> Any:
@@ -208,6 +234,8 @@ class RowMaker:
             return other_text
         if column.kind == "geo_part":
             return geo_part
+        if column.kind == "row_count":
+            return row_count
         if q.type == "select_one":
             return one
         if q.type in ("select_multiple", "rank"):
@@ -215,6 +243,79 @@ class RowMaker:
         if q.type in FILE:
             return upload
         return plain
+
+
+@dataclass(frozen=True)
+class RosterLine:
+    """One row of a roster in a stored response: a line of the roster's sheet."""
+
+    response: Any
+    number: int  # from 1
+    answers: dict
+
+    @property
+    def id(self) -> int:
+        return self.response.id
+
+    @property
+    def version_id(self) -> int:
+        return self.response.version_id
+
+
+class RosterRows(RowMaker):
+    """A roster's sheet and files: a line per row, keyed by the response's id (the
+    responses sheet's) and the row's number, then a column per row question, each
+    made as the responses sheet makes a question's (0/1 columns of a select_multiple
+    too); the response's weight last, when weighted (it applies to each of its rows)."""
+
+    def __init__(self, roster: Question, main: RowMaker) -> None:
+        super().__init__(
+            main.definition,
+            list(roster.questions),
+            main.lang,
+            codes=main.codes,
+            weight_of=main.weight_of,
+            upload_link=main.upload_link,
+        )
+        self.roster = roster
+        inner = self.columns[len(META_COLUMNS) : len(self.columns) - len(TRAIL_COLUMNS)]
+        if main.weight_of is not None:
+            inner = inner[:-1]
+        self.columns = [Column(name, kind="meta") for name in ROSTER_KEYS] + inner
+        if main.weight_of is not None:
+            self.columns.append(Column(WEIGHT_COLUMN, kind="meta"))
+
+    def lines(self, chunk: Iterable[Any]) -> list[RosterLine]:
+        """The roster's rows of a chunk of stored responses, in order."""
+        name = self.roster.name
+        return [
+            RosterLine(response, number, row)
+            for response in chunk
+            if isinstance(rows := (response.answers or {}).get(name), list)
+            for number, row in enumerate(rows, start=1)
+            if isinstance(row, dict)
+        ]
+
+    def row(self, response: Any) -> list[Any]:
+        line = response
+        cells: list[Any] = [line.id, line.number]
+        cells += [get(line.answers) for get in self._getters]
+        if self.weight_of is not None:
+            cells.append(self.weight_of(line.response))
+        return cells
+
+    def asked(self, definition: Definition, response: Any) -> set[str] | None:
+        line = response
+        return asked_in_row(definition, self.roster.name, line.response.answers or {}, line.answers)
+
+    def questions_of(self, definition: Definition) -> set[str]:
+        roster = definition.by_name.get(self.roster.name)
+        return {q.name for q in roster.questions} if roster is not None else set()
+
+
+def roster_rows(main: RowMaker) -> list[RosterRows]:
+    """A RosterRows for each roster among `main`'s questions."""
+    return [RosterRows(q, main) for q in main.questions if q.is_repeat]
 
 
 def trail_cells(response: Any) -> list[Any]:

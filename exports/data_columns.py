@@ -24,7 +24,6 @@ from exports.columns import Column, RowMaker
 from exports.variable_names import legal_names
 from exports.workbook import words_for
 from survey_engine.definition import Definition
-from survey_engine.definition.answers import asked_questions
 from survey_engine.definition.families import NUMBER, number_of
 from survey_engine.i18n import message
 
@@ -40,6 +39,7 @@ NUMERIC_KINDS = frozenset({CODE, FLAG, NUMBER_KIND, DATE, DATETIME})
 # The columns that are not answers, by name; any other is text.
 META_KINDS = {
     "response_id": NUMBER_KIND,
+    "row": NUMBER_KIND,  # a roster line's row number (exports/columns.ROSTER_KEYS)
     "submitted_at": DATETIME,
     "version": NUMBER_KIND,
     "started_at": DATETIME,
@@ -106,7 +106,7 @@ class DataColumns:
         names = legal_names(c.header for c in rows.columns)
         pairs = zip(names, rows.columns, strict=True)
         self.variables = [self._variable(name, column) for name, column in pairs]
-        self._asked_in = {vid: {q.name for q in d.questions} for vid, d in definitions.items()}
+        self._asked_in = {vid: rows.questions_of(d) for vid, d in definitions.items()}
 
     def _variable(self, name: str, column: Column) -> Variable:
         kind = column_kind(column)
@@ -130,9 +130,7 @@ class DataColumns:
         NOT_ANSWERED_MARK for a question's empty cell."""
         row = self.rows.row(response)
         definition = self.definitions.get(response.version_id)
-        asked = (
-            asked_questions(definition, response.answers or {}) if definition is not None else None
-        )
+        asked = self.rows.asked(definition, response) if definition is not None else None
         in_version = self._asked_in.get(response.version_id)
         out: list[Any] = []
         for variable, value in zip(self.variables, row, strict=True):
@@ -160,7 +158,7 @@ def column_kind(column: Column) -> str:
         return FLAG
     if column.kind == "matrix_row" or (column.kind == "answer" and q.type == "select_one"):
         return CODE
-    if (column.kind == "answer" and q.type in NUMBER) or column.kind == "geo_part":
+    if (column.kind == "answer" and q.type in NUMBER) or column.kind in ("geo_part", "row_count"):
         return NUMBER_KIND
     if column.kind == "answer" and q.type == "date":
         return DATE
@@ -185,6 +183,8 @@ def column_label(column: Column, rows: RowMaker, words: dict[str, str]) -> str:
         return f"{label}: {message('other_specify', lang)}"
     if column.kind == "geo_part":
         return f"{label}: {message('geo_part_' + (column.choice or ''), lang)}"
+    if column.kind == "row_count":
+        return f"{label}: {message('roster_rows', lang)}"
     return label
 
 

@@ -20,6 +20,9 @@ dictionary:
   found from the file's map, whose later offsets and the header's N are corrected.
   Stata's str# holds 2,045 bytes at most: longer text would need strLs, which are
   numbered by observation and cannot be joined, so it is cut with CUT_MARKER.
+
+A survey with rosters has a file per roster beside the responses' (a line per row,
+exports/columns.RosterRows): write_files() writes them all in the same two reads.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from __future__ import annotations
 import struct
 import tempfile
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -66,56 +71,90 @@ ChunkSource = Callable[[], Iterable[list[Any]]]
 def write_sav(path: Path, columns: DataColumns, chunks: ChunkSource, title: str = "") -> int:
     """Write an SPSS .sav of the responses `chunks()` yields (called twice: widths,
     then data); returns how many responses it holds."""
-    return _write(path, _SavFormat(columns, title), columns, chunks)
+    return write_files([DataFile(path, columns)], chunks, "sav", title)
 
 
 def write_dta(path: Path, columns: DataColumns, chunks: ChunkSource) -> int:
     """Write a Stata .dta (format 118) of the responses; as write_sav."""
-    return _write(path, _DtaFormat(columns), columns, chunks)
+    return write_files([DataFile(path, columns)], chunks, "dta")
 
 
-def _write(path: Path, fmt: _Format, columns: DataColumns, chunks: ChunkSource) -> int:
-    widths, last_id = _widths(columns, chunks(), fmt.max_string)
-    count = 0
-    with tempfile.TemporaryDirectory(prefix="data-file-") as folder:
-        part = Path(folder) / f"chunk.{fmt.ending}"
-        with open(path, "wb") as out:
-            joiner = fmt.joiner(out)
-            for chunk in chunks():
-                rows = [columns.cells(r) for r in chunk if r.id <= last_id]
+@dataclass(frozen=True)
+class DataFile:
+    """One file of an export: the responses' own, or a roster's, whose lines `lines`
+    makes of a chunk of responses (exports/columns.RosterRows.lines)."""
+
+    path: Path
+    columns: DataColumns
+    lines: Callable[[list[Any]], list[Any]] | None = None
+
+    def items(self, chunk: list[Any]) -> list[Any]:
+        return chunk if self.lines is None else self.lines(chunk)
+
+
+def write_files(files: list[DataFile], chunks: ChunkSource, ending: str, title: str = "") -> int:
+    """Write every file (.sav or .dta, `ending`) in the same two reads of the
+    responses: the widths of all, then the data of all (a roster's file costs no
+    read of its own). Returns how many responses the first file holds."""
+    formats = [
+        _SavFormat(f.columns, title) if ending == "sav" else _DtaFormat(f.columns) for f in files
+    ]
+    widths = [_Widths(f.columns, fmt.max_string) for f, fmt in zip(files, formats, strict=True)]
+    last_id = 0
+    for chunk in chunks():
+        if chunk:
+            last_id = max(last_id, chunk[-1].id)
+        for f, found in zip(files, widths, strict=True):
+            found.add(f.items(chunk))
+    counts = [0] * len(files)
+    with tempfile.TemporaryDirectory(prefix="data-file-") as folder, ExitStack() as opened:
+        outs = [opened.enter_context(open(f.path, "wb")) for f in files]
+        joiners = [fmt.joiner(out) for fmt, out in zip(formats, outs, strict=True)]
+        parts = [Path(folder) / f"chunk-{n}.{ending}" for n in range(len(files))]
+        for chunk in chunks():
+            kept = [r for r in chunk if r.id <= last_id]  # responses stored since: not
+            for n, f in enumerate(files):
+                rows = [f.columns.cells(item) for item in f.items(kept)]
                 if not rows:
                     continue
-                fmt.write_part(part, rows, widths)
-                joiner.add(part, len(rows))
-                count += len(rows)
-            if count == 0:
-                fmt.write_part(part, [], widths)
-                joiner.add(part, 0)
-            joiner.finish(count)
-    return count
+                formats[n].write_part(parts[n], rows, widths[n].widths)
+                joiners[n].add(parts[n], len(rows))
+                counts[n] += len(rows)
+        for n in range(len(files)):
+            if counts[n] == 0:
+                formats[n].write_part(parts[n], [], widths[n].widths)
+                joiners[n].add(parts[n], 0)
+            joiners[n].finish(counts[n])
+    return counts[0]
 
 
-def _widths(columns: DataColumns, chunks: Iterable[list[Any]], limit: int) -> tuple[list[int], int]:
+class _Widths:
     """Each text variable's widest value in UTF-8 bytes (at least 1, at most `limit`),
-    0 for numeric ones; and the last response id seen (the second pass stops there).
-    Reads the text cells only, as DataColumns.cells types them."""
-    texts = [i for i, v in enumerate(columns.variables) if v.kind == TEXT]
-    widths = [0] * len(columns.variables)
-    for i in texts:
-        widths[i] = 1
-    last_id = 0
-    for chunk in chunks:
-        for response in chunk:
-            row = columns.rows.row(response)
-            last_id = response.id
+    0 for numeric ones. Reads the text cells only, as DataColumns.cells types them."""
+
+    def __init__(self, columns: DataColumns, limit: int) -> None:
+        self.columns = columns
+        self.limit = limit
+        self.texts = [i for i, v in enumerate(columns.variables) if v.kind == TEXT]
+        self.found = [0] * len(columns.variables)
+        for i in self.texts:
+            self.found[i] = 1
+
+    def add(self, items: Iterable[Any]) -> None:
+        found, texts, make = self.found, self.texts, self.columns.rows.row
+        for item in items:
+            row = make(item)
             for i in texts:
                 value = row[i]
                 if value is None or value == "":
                     continue
                 text = clean_text(value)
-                if len(text) * 4 > widths[i]:
-                    widths[i] = max(widths[i], len(text.encode("utf-8")))
-    return [min(w, limit) for w in widths], last_id
+                if len(text) * 4 > found[i]:
+                    found[i] = max(found[i], len(text.encode("utf-8")))
+
+    @property
+    def widths(self) -> list[int]:
+        return [min(w, self.limit) for w in self.found]
 
 
 def fit_bytes(text: str, limit: int) -> str:

@@ -22,6 +22,7 @@ class Series:
     key: str  # the responses sheet's column: "district", "measures/masks"
     question: Question
     row: dict | None = None  # the matrix row
+    roster: Question | None = None  # a row question's roster: counted over its rows
 
     @property
     def multiple(self) -> bool:
@@ -29,12 +30,16 @@ class Series:
 
 
 def select_series(questions: Iterable[Question]) -> list[Series]:
+    """A table per select question and matrix row; a roster's select questions after
+    it, counted over its rows."""
     series: list[Series] = []
     for q in questions:
         if q.type in SELECT:
             series.append(Series(q.name, q))
         elif q.type in MATRIX:
             series += [Series(f"{q.name}/{row['name']}", q, row) for row in q.rows]
+        elif q.is_repeat:
+            series += [Series(a.name, a, roster=q) for a in q.questions if a.type in SELECT]
     return series
 
 
@@ -49,6 +54,9 @@ class WorkbookFigures:
     counts: Mapping[str, Mapping[str, int]]
     answered: Mapping[str, int]
     numbers: list[tuple[Question, NumberSummary | None]]
+    # roster -> (its rows, the responses that have rows): what its row questions'
+    # tables count over
+    rows: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     breakdown: Question | None = None
     by_breakdown: Mapping[str, int] = field(default_factory=dict)
     cross: Mapping[str, Mapping[tuple[str, str], int]] = field(default_factory=dict)
@@ -63,5 +71,16 @@ class WorkbookFigures:
     weighted_cross: Mapping[str, Mapping[tuple[str, str], float]] = field(default_factory=dict)
 
     def crossed_series(self) -> Iterator[Series]:
-        """Every series but the breakdown itself."""
-        return (s for s in self.series if self.breakdown is None or s.key != self.breakdown.name)
+        """Every series but the breakdown itself, and but a roster's row questions (the
+        cross-tab counts responses, not rows)."""
+        return (
+            s
+            for s in self.series
+            if s.roster is None and (self.breakdown is None or s.key != self.breakdown.name)
+        )
+
+    def base(self, series: Series) -> int:
+        """What a table's "% of all" counts over: the responses, or its roster's rows."""
+        if series.roster is None:
+            return self.responses
+        return self.rows.get(series.roster.name, (0, 0))[0]

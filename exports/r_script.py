@@ -12,13 +12,14 @@ the script reads the same in any R locale.
 
 from __future__ import annotations
 
-import zipfile
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from exports.columns import RowMaker
-from exports.csv_file import write_csv
+from exports.bundle import roster_stems, zip_files
+from exports.columns import RosterRows, RowMaker, roster_rows
+from exports.csv_file import csv_files
 from exports.data_columns import (
     CODE,
     DATE,
@@ -36,15 +37,18 @@ SCRIPT_NAME = "responses.R"
 
 
 def write_r_bundle(path: Path, rows: RowMaker, responses: Iterable[list[Any]], slug: str) -> int:
-    """A .zip of responses.csv and responses.R; returns how many responses."""
-    csv_path = path.with_name(path.name + ".csv.tmp")
-    try:
-        count = write_csv(csv_path, rows, responses)
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
-            bundle.write(csv_path, CSV_NAME)
-            bundle.writestr(SCRIPT_NAME, r_script(rows, CSV_NAME, slug))
-    finally:
-        csv_path.unlink(missing_ok=True)
+    """A .zip of responses.csv, a CSV per roster (exports/bundle.py) and responses.R,
+    which reads them all; returns how many responses."""
+    rosters = roster_rows(rows)
+    names = [CSV_NAME, *(f"{stem}.csv" for stem in roster_stems(rosters))]
+    with tempfile.TemporaryDirectory(prefix="r-bundle-") as tmp:
+        paths = [Path(tmp) / name for name in names]
+        count = csv_files(paths, rows, rosters, responses)
+        script = Path(tmp) / SCRIPT_NAME
+        script.write_text(
+            r_script(rows, CSV_NAME, slug, dict(zip(rosters, names[1:], strict=True))), "utf-8"
+        )
+        zip_files(path, [*zip(paths, names, strict=True), (script, SCRIPT_NAME)])
     return count
 
 
@@ -75,8 +79,11 @@ def _vector(items: Iterable[str]) -> str:
     return "c(" + ", ".join(r_string(item) for item in items) + ")"
 
 
-def r_script(rows: RowMaker, csv_name: str, slug: str) -> str:
-    """The script that reads `csv_name` (the CSV of `rows`, with choice codes)."""
+def r_script(
+    rows: RowMaker, csv_name: str, slug: str, rosters: dict[RosterRows, str] | None = None
+) -> str:
+    """The script that reads `csv_name` (the CSV of `rows`, with choice codes), and
+    each roster's CSV into rosters[["<roster name>"]] (a line per row)."""
     words = words_for(rows.lang)[1]
     lines = [
         f"# survey-engine: the responses of {r_string(slug)} with their labels.",
@@ -85,14 +92,33 @@ def r_script(rows: RowMaker, csv_name: str, slug: str) -> str:
         "# codes; labels: the choice labels); each column's label is attr(x, \"label\").",
         "# 0/1 columns: 1 = chosen. Times are Vietnam time. Empty cells are NA.",
         f"csv_file <- {r_string(csv_name)}",
-        "responses <- read.csv(csv_file, fileEncoding = \"UTF-8-BOM\", check.names = FALSE,",
-        "                      colClasses = \"character\", na.strings = \"\")",
+        "se_read <- function(file) read.csv(file, fileEncoding = \"UTF-8-BOM\",",
+        "  check.names = FALSE, colClasses = \"character\", na.strings = \"\")",
+        "responses <- se_read(csv_file)",
         "se_label <- function(x, label) { attr(x, \"label\") <- label; x }",
         "",
     ]
+    lines += _typed_columns(rows, "responses", words)
+    if rosters:
+        lines += [
+            "# Rosters: a data frame per roster, a line per row, keyed by response_id",
+            "# and row; merge(responses, rosters[[name]], by = \"response_id\") joins them.",
+            "rosters <- list()",
+        ]
+        for roster, name in rosters.items():
+            frame = f"rosters[[{r_string(roster.roster.name)}]]"
+            lines.append(f"{frame} <- se_read({r_string(name)})")
+            lines += _typed_columns(roster, frame, words)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _typed_columns(rows: RowMaker, frame: str, words: dict[str, str]) -> list[str]:
+    """Each column of `frame` typed and labelled."""
+    lines = []
     zone = r_string(str(LOCAL_TIME))
     for column in rows.columns:
-        ref = f"responses[[{r_string(column.header)}]]"
+        ref = f"{frame}[[{r_string(column.header)}]]"
         kind = column_kind(column)
         q = column.question
         if kind == CODE and q is not None:
@@ -109,5 +135,4 @@ def r_script(rows: RowMaker, csv_name: str, slug: str) -> str:
         elif kind == DATETIME:
             lines.append(f"{ref} <- as.POSIXct({ref}, format = \"%Y-%m-%d %H:%M:%S\", tz = {zone})")
         lines.append(f"{ref} <- se_label({ref}, {r_string(column_label(column, rows, words))})")
-    lines.append("")
-    return "\n".join(lines)
+    return lines

@@ -53,7 +53,8 @@ EXCEL_FIRST_DAY = date(1900, 1, 1)  # the first day an Excel date cell can hold
 
 class ResponsesSheets:
     """Writes rows of `rows.row(response)` over "Responses", "Responses (2)", ...;
-    their rows go to files in `directory`, for sheet_xml.splice()."""
+    their rows go to files in `directory`, for sheet_xml.splice(). A roster's sheets
+    are written alike, a line per row (exports/columns.RosterRows)."""
 
     def __init__(
         self,
@@ -63,13 +64,16 @@ class ResponsesSheets:
         rows: RowMaker,
         name: str,
         directory: Path,
+        prefix: str = "rows",
     ) -> None:
+        """`prefix` names the rows files: each set of sheets (a roster's) its own."""
         self.workbook = workbook
         self.formats = formats
         self.cuts = cuts
         self.rows = rows
         self.base_name = name
         self.directory = directory
+        self.prefix = prefix
         self.sheets: list[SheetRows] = []
         self.count = 0  # responses written, over every sheet
         self._sheet: Worksheet | None = None
@@ -126,7 +130,7 @@ class ResponsesSheets:
     def _open_sheet(self) -> None:
         number = len(self.sheets) + 1
         name = self.base_name if number == 1 else f"{self.base_name} ({number})"
-        self.sheets.append(SheetRows(name, self.directory / f"rows-{number}.xml"))
+        self.sheets.append(SheetRows(name, self.directory / f"{self.prefix}-{number}.xml"))
         sheet = self.workbook.add_worksheet(name)
         header = SafeSheet(sheet, self.formats, self.cuts)
         header.write_row(0, [c.header for c in self.rows.columns], "header")

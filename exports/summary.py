@@ -68,7 +68,7 @@ class SummarySheet:
         for series in figures.series:
             row = self._select_table(row, series, figures)
         for question, stats in figures.numbers:
-            row = self._number_table(row, question, stats)
+            row = self._number_table(row, question, stats, figures)
 
     def series_title(self, series: Series) -> str:
         text = self.definition.text
@@ -80,10 +80,13 @@ class SummarySheet:
     def _select_table(self, row: int, series: Series, figures: WorkbookFigures) -> int:
         ws, words = self.sheet, self.words
         counts, answered = figures.counts.get(series.key, {}), figures.answered.get(series.key, 0)
-        everyone = figures.responses
+        everyone = figures.base(series)
         weighted = figures.weighted.get(series.key) if figures.weighted_by else None
         first = row
-        title = self.sheet.cuts.fit(self.series_title(series))
+        title = self.series_title(series)
+        if series.roster is not None:  # "… members: n rows in m responses"
+            title += f" ({self.rows_line(series.roster, figures)})"
+        title = self.sheet.cuts.fit(title)
         ws.write(row, 0, title, "bold")
         ws.write_row(
             row + 1,
@@ -177,11 +180,27 @@ class SummarySheet:
         chart.set_size({"width": CHART_WIDTH, "height": rows * ROW_PIXELS})
         self.sheet.ws.insert_chart(title_row, self.chart_column, chart, {"object_position": 3})
 
-    def _number_table(self, row: int, question: Question, stats: NumberSummary | None) -> int:
+    def rows_line(self, roster: Question, figures: WorkbookFigures) -> str:
+        """What a row question's table counts: "… members: 9 rows in 3 responses"."""
+        rows, responses = figures.rows.get(roster.name, (0, 0))
+        return self.words["roster_counted"].format(
+            roster=roster.name, rows=f"{rows:,}", responses=f"{responses:,}"
+        )
+
+    def _number_table(
+        self, row: int, question: Question, stats: NumberSummary | None, figures: WorkbookFigures
+    ) -> int:
         ws, words = self.sheet, self.words
         ws.write(
             row, 0, f"{question.name}: {self.definition.text(question.label, self.lang)}", "bold"
         )
+        roster = next(
+            (q for q in self.definition.repeats if question.name in {a.name for a in q.questions}),
+            None,
+        )
+        if roster is not None:
+            row += 1
+            ws.write(row, 0, self.rows_line(roster, figures))
         ws.write_row(row + 1, [words["statistic"], words["code"], words["value"]], "header")
         values: dict[str, Any] = (
             {"n": 0}

@@ -20,7 +20,7 @@ import xlsxwriter
 from exports.about import AboutFacts, write_about
 from exports.cells import Formats, SafeSheet
 from exports.codebook import CodebookSheet
-from exports.columns import RowMaker
+from exports.columns import RowMaker, roster_rows
 from exports.crosstab import CrosstabSheet
 from exports.figures import WorkbookFigures
 from exports.responses_sheet import ResponsesSheets
@@ -120,6 +120,17 @@ SUMMARY_WORDS = {
         "workbook",
         "Same network on the same day, same code; the address is not kept and cannot be "
         "recovered (paradata)",
+    ),
+    "meta_row": NP_(
+        "workbook", "The row's number in its roster, from 1 (with response_id, the line's key)"
+    ),
+    "roster_counted": NP_(
+        "workbook", "Counted over the rows of {roster}: {rows} rows in {responses} responses"
+    ),
+    "roster_sheet": NP_(
+        "workbook",
+        "A roster: a line per row on its own sheet and in its own file (response_id, row, "
+        "then the columns below)",
     ),
     "meta_weight": NP_(
         "workbook", "Raking weight to the population margins (mean 1; blank: not weighted)"
@@ -226,11 +237,22 @@ def _write_book(
                 summary.series_title,
             )
         data = ResponsesSheets(workbook, formats, cuts, rows, names["responses"], tmp)
+        # A roster's sheet: a line per row, written as its responses go by.
+        rosters = [
+            (roster, ResponsesSheets(workbook, formats, cuts, roster, name, tmp, f"roster-{n}"))
+            for n, (roster, name) in enumerate(
+                zip(roster_rows(rows), roster_sheet_names(rows, names), strict=True)
+            )
+        ]
         try:
             for chunk in responses:
                 data.add(chunk)
+                for roster, sheets in rosters:
+                    sheets.add(roster.lines(chunk))
         finally:
             data.close()
+            for _roster, sheets in rosters:
+                sheets.close()
         counted = figures()
         filter_lines = about.filter_lines if about else []
         summary.write(counted, filter_lines)
@@ -240,7 +262,30 @@ def _write_book(
             questions, weighted=rows.weight_of is not None
         )
         if about is not None:
-            write_about(sheet(names["about"]), about, words, data.count, data.names)
+            write_about(
+                sheet(names["about"]),
+                about,
+                words,
+                data.count,
+                data.names + [name for _roster, sheets in rosters for name in sheets.names],
+            )
     finally:
         workbook.close()
+    data.sheets += [part for _roster, sheets in rosters for part in sheets.sheets]
     return data
+
+
+def roster_sheet_names(rows: RowMaker, names: dict[str, str]) -> list[str]:
+    """A roster's sheet is named after it ("members"), unless that is a name the
+    workbook already has (Excel compares them without case): then "members (rows)"."""
+    taken = {name.lower() for name in names.values()}
+    out = []
+    for q in rows.questions:
+        if not q.is_repeat:
+            continue
+        name = q.name[: MAX_SHEET_NAME - 8]  # room for " (2)", the next sheet's
+        if name.lower() in taken:
+            name = f"{name} (rows)"
+        taken.add(name.lower())
+        out.append(name)
+    return out

@@ -101,6 +101,7 @@ MESSAGES: dict[str, str] = {
     "geo_part_lon": N_("longitude"),
     "geo_part_acc": N_("accuracy (metres)"),
     "other_specify": N_("Other (please specify)"),
+    "roster_rows": N_("number of rows (each row is a line of the roster's own sheet or file)"),
     # The same text as the template's error summary, for the page's script.
     "errors_title": N_("Not sent yet. Please fix the %(count)s problem(s) below."),
     "thanks_title": N_("Thank you!"),

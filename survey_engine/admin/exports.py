@@ -28,7 +28,7 @@ from survey_engine.catalog import definition_for
 from survey_engine.definition import Definition
 from survey_engine.exporting import files as export_files
 from survey_engine.exporting.files import FORMATS
-from survey_engine.exporting.survey_file import FILE_ENDINGS, ExportOptions
+from survey_engine.exporting.survey_file import ExportOptions
 from survey_engine.extensions import db
 from survey_engine.i18n import LANGUAGE_NAMES
 from survey_engine.localtime import local_text
@@ -45,6 +45,11 @@ MIMETYPES = {
     "r": "application/zip",
     "pdf": "application/pdf",
 }
+
+
+def _mimetype(export: ExportFile) -> str:
+    """A .zip's (the R bundle, a survey with rosters), else the format's."""
+    return "application/zip" if export_files.ending_of(export) == "zip" else MIMETYPES[export.fmt]
 
 
 class BadRequest(ValueError):
@@ -116,7 +121,7 @@ def _page(
         keep_hours=f"{current_app.config['EXPORT_KEEP_HOURS']:g}",
         running=any(e.status in ExportStatus.ACTIVE for e in rows),
         download_name=lambda export: export_files.download_name(export, survey),
-        file_ending=lambda fmt: FILE_ENDINGS.get(fmt, fmt),
+        file_ending=export_files.ending_of,
     )
     return html, status
 
@@ -184,7 +189,7 @@ def download_export(export_id: int):
     if export.storage == export_files.DATABASE:
         # Streamed a chunk at a time, from whichever node the balancer picked.
         response = Response(
-            export_files.stored_chunks(db.engine, export.id), mimetype=MIMETYPES[export.fmt]
+            export_files.stored_chunks(db.engine, export.id), mimetype=_mimetype(export)
         )
         response.headers.set("Content-Disposition", "attachment", filename=name)
         if export.size is not None:
@@ -192,7 +197,7 @@ def download_export(export_id: int):
         return response
     return send_file(
         export_files.path_of(export),
-        mimetype=MIMETYPES[export.fmt],
+        mimetype=_mimetype(export),
         as_attachment=True,
         download_name=name,
     )

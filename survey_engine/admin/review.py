@@ -242,6 +242,9 @@ def answer_rows(response: Response, lang: str) -> list[tuple[str, str, str]]:
         if q.name not in answers:
             continue
         value = answers[q.name]
+        if q.is_repeat and isinstance(value, list):  # a roster: a line per row
+            rows += _roster_rows(definition, q, value, lang)
+            continue
         if q.is_select and isinstance(value, str | list):  # choice labels, not codes
             names = value if isinstance(value, list) else [value]
             value = [_choice_label(definition, q, n, lang) for n in names]
@@ -249,6 +252,28 @@ def answer_rows(response: Response, lang: str) -> list[tuple[str, str, str]]:
     shown = {name for name, _label, _value in rows}
     rows += [(k, k, _as_text(v)) for k, v in sorted(answers.items()) if k not in shown]
     return rows
+
+
+def _roster_rows(
+    definition: Definition, roster: Question, rows: list, lang: str
+) -> list[tuple[str, str, str]]:
+    """A roster's rows, each as "question: answer; …" by label, named members.1, …"""
+    label = definition.text(roster.label, lang) or roster.name
+    out = []
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            continue
+        parts = []
+        for q in roster.questions:
+            if q.name not in row:
+                continue
+            value = row[q.name]
+            if q.is_select and isinstance(value, str | list):
+                names = value if isinstance(value, list) else [value]
+                value = [_choice_label(definition, q, n, lang) for n in names]
+            parts.append(f"{definition.text(q.label, lang) or q.name}: {_as_text(value)}")
+        out.append((f"{roster.name}.{number}", f"{label} {number}", "; ".join(parts)))
+    return out
 
 
 def _choice_label(definition: Definition, q: Question, name: Any, lang: str) -> str:

@@ -261,6 +261,22 @@ SCHEMAS: dict[str, dict] = {
                         "answered": {"type": "integer"},
                         "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
                         "answered_share": SHARE,
+                        "roster": {
+                            "type": "string",
+                            "description": "a roster's row question: the roster it is in; its "
+                            "answered, counts and shares are of the roster's rows (a "
+                            "household member's sex: shares of the members), not responses",
+                        },
+                        "rows": {
+                            "type": "object",
+                            "description": "a roster and its row questions: the roster's rows "
+                            "counted, in how many responses",
+                            "required": ["rows", "responses"],
+                            "properties": {
+                                "rows": {"type": "integer"},
+                                "responses": {"type": "integer"},
+                            },
+                        },
                     },
                 },
             },

@@ -7,6 +7,7 @@ import json
 import random
 import sys
 import uuid
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -263,6 +264,10 @@ def export(
     )
     record("exported", slug, kind=f"responses.{fmt}")
     click.echo(f"{count} responses written to {output}")
+    if fmt in ("csv", "sav", "dta") and zipfile.is_zipfile(output):
+        # A survey with rosters: 1:n files (README, Rosters), whatever -o was named
+        with zipfile.ZipFile(output) as bundle:
+            click.echo(f"a .zip (the survey has rosters): {', '.join(bundle.namelist())}")
 
 
 @click.command("recount")

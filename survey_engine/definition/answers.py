@@ -44,6 +44,7 @@ from survey_engine.untrusted import safe_text
 # The public side and intake/ read these from here (answer_types.py holds the last two).
 __all__ = [
     "MAX_TEXT_LENGTH",
+    "asked_in_row",
     "asked_questions",
     "available_choices",
     "clean_answers",
@@ -236,11 +237,30 @@ def asked_questions(
     own relevance held), by the same walk clean_answers made when it was stored; None
     when the definition has no relevance at all (every question was asked). Tells
     "not asked" from "not answered" in the SPSS and Stata files."""
-    plan = _plan(definition)
+    return _asked(_plan(definition), dict(answers), today)
+
+
+def asked_in_row(
+    definition: Definition,
+    roster: str,
+    answers: dict[str, Any],
+    row: dict[str, Any],
+    today: date | None = None,
+) -> set[str] | None:
+    """asked_questions for one row of a roster: the row questions its own relevance
+    kept, seeing the row's answers and every answer outside it (as clean_answers did);
+    an empty set when this version has no such roster, None when no row question has
+    a relevance."""
+    plan = _plan(definition).rows.get(roster)
+    if plan is None:
+        return set()
+    return _asked(plan, {**answers, **row}, today)
+
+
+def _asked(plan: _Plan, context: dict[str, Any], today: date | None) -> set[str] | None:
     if not any(conditions for _q, conditions in plan.steps):
         return None
     today = today or local_today()
-    context = dict(answers)
     asked = set()
     for q, conditions in plan.steps:
         if conditions and not _relevant(conditions, context, today):

@@ -11,7 +11,7 @@ from survey_engine.definition.families import NUMBER
 from survey_engine.definition.model import Question
 from survey_engine.figures import NumberSummary, summarize
 from survey_engine.results import accumulator
-from survey_engine.results.accumulator import Accumulator
+from survey_engine.results.accumulator import Accumulator, counted_questions
 from survey_engine.results.dashboard import effective_n, is_weighted, weighted_mean, weighted_share
 
 
@@ -38,7 +38,7 @@ def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
     weighted = is_weighted(counted)
     numbers = [
         (q, _with_weighted_mean(summarize(counted.values.get(q.name, {})), counted, q, weighted))
-        for q in survey.questions
+        for q, _roster in counted_questions(survey.questions)
         if q.type in NUMBER
     ]
     breakdown = survey.by_name.get(counted.breakdown) if counted.breakdown else None
@@ -48,6 +48,11 @@ def workbook_figures(counted: Accumulator) -> sheets.WorkbookFigures:
         counts=counts,
         answered=answered,
         numbers=numbers,
+        rows={
+            q.name: (counted.rows.get(q.name, 0), counted.counts.get((q.name, ""), 0))
+            for q in survey.questions
+            if q.is_repeat
+        },
         breakdown=breakdown,
         by_breakdown={_column(b): n for b, n in counted.by_breakdown.items()},
         cross={

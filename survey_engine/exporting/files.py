@@ -37,6 +37,8 @@ from survey_engine.exporting.survey_file import (
     FILE_ENDINGS,
     ExportOptions,
     export_survey,
+    file_ending,
+    has_rosters,
     site_address,
 )
 from survey_engine.exporting.survey_file import FORMATS as DATA_FORMATS
@@ -66,9 +68,23 @@ def path_of(export: ExportFile) -> Path:
 
 def download_name(export: ExportFile, survey: Survey) -> str:
     """`<slug>-<yyyymmdd-hhmm>.xlsx`, the time (Vietnam's) the export was asked for
-    (.zip for the R export: the CSV and its script)."""
-    ending = FILE_ENDINGS.get(export.fmt, export.fmt)
-    return f"{survey.slug}-{to_local(export.created_at):%Y%m%d-%H%M}.{ending}"
+    (.zip for the R export, and for a survey with rosters; ending_of())."""
+    return f"{survey.slug}-{to_local(export.created_at):%Y%m%d-%H%M}.{ending_of(export)}"
+
+
+def ending_of(export: ExportFile) -> str:
+    """The ending its file was given when asked for (a survey with rosters exports
+    its CSV, .sav and .dta as a .zip)."""
+    return Path(export.path).suffix.lstrip(".") or export.fmt
+
+
+def _ending(fmt: str, survey: Survey) -> str:
+    if fmt == REPORT_FORMAT:
+        return FILE_ENDINGS.get(fmt, fmt)
+    try:
+        return file_ending(fmt, has_rosters(survey))
+    except ValueError:  # no published version: the job fails and says so
+        return FILE_ENDINGS.get(fmt, fmt)
 
 
 def percent(export: ExportFile) -> int:
@@ -110,7 +126,7 @@ def start_export(survey: Survey, user: User, options: ExportOptions) -> ExportFi
         options=stored_options(options),
         rows_done=0,
         rows_total=0,
-        path=f"{PREFIX}{secrets.token_hex(8)}.{FILE_ENDINGS.get(options.fmt, options.fmt)}",
+        path=f"{PREFIX}{secrets.token_hex(8)}.{_ending(options.fmt, survey)}",
         storage=current_app.config["EXPORT_STORAGE"],
         # A job still queued this long after is lost (or useless): expire_old ends it.
         expires_at=now + _keep(),

@@ -196,6 +196,15 @@ def _bars(
 def _section(result: QuestionResult, words: Words) -> QuestionSection:
     """One question: its chart, its reading, and a table where a chart says too little."""
     note = words._(KIND_NOTES[result.type]) if result.type in KIND_NOTES else ""
+    if result.roster:  # its shares are of the roster's rows (the dashboard's words)
+        over_rows = words._(
+            "A question of each row of %(roster)s: counted over its %(rows)s rows in "
+            "%(responses)s responses; its percentages are shares of rows.",
+            roster=result.roster,
+            rows=words.number(result.roster_rows),
+            responses=words.number(result.roster_responses),
+        )
+        note = f"{note} {over_rows}".strip()
     base = QuestionSection(result.name, result.label, note, "")
     answered = result.answered.count
     if result.kind == "choices" or (result.kind == "numbers" and result.distribution):

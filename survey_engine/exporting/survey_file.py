@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,10 +14,11 @@ from flask import current_app, has_request_context, request
 from sqlalchemy.orm import Session
 
 from exports.about import AboutFacts
-from exports.columns import TRAIL_COLUMNS, RowMaker
-from exports.csv_file import write_csv
+from exports.bundle import MAIN_STEM, roster_stems, zip_files
+from exports.columns import TRAIL_COLUMNS, RowMaker, roster_rows
+from exports.csv_file import write_csv_files
 from exports.data_columns import DataColumns
-from exports.data_files import write_dta, write_sav
+from exports.data_files import DataFile, write_files
 from exports.r_script import write_r_bundle
 from exports.workbook import write_workbook
 from survey_engine.catalog import definition_for
@@ -91,7 +93,7 @@ def export_survey(
             progress,
         )
         if options.fmt == "csv":
-            return write_csv(path, rows, chunks)
+            return write_csv_files(path, rows, chunks)
         about = _about_facts(survey, versions, newest, lang, options, breakdown, reads)
         # The summary and cross-tab sheets' figures: each chunk is counted as it goes by
         # to be written, by the accumulator the dashboard and the results API read.
@@ -201,11 +203,38 @@ def _data_file(
 
         if options.fmt == "r":
             return write_r_bundle(path, rows, chunks(), slug=survey.slug)
-        columns = DataColumns(rows, merged.definitions)
-        if options.fmt == "sav":
-            title = merged.newest.text(merged.newest.title, rows.lang)
-            return write_sav(path, columns, chunks, title)
-        return write_dta(path, columns, chunks)
+        title = merged.newest.text(merged.newest.title, rows.lang)
+        rosters = roster_rows(rows)
+        if not rosters:
+            return write_files(
+                [DataFile(path, DataColumns(rows, merged.definitions))], chunks, options.fmt, title
+            )
+        # 1:n: the responses' file and a file per roster, written in the same two reads
+        # of the responses, then zipped (exports/bundle.py)
+        with tempfile.TemporaryDirectory(prefix="data-files-") as tmp:
+            names = [f"{stem}.{options.fmt}" for stem in [MAIN_STEM, *roster_stems(rosters)]]
+            files = [DataFile(Path(tmp) / names[0], DataColumns(rows, merged.definitions))]
+            files += [
+                DataFile(Path(tmp) / name, DataColumns(roster, merged.definitions), roster.lines)
+                for roster, name in zip(rosters, names[1:], strict=True)
+            ]
+            count = write_files(files, chunks, options.fmt, title)
+            zip_files(path, [(f.path, name) for f, name in zip(files, names, strict=True)])
+        return count
+
+
+def has_rosters(survey: Survey) -> bool:
+    """Whether a published version of the survey has a roster: then its CSV, .sav and
+    .dta exports are .zip files of several (exports/bundle.py)."""
+    return any(definition_for(v).repeats for v in published_versions(survey))
+
+
+def file_ending(fmt: str, rosters: bool) -> str:
+    """The ending of an export's file: .zip for the R bundle, and for the CSV, .sav
+    and .dta of a survey with rosters."""
+    if rosters and fmt in ("csv", "sav", "dta"):
+        return "zip"
+    return FILE_ENDINGS.get(fmt, fmt)
 
 
 def published_versions(survey: Survey) -> list[SurveyVersion]:

@@ -154,6 +154,9 @@ class Accumulator:
     weighted_breakdown: dict[str, dict[tuple[str, str], float]] = field(default_factory=dict)
     # series key -> breakdown choice -> the squares of the weights of those who answered
     weighted_breakdown_squares: dict[str, dict[str, float]] = field(default_factory=dict)
+    # roster -> its rows counted: a roster's row questions are counted over its rows
+    # (a household member's sex: shares of the members), under their own names
+    rows: Counter = field(default_factory=Counter)
     last_id: int = 0  # responses up to this id are counted, those after it not
     seen: int = 0  # count_up_to(last_id) when they were read: see accumulate()
 
@@ -182,6 +185,8 @@ class Accumulator:
                 self.counts[(q.name, "")] += len(given)
                 if self.views or q.type in SHEETS:
                     self._add_question(q, given)
+                if q.is_repeat:
+                    self._add_roster(q, given)
         for name, q in self.survey.other_fields.items() if self.views else ():
             self.other_texts[q.name] += sum(
                 1 for a in answers if a.get(name) is not None and str(a[name]).strip()
@@ -192,6 +197,17 @@ class Accumulator:
             self._add_breakdown(answers, columns)
         if self.weights is not None:
             self._add_weighted(answers, columns)
+
+    def _add_roster(self, q: Question, given: list[Any]) -> None:
+        """A roster's rows, and its row questions' answers over every row."""
+        lines = roster_lines(given)
+        self.rows[q.name] += len(lines)
+        for asked in q.questions:
+            values = [v for line in lines if (v := line.get(asked.name)) is not None]
+            if values:
+                self.counts[(asked.name, "")] += len(values)
+                if self.views or asked.type in SHEETS:
+                    self._add_question(asked, values)
 
     def _add_weighted(self, answers: list[dict], columns: dict[str, list[Any]]) -> None:
         """The shares' counts again, each response counted by its weight: select
@@ -234,6 +250,19 @@ class Accumulator:
                 self._weigh(q.name, cells, column, weight, _point)
             elif q.type in RANK and self.views:
                 self._weigh(q.name, cells, column, weight, _first_ranked)
+            elif q.is_repeat:  # each row weighs its response's weight
+                pairs = [
+                    (cell, line)
+                    for cell, rows in zip(cells, column, strict=True)
+                    for line in roster_lines([rows])
+                ]
+                row_cells = [cell for cell, _ in pairs]
+                for asked in q.questions:
+                    values = [line.get(asked.name) for _, line in pairs]
+                    if asked.type in SELECT:
+                        self._weigh(asked.name, row_cells, values, weight, picks)
+                    elif asked.type in NUMBER:
+                        self._weigh(asked.name, row_cells, values, weight, _point)
         if self.breakdown is None:
             return
         where = [_frozen(b) for b in columns[self.breakdown]]
@@ -457,6 +486,21 @@ class Accumulator:
                 given = [v for v in _series_column(key, part) if v is not None]
                 answered[b] += len(given)
                 cells.update((b, c) for c in _all_picks(given))
+
+
+def roster_lines(given: Iterable[Any]) -> list[dict]:
+    """The rows of a roster's answers, one list: what its row questions count over."""
+    return [line for rows in given if type(rows) is list for line in rows if type(line) is dict]
+
+
+def counted_questions(questions: Iterable[Question]) -> list[tuple[Question, Question | None]]:
+    """Every question the results count, with the roster whose rows it is counted
+    over (None: over the responses): a roster's row questions follow it."""
+    out: list[tuple[Question, Question | None]] = []
+    for q in questions:
+        out.append((q, None))
+        out += [(asked, q) for asked in q.questions if asked.takes_answer]
+    return out
 
 
 def _pairs(keys: list[Any], column: list[Any]) -> Counter:

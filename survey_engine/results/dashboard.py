@@ -33,7 +33,7 @@ from survey_engine.definition.model import Question
 from survey_engine.extensions import db
 from survey_engine.figures import NumberSummary, Share, WeightedShare, summarize
 from survey_engine.models import Tally
-from survey_engine.results.accumulator import Accumulator
+from survey_engine.results.accumulator import Accumulator, counted_questions
 
 # A whole-number question gets a bar per value when its values span at most this many.
 MAX_DISTRIBUTION_SPAN = 20
@@ -92,6 +92,11 @@ class QuestionResult:
     dates: tuple[str, str] | None = None
     box: tuple[float, float, float, float] | None = None  # a geopoint's: S, W, N, E
     other_texts: int = 0  # 'other (please specify)' texts, listed on their own page
+    # A roster's row question is counted over the roster's rows (its shares are of
+    # rows: a household member's sex); a roster itself tells its rows too.
+    roster: str = ""  # the roster a row question is in
+    roster_rows: int = 0
+    roster_responses: int = 0
 
 
 @dataclass(frozen=True)
@@ -178,8 +183,10 @@ def build_dashboard(
     # A hidden or calculated field nobody's answers filled is noise, not a result.
     questions = tuple(
         _question(survey, q, counts, acc, total, lang)
-        for q in survey.questions
-        if q.type not in NOT_ASKED or counts.get((q.name, ""))
+        if roster is None
+        else _row_question(survey, q, roster, acc, lang)
+        for q, roster in counted_questions(survey.questions)
+        if q.type not in NOT_ASKED or (counts if roster is None else acc.counts).get((q.name, ""))
     )
     pages = tuple(
         PageResult(
@@ -248,11 +255,28 @@ def _question(
         type=q.type,
         kind="count",
         answered=Share(answered, total),
+        roster_rows=acc.rows.get(q.name, 0) if q.is_repeat else 0,
+        roster_responses=answered if q.is_repeat else 0,
     )
     for family, result in _FAMILIES:
         if q.type in family:
             return result(base, survey, q, counts, acc, total, lang)
     return base
+
+
+def _row_question(
+    survey: MergedSurvey, q: Question, roster: Question, acc: Accumulator, lang: str
+) -> QuestionResult:
+    """A roster's row question: counted over the roster's rows, by the accumulator
+    (the tallies count responses, not rows)."""
+    rows = acc.rows.get(roster.name, 0)
+    result = _question(survey, q, acc.counts, acc, rows, lang)
+    return replace(
+        result,
+        roster=roster.name,
+        roster_rows=rows,
+        roster_responses=acc.counts.get((roster.name, ""), 0),
+    )
 
 
 def _choices(

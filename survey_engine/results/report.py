@@ -159,6 +159,10 @@ def question_json(result: QuestionResult) -> dict[str, Any]:
         item["dates"] = {"earliest": result.dates[0], "latest": result.dates[1]}
     elif result.kind == "place" and result.box:
         item["box"] = dict(zip(("south", "west", "north", "east"), result.box, strict=True))
+    if result.roster:  # a row question: counted over its roster's rows
+        item["roster"] = result.roster
+    if result.roster or result.type == "repeat":
+        item["rows"] = {"rows": result.roster_rows, "responses": result.roster_responses}
     return item
 
 

@@ -67,8 +67,32 @@ RESPONSE_FIELDS: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "unit": ({"type": ["string", "null"]}, "the access code's unit (closed mode), else null"),
     "answers": (
-        {"type": "object"},
-        "answers by question name: a choice's name, a list of names, text, a number; "
+        {
+            "type": "object",
+            "additionalProperties": {
+                "oneOf": [
+                    {"type": ["string", "number", "boolean", "null"]},
+                    {"type": "object"},
+                    {
+                        "type": "array",
+                        "description": "a list of choice names, or a roster's rows",
+                        "items": {
+                            "oneOf": [
+                                {"type": ["string", "number"]},
+                                {
+                                    "type": "object",
+                                    "description": "a roster's row: its answers by row "
+                                    "question name (the row number is its place, from 1)",
+                                },
+                            ]
+                        },
+                    },
+                ]
+            },
+        },
+        "answers by question name: a choice's name, a list of names, text, a number; a "
+        "roster (type repeat) its rows nested, a list of {row question: answer}, "
+        "e.g. {\"members\": [{\"member_name\": \"Lan\", \"sex\": \"female\", \"age\": 41}]}; "
         "a file question's answer is the staff download's URL (docs/uploads.md)",
     ),
     "weight": (

@@ -15,7 +15,12 @@ from typing import Any
 import openpyxl
 import xlrd
 
-from survey_engine.definition.xlsform_package import MAX_FILE_BYTES, XLSFormInvalid, check_package
+from survey_engine.definition.problems import N_, problem
+from survey_engine.definition.xlsform_package import (
+    XLSFormInvalid,
+    check_package,
+    too_big,
+)
 
 
 class Sheet:
@@ -66,16 +71,20 @@ class Book:
         try:
             book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as error:  # openpyxl raises many kinds for a non-workbook
-            raise XLSFormInvalid([f"not an XLSForm workbook (.xlsx): {error}"]) from None
+            raise XLSFormInvalid(
+                [
+                    problem(
+                        N_("not an XLSForm workbook (%(kind)s): %(error)s"),
+                        kind=".xlsx",
+                        error=str(error),
+                    )
+                ]
+            ) from None
         self._close = book.close
         self.sheets = [Sheet(ws.title, ws, "xlsx") for ws in book.worksheets]
 
     def _open_xls(self, path: Path) -> None:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise XLSFormInvalid(
-                [f"the file is {size:,} bytes; at most {MAX_FILE_BYTES:,} are accepted"]
-            )
+        too_big(path.stat().st_size)
         try:
             book = xlrd.open_workbook(str(path), on_demand=True)
             self.sheets = [
@@ -83,7 +92,15 @@ class Book:
                 for i in range(book.nsheets)
             ]
         except Exception as error:  # xlrd raises XLRDError, CompDocError, struct.error...
-            raise XLSFormInvalid([f"not an XLSForm workbook (.xls): {error}"]) from None
+            raise XLSFormInvalid(
+                [
+                    problem(
+                        N_("not an XLSForm workbook (%(kind)s): %(error)s"),
+                        kind=".xls",
+                        error=str(error),
+                    )
+                ]
+            ) from None
         self._close = book.release_resources
 
     def __enter__(self) -> Book:

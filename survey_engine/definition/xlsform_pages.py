@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from survey_engine.definition.problems import N_
 from survey_engine.definition.xlsform_rows import RowReader
 from survey_engine.definition.xlsform_sheets import PLAIN_COLUMNS, TEXT_COLUMNS, Header, cell_text
 
@@ -37,7 +38,7 @@ class PageBuilder(RowReader):
         pending: dict | None = None  # the page the next question opens (a group's)
         for number, row in body:
             if self.comment_row(header, row):
-                self.note("survey", number, None, "skipped: no type, name or label (a comment)")
+                self.note("survey", number, None, N_("skipped: no type, name or label (a comment)"))
                 continue
             texts, plain, _ = self.cells(
                 "survey",
@@ -49,7 +50,7 @@ class PageBuilder(RowReader):
             )
             raw_type = cell_text(plain.get("type"))
             if raw_type is None:
-                self.problem("survey", number, "type", "is empty")
+                self.problem("survey", number, "type", N_("is empty"))
                 continue
             kind = re.sub(r"[\s_]+", " ", raw_type.lower())
             name = cell_text(plain.get("name"))
@@ -71,7 +72,10 @@ class PageBuilder(RowReader):
             self.question_rows[len(pages) - 1, len(current["questions"])] = number
             current["questions"].append(question)
         for kind, number, _ in stack:
-            self.problem("survey", number, "type", f"this {kind} has no 'end {kind}'")
+            if kind == "group":
+                self.problem("survey", number, "type", N_("this group has no 'end group'"))
+            else:
+                self.problem("survey", number, "type", N_("this repeat has no 'end repeat'"))
         return pages
 
     def comment_row(self, header: Header, row: tuple) -> bool:
@@ -114,7 +118,7 @@ class PageBuilder(RowReader):
                 "survey",
                 number,
                 "type",
-                "repeats are not supported (a survey-engine survey has no repeated parts)",
+                N_("repeats are not supported (a survey-engine survey has no repeated parts)"),
             )
             stack.append(("repeat", number, None))
             return None
@@ -137,7 +141,9 @@ class PageBuilder(RowReader):
     ) -> bool:
         """Closes the group or repeat open on `stack`; False (a problem) if none matches."""
         if not stack or stack[-1][0] != kind.split()[1]:
-            self.problem("survey", number, "type", f"{raw_type!r} has no matching begin")
+            self.problem(
+                "survey", number, "type", N_("%(type)s has no matching begin"), type=repr(raw_type)
+            )
             return False
         stack.pop()
         return True

@@ -124,8 +124,7 @@ def test_an_xlsform_s_problems_in_vietnamese_on_the_upload_page(app, tmp_path):
         "regex(): mẫu '(' không hợp lệ: missing )" in p and "cú pháp RE2" in p for p in shown
     )
     assert any(
-        "tại ký tự 13: cần một giá trị, nhưng gặp cuối biểu thức (trang tính survey, dòng 12)"
-        in p
+        "tại ký tự 13: cần một giá trị, nhưng gặp cuối biểu thức (trang tính survey, dòng 12)" in p
         for p in shown
     )
     assert any(
@@ -153,8 +152,7 @@ def test_the_command_line_keeps_the_english_texts(app, tmp_path):
         "at character 10: unterminated string: no closing ' (survey sheet, row 9)",
         "at character 1: not() takes 1 argument, got 2 (survey sheet, row 10)",
         "at character 1: count() counts a repeat's entries",
-        "at character 13: expected a value, got the end of the expression "
-        "(survey sheet, row 12)",
+        "at character 13: expected a value, got the end of the expression (survey sheet, row 12)",
         "it names the 'start' metadata row (survey sheet, row 2), which is no question "
         "and has no answer here: survey-engine keeps the response's started_at instead",
     ]:

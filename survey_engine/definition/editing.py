@@ -13,20 +13,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from survey_engine.definition.families import CHOICE_LIST, UNSEEN
-from survey_engine.definition.problems import N_, Problem, problem
+from survey_engine.definition.problems import N_, Refusal
 from survey_engine.definition.schema import FORMAT
 from survey_engine.definition.schema_common import NAME_RE
 from survey_engine.definition.schema_questions import COMMON_KEYS, QUESTION_TYPES, TYPE_KEYS
 
 
-class EditRefused(ValueError):
-    """A change that makes no sense on this definition: `problem` says why, in English
-    as str() and in a staff page's language through problems.in_language; `text` is
-    marked with N_() and may hold %(name)s placeholders for `params`."""
-
-    def __init__(self, text: str, **params: Any) -> None:
-        self.problem: Problem = problem(text, **params)
-        super().__init__(str(self.problem))
+class EditRefused(Refusal):
+    """A change that makes no sense on this definition (its `problem` says why)."""
 
 
 def new_definition(slug: str, title: str, language: str, first_question: dict) -> dict:

@@ -47,6 +47,16 @@ class Problem(str):
         return f"{path}: {text}" if path else text
 
 
+class Refusal(ValueError):
+    """An error whose reason staff read: `problem`, English as str() (the command line,
+    the logs), in a staff page's language through `problem.in_language`; `text` is
+    marked with N_() and may hold %(name)s placeholders for `params`."""
+
+    def __init__(self, text: str, **params: Any) -> None:
+        self.problem: Problem = problem(text, **params)
+        super().__init__(str(self.problem))
+
+
 def problem(template: str, **params: Any) -> Problem:
     """A Problem without a path: `template` marked with N_(), its %(name)s parameters."""
     return Problem.of("", template, params)

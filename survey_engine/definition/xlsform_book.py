@@ -15,10 +15,9 @@ from typing import Any
 import openpyxl
 import xlrd
 
-from survey_engine.definition.problems import N_, problem
 from survey_engine.definition.xlsform_package import (
-    XLSFormInvalid,
     check_package,
+    not_a_workbook,
     too_big,
 )
 
@@ -71,15 +70,7 @@ class Book:
         try:
             book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as error:  # openpyxl raises many kinds for a non-workbook
-            raise XLSFormInvalid(
-                [
-                    problem(
-                        N_("not an XLSForm workbook (%(kind)s): %(error)s"),
-                        kind=".xlsx",
-                        error=str(error),
-                    )
-                ]
-            ) from None
+            raise not_a_workbook(".xlsx", error) from None
         self._close = book.close
         self.sheets = [Sheet(ws.title, ws, "xlsx") for ws in book.worksheets]
 
@@ -92,15 +83,7 @@ class Book:
                 for i in range(book.nsheets)
             ]
         except Exception as error:  # xlrd raises XLRDError, CompDocError, struct.error...
-            raise XLSFormInvalid(
-                [
-                    problem(
-                        N_("not an XLSForm workbook (%(kind)s): %(error)s"),
-                        kind=".xls",
-                        error=str(error),
-                    )
-                ]
-            ) from None
+            raise not_a_workbook(".xls", error) from None
         self._close = book.release_resources
 
     def __enter__(self) -> Book:

@@ -105,15 +105,14 @@ def check_package(path: Path) -> None:
         EOFError,
         RuntimeError,
     ) as error:
-        raise XLSFormInvalid(
-            [
-                problem(
-                    N_("not an XLSForm workbook (%(kind)s): %(error)s"),
-                    kind=".xlsx",
-                    error=str(error),
-                )
-            ]
-        ) from None
+        raise not_a_workbook(".xlsx", error) from None
+
+
+def not_a_workbook(kind: str, error: Exception) -> XLSFormInvalid:
+    """The file is no workbook of `kind` (.xlsx, .xls): the reading library says why."""
+    return XLSFormInvalid(
+        [problem(N_("not an XLSForm workbook (%(kind)s): %(error)s"), kind=kind, error=str(error))]
+    )
 
 
 def too_big(size: int) -> None:

@@ -254,3 +254,19 @@ def test_the_builder_s_refusals_and_live_check_in_vietnamese(app):
     }
     reply = client.post(f"{builder}/check?lang=en", data=check)
     assert reply.get_json()["problems"] == ["at character 15: unterminated string: no closing '"]
+
+
+def test_an_account_s_refusal_and_a_bad_filter_in_vietnamese(app):
+    create_user("admin@example.org", PASSWORD, "admin")
+    client = signed_in(app, "admin@example.org")
+    form = {"email": "ngan@example.org", "role": "editor", "password": "ngan"}
+    page = html.unescape(post(client, "/admin/users", form).get_data(as_text=True))
+    assert "mật khẩu phải có ít nhất 10 ký tự" in page and "at least" not in page
+    english = html.unescape(post(client, "/admin/users?lang=en", form).get_data(as_text=True))
+    assert "the password must have at least 10 characters" in english
+    results = f"/admin/surveys/{DEMO_SLUG}/results"
+    reply = client.get(f"{results}?f.nope=1")
+    assert reply.status_code == 400
+    assert "không có câu hỏi lựa chọn nào tên &#39;nope&#39;" in reply.get_data(as_text=True)
+    reply = client.get(f"{results}?f.nope=1&lang=en")
+    assert "no select question named &#39;nope&#39;" in reply.get_data(as_text=True)

@@ -52,12 +52,12 @@ class Refusal(ValueError):
     the logs), in a staff page's language through `problem.in_language`; `text` is
     marked with N_() and may hold %(name)s placeholders for `params`."""
 
-    def __init__(self, text: str, **params: Any) -> None:
+    def __init__(self, text: str, /, **params: Any) -> None:
         self.problem: Problem = problem(text, **params)
         super().__init__(str(self.problem))
 
 
-def problem(template: str, **params: Any) -> Problem:
+def problem(template: str, /, **params: Any) -> Problem:
     """A Problem without a path: `template` marked with N_(), its %(name)s parameters."""
     return Problem.of("", template, params)
 

@@ -201,7 +201,7 @@ def test_an_upload_shows_what_the_xlsform_reader_ignored(people, tmp_path):
     reply = upload(client, "/admin/surveys/new", "meta.xlsx", (tmp_path / "meta.xlsx").read_bytes())
     assert reply.status_code == 302
     page = client.get(reply.headers["Location"]).get_data(as_text=True)
-    assert "survey sheet, row 2, column type: &#39;start&#39; is no question" in page
+    assert "trang tính survey, dòng 2, cột type: &#39;start&#39; không phải câu hỏi" in page
     assert "started_at" in page
 
 

@@ -126,7 +126,7 @@ def test_finding5_zip_bomb_refused_from_the_zip_directory(people, tmp_path):
     assert reply.status_code == 422
     assert len(reply.get_data()) < 50_000
     [item] = error_items(reply.get_data(as_text=True))
-    assert "the workbook unpacks to" in item and f"{MAX_UNCOMPRESSED_BYTES:,}" in item
+    assert "bảng tính khi giải nén có" in item and f"{MAX_UNCOMPRESSED_BYTES:,}" in item
     assert surveys_count() == 1
     result = invoke(people, "import", str(bomb))
     assert result.exit_code == 1 and "Traceback" not in result.output
@@ -159,7 +159,7 @@ def test_finding5_rows_beyond_the_limit_refused(people, tmp_path):
     ]
     client = signed_in(people, "editor@example.org")
     reply = upload(client, NEW, "far.xlsx", path.read_bytes())
-    assert reply.status_code == 422 and f"{MAX_ROWS:,} rows" in reply.get_data(as_text=True)
+    assert reply.status_code == 422 and f"hơn {MAX_ROWS:,} dòng" in reply.get_data(as_text=True)
 
 
 def test_finding5_cells_beyond_the_limit_refused(tmp_path):
@@ -227,7 +227,7 @@ def test_finding5_first_100_problems_and_the_count_of_the_rest(people, tmp_path)
     assert reply.status_code == 422 and len(reply.get_data()) < 60_000
     items = error_items(reply.get_data(as_text=True))
     assert len(items) == 101
-    assert items[99].startswith("survey sheet, row 101, column type:")
+    assert items[99].startswith("trang tính survey, dòng 101, cột type:")
     assert re.fullmatch(r"… (and|và) 2[.,]901 (more problems|lỗi nữa)\.", items[100]), items[100]
 
     result = invoke(people, "import", str(path))
@@ -426,7 +426,7 @@ def test_finding4_regex_from_an_answer_refused_in_the_builder(people):
     assert reply.status_code == 422
     html = reply.get_data(as_text=True)
     message = re.search(r'<p class="error" id="constraint-error">(.*?)</p>', html, re.S)
-    assert message and "the pattern must be a text in quotes" in message.group(1)
+    assert message and "mẫu phải là một văn bản trong dấu nháy" in message.group(1)
 
 
 # ---------------------------------------------- finding 10: the definition workbook
@@ -602,7 +602,7 @@ def test_finding4_version_stored_with_a_pattern_from_an_answer_still_downloads(p
     reply = post(client, f"/admin/surveys/{DEMO_SLUG}/publish")
     assert reply.status_code == 302
     page = client.get(f"/admin/surveys/{DEMO_SLUG}").get_data(as_text=True)
-    assert "the pattern must be a text in quotes" in page
+    assert "mẫu phải là một văn bản trong dấu nháy" in page
     db.session.expire_all()
     assert find_survey(DEMO_SLUG).versions[-1].published_at is None
 

@@ -331,7 +331,7 @@ def test_the_builder_adds_the_block_to_the_draft_and_refuses_mixed_structures(pe
     too_deep = builder_post(
         editor, {"target": "contact", "provinces": f"2025:{LAM_DONG}", "depth": "district"}
     )
-    assert too_deep.status_code == 422 and "not &#39;district&#39;" in too_deep.get_data(
+    assert too_deep.status_code == 422 and "không có cấp &#39;district&#39;" in too_deep.get_data(
         as_text=True
     )
     versions = len(survey_of("tro-lai-truong-hoc").versions)

@@ -153,7 +153,8 @@ def change_structure(slug: str):
             abort(400)
         save(survey, data, f"{change} {target or form.get('question_name', '')}".strip())
     except edit.EditRefused as error:
-        return _overview(survey, working_copy(survey)[0], version, [str(error)], 422)
+        refused = [error.problem.in_language(_)]
+        return _overview(survey, working_copy(survey)[0], version, refused, 422)
     except SaveRefused as error:
         db.session.rollback()
         return _overview(
@@ -210,7 +211,7 @@ def edit_question(slug: str, name: str):
             p, q = edit.question_position(data, question["name"]) if question["name"] else (p, q)
             save(survey, data, f"question {question['name']}")
         except edit.EditRefused as error:
-            others = [str(error)]
+            others = [error.problem.in_language(_)]
         except SaveRefused as error:
             db.session.rollback()
             errors, others = split_problems(error.problems, f"pages[{p}].questions[{q}]")

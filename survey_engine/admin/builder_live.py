@@ -20,6 +20,7 @@ from survey_engine.admin.builder_drafts import editable_survey, revision, workin
 from survey_engine.admin.survey_access import newest_or_404
 from survey_engine.definition import editing as edit
 from survey_engine.definition import validate_definition
+from survey_engine.definition.problems import in_language
 from survey_engine.extensions import db
 from survey_engine.staff import audit
 
@@ -71,7 +72,9 @@ def check_expression(slug: str):
         owner.pop(field, None)
     mine = re.compile(re.escape(f"{path}.{field}") + r"(?:[.\[][^:\s]*)?: ")
     problems = [
-        mine.sub("", text, count=1) for text in validate_definition(data) if mine.match(text)
+        mine.sub("", text, count=1)
+        for text in in_language(validate_definition(data), _)
+        if mine.match(text)
     ]
     return jsonify(ok=not problems, problems=problems)
 

@@ -111,7 +111,11 @@ def edit_translations(slug: str):
             drafts.save(survey, data, "translations")
         except (drafts.SaveRefused, edit.EditRefused) as error:
             db.session.rollback()
-            others = getattr(error, "problems", [str(error)])
+            others = (
+                error.problems
+                if isinstance(error, drafts.SaveRefused)
+                else [error.problem.in_language(_)]
+            )
         else:
             flash(_("The translations were saved."))
             return redirect(url_for("admin.edit_translations", slug=slug))

@@ -76,7 +76,9 @@ def read_options(form: Mapping, definition: Definition) -> ExportOptions:
     try:
         filters = Filters.from_args(form, definition)
     except FilterError as error:
-        raise BadRequest(_("The filters cannot be applied: %(reason)s", reason=error)) from None
+        raise BadRequest(
+            _("The filters cannot be applied: %(reason)s", reason=error.problem.in_language(_))
+        ) from None
     return ExportOptions(
         fmt=fmt,
         lang=lang,
@@ -135,7 +137,8 @@ def exports(slug: str):
     try:
         filters = Filters.from_args(request.args, definition) if definition else NO_FILTERS
     except FilterError as error:
-        return _page(survey, _("The filters cannot be applied: %(reason)s", reason=error), 400)
+        reason = error.problem.in_language(_)
+        return _page(survey, _("The filters cannot be applied: %(reason)s", reason=reason), 400)
     return _page(survey, filters=filters)
 
 

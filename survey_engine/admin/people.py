@@ -92,8 +92,8 @@ def users():
         form = {"email": request.form.get("email", "")[:254], "role": request.form.get("role", "")}
         try:
             user = create_user(form["email"], request.form.get("password", "")[:1024], form["role"])
-        except AccountError as problem:
-            error = str(problem)
+        except AccountError as refused:
+            error = refused.problem.in_language(_)
         else:
             record("user_created", email=user.email, role=user.role)
             flash(_("The account %(email)s was created.", email=user.email))
@@ -140,8 +140,8 @@ def change_role(user_id: int):
     elif new != old:
         try:
             ended = set_role(account, new)  # a demotion ends the account's sessions
-        except AccountError as problem:
-            flash(str(problem), "error")
+        except AccountError as refused:
+            flash(refused.problem.in_language(_), "error")
         else:
             record("role_changed", email=account.email, old=old, new=new)
             _sessions_ended(account.email, ended, "role_changed")
@@ -160,8 +160,8 @@ def reset_password(user_id: int):
         ended = set_password(
             account, request.form.get("password", "")[:1024], "password_reset", keep_token=keep
         )
-    except AccountError as problem:
-        flash(str(problem), "error")
+    except AccountError as refused:
+        flash(refused.problem.in_language(_), "error")
     else:
         record("password_reset", email=account.email)
         _sessions_ended(account.email, ended, "password_reset")

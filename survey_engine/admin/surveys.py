@@ -136,7 +136,7 @@ def read_upload() -> tuple[dict | None, list[str], list[str]]:
 
 def flash_notes(notes: list[str]) -> None:
     """The XLSForm reader's notes after a saved upload, the first MAX_FLASHED_NOTES."""
-    for note in notes[:MAX_FLASHED_NOTES]:
+    for note in in_language(notes[:MAX_FLASHED_NOTES], _):
         flash(_("Read with a note: %(note)s", note=note))
     if len(notes) > MAX_FLASHED_NOTES:
         flash(_("… and %(count)d more notes.", count=len(notes) - MAX_FLASHED_NOTES))

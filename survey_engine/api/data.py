@@ -18,6 +18,7 @@ from survey_engine.api.blueprint import bp
 from survey_engine.catalog import response_count
 from survey_engine.definition.families import FILE
 from survey_engine.definition.merged import MergedSurvey
+from survey_engine.definition.problems import N_
 from survey_engine.exporting.survey_file import survey_rows, upload_link
 from survey_engine.extensions import db
 from survey_engine.i18n import choose_language
@@ -189,7 +190,7 @@ def list_responses(slug: str):
 def _no_filters() -> Filters:
     """Without a published version only include= can be read (no question to filter)."""
     if any(key.startswith("f.") for key in request.args):
-        raise FilterError("this survey has no published version: no question to filter by")
+        raise FilterError(N_("this survey has no published version: no question to filter by"))
     no_questions = cast(MergedSurvey, SimpleNamespace(by_name={}))
     return read_filters(request.args, no_questions)
 

@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from survey_engine.definition.families import CHOICE_LIST, UNSEEN
+from survey_engine.definition.problems import N_, Refusal
 from survey_engine.definition.schema import FORMAT
 from survey_engine.definition.schema_common import NAME_RE
 from survey_engine.definition.schema_questions import COMMON_KEYS, QUESTION_TYPES, TYPE_KEYS
 
 
-class EditRefused(ValueError):
-    """A change that makes no sense on this definition (the message says why)."""
+class EditRefused(Refusal):
+    """A change that makes no sense on this definition (its `problem` says why)."""
 
 
 def new_definition(slug: str, title: str, language: str, first_question: dict) -> dict:
@@ -73,13 +74,14 @@ def question_names(data: dict) -> set[str]:
 def blank_question(data: dict, qtype: str, name: str, label: str) -> dict:
     """A new question of `qtype`; a select gets a list of its own to fill in."""
     if qtype not in QUESTION_TYPES:
-        raise EditRefused(f"unknown question type {qtype!r}")
+        raise EditRefused(N_("unknown question type %(type)s"), type=repr(qtype))
     if not NAME_RE.match(name or ""):
         raise EditRefused(
-            f"{name!r} is not a name: letters, digits and _, starting with a letter or _"
+            N_("%(name)s is not a name: letters, digits and _, starting with a letter or _"),
+            name=repr(name),
         )
     if name in question_names(data):
-        raise EditRefused(f"there is already a question named {name!r}")
+        raise EditRefused(N_("there is already a question named %(name)s"), name=repr(name))
     lang = default_language(data)
     question: dict[str, Any] = {"name": name, "type": qtype}
     if qtype not in UNSEEN:
@@ -136,9 +138,9 @@ def keys_for(qtype: str) -> set[str]:
 
 def add_page(data: dict, name: str, title: str | None, first_question: dict) -> None:
     if not NAME_RE.match(name or ""):
-        raise EditRefused(f"{name!r} is not a page name: letters, digits and _")
+        raise EditRefused(N_("%(name)s is not a page name: letters, digits and _"), name=repr(name))
     if any(page["name"] == name for page in data["pages"]):
-        raise EditRefused(f"there is already a page named {name!r}")
+        raise EditRefused(N_("there is already a page named %(name)s"), name=repr(name))
     page: dict[str, Any] = {"name": name}
     if title:
         page["title"] = {default_language(data): title}
@@ -150,7 +152,7 @@ def page_index(data: dict, name: str) -> int:
     for index, page in enumerate(data["pages"]):
         if page["name"] == name:
             return index
-    raise EditRefused(f"no page named {name!r}")
+    raise EditRefused(N_("no page named %(name)s"), name=repr(name))
 
 
 def question_position(data: dict, name: str) -> tuple[int, int]:
@@ -158,13 +160,13 @@ def question_position(data: dict, name: str) -> tuple[int, int]:
         for q, question in enumerate(page["questions"]):
             if question.get("name") == name:
                 return p, q
-    raise EditRefused(f"no question named {name!r}")
+    raise EditRefused(N_("no question named %(name)s"), name=repr(name))
 
 
 def _move(items: list, index: int, offset: int) -> None:
     target = index + offset
     if not 0 <= target < len(items):
-        raise EditRefused("already at the end")
+        raise EditRefused(N_("already at the end"))
     items[index], items[target] = items[target], items[index]
 
 
@@ -180,9 +182,9 @@ def move_question(data: dict, name: str, offset: int) -> None:
         _move(questions, q, offset)
         return
     if not 0 <= p + offset < len(data["pages"]):
-        raise EditRefused("already at the end")
+        raise EditRefused(N_("already at the end"))
     if len(questions) == 1:
-        raise EditRefused("the only question of a page stays on it: move the page instead")
+        raise EditRefused(N_("the only question of a page stays on it: move the page instead"))
     question = questions.pop(q)
     neighbour = data["pages"][p + offset]["questions"]
     if offset < 0:
@@ -199,9 +201,13 @@ def place_question(data: dict, name: str, page_name: str, before: str | None) ->
     p, q = question_position(data, name)
     target = data["pages"][page_index(data, page_name)]
     if before is not None and before not in {x.get("name") for x in target["questions"]}:
-        raise EditRefused(f"no question named {before!r} on page {page_name!r}")
+        raise EditRefused(
+            N_("no question named %(name)s on page %(page)s"),
+            name=repr(before),
+            page=repr(page_name),
+        )
     if target is not data["pages"][p] and len(data["pages"][p]["questions"]) == 1:
-        raise EditRefused("the only question of a page stays on it: move the page instead")
+        raise EditRefused(N_("the only question of a page stays on it: move the page instead"))
     question = data["pages"][p]["questions"].pop(q)
     names = [x.get("name") for x in target["questions"]]
     target["questions"].insert(names.index(before) if before else len(names), question)
@@ -256,7 +262,7 @@ def delete_page(data: dict, name: str) -> None:
 def delete_question(data: dict, name: str) -> None:
     p, q = question_position(data, name)
     if len(data["pages"][p]["questions"]) == 1:
-        raise EditRefused("a page needs at least one question: delete the page instead")
+        raise EditRefused(N_("a page needs at least one question: delete the page instead"))
     del data["pages"][p]["questions"][q]
 
 
@@ -277,7 +283,7 @@ def replace_question(data: dict, old_name: str, question: dict, page_name: str) 
         data["pages"][p]["questions"][q] = question
         return
     if len(data["pages"][p]["questions"]) == 1:
-        raise EditRefused("the only question of a page stays on it: move the page instead")
+        raise EditRefused(N_("the only question of a page stays on it: move the page instead"))
     del data["pages"][p]["questions"][q]
     data["pages"][target]["questions"].append(question)
 
@@ -395,7 +401,7 @@ def _text_owner(data: dict, key: str) -> tuple[dict, str]:
     if kind == "choice":
         choices = data.get("choice_lists", {}).get(owner_name, [])
         return next(c for c in choices if str(c["name"]) == item), "label"
-    raise EditRefused(f"no text {key!r}")
+    raise EditRefused(N_("no text %(key)s"), key=repr(key))
 
 
 def set_text(data: dict, key: str, lang: str, text: str) -> None:
@@ -403,7 +409,7 @@ def set_text(data: dict, key: str, lang: str, text: str) -> None:
     try:
         owner, prop = _text_owner(data, key)
     except (StopIteration, EditRefused) as error:
-        raise EditRefused(f"no text {key!r}") from error
+        raise EditRefused(N_("no text %(key)s"), key=repr(key)) from error
     value = owner.get(prop)
     if isinstance(value, str):
         value = {default_language(data): value}

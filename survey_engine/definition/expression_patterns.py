@@ -11,6 +11,8 @@ from typing import Any
 
 import re2
 
+from survey_engine.definition.problems import N_, Problem, problem
+
 # Longest regex() pattern accepted at save time (a phone or ID-number pattern is ~20).
 MAX_PATTERN_LENGTH = 500
 
@@ -69,7 +71,7 @@ _QUANTIFIER = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 _PROPERTY = re.compile(r"[pP]\{([A-Za-z]+)\}")
 
 
-def _browser_problem(pattern: str) -> str | None:
+def _browser_problem(pattern: str) -> Problem | None:
     """Syntax RE2 accepts but the page's RegExp(p, 'u') refuses (so every answer would
     fail the constraint in the browser and pass on the server), or None."""
     i, n, in_class = 0, len(pattern), False
@@ -87,62 +89,94 @@ def _browser_problem(pattern: str) -> str | None:
             elif prop and prop.group(1) in _CATEGORIES:
                 i = prop.end()
             elif nxt in "pP" and nxt:
-                return (
-                    f"\\{nxt} takes a Unicode category in braces, such as \\p{{L}} (a "
-                    "letter) or \\p{{Lu}}; browsers read no other form"
+                return problem(
+                    N_(
+                        "\\%(letter)s takes a Unicode category in braces, such as \\p{L} "
+                        "(a letter) or \\p{Lu}; browsers read no other form"
+                    ),
+                    letter=nxt,
                 )
             else:
-                hint = " (inside [...] it may be escaped)" if nxt == "-" else ""
-                return (
-                    f"'\\{nxt}' at character {i + 1} is not read the same way by "
-                    f"browsers; write it without the backslash{hint}"
+                if nxt == "-":
+                    return problem(
+                        N_(
+                            "'\\%(letter)s' at character %(position)s is not read the same "
+                            "way by browsers; write it without the backslash (inside [...] "
+                            "it may be escaped)"
+                        ),
+                        letter=nxt,
+                        position=i + 1,
+                    )
+                return problem(
+                    N_(
+                        "'\\%(letter)s' at character %(position)s is not read the same way "
+                        "by browsers; write it without the backslash"
+                    ),
+                    letter=nxt,
+                    position=i + 1,
                 )
             continue
         if in_class:
             if ch == "[" and pattern.startswith("[:", i):
-                return "classes such as [:alpha:] are not read by browsers; use \\p{L}"
+                return problem(N_("classes such as [:alpha:] are not read by browsers; use \\p{L}"))
             if ch == "]":
                 in_class = False
         elif ch == "[":
             in_class = True
             i += 2 if pattern[i + 1 : i + 2] == "]" else 1  # []..] : the ] is literal in RE2
             if pattern[i - 1 : i] == "]" and i - 1 > 0 and pattern[i - 2] == "[":
-                return "'[]' is read differently by browsers; write \\] for a ]"
+                return problem(N_("'[]' is read differently by browsers; write \\] for a ]"))
             continue
         elif (
             ch == "("
             and pattern.startswith("(?", i)
             and not (pattern.startswith("(?:", i) or re.match(r"\(\?<[A-Za-z]", pattern[i:]))
         ):
-            return (
-                f"'{pattern[i : i + 3]}' at character {i + 1} is not read by browsers; "
-                "use (?:...) or (?<name>...)"
+            return problem(
+                N_(
+                    "'%(group)s' at character %(position)s is not read by browsers; "
+                    "use (?:...) or (?<name>...)"
+                ),
+                group=pattern[i : i + 3],
+                position=i + 1,
             )
         elif ch == "{":
             quantifier = _QUANTIFIER.match(pattern, i)
             if not quantifier:
-                return f"'{{' at character {i + 1} is not a repetition; write \\{{ for a brace"
+                return problem(
+                    N_("'{' at character %(position)s is not a repetition; write \\{ for a brace"),
+                    position=i + 1,
+                )
             i = quantifier.end()
             continue
         elif ch in "}]":
-            return f"'{ch}' at character {i + 1} has no opening; write \\{ch} for it"
+            return problem(
+                N_("'%(char)s' at character %(position)s has no opening; write \\%(char)s for it"),
+                char=ch,
+                position=i + 1,
+            )
         i += 1
     return None
 
 
-def pattern_problem(node: list) -> str | None:
+def pattern_problem(node: list) -> Problem | None:
     """Why regex()'s pattern argument cannot be saved, or None. A pattern computed from
     answers would let a respondent choose it, so only a literal is accepted."""
     if node[0] != "str":
-        return (
-            "regex(): the pattern must be a text in quotes, such as "
-            "regex(., '^[0-9]{10}$'), not computed from answers or other values"
+        return problem(
+            N_(
+                "regex(): the pattern must be a text in quotes, such as "
+                "regex(., '^[0-9]{10}$'), not computed from answers or other values"
+            )
         )
     pattern = node[1]
     if len(pattern) > MAX_PATTERN_LENGTH:
-        return (
-            f"regex(): the pattern is {len(pattern)} characters long, "
-            f"at most {MAX_PATTERN_LENGTH} are accepted"
+        return problem(
+            N_(
+                "regex(): the pattern is %(length)s characters long, at most %(limit)s are accepted"
+            ),
+            length=len(pattern),
+            limit=MAX_PATTERN_LENGTH,
         )
     try:
         compiled(pattern)
@@ -150,11 +184,17 @@ def pattern_problem(node: list) -> str | None:
         reason = exc.args[0] if exc.args else exc
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
-        return (
-            f"regex(): bad pattern {pattern!r}: {reason} (patterns use RE2 syntax: "
-            "no backreferences such as \\1, no lookaround such as (?=...))"
+        return problem(
+            N_(
+                "regex(): bad pattern %(pattern)s: %(reason)s (patterns use RE2 syntax: "
+                "no backreferences such as \\1, no lookaround such as (?=...))"
+            ),
+            pattern=repr(pattern),
+            reason=reason,
         )
     browser = _browser_problem(pattern)
     if browser:
-        return f"regex(): pattern {pattern!r}: {browser}"
+        return problem(
+            N_("regex(): pattern %(pattern)s: %(problem)s"), pattern=repr(pattern), problem=browser
+        )
     return None

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from typing import Any
 
+from survey_engine.definition.problems import N_, Problem, problem
+
 BINARY = ("or", "and", "=", "!=", "<", "<=", ">", ">=", "+", "-", "*", "div", "mod")
 MAX_NESTING = 30  # parentheses, calls and unary minus inside each other
 MAX_DEPTH = 100  # operations inside each other: bounds recursion in both evaluators
@@ -28,12 +30,23 @@ _DIGITS = set("0123456789")
 
 
 class ExpressionError(ValueError):
-    """A syntax error; `position` is the 1-based character where it was found."""
+    """A syntax error; `position` is the 1-based character where it was found;
+    `template` (marked with N_()) and `params` say it in a staff page's language."""
 
-    def __init__(self, message: str, position: int) -> None:
-        super().__init__(f"at character {position}: {message}")
-        self.message = message
+    def __init__(self, template: str, position: int, **params: Any) -> None:
+        self.message = template % params if params else template
+        super().__init__(f"at character {position}: {self.message}")
         self.position = position
+        self.template, self.params = template, params
+
+    def problem(self) -> Problem:
+        """The error as a Problem: English as str(), translatable (problems.py)."""
+        return at_character(self.position, problem(self.template, **self.params))
+
+
+def at_character(position: int, part: Problem) -> Problem:
+    """`part` found at the 1-based character `position` of an expression."""
+    return problem(N_("at character %(position)s: %(problem)s"), position=position, problem=part)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -45,8 +58,10 @@ class _Token:
     def __init__(self, kind: str, value: Any, pos: int, text: str) -> None:
         self.kind, self.value, self.pos, self.text = kind, value, pos, text
 
-    def describe(self) -> str:
-        return "the end of the expression" if self.kind == "end" else f"'{self.text}'"
+    def describe(self) -> str | Problem:
+        if self.kind == "end":
+            return problem(N_("the end of the expression"))
+        return f"'{self.text}'"
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -60,16 +75,18 @@ def _tokens(text: str) -> list[_Token]:
         elif ch in "'\"":
             end = text.find(ch, i + 1)
             if end < 0:
-                raise ExpressionError(f"unterminated string: no closing {ch}", pos)
+                raise ExpressionError(
+                    N_("unterminated string: no closing %(quote)s"), pos, quote=ch
+                )
             value = unicodedata.normalize("NFC", text[i + 1 : end])
             out.append(_Token("str", value, pos, text[i : end + 1]))
             i = end + 1
         elif ch == "$" and text.startswith("${", i):
             m = _QUESTION.match(text, i + 2)
             if not m:
-                raise ExpressionError("expected a question name after '${'", i + 3)
+                raise ExpressionError(N_("expected a question name after '${'"), i + 3)
             if not text.startswith("}", m.end()):
-                raise ExpressionError("expected '}' after the question name", m.end() + 1)
+                raise ExpressionError(N_("expected '}' after the question name"), m.end() + 1)
             out.append(_Token("ref", m.group(), pos, text[i : m.end() + 1]))
             i = m.end() + 1
         elif ch in _DIGITS or (ch == "." and text[i + 1 : i + 2] in _DIGITS):
@@ -77,7 +94,7 @@ def _tokens(text: str) -> list[_Token]:
             assert m is not None
             number: float = float(m.group())
             if math.isinf(number):
-                raise ExpressionError("number too large", pos)
+                raise ExpressionError(N_("number too large"), pos)
             if number.is_integer() and abs(number) < 2**53:
                 number = int(number)  # compact AST: 3, not 3.0
             out.append(_Token("num", number, pos, m.group()))
@@ -95,8 +112,13 @@ def _tokens(text: str) -> list[_Token]:
                     i += len(sym)
                     break
             else:
-                hint = " (use straight quotes ' or \")" if ch in _CURLY_QUOTES else ""
-                raise ExpressionError(f"unexpected character '{ch}'{hint}", pos)
+                if ch in _CURLY_QUOTES:
+                    raise ExpressionError(
+                        N_("unexpected character '%(char)s' (use straight quotes ' or \")"),
+                        pos,
+                        char=ch,
+                    )
+                raise ExpressionError(N_("unexpected character '%(char)s'"), pos, char=ch)
     out.append(_Token("end", None, n + 1, ""))
     return out
 
@@ -126,7 +148,9 @@ class Parser:
         depth = 1 + max((self.depth.get(id(c), 0) for c in children), default=-1)
         if depth > MAX_DEPTH:
             raise ExpressionError(
-                f"expression too complex (more than {MAX_DEPTH} nested operations)", pos
+                N_("expression too complex (more than %(limit)s nested operations)"),
+                pos,
+                limit=MAX_DEPTH,
             )
         self.depth[id(node)] = depth
         return node
@@ -134,16 +158,20 @@ class Parser:
     def enter(self, pos: int) -> None:
         self.nesting += 1
         if self.nesting > MAX_NESTING:
-            raise ExpressionError(f"nested too deeply (more than {MAX_NESTING} levels)", pos)
+            raise ExpressionError(
+                N_("nested too deeply (more than %(limit)s levels)"), pos, limit=MAX_NESTING
+            )
 
     def parse(self) -> list:
         first = self.peek()
         if first.kind == "end":
-            raise ExpressionError("empty expression", 1)
+            raise ExpressionError(N_("empty expression"), 1)
         ast = self.binary(0)
         tok = self.peek()
         if tok.kind != "end":
-            raise ExpressionError(f"expected an operator, got {tok.describe()}", tok.pos)
+            raise ExpressionError(
+                N_("expected an operator, got %(token)s"), tok.pos, token=tok.describe()
+            )
         return ast
 
     def operator(self, level: int) -> str | None:
@@ -197,12 +225,12 @@ class Parser:
                 return self.call(tok)
             self.props.append((tok.value, tok.pos))
             return self.node(tok.pos, ["prop", tok.value])
-        raise ExpressionError(f"expected a value, got {tok.describe()}", tok.pos)
+        raise ExpressionError(N_("expected a value, got %(token)s"), tok.pos, token=tok.describe())
 
     def expect_close(self) -> None:
         tok = self.take()
         if not (tok.kind == "op" and tok.value == ")"):
-            raise ExpressionError(f"expected ')', got {tok.describe()}", tok.pos)
+            raise ExpressionError(N_("expected ')', got %(token)s"), tok.pos, token=tok.describe())
 
     def call(self, name: _Token) -> list:
         self.take()  # (
@@ -217,7 +245,9 @@ class Parser:
                 if tok.kind == "op" and tok.value == ")":
                     break
                 if not (tok.kind == "op" and tok.value == ","):
-                    raise ExpressionError(f"expected ',' or ')', got {tok.describe()}", tok.pos)
+                    raise ExpressionError(
+                        N_("expected ',' or ')', got %(token)s"), tok.pos, token=tok.describe()
+                    )
         self.nesting -= 1
         self.calls.append((name.value, name.pos, len(args), args))
         return self.node(name.pos, ["fn", name.value, args], *args)
@@ -230,7 +260,7 @@ def parse(text: str) -> list:
     functions, wrong numbers of arguments and misplaced bare names.
     """
     if not isinstance(text, str):
-        raise ExpressionError("an expression must be a text", 1)
+        raise ExpressionError(N_("an expression must be a text"), 1)
     return Parser(text).parse()
 
 

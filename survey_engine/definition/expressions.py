@@ -93,11 +93,12 @@ from survey_engine.definition.expression_syntax import (
     MAX_NESTING,
     ExpressionError,
     Parser,
+    at_character,
     parse,
     references,
 )
 from survey_engine.definition.expression_values import Value, evaluate, truthy
-from survey_engine.definition.problems import N_, Problem
+from survey_engine.definition.problems import N_, Problem, problem
 
 __all__ = [
     "BINARY",
@@ -133,24 +134,32 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
 }
 # XLSForm functions that need what survey-engine/1 has not: why, instead of "unknown".
 NOT_HERE = {
-    "count": "count() counts a repeat's rows, which survey-engine's expressions do not "
-    "read yet: give the roster a count of its own (`count`, XLSForm's repeat_count) and "
-    "use that answer (for the choices ticked in a select_multiple write count-selected())",
+    "count": N_(
+        "count() counts a repeat's rows, which survey-engine's expressions do not "
+        "read yet: give the roster a count of its own (`count`, XLSForm's repeat_count) and "
+        "use that answer (for the choices ticked in a select_multiple write count-selected())"
+    ),
 }
 
 
-def _arity_text(least: int, most: int | None) -> str:
-    def plural(n: int) -> str:
-        return f"{n} argument" + ("" if n == 1 else "s")
-
+def _arity(name: str, least: int, most: int | None, got: int) -> Problem:
+    """'f() takes 1 or 2 arguments, got 3', as a Problem."""
+    params = {"function": f"{name}()", "least": least, "most": most, "got": got}
     if most is None:
-        return f"at least {plural(least)}"
+        if least == 1:
+            return problem(N_("%(function)s takes at least 1 argument, got %(got)s"), **params)
+        return problem(N_("%(function)s takes at least %(least)s arguments, got %(got)s"), **params)
+    if least == most == 0:
+        return problem(N_("%(function)s takes no arguments, got %(got)s"), **params)
+    if least == most == 1:
+        return problem(N_("%(function)s takes 1 argument, got %(got)s"), **params)
     if least == most:
-        return "no arguments" if least == 0 else plural(least)
-    return f"{least} or {plural(most)}" if most == least + 1 else f"{least} to {plural(most)}"
-
-
-AT = "at character %(position)s: "  # before the texts not yet translated
+        return problem(N_("%(function)s takes %(least)s arguments, got %(got)s"), **params)
+    if most == least + 1:
+        return problem(
+            N_("%(function)s takes %(least)s or %(most)s arguments, got %(got)s"), **params
+        )
+    return problem(N_("%(function)s takes %(least)s to %(most)s arguments, got %(got)s"), **params)
 
 
 def _suggest(name: str, candidates: Iterable[str]) -> str | None:
@@ -182,17 +191,23 @@ def _unknown(pos: int, kind: str, name: str, close: str | None) -> tuple[int, st
     )
 
 
+def _at(pos: int, part: Problem) -> tuple[int, str, dict]:
+    """A part found at `pos`, as check() lists its problems."""
+    found = at_character(pos, part)
+    return pos, found.template, dict(found.params)
+
+
 def check(text: object, known_names: set[str], allow_bare_names: bool = False) -> list[str]:
     """Every problem of one expression, each naming its 1-based character position;
     [] when the expression is fine. Never raises, not even for a value that is no text
     (a definition comes from JSON)."""
     try:
         if not isinstance(text, str):
-            raise ExpressionError("an expression must be a text", 1)
+            raise ExpressionError(N_("an expression must be a text"), 1)
         parser = Parser(text)
         parser.parse()
     except ExpressionError as exc:
-        return [str(exc)]
+        return [exc.problem()]
     # (position, text marked for translation, its parameters)
     problems: list[tuple[int, str, dict]] = []
     for name, pos in parser.refs:
@@ -200,19 +215,18 @@ def check(text: object, known_names: set[str], allow_bare_names: bool = False) -
             problems.append(_unknown(pos, "question", name, _suggest(name, known_names)))
     for name, pos, argc, args in parser.calls:
         if name in NOT_HERE:
-            problems.append((pos, AT + NOT_HERE[name].replace("%", "%%"), {}))
+            problems.append(_at(pos, problem(NOT_HERE[name])))
             continue
         if name not in FUNCTIONS:
             problems.append(_unknown(pos, "function", name, _suggest(name, FUNCTIONS)))
             continue
         least, most = FUNCTIONS[name]
         if argc < least or (most is not None and argc > most):
-            text = f"{name}() takes {_arity_text(least, most)}, got {argc}"
-            problems.append((pos, AT + text.replace("%", "%%"), {}))
+            problems.append(_at(pos, _arity(name, least, most, argc)))
         elif name == "regex":
-            problem = pattern_problem(args[1])
-            if problem:
-                problems.append((pos, AT + problem.replace("%", "%%"), {}))
+            refused = pattern_problem(args[1])
+            if refused:
+                problems.append(_at(pos, refused))
     if not allow_bare_names:
         for name, pos in parser.props:
             problems.append(

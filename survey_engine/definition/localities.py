@@ -25,7 +25,8 @@ from survey_engine.definition.editing import (
     page_index,
     question_names,
 )
-from survey_engine.definition.locality_data import Dataset, Division, dataset
+from survey_engine.definition.locality_data import ERAS, Dataset, Division, dataset
+from survey_engine.definition.problems import N_
 
 # The most choices one generated list may have: a list is sent whole to the phone for
 # the provinces picked (all 3,321 communes of 2025 fit; the 10,051 pre-2025 communes of
@@ -66,23 +67,30 @@ def add_locality_block(
     block starts at the next level."""
     try:
         tree = dataset(era)
-    except ValueError as error:
-        raise EditRefused(str(error)) from None
+    except ValueError as error:  # an era of no dataset
+        raise EditRefused(
+            N_("unknown locality era %(era)s; one of %(eras)s"), era=repr(era), eras=", ".join(ERAS)
+        ) from error
     if depth not in tree.levels:
         raise EditRefused(
-            f"the {era} structure has the levels {', '.join(tree.levels)}, not {depth!r}"
+            N_("the %(era)s structure has the levels %(levels)s, not %(depth)s"),
+            era=era,
+            levels=", ".join(tree.levels),
+            depth=repr(depth),
         )
     provinces = _provinces(tree, province_codes)
     levels = tree.levels[: tree.levels.index(depth) + 1]
     if len(provinces) == 1:
         levels = levels[1:]
     if not levels:
-        raise EditRefused("one province and no level below it: there is nothing to ask")
+        raise EditRefused(N_("one province and no level below it: there is nothing to ask"))
     index = page_index(data, page)
     names = {level: f"{prefix}{level}" for level in levels}
     clash = sorted(set(names.values()) & question_names(data))
     if clash:
-        raise EditRefused(f"the survey already has a question named {', '.join(clash)}")
+        raise EditRefused(
+            N_("the survey already has a question named %(names)s"), names=", ".join(clash)
+        )
     lists = data.setdefault("choice_lists", {})
     questions = []
     parent: str | None = None
@@ -90,8 +98,13 @@ def add_locality_block(
         choices = _choices(provinces, tree.levels, level)
         if len(choices) > MAX_LIST_CHOICES:
             raise EditRefused(
-                f"{len(choices)} choices for {level}: at most {MAX_LIST_CHOICES} a list; "
-                "pick fewer provinces or a shallower level"
+                N_(
+                    "%(count)s choices for %(level)s: at most %(limit)s a list; "
+                    "pick fewer provinces or a shallower level"
+                ),
+                count=len(choices),
+                level=level,
+                limit=MAX_LIST_CHOICES,
             )
         list_name = _list_name(lists, f"{level}s_{era}", choices)
         lists[list_name] = choices
@@ -113,12 +126,16 @@ def add_locality_block(
 
 def _provinces(tree: Dataset, codes: list[str]) -> list[Division]:
     if not codes:
-        raise EditRefused("pick at least one province")
+        raise EditRefused(N_("pick at least one province"))
     chosen = []
     for code in dict.fromkeys(codes):
         province = tree.province(code)
         if province is None:
-            raise EditRefused(f"no province with the code {code!r} in the {tree.era} structure")
+            raise EditRefused(
+                N_("no province with the code %(code)s in the %(era)s structure"),
+                code=repr(code),
+                era=tree.era,
+            )
         chosen.append(province)
     return chosen
 

@@ -20,30 +20,56 @@ def N_(text: str) -> str:
 class Problem(str):
     """A definition problem: its English text (what the command line, the API and the
     logs show), plus the path, the untranslated text and its parameters, so that a
-    staff page can say it in its own language (`in_language`)."""
+    staff page can say it in its own language (`in_language`).
+
+    A parameter, or the path, may itself be a Problem (an XLSForm's "survey sheet,
+    row 3", a validator's problem the XLSForm reader locates): it is said in the same
+    language."""
 
     path: str
     template: str
     params: Mapping[str, Any]
 
     @classmethod
-    def of(cls, path: str, template: str, params: Mapping[str, Any]) -> Problem:
+    def of(cls, path: str, template: str, params: Mapping[str, Any] | None = None) -> Problem:
+        params = dict(params or {})
         text = template % params if params else template
         problem = cls(f"{path}: {text}" if path else text)
-        problem.path, problem.template, problem.params = path, template, dict(params)
+        problem.path, problem.template, problem.params = path, template, params
         return problem
 
     def in_language(self, gettext: Callable[..., str]) -> str:
-        """The problem through `gettext(template, **params)`; the path stays as it is
-        (it names the definition's own keys)."""
-        text = gettext(self.template, **self.params)
-        return f"{self.path}: {text}" if self.path else text
+        """The problem through `gettext(template, **params)`; a path that is plain text
+        stays as it is (it names the definition's own keys)."""
+        params = {key: _said(value, gettext) for key, value in self.params.items()}
+        text = gettext(self.template, **params)
+        path = _said(self.path, gettext)
+        return f"{path}: {text}" if path else text
+
+
+class Refusal(ValueError):
+    """An error whose reason staff read: `problem`, English as str() (the command line,
+    the logs), in a staff page's language through `problem.in_language`; `text` is
+    marked with N_() and may hold %(name)s placeholders for `params`."""
+
+    def __init__(self, text: str, /, **params: Any) -> None:
+        self.problem: Problem = problem(text, **params)
+        super().__init__(str(self.problem))
+
+
+def problem(template: str, /, **params: Any) -> Problem:
+    """A Problem without a path: `template` marked with N_(), its %(name)s parameters."""
+    return Problem.of("", template, params)
+
+
+def _said(value: Any, gettext: Callable[..., str]) -> Any:
+    return value.in_language(gettext) if isinstance(value, Problem) else value
 
 
 def in_language(problems: Iterable[str], gettext: Callable[..., str]) -> list[str]:
-    """Problems in the language `gettext` speaks; text that is no Problem (from the
-    XLSForm reader, an expression's parser) stays as it is."""
-    return [p.in_language(gettext) if isinstance(p, Problem) else p for p in problems]
+    """Problems in the language `gettext` speaks; text that is no Problem (a library's
+    own message) stays as it is."""
+    return [_said(p, gettext) for p in problems]
 
 
 class ProblemList:

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from survey_engine.definition.expression_syntax import ExpressionError, Parser
+from survey_engine.definition.problems import N_, Problem, problem
 from survey_engine.definition.schema import FORMAT, validate_definition
 from survey_engine.definition.xlsform_book import Book
 from survey_engine.definition.xlsform_names import choice_name_of, list_name_of, rename_literals
 from survey_engine.definition.xlsform_package import XLSFormInvalid
 from survey_engine.definition.xlsform_pages import PageBuilder
 from survey_engine.definition.xlsform_quotas import QUOTA_PATH_RE, read_quotas
+from survey_engine.definition.xlsform_rows import where
 from survey_engine.definition.xlsform_sheets import (
     CHOICE_PATH_RE,
     EXPRESSION_COLUMNS,
@@ -86,7 +88,7 @@ class _Reader(PageBuilder):
             )
         ]
         for raw in header.ignored:
-            self.note(sheet.title, 1, raw, "ignored (a display hint for ODK Collect)")
+            self.note(sheet.title, 1, raw, N_("ignored (a display hint for ODK Collect)"))
         self.read_sheets[id(sheet)] = header, body
         return header, body
 
@@ -98,24 +100,40 @@ class _Reader(PageBuilder):
             if count > MAX_ROWS:
                 raise XLSFormInvalid(
                     [
-                        f"{sheet.title} sheet: more than {MAX_ROWS:,} rows "
-                        "(blank rows included); at most that many are read"
+                        Problem.of(
+                            where(sheet.title),
+                            N_(
+                                "more than %(limit)s rows (blank rows included); at most that "
+                                "many are read"
+                            ),
+                            {"limit": f"{MAX_ROWS:,}"},
+                        )
                     ]
                 )
             if self.cell_count > MAX_CELLS:
                 raise XLSFormInvalid(
                     [
-                        f"{sheet.title} sheet, row {count}: the workbook has "
-                        f"more than {MAX_CELLS:,} cells (blank cells "
-                        "included); at most that many are read"
+                        Problem.of(
+                            where(sheet.title, count),
+                            N_(
+                                "the workbook has more than %(limit)s cells (blank cells "
+                                "included); at most that many are read"
+                            ),
+                            {"limit": f"{MAX_CELLS:,}"},
+                        )
                     ]
                 )
             if time.monotonic() > self.deadline:
                 raise XLSFormInvalid(
                     [
-                        f"{sheet.title} sheet, row {count}: reading took "
-                        f"more than {MAX_SECONDS:.0f} seconds; the workbook "
-                        "is too large"
+                        Problem.of(
+                            where(sheet.title, count),
+                            N_(
+                                "reading took more than %(limit)s seconds; the workbook is "
+                                "too large"
+                            ),
+                            {"limit": f"{MAX_SECONDS:.0f}"},
+                        )
                     ]
                 )
             yield row
@@ -127,7 +145,9 @@ class _Reader(PageBuilder):
             except XLSFormInvalid:
                 raise
             except Exception as error:  # a sheet's XML openpyxl cannot read (ParseError, ...)
-                raise XLSFormInvalid([f"the workbook cannot be read: {error}"]) from None
+                raise XLSFormInvalid(
+                    [problem(N_("the workbook cannot be read: %(error)s"), error=str(error))]
+                ) from None
         definition["pages"] = pages
         if self.renamed:
             self.rename_in_expressions(pages)
@@ -142,8 +162,8 @@ class _Reader(PageBuilder):
                 lists.pop(name, None)
         if "choice_lists" in definition and not lists:
             del definition["choice_lists"]
-        for problem in validate_definition(definition):
-            self.add_problem(self.explain_metadata(self.locate(problem)))
+        for found in validate_definition(definition):
+            self.add_problem(self.explain_metadata(self.locate(found)))
         if self.found.total:
             raise self.invalid()
         return definition
@@ -153,7 +173,7 @@ class _Reader(PageBuilder):
         sheets = {ws.title.strip().lower(): ws for ws in book.sheets}
         for name, sheet in sheets.items():
             if name not in ("survey", "choices", "settings", "quotas") and self.rows(sheet)[1]:
-                self.problem(sheet.title, None, None, "this sheet is not supported")
+                self.problem(sheet.title, None, None, N_("this sheet is not supported"))
         definition = self.settings(sheets.get("settings"))
         if "default_language" not in definition:
             self.choose_language(definition, [sheets.get("survey"), sheets.get("choices")])
@@ -163,7 +183,7 @@ class _Reader(PageBuilder):
                 definition.setdefault("settings", {})["quotas"] = quotas
         lists = self.choices(sheets.get("choices"))
         if "survey" not in sheets:
-            self.problem("survey", None, None, "the workbook has no survey sheet")
+            self.problem("survey", None, None, N_("the workbook has no survey sheet"))
             pages: list = []
         else:
             pages = self.survey(sheets["survey"])
@@ -191,8 +211,12 @@ class _Reader(PageBuilder):
                 "settings",
                 None,
                 "default_language",
-                f"none given: {found[0]!r} is used, the first language of the form "
-                f"(found: {', '.join(found)}); texts without a language are taken as it",
+                N_(
+                    "none given: %(language)s is used, the first language of the form "
+                    "(found: %(found)s); texts without a language are taken as it"
+                ),
+                language=repr(found[0]),
+                found=", ".join(found),
             )
 
     def rename_in_expressions(self, pages: list) -> None:
@@ -234,9 +258,15 @@ class _Reader(PageBuilder):
                     "survey",
                     self.question_rows.get(at),
                     "choice_filter",
-                    f"{name!r} is no column of the choices sheet for list "
-                    f"{question['choices']!r} (its choices have: {', '.join(sorted(have))}); "
-                    f"a text is written in quotes: '{name}'",
+                    N_(
+                        "%(name)s is no column of the choices sheet for list %(list)s "
+                        "(its choices have: %(columns)s); a text is written in quotes: "
+                        "'%(quoted)s'"
+                    ),
+                    name=repr(name),
+                    list=repr(question["choices"]),
+                    columns=", ".join(sorted(have)),
+                    quoted=name,
                 )
 
     def matrix_rows(self, pages: list, lists: dict) -> list[dict]:
@@ -248,40 +278,55 @@ class _Reader(PageBuilder):
                     found.append(question)
         return found
 
-    def explain_metadata(self, problem: str) -> str:
+    def explain_metadata(self, found: str) -> str:
         """An unknown ${name} that is a metadata row's name: say that it keeps no
         answer, and what survey-engine keeps instead (today() for today)."""
-        match = UNKNOWN_REF_RE.search(problem)
+        match = UNKNOWN_REF_RE.search(found)
         if match is None or match[1] not in self.metadata_rows:
-            return problem
+            return found
         kind, row = self.metadata_rows[match[1]]
         instead = (
-            "write today()"
+            problem(N_("write today()"))
             if kind == "today"
-            else f"survey-engine keeps {METADATA_TYPES[kind]} instead"
+            else problem(
+                N_("survey-engine keeps %(kept)s instead"), kept=problem(METADATA_TYPES[kind])
+            )
         )
-        return (
-            f"{problem}; it names the {kind!r} metadata row (survey sheet, row {row}), "
-            f"which is no question and has no answer here: {instead}"
+        return problem(
+            N_(
+                "%(problem)s; it names the %(kind)s metadata row (%(where)s), "
+                "which is no question and has no answer here: %(instead)s"
+            ),
+            problem=found,
+            kind=repr(kind),
+            where=where("survey", row),
+            instead=instead,
         )
 
-    def locate(self, problem: str) -> str:
+    def locate(self, found: str) -> str:
         """Adds the sheet and row to a path-style problem of validate_definition."""
-        match = QUESTION_PATH_RE.match(problem)
+        row = self.row_of(found)
+        if row is None:
+            return found
+        return problem(N_("%(problem)s (%(where)s)"), problem=found, where=where(*row))
+
+    def row_of(self, found: str) -> tuple[str, int] | None:
+        """The sheet and row a path-style problem of validate_definition comes from."""
+        match = QUESTION_PATH_RE.match(found)
         if match:
             at = tuple(int(index) for index in match.groups() if index is not None)
             if at in self.question_rows:
-                return f"{problem} (survey sheet, row {self.question_rows[at]})"
-        match = PAGE_PATH_RE.match(problem)
+                return "survey", self.question_rows[at]
+        match = PAGE_PATH_RE.match(found)
         if match and int(match[1]) in self.page_rows:
-            return f"{problem} (survey sheet, row {self.page_rows[int(match[1])]})"
-        match = QUOTA_PATH_RE.match(problem)
+            return "survey", self.page_rows[int(match[1])]
+        match = QUOTA_PATH_RE.match(found)
         if match and int(match[1]) in self.quota_rows:
-            return f"{problem} (quotas sheet, row {self.quota_rows[int(match[1])]})"
-        match = CHOICE_PATH_RE.match(problem)
+            return "quotas", self.quota_rows[int(match[1])]
+        match = CHOICE_PATH_RE.match(found)
         if match and (match[1], int(match[2])) in self.choice_rows:
-            return f"{problem} (choices sheet, row {self.choice_rows[match[1], int(match[2])]})"
-        return problem
+            return "choices", self.choice_rows[match[1], int(match[2])]
+        return None
 
     def settings(self, sheet) -> dict:
         definition: dict[str, Any] = {"format": FORMAT}
@@ -296,7 +341,7 @@ class _Reader(PageBuilder):
                     "settings", header, number, row, SETTINGS_TEXTS, SETTINGS_PLAIN
                 )
             for number, _ in body[1:]:
-                self.problem("settings", number, None, "only one row of settings is read")
+                self.problem("settings", number, None, N_("only one row of settings is read"))
         language = cell_text(plain.get("default_language"))
         if language is not None:
             code = language_code(language)
@@ -305,13 +350,14 @@ class _Reader(PageBuilder):
                     "settings",
                     2,
                     "default_language",
-                    f"{language!r} is not a language code such as 'vi' or 'English (en)'",
+                    N_("%(language)s is not a language code such as 'vi' or 'English (en)'"),
+                    language=repr(language),
                 )
             else:
                 definition["default_language"] = self.default_language = code
         for key, why in IGNORED_SETTINGS.items():
             if cell_text(plain.get(key)) is not None:
-                self.note("settings", 2, key, f"ignored: {why}")
+                self.note("settings", 2, key, N_("ignored: %(why)s"), why=problem(why))
         form_id = cell_text(plain.get("form_id")) or self.path.stem
         definition["slug"] = _slugify(form_id)
         title = self.text(texts.get("form_title"))
@@ -339,13 +385,18 @@ class _Reader(PageBuilder):
             list_name, name = cell_text(plain.get("list_name")), cell_text(plain.get("name"))
             if list_name is None or name is None:
                 self.problem(
-                    "choices", number, "list_name" if list_name is None else "name", "is empty"
+                    "choices", number, "list_name" if list_name is None else "name", N_("is empty")
                 )
                 continue
             list_name = self.list_name(number, list_name, raw_lists)
             if choice_name_of(name) != name:
                 self.note(
-                    "choices", number, "name", f"{name!r} is kept as {choice_name_of(name)!r}"
+                    "choices",
+                    number,
+                    "name",
+                    N_("%(name)s is kept as %(kept)s"),
+                    name=repr(name),
+                    kept=repr(choice_name_of(name)),
                 )
                 self.renamed[name] = choice_name_of(name)
                 name = choice_name_of(name)
@@ -370,10 +421,21 @@ class _Reader(PageBuilder):
                 "choices",
                 number,
                 "list_name",
-                f"{raw!r} and {first[0]!r} (row {first[1]}) both become the list name {name!r}",
+                N_("%(name)s and %(other)s (row %(row)s) both become the list name %(list)s"),
+                name=repr(raw),
+                other=repr(first[0]),
+                row=first[1],
+                list=repr(name),
             )
         elif name != raw and first[1] == number:
-            self.note("choices", number, "list_name", f"{raw!r} is kept as {name!r}")
+            self.note(
+                "choices",
+                number,
+                "list_name",
+                N_("%(name)s is kept as %(kept)s"),
+                name=repr(raw),
+                kept=repr(name),
+            )
         return name
 
 

@@ -15,7 +15,11 @@ from typing import Any
 import openpyxl
 import xlrd
 
-from survey_engine.definition.xlsform_package import MAX_FILE_BYTES, XLSFormInvalid, check_package
+from survey_engine.definition.xlsform_package import (
+    check_package,
+    not_a_workbook,
+    too_big,
+)
 
 
 class Sheet:
@@ -66,16 +70,12 @@ class Book:
         try:
             book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as error:  # openpyxl raises many kinds for a non-workbook
-            raise XLSFormInvalid([f"not an XLSForm workbook (.xlsx): {error}"]) from None
+            raise not_a_workbook(".xlsx", error) from None
         self._close = book.close
         self.sheets = [Sheet(ws.title, ws, "xlsx") for ws in book.worksheets]
 
     def _open_xls(self, path: Path) -> None:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise XLSFormInvalid(
-                [f"the file is {size:,} bytes; at most {MAX_FILE_BYTES:,} are accepted"]
-            )
+        too_big(path.stat().st_size)
         try:
             book = xlrd.open_workbook(str(path), on_demand=True)
             self.sheets = [
@@ -83,7 +83,7 @@ class Book:
                 for i in range(book.nsheets)
             ]
         except Exception as error:  # xlrd raises XLRDError, CompDocError, struct.error...
-            raise XLSFormInvalid([f"not an XLSForm workbook (.xls): {error}"]) from None
+            raise not_a_workbook(".xls", error) from None
         self._close = book.release_resources
 
     def __enter__(self) -> Book:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from survey_engine.definition.problems import N_, Problem, problem
+
 # What reading one uploaded workbook may cost (docs/survey-format.md, "Limits"). A real
 # XLSForm, even with every commune of Viet Nam in a choice list, stays far below them;
 # a zip bomb of 300 KB inflating to 100 MB took 40 s and 1.17 GB before.
@@ -37,24 +39,34 @@ def check_package(path: Path) -> None:
     """Refuses a file whose reading would cost too much, or that holds a DTD, before
     openpyxl reads anything: the sizes come from the zip directory, which also bounds
     what zipfile will inflate (a part longer than it says fails its check)."""
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise XLSFormInvalid(
-            [f"the file is {size:,} bytes; at most {MAX_FILE_BYTES:,} are accepted"]
-        )
+    too_big(path.stat().st_size)
     try:
         with zipfile.ZipFile(path) as package:
             parts = package.infolist()
             if len(parts) > MAX_PARTS:
                 raise XLSFormInvalid(
-                    [f"the workbook holds {len(parts):,} files; at most {MAX_PARTS:,} are accepted"]
+                    [
+                        problem(
+                            N_(
+                                "the workbook holds %(count)s files; at most %(limit)s are accepted"
+                            ),
+                            count=f"{len(parts):,}",
+                            limit=f"{MAX_PARTS:,}",
+                        )
+                    ]
                 )
             total = sum(part.file_size for part in parts)
             if total > MAX_UNCOMPRESSED_BYTES:
                 raise XLSFormInvalid(
                     [
-                        f"the workbook unpacks to {total:,} bytes; at most "
-                        f"{MAX_UNCOMPRESSED_BYTES:,} are accepted"
+                        problem(
+                            N_(
+                                "the workbook unpacks to %(size)s bytes; at most %(limit)s are "
+                                "accepted"
+                            ),
+                            size=f"{total:,}",
+                            limit=f"{MAX_UNCOMPRESSED_BYTES:,}",
+                        )
                     ]
                 )
             for part in parts:
@@ -62,16 +74,27 @@ def check_package(path: Path) -> None:
                 if part.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_COMPRESSION_RATIO:
                     raise XLSFormInvalid(
                         [
-                            f"{part.filename}: compressed {ratio:,.0f} to 1; at most "
-                            f"{MAX_COMPRESSION_RATIO} to 1 is accepted (a zip bomb?)"
+                            Problem.of(
+                                part.filename,
+                                N_(
+                                    "compressed %(ratio)s to 1; at most %(limit)s to 1 is "
+                                    "accepted (a zip bomb?)"
+                                ),
+                                {"ratio": f"{ratio:,.0f}", "limit": MAX_COMPRESSION_RATIO},
+                            )
                         ]
                     )
             for part in parts:
                 if _declares_dtd(package, part):
                     raise XLSFormInvalid(
                         [
-                            f"{part.filename}: the XML declares a DOCTYPE (entities); "
-                            "spreadsheet programs never write one, so it is refused"
+                            Problem.of(
+                                part.filename,
+                                N_(
+                                    "the XML declares a DOCTYPE (entities); "
+                                    "spreadsheet programs never write one, so it is refused"
+                                ),
+                            )
                         ]
                     )
     except (
@@ -82,7 +105,28 @@ def check_package(path: Path) -> None:
         EOFError,
         RuntimeError,
     ) as error:
-        raise XLSFormInvalid([f"not an XLSForm workbook (.xlsx): {error}"]) from None
+        raise not_a_workbook(".xlsx", error) from None
+
+
+def not_a_workbook(kind: str, error: Exception) -> XLSFormInvalid:
+    """The file is no workbook of `kind` (.xlsx, .xls): the reading library says why."""
+    return XLSFormInvalid(
+        [problem(N_("not an XLSForm workbook (%(kind)s): %(error)s"), kind=kind, error=str(error))]
+    )
+
+
+def too_big(size: int) -> None:
+    """Refuses a workbook file of more than MAX_FILE_BYTES."""
+    if size > MAX_FILE_BYTES:
+        raise XLSFormInvalid(
+            [
+                problem(
+                    N_("the file is %(size)s bytes; at most %(limit)s are accepted"),
+                    size=f"{size:,}",
+                    limit=f"{MAX_FILE_BYTES:,}",
+                )
+            ]
+        )
 
 
 def _declares_dtd(package: zipfile.ZipFile, part: zipfile.ZipInfo) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from survey_engine.definition.problems import N_
 from survey_engine.definition.xlsform_rows import RowReader
 from survey_engine.definition.xlsform_sheets import (
     PLAIN_COLUMNS,
@@ -47,7 +48,7 @@ class PageBuilder(RowReader):
         pending: dict | None = None  # the page the next question opens (a group's)
         for number, row in body:
             if self.comment_row(header, row):
-                self.note("survey", number, None, "skipped: no type, name or label (a comment)")
+                self.note("survey", number, None, N_("skipped: no type, name or label (a comment)"))
                 continue
             texts, plain, _ = self.cells(
                 "survey",
@@ -59,7 +60,7 @@ class PageBuilder(RowReader):
             )
             raw_type = cell_text(plain.get("type"))
             if raw_type is None:
-                self.problem("survey", number, "type", "is empty")
+                self.problem("survey", number, "type", N_("is empty"))
                 continue
             kind = re.sub(r"[\s_]+", " ", raw_type.lower())
             name = cell_text(plain.get("name"))
@@ -93,7 +94,10 @@ class PageBuilder(RowReader):
             self.question_rows[len(pages) - 1, len(current["questions"])] = number
             current["questions"].append(question)
         for kind, number, _ in stack:
-            self.problem("survey", number, "type", f"this {kind} has no 'end {kind}'")
+            if kind == "group":
+                self.problem("survey", number, "type", N_("this group has no 'end group'"))
+            else:
+                self.problem("survey", number, "type", N_("this repeat has no 'end repeat'"))
         return pages
 
     def roster(self, number: int, name: str | None, texts: dict, plain: dict) -> dict:
@@ -104,7 +108,9 @@ class PageBuilder(RowReader):
             roster[key] = self.text(values)
         if "label" not in roster:
             roster["label"] = name
-            self.note("survey", number, "label", "none given: the roster is labelled by its name")
+            self.note(
+                "survey", number, "label", N_("none given: the roster is labelled by its name")
+            )
         for key, value in plain.items():
             if key in ("type", "name"):
                 continue
@@ -122,7 +128,11 @@ class PageBuilder(RowReader):
                 self.required(number, roster, value)  # at least one row
             else:
                 self.problem(
-                    "survey", number, key, f"{cell_text(value)!r} is not supported on a repeat"
+                    "survey",
+                    number,
+                    key,
+                    N_("%(value)s is not supported on a repeat"),
+                    value=repr(cell_text(value)),
                 )
         roster["questions"] = []
         return roster
@@ -133,11 +143,11 @@ class PageBuilder(RowReader):
         """Inside a roster, a repeat is refused (no roster in a roster) and a group is
         no page: its relevant goes to each of its row questions, its label is noted."""
         if kind == "begin repeat":
-            self.problem("survey", number, "type", "a repeat inside a repeat is not supported")
+            self.problem("survey", number, "type", N_("a repeat inside a repeat is not supported"))
             stack.append(("repeat", number, None))
             return
         if texts.get("label"):
-            self.note("survey", number, "label", "ignored: a group inside a repeat is no page")
+            self.note("survey", number, "label", N_("ignored: a group inside a repeat is no page"))
         relevant = plain.get("relevant")
         stack.append(
             ("group", number, {"_in_roster": expression_text(relevant) if relevant else None})
@@ -196,7 +206,9 @@ class PageBuilder(RowReader):
     ) -> bool:
         """Closes the group or repeat open on `stack`; False (a problem) if none matches."""
         if not stack or stack[-1][0] != kind.split()[1]:
-            self.problem("survey", number, "type", f"{raw_type!r} has no matching begin")
+            self.problem(
+                "survey", number, "type", N_("%(type)s has no matching begin"), type=repr(raw_type)
+            )
             return False
         stack.pop()
         return True

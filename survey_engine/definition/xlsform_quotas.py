@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from survey_engine.definition.problems import N_
 from survey_engine.definition.xlsform_rows import RowReader
 from survey_engine.definition.xlsform_sheets import cell_text
 
@@ -45,7 +46,7 @@ def read_quotas(reader: RowReader, header, body: list[tuple[int, tuple]]) -> tup
         name = cell_text(plain.get("name"))
         if name is None:
             if plain:
-                reader.problem(SHEET, number, "name", "is empty")
+                reader.problem(SHEET, number, "name", N_("is empty"))
             continue
         if name not in quotas:
             rows[len(quotas)] = number
@@ -56,7 +57,14 @@ def read_quotas(reader: RowReader, header, body: list[tuple[int, tuple]]) -> tup
             if text is None:
                 continue
             if key in quota:
-                reader.problem(SHEET, number, key, f"quota {name!r} has its {key} already")
+                reader.problem(
+                    SHEET,
+                    number,
+                    key,
+                    N_("quota %(name)s has its %(column)s already"),
+                    name=repr(name),
+                    column=key,
+                )
             else:
                 quota[key] = text.split() if key == "questions" else _number(plain[key])
         _stratum(reader, number, quota, plain)
@@ -70,13 +78,19 @@ def _stratum(reader: RowReader, number: int, quota: dict, plain: dict) -> None:
     if stratum is None or cell_text(limit) is None:
         missing = "stratum" if stratum is None else "stratum_limit"
         reader.problem(
-            SHEET, number, missing, "a group's own limit needs both stratum and stratum_limit"
+            SHEET, number, missing, N_("a group's own limit needs both stratum and stratum_limit")
         )
         return
     key = "|".join(part for part in _PARTS_RE.split(stratum) if part)
     limits = quota.setdefault("limits", {})
     if key in limits:
-        reader.problem(SHEET, number, "stratum", f"the group {key!r} has its limit already")
+        reader.problem(
+            SHEET,
+            number,
+            "stratum",
+            N_("the group %(group)s has its limit already"),
+            group=repr(key),
+        )
     limits[key] = _number(limit)
 
 

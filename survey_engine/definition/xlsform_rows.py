@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from survey_engine.definition.problems import ProblemList
+from survey_engine.definition.problems import N_, Problem, ProblemList, problem
 from survey_engine.definition.schema_common import NOT_YET_SUPPORTED
 from survey_engine.definition.xlsform_names import list_name_of
 from survey_engine.definition.xlsform_package import XLSFormInvalid
@@ -37,30 +37,44 @@ from survey_engine.definition.xlsform_sheets import (
 RANGE_DEFAULTS = {"start": 1, "end": 10, "step": 1}
 
 
+def where(sheet: str, row: int | None = None, column: str | None = None) -> Problem:
+    """A place in the workbook: "survey sheet, row 3, column type" (row and column
+    when known), said in a staff page's language too."""
+    if row is None and column is None:
+        return problem(N_("%(sheet)s sheet"), sheet=sheet)
+    if column is None:
+        return problem(N_("%(sheet)s sheet, row %(row)s"), sheet=sheet, row=row)
+    if row is None:
+        return problem(N_("%(sheet)s sheet, column %(column)s"), sheet=sheet, column=column)
+    return problem(
+        N_("%(sheet)s sheet, row %(row)s, column %(column)s"), sheet=sheet, row=row, column=column
+    )
+
+
 class RowReader:
     """Cells to texts, values, pages and questions; the problems and languages found."""
 
     def __init__(self) -> None:
         self.found = ProblemList()
         # What was read but changes nothing or was adjusted: told, not refused.
-        self.notes: list[str] = []
+        self.notes: list[Problem] = []
         # Metadata rows (no question): name -> (type, row), to explain ${name}.
         self.metadata_rows: dict[str, tuple[str, int]] = {}
         self.default_language: str | None = None
         self.languages: list[str] = []
         self.bad_languages: set[str] = set()
 
-    def problem(self, sheet: str, row: int | None, column: str | None, text: str) -> None:
-        where = f"{sheet} sheet"
-        if row is not None:
-            where += f", row {row}"
-        if column is not None:
-            where += f", column {column}"
-        self.add_problem(f"{where}: {text}")
+    def problem(
+        self, sheet: str, row: int | None, column: str | None, text: str, /, **params: Any
+    ) -> None:
+        """A problem at its place: `text` marked with N_(), its %(name)s `params`."""
+        self.add_problem(Problem.of(where(sheet, row, column), text, params))
 
-    def note(self, sheet: str, row: int | None, column: str | None, text: str) -> None:
-        where = f"{sheet} sheet" + (f", row {row}" if row is not None else "")
-        self.notes.append(f"{where}{f', column {column}' if column else ''}: {text}")
+    def note(
+        self, sheet: str, row: int | None, column: str | None, text: str, /, **params: Any
+    ) -> None:
+        """What was ignored or adjusted, at its place (as `problem`)."""
+        self.notes.append(Problem.of(where(sheet, row, column or None), text, params))
 
     def add_problem(self, text: str) -> None:
         self.found.add(text)
@@ -102,8 +116,12 @@ class RowReader:
                                 sheet_name,
                                 1,
                                 raw,
-                                f"unknown language {lang!r}: write its code, "
-                                f"e.g. '{base}::English (en)'",
+                                N_(
+                                    "unknown language %(language)s: write its code, "
+                                    "e.g. '%(column)s::English (en)'"
+                                ),
+                                language=repr(lang),
+                                column=base,
                             )
                         continue
                     if code not in self.languages:
@@ -113,12 +131,22 @@ class RowReader:
                 plain[base] = value
             elif base in NOT_YET_SUPPORTED:
                 self.problem(
-                    sheet_name, number, raw, f"{base!r} is not supported yet by survey-engine"
+                    sheet_name,
+                    number,
+                    raw,
+                    N_("%(column)s is not supported yet by survey-engine"),
+                    column=repr(base),
                 )
             elif extra_ok and lang is None and base not in MEDIA_COLUMNS:
                 extras[base] = value
             else:
-                self.problem(sheet_name, number, raw, f"column {raw!r} is not supported")
+                self.problem(
+                    sheet_name,
+                    number,
+                    raw,
+                    N_("column %(column)s is not supported"),
+                    column=repr(raw),
+                )
         return texts, plain, extras
 
     def text(self, values: dict[str | None, str] | None) -> str | dict | None:
@@ -146,7 +174,9 @@ class RowReader:
         if title is not None:
             page["title"] = title
         for key in texts:
-            self.note("survey", number, key, f"ignored: a group (page) shows no {key}")
+            self.note(
+                "survey", number, key, N_("ignored: a group (page) shows no %(column)s"), column=key
+            )
         for key, value in plain.items():
             if key in ("type", "name"):
                 continue
@@ -155,13 +185,14 @@ class RowReader:
             elif key == "appearance" and str(cell_text(value)).lower() == "field-list":
                 pass  # a page already shows its questions together
             elif key == "required":
-                self.note("survey", number, key, "ignored: a group (page) is never required")
+                self.note("survey", number, key, N_("ignored: a group (page) is never required"))
             else:
                 self.problem(
                     "survey",
                     number,
                     key,
-                    f"{cell_text(value)!r} is not supported on a group (page)",
+                    N_("%(value)s is not supported on a group (page)"),
+                    value=repr(cell_text(value)),
                 )
         return page
 
@@ -180,8 +211,9 @@ class RowReader:
                 "survey",
                 number,
                 "type",
-                f"{raw_type!r} is no question: survey-engine keeps "
-                f"{METADATA_TYPES[metadata]} for every response",
+                N_("%(type)s is no question: survey-engine keeps %(kept)s for every response"),
+                type=repr(raw_type),
+                kept=problem(METADATA_TYPES[metadata]),
             )
             return None
         if match:
@@ -189,15 +221,25 @@ class RowReader:
             question.update(type=qtype, choices=list_name_of(match[2]))
             if match[3]:
                 if qtype not in ("select_one", "select_multiple"):
-                    self.problem("survey", number, "type", f"or_other is not possible on {qtype}")
+                    self.problem(
+                        "survey",
+                        number,
+                        "type",
+                        N_("or_other is not possible on %(type)s"),
+                        type=qtype,
+                    )
                 question["other"] = True
         elif kind in SIMPLE_TYPES or kind in TYPE_ALIASES:
             qtype = question["type"] = TYPE_ALIASES.get(kind, kind)
         elif kind == "range":
             qtype = question["type"] = "integer"
         else:
-            why = REFUSED_TYPES.get(kind, f"{raw_type!r} is not supported")
-            self.problem("survey", number, "type", why)
+            if kind in REFUSED_TYPES:
+                self.problem("survey", number, "type", REFUSED_TYPES[kind])
+            else:
+                self.problem(
+                    "survey", number, "type", N_("%(type)s is not supported"), type=repr(raw_type)
+                )
             return None
         for key, values in texts.items():
             question[key] = self.text(values)
@@ -217,7 +259,11 @@ class RowReader:
             elif key == "parameters":
                 if kind != "range":
                     self.problem(
-                        "survey", number, key, "'parameters' is not supported yet by survey-engine"
+                        "survey",
+                        number,
+                        key,
+                        N_("%(column)s is not supported yet by survey-engine"),
+                        column=repr(key),
                     )
             elif key in EXPRESSION_COLUMNS:
                 question[key] = expression_text(value)
@@ -243,7 +289,8 @@ class RowReader:
                 "survey",
                 number,
                 "required",
-                f"{value!r}: only yes/no (true()/false()) is supported",
+                N_("%(value)s: only yes/no (true()/false()) is supported"),
+                value=repr(value),
             )
 
     def range(self, number: int, question: dict, parameters: Any) -> None:
@@ -262,7 +309,8 @@ class RowReader:
                     "survey",
                     number,
                     "parameters",
-                    f"{part!r}: a range takes start=, end= and step= numbers",
+                    N_("%(part)s: a range takes start=, end= and step= numbers"),
+                    part=repr(part),
                 )
                 return
         start, end, step = values["start"], values["end"], values["step"]
@@ -271,7 +319,7 @@ class RowReader:
         low, high = sorted((start, end))
         question["min"], question["max"] = (int(low), int(high)) if whole else (low, high)
         if step == 0:
-            self.problem("survey", number, "parameters", "a range's step must not be 0")
+            self.problem("survey", number, "parameters", N_("a range's step must not be 0"))
         elif whole and abs(step) != 1:
             rule = f"(. - {int(start)}) mod {int(abs(step))} = 0"
             old = question.get("constraint")

@@ -9,6 +9,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from survey_engine.definition.problems import N_
 from survey_engine.definition.schema import PLAIN_SETTINGS
 from survey_engine.definition.schema_common import LANG_RE
 
@@ -51,8 +52,8 @@ SIMPLE_TYPES = {
 }
 # XLSForm types refused with a reason of their own (the rest: "is not supported").
 REFUSED_TYPES = {
-    "geotrace": "a line of points (geotrace) is not supported; use a geopoint per place",
-    "geoshape": "an area (geoshape) is not supported; use a geopoint per place",
+    "geotrace": N_("a line of points (geotrace) is not supported; use a geopoint per place"),
+    "geoshape": N_("an area (geoshape) is not supported; use a geopoint per place"),
 }
 SELECT_ALIASES = {
     "select_one": "select_one",
@@ -74,15 +75,17 @@ TYPE_ALIASES = {"string": "text", "int": "integer", "phone number": "phone", "gp
 # XLSForm's metadata types: no question, nothing asked; what survey-engine keeps instead
 # for every response (docs/survey-format.md, "XLSForm metadata types").
 METADATA_TYPES = {
-    "start": "the response's started_at",
-    "end": "the response's submitted_at",
-    "today": "the date of the response's submitted_at (Vietnam time)",
-    "deviceid": "the response's device_hash (a hash of the browser's device token)",
-    "username": "nothing (respondents are anonymous; a closed survey keeps the access code's unit)",
-    "simserial": "nothing (a browser cannot read the SIM)",
-    "subscriberid": "nothing (a browser cannot read the SIM)",
-    "phonenumber": "nothing (a browser cannot read the phone's number)",
-    "audit": "the response's duration_seconds and pages_visited",
+    "start": N_("the response's started_at"),
+    "end": N_("the response's submitted_at"),
+    "today": N_("the date of the response's submitted_at (Vietnam time)"),
+    "deviceid": N_("the response's device_hash (a hash of the browser's device token)"),
+    "username": N_(
+        "nothing (respondents are anonymous; a closed survey keeps the access code's unit)"
+    ),
+    "simserial": N_("nothing (a browser cannot read the SIM)"),
+    "subscriberid": N_("nothing (a browser cannot read the SIM)"),
+    "phonenumber": N_("nothing (a browser cannot read the phone's number)"),
+    "audit": N_("the response's duration_seconds and pages_visited"),
 }
 METADATA_ALIASES = {
     "start time": "start",
@@ -132,11 +135,13 @@ COLUMN_ALIASES = {
 IGNORED_PREFIXES = ("body",)
 # Settings that change nothing in survey-engine, ignored with a note saying why.
 IGNORED_SETTINGS = {
-    "name": "the name of the XForm's data element; survey-engine has none",
-    "instance_name": "a response is named by its id",
-    "style": "survey-engine has one page style (pages, theme-grid, ... are ODK's)",
-    "allow_choice_duplicates": "choice names must differ within a list all the same, "
-    "since an answer is stored by its choice's name",
+    "name": N_("the name of the XForm's data element; survey-engine has none"),
+    "instance_name": N_("a response is named by its id"),
+    "style": N_("survey-engine has one page style (pages, theme-grid, ... are ODK's)"),
+    "allow_choice_duplicates": N_(
+        "choice names must differ within a list all the same, "
+        "since an answer is stored by its choice's name"
+    ),
 }
 # pyxform straightens typographic quotes that spreadsheet programs put in formulas.
 SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})

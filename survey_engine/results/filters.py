@@ -13,6 +13,7 @@ from survey_engine import params
 from survey_engine.definition import Definition
 from survey_engine.definition.families import SELECT
 from survey_engine.definition.merged import MergedSurvey
+from survey_engine.definition.problems import N_, Refusal
 from survey_engine.i18n import message
 from survey_engine.localtime import LOCAL_TIME
 from survey_engine.models import ResponseStatus
@@ -27,8 +28,9 @@ INCLUDES: dict[str, tuple[str, ...]] = {
 DEFAULT_INCLUDE = "default"
 
 
-class FilterError(ValueError):
-    """A filter that names no such question or choice, or a date that is not one."""
+class FilterError(Refusal):
+    """A filter that names no such question or choice, or a date that is not one (its
+    `problem` in English for the API, in the page's language for staff)."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,15 @@ class Filters:
             name = key[2:]
             question = definition.by_name.get(name)
             if question is None or question.type not in SELECT:
-                raise FilterError(f"no select question named {name!r}")
+                raise FilterError(N_("no select question named %(name)s"), name=repr(name))
             values = tuple(sorted({v for v in getlist(key) if v}))
             unknown = set(values) - set(question.choice_names())
             if unknown:
-                raise FilterError(f"{name}: no choice {sorted(unknown)[0]!r}")
+                raise FilterError(
+                    N_("%(name)s: no choice %(choice)s"),
+                    name=name,
+                    choice=repr(sorted(unknown)[0]),
+                )
             if values:
                 picked[name] = values
         return cls(
@@ -127,7 +133,11 @@ def _include(text: Any) -> str:
     if not text:
         return DEFAULT_INCLUDE
     if text not in INCLUDES:
-        raise FilterError(f"include: one of {', '.join(INCLUDES)} ({str(text)[:40]!r})")
+        raise FilterError(
+            N_("include: one of %(includes)s (%(text)s)"),
+            includes=", ".join(INCLUDES),
+            text=repr(str(text)[:40]),
+        )
     return str(text)
 
 
@@ -139,4 +149,6 @@ def _day(text: Any) -> date | None:
     try:
         return params.day(str(text))
     except params.ParamError as error:
-        raise FilterError(f"{error} ({str(text)[:40]!r})") from error
+        raise FilterError(
+            N_("%(problem)s (%(text)s)"), problem=str(error), text=repr(str(text)[:40])
+        ) from error

@@ -10,6 +10,7 @@ from typing import Any
 
 from survey_engine.catalog import definition_of, response_count
 from survey_engine.definition.merged import MergedSurvey
+from survey_engine.definition.problems import N_
 from survey_engine.figures import NumberSummary, Share, WeightedShare
 from survey_engine.models import Survey
 from survey_engine.results.dashboard import (
@@ -43,8 +44,9 @@ def read_filters(args: Mapping[str, Any], merged: MergedSurvey) -> Filters:
     filters = Filters.from_args(args, merged)
     if filters.since and filters.until and filters.since > filters.until:
         raise FilterError(
-            f"the first day ({filters.since.isoformat()}) is after the last "
-            f"({filters.until.isoformat()})"
+            N_("the first day (%(since)s) is after the last (%(until)s)"),
+            since=filters.since.isoformat(),
+            until=filters.until.isoformat(),
         )
     return filters
 

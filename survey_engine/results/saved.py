@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from survey_engine.definition.merged import MergedSurvey
+from survey_engine.definition.problems import N_
 from survey_engine.extensions import db
 from survey_engine.models import Response, ResultState, insert_for
 from survey_engine.replica import reading
@@ -83,7 +84,7 @@ class View:
         """The view again, with the survey's `weights` now; FilterError if the survey
         no longer has its questions or was weighted anew since."""
         if data.get("weights") != (weights.stamp if weights is not None else None):
-            raise FilterError("the survey's weights have changed since this view was saved")
+            raise FilterError(N_("the survey's weights have changed since this view was saved"))
         filters = Filters.from_args(MultiDict([tuple(p) for p in data.get("args", [])]), merged)
         spec = data.get("crosstab")
         return cls(filters, CrossTabSpec(*spec) if spec else None, weights)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from survey_engine.definition.problems import N_, Refusal
 from survey_engine.extensions import db
 from survey_engine.localtime import aware
 from survey_engine.models import (
@@ -47,8 +48,9 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class AccountError(ValueError):
-    """A clear message for the person at the command line."""
+class AccountError(Refusal):
+    """A clear message for the person at the command line (in English) or on the admin
+    pages (in the page's language, from its `problem`)."""
 
 
 def normalize_email(email: str) -> str:
@@ -79,13 +81,15 @@ def create_user(email: str, password: str, role: str) -> User:
         or any(c.isspace() for c in email)
         or bad_character_at(email) is not None
     ):
-        raise AccountError(f"not an email address: {email!r}")
+        raise AccountError(N_("not an email address: %(email)s"), email=repr(email))
     if role not in Role.ALL:
-        raise AccountError(f"role must be one of {', '.join(Role.ALL)}")
+        raise AccountError(N_("role must be one of %(roles)s"), roles=", ".join(Role.ALL))
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            N_("the password must have at least %(count)s characters"), count=MIN_PASSWORD_LENGTH
+        )
     if find_user(email) is not None:
-        raise AccountError(f"an account for {email} already exists")
+        raise AccountError(N_("an account for %(email)s already exists"), email=email)
     user = User(email=email, password_hash=hash_password(password), role=role, failed_logins=0)
     db.session.add(user)
     db.session.commit()
@@ -96,7 +100,7 @@ def set_role(user: User, role: str) -> int:
     """Change the role; a demotion ends every session of the account (signed in
     again, it gets pages for the new role only). Returns the sessions ended."""
     if role not in Role.ALL:
-        raise AccountError(f"role must be one of {', '.join(Role.ALL)}")
+        raise AccountError(N_("role must be one of %(roles)s"), roles=", ".join(Role.ALL))
     ended = 0
     if ROLE_RANK[role] < ROLE_RANK.get(user.role, 0):
         ended = end_sessions(user, "role_changed")
@@ -111,7 +115,9 @@ def set_password(
     """A new password; every session of the account ends but the one of `keep_token`
     (the person changing their own). Returns the sessions ended."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            N_("the password must have at least %(count)s characters"), count=MIN_PASSWORD_LENGTH
+        )
     user.password_hash = hash_password(password)
     ended = end_sessions(user, reason, keep_token=keep_token)
     db.session.commit()

@@ -43,9 +43,13 @@ chromium:
 # without their recommends (some 700 packages of spatial and plotting tools).
 DEBIAN_TOOLS := fonts-dejavu-core poppler-utils libpango-1.0-0 libpangoft2-1.0-0 haproxy iproute2 pspp r-base-core
 R_PACKAGES := r-cran-survey r-cran-readstata13
+# A spreadsheet program we did not write reads our workbooks back (tests/test_roster_exports.py):
+# LibreOffice Calc without its desktop parts, 53 packages.
+LIBREOFFICE := libreoffice-calc-nogui
 debian-tools:
 	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf && command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null && ldconfig -p | grep -q libpangoft2-1.0.so.0 && test -x /usr/sbin/haproxy && command -v ip >/dev/null && command -v pspp >/dev/null && command -v Rscript >/dev/null || { apt-get install -y $(DEBIAN_TOOLS) || { apt-get update && apt-get install -y $(DEBIAN_TOOLS); }; }
 	@Rscript -e 'library(survey); library(readstata13)' >/dev/null 2>&1 || { apt-get install -y --no-install-recommends $(R_PACKAGES) || { apt-get update && apt-get install -y --no-install-recommends $(R_PACKAGES); }; }
+	@command -v soffice >/dev/null || { apt-get install -y --no-install-recommends $(LIBREOFFICE) || { apt-get update && apt-get install -y --no-install-recommends $(LIBREOFFICE); }; }
 
 # PostgreSQL and Redis as this machine runs them; started when they are not running.
 # Where they are not installed at all this fails, and so does `make test`: loudly.

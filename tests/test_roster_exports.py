@@ -572,3 +572,50 @@ def test_roster_lines_beyond_the_row_limit_continue_on_a_next_sheet(
         row[:2] for name in parts for row in workbook[name].iter_rows(min_row=2, values_only=True)
     ]
     assert got == [(line.response_id, line.row) for line in lines]
+
+
+def libreoffice_sheets(workbook: Path, folder: Path) -> dict[str, list[list[str]]]:
+    """Every sheet of `workbook` as LibreOffice Calc reads it, saved as CSV (UTF-8, each
+    sheet a file of its own: the filter's last token -1), cell by cell as it shows them."""
+    soffice = shutil.which("soffice")
+    assert soffice, "LibreOffice is missing: `make test` installs it (make debian-tools)"
+    folder.mkdir()
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{folder / 'profile'}",
+            "--headless",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",
+            "--outdir",
+            str(folder),
+            str(workbook),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    sheets = {}
+    for path in folder.glob(f"{workbook.stem}-*.csv"):
+        with path.open(encoding="utf-8", newline="") as file:
+            sheets[path.stem.removeprefix(f"{workbook.stem}-")] = list(csv.reader(file))
+    return sheets
+
+
+def test_libreoffice_reads_the_roster_sheet_as_written_and_computes_no_formula(
+    households, tmp_path
+):
+    _, lines = recount()
+    path = export(households, tmp_path, "xlsx")
+    sheets = libreoffice_sheets(path, tmp_path / "calc")
+    assert {RESPONSES, MEMBERS} <= set(sheets)
+    written = openpyxl.load_workbook(path)[MEMBERS]
+    expected = [
+        ["" if value is None else str(value) for value in row]
+        for row in written.iter_rows(values_only=True)
+    ]
+    assert sheets[MEMBERS] == expected and len(expected) == len(lines) + 1
+    # The formula a citizen typed as a name is a name in Calc too, never its result "y".
+    names = [row[2] for row in sheets[MEMBERS][1:]]
+    assert HYPERLINK in names and "y" not in names
+    assert names == [line.answers["member_name"] for line in lines]

@@ -303,6 +303,23 @@ def _text_answers(page: Page, base: str, slug: str) -> None:
         page.goto(f"{base}/admin/surveys/{slug}/results/text/{name}")
 
 
+def _localities(page: Page, base: str, slug: str) -> None:
+    """The unpublished copy of the demo with the locality block added in the builder
+    (two provinces, down to the commune): its questions and long lists."""
+    page.goto(f"{base}/admin/surveys/{DRAFT}/edit")
+    if page.locator("#q-noi_o_commune").count() == 0:
+        page.select_option("#locality-provinces", ["2025:68", "2025:56"])  # Lâm Đồng, Khánh Hòa
+        page.select_option("#locality-depth", "commune")
+        page.fill("#locality-prefix", "noi_o_")
+        page.locator("#localities button[type=submit]").click()
+        expect(page.locator("#q-noi_o_commune")).to_contain_text("${noi_o_province}")
+
+
+def _locality_question(page: Page, base: str, slug: str) -> None:
+    _localities(page, base, slug)
+    page.goto(f"{base}/admin/surveys/{DRAFT}/edit/questions/noi_o_commune")
+
+
 def _other(slug: str, path: str) -> Go:
     """A page of another survey than the state's (the unpublished copy of the demo)."""
     return lambda page, base, _slug: page.goto(f"{base}/admin/surveys/{slug}{path}")
@@ -361,6 +378,8 @@ FULL_ONLY_VISITS: dict[str, tuple[str, Go]] = {
     "question-error": ("admin.edit_question", _question_error),
     "page-named": ("admin.edit_page", _at(f"/edit/pages/{FIRST_PAGE}")),
     "list": ("admin.edit_list", _at(f"/edit/lists/{A_LIST}")),
+    "draft-localities": ("admin.builder", _localities),
+    "draft-locality-question": ("admin.edit_question", _locality_question),
     "results-filtered": ("admin.results", _at("/results?f.district=da_lat")),
     "results-crosstab": ("admin.results", _at("/results?row=district&col=support")),
     "review-all": ("admin.review_list", _at("/review?status=any")),

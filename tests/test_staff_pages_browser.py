@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -250,6 +251,14 @@ def _new_export(page: Page, base: str, slug: str) -> None:
     expect(page.locator("#exports")).to_be_visible()
 
 
+def _quick_report(page: Page, base: str, slug: str) -> None:
+    """The exports page after the results page's quick report (a PDF) of one district."""
+    page.goto(f"{base}/admin/surveys/{slug}/results?f.district=da_lat")
+    page.locator("#report-button").click()
+    expect(page).to_have_url(re.compile(r"/exports"))
+    expect(page.locator("#exports")).to_be_visible()
+
+
 def _access_codes(page: Page, base: str, slug: str) -> None:
     """With a batch made, so its table, the rates and the downloads are there."""
     page.goto(f"{base}/admin/surveys/{slug}/codes")
@@ -382,6 +391,8 @@ FULL_ONLY_VISITS: dict[str, tuple[str, Go]] = {
     "draft-locality-question": ("admin.edit_question", _locality_question),
     "results-filtered": ("admin.results", _at("/results?f.district=da_lat")),
     "results-crosstab": ("admin.results", _at("/results?row=district&col=support")),
+    "text-answers-search": ("admin.text_answers", _at("/results/text/comment?q=a")),
+    "exports-report": ("admin.exports", _quick_report),
     "review-all": ("admin.review_list", _at("/review?status=any")),
     "review-response": ("admin.review_response", _review_response),
     "exports": ("admin.exports", _new_export),

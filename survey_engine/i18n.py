@@ -91,6 +91,10 @@ MESSAGES: dict[str, str] = {
     "matrix_incomplete": N_("Please answer every row."),
     "unknown_row": N_("There is no such row: %(value)s."),
     "not_acknowledged": N_("Please tick the box to confirm."),
+    "not_rows": N_("The answer must be a list of rows."),
+    "rows_too_few": N_("Please add at least %(limit)s row(s)."),
+    "rows_too_many": N_("At most %(limit)s row(s) can be added."),
+    "rows_count": N_("Please fill in exactly %(limit)s row(s)."),
     "other": N_("Other"),
     # A geopoint's columns, in the data files' variable labels.
     "geo_part_lat": N_("latitude"),

@@ -153,6 +153,8 @@ class Response(Model):
         sa.Index("ix_responses_survey_device", "survey_id", "device_hash"),
         # The views that leave responses out by status, and the review list, count from it.
         sa.Index("ix_responses_survey_status_id", "survey_id", "status", "id"),
+        # The overview's responses today and last response (staff/overview.py _recent).
+        sa.Index("ix_responses_survey_submitted", "survey_id", "submitted_at"),
         sa.CheckConstraint(
             "status IN ('unreviewed', 'accepted', 'flagged', 'excluded')",
             name="ck_responses_status",

@@ -155,15 +155,22 @@ def redis_client() -> redis.Redis:
     client.close()
 
 
-@pytest.fixture
-def buffered_app(database_url, redis_client, tmp_path):
-    """The app as in production: submissions go through the Redis stream."""
+def buffered(database_url: str, tmp_path, **config):
+    """The app as in production (submissions through the Redis stream, exports queued
+    for the worker), with `config` on top."""
     yield from seeded_app(
         database_url,
         REDIS_URL=TEST_REDIS_URL,
         DRAIN_CLAIM_IDLE_MS=0,
         EXPORT_DIR=str(tmp_path / "exports"),
+        **config,
     )
+
+
+@pytest.fixture
+def buffered_app(database_url, redis_client, tmp_path):
+    """The app as in production: submissions go through the Redis stream."""
+    yield from buffered(database_url, tmp_path)
 
 
 def forget_login_user_per_request(app):

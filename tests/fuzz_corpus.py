@@ -441,7 +441,7 @@ ROUTES: dict[str, list[Inputs]] = {
         )
     ],
     "admin.logout": [Inputs(phase=4)],
-    "admin.index": [Inputs(args=("lang", "q", "status"), together=("q", "status"))],
+    "admin.index": [Inputs(args=("lang", "q", "status", "page"), together=("q", "status", "page"))],
     "admin.password": [
         Inputs(
             form=("password", "new_password", "confirm_password"),
@@ -670,6 +670,12 @@ ROUTES: dict[str, list[Inputs]] = {
         ),
         Inputs(
             _DEMO,
+            form=("target", "before"),
+            base_form={**_REV, "change": "place_page", "target": "contact", "before": "opinion"},
+            phase=1,
+        ),
+        Inputs(
+            _DEMO,
             form=("target",),
             base_form={**_REV, "change": "duplicate_question", "target": "comment"},
             phase=1,
@@ -716,7 +722,7 @@ ROUTES: dict[str, list[Inputs]] = {
     "admin.edit_list": [
         Inputs(
             {**_DEMO, "name": "districts"},
-            args=("new", "column"),
+            args=("new", "column", "row"),
             form=(
                 "choice-0-name",
                 "choice-0-label.vi",
@@ -743,6 +749,25 @@ ROUTES: dict[str, list[Inputs]] = {
                 "choice-0-label.vi": "Đà Lạt",
                 "choice-0-position": "1",
             },
+            phase=1,
+        ),
+        # One choice changed by a button of the table (builder.py's _change_choice).
+        Inputs(
+            {**_DEMO, "name": "roles"},
+            form=("change", "before", "choice-0-name", "choice-1-name", "choice-1-delete"),
+            base_form={
+                **_REV,
+                "choice-0-name": "parent",
+                "choice-1-name": "pupil",
+                "change": "place_choice:1",
+                "before": "0",
+            },
+            phase=1,
+        ),
+        Inputs(
+            {**_DEMO, "name": "roles"},
+            form=("change",),
+            base_form={**_REV, "choice-0-name": "parent", "change": "duplicate_choice:0"},
             phase=1,
         ),
         Inputs(

@@ -403,6 +403,7 @@ TYPE_FIELDS = {
     "note": {"hint.vi": "Chỉ để đọc"},
     "hidden": {},
     "calculate": {"calculation": "${children} * 2"},
+    "repeat": {"max_count": "5"},
 }
 SAVED = {
     "select_one": ("other", True),
@@ -414,6 +415,7 @@ SAVED = {
     "calculate": ("calculation", "${children} * 2"),
     "text": ("appearance", "multiline"),
     "phone": ("required", True),
+    "repeat": ("max_count", 5),
 }
 
 

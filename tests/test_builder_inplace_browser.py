@@ -100,6 +100,16 @@ def add_page(ed: Editor, name: str, qtype: str, qname: str, label: str) -> None:
     expect(ed.page.locator("#f-name")).to_have_value(qname)
 
 
+def add_question(ed: Editor, page_name: str, qtype: str, name: str, label: str) -> None:
+    """A page's "add a question" form; the new question opens in its form."""
+    ed.click(ed.page.locator(f"#{page_name} details.add summary"))
+    ed.page.select_option(f"#type-{page_name}", qtype)
+    ed.fill(f"#qname-{page_name}", name)
+    ed.fill(f"#qlabel-{page_name}", label)
+    ed.click(ed.page.locator(f"#{page_name} details.add button[type=submit]"))
+    expect(ed.page.locator("#f-name")).to_have_value(name)
+
+
 def fill_list(ed: Editor, name: str, rows: list[tuple[str, str]]) -> None:
     ed.click(ed.page.locator("#lists a", has_text=name))
     for i, (choice, label) in enumerate(rows, start=1):
@@ -148,12 +158,7 @@ def build(ed: Editor, base: str, slug: str, width: int) -> str:
     ed.click(page.locator("form.builder-form input[name=required]"))
     save_question(ed, "support")
     fill_list(ed, "support", [("yes", "Có"), ("no", "Không")])
-    ed.click(page.locator("#opinion details.add summary"))
-    page.select_option("#type-opinion", "matrix")
-    ed.fill("#qname-opinion", "ratings")
-    ed.fill("#qlabel-opinion", "Đánh giá hạ tầng")
-    ed.click(page.locator("#opinion details.add button[type=submit]"))
-    expect(page.locator("#f-name")).to_have_value("ratings")
+    add_question(ed, "opinion", "matrix", "ratings", "Đánh giá hạ tầng")
     ed.fill("input[name='row-1-name']", "school")
     ed.fill("input[name='row-1-label.vi']", "Trường học")
     ed.fill("input[name='row-2-name']", "road")

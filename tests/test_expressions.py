@@ -223,8 +223,10 @@ def test_check_lists_every_problem_in_order() -> None:
         ("max()", "at character 1: max() takes at least 1 argument, got 0"),
         (
             "count(${a}) > 1",
-            "at character 1: count() counts a repeat's entries and survey-engine has no "
-            "repeats (for the choices ticked in a select_multiple write count-selected())",
+            "at character 1: count() counts a repeat's rows, which survey-engine's expressions "
+            "do not read yet: give the roster a count of its own (`count`, XLSForm's "
+            "repeat_count) and use that answer (for the choices ticked in a select_multiple "
+            "write count-selected())",
         ),
         (
             "regex(${a}, '(')",

@@ -15,7 +15,7 @@ from survey_engine.catalog import find_survey, save_definition, set_status
 from survey_engine.extensions import db
 from survey_engine.models import Response, SurveyStatus
 from survey_engine.staff.accounts import create_user, share_survey
-from survey_engine.staff.overview import fold, start_of_today
+from survey_engine.staff.overview import PAGE_SIZE, fold, start_of_today
 from tests.conftest import DEMO_SLUG, new_id, valid_answers
 from tests.test_admin_surveys import signed_in
 from tests.test_staff import PASSWORD
@@ -186,29 +186,71 @@ def test_backlog_counts_what_waits_in_redis(buffered_app):
     assert cell(row, "backlog") == ["2"] and cell(row, "total") == ["0"]
 
 
-def test_two_hundred_surveys_take_a_few_queries(app, capsys):
-    """The list's figures come from a fixed number of queries, whatever the number of
-    surveys: measured with 200."""
+def two_hundred_surveys(app):
+    """200 more surveys (half published) and an admin signed in: 201 listed."""
     for n in range(200):
         save_definition(small_definition(f"khao-sat-{n:03}", f"Khảo sát số {n}"), publish=n % 2)
     db.session.commit()
     create_user("admin@example.org", PASSWORD, "admin")
     client = signed_in(app, "admin@example.org")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the words asserted in English
+    return client
+
+
+def test_two_hundred_surveys_take_a_few_queries(app, capsys):
+    """The page's figures come from a fixed number of queries, whatever the number of
+    surveys (and of the page): measured with 200."""
+    client = two_hundred_surveys(app)
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args):
         statements.append(statement)
 
     client.get("/admin/?status=draft")  # warm: connections, templates, translations
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        started = time.perf_counter()
-        page = client.get("/admin/")
-        took = time.perf_counter() - started
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
-    assert page.status_code == 200
-    assert len(slugs_listed(page.get_data(as_text=True))) == 201
-    with capsys.disabled():
-        print(f"\noverview, 201 surveys: {len(statements)} queries, {took * 1000:.0f} ms")
-    assert len(statements) <= 12, statements
+    counts = []
+    for query in ("", "?page=4"):
+        statements.clear()
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            started = time.perf_counter()
+            page = client.get(f"/admin/{query}")
+            took = time.perf_counter() - started
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        assert page.status_code == 200
+        assert len(slugs_listed(page.get_data(as_text=True))) == PAGE_SIZE
+        counts.append(len(statements))
+        with capsys.disabled():
+            print(
+                f"\noverview{query}, 201 surveys: {len(statements)} queries, {took * 1000:.0f} ms"
+            )
+    assert counts[0] == counts[1] <= 12, statements
+
+
+def test_hundreds_of_surveys_are_paged_with_the_search_kept(app):
+    client = two_hundred_surveys(app)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert slugs_listed(html) == [f"khao-sat-{n:03}" for n in range(50)]
+    assert "Surveys 1 to 50 of 201" in html
+    nav = re.search(r'<nav aria-label="Pages of surveys" id="overview-pages".*?</nav>', html, re.S)
+    assert nav, "no page navigation"
+    assert 'href="/admin/" aria-current="page">Page 1</a>' in nav.group(0)
+    assert 'href="/admin/?page=2" rel="next">Next page</a>' in nav.group(0)
+    assert 'href="/admin/?page=5">Page 5</a>' in nav.group(0)  # the last, always there
+
+    last = client.get("/admin/?page=5").get_data(as_text=True)
+    assert slugs_listed(last) == [DEMO_SLUG] and "Surveys 201 to 201 of 201" in last
+    assert 'rel="next"' not in last and 'href="/admin/?page=4" rel="prev"' in last
+    assert slugs_listed(client.get("/admin/?page=99").get_data(as_text=True)) == [DEMO_SLUG]
+    for bad in ("0", "x", "-1", "1.5", "٣"):
+        assert client.get(f"/admin/?page={bad}").status_code == 400
+
+    # The search and the status stay in the pages' links; a search's list is paged too.
+    searched = client.get("/admin/?q=khao+sat&status=draft").get_data(as_text=True)
+    assert len(slugs_listed(searched)) == 50 and "of 100" in searched
+    assert 'href="/admin/?q=khao+sat&amp;status=draft&amp;page=2" rel="next"' in searched
+    second = client.get("/admin/?q=khao+sat&status=draft&page=2").get_data(as_text=True)
+    assert slugs_listed(second) == [f"khao-sat-{n:03}" for n in range(100, 200, 2)]
+    # One page only: no page navigation, the plain count.
+    few = client.get("/admin/?status=published&q=so+17").get_data(as_text=True)
+    assert 'id="overview-pages"' not in few and "Surveys listed:" in few

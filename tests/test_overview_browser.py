@@ -12,8 +12,11 @@ import os
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import DEMO_SLUG
+from survey_engine.catalog import save_definition
+from survey_engine.extensions import db
+from tests.conftest import DEMO_SLUG, make_app
 from tests.live_server import demo_site
+from tests.test_overview import small_definition
 from tests.test_staff_pages_browser import (  # noqa: F401  (browser: a fixture)
     ARTIFACTS,
     browser,
@@ -204,5 +207,45 @@ def test_new_survey_from_a_template_and_copying_questions(browser, server, width
         page.get_by_role("button", name="Sao chép vào khảo sát này").click()
         expect(page.locator(".messages")).to_contain_text("Đã sao chép 1 câu hỏi")
         expect(page.locator("#q-district")).to_be_visible()
+    finally:
+        page.context.close()
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory):
+    """The demo and 120 more surveys (written straight into the served database)."""
+    tmp = tmp_path_factory.mktemp("crowded")
+    with demo_site(tmp, f"survey_engine_crowded_{os.getpid()}") as site:
+        site.cli("create-user", ADMIN, "--role", "admin", stdin=PASSWORD)
+        app = make_app(site.database_url)
+        with app.app_context():
+            for n in range(120):
+                save_definition(small_definition(f"khao-sat-{n:03}", f"Khảo sát số {n}"))
+            db.session.remove()
+            db.engine.dispose()
+        yield site.base
+
+
+@pytest.mark.parametrize("width", WIDTHS.values())
+def test_hundreds_of_surveys_are_paged_and_the_pages_reached_by_their_links(
+    browser, crowded, width
+):
+    page = signed_in(browser, crowded, width)
+    try:
+        page.goto(f"{crowded}/admin/?q=khao+sat")
+        rows = page.locator("#overview tbody tr")
+        expect(rows).to_have_count(50)
+        expect(page.locator("#survey-count")).to_have_text("Khảo sát 1 đến 50 trên tổng số 121")
+        pages = page.get_by_role("navigation", name="Các trang danh sách khảo sát")
+        expect(pages.locator("[aria-current=page]")).to_have_text("Trang 1")
+        check(page, "paged", width)
+        pages.get_by_role("link", name="Trang sau").click()
+        expect(pages.locator("[aria-current=page]")).to_have_text("Trang 2")
+        expect(rows.first).to_have_attribute("data-slug", "khao-sat-050")  # by address
+        assert "q=khao+sat" in page.url  # the search kept
+        pages.get_by_role("link", name="Trang 3").click()
+        expect(rows).to_have_count(21)
+        expect(page.locator("#q")).to_have_value("khao sat")
+        check(page, "paged-last", width)
     finally:
         page.context.close()

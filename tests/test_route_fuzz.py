@@ -52,6 +52,7 @@ from survey_engine.staff.accounts import create_token, create_user, find_user, s
 from survey_engine.webhooks.endpoints import add_endpoint
 from tests import fuzz_corpus as corpus
 from tests.conftest import BACKEND, DEMO_SLUG, demo_definition, seeded_app, valid_answers
+from tests.test_uploads import png
 
 PASSWORD = "mat-khau-dai-du"
 CLOSED_SLUG = "ma-truy-cap"  # a copy of the demo in closed mode (access codes)
@@ -235,10 +236,9 @@ def _people(app: Flask) -> dict[str, str]:
     # The new field types' survey, one upload of it and a response that links it.
     fields = save_definition(corpus.FIELD_TYPES_DEFINITION, publish=True)
     share_survey(analyst, fields)
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
     token = client.post(
         f"/api/v1/surveys/{corpus.FIELDS_SLUG}/uploads",
-        data={"question": "photo", "file": (io.BytesIO(png), "anh.png")},
+        data={"question": "photo", "file": (io.BytesIO(png()), "anh.png")},
     ).get_json()["token"]
     reply = client.post(
         f"/api/v1/surveys/{corpus.FIELDS_SLUG}/responses",

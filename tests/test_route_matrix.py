@@ -62,6 +62,7 @@ ROUTES = [
     ("POST", LOGIN, PUBLIC, 200, {"email": "nobody@example.org", "password": "x"}),
     ("GET", "/admin/", SIGNED_IN, 200, None),
     ("GET", "/admin/?q=tro+lai&status=published", SIGNED_IN, 200, None),
+    ("GET", "/admin/?q=tro+lai&status=published&page=2", SIGNED_IN, 200, None),
     ("GET", "/admin/password", SIGNED_IN, 200, None),
     ("POST", "/admin/password", SIGNED_IN, 422, {"password": "", "new_password": ""}),
     ("GET", "/admin/tokens", SIGNED_IN, 200, None),
@@ -113,6 +114,9 @@ ROUTES = [
     ("GET", f"{S}/edit/lists?name=new_list", MANAGER, 302, None),
     ("GET", f"{S}/edit/lists/roles", MANAGER, 200, None),
     ("POST", f"{S}/edit/lists/roles", MANAGER, 422, {"new_column": "1 bad"}),
+    ("GET", f"{S}/edit/lists/roles?row=2", MANAGER, 200, None),
+    ("POST", f"{S}/edit/lists/roles", MANAGER, 422, {"change": "choice_up:1"}),  # no row 1
+    ("POST", f"{S}/edit", MANAGER, 422, {"change": "place_page", "target": "contact"}),
     ("GET", f"{S}/edit/pages/about_you", MANAGER, 200, None),
     ("POST", f"{S}/edit/pages/about_you", MANAGER, 422, {"name": "about_you"}),  # stale
     ("GET", f"{S}/edit/questions/role", MANAGER, 200, None),

@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+import struct
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps, PngImagePlugin
 
 from survey_engine.catalog import find_survey, save_definition
 from survey_engine.cli import cli
@@ -58,11 +60,19 @@ def files_definition(slug: str = SLUG) -> dict:
 
 
 def png(size: int = 0) -> bytes:
-    """A real PNG, padded after its end to about `size` bytes (viewers ignore that)."""
+    """A real PNG, padded to `size` bytes by a private chunk before its end (viewers
+    skip it; kept as it is when metadata is removed)."""
     out = io.BytesIO()
     Image.new("RGB", (4, 3), (200, 30, 30)).save(out, "PNG")
     data = out.getvalue()
-    return data + b"\0" * max(0, size - len(data))
+    room = size - len(data) - 12
+    if room < 0:
+        return data
+    body = b"\0" * room
+    private = (
+        struct.pack(">I", room) + b"prVt" + body + struct.pack(">I", zlib.crc32(b"prVt" + body))
+    )
+    return data[:-12] + private + data[-12:]
 
 
 HTML_AS_JPEG = b"<!doctype html><script>alert(document.cookie)</script>"
@@ -129,6 +139,81 @@ def test_a_good_photo_is_stored_apart_and_the_answer_carries_its_token(client):
     assert sent.status_code == 202, sent.get_json()
     [response] = stored_responses(SLUG)
     assert response.answers == {"photo": body["token"], "comment": "Ngập"}
+
+
+GPS = {1: "N", 2: (21.0, 1.0, 30.0), 3: "E", 4: (105.0, 51.0, 0.0)}  # Hà Nội, to a metre
+
+
+def photo_with_gps(fmt: str, orientation: int = 6) -> bytes:
+    """A phone's photo as Pillow writes one: EXIF with the GPS position, the phone's
+    model and the Orientation (6: taken sideways), XMP, and a comment or text chunk."""
+    image = Image.new("RGB", (64, 48))
+    image.putdata([(x * 4, y * 5, (x * y) % 256) for y in range(48) for x in range(64)])
+    exif = Image.Exif()
+    exif[ExifTags.Base.Model] = "Pixel 7"
+    exif[ExifTags.Base.Orientation] = orientation
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update(GPS)
+    extra: dict = {"xmp": b"<x:xmpmeta>21.025 105.85</x:xmpmeta>"}
+    if fmt == "JPEG":
+        extra["comment"] = "Pixel 7 21.025 105.85"
+    if fmt == "PNG":
+        extra["pnginfo"] = PngImagePlugin.PngInfo()
+        extra["pnginfo"].add_text("Comment", "Pixel 7 21.025 105.85")
+    out = io.BytesIO()
+    image.save(out, fmt, exif=exif, **extra)
+    return out.getvalue()
+
+
+def stored_bytes(token: str) -> bytes:
+    upload_id = db.session.scalar(sa.select(Upload.id).where(Upload.token == token))
+    chunks = db.session.scalars(
+        sa.select(UploadChunk.data)
+        .where(UploadChunk.upload_id == upload_id)
+        .order_by(UploadChunk.seq)
+    )
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"), [("JPEG", "anh.jpg"), ("PNG", "anh.png"), ("WEBP", "anh.webp")]
+)
+def test_a_photo_is_stored_without_its_gps_position_phone_or_comments_and_still_the_same_picture(
+    client, fmt, name
+):
+    sent = photo_with_gps(fmt)
+    original = Image.open(io.BytesIO(sent))
+    assert original.getexif().get_ifd(ExifTags.IFD.GPSInfo) == GPS  # the test's photo has it
+    if fmt == "JPEG":  # a phone's preview image after the end, with its own EXIF
+        sent += b"\xff\xd8\xff\xe1 Pixel 7 GPS 21.025 105.85 \xff\xd9"
+    reply = upload(client, "photo", sent, name)
+    assert reply.status_code == 201, reply.get_json()
+    kept = stored_bytes(reply.get_json()["token"])
+    assert reply.get_json()["size"] == len(kept) < len(sent)
+    for trace in (b"Pixel 7", b"21.025", b"xmpmeta", b"GPS"):
+        assert trace not in kept
+    image = Image.open(io.BytesIO(kept))
+    assert dict(image.getexif()) == {ExifTags.Base.Orientation: 6}  # the only tag left
+    assert image.getexif().get_ifd(ExifTags.IFD.GPSInfo) == {}
+    # Lossless: the compressed image copied as it was, so the same pixels decoded...
+    assert image.tobytes() == original.tobytes()
+    # ...and shown the right way up: taken sideways, 48 wide and 64 high once turned.
+    assert ImageOps.exif_transpose(image).size == (48, 64)
+
+
+def test_an_upright_photo_keeps_no_exif_at_all_and_a_broken_one_is_refused(client):
+    reply = upload(client, "photo", photo_with_gps("JPEG", orientation=1), "anh.jpg")
+    assert reply.status_code == 201
+    kept = stored_bytes(reply.get_json()["token"])
+    assert b"Exif" not in kept and dict(Image.open(io.BytesIO(kept)).getexif()) == {}
+    # Starts like a JPEG (its first bytes pass the type check) but is not one.
+    broken = photo_with_gps("JPEG")[:300]
+    assert upload(client, "photo", broken, "hong.jpg").status_code == 415
+    # A PNG whose header claims 40,000 x 40,000 pixels (Pillow's bomb limit is passed).
+    huge = png()
+    header = b"IHDR" + struct.pack(">II", 40_000, 40_000) + huge[24:29]
+    huge = huge[:12] + header + struct.pack(">I", zlib.crc32(header)) + huge[33:]
+    assert upload(client, "photo", huge, "lon.png").status_code == 415
+    assert uploads_stored() == 1
 
 
 @pytest.mark.parametrize(

@@ -172,18 +172,17 @@ def test_xlsform_spec_test_is_refused_with_every_reason():
         "settings sheet, row 2, column public_key: column 'public_key' is not supported",
         "choices sheet, row 4, column image: column 'image' is not supported",
         "survey sheet, row 4, column rows: column 'rows' is not supported",
-        "survey sheet, row 15, column repeat_count: 'repeat_count' is not supported yet "
-        "by survey-engine",
-        "survey sheet, row 15, column type: repeats are not supported (a survey-engine "
-        "survey has no repeated parts)",
         "survey sheet, row 32, column type: 'time' is not supported",
         "survey sheet, row 57, column buttonText: column 'buttonText' is not supported",
     ]:
         assert expected in problems
+    # Its repeat (row 15, with a repeat_count) is a roster now: nothing there is refused,
+    # and a problem of a row question inside it (row 21) is told at its row.
+    assert not [problem for problem in problems if "row 15," in problem]
     for row in (34, 35, 36, 37, 38):  # geopoint, barcode, image, audio, video: types now
         assert not any(f"row {row}, column type" in p for p in problems), problems
     assert any(
-        p.startswith("pages[3].questions[0].name: letters, digits and '_'")
+        p.startswith("pages[1].questions[11].questions[2].name: letters, digits and '_'")
         and p.endswith("(survey sheet, row 21)")
         for p in problems
     )
@@ -224,8 +223,6 @@ def test_bad_workbook_lists_every_problem_with_its_position(tmp_path):
     assert problems == [
         "survey sheet, row 3, column type: a line of points (geotrace) is not supported; "
         "use a geopoint per place",
-        "survey sheet, row 4, column type: repeats are not supported (a survey-engine survey "
-        "has no repeated parts)",
         "survey sheet, row 5, column image: column 'image' is not supported",
         "pages[0].questions[2].choices: unknown choice list 'khong_co' (survey sheet, row 7)",
     ]

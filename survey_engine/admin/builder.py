@@ -12,6 +12,8 @@ preview.py.
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -89,6 +91,7 @@ STRUCTURE_CHANGES = (
     "delete_question",
     "add_locality",
     "place_question",
+    "place_page",
     "duplicate_question",
     "duplicate_page",
 )
@@ -136,6 +139,8 @@ def change_structure(slug: str):
             edit.place_question(
                 data, target, form.get("page", ""), form.get("before", "").strip() or None
             )
+        elif change == "place_page":  # a drag and drop
+            edit.place_page(data, target, form.get("before", "").strip() or None)
         elif change == "duplicate_question":
             added = [edit.duplicate_question(data, target)]
         elif change == "duplicate_page":
@@ -159,6 +164,10 @@ def change_structure(slug: str):
         if change == "duplicate_question":
             return redirect(url_for("admin.edit_question", slug=slug, name=added[0]))
         return redirect(url_for("admin.builder", slug=slug) + f"#q-{added[0]}")
+    if change == "delete_page":
+        flash(_("The page %(name)s was deleted.", name=target))
+    if change == "delete_question":
+        flash(_("The question %(name)s was deleted.", name=target))
     if change in ("add_question", "add_page"):
         return redirect(
             url_for("admin.edit_question", slug=slug, name=form.get("question_name", "").strip())
@@ -315,12 +324,24 @@ def edit_list(slug: str, name: str):
     problems: list[str] = []
     if request.method == "POST":
         problems = _change_list(data, name, columns)
+        change, focus = None, None
+        if not problems and request.form.get("change"):
+            try:
+                change, focus = _change_choice(data, name)
+            except edit.EditRefused as error:
+                problems = [str(error)]
         if not problems:
             try:
-                save(survey, data, f"choice list {name}")
+                save(survey, data, f"{change or 'choice list'} {name}")
             except SaveRefused as error:
                 db.session.rollback()
                 problems = error.problems
+        if not problems and change and focus is not None:
+            flash(CHOICE_CHANGED[change]())
+            # Back to the table, on the row the change is about (the script focuses it).
+            row = focus + 1
+            target = url_for("admin.edit_list", slug=slug, name=name, row=row)
+            return redirect(f"{target}#choice-row-{row}")
         if not problems:
             flash(_("The choice list %(name)s was saved.", name=name))
             if new_column := request.form.get("new_column", "").strip():
@@ -336,6 +357,8 @@ def edit_list(slug: str, name: str):
         columns=columns,
         is_new=is_new,
         used_by=edit.list_users(data, name),
+        published_before=any(v.published_at for v in survey.versions),
+        focus_row=request.args.get("row", type=int),
         others=problems,
         text=text_in,
         blank_rows=3 if choices else 5,
@@ -362,3 +385,53 @@ def _change_list(data: dict, name: str, columns: list[str]) -> list[str]:
         return []
     data["choice_lists"][name] = table_rows(form, "choice", edit.languages(data), columns)
     return []
+
+
+# What each change of one choice says when done (a button of the list's table: its
+# change, a colon and its row's number, so that a name edited in the same form counts).
+CHOICE_CHANGED = {
+    "add_choice": lambda: _("A choice was added: write its name and label."),
+    "choice_up": lambda: _("The choice was moved."),
+    "choice_down": lambda: _("The choice was moved."),
+    "place_choice": lambda: _("The choice was moved."),
+    "duplicate_choice": lambda: _("The choice was duplicated."),
+    "delete_choice": lambda: _("The choice was deleted."),
+}
+ROW_RE = re.compile(r"[0-9]{1,6}")
+
+
+def _change_choice(data: dict, list_name: str) -> tuple[str, int | None]:
+    """Apply the choice change the button pressed names (after the table's own edits);
+    the change, and the position of the choice to show next (None: none left)."""
+    change, _colon, row = request.form.get("change", "").partition(":")
+    if change not in CHOICE_CHANGED:
+        abort(400)
+    choices = edit.choice_list(data, list_name)
+    if change == "add_choice":
+        edit.add_choice(data, list_name)
+        return change, len(choices) - 1
+    name = _row_choice(row)
+    if change in ("choice_up", "choice_down"):
+        edit.move_choice(data, list_name, name, -1 if change == "choice_up" else 1)
+    elif change == "place_choice":
+        before = request.form.get("before", "").strip()
+        edit.place_choice(data, list_name, name, _row_choice(before) if before else None)
+    elif change == "duplicate_choice":
+        name = edit.duplicate_choice(data, list_name, name)
+    else:
+        index = edit.choice_index(choices, name)
+        edit.delete_choice(data, list_name, name)
+        return change, min(index, len(choices) - 1) if choices else None
+    return change, edit.choice_index(choices, name)
+
+
+def _row_choice(row: str) -> str:
+    """The name the table's row `row` holds as submitted (a row emptied or ticked for
+    removal holds none)."""
+    form = request.form
+    if not ROW_RE.fullmatch(row):
+        raise edit.EditRefused(f"no row {row[:20]!r} in the table")
+    name = form.get(f"choice-{row}-name", "").strip()
+    if not name or form.get(f"choice-{row}-delete"):
+        raise edit.EditRefused(f"row {row} holds no choice")
+    return name

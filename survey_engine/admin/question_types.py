@@ -32,6 +32,7 @@ TYPE_NAMES = {
     "audio": N_("Audio recording"),
     "video": N_("Video"),
     "file": N_("File"),
+    "repeat": N_("Roster (the same questions for each member, each item)"),
 }
 
 

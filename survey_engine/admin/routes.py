@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import g, make_response, redirect, render_template, request, url_for
@@ -16,9 +17,10 @@ from survey_engine.admin.surveys import availability
 from survey_engine.i18n import UI_LANGUAGES, choose_language
 from survey_engine.localtime import local_text as local_time
 from survey_engine.models import SurveyStatus
+from survey_engine.params import page_or_400
 from survey_engine.staff.accounts import check_login, normalize_email
 from survey_engine.staff.audit import record
-from survey_engine.staff.overview import overview, surveys_for
+from survey_engine.staff.overview import overview, page_of, surveys_for
 from survey_engine.staff.sessions import (
     clear_browser_session,
     current_session,
@@ -122,15 +124,21 @@ def logout():
 @login_required
 def index():
     """The overview: the surveys this account may see, with their figures (a few
-    queries for the whole list, staff/overview.py), searchable and by status."""
+    queries for the page, staff/overview.py), searchable, by status, PAGE_SIZE a page
+    (?page=N; past the last page: the last)."""
     status = request.args.get("status", "")[:16]
     status = status if status in STATUSES else ""
     search = request.args.get("q", "")[:200]
-    lines = overview(surveys_for(current_user, status, search))
+    page = page_of(surveys_for(current_user, status, search), page_or_400(request.args.get("page")))
+    kept: dict[str, Any] = {
+        name: value for name, value in (("q", search), ("status", status)) if value
+    }
     return render_template(
         "admin/index.html",
         lang=g.lang,
-        lines=lines,
+        lines=overview(page.items),
+        page=page,
+        page_url=lambda n: url_for("admin.index", **kept, **({"page": n} if n > 1 else {})),
         user=current_user,
         status_name=status_name,
         statuses=STATUSES,

@@ -16,8 +16,9 @@ from exports.csv_file import csv_text
 from survey_engine.api.access import NOT_VISIBLE_TEXT, staff_user, unauthorized, visible_survey
 from survey_engine.api.blueprint import bp
 from survey_engine.catalog import response_count
+from survey_engine.definition.families import FILE
 from survey_engine.definition.merged import MergedSurvey
-from survey_engine.exporting.survey_file import survey_rows
+from survey_engine.exporting.survey_file import survey_rows, upload_link
 from survey_engine.extensions import db
 from survey_engine.i18n import choose_language
 from survey_engine.localtime import aware
@@ -178,7 +179,9 @@ def list_responses(slug: str):
         return _busy(str(error))
     numbers = {v.id: v.number for v in _published_versions(survey)}
     weights = current_weights(survey.id)
-    rows = [response_json(row, numbers, weights) for row in page.rows]
+    link = upload_link(survey.slug)
+    links = {q.name: link for q in merged.questions if q.type in FILE}
+    rows = [response_json(row, numbers, weights, links) for row in page.rows]
     cursor = make_cursor(survey.id, page.next_after)
     return _page_body(survey, filters, limit, rows, cursor, page.more), 200
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Container
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -35,6 +35,7 @@ from survey_engine.definition.answer_types import (
 )
 from survey_engine.definition.expression_values import Compiled, compiled_expression
 from survey_engine.definition.expressions import evaluate, truthy
+from survey_engine.definition.families import number_of
 from survey_engine.definition.model import OTHER, Definition, Question
 from survey_engine.i18n import message
 from survey_engine.localtime import LOCAL_TIME
@@ -48,6 +49,7 @@ __all__ = [
     "clean_answers",
     "local_today",
     "printable",
+    "rows_wanted",
     "unstorable",
 ]
 
@@ -60,8 +62,10 @@ def local_today() -> date:
 @dataclass(frozen=True)
 class _Plan:
     """What clean_answers looks up in a definition, found once per published version
-    instead of on every submission (BENCHMARKS.md, issue 13)."""
+    instead of on every submission (BENCHMARKS.md, issue 13). A roster's row has a
+    plan of its own, in `rows`."""
 
+    by_name: dict[str, Question]
     fields: frozenset  # what a client may send: question names and their _other fields
     notes: frozenset  # questions that take no answer
     other_fields: dict[str, Question]
@@ -69,6 +73,7 @@ class _Plan:
     typed: tuple[tuple[Question, Cleaner, tuple[type, Container] | None], ...]
     # Every question in order, with the compiled relevance it needs (its page's, its own).
     steps: tuple[tuple[Question, tuple[Compiled, ...]], ...]
+    rows: dict[str, _Plan]
 
 
 _PLANS: weakref.WeakKeyDictionary[Definition, _Plan] = weakref.WeakKeyDictionary()
@@ -77,38 +82,71 @@ _PLANS: weakref.WeakKeyDictionary[Definition, _Plan] = weakref.WeakKeyDictionary
 def _plan(definition: Definition) -> _Plan:
     plan = _PLANS.get(definition)
     if plan is None:
-        questions = definition.questions
-        other_fields = {q.other_field: q for q in questions if q.other}
-        plan = _PLANS[definition] = _Plan(
-            fields=frozenset([*definition.by_name, *other_fields]),
-            notes=frozenset(q.name for q in questions if q.type == "note"),
-            other_fields=other_fields,
-            typed=tuple(
-                (q, cleaner(q.type), kept_as_sent(q))
-                for q in questions
-                if q.type not in ("note", "calculate")
-            ),
-            steps=tuple((q, _conditions(definition, q)) for q in questions),
+        plan = _PLANS[definition] = _plan_of(
+            definition.questions, lambda q: _conditions(definition, q)
         )
     return plan
 
 
+def _plan_of(
+    questions: Sequence[Question], conditions: Callable[[Question], tuple[Compiled, ...]]
+) -> _Plan:
+    other_fields = {q.other_field: q for q in questions if q.other}
+    return _Plan(
+        by_name={q.name: q for q in questions},
+        fields=frozenset([*(q.name for q in questions), *other_fields]),
+        notes=frozenset(q.name for q in questions if q.type == "note"),
+        other_fields=other_fields,
+        typed=tuple(
+            (q, cleaner(q.type), kept_as_sent(q))
+            for q in questions
+            if q.type not in ("note", "calculate", "repeat")
+        ),
+        steps=tuple((q, conditions(q)) for q in questions),
+        # Within a row only the row question's own relevance: the page's held already.
+        rows={
+            q.name: _plan_of(q.questions, lambda row_q: _conditions_of(row_q.relevant))
+            for q in questions
+            if q.is_repeat
+        },
+    )
+
+
 def _conditions(definition: Definition, q: Question) -> tuple[Compiled, ...]:
     """The compiled relevance a question is asked under: its page's, then its own."""
-    asts = (definition.page_relevant.get(q.page), q.relevant)
+    return _conditions_of(definition.page_relevant.get(q.page), q.relevant)
+
+
+def _conditions_of(*asts: list | None) -> tuple[Compiled, ...]:
     return tuple(compiled_expression(ast) for ast in asts if ast is not None)
 
 
 def clean_answers(
     definition: Definition, raw: dict[str, Any], lang: str, today: date | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Return (answers, errors): typed answers without empties, or messages by question."""
+    """Return (answers, errors): typed answers without empties, or messages by question.
+
+    A roster's answer is a list of rows, each cleaned like a small survey whose
+    expressions see the row's answers and every answer outside it; an error in a row
+    is keyed `roster.<row number>.<question>`, the row number counted from 1."""
     today = today or local_today()
-    plan = _plan(definition)
-    errors = _unexpected_fields(definition, plan, raw, lang)
+    return _clean(definition, _plan(definition), raw, {}, lang, today)
+
+
+def _clean(
+    definition: Definition,
+    plan: _Plan,
+    raw: dict[str, Any],
+    outside: dict[str, Any],
+    lang: str,
+    today: date,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The answers to `plan`'s questions; `outside` is what a row's expressions see
+    of the answers around it."""
+    errors = _unexpected_fields(plan, raw, lang)
     typed, type_errors = _typed(definition, plan, raw, lang, today)
     answers: dict[str, Any] = {}
-    context = dict(typed)  # what expressions see: irrelevant answers leave it as we go
+    context = {**outside, **typed}  # what expressions see: irrelevant answers leave it
     for q, conditions in plan.steps:
         if conditions and not _relevant(conditions, context, today):
             context.pop(q.name, None)
@@ -117,6 +155,14 @@ def clean_answers(
             result = _stored_value(evaluate(q.calculation, context, today=today))
             if result is not None:
                 answers[q.name] = context[q.name] = result
+            continue
+        if q.is_repeat:
+            rows, row_errors = _clean_rows(
+                definition, plan.rows[q.name], q, raw, context, lang, today
+            )
+            errors.update(row_errors)
+            if rows:
+                answers[q.name] = context[q.name] = rows
             continue
         if not q.takes_answer:
             continue
@@ -141,6 +187,48 @@ def clean_answers(
     return answers, errors
 
 
+def _clean_rows(
+    definition: Definition,
+    plan: _Plan,
+    q: Question,
+    raw: dict[str, Any],
+    context: dict[str, Any],
+    lang: str,
+    today: date,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """A roster's rows, and its errors: the number of rows first (fixed by `count`, else
+    between min_count and max_count), then each row's answers."""
+    sent = raw.get(q.name)
+    if is_empty(sent):
+        sent = []
+    if not isinstance(sent, list) or not all(isinstance(row, dict) for row in sent):
+        return [], {q.name: message("not_rows", lang)}
+    errors: dict[str, str] = {}
+    if q.count is not None:
+        wanted = rows_wanted(q, context, today)
+        if len(sent) != wanted:
+            errors[q.name] = message("rows_count", lang, limit=wanted)
+    elif len(sent) < q.min_count:
+        errors[q.name] = message("rows_too_few", lang, limit=q.min_count)
+    elif len(sent) > q.max_count:
+        errors[q.name] = message("rows_too_many", lang, limit=q.max_count)
+    rows = []
+    for number, row in enumerate(sent[: q.max_count], start=1):
+        answers, row_errors = _clean(definition, plan, row, context, lang, today)
+        errors.update({f"{q.name}.{number}.{key}": text for key, text in row_errors.items()})
+        rows.append(answers)
+    return rows, errors
+
+
+def rows_wanted(q: Question, context: dict[str, Any], today: date | None = None) -> int:
+    """How many rows a roster's `count` asks for with these answers: a whole number
+    from 0 to max_count (no answer, or no number, asks for none)."""
+    number = number_of(evaluate(q.count, context, today=today or local_today()))
+    if number is None or number < 0:
+        return 0
+    return min(int(number), q.max_count)
+
+
 def asked_questions(
     definition: Definition, answers: dict[str, Any], today: date | None = None
 ) -> set[str] | None:
@@ -162,15 +250,13 @@ def asked_questions(
     return asked
 
 
-def _unexpected_fields(
-    definition: Definition, plan: _Plan, raw: dict[str, Any], lang: str
-) -> dict[str, str]:
+def _unexpected_fields(plan: _Plan, raw: dict[str, Any], lang: str) -> dict[str, str]:
     """Errors for fields no question has, and for an answer to a note."""
     errors: dict[str, str] = {}
     if raw.keys() <= plan.fields and plan.notes.isdisjoint(raw):
         return errors
     for key, value in raw.items():
-        question = definition.by_name.get(key)
+        question = plan.by_name.get(key)
         if question is None and key not in plan.other_fields:
             errors[safe_text(str(key))[:64]] = message(
                 "bad_character" if unstorable(key) else "unknown_question", lang

@@ -32,13 +32,23 @@ def unique_name(name: str, taken: set[str]) -> str:
 
 
 def _question_names(data: dict) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for page in data.get("pages") or []:
-        for question in page.get("questions") or []:
-            names.add(question.get("name"))
+        for question in _with_rows(page.get("questions") or []):
+            names.add(str(question.get("name")))
             if question.get("other"):
                 names.add(f"{question.get('name')}_other")
     return names
+
+
+def _with_rows(questions: list[dict]) -> list[dict]:
+    """The questions and, after a roster, its rows' questions: names unique in a survey."""
+    found = []
+    for question in questions:
+        found.append(question)
+        if question.get("type") == "repeat":
+            found += question.get("questions") or []
+    return found
 
 
 def _bring_list(target: dict, source: dict, name: str, renamed: dict[str, str]) -> str:
@@ -79,16 +89,17 @@ def copy_into(
             new_page.pop("relevant", None)  # it may name questions left behind
         new_page["name"] = unique_name(page["name"], taken_pages)
         new_page["questions"] = []
-        for question in chosen:
-            new = copy.deepcopy(question)
-            new["name"] = unique_name(question["name"], taken_questions)
-            if new.get("other"):
-                taken_questions.add(f"{new['name']}_other")
-            if new["name"] != question["name"]:
-                renamed[question["name"]] = new["name"]
-            if isinstance(new.get("choices"), str):
-                new["choices"] = _bring_list(target, source, new["choices"], lists)
-            new_page["questions"].append(new)
+        for question in copy.deepcopy(chosen):
+            for new in _with_rows([question]):  # a roster's row questions are renamed too
+                old_name = new["name"]
+                new["name"] = unique_name(old_name, taken_questions)
+                if new.get("other"):
+                    taken_questions.add(f"{new['name']}_other")
+                if new["name"] != old_name:
+                    renamed[old_name] = new["name"]
+                if isinstance(new.get("choices"), str):
+                    new["choices"] = _bring_list(target, source, new["choices"], lists)
+            new_page["questions"].append(question)
         copied.append(new_page)
     target.setdefault("pages", []).extend(_renamed_references(copied, renamed))
     return sum(len(page["questions"]) for page in copied), renamed

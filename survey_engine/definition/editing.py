@@ -61,7 +61,13 @@ def unused_name(taken: set[str], base: str) -> str:
 
 
 def question_names(data: dict) -> set[str]:
-    return {q.get("name") for page in data["pages"] for q in page["questions"]}
+    """Every question's name, a roster's row questions' too: names are unique in a survey."""
+    return {
+        asked.get("name")
+        for page in data["pages"]
+        for q in page["questions"]
+        for asked in (q, *(q.get("questions") or () if q.get("type") == "repeat" else ()))
+    }
 
 
 def blank_question(data: dict, qtype: str, name: str, label: str) -> dict:
@@ -87,6 +93,11 @@ def blank_question(data: dict, qtype: str, name: str, label: str) -> dict:
         question["rows"] = [{"name": f"row_{n}", "label": {lang: f"{n}"}} for n in (1, 2)]
     if qtype == "calculate":
         question["calculation"] = "1"
+    if qtype == "repeat":
+        row_name = unused_name(question_names(data) | {name}, f"{name}_name")
+        question["questions"] = [
+            {"name": row_name, "type": "text", "label": {lang: row_name}, "required": True}
+        ]
     return question
 
 
@@ -114,6 +125,7 @@ TYPES_IN_ORDER = (
     "note",
     "hidden",
     "calculate",
+    "repeat",
 )
 assert set(TYPES_IN_ORDER) == QUESTION_TYPES
 
@@ -195,6 +207,18 @@ def place_question(data: dict, name: str, page_name: str, before: str | None) ->
     target["questions"].insert(names.index(before) if before else len(names), question)
 
 
+def place_page(data: dict, name: str, before: str | None) -> None:
+    """Put a page before another one (`before`), or last: a drag and drop."""
+    if before == name:
+        return
+    page = data["pages"][page_index(data, name)]
+    if before is not None:
+        page_index(data, before)  # refused when there is no such page
+    data["pages"].remove(page)
+    names = [p["name"] for p in data["pages"]]
+    data["pages"].insert(names.index(before) if before else len(names), page)
+
+
 def duplicate_question(data: dict, name: str) -> str:
     """A copy of the question right after it, under a new name (`<name>_2` ...); it
     shares the choice list, so editing one list changes both. The new name."""
@@ -256,6 +280,68 @@ def replace_question(data: dict, old_name: str, question: dict, page_name: str) 
         raise EditRefused("the only question of a page stays on it: move the page instead")
     del data["pages"][p]["questions"][q]
     data["pages"][target]["questions"].append(question)
+
+
+# -- one choice of a list ---------------------------------------------------------------
+#
+# A choice removed or renamed in a draft loses no answer: published versions are never
+# changed, answers stay with the version they were given to, and the results show a
+# choice some version listed, or some answer holds, even when the newest one does not
+# (definition/merged.py). So these refuse only what makes no sense on the list itself;
+# the validator judges the rest (a list left empty, a name given twice).
+
+
+def choice_list(data: dict, list_name: str) -> list[dict]:
+    choices = (data.get("choice_lists") or {}).get(list_name)
+    if choices is None:
+        raise EditRefused(f"no choice list named {list_name!r}")
+    return choices
+
+
+def choice_index(choices: list[dict], name: str) -> int:
+    for index, choice in enumerate(choices):
+        if str(choice.get("name")) == name:
+            return index
+    raise EditRefused(f"no choice named {name!r}")
+
+
+def add_choice(data: dict, list_name: str) -> str:
+    """A new choice at the end of the list, named by the next free number, its label
+    its name (to be written over); the new name."""
+    choices = choice_list(data, list_name)
+    name = unused_name({str(c.get("name")) for c in choices}, str(len(choices) + 1))
+    choices.append({"name": name, "label": {default_language(data): name}})
+    return name
+
+
+def move_choice(data: dict, list_name: str, name: str, offset: int) -> None:
+    choices = choice_list(data, list_name)
+    _move(choices, choice_index(choices, name), offset)
+
+
+def place_choice(data: dict, list_name: str, name: str, before: str | None) -> None:
+    """Put a choice before another one (`before`), or last: a drag and drop."""
+    choices = choice_list(data, list_name)
+    if before == name:
+        return
+    choice = choices.pop(choice_index(choices, name))
+    choices.insert(choice_index(choices, before) if before else len(choices), choice)
+
+
+def duplicate_choice(data: dict, list_name: str, name: str) -> str:
+    """A copy of the choice right after it, under a new name (`<name>_2` ...); the new
+    name."""
+    choices = choice_list(data, list_name)
+    index = choice_index(choices, name)
+    copied = copy.deepcopy(choices[index])
+    copied["name"] = unused_name({str(c.get("name")) for c in choices}, name)
+    choices.insert(index + 1, copied)
+    return copied["name"]
+
+
+def delete_choice(data: dict, list_name: str, name: str) -> None:
+    choices = choice_list(data, list_name)
+    del choices[choice_index(choices, name)]
 
 
 def list_users(data: dict, list_name: str) -> list[str]:

@@ -133,8 +133,9 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
 }
 # XLSForm functions that need what survey-engine/1 has not: why, instead of "unknown".
 NOT_HERE = {
-    "count": "count() counts a repeat's entries and survey-engine has no repeats "
-    "(for the choices ticked in a select_multiple write count-selected())",
+    "count": "count() counts a repeat's rows, which survey-engine's expressions do not "
+    "read yet: give the roster a count of its own (`count`, XLSForm's repeat_count) and "
+    "use that answer (for the choices ticked in a select_multiple write count-selected())",
 }
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from survey_engine.definition import Definition, clean_answers
-from survey_engine.definition.answers import available_choices, local_today
+from survey_engine.definition.answers import available_choices, local_today, rows_wanted
 from survey_engine.definition.families import FILE, NOT_ASKED, TYPED_NUMBER
 from survey_engine.definition.model import OTHER, Question
 
@@ -34,23 +35,38 @@ def fake_answers(definition: Definition, rng: random.Random) -> dict:
     constraint refuses is drawn again.
     """
     for _ in range(ATTEMPTS):
-        raw: dict = {}
-        for q in definition.questions:
-            # No file is made up: a file question stays unanswered (or is refused).
-            if q.type in NOT_ASKED or q.type in FILE or (not q.required and rng.random() < 0.2):
-                continue
-            picked = _answer(q, rng, raw)
-            if picked is None:  # a choice filter left no choice: nothing to pick
-                continue
-            raw[q.name] = picked
-            if q.other and (picked == OTHER or (isinstance(picked, list) and OTHER in picked)):
-                raw[q.other_field] = rng.choice(SAMPLE_TEXTS)
+        raw = _draw(definition.questions, rng, {})
         answers, errors = clean_answers(definition, raw, definition.default_language)
         if not errors:
             return answers
     # A survey no answers can satisfy (or a bug here) would poison every benchmark:
     # fail loudly, with the reason, rather than store what the survey refuses.
     raise NoFakeAnswers(f"no valid answers in {ATTEMPTS} draws; the last refused: {errors}")
+
+
+def _draw(questions: Sequence[Question], rng: random.Random, outside: dict) -> dict:
+    """Answers to `questions` (a survey's, or a roster row's seeing `outside`)."""
+    raw: dict = {}
+    for q in questions:
+        # No file is made up: a file question stays unanswered (or is refused).
+        if q.type in NOT_ASKED or q.type in FILE or (not q.required and rng.random() < 0.2):
+            continue
+        picked = _answer(q, rng, {**outside, **raw})
+        if picked is None:  # a choice filter left no choice: nothing to pick
+            continue
+        raw[q.name] = picked
+        if q.other and (picked == OTHER or (isinstance(picked, list) and OTHER in picked)):
+            raw[q.other_field] = rng.choice(SAMPLE_TEXTS)
+    return raw
+
+
+def _rows(q: Question, rng: random.Random, so_far: dict) -> list[dict]:
+    """A roster's rows: as many as its count asks, else a few within its bounds."""
+    if q.count is not None:
+        number = rows_wanted(q, so_far)
+    else:
+        number = rng.randint(q.min_count, min(q.max_count, q.min_count + 4))
+    return [_draw(q.questions, rng, so_far) for _ in range(number)]
 
 
 def _answer(q: Question, rng: random.Random, so_far: dict) -> Any:
@@ -69,6 +85,8 @@ def _answer(q: Question, rng: random.Random, so_far: dict) -> Any:
         return rng.sample(q.choice_names(), len(q.choices))
     if q.type == "matrix":
         return {row["name"]: rng.choice(q.choice_names()) for row in q.rows}
+    if q.is_repeat:
+        return _rows(q, rng, so_far)
     if q.type in TYPED_NUMBER:
         low, high = q.raw.get("min", 0), q.raw.get("max", 4 if q.type == "integer" else 100)
         return (

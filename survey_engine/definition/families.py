@@ -33,6 +33,30 @@ GEOPOINT = frozenset({"geopoint"})
 FILE = frozenset({"image", "audio", "video", "file"})
 # The parts of a geopoint answer, in column order, with the export's column suffix.
 GEO_PARTS = (("lat", "latitude"), ("lon", "longitude"), ("acc", "accuracy"))
+# A roster: the same questions asked once per row (a household's members). Its answer
+# is a list of rows, each {sub-question name: answer}; exports give it a sheet or file
+# of its own, one line per row (1:n with the responses).
+REPEAT = frozenset({"repeat"})
+# What a roster's rows may ask: one plain answer per question, so that a row is one
+# line of its sheet. Not a roster in a roster, nor matrices, rankings, places or files.
+IN_REPEAT = frozenset(
+    {
+        "select_one",
+        "select_multiple",
+        "text",
+        "integer",
+        "decimal",
+        "date",
+        "barcode",
+        "email",
+        "phone",
+        "rating",
+        "nps",
+        "note",
+        "acknowledge",
+        "calculate",
+    }
+)
 # Their answers name choices of a choice list.
 CHOICE_LIST = SELECT | RANK | MATRIX
 

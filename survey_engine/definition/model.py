@@ -7,7 +7,8 @@ from functools import cached_property
 from typing import Any
 
 from survey_engine.definition.expressions import parse, references
-from survey_engine.definition.families import FILE, MATRIX, SELECT
+from survey_engine.definition.families import FILE, MATRIX, REPEAT, SELECT
+from survey_engine.definition.schema_questions import DEFAULT_MAX_ROWS
 
 OTHER = "other"
 
@@ -31,10 +32,20 @@ class Question:
     calculation: list | None = None
     rows: tuple[dict, ...] = ()  # matrix only
     filter_refs: frozenset = frozenset()  # the answers choice_filter reads
+    # A roster (type repeat): the questions of each row, and `count`, the parsed
+    # expression that fixes how many rows (None: the citizen adds them).
+    questions: tuple[Question, ...] = ()
+    count: list | None = None
+    min_count: int = 0
+    max_count: int = 0
 
     @property
     def is_select(self) -> bool:
         return self.type in SELECT
+
+    @property
+    def is_repeat(self) -> bool:
+        return self.type in REPEAT
 
     @property
     def takes_answer(self) -> bool:
@@ -71,6 +82,37 @@ def _ast(text: str | None) -> list | None:
     return parse(text) if text else None
 
 
+def _question(q: dict, page: str, lists: dict) -> Question:
+    choices = tuple({**c, "name": str(c["name"])} for c in lists.get(q.get("choices"), []))
+    if q.get("other"):
+        choices += ({"name": OTHER, "label": None},)
+    repeat = q.get("type") in REPEAT
+    return Question(
+        name=q["name"],
+        type=q["type"],
+        label=q.get("label"),
+        hint=q.get("hint"),
+        required=bool(q.get("required")),
+        appearance=q.get("appearance"),
+        other=bool(q.get("other")),
+        choices=choices,
+        page=page,
+        raw=q,
+        relevant=_ast(q.get("relevant")),
+        constraint=_ast(q.get("constraint")),
+        choice_filter=_ast(q.get("choice_filter")),
+        calculation=_ast(q.get("calculation")),
+        rows=tuple(q.get("rows", ())),
+        filter_refs=frozenset(references(_ast(q.get("choice_filter")) or [])),
+        questions=tuple(_question(row_q, page, lists) for row_q in q.get("questions", ()))
+        if repeat
+        else (),
+        count=_ast(q.get("count")),
+        min_count=max(q.get("min_count") or 0, 1 if q.get("required") else 0),
+        max_count=q.get("max_count") or DEFAULT_MAX_ROWS if repeat else 0,
+    )
+
+
 class Definition:
     """Wraps a definition that validate_definition() accepted."""
 
@@ -84,35 +126,13 @@ class Definition:
         self.page_relevant: dict[str, list | None] = {
             page["name"]: _ast(page.get("relevant")) for page in self.pages
         }
-        self.questions: list[Question] = []
-        for page in self.pages:
-            for q in page["questions"]:
-                choices = tuple(
-                    {**c, "name": str(c["name"])} for c in lists.get(q.get("choices"), [])
-                )
-                if q.get("other"):
-                    choices += ({"name": OTHER, "label": None},)
-                self.questions.append(
-                    Question(
-                        name=q["name"],
-                        type=q["type"],
-                        label=q.get("label"),
-                        hint=q.get("hint"),
-                        required=bool(q.get("required")),
-                        appearance=q.get("appearance"),
-                        other=bool(q.get("other")),
-                        choices=choices,
-                        page=page["name"],
-                        raw=q,
-                        relevant=_ast(q.get("relevant")),
-                        constraint=_ast(q.get("constraint")),
-                        choice_filter=_ast(q.get("choice_filter")),
-                        calculation=_ast(q.get("calculation")),
-                        rows=tuple(q.get("rows", ())),
-                        filter_refs=frozenset(references(_ast(q.get("choice_filter")) or [])),
-                    )
-                )
+        # The survey's questions in order; a roster's row questions are in its
+        # `questions`, not here, as their answers are in the roster's rows.
+        self.questions: list[Question] = [
+            _question(q, page["name"], lists) for page in self.pages for q in page["questions"]
+        ]
         self.by_name: dict[str, Question] = {q.name: q for q in self.questions}
+        self.repeats: tuple[Question, ...] = tuple(q for q in self.questions if q.is_repeat)
         # Questions answered with an uploaded file: their tokens are checked on submit.
         self.file_questions = tuple(q for q in self.questions if q.type in FILE)
         # Read for every stored response (intake/quality.py): found once.
@@ -144,9 +164,10 @@ class Definition:
 
         collect(self.title)
         for q in self.questions:
-            collect(q.label)
-            for c in q.choices:
-                collect(c.get("label"))
+            for asked in (q, *q.questions):
+                collect(asked.label)
+                for c in asked.choices:
+                    collect(c.get("label"))
         return found
 
     def text(self, value: Any, lang: str) -> str:

@@ -14,7 +14,7 @@ from survey_engine.definition import expressions
 from survey_engine.definition.problems import N_, Problem
 
 # Parts of XLSForm the engine does not implement: refused rather than half-honoured.
-NOT_YET_SUPPORTED = {"parameters", "repeat_count", "read_only", "trigger"}
+NOT_YET_SUPPORTED = {"parameters", "read_only", "trigger"}
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # The questionnaire form's own fields (public/rendering.CONTROL_FIELDS): the id, who

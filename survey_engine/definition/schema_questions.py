@@ -11,7 +11,13 @@ import re
 from datetime import date
 from typing import Any, TypeGuard
 
-from survey_engine.definition.families import CHOICE_LIST, TYPED_NUMBER, UNSEEN
+from survey_engine.definition.families import (
+    CHOICE_LIST,
+    IN_REPEAT,
+    REPEAT,
+    TYPED_NUMBER,
+    UNSEEN,
+)
 from survey_engine.definition.problems import N_
 from survey_engine.definition.schema_common import (
     NAME_RE,
@@ -45,6 +51,7 @@ QUESTION_TYPES = {
     "acknowledge",
     "hidden",
     "calculate",
+    "repeat",
 }
 QUESTION_KEYS = {
     "name",
@@ -69,6 +76,10 @@ QUESTION_KEYS = {
     "scale",
     "rows",
     "attention",
+    "questions",
+    "min_count",
+    "max_count",
+    "count",
 }
 # Which properties each type takes beyond the common ones.
 TYPE_KEYS = {
@@ -82,7 +93,12 @@ TYPE_KEYS = {
     "rating": {"scale", "attention"},
     "nps": {"attention"},
     "calculate": {"calculation"},
+    "repeat": {"questions", "min_count", "max_count", "count"},
 }
+# A roster's rows: at most this many in any answer (a household, a school's classes);
+# a roster without max_count takes up to DEFAULT_MAX_ROWS.
+ROWS_LIMIT = 100
+DEFAULT_MAX_ROWS = 30
 COMMON_KEYS = {
     "name",
     "type",
@@ -108,7 +124,10 @@ def check_question(
     known: set[str],
     default_language: str,
 ) -> None:
-    """Every problem of one question at `path`; its name is noted in `seen`."""
+    """Every problem of one question at `path`; its name is noted in `seen`.
+
+    `known` is what its expressions may name: every question outside rosters, and
+    within a roster's row also that row's questions."""
     if not isinstance(question, dict):
         problems.add(path, N_("a question is an object with name, type and label"))
         return
@@ -156,6 +175,8 @@ def check_question(
         _rows(problems, f"{path}.rows", question.get("rows"), default_language)
     if "attention" in question:
         _attention(problems, f"{path}.attention", question, lists)
+    if qtype in REPEAT:
+        _repeat(problems, path, question, lists, seen, known, default_language)
     default = question.get("default")
     if default is not None and not isinstance(default, str | int | float | list):
         problems.add(f"{path}.default", N_("a text, a number or a list of choice names"))
@@ -315,6 +336,65 @@ def _rows(problems: Problems, path: str, rows: Any, default_language: str) -> No
         check_text(
             problems, f"{path}[{i}].label", row.get("label"), default_language, required=True
         )
+
+
+def _repeat(
+    problems: Problems,
+    path: str,
+    question: dict,
+    lists: dict[str, set],
+    seen: dict[str, str],
+    known: set[str],
+    default_language: str,
+) -> None:
+    """A roster: its row's questions (names unique in the whole survey, so an answer
+    and an expression name one thing), how many rows, and `count`, an expression on
+    earlier answers that fixes the number of rows (XLSForm's repeat_count)."""
+    check_expression(problems, f"{path}.count", question.get("count"), known)
+    for key in ("constraint", "constraint_message", "default"):
+        if key in question:  # the rows' questions check their answers
+            problems.add(
+                f"{path}.{key}",
+                N_("a %(qtype)s question does not take %(key)s"),
+                qtype="repeat",
+                key=repr(key),
+            )
+    low, high = question.get("min_count"), question.get("max_count")
+    for key, value in (("min_count", low), ("max_count", high)):
+        if value is not None and (type(value) is not int or not 0 <= value <= ROWS_LIMIT):
+            problems.add(
+                f"{path}.{key}",
+                N_("a whole number from 0 to %(limit)s, got %(got)s"),
+                limit=ROWS_LIMIT,
+                got=repr(value),
+            )
+    if type(low) is int and type(high) is int and low > high:
+        problems.add(f"{path}.max_count", N_("must not be below min_count"))
+    if high == 0:
+        problems.add(f"{path}.max_count", N_("a roster needs room for at least one row"))
+    rows = question.get("questions")
+    if not isinstance(rows, list) or not rows:
+        problems.add(f"{path}.questions", N_("a roster needs a non-empty list of questions"))
+        return
+    in_row = known | {
+        q["name"] for q in rows if isinstance(q, dict) and isinstance(q.get("name"), str)
+    }
+    for i, row_question in enumerate(rows):
+        row_path = f"{path}.questions[{i}]"
+        row_type = row_question.get("type") if isinstance(row_question, dict) else None
+        if row_type in QUESTION_TYPES and row_type not in IN_REPEAT:
+            problems.add(
+                f"{row_path}.type",
+                N_("a roster's row cannot ask a %(qtype)s question; it may ask: %(types)s"),
+                qtype=row_type,
+                types=", ".join(sorted(IN_REPEAT)),
+            )
+            continue
+        if isinstance(row_question, dict) and "attention" in row_question:
+            problems.add(
+                f"{row_path}.attention", N_("an attention check cannot be inside a roster")
+            )
+        check_question(problems, row_path, row_question, lists, seen, in_row, default_language)
 
 
 def _attention(problems: Problems, path: str, question: dict, lists: dict[str, set]) -> None:

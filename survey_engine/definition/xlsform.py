@@ -200,7 +200,9 @@ class _Reader(PageBuilder):
         for page in pages:
             if page.get("relevant"):
                 page["relevant"] = rename_literals(page["relevant"], self.renamed)
-            for question in page["questions"]:
+            for _, question in _each_question([page]):
+                if isinstance(question.get("count"), str):
+                    question["count"] = rename_literals(question["count"], self.renamed)
                 for key in EXPRESSION_COLUMNS:
                     if isinstance(question.get(key), str):
                         question[key] = rename_literals(question[key], self.renamed)
@@ -217,26 +219,25 @@ class _Reader(PageBuilder):
     def check_filters(self, pages: list, lists: dict) -> None:
         """A choice_filter naming a property (a choices sheet column) that no choice of
         its list has would filter every choice away: a problem at its row."""
-        for p, page in enumerate(pages):
-            for q, question in enumerate(page["questions"]):
-                text, listed = question.get("choice_filter"), lists.get(question.get("choices"))
-                if not isinstance(text, str) or listed is None:
-                    continue
-                try:
-                    parser = Parser(text)
-                    parser.parse()
-                except ExpressionError:
-                    continue  # the validator names the syntax error
-                have = {key for choice in listed for key in choice}
-                for name in sorted({name for name, _ in parser.props} - have):
-                    self.problem(
-                        "survey",
-                        self.question_rows.get((p, q)),
-                        "choice_filter",
-                        f"{name!r} is no column of the choices sheet for list "
-                        f"{question['choices']!r} (its choices have: {', '.join(sorted(have))}); "
-                        f"a text is written in quotes: '{name}'",
-                    )
+        for at, question in _each_question(pages):
+            text, listed = question.get("choice_filter"), lists.get(question.get("choices"))
+            if not isinstance(text, str) or listed is None:
+                continue
+            try:
+                parser = Parser(text)
+                parser.parse()
+            except ExpressionError:
+                continue  # the validator names the syntax error
+            have = {key for choice in listed for key in choice}
+            for name in sorted({name for name, _ in parser.props} - have):
+                self.problem(
+                    "survey",
+                    self.question_rows.get(at),
+                    "choice_filter",
+                    f"{name!r} is no column of the choices sheet for list "
+                    f"{question['choices']!r} (its choices have: {', '.join(sorted(have))}); "
+                    f"a text is written in quotes: '{name}'",
+                )
 
     def matrix_rows(self, pages: list, lists: dict) -> list[dict]:
         found = []
@@ -267,10 +268,10 @@ class _Reader(PageBuilder):
     def locate(self, problem: str) -> str:
         """Adds the sheet and row to a path-style problem of validate_definition."""
         match = QUESTION_PATH_RE.match(problem)
-        if match and (int(match[1]), int(match[2])) in self.question_rows:
-            return (
-                f"{problem} (survey sheet, row {self.question_rows[int(match[1]), int(match[2])]})"
-            )
+        if match:
+            at = tuple(int(index) for index in match.groups() if index is not None)
+            if at in self.question_rows:
+                return f"{problem} (survey sheet, row {self.question_rows[at]})"
         match = PAGE_PATH_RE.match(problem)
         if match and int(match[1]) in self.page_rows:
             return f"{problem} (survey sheet, row {self.page_rows[int(match[1])]})"
@@ -374,6 +375,18 @@ class _Reader(PageBuilder):
         elif name != raw and first[1] == number:
             self.note("choices", number, "list_name", f"{raw!r} is kept as {name!r}")
         return name
+
+
+def _each_question(pages: list) -> list[tuple[tuple[int, ...], dict]]:
+    """Every question with its place, (page, question) or a roster's row question's
+    (page, question, row question): the keys of question_rows."""
+    found: list[tuple[tuple[int, ...], dict]] = []
+    for p, page in enumerate(pages):
+        for q, question in enumerate(page["questions"]):
+            found.append(((p, q), question))
+            if question.get("type") == "repeat":
+                found += [((p, q, r), row_q) for r, row_q in enumerate(question["questions"])]
+    return found
 
 
 def read_xlsform(path: str | Path, notes: list[str] | None = None) -> dict:

@@ -205,22 +205,7 @@ class RowReader:
             if key in ("type", "name"):
                 continue
             if key == "required":
-                word = (
-                    str(value).strip().lstrip("=").lower()
-                    if not isinstance(value, bool)
-                    else str(value).lower()
-                )
-                if word in TRUE_WORDS:
-                    question["required"] = True
-                elif word in FALSE_WORDS:
-                    question["required"] = False
-                else:
-                    self.problem(
-                        "survey",
-                        number,
-                        "required",
-                        f"{value!r}: only yes/no (true()/false()) is supported",
-                    )
+                self.required(number, question, value)
             elif key == "default":
                 question["default"] = self.default(qtype, value)
             elif key in ("min", "max", "scale", "min_choices", "max_choices"):
@@ -241,6 +226,25 @@ class RowReader:
         if kind == "range":
             self.range(number, question, plain.get("parameters"))
         return question
+
+    def required(self, number: int, question: dict, value: Any) -> None:
+        """The required column: yes/no, true()/false() and the like."""
+        word = (
+            str(value).strip().lstrip("=").lower()
+            if not isinstance(value, bool)
+            else str(value).lower()
+        )
+        if word in TRUE_WORDS:
+            question["required"] = True
+        elif word in FALSE_WORDS:
+            question["required"] = False
+        else:
+            self.problem(
+                "survey",
+                number,
+                "required",
+                f"{value!r}: only yes/no (true()/false()) is supported",
+            )
 
     def range(self, number: int, question: dict, parameters: Any) -> None:
         """XLSForm's range (a slider) as a number question: start and end become min

@@ -25,7 +25,10 @@ EXTRA_COLUMNS = (
     "matrix_rows",
     "attention",
 )
-PLAIN_COLUMNS = ("appearance", "default") + EXPRESSION_COLUMNS + EXTRA_COLUMNS
+# A begin repeat row's: XLSForm's repeat_count (the roster's `count`), and the bounds on
+# its rows, survey-engine's own.
+REPEAT_COLUMNS = ("repeat_count", "min_count", "max_count")
+PLAIN_COLUMNS = ("appearance", "default") + EXPRESSION_COLUMNS + EXTRA_COLUMNS + REPEAT_COLUMNS
 SIMPLE_TYPES = {
     "note",
     "text",
@@ -114,6 +117,7 @@ BIND_COLUMNS = {
 }
 # pyxform's other names of columns survey-engine reads.
 COLUMN_ALIASES = {
+    "jr:count": "repeat_count",
     "calculate": "calculation",
     "relevance": "relevant",
     "caption": "label",
@@ -167,7 +171,8 @@ LANGUAGE_NAMES = {
     "pt": "Portuguese",
 }
 LANGUAGE_CODES = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
-QUESTION_PATH_RE = re.compile(r"^pages\[(\d+)\]\.questions\[(\d+)\]")
+# A question's path, a roster's row question's with a third index.
+QUESTION_PATH_RE = re.compile(r"^pages\[(\d+)\]\.questions\[(\d+)\](?:\.questions\[(\d+)\])?")
 PAGE_PATH_RE = re.compile(r"^pages\[(\d+)\]")
 CHOICE_PATH_RE = re.compile(r"^choice_lists\.([^.\[]+)\[(\d+)\]")
 

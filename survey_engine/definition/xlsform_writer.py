@@ -72,7 +72,12 @@ def _lists_with_matrix_rows(definition: dict) -> tuple[dict[str, list[dict]], di
 def _survey_rows(definition: dict, order: list[str], matrix_lists: dict[int, str]) -> list[list]:
     """The survey sheet: a group per page, a row per question, only the columns used."""
     pages = definition["pages"]
-    questions = [q for page in pages for q in page["questions"]]
+    questions = [
+        asked
+        for page in pages
+        for q in page["questions"]
+        for asked in (q, *(q["questions"] if q["type"] == "repeat" else ()))
+    ]
     text_columns: list[tuple[str, str, Any]] = []
     for key in TEXT_COLUMNS:
         values = [q.get(key) for q in questions if q.get(key) is not None]
@@ -87,6 +92,7 @@ def _survey_rows(definition: dict, order: list[str], matrix_lists: dict[int, str
         if any(key in q for q in questions)
         or (key == "relevant" and any("relevant" in p for p in pages))
         or (key == "matrix_rows" and matrix_lists)
+        or (key == "repeat_count" and any("count" in q for q in questions))
     ]
     rows: list[list] = [["type", "name"] + [h for _, h, _ in text_columns] + plain]
     for page in pages:
@@ -97,10 +103,14 @@ def _survey_rows(definition: dict, order: list[str], matrix_lists: dict[int, str
         ]
         row += [page.get("relevant") if key == "relevant" else None for key in plain]
         rows.append(row)
-        rows += [
-            _question_row(question, text_columns, plain, matrix_lists)
-            for question in page["questions"]
-        ]
+        for question in page["questions"]:
+            rows.append(_question_row(question, text_columns, plain, matrix_lists))
+            if question["type"] == "repeat":
+                rows += [
+                    _question_row(row_question, text_columns, plain, matrix_lists)
+                    for row_question in question["questions"]
+                ]
+                rows.append(["end repeat"])
         rows.append(["end group"])
     return rows
 
@@ -112,7 +122,7 @@ def _question_row(
     matrix_lists: dict[int, str],
 ) -> list:
     """One question's row of the survey sheet."""
-    qtype = question["type"]
+    qtype = "begin repeat" if question["type"] == "repeat" else question["type"]
     if "choices" in question:
         qtype += " " + question["choices"] + (" or_other" if question.get("other") else "")
     row = [qtype, question["name"]]
@@ -125,6 +135,8 @@ def _question_row(
             value = " ".join(value)
         elif key == "matrix_rows":
             value = matrix_lists.get(id(question))
+        elif key == "repeat_count":
+            value = question.get("count")
         elif key == "attention" and isinstance(value, dict):
             value = " ".join(f"{r}={c}" for r, c in value.items())
         row.append(value)

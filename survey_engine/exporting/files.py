@@ -33,7 +33,12 @@ from werkzeug.datastructures import MultiDict
 from survey_engine.catalog import definition_for, response_count
 from survey_engine.chunks import stored_pieces
 from survey_engine.exporting.report import REPORT_FORMAT, write_survey_report
-from survey_engine.exporting.survey_file import FILE_ENDINGS, ExportOptions, export_survey
+from survey_engine.exporting.survey_file import (
+    FILE_ENDINGS,
+    ExportOptions,
+    export_survey,
+    site_address,
+)
 from survey_engine.exporting.survey_file import FORMATS as DATA_FORMATS
 from survey_engine.extensions import db
 from survey_engine.localtime import aware, to_local
@@ -88,6 +93,7 @@ def stored_options(options: ExportOptions) -> dict:
         "codes": options.codes,
         "breakdown": options.breakdown,
         "filters": [list(pair) for pair in options.filters.to_args()],
+        "asked_at": site_address(options.asked_at) or None,
     }
 
 
@@ -142,6 +148,7 @@ def _options(export: ExportFile, survey: Survey) -> ExportOptions:
         filters=filters,
         codes=bool(stored.get("codes")),
         breakdown=stored.get("breakdown"),
+        asked_at=stored.get("asked_at"),
     )
 
 

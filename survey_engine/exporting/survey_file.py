@@ -50,6 +50,9 @@ class ExportOptions:
     codes: bool = False  # choice names (codes) instead of labels in the responses sheet
     breakdown: str | None = None  # a select question: one cross-tab sheet by it
     requested_by: str | None = None  # who asked, named on the about sheet
+    # The site's address as the asker reached it (https://host), for the links to
+    # uploaded files when STAFF_BASE_URL is unset: a worker has no request of its own.
+    asked_at: str | None = None
 
 
 def export_survey(
@@ -79,7 +82,7 @@ def export_survey(
     weights = current_weights(survey.id)
     # SPSS, Stata and R take choices as codes, with the labels beside them
     codes = options.codes or options.fmt in DATA_FORMATS
-    rows = _row_maker(versions, merged, lang, codes, weights)
+    rows = _row_maker(versions, merged, lang, codes, weights, options.asked_at)
     if options.fmt in DATA_FORMATS:
         return _data_file(survey, path, options, rows, merged, progress)
     with reading() as reads:
@@ -128,15 +131,21 @@ def survey_rows(survey: Survey, lang: str | None = None, codes: bool = False) ->
     )
 
 
-def upload_link(slug: str) -> str:
-    """A file answer's cell: the staff download's URL, "{token}" left to fill. Under
-    STAFF_BASE_URL when set (a worker has no request to take the host from), else the
-    request's own host, else the path alone."""
-    path = f"/admin/surveys/{slug}/uploads/{{token}}"
-    base = current_app.config.get("STAFF_BASE_URL") or (
-        request.host_url.rstrip("/") if has_request_context() else ""
+def site_address(asked_at: str | None = None) -> str:
+    """Where staff reach this site, for absolute links: STAFF_BASE_URL when set, else
+    the address an export was asked at (kept with it for its worker), else the
+    request's own host; "" from the command line without STAFF_BASE_URL."""
+    return (
+        current_app.config.get("STAFF_BASE_URL")
+        or asked_at
+        or (request.host_url.rstrip("/") if has_request_context() else "")
     )
-    return base + path
+
+
+def upload_link(slug: str, asked_at: str | None = None) -> str:
+    """A file answer's cell: the staff download's absolute URL, "{token}" left to fill
+    (the path alone only when site_address has none)."""
+    return f"{site_address(asked_at)}/admin/surveys/{slug}/uploads/{{token}}"
 
 
 def _row_maker(
@@ -145,6 +154,7 @@ def _row_maker(
     lang: str,
     codes: bool,
     weights: CellWeights | None,
+    asked_at: str | None = None,
 ) -> RowMaker:
     return RowMaker(
         merged.newest,
@@ -153,7 +163,7 @@ def _row_maker(
         codes=codes,
         version_numbers={v.id: v.number for v in versions},
         weight_of=_weight_of(weights) if weights is not None else None,
-        upload_link=upload_link(merged.newest.slug),
+        upload_link=upload_link(merged.newest.slug, asked_at),
     )
 
 

@@ -17,6 +17,7 @@ download is sent with the type found here.
 from __future__ import annotations
 
 import hashlib
+import io
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from survey_engine.definition import Definition, Question
 from survey_engine.definition.families import FILE
 from survey_engine.extensions import db
 from survey_engine.i18n import message
+from survey_engine.intake.image_metadata import STRIPPED_KINDS, BadImage, strip_metadata
 from survey_engine.models import Response, Upload, UploadChunk
 
 # What each question type takes, by filetype's extension names. No SVG or HTML (they
@@ -94,6 +96,8 @@ def store(survey_id: int, question: Question, stream: IO[bytes], max_bytes: int)
     accepted = ACCEPTED[question.type]
     if kind is None or kind.extension not in accepted:
         raise UploadRefused("upload_wrong_type", 415, kinds=", ".join(accepted))
+    if kind.extension in STRIPPED_KINDS:
+        head, stream = _without_metadata(kind.extension, head, stream, max_bytes, accepted)
     upload = Upload(
         token=new_token(),
         survey_id=survey_id,
@@ -123,6 +127,22 @@ def store(survey_id: int, question: Question, stream: IO[bytes], max_bytes: int)
     upload.size, upload.sha256 = size, digest.hexdigest()
     db.session.commit()
     return upload
+
+
+def _without_metadata(
+    extension: str, head: bytes, stream: IO[bytes], max_bytes: int, accepted: tuple[str, ...]
+) -> tuple[bytes, IO[bytes]]:
+    """A photo read whole (at most `max_bytes`, as any file) and its metadata removed
+    (image_metadata.py: no GPS position kept by accident); its new first bytes and the
+    rest to store. A file that only starts like an image is refused as a wrong type."""
+    data = head + stream.read(max_bytes + 1 - len(head))
+    if len(data) > max_bytes:
+        raise UploadRefused("upload_too_large", 413, limit=shown_megabytes(max_bytes))
+    try:
+        cleaned = strip_metadata(extension, data)
+    except BadImage:
+        raise UploadRefused("upload_wrong_type", 415, kinds=", ".join(accepted)) from None
+    return cleaned[:HEAD_BYTES], io.BytesIO(cleaned[HEAD_BYTES:])
 
 
 def check_tokens(survey_id: int, d: Definition, answers: dict, lang: str) -> dict[str, str]:

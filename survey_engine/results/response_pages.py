@@ -68,7 +68,8 @@ RESPONSE_FIELDS: dict[str, tuple[dict[str, Any], str]] = {
     "unit": ({"type": ["string", "null"]}, "the access code's unit (closed mode), else null"),
     "answers": (
         {"type": "object"},
-        "answers by question name: a choice's name, a list of names, text, a number",
+        "answers by question name: a choice's name, a list of names, text, a number; "
+        "a file question's answer is the staff download's URL (docs/uploads.md)",
     ),
     "weight": (
         {"type": ["number", "null"]},
@@ -158,9 +159,22 @@ def page_of(survey_id: int, filters: Filters, after_id: int, limit: int, reads: 
 
 
 def response_json(
-    row: Any, version_numbers: dict[int, int], weights: CellWeights | None = None
+    row: Any,
+    version_numbers: dict[int, int],
+    weights: CellWeights | None = None,
+    upload_links: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One response as the API's JSON (RESPONSE_FIELDS)."""
+    """One response as the API's JSON (RESPONSE_FIELDS). `upload_links`: each file
+    question's link with "{token}" to fill (exporting.survey_file.upload_link), so
+    its answer is the file's staff URL, as in the exports, not a bare token."""
+    answers = row.answers or {}
+    if upload_links:
+        answers = {
+            name: upload_links[name].format(token=value)
+            if name in upload_links and isinstance(value, str)
+            else value
+            for name, value in answers.items()
+        }
     return {
         "id": row.id,
         "submission_id": str(row.submission_id),
@@ -170,7 +184,7 @@ def response_json(
         "status": row.status,
         "flags": list(row.flags or []),
         "unit": row.unit,
-        "answers": row.answers or {},  # made printable by response_chunks
+        "answers": answers,  # made printable by response_chunks
         "weight": None
         if weights is None or row.status == ResponseStatus.EXCLUDED
         else weights.weight_of(row.answers or {}),

@@ -76,6 +76,29 @@ def surveys_for(user: User, status: str = "", search: str = "") -> list[Survey]:
     return [s for s in surveys if _matches(s, words)] if words else surveys
 
 
+# Surveys on one page of the overview: their figures are read for that page only.
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its items, its number (from 1) and how many pages there are."""
+
+    items: list[Survey]
+    number: int
+    pages: int
+    total: int  # on every page
+    first: int  # the first item's place in the whole list, from 1
+
+
+def page_of(surveys: list[Survey], number: int, size: int = PAGE_SIZE) -> Page:
+    """Page `number` of `surveys` (the last one when past the end)."""
+    pages = max(1, -(-len(surveys) // size))
+    number = min(max(number, 1), pages)
+    start = (number - 1) * size
+    return Page(surveys[start : start + size], number, pages, len(surveys), start + 1)
+
+
 def _totals(ids: list[int]) -> dict[int, int]:
     rows = db.session.execute(
         sa.select(Tally.survey_id, sa.func.sum(Tally.count))
@@ -86,14 +109,19 @@ def _totals(ids: list[int]) -> dict[int, int]:
 
 
 def _recent(ids: list[int], since: datetime) -> dict[int, tuple[int, datetime | None]]:
-    """Per survey: responses stored since `since`, and the newest one's time."""
-    today = sa.func.sum(sa.case((Response.submitted_at >= since, 1), else_=0))
+    """Per survey: responses stored since `since`, and the newest one's time. One
+    query; per survey, two probes of ix_responses_survey_submitted (today's range, and
+    the last entry), so it costs today's responses, not all of them (a GROUP BY over
+    the surveys' responses read every one: 165 ms for 600,000 on PostgreSQL)."""
+    mine = Response.survey_id == Survey.id
+    today = sa.select(sa.func.count()).where(mine, Response.submitted_at >= since)
+    last = sa.select(sa.func.max(Response.submitted_at)).where(mine)
     rows = db.session.execute(
-        sa.select(Response.survey_id, today, sa.func.max(Response.submitted_at))
-        .where(Response.survey_id.in_(ids))
-        .group_by(Response.survey_id)
+        sa.select(Survey.id, today.scalar_subquery(), last.scalar_subquery()).where(
+            Survey.id.in_(ids)
+        )
     )
-    return {survey_id: (int(n or 0), aware(last)) for survey_id, n, last in rows}
+    return {survey_id: (int(n or 0), aware(last_at)) for survey_id, n, last_at in rows}
 
 
 def _published_settings(ids: list[int]) -> dict[int, dict]:

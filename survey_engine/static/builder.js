@@ -98,8 +98,11 @@
     var data = new FormData(form);
     if (submitter && submitter.name) data.append(submitter.name, submitter.value);
     var editor = form.closest(".inline-editor");
+    if (form.classList.contains("choice-form")) {
+      key = key || {choice: choiceField(submitter || document.activeElement)};
+    }
     key = key || focusKey(submitter || document.activeElement);
-    var move = /_(up|down)$|^place_question$/.test(data.get("change") || "");
+    var move = /_(up|down)(:\d+)?$|^place_/.test(data.get("change") || "");
     var getting = (form.getAttribute("method") || "get").toLowerCase() === "get";
     var url = form.action;
     if (getting) url += (url.indexOf("?") < 0 ? "?" : "&") + new URLSearchParams(data).toString();
@@ -120,6 +123,18 @@
       if (move && item) say(T.tMoved.replace("{position}", item.dataset.position || ""));
       else say(said || T.tSaved);
       return;
+    }
+    var row = (reply.url.match(/[?&]row=(\d+)/) || [])[1];
+    if (editor && reply.ok && row && doc.querySelector("form.choice-form")) {
+      // One choice changed: its table again, on that choice's row; the overview's
+      // counts and the preview follow.
+      fillEditor(editor, doc, reply.url.replace(/[?&]row=\d+/, ""));
+      return reloadOverview().then(function () {
+        refreshPreview();
+        var tr = focusChoice(editor, row, move && key ? key.choice : "name");
+        if (move && tr) say(T.tMoved.replace("{position}", tr.dataset.position || ""));
+        else say(said || T.tSaved);
+      });
     }
     var form = doc.querySelector("form.builder-form");
     if (form && reply.ok) {  // a question just added or duplicated: the overview, then its form
@@ -188,7 +203,10 @@
       function (el) { editor.append(document.importNode(el, true)); });
     var form = editor.querySelector("form.builder-form");
     if (!form) return;
-    form.setAttribute("action", url.split("#")[0]);
+    Array.prototype.forEach.call(editor.querySelectorAll("form.builder-form"), function (f) {
+      f.setAttribute("action", url.split("#")[0]);  // the list's delete form too
+    });
+    if (form.classList.contains("choice-form")) addHandles(form);
     var back = form.querySelector("a[href*='/edit#'], a[href$='/edit']");
     if (back) back.parentNode.remove();  // "back without saving": the close button
     form.addEventListener("input", function (e) {
@@ -213,6 +231,38 @@
     if (label && label.firstChild && label.firstChild.nodeType === 3) {
       label.firstChild.nodeValue = input.value;
     }
+  }
+
+  // -- the choices of a list, in its table -------------------------------------------
+
+  // What of a choice's row had focus: a field ("label.vi") or a button's change.
+  function choiceField(el) {
+    if (!el || !el.closest || !el.closest("tr.choice-row")) return "name";
+    var field = /^choice-\d+-(.+)$/.exec(el.name || "");
+    var button = /^(\w+):\d+$/.exec(el.value || "");
+    return field ? field[1] : (button ? button[1] : "name");
+  }
+
+  function focusChoice(editor, row, what) {
+    var tr = editor.querySelector("#choice-row-" + row);
+    if (!tr) return null;
+    var el = tr.querySelector("[name=\"choice-" + row + "-" + CSS.escape(what || "name") + "\"]") ||
+             tr.querySelector("button[value^=\"" + CSS.escape(what || "") + ":\"]") ||
+             tr.querySelector("input[type=text]");
+    if (el) el.focus();
+    return tr;
+  }
+
+  function addHandles(form) {
+    Array.prototype.forEach.call(form.querySelectorAll("tr.choice-row td.order"), function (cell) {
+      var handle = document.createElement("span");
+      handle.className = "drag-handle";
+      handle.draggable = true;
+      handle.title = T.tDrag;
+      handle.setAttribute("aria-hidden", "true");  // the keyboard has Alt+Arrow and the buttons
+      handle.textContent = "⠿";
+      cell.prepend(handle);
+    });
   }
 
   // -- expressions checked as typed, with the validator's own messages ---------------
@@ -265,6 +315,14 @@
 
   function onKey(e) {
     if (!e.altKey || (e.key !== "ArrowUp" && e.key !== "ArrowDown")) return;
+    var row = e.target.closest("tr.choice-row");
+    if (row) {  // a choice, from any field of its row
+      var change = e.key === "ArrowUp" ? "choice_up:" : "choice_down:";
+      var button = row.querySelector("button[value^=\"" + change + "\"]");
+      e.preventDefault();
+      if (button) send(button.form, button, {choice: choiceField(e.target)});
+      return;
+    }
     if (e.target.closest(".inline-editor") || /INPUT|SELECT|TEXTAREA/.test(e.target.tagName)) return;
     var item = e.target.closest(".builder-question, .builder-page[data-page]");
     var form = item && moveForm(item, e.key === "ArrowUp" ? "up" : "down");
@@ -273,44 +331,88 @@
     send(form, null);
   }
 
+  // A question onto a question or a page's list; a page onto a page (by its title
+  // row); a choice by its handle onto a row of its table.
   var dragged = null;
+  var dragKind = null;
   function onDragStart(e) {
-    dragged = e.target.closest(".builder-question");
+    if (!e.target.closest) return;  // selected text dragged: not a move
+    var handle = e.target.closest(".drag-handle");
+    var pageRow = e.target.closest(".builder-page[data-page] > .row");
+    dragged = handle ? handle.closest("tr.choice-row")
+            : (e.target.closest(".builder-question") || (pageRow && pageRow.parentNode));
     if (!dragged) return;
+    dragKind = handle ? "choice" : (dragged.matches(".builder-question") ? "question" : "page");
     e.dataTransfer.effectAllowed = "move";
-    e.dataTransfer.setData("text/plain", dragged.dataset.name);
+    e.dataTransfer.setData("text/plain", dragged.id);
+  }
+
+  function dropZone(target) {
+    if (!dragged || !target.closest) return null;
+    if (dragKind === "question") return target.closest(".builder-questions");
+    if (dragKind === "page") return target.closest(".builder-page[data-page]");
+    var table = target.closest(".choice-table");
+    return table && table.contains(dragged) ? table : null;
   }
 
   function onDragOver(e) {
-    if (dragged && e.target.closest(".builder-questions")) e.preventDefault();
+    if (dropZone(e.target)) e.preventDefault();
   }
 
-  function onDrop(e) {
-    var list = dragged && e.target.closest(".builder-questions");
-    if (!list) return;
-    e.preventDefault();
-    var onto = e.target.closest(".builder-question");
-    var section = list.closest("[data-page]");
-    var form = moveForm(dragged, "up") || moveForm(dragged, "down");
-    if (!form || onto === dragged) { dragged = null; return; }
-    var data = new FormData(form);
-    data.set("change", "place_question");
-    data.set("target", dragged.dataset.name);
-    data.set("page", section.dataset.page);
-    data.set("before", onto ? onto.dataset.name : "");
-    var shell = document.createElement("form");  // sent as the up/down forms are
+  // Where a dragged item lands: before `onto` when it comes from below, else after it.
+  function landing(items, item, onto) {
+    var from = items.indexOf(item), to = items.indexOf(onto);
+    if (to < 0) return null;  // past the last: at the end
+    return from < to ? items[to + 1] || null : onto;
+  }
+
+  function sendWith(form, fields, key) {
+    var shell = document.createElement("form");  // sent as the buttons' forms are
     shell.action = form.action;
     shell.method = "post";
+    var data = new FormData(form);
+    Object.keys(fields).forEach(function (name) { data.set(name, fields[name]); });
     Array.from(data.entries()).forEach(function (pair) {
       var input = document.createElement("input");
       input.type = "hidden"; input.name = pair[0]; input.value = pair[1];
       shell.append(input);
     });
-    body.append(shell);
-    var key = {item: dragged.id};
-    dragged = null;
+    shell.className = form.className;
+    form.after(shell);  // where the form is: in an editor, its answer goes there
     send(shell, null, key);
     shell.remove();
+  }
+
+  function onDrop(e) {
+    var zone = dropZone(e.target);
+    if (!zone) return;
+    e.preventDefault();
+    var item = dragged, kind = dragKind;
+    dragged = dragKind = null;
+    if (kind === "choice") {
+      var rows = Array.from(zone.querySelectorAll("tr.choice-row"));
+      var onto = landing(rows, item, e.target.closest("tr.choice-row"));
+      if (onto === item) return;
+      var table = item.closest("form");
+      sendWith(table, {change: "place_choice:" + item.dataset.row, before: onto ? onto.dataset.row : ""},
+               {choice: "name"});
+      return;
+    }
+    if (kind === "page") {
+      var pages = Array.from(body.querySelectorAll(".builder-page[data-page]"));
+      var next = landing(pages, item, zone);
+      if (zone === item || next === item) return;
+      sendWith(moveForm(item, "up") || moveForm(item, "down"),
+               {change: "place_page", target: item.dataset.page, before: next ? next.dataset.page : ""},
+               {item: item.id});
+      return;
+    }
+    var before = e.target.closest(".builder-question");
+    var form = moveForm(item, "up") || moveForm(item, "down");
+    if (!form || before === item) return;
+    sendWith(form, {change: "place_question", target: item.dataset.name,
+                    page: zone.closest("[data-page]").dataset.page,
+                    before: before ? before.dataset.name : ""}, {item: item.id});
   }
 
   // -- two editors: the draft's revision looked at now and then ----------------------
@@ -351,7 +453,10 @@
       item.draggable = true;
     });
     Array.prototype.forEach.call(body.querySelectorAll(".builder-page[data-page]"), function (s) {
-      s.tabIndex = -1;
+      s.tabIndex = 0;  // Alt+Arrow moves it
+      if (s.querySelector(":scope > .row input[value=page_up], :scope > .row input[value=page_down]")) {
+        s.querySelector(":scope > .row").draggable = true;
+      }
     });
   }
 
@@ -373,6 +478,7 @@
   body.addEventListener("dragstart", onDragStart);
   body.addEventListener("dragover", onDragOver);
   body.addEventListener("drop", onDrop);
+  body.addEventListener("dragend", function () { dragged = dragKind = null; });
   window.addEventListener("beforeunload", function (e) {
     if (!document.querySelector(".inline-editor[data-dirty]")) return;
     e.preventDefault();

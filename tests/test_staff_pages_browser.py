@@ -457,9 +457,13 @@ def overflow(page: Page) -> dict:
 
 
 def small_buttons(page: Page) -> list[str]:
-    """Visible buttons less than 44 px high (or wide), as `text: WxH`."""
+    """Visible buttons less than 44 px high (or wide), as `text: WxH`. A button clipped
+    away (.visually-hidden), out of the tab order and hidden from screen readers is
+    nobody's target: the list page's first button, there only for Enter to press."""
     return page.locator(BUTTONS).evaluate_all("""els => els
         .filter(el => el.offsetParent !== null)
+        .filter(el => !(el.getAttribute('aria-hidden') === 'true' && el.tabIndex < 0
+                        && getComputedStyle(el).clip !== 'auto'))
         .map(el => [el, el.getBoundingClientRect()])
         .filter(([el, box]) => box.height < 43.5 || box.width < 43.5)
         .map(([el, box]) => `${(el.innerText || el.value || '').trim().slice(0, 40)}: `

@@ -1,4 +1,4 @@
-"""The review page in real Chromium on a 360x740 phone: an editor filters the flagged
+"""The review page in real Chromium on a 390x844 phone: an editor filters the flagged
 responses, ticks two, excludes them with a reason, opens one; the pages pass axe-core
 (WCAG 2.1 A and AA), never scroll sideways, and their buttons are thumb-sized.
 """

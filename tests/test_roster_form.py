@@ -91,9 +91,9 @@ def test_a_row_s_error_shows_at_its_input_and_the_summary_links_to_it(client):
     reply = client.post(URL, data=form_fields(answers), headers={"Accept-Language": "en"})
     html = reply.get_data(as_text=True)
     assert reply.status_code == 422
-    assert re.search(
-        r'<p class="error" id="q-members\.2\.age-error">[^<]*120', html
-    ), "the message at row 2's age"
+    assert re.search(r'<p class="error" id="q-members\.2\.age-error">[^<]*120', html), (
+        "the message at row 2's age"
+    )
     assert 'href="#f-members.2.age"' in html and 'id="f-members.2.age"' in html
     assert 'aria-invalid="true"' in re.search(r'<input[^>]*id="f-members\.2\.age"[^>]*>', html)[0]
     # every typed answer comes back, row by row

@@ -216,9 +216,11 @@ class PageHelpers:
     def rows(self, roster: Question) -> list[dict]:
         """The rows the page shows for `roster`, each with the answers typed in it."""
         sent = self.values.get(roster.name)
-        sent = [row if isinstance(row, dict) else {} for row in sent or ()] if isinstance(
-            sent, list
-        ) else []
+        sent = (
+            [row if isinstance(row, dict) else {} for row in sent or ()]
+            if isinstance(sent, list)
+            else []
+        )
         count = shown_rows(self.d, roster, self.values)
         return (sent + [{}] * count)[:count]
 

@@ -74,9 +74,7 @@ def roster_action(form: MultiDict) -> tuple[str, str, str] | None:
     return None
 
 
-def apply_action(
-    d: Definition, values: dict[str, Any], action: tuple[str, str, str]
-) -> str | None:
+def apply_action(d: Definition, values: dict[str, Any], action: tuple[str, str, str]) -> str | None:
     """A roster button's change to the answers: a blank row added at the end, or row N
     removed (the rows after it move up). Where the page then puts the focus (the id of
     a row, or of the add button); None when no roster has that name."""

@@ -88,6 +88,8 @@ CLIENT_MESSAGES: dict[str, tuple[str, ...]] = {
     "matrix_incomplete": (),
     "not_acknowledged": (),
     "constraint": (),
+    "rows_too_few": ("limit",),
+    "rows_too_many": ("limit",),
     "errors_title": ("count",),
     "errors_page": ("count",),
     "progress": ("page", "total"),

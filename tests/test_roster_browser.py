@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, demo_site
+from tests.live_server import demo_site
 from tests.roster_survey import HOUSEHOLD_SLUG, household_definition
-from tests.test_accessibility import AXE, violations
+from tests.test_accessibility import violations
+from tests.test_geopoint_browser import browser  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -47,19 +48,6 @@ def site(tmp_path_factory):
             path.write_text(json.dumps(data))
             served.cli("import", str(path), "--publish")
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert AXE.exists()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def page_for(browser, site, size: str, javascript: bool = True) -> Page:
@@ -100,6 +88,16 @@ def fill_member(page: Page, number: int, name: str, sex: str, age: str) -> None:
     member.get_by_label("Tuổi").fill(age)
 
 
+def household_page(browser, site, size: str, slug: str) -> Page:
+    """The members' page (with the script): a household of 2 in Đà Lạt answered first."""
+    page = page_for(browser, site, size)
+    page.goto(f"/s/{slug}")
+    page.get_by_label("Đà Lạt").check()
+    page.get_by_label("Hộ có bao nhiêu người?").fill("2")
+    page.get_by_role("button", name="Tiếp").click()
+    return page
+
+
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
@@ -107,11 +105,7 @@ def shot(page: Page, name: str) -> None:
 
 @pytest.mark.parametrize("size", ["390", "1280"])
 def test_the_rows_follow_the_household_s_size_and_a_row_s_mistake_is_told(site, browser, size):
-    page = page_for(browser, site, size)
-    page.goto(f"/s/{HOUSEHOLD_SLUG}")
-    page.get_by_label("Đà Lạt").check()
-    page.get_by_label("Hộ có bao nhiêu người?").fill("2")
-    page.get_by_role("button", name="Tiếp").click()
+    page = household_page(browser, site, size, HOUSEHOLD_SLUG)
     expect(page.locator(".roster-rows > .roster-row")).to_have_count(2)
     expect(row(page, 2).locator(".roster-row-title")).to_have_text("Thành viên 2")
     fill_member(page, 1, "Nguyễn Thị Lan", "Nữ", "41")
@@ -151,11 +145,7 @@ def test_the_rows_follow_the_household_s_size_and_a_row_s_mistake_is_told(site, 
 
 @pytest.mark.parametrize("size", ["390", "1280"])
 def test_members_are_added_and_removed_in_place(site, browser, size):
-    page = page_for(browser, site, size)
-    page.goto(f"/s/{FREE_SLUG}")
-    page.get_by_label("Bảo Lộc").check()
-    page.get_by_label("Hộ có bao nhiêu người?").fill("2")
-    page.get_by_role("button", name="Tiếp").click()
+    page = household_page(browser, site, size, FREE_SLUG)
     expect(page.locator(".roster-rows > .roster-row")).to_have_count(1)
     remove_first = page.get_by_role("button", name="Xóa thành viên 1")
     expect(remove_first).to_be_hidden()  # min_count 1

@@ -41,7 +41,7 @@ def test_a_roster_s_row_questions_are_added_edited_moved_and_deleted(editor):
     assert row_names("members") == ["members_name"]  # the roster's form keeps its row
 
     html = editor.get(roster_page).get_data(as_text=True)
-    assert "The questions of each row" in html and "members_name" in html
+    assert "Các câu hỏi của mỗi dòng" in html and "members_name" in html
     new_row_q = {
         "change": "add_row_question",
         "target": "members",
@@ -81,6 +81,12 @@ def test_a_roster_s_row_questions_are_added_edited_moved_and_deleted(editor):
     db.session.expire_all()
     assert row_names("members") == ["age"]
 
+    # The row's texts are in the translation table like every other.
+    table = f"{EDIT}/translations"
+    assert "question:age:label|en" in editor.get(table).get_data(as_text=True)
+    assert submit(editor, table, {"question:age:label|en": "Age"}).status_code == 302
+    db.session.expire_all()
+    assert question("members")["questions"][0]["label"] == {"vi": "Tuổi", "en": "Age"}
     # A count from an answer: an unknown question is refused at the field.
     fields = question_form(editor, "members") | {"count": "${nobody}"}
     refused = editor.post(roster_page, data=fields)

@@ -342,7 +342,7 @@ def iter_texts(data: dict) -> Iterator[tuple[str, Any]]:
     for page in data.get("pages", []):
         if page.get("title") is not None:
             yield f"page:{page['name']}:title", page["title"]
-        for question in page.get("questions", []):
+        for question in _with_rows(page.get("questions", [])):
             for key in TEXT_KEYS:
                 if question.get(key) is not None:
                     yield f"question:{question['name']}:{key}", question[key]
@@ -351,6 +351,22 @@ def iter_texts(data: dict) -> Iterator[tuple[str, Any]]:
     for list_name, choices in (data.get("choice_lists") or {}).items():
         for choice in choices:
             yield f"choice:{list_name}:{choice['name']}", choice.get("label")
+
+
+def _with_rows(questions: list[dict]) -> Iterator[dict]:
+    """Each question, a roster followed by its row's questions."""
+    for question in questions:
+        yield question
+        if question.get("type") in REPEAT:
+            yield from question.get("questions") or ()
+
+
+def _question(data: dict, name: str) -> dict:
+    """The question named `name`, a roster's row question too."""
+    if (row := row_position(data, name)) is not None:
+        return row[0]["questions"][row[1]]
+    p, q = question_position(data, name)
+    return data["pages"][p]["questions"][q]
 
 
 def _text_owner(data: dict, key: str) -> tuple[dict, str]:
@@ -362,8 +378,7 @@ def _text_owner(data: dict, key: str) -> tuple[dict, str]:
     if kind == "page":
         return data["pages"][page_index(data, owner_name)], "title"
     if kind == "question":
-        p, q = question_position(data, owner_name)
-        return data["pages"][p]["questions"][q], item
+        return _question(data, owner_name), item
     if kind == "row":
         p, q = question_position(data, owner_name)
         rows = data["pages"][p]["questions"][q].get("rows") or []

@@ -167,6 +167,11 @@ def test_members_are_added_and_removed_in_place(site, browser, size):
     expect(add).to_be_visible()
     assert violations(page) == []
     shot(page, f"roster-added-removed-{size}.png")
+    # Kept on the phone: the page opened again has the three rows and their answers.
+    page.reload()
+    expect(page.locator(".roster-rows > .roster-row")).to_have_count(3)
+    expect(row(page, 3).get_by_label("Tên")).to_have_value("D")
+    expect(row(page, 3).get_by_label("Nam", exact=True)).to_be_checked()
     page.get_by_role("button", name="Gửi").click()
     page.wait_for_url("**/thanks**")
     assert [m["member_name"] for m in members(site.database_url, FREE_SLUG)[-1]] == [

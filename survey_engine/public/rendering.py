@@ -51,8 +51,8 @@ def answers_from_form(
         rows = rows_from_form(
             form,
             d,
-            lambda _form, key, sent, into: _file(
-                key, sent, into[0], {q.name: q for q in into[1].questions}
+            lambda key, sent, row, roster: _file(
+                key, sent, row, {q.name: q for q in roster.questions}
             ),
         )
         values.update(rows)

@@ -38,11 +38,11 @@ def is_roster_field(d: Definition, key: str) -> bool:
 
 
 def rows_from_form(
-    form: MultiDict, d: Definition, read: Callable[[MultiDict, str, list[str], Any], None]
+    form: MultiDict, d: Definition, read: Callable[[str, list[str], dict, Question], None]
 ) -> dict[str, list[dict[str, Any]]]:
     """Each roster's rows from the form, in the order of their numbers (a gap left by
-    a removed row closes). `read(form, key, sent, into)` files one field into a row's
-    dict as the top-level fields are filed (lists, sub-fields)."""
+    a removed row closes). `read(field, values sent, row, roster)` files one field of a
+    row into its dict, as the top-level fields are filed (lists, sub-fields)."""
     rows: dict[str, dict[int, dict[str, Any]]] = {}
     for key in form:
         match = ROW_FIELD_RE.match(key)
@@ -51,7 +51,7 @@ def rows_from_form(
             continue
         row = rows.setdefault(roster.name, {}).setdefault(int(match.group(2)), {})
         if match.group(3):
-            read(form, match.group(3), form.getlist(key), (row, roster))
+            read(match.group(3), form.getlist(key), row, roster)
     return {name: [by_number[n] for n in sorted(by_number)] for name, by_number in rows.items()}
 
 

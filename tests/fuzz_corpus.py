@@ -321,6 +321,26 @@ FIELD_TYPES_DEFINITION = {
                 {"name": "photo", "type": "image", "label": "Ảnh"},
                 {"name": "voice", "type": "audio", "label": "Ghi âm"},
                 {"name": "paper", "type": "file", "label": "Giấy tờ"},
+                # rosters: one the citizen sizes, one sized by an answer
+                {
+                    "name": "members",
+                    "type": "repeat",
+                    "label": "Thành viên",
+                    "max_count": 5,
+                    "questions": [
+                        {"name": "member_name", "type": "text", "label": "Tên"},
+                        {"name": "age", "type": "integer", "label": "Tuổi", "max": 120},
+                    ],
+                },
+                {"name": "kid_count", "type": "integer", "label": "Số con"},
+                {
+                    "name": "kids",
+                    "type": "repeat",
+                    "label": "Con",
+                    "count": "${kid_count}",
+                    "max_count": 5,
+                    "questions": [{"name": "kid_age", "type": "integer", "label": "Tuổi"}],
+                },
             ],
         }
     ],
@@ -337,6 +357,31 @@ FIELD_TYPES_FORM = (
     "paper",
 )
 FIELD_TYPES_VALID = {"where[lat]": "11.94", "where[lon]": "108.45", "sign": "SL-1"}
+# A roster's fields (public/rosters.py): a row's marker and answers, a row far past
+# max_count, and the buttons that draw the page again (add, remove row N, show the rows).
+ROSTER_FORM = (
+    "members.1",
+    "members.1.member_name",
+    "members.1.age",
+    "members.2.age",
+    "members.9999.age",
+    "members.add",
+    "members.remove",
+    "members.rows",
+    "kid_count",
+    "kids.1",
+    "kids.1.kid_age",
+    "kids.rows",
+)
+ROSTER_VALID = {
+    **FIELD_TYPES_VALID,
+    "members.1": "",
+    "members.1.member_name": "Lan",
+    "members.1.age": "30",
+    "kid_count": "1",
+    "kids.1": "",
+    "kids.1.kid_age": "3",
+}
 
 ROUTES: dict[str, list[Inputs]] = {
     # -- public side
@@ -372,6 +417,7 @@ ROUTES: dict[str, list[Inputs]] = {
             files=("photo", "voice", "paper"),
             phase=1,
         ),
+        Inputs(_FIELDS, form=ROSTER_FORM, base_form=ROSTER_VALID, together=ROSTER_FORM, phase=1),
     ],
     # A citizen's file, before the answers (api/uploads.py): the question named, the file.
     "api.upload_file": [
@@ -680,6 +726,21 @@ ROUTES: dict[str, list[Inputs]] = {
             base_form={**_REV, "change": "duplicate_question", "target": "comment"},
             phase=1,
         ),
+        # A question of a roster's row, from the roster's page (the demo has none:
+        # refused, after every field is read).
+        Inputs(
+            _DEMO,
+            form=("target", "row_type", "question_name", "question_label", "roster"),
+            base_form={
+                **_REV,
+                "change": "add_row_question",
+                "target": "children",
+                "row_type": "integer",
+                "question_name": "fuzz_row",
+                "roster": "children",
+            },
+            phase=1,
+        ),
         Inputs(
             _DEMO,
             form=("target",),
@@ -791,6 +852,21 @@ ROUTES: dict[str, list[Inputs]] = {
         )
     ],
     "admin.edit_question": [
+        # a question turned into a roster, its counts typed
+        Inputs(
+            {**_DEMO, "name": "children"},
+            form=("min_count", "max_count", "count"),
+            together=("min_count", "max_count", "count"),
+            base_form={
+                **_REV,
+                "name": "children",
+                "type": "repeat",
+                "page": "about_you",
+                "label.vi": "Con",
+                "max_count": "5",
+            },
+            phase=1,
+        ),
         Inputs(
             {**_DEMO, "name": "children"},
             form=(*_QUESTION_COMMON, "min", "max"),
@@ -968,7 +1044,8 @@ ROUTES: dict[str, list[Inputs]] = {
             form=ANSWER_FIELDS,
             base_form=VALID_FORM,
             together=TOGETHER_ANSWERS,
-        )
+        ),
+        Inputs(_FIELDS, form=ROSTER_FORM, base_form=ROSTER_VALID, together=ROSTER_FORM),
     ],
     "admin.preview_thanks": [Inputs(_DEMO, args=("lang",))],
 }

@@ -106,6 +106,8 @@ ROUTES = [
     ("POST", f"{S}/delete", MANAGER, 409, {}),  # published: close it first
     ("GET", f"{S}/edit", MANAGER, 200, None),
     ("POST", f"{S}/edit", MANAGER, 422, {"change": "question_up", "target": "consent"}),
+    # a question of a roster's row (a stale revision: refused after the permission check)
+    ("POST", f"{S}/edit", MANAGER, 422, {"change": "add_row_question", "target": "children"}),
     ("GET", f"{S}/edit/copy?source={OTHER_SLUG}", MANAGER, 200, None),
     ("POST", f"{S}/edit/copy", MANAGER, 422, {"source": "nope"}),
     ("GET", f"{S}/edit/revision", MANAGER, 200, None),

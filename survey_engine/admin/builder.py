@@ -37,6 +37,7 @@ from survey_engine.admin.builder_forms import (
 from survey_engine.admin.builder_localities import add_from_form, locality_options
 from survey_engine.definition import Definition
 from survey_engine.definition import editing as edit
+from survey_engine.definition.problems import N_
 from survey_engine.extensions import db
 from survey_engine.models import Survey, SurveyVersion
 from survey_engine.web.security import CONTENT_SECURITY_POLICY
@@ -94,6 +95,7 @@ STRUCTURE_CHANGES = (
     "place_page",
     "duplicate_question",
     "duplicate_page",
+    "add_row_question",
 )
 
 
@@ -129,6 +131,14 @@ def change_structure(slug: str):
                 form.get("question_label", "").strip(),
             )
             data["pages"][edit.page_index(data, target)]["questions"].append(question)
+        elif change == "add_row_question":  # target: the roster, on whose page it is
+            question = edit.blank_question(
+                data,
+                form.get("row_type", ""),  # not `type`: the roster's own form has that
+                form.get("question_name", "").strip(),
+                form.get("question_label", "").strip(),
+            )
+            edit.add_row_question(data, target, question)
         elif change in ("page_up", "page_down"):
             edit.move_page(data, target, -1 if change == "page_up" else 1)
         elif change == "delete_page":
@@ -169,11 +179,20 @@ def change_structure(slug: str):
         flash(_("The page %(name)s was deleted.", name=target))
     if change == "delete_question":
         flash(_("The question %(name)s was deleted.", name=target))
-    if change in ("add_question", "add_page"):
+    if form.get("roster") and change in ("question_up", "question_down", "delete_question"):
+        # a change of a row's question, made on its roster's page: back to that page
+        return redirect(url_for("admin.edit_question", slug=slug, name=target_roster(data, target)))
+    if change in ("add_question", "add_page", "add_row_question"):
         return redirect(
             url_for("admin.edit_question", slug=slug, name=form.get("question_name", "").strip())
         )
     return redirect(url_for("admin.builder", slug=slug) + f"#{target}")
+
+
+def target_roster(data: dict, name: str) -> str:
+    """The roster whose row asks `name` (the form's own roster if it was deleted)."""
+    row = edit.row_position(data, name)
+    return row[0]["name"] if row is not None else request.form.get("roster", "")
 
 
 # -- one question ---------------------------------------------------------------------
@@ -184,22 +203,29 @@ def change_structure(slug: str):
 def edit_question(slug: str, name: str):
     survey = editable_survey(slug)
     data, version = working_copy(survey)
+    # A roster's row question is edited like any other, and stays in its row.
+    row = edit.row_position(data, name)
+    roster = row[0]["name"] if row is not None else None
     try:
-        p, q = edit.question_position(data, name)
+        p, q = edit.question_position(data, roster or name)
     except edit.EditRefused:
         abort(404)
     question, page_name = data["pages"][p]["questions"][q], data["pages"][p]["name"]
+    path = f"pages[{p}].questions[{q}]"
+    if row is not None:
+        question, path = row[0]["questions"][row[1]], f"{path}.questions[{row[1]}]"
     errors: dict[str, list[str]] = {}
     others: list[str] = []
     if request.method == "POST":
         languages = edit.languages(data)
         field_problems: dict[str, list[str]] = {}
         question = question_from_form(request.form, languages, field_problems)
-        page_name = request.form.get("page", page_name)
+        if roster is None:
+            page_name = request.form.get("page", page_name)
         try:
             refuse_fields(
                 [
-                    f"pages[{p}].questions[{q}].{field}: {text}"
+                    f"{path}.{field}: {text}"
                     for field, texts in field_problems.items()
                     for text in texts
                 ],
@@ -208,13 +234,15 @@ def edit_question(slug: str, name: str):
             edit.replace_question(data, name, question, page_name)
             if edit.NAME_RE.match(question["name"]):
                 edit.rename_references(data, name, question["name"])
-            p, q = edit.question_position(data, question["name"]) if question["name"] else (p, q)
+            if roster is None and question["name"]:
+                p, q = edit.question_position(data, question["name"])
+                path = f"pages[{p}].questions[{q}]"
             save(survey, data, f"question {question['name']}")
         except edit.EditRefused as error:
             others = [error.problem.in_language(_)]
         except SaveRefused as error:
             db.session.rollback()
-            errors, others = split_problems(error.problems, f"pages[{p}].questions[{q}]")
+            errors, others = split_problems(error.problems, path)
             shown = edit.keys_for(question.get("type", "")) | {"page"}
             others += [
                 f"{field}: {text}"
@@ -224,6 +252,8 @@ def edit_question(slug: str, name: str):
             ]
         else:
             flash(_("The question %(name)s was saved.", name=question["name"]))
+            if roster is not None:
+                return redirect(url_for("admin.edit_question", slug=slug, name=roster))
             return redirect(url_for("admin.builder", slug=slug) + f"#q-{question['name']}")
     html = render_template(
         "admin/builder/question.html",
@@ -233,8 +263,10 @@ def edit_question(slug: str, name: str):
         page_name=page_name,
         errors=errors,
         others=others,
-        types=edit.TYPES_IN_ORDER,
+        types=edit.TYPES_IN_ORDER if roster is None else edit.ROW_TYPES_IN_ORDER,
         keys=edit.keys_for(question.get("type", "")),
+        roster=roster,
+        row_types=edit.ROW_TYPES_IN_ORDER,
         appearances=APPEARANCES,
         lists=sorted((data.get("choice_lists") or {}).keys()),
         text=text_in,
@@ -431,8 +463,8 @@ def _row_choice(row: str) -> str:
     removal holds none)."""
     form = request.form
     if not ROW_RE.fullmatch(row):
-        raise edit.EditRefused(f"no row {row[:20]!r} in the table")
+        raise edit.EditRefused(N_("no row %(row)s in the table"), row=repr(row[:20]))
     name = form.get(f"choice-{row}-name", "").strip()
     if not name or form.get(f"choice-{row}-delete"):
-        raise edit.EditRefused(f"row {row} holds no choice")
+        raise edit.EditRefused(N_("row %(row)s holds no choice"), row=row)
     return name

@@ -19,13 +19,20 @@ from survey_engine import params
 from survey_engine.definition import editing as edit
 from survey_engine.definition.families import NUMBER, TYPED_NUMBER
 from survey_engine.definition.schema import PLAIN_SETTINGS, RETENTION_DAYS, SWITCH_SETTINGS
+from survey_engine.definition.schema_questions import ROWS_LIMIT
 from survey_engine.localtime import LOCAL_TIME
 
 PROBLEM_RE = re.compile(r"^(?P<path>[^:\s]+): (?P<text>.*)$", re.S)
 
 
 # Whole-number fields and their ranges (the validator checks their order and more).
-WHOLE_FIELDS = {"min_choices": (0, 10_000), "max_choices": (0, 10_000), "scale": (2, 10)}
+WHOLE_FIELDS = {
+    "min_choices": (0, 10_000),
+    "max_choices": (0, 10_000),
+    "scale": (2, 10),
+    "min_count": (0, ROWS_LIMIT),
+    "max_count": (1, ROWS_LIMIT),
+}
 
 
 MAX_RESPONSES_LIMIT = 1_000_000_000
@@ -81,7 +88,15 @@ def question_from_form(
             question[key] = text
     if form.get("required"):
         question["required"] = True
-    for key in ("relevant", "constraint", "choice_filter", "calculation", "appearance", "choices"):
+    for key in (
+        "relevant",
+        "constraint",
+        "choice_filter",
+        "calculation",
+        "appearance",
+        "choices",
+        "count",
+    ):
         if key in keys and (value := form.get(key, "").strip()):
             question[key] = value
     if "other" in keys and form.get("other"):
@@ -91,7 +106,7 @@ def question_from_form(
             question[key] = (
                 number_from_text(value, problems, key) if qtype in TYPED_NUMBER else value
             )
-    for key in ("min_choices", "max_choices", "scale"):
+    for key in WHOLE_FIELDS:
         if key in keys and (value := form.get(key, "").strip()):
             question[key] = whole_from_text(value, *WHOLE_FIELDS[key], problems, key)
     if value := form.get("default", "").strip():

@@ -14,7 +14,7 @@ from survey_engine.admin.builder_drafts import revision
 from survey_engine.admin.survey_access import newest_or_404, title_of, visible_survey
 from survey_engine.definition import Definition, clean_answers
 from survey_engine.i18n import choose_language
-from survey_engine.public.rendering import answers_from_form
+from survey_engine.public.rendering import answers_from_form, roster_pressed
 from survey_engine.public.routes import render_survey_page
 from survey_engine.web.security import CONTENT_SECURITY_POLICY
 
@@ -45,12 +45,13 @@ def preview(slug: str):
     )
     if request.method == "GET":
         return *page(str(uuid.uuid4())), FRAMED_BY_BUILDER
+    submission_id = request.form.get("submission_id", "")
+    if d.repeats and (pressed := roster_pressed(request.form, d)):  # a roster's button
+        return *page(submission_id, values=pressed[0], focus=pressed[1]), FRAMED_BY_BUILDER
     values = answers_from_form(request.form, d)
     _answers, errors = clean_answers(d, values, lang)
     if errors:
-        html, status = page(
-            request.form.get("submission_id", ""), values=values, errors=errors, status=422
-        )
+        html, status = page(submission_id, values=values, errors=errors, status=422)
         return html, status, FRAMED_BY_BUILDER
     return redirect(url_for("admin.preview_thanks", slug=slug, lang=lang), code=303)
 

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from survey_engine.definition.families import CHOICE_LIST, UNSEEN
+from survey_engine.definition.families import CHOICE_LIST, IN_REPEAT, REPEAT, UNSEEN
 from survey_engine.definition.problems import N_, Refusal
 from survey_engine.definition.schema import FORMAT
 from survey_engine.definition.schema_common import NAME_RE
@@ -96,11 +96,15 @@ def blank_question(data: dict, qtype: str, name: str, label: str) -> dict:
     if qtype == "calculate":
         question["calculation"] = "1"
     if qtype == "repeat":
-        row_name = unused_name(question_names(data) | {name}, f"{name}_name")
-        question["questions"] = [
-            {"name": row_name, "type": "text", "label": {lang: row_name}, "required": True}
-        ]
+        question["questions"] = _first_row(data, name)
     return question
+
+
+def _first_row(data: dict, roster_name: str) -> list[dict]:
+    """A new roster's row: one required text question."""
+    row_name = unused_name(question_names(data) | {roster_name}, f"{roster_name}_name")
+    label = {default_language(data): row_name}
+    return [{"name": row_name, "type": "text", "label": label, "required": True}]
 
 
 # Every type, in the order the builder offers them.
@@ -130,6 +134,8 @@ TYPES_IN_ORDER = (
     "repeat",
 )
 assert set(TYPES_IN_ORDER) == QUESTION_TYPES
+# What a roster's row may ask, in the same order.
+ROW_TYPES_IN_ORDER = tuple(t for t in TYPES_IN_ORDER if t in IN_REPEAT)
 
 
 def keys_for(qtype: str) -> set[str]:
@@ -163,6 +169,28 @@ def question_position(data: dict, name: str) -> tuple[int, int]:
     raise EditRefused(N_("no question named %(name)s"), name=repr(name))
 
 
+def row_position(data: dict, name: str) -> tuple[dict, int] | None:
+    """The roster holding the row question `name`, and its place among the row's
+    questions; None when no roster asks it."""
+    for page in data["pages"]:
+        for roster in page["questions"]:
+            if roster.get("type") not in REPEAT:
+                continue
+            for index, row_q in enumerate(roster.get("questions") or ()):
+                if row_q.get("name") == name:
+                    return roster, index
+    return None
+
+
+def add_row_question(data: dict, roster_name: str, question: dict) -> None:
+    """A new question at the end of a roster's row."""
+    p, q = question_position(data, roster_name)
+    roster = data["pages"][p]["questions"][q]
+    if roster.get("type") not in REPEAT:
+        raise EditRefused(N_("%(name)s is no roster"), name=repr(roster_name))
+    roster.setdefault("questions", []).append(question)
+
+
 def _move(items: list, index: int, offset: int) -> None:
     target = index + offset
     if not 0 <= target < len(items):
@@ -175,7 +203,11 @@ def move_page(data: dict, name: str, offset: int) -> None:
 
 
 def move_question(data: dict, name: str, offset: int) -> None:
-    """Up or down one place; past the top or bottom of its page, onto the next page."""
+    """Up or down one place; past the top or bottom of its page, onto the next page.
+    A roster's row question moves within its row."""
+    if (row := row_position(data, name)) is not None:
+        _move(row[0]["questions"], row[1], offset)
+        return
     p, q = question_position(data, name)
     questions = data["pages"][p]["questions"]
     if 0 <= q + offset < len(questions):
@@ -228,6 +260,11 @@ def place_page(data: dict, name: str, before: str | None) -> None:
 def duplicate_question(data: dict, name: str) -> str:
     """A copy of the question right after it, under a new name (`<name>_2` ...); it
     shares the choice list, so editing one list changes both. The new name."""
+    if (row := row_position(data, name)) is not None:
+        copied = copy.deepcopy(row[0]["questions"][row[1]])
+        copied["name"] = unused_name(question_names(data), name)
+        row[0]["questions"].insert(row[1] + 1, copied)
+        return copied["name"]
     p, q = question_position(data, name)
     copied = copy.deepcopy(data["pages"][p]["questions"][q])
     copied["name"] = unused_name(question_names(data), name)
@@ -260,6 +297,11 @@ def delete_page(data: dict, name: str) -> None:
 
 
 def delete_question(data: dict, name: str) -> None:
+    if (row := row_position(data, name)) is not None:
+        if len(row[0]["questions"]) == 1:
+            raise EditRefused(N_("a roster's row needs at least one question"))
+        del row[0]["questions"][row[1]]
+        return
     p, q = question_position(data, name)
     if len(data["pages"][p]["questions"]) == 1:
         raise EditRefused(N_("a page needs at least one question: delete the page instead"))
@@ -268,16 +310,24 @@ def delete_question(data: dict, name: str) -> None:
 
 # Keys the builder's question form does not show: an edit keeps them as they were (when
 # the question's type still takes them), so editing a label never drops an attention check.
-KEPT_BY_EDITS = ("attention",)
+# A roster's row questions are edited one by one, never with the roster's own form.
+KEPT_BY_EDITS = ("attention", "questions")
 
 
 def replace_question(data: dict, old_name: str, question: dict, page_name: str) -> None:
-    """Put the edited question where it was, or at the end of another page."""
+    """Put the edited question where it was, or at the end of another page; a row
+    question stays in its roster's row."""
+    if (row := row_position(data, old_name)) is not None:
+        row[0]["questions"][row[1]] = question
+        return
     p, q = question_position(data, old_name)
     old = data["pages"][p]["questions"][q]
     for key in KEPT_BY_EDITS:
         if key in old and key not in question and key in keys_for(question.get("type", "")):
             question[key] = old[key]
+    if question.get("type") in REPEAT and not question.get("questions"):
+        # a question turned into a roster: a row with one question, as a new roster has
+        question["questions"] = _first_row(data, question["name"])
     target = page_index(data, page_name)
     if target == p:
         data["pages"][p]["questions"][q] = question
@@ -300,7 +350,7 @@ def replace_question(data: dict, old_name: str, question: dict, page_name: str) 
 def choice_list(data: dict, list_name: str) -> list[dict]:
     choices = (data.get("choice_lists") or {}).get(list_name)
     if choices is None:
-        raise EditRefused(f"no choice list named {list_name!r}")
+        raise EditRefused(N_("no choice list named %(name)s"), name=repr(list_name))
     return choices
 
 
@@ -308,7 +358,7 @@ def choice_index(choices: list[dict], name: str) -> int:
     for index, choice in enumerate(choices):
         if str(choice.get("name")) == name:
             return index
-    raise EditRefused(f"no choice named {name!r}")
+    raise EditRefused(N_("no choice named %(name)s"), name=repr(name))
 
 
 def add_choice(data: dict, list_name: str) -> str:
@@ -372,7 +422,7 @@ def iter_texts(data: dict) -> Iterator[tuple[str, Any]]:
     for page in data.get("pages", []):
         if page.get("title") is not None:
             yield f"page:{page['name']}:title", page["title"]
-        for question in page.get("questions", []):
+        for question in _with_rows(page.get("questions", [])):
             for key in TEXT_KEYS:
                 if question.get(key) is not None:
                     yield f"question:{question['name']}:{key}", question[key]
@@ -381,6 +431,22 @@ def iter_texts(data: dict) -> Iterator[tuple[str, Any]]:
     for list_name, choices in (data.get("choice_lists") or {}).items():
         for choice in choices:
             yield f"choice:{list_name}:{choice['name']}", choice.get("label")
+
+
+def _with_rows(questions: list[dict]) -> Iterator[dict]:
+    """Each question, a roster followed by its row's questions."""
+    for question in questions:
+        yield question
+        if question.get("type") in REPEAT:
+            yield from question.get("questions") or ()
+
+
+def _question(data: dict, name: str) -> dict:
+    """The question named `name`, a roster's row question too."""
+    if (row := row_position(data, name)) is not None:
+        return row[0]["questions"][row[1]]
+    p, q = question_position(data, name)
+    return data["pages"][p]["questions"][q]
 
 
 def _text_owner(data: dict, key: str) -> tuple[dict, str]:
@@ -392,8 +458,7 @@ def _text_owner(data: dict, key: str) -> tuple[dict, str]:
     if kind == "page":
         return data["pages"][page_index(data, owner_name)], "title"
     if kind == "question":
-        p, q = question_position(data, owner_name)
-        return data["pages"][p]["questions"][q], item
+        return _question(data, owner_name), item
     if kind == "row":
         p, q = question_position(data, owner_name)
         rows = data["pages"][p]["questions"][q].get("rows") or []

@@ -170,6 +170,38 @@ class Definition:
                     collect(c.get("label"))
         return found
 
+    def _logic_of(self, q: Question, lang: str | None, choices: dict[str, dict]) -> dict:
+        """One question's part of logic(); a list its choice_filter reads joins `choices`."""
+        item: dict[str, Any] = {"type": q.type, "page": q.page}
+        if q.required:
+            item["required"] = True
+        if q.other:
+            item["other"] = True
+        for key in ("relevant", "constraint", "choice_filter", "calculation", "count"):
+            if getattr(q, key) is not None:
+                item[key] = getattr(q, key)
+        for key in ("min", "max", "min_choices", "max_choices"):
+            if q.raw.get(key) is not None:
+                item[key] = q.raw[key]
+        if lang is not None:
+            for key in ("required_message", "constraint_message"):
+                if q.raw.get(key) is not None:
+                    item[key] = self.text(q.raw[key], lang)
+        if q.choice_filter is not None:
+            item["list"] = q.raw["choices"]
+            choices[q.raw["choices"]] = {
+                c["name"]: {k: v for k, v in c.items() if k not in ("name", "label")}
+                for c in q.choices
+                if c["name"] != OTHER
+            }
+        if q.is_repeat:
+            item.update(min_count=q.min_count, max_count=q.max_count)
+            item["questions"] = {
+                row_q.name: self._logic_of(row_q, lang, choices) for row_q in q.questions
+            }
+            item["order"] = [row_q.name for row_q in q.questions]
+        return item
+
     def text(self, value: Any, lang: str) -> str:
         """A translated text in `lang`, else the default language, else any."""
         if value is None:
@@ -189,36 +221,14 @@ class Definition:
         `questions`: every question (in `order`) with its type and page, and only what is
         set of required, other, the parsed expressions, min/max, min/max_choices and,
         with `lang`, the author's required/constraint messages in that language.
+        A roster also has `count`, `min_count`, `max_count` and its row's questions, in
+        `questions` and `order` of its own (their expressions see the row's answers).
         `pages`: the relevant of each page that has one. `choices`: for the lists a
         choice_filter reads, each choice's extra properties (`{"dl_p1": {"district":
         "da_lat"}}`; name and label are on the page already).
         """
-        questions: dict[str, dict] = {}
         choices: dict[str, dict] = {}
-        for q in self.questions:
-            item: dict[str, Any] = {"type": q.type, "page": q.page}
-            if q.required:
-                item["required"] = True
-            if q.other:
-                item["other"] = True
-            for key in ("relevant", "constraint", "choice_filter", "calculation"):
-                if getattr(q, key) is not None:
-                    item[key] = getattr(q, key)
-            for key in ("min", "max", "min_choices", "max_choices"):
-                if q.raw.get(key) is not None:
-                    item[key] = q.raw[key]
-            if lang is not None:
-                for key in ("required_message", "constraint_message"):
-                    if q.raw.get(key) is not None:
-                        item[key] = self.text(q.raw[key], lang)
-            if q.choice_filter is not None:
-                item["list"] = q.raw["choices"]
-                choices[q.raw["choices"]] = {
-                    c["name"]: {k: v for k, v in c.items() if k not in ("name", "label")}
-                    for c in q.choices
-                    if c["name"] != OTHER
-                }
-            questions[q.name] = item
+        questions = {q.name: self._logic_of(q, lang, choices) for q in self.questions}
         pages = {name: ast for name, ast in self.page_relevant.items() if ast is not None}
         # `order`: JSON objects do not keep their order everywhere (Jinja's tojson sorts keys).
         return {

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from flask import render_template
+from flask_babel import gettext
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
@@ -17,6 +18,16 @@ from survey_engine.definition.answers import local_today
 from survey_engine.definition.model import OTHER
 from survey_engine.definition.schema_common import RESERVED_NAMES
 from survey_engine.i18n import message
+from survey_engine.public.rosters import (
+    apply_action,
+    drop_blank_tail,
+    is_roster_field,
+    roster_action,
+    row_key,
+    rows_from_form,
+    shown_rows,
+    split_row_key,
+)
 
 PIPE_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # `matrix[row]` and `rank[choice]` fields of the form.
@@ -25,24 +36,55 @@ SUB_FIELD_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[([A-Za-z0-9_.-]{1,64})\]$
 CONTROL_FIELDS = RESERVED_NAMES
 
 
-def answers_from_form(form: MultiDict, d: Definition) -> dict[str, Any]:
-    """The posted form as raw answers: lists for select_multiple, dicts for sub-fields."""
+def answers_from_form(
+    form: MultiDict, d: Definition, keep_blank_rows: bool = False
+) -> dict[str, Any]:
+    """The posted form as raw answers: lists for select_multiple, dicts for sub-fields,
+    a list of rows for a roster (public/rosters.py); blank rows at the end of a roster
+    the citizen sizes are dropped unless `keep_blank_rows` (the page shows them again)."""
     values: dict[str, Any] = {}
     for key in form:
-        if key in CONTROL_FIELDS:
+        if key in CONTROL_FIELDS or (d.repeats and is_roster_field(d, key)):
             continue
-        sent = form.getlist(key)
-        sub = SUB_FIELD_RE.match(key)
-        if sub:
-            name, part = sub.groups()
-            if not isinstance(values.get(name), dict):
-                values[name] = {}
-            values[name][part] = sent[0] if len(sent) == 1 else sent
-            continue
-        question = d.by_name.get(key)
-        many = question is not None and question.type == "select_multiple"
-        values[key] = sent if many or len(sent) > 1 else sent[0]
+        _file(key, form.getlist(key), values, d.by_name)
+    if d.repeats:
+        rows = rows_from_form(
+            form,
+            d,
+            lambda key, sent, row, roster: _file(
+                key, sent, row, {q.name: q for q in roster.questions}
+            ),
+        )
+        values.update(rows)
+        if not keep_blank_rows:
+            drop_blank_tail(d, values)
     return values
+
+
+def roster_pressed(form: MultiDict, d: Definition) -> tuple[dict[str, Any], str] | None:
+    """When a roster's button sent the form (no page script): the answers with its
+    change made, blank rows kept, and the id to focus on the page drawn again."""
+    action = roster_action(form)
+    if action is None:
+        return None
+    values = answers_from_form(form, d, keep_blank_rows=True)
+    focus = apply_action(d, values, action)
+    return None if focus is None else (values, focus)
+
+
+def _file(key: str, sent: list[str], values: dict[str, Any], by_name: dict) -> None:
+    """One posted field into `values`: `a[b]` into a dict, a select_multiple's or a
+    repeated field's values as a list, else the one value."""
+    sub = SUB_FIELD_RE.match(key)
+    if sub:
+        name, part = sub.groups()
+        if not isinstance(values.get(name), dict):
+            values[name] = {}
+        values[name][part] = sent[0] if len(sent) == 1 else sent
+        return
+    question = by_name.get(key)
+    many = question is not None and question.type == "select_multiple"
+    values[key] = sent if many or len(sent) > 1 else sent[0]
 
 
 def first_values(d: Definition, args: MultiDict) -> dict[str, Any]:
@@ -59,6 +101,29 @@ def first_values(d: Definition, args: MultiDict) -> dict[str, Any]:
     return values
 
 
+def _input_ids(q: Question, key: str) -> dict[str, str]:
+    """The id of the first input of question `q` drawn under the field name `key`."""
+    if q.type == "matrix":
+        first = f"f-{key}-{q.rows[0]['name']}-1"
+    elif q.type in ("rating", "nps"):
+        first = f"f-{key}-{0 if q.type == 'nps' else 1}"
+    elif q.type == "geopoint":
+        first = f"f-{key}-lat"
+    elif (q.is_select and q.appearance != "minimal") or q.type == "rank":
+        first = f"f-{key}-1"
+    else:
+        first = f"f-{key}"
+    ids = {key: first}
+    if q.other:
+        ids[f"{key}_other"] = f"f-{key}_other"
+    return ids
+
+
+def row_title(number: int | str) -> str:
+    """A roster row's heading: "Member 2" (lazy: in the page's language)."""
+    return gettext("Member %(number)s", number=number)
+
+
 class PageHelpers:
     """Functions the template calls, bound to one definition, language and answers."""
 
@@ -67,45 +132,69 @@ class PageHelpers:
         self.lang = lang
         self.values = values
 
-    def field_ids(self) -> dict[str, str]:
-        """Where the error summary's link for each question leads: its first input."""
+    def field_ids(self, errors: dict | None = None) -> dict[str, str]:
+        """Where the error summary's link for each question leads: its first input; for
+        a row's question (`members.2.age`, in `errors`) that of its row; for a roster,
+        its first row, or its add button."""
         ids = {}
         for q in self.d.questions:
-            if q.type == "matrix":
-                ids[q.name] = f"f-{q.name}-{q.rows[0]['name']}-1"
-            elif q.type in ("rating", "nps"):
-                ids[q.name] = f"f-{q.name}-{0 if q.type == 'nps' else 1}"
-            elif q.type == "geopoint":
-                ids[q.name] = f"f-{q.name}-lat"
-            elif (q.is_select and q.appearance != "minimal") or q.type == "rank":
-                ids[q.name] = f"f-{q.name}-1"
-            else:
-                ids[q.name] = f"f-{q.name}"
-            if q.other:
-                ids[q.other_field] = f"f-{q.other_field}"
+            ids.update(_input_ids(q, q.name))
+            if q.is_repeat:
+                ids[q.name] = f"f-{q.name}-add" if q.count is None else f"q-{q.name}"
+        for key in errors or ():
+            if (found := split_row_key(self.d, key)) is not None:
+                roster, number, row_q = found
+                ids.update(_input_ids(row_q, row_key(roster.name, number, row_q.name)))
         return ids
 
-    def pipe(self, text: Any) -> Markup:
-        """A label with ${name} replaced by that answer; the page's script updates it."""
+    def row_labels(self, errors: dict) -> dict[str, str]:
+        """The error summary's words for a row's question: "Member 2: Age"."""
+        labels = {}
+        for key in errors:
+            if (found := split_row_key(self.d, key)) is not None:
+                _roster, number, row_q = found
+                label = self.d.text(row_q.label, self.lang)
+                if key.endswith("_other") and row_q.other:
+                    label = message("other_specify", self.lang)
+                labels[key] = f"{row_title(number)}: {label}"
+        return labels
+
+    def pipe(self, text: Any, row: tuple[Question, int, dict] | None = None) -> Markup:
+        """A label with ${name} replaced by that answer; the page's script updates it.
+        In a roster's row (`row`: roster, row number, the row's answers) a name of the
+        row's questions is that row's answer."""
         source = self.d.text(text, self.lang)
         parts, last = [], 0
         for match in PIPE_RE.finditer(source):
             parts.append(escape(source[last : match.start()]))
-            shown = self.shown_answer(match.group(1))
-            parts.append(Markup('<span data-pipe="{}">{}</span>').format(match.group(1), shown))
+            name = match.group(1)
+            row_q = next((q for q in row[0].questions if q.name == name), None) if row else None
+            if row is not None and row_q is not None:
+                shown = self.shown_answer(name, row[2], row_q)
+                name = row_key(row[0].name, row[1], name)
+            else:
+                shown = self.shown_answer(name)
+            parts.append(Markup('<span data-pipe="{}">{}</span>').format(name, shown))
             last = match.end()
         parts.append(escape(source[last:]))
         return Markup("").join(parts)
 
-    def shown_answer(self, name: str) -> str:
+    def row_pipe(self, roster: Question, number: int, row: Any) -> Any:
+        """pipe() for the questions of one row of `roster`."""
+        return lambda text: self.pipe(text, (roster, number, row if isinstance(row, dict) else {}))
+
+    def shown_answer(
+        self, name: str, values: dict | None = None, question: Question | None = None
+    ) -> str:
         """An answer as piped into a text: choices by their label (as survey.js does)."""
-        value = self.values.get(name)
+        values = self.values if values is None else values
+        value = values.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
         items = [
             v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v
         ]
-        question = self.d.by_name.get(name)
+        question = question or self.d.by_name.get(name)
         if question is None or not question.is_select:
             return " ".join(items)
         shown = []
@@ -114,7 +203,7 @@ class PageHelpers:
             if choice is None:
                 shown.append(item)
             elif choice["name"] == OTHER and choice["label"] is None:
-                other = self.values.get(question.other_field)
+                other = values.get(question.other_field)
                 shown.append(
                     other
                     if isinstance(other, str) and other.strip()
@@ -123,6 +212,17 @@ class PageHelpers:
             else:
                 shown.append(self.d.text(choice.get("label"), self.lang))
         return ", ".join(shown)
+
+    def rows(self, roster: Question) -> list[dict]:
+        """The rows the page shows for `roster`, each with the answers typed in it."""
+        sent = self.values.get(roster.name)
+        sent = (
+            [row if isinstance(row, dict) else {} for row in sent or ()]
+            if isinstance(sent, list)
+            else []
+        )
+        count = shown_rows(self.d, roster, self.values)
+        return (sent + [{}] * count)[:count]
 
     def option_groups(self, q: Question) -> list[tuple[str, list[dict]]] | None:
         """Choices grouped by the question their filter follows (commune by district),

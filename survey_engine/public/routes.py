@@ -30,6 +30,7 @@ from survey_engine.public.rendering import (
     answers_from_form,
     first_values,
     render_message,
+    roster_pressed,
 )
 from survey_engine.public.visitor import (
     page_device_token,
@@ -87,6 +88,8 @@ CLIENT_MESSAGES: dict[str, tuple[str, ...]] = {
     "matrix_incomplete": (),
     "not_acknowledged": (),
     "constraint": (),
+    "rows_too_few": ("limit",),
+    "rows_too_many": ("limit",),
     "errors_title": ("count",),
     "errors_page": ("count",),
     "progress": ("page", "total"),
@@ -134,9 +137,11 @@ def render_survey_page(
     preview: bool = False,
     challenge: tuple[str, int] | None = None,
     respondent_fields: dict | None = None,
+    focus: str | None = None,
 ):
     """The questionnaire as citizens see it; the staff preview draws it the same way.
-    `challenge`: a proof of work (token, difficulty) for the page's script to solve."""
+    `challenge`: a proof of work (token, difficulty) for the page's script to solve;
+    `focus`: the id of the roster row (or button) a roster's button led to."""
     # Every language the survey is written in; the engine's own words follow in the
     # language's catalog, or English (i18n.ui_language).
     other_langs = {code: language_name(code) for code in d.languages() if code != lang}
@@ -144,6 +149,7 @@ def render_survey_page(
     labels.update({q.other_field: message("other_specify", lang) for q in d.questions if q.other})
     values = printable(values or {})  # refused text is shown, its bad characters as �
     helpers = PageHelpers(d, lang, values)
+    labels.update(helpers.row_labels(errors or {}))
     html = render_template(
         "public/survey.html",
         d=d,
@@ -156,8 +162,10 @@ def render_survey_page(
         values=values,
         errors=errors or {},
         labels=labels,
-        field_ids=helpers.field_ids(),
+        field_ids=helpers.field_ids(errors),
         pipe=helpers.pipe,
+        row_pipe=helpers.row_pipe,
+        roster_rows=helpers.rows,
         option_groups=helpers.option_groups,
         rank_position=helpers.rank_position,
         date_limit=helpers.date_limit,
@@ -166,6 +174,7 @@ def render_survey_page(
         challenge=challenge,
         respondent_fields=respondent_fields,
         uploads=upload_context(d),
+        focus=focus,
     )
     return html, status
 
@@ -178,6 +187,7 @@ def _render_form(
     status: int = 200,
     access_code: str | None = None,
     challenge: tuple[str, int] | None = None,
+    focus: str | None = None,
 ):
     """The questionnaire, carrying the browser's device token (set as its cookie too),
     the time of the first view (kept when the page comes back with errors) and, in
@@ -206,6 +216,7 @@ def _render_form(
         status=status,
         challenge=challenge,
         respondent_fields=fields,
+        focus=focus,
     )
     response = make_response(html, status)
     set_device_cookie(response, token)
@@ -262,6 +273,9 @@ def submit(slug: str):
         # A page without an id (an old copy, a hand-made form) still counts once.
         submission_id = uuid.uuid4()
 
+    if page.d.repeats and (pressed := roster_pressed(request.form, page.d)):
+        # a roster's button without the page's script: the page again, nothing stored
+        return _render_form(page, str(submission_id), pressed[0], focus=pressed[1])
     allow_files(page.d)
     values = answers_from_form(request.form, page.d)
     # Files first (public/form_files.py): the answers then carry their tokens.

@@ -138,6 +138,8 @@
     }
     var form = doc.querySelector("form.builder-form");
     if (form && reply.ok) {  // a question just added or duplicated: the overview, then its form
+      // (or a roster's row question saved: its roster's form; what was typed is saved)
+      if (editor) delete editor.dataset.dirty;
       return reloadOverview().then(function () {
         refreshPreview();
         var name = (reply.url.match(/\/edit\/questions\/([^/?#]+)/) || [])[1];
@@ -199,7 +201,8 @@
     head.className = "row editor-head";
     head.append(title, close);
     editor.append(head);
-    Array.prototype.forEach.call(doc.querySelectorAll("main > .errors, main > form.builder-form"),
+    // a roster's page also lists its row's questions (their forms post like the others)
+    Array.prototype.forEach.call(doc.querySelectorAll("main > .errors, main > form.builder-form, main > .row-questions"),
       function (el) { editor.append(document.importNode(el, true)); });
     var form = editor.querySelector("form.builder-form");
     if (!form) return;

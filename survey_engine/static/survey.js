@@ -23,8 +23,10 @@
   const data = document.getElementById('survey-logic');
   const X = window.SurveyExpr;
   if (!form || !data || !X || !window.fetch || !window.URLSearchParams) return;
-  const L = JSON.parse(data.textContent), Q = L.questions, M = L.messages;
-  const names = L.order;
+  const L = JSON.parse(data.textContent), Q = Object.assign({}, L.questions), M = L.messages;
+  // Every question in order; a roster's row questions follow it, one set per row shown,
+  // as `members.2.age` (scan() redraws this list when rows come and go).
+  let names = L.order;
   const $ = id => document.getElementById(id);
   const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
   const fmt = (key, p) => M[key].replace(/\{(\w+)\}/g, (m, k) => p && has(p, k) ? p[k] : m);
@@ -32,22 +34,40 @@
   const SELECTS = ['select_one', 'select_multiple', 'rank'];
 
   // --- the form's controls, by question -------------------------------------------
-  const els = {}, opts = {}, labels = {}, groups = {};
-  const nameOf = el => { const m = /^([A-Za-z_]\w*)(\[|$)/.exec(el.name || ''); return m && has(Q, m[1]) ? m[1] : null; };
-  for (const el of form.elements) { const n = nameOf(el); if (n) (els[n] = els[n] || []).push(el); }
+  let els = {};
+  const opts = {}, labels = {}, groups = {};
+  const nameOf = el => { const m = /^([A-Za-z_]\w*(\.\d+\.[A-Za-z_]\w*)?)(\[|$)/.exec(el.name || ''); return m && has(Q, m[1]) ? m[1] : null; };
   const other = n => $('f-' + n + '_other');
   const sections = [...form.querySelectorAll('section[data-page]')];
   const sectionOf = f => { const w = $('q-' + f); return w && w.closest('section'); };
   const byId = (s, n) => s.dataset.page === n;
-  for (const n of names) {  // each select's choices and their labels, before any filtering
-    const e = els[n] || [];
-    labels[n] = {};
-    if (Q[n].type === 'rank') opts[n] = e.map(s => /\[(.+)\]$/.exec(s.name)[1]);
-    else if (e[0] && e[0].tagName === 'SELECT') {
-      groups[n] = [...e[0].children].map(c => c.cloneNode(true));
-      opts[n] = [...e[0].options].filter(o => o.value).map(o => { labels[n][o.value] = o.text; return o.value; });
-    } else opts[n] = e.map(i => { const s = i.closest('label'); labels[n][i.value] = s ? s.textContent.trim() : i.value; return i.value; });
+  const rosterRows = n => [...$('q-' + n).querySelectorAll('.roster-rows > .roster-row')];
+  function scan() {  // the questions and controls on the page now
+    names = [];
+    for (const n of L.order) {
+      names.push(n);
+      if (Q[n].type !== 'repeat' || !$('q-' + n)) continue;
+      for (const row of rosterRows(n)) for (const b of Q[n].order) {
+        const k = n + '.' + row.dataset.row + '.' + b;
+        Q[k] = Object.assign({}, Q[n].questions[b], { page: Q[n].page, roster: n, row: row.dataset.row, bare: b });
+        names.push(k);
+      }
+    }
+    els = {};
+    for (const el of form.elements) { const n = nameOf(el); if (n) (els[n] = els[n] || []).push(el); }
+    for (const n of names) {  // each select's choices and their labels, before any filtering
+      const e = els[n] || [];
+      if (labels[n] && e[0] && e[0].dataset.scanned) continue;
+      for (const x of e) x.dataset.scanned = '1';
+      labels[n] = {};
+      if (Q[n].type === 'rank') opts[n] = e.map(s => /\[(.+)\]$/.exec(s.name)[1]);
+      else if (e[0] && e[0].tagName === 'SELECT') {
+        groups[n] = [...e[0].children].map(c => c.cloneNode(true));
+        opts[n] = [...e[0].options].filter(o => o.value).map(o => { labels[n][o.value] = o.text; return o.value; });
+      } else opts[n] = e.map(i => { const s = i.closest('label'); labels[n][i.value] = s ? s.textContent.trim() : i.value; return i.value; });
+    }
   }
+  scan();
 
   // --- answers as the server reads them (answers.py) -------------------------------
   class Bad { constructor(key, p) { this.key = key; this.p = p || {}; } }
@@ -166,34 +186,52 @@
 
   // clean_answers(), in the same order: every answer typed, then relevance, calculations
   // and checks question by question; the context loses what is not relevant as it goes.
+  // A roster's row is checked like a small survey: its expressions see the row's
+  // answers by their own names, and every answer outside the roster.
   function check(v) {
-    const typed = {}, typeErr = {}, R = { v, rel: {}, err: {}, allowed: {} };
+    const typed = {}, typeErr = {}, R = { v, rel: {}, err: {}, allowed: {}, rows: {} };
     for (const n of names) {
       const q = Q[n];
-      if (q.type === 'note' || q.type === 'calculate' || empty(v[n])) continue;
+      if (q.type === 'note' || q.type === 'calculate' || q.type === 'repeat' || empty(v[n])) continue;
       try { typed[n] = clean(n, q, v[n]); } catch (e) { if (!(e instanceof Bad)) throw e; typeErr[n] = fmt(e.key, e.p); }
     }
-    const ctx = R.ctx = Object.assign({}, typed);
+    const ctx = R.ctx = {};
+    for (const n of Object.keys(typed)) if (!Q[n].roster) ctx[n] = typed[n];
     for (const n of names) {
-      const q = Q[n];
-      if (!(R.rel[n] = relevant(q, ctx))) { delete ctx[n]; continue; }
-      if (q.choice_filter) R.allowed[n] = allowed(n, q, ctx);
+      const q = Q[n], row = q.roster && q.roster + '.' + q.row;
+      if (row && !R.rel[q.roster]) { R.rel[n] = false; continue; }
+      if (row && !R.rows[row]) {  // the row's context: the answers outside, then the row's
+        R.rows[row] = Object.assign({}, ctx);
+        for (const b of Q[q.roster].order) if (has(typed, row + '.' + b)) R.rows[row][b] = typed[row + '.' + b];
+      }
+      const c = row ? R.rows[row] : ctx, b = row ? q.bare : n;
+      if (!(R.rel[n] = relevant(q, c))) { delete c[b]; continue; }
+      if (q.choice_filter) R.allowed[n] = allowed(n, q, c);
       if (q.type === 'calculate') {
-        const r = stored(X.evaluate(q.calculation, ctx));
-        if (r !== null) ctx[n] = r;
+        const r = stored(X.evaluate(q.calculation, c));
+        if (r !== null) c[b] = r;
         continue;
       }
+      if (q.type === 'repeat') { rowCount(n, q, v); continue; }
       if (q.type === 'note') continue;
       if (typeErr[n]) { R.err[n] = typeErr[n]; continue; }
       const val = typed[n], ok = R.allowed[n];
       let e = null;
       if (val === undefined) { if (q.required) e = new Bad('required'); else continue; }
       else if (ok && list(val).some(x => !ok.includes(x))) e = new Bad('unknown_choice', { value: list(val).find(x => !ok.includes(x)) });
-      else if (q.constraint && !X.truthy(X.evaluate(q.constraint, ctx, val))) e = new Bad('constraint');
-      if (e) { delete ctx[n]; R.err[n] = own(q, e) != null ? own(q, e) : fmt(e.key, e.p); continue; }
+      else if (q.constraint && !X.truthy(X.evaluate(q.constraint, c, val))) e = new Bad('constraint');
+      if (e) { delete c[b]; R.err[n] = own(q, e) != null ? own(q, e) : fmt(e.key, e.p); continue; }
       if (q.other && list(val).includes('other') && empty(other(n).value)) R.err[n + '_other'] = fmt('required');
     }
     return R;
+    // the rows the citizen sizes: blank rows at the end are none (as answers_from_form)
+    function rowCount(n, q, v) {
+      if (q.count != null) return;
+      const filled = rosterRows(n).map(r => q.order.some(b => !empty(v[n + '.' + r.dataset.row + '.' + b])));
+      while (filled.length && !filled[filled.length - 1]) filled.pop();
+      if (filled.length < q.min_count) R.err[n] = fmt('rows_too_few', { limit: q.min_count });
+      else if (filled.length > q.max_count) R.err[n] = fmt('rows_too_many', { limit: q.max_count });
+    }
   }
   // the answers the form would send: lists for repeated names, {row: value} for a[row]
   function raw() {
@@ -242,8 +280,84 @@
     return cleared;
   }
   const visible = () => sections.filter(s => s.dataset.on);
+
+  // --- rosters: rows added and removed in place, from the roster's <template> ----------
+  const ROW_ATTRS = ['id', 'name', 'for', 'aria-describedby', 'data-pipe', 'data-name', 'data-for'];
+  function renumber(el, n, from, to) {  // members.<from> -> members.<to> in ids, names, texts
+    const re = new RegExp('(^|[^\\w.])' + n + '\\.' + from + '(?=[.\\s-]|$)', 'g');
+    for (const x of [el, ...el.querySelectorAll('*')]) {
+      for (const a of ROW_ATTRS) if (x.hasAttribute(a)) x.setAttribute(a, x.getAttribute(a).replace(re, '$1' + n + '.' + to));
+    }
+    el.dataset.row = to;
+    const tpl = $('t-' + n).content;
+    for (const sel of ['.roster-row-title', '.roster-remove']) {
+      const mine = el.querySelector(sel), words = tpl.querySelector(sel);
+      if (mine && words) mine.textContent = words.textContent.replace('__row__', to);
+    }
+    const rm = el.querySelector('.roster-remove');
+    if (rm) rm.value = to;
+  }
+  function addRow(n) {
+    const box = $('q-' + n).querySelector('.roster-rows'), i = rosterRows(n).length + 1;
+    const row = $('t-' + n).content.firstElementChild.cloneNode(true);
+    renumber(row, n, '__row__', i);
+    box.appendChild(row);
+    return row;
+  }
+  function removeRow(n, row) {
+    const rows = rosterRows(n), at = rows.indexOf(row);
+    row.remove();
+    rows.slice(at + 1).forEach((r, j) => renumber(r, n, r.dataset.row, at + j + 1));
+  }
+  function follow() {  // a count's rows follow the answer it reads; true when rows changed
+    let moved = false;
+    for (const n of L.order) {
+      const q = Q[n];
+      if (q.type !== 'repeat' || q.count == null || !R.rel[n] || !$('q-' + n)) continue;
+      const x = Number(X.evaluate(q.count, R.ctx)), want = isFinite(x) && x > 0 ? Math.min(Math.trunc(x), q.max_count) : 0;
+      const rows = rosterRows(n);
+      if (rows.length === want) continue;
+      for (let i = rows.length; i < want; i++) addRow(n);
+      for (const r of rows.slice(want)) r.remove();
+      moved = true;
+    }
+    if (moved) scan();
+    return moved;
+  }
+  function rosterButtons() {  // add up to max_count rows, remove down to min_count
+    for (const n of L.order) {
+      if (Q[n].type !== 'repeat' || !$('q-' + n)) continue;
+      const w = $('q-' + n), rows = rosterRows(n).length, add = w.querySelector('.roster-add');
+      if (add) add.hidden = rows >= Q[n].max_count;
+      for (const b of w.querySelectorAll('.roster-rows .roster-remove')) b.hidden = rows <= Q[n].min_count;
+      const upd = w.querySelector('.roster-update'), wait = w.querySelector('.roster-waiting');
+      if (upd) upd.hidden = true;  // the rows follow the answer as it is typed
+      if (wait) wait.hidden = rows > 0;
+    }
+  }
+  form.addEventListener('click', e => {
+    const b = e.target.closest && e.target.closest('.roster-add, .roster-remove');
+    if (!b) return;
+    e.preventDefault();
+    const n = b.name.slice(0, b.name.lastIndexOf('.'));
+    let focus;
+    if (b.classList.contains('roster-add')) focus = addRow(n).querySelector('input:not([type=hidden]), select, textarea');
+    else {
+      const row = b.closest('.roster-row'), rows = rosterRows(n), at = rows.indexOf(row);
+      removeRow(n, row);
+      const left = rosterRows(n);
+      focus = left[Math.min(at, left.length - 1)] || $('f-' + n + '-add');
+      if (focus && focus.classList.contains('roster-row')) focus.tabIndex = -1;
+    }
+    scan();
+    update();
+    if (focus) focus.focus();
+    touched = true;
+    save();
+  });
   function update() {
-    for (let i = 0; i < 4; i++) { R = state(); if (!filter()) break; }
+    for (let i = 0; i < 4; i++) { R = state(); if (!filter() && !follow()) break; }
+    rosterButtons();
     for (const n of names) {
       const on = R.rel[n], box = $('q-' + n);
       if (box) box.hidden = !on;
@@ -303,7 +417,8 @@
   };
 
   // --- errors: at each field, and a summary linking to them -------------------------
-  const fieldEls = f => has(Q, f) ? els[f] || [] : [other(f.slice(0, -6))];
+  // a roster's own error (too few rows) is told at its add button
+  const fieldEls = f => has(Q, f) ? (Q[f].type === 'repeat' ? [$('f-' + f + '-add')].filter(Boolean) : els[f] || []) : [other(f.slice(0, -6))];
   function target(f) {
     const e = fieldEls(f).find(x => !x.disabled) || fieldEls(f)[0];
     const w = $('q-' + f), fs = w && w.querySelector('fieldset');
@@ -341,7 +456,8 @@
     if (!l) return f;
     const c = l.cloneNode(true);
     for (const x of c.querySelectorAll('.req, .visually-hidden')) x.remove();
-    return c.textContent.trim();
+    const row = w.closest('.roster-row'), title = row && row.querySelector('.roster-row-title');
+    return (title ? title.textContent.trim() + ': ' : '') + c.textContent.trim();
   }
   function showErrors(errs, title) {
     clearErrors();
@@ -494,6 +610,13 @@
     if (!s || !isA(s.v)) return null;
     const m = {};
     for (const [n, x] of s.v) (m[n] = m[n] || []).push(x);
+    for (const n of L.order) {  // a roster's rows first, as many as were answered
+      if (Q[n].type !== 'repeat' || !$('q-' + n)) continue;
+      let most = 0;
+      for (const k of Object.keys(m)) if (k.indexOf(n + '.') === 0) most = Math.max(most, parseInt(k.slice(n.length + 1), 10) || 0);
+      for (let i = rosterRows(n).length; i < Math.min(most, Q[n].max_count); i++) addRow(n);
+    }
+    scan();
     for (const el of form.elements) {
       if (!el.name || el === sid || !el.type || el.tagName === 'BUTTON') continue;
       const got = m[el.name] || [];

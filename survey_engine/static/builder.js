@@ -206,8 +206,10 @@
       function (el) { editor.append(document.importNode(el, true)); });
     var form = editor.querySelector("form.builder-form");
     if (!form) return;
-    Array.prototype.forEach.call(editor.querySelectorAll("form.builder-form"), function (f) {
-      f.setAttribute("action", url.split("#")[0]);  // the list's delete form too
+    // A form that posts to its own page (no action: the list's delete form too) posts to
+    // that page's address, not the builder's; a roster's row forms keep theirs.
+    Array.prototype.forEach.call(editor.querySelectorAll("form.builder-form:not([action])"), function (f) {
+      f.setAttribute("action", url.split("#")[0]);
     });
     if (form.classList.contains("choice-form")) addHandles(form);
     var back = form.querySelector("a[href*='/edit#'], a[href$='/edit']");

@@ -28,7 +28,8 @@ def test_an_expression_is_checked_in_the_draft_with_the_validators_own_message(e
     assert typo.status_code == 200
     assert typo.json["ok"] is False
     (message,) = typo.json["problems"]
-    assert "rolee" in message and "did you mean" in message  # as the saved form says it
+    # as the saved form says it, in the staff page's language
+    assert "rolee" in message and "có phải bạn muốn viết '${role}'" in message
     fine = check(editor, question="children", field="relevant", expression="${role} = 'parent'")
     assert fine.json == {"ok": True, "problems": []}
     page = check(editor, page="opinion", field="relevant", expression="${children} >")

@@ -468,14 +468,20 @@ def test_the_dashboard_and_the_results_api_count_a_member_s_sex_over_the_members
     assert api["questions"]["age"]["numbers"]["mean"] == pytest.approx(sum(ages) / len(ages))
 
 
-def test_weights_apply_to_each_row_of_a_weighted_response(households):
-    """A response's raking weight counts once for each of its rows."""
+def weigh_by_district():
+    """The households raked to a district margin: the weights, and each response's."""
     survey = find_survey(HOUSEHOLD_SLUG)
     compute_weights(survey, Margins({"district": {"da_lat": 0.3, "bao_loc": 0.7}}))
     db.session.commit()
     weights = current_weights(survey.id)
-    responses, lines = recount()
-    weight = {r.id: weights.weight_of(r.answers) for r in responses}
+    return weights, {r.id: weights.weight_of(r.answers) for r in recount()[0]}
+
+
+def test_weights_apply_to_each_row_of_a_weighted_response(households):
+    """A response's raking weight counts once for each of its rows."""
+    weights, weight = weigh_by_district()
+    _, lines = recount()
+    survey = find_survey(HOUSEHOLD_SLUG)
     counted = accumulate(survey.id, merged_survey(survey), weights=weights)
     total = math.fsum(weight[line.response_id] for line in lines)
     women = math.fsum(weight[line.response_id] for line in lines if line.answers["sex"] == "female")
@@ -488,12 +494,8 @@ def test_weights_apply_to_each_row_of_a_weighted_response(households):
 
 
 def test_a_weighted_survey_s_roster_lines_carry_their_response_s_weight(households, tmp_path):
-    survey = find_survey(HOUSEHOLD_SLUG)
-    compute_weights(survey, Margins({"district": {"da_lat": 0.3, "bao_loc": 0.7}}))
-    db.session.commit()
-    weights = current_weights(survey.id)
-    responses, lines = recount()
-    weight = {r.id: weights.weight_of(r.answers) for r in responses}
+    _, weight = weigh_by_district()
+    _, lines = recount()
     members = openpyxl.load_workbook(export(households, tmp_path, "xlsx"))[MEMBERS]
     head = [c.value for c in members[1]]
     assert head[-1] == "weight"

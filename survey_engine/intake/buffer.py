@@ -15,6 +15,7 @@ touches three of them, stays legal:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
@@ -221,6 +222,7 @@ class StreamBuffer:
     ) -> None:
         self._make_client = make_client
         self._client: BufferClient | None = None
+        self._making = threading.Lock()
         self._failed_at = -RECONNECT_EVERY_SECONDS
         self.wait_replicas = wait_replicas
         self.wait_ms = wait_ms
@@ -232,17 +234,26 @@ class StreamBuffer:
         """Made on first use: a cluster client reads the topology when it is made, and a
         web node must start (and store in the database) while the cluster is down. After
         a failure it is tried again at most once a second."""
-        if self._client is None:
-            now = time.monotonic()
-            if now - self._failed_at < RECONNECT_EVERY_SECONDS:
-                raise redis.ConnectionError("Redis was unreachable a moment ago")
-            try:
-                self._client = self._make_client()
-            except REDIS_ERRORS:
-                self._failed_at = now
-                raise
-            self._accept = self._client.register_script(ACCEPT_SCRIPT)
-        return self._client
+        client = self._client
+        if client is None:
+            with self._making:  # a web process's threads all ask at its first request
+                client = self._client or self._connect()
+        return client
+
+    def _connect(self) -> BufferClient:
+        now = time.monotonic()
+        if now - self._failed_at < RECONNECT_EVERY_SECONDS:
+            raise redis.ConnectionError("Redis was unreachable a moment ago")
+        try:
+            client = self._make_client()
+        except REDIS_ERRORS:
+            self._failed_at = now
+            raise
+        # The script before the client: a thread that finds the client uses the script
+        # at once, without taking the lock.
+        self._accept = client.register_script(ACCEPT_SCRIPT)
+        self._client = client
+        return client
 
     def append(self, survey_id: int, args: list, window_keys: Sequence[str] = ()) -> str:
         """Run the accept script with `args` (accept_args); returns 'accepted' (durably

@@ -157,8 +157,9 @@ def day_secret(day: date) -> str | None:
     row's primary key), kept in this process for the day. None while the database
     cannot give it: asked again only after SURVEY_CACHE_SECONDS, as catalog.py does."""
     cache = current_app.extensions.setdefault("day_secrets", {})
-    if day in cache:
-        return cache[day]
+    known = cache.get(day)
+    if known is not None:
+        return known
     failed_at = cache.get("failed_at")
     if failed_at and time.monotonic() - failed_at < current_app.config["SURVEY_CACHE_SECONDS"]:
         return None
@@ -175,8 +176,9 @@ def day_secret(day: date) -> str | None:
     except sa.exc.SQLAlchemyError:
         cache["failed_at"] = time.monotonic()
         return None
-    cache.clear()  # only one day is ever needed at a time
-    cache[day] = secret
+    # Only one day is ever needed at a time. A new dict, not the old one emptied: the
+    # web process's other threads may be reading it.
+    current_app.extensions["day_secrets"] = {day: secret}
     return secret
 
 

@@ -10,6 +10,7 @@ import html
 import io
 import json
 import re
+import zipfile
 from pathlib import Path
 
 from flask_babel import force_locale
@@ -162,12 +163,38 @@ def test_a_workbook_that_is_no_workbook_or_has_no_survey_sheet(app, tmp_path):
     create_user("admin@example.org", PASSWORD, "admin")
     client = signed_in(app, "admin@example.org")
     page = upload(client, "/admin/surveys/new", "x.xlsx", b"not a zip").get_data(as_text=True)
-    assert listed(page) == ["không phải bảng tính XLSForm (.xlsx): File is not a zip file"]
+    # The commonest reason in our words, not the reading library's English.
+    assert listed(page) == [
+        "không phải bảng tính XLSForm (.xlsx): tệp không phải gói zip, trong khi mọi tệp "
+        ".xlsx đều là gói zip"
+    ]
+    page = upload(client, "/admin/surveys/new", "x.xls", b"\xd0\xcf\x11\xe0 not really")
+    assert listed(page.get_data(as_text=True)) == [
+        "không phải bảng tính XLSForm (.xls): tệp không phải sổ tính Excel 97-2003, hoặc đã bị hỏng"
+    ]
     path = workbook(tmp_path / "none.xlsx", {"choices": CHOICES})
     page = upload(client, "/admin/surveys/new", "none.xlsx", path.read_bytes())
     assert "trang tính survey: bảng tính không có trang tính survey" in listed(
         page.get_data(as_text=True)
     )
+
+
+def test_a_limit_s_numbers_are_grouped_as_the_page_s_language_groups_digits(app):
+    """1,001 reads as "1 point 001" in Vietnamese, where the comma marks decimals."""
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as zipped:
+        for n in range(1001):
+            zipped.writestr(f"part{n}.xml", "")
+    create_user("admin@example.org", PASSWORD, "admin")
+    client = signed_in(app, "admin@example.org")
+    page = upload(client, "/admin/surveys/new", "many.xlsx", package.getvalue())
+    assert listed(page.get_data(as_text=True)) == [
+        "bảng tính chứa 1.001 tệp; chỉ nhận tối đa 1.000 tệp"
+    ]
+    page = upload(client, "/admin/surveys/new?lang=en", "many.xlsx", package.getvalue())
+    assert listed(page.get_data(as_text=True)) == [
+        "the workbook holds 1,001 files; at most 1,000 are accepted"
+    ]
 
 
 def test_the_reader_s_notes_in_vietnamese_after_an_upload(app, tmp_path):

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, request, url_for
+from flask_babel import format_number
 from flask_babel import gettext as _
 
 from survey_engine.admin.survey_access import (
@@ -61,7 +62,8 @@ class SaveRefused(Exception):
     """Nothing was saved; `problems` says why (the validator's, or a newer save)."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = in_language(problems, _)  # the validator's, in the page's words
+        # The validator's problems, in the page's words.
+        self.problems = in_language(problems, _, format_number)
         super().__init__("\n".join(self.problems))
 
 

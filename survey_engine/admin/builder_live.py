@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from flask import abort, flash, jsonify, redirect, request, url_for
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -73,7 +74,7 @@ def check_expression(slug: str):
     mine = re.compile(re.escape(f"{path}.{field}") + r"(?:[.\[][^:\s]*)?: ")
     problems = [
         mine.sub("", text, count=1)
-        for text in in_language(validate_definition(data), _)
+        for text in in_language(validate_definition(data), _, format_number)
         if mine.match(text)
     ]
     return jsonify(ok=not problems, problems=problems)

@@ -75,7 +75,7 @@ def publish(slug: str):
                 _(
                     "This version cannot be published: %(problem)s (%(count)s problem(s) "
                     "in all). Correct it in the builder or upload a corrected file.",
-                    problem=in_language(error.problems[:1], _)[0],
+                    problem=in_language(error.problems[:1], _, format_number)[0],
                     count=format_number(len(error.problems)),
                 ),
                 "error",
@@ -148,7 +148,7 @@ def save_copy(data: dict, slug: str, title: str) -> tuple[Survey | None, list[st
         return save_definition(data), []
     except DefinitionInvalid as error:
         db.session.rollback()
-        return None, in_language(error.problems, _)
+        return None, in_language(error.problems, _, format_number)
 
 
 @bp.route("/surveys/<slug>/duplicate", methods=["GET", "POST"])

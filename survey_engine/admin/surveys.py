@@ -64,7 +64,7 @@ UPLOAD_ENDPOINTS = frozenset({"admin.new_survey", "admin.survey", "admin.weights
 def listed(problems: list[str], total: int | None = None) -> list[str]:
     """The first MAX_LISTED_PROBLEMS problems, then how many more there are: a page
     listing 2.1 million problems helps nobody and weighed 162 MB."""
-    found = ProblemList(in_language(problems, _), total)
+    found = ProblemList(in_language(problems, _, format_number), total)
     shown = found.listed
     if found.more:
         shown.append(_("… and %(count)s more problems.", count=format_number(found.more)))
@@ -136,7 +136,7 @@ def read_upload() -> tuple[dict | None, list[str], list[str]]:
 
 def flash_notes(notes: list[str]) -> None:
     """The XLSForm reader's notes after a saved upload, the first MAX_FLASHED_NOTES."""
-    for note in in_language(notes[:MAX_FLASHED_NOTES], _):
+    for note in in_language(notes[:MAX_FLASHED_NOTES], _, format_number):
         flash(_("Read with a note: %(note)s", note=note))
     if len(notes) > MAX_FLASHED_NOTES:
         flash(_("… and %(count)d more notes.", count=len(notes) - MAX_FLASHED_NOTES))
@@ -317,7 +317,7 @@ def create_survey():
             "label": {language: form.get("first_question", "").strip() or "?"},
         }
         data = edit.new_definition(slug, form.get("title", "").strip(), language, first)
-        problems = in_language(validate_definition(data), _)
+        problems = in_language(validate_definition(data), _, format_number)
     if problems:
         html = render_template(
             "admin/new_survey.html", lang=g.lang, problems=[], create_problems=problems, form=form

@@ -17,6 +17,20 @@ def N_(text: str) -> str:
     return text
 
 
+def grouped(number: int) -> str:
+    """A number as English groups its digits (the command line, the API, the logs)."""
+    return f"{number:,}"
+
+
+class Count(int):
+    """A number in a problem's parameters: its digits grouped as the reader's language
+    groups them, 1,000,000 in English but 1.000.000 on a Vietnamese page, where a
+    comma marks decimals (in_language's `number`)."""
+
+    def __str__(self) -> str:
+        return grouped(self)
+
+
 class Problem(str):
     """A definition problem: its English text (what the command line, the API and the
     logs show), plus the path, the untranslated text and its parameters, so that a
@@ -38,12 +52,15 @@ class Problem(str):
         problem.path, problem.template, problem.params = path, template, params
         return problem
 
-    def in_language(self, gettext: Callable[..., str]) -> str:
-        """The problem through `gettext(template, **params)`; a path that is plain text
-        stays as it is (it names the definition's own keys)."""
-        params = {key: _said(value, gettext) for key, value in self.params.items()}
+    def in_language(
+        self, gettext: Callable[..., str], number: Callable[[int], str] = grouped
+    ) -> str:
+        """The problem through `gettext(template, **params)`, its Counts through
+        `number`; a path that is plain text stays as it is (it names the definition's
+        own keys)."""
+        params = {key: _said(value, gettext, number) for key, value in self.params.items()}
         text = gettext(self.template, **params)
-        path = _said(self.path, gettext)
+        path = _said(self.path, gettext, number)
         return f"{path}: {text}" if path else text
 
 
@@ -62,14 +79,18 @@ def problem(template: str, /, **params: Any) -> Problem:
     return Problem.of("", template, params)
 
 
-def _said(value: Any, gettext: Callable[..., str]) -> Any:
-    return value.in_language(gettext) if isinstance(value, Problem) else value
+def _said(value: Any, gettext: Callable[..., str], number: Callable[[int], str]) -> Any:
+    if isinstance(value, Problem):
+        return value.in_language(gettext, number)
+    return number(int(value)) if isinstance(value, Count) else value
 
 
-def in_language(problems: Iterable[str], gettext: Callable[..., str]) -> list[str]:
-    """Problems in the language `gettext` speaks; text that is no Problem (a library's
-    own message) stays as it is."""
-    return [_said(p, gettext) for p in problems]
+def in_language(
+    problems: Iterable[str], gettext: Callable[..., str], number: Callable[[int], str] = grouped
+) -> list[str]:
+    """Problems in the language `gettext` speaks, numbers as `number` writes them; text
+    that is no Problem (a library's own message) stays as it is."""
+    return [_said(p, gettext, number) for p in problems]
 
 
 class ProblemList:

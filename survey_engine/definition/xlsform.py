@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from survey_engine.definition.expression_syntax import ExpressionError, Parser
-from survey_engine.definition.problems import N_, Problem, problem
+from survey_engine.definition.problems import N_, Count, Problem, problem
 from survey_engine.definition.schema import FORMAT, validate_definition
 from survey_engine.definition.xlsform_book import Book
 from survey_engine.definition.xlsform_names import choice_name_of, list_name_of, rename_literals
@@ -106,7 +106,7 @@ class _Reader(PageBuilder):
                                 "more than %(limit)s rows (blank rows included); at most that "
                                 "many are read"
                             ),
-                            {"limit": f"{MAX_ROWS:,}"},
+                            {"limit": Count(MAX_ROWS)},
                         )
                     ]
                 )
@@ -119,7 +119,7 @@ class _Reader(PageBuilder):
                                 "the workbook has more than %(limit)s cells (blank cells "
                                 "included); at most that many are read"
                             ),
-                            {"limit": f"{MAX_CELLS:,}"},
+                            {"limit": Count(MAX_CELLS)},
                         )
                     ]
                 )

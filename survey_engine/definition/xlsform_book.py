@@ -14,12 +14,17 @@ from typing import Any
 
 import openpyxl
 import xlrd
+import xlrd.compdoc
 
+from survey_engine.definition.problems import N_, problem
 from survey_engine.definition.xlsform_package import (
     check_package,
     not_a_workbook,
     too_big,
 )
+
+# What xlrd's own refusal means, for a file that is no .xls (or a damaged one).
+NO_XLS = problem(N_("the file is no Excel 97-2003 workbook, or it is damaged"))
 
 
 class Sheet:
@@ -82,7 +87,9 @@ class Book:
                 Sheet(book.sheet_by_index(i).name, book.sheet_by_index(i), "xls", book.datemode)
                 for i in range(book.nsheets)
             ]
-        except Exception as error:  # xlrd raises XLRDError, CompDocError, struct.error...
+        except (xlrd.XLRDError, xlrd.compdoc.CompDocError) as error:
+            raise not_a_workbook(".xls", error, NO_XLS) from None
+        except Exception as error:  # and struct.error, ... for a damaged one
             raise not_a_workbook(".xls", error) from None
         self._close = book.release_resources
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from survey_engine.definition.problems import N_, Problem, problem
+from survey_engine.definition.problems import N_, Count, Problem, problem
 
 # What reading one uploaded workbook may cost (docs/survey-format.md, "Limits"). A real
 # XLSForm, even with every commune of Viet Nam in a choice list, stays far below them;
@@ -50,8 +50,8 @@ def check_package(path: Path) -> None:
                             N_(
                                 "the workbook holds %(count)s files; at most %(limit)s are accepted"
                             ),
-                            count=f"{len(parts):,}",
-                            limit=f"{MAX_PARTS:,}",
+                            count=Count(len(parts)),
+                            limit=Count(MAX_PARTS),
                         )
                     ]
                 )
@@ -64,8 +64,8 @@ def check_package(path: Path) -> None:
                                 "the workbook unpacks to %(size)s bytes; at most %(limit)s are "
                                 "accepted"
                             ),
-                            size=f"{total:,}",
-                            limit=f"{MAX_UNCOMPRESSED_BYTES:,}",
+                            size=Count(total),
+                            limit=Count(MAX_UNCOMPRESSED_BYTES),
                         )
                     ]
                 )
@@ -108,10 +108,20 @@ def check_package(path: Path) -> None:
         raise not_a_workbook(".xlsx", error) from None
 
 
-def not_a_workbook(kind: str, error: Exception) -> XLSFormInvalid:
-    """The file is no workbook of `kind` (.xlsx, .xls): the reading library says why."""
+def not_a_workbook(kind: str, error: Exception, known: Problem | None = None) -> XLSFormInvalid:
+    """The file is no workbook of `kind` (.xlsx, .xls). Why, in our words for the
+    commonest case (`known`, or a file that is no zip package at all), else in the
+    reading library's own (English) words."""
+    if known is None and isinstance(error, zipfile.BadZipFile):
+        known = problem(N_("the file is no zip package, as every .xlsx is"))
     return XLSFormInvalid(
-        [problem(N_("not an XLSForm workbook (%(kind)s): %(error)s"), kind=kind, error=str(error))]
+        [
+            problem(
+                N_("not an XLSForm workbook (%(kind)s): %(error)s"),
+                kind=kind,
+                error=known or str(error),
+            )
+        ]
     )
 
 
@@ -122,8 +132,8 @@ def too_big(size: int) -> None:
             [
                 problem(
                     N_("the file is %(size)s bytes; at most %(limit)s are accepted"),
-                    size=f"{size:,}",
-                    limit=f"{MAX_FILE_BYTES:,}",
+                    size=Count(size),
+                    limit=Count(MAX_FILE_BYTES),
                 )
             ]
         )

@@ -196,7 +196,7 @@ def test_copying_a_roster_renames_its_row_questions_and_their_references():
 
 def test_a_roster_round_trips_through_xlsform(tmp_path):
     data = household_definition()
-    roster(data).update(min_count=1, required=True)
+    roster(data).update(min_count=1, required=True, row_label={"vi": "Người", "en": "Person"})
     write_xlsform(data, tmp_path / "household.xlsx")
     assert read_xlsform(tmp_path / "household.xlsx") == data
 

@@ -32,12 +32,16 @@ def test_a_roster_s_row_questions_are_added_edited_moved_and_deleted(editor):
         "min_count": "1",
         "max_count": "8",
         "count": "",
+        "row_label.vi": "Người",
     }
     response = editor.post(roster_page, data=fields)
     assert response.status_code == 302
     db.session.expire_all()
     saved = question("members")
     assert (saved["min_count"], saved["max_count"]) == (1, 8)
+    assert saved["row_label"] in ("Người", {"vi": "Người"})  # each row: "Người 1", ...
+    preview = editor.get(f"/admin/surveys/{DEMO_SLUG}/preview").get_data(as_text=True)
+    assert '<legend class="roster-row-title">Người 1</legend>' in preview
     assert row_names("members") == ["members_name"]  # the roster's form keeps its row
 
     html = editor.get(roster_page).get_data(as_text=True)

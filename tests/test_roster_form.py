@@ -10,7 +10,7 @@ import re
 from werkzeug.datastructures import MultiDict
 
 from survey_engine.catalog import save_definition
-from survey_engine.definition import Definition
+from survey_engine.definition import Definition, validate_definition
 from survey_engine.public.rendering import answers_from_form
 from tests.conftest import new_id, stored_responses
 from tests.roster_survey import HOUSEHOLD_SLUG, household_answers, household_definition
@@ -161,3 +161,40 @@ def test_rows_are_read_in_order_of_their_numbers_and_gaps_close():
         {"age": "30", "languages": ["vi", "koho"]},
         {"age": "7"},
     ]
+
+
+def test_a_roster_s_own_word_heads_its_rows_buttons_and_errors(client):
+    """A roster of plots says "Thửa đất 2", not "Thành viên 2" (its row_label)."""
+    publish(count=None, min_count=1, max_count=3, row_label={"vi": "Thửa đất", "en": "Plot"})
+    first = client.get(URL).get_data(as_text=True)
+    assert '<legend class="roster-row-title">Thửa đất 1</legend>' in shown(first)
+    assert re.search(r'name="members.remove" value="1"[^>]*>Xóa: Thửa đất 1<', first)
+    assert re.search(r'name="members.add"[^>]*>Thêm: Thửa đất<', first)
+    # The page's script numbers a new row from the <template>'s words.
+    template = re.search(r"<template.*?</template>", first, re.S)[0]
+    assert "Thửa đất __row__" in template and "Thành viên __row__" not in template
+    assert "Thêm thành viên" not in first and "Xóa thành viên" not in first
+    # In English, and in the error summary: the row's word and number before the label.
+    answers = household_answers()
+    answers["members"] = answers["members"][:2]
+    answers["members"][1]["age"] = "200"
+    reply = client.post(URL + "?lang=en", data=form_fields(answers))
+    html = reply.get_data(as_text=True)
+    assert reply.status_code == 422
+    assert re.search(r'href="#f-members.2.age"[^>]*>Plot 2: Age<', html), "the summary's link"
+    assert '<legend class="roster-row-title">Plot 2</legend>' in html
+    assert re.search(r'name="members.add"[^>]*>Add: Plot<', html)
+    assert not re.search(r"Member \d|Add a member|Remove member", html)
+
+
+def test_a_roster_s_word_is_a_text_like_its_label():
+    data = household_definition()
+    roster = data["pages"][1]["questions"][0]
+    roster["row_label"] = {"en": "Plot"}  # no Vietnamese, the survey's default language
+    data["pages"][0]["questions"][1]["row_label"] = "Plot"  # not a roster
+    problems = validate_definition(data)
+    assert any(
+        p.startswith("pages[1].questions[0].row_label: has no text in the default language")
+        for p in problems
+    ), problems
+    assert any(p.startswith("pages[0].questions[1]") and "row_label" in p for p in problems)

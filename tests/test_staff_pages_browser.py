@@ -2,7 +2,8 @@
 each in two states. "Empty": a survey just made on the new-survey form (one question,
 no response, nothing set up), the overview finding only it or nothing, and a copy of
 the demo published with no response yet. "Full": the demo survey with its seeded
-responses, weights, a batch of codes, a webhook and its delivery, an export.
+responses, weights, a batch of codes, a webhook and its delivery, an export; and two
+copies with responses, one closed and one archived.
 
 On every one: no axe-core violation of WCAG 2.1 A and AA, no horizontal scroll of the
 page itself (a wide table scrolls inside its own `.table-scroll` box), buttons a thumb
@@ -59,6 +60,8 @@ SIZES = {
 DRAFT = "ban-nhap-chua-cong-bo"  # a copy of the demo, never published, no responses
 LAUNCHED = "vua-cong-bo"  # a copy of the demo, published, no responses yet
 EMPTY = "khao-sat-trong"  # made on the new-survey form by the walk: one question, nothing else
+# Copies of the demo with responses: closed by the walk, and closed then archived.
+CLOSED, ARCHIVED = "da-dong", "da-luu-tru"
 SLUGS = {"empty": EMPTY, "full": DEMO_SLUG}
 SELECT_QUESTION, MATRIX_QUESTION = "district", "measures"  # in the demo survey
 FIRST_PAGE, A_LIST = "about_you", "districts"
@@ -97,10 +100,13 @@ def server(tmp_path_factory):
         site.cli("create-user", EDITOR, "--role", "editor", stdin=PASSWORD)
         site.cli("share", EDITOR, DEMO_SLUG)
         site.cli("create-token", ADMIN)  # the tokens page has a row to show
-        for slug, publish in ((DRAFT, []), (LAUNCHED, ["--publish"])):
+        published = [LAUNCHED, CLOSED, ARCHIVED]
+        for slug in (DRAFT, *published):
             copy = tmp / f"{slug}.json"
             copy.write_text(json.dumps({**demo_definition(), "slug": slug}), "utf-8")
-            site.cli("import", str(copy), *publish)
+            site.cli("import", str(copy), *(["--publish"] if slug in published else []))
+        for slug in (CLOSED, ARCHIVED):
+            site.cli("fake-responses", slug, "--count", "12", "--seed", "5")
         margins = tmp / "dan-so.csv"
         margins.write_text(MARGINS, encoding="utf-8")
         yield site.base, margins
@@ -334,6 +340,40 @@ def _other(slug: str, path: str) -> Go:
     return lambda page, base, _slug: page.goto(f"{base}/admin/surveys/{slug}{path}")
 
 
+def _ended(slug: str, path: str) -> Go:
+    """A page of the closed or the archived copy, closed (and archived) first, as staff
+    do it: the survey page's buttons."""
+
+    def go(page: Page, base: str, _slug: str) -> None:
+        page.goto(f"{base}/admin/surveys/{slug}")
+        for action in ("close", "archive") if slug == ARCHIVED else ("close",):
+            button = page.locator(f"form[action$='/{slug}/{action}'] button")
+            if button.count():  # not yet: the first visit does it
+                button.click()
+                expect(page.locator(f"form[action$='/{slug}/{action}']")).to_have_count(0)
+        page.goto(f"{base}/admin/surveys/{slug}{path}")
+
+    return go
+
+
+def _ended_visits() -> dict[str, tuple[str, Go]]:
+    """The pages whose buttons and notices change once a survey has ended."""
+    pages = {
+        "survey": ("admin.survey", ""),
+        "builder": ("admin.builder", "/edit"),
+        "settings": ("admin.edit_settings", "/edit/settings"),
+        "sharing": ("admin.sharing", "/sharing"),
+        "results": ("admin.results", "/results"),
+        "review": ("admin.review_list", "/review"),
+        "exports": ("admin.exports", "/exports"),
+    }
+    return {
+        f"{state}-{name}": (endpoint, _ended(slug, path))
+        for state, slug in (("closed", CLOSED), ("archived", ARCHIVED))
+        for name, (endpoint, path) in pages.items()
+    }
+
+
 SIGNED_OUT: dict[str, tuple[str, Go]] = {
     "login": ("admin.login", _go("login")),
     "login-error": ("admin.login", _login_error),
@@ -408,6 +448,7 @@ FULL_ONLY_VISITS: dict[str, tuple[str, Go]] = {
     "password": ("admin.password", _go("password")),
     "sessions": ("admin.sessions", _go("sessions")),
     "audit": ("admin.audit_log", _go("audit")),
+    **_ended_visits(),
     "logout": ("admin.logout", _go("logout")),
 }
 # Full: the same names made full (an export, a batch, a webhook) replace the empty ones.

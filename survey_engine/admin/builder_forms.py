@@ -83,7 +83,7 @@ def question_from_form(
     qtype = form.get("type", "")
     keys = edit.keys_for(qtype)
     question: dict[str, Any] = {"name": form.get("name", "").strip(), "type": qtype}
-    for key in ("label", "hint", "required_message", "constraint_message"):
+    for key in edit.TEXT_KEYS:
         if key in keys and (text := texts_from_form(form, key, languages)):
             question[key] = text
     if form.get("required"):

@@ -257,8 +257,9 @@ def answer_rows(response: Response, lang: str) -> list[tuple[str, str, str]]:
 def _roster_rows(
     definition: Definition, roster: Question, rows: list, lang: str
 ) -> list[tuple[str, str, str]]:
-    """A roster's rows, each as "question: answer; …" by label, named members.1, …"""
-    label = definition.text(roster.label, lang) or roster.name
+    """A roster's rows, each as "question: answer; …" by label, named members.1, …
+    and headed by the roster's word for a row (row_label), else by its label."""
+    label = definition.text(roster.raw.get("row_label") or roster.label, lang) or roster.name
     out = []
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict):

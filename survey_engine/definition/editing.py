@@ -411,7 +411,7 @@ def list_users(data: dict, list_name: str) -> list[str]:
 
 # -- texts, for the translation table ------------------------------------------------
 
-TEXT_KEYS = ("label", "hint", "required_message", "constraint_message")
+TEXT_KEYS = ("label", "hint", "required_message", "constraint_message", "row_label")
 
 
 def iter_texts(data: dict) -> Iterator[tuple[str, Any]]:

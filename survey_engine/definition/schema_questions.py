@@ -80,6 +80,7 @@ QUESTION_KEYS = {
     "min_count",
     "max_count",
     "count",
+    "row_label",
 }
 # Which properties each type takes beyond the common ones.
 TYPE_KEYS = {
@@ -93,7 +94,7 @@ TYPE_KEYS = {
     "rating": {"scale", "attention"},
     "nps": {"attention"},
     "calculate": {"calculation"},
-    "repeat": {"questions", "min_count", "max_count", "count"},
+    "repeat": {"questions", "min_count", "max_count", "count", "row_label"},
 }
 # A roster's rows: at most this many in any answer (a household, a school's classes);
 # a roster without max_count takes up to DEFAULT_MAX_ROWS.
@@ -141,7 +142,7 @@ def check_question(
         default_language,
         required=qtype not in UNSEEN,
     )
-    for key in ("hint", "required_message", "constraint_message"):
+    for key in ("hint", "required_message", "constraint_message", "row_label"):
         check_text(problems, f"{path}.{key}", question.get(key), default_language)
     for flag in ("required", "other"):
         if flag in question and not isinstance(question[flag], bool):

@@ -13,7 +13,8 @@ from survey_engine.definition.problems import N_
 from survey_engine.definition.schema import PLAIN_SETTINGS
 from survey_engine.definition.schema_common import LANG_RE
 
-TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message")
+# row_label: a roster's word for a row ("Plot" makes "Plot 1", "Plot 2"), survey-engine's own.
+TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message", "row_label")
 EXPRESSION_COLUMNS = ("relevant", "constraint", "choice_filter", "calculation")
 # Columns only survey-engine understands (no XLSForm equivalent).
 # `attention`: an attention check's expected answer (a matrix's as "row=choice ...").

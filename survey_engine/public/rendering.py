@@ -119,11 +119,6 @@ def _input_ids(q: Question, key: str) -> dict[str, str]:
     return ids
 
 
-def row_title(number: int | str) -> str:
-    """A roster row's heading: "Member 2" (lazy: in the page's language)."""
-    return gettext("Member %(number)s", number=number)
-
-
 class PageHelpers:
     """Functions the template calls, bound to one definition, language and answers."""
 
@@ -147,16 +142,28 @@ class PageHelpers:
                 ids.update(_input_ids(row_q, row_key(roster.name, number, row_q.name)))
         return ids
 
+    def row_word(self, roster: Question) -> str | None:
+        """The roster's own word for a row ("Plot", "Class"): its row_label, if set."""
+        word = roster.raw.get("row_label")
+        return self.d.text(word, self.lang) if word is not None else None
+
+    def row_title(self, roster: Question, number: int | str) -> str:
+        """A row's heading: "Plot 2" with the roster's row_label, else "Member 2"."""
+        word = self.row_word(roster)
+        if word is not None:
+            return f"{word} {number}"
+        return gettext("Member %(number)s", number=number)
+
     def row_labels(self, errors: dict) -> dict[str, str]:
         """The error summary's words for a row's question: "Member 2: Age"."""
         labels = {}
         for key in errors:
             if (found := split_row_key(self.d, key)) is not None:
-                _roster, number, row_q = found
+                roster, number, row_q = found
                 label = self.d.text(row_q.label, self.lang)
                 if key.endswith("_other") and row_q.other:
                     label = message("other_specify", self.lang)
-                labels[key] = f"{row_title(number)}: {label}"
+                labels[key] = f"{self.row_title(roster, number)}: {label}"
         return labels
 
     def pipe(self, text: Any, row: tuple[Question, int, dict] | None = None) -> Markup:

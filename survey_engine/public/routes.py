@@ -165,6 +165,8 @@ def render_survey_page(
         field_ids=helpers.field_ids(errors),
         pipe=helpers.pipe,
         row_pipe=helpers.row_pipe,
+        row_title=helpers.row_title,
+        row_word=helpers.row_word,
         roster_rows=helpers.rows,
         option_groups=helpers.option_groups,
         rank_position=helpers.rank_position,

@@ -75,6 +75,16 @@ def test_a_roster_s_row_questions_are_added_edited_moved_and_deleted(editor):
     db.session.expire_all()
     assert row_names("members") == ["age", "members_name"]
 
+    # Duplicated from the roster's page: the copy right after it, in the same row.
+    assert "Duplicate question age" in editor.get(f"{roster_page}?lang=en").get_data(as_text=True)
+    duplicate = {"change": "duplicate_question", "target": "age", "roster": "members"}
+    response = change(editor, duplicate, roster_page)
+    assert response.headers["Location"].endswith("/questions/age_2")
+    db.session.expire_all()
+    assert row_names("members") == ["age", "age_2", "members_name"]
+    assert question("members")["questions"][1]["max"] == 120
+    change(editor, {**duplicate, "change": "delete_question", "target": "age_2"}, roster_page)
+
     delete = {"change": "delete_question", "target": "members_name", "roster": "members"}
     change(editor, delete, roster_page)
     db.session.expire_all()

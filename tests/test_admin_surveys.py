@@ -178,7 +178,11 @@ def test_upload_xlsform_then_publish_close_archive(people):
     assert post(client, f"{page}/reopen").status_code == 302  # refused, said on the page
     db.session.expire_all()
     assert find_survey(slug).status == "archived"
-    assert "Không thể" in client.get(page).get_data(as_text=True)
+    html = client.get(page).get_data(as_text=True)
+    assert "Không thể" in html
+    # No status button is left: the page says why, and what to do instead.
+    assert 'id="archived-note"' in html and "hãy nhân bản" in html
+    assert f'action="{page}/reopen"' not in html and f'action="{page}/close"' not in html
 
     # the downloaded definition reads back to the stored one
     reply = client.get(f"{page}/definition.xlsx")

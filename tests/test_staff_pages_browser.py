@@ -371,6 +371,8 @@ def _ended_visits() -> dict[str, tuple[str, Go]]:
         f"{state}-{name}": (endpoint, _ended(slug, path))
         for state, slug in (("closed", CLOSED), ("archived", ARCHIVED))
         for name, (endpoint, path) in pages.items()
+        # An archived survey's builder and settings lead back to its page: no edits.
+        if state == "closed" or name not in ("builder", "settings")
     }
 
 

@@ -855,8 +855,8 @@ ROUTES: dict[str, list[Inputs]] = {
         # a question turned into a roster, its counts typed
         Inputs(
             {**_DEMO, "name": "children"},
-            form=("min_count", "max_count", "count"),
-            together=("min_count", "max_count", "count"),
+            form=("min_count", "max_count", "count", "row_label.vi", "row_label.en"),
+            together=("min_count", "max_count", "count", "row_label.vi"),
             base_form={
                 **_REV,
                 "name": "children",

@@ -16,7 +16,12 @@ from survey_engine.definition.families import CHOICE_LIST, IN_REPEAT, REPEAT, UN
 from survey_engine.definition.problems import N_, Refusal
 from survey_engine.definition.schema import FORMAT
 from survey_engine.definition.schema_common import NAME_RE
-from survey_engine.definition.schema_questions import COMMON_KEYS, QUESTION_TYPES, TYPE_KEYS
+from survey_engine.definition.schema_questions import (
+    COMMON_KEYS,
+    QUESTION_TYPES,
+    TEXT_KEYS,
+    TYPE_KEYS,
+)
 
 
 class EditRefused(Refusal):
@@ -410,8 +415,6 @@ def list_users(data: dict, list_name: str) -> list[str]:
 
 
 # -- texts, for the translation table ------------------------------------------------
-
-TEXT_KEYS = ("label", "hint", "required_message", "constraint_message", "row_label")
 
 
 def iter_texts(data: dict) -> Iterator[tuple[str, Any]]:

@@ -100,6 +100,10 @@ TYPE_KEYS = {
 # a roster without max_count takes up to DEFAULT_MAX_ROWS.
 ROWS_LIMIT = 100
 DEFAULT_MAX_ROWS = 30
+# A question's texts: a string, or {language: text} (check_text); row_label is a
+# roster's word for a row ("Plot" makes "Plot 1", "Plot 2"). The builder, the
+# translations page and the XLSForm columns all go by this list.
+TEXT_KEYS = ("label", "hint", "required_message", "constraint_message", "row_label")
 COMMON_KEYS = {
     "name",
     "type",
@@ -142,7 +146,7 @@ def check_question(
         default_language,
         required=qtype not in UNSEEN,
     )
-    for key in ("hint", "required_message", "constraint_message", "row_label"):
+    for key in TEXT_KEYS[1:]:  # the label, checked above, is required of most types
         check_text(problems, f"{path}.{key}", question.get(key), default_language)
     for flag in ("required", "other"):
         if flag in question and not isinstance(question[flag], bool):

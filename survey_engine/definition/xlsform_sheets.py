@@ -12,9 +12,10 @@ from typing import Any
 from survey_engine.definition.problems import N_
 from survey_engine.definition.schema import PLAIN_SETTINGS
 from survey_engine.definition.schema_common import LANG_RE
+from survey_engine.definition.schema_questions import TEXT_KEYS
 
-# row_label: a roster's word for a row ("Plot" makes "Plot 1", "Plot 2"), survey-engine's own.
-TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message", "row_label")
+# One column per text and language (label::English (en)); row_label is survey-engine's own.
+TEXT_COLUMNS = TEXT_KEYS
 EXPRESSION_COLUMNS = ("relevant", "constraint", "choice_filter", "calculation")
 # Columns only survey-engine understands (no XLSForm equivalent).
 # `attention`: an attention check's expected answer (a matrix's as "row=choice ...").
